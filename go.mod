@@ -1,0 +1,3 @@
+module github.com/baohan-dev/baohan
+
+go 1.26.0
