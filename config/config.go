@@ -1,0 +1,161 @@
+// Package config loads the services' configuration: a TOML file, then
+// environment variables, then command-line flags, each overriding the one
+// before. The platform and the institution each define their own Config
+// struct from the shared pieces here (Listen, Storage, Peer).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Duration is a time.Duration written as "10m" or "1h30m" in TOML and in
+// environment variables.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"10m\": %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Listen is where and how a service accepts HTTP requests.
+type Listen struct {
+	Addr      string `toml:"addr"`       // host:port
+	TLSCert   string `toml:"tls_cert"`   // PEM certificate chain
+	TLSKey    string `toml:"tls_key"`    // PEM private key
+	Plain     bool   `toml:"plain_http"` // serve plain HTTP (tests, loopback, behind a TLS proxy)
+	Prefix    string `toml:"prefix"`     // path prefix of the protocol endpoints, e.g. "/baohan"
+	PublicURL string `toml:"public_url"` // how peers and browsers reach this service
+}
+
+// Validate checks that TLS is configured unless plain HTTP was asked for.
+func (l Listen) Validate() error {
+	if l.Addr == "" {
+		return errors.New("listen.addr is required")
+	}
+	if l.Plain {
+		return nil
+	}
+	if l.TLSCert == "" || l.TLSKey == "" {
+		return errors.New("listen.tls_cert and listen.tls_key are required unless listen.plain_http = true")
+	}
+	return nil
+}
+
+// Storage is where a service keeps its state.
+type Storage struct {
+	DB            string `toml:"db"`              // "" = SQLite in DataDir; postgres://... for PostgreSQL
+	DataDir       string `toml:"data_dir"`        // SQLite file, blobs, generated keys
+	MasterKeyFile string `toml:"master_key_file"` // sealing key for secrets at rest; BAOHAN_MASTER_KEY wins
+}
+
+// Load reads the TOML file at path (when path is not empty) into v, then
+// applies environment overrides with ApplyEnv(prefix, v). Unknown keys in
+// the file are an error naming them, so a typo never passes silently.
+func Load(path, envPrefix string, v any) error {
+	if path != "" {
+		md, err := toml.DecodeFile(path, v)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+		}
+	}
+	return ApplyEnv(envPrefix, v)
+}
+
+// ApplyEnv overrides the scalar fields of the struct v from environment
+// variables named PREFIX_SECTION_KEY after the TOML tags, upper-cased:
+// with prefix "BAOHAN_PLATFORM", listen.addr is BAOHAN_PLATFORM_LISTEN_ADDR.
+// Slices (the peer lists) are not overridable from the environment.
+func ApplyEnv(prefix string, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return errors.New("config: ApplyEnv needs a pointer to a struct")
+	}
+	return applyEnv(prefix, rv.Elem(), os.LookupEnv)
+}
+
+func applyEnv(prefix string, rv reflect.Value, lookup func(string) (string, bool)) error {
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = strings.ToLower(f.Name)
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := rv.Field(i)
+		if fv.Type() == reflect.TypeOf(Duration{}) {
+			if s, ok := lookup(name); ok {
+				var d Duration
+				if err := d.UnmarshalText([]byte(s)); err != nil {
+					return fmt.Errorf("environment %s: %w", name, err)
+				}
+				fv.Set(reflect.ValueOf(d))
+			}
+			continue
+		}
+		switch fv.Kind() {
+		case reflect.Struct:
+			if err := applyEnv(name, fv, lookup); err != nil {
+				return err
+			}
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+			s, ok := lookup(name)
+			if !ok {
+				continue
+			}
+			if err := setScalar(fv, s); err != nil {
+				return fmt.Errorf("environment %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func setScalar(fv reflect.Value, s string) error {
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", s)
+		}
+		fv.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", s)
+		}
+		fv.SetInt(n)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type testConfig struct {
+	Listen  Listen   `toml:"listen"`
+	Storage Storage  `toml:"storage"`
+	Window  Duration `toml:"window"`
+	Peers   []Peer   `toml:"peer"`
+}
+
+func TestLoadFileThenEnv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.toml")
+	err := os.WriteFile(path, []byte(`
+window = "5m"
+[listen]
+addr = "127.0.0.1:1"
+plain_http = true
+[storage]
+data_dir = "/var/lib/baohan"
+[[peer]]
+name = "bank"
+appkey = "k"
+appsecret = "s"
+index_base = 0
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BAOHAN_T_LISTEN_ADDR", "127.0.0.1:2")
+	t.Setenv("BAOHAN_T_STORAGE_DB", "postgres://x")
+	var c testConfig
+	if err := Load(path, "BAOHAN_T", &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen.Addr != "127.0.0.1:2" || !c.Listen.Plain {
+		t.Errorf("listen = %+v", c.Listen)
+	}
+	if c.Storage.DB != "postgres://x" || c.Storage.DataDir != "/var/lib/baohan" {
+		t.Errorf("storage = %+v", c.Storage)
+	}
+	if c.Window.Duration != 5*time.Minute {
+		t.Errorf("window = %v", c.Window)
+	}
+	if len(c.Peers) != 1 || c.Peers[0].IndexBase == nil || *c.Peers[0].IndexBase != 0 {
+		t.Fatalf("peers = %+v", c.Peers)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct{ name, file, env, want string }{
+		{"unknown key", "[listen]\nadress = \"x\"\n", "", "unknown keys: listen.adress"},
+		{"bad duration", "window = \"ten minutes\"\n", "", "not a duration"},
+		{"bad env bool", "", "BAOHAN_T_LISTEN_PLAIN_HTTP=maybe", "BAOHAN_T_LISTEN_PLAIN_HTTP: not a boolean"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".toml")
+			if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tc.env != "" {
+				k, v, _ := strings.Cut(tc.env, "=")
+				t.Setenv(k, v)
+			}
+			var c testConfig
+			err := Load(path, "BAOHAN_T", &c)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestListenValidate(t *testing.T) {
+	if err := (Listen{Addr: ":1"}).Validate(); err == nil || !strings.Contains(err.Error(), "plain_http") {
+		t.Errorf("TLS-less listen accepted: %v", err)
+	}
+	if err := (Listen{Addr: ":1", Plain: true}).Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := (Listen{Addr: ":1", TLSCert: "c", TLSKey: "k"}).Validate(); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,114 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/transport"
+)
+
+// Peer is the other side of a connection: for the platform, an
+// institution; for an institution, a platform. One appkey/appsecret pair,
+// issued by the platform, signs requests in both directions.
+type Peer struct {
+	Name         string `toml:"name"`
+	AppKey       string `toml:"appkey"`
+	AppSecret    string `toml:"appsecret"`
+	BaseURL      string `toml:"base_url"`     // the peer's interfaces are at BaseURL + "/" + name
+	PlatformCode string `toml:"platformcode"` // 平台编码 the platform assigned
+
+	// PROFILE.md options that vary per peer.
+	SM2Layout       string   `toml:"sm2_layout"`       // c1c3c2 (default) | c1c2c3 | asn1
+	FileDigest      string   `toml:"file_digest"`      // sm3 (default) | md5
+	ChunkSize       int      `toml:"chunk_size"`       // bytes of encrypted file per uploadbaohanfile; default 512 KiB
+	IndexBase       *int     `toml:"index_base"`       // first chunk index sent: 1 (default) or 0
+	TimestampWindow Duration `toml:"timestamp_window"` // accepted clock skew; default 10m
+	Timeout         Duration `toml:"timeout"`          // per outbound call; default 30s
+}
+
+// Defaults of the PROFILE.md options.
+const (
+	DefaultChunkSize       = 512 << 10
+	DefaultTimestampWindow = 10 * time.Minute
+	DefaultTimeout         = 30 * time.Second
+)
+
+// Transport checks p and returns the transport.Peer the HTTP layer uses,
+// with the defaults of PROFILE.md filled in.
+func (p Peer) Transport() (*transport.Peer, error) {
+	where := fmt.Sprintf("peer %q", p.Name)
+	if p.Name == "" {
+		where = fmt.Sprintf("peer with appkey %q", p.AppKey)
+	}
+	if p.AppKey == "" {
+		return nil, fmt.Errorf("%s: appkey is required", where)
+	}
+	if p.AppSecret == "" {
+		return nil, fmt.Errorf("%s: appsecret is required", where)
+	}
+	if p.BaseURL != "" {
+		u, err := url.Parse(p.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%s: base_url must be an http(s) URL, got %q", where, p.BaseURL)
+		}
+	}
+	layout := gm.C1C3C2
+	if p.SM2Layout != "" {
+		l, err := gm.ParseCipherLayout(p.SM2Layout)
+		if err != nil {
+			return nil, fmt.Errorf("%s: sm2_layout: %w", where, err)
+		}
+		layout = l
+	}
+	digest := gm.SM3
+	if p.FileDigest != "" {
+		d, err := gm.ParseDigestAlg(p.FileDigest)
+		if err != nil {
+			return nil, fmt.Errorf("%s: file_digest: %w", where, err)
+		}
+		digest = d
+	}
+	chunk := p.ChunkSize
+	if chunk == 0 {
+		chunk = DefaultChunkSize
+	}
+	if chunk < 1024 || chunk > 8<<20 {
+		return nil, fmt.Errorf("%s: chunk_size must be between 1 KiB and 8 MiB, got %d", where, chunk)
+	}
+	base := 1
+	if p.IndexBase != nil {
+		base = *p.IndexBase
+	}
+	if base != 0 && base != 1 {
+		return nil, fmt.Errorf("%s: index_base must be 0 or 1, got %d", where, base)
+	}
+	window := p.TimestampWindow.Duration
+	if window == 0 {
+		window = DefaultTimestampWindow
+	}
+	return &transport.Peer{
+		Name:         p.Name,
+		AppKey:       p.AppKey,
+		AppSecret:    p.AppSecret,
+		BaseURL:      strings.TrimRight(p.BaseURL, "/"),
+		PlatformCode: p.PlatformCode,
+		Profile: transport.Profile{
+			SM2Layout:       layout,
+			FileDigest:      digest,
+			ChunkSize:       chunk,
+			IndexBase:       base,
+			TimestampWindow: window,
+		},
+	}, nil
+}
+
+// CallTimeout is the time an outbound call to p may take.
+func (p Peer) CallTimeout() time.Duration {
+	if p.Timeout.Duration > 0 {
+		return p.Timeout.Duration
+	}
+	return DefaultTimeout
+}
