@@ -1,0 +1,69 @@
+package gm
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// DecodeBase64 decodes a base64 field as peers send it: the standard
+// alphabet, padded or not, with line breaks (Java MIME encoders) and
+// surrounding spaces ignored. The URL-safe alphabet is accepted as well.
+// The error says where the first offending character is.
+func DecodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, "\r\n\t ") {
+		s = strings.Map(func(r rune) rune {
+			switch r {
+			case '\r', '\n', '\t', ' ':
+				return -1
+			}
+			return r
+		}, s)
+	}
+	if s == "" {
+		return nil, errors.New("empty base64 string")
+	}
+	enc := base64.StdEncoding
+	if strings.ContainsAny(s, "-_") && !strings.ContainsAny(s, "+/") {
+		enc = base64.URLEncoding
+	}
+	if !strings.HasSuffix(s, "=") && len(s)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	b, err := enc.DecodeString(s)
+	if err != nil {
+		var ce base64.CorruptInputError
+		if errors.As(err, &ce) {
+			off := int(ce)
+			if off < len(s) {
+				return nil, fmt.Errorf("not base64: character %q at offset %d%s", s[off], off, hexHint(s))
+			}
+			return nil, fmt.Errorf("not base64: truncated after %d characters (length %d is not valid)%s", len(s), len(s), hexHint(s))
+		}
+		return nil, fmt.Errorf("not base64: %v", err)
+	}
+	return b, nil
+}
+
+// hexHint returns a note when s is all hex digits, the commonest mistake.
+func hexHint(s string) string {
+	if len(s) >= 32 && isHex(s) {
+		return " (the value looks like hex, not base64)"
+	}
+	return ""
+}
+
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
