@@ -1,0 +1,21 @@
+// Package institution is the financial institution's side (金融机构: a bank,
+// guarantee company or insurer) of the electronic bid-guarantee interface,
+// for one institution connected to any number of platforms.
+//
+// It serves the seven interfaces the spec gives the institution
+// (baohanapply, baohanrestore, invoiceapply, quitapply, canclenotice,
+// claimsnotice, giveupapply) through transport.Server, runs the bidder's
+// flow behind the redirecturl (open the digital envelope, sign the
+// agreement, pay), underwrites by rule or by a person, issues the sealed
+// OFD guarantee and uploads it encrypted and in chunks, and calls the
+// platform's interfaces (baohannotice, downloadpublickey, uploadbaohanfile,
+// baohanfilecompletenotice, invoicenotice, quitnotice, giveupnotice)
+// through the store's outbox, so that every state change and the message
+// it causes are written in one transaction and delivered exactly once
+// across crashes.
+//
+// The application's life is the State machine in state.go; the issuance
+// of a guarantee file (ciphertext, then plaintext after the bid opening)
+// is the small Stage machine in issue.go, driven by the outcomes of its
+// outbox messages.
+package institution
