@@ -25,6 +25,9 @@ func DecodeBase64(s string) ([]byte, error) {
 	if s == "" {
 		return nil, errors.New("empty base64 string")
 	}
+	if n := len(strings.TrimRight(s, "=")); n%4 == 1 {
+		return nil, fmt.Errorf("not base64: %d characters is not a possible base64 length (truncated, or a character too many)%s", n, hexHint(s))
+	}
 	enc := base64.StdEncoding
 	if strings.ContainsAny(s, "-_") && !strings.ContainsAny(s, "+/") {
 		enc = base64.URLEncoding

@@ -97,21 +97,63 @@ func SM2Decrypt(priv *sm2.PrivateKey, ct []byte, l CipherLayout) ([]byte, error)
 	if pt, ok := sm2TryDecrypt(priv, ct, l); ok {
 		return pt, nil
 	}
-	msg := fmt.Sprintf("%v as %s: the %s", ErrSM2Decrypt, l, DescribeSM2Ciphertext(ct))
+	e := &DecryptError{Layout: l, Bytes: DescribeSM2Ciphertext(ct)}
 	for _, other := range []CipherLayout{C1C3C2, C1C2C3, ASN1} {
 		if other == l {
 			continue
 		}
 		if _, ok := sm2TryDecrypt(priv, ct, other); ok {
-			return nil, fmt.Errorf("gm: %s; it decrypts as %s: the sender uses layout %s, configure that for this peer: %w",
-				msg, other, other, ErrSM2Decrypt)
+			e.DecryptsAs, e.reason = other, reasonOtherLayout
+			return nil, e
 		}
 	}
-	if !looksLike(ct, l) {
-		return nil, fmt.Errorf("gm: %s, not %s: %w", msg, l, ErrSM2Decrypt)
+	switch {
+	case len(ct) <= sm2PointLen-1+sm2HashLen || isHex(string(ct)):
+		e.reason = reasonMalformed
+	case !looksLike(ct, l):
+		e.reason = reasonShape
+	default:
+		e.reason = reasonKey
 	}
-	return nil, fmt.Errorf("gm: %s; no layout decrypts it: wrong private key (not the one the sender encrypted for), or the bytes were altered: %w", msg, ErrSM2Decrypt)
+	return nil, e
 }
+
+// DecryptError is the error of SM2Decrypt. It wraps ErrSM2Decrypt.
+type DecryptError struct {
+	Layout     CipherLayout // the layout asked for
+	Bytes      string       // DescribeSM2Ciphertext of the input
+	DecryptsAs CipherLayout // valid when the reason is another layout
+	reason     int
+}
+
+const (
+	reasonKey = iota
+	reasonOtherLayout
+	reasonShape
+	reasonMalformed
+)
+
+// OtherLayout reports the layout the ciphertext does decrypt under, if any:
+// the sender's layout differs from the configured one.
+func (e *DecryptError) OtherLayout() (CipherLayout, bool) {
+	return e.DecryptsAs, e.reason == reasonOtherLayout
+}
+
+func (e *DecryptError) Error() string {
+	s := fmt.Sprintf("gm: SM2 decryption as %s failed: the %s", e.Layout, e.Bytes)
+	switch e.reason {
+	case reasonOtherLayout:
+		return s + fmt.Sprintf("; it decrypts as %s: the sender uses layout %s, configure that for this peer", e.DecryptsAs, e.DecryptsAs)
+	case reasonShape:
+		return s + fmt.Sprintf("; that is not layout %s, and no layout decrypts it with this key", e.Layout)
+	case reasonMalformed:
+		return s
+	}
+	return s + "; no layout decrypts it: wrong private key (not the one the sender encrypted for), or the bytes were altered"
+}
+
+// Is makes errors.Is(err, ErrSM2Decrypt) true.
+func (e *DecryptError) Is(target error) bool { return target == ErrSM2Decrypt }
 
 // sm2TryDecrypt decrypts ct strictly in layout l (plus the prefix-less C1
 // variant of the plain layouts).
