@@ -1,0 +1,287 @@
+package protocol
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kind is the format a field's value must have.
+type Kind int
+
+const (
+	// Text is any string.
+	Text Kind = iota
+	// Timestamp is yyyy-MM-dd HH:mm:ss (CST), see ParseTime.
+	Timestamp
+	// Decimal is a non-negative plain decimal: digits, optionally one dot
+	// followed by digits ("20000.00", "0.005"); no sign, exponent, space
+	// or thousands separator.
+	Decimal
+	// Enum is one of Field.Enum.
+	Enum
+	// FileList is a JSON array, sent as a string, of objects each with a
+	// non-empty string "fileurl" (claimsnotice).
+	FileList
+	// Integer is a non-negative decimal integer ("0", "1", "12").
+	Integer
+	// Base64 is standard base64 with padding (RFC 4648 §4).
+	Base64
+	// HexDigest is the hex of an SM3 (64) or MD5 (32) digest, either case.
+	HexDigest
+)
+
+var kindNames = [...]string{"text", "timestamp", "decimal", "enum", "json-filelist", "integer", "base64", "hex-digest"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// EnumValue is one allowed value of an Enum field and what it means.
+type EnumValue struct {
+	Value   string
+	Meaning string // the spec's words, e.g. 审核通过
+}
+
+// Field is one row of an interface's table in the spec.
+type Field struct {
+	Name     string
+	Meaning  string // the spec's 说明 (Chinese), short
+	Max      int    // maximum length in characters; 0: no limit
+	Required bool   // 是否必须 是: present and non-empty
+	Kind     Kind
+	Enum     []EnumValue // for Kind Enum
+	Example  string      // a valid value, quoted in messages ("0.005")
+}
+
+// Violation is one broken rule of a request.
+type Violation struct {
+	Field   string // the field, "" for the whole body
+	Rule    string // required, type, maxlength, timestamp, decimal, enum, filelist, integer, base64, hexdigest, required-if, json
+	Message string // fit to return to the peer
+}
+
+func (v Violation) String() string { return v.Message }
+
+// Rule is a conditional rule of an interface (the spec's 说明 column):
+// e.g. a 专票 invoice needs the address.
+type Rule struct {
+	Name  string // short description
+	Check func(r *Request) []Violation
+}
+
+// Rule names used in Violation.Rule.
+const (
+	RuleRequired   = "required"
+	RuleType       = "type"
+	RuleMaxLength  = "maxlength"
+	RuleTimestamp  = "timestamp"
+	RuleDecimal    = "decimal"
+	RuleEnum       = "enum"
+	RuleFileList   = "filelist"
+	RuleInteger    = "integer"
+	RuleBase64     = "base64"
+	RuleHexDigest  = "hexdigest"
+	RuleRequiredIf = "required-if"
+	RuleJSON       = "json"
+)
+
+// check applies the field's own rules to r and returns at most one
+// violation: the first rule broken of required, JSON type, length, format.
+func (f *Field) check(r *Request) (Violation, bool) {
+	v, present := r.Fields[f.Name]
+	t := r.Type(f.Name)
+	if !present || v == "" || t == JSONNull {
+		if f.Required {
+			return f.violation(RuleRequired, "field %q is required", f.Name), true
+		}
+		return Violation{}, false
+	}
+	if t != JSONString {
+		return f.violation(RuleType, "field %q must be a JSON string, got %s %s", f.Name, t, clip(v)), true
+	}
+	return f.checkValue(v)
+}
+
+// checkValue checks length and format of a present, non-empty string.
+func (f *Field) checkValue(v string) (Violation, bool) {
+	if f.Max > 0 && len(v) > f.Max { // fast path: a string never has more runes than bytes
+		if n := utf8.RuneCountInString(v); n > f.Max {
+			return f.violation(RuleMaxLength, "field %q is longer than %d characters (%d)", f.Name, f.Max, n), true
+		}
+	}
+	switch f.Kind {
+	case Timestamp:
+		if _, err := ParseTime(v); err != nil {
+			return f.violation(RuleTimestamp, "field %q must be a time like %q (yyyy-MM-dd HH:mm:ss, UTC+8), got %q", f.Name, f.example("2024-03-15 09:30:00"), clip(v)), true
+		}
+	case Decimal:
+		if !IsDecimal(v) {
+			return f.violation(RuleDecimal, "field %q must be a decimal string like %q, got %q", f.Name, f.example("20000.00"), clip(v)), true
+		}
+	case Integer:
+		if !isInteger(v) {
+			return f.violation(RuleInteger, "field %q must be a non-negative decimal integer like %q, got %q", f.Name, f.example("1"), clip(v)), true
+		}
+	case Enum:
+		for _, e := range f.Enum {
+			if v == e.Value {
+				return Violation{}, false
+			}
+		}
+		return f.violation(RuleEnum, "field %q must be %s, got %q", f.Name, f.enumWords(), clip(v)), true
+	case Base64:
+		if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+			detail := ""
+			if ce, ok := err.(base64.CorruptInputError); ok {
+				detail = fmt.Sprintf(": bad data at offset %d", int64(ce))
+			}
+			return f.violation(RuleBase64, "field %q must be standard base64 (A-Z a-z 0-9 + /, padded with =)%s", f.Name, detail), true
+		}
+	case HexDigest:
+		if !isHexDigest(v) {
+			return f.violation(RuleHexDigest, "field %q must be a hex digest (64 hex characters for SM3, 32 for MD5), got %q", f.Name, clip(v)), true
+		}
+	case FileList:
+		if msg := checkFileList(v); msg != "" {
+			return f.violation(RuleFileList, "field %q %s", f.Name, msg), true
+		}
+	}
+	return Violation{}, false
+}
+
+func (f *Field) violation(rule, format string, a ...any) Violation {
+	return Violation{Field: f.Name, Rule: rule, Message: fmt.Sprintf(format, a...)}
+}
+
+func (f *Field) example(def string) string {
+	if f.Example != "" {
+		return f.Example
+	}
+	return def
+}
+
+// enumWords: "1" (密文) or "2" (明文)
+func (f *Field) enumWords() string {
+	parts := make([]string, len(f.Enum))
+	for k, e := range f.Enum {
+		parts[k] = strconv.Quote(e.Value)
+		if e.Meaning != "" {
+			parts[k] += " (" + e.Meaning + ")"
+		}
+	}
+	switch len(parts) {
+	case 1:
+		return parts[0]
+	case 2:
+		return parts[0] + " or " + parts[1]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+// meaningOf returns the meaning of an enum value, "" if unknown.
+func (f *Field) meaningOf(v string) string {
+	for _, e := range f.Enum {
+		if e.Value == v {
+			return e.Meaning
+		}
+	}
+	return ""
+}
+
+// IsDecimal reports whether s is a non-negative plain decimal as the
+// profile wants for amounts and rates: one or more digits, optionally a
+// dot and one or more digits. "20000.00", "0.005", "5" are; "-1", "+1",
+// "1e3", ".5", "5.", " 5", "1,000", "5‰" are not.
+func IsDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	dot := -1
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '.' && dot < 0:
+			dot = k
+		default:
+			return false
+		}
+	}
+	return dot != 0 && dot != len(s)-1
+}
+
+// isInteger: digits only, fitting an int.
+func isInteger(s string) bool {
+	for k := 0; k < len(s); k++ {
+		if s[k] < '0' || s[k] > '9' {
+			return false
+		}
+	}
+	_, err := strconv.Atoi(s)
+	return s != "" && err == nil
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 && len(s) != 32 {
+		return false
+	}
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkFileList returns "" when s is a JSON array of objects each with a
+// non-empty string "fileurl", else the rest of a message after the field
+// name.
+func checkFileList(s string) string {
+	const want = `must be a JSON array like [{"fileurl":"https://..."}]`
+	var items []json.RawMessage
+	if t := strings.TrimLeft(s, " \t\r\n"); !strings.HasPrefix(t, "[") || json.Unmarshal([]byte(s), &items) != nil {
+		return fmt.Sprintf("%s, got %q", want, clip(s))
+	}
+	for k, it := range items {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(it, &obj); err != nil || obj == nil {
+			return fmt.Sprintf("item %d must be an object with a non-empty string \"fileurl\", got %s", k+1, clip(string(it)))
+		}
+		var u string
+		raw, ok := obj["fileurl"]
+		if !ok {
+			return fmt.Sprintf("item %d has no \"fileurl\"", k+1)
+		}
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return fmt.Sprintf("item %d: \"fileurl\" must be a string, got %s", k+1, clip(string(raw)))
+		}
+		if strings.TrimSpace(u) == "" {
+			return fmt.Sprintf("item %d: \"fileurl\" is empty", k+1)
+		}
+	}
+	return ""
+}
+
+// clip shortens a value quoted in a message to 40 characters.
+func clip(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return s
+	}
+	n := 0
+	for k := range s {
+		if n == max {
+			return s[:k] + "…"
+		}
+		n++
+	}
+	return s
+}
