@@ -14,5 +14,5 @@ type CancelNoticeRequest struct {
 
 var cancelNoticeSpec = Spec{
 	Interface: CancelNotice, Title: "注销保函通知", ServedBy: Institution, Request: CancelNoticeRequest{},
-	Fields:    []Field{fAppKey, fTimestamp, fPlatformCode, fApplyNo, fBaohanNo, fSign},
+	Fields: []Field{fAppKey, fTimestamp, fPlatformCode, fApplyNo, fBaohanNo, fSign},
 }

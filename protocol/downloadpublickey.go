@@ -15,7 +15,7 @@ type DownloadPublicKeyRequest struct {
 
 var downloadPublicKeySpec = Spec{
 	Interface: DownloadPublicKey, Title: "下载公钥", ServedBy: Platform, Request: DownloadPublicKeyRequest{},
-	Fields:    []Field{fAppKey, fTimestamp, fApplyNo, fBak1, fBak2, fSign},
+	Fields: []Field{fAppKey, fTimestamp, fApplyNo, fBak1, fBak2, fSign},
 }
 
 // PublicKeyResult is the data of a successful downloadpublickey answer:

@@ -13,5 +13,5 @@ type GiveupApplyRequest struct {
 
 var giveupApplySpec = Spec{
 	Interface: GiveupApply, Title: "数据服务平台放弃申请", ServedBy: Institution, Request: GiveupApplyRequest{},
-	Fields:    []Field{fAppKey, fTimestamp, fPlatformCode, fApplyNo, fSign},
+	Fields: []Field{fAppKey, fTimestamp, fPlatformCode, fApplyNo, fSign},
 }

@@ -12,5 +12,5 @@ type GiveupNoticeRequest struct {
 
 var giveupNoticeSpec = Spec{
 	Interface: GiveupNotice, Title: "金融机构放弃申请", ServedBy: Platform, Request: GiveupNoticeRequest{},
-	Fields:    []Field{fAppKey, fTimestamp, fApplyNo, fSign},
+	Fields: []Field{fAppKey, fTimestamp, fApplyNo, fSign},
 }
