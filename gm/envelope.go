@@ -73,6 +73,14 @@ func UnwrapKey(priv *sm2.PrivateKey, b64 string, l CipherLayout) ([]byte, error)
 	}
 	pt, err := SM2Decrypt(priv, ct, l)
 	if err != nil {
+		t := strings.TrimSpace(b64)
+		if isHex(t) && len(t)%2 == 0 {
+			raw, _ := hex.DecodeString(t)
+			if _, herr := SM2Decrypt(priv, raw, l); herr == nil {
+				return nil, fmt.Errorf("gm: the field is %d hex characters, not base64: it decrypts when read as hex; the sender must send base64", len(t))
+			}
+			return nil, fmt.Errorf("%w (the field looks like hex, not base64)", err)
+		}
 		return nil, err
 	}
 	switch {

@@ -3,11 +3,17 @@ package gm
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
+	"github.com/emmansun/gmsm/smx509"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/emmansun/gmsm/sm2"
 )
@@ -91,3 +97,28 @@ func hexs(b []byte) string { return hex.EncodeToString(b) }
 type Key struct{ PrivateKey *sm2.PrivateKey }
 
 func (k *Key) pub() *ecdsa.PublicKey { return &k.PrivateKey.PublicKey }
+
+// selfSigned returns a self-signed SM2 certificate for k as PEM and DER.
+func selfSigned(t testing.TB, k *sm2.PrivateKey) ([]byte, []byte) {
+	t.Helper()
+	tmpl := &smx509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := smx509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), der
+}
+
+func bigFromHex(t testing.TB, s string) *big.Int {
+	t.Helper()
+	n, ok := new(big.Int).SetString(s, 16)
+	if !ok {
+		t.Fatal("bad hex")
+	}
+	return n
+}

@@ -249,7 +249,13 @@ func SM2Sign(priv *sm2.PrivateKey, msg []byte) ([]byte, error) {
 	if err := checkPrivate(priv); err != nil {
 		return nil, err
 	}
-	sig, err := priv.Sign(rand.Reader, msg, sm2.DefaultSM2SignerOpts)
+	// e = SM3(Z_A || M), computed here so that an empty message signs too
+	// (gmsm refuses an empty input to Sign).
+	e, err := sm2.CalculateSM2Hash(&priv.PublicKey, msg, []byte(UserID))
+	if err != nil {
+		return nil, fmt.Errorf("gm: SM2 sign: %w", err)
+	}
+	sig, err := sm2.SignASN1(rand.Reader, priv, e, nil)
 	if err != nil {
 		return nil, fmt.Errorf("gm: SM2 sign: %w", err)
 	}
