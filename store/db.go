@@ -1,0 +1,332 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	_ "modernc.org/sqlite"             // driver "sqlite"
+)
+
+// DefaultFileName is the SQLite file name used when Open gets an empty URL
+// and no WithFileName option.
+const DefaultFileName = "baohan.db"
+
+// DB is a database handle shared by the services.
+//
+// The embedded *sql.DB is the general pool: use it for reads and for
+// single statements. Write transactions go through InTx, which on SQLite
+// runs them on a separate pool of exactly one connection (BEGIN IMMEDIATE),
+// so writers of one process queue in Go instead of failing with
+// SQLITE_BUSY, while readers keep reading from the WAL snapshot in
+// parallel. On PostgreSQL both are the same pool.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+
+	write    *sql.DB // SQLite: one connection; Postgres: == DB.DB
+	path     string  // SQLite file
+	logger   *slog.Logger
+	attempts int // InTx attempts
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	fileName    string
+	logger      *slog.Logger
+	busyTimeout time.Duration
+	maxOpen     int
+	skipShared  bool
+	txAttempts  int
+}
+
+// WithFileName sets the SQLite file name used inside dataDir when the URL
+// is empty (default DefaultFileName), e.g. "platform.db".
+func WithFileName(name string) Option { return func(o *options) { o.fileName = name } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithBusyTimeout sets SQLite's busy_timeout, how long one statement waits
+// for another connection's lock before SQLITE_BUSY (default 5s).
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// WithMaxOpenConns sets the size of the general pool (default 4 on SQLite,
+// 16 on PostgreSQL).
+func WithMaxOpenConns(n int) Option { return func(o *options) { o.maxOpen = n } }
+
+// WithoutSharedMigrations makes Open skip MigrateShared (for tools that must
+// not change the schema; the caller then runs MigrateShared itself).
+func WithoutSharedMigrations() Option { return func(o *options) { o.skipShared = true } }
+
+// WithTxAttempts bounds how many times InTx runs a transaction that fails
+// with a retryable conflict (default 12).
+func WithTxAttempts(n int) Option { return func(o *options) { o.txAttempts = n } }
+
+// Open opens the database named by rawURL and applies the store's shared
+// migrations (MigrateShared) unless WithoutSharedMigrations is given.
+//
+//	""                          SQLite file dataDir/<WithFileName or baohan.db>
+//	"sqlite:PATH", "sqlite://PATH", "PATH"
+//	                            SQLite file PATH (relative to the working directory)
+//	"postgres://...", "postgresql://..."
+//	                            PostgreSQL via pgx (search_path=... selects a schema)
+//
+// SQLite runs in WAL mode with busy_timeout, foreign_keys=ON and
+// synchronous=NORMAL (a committed transaction survives a process crash; a
+// power cut may lose the last few). Both work with CGO_ENABLED=0.
+func Open(ctx context.Context, rawURL, dataDir string, opts ...Option) (*DB, error) {
+	o := options{fileName: DefaultFileName, logger: slog.Default(), busyTimeout: 5 * time.Second, txAttempts: 12}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var (
+		db  *DB
+		err error
+	)
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		db, err = openPostgres(ctx, rawURL, o)
+	case strings.Contains(rawURL, "://") && !strings.HasPrefix(rawURL, "sqlite://"):
+		return nil, fmt.Errorf("store: database URL %q: unsupported scheme (want postgres://, postgresql://, sqlite:PATH or a file path)", redact(rawURL))
+	default:
+		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite://"), "sqlite:")
+		if path == "" {
+			if o.fileName == "" {
+				o.fileName = DefaultFileName
+			}
+			path = filepath.Join(dataDir, o.fileName)
+		}
+		db, err = openSQLite(ctx, path, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !o.skipShared {
+		if err := db.MigrateShared(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
+	if path == ":memory:" || strings.Contains(path, "mode=memory") {
+		return nil, errors.New("store: in-memory SQLite is not supported (each connection would get its own database); use a file in a temporary directory")
+	}
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("store: SQLite path %q: '?' is not allowed in the file name", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: SQLite path %q: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("store: SQLite directory: %w", err)
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", strconv.FormatInt(o.busyTimeout.Milliseconds(), 10))
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_foreign_keys", "1")
+	// A read-write transaction takes the write lock when it begins, so it
+	// waits under busy_timeout instead of failing when it first writes;
+	// read-only transactions (sql.TxOptions{ReadOnly: true}) stay deferred.
+	q.Set("_txlock", "immediate")
+	dsn := abs + "?" + q.Encode()
+
+	// The writer first: it creates the file and switches it to WAL before
+	// the readers connect.
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open SQLite %s: %w", abs, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open SQLite %s: %w", abs, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return nil, fmt.Errorf("store: SQLite %s: journal_mode is %q, want wal (is the file system shared memory capable?)", abs, mode)
+	}
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open SQLite %s: %w", abs, err)
+	}
+	n := o.maxOpen
+	if n <= 0 {
+		n = 4
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("store: open SQLite %s: %w", abs, err)
+	}
+	return &DB{DB: r, Dialect: SQLite, write: w, path: abs, logger: o.logger, attempts: o.txAttempts}, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string, o options) (*DB, error) {
+	p, err := sql.Open("pgx", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: open PostgreSQL %s: %w", redact(rawURL), err)
+	}
+	n := o.maxOpen
+	if n <= 0 {
+		n = 16
+	}
+	p.SetMaxOpenConns(n)
+	p.SetMaxIdleConns(n)
+	p.SetConnMaxIdleTime(5 * time.Minute)
+	if err := p.PingContext(ctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL %s: %w", redact(rawURL), err)
+	}
+	return &DB{DB: p, Dialect: Postgres, write: p, logger: o.logger, attempts: o.txAttempts}, nil
+}
+
+// redact hides a password in a URL for error messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.write != nil && db.write != db.DB {
+		if werr := db.write.Close(); err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// Path is the SQLite file ("" on PostgreSQL).
+func (db *DB) Path() string { return db.path }
+
+// Rebind turns "?" placeholders into $n on PostgreSQL.
+func (db *DB) Rebind(q string) string { return db.Dialect.Rebind(q) }
+
+// Writer is the pool write transactions use: on SQLite a pool of one
+// connection, on PostgreSQL the general pool. Prefer InTx.
+func (db *DB) Writer() *sql.DB { return db.write }
+
+// InTx runs fn in a read-write transaction and commits it. When fn or the
+// commit fails with a retryable conflict (SQLITE_BUSY/LOCKED, PostgreSQL
+// serialization failure or deadlock), the transaction is rolled back and
+// run again, a bounded number of times with jittered exponential backoff:
+// fn must be safe to run more than once (do its side effects through tx).
+//
+// On SQLite there is one writer connection: do not call InTx (or begin
+// another write) inside fn, use tx.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.InTxOptions(ctx, nil, fn)
+}
+
+// InTxOptions is InTx with transaction options. On SQLite, ReadOnly
+// transactions run on the general pool, and the isolation level is ignored
+// (SQLite transactions are serializable).
+func (db *DB) InTxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	return db.retry(ctx, func() error { return db.runTx(ctx, opts, fn) })
+}
+
+// retry runs op until it succeeds, fails with an error that is not
+// Retryable, or has run db.attempts times.
+func (db *DB) retry(ctx context.Context, op func() error) error {
+	attempts := max(db.attempts, 1)
+	for i := 1; ; i++ {
+		err := op()
+		if err == nil || !Retryable(err) {
+			return err
+		}
+		if i >= attempts {
+			return fmt.Errorf("store: still conflicting after %d attempts: %w", i, err)
+		}
+		if sleepCtx(ctx, txBackoff(i)) != nil {
+			return err
+		}
+	}
+}
+
+func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	pool := db.write
+	if db.Dialect == SQLite {
+		if opts != nil && opts.ReadOnly {
+			pool = db.DB
+			opts = &sql.TxOptions{ReadOnly: true}
+		} else {
+			opts = nil
+		}
+	}
+	tx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	done = true
+	return tx.Commit()
+}
+
+// txBackoff is the pause before attempt i+1 of a conflicting transaction:
+// full jitter over 2ms·2^(i-1), capped at 250ms.
+func txBackoff(i int) time.Duration {
+	d := 2 * time.Millisecond << min(i-1, 7)
+	d = min(d, 250*time.Millisecond)
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// execWrite runs one writing statement (q with "?" placeholders) on the
+// writer pool, retried like InTx.
+func (db *DB) execWrite(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	q = db.Rebind(q)
+	var res sql.Result
+	err := db.retry(ctx, func() error {
+		var err error
+		res, err = db.write.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
+}

@@ -1,0 +1,472 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// OutcomeKind says what became of one delivery attempt.
+type OutcomeKind int
+
+const (
+	// OutcomeDone: delivered; the message is done (the zero value, so a
+	// Deliver that returns Outcome{} and no error has delivered).
+	OutcomeDone OutcomeKind = iota
+	// OutcomeRetry: try again later (a business answer the service wants
+	// to retry, e.g. "not ready yet").
+	OutcomeRetry
+	// OutcomeDead: give up now; the message is dead and visible.
+	OutcomeDead
+)
+
+func (k OutcomeKind) String() string {
+	switch k {
+	case OutcomeDone:
+		return "done"
+	case OutcomeRetry:
+		return "retry"
+	case OutcomeDead:
+		return "dead"
+	}
+	return "OutcomeKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Outcome is what Deliver made of the peer's answer.
+type Outcome struct {
+	Kind       OutcomeKind
+	Response   string        // the peer's answer, kept in last_response
+	Reason     string        // Retry/Dead: why, kept in last_error
+	RetryAfter time.Duration // Retry: wait this long instead of the backoff (0: backoff)
+}
+
+// Delivered is OutcomeDone with the peer's response.
+func Delivered(response string) Outcome { return Outcome{Kind: OutcomeDone, Response: response} }
+
+// RetryLater is OutcomeRetry: after is the wait (0: the backoff policy).
+func RetryLater(response, reason string, after time.Duration) Outcome {
+	return Outcome{Kind: OutcomeRetry, Response: response, Reason: reason, RetryAfter: after}
+}
+
+// GiveUp is OutcomeDead.
+func GiveUp(response, reason string) Outcome {
+	return Outcome{Kind: OutcomeDead, Response: response, Reason: reason}
+}
+
+// Dispatcher delivers the outbox: it claims due messages under a lease,
+// calls Deliver for each on a pool of workers, and records the outcome.
+// Run any number of dispatchers (goroutines, processes, replicas) on one
+// database: a message is claimed by one lease at a time, and a lease that
+// is not completed in time (a crash) expires and the message is tried again.
+//
+// Delivery is at least once; with receivers that are idempotent (as the
+// protocol requires) the effect is exactly once. See the package doc.
+type Dispatcher struct {
+	DB *DB
+	// Owner names this dispatcher in lease_owner (default host:pid:random).
+	// Give each process its own.
+	Owner string
+	// Deliver sends one message. An error (transport failure, timeout,
+	// HTTP 5xx, an answer that is not JSON, ...) means retry with backoff;
+	// otherwise the Outcome decides. ctx ends before the lease does.
+	Deliver func(ctx context.Context, m *OutMessage) (Outcome, error)
+	// OnOutcome, if set, runs in the transaction that records an Outcome
+	// returned by Deliver (Done, Retry or Dead), and for the Dead that
+	// follows the last failed attempt, with m.State already the new state.
+	// The service applies the peer's answer there, atomically with
+	// completing the delivery. If it returns an error, the transaction
+	// rolls back, the message is not done, and it is retried with backoff.
+	OnOutcome func(ctx context.Context, tx *sql.Tx, m *OutMessage, o Outcome) error
+	Backoff   Backoff
+	// Workers is the number of concurrent deliveries (default 4).
+	Workers int
+	// Lease is how long a claim lasts (default 2 minutes). Deliver's context
+	// ends at 90% of it, so that a live dispatcher never delivers a message
+	// whose lease another dispatcher may already have taken over.
+	Lease time.Duration
+	// PollInterval is the longest sleep between looks at the table when
+	// nothing is due and nobody calls Kick (default 2s).
+	PollInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time // default time.Now
+
+	once sync.Once
+	kick chan struct{}
+}
+
+// Kick wakes the dispatcher at once (call it after committing an Enqueue).
+// It never blocks; kicks while the dispatcher is busy coalesce.
+func (d *Dispatcher) Kick() {
+	d.init()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) init() {
+	d.once.Do(func() {
+		d.kick = make(chan struct{}, 1)
+		if d.Owner == "" {
+			host, _ := os.Hostname()
+			d.Owner = fmt.Sprintf("%s:%d:%04x", host, os.Getpid(), rand.IntN(1<<16))
+		}
+	})
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Dispatcher) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+func (d *Dispatcher) lease() time.Duration {
+	if d.Lease > 0 {
+		return d.Lease
+	}
+	return 2 * time.Minute
+}
+
+func (d *Dispatcher) poll() time.Duration {
+	if d.PollInterval > 0 {
+		return d.PollInterval
+	}
+	return 2 * time.Second
+}
+
+// Run delivers until ctx ends, then cancels the deliveries in flight,
+// releases their leases (so a restart sends them at once) and returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if d.DB == nil || d.Deliver == nil {
+		return errors.New("store: Dispatcher needs DB and Deliver")
+	}
+	d.init()
+	workers := d.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	log := d.logger().With("owner", d.Owner)
+	work := make(chan *OutMessage)
+	free := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range work {
+				d.handle(ctx, m)
+				free <- struct{}{}
+			}
+		}()
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
+
+	idle := workers
+	failures := 0
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := d.poll()
+		if idle > 0 {
+			msgs, err := d.claim(ctx, idle)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				failures++
+				log.Error("store: outbox claim failed", "err", err, "failures", failures)
+				wait = min(wait, time.Duration(failures)*100*time.Millisecond)
+			} else {
+				failures = 0
+				for _, m := range msgs {
+					work <- m
+					idle--
+				}
+				if idle > 0 {
+					if next, ok, err := d.nextDue(ctx); err == nil && ok {
+						wait = min(wait, max(next.Sub(d.now()), min(wait, 10*time.Millisecond)))
+					}
+				}
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.kick:
+		case <-free:
+			idle++
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	drain:
+		for {
+			select {
+			case <-free:
+				idle++
+			default:
+				break drain
+			}
+		}
+	}
+}
+
+// groupCond keeps sequence groups in order: in a group only the first
+// message that is not done may be claimed.
+const groupCond = `(o.seq_group = '' OR NOT EXISTS (SELECT 1 FROM outbox p
+		WHERE p.seq_group = o.seq_group AND p.id < o.id AND p.state <> 'done'))`
+
+// dueCond selects the messages that may be claimed now: due pending or
+// failed ones and expired leases, in group order. Both placeholders are
+// "now".
+const dueCond = `((o.state IN ('pending', 'failed') AND o.next_attempt_at <= ?)
+		OR (o.state = 'delivering' AND o.lease_until <= ?))
+	AND ` + groupCond
+
+// claim leases up to n due messages to this dispatcher, oldest first.
+func (d *Dispatcher) claim(ctx context.Context, n int) ([]*OutMessage, error) {
+	now := d.now()
+	until := now.Add(d.lease())
+	db := d.DB
+	var (
+		q    string
+		args []any
+	)
+	if db.Dialect == Postgres {
+		// SKIP LOCKED: concurrent claimers pass over each other's rows
+		// instead of queueing behind them or claiming them twice.
+		q = `WITH c AS (SELECT o.id FROM outbox o WHERE ` + dueCond + `
+			ORDER BY o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED)
+		UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = outbox.attempts + 1
+		FROM c WHERE outbox.id = c.id
+		RETURNING ` + prefixed("outbox.", outboxColumns)
+		args = []any{micros(now), micros(now), n, d.Owner, micros(until)}
+	} else {
+		// One statement in a write transaction: SQLite's write lock makes
+		// the select-and-lease atomic, also across processes on one file.
+		q = `UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT o.id FROM outbox o WHERE ` + dueCond + ` ORDER BY o.id LIMIT ?)
+		RETURNING ` + outboxColumns
+		args = []any{d.Owner, micros(until), micros(now), micros(now), n}
+	}
+	var out []*OutMessage
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, db.Rebind(q), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanOutMessage(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox claim: %w", err)
+	}
+	// RETURNING order is unspecified; deliver oldest first.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].ID < out[j-1].ID; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out, nil
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// nextDue is when the earliest claimable message falls due (ok false: none).
+func (d *Dispatcher) nextDue(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	err := d.DB.QueryRowContext(ctx, `SELECT MIN(CASE WHEN o.state = 'delivering' THEN o.lease_until ELSE o.next_attempt_at END)
+		FROM outbox o WHERE o.state IN ('pending', 'failed', 'delivering') AND `+groupCond).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMicros(v.Int64), true, nil
+}
+
+// handle delivers one claimed message and records the outcome.
+func (d *Dispatcher) handle(ctx context.Context, m *OutMessage) {
+	if ctx.Err() != nil {
+		d.release(m)
+		return
+	}
+	dctx, cancel := context.WithTimeout(ctx, d.lease()*9/10)
+	start := time.Now()
+	out, err := d.safeDeliver(dctx, m)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		// Shutting down: the attempt was cut short, not failed.
+		d.release(m)
+		return
+	}
+	d.complete(ctx, m, out, err, time.Since(start))
+}
+
+func (d *Dispatcher) safeDeliver(ctx context.Context, m *OutMessage) (out Outcome, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in Deliver: %v", p)
+		}
+	}()
+	return d.Deliver(ctx, m)
+}
+
+var errLeaseLost = errors.New("lease lost")
+
+type hookError struct{ err error }
+
+func (e hookError) Error() string { return "OnOutcome: " + e.err.Error() }
+func (e hookError) Unwrap() error { return e.err }
+
+// fence is the WHERE clause that makes a completion apply only to the
+// claim it belongs to: attempts grows with every claim, so a dispatcher
+// whose lease expired and was taken over finds nothing to update.
+const fence = ` WHERE id = ? AND state = 'delivering' AND lease_owner = ? AND attempts = ?`
+
+// complete records the outcome of a delivery attempt.
+func (d *Dispatcher) complete(ctx context.Context, m *OutMessage, out Outcome, derr error, took time.Duration) {
+	// The outcome is recorded even when ctx ends right after a successful
+	// delivery; otherwise the message would be sent again.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	log := d.logger().With("owner", d.Owner, "id", m.ID, "peer", m.Peer, "interface", m.Interface,
+		"applyno", m.ApplyNo, "attempt", m.Attempts, "took", took)
+	now := d.now()
+	callHook := derr == nil
+	if derr != nil {
+		out = Outcome{Kind: OutcomeRetry, Response: out.Response, Reason: derr.Error()}
+	}
+	if out.Kind == OutcomeRetry && d.Backoff.Exhausted(m.Attempts) {
+		out.Kind = OutcomeDead
+		out.Reason = fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, out.Reason)
+		callHook = true
+	}
+	var (
+		state     State
+		next      time.Time
+		delivered time.Time
+		lastErr   string
+	)
+	switch out.Kind {
+	case OutcomeDone:
+		state, delivered = StateDone, now
+	case OutcomeRetry:
+		delay := d.Backoff.Delay(m.Attempts)
+		if derr == nil && out.RetryAfter > 0 {
+			delay = out.RetryAfter
+		}
+		state, next, lastErr = StateFailed, now.Add(delay), out.Reason
+	default:
+		out.Kind = OutcomeDead
+		state, lastErr = StateDead, out.Reason
+	}
+	err := d.DB.InTx(cctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(cctx, d.DB.Rebind(`UPDATE outbox SET state = ?, next_attempt_at = ?, delivered_at = ?,
+			last_error = ?, last_response = ?, lease_owner = '', lease_until = 0`+fence),
+			string(state), micros(next), micros(delivered), textSafe(lastErr, 4096), textSafe(out.Response, 65536),
+			m.ID, d.Owner, m.Attempts)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return errLeaseLost
+		}
+		if callHook && d.OnOutcome != nil {
+			mm := *m
+			mm.State, mm.NextAttemptAt, mm.DeliveredAt = state, next, delivered
+			mm.LastError, mm.LastResponse, mm.LeaseOwner, mm.LeaseUntil = lastErr, out.Response, "", time.Time{}
+			if err := d.OnOutcome(cctx, tx, &mm, out); err != nil {
+				return hookError{err}
+			}
+		}
+		return nil
+	})
+	var he hookError
+	switch {
+	case err == nil:
+		switch state {
+		case StateDone:
+			log.Debug("store: outbox delivered")
+		case StateFailed:
+			log.Warn("store: outbox delivery failed, will retry", "reason", lastErr, "next", next)
+		case StateDead:
+			log.Error("store: outbox message dead", "reason", lastErr)
+		}
+	case errors.Is(err, errLeaseLost):
+		log.Warn("store: outbox lease lost before completion (taken over after expiry); outcome not recorded", "outcome", out.Kind)
+	case errors.As(err, &he):
+		log.Error("store: outbox outcome not applied, will retry", "err", err, "outcome", out.Kind)
+		d.fail(cctx, m, err.Error())
+	default:
+		log.Error("store: outbox outcome not recorded (the lease will expire and the message be retried)", "err", err, "outcome", out.Kind)
+	}
+}
+
+// fail marks a claimed message failed (or dead when out of attempts)
+// without calling OnOutcome.
+func (d *Dispatcher) fail(ctx context.Context, m *OutMessage, reason string) {
+	state, next := StateFailed, d.now().Add(d.Backoff.Delay(m.Attempts))
+	if d.Backoff.Exhausted(m.Attempts) {
+		state, next, reason = StateDead, time.Time{}, fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, reason)
+	}
+	_, err := d.DB.execWrite(ctx, `UPDATE outbox SET state = ?, next_attempt_at = ?, last_error = ?,
+		lease_owner = '', lease_until = 0`+fence, string(state), micros(next), textSafe(reason, 4096), m.ID, d.Owner, m.Attempts)
+	if err != nil {
+		d.logger().Error("store: outbox could not mark message failed (the lease will expire)", "id", m.ID, "err", err)
+	}
+}
+
+// release gives a claimed but unfinished message back: due now, the
+// interrupted attempt not counted.
+func (d *Dispatcher) release(m *OutMessage) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := d.DB.execWrite(ctx, `UPDATE outbox SET state = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'failed' END,
+		attempts = attempts - 1, next_attempt_at = ?, lease_owner = '', lease_until = 0`+fence,
+		micros(d.now()), m.ID, d.Owner, m.Attempts)
+	if err != nil {
+		d.logger().Warn("store: outbox could not release lease at shutdown (it will expire)", "id", m.ID, "err", err)
+	}
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"log/slog"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testEnv is one database for a test: a SQLite file in a temporary
+// directory or a fresh PostgreSQL schema. open returns a new handle on the
+// same database each time (a "process restart" is close + open).
+type testEnv struct {
+	dialect Dialect
+	url     string // "" for SQLite (file in dir)
+	dir     string
+}
+
+func (e *testEnv) open(tb testing.TB, opts ...Option) *DB {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := Open(ctx, e.url, e.dir, append([]Option{WithFileName("test.db"), WithLogger(quietLogger)}, opts...)...)
+	if err != nil {
+		tb.Fatalf("open %v: %v", e.dialect, err)
+	}
+	var once sync.Once
+	tb.Cleanup(func() { once.Do(func() { db.Close() }) })
+	return db
+}
+
+// eachDB runs fn as a subtest on SQLite and on PostgreSQL. PostgreSQL is
+// skipped when unreachable, unless BAOHAN_REQUIRE_POSTGRES=1.
+func eachDB(t *testing.T, fn func(t *testing.T, env *testEnv)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, sqliteEnv(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, postgresEnv(t))
+	})
+}
+
+func sqliteEnv(tb testing.TB) *testEnv {
+	return &testEnv{dialect: SQLite, dir: tb.TempDir()}
+}
+
+func postgresBaseURL() string {
+	if u := os.Getenv("BAOHAN_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// postgresEnv creates a fresh schema (dropped at cleanup) and returns a URL
+// whose search_path selects it.
+func postgresEnv(tb testing.TB) *testEnv {
+	tb.Helper()
+	base := postgresBaseURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", base)
+	if err == nil {
+		err = admin.PingContext(ctx)
+	}
+	if err != nil {
+		if admin != nil {
+			admin.Close()
+		}
+		if os.Getenv("BAOHAN_REQUIRE_POSTGRES") == "1" {
+			tb.Fatalf("PostgreSQL at %s unreachable and BAOHAN_REQUIRE_POSTGRES=1: %v", redact(base), err)
+		}
+		tb.Skipf("PostgreSQL unreachable (%v); set BAOHAN_TEST_POSTGRES", err)
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	schema := "t_store_" + hex.EncodeToString(rnd[:])
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			tb.Logf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return &testEnv{dialect: Postgres, url: u.String(), dir: tb.TempDir()}
+}
+
+// waitFor polls cond until it holds or 20s pass.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func mustExec(tb testing.TB, db *DB, q string, args ...any) {
+	tb.Helper()
+	if _, err := db.ExecContext(context.Background(), db.Rebind(q), args...); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+}
+
+func countRows(tb testing.TB, db *DB, q string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), db.Rebind(q), args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+var quietLogger = slog.New(slog.DiscardHandler)
+
+func sqlitePath(env *testEnv) string { return filepath.Join(env.dir, "test.db") }

@@ -1,0 +1,334 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+)
+
+// GenesisHash is the prev_hash of the first message log row.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// LogEntry is one row of the message log: one exchange with a peer.
+type LogEntry struct {
+	ID         int64
+	At         time.Time // kept to the microsecond
+	Direction  string    // "in" | "out"
+	Interface  string
+	Peer       string
+	ApplyNo    string
+	BaohanNo   string
+	Request    []byte // the raw body as sent or received (nil in List unless WithBodies)
+	Response   []byte
+	HTTPStatus int
+	Code       int // the answer's code (1 success, 0 failure)
+	SignOK     bool
+	Diagnosis  string
+	Error      string
+	LatencyMS  int64
+	PrevHash   string // hex SM3 of the previous row (GenesisHash for the first)
+	Hash       string // hex SM3(prev_hash || canonical encoding of this row)
+
+	RequestSize, ResponseSize int64 // body lengths (filled by List and Get)
+}
+
+// OK reports whether the exchange succeeded: no error, HTTP 200, code 1.
+func (e *LogEntry) OK() bool { return e.Error == "" && e.HTTPStatus == 200 && e.Code == 1 }
+
+// MessageLog is the tamper-evident record of every exchange with a peer
+// (it implements transport.MessageLog). Rows form an SM3 hash chain:
+// editing, inserting or deleting a row in SQL breaks the chain, and
+// VerifyChain names the first row where it breaks.
+type MessageLog struct {
+	DB  *DB
+	Now func() time.Time // for entries without a time (default time.Now)
+}
+
+// NewMessageLog returns the message log of db.
+func NewMessageLog(db *DB) *MessageLog { return &MessageLog{DB: db} }
+
+// Append adds e at the end of the chain, filling e.ID, e.PrevHash and
+// e.Hash (and e.At when zero). Appends are serialized by the chain's head
+// row (locked by the UPDATE on PostgreSQL, by the single writer on SQLite).
+func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
+	if e.At.IsZero() {
+		if l.Now != nil {
+			e.At = l.Now()
+		} else {
+			e.At = time.Now()
+		}
+	}
+	e.At = fromMicros(micros(e.At))
+	// Store exactly what is hashed: TEXT columns must be valid UTF-8
+	// without NUL on PostgreSQL.
+	for _, p := range []*string{&e.Direction, &e.Interface, &e.Peer, &e.ApplyNo, &e.BaohanNo, &e.Diagnosis, &e.Error} {
+		*p = textSafe(*p, 0)
+	}
+	if e.Request == nil {
+		e.Request = []byte{}
+	}
+	if e.Response == nil {
+		e.Response = []byte{}
+	}
+	db := l.DB
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `UPDATE message_log_head SET last_id = last_id + 1 WHERE k = 1
+			RETURNING last_id, last_hash`).Scan(&e.ID, &e.PrevHash); err != nil {
+			return fmt.Errorf("chain head: %w", err)
+		}
+		e.Hash = chainHash(e.PrevHash, e)
+		if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
+			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
+			e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE message_log_head SET last_hash = ? WHERE k = 1`), e.Hash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: message log %s %s %s: %w", e.Direction, e.Interface, e.Peer, err)
+	}
+	e.RequestSize, e.ResponseSize = int64(len(e.Request)), int64(len(e.Response))
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// chainHash is hex SM3(prev || canonical(e)). The canonical encoding is a
+// version label, then every column but the hashes in table order, each as
+// an 8-byte big-endian length (or value, for integers) and its bytes.
+func chainHash(prev string, e *LogEntry) string {
+	h := sm3.New()
+	var n [8]byte
+	str := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	num := func(v int64) {
+		binary.BigEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
+	}
+	str([]byte(prev))
+	str([]byte("baohan message_log v1"))
+	num(e.ID)
+	num(micros(e.At))
+	str([]byte(e.Direction))
+	str([]byte(e.Interface))
+	str([]byte(e.Peer))
+	str([]byte(e.ApplyNo))
+	str([]byte(e.BaohanNo))
+	str(e.Request)
+	str(e.Response)
+	num(int64(e.HTTPStatus))
+	num(int64(e.Code))
+	num(int64(boolInt(e.SignOK)))
+	str([]byte(e.Diagnosis))
+	str([]byte(e.Error))
+	num(e.LatencyMS)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+const logColumns = `id, at, direction, interface, peer, applyno, baohanno, http_status, code, sign_ok,
+	diagnosis, error, latency_ms, prev_hash, hash, length(request), length(response)`
+
+func scanLogEntry(s scanner, bodies bool) (*LogEntry, error) {
+	var (
+		e      LogEntry
+		at     int64
+		signOK int
+	)
+	dest := []any{&e.ID, &at, &e.Direction, &e.Interface, &e.Peer, &e.ApplyNo, &e.BaohanNo, &e.HTTPStatus, &e.Code, &signOK,
+		&e.Diagnosis, &e.Error, &e.LatencyMS, &e.PrevHash, &e.Hash, &e.RequestSize, &e.ResponseSize}
+	if bodies {
+		dest = append(dest, &e.Request, &e.Response)
+	}
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	e.At, e.SignOK = fromMicros(at), signOK != 0
+	return &e, nil
+}
+
+// LogFilter selects message log rows. Empty fields match all.
+type LogFilter struct {
+	ApplyNo    string
+	Interface  string
+	Peer       string
+	Direction  string
+	OK         *bool // true: only OK exchanges; false: only failed ones
+	Before     int64 // only ids below this (paging); 0: from the newest
+	Limit      int   // default 50, at most 1000
+	WithBodies bool  // also load Request and Response
+}
+
+// List returns the rows matching f, newest first.
+func (l *MessageLog) List(ctx context.Context, f LogFilter) ([]LogEntry, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.ApplyNo != "" {
+		add("applyno = ?", f.ApplyNo)
+	}
+	if f.Interface != "" {
+		add("interface = ?", f.Interface)
+	}
+	if f.Peer != "" {
+		add("peer = ?", f.Peer)
+	}
+	if f.Direction != "" {
+		add("direction = ?", f.Direction)
+	}
+	if f.OK != nil {
+		const ok = "(error = '' AND http_status = 200 AND code = 1)"
+		if *f.OK {
+			where = append(where, ok)
+		} else {
+			where = append(where, "NOT "+ok)
+		}
+	}
+	if f.Before > 0 {
+		add("id < ?", f.Before)
+	}
+	cols := logColumns
+	if f.WithBodies {
+		cols += ", request, response"
+	}
+	q := "SELECT " + cols + " FROM message_log"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, clampLimit(f.Limit))
+	rows, err := l.DB.QueryContext(ctx, l.DB.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: message log list: %w", err)
+	}
+	defer rows.Close()
+	var out []LogEntry
+	for rows.Next() {
+		e, err := scanLogEntry(rows, f.WithBodies)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one row with its bodies, or ErrNotFound.
+func (l *MessageLog) Get(ctx context.Context, id int64) (*LogEntry, error) {
+	e, err := scanLogEntry(l.DB.QueryRowContext(ctx, l.DB.Rebind("SELECT "+logColumns+", request, response FROM message_log WHERE id = ?"), id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: message log row %d: %w", id, ErrNotFound)
+	}
+	return e, err
+}
+
+// ChainBreak is where the message log's hash chain breaks.
+type ChainBreak struct {
+	ID     int64  // the first row that does not verify (or the first missing id)
+	Reason string // what is wrong with it
+}
+
+func (b *ChainBreak) Error() string {
+	return fmt.Sprintf("message log chain broken at row %d: %s", b.ID, b.Reason)
+}
+
+// VerifyChain checks the whole chain in one consistent snapshot: ids
+// follow each other from 1, each row's prev_hash is the previous row's
+// hash, each hash matches the row's content, and the chain ends where the
+// head row says. It returns nil, nil when the log is intact, and the
+// first break otherwise.
+func (l *MessageLog) VerifyChain(ctx context.Context) (*ChainBreak, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if l.DB.Dialect == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := l.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: verify message log: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		headID   int64
+		headHash string
+	)
+	if err := tx.QueryRowContext(ctx, "SELECT last_id, last_hash FROM message_log_head WHERE k = 1").Scan(&headID, &headHash); err != nil {
+		return nil, fmt.Errorf("store: verify message log: head: %w", err)
+	}
+	prevID, prevHash := int64(0), GenesisHash
+	q := l.DB.Rebind("SELECT " + logColumns + ", request, response FROM message_log WHERE id > ? ORDER BY id LIMIT 256")
+	for {
+		rows, err := tx.QueryContext(ctx, q, prevID)
+		if err != nil {
+			return nil, fmt.Errorf("store: verify message log: %w", err)
+		}
+		n := 0
+		var brk *ChainBreak
+		for rows.Next() {
+			e, err := scanLogEntry(rows, true)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: verify message log: %w", err)
+			}
+			n++
+			switch {
+			case e.ID > headID:
+				brk = &ChainBreak{e.ID, fmt.Sprintf("row is beyond the chain head (last id %d): inserted outside the log", headID)}
+			case e.ID != prevID+1:
+				brk = &ChainBreak{prevID + 1, fmt.Sprintf("rows %d to %d are missing (deleted)", prevID+1, e.ID-1)}
+			case e.PrevHash != prevHash:
+				brk = &ChainBreak{e.ID, fmt.Sprintf("prev_hash %s is not the hash of row %d (%s)", short(e.PrevHash), prevID, short(prevHash))}
+			default:
+				if h := chainHash(e.PrevHash, e); h != e.Hash {
+					brk = &ChainBreak{e.ID, fmt.Sprintf("content does not match its hash (stored %s, computed %s): the row was edited", short(e.Hash), short(h))}
+				}
+			}
+			if brk != nil {
+				break
+			}
+			prevID, prevHash = e.ID, e.Hash
+		}
+		rows.Close()
+		if brk != nil {
+			return brk, nil
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: verify message log: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	switch {
+	case prevID != headID:
+		return &ChainBreak{prevID + 1, fmt.Sprintf("the log ends at row %d but the chain head says %d: rows %d to %d were deleted", prevID, headID, prevID+1, headID)}, nil
+	case prevHash != headHash:
+		return &ChainBreak{prevID, fmt.Sprintf("the last row's hash %s is not the chain head's %s", short(prevHash), short(headHash))}, nil
+	}
+	return nil, nil
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
