@@ -1,5 +1,7 @@
 package protocol
 
+import "reflect"
+
 // Interface is the name of one of the 14 interfaces, as it appears in the
 // URL (<base>/<name>).
 type Interface string
@@ -153,3 +155,9 @@ var specs = func() map[Interface]*Spec {
 	}
 	return m
 }()
+
+// New returns a pointer to a new zero request struct of the interface
+// (*BaohanApplyRequest for baohanapply, ...), for Decode.
+func (s *Spec) New() any {
+	return reflect.New(reflect.TypeOf(s.Request)).Interface()
+}

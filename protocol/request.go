@@ -119,6 +119,8 @@ func ParseRequest(body []byte) (*Request, error) {
 	}
 	r := &Request{Raw: body, Fields: map[string]string{}, raw: map[string][]byte{}}
 	for dec.More() {
+		keyStart := dec.InputOffset()
+		keyStart += int64(len(text[keyStart:]) - len(bytes.TrimLeft(text[keyStart:], " \t\r\n,")))
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, syntaxErr(err, base, dec)
@@ -129,10 +131,10 @@ func ParseRequest(body []byte) (*Request, error) {
 		}
 		keyEnd := dec.InputOffset()
 		if key == "" {
-			return nil, parseErr(base+keyEnd, "empty key in the JSON object at offset %d", base+keyEnd)
+			return nil, parseErr(base+keyStart, "empty key in the JSON object at offset %d", base+keyStart)
 		}
 		if _, dup := r.Fields[key]; dup {
-			return nil, parseErr(base+keyEnd, "duplicate key %q in the JSON object", key)
+			return nil, parseErr(base+keyStart, "duplicate key %q in the JSON object at offset %d", key, base+keyStart)
 		}
 		tok, err = dec.Token()
 		if err != nil {

@@ -301,35 +301,47 @@ func (d *diag) candidates(id, canonical string) (string, []string) {
 		if id == "numbers-float" {
 			format = formatFloat
 		}
-		changed := map[string]string{}
-		first := ""
-		for _, k := range d.keys {
-			v := d.r.Fields[k]
-			if d.r.Type(k) != JSONNumber && !IsDecimal(v) {
-				continue
-			}
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || math.IsInf(f, 0) {
-				continue
-			}
-			if nv := format(f); nv != v {
-				changed[k] = nv
-				if first == "" {
-					first = k
+		// Two readings: every decimal-looking value re-formatted (the
+		// peer's struct types them all as floating point), or only those
+		// with a fraction (integers such as applystatus kept as integers).
+		var cands []string
+		desc := ""
+		for _, dottedOnly := range []bool{true, false} {
+			changed := map[string]string{}
+			first := ""
+			for _, k := range d.keys {
+				v := d.r.Fields[k]
+				if d.r.Type(k) != JSONNumber && !IsDecimal(v) {
+					continue
+				}
+				if dottedOnly && !strings.ContainsAny(v, ".eE") {
+					continue
+				}
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || math.IsInf(f, 0) {
+					continue
+				}
+				if nv := format(f); nv != v {
+					changed[k] = nv
+					if first == "" {
+						first = k
+					}
 				}
 			}
-		}
-		if first == "" {
-			return "", nil
-		}
-		s := joinPairs(d.keys, func(k string) string {
-			if nv, ok := changed[k]; ok {
-				return nv
+			if first == "" {
+				continue
 			}
-			return d.r.Fields[k]
-		}) + suffix
-		desc := fmt.Sprintf("numbers re-formatted before signing (%q sent as %q, signed as %q; sign the values as sent)", first, d.r.Fields[first], changed[first])
-		return desc, []string{sm3hex(s)}
+			if desc == "" {
+				desc = fmt.Sprintf("numbers re-formatted before signing (%q sent as %q, signed as %q; sign the values as sent)", first, d.r.Fields[first], changed[first])
+			}
+			cands = append(cands, sm3hex(joinPairs(d.keys, func(k string) string {
+				if nv, ok := changed[k]; ok {
+					return nv
+				}
+				return d.r.Fields[k]
+			})+suffix))
+		}
+		return desc, cands
 	case "json-escapes":
 		if d.r.raw == nil {
 			return "", nil
@@ -350,7 +362,7 @@ func (d *diag) candidates(id, canonical string) (string, []string) {
 			}
 			return d.r.Fields[k]
 		}) + suffix
-		desc := fmt.Sprintf("values signed with their JSON escapes undecoded (%q signed as %q; sign the decoded values)", first, clip(string(d.r.raw[first])))
+		desc := fmt.Sprintf("values signed with their JSON escapes undecoded (%q signed as \"%s\" instead of %q; sign the decoded values)", first, clip(string(d.r.raw[first])), clip(d.r.Fields[first]))
 		return desc, []string{sm3hex(s)}
 	case "unicode-escaped":
 		if !hasNonASCII(d.pairs) {
