@@ -28,6 +28,14 @@ type vectorFile struct {
 	SM2  []sm2Vector `json:"sm2"`
 	Sigs []sigVector `json:"signatures"`
 	SM3  []sm3Vector `json:"sm3"`
+	Env  []envVector `json:"envelopes"`
+}
+
+type envVector struct {
+	Layout          string `json:"layout"`
+	ApplyData       string `json:"applydata"`
+	DigitalEnvelope string `json:"digitalenvelope"`
+	JSON            string `json:"json"`
 }
 
 type sm4Vector struct {
@@ -128,6 +136,13 @@ func TestGoldenUpdate(t *testing.T) {
 		out := openssl(t, []byte(msg), "dgst", "-sm3", "-r")
 		v.SM3 = append(v.SM3, sm3Vector{msg, strings.Fields(string(out))[0]})
 	}
+	for _, l := range []CipherLayout{C1C3C2, C1C2C3, ASN1} {
+		ad, env, err := SealEnvelope(pub, []byte(sampleApplyData), l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Env = append(v.Env, envVector{l.String(), ad, env, sampleApplyData})
+	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	writeGolden(t, "vectors.json", append(b, '\n'))
 }
@@ -165,7 +180,7 @@ func TestGoldenVectors(t *testing.T) {
 	if err := json.Unmarshal(readTestdata(t, "vectors.json"), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.SM4) == 0 || len(v.SM2) == 0 || len(v.Sigs) == 0 || len(v.SM3) == 0 {
+	if len(v.SM4) == 0 || len(v.SM2) == 0 || len(v.Sigs) == 0 || len(v.SM3) == 0 || len(v.Env) == 0 {
 		t.Fatal("vectors.json is missing a section")
 	}
 	k := goldenKey(t)
@@ -211,6 +226,13 @@ func TestGoldenVectors(t *testing.T) {
 	for i, x := range v.Sigs {
 		if !SM2Verify(k.pub(), []byte(x.Message), unhex(x.Signature)) {
 			t.Errorf("signature %d (%s) of %q does not verify", i, x.Source, x.Message)
+		}
+	}
+	for _, x := range v.Env {
+		l, _ := ParseCipherLayout(x.Layout)
+		got, err := OpenEnvelope(k.PrivateKey, x.ApplyData, x.DigitalEnvelope, l)
+		if err != nil || string(got) != x.JSON {
+			t.Errorf("envelope %s: %s %v", x.Layout, got, err)
 		}
 	}
 	for _, x := range v.SM3 {
