@@ -1,0 +1,112 @@
+package institution
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// tokenContext binds a sealed bidder token to its application.
+func tokenContext(appID string) string { return "institution/bidder-token/" + appID }
+
+// handleApply serves baohanapply: store the application with its
+// encrypted applydata and envelope and answer the redirecturl. The same
+// request again (same applydata and digitalenvelope) gets the same
+// redirecturl; another body for a known applyno is refused.
+func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
+	applyData, envelope := in.r.Get("applydata"), in.r.Get("digitalenvelope")
+	if err := checkApplyCiphertexts(applyData, envelope, in.pp); err != nil {
+		return nil, err
+	}
+	hash := requestHash(applyData, envelope)
+	var redirect string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		a, err := s.repo.applicationByApplyNo(ctx, tx, in.platformCode(), in.applyNo)
+		switch {
+		case err == nil:
+			if a.requestHash != hash {
+				return refuse("applyno %q was already received with other applydata or digitalenvelope; a new application needs a new applyno", in.applyNo)
+			}
+			if a.Peer != in.pp.cfg.Name {
+				return refuse("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
+			}
+			tok, err := s.mk.Open(a.tokenSealed, tokenContext(a.ID))
+			if err != nil {
+				return fmt.Errorf("opening the bidder token of %s: %w", a.ID, err)
+			}
+			redirect = s.bidderURL(string(tok))
+			return nil
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		now := s.now()
+		a = &Application{
+			ID: newID(), Peer: in.pp.cfg.Name, PlatformCode: in.platformCode(), ApplyNo: in.applyNo,
+			State: Received, applyData: applyData, envelope: envelope, requestHash: hash,
+			CreatedAt: now, UpdatedAt: now,
+		}
+		tok, th := newToken()
+		sealed, err := s.mk.Seal([]byte(tok), tokenContext(a.ID))
+		if err != nil {
+			return err
+		}
+		a.tokenHash, a.tokenSealed = th, sealed
+		if err := s.repo.insertApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		if err := s.repo.insertEvent(ctx, tx, a.ID, now, "", Received, string(protocol.BaohanApply), "platform:"+in.pp.cfg.Name, ""); err != nil {
+			return err
+		}
+		redirect = s.bidderURL(tok)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(redirect) > protocol.ResultMaxRedirectURL {
+		// The configuration makes every URL too long; say so loudly.
+		s.logger.ErrorContext(ctx, "redirecturl longer than the spec allows; shorten listen.public_url", slog.Int("length", len(redirect)))
+	}
+	s.logger.InfoContext(ctx, "application received", slog.String("peer", in.pp.cfg.Name), slog.String("applyno", in.applyNo))
+	return protocol.ApplyResult{RedirectURL: redirect}, nil
+}
+
+// bidderURL is the redirecturl for a bidder token.
+func (s *Service) bidderURL(token string) string {
+	return s.cfg.Listen.PublicURL + "/bidder/" + token
+}
+
+// checkApplyCiphertexts refuses applydata that is not base64 SM4
+// ciphertext and a digitalenvelope that is not a base64 SM2 ciphertext of
+// a 16-byte key in the platform's layout, so that a broken application is
+// refused now, not when the bidder tries to open it.
+func checkApplyCiphertexts(applyData, envelope string, pp *platformPeer) error {
+	ct, err := gm.DecodeBase64(applyData)
+	if err != nil {
+		return refuse("applydata: %v", err)
+	}
+	if len(ct) == 0 || len(ct)%16 != 0 {
+		return refuse("applydata: %d bytes is not SM4 ciphertext (a multiple of 16 bytes)", len(ct))
+	}
+	env, err := gm.DecodeBase64(envelope)
+	if err != nil {
+		return refuse("digitalenvelope: %v", err)
+	}
+	layout := pp.peer.Profile.SM2Layout
+	if layout == gm.ASN1 {
+		if len(env) < 100 || env[0] != 0x30 {
+			return refuse("digitalenvelope: %d bytes is not an ASN.1 SM2 ciphertext (%s)", len(env), gm.DescribeSM2Ciphertext(env))
+		}
+		return nil
+	}
+	// C1 (65 with the 04 prefix, 64 without) + C3 (32) + C2 (16).
+	if n := len(env); n != 113 && n != 112 {
+		return refuse("digitalenvelope: %d bytes is not the SM2 %s ciphertext of a 16-byte key (113 bytes expected; %s)", n, layout, gm.DescribeSM2Ciphertext(env))
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package institution
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/config"
+)
+
+// Config is the institution's configuration, as read from TOML by
+// config.Load (environment prefix EnvPrefix). docs/institution.example.toml
+// explains every key.
+type Config struct {
+	Listen      config.Listen   `toml:"listen"`
+	Storage     config.Storage  `toml:"storage"`
+	Institution Identity        `toml:"institution"`
+	Admin       Admin           `toml:"admin"`
+	Underwrite  Underwriting    `toml:"underwriting"`
+	Invoicing   Invoicing       `toml:"invoicing"`
+	Products    []Product       `toml:"product"`
+	Platforms   []Platform      `toml:"platform"`
+	Outbox      OutboxSettings  `toml:"outbox"`
+	TrustRoots  []string        `toml:"trust_roots"` // PEM files of the CAs that issue bidder certificates
+	MaxBody     int64           `toml:"max_body"`    // bytes of one request body; default 16 MiB
+	Window      config.Duration `toml:"timestamp_window"`
+}
+
+// EnvPrefix prefixes the environment overrides of Config:
+// BAOHAN_INSTITUTION_LISTEN_ADDR overrides listen.addr.
+const EnvPrefix = "BAOHAN_INSTITUTION"
+
+// Identity is who the institution is and how it seals.
+type Identity struct {
+	Name        string `toml:"name"`            // 出函机构名称 (instname)
+	CreditCode  string `toml:"credit_code"`     // 统一社会信用代码
+	SealCert    string `toml:"seal_cert"`       // PEM file: the seal certificate (SM2)
+	SealKey     string `toml:"seal_key"`        // PEM file: its private key
+	SealPicture string `toml:"seal_picture"`    // PNG file; generated from the name when empty
+	SealName    string `toml:"seal_name"`       // name in the seal; default "<Name>电子保函专用章"
+	Prefix      string `toml:"baohanno_prefix"` // guarantee numbers are PREFIX+yyyymmdd+sequence
+	Address     string `toml:"address"`
+	Phone       string `toml:"phone"`
+}
+
+// Admin protects the admin API under /api/.
+type Admin struct {
+	Token string `toml:"token"` // bearer token; BAOHAN_INSTITUTION_ADMIN_TOKEN overrides
+}
+
+// Underwriting are the rules every application passes before approval.
+type Underwriting struct {
+	// Mode is "auto" (approve when the rules pass, reject when they do
+	// not) or "manual" (every paid application waits for a person, who
+	// sees the rules' findings).
+	Mode string `toml:"mode"`
+	// MaxBond is the largest total bond (保证金) one bidder (by credit
+	// code) may have guaranteed at once, this application included.
+	// Empty: no limit.
+	MaxBond string `toml:"max_bond"`
+	// Blocked credit codes are always refused.
+	Blocked []string `toml:"blocked"`
+}
+
+// Invoicing says how invoices are issued.
+type Invoicing struct {
+	// Mode is "auto" (issue at once: the embedded default) or "manual"
+	// (a person issues or refuses from the admin API).
+	Mode string `toml:"mode"`
+	// Code is the 发票代码 written on issued invoices.
+	Code string `toml:"code"`
+	// Prefix starts invoice numbers; default "INV".
+	Prefix string `toml:"prefix"`
+}
+
+// Product is a guarantee product with its pricing.
+type Product struct {
+	Name       string `toml:"name"`
+	Rate       string `toml:"rate"`        // e.g. "0.005" for 千分之五
+	MinPremium string `toml:"min_premium"` // 元; premiums never go below it
+	Terms      string `toml:"terms"`       // terms printed in the agreement
+}
+
+// Platform is one platform this institution is connected to.
+type Platform struct {
+	config.Peer
+	// BasicAccount: the trading centre requires the premium to be paid from
+	// the bidder's basic account (基本户), so baohannotice carries
+	// payername and payeraccount and the bidder must give them when paying.
+	BasicAccount bool `toml:"basic_account"`
+}
+
+// OutboxSettings tune the delivery of outbound messages.
+type OutboxSettings struct {
+	Workers     int             `toml:"workers"`      // concurrent deliveries; default 4
+	MaxAttempts int             `toml:"max_attempts"` // then the message is parked as failed; default 0 = retry forever
+	Poll        config.Duration `toml:"poll"`         // idle poll interval; default 1s
+}
+
+// Underwriting and invoicing modes.
+const (
+	ModeAuto   = "auto"
+	ModeManual = "manual"
+)
+
+// product is a Product with its decimals parsed.
+type product struct {
+	Name      string
+	Rate, Min decimal.Decimal
+	Terms     string
+}
+
+// checked is the parsed, validated part of Config the service works with.
+type checked struct {
+	products []product
+	maxBond  decimal.Decimal // zero: no limit
+	blocked  map[string]bool
+}
+
+// check validates c and parses its decimals. The errors name the key.
+func (c *Config) check() (*checked, error) {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if strings.TrimSpace(c.Institution.Name) == "" {
+		add("institution.name is required (it is instname in baohannotice)")
+	}
+	if c.Institution.SealCert == "" || c.Institution.SealKey == "" {
+		add("institution.seal_cert and institution.seal_key are required (PEM files)")
+	}
+	if c.Listen.PublicURL == "" {
+		add("listen.public_url is required (the redirecturl and invoiceurl start with it)")
+	} else if u, err := url.Parse(c.Listen.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("listen.public_url must be an http(s) URL, got %q", c.Listen.PublicURL)
+	}
+	switch c.Underwrite.Mode {
+	case "", ModeAuto, ModeManual:
+	default:
+		add("underwriting.mode must be %q or %q, got %q", ModeAuto, ModeManual, c.Underwrite.Mode)
+	}
+	switch c.Invoicing.Mode {
+	case "", ModeAuto, ModeManual:
+	default:
+		add("invoicing.mode must be %q or %q, got %q", ModeAuto, ModeManual, c.Invoicing.Mode)
+	}
+	out := &checked{blocked: map[string]bool{}}
+	if c.Underwrite.MaxBond != "" {
+		d, err := decimal.NewFromString(c.Underwrite.MaxBond)
+		if err != nil || !d.IsPositive() {
+			add("underwriting.max_bond must be a positive decimal, got %q", c.Underwrite.MaxBond)
+		}
+		out.maxBond = d
+	}
+	for _, b := range c.Underwrite.Blocked {
+		out.blocked[strings.ToUpper(strings.TrimSpace(b))] = true
+	}
+	if len(c.Products) == 0 {
+		add("at least one [[product]] is required")
+	}
+	names := map[string]bool{}
+	for i, p := range c.Products {
+		where := fmt.Sprintf("product[%d] %q", i, p.Name)
+		if p.Name == "" {
+			add("product[%d]: name is required", i)
+		}
+		if names[p.Name] {
+			add("%s: name used twice", where)
+		}
+		names[p.Name] = true
+		rate, err := decimal.NewFromString(p.Rate)
+		if err != nil || !rate.IsPositive() || rate.GreaterThanOrEqual(decimal.NewFromInt(1)) {
+			add("%s: rate must be a decimal between 0 and 1 such as \"0.005\", got %q", where, p.Rate)
+		}
+		min := decimal.Zero
+		if p.MinPremium != "" {
+			min, err = decimal.NewFromString(p.MinPremium)
+			if err != nil || min.IsNegative() {
+				add("%s: min_premium must be a decimal ≥ 0, got %q", where, p.MinPremium)
+			}
+		}
+		out.products = append(out.products, product{Name: p.Name, Rate: rate, Min: min, Terms: p.Terms})
+	}
+	if len(c.Platforms) == 0 {
+		add("at least one [[platform]] is required")
+	}
+	keys := map[string]bool{}
+	codes := map[string]bool{}
+	for i, p := range c.Platforms {
+		if p.Name == "" {
+			add("platform[%d]: name is required", i)
+		}
+		if _, err := p.Transport(); err != nil {
+			errs = append(errs, err)
+		}
+		if p.BaseURL == "" {
+			add("platform %q: base_url is required (baohannotice and the uploads go there)", p.Name)
+		}
+		if keys[p.AppKey] {
+			add("platform %q: appkey %q used by two platforms", p.Name, p.AppKey)
+		}
+		keys[p.AppKey] = true
+		if p.PlatformCode != "" && codes[p.PlatformCode] {
+			add("platform %q: platformcode %q used by two platforms", p.Name, p.PlatformCode)
+		}
+		codes[p.PlatformCode] = true
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// productByName returns the product named name, or the first when name is "".
+func (c *checked) productByName(name string) (product, bool) {
+	if name == "" {
+		return c.products[0], true
+	}
+	for _, p := range c.products {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return product{}, false
+}

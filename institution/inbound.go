@@ -1,0 +1,138 @@
+package institution
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/transport"
+)
+
+// registerInterfaces puts the seven served interfaces on the pipeline.
+func (s *Service) registerInterfaces(srv *transport.Server) {
+	srv.Handle(protocol.BaohanApply, s.wrap(protocol.BaohanApply, s.handleApply))
+	srv.Handle(protocol.BaohanRestore, s.wrap(protocol.BaohanRestore, s.handleRestore))
+	srv.Handle(protocol.InvoiceApply, s.wrap(protocol.InvoiceApply, s.handleInvoiceApply))
+	srv.Handle(protocol.QuitApply, s.wrap(protocol.QuitApply, s.handleQuitApply))
+	srv.Handle(protocol.CancelNotice, s.wrap(protocol.CancelNotice, s.handleCancel))
+	srv.Handle(protocol.ClaimsNotice, s.wrap(protocol.ClaimsNotice, s.handleClaims))
+	srv.Handle(protocol.GiveupApply, s.wrap(protocol.GiveupApply, s.handleGiveupApply))
+}
+
+// inbound is what every handler needs about the request's platform.
+type inbound struct {
+	pp      *platformPeer
+	r       *protocol.Request
+	applyNo string
+}
+
+type inboundFunc func(ctx context.Context, in inbound) (any, error)
+
+// wrap checks the platformcode against the peer the appkey names, counts
+// the outcome, and masks internal errors.
+func (s *Service) wrap(i protocol.Interface, h inboundFunc) transport.HandlerFunc {
+	return func(ctx context.Context, peer *transport.Peer, r *protocol.Request) (any, error) {
+		pp, ok := s.peers.byKey[peer.AppKey]
+		if !ok { // the pipeline found it in our directory; cannot happen
+			return nil, fmt.Errorf("appkey %q is not configured", peer.AppKey)
+		}
+		if want, got := pp.cfg.PlatformCode, r.Get("platformcode"); want != "" && got != want {
+			s.metrics.inbound.WithLabelValues(string(i), "refused").Inc()
+			return nil, refuse("platformcode %q does not belong to appkey %q (its platform %q has platformcode %q)", got, peer.AppKey, pp.cfg.Name, want)
+		}
+		data, err := h(ctx, inbound{pp: pp, r: r, applyNo: r.Get("applyno")})
+		outcome := "ok"
+		if err != nil {
+			outcome = "refused"
+			if !IsRefusal(err) {
+				outcome = "error"
+			}
+			s.logger.InfoContext(ctx, "request refused", slog.String("interface", string(i)),
+				slog.String("peer", pp.cfg.Name), slog.String("applyno", r.Get("applyno")), slog.String("reason", errorText(err)))
+		}
+		s.metrics.inbound.WithLabelValues(string(i), outcome).Inc()
+		return data, s.peerError(ctx, string(i), err)
+	}
+}
+
+func errorText(err error) string {
+	if IsRefusal(err) {
+		return err.Error()
+	}
+	return "internal error"
+}
+
+// platformCode is the code the application is filed under: the request's,
+// or the configured one for requests that carry none.
+func (in inbound) platformCode() string {
+	if c := in.r.Get("platformcode"); c != "" {
+		return c
+	}
+	return in.pp.cfg.PlatformCode
+}
+
+// application loads the application of the request, refusing an unknown
+// applyno and one that belongs to another platform.
+func (s *Service) application(ctx context.Context, q querier, in inbound) (*Application, error) {
+	a, err := s.repo.applicationByApplyNo(ctx, q, in.platformCode(), in.applyNo)
+	if errors.Is(err, ErrNotFound) || err == nil && a.Peer != in.pp.cfg.Name {
+		return nil, refuse("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
+	}
+	return a, err
+}
+
+// checkBaohanNo refuses a baohanno that is not the application's.
+func checkBaohanNo(a *Application, baohanNo string) error {
+	if a.BaohanNo == "" {
+		return refuse("applyno %q has no guarantee yet (it is %s): baohanno %q is unknown", a.ApplyNo, a.State, baohanNo)
+	}
+	if a.BaohanNo != baohanNo {
+		return refuse("baohanno %q does not belong to applyno %q", baohanNo, a.ApplyNo)
+	}
+	return nil
+}
+
+// move changes a's state in tx, checking the machine, with a history entry.
+func (s *Service) move(ctx context.Context, tx *sql.Tx, a *Application, to State, event, actor, detail string) error {
+	from := a.State
+	if err := checkMove(a.ApplyNo, from, to, event); err != nil {
+		return err
+	}
+	now := s.now()
+	a.State, a.StateLabel, a.UpdatedAt = to, to.Label(), now
+	if err := s.repo.updateApplication(ctx, tx, a, from); err != nil {
+		return err
+	}
+	s.metrics.transitions.WithLabelValues(string(from), string(to)).Inc()
+	return s.repo.insertEvent(ctx, tx, a.ID, now, from, to, event, actor, detail)
+}
+
+// touch writes a's columns without a state change, with a history entry.
+func (s *Service) touch(ctx context.Context, tx *sql.Tx, a *Application, event, actor, detail string) error {
+	now := s.now()
+	a.UpdatedAt = now
+	if err := s.repo.updateApplication(ctx, tx, a, a.State); err != nil {
+		return err
+	}
+	return s.repo.insertEvent(ctx, tx, a.ID, now, a.State, a.State, event, actor, detail)
+}
+
+// inTx runs fn in a transaction, once more when a unique constraint or a
+// concurrent update got in the way (the second run sees the winner's row).
+func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	err := s.db.InTx(ctx, fn)
+	if err != nil && (store.IsUniqueViolation(err) || errors.Is(err, errConflict)) {
+		err = s.db.InTx(ctx, fn)
+	}
+	if errors.Is(err, errConflict) {
+		return refuse("the application changed while this request was processed; please retry")
+	}
+	if err == nil && s.disp != nil {
+		s.disp.Kick() // what the transaction enqueued goes out now
+	}
+	return err
+}

@@ -1,0 +1,44 @@
+package institution
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the service's Prometheus series, all prefixed
+// baohan_institution_.
+type metrics struct {
+	gatherer        prometheus.Gatherer
+	inbound         *prometheus.CounterVec // interface, outcome (ok|refused|error)
+	outbound        *prometheus.CounterVec // interface, outcome (ok|refused|error)
+	transitions     *prometheus.CounterVec // from, to
+	bidder          *prometheus.CounterVec // step, outcome
+	chunksEnqueued  prometheus.Counter
+	chunksDelivered prometheus.Counter
+	claims          prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer) (*metrics, error) {
+	m := &metrics{
+		gatherer: g,
+		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baohan_institution_requests_total",
+			Help: "Requests served to platforms, by interface and outcome."}, []string{"interface", "outcome"}),
+		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baohan_institution_calls_total",
+			Help: "Calls made to platforms by the outbox, by interface and outcome."}, []string{"interface", "outcome"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baohan_institution_transitions_total",
+			Help: "Application state changes."}, []string{"from", "to"}),
+		bidder: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baohan_institution_bidder_steps_total",
+			Help: "Bidder steps behind the redirecturl, by step and outcome."}, []string{"step", "outcome"}),
+		chunksEnqueued: prometheus.NewCounter(prometheus.CounterOpts{Name: "baohan_institution_chunks_enqueued_total",
+			Help: "Guarantee file chunks put in the outbox."}),
+		chunksDelivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "baohan_institution_chunks_delivered_total",
+			Help: "Guarantee file chunks acknowledged by platforms."}),
+		claims: prometheus.NewCounter(prometheus.CounterOpts{Name: "baohan_institution_claims_total",
+			Help: "Claims (claimsnotice) recorded."}),
+	}
+	for _, c := range []prometheus.Collector{m.inbound, m.outbound, m.transitions, m.bidder, m.chunksEnqueued, m.chunksDelivered, m.claims} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

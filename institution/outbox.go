@@ -1,0 +1,123 @@
+package institution
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// enqueue puts a message to the application's platform in the outbox, in
+// the application's sequence group, inside tx.
+func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i protocol.Interface, dedupe string, fields map[string]string) error {
+	return s.enqueueIn(ctx, tx, a, group(a), i, dedupe, fields)
+}
+
+func (s *Service) enqueueIn(ctx context.Context, tx *sql.Tx, a *Application, grp string, i protocol.Interface, dedupe string, fields map[string]string) error {
+	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+		Peer: a.Peer, Interface: string(i), ApplyNo: a.ApplyNo, Group: grp, DedupeKey: dedupe, Fields: fields,
+	}, s.now())
+}
+
+// refusalRetries is how many code-0 answers a message gets before it is
+// given up: a refusal may be a passing state of the platform ("busy",
+// "not ready"), but one that repeats is final and needs a person.
+const refusalRetries = 3
+
+// deliver sends one outbox message to its platform. A transport failure
+// or an answer that is not the protocol's JSON is retried with backoff;
+// code 1 is done; code 0 is done for giveupnotice (the platform's decision
+// is the answer), and otherwise retried a few times, then dead.
+func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outcome, error) {
+	pp, err := s.peers.named(m.Peer)
+	if err != nil {
+		return store.GiveUp("", err.Error()), nil
+	}
+	i := protocol.Interface(m.Interface)
+	cctx, cancel := context.WithTimeout(ctx, pp.timeout)
+	defer cancel()
+	resp, err := s.client.Call(cctx, pp.peer, i, m.Fields)
+	if err != nil {
+		s.metrics.outbound.WithLabelValues(m.Interface, "error").Inc()
+		return store.Outcome{}, err
+	}
+	raw, _ := json.Marshal(resp)
+	if resp.Code == protocol.CodeOK {
+		s.metrics.outbound.WithLabelValues(m.Interface, "ok").Inc()
+		if i == protocol.UploadBaohanFile {
+			s.metrics.chunksDelivered.Inc()
+		}
+		return store.Delivered(string(raw)), nil
+	}
+	s.metrics.outbound.WithLabelValues(m.Interface, "refused").Inc()
+	if i == protocol.GiveupNotice {
+		return store.Delivered(string(raw)), nil
+	}
+	why := fmt.Sprintf("%s refused by %s: %s", m.Interface, m.Peer, resp.Message)
+	if m.Attempts < refusalRetries {
+		return store.RetryLater(string(raw), why, 0), nil
+	}
+	return store.GiveUp(string(raw), why), nil
+}
+
+// onOutcome applies a platform's answer in the transaction that records
+// it: the issuance stages, the give-up decision, refusals.
+func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage, o store.Outcome) error {
+	if o.Kind == store.OutcomeRetry {
+		return nil
+	}
+	a, err := s.repo.applicationBy(ctx, tx, "peer=? AND applyno=?", m.Peer, m.ApplyNo)
+	if errors.Is(err, ErrNotFound) {
+		s.logger.WarnContext(ctx, "outbox answer for an unknown application", slog.Int64("id", m.ID), slog.String("applyno", m.ApplyNo))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var resp protocol.Response
+	if o.Response != "" {
+		if err := json.Unmarshal([]byte(o.Response), &resp); err != nil {
+			return fmt.Errorf("outbox message %d: stored answer: %w", m.ID, err)
+		}
+	}
+	i := protocol.Interface(m.Interface)
+	filetype, _ := strconv.Atoi(m.Fields["filetype"])
+	if o.Kind == store.OutcomeDead {
+		switch i {
+		case protocol.UploadBaohanFile, protocol.BaohanFileCompleteNotice:
+			return s.onUploadRefused(ctx, tx, a, filetype, o.Reason)
+		case protocol.DownloadPublicKey:
+			files, err := s.repo.files(ctx, tx, a.ID)
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				if f.Stage == StageKeyRequested {
+					if err := s.onUploadRefused(ctx, tx, a, f.FileType, o.Reason); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		case protocol.GiveupNotice:
+			return s.onGiveupAnswer(ctx, tx, a, false, o.Reason)
+		}
+		return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "delivery_failed", "platform:"+a.Peer,
+			fmt.Sprintf("%s: %s", m.Interface, o.Reason))
+	}
+	switch i {
+	case protocol.DownloadPublicKey:
+		return s.onPublicKey(ctx, tx, a, &resp)
+	case protocol.BaohanFileCompleteNotice:
+		return s.onComplete(ctx, tx, a, filetype)
+	case protocol.GiveupNotice:
+		return s.onGiveupAnswer(ctx, tx, a, resp.Code == protocol.CodeOK, resp.Message)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package institution
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// Quit statuses.
+const (
+	QuitAccepted = "accepted"
+	QuitRefused  = "refused"
+)
+
+// QuitRecord is one withdrawal request (退保) and its decision.
+type QuitRecord struct {
+	ID            string    `json:"id"`
+	ApplicationID string    `json:"application_id"`
+	ApplyNo       string    `json:"applyno"`
+	BaohanNo      string    `json:"baohanno"`
+	Origin        string    `json:"origin"` // platform | institution
+	Reason        string    `json:"reason"`
+	Status        string    `json:"status"`
+	Message       string    `json:"message,omitempty"`
+	TuibaoTime    string    `json:"tuibaotime,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// quitDecision applies the rule: a guarantee may be withdrawn while it is
+// issued (not yet restored, so before the bid opening), the bid opening
+// time, when known, is still ahead, and no claim was made on it.
+func (s *Service) quitDecision(ctx context.Context, q querier, a *Application) (ok bool, why string, err error) {
+	if a.State != Issued {
+		return false, fmt.Sprintf("the guarantee is %s (%s): only an issued guarantee can be withdrawn before the bid opening", a.State, a.State.Label()), nil
+	}
+	if a.KaibiaoTime != "" {
+		if t, err := protocol.ParseTime(a.KaibiaoTime); err == nil && !s.now().Before(t) {
+			return false, "the bid opening (" + a.KaibiaoTime + ") has passed", nil
+		}
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM inst_claims WHERE application_id=?`), a.ID).Scan(&n); err != nil {
+		return false, "", err
+	}
+	if n > 0 {
+		return false, "a claim was made on the guarantee", nil
+	}
+	return true, "", nil
+}
+
+// quit records and decides a withdrawal in tx and enqueues quitnotice.
+func (s *Service) quit(ctx context.Context, tx *sql.Tx, a *Application, origin, actor, reason, hash string) (*QuitRecord, error) {
+	var existing string
+	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM inst_quits WHERE application_id=? AND request_hash=?`), a.ID, hash).Scan(&existing)
+	if err == nil {
+		return s.quitByID(ctx, tx, existing)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	ok, why, err := s.quitDecision(ctx, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	rec := &QuitRecord{ID: newID(), ApplicationID: a.ID, ApplyNo: a.ApplyNo, BaohanNo: a.BaohanNo, Origin: origin,
+		Reason: reason, Status: QuitRefused, Message: why, CreatedAt: s.now()}
+	fields := map[string]string{"applyno": a.ApplyNo, "baohanno": a.BaohanNo, "applystatus": protocol.StatusRefused}
+	if ok {
+		rec.Status, rec.TuibaoTime = QuitAccepted, protocol.FormatTime(s.now())
+		fields["applystatus"], fields["tuibaotime"] = protocol.StatusApproved, rec.TuibaoTime
+		if err := s.move(ctx, tx, a, Quit, "quit", actor, reason); err != nil {
+			return nil, err
+		}
+	} else if err := s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "quit_refused", actor, why); err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_quits (id, application_id, origin, reason, request_hash, status, message, tuibaotime, created_at)
+ VALUES (?,?,?,?,?,?,?,?,?)`), rec.ID, a.ID, origin, reason, hash, rec.Status, rec.Message, rec.TuibaoTime, micros(rec.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	if a.BaohanNo == "" { // nothing was issued: there is nothing to tell the platform
+		return rec, nil
+	}
+	return rec, s.enqueue(ctx, tx, a, protocol.QuitNotice, fmt.Sprintf("%s/%s/quitnotice/%s", a.Peer, a.ApplyNo, rec.ID), fields)
+}
+
+// handleQuitApply serves quitapply: code 1 means received; the decision
+// follows in quitnotice (applystatus 1 with tuibaotime, or 0).
+func (s *Service) handleQuitApply(ctx context.Context, in inbound) (any, error) {
+	a, err := s.application(ctx, s.db, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBaohanNo(a, in.r.Get("baohanno")); err != nil {
+		return nil, err
+	}
+	hash := requestHash("platform", in.r.Get("baohanno"), in.r.Get("reason"))
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		a, err := s.repo.applicationByID(ctx, tx, a.ID)
+		if err != nil {
+			return err
+		}
+		_, err = s.quit(ctx, tx, a, "platform", "platform:"+a.Peer, in.r.Get("reason"), hash)
+		return err
+	})
+	return nil, err
+}
+
+// Quit withdraws a guarantee at the bidder's request made at the
+// institution; the platform is told by quitnotice either way.
+func (s *Service) Quit(ctx context.Context, appID, actor, reason string) (*QuitRecord, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, refuse("a reason is required")
+	}
+	var rec *QuitRecord
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		a, err := s.repo.applicationByID(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		rec, err = s.quit(ctx, tx, a, "institution", actor, reason, requestHash("institution", newID()))
+		return err
+	})
+	return rec, err
+}
+
+const quitColumns = `q.id, q.application_id, a.applyno, a.baohanno, q.origin, q.reason, q.status, q.message, q.tuibaotime, q.created_at`
+
+func (s *Service) quits(ctx context.Context, q querier, where string, args ...any) ([]*QuitRecord, error) {
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT `+quitColumns+` FROM inst_quits q JOIN inst_applications a ON a.id=q.application_id`+
+		where+` ORDER BY q.created_at DESC LIMIT 1000`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*QuitRecord{}
+	for rows.Next() {
+		var r QuitRecord
+		var at int64
+		if err := rows.Scan(&r.ID, &r.ApplicationID, &r.ApplyNo, &r.BaohanNo, &r.Origin, &r.Reason, &r.Status, &r.Message, &r.TuibaoTime, &at); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = fromMicros(at)
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+func (s *Service) quitByID(ctx context.Context, q querier, id string) (*QuitRecord, error) {
+	list, err := s.quits(ctx, q, " WHERE q.id=?", id)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, ErrNotFound
+	}
+	return list[0], nil
+}
+
+// Quits lists withdrawal requests, newest first.
+func (s *Service) Quits(ctx context.Context) ([]*QuitRecord, error) { return s.quits(ctx, s.db, "") }
