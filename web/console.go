@@ -94,6 +94,10 @@ func newConsole(auth *Auth, title string, o Options) (*console, error) {
 	c.handle("POST /users", Admin, c.usersCreate)
 	c.handle("POST /users/{name}", Admin, c.usersUpdate)
 	c.handle("GET /audit", Admin, c.auditPage)
+	c.handle("GET /messages", Viewer, c.messagesPage)
+	c.handle("GET /messages/{id}", Viewer, c.messagePage)
+	c.handle("GET /messages/{id}/{part}", Viewer, c.messageBody)
+	c.handle("POST /messages/verify", Operator, c.verifyChain)
 	c.handle("GET /password", Viewer, c.passwordPage)
 	c.handle("POST /password", Viewer, c.passwordPost)
 	return c, nil

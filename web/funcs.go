@@ -57,7 +57,39 @@ func prettyJSON(v any) string {
 	if err := json.Indent(&out, b, "", "  "); err != nil {
 		return string(b)
 	}
-	return out.String()
+	return clipStrings(out.String(), 600)
+}
+
+// clipStrings shortens the JSON string literals of s longer than n bytes
+// (file chunks, signatures) to their start and their length, so that a
+// page stays light; the raw body is a download away.
+func clipStrings(s string, n int) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] != '"' {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(s) {
+			b.WriteString(s[i:])
+			break
+		}
+		lit := s[i : j+1]
+		if len(lit) > n {
+			lit = strings.ToValidUTF8(lit[:120], "") + fmt.Sprintf("…（共 %d 字节）\"", len(lit)-2)
+		}
+		b.WriteString(lit)
+		i = j + 1
+	}
+	return b.String()
 }
 
 // tone classifies a state or result for its badge colour.

@@ -1,0 +1,129 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// The message log pages: every exchange with a peer, raw request and
+// response, HTTP status, code, sign check and diagnosis, filterable by
+// applyno, interface, peer, direction and result.
+
+type messagesView struct {
+	Entries    []store.LogEntry
+	F          messageFilter
+	Interfaces []protocol.Interface
+	Peers      []string
+	More       int64 // id to continue from; 0 when this is the last page
+	Chain      string
+}
+
+type messageFilter struct {
+	ApplyNo, Interface, Peer, Direction, Result string
+}
+
+func (c *console) messageLog() *store.MessageLog { return store.NewMessageLog(c.auth.db) }
+
+func (c *console) messagesPage(w http.ResponseWriter, r *http.Request, s *Session) error {
+	q := r.URL.Query()
+	f := messageFilter{ApplyNo: q.Get("applyno"), Interface: q.Get("interface"), Peer: q.Get("peer"), Direction: q.Get("direction"), Result: q.Get("result")}
+	lf := store.LogFilter{ApplyNo: f.ApplyNo, Interface: f.Interface, Peer: f.Peer, Direction: f.Direction, Limit: 50}
+	switch f.Result {
+	case "ok":
+		t := true
+		lf.OK = &t
+	case "failed":
+		b := false
+		lf.OK = &b
+	}
+	lf.Before, _ = strconv.ParseInt(q.Get("before"), 10, 64)
+	entries, err := c.messageLog().List(r.Context(), lf)
+	if err != nil {
+		return err
+	}
+	v := messagesView{Entries: entries, F: f, Interfaces: protocol.Interfaces, Peers: c.peers()}
+	if len(entries) == lf.Limit {
+		v.More = entries[len(entries)-1].ID
+	}
+	c.render(w, r, s, http.StatusOK, "messages", "报文日志", v)
+	return nil
+}
+
+func (c *console) messagePage(w http.ResponseWriter, r *http.Request, s *Session) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return errStatus(http.StatusNotFound, "报文 %q 不存在", r.PathValue("id"))
+	}
+	e, err := c.messageLog().Get(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errStatus(http.StatusNotFound, "报文 %d 不存在", id)
+	}
+	if err != nil {
+		return err
+	}
+	title := e.Interface
+	if i, ok := protocol.Lookup(e.Interface); ok {
+		title = i.Title() + "（" + e.Interface + "）"
+	}
+	c.render(w, r, s, http.StatusOK, "message", "报文 #"+strconv.FormatInt(id, 10), map[string]any{"E": e, "Title": title})
+	return nil
+}
+
+// messageBody serves a raw request or response body as it was sent.
+func (c *console) messageBody(w http.ResponseWriter, r *http.Request, s *Session) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return errStatus(http.StatusNotFound, "报文 %q 不存在", r.PathValue("id"))
+	}
+	e, err := c.messageLog().Get(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errStatus(http.StatusNotFound, "报文 %d 不存在", id)
+	}
+	if err != nil {
+		return err
+	}
+	body := e.Request
+	if r.PathValue("part") == "response" {
+		body = e.Response
+	} else if r.PathValue("part") != "request" {
+		return errStatus(http.StatusNotFound, "no such part")
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Disposition", "attachment; filename="+strconv.FormatInt(id, 10)+"-"+r.PathValue("part")+".json")
+	w.Write(body)
+	return nil
+}
+
+func (c *console) verifyChain(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return c.act(w, r, s, "messages.verify", "message_log", c.base+"/messages", func() (string, error) {
+		brk, err := c.messageLog().VerifyChain(r.Context())
+		if err != nil {
+			return "", err
+		}
+		if brk != nil {
+			return "", brk
+		}
+		return "报文日志哈希链完整（SM3）", nil
+	})
+}
+
+// peers lists the peer names seen in the message log, for the filter.
+func (c *console) peers() []string {
+	rows, err := c.auth.db.Query(`SELECT DISTINCT peer FROM message_log ORDER BY peer`)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if rows.Scan(&p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
