@@ -24,8 +24,7 @@ const (
 var emptyData = json.RawMessage(`{}`)
 
 // OK returns a success envelope with data (nil: {}) and message "success".
-// data that cannot be marshalled, or that is not a JSON object, panics:
-// that is a programming error.
+// data that cannot be marshalled panics: that is a programming error.
 func OK(data any) Response {
 	return Response{Code: CodeOK, Message: "success", Data: marshalData(data)}
 }
@@ -49,10 +48,13 @@ func marshalData(data any) json.RawMessage {
 		}
 		return d
 	}
-	b, err := json.Marshal(data)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(data); err != nil {
 		panic(fmt.Sprintf("protocol: response data %T: %v", data, err))
 	}
+	b := bytes.TrimRight(buf.Bytes(), "\n")
 	if bytes.Equal(b, []byte("null")) {
 		return emptyData
 	}
