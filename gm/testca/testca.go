@@ -1,0 +1,444 @@
+// Package testca is an SM2 test certificate authority: a self-signed root
+// (SM2-with-SM3) issuing certificates for the three roles of the
+// bid-guarantee interface: bidders (CA certificate used for the digital
+// envelope and to sign the agreement), institutions (seal certificates)
+// and the platform. Bidder and institution certificates carry the
+// 统一社会信用代码 in Subject SERIALNUMBER (OID 2.5.4.5).
+//
+// It is for tests, demos and conformance runs, never for production
+// trust. Certificates verify with smx509 and with openssl verify.
+package testca
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+)
+
+// Role is what a certificate is issued for.
+type Role string
+
+const (
+	Bidder      Role = "bidder"      // 投标人: envelope encryption and signing
+	Institution Role = "institution" // 金融机构: seals (digitalSignature, nonRepudiation)
+	Platform    Role = "platform"    // 数据服务支撑平台
+)
+
+// Roles lists the roles in a stable order.
+var Roles = []Role{Bidder, Institution, Platform}
+
+// ParseRole parses "bidder", "institution" or "platform".
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(strings.TrimSpace(s)))
+	for _, x := range Roles {
+		if r == x {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("testca: unknown role %q (want bidder, institution or platform)", s)
+}
+
+// File names inside a CA directory.
+const (
+	CACertFile = "ca.cert.pem"
+	CAKeyFile  = "ca.key.pem"
+)
+
+// CA is a root certificate and its key.
+type CA struct {
+	Cert *smx509.Certificate
+	Key  *sm2.PrivateKey
+
+	certPEM []byte
+	now     func() time.Time
+}
+
+// Identity is an issued certificate with its key.
+type Identity struct {
+	Name       string
+	CreditCode string // Subject SERIALNUMBER, empty for none
+	Role       Role
+	Cert       *smx509.Certificate
+	Key        *sm2.PrivateKey
+	CertPEM    []byte
+	KeyPEM     []byte // PKCS#8
+}
+
+type issueOptions struct {
+	creditCode          string
+	notBefore, notAfter time.Time
+	dnsNames            []string
+}
+
+// Option adjusts an issued certificate.
+type Option func(*issueOptions)
+
+// WithCreditCode sets the 统一社会信用代码 (Subject SERIALNUMBER). Bidder
+// and institution certificates get a generated valid code without it.
+func WithCreditCode(code string) Option {
+	return func(o *issueOptions) { o.creditCode = code }
+}
+
+// WithValidity sets the validity period (default: an hour ago to two
+// years on, within the CA's own period).
+func WithValidity(notBefore, notAfter time.Time) Option {
+	return func(o *issueOptions) { o.notBefore, o.notAfter = notBefore, notAfter }
+}
+
+// WithDNSNames adds subject alternative DNS names (for TLS tests).
+func WithDNSNames(names ...string) Option {
+	return func(o *issueOptions) { o.dnsNames = append(o.dnsNames, names...) }
+}
+
+// CreditCodeOf returns the credit code in the Subject SERIALNUMBER of
+// cert, or "".
+func CreditCodeOf(cert *smx509.Certificate) string {
+	if cert == nil {
+		return ""
+	}
+	return cert.Subject.SerialNumber
+}
+
+// RoleOf returns the role recorded in the Subject OU of a certificate
+// issued by this package, or "".
+func RoleOf(cert *smx509.Certificate) Role {
+	if cert == nil {
+		return ""
+	}
+	for _, ou := range cert.Subject.OrganizationalUnit {
+		if r, err := ParseRole(ou); err == nil {
+			return r
+		}
+	}
+	return ""
+}
+
+func serial() (*big.Int, error) {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
+	return n.Add(n, big.NewInt(1)), nil
+}
+
+func keyID(k *sm2.PrivateKey) []byte {
+	pt := make([]byte, 65)
+	pt[0] = 4
+	k.X.FillBytes(pt[1:33])
+	k.Y.FillBytes(pt[33:])
+	h := sha1.Sum(pt) // RFC 5280 method 1: an identifier, not a security function
+	return h[:]
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// New creates a root CA in memory named name (Subject CN), valid from an
+// hour ago for 20 years.
+func New(name string) (*CA, error) {
+	if strings.TrimSpace(name) == "" {
+		return nil, errors.New("testca: CA name is empty")
+	}
+	key, err := gm.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &smx509.Certificate{
+		SerialNumber:          sn,
+		Subject:               pkix.Name{CommonName: name, Organization: []string{name}, Country: []string{"CN"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(20, 0, 0),
+		KeyUsage:              smx509.KeyUsageCertSign | smx509.KeyUsageCRLSign | smx509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		SubjectKeyId:          keyID(key),
+		SignatureAlgorithm:    smx509.SM2WithSM3,
+	}
+	der, err := smx509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("testca: create root: %w", err)
+	}
+	cert, err := smx509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("testca: parse root: %w", err)
+	}
+	return &CA{Cert: cert, Key: key, certPEM: pemCert(der), now: time.Now}, nil
+}
+
+// DefaultName is the CA name Init uses.
+const DefaultName = "baohan test CA"
+
+// Init creates a CA and writes ca.cert.pem (0644) and ca.key.pem (PKCS#8,
+// 0600) into dir, creating dir. It refuses to overwrite an existing CA.
+func Init(dir string) (*CA, error) {
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	for _, p := range []string{certPath, keyPath} {
+		if _, err := os.Stat(p); err == nil {
+			return nil, fmt.Errorf("testca: %s exists: the CA is already initialised (Load it, or remove the directory)", p)
+		}
+	}
+	ca, err := New(DefaultName)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := gm.MarshalPrivateKeyPEM(ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeNew(certPath, ca.certPEM, 0o644); err != nil {
+		os.Remove(keyPath)
+		return nil, err
+	}
+	return ca, nil
+}
+
+func writeNew(path string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("testca: %w", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("testca: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads the CA written by Init and checks that key and certificate
+// belong together.
+func Load(dir string) (*CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("testca: no CA in %s (run baohan ca init --dir %s): %w", dir, dir, err)
+		}
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	cert, err := gm.ParseCertificate(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %s: %w", CACertFile, err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, CAKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	key, err := gm.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %s: %w", CAKeyFile, err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("testca: %s and %s do not belong together", CAKeyFile, CACertFile)
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("testca: %s is not a CA certificate", CACertFile)
+	}
+	return &CA{Cert: cert, Key: key, certPEM: pemCert(cert.Raw), now: time.Now}, nil
+}
+
+// CertPEM returns the root certificate as PEM.
+func (ca *CA) CertPEM() []byte { return bytes.Clone(ca.certPEM) }
+
+// Pool returns a pool holding the root, for smx509 verification.
+func (ca *CA) Pool() *smx509.CertPool {
+	p := smx509.NewCertPool()
+	p.AddCert(ca.Cert)
+	return p
+}
+
+// Verify checks that cert chains to this CA (any extended key usage).
+func (ca *CA) Verify(cert *smx509.Certificate) error {
+	_, err := cert.Verify(smx509.VerifyOptions{
+		Roots:       ca.Pool(),
+		CurrentTime: ca.now(),
+		KeyUsages:   []smx509.ExtKeyUsage{smx509.ExtKeyUsageAny},
+	})
+	return err
+}
+
+// Issue creates a key pair and a certificate for name in role.
+func (ca *CA) Issue(name string, role Role, opts ...Option) (*Identity, error) {
+	if strings.TrimSpace(name) == "" {
+		return nil, errors.New("testca: name is empty")
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return nil, err
+	}
+	o := issueOptions{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	now := ca.now()
+	if o.notBefore.IsZero() {
+		o.notBefore = now.Add(-time.Hour)
+	}
+	if o.notAfter.IsZero() {
+		o.notAfter = now.AddDate(2, 0, 0)
+		if o.notAfter.After(ca.Cert.NotAfter) {
+			o.notAfter = ca.Cert.NotAfter
+		}
+	}
+	if !o.notAfter.After(o.notBefore) {
+		return nil, fmt.Errorf("testca: validity ends (%s) before it starts (%s)", o.notAfter, o.notBefore)
+	}
+	if o.creditCode == "" && (role == Bidder || role == Institution) {
+		o.creditCode = GenerateCreditCode()
+	}
+	key, err := gm.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &smx509.Certificate{
+		SerialNumber: sn,
+		Subject: pkix.Name{
+			CommonName:         name,
+			Organization:       []string{name},
+			OrganizationalUnit: []string{string(role)},
+			Country:            []string{"CN"},
+			SerialNumber:       o.creditCode,
+		},
+		NotBefore:             o.notBefore,
+		NotAfter:              o.notAfter,
+		BasicConstraintsValid: true,
+		SubjectKeyId:          keyID(key),
+		DNSNames:              o.dnsNames,
+		SignatureAlgorithm:    smx509.SM2WithSM3,
+	}
+	switch role {
+	case Bidder:
+		tmpl.KeyUsage = smx509.KeyUsageDigitalSignature | smx509.KeyUsageContentCommitment |
+			smx509.KeyUsageKeyEncipherment | smx509.KeyUsageDataEncipherment
+		tmpl.ExtKeyUsage = []smx509.ExtKeyUsage{smx509.ExtKeyUsageClientAuth}
+	case Institution:
+		// Seal certificate (GB/T 38540): signature and non-repudiation only.
+		tmpl.KeyUsage = smx509.KeyUsageDigitalSignature | smx509.KeyUsageContentCommitment
+	case Platform:
+		tmpl.KeyUsage = smx509.KeyUsageDigitalSignature | smx509.KeyUsageContentCommitment |
+			smx509.KeyUsageKeyEncipherment | smx509.KeyUsageDataEncipherment
+		tmpl.ExtKeyUsage = []smx509.ExtKeyUsage{smx509.ExtKeyUsageServerAuth, smx509.ExtKeyUsageClientAuth}
+	}
+	der, err := smx509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("testca: issue %s: %w", name, err)
+	}
+	cert, err := smx509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("testca: parse issued certificate: %w", err)
+	}
+	keyPEM, err := gm.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Identity{
+		Name: name, CreditCode: o.creditCode, Role: role,
+		Cert: cert, Key: key, CertPEM: pemCert(der), KeyPEM: keyPEM,
+	}, nil
+}
+
+// CertFile and KeyFile are the file names IssueToDir writes for name.
+func CertFile(name string) string { return name + ".cert.pem" }
+func KeyFile(name string) string  { return name + ".key.pem" }
+
+func checkFileName(name string) error {
+	switch {
+	case name == "" || strings.TrimSpace(name) != name:
+		return fmt.Errorf("testca: name %q cannot be a file name", name)
+	case strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || strings.ContainsRune(name, 0):
+		return fmt.Errorf("testca: name %q cannot be a file name (no path separators, no leading dot)", name)
+	case name == "ca":
+		return errors.New(`testca: name "ca" would overwrite the CA's own files`)
+	}
+	return nil
+}
+
+// IssueToDir issues like Issue and writes N.key.pem (PKCS#8, 0600) and
+// N.cert.pem into dir. It refuses to overwrite existing files.
+func (ca *CA) IssueToDir(dir, name string, role Role, opts ...Option) (*Identity, error) {
+	if err := checkFileName(name); err != nil {
+		return nil, err
+	}
+	keyPath, certPath := filepath.Join(dir, KeyFile(name)), filepath.Join(dir, CertFile(name))
+	for _, p := range []string{keyPath, certPath} {
+		if _, err := os.Stat(p); err == nil {
+			return nil, fmt.Errorf("testca: %s exists; choose another name", p)
+		}
+	}
+	id, err := ca.Issue(name, role, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	if err := writeNew(keyPath, id.KeyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeNew(certPath, id.CertPEM, 0o644); err != nil {
+		os.Remove(keyPath)
+		return nil, err
+	}
+	return id, nil
+}
+
+// LoadIdentity reads N.cert.pem and N.key.pem from dir.
+func LoadIdentity(dir, name string) (*Identity, error) {
+	if err := checkFileName(name); err != nil {
+		return nil, err
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dir, CertFile(name)))
+	if err != nil {
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	cert, err := gm.ParseCertificate(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %s: %w", CertFile(name), err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, KeyFile(name)))
+	if err != nil {
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	key, err := gm.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %s: %w", KeyFile(name), err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("testca: %s and %s do not belong together", KeyFile(name), CertFile(name))
+	}
+	return &Identity{
+		Name: cert.Subject.CommonName, CreditCode: CreditCodeOf(cert), Role: RoleOf(cert),
+		Cert: cert, Key: key, CertPEM: certPEM, KeyPEM: keyPEM,
+	}, nil
+}
