@@ -38,6 +38,8 @@ type DB struct {
 	path     string  // SQLite file
 	logger   *slog.Logger
 	attempts int // InTx attempts
+
+	onRetry func(err error) // tests: called before each retry
 }
 
 // Option configures Open.
@@ -265,6 +267,9 @@ func (db *DB) retry(ctx context.Context, op func() error) error {
 		}
 		if i >= attempts {
 			return fmt.Errorf("store: still conflicting after %d attempts: %w", i, err)
+		}
+		if db.onRetry != nil {
+			db.onRetry(err)
 		}
 		if sleepCtx(ctx, txBackoff(i)) != nil {
 			return err

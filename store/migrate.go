@@ -88,11 +88,16 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS, versionTable string) erro
 		return fmt.Errorf("store: migrate %s: %w", versionTable, err)
 	}
 	res, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("store: migrate %s: %w", versionTable, err)
+	var pe *goose.PartialError
+	if errors.As(err, &pe) && pe.Failed != nil && pe.Failed.Source != nil {
+		res = pe.Applied
+		err = fmt.Errorf("store: migrate %s: %s (version %d) failed, %d applied before it: %w",
+			versionTable, pe.Failed.Source.Path, pe.Failed.Source.Version, len(pe.Applied), pe.Err)
+	} else if err != nil {
+		err = fmt.Errorf("store: migrate %s: %w", versionTable, err)
 	}
 	for _, r := range res {
 		db.logger.Info("store: migration applied", "table", versionTable, "source", r.Source.Path, "version", r.Source.Version, "duration", r.Duration)
 	}
-	return nil
+	return err
 }

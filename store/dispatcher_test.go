@@ -1,0 +1,664 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// start runs d until the test ends (or stop is called) and fails the test
+// if Run returns an error.
+func start(tb testing.TB, d *Dispatcher) (stop func()) {
+	tb.Helper()
+	if d.Logger == nil {
+		d.Logger = quietLogger
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("Run: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
+}
+
+func getMsg(tb testing.TB, db *DB, id int64) *OutMessage {
+	tb.Helper()
+	m, err := db.OutboxGet(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+func allDone(tb testing.TB, db *DB, n int) func() bool {
+	return func() bool {
+		return countRows(tb, db, "SELECT COUNT(*) FROM outbox WHERE state = 'done'") == n
+	}
+}
+
+// deliveries counts calls and successful deliveries per dedupe key.
+type deliveries struct {
+	mu    sync.Mutex
+	calls map[string]int
+	ok    map[string]int
+	by    map[string]int // successes per owner
+}
+
+func newDeliveries() *deliveries {
+	return &deliveries{calls: map[string]int{}, ok: map[string]int{}, by: map[string]int{}}
+}
+
+func (d *deliveries) call(key string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls[key]++
+	return d.calls[key]
+}
+
+func (d *deliveries) success(key, owner string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ok[key]++
+	d.by[owner]++
+}
+
+func TestDispatcherNeedsDeliver(t *testing.T) {
+	if err := (&Dispatcher{}).Run(context.Background()); err == nil {
+		t.Fatal("Run without DB and Deliver succeeded")
+	}
+}
+
+// The peer is down for the first attempts of every message, then up:
+// every message is delivered exactly once, after retries with backoff.
+func TestDispatcherPeerDownThenUp(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		const n = 20
+		var msgs []OutMessage
+		for i := range n {
+			msgs = append(msgs, testMsg(i, ""))
+		}
+		enqueue(t, db, msgs...)
+		var up atomic.Bool
+		dl := newDeliveries()
+		d := &Dispatcher{
+			DB: db, Owner: "d1", Workers: 4, PollInterval: 20 * time.Millisecond,
+			Backoff: Backoff{Initial: 2 * time.Millisecond, Max: 20 * time.Millisecond},
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				c := dl.call(m.DedupeKey)
+				if !up.Load() || c < 3 {
+					return Outcome{}, fmt.Errorf("dial tcp 127.0.0.1:9: connection refused")
+				}
+				dl.success(m.DedupeKey, "d1")
+				return Delivered(`{"code":1,"message":"ok","data":{}}`), nil
+			},
+		}
+		start(t, d)
+		waitFor(t, "failed attempts", func() bool {
+			return countRows(t, db, "SELECT COUNT(*) FROM outbox WHERE attempts >= 2 AND state = 'failed'") == n
+		})
+		up.Store(true)
+		waitFor(t, "all delivered", allDone(t, db, n))
+		d.Kick()
+		time.Sleep(50 * time.Millisecond) // a chance to (wrongly) deliver again
+		for _, m := range msgs {
+			if dl.ok[m.DedupeKey] != 1 {
+				t.Errorf("%s delivered %d times", m.DedupeKey, dl.ok[m.DedupeKey])
+			}
+			got := getMsg(t, db, mustID(t, db, m.DedupeKey))
+			if got.Attempts != dl.calls[m.DedupeKey] || got.LastError != "" || got.DeliveredAt.IsZero() ||
+				!strings.Contains(got.LastResponse, `"code":1`) || got.LeaseOwner != "" {
+				t.Errorf("%s: %+v after %d calls", m.DedupeKey, got, dl.calls[m.DedupeKey])
+			}
+		}
+	})
+}
+
+func mustID(tb testing.TB, db *DB, key string) int64 {
+	tb.Helper()
+	var id int64
+	if err := db.QueryRow(db.Rebind("SELECT id FROM outbox WHERE dedupe_key = ?"), key).Scan(&id); err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
+
+// With an injected clock the schedule is exact (no jitter): 1s, 2s, 4s, 4s
+// (capped), then dead after MaxAttempts; nothing is tried before it is due;
+// OutboxRetry brings a dead message back.
+func TestDispatcherBackoffSchedule(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		clock := newFakeClock()
+		enqueue(t, db, testMsg(1, ""))
+		id := mustID(t, db, testMsg(1, "").DedupeKey)
+		var (
+			calls   atomic.Int32
+			succeed atomic.Bool
+			hooked  = make(chan Outcome, 10)
+		)
+		d := &Dispatcher{
+			DB: db, Owner: "d1", Now: clock.Now, PollInterval: 10 * time.Millisecond,
+			Backoff: Backoff{Initial: time.Second, Max: 4 * time.Second, Multiplier: 2, Jitter: -1, MaxAttempts: 5},
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				calls.Add(1)
+				if succeed.Load() {
+					return Delivered("ok"), nil
+				}
+				return Outcome{}, errors.New("HTTP 502 Bad Gateway")
+			},
+			OnOutcome: func(ctx context.Context, tx *sql.Tx, m *OutMessage, o Outcome) error {
+				hooked <- o
+				return nil
+			},
+		}
+		start(t, d)
+		for attempt, wantDelay := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+			waitFor(t, fmt.Sprintf("attempt %d", attempt+1), func() bool { return calls.Load() == int32(attempt+1) })
+			waitFor(t, "failed state", func() bool { return getMsg(t, db, id).State == StateFailed })
+			m := getMsg(t, db, id)
+			if got := m.NextAttemptAt.Sub(clock.Now()); got != wantDelay || m.Attempts != attempt+1 || m.LastError != "HTTP 502 Bad Gateway" {
+				t.Fatalf("after attempt %d: delay %v (want %v), %+v", attempt+1, got, wantDelay, m)
+			}
+			// Not due yet: polls and kicks do not deliver it.
+			clock.Add(wantDelay - time.Millisecond)
+			d.Kick()
+			time.Sleep(30 * time.Millisecond)
+			if calls.Load() != int32(attempt+1) {
+				t.Fatalf("delivered before it was due")
+			}
+			clock.Add(time.Millisecond)
+			d.Kick()
+		}
+		waitFor(t, "dead", func() bool { return getMsg(t, db, id).State == StateDead })
+		m := getMsg(t, db, id)
+		if m.Attempts != 5 || !strings.Contains(m.LastError, "gave up after 5 attempts: HTTP 502") {
+			t.Fatalf("dead message %+v", m)
+		}
+		if o := <-hooked; o.Kind != OutcomeDead {
+			t.Fatalf("OnOutcome got %v, want dead", o.Kind)
+		}
+		if len(hooked) != 0 {
+			t.Fatalf("OnOutcome ran for transport errors")
+		}
+		clock.Add(time.Hour)
+		d.Kick()
+		time.Sleep(30 * time.Millisecond)
+		if calls.Load() != 5 {
+			t.Fatal("a dead message was delivered")
+		}
+		succeed.Store(true)
+		if err := db.OutboxRetry(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		d.Kick()
+		waitFor(t, "done after requeue", func() bool { return getMsg(t, db, id).State == StateDone })
+		if o := <-hooked; o.Kind != OutcomeDone || o.Response != "ok" {
+			t.Fatalf("OnOutcome got %+v", o)
+		}
+	})
+}
+
+func TestBackoffDelay(t *testing.T) {
+	b := Backoff{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}
+	for attempt, base := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 9: 256 * time.Second, 10: 5 * time.Minute, 1000: 5 * time.Minute} {
+		for range 100 {
+			d := b.Delay(attempt)
+			if d < base*8/10 || d > base*12/10 {
+				t.Fatalf("Delay(%d) = %v, want %v ±20%%", attempt, d, base)
+			}
+		}
+	}
+	var zero Backoff
+	if zero.Exhausted(59) || !zero.Exhausted(60) {
+		t.Fatal("default MaxAttempts is not 60")
+	}
+	if (Backoff{MaxAttempts: -1}).Exhausted(1 << 20) {
+		t.Fatal("negative MaxAttempts is not unlimited")
+	}
+	if d := (Backoff{Jitter: -1}).Delay(2); d != 2*time.Second {
+		t.Fatalf("default without jitter: Delay(2) = %v", d)
+	}
+}
+
+// Outcomes chosen by Deliver: a business retry with its own delay, give up,
+// a panic (retried like an error).
+func TestDispatcherOutcomes(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		clock := newFakeClock()
+		retry, dead, panicky := testMsg(1, ""), testMsg(2, ""), testMsg(3, "")
+		enqueue(t, db, retry, dead, panicky)
+		dl := newDeliveries()
+		d := &Dispatcher{
+			DB: db, Now: clock.Now, PollInterval: 10 * time.Millisecond, Backoff: Backoff{Jitter: -1},
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				dl.call(m.DedupeKey)
+				switch m.DedupeKey {
+				case retry.DedupeKey:
+					return RetryLater(`{"code":0,"message":"not paid yet"}`, "not paid yet", 10*time.Minute), nil
+				case dead.DedupeKey:
+					return GiveUp(`{"code":0,"message":"unknown applyno"}`, "unknown applyno"), nil
+				}
+				panic("nil map")
+			},
+		}
+		start(t, d)
+		waitFor(t, "outcomes", func() bool {
+			c, _ := db.OutboxCounts(context.Background())
+			return c[StateFailed] == 2 && c[StateDead] == 1
+		})
+		r := getMsg(t, db, mustID(t, db, retry.DedupeKey))
+		if r.NextAttemptAt.Sub(clock.Now()) != 10*time.Minute || r.LastError != "not paid yet" || !strings.Contains(r.LastResponse, "not paid") {
+			t.Errorf("retry: %+v", r)
+		}
+		x := getMsg(t, db, mustID(t, db, dead.DedupeKey))
+		if x.Attempts != 1 || x.LastError != "unknown applyno" {
+			t.Errorf("dead: %+v", x)
+		}
+		p := getMsg(t, db, mustID(t, db, panicky.DedupeKey))
+		if p.NextAttemptAt.Sub(clock.Now()) != time.Second || !strings.Contains(p.LastError, "panic in Deliver: nil map") {
+			t.Errorf("panic: %+v", p)
+		}
+	})
+}
+
+// OnOutcome runs in the transaction that completes the delivery: it sees
+// the message done, its writes commit with it, and its error leaves the
+// message not done (retried later).
+func TestDispatcherOnOutcomeInTransaction(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		mustExec(t, db, "CREATE TABLE applied (applyno TEXT PRIMARY KEY, response TEXT NOT NULL)")
+		enqueue(t, db, testMsg(1, ""))
+		id := mustID(t, db, testMsg(1, "").DedupeKey)
+		var (
+			calls, hooks atomic.Int32
+			release      = make(chan struct{})
+		)
+		d := &Dispatcher{
+			DB: db, PollInterval: 10 * time.Millisecond, Backoff: Backoff{Initial: time.Millisecond, Jitter: -1},
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				calls.Add(1)
+				return Delivered(`{"code":1,"data":{"baohanno":"B1"}}`), nil
+			},
+			OnOutcome: func(ctx context.Context, tx *sql.Tx, m *OutMessage, o Outcome) error {
+				var state string
+				if err := tx.QueryRowContext(ctx, db.Rebind("SELECT state FROM outbox WHERE id = ?"), m.ID).Scan(&state); err != nil {
+					return err
+				}
+				if state != "done" || m.State != StateDone {
+					return fmt.Errorf("hook sees state %s / %s, want done", state, m.State)
+				}
+				if _, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO applied VALUES (?, ?)"), m.ApplyNo, o.Response); err != nil {
+					return err
+				}
+				if hooks.Add(1) == 1 {
+					<-release
+					return errors.New("applying the answer failed")
+				}
+				return nil
+			},
+		}
+		d.Backoff.Initial = time.Hour // hold the retry until we have looked
+		clock := newFakeClock()
+		d.Now = clock.Now
+		start(t, d)
+		waitFor(t, "first hook", func() bool { return hooks.Load() == 1 })
+		close(release)
+		waitFor(t, "failed", func() bool { return getMsg(t, db, id).State == StateFailed })
+		m := getMsg(t, db, id)
+		if !strings.Contains(m.LastError, "OnOutcome: applying the answer failed") || !m.DeliveredAt.IsZero() {
+			t.Fatalf("after a failing hook: %+v", m)
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM applied"); n != 0 {
+			t.Fatalf("hook's write survived its error")
+		}
+		clock.Add(2 * time.Hour)
+		d.Kick()
+		waitFor(t, "done", func() bool { return getMsg(t, db, id).State == StateDone })
+		if n := countRows(t, db, "SELECT COUNT(*) FROM applied WHERE applyno = 'A0001' AND response LIKE '%B1%'"); n != 1 {
+			t.Fatalf("%d applied rows, want 1", n)
+		}
+		if calls.Load() != 2 || hooks.Load() != 2 {
+			t.Fatalf("%d deliveries, %d hooks; want 2 and 2", calls.Load(), hooks.Load())
+		}
+	})
+}
+
+// A dispatcher stuck in Deliver past its lease (it ignores its context):
+// another dispatcher takes the message over after the lease expires and
+// delivers it; the stuck one's late completion is fenced off.
+func TestDispatcherLeaseExpiryTakeover(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		a, b := env.open(t), env.open(t)
+		enqueue(t, a, testMsg(1, ""))
+		id := mustID(t, a, testMsg(1, "").DedupeKey)
+		var (
+			started  = make(chan struct{})
+			release  = make(chan struct{})
+			hookedBy = make(chan string, 4)
+			d2At     atomic.Int64
+		)
+		hook := func(owner string) func(context.Context, *sql.Tx, *OutMessage, Outcome) error {
+			return func(ctx context.Context, tx *sql.Tx, m *OutMessage, o Outcome) error {
+				hookedBy <- owner
+				return nil
+			}
+		}
+		d1 := &Dispatcher{
+			DB: a, Owner: "stuck", Workers: 1, Lease: 300 * time.Millisecond, PollInterval: 10 * time.Millisecond,
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				close(started)
+				<-release
+				return Delivered("late"), nil
+			},
+			OnOutcome: hook("stuck"),
+		}
+		start(t, d1)
+		<-started
+		leased := getMsg(t, a, id)
+		if leased.State != StateDelivering || leased.LeaseOwner != "stuck" || leased.Attempts != 1 {
+			t.Fatalf("claimed message %+v", leased)
+		}
+		d2 := &Dispatcher{
+			DB: b, Owner: "rescuer", Lease: time.Minute, PollInterval: 10 * time.Millisecond,
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				d2At.Store(time.Now().UnixMicro())
+				return Delivered("rescued"), nil
+			},
+			OnOutcome: hook("rescuer"),
+		}
+		start(t, d2)
+		waitFor(t, "takeover", func() bool { return getMsg(t, b, id).State == StateDone })
+		if at := time.UnixMicro(d2At.Load()); at.Before(leased.LeaseUntil) {
+			t.Fatalf("taken over at %v, before the lease ended at %v", at, leased.LeaseUntil)
+		}
+		close(release)
+		if who := <-hookedBy; who != "rescuer" {
+			t.Fatalf("hook ran for %s", who)
+		}
+		time.Sleep(50 * time.Millisecond) // the stuck dispatcher completes (or not)
+		m := getMsg(t, b, id)
+		if m.State != StateDone || m.LastResponse != "rescued" || m.Attempts != 2 || len(hookedBy) != 0 {
+			t.Fatalf("after the late completion: %+v, %d more hooks", m, len(hookedBy))
+		}
+	})
+}
+
+// Restarts. Graceful: a stopped dispatcher releases what it was delivering,
+// and the next process sends it at once. Crash: leases are left behind
+// with the handles closed; after a reopen, a new dispatcher delivers every
+// message once the leases expire.
+func TestDispatcherRestart(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		a := env.open(t)
+		const n = 10
+		var msgs []OutMessage
+		for i := range n {
+			msgs = append(msgs, testMsg(i, ""))
+		}
+		enqueue(t, a, msgs...)
+
+		var inFlight atomic.Int32
+		d1 := &Dispatcher{
+			DB: a, Owner: "first", Workers: 3, Lease: time.Hour, PollInterval: 10 * time.Millisecond,
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				inFlight.Add(1)
+				<-ctx.Done()
+				return Outcome{}, ctx.Err()
+			},
+		}
+		stop := start(t, d1)
+		waitFor(t, "three in flight", func() bool { return inFlight.Load() == 3 })
+		stop()
+		if c, _ := a.OutboxCounts(ctx); c[StatePending] != n {
+			t.Fatalf("after a graceful stop: %v, want all %d pending", c, n)
+		}
+		// Crash: claim five, then the process dies.
+		crashed := &Dispatcher{DB: a, Owner: "crashed", Lease: 400 * time.Millisecond}
+		crashed.init()
+		claimed, err := crashed.claim(ctx, 5)
+		if err != nil || len(claimed) != 5 {
+			t.Fatalf("claim: %d, %v", len(claimed), err)
+		}
+		leaseEnd := claimed[0].LeaseUntil
+		a.Close()
+
+		b := env.open(t) // the restarted process
+		dl := newDeliveries()
+		var early atomic.Int32
+		d2 := &Dispatcher{
+			DB: b, Owner: "second", Workers: 4, PollInterval: 10 * time.Millisecond,
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				if m.LeaseOwner == "" && m.Attempts == 2 && time.Now().Before(leaseEnd) {
+					early.Add(1)
+				}
+				dl.call(m.DedupeKey)
+				dl.success(m.DedupeKey, "second")
+				return Delivered("ok"), nil
+			},
+		}
+		start(t, d2)
+		waitFor(t, "all delivered after restart", allDone(t, b, n))
+		if early.Load() != 0 {
+			t.Fatalf("%d leased messages delivered before their lease expired", early.Load())
+		}
+		for _, m := range msgs {
+			if dl.ok[m.DedupeKey] != 1 {
+				t.Errorf("%s delivered %d times", m.DedupeKey, dl.ok[m.DedupeKey])
+			}
+		}
+		if n := countRows(t, b, "SELECT COUNT(*) FROM outbox WHERE attempts = 2"); n != 5 {
+			t.Errorf("%d messages with 2 attempts, want the 5 crashed ones", n)
+		}
+	})
+}
+
+// Two dispatchers (two processes: two handles, different owners) on one
+// database, many messages, slow delivery: each message delivered once.
+func TestTwoDispatchersExactlyOnce(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		a, b := env.open(t), env.open(t)
+		const n = 300
+		var msgs []OutMessage
+		for i := range n {
+			g := ""
+			if i%10 == 0 {
+				g = fmt.Sprint("g", i%30)
+			}
+			msgs = append(msgs, testMsg(i, g))
+		}
+		enqueue(t, a, msgs...)
+		dl := newDeliveries()
+		for _, p := range []struct {
+			db    *DB
+			owner string
+		}{{a, "one"}, {b, "two"}} {
+			d := &Dispatcher{
+				DB: p.db, Owner: p.owner, Workers: 4, Lease: 30 * time.Second, PollInterval: 5 * time.Millisecond,
+				Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+					if m.LeaseOwner != p.owner {
+						return Outcome{}, fmt.Errorf("claimed by %s, delivered by %s", m.LeaseOwner, p.owner)
+					}
+					dl.call(m.DedupeKey)
+					time.Sleep(time.Millisecond)
+					dl.success(m.DedupeKey, p.owner)
+					return Delivered("ok"), nil
+				},
+			}
+			start(t, d)
+		}
+		waitFor(t, "all delivered", allDone(t, a, n))
+		dl.mu.Lock()
+		defer dl.mu.Unlock()
+		for _, m := range msgs {
+			if dl.calls[m.DedupeKey] != 1 || dl.ok[m.DedupeKey] != 1 {
+				t.Errorf("%s: %d calls, %d deliveries", m.DedupeKey, dl.calls[m.DedupeKey], dl.ok[m.DedupeKey])
+			}
+		}
+		if dl.by["one"] == 0 || dl.by["two"] == 0 {
+			t.Errorf("work not shared: %v", dl.by)
+		}
+		t.Logf("deliveries per dispatcher: %v", dl.by)
+	})
+}
+
+// Sequence groups: chunks go out in order and the complete notice last,
+// although deliveries fail at random and four workers run.
+func TestSequenceGroups(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		const groups, per = 3, 8
+		var msgs []OutMessage
+		for i := range per { // interleaved: g0#0, g1#0, g2#0, g0#1, ...
+			for g := range groups {
+				m := testMsg(g*100+i, fmt.Sprint("applyno-", g))
+				m.Interface = "uploadbaohanfile"
+				if i == per-1 {
+					m.Interface = "baohanfilecompletenotice"
+				}
+				msgs = append(msgs, m)
+			}
+		}
+		for i := range 5 {
+			msgs = append(msgs, testMsg(1000+i, ""))
+		}
+		enqueue(t, db, msgs...)
+		var (
+			mu         sync.Mutex
+			delivered  = map[string][]int64{}
+			violations []string
+			rng        = rand.New(rand.NewPCG(1, 2))
+		)
+		d := &Dispatcher{
+			DB: db, Workers: 4, PollInterval: 5 * time.Millisecond,
+			Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond, MaxAttempts: -1},
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if m.Group != "" {
+					if got := delivered[m.Group]; len(got) > 0 && got[len(got)-1] > m.ID {
+						violations = append(violations, fmt.Sprintf("%d after %v", m.ID, got))
+					}
+				}
+				if rng.IntN(10) < 3 {
+					return Outcome{}, errors.New("flaky peer")
+				}
+				if m.Group != "" {
+					delivered[m.Group] = append(delivered[m.Group], m.ID)
+				}
+				return Delivered("ok"), nil
+			},
+		}
+		start(t, d)
+		waitFor(t, "all delivered", allDone(t, db, len(msgs)))
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range violations {
+			t.Error("out of order:", v)
+		}
+		for g := range groups {
+			list, err := db.OutboxList(context.Background(), OutboxFilter{Group: fmt.Sprint("applyno-", g)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []int64
+			for i := len(list) - 1; i >= 0; i-- {
+				want = append(want, list[i].ID)
+			}
+			if got := delivered[fmt.Sprint("applyno-", g)]; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("group %d delivered %v, want %v", g, got, want)
+			}
+			if list[0].Interface != "baohanfilecompletenotice" {
+				t.Errorf("group %d: last is %s", g, list[0].Interface)
+			}
+		}
+	})
+}
+
+// A dead message blocks the rest of its group until it is requeued.
+func TestSequenceGroupBlockedByDead(t *testing.T) {
+	db := sqliteEnv(t).open(t)
+	first, second := testMsg(1, "g"), testMsg(2, "g")
+	enqueue(t, db, first, second)
+	var calls sync.Map
+	var fail atomic.Bool
+	fail.Store(true)
+	d := &Dispatcher{
+		DB: db, PollInterval: 5 * time.Millisecond,
+		Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+			calls.Store(m.DedupeKey, true)
+			if fail.Load() {
+				return GiveUp("", "rejected"), nil
+			}
+			return Delivered("ok"), nil
+		},
+	}
+	start(t, d)
+	id := mustID(t, db, first.DedupeKey)
+	waitFor(t, "first dead", func() bool { return getMsg(t, db, id).State == StateDead })
+	d.Kick()
+	time.Sleep(30 * time.Millisecond)
+	if _, ok := calls.Load(second.DedupeKey); ok {
+		t.Fatal("second message delivered while the first is dead")
+	}
+	fail.Store(false)
+	if err := db.OutboxRetry(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	d.Kick()
+	waitFor(t, "both done", allDone(t, db, 2))
+}
+
+// Kick wakes a dispatcher that would otherwise sleep for an hour.
+func TestKickWakesDispatcher(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		var got atomic.Int32
+		d := &Dispatcher{
+			DB: db, PollInterval: time.Hour,
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				got.Add(1)
+				return Delivered("ok"), nil
+			},
+		}
+		start(t, d)
+		time.Sleep(50 * time.Millisecond) // let it find nothing and go to sleep
+		enqueue(t, db, testMsg(1, ""))
+		d.Kick()
+		waitFor(t, "kicked delivery", func() bool { return got.Load() == 1 })
+	})
+}
