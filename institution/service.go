@@ -37,6 +37,8 @@ type Service struct {
 	inv    InvoiceIssuer
 	blobs  blobStore
 	mlog   transport.MessageLog
+	msgs   *store.MessageLog
+	seenDB *store.SeenSigns
 	seen   protocol.SeenStore
 	server *transport.Server
 	client *transport.Client
@@ -187,9 +189,31 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 // the admin API at /api/ and metrics at /metrics.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run delivers outbound messages until ctx is done.
+// Run delivers outbound messages, finishes work a crash interrupted and
+// purges expired replay records, until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	return s.disp.Run(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.seenDB.PurgeEvery(ctx, 10*time.Minute)
+	}()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(resumeEvery)
+		defer t.Stop()
+		for {
+			s.resume(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := s.disp.Run(ctx)
+	wg.Wait()
+	return err
 }
 
 // Close releases the database when the service opened it.

@@ -1,0 +1,151 @@
+package institution
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/gm/testca"
+)
+
+// Embedded defaults: what `baohan institution serve` runs on without a
+// configuration file.
+const (
+	DemoPlatformName   = "demo"
+	DemoAppKey         = "demo-inst"
+	DemoPlatformURL    = "http://127.0.0.1:8080"
+	DemoInstitution    = "示范融资担保有限公司"
+	demoIdentityName   = "institution"
+	demoSecretFile     = "demo-inst.appsecret"
+	demoAdminTokenFile = "admin.token"
+)
+
+// EmbeddedOptions adjust Embedded.
+type EmbeddedOptions struct {
+	Addr        string // listen address, e.g. 127.0.0.1:8090
+	PublicURL   string // default http://<Addr>
+	PlatformURL string // the demo platform's base URL (default DemoPlatformURL)
+	DB          string // "" = SQLite in the data directory
+}
+
+// Embedded returns the embedded default configuration for data directory
+// dir: SQLite in dir, plain HTTP on opts.Addr, one demo platform peer
+// (appkey demo-inst) whose appsecret is read from dir or generated, an
+// admin token read from dir or generated, and a test CA with the
+// institution's seal identity in dir/ca (made when absent). Secrets made
+// now are printed once to w, with where they are kept.
+func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
+	if dir == "" {
+		return Config{}, errors.New("a data directory is required")
+	}
+	if opts.Addr == "" {
+		return Config{}, errors.New("a listen address is required")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Config{}, err
+	}
+	caDir := filepath.Join(dir, "ca")
+	ca, err := testca.Load(caDir)
+	if errors.Is(err, fs.ErrNotExist) || err != nil && !exists(filepath.Join(caDir, "ca.cert.pem")) {
+		ca, err = testca.Init(caDir)
+		if err == nil {
+			fmt.Fprintf(w, "made a test CA in %s (for demos and tests only)\n", caDir)
+		}
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("test CA in %s: %w", caDir, err)
+	}
+	if !exists(filepath.Join(caDir, testca.CertFile(demoIdentityName))) {
+		id, err := ca.IssueToDir(caDir, demoIdentityName, testca.Institution)
+		if err != nil {
+			return Config{}, err
+		}
+		fmt.Fprintf(w, "issued the institution's seal certificate %s (credit code %s)\n",
+			filepath.Join(caDir, testca.CertFile(demoIdentityName)), id.CreditCode)
+	}
+	id, err := testca.LoadIdentity(caDir, demoIdentityName)
+	if err != nil {
+		return Config{}, err
+	}
+	secret, made, err := readOrMakeSecret(filepath.Join(dir, demoSecretFile))
+	if err != nil {
+		return Config{}, err
+	}
+	if made {
+		fmt.Fprintf(w, "demo platform peer: appkey %s appsecret %s (kept in %s)\n", DemoAppKey, secret, filepath.Join(dir, demoSecretFile))
+	}
+	token, made, err := readOrMakeSecret(filepath.Join(dir, demoAdminTokenFile))
+	if err != nil {
+		return Config{}, err
+	}
+	if made {
+		fmt.Fprintf(w, "admin API bearer token %s (kept in %s)\n", token, filepath.Join(dir, demoAdminTokenFile))
+	}
+	public := opts.PublicURL
+	if public == "" {
+		public = "http://" + opts.Addr
+	}
+	platformURL := opts.PlatformURL
+	if platformURL == "" {
+		platformURL = DemoPlatformURL
+	}
+	return Config{
+		Listen:  config.Listen{Addr: opts.Addr, Plain: true, PublicURL: public},
+		Storage: config.Storage{DB: opts.DB, DataDir: dir},
+		Institution: Identity{
+			Name: DemoInstitution, CreditCode: id.CreditCode,
+			SealCert: filepath.Join(caDir, testca.CertFile(demoIdentityName)),
+			SealKey:  filepath.Join(caDir, testca.KeyFile(demoIdentityName)),
+			Prefix:   "DEMO",
+		},
+		Admin:      Admin{Token: token},
+		Underwrite: Underwriting{Mode: ModeAuto},
+		Invoicing:  Invoicing{Mode: ModeAuto},
+		Products: []Product{{Name: "投标保函", Rate: "0.005", MinPremium: "100",
+			Terms: "见索即付：在保函有效期内，受益人提交书面索赔通知即予赔付，金额不超过担保金额。"}},
+		Platforms:  []Platform{{Peer: config.Peer{Name: DemoPlatformName, AppKey: DemoAppKey, AppSecret: secret, BaseURL: platformURL}}},
+		TrustRoots: []string{filepath.Join(caDir, "ca.cert.pem")},
+	}, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// readOrMakeSecret reads a secret from path, or makes 32 random hex
+// characters and writes them there (0600). made reports the latter.
+func readOrMakeSecret(path string) (secret string, made bool, err error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", false, fmt.Errorf("%s is empty; delete it to make a new secret", path)
+		}
+		return s, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", false, err
+	}
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", false, err
+	}
+	return s, true, f.Close()
+}

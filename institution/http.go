@@ -1,0 +1,249 @@
+package institution
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/baohan-dev/baohan/gm"
+)
+
+// routes is the service's whole HTTP surface.
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+
+	// The bidder's flow behind redirecturl (JSON; the console adds pages).
+	mux.HandleFunc("GET /bidder/{token}", s.bidderGet)
+	mux.HandleFunc("POST /bidder/{token}/open", s.bidderOpen)
+	mux.HandleFunc("GET /bidder/{token}/agreement", s.bidderAgreement)
+	mux.HandleFunc("POST /bidder/{token}/agreement", s.bidderSign)
+	mux.HandleFunc("POST /bidder/{token}/pay", s.bidderPay)
+	mux.HandleFunc("GET /bidder/{token}/guarantee", s.bidderGuarantee)
+	mux.HandleFunc("POST /bidder/{token}/quit", s.bidderQuit)
+	mux.HandleFunc("POST /bidder/{token}/giveup", s.bidderGiveUp)
+
+	mux.HandleFunc("GET /invoices/{token}", s.serveInvoice)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.db.PingContext(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("/api/", s.requireAdmin(s.adminRoutes()))
+
+	// Everything else is the protocol: <prefix>/<interface>, always JSON.
+	mux.Handle("/", s.server)
+	return mux
+}
+
+// maxAgreement bounds a signed agreement upload.
+const maxAgreement = 32 << 20
+
+// apiError is the JSON error of the bidder and admin APIs.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// fail answers err: 404 for unknown tokens and ids, 409 for illegal
+// transitions, 422 for other refusals, 500 (logged, not shown) otherwise.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var te *TransitionError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+	case errors.As(err, &te):
+		writeJSON(w, http.StatusConflict, apiError{err.Error()})
+	case IsRefusal(err):
+		writeJSON(w, http.StatusUnprocessableEntity, apiError{err.Error()})
+	case errors.Is(err, fs.ErrNotExist):
+		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+	default:
+		s.logger.ErrorContext(r.Context(), "request failed", slog.String("path", r.URL.Path), slog.Any("err", err))
+		writeJSON(w, http.StatusInternalServerError, apiError{"internal error"})
+	}
+}
+
+// readJSON decodes a small JSON body into v (an empty body leaves v).
+func readJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return refuse("reading the body: %v", err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return refuse("the body is not the expected JSON object: %v", err)
+	}
+	return nil
+}
+
+func writeOFD(w http.ResponseWriter, name string, b []byte) {
+	w.Header().Set("Content-Type", "application/ofd")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Write(b)
+}
+
+func (s *Service) bidderGet(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Bidder(r.Context(), r.PathValue("token"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// OpenRequest is the body of POST /bidder/<token>/open.
+type OpenRequest struct {
+	Key     string `json:"key"`     // base64 of the 16-byte SM4 key recovered from the envelope
+	Product string `json:"product"` // optional; the first product when empty
+}
+
+func (s *Service) bidderOpen(w http.ResponseWriter, r *http.Request) {
+	var req OpenRequest
+	if err := readJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Key == "" {
+		s.fail(w, r, refuse("key is required: base64 of the SM4 key recovered from the digital envelope"))
+		return
+	}
+	key, err := gm.DecodeBase64(req.Key)
+	if err != nil {
+		s.fail(w, r, refuse("key: %v", err))
+		return
+	}
+	v, err := s.Open(r.Context(), r.PathValue("token"), key, req.Product)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Service) bidderAgreement(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Agreement(r.Context(), r.PathValue("token"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeOFD(w, "agreement.ofd", b)
+}
+
+func (s *Service) bidderSign(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxAgreement+1))
+	if err != nil {
+		s.fail(w, r, refuse("reading the signed agreement: %v", err))
+		return
+	}
+	if len(b) > maxAgreement {
+		s.fail(w, r, refuse("the signed agreement is larger than %d bytes", maxAgreement))
+		return
+	}
+	if len(b) == 0 {
+		s.fail(w, r, refuse("the body must be the agreement OFD signed by the bidder"))
+		return
+	}
+	v, err := s.SignAgreement(r.Context(), r.PathValue("token"), b)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Service) bidderPay(w http.ResponseWriter, r *http.Request) {
+	var req PayRequest
+	if err := readJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.Pay(r.Context(), r.PathValue("token"), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Service) bidderGuarantee(w http.ResponseWriter, r *http.Request) {
+	b, ft, err := s.BidderGuarantee(r.Context(), r.PathValue("token"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeOFD(w, "guarantee-"+strconv.Itoa(ft)+".ofd", b)
+}
+
+func (s *Service) bidderQuit(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a, err := s.byToken(r.Context(), s.db, r.PathValue("token"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rec, err := s.Quit(r.Context(), a.ID, "bidder", req.Reason)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+func (s *Service) bidderGiveUp(w http.ResponseWriter, r *http.Request) {
+	a, err := s.byToken(r.Context(), s.db, r.PathValue("token"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	g, err := s.GiveUp(r.Context(), a.ID, "bidder")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+// requireAdmin checks the bearer token of the admin API.
+func (s *Service) requireAdmin(h http.Handler) http.Handler {
+	want := []byte(s.cfg.Admin.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(want) == 0 {
+			writeJSON(w, http.StatusForbidden, apiError{"the admin API is disabled: set admin.token"})
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="baohan institution"`)
+			writeJSON(w, http.StatusUnauthorized, apiError{"a valid bearer token is required"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

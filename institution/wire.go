@@ -1,0 +1,83 @@
+package institution
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/transport"
+)
+
+// wireStore connects the service to the store's shared machinery: blobs,
+// the message log, the seen-sign store, the inbound pipeline, the signing
+// client and the outbox dispatcher.
+func (s *Service) wireStore() error {
+	var b store.Blobs
+	if s.db.Dialect == store.SQLite && s.cfg.Storage.DataDir != "" {
+		d, err := store.NewDirBlobs(filepath.Join(s.cfg.Storage.DataDir, "blobs"))
+		if err != nil {
+			return err
+		}
+		b = d
+	} else {
+		b = store.NewDBBlobs(s.db)
+	}
+	s.blobs = blobStore{b: b}
+	s.msgs = store.NewMessageLog(s.db)
+	s.mlog = messageLog{ml: s.msgs}
+	s.seenDB = store.NewSeenSigns(s.db)
+	s.seen = s.seenDB
+	maxBody := s.cfg.MaxBody
+	if maxBody <= 0 {
+		maxBody = 16 << 20
+	}
+	s.server = &transport.Server{
+		Peers: s.peers, Log: s.mlog, Seen: s.seen, Now: s.now, MaxBody: maxBody,
+		Prefix: s.cfg.Listen.Prefix, Logger: s.logger,
+	}
+	s.registerInterfaces(s.server)
+	s.client = &transport.Client{HTTP: s.http, Log: s.mlog, Now: s.now}
+	workers := s.cfg.Outbox.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	poll := s.cfg.Outbox.Poll.Duration
+	if poll <= 0 {
+		poll = time.Second
+	}
+	s.disp = &store.Dispatcher{
+		DB: s.db, Deliver: s.deliver, OnOutcome: s.onOutcome, Workers: workers, PollInterval: poll,
+		Backoff: store.Backoff{MaxAttempts: s.cfg.Outbox.MaxAttempts}, Logger: s.logger, Now: s.now,
+	}
+	if s.cfg.Outbox.MaxAttempts == 0 {
+		s.disp.Backoff.MaxAttempts = -1 // retry forever: every message is owed to the platform
+	}
+	return nil
+}
+
+// resumeEvery is how often Run looks for work a crash interrupted.
+const resumeEvery = 30 * time.Second
+
+// resume finishes what a crash interrupted outside the outbox: paid
+// applications not yet underwritten, approvals whose guarantee was not
+// sealed, restores whose upload was not started.
+func (s *Service) resume(ctx context.Context) {
+	paid, err := s.repo.listApplications(ctx, s.db, ListFilter{State: Paid, Limit: 1000})
+	if err != nil {
+		s.logger.ErrorContext(ctx, "resume: listing paid applications", slog.Any("err", err))
+		return
+	}
+	for _, a := range paid {
+		if ctx.Err() != nil {
+			return
+		}
+		if s.now().Sub(a.UpdatedAt) < 5*time.Second {
+			continue // being underwritten right now
+		}
+		if err := s.underwrite(ctx, a.ID); err != nil && !IsRefusal(err) {
+			s.logger.ErrorContext(ctx, "resume: underwriting", slog.String("applyno", a.ApplyNo), slog.Any("err", err))
+		}
+	}
+}
