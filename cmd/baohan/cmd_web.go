@@ -8,9 +8,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/emmansun/gmsm/sm2"
-	"github.com/emmansun/gmsm/smx509"
-
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/web/caagent"
 )
@@ -60,7 +57,7 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	agent, err := caagent.New(caagent.Config{
 		Key: key, Cert: cert, Origins: origins, Layout: l,
-		SignAgreement: signAgreement, Logger: logger,
+		Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -79,9 +76,4 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "CA agent for %s (%s) at http://%s, for pages of %s\n",
 		cert.Subject.CommonName, caagent.CreditCode(cert), ln.Addr(), strings.Join(origins, ", "))
 	return agent.Serve(ctx, ln)
-}
-
-// signAgreement seals the agreement OFD for the CA agent.
-func signAgreement(ctx context.Context, ofd []byte, key *sm2.PrivateKey, cert *smx509.Certificate) ([]byte, error) {
-	return nil, errors.New("OFD signing is not wired yet (ofd/ses)")
 }

@@ -52,7 +52,7 @@ type Config struct {
 	Cert    *smx509.Certificate
 	Origins []string        // exact origins (scheme://host[:port]) allowed to call the agent
 	Layout  gm.CipherLayout // SM2 ciphertext layout of envelopes when the page names none
-	// SignAgreement seals the agreement OFD. Required for /v1/agreement.
+	// SignAgreement seals the agreement OFD (default SignOFD).
 	SignAgreement SignFunc
 	Logger        *slog.Logger
 	MaxBody       int64 // bytes of one request body; default 32 MiB
@@ -99,6 +99,9 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 		a.origins[n] = true
+	}
+	if a.sign == nil {
+		a.sign = SignOFD
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -341,10 +344,6 @@ func (a *Agent) handleAgreement(w http.ResponseWriter, r *http.Request) {
 	doc, err := base64.StdEncoding.DecodeString(req.OFD)
 	if err != nil || len(doc) == 0 {
 		writeJSON(w, http.StatusBadRequest, errorBody("ofd: want the base64 of an OFD file"))
-		return
-	}
-	if a.sign == nil {
-		writeJSON(w, http.StatusNotImplemented, errorBody("this agent cannot sign OFD documents"))
 		return
 	}
 	signed, err := a.sign(r.Context(), doc, a.key, a.cert)

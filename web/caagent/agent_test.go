@@ -20,6 +20,8 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/ses"
 )
 
 const origin = "http://127.0.0.1:8080"
@@ -298,9 +300,10 @@ func TestAgreement(t *testing.T) {
 	if w := (call{"POST", "/v1/agreement", "h:1", origin, "application/json", `{"ofd":"!!"}`}).do(h); w.Code != 400 {
 		t.Errorf("bad base64: %d", w.Code)
 	}
-	nosign, _ := New(Config{Key: key, Cert: cert, Origins: []string{origin}})
-	if w := (call{"POST", "/v1/agreement", "h:1", origin, "application/json", `{"ofd":"` + doc + `"}`}).do(nosign.Handler("h:1")); w.Code != 501 {
-		t.Errorf("no signer: %d", w.Code)
+	// The default signer needs an OFD document.
+	real, _ := New(Config{Key: key, Cert: cert, Origins: []string{origin}})
+	if w := (call{"POST", "/v1/agreement", "h:1", origin, "application/json", `{"ofd":"` + doc + `"}`}).do(real.Handler("h:1")); w.Code != 422 {
+		t.Errorf("not an OFD: %d %s", w.Code, w.Body)
 	}
 	small, _ := New(Config{Key: key, Cert: cert, Origins: []string{origin}, MaxBody: 10})
 	if w := (call{"POST", "/v1/agreement", "h:1", origin, "application/json", `{"ofd":"` + doc + `"}`}).do(small.Handler("h:1")); w.Code != 413 {
@@ -369,5 +372,50 @@ func TestLoadFilesAndCreditCode(t *testing.T) {
 	}
 	if CreditCode(cert) != "91110000MA01ABCDE1" {
 		t.Error("credit code")
+	}
+}
+
+func TestSignOFD(t *testing.T) {
+	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDE1")
+	b := ofd.NewBuilder(ofd.Info{Title: "保函委托协议", Created: time.Now()})
+	f := b.Font("宋体", "SimSun")
+	b.AddPage().Text(20, 30, ofd.TextStyle{Font: f, Size: 5}, "保函委托协议")
+	b.AddPage().Text(20, 30, ofd.TextStyle{Font: f, Size: 5}, "投保人（签章）")
+	doc, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Config{Key: key, Cert: cert, Origins: []string{origin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(AgreementRequest{OFD: base64.StdEncoding.EncodeToString(doc)})
+	w := call{"POST", "/v1/agreement", "h:1", origin, "application/json", string(body)}.do(a.Handler("h:1"))
+	if w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	var resp AgreementRequest
+	json.Unmarshal(w.Body.Bytes(), &resp)
+	signed, _ := base64.StdEncoding.DecodeString(resp.OFD)
+	roots := smx509.NewCertPool()
+	roots.AddCert(cert)
+	rep, err := ses.Verify(signed, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || len(rep.Signatures) != 1 {
+		t.Fatalf("signed agreement does not verify: %+v", rep.Signatures[0].Failures())
+	}
+	sig := rep.Signatures[0]
+	if !sig.SignerCert.Equal(cert) || len(sig.Stamps) != 1 || sig.Stamps[0] != "page 2" {
+		t.Errorf("signer %s, stamps %v", sig.Signer, sig.Stamps)
+	}
+	// A second signature (the institution's seal) keeps the bidder's valid.
+	again, err := SignOFD(context.Background(), signed, key, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := ses.Verify(again, roots); err != nil || !rep.OK() || len(rep.Signatures) != 2 {
+		t.Fatalf("after a second signature: %v", err)
 	}
 }
