@@ -1,3 +1,7 @@
+//go:build institution_ready
+
+// (build tag removed once the institution package compiles: it waits for transport.Server and ofd/guarantee)
+
 package main
 
 import (
