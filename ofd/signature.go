@@ -325,3 +325,14 @@ func ReadSignatureIndex(p *Package) (*SignatureIndex, error) {
 	idx.Entries = sigs.Signatures
 	return idx, nil
 }
+
+// Count is how many entries carry the ID.
+func (x *SignatureIndex) Count(id string) int {
+	n := 0
+	for _, e := range x.Entries {
+		if e.ID == id {
+			n++
+		}
+	}
+	return n
+}

@@ -11,15 +11,60 @@ import (
 // ("ofd:Page" in http://www.ofdspec.org/2016) and unprefixed documents
 // both parse.
 
+// unmarshalXML decodes one OFD XML file strictly: UTF-8 only, nothing but
+// the declaration, comments and white space around the root element, and
+// the root in the OFD namespace (or in none: unprefixed files are
+// tolerated).
 func unmarshalXML(name string, data []byte, v any) error {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
 		return nil, errors.New("encoding " + label + " is not supported (UTF-8 only)")
 	}
-	if err := d.Decode(v); err != nil {
+	var root *xml.StartElement
+	for root == nil {
+		tok, err := d.Token()
+		if err != nil {
+			if err == io.EOF {
+				return errorf("%s: no root element", name)
+			}
+			return errorf("%s: %v", name, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			root = &t
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return errorf("%s: text before the root element", name)
+			}
+		case xml.Directive:
+			return errorf("%s: DOCTYPE and other directives are not allowed", name)
+		}
+	}
+	if root.Name.Space != Namespace && root.Name.Space != "" {
+		return errorf("%s: root element %s is in namespace %q, not %s", name, root.Name.Local, root.Name.Space, Namespace)
+	}
+	if err := d.DecodeElement(v, root); err != nil {
 		return errorf("%s: %v", name, err)
 	}
-	return nil
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errorf("%s: after the root element: %v", name, err)
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return errorf("%s: text after the root element", name)
+			}
+		case xml.StartElement:
+			return errorf("%s: a second root element <%s>", name, t.Name.Local)
+		case xml.Directive:
+			return errorf("%s: directive after the root element", name)
+		}
+	}
 }
 
 type rOFD struct {
