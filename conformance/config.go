@@ -1,0 +1,133 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// Profile holds the PROFILE.md options that vary per peer: what the
+// implementation under test expects and sends.
+type Profile struct {
+	SM2Layout  gm.CipherLayout // SM2 ciphertext layout of envelopes and wrapped keys; default C1C3C2
+	FileDigest gm.DigestAlg    // baohanfilemd5 the kit sends: SM3 (default) or MD5
+	// ChunkSize is the most encrypted bytes the kit puts in one
+	// uploadbaohanfile. The kit uses smaller chunks when the file is
+	// small, so that every upload has at least three chunks to reorder.
+	ChunkSize int
+	// ZeroBasedIndex makes the kit number chunks from 0 instead of the
+	// profile's 1.
+	ZeroBasedIndex bool
+	// Window is the timestamp window of the implementation (default 10
+	// minutes): the stale-timestamp checks send timestamps one minute
+	// outside it, and the kit refuses calls outside it.
+	Window time.Duration
+}
+
+// DefaultChunkSize is PROFILE.md's chunk size: 512 KiB.
+const DefaultChunkSize = 512 << 10
+
+// Config says what to test and how to reach it.
+type Config struct {
+	// URL is the base URL of the implementation under test: its
+	// interfaces are at URL + "/" + name.
+	URL string
+	// AppKey and AppSecret are the pair the platform issued to the
+	// institution. They sign calls both ways.
+	AppKey, AppSecret string
+	// PlatformCode is the platformcode: the kit sends it when it plays the
+	// platform and expects it when it plays the institution ("" accepts any).
+	PlatformCode string
+	Profile      Profile
+
+	// ListenURL is the URL at which the implementation reaches the kit's
+	// own endpoint (Suite.Handler), shown in instructions and reports.
+	ListenURL string
+
+	// HTTPClient makes the kit's calls; nil: a client with a 30s timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Wait bounds each wait for a call of the implementation (default 2
+	// minutes).
+	Wait time.Duration
+	// Settle is how long the kit lets the implementation record an
+	// answer of the kit before the next step that depends on it (an
+	// institution marks a guarantee issued once the platform acknowledged
+	// the file). Calls expected to succeed are also retried for up to
+	// Settle × 10 while refused. Default 300ms.
+	Settle time.Duration
+	// Out receives the instructions of manual drivers and progress lines
+	// (nil: discarded).
+	Out io.Writer
+	// Progress, when set, is called as each check ends.
+	Progress func(Result)
+
+	// BidderKey, when set, lets the kit open the digital envelopes the
+	// platform sends (platform suite) and check the application data. The
+	// institution suite makes its own bidder unless Bidder is set.
+	BidderKey *sm2.PrivateKey
+	// TrustRoots are the CAs the implementation's certificates must
+	// chain to: the seals of an institution's guarantees (institution
+	// suite). Empty: seals are checked for integrity only.
+	TrustRoots []*smx509.Certificate
+}
+
+func (c *Config) check() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("the URL of the implementation under test is required"))
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("the URL must be an http(s) URL, got %q", c.URL))
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	if c.AppKey == "" {
+		errs = append(errs, errors.New("appkey is required"))
+	}
+	if c.AppSecret == "" {
+		errs = append(errs, errors.New("appsecret is required"))
+	}
+	if c.Profile.ChunkSize == 0 {
+		c.Profile.ChunkSize = DefaultChunkSize
+	}
+	if c.Profile.ChunkSize < 16 {
+		errs = append(errs, fmt.Errorf("chunk size must be at least 16 bytes, got %d", c.Profile.ChunkSize))
+	}
+	if c.Profile.Window <= 0 {
+		c.Profile.Window = protocol.DefaultTimestampWindow
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Wait <= 0 {
+		c.Wait = 2 * time.Minute
+	}
+	if c.Settle <= 0 {
+		c.Settle = 300 * time.Millisecond
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	return errors.Join(errs...)
+}
+
+// indexBase is the first chunk index the kit sends.
+func (p Profile) indexBase() int {
+	if p.ZeroBasedIndex {
+		return 0
+	}
+	return 1
+}

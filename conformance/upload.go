@@ -1,0 +1,89 @@
+package conformance
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+
+	"github.com/baohan-dev/baohan/gm"
+)
+
+// upload is one guarantee file encrypted for the platform, cut in chunks.
+type upload struct {
+	plain  []byte
+	digest string // hex digest of plain (the profile's algorithm)
+	key    []byte
+	iv     []byte
+	chunks [][]byte // encrypted bytes, in order
+	base   int      // index of chunks[0]
+}
+
+// newUpload encrypts file with a fresh SM4-CBC key and iv and cuts the
+// ciphertext in chunks of at most p.ChunkSize bytes, smaller when needed
+// to make at least three chunks.
+func newUpload(file []byte, p Profile) (*upload, error) {
+	u := &upload{plain: file, key: gm.NewKey(), iv: gm.NewKey(), base: p.indexBase()}
+	d, err := gm.FileDigest(bytes.NewReader(file), p.FileDigest)
+	if err != nil {
+		return nil, err
+	}
+	u.digest = d
+	var ct bytes.Buffer
+	enc, err := gm.NewCBCEncryptWriter(&ct, u.key, u.iv)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := enc.Write(file); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	size := p.ChunkSize
+	if third := (ct.Len() + 2) / 3; third < size {
+		size = max(third, 1)
+	}
+	b := ct.Bytes()
+	for len(b) > 0 {
+		n := min(size, len(b))
+		u.chunks = append(u.chunks, b[:n:n])
+		b = b[n:]
+	}
+	return u, nil
+}
+
+// chunkFields are the fields of uploadbaohanfile for chunk k (0-based
+// position), with data as the chunk's bytes.
+func (u *upload) chunkFields(applyno, baohanno, filetype string, k int, data []byte) map[string]string {
+	return map[string]string{
+		"applyno":    applyno,
+		"baohanno":   baohanno,
+		"baohanfile": base64.StdEncoding.EncodeToString(data),
+		"filetype":   filetype,
+		"index":      strconv.Itoa(u.base + k),
+	}
+}
+
+// completeFields are the fields of baohanfilecompletenotice, the key and
+// iv wrapped for pub.
+func (u *upload) completeFields(applyno, baohanno, filetype string, pub *ecdsa.PublicKey, l gm.CipherLayout) (map[string]string, error) {
+	k, err := gm.WrapKey(pub, u.key, l)
+	if err != nil {
+		return nil, fmt.Errorf("wrapping the file key: %w", err)
+	}
+	iv, err := gm.WrapKey(pub, u.iv, l)
+	if err != nil {
+		return nil, fmt.Errorf("wrapping the iv: %w", err)
+	}
+	return map[string]string{
+		"applyno":       applyno,
+		"baohanno":      baohanno,
+		"key":           k,
+		"iv":            iv,
+		"baohanfilemd5": u.digest,
+		"filetype":      filetype,
+		"bak1":          strconv.Itoa(len(u.chunks)),
+	}, nil
+}
