@@ -1,0 +1,211 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// DefaultMaxResponse bounds the answers a Client reads.
+const DefaultMaxResponse = 4 << 20
+
+// Client calls a peer's interfaces.
+type Client struct {
+	HTTP *http.Client     // nil: http.DefaultClient (set timeouts through ctx)
+	Log  MessageLog       // optional: every exchange is recorded
+	Now  func() time.Time // the clock for timestamps and latency; nil: time.Now
+	// Logger gets warnings (e.g. an outgoing request that breaks a rule).
+	Logger      *slog.Logger
+	Metrics     Metrics // optional
+	MaxResponse int64   // 0: DefaultMaxResponse
+	UserAgent   string  // "" : "baohan"
+}
+
+// Option configures a Client made by NewClient.
+type Option func(*Client)
+
+// NewClient returns a Client with the options applied.
+func NewClient(opts ...Option) *Client {
+	c := &Client{}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// WithHTTPClient sets the http.Client (TLS, proxies, connection pool).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.HTTP = h } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.Logger = l } }
+
+// WithClock sets the clock used for timestamps and latencies.
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.Now = now } }
+
+// WithMessageLog sets where exchanges are recorded.
+func WithMessageLog(l MessageLog) Option { return func(c *Client) { c.Log = l } }
+
+// WithMetrics sets the metrics hook.
+func WithMetrics(m Metrics) Option { return func(c *Client) { c.Metrics = m } }
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+// Call sends interface i to peer with fields: it adds appkey (the
+// peer's, unless fields has one) and timestamp (now in CST, unless fields
+// has one), computes the sign (replacing any), posts the JSON with keys
+// sorted, records the exchange and returns the decoded answer. The
+// deadline comes from ctx. A transport failure, an HTTP status other than
+// 200, a body that is not JSON or has no "code" is an error saying what
+// came back; a code 0 answer is not an error (check Response.Code).
+//
+// Retries should call again with fields without a timestamp: a fresh
+// timestamp gives a fresh sign, which the peer's replay check accepts.
+func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fields map[string]string) (*protocol.Response, error) {
+	f := make(map[string]string, len(fields)+3)
+	for k, v := range fields {
+		f[k] = v
+	}
+	if f["appkey"] == "" {
+		f["appkey"] = peer.AppKey
+	}
+	if f["timestamp"] == "" {
+		f["timestamp"] = protocol.FormatTime(c.now())
+	}
+	delete(f, protocol.SignField)
+	f[protocol.SignField] = protocol.Sign(f, peer.AppSecret)
+	if vs := protocol.Validate(i, protocol.NewRequest(f)); len(vs) > 0 {
+		c.logger().WarnContext(ctx, "sending a request that breaks the interface's rules; the peer will likely refuse it",
+			"interface", string(i), "peer", peer.Name, "violations", protocol.JoinViolations(vs, 0))
+	}
+	return c.Post(ctx, peer, i, protocol.MarshalFields(f))
+}
+
+// Post sends a ready body to peer's interface i as it is (no fields
+// added, no sign computed: the conformance kit uses it to send broken
+// requests), records the exchange and decodes the answer like Call.
+func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte) (*protocol.Response, error) {
+	start := c.now()
+	ex := &Exchange{Interface: string(i), Direction: Out, Peer: peer.Name, Request: body, At: start, Code: -1, SignOK: true}
+	if r, err := protocol.ParseRequest(body); err == nil {
+		ex.ApplyNo, ex.BaohanNo = r.Get("applyno"), r.Get("baohanno")
+	}
+	resp, err := c.post(ctx, peer, i, body, ex)
+	ex.Latency = c.now().Sub(start)
+	if err != nil {
+		ex.Error = err.Error()
+	} else {
+		ex.Code = resp.Code
+		if resp.Code != protocol.CodeOK {
+			ex.Error = resp.Message
+		}
+	}
+	rctx := context.WithoutCancel(ctx)
+	if c.Log != nil {
+		if lerr := c.Log.Record(rctx, ex); lerr != nil {
+			c.logger().ErrorContext(rctx, "message log: recording an outbound exchange failed",
+				"interface", string(i), "peer", peer.Name, "applyno", ex.ApplyNo, "err", lerr)
+		}
+	}
+	if c.Metrics != nil {
+		c.Metrics.ObserveExchange(ex)
+	}
+	return resp, err
+}
+
+func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte, ex *Exchange) (*protocol.Response, error) {
+	what := fmt.Sprintf("%s to %s", i, peer.Name)
+	if peer.BaseURL == "" {
+		return nil, fmt.Errorf("%s: the peer has no base URL", what)
+	}
+	target := strings.TrimRight(peer.BaseURL, "/") + "/" + string(i)
+	what += " at " + target
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	hr.Header.Set("Content-Type", "application/json; charset=utf-8")
+	hr.Header.Set("Accept", "application/json")
+	ua := c.UserAgent
+	if ua == "" {
+		ua = "baohan"
+	}
+	hr.Header.Set("User-Agent", ua)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, unwrapURLError(err))
+	}
+	defer res.Body.Close()
+	ex.HTTPStatus = res.StatusCode
+	max := c.MaxResponse
+	if max <= 0 {
+		max = DefaultMaxResponse
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, max+1))
+	ex.Response = b
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the answer (HTTP %d): %w", what, res.StatusCode, err)
+	}
+	if int64(len(b)) > max {
+		ex.Response = b[:max]
+		return nil, fmt.Errorf("%s: the answer is larger than %d bytes (HTTP %d)", what, max, res.StatusCode)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %s: %s", what, res.Status, first(b, 200))
+	}
+	resp, err := protocol.ParseResponse(b)
+	if err != nil {
+		ct := res.Header.Get("Content-Type")
+		if ct == "" {
+			ct = "no Content-Type"
+		}
+		return nil, fmt.Errorf("%s: HTTP 200 (%s) but %w", what, ct, err)
+	}
+	return resp, nil
+}
+
+// unwrapURLError drops the *url.Error wrapper's repetition of method and
+// URL, which the caller's message already names.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// first returns at most n bytes of b as a quoted string, or "empty body".
+func first(b []byte, n int) string {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return "empty body"
+	}
+	s := string(b)
+	if len(b) > n {
+		return fmt.Sprintf("%q (first %d of %d bytes)", clip(s, n), n, len(b))
+	}
+	return fmt.Sprintf("%q", s)
+}

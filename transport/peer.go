@@ -1,0 +1,87 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// Profile holds the PROFILE.md options that vary per peer.
+type Profile struct {
+	SM2Layout       gm.CipherLayout // SM2 ciphertext layout (default C1C3C2)
+	FileDigest      gm.DigestAlg    // baohanfilemd5 algorithm (default SM3)
+	ChunkSize       int             // upload chunk size in bytes (default 512 KiB)
+	IndexBase       int             // first chunk index, 0 or 1 (default 1)
+	TimestampWindow time.Duration   // allowed clock difference (default 10 minutes)
+}
+
+// Defaults of the profile.
+const (
+	DefaultChunkSize = 512 << 10
+	DefaultIndexBase = 1
+)
+
+// DefaultProfile returns the default profile of PROFILE.md.
+func DefaultProfile() Profile {
+	return Profile{
+		SM2Layout:       gm.C1C3C2,
+		FileDigest:      gm.SM3,
+		ChunkSize:       DefaultChunkSize,
+		IndexBase:       DefaultIndexBase,
+		TimestampWindow: protocol.DefaultTimestampWindow,
+	}
+}
+
+// Window returns the timestamp window, the default when unset.
+func (p Profile) Window() time.Duration {
+	if p.TimestampWindow <= 0 {
+		return protocol.DefaultTimestampWindow
+	}
+	return p.TimestampWindow
+}
+
+// Peer is the other party of an appkey: an institution as seen by the
+// platform, or a platform as seen by an institution. One appkey/appsecret
+// pair signs both directions.
+type Peer struct {
+	Name         string // for logs and messages
+	AppKey       string
+	AppSecret    string
+	BaseURL      string // the peer's interfaces are at BaseURL/<name>
+	PlatformCode string // platformcode the platform sends
+	Profile      Profile
+}
+
+// PeerDirectory finds the peer of an appkey. An unknown appkey is
+// (nil, nil) or an error wrapping ErrUnknownPeer; any other error is a
+// temporary failure (the request is refused with "try again later").
+type PeerDirectory interface {
+	PeerByAppKey(ctx context.Context, appkey string) (*Peer, error)
+}
+
+// ErrUnknownPeer is what a PeerDirectory may return for an unknown appkey.
+var ErrUnknownPeer = errors.New("unknown appkey")
+
+// StaticPeers is a PeerDirectory over a fixed set of peers, keyed by
+// appkey (tests, the demo, the conformance kit).
+type StaticPeers map[string]*Peer
+
+// NewStaticPeers indexes peers by appkey.
+func NewStaticPeers(peers ...*Peer) StaticPeers {
+	m := StaticPeers{}
+	for _, p := range peers {
+		m[p.AppKey] = p
+	}
+	return m
+}
+
+// PeerByAppKey implements PeerDirectory.
+func (m StaticPeers) PeerByAppKey(_ context.Context, appkey string) (*Peer, error) {
+	if p, ok := m[appkey]; ok {
+		return p, nil
+	}
+	return nil, nil
+}

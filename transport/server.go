@@ -1,0 +1,367 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// HandlerFunc serves one interface once the pipeline has accepted the
+// request: the peer is known, the sign, timestamp and every field rule
+// checked. A nil error answers code 1 with data (nil: {}); an error
+// answers code 0 with err.Error() as the message (wrap with Internal to
+// hide the details from the peer).
+type HandlerFunc func(ctx context.Context, peer *Peer, r *protocol.Request) (data any, err error)
+
+// Body limits.
+const (
+	DefaultMaxBody       = 1 << 20 // every interface but uploadbaohanfile
+	DefaultMaxUploadBody = 8 << 20 // uploadbaohanfile: a 512 KiB chunk is ~700 KB of base64; room for 4 MiB chunks
+	DefaultMaxViolations = 5       // violations listed in one message
+)
+
+// Server is the inbound pipeline, an http.Handler. Set the fields, then
+// Handle each interface served; do not change them while serving.
+type Server struct {
+	Peers PeerDirectory      // required
+	Log   MessageLog         // optional: every exchange is recorded
+	Seen  protocol.SeenStore // optional: replayed signs are refused
+	Now   func() time.Time   // the clock; nil: time.Now
+	// MaxBody limits request bodies (0: DefaultMaxBody); uploadbaohanfile
+	// gets the larger of MaxBody and DefaultMaxUploadBody. BodyLimits
+	// overrides both per interface.
+	MaxBody    int64
+	BodyLimits map[protocol.Interface]int64
+	// Prefix is the path the interfaces are served under: a request for
+	// baohannotice goes to <Prefix>/baohannotice. "" serves at the root.
+	Prefix string
+	Logger *slog.Logger // nil: slog.Default()
+	// Metrics is told of every exchange (optional).
+	Metrics Metrics
+	// MaxViolations is how many violations one answer lists (0:
+	// DefaultMaxViolations, negative: all).
+	MaxViolations int
+
+	mu       sync.RWMutex
+	handlers map[protocol.Interface]HandlerFunc
+}
+
+// Handle serves interface i with h. It panics on an unknown interface or
+// a nil handler: that is a programming error.
+func (s *Server) Handle(i protocol.Interface, h HandlerFunc) {
+	if _, ok := protocol.Lookup(string(i)); !ok {
+		panic(fmt.Sprintf("transport: Handle(%q): unknown interface", string(i)))
+	}
+	if h == nil {
+		panic("transport: Handle: nil handler")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handlers == nil {
+		s.handlers = map[protocol.Interface]HandlerFunc{}
+	}
+	s.handlers[i] = h
+}
+
+// Served returns the interfaces with a handler, in spec order.
+func (s *Server) Served() []protocol.Interface {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []protocol.Interface
+	for _, i := range protocol.Interfaces {
+		if s.handlers[i] != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (s *Server) handler(i protocol.Interface) HandlerFunc {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.handlers[i]
+}
+
+// BodyLimit returns the body limit of interface i.
+func (s *Server) BodyLimit(i protocol.Interface) int64 {
+	if n, ok := s.BodyLimits[i]; ok && n > 0 {
+		return n
+	}
+	n := s.MaxBody
+	if n <= 0 {
+		n = DefaultMaxBody
+	}
+	if i == protocol.UploadBaohanFile && n < DefaultMaxUploadBody {
+		n = DefaultMaxUploadBody
+	}
+	return n
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// InternalError is a handler error whose details are for the logs only:
+// the peer is answered "internal error; try again later".
+type InternalError struct{ Err error }
+
+func (e *InternalError) Error() string { return "internal error: " + e.Err.Error() }
+func (e *InternalError) Unwrap() error { return e.Err }
+
+// Internal wraps err so that the peer sees only "internal error; try
+// again later" while the log gets err.
+func Internal(err error) error { return &InternalError{Err: err} }
+
+// Messages of the pipeline that are not about a field.
+const (
+	msgInternal       = "internal error; try again later"
+	msgHandlerPanic   = "internal error"
+	msgMethod         = "method %s not allowed: send POST with a JSON body"
+	msgTooLarge       = "request body is larger than %d bytes, the limit for %s"
+	msgUnknownAppKey  = "unknown appkey %q"
+	msgSignMismatch   = "sign mismatch: "
+	msgReplay         = "replayed request: this sign was already received from appkey %q; send a new request with a new timestamp and sign"
+	msgAppKeyRequired = `field "appkey" is required`
+	msgSignRequired   = `field "sign" is required`
+)
+
+// ServeHTTP runs the pipeline.
+func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	start := s.now()
+	ex := &Exchange{Direction: In, At: start, Code: -1}
+	status, resp := s.serve(w, hr, ex)
+	body := resp.Marshal()
+
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusMethodNotAllowed {
+		h.Set("Allow", http.MethodPost)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+
+	ex.Response = body
+	ex.HTTPStatus = status
+	ex.Code = resp.Code
+	if resp.Code != protocol.CodeOK {
+		ex.Error = resp.Message
+	}
+	ex.Latency = s.now().Sub(start)
+	ctx := context.WithoutCancel(hr.Context())
+	if s.Log != nil {
+		if err := s.Log.Record(ctx, ex); err != nil {
+			s.logger().ErrorContext(ctx, "message log: recording an inbound exchange failed",
+				"interface", ex.Interface, "peer", ex.Peer, "applyno", ex.ApplyNo, "err", err)
+		}
+	}
+	if s.Metrics != nil {
+		s.Metrics.ObserveExchange(ex)
+	}
+}
+
+// serve returns the HTTP status and the answer, filling ex.
+func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (int, protocol.Response) {
+	name, ok := s.route(hr.URL.Path)
+	if !ok {
+		return http.StatusNotFound, protocol.Fail("no interface at path %q: interfaces are served at %s/<interface>", clip(hr.URL.Path, 100), s.prefix())
+	}
+	i, known := protocol.Lookup(name)
+	ex.Interface = name
+	if !known {
+		msg := fmt.Sprintf("unknown interface %q", clip(name, 60))
+		if sug, ok := protocol.Suggest(name); ok {
+			msg += fmt.Sprintf(" (did you mean %q?", string(sug))
+			if sug == protocol.CancelNotice {
+				msg += " the spec spells it so"
+			}
+			msg += ")"
+		}
+		return http.StatusNotFound, protocol.Fail("%s", msg)
+	}
+	h := s.handler(i)
+	if h == nil {
+		return http.StatusNotFound, protocol.Fail("interface %q is not served here (it is served by the %s)", name, i.ServedBy())
+	}
+	if hr.Method != http.MethodPost {
+		return http.StatusMethodNotAllowed, protocol.Fail(msgMethod, hr.Method)
+	}
+
+	limit := s.BodyLimit(i)
+	if hr.ContentLength > limit {
+		return http.StatusRequestEntityTooLarge, protocol.Fail(msgTooLarge, limit, name)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, hr.Body, limit))
+	ex.Request = body
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return http.StatusRequestEntityTooLarge, protocol.Fail(msgTooLarge, limit, name)
+		}
+		return http.StatusBadRequest, protocol.Fail("reading the request body: %v", err)
+	}
+
+	ctx := hr.Context()
+	req, err := protocol.ParseRequest(body)
+	if err != nil {
+		msg := err.Error()
+		if ct := contentType(hr); ct != "" && ct != "application/json" {
+			msg += fmt.Sprintf(" (Content-Type %s; send one flat JSON object as application/json)", ct)
+		}
+		return http.StatusOK, protocol.Fail("%s", msg)
+	}
+	ex.ApplyNo, ex.BaohanNo = req.Get("applyno"), req.Get("baohanno")
+
+	appkey := req.Get("appkey")
+	ex.Peer = appkey
+	if appkey == "" {
+		return http.StatusOK, protocol.Fail(msgAppKeyRequired)
+	}
+	peer, err := s.Peers.PeerByAppKey(ctx, appkey)
+	if err != nil && !errors.Is(err, ErrUnknownPeer) {
+		s.logger().ErrorContext(ctx, "looking up an appkey failed", "appkey", appkey, "interface", name, "err", err)
+		return http.StatusOK, protocol.Fail(msgInternal)
+	}
+	if peer == nil {
+		return http.StatusOK, protocol.Fail(msgUnknownAppKey, clip(appkey, 60))
+	}
+	ex.Peer = peer.Name
+
+	vr := protocol.Verify(req, peer.AppSecret)
+	ex.SignOK, ex.Diagnosis = vr.OK, vr.Diagnosis()
+	if !vr.OK {
+		if vr.Got == "" {
+			return http.StatusOK, protocol.Fail(msgSignRequired)
+		}
+		s.logger().WarnContext(ctx, "sign mismatch", "interface", name, "peer", peer.Name, "applyno", ex.ApplyNo,
+			"got", vr.Got, "expected", vr.Expected, "diagnosis", ex.Diagnosis)
+		return http.StatusOK, protocol.Fail("%s", msgSignMismatch+ex.Diagnosis)
+	}
+
+	window := peer.Profile.Window()
+	ts := req.Get("timestamp")
+	if err := protocol.CheckTimestamp(ts, s.now(), window); err != nil {
+		return http.StatusOK, protocol.Fail("%s", err.Error())
+	}
+	if s.Seen != nil {
+		t, _ := protocol.ParseTime(ts) // checked above
+		seen, err := s.Seen.SeenBefore(ctx, appkey, strings.ToLower(vr.Got), t.Add(window))
+		if err != nil {
+			s.logger().ErrorContext(ctx, "replay store failed", "interface", name, "peer", peer.Name, "err", err)
+			return http.StatusOK, protocol.Fail(msgInternal)
+		}
+		if seen {
+			return http.StatusOK, protocol.Fail(msgReplay, appkey)
+		}
+	}
+
+	if vs := protocol.Validate(i, req); len(vs) > 0 {
+		max := s.MaxViolations
+		if max == 0 {
+			max = DefaultMaxViolations
+		}
+		return http.StatusOK, protocol.Fail("%s", protocol.JoinViolations(vs, max))
+	}
+
+	data, err := s.call(ctx, h, i, peer, req)
+	if err != nil {
+		var ie *InternalError
+		if errors.As(err, &ie) {
+			s.logger().ErrorContext(ctx, "handler failed", "interface", name, "peer", peer.Name,
+				"applyno", ex.ApplyNo, "err", ie.Err)
+			return http.StatusOK, protocol.Fail(msgInternal)
+		}
+		return http.StatusOK, protocol.Fail("%s", err.Error())
+	}
+	resp, err := safeOK(data)
+	if err != nil {
+		s.logger().ErrorContext(ctx, "handler returned data that does not marshal", "interface", name, "err", err)
+		return http.StatusOK, protocol.Fail(msgInternal)
+	}
+	return http.StatusOK, resp
+}
+
+// errPanic marks a recovered handler panic.
+var errPanic = errors.New(msgHandlerPanic)
+
+// call runs the handler, turning a panic into an error (it is still a
+// bug: logged with the stack).
+func (s *Server) call(ctx context.Context, h HandlerFunc, i protocol.Interface, peer *Peer, req *protocol.Request) (data any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger().ErrorContext(ctx, "handler panic", "interface", string(i), "peer", peer.Name,
+				"applyno", req.Get("applyno"), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			data, err = nil, errPanic
+		}
+	}()
+	return h(ctx, peer, req)
+}
+
+func safeOK(data any) (resp protocol.Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%v", v)
+		}
+	}()
+	return protocol.OK(data), nil
+}
+
+func (s *Server) prefix() string { return strings.TrimRight(s.Prefix, "/") }
+
+// route returns the interface name of a path <Prefix>/<name>.
+func (s *Server) route(path string) (string, bool) {
+	p := s.prefix()
+	if p != "" && !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	rest, ok := strings.CutPrefix(path, p+"/")
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	return rest, true
+}
+
+func contentType(hr *http.Request) string {
+	ct := hr.Header.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ct
+	}
+	return mt
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
