@@ -1,0 +1,476 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/emmansun/gmsm/sm2"
+)
+
+// The 国密 tools: a test CA, the digital envelope of baohanapply and the
+// guarantee-file encryption of uploadbaohanfile / baohanfilecompletenotice.
+
+func init() {
+	register(&command{
+		Name:    "ca init",
+		Summary: "create an SM2 test CA (ca.cert.pem, ca.key.pem) for bidder, institution and platform certificates",
+		Usage: "ca init --dir DIR\n\n" +
+			"Writes DIR/ca.cert.pem (self-signed, SM2-with-SM3) and DIR/ca.key.pem (PKCS#8, mode 0600).\n" +
+			"For tests and demos only. OpenSSL 3.0 verifies the certificates with\n" +
+			"  openssl verify -vfyopt distid:1234567812345678 -CAfile DIR/ca.cert.pem CERT",
+		Run: runCAInit,
+	})
+	register(&command{
+		Name:    "ca issue",
+		Summary: "issue an SM2 certificate and key from the test CA (bidder, institution seal, platform)",
+		Usage: "ca issue --dir DIR --name NAME --role bidder|institution|platform [--credit-code CODE]\n\n" +
+			"Writes DIR/NAME.key.pem (PKCS#8, 0600) and DIR/NAME.cert.pem. Bidder and institution\n" +
+			"certificates carry the 统一社会信用代码 in Subject SERIALNUMBER (generated when not given).",
+		Run: runCAIssue,
+	})
+	register(&command{
+		Name:    "envelope seal",
+		Summary: "encrypt apply-data JSON for a bidder's certificate: applydata (SM4-ECB) and digitalenvelope (SM2)",
+		Usage: "envelope seal --cert CERT [--layout c1c3c2|c1c2c3|asn1] [FILE]\n\n" +
+			"Reads the apply-data JSON from FILE or stdin and prints\n" +
+			`  {"applydata": "...", "digitalenvelope": "..."}` + "\n" +
+			"CERT is a certificate or public key file (PEM, DER, hex, base64) or such a value itself.",
+		Run: runEnvelopeSeal,
+	})
+	register(&command{
+		Name:    "envelope open",
+		Summary: "decrypt applydata with the key in digitalenvelope and print the apply-data JSON",
+		Usage:   "envelope open --key KEY --applydata B64 --digitalenvelope B64 [--layout c1c3c2|c1c2c3|asn1]",
+		Run:     runEnvelopeOpen,
+	})
+	register(&command{
+		Name:    "file encrypt",
+		Summary: "encrypt a guarantee file (SM4-CBC, fresh key and iv) and print the SM2-wrapped key, iv and digest",
+		Usage: "file encrypt --pubkey PUB --in FILE --out FILE.enc [--digest sm3|md5] [--layout c1c3c2|c1c2c3|asn1]\n\n" +
+			"Prints the fields of baohanfilecompletenotice:\n" +
+			`  {"key": "...", "iv": "...", "baohanfilemd5": "..."}` + "\n" +
+			"PUB is the downloadpublickey value or a file holding any public key form or a certificate.",
+		Run: runFileEncrypt,
+	})
+	register(&command{
+		Name:    "file decrypt",
+		Summary: "decrypt a guarantee file with the SM2-wrapped key and iv of baohanfilecompletenotice",
+		Usage: "file decrypt --key KEY --keyfield B64 --ivfield B64 --in FILE.enc --out FILE [--layout ...] [--baohanfilemd5 HEX]\n\n" +
+			"With --baohanfilemd5 the plaintext digest (SM3 if 64 hex, MD5 if 32) is checked; FILE is\n" +
+			"written only when decryption (and the check) succeed.",
+		Run: runFileDecrypt,
+	})
+}
+
+// loadMaterial returns the contents of the file named v, or v itself when
+// no such file exists and v does not look like a path.
+func loadMaterial(flagName, v string) ([]byte, error) {
+	if v == "" {
+		return nil, fmt.Errorf("--%s is required", flagName)
+	}
+	b, err := os.ReadFile(v)
+	if err == nil {
+		return b, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) && !looksLikePath(v) {
+		return []byte(v), nil
+	}
+	return nil, fmt.Errorf("--%s: %w", flagName, err)
+}
+
+func looksLikePath(v string) bool {
+	return strings.HasSuffix(v, ".pem") || strings.HasSuffix(v, ".der") || strings.HasSuffix(v, ".cer") ||
+		strings.HasSuffix(v, ".crt") || strings.HasSuffix(v, ".key") || strings.HasPrefix(v, "./") || strings.HasPrefix(v, "../")
+}
+
+func readPrivateKey(path string) (*sm2.PrivateKey, error) {
+	if path == "" {
+		return nil, errors.New("--key is required (a private key file: PEM PKCS#8 or EC PRIVATE KEY, DER, or hex)")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	k, err := gm.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+func noArgs(pos []string) error {
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
+func required(pairs ...string) error {
+	for i := 0; i < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("--%s is required", pairs[i])
+		}
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runCAInit(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, commands["ca init"])
+	dir := fs.String("dir", "", "directory for ca.cert.pem and ca.key.pem (created)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	if err := required("dir", *dir); err != nil {
+		return err
+	}
+	ca, err := testca.Init(*dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "wrote %s and %s (%s, valid until %s)\n",
+		filepath.Join(*dir, testca.CACertFile), filepath.Join(*dir, testca.CAKeyFile),
+		ca.Cert.Subject.CommonName, ca.Cert.NotAfter.Format("2006-01-02"))
+	return nil
+}
+
+func runCAIssue(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, commands["ca issue"])
+	dir := fs.String("dir", "", "the CA directory (from ca init); the files are written there")
+	name := fs.String("name", "", "subject name and file name stem")
+	role := fs.String("role", "", "bidder, institution or platform")
+	code := fs.String("credit-code", "", "统一社会信用代码 for Subject SERIALNUMBER")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	if err := required("dir", *dir, "name", *name, "role", *role); err != nil {
+		return err
+	}
+	r, err := testca.ParseRole(*role)
+	if err != nil {
+		return err
+	}
+	ca, err := testca.Load(*dir)
+	if err != nil {
+		return err
+	}
+	var opts []testca.Option
+	if *code != "" {
+		opts = append(opts, testca.WithCreditCode(*code))
+	}
+	id, err := ca.IssueToDir(*dir, *name, r, opts...)
+	if err != nil {
+		return err
+	}
+	extra := ""
+	if id.CreditCode != "" {
+		extra = ", credit code " + id.CreditCode
+	}
+	fmt.Fprintf(env.Stdout, "wrote %s and %s (%s%s, public key %s)\n",
+		filepath.Join(*dir, testca.KeyFile(*name)), filepath.Join(*dir, testca.CertFile(*name)),
+		id.Role, extra, gm.PublicKeyHex(&id.Key.PublicKey))
+	return nil
+}
+
+func layoutFlag(fs interface {
+	String(name, value, usage string) *string
+}) *string {
+	return fs.String("layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2, c1c2c3 or asn1")
+}
+
+func runEnvelopeSeal(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, commands["envelope seal"])
+	certFlag := fs.String("cert", "", "the bidder's certificate or public key (file or value)")
+	layout := layoutFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	l, err := gm.ParseCipherLayout(*layout)
+	if err != nil {
+		return err
+	}
+	certBytes, err := loadMaterial("cert", *certFlag)
+	if err != nil {
+		return err
+	}
+	pub, err := gm.ParsePublicKey(certBytes)
+	if err != nil {
+		return fmt.Errorf("--cert: %w", err)
+	}
+	data, err := readInput(env, pos)
+	if err != nil {
+		return err
+	}
+	data = []byte(strings.TrimSpace(string(data)))
+	if len(data) == 0 {
+		return errors.New("no apply-data JSON on the input")
+	}
+	if !json.Valid(data) {
+		return errors.New("the input is not valid JSON (apply data is a JSON object)")
+	}
+	ad, envelope, err := gm.SealEnvelope(pub, data, l)
+	if err != nil {
+		return err
+	}
+	return writeJSON(env.Stdout, sealedEnvelope{ad, envelope})
+}
+
+// sealedEnvelope is the output of envelope seal: the two baohanapply fields.
+type sealedEnvelope struct {
+	ApplyData       string `json:"applydata"`
+	DigitalEnvelope string `json:"digitalenvelope"`
+}
+
+// encryptedFile is the output of file encrypt: the baohanfilecompletenotice fields.
+type encryptedFile struct {
+	Key           string `json:"key"`
+	IV            string `json:"iv"`
+	BaohanFileMD5 string `json:"baohanfilemd5"`
+}
+
+func runEnvelopeOpen(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, commands["envelope open"])
+	keyPath := fs.String("key", "", "the bidder's private key file")
+	ad := fs.String("applydata", "", "the applydata field (base64)")
+	envelope := fs.String("digitalenvelope", "", "the digitalenvelope field (base64)")
+	layout := layoutFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	l, err := gm.ParseCipherLayout(*layout)
+	if err != nil {
+		return err
+	}
+	if err := required("applydata", *ad, "digitalenvelope", *envelope); err != nil {
+		return err
+	}
+	k, err := readPrivateKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	pt, err := gm.OpenEnvelope(k, *ad, *envelope, l)
+	if err != nil {
+		return err
+	}
+	if _, err := env.Stdout.Write(pt); err != nil {
+		return err
+	}
+	if len(pt) == 0 || pt[len(pt)-1] != '\n' {
+		fmt.Fprintln(env.Stdout)
+	}
+	return nil
+}
+
+// createTemp opens a temporary file beside out, to be renamed over it.
+func createTemp(out string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	return f, nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+func runFileEncrypt(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, commands["file encrypt"])
+	pubFlag := fs.String("pubkey", "", "the platform's public key for this applyno (value or file; hex, base64, PEM, certificate)")
+	in := fs.String("in", "", "the plaintext guarantee file")
+	out := fs.String("out", "", "where to write the ciphertext")
+	digest := fs.String("digest", "sm3", "digest of the plaintext for baohanfilemd5: sm3 or md5")
+	layout := layoutFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	if err := required("in", *in, "out", *out); err != nil {
+		return err
+	}
+	l, err := gm.ParseCipherLayout(*layout)
+	if err != nil {
+		return err
+	}
+	alg, err := gm.ParseDigestAlg(*digest)
+	if err != nil {
+		return err
+	}
+	pubBytes, err := loadMaterial("pubkey", *pubFlag)
+	if err != nil {
+		return err
+	}
+	pub, err := gm.ParsePublicKey(pubBytes)
+	if err != nil {
+		return fmt.Errorf("--pubkey: %w", err)
+	}
+	if sameFile(*in, *out) {
+		return errors.New("--in and --out are the same file")
+	}
+	src, err := os.Open(*in)
+	if err != nil {
+		return fmt.Errorf("--in: %w", err)
+	}
+	defer src.Close()
+	if st, err := src.Stat(); err == nil && st.Size() == 0 {
+		return fmt.Errorf("--in %s is empty", *in)
+	}
+	key, iv := gm.NewKey(), gm.NewKey()
+	tmp, err := createTemp(*out)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w, err := gm.NewCBCEncryptWriter(tmp, key, iv)
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	h := gm.NewDigest(alg)
+	_, err = io.Copy(w, io.TeeReader(ctxReader{ctx, src}, h))
+	if err == nil {
+		err = w.Close()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("encrypting %s: %w", *in, err)
+	}
+	wrappedKey, err := gm.WrapKey(pub, key, l)
+	if err != nil {
+		return err
+	}
+	wrappedIV, err := gm.WrapKey(pub, iv, l)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return writeJSON(env.Stdout, encryptedFile{wrappedKey, wrappedIV, fmt.Sprintf("%x", h.Sum(nil))})
+}
+
+func runFileDecrypt(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, commands["file decrypt"])
+	keyPath := fs.String("key", "", "the private key for the applyno's public key (file)")
+	keyField := fs.String("keyfield", "", "the key field of baohanfilecompletenotice (base64 SM2)")
+	ivField := fs.String("ivfield", "", "the iv field of baohanfilecompletenotice (base64 SM2)")
+	in := fs.String("in", "", "the ciphertext (the chunks joined)")
+	out := fs.String("out", "", "where to write the plaintext")
+	want := fs.String("baohanfilemd5", "", "expected plaintext digest (64 hex SM3 or 32 hex MD5)")
+	layout := layoutFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	if err := required("keyfield", *keyField, "ivfield", *ivField, "in", *in, "out", *out); err != nil {
+		return err
+	}
+	l, err := gm.ParseCipherLayout(*layout)
+	if err != nil {
+		return err
+	}
+	var alg gm.DigestAlg
+	if *want != "" {
+		if alg, err = gm.DigestAlgOf(strings.TrimSpace(*want)); err != nil {
+			return fmt.Errorf("--baohanfilemd5: %w", err)
+		}
+	}
+	k, err := readPrivateKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	key, err := gm.UnwrapKey(k, *keyField, l)
+	if err != nil {
+		return fmt.Errorf("key field: %w", err)
+	}
+	iv, err := gm.UnwrapKey(k, *ivField, l)
+	if err != nil {
+		return fmt.Errorf("iv field: %w", err)
+	}
+	if sameFile(*in, *out) {
+		return errors.New("--in and --out are the same file")
+	}
+	src, err := os.Open(*in)
+	if err != nil {
+		return fmt.Errorf("--in: %w", err)
+	}
+	defer src.Close()
+	r, err := gm.NewCBCDecryptReader(ctxReader{ctx, src}, key, iv)
+	if err != nil {
+		return err
+	}
+	tmp, err := createTemp(*out)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	h := gm.NewDigest(alg)
+	_, err = io.Copy(io.MultiWriter(tmp, h), r)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("decrypting %s: %w", *in, err)
+	}
+	if *want != "" {
+		got := fmt.Sprintf("%x", h.Sum(nil))
+		if !strings.EqualFold(got, strings.TrimSpace(*want)) {
+			return fmt.Errorf("baohanfilemd5 mismatch: the plaintext's %s is %s, the field says %s (wrong iv, or another file)", alg, got, *want)
+		}
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}
+
+// ctxReader stops a long copy when the command is interrupted.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
