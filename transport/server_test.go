@@ -490,7 +490,9 @@ func TestServerHandle(t *testing.T) {
 		t.Fatal(got)
 	}
 	for _, bad := range []func(){
-		func() { s.Handle("cancelnotice", func(context.Context, *Peer, *protocol.Request) (any, error) { return nil, nil }) },
+		func() {
+			s.Handle("cancelnotice", func(context.Context, *Peer, *protocol.Request) (any, error) { return nil, nil })
+		},
 		func() { s.Handle(protocol.QuitNotice, nil) },
 	} {
 		func() {
