@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // Refusal is a business refusal: the request was understood and is not
@@ -33,6 +34,6 @@ func (s *Service) peerError(ctx context.Context, what string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return errors.New("the institution timed out; please retry")
 	}
-	s.logger.ErrorContext(ctx, "internal error", slog.String("op", what), slog.Any("err", err))
-	return errors.New("internal error at the institution; please retry later")
+	// The pipeline logs it and answers a neutral message.
+	return transport.Internal(fmt.Errorf("%s: %w", what, err))
 }

@@ -1,15 +1,19 @@
 package institution
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/ses"
 )
 
@@ -86,4 +90,51 @@ func NewOFDDocuments(id Identity, trustRoots []string, now func() time.Time) (*O
 		return nil, fmt.Errorf("making the institution's seal: %w", err)
 	}
 	return &OFDDocuments{id: id, cert: cert, key: key, seal: seal, roots: roots, now: now}, nil
+}
+
+// VerifyAgreement implements Documents: every signature of signed holds
+// against the trust roots, nothing was added after the last one, and the
+// signed document is the agreement the institution made (every content
+// entry of unsigned is in signed, byte for byte; only OFD.xml and the
+// signature entries may differ, as signing changes them).
+func (d *OFDDocuments) VerifyAgreement(_ context.Context, signed, unsigned []byte) (*smx509.Certificate, error) {
+	rep, err := ses.Verify(signed, d.roots)
+	if err != nil {
+		return nil, refuse("the signed agreement cannot be verified: %v", err)
+	}
+	if !rep.OK() {
+		for _, r := range rep.Signatures {
+			if f := r.Failure(); f != nil {
+				return nil, refuse("the agreement's signature %s by %q fails the %s check: %s", r.ID, r.Signer, f.Name, f.Detail)
+			}
+		}
+		return nil, refuse("the agreement's signatures do not verify")
+	}
+	if len(rep.Unprotected) > 0 {
+		return nil, refuse("the signed agreement has content no signature covers: %s", strings.Join(rep.Unprotected, ", "))
+	}
+	sp, err := ofd.Open(signed)
+	if err != nil {
+		return nil, refuse("the signed agreement is not an OFD package: %v", err)
+	}
+	up, err := ofd.Open(unsigned)
+	if err != nil {
+		return nil, fmt.Errorf("the stored agreement: %w", err)
+	}
+	for _, name := range up.Names() {
+		if name == "OFD.xml" || strings.Contains(name, "/Signs/") {
+			continue
+		}
+		want, _ := up.File(name)
+		got, ok := sp.File(name)
+		if !ok || !bytes.Equal(got, want) {
+			return nil, refuse("the signed document is not the agreement this institution issued for the application (%s differs)", name)
+		}
+	}
+	// The bidder's signature is the last one (the agreement carries no other).
+	last := rep.Signatures[len(rep.Signatures)-1]
+	if last.SignerCert == nil {
+		return nil, refuse("the agreement's signature carries no signer certificate")
+	}
+	return last.SignerCert, nil
 }

@@ -29,12 +29,8 @@ func (s *Service) wireStore() error {
 	s.mlog = messageLog{ml: s.msgs}
 	s.seenDB = store.NewSeenSigns(s.db)
 	s.seen = s.seenDB
-	maxBody := s.cfg.MaxBody
-	if maxBody <= 0 {
-		maxBody = 16 << 20
-	}
 	s.server = &transport.Server{
-		Peers: s.peers, Log: s.mlog, Seen: s.seen, Now: s.now, MaxBody: maxBody,
+		Peers: s.peers, Log: s.mlog, Seen: s.seen, Now: s.now, MaxBody: s.cfg.MaxBody,
 		Prefix: s.cfg.Listen.Prefix, Logger: s.logger,
 	}
 	s.registerInterfaces(s.server)

@@ -1,7 +1,3 @@
-//go:build institution_ready
-
-// (build tag removed once the institution package compiles: it waits for transport.Server and ofd/guarantee)
-
 package main
 
 import (
