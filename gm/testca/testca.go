@@ -6,7 +6,14 @@
 // 统一社会信用代码 in Subject SERIALNUMBER (OID 2.5.4.5).
 //
 // It is for tests, demos and conformance runs, never for production
-// trust. Certificates verify with smx509 and with openssl verify.
+// trust. Certificates are signed with the GM/T 0009 default SM2 ID
+// 1234567812345678, as Chinese CAs sign them; they verify with smx509 and
+// with OpenSSL, which in version 3.0 must be told the ID:
+//
+//	openssl verify -vfyopt distid:1234567812345678 -CAfile ca.cert.pem NAME.cert.pem
+//
+// (OpenSSL 3.0 verifies certificate signatures with an empty ID by default,
+// see openssl/openssl#23471.)
 package testca
 
 import (
