@@ -170,12 +170,16 @@ func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the answer (HTTP %d): %w", what, res.StatusCode, err)
 	}
-	if int64(len(b)) > max {
-		ex.Response = b[:max]
-		return nil, fmt.Errorf("%s: the answer is larger than %d bytes (HTTP %d)", what, max, res.StatusCode)
+	over := int64(len(b)) > max
+	if over {
+		b = b[:max]
+		ex.Response = b
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: HTTP %s: %s", what, res.Status, first(b, 200))
+	}
+	if over {
+		return nil, fmt.Errorf("%s: the answer is larger than %d bytes (HTTP %d)", what, max, res.StatusCode)
 	}
 	resp, err := protocol.ParseResponse(b)
 	if err != nil {
