@@ -47,7 +47,7 @@ func TestPrometheusMetrics(t *testing.T) {
 		"baohan_exchanges_total,code=0,direction=in,interface=unknown,status=404":      1,
 		"baohan_exchanges_total,code=0,direction=in,interface=baohannotice,status=405": 1,
 		"baohan_exchange_seconds,direction=in,interface=baohannotice":                  3,
-		"baohan_sign_failures_total,interface=baohannotice,peer=建行南京分行":                 1,
+		"baohan_sign_failures_total,interface=baohannotice,peer=建行南京分行":                1,
 	}
 	for k, v := range want {
 		if got[k] != v {
