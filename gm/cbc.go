@@ -96,7 +96,10 @@ func (c *cbcWriter) Close() error {
 // EOF, then checks and strips the PKCS#7 padding: a ciphertext whose
 // length is not a positive multiple of 16 or whose padding is wrong ends
 // in an error (wrapping ErrBadPadding for the latter) instead of io.EOF.
-// Memory use is constant.
+// Plaintext before the last block is delivered as it is decrypted, so a
+// caller must discard what it read unless Read ended with io.EOF (and
+// should check the file digest too: a wrong iv only garbles the first
+// block). Memory use is constant.
 func NewCBCDecryptReader(r io.Reader, key, iv []byte) (io.Reader, error) {
 	b, err := newSM4(key)
 	if err != nil {
