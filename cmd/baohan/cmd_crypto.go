@@ -87,6 +87,15 @@ func loadMaterial(flagName, v string) ([]byte, error) {
 	return nil, fmt.Errorf("--%s: %w", flagName, err)
 }
 
+// noFileHint notes, after a failed parse of a literal value, that it was
+// not a file name either.
+func noFileHint(v string) string {
+	if _, err := os.Stat(v); err != nil && len(v) < 200 {
+		return fmt.Sprintf(" (read as a value: no file named %q exists)", v)
+	}
+	return ""
+}
+
 func looksLikePath(v string) bool {
 	return strings.HasSuffix(v, ".pem") || strings.HasSuffix(v, ".der") || strings.HasSuffix(v, ".cer") ||
 		strings.HasSuffix(v, ".crt") || strings.HasSuffix(v, ".key") || strings.HasPrefix(v, "./") || strings.HasPrefix(v, "../")
@@ -219,7 +228,7 @@ func runEnvelopeSeal(ctx context.Context, env *Env, args []string) error {
 	}
 	pub, err := gm.ParsePublicKey(certBytes)
 	if err != nil {
-		return fmt.Errorf("--cert: %w", err)
+		return fmt.Errorf("--cert: %w%s", err, noFileHint(*certFlag))
 	}
 	data, err := readInput(env, pos)
 	if err != nil {
@@ -335,7 +344,7 @@ func runFileEncrypt(ctx context.Context, env *Env, args []string) error {
 	}
 	pub, err := gm.ParsePublicKey(pubBytes)
 	if err != nil {
-		return fmt.Errorf("--pubkey: %w", err)
+		return fmt.Errorf("--pubkey: %w%s", err, noFileHint(*pubFlag))
 	}
 	if sameFile(*in, *out) {
 		return errors.New("--in and --out are the same file")
