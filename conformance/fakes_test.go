@@ -286,9 +286,6 @@ type fakeInstitution struct {
 	t   *testing.T
 	ib  *inbox
 	out *wire // calls to the platform (the kit)
-	// mangle, when set, changes each outgoing call's fields before
-	// signing (broken institutions).
-	mangle func(i protocol.Interface, f map[string]string)
 
 	mu   sync.Mutex
 	apps map[string]*fakeInstApp
@@ -385,9 +382,6 @@ func (f *fakeInstitution) async(fn func(ctx context.Context)) {
 }
 
 func (f *fakeInstitution) call(ctx context.Context, i protocol.Interface, fields map[string]string) *reply {
-	if f.mangle != nil {
-		f.mangle(i, fields)
-	}
 	return f.out.call(ctx, i, fields)
 }
 

@@ -528,7 +528,7 @@ func (ir *institutionRun) checks() []Check {
 	add(Check{ID: "sign.wrong", Interface: protocol.BaohanApply,
 		Title: "a call signed with another appsecret is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
-			f := t.sign(ctx, fresh(ctx, t).fields)
+			f := ir.w.sign(fresh(ctx, t).fields)
 			f["sign"] = protocol.Sign(f, ir.cfg.AppSecret+"-wrong")
 			t.expectRefused(t.post(ctx, protocol.BaohanApply, protocol.MarshalFields(f)))
 		}})
@@ -536,14 +536,14 @@ func (ir *institutionRun) checks() []Check {
 		Title: "a field changed after signing is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			a := fresh(ctx, t)
-			f := t.sign(ctx, a.fields)
+			f := ir.w.sign(a.fields)
 			f["applyno"] = a.applyNo + "X"
 			t.expectRefused(t.post(ctx, protocol.BaohanApply, protocol.MarshalFields(f)))
 		}})
 	add(Check{ID: "sign.missing", Interface: protocol.BaohanApply,
 		Title: "a call without sign is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
-			f := t.sign(ctx, fresh(ctx, t).fields)
+			f := ir.w.sign(fresh(ctx, t).fields)
 			delete(f, "sign")
 			t.expectRefused(t.post(ctx, protocol.BaohanApply, protocol.MarshalFields(f)))
 		}})
@@ -713,24 +713,24 @@ func (ir *institutionRun) checks() []Check {
 			"biddername": ir.bidder.Name, "biddercode": ir.bidder.CreditCode, "amount": "100.00", "type": typ,
 			"email": "finance@bidder.example.cn"}
 	}
-	add(Check{ID: "invoiceapply.before-restore", Interface: protocol.InvoiceApply, Needs: []string{"uploadbaohanfile"},
+	add(Check{ID: "invoiceapply.before-restore", Interface: protocol.InvoiceApply, Needs: []string{"baohanfilecompletenotice.digest"},
 		Title: "an invoice request before the bid opening (restore) is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			t.expectRefused(t.call(ctx, protocol.InvoiceApply, invoice(ir.need(t, "A"), protocol.InvoiceOrdinary)))
 		}})
-	add(Check{ID: "baohanrestore.before-opening", Interface: protocol.BaohanRestore, Needs: []string{"uploadbaohanfile"},
+	add(Check{ID: "baohanrestore.before-opening", Interface: protocol.BaohanRestore, Needs: []string{"baohanfilecompletenotice.digest"},
 		Title: "a restore whose bid opening (kaibiaotime) is still ahead is refused", Expected: "code 0 for kaibiaotime now + 1 h",
 		Run: func(ctx context.Context, t *T) {
 			a := ir.need(t, "A")
 			t.expectRefused(t.call(ctx, protocol.BaohanRestore, ir.restoreFields(a, ir.cfg.Now().Add(time.Hour), ir.proj.key)))
 		}})
-	add(Check{ID: "baohanrestore.wrong-key", Interface: protocol.BaohanRestore, Needs: []string{"uploadbaohanfile"},
+	add(Check{ID: "baohanrestore.wrong-key", Interface: protocol.BaohanRestore, Needs: []string{"baohanfilecompletenotice.digest"},
 		Title: "a restore whose key does not decrypt the project fields is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			a := ir.need(t, "A")
 			t.expectRefused(t.call(ctx, protocol.BaohanRestore, ir.restoreFields(a, ir.cfg.Now().Add(-time.Minute), gm.NewKey())))
 		}})
-	add(Check{ID: "field.required/baohanrestore", Interface: protocol.BaohanRestore, Needs: []string{"uploadbaohanfile"},
+	add(Check{ID: "field.required/baohanrestore", Interface: protocol.BaohanRestore, Needs: []string{"baohanfilecompletenotice.digest"},
 		Title: "baohanrestore without key is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			a := ir.need(t, "A")
@@ -738,7 +738,7 @@ func (ir *institutionRun) checks() []Check {
 			delete(f, "key")
 			t.expectRefused(t.call(ctx, protocol.BaohanRestore, f))
 		}})
-	add(Check{ID: "baohanrestore", Interface: protocol.BaohanRestore, Needs: []string{"uploadbaohanfile"},
+	add(Check{ID: "baohanrestore", Interface: protocol.BaohanRestore, Needs: []string{"baohanfilecompletenotice.digest"},
 		Title: "the restore after the bid opening is accepted", Expected: "code 1",
 		Run: func(ctx context.Context, t *T) {
 			a := ir.need(t, "A")
@@ -828,7 +828,7 @@ func (ir *institutionRun) checks() []Check {
 		}})
 
 	// --- B: withdrawn; C: given up at the platform; D: cancelled; E: given up at the institution
-	add(Check{ID: "quitapply", Interface: protocol.QuitApply, Needs: []string{"uploadbaohanfile"},
+	add(Check{ID: "quitapply", Interface: protocol.QuitApply, Needs: []string{"baohanfilecompletenotice.digest"},
 		Title: "a withdrawal before the bid opening is accepted", Expected: "code 1",
 		Run: func(ctx context.Context, t *T) {
 			a := ir.newApplied(ctx, t, "B")
@@ -849,7 +849,7 @@ func (ir *institutionRun) checks() []Check {
 			a := ir.newApplied(ctx, t, "C")
 			t.expectAccepted(t.call(ctx, protocol.GiveupApply, map[string]string{"platformcode": ir.platformCode(), "applyno": a.applyNo}))
 		}})
-	add(Check{ID: "canclenotice", Interface: protocol.CancelNotice, Needs: []string{"uploadbaohanfile"}, Optional: true,
+	add(Check{ID: "canclenotice", Interface: protocol.CancelNotice, Needs: []string{"baohanfilecompletenotice.digest"}, Optional: true,
 		Title: "a cancellation of an issued guarantee is accepted (an optional interface)", Expected: "code 1",
 		Run: func(ctx context.Context, t *T) {
 			a := ir.newApplied(ctx, t, "D")

@@ -403,7 +403,13 @@ func (pr *platformRun) checks() []Check {
 		}})
 
 	// --- the pipeline, on downloadpublickey for A
-	dpk := func(a *papp) map[string]string { return map[string]string{"applyno": a.applyNo} }
+	// The kit's downloadpublickey calls carry a counter in bak2, so that
+	// each has its own sign without waiting for the next second.
+	var dpkSeq int
+	dpk := func(a *papp) map[string]string {
+		dpkSeq++
+		return map[string]string{"applyno": a.applyNo, "bak2": fmt.Sprintf("conformance %d", dpkSeq)}
+	}
 	add(Check{ID: "answers.not-json", Needs: []string{"baohanapply"},
 		Title:    "a body that is not a flat JSON object gets a JSON answer with code 0, on every interface",
 		Expected: "HTTP 200, {code:0, message, data} for each of 4 bad bodies × 7 interfaces",
@@ -434,7 +440,7 @@ func (pr *platformRun) checks() []Check {
 		Title: "a call signed with another appsecret is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			a := pr.need(t, "A")
-			f := t.sign(ctx, dpk(a))
+			f := pr.w.sign(dpk(a)) // never sent with this sign
 			f["sign"] = protocol.Sign(f, pr.cfg.AppSecret+"-wrong")
 			t.expectRefused(t.post(ctx, protocol.DownloadPublicKey, protocol.MarshalFields(f)))
 		}})
@@ -442,7 +448,7 @@ func (pr *platformRun) checks() []Check {
 		Title: "a field changed after signing is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			a := pr.need(t, "A")
-			f := t.sign(ctx, dpk(a))
+			f := pr.w.sign(dpk(a)) // never sent with this sign
 			f["bak1"] = "changed after signing"
 			t.expectRefused(t.post(ctx, protocol.DownloadPublicKey, protocol.MarshalFields(f)))
 		}})
@@ -450,7 +456,7 @@ func (pr *platformRun) checks() []Check {
 		Title: "a call without sign is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			a := pr.need(t, "A")
-			f := t.sign(ctx, dpk(a))
+			f := pr.w.sign(dpk(a)) // never sent with this sign
 			delete(f, "sign")
 			t.expectRefused(t.post(ctx, protocol.DownloadPublicKey, protocol.MarshalFields(f)))
 		}})

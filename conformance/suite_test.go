@@ -5,12 +5,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/conformance/faults"
 )
 
 // lateHandler lets a server start before its handler exists.
@@ -44,15 +43,13 @@ func testConfig(url, listen string) Config {
 
 // runPlatformSuite runs the platform suite against the fake platform,
 // wrapped by mw (nil: as is).
-func runPlatformSuite(t *testing.T, mw func(http.Handler) http.Handler) *Report {
+func runPlatformSuite(t *testing.T, mw faults.Middleware) *Report {
 	t.Helper()
 	kit, lh := kitServer(t)
 	p, psrv := newFakePlatform(t, kit.URL)
 	target := psrv.URL
 	if mw != nil {
-		w := httptest.NewServer(mw(p.ib))
-		t.Cleanup(w.Close)
-		target = w.URL
+		target = wrapServer(t, mw(p.ib))
 	}
 	cfg := testConfig(target, kit.URL)
 	cfg.BidderKey = p.bidder.Key
@@ -64,23 +61,10 @@ func runPlatformSuite(t *testing.T, mw func(http.Handler) http.Handler) *Report 
 	return s.Run(context.Background())
 }
 
-func runInstitutionSuite(t *testing.T, mw func(http.Handler) http.Handler, mangle func(protocol.Interface, map[string]string)) *Report {
-	t.Helper()
-	kit, lh := kitServer(t)
-	f, fsrv := newFakeInstitution(t, kit.URL)
-	f.mangle = mangle
-	target := fsrv.URL
-	if mw != nil {
-		w := httptest.NewServer(mw(f.ib))
-		t.Cleanup(w.Close)
-		target = w.URL
-	}
-	s, err := NewInstitutionSuite(testConfig(target, kit.URL), f, nil, fakeVerifier)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lh.set(s.Handler())
-	return s.Run(context.Background())
+func wrapServer(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func reportText(r *Report) string {
@@ -100,7 +84,7 @@ func TestPlatformSuiteAgainstConformingFake(t *testing.T) {
 }
 
 func TestInstitutionSuiteAgainstConformingFake(t *testing.T) {
-	r := runInstitutionSuite(t, nil, nil)
+	r := runInstitutionSuiteWith(t, nil, nil)
 	if !r.Passed(false) {
 		t.Fatalf("the suite failed against a conforming institution:\n%s", reportText(r))
 	}
@@ -108,5 +92,3 @@ func TestInstitutionSuiteAgainstConformingFake(t *testing.T) {
 		t.Errorf("interfaces exchanged: %v, want all 14", r.Interfaces)
 	}
 }
-
-var _ = strings.Contains
