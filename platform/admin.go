@@ -1,0 +1,691 @@
+package platform
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// The admin JSON API under /api/, for the console and operators. Every
+// request needs "Authorization: Bearer <admin token>". Answers are JSON:
+// the object asked for, or {"error": "...", "field": "..."} with a 4xx or
+// 5xx status.
+
+const maxAdminBody = 1 << 20
+
+func (s *Service) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			v, err := fn(w, r)
+			if err != nil {
+				s.adminError(w, r, err)
+				return
+			}
+			if v == nil {
+				return // fn wrote the answer
+			}
+			writeJSON(w, http.StatusOK, v)
+		})
+	}
+	h("GET /api/institutions", s.apiInstitutions)
+
+	h("GET /api/applications", s.apiApplications)
+	h("POST /api/applications", s.apiApply)
+	h("GET /api/applications/{applyno}", s.apiApplication)
+	h("POST /api/applications/{applyno}/{action}", s.apiAction)
+
+	h("GET /api/sections", s.apiSections)
+	h("POST /api/sections", s.apiRegisterSection)
+	h("GET /api/sections/{no}", s.apiSection)
+	h("POST /api/sections/{no}/postpone", s.apiPostpone)
+	h("POST /api/sections/{no}/restore", s.apiRestoreSection)
+
+	h("GET /api/bidders", s.apiBidders)
+	h("POST /api/bidders", s.apiRegisterBidder)
+	h("GET /api/bidders/{code}", s.apiBidder)
+
+	h("GET /api/guarantees", s.apiGuarantees)
+	h("GET /api/guarantees/{applyno}/{filetype}", s.apiGuarantee)
+	h("GET /api/guarantees/{applyno}/{filetype}/ofd", s.apiGuaranteeOFD)
+	h("GET /api/guarantees/{applyno}/{filetype}/report", s.apiGuaranteeReport)
+
+	h("GET /api/messages", s.apiMessages)
+	h("GET /api/messages/verify", s.apiVerifyChain)
+	h("GET /api/messages/{id}", s.apiMessage)
+
+	h("GET /api/outbox", s.apiOutbox)
+	h("GET /api/outbox/counts", s.apiOutboxCounts)
+	h("POST /api/outbox/{id}/retry", s.apiOutboxRetry)
+
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no API %s %s", r.Method, r.URL.Path)})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.adminAuthorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="baohan platform"`)
+			msg := "missing or wrong bearer token"
+			if s.admin == "" {
+				msg = "the admin API is disabled: no admin_token is configured"
+			}
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: msg})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (s *Service) adminAuthorized(r *http.Request) bool {
+	if s.admin == "" {
+		return false
+	}
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.admin)) == 1
+}
+
+type apiError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func (s *Service) adminError(w http.ResponseWriter, r *http.Request, err error) {
+	var ie *InputError
+	var te *TransitionError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ie):
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: ie.Field})
+	case errors.As(err, &te):
+		writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
+	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+	case errors.As(err, &mbe):
+		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)})
+	default:
+		s.log.Error("admin API", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// decodeBody reads a JSON object into v, refusing unknown fields.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return &InputError{Msg: "empty body: expected a JSON object"}
+		}
+		return &InputError{Msg: "body: " + err.Error()}
+	}
+	return nil
+}
+
+func queryInt(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, inputErr(name, "%q is not a non-negative integer", v)
+	}
+	return n, nil
+}
+
+func queryInt64(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, inputErr(name, "%q is not a non-negative integer", v)
+	}
+	return n, nil
+}
+
+// InstitutionInfo is what the API shows of an institution (no secrets).
+type InstitutionInfo struct {
+	Name                string    `json:"name"`
+	AppKey              string    `json:"appkey"`
+	BaseURL             string    `json:"base_url"`
+	PlatformCode        string    `json:"platformcode"`
+	Products            []Product `json:"products"`
+	RequireBasicAccount bool      `json:"require_basic_account"`
+	Cancel              bool      `json:"canclenotice"`
+	SM2Layout           string    `json:"sm2_layout"`
+	FileDigest          string    `json:"file_digest"`
+	ChunkSize           int       `json:"chunk_size"`
+	IndexBase           int       `json:"index_base"`
+}
+
+// Institutions lists the configured institutions, without secrets.
+func (s *Service) Institutions() []InstitutionInfo {
+	out := make([]InstitutionInfo, 0, len(s.cfg.Institutions))
+	for _, in := range s.cfg.Institutions {
+		p := s.peers[in.Name]
+		out = append(out, InstitutionInfo{Name: in.Name, AppKey: in.AppKey, BaseURL: p.BaseURL, PlatformCode: in.PlatformCode,
+			Products: in.Products, RequireBasicAccount: in.RequireBasicAccount, Cancel: !in.NoCancel,
+			SM2Layout: p.Profile.SM2Layout.String(), FileDigest: p.Profile.FileDigest.String(),
+			ChunkSize: p.Profile.ChunkSize, IndexBase: p.Profile.IndexBase})
+	}
+	return out
+}
+
+// MarshalJSON writes a product with its rate as a decimal string.
+func (p Product) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name       string `json:"name"`
+		Rate       string `json:"rate"`
+		MinPremium string `json:"min_premium,omitempty"`
+	}{p.Name, p.Rate.String(), minPremium(p.MinPremium)})
+}
+
+func minPremium(d decimal.Decimal) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.StringFixed(2)
+}
+
+func (s *Service) apiInstitutions(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.Institutions(), nil
+}
+
+func (s *Service) apiApplications(w http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	f := ApplicationFilter{State: State(q.Get("state")), SectionNo: q.Get("section"), Institution: q.Get("institution"),
+		BidderCode: q.Get("bidder"), ApplyNo: q.Get("applyno"), BaohanNo: q.Get("baohanno")}
+	if f.State != "" && !f.State.Valid() {
+		return nil, inputErr("state", "unknown state %q", f.State)
+	}
+	var err error
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
+	if f.Offset, err = queryInt(r, "offset"); err != nil {
+		return nil, err
+	}
+	return s.Applications(r.Context(), f)
+}
+
+func (s *Service) apiApply(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in ApplyInput
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	a, err := s.Apply(r.Context(), in)
+	if err != nil {
+		return nil, err
+	}
+	writeJSON(w, http.StatusCreated, a)
+	return nil, nil
+}
+
+// ApplicationDetail is an application with its history, guarantee files
+// and outbound calls.
+type ApplicationDetail struct {
+	Application *Application       `json:"application"`
+	History     []HistoryEvent     `json:"history"`
+	Guarantees  []Guarantee        `json:"guarantees"`
+	Calls       []store.OutMessage `json:"calls"`
+}
+
+// Detail returns the application with its history, guarantees and calls.
+func (s *Service) Detail(ctx context.Context, applyNo string) (*ApplicationDetail, error) {
+	a, err := s.Application(ctx, applyNo)
+	if err != nil {
+		return nil, err
+	}
+	d := &ApplicationDetail{Application: a}
+	if d.History, err = s.History(ctx, applyNo); err != nil {
+		return nil, err
+	}
+	if d.Guarantees, err = s.Guarantees(ctx, applyNo, 10, 0); err != nil {
+		return nil, err
+	}
+	calls, err := s.db.OutboxList(ctx, store.OutboxFilter{ApplyNo: applyNo, Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	d.Calls = redactCalls(calls)
+	return d, nil
+}
+
+func (s *Service) apiApplication(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.Detail(r.Context(), r.PathValue("applyno"))
+}
+
+// redactCalls hides applydata and envelopes in listings (they are
+// ciphertext, but long) and never shows a key.
+func redactCalls(ms []store.OutMessage) []store.OutMessage {
+	if ms == nil {
+		return []store.OutMessage{}
+	}
+	for i := range ms {
+		f := map[string]string{}
+		for k, v := range ms[i].Fields {
+			switch k {
+			case "key", "iv":
+				f[k] = "(hidden)"
+			case "applydata", "digitalenvelope":
+				f[k] = clip(v, 24)
+			default:
+				f[k] = v
+			}
+		}
+		ms[i].Fields = f
+	}
+	return ms
+}
+
+type reasonInput struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Service) apiAction(w http.ResponseWriter, r *http.Request) (any, error) {
+	ctx, no := r.Context(), r.PathValue("applyno")
+	switch r.PathValue("action") {
+	case "quit":
+		var in reasonInput
+		if err := decodeBody(r, &in); err != nil {
+			return nil, err
+		}
+		return s.Quit(ctx, no, in.Reason)
+	case "cancel":
+		var in reasonInput
+		if err := decodeOptionalBody(r, &in); err != nil {
+			return nil, err
+		}
+		return s.Cancel(ctx, no, in.Reason)
+	case "claim":
+		var in ClaimInput
+		if err := decodeBody(r, &in); err != nil {
+			return nil, err
+		}
+		return s.Claim(ctx, no, in)
+	case "giveup":
+		var in reasonInput
+		if err := decodeOptionalBody(r, &in); err != nil {
+			return nil, err
+		}
+		return s.GiveUp(ctx, no, in.Reason)
+	case "invoice":
+		var in InvoiceInput
+		if err := decodeBody(r, &in); err != nil {
+			return nil, err
+		}
+		return s.RequestInvoice(ctx, no, in)
+	case "restore":
+		return s.RestoreNow(ctx, no)
+	}
+	writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown action %q (quit, cancel, claim, giveup, invoice, restore)", r.PathValue("action"))})
+	return nil, nil
+}
+
+// decodeOptionalBody is decodeBody that accepts an empty body.
+func decodeOptionalBody(r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	err := decodeBody(r, v)
+	var ie *InputError
+	if errors.As(err, &ie) && strings.HasPrefix(ie.Msg, "empty body") {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) apiSections(w http.ResponseWriter, r *http.Request) (any, error) {
+	f := SectionFilter{Query: r.URL.Query().Get("q")}
+	var err error
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
+	if f.Offset, err = queryInt(r, "offset"); err != nil {
+		return nil, err
+	}
+	return s.Sections(r.Context(), f)
+}
+
+// apiTime accepts "yyyy-MM-dd HH:mm:ss" (China Standard Time) or RFC 3339.
+type apiTime struct{ time.Time }
+
+func (t *apiTime) UnmarshalJSON(b []byte) error {
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("want a time string like \"2026-12-01 09:30:00\"")
+	}
+	if tt, err := protocol.ParseTime(v); err == nil {
+		t.Time = tt
+		return nil
+	}
+	tt, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return fmt.Errorf("time %q: want yyyy-MM-dd HH:mm:ss (UTC+8) or RFC 3339", v)
+	}
+	t.Time = tt
+	return nil
+}
+
+func (s *Service) apiRegisterSection(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in struct {
+		SectionInput
+		KaibiaoTime apiTime `json:"kaibiaotime"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	in.SectionInput.KaibiaoTime = in.KaibiaoTime.Time
+	sec, err := s.RegisterSection(r.Context(), in.SectionInput)
+	if err != nil {
+		return nil, err
+	}
+	writeJSON(w, http.StatusCreated, sec)
+	return nil, nil
+}
+
+func (s *Service) apiSection(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.Section(r.Context(), r.PathValue("no"))
+}
+
+func (s *Service) apiPostpone(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in struct {
+		KaibiaoTime apiTime `json:"kaibiaotime"`
+		Reason      string  `json:"reason"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	if in.KaibiaoTime.IsZero() {
+		return nil, inputErr("kaibiaotime", "the new 开标时间 is required")
+	}
+	return s.Postpone(r.Context(), r.PathValue("no"), in.KaibiaoTime.Time, in.Reason)
+}
+
+func (s *Service) apiRestoreSection(w http.ResponseWriter, r *http.Request) (any, error) {
+	nos, err := s.RestoreSectionNow(r.Context(), r.PathValue("no"))
+	if err != nil && len(nos) == 0 {
+		return nil, err
+	}
+	out := map[string]any{"restoring": nos}
+	if err != nil {
+		out["errors"] = err.Error()
+	}
+	if nos == nil {
+		out["restoring"] = []string{}
+	}
+	return out, nil
+}
+
+func (s *Service) apiBidders(w http.ResponseWriter, r *http.Request) (any, error) {
+	lim, err := queryInt(r, "limit")
+	if err != nil {
+		return nil, err
+	}
+	off, err := queryInt(r, "offset")
+	if err != nil {
+		return nil, err
+	}
+	return s.Bidders(r.Context(), r.URL.Query().Get("q"), lim, off)
+}
+
+func (s *Service) apiRegisterBidder(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in BidderInput
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	b, err := s.RegisterBidder(r.Context(), in)
+	if err != nil {
+		return nil, err
+	}
+	writeJSON(w, http.StatusCreated, b)
+	return nil, nil
+}
+
+func (s *Service) apiBidder(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.Bidder(r.Context(), r.PathValue("code"))
+}
+
+func (s *Service) apiGuarantees(w http.ResponseWriter, r *http.Request) (any, error) {
+	lim, err := queryInt(r, "limit")
+	if err != nil {
+		return nil, err
+	}
+	off, err := queryInt(r, "offset")
+	if err != nil {
+		return nil, err
+	}
+	return s.Guarantees(r.Context(), r.URL.Query().Get("applyno"), lim, off)
+}
+
+func pathFileType(r *http.Request) (int, error) {
+	switch r.PathValue("filetype") {
+	case "1":
+		return 1, nil
+	case "2":
+		return 2, nil
+	}
+	return 0, inputErr("filetype", "must be 1 (密文) or 2 (明文), got %q", r.PathValue("filetype"))
+}
+
+func (s *Service) apiGuarantee(w http.ResponseWriter, r *http.Request) (any, error) {
+	ft, err := pathFileType(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Guarantee(r.Context(), r.PathValue("applyno"), ft)
+}
+
+func (s *Service) apiGuaranteeReport(w http.ResponseWriter, r *http.Request) (any, error) {
+	ft, err := pathFileType(r)
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.Guarantee(r.Context(), r.PathValue("applyno"), ft)
+	if err != nil {
+		return nil, err
+	}
+	return g.Report, nil
+}
+
+func (s *Service) apiGuaranteeOFD(w http.ResponseWriter, r *http.Request) (any, error) {
+	ft, err := pathFileType(r)
+	if err != nil {
+		return nil, err
+	}
+	rc, g, err := s.OpenGuarantee(r.Context(), r.PathValue("applyno"), ft)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	name := fmt.Sprintf("%s-%s-%d.ofd", g.ApplyNo, g.BaohanNo, g.FileType)
+	w.Header().Set("Content-Type", "application/ofd")
+	w.Header().Set("Content-Length", strconv.FormatInt(g.Size, 10))
+	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(name, `"`, "")+`"`)
+	w.Header().Set("X-Content-SM3", g.SM3)
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		s.log.Warn("sending guarantee", "applyno", g.ApplyNo, "err", err)
+	}
+	return nil, nil
+}
+
+// MessageView is a message log row for the API (bodies as text).
+type MessageView struct {
+	ID         int64     `json:"id"`
+	At         time.Time `json:"at"`
+	Direction  string    `json:"direction"`
+	Interface  string    `json:"interface"`
+	Peer       string    `json:"peer"`
+	ApplyNo    string    `json:"applyno,omitempty"`
+	BaohanNo   string    `json:"baohanno,omitempty"`
+	HTTPStatus int       `json:"http_status"`
+	Code       int       `json:"code"`
+	OK         bool      `json:"ok"`
+	SignOK     bool      `json:"sign_ok"`
+	Diagnosis  string    `json:"diagnosis,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	LatencyMS  int64     `json:"latency_ms"`
+	Request    string    `json:"request,omitempty"`
+	Response   string    `json:"response,omitempty"`
+	Hash       string    `json:"hash"`
+}
+
+func messageView(e *store.LogEntry) MessageView {
+	return MessageView{ID: e.ID, At: e.At.In(protocol.CST), Direction: e.Direction, Interface: e.Interface, Peer: e.Peer,
+		ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo, HTTPStatus: e.HTTPStatus, Code: e.Code, OK: e.OK(), SignOK: e.SignOK,
+		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.LatencyMS, Request: redactBody(e.Request), Response: string(e.Response), Hash: e.Hash}
+}
+
+// redactBody hides the project key of a baohanrestore in a logged request.
+func redactBody(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return string(b)
+	}
+	if _, ok := m["key"]; ok {
+		m["key"] = "(hidden)"
+		if out, err := json.Marshal(m); err == nil {
+			return string(out)
+		}
+	}
+	return string(b)
+}
+
+// Messages lists the message log.
+func (s *Service) Messages(r *http.Request) ([]MessageView, error) {
+	q := r.URL.Query()
+	f := store.LogFilter{ApplyNo: q.Get("applyno"), Interface: q.Get("interface"), Peer: q.Get("peer"), Direction: q.Get("direction")}
+	switch q.Get("result") {
+	case "":
+	case "ok":
+		t := true
+		f.OK = &t
+	case "failed":
+		t := false
+		f.OK = &t
+	default:
+		return nil, inputErr("result", "must be ok or failed, got %q", q.Get("result"))
+	}
+	var err error
+	if f.Before, err = queryInt64(r, "before"); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
+	es, err := s.msgLog.List(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MessageView, len(es))
+	for i := range es {
+		out[i] = messageView(&es[i])
+	}
+	return out, nil
+}
+
+func (s *Service) apiMessages(w http.ResponseWriter, r *http.Request) (any, error) { return s.Messages(r) }
+
+func (s *Service) apiMessage(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, inputErr("id", "%q is not a message id", r.PathValue("id"))
+	}
+	e, err := s.msgLog.Get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return messageView(e), nil
+}
+
+func (s *Service) apiVerifyChain(w http.ResponseWriter, r *http.Request) (any, error) {
+	brk, err := s.msgLog.VerifyChain(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if brk != nil {
+		return map[string]any{"intact": false, "break": brk.Error()}, nil
+	}
+	return map[string]any{"intact": true}, nil
+}
+
+func (s *Service) apiOutbox(w http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	f := store.OutboxFilter{State: store.State(q.Get("state")), Peer: q.Get("peer"), Interface: q.Get("interface"), ApplyNo: q.Get("applyno")}
+	if f.State != "" {
+		ok := false
+		for _, st := range store.States {
+			ok = ok || st == f.State
+		}
+		if !ok {
+			return nil, inputErr("state", "unknown outbox state %q", f.State)
+		}
+	}
+	var err error
+	if f.Before, err = queryInt64(r, "before"); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
+		return nil, err
+	}
+	ms, err := s.db.OutboxList(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	return redactCalls(ms), nil
+}
+
+func (s *Service) apiOutboxCounts(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.db.OutboxCounts(r.Context())
+}
+
+func (s *Service) apiOutboxRetry(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, inputErr("id", "%q is not an outbox id", r.PathValue("id"))
+	}
+	if err := s.db.OutboxRetry(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return nil, &InputError{Field: "id", Msg: err.Error()}
+	}
+	s.kick()
+	return s.db.OutboxGet(r.Context(), id)
+}

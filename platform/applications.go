@@ -1,0 +1,421 @@
+package platform
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// Application is one application (投保申请) of a bidder for a section at
+// an institution.
+type Application struct {
+	ApplyNo     string          `json:"applyno"`
+	SectionNo   string          `json:"section_no"`
+	BidderCode  string          `json:"bidder_code"`
+	Institution string          `json:"institution"`
+	Product     string          `json:"product"`
+	Rate        decimal.Decimal `json:"rate"`
+	BondAmount  decimal.Decimal `json:"bond_amount"`
+	State       State           `json:"state"`
+	StateLabel  string          `json:"state_label"`
+	// PrevState is the state before quit_requested.
+	PrevState State `json:"prev_state,omitempty"`
+	// Pending is the call whose answer decides the next move
+	// (giveupapply, canclenotice, claimsnotice), "" when none.
+	Pending     protocol.Interface `json:"pending,omitempty"`
+	Version     int64              `json:"version"`
+	RedirectURL string             `json:"redirecturl,omitempty"`
+	BaohanNo    string             `json:"baohanno,omitempty"`
+	Notice      *Notice            `json:"notice,omitempty"`
+	TuibaoTime  string             `json:"tuibaotime,omitempty"`
+	Invoice     *Invoice           `json:"invoice,omitempty"`
+	// LastMessage is the institution's latest refusal or remark.
+	LastMessage string    `json:"last_message,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+
+	// KaibiaoTime is the section's current bid opening (read with the
+	// application; not a column of it).
+	KaibiaoTime time.Time `json:"kaibiaotime"`
+}
+
+// Notice is the accepted baohannotice.
+type Notice struct {
+	BaohanNo     string    `json:"baohanno"`
+	PayerName    string    `json:"payername,omitempty"`
+	PayerAccount string    `json:"payeraccount,omitempty"`
+	InstName     string    `json:"instname"`
+	GenerateTime string    `json:"generatetime"`
+	Rate         string    `json:"rate"`
+	Cost         string    `json:"cost"`
+	ApplyStatus  string    `json:"applystatus"`
+	ReceivedAt   time.Time `json:"received_at"`
+}
+
+// differs names the first field in which n and o differ, comparing
+// amounts as decimals and times as instants; "" when they are the same
+// notice.
+func (n *Notice) differs(o *Notice) (field, was, now string) {
+	eqDec := func(a, b string) bool {
+		x, err1 := decimal.NewFromString(a)
+		y, err2 := decimal.NewFromString(b)
+		return err1 == nil && err2 == nil && x.Equal(y) || a == b
+	}
+	eqTime := func(a, b string) bool {
+		x, err1 := protocol.ParseTime(a)
+		y, err2 := protocol.ParseTime(b)
+		return err1 == nil && err2 == nil && x.Equal(y) || a == b
+	}
+	switch {
+	case n.ApplyStatus != o.ApplyStatus:
+		return "applystatus", n.ApplyStatus, o.ApplyStatus
+	case n.BaohanNo != o.BaohanNo:
+		return "baohanno", n.BaohanNo, o.BaohanNo
+	case !eqDec(n.Rate, o.Rate):
+		return "rate", n.Rate, o.Rate
+	case !eqDec(n.Cost, o.Cost):
+		return "cost", n.Cost, o.Cost
+	case n.InstName != o.InstName:
+		return "instname", n.InstName, o.InstName
+	case !eqTime(n.GenerateTime, o.GenerateTime):
+		return "generatetime", n.GenerateTime, o.GenerateTime
+	case n.PayerName != o.PayerName:
+		return "payername", n.PayerName, o.PayerName
+	case n.PayerAccount != o.PayerAccount:
+		return "payeraccount", n.PayerAccount, o.PayerAccount
+	}
+	return "", "", ""
+}
+
+// Invoice is the invoice request and the institution's answer.
+type Invoice struct {
+	Request     InvoiceInput `json:"request"`
+	RequestedAt time.Time    `json:"requested_at"`
+	Status      string       `json:"applystatus,omitempty"` // from invoicenotice
+	InvoiceURL  string       `json:"invoiceurl,omitempty"`
+	InvoiceCode string       `json:"invoicecode,omitempty"`
+	InvoiceNo   string       `json:"invoiceno,omitempty"`
+	NoticedAt   time.Time    `json:"noticed_at,omitzero"`
+}
+
+// HistoryEvent is one row of the application's history.
+type HistoryEvent struct {
+	Seq    int64           `json:"seq"`
+	At     time.Time       `json:"at"`
+	Event  Event           `json:"event"`
+	From   State           `json:"from"`
+	To     State           `json:"to"`
+	Actor  string          `json:"actor"`
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+const applicationColumns = `a.applyno, a.section_no, a.bidder_code, a.institution, a.product, a.rate, a.bond_amount,
+	a.state, a.prev_state, a.pending, a.version, a.redirect_url, a.baohanno, a.notice, a.notice_at, a.tuibaotime,
+	a.invoice, a.last_message, a.created_at, a.updated_at, s.kaibiao_at`
+
+const applicationFrom = ` FROM plat_applications a JOIN plat_sections s ON s.section_no = a.section_no`
+
+func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
+	var (
+		a                                 Application
+		rate, bond, state, prev, pend     string
+		notice, invoice                   string
+		noticeAt, created, updated, kbtAt int64
+	)
+	if err := sc.Scan(&a.ApplyNo, &a.SectionNo, &a.BidderCode, &a.Institution, &a.Product, &rate, &bond,
+		&state, &prev, &pend, &a.Version, &a.RedirectURL, &a.BaohanNo, &notice, &noticeAt, &a.TuibaoTime,
+		&invoice, &a.LastMessage, &created, &updated, &kbtAt); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.Rate, err = decimal.NewFromString(rate); err != nil {
+		return nil, fmt.Errorf("application %s: rate %q: %w", a.ApplyNo, rate, err)
+	}
+	if a.BondAmount, err = decimal.NewFromString(bond); err != nil {
+		return nil, fmt.Errorf("application %s: bond %q: %w", a.ApplyNo, bond, err)
+	}
+	a.State, a.PrevState, a.Pending = State(state), State(prev), protocol.Interface(pend)
+	a.StateLabel = a.State.Label()
+	if notice != "" {
+		a.Notice = new(Notice)
+		if err := json.Unmarshal([]byte(notice), a.Notice); err != nil {
+			return nil, fmt.Errorf("application %s: notice: %w", a.ApplyNo, err)
+		}
+	}
+	if invoice != "" {
+		a.Invoice = new(Invoice)
+		if err := json.Unmarshal([]byte(invoice), a.Invoice); err != nil {
+			return nil, fmt.Errorf("application %s: invoice: %w", a.ApplyNo, err)
+		}
+	}
+	a.CreatedAt, a.UpdatedAt, a.KaibiaoTime = fromMicros(created), fromMicros(updated), fromMicros(kbtAt)
+	return &a, nil
+}
+
+// loadApplication reads one application; with lock, inside a transaction,
+// it locks the row on PostgreSQL (SQLite transactions hold the write lock
+// already).
+func (s *Service) loadApplication(ctx context.Context, q querier, applyNo string, lock bool) (*Application, error) {
+	query := `SELECT ` + applicationColumns + applicationFrom + ` WHERE a.applyno = ?`
+	if lock && s.db.Dialect == store.Postgres {
+		query += ` FOR UPDATE OF a`
+	}
+	a, err := scanApplication(q.QueryRowContext(ctx, s.db.Rebind(query), applyNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("applyno %s: %w", applyNo, ErrNotFound)
+	}
+	return a, err
+}
+
+// Application returns one application.
+func (s *Service) Application(ctx context.Context, applyNo string) (*Application, error) {
+	return s.loadApplication(ctx, s.db, applyNo, false)
+}
+
+// ApplicationFilter selects applications. Empty fields match all.
+type ApplicationFilter struct {
+	State       State  `json:"state"`
+	SectionNo   string `json:"section"`
+	Institution string `json:"institution"`
+	BidderCode  string `json:"bidder"`
+	ApplyNo     string `json:"applyno"` // a prefix of the applyno
+	BaohanNo    string `json:"baohanno"`
+	Limit       int    `json:"limit"`
+	Offset      int    `json:"offset"`
+}
+
+// Applications lists applications, newest first.
+func (s *Service) Applications(ctx context.Context, f ApplicationFilter) ([]Application, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(c string, v any) { where = append(where, c); args = append(args, v) }
+	if f.State != "" {
+		add("a.state = ?", string(f.State))
+	}
+	if f.SectionNo != "" {
+		add("a.section_no = ?", f.SectionNo)
+	}
+	if f.Institution != "" {
+		add("a.institution = ?", f.Institution)
+	}
+	if f.BidderCode != "" {
+		add("a.bidder_code = ?", f.BidderCode)
+	}
+	if f.ApplyNo != "" {
+		add(`a.applyno LIKE ? ESCAPE '\'`, likeEscape(f.ApplyNo)+"%")
+	}
+	if f.BaohanNo != "" {
+		add("a.baohanno = ?", f.BaohanNo)
+	}
+	q := `SELECT ` + applicationColumns + applicationFrom
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY a.created_at DESC, a.applyno LIMIT ? OFFSET ?"
+	args = append(args, limit(f.Limit), max(f.Offset, 0))
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Application{}
+	for rows.Next() {
+		a, err := scanApplication(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}
+
+// History returns the application's events, oldest first.
+func (s *Service) History(ctx context.Context, applyNo string) ([]HistoryEvent, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT seq, at, event, from_state, to_state, actor, detail
+		FROM plat_application_events WHERE applyno = ? ORDER BY seq`), applyNo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []HistoryEvent{}
+	for rows.Next() {
+		var (
+			e          HistoryEvent
+			at         int64
+			ev, fr, to string
+			detail     string
+		)
+		if err := rows.Scan(&e.Seq, &at, &ev, &fr, &to, &e.Actor, &detail); err != nil {
+			return nil, err
+		}
+		e.At, e.Event, e.From, e.To = fromMicros(at), Event(ev), State(fr), State(to)
+		if detail != "" {
+			e.Detail = json.RawMessage(detail)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Actors of the history.
+const (
+	ActorAdmin     = "admin"
+	ActorOutbox    = "outbox"
+	ActorScheduler = "scheduler"
+)
+
+func actorInstitution(name string) string { return "institution:" + name }
+
+// move applies event ev to the application inside tx: it asks the state
+// machine, lets mutate change the other columns, writes the row (checking
+// the version it read) and appends the event to the history. It returns
+// the new state or a *TransitionError naming the applyno.
+func (s *Service) move(ctx context.Context, tx *sql.Tx, a *Application, ev Event, actor string, detail any, mutate func(a *Application)) error {
+	from := a.State
+	to, err := Next(from, ev, a.PrevState, Facts{Now: s.now(), KaibiaoTime: a.KaibiaoTime, Pending: a.Pending})
+	if err != nil {
+		var te *TransitionError
+		if errors.As(err, &te) {
+			te.ApplyNo = a.ApplyNo
+		}
+		return err
+	}
+	switch {
+	case to == QuitRequested && from != QuitRequested:
+		a.PrevState = from
+	case from == QuitRequested && to != QuitRequested:
+		a.PrevState = ""
+	}
+	a.State = to
+	if mutate != nil {
+		mutate(a)
+	}
+	if err := s.save(ctx, tx, a, ev, from, actor, detail); err != nil {
+		return err
+	}
+	if to == CipherReceived && from != CipherReceived {
+		// A ciphertext guarantee is held (new, or again after a refused
+		// quit): its restore is due at the bid opening.
+		return s.scheduleRestore(ctx, tx, a, "")
+	}
+	return nil
+}
+
+// record appends a history event that does not move the state.
+func (s *Service) record(ctx context.Context, tx *sql.Tx, a *Application, ev Event, actor string, detail any, mutate func(a *Application)) error {
+	if mutate != nil {
+		mutate(a)
+	}
+	return s.save(ctx, tx, a, ev, a.State, actor, detail)
+}
+
+// errStale is a lost optimistic race (the row changed since it was read).
+var errStale = errors.New("the application changed meanwhile; try again")
+
+func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event, from State, actor string, detail any) error {
+	now := s.now()
+	var notice, invoice string
+	if a.Notice != nil {
+		b, _ := json.Marshal(a.Notice)
+		notice = string(b)
+	}
+	if a.Invoice != nil {
+		b, _ := json.Marshal(a.Invoice)
+		invoice = string(b)
+	}
+	noticeAt := int64(0)
+	if a.Notice != nil {
+		noticeAt = micros(a.Notice.ReceivedAt)
+	}
+	res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications SET state = ?, prev_state = ?, pending = ?,
+		version = version + 1, redirect_url = ?, baohanno = ?, notice = ?, notice_at = ?, tuibaotime = ?, invoice = ?,
+		last_message = ?, updated_at = ? WHERE applyno = ? AND version = ?`),
+		string(a.State), string(a.PrevState), string(a.Pending), a.RedirectURL, a.BaohanNo, notice, noticeAt,
+		a.TuibaoTime, invoice, clip(a.LastMessage, 2000), micros(now), a.ApplyNo, a.Version)
+	if err != nil {
+		if store.IsUniqueViolation(err) && a.BaohanNo != "" {
+			return fmt.Errorf("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
+		}
+		return fmt.Errorf("applyno %s: saving: %w", a.ApplyNo, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errStale
+	}
+	a.Version++
+	a.UpdatedAt = now
+	a.StateLabel = a.State.Label()
+	return s.insertEvent(ctx, tx, a.ApplyNo, a.Version, now, ev, from, a.State, actor, detail)
+}
+
+func (s *Service) insertEvent(ctx context.Context, tx *sql.Tx, applyNo string, seq int64, at time.Time, ev Event, from, to State, actor string, detail any) error {
+	d := ""
+	if detail != nil {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return err
+		}
+		if string(b) != "null" && string(b) != "{}" {
+			d = string(b)
+		}
+	}
+	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_application_events
+		(applyno, seq, at, event, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		applyNo, seq, micros(at), string(ev), string(from), string(to), actor, d)
+	if err != nil {
+		return fmt.Errorf("applyno %s: history: %w", applyNo, err)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction, again when it lost an optimistic
+// race.
+func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for range 5 {
+		err = s.db.InTx(ctx, fn)
+		if !errors.Is(err, errStale) {
+			return err
+		}
+	}
+	return err
+}
+
+// withApplication loads the application locked in a transaction and runs
+// fn on it.
+func (s *Service) withApplication(ctx context.Context, applyNo string, fn func(tx *sql.Tx, a *Application) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		a, err := s.loadApplication(ctx, tx, applyNo, true)
+		if err != nil {
+			return err
+		}
+		return fn(tx, a)
+	})
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}

@@ -1,0 +1,207 @@
+package platform
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// ApplyInput is a bidder's application: a section, an institution and
+// one of its products.
+type ApplyInput struct {
+	SectionNo   string `json:"section_no"`
+	BidderCode  string `json:"bidder_code"`
+	Institution string `json:"institution"`
+	Product     string `json:"product"`
+}
+
+// Apply creates an application and, in the same transaction, enqueues
+// baohanapply to the institution: applydata is the 7-field JSON with the
+// four project fields each SM4-ECB encrypted under the section's project
+// key, the whole SM4 encrypted under a fresh key, and that key SM2-wrapped
+// for the bidder's certificate in the institution's layout
+// (digitalenvelope). The redirecturl of the answer is stored on the
+// application for the bidder.
+func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error) {
+	in.SectionNo, in.BidderCode = strings.TrimSpace(in.SectionNo), strings.TrimSpace(in.BidderCode)
+	inst, ok := s.cfg.institution(in.Institution)
+	if !ok {
+		return nil, inputErr("institution", "unknown institution %q", in.Institution)
+	}
+	prod, ok := inst.Product(in.Product)
+	if !ok {
+		names := make([]string, len(inst.Products))
+		for i, p := range inst.Products {
+			names[i] = p.Name
+		}
+		return nil, inputErr("product", "institution %s has no product %q (it has: %s)", inst.Name, in.Product, strings.Join(names, ", "))
+	}
+	peer := s.peers[inst.Name]
+	now := s.now()
+	applyNo := NewApplyNo(now)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		sec, err := s.sectionQ(ctx, tx, in.SectionNo)
+		if errors.Is(err, ErrNotFound) {
+			return inputErr("section_no", "unknown section %q", in.SectionNo)
+		}
+		if err != nil {
+			return err
+		}
+		if !now.Before(sec.KaibiaoTime) {
+			return inputErr("section_no", "section %s opened at %s; applications are closed", sec.No, protocol.FormatTime(sec.KaibiaoTime))
+		}
+		bidder, err := s.bidderQ(ctx, tx, in.BidderCode)
+		if errors.Is(err, ErrNotFound) {
+			return inputErr("bidder_code", "unknown bidder %q", in.BidderCode)
+		}
+		if err != nil {
+			return err
+		}
+		if live, err := s.liveApplication(ctx, tx, in.BidderCode, in.SectionNo); err != nil {
+			return err
+		} else if live != "" {
+			return inputErr("bidder_code", "bidder %s already has application %s for section %s", in.BidderCode, live, in.SectionNo)
+		}
+		applydata, envelope, err := s.buildApplyData(ctx, tx, sec, bidder, peer.Profile.SM2Layout)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_applications
+			(applyno, section_no, bidder_code, institution, product, rate, bond_amount, state, version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`),
+			applyNo, sec.No, bidder.CreditCode, inst.Name, prod.Name, prod.Rate.String(), sec.BondAmount.StringFixed(2),
+			string(None), micros(now), micros(now))
+		if err != nil {
+			return err
+		}
+		a, err := s.loadApplication(ctx, tx, applyNo, true)
+		if err != nil {
+			return err
+		}
+		if err := s.move(ctx, tx, a, EvApply, ActorAdmin, map[string]string{
+			"section": sec.No, "bidder": bidder.CreditCode, "institution": inst.Name, "product": prod.Name,
+		}, nil); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, a, protocol.BaohanApply, map[string]string{
+			"platformcode":    peer.PlatformCode,
+			"applyno":         applyNo,
+			"applydata":       applydata,
+			"digitalenvelope": envelope,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.kick()
+	s.log.Info("application created", "applyno", applyNo, "institution", inst.Name, "product", prod.Name)
+	return s.Application(ctx, applyNo)
+}
+
+// liveApplication returns the applyno of the bidder's application for the
+// section that is not in a final state, or "".
+func (s *Service) liveApplication(ctx context.Context, q querier, bidder, section string) (string, error) {
+	var final []string
+	for _, st := range States {
+		if st.Final() {
+			final = append(final, "'"+string(st)+"'")
+		}
+	}
+	var applyNo string
+	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT applyno FROM plat_applications
+		WHERE bidder_code = ? AND section_no = ? AND state NOT IN (`+strings.Join(final, ", ")+`) LIMIT 1`),
+		bidder, section).Scan(&applyNo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return applyNo, err
+}
+
+// buildApplyData makes applydata and digitalenvelope for a bidder's
+// application to a section.
+func (s *Service) buildApplyData(ctx context.Context, q querier, sec *Section, bidder *Bidder, layout gm.CipherLayout) (applydata, envelope string, err error) {
+	cert, err := gm.ParseCertificate([]byte(bidder.CertPEM))
+	if err != nil {
+		return "", "", fmt.Errorf("bidder %s: certificate: %w", bidder.CreditCode, err)
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return "", "", fmt.Errorf("bidder %s: the certificate holds no SM2 key", bidder.CreditCode)
+	}
+	key, err := s.projectKey(ctx, q, sec.No)
+	if err != nil {
+		return "", "", err
+	}
+	defer clear(key)
+	enc := func(v string) (string, error) {
+		if v == "" {
+			return "", nil
+		}
+		return gm.EncryptField(key, v)
+	}
+	d := protocol.ApplyData{BidderName: bidder.Name, BidderCode: bidder.CreditCode, BzjAmount: sec.BondAmount.StringFixed(2)}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&d.BiaoduanNo, sec.No}, {&d.BiaoduanName, sec.Name}, {&d.Zbr, sec.Tenderer}, {&d.ZbrOrgNum, sec.TendererCode}} {
+		if *f.dst, err = enc(f.v); err != nil {
+			return "", "", err
+		}
+	}
+	var buf bytes.Buffer
+	je := json.NewEncoder(&buf)
+	je.SetEscapeHTML(false)
+	if err := je.Encode(d); err != nil {
+		return "", "", err
+	}
+	plain := bytes.TrimSpace(buf.Bytes())
+	if _, vs := protocol.ValidateApplyData(plain); len(vs) > 0 {
+		return "", "", fmt.Errorf("applydata of section %s and bidder %s: %s", sec.No, bidder.CreditCode, protocol.JoinViolations(vs, 0))
+	}
+	applydata, envelope, err = gm.SealEnvelope(pub, plain, layout)
+	if err != nil {
+		return "", "", fmt.Errorf("sealing applydata for bidder %s: %w", bidder.CreditCode, err)
+	}
+	if len(applydata) > maxApplyData {
+		return "", "", fmt.Errorf("applydata of section %s and bidder %s is %d characters encrypted, more than the %d the interface allows (shorten the section name or the bidder name)",
+			sec.No, bidder.CreditCode, len(applydata), maxApplyData)
+	}
+	return applydata, envelope, nil
+}
+
+// enqueue puts a call to the application's institution in the outbox, in
+// tx. The fields are checked against the interface's rules first, so that
+// the platform never sends what the institution must refuse. Calls of one
+// application go out in order (one sequence group per applyno), except the
+// scheduled restores, which must not hold the others back.
+func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i protocol.Interface, fields map[string]string) error {
+	peer, ok := s.peers[a.Institution]
+	if !ok {
+		return fmt.Errorf("institution %s is not configured", a.Institution)
+	}
+	check := make(map[string]string, len(fields)+3)
+	for k, v := range fields {
+		check[k] = v
+	}
+	check["appkey"], check["timestamp"], check["sign"] = peer.AppKey, protocol.FormatTime(s.now()), strings.Repeat("0", 64)
+	if vs := protocol.Validate(i, protocol.NewRequest(check)); len(vs) > 0 {
+		return &InputError{Msg: fmt.Sprintf("%s for applyno %s: %s", i, a.ApplyNo, protocol.JoinViolations(vs, 0))}
+	}
+	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+		Peer:      a.Institution,
+		Interface: string(i),
+		ApplyNo:   a.ApplyNo,
+		Group:     "app:" + a.ApplyNo,
+		DedupeKey: fmt.Sprintf("%s:%s:%d", i, a.ApplyNo, a.Version),
+		Fields:    fields,
+	}, s.now())
+}

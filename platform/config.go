@@ -1,0 +1,237 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/transport"
+)
+
+// EnvPrefix is the prefix of the environment variables that override the
+// configuration file: BAOHAN_PLATFORM_LISTEN_ADDR, BAOHAN_PLATFORM_STORAGE_DB,
+// BAOHAN_PLATFORM_ADMIN_TOKEN, ...
+const EnvPrefix = "BAOHAN_PLATFORM"
+
+// Defaults of the platform's own settings.
+const (
+	DefaultTimestampWindow = 10 * time.Minute
+	DefaultMaxFileSize     = 64 << 20 // bytes of one encrypted guarantee file
+	DefaultSQLiteFile      = "platform.db"
+)
+
+// Config is the platform's configuration (docs/platform.example.toml).
+type Config struct {
+	Listen  config.Listen  `toml:"listen"`
+	Storage config.Storage `toml:"storage"`
+
+	// TrustRoots are PEM files of the CAs whose seal and bidder
+	// certificates are accepted.
+	TrustRoots []string `toml:"trust_roots"`
+	// TimestampWindow is the accepted clock skew of incoming requests
+	// (default 10m); an institution may set its own.
+	TimestampWindow config.Duration `toml:"timestamp_window"`
+	// AdminToken is the bearer token of the admin API (/api/). With an
+	// empty token and no AdminTokenFile the admin API answers 401.
+	AdminToken string `toml:"admin_token"`
+	// AdminTokenFile holds the token when AdminToken is empty.
+	AdminTokenFile string `toml:"admin_token_file"`
+	// MaxFileSize bounds one encrypted guarantee file (default 64 MiB).
+	MaxFileSize int64 `toml:"max_file_size"`
+	// AcceptFailedSeals keeps a guarantee whose seals fail verification
+	// (recording the failure) instead of refusing it. Off in production.
+	AcceptFailedSeals bool `toml:"accept_failed_seals"`
+
+	// Blobs is where chunks and guarantee files are kept: "dir" (default,
+	// files under data_dir/blobs; replicas must share the directory) or
+	// "db" (in the database, shared by every replica).
+	Blobs string `toml:"blobs"`
+
+	Outbox OutboxConfig `toml:"outbox"`
+
+	// Institutions are the financial institutions (金融机构) this platform
+	// works with, any number.
+	Institutions []Institution `toml:"institution"`
+}
+
+// OutboxConfig tunes the delivery of the platform's calls.
+type OutboxConfig struct {
+	Workers      int             `toml:"workers"`       // concurrent deliveries (default 4)
+	PollInterval config.Duration `toml:"poll_interval"` // how often due messages are looked for (default 1s)
+	Lease        config.Duration `toml:"lease"`         // how long a claimed message is ours (default 2m)
+	MaxAttempts  int             `toml:"max_attempts"`  // before a message is dead; -1 never (default -1)
+	BackoffMax   config.Duration `toml:"backoff_max"`   // longest wait between attempts (default 5m)
+}
+
+// Institution is one financial institution: its peer settings (appkey,
+// appsecret, base URL, platformcode and the PROFILE.md options), its
+// products and its policies.
+type Institution struct {
+	config.Peer
+	// Products the bidders choose from (name, rate).
+	Products []Product `toml:"product"`
+	// RequireBasicAccount: the premium must be paid from the bidder's
+	// basic account (基本户), so baohannotice must carry payername (the
+	// bidder) and payeraccount.
+	RequireBasicAccount bool `toml:"require_basic_account"`
+	// NoCancel: the institution does not serve the optional canclenotice;
+	// a cancellation is then recorded on the platform only.
+	NoCancel bool `toml:"no_canclenotice"`
+}
+
+// Product is a guarantee product of an institution.
+type Product struct {
+	Name string          `toml:"name"`
+	Rate decimal.Decimal `toml:"rate"` // 0.005 for 千分之五
+	// MinPremium is the smallest premium (元); 0 for none.
+	MinPremium decimal.Decimal `toml:"min_premium"`
+}
+
+// LoadConfig reads the TOML file at path ("" for none) and applies the
+// BAOHAN_PLATFORM_* environment variables.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	if err := config.Load(path, EnvPrefix, &c); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// withDefaults fills the zero values.
+func (c Config) withDefaults() Config {
+	if c.TimestampWindow.Duration <= 0 {
+		c.TimestampWindow.Duration = DefaultTimestampWindow
+	}
+	if c.MaxFileSize <= 0 {
+		c.MaxFileSize = DefaultMaxFileSize
+	}
+	if c.Outbox.Workers <= 0 {
+		c.Outbox.Workers = 4
+	}
+	if c.Outbox.PollInterval.Duration <= 0 {
+		c.Outbox.PollInterval.Duration = time.Second
+	}
+	if c.Outbox.Lease.Duration <= 0 {
+		c.Outbox.Lease.Duration = 2 * time.Minute
+	}
+	if c.Outbox.MaxAttempts == 0 {
+		c.Outbox.MaxAttempts = -1
+	}
+	if c.Outbox.BackoffMax.Duration <= 0 {
+		c.Outbox.BackoffMax.Duration = 5 * time.Minute
+	}
+	c.Institutions = append([]Institution(nil), c.Institutions...)
+	for i := range c.Institutions {
+		in := &c.Institutions[i]
+		if in.TimestampWindow.Duration <= 0 {
+			in.TimestampWindow = c.TimestampWindow
+		}
+		if in.Name == "" {
+			in.Name = in.AppKey
+		}
+	}
+	return c
+}
+
+// Validate checks the configuration and says what is wrong with which
+// institution.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Storage.DataDir == "" {
+		errs = append(errs, errors.New("storage.data_dir is required"))
+	}
+	if c.Blobs != "" && c.Blobs != "dir" && c.Blobs != "db" {
+		errs = append(errs, fmt.Errorf("blobs must be \"dir\" or \"db\", got %q", c.Blobs))
+	}
+	if len(c.Institutions) == 0 {
+		errs = append(errs, errors.New("no [[institution]] configured"))
+	}
+	names, keys := map[string]bool{}, map[string]bool{}
+	for i, in := range c.Institutions {
+		where := fmt.Sprintf("institution %d (%q)", i+1, in.Name)
+		if in.Name == "" && in.AppKey == "" {
+			errs = append(errs, fmt.Errorf("institution %d: name or appkey is required", i+1))
+			continue
+		}
+		if names[in.Name] {
+			errs = append(errs, fmt.Errorf("%s: name used twice", where))
+		}
+		if keys[in.AppKey] {
+			errs = append(errs, fmt.Errorf("%s: appkey %q used twice", where, in.AppKey))
+		}
+		names[in.Name], keys[in.AppKey] = true, true
+		if _, err := in.Transport(); err != nil {
+			errs = append(errs, err)
+		}
+		if in.BaseURL == "" {
+			errs = append(errs, fmt.Errorf("%s: base_url is required (the platform calls the institution)", where))
+		} else if u, err := url.Parse(in.BaseURL); err == nil && u.Scheme == "http" && !c.Listen.Plain {
+			errs = append(errs, fmt.Errorf("%s: base_url %s is plain HTTP; use https, or set listen.plain_http = true for tests", where, in.BaseURL))
+		}
+		if in.PlatformCode == "" {
+			errs = append(errs, fmt.Errorf("%s: platformcode is required (sent in baohanapply and the other calls)", where))
+		}
+		if len(in.PlatformCode) > 50 {
+			errs = append(errs, fmt.Errorf("%s: platformcode is longer than 50 characters", where))
+		}
+		if len(in.Products) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no [[institution.product]] configured", where))
+		}
+		prods := map[string]bool{}
+		for j, p := range in.Products {
+			pw := fmt.Sprintf("%s product %d (%q)", where, j+1, p.Name)
+			switch {
+			case strings.TrimSpace(p.Name) == "":
+				errs = append(errs, fmt.Errorf("%s: name is required", pw))
+			case prods[p.Name]:
+				errs = append(errs, fmt.Errorf("%s: name used twice", pw))
+			}
+			prods[p.Name] = true
+			if !p.Rate.IsPositive() || p.Rate.GreaterThanOrEqual(decimal.NewFromInt(1)) {
+				errs = append(errs, fmt.Errorf("%s: rate must be between 0 and 1 (0.005 for 千分之五), got %s", pw, p.Rate))
+			}
+			if p.MinPremium.IsNegative() {
+				errs = append(errs, fmt.Errorf("%s: min_premium is negative", pw))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// peers builds the transport peers of the institutions, by name.
+func (c Config) peers() (map[string]*transport.Peer, error) {
+	out := make(map[string]*transport.Peer, len(c.Institutions))
+	for _, in := range c.Institutions {
+		p, err := in.Transport()
+		if err != nil {
+			return nil, err
+		}
+		out[in.Name] = p
+	}
+	return out, nil
+}
+
+// institution returns the named institution.
+func (c *Config) institution(name string) (*Institution, bool) {
+	for i := range c.Institutions {
+		if c.Institutions[i].Name == name {
+			return &c.Institutions[i], true
+		}
+	}
+	return nil, false
+}
+
+// Product returns the institution's product by name.
+func (in *Institution) Product(name string) (Product, bool) {
+	for _, p := range in.Products {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Product{}, false
+}

@@ -1,0 +1,115 @@
+package platform
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// The bid-opening scheduler is the outbox itself: when a ciphertext
+// guarantee arrives, a baohanrestore is enqueued due at the section's
+// kaibiaotime, so it survives restarts and is sent by exactly one replica.
+// A postponement enqueues new ones (new dedupe keys) for the new time, and
+// every restore checks the section's current opening when it falls due
+// (releaseProjectKey), so a postponed opening never releases the key early.
+//
+// The key is put on the wire in one place only, restoreFields, and only
+// after releaseProjectKey agreed; the outbox row holds no key.
+
+// restoreKeyPrefix starts the dedupe keys of restores; "now" restores are
+// RestoreNow's and may go to an application already restored.
+const restoreKeyPrefix = "baohanrestore:"
+
+// scheduleRestore enqueues a baohanrestore for the application, due at the
+// section's current opening (or at once when it has passed). when is ""
+// for the scheduled restore, "now" for RestoreNow.
+func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Application, when string) error {
+	if _, ok := s.peers[a.Institution]; !ok {
+		return fmt.Errorf("institution %s of applyno %s is not configured", a.Institution, a.ApplyNo)
+	}
+	due := a.KaibiaoTime
+	key := fmt.Sprintf("%s%s:%d:%d", restoreKeyPrefix, a.ApplyNo, micros(a.KaibiaoTime), a.Version)
+	if when == "now" {
+		due = s.now()
+		key = fmt.Sprintf("%snow:%s:%d", restoreKeyPrefix, a.ApplyNo, a.Version)
+	}
+	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+		Peer:      a.Institution,
+		Interface: string(protocol.BaohanRestore),
+		ApplyNo:   a.ApplyNo,
+		Group:     "", // due in the future: must not hold the application's other calls back
+		DedupeKey: key,
+		Fields:    map[string]string{"applyno": a.ApplyNo},
+	}, due)
+}
+
+// restoreSkip is a scheduled restore that stands down; the reason is
+// recorded in the history.
+type restoreSkip struct{ reason string }
+
+func (e *restoreSkip) Error() string { return e.reason }
+
+// restoreFields builds the baohanrestore request for the message, or a
+// *restoreSkip when it is no longer due (the application moved on, the
+// opening was postponed). It is the only code that puts a project key on
+// the wire, and it does so only when releaseProjectKey has checked the
+// section's current opening against the clock.
+func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[string]string, error) {
+	a, err := s.Application(ctx, m.ApplyNo)
+	if err != nil {
+		return nil, err
+	}
+	now := strings.HasPrefix(m.DedupeKey, restoreKeyPrefix+"now:")
+	switch {
+	case a.State == CipherReceived:
+	case a.State == Restored && now:
+	default:
+		return nil, &restoreSkip{fmt.Sprintf("applyno %s is %s (%s); no restore is due", a.ApplyNo, a.State, a.State.Label())}
+	}
+	peer, ok := s.peers[a.Institution]
+	if !ok {
+		return nil, fmt.Errorf("institution %s is not configured", a.Institution)
+	}
+	key, kbt, err := s.releaseProjectKey(ctx, a.SectionNo)
+	if errors.Is(err, ErrKeyNotDue) {
+		return nil, &restoreSkip{fmt.Sprintf("the bid opening of section %s is at %s; the restore scheduled for it carries the key",
+			a.SectionNo, protocol.FormatTime(kbt))}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	return map[string]string{
+		"platformcode": peer.PlatformCode,
+		"applyno":      a.ApplyNo,
+		"baohanno":     a.BaohanNo,
+		"kaibiaotime":  protocol.FormatTime(kbt),
+		"key":          base64.StdEncoding.EncodeToString(key),
+	}, nil
+}
+
+// RestoreSectionNow sends baohanrestore at once for every application of
+// the section that holds a ciphertext guarantee (after the opening only).
+// It returns the applynos.
+func (s *Service) RestoreSectionNow(ctx context.Context, sectionNo string) ([]string, error) {
+	apps, err := s.Applications(ctx, ApplicationFilter{SectionNo: sectionNo, State: CipherReceived, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var errs []error
+	for _, a := range apps {
+		if _, err := s.RestoreNow(ctx, a.ApplyNo); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, a.ApplyNo)
+	}
+	return out, errors.Join(errs...)
+}

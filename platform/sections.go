@@ -1,0 +1,323 @@
+package platform
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// Section is a bid section (标段). Its project key never appears here: it
+// stays sealed in the database until the bid opening.
+type Section struct {
+	No           string          `json:"section_no"`    // 标段编号
+	Name         string          `json:"name"`          // 标段名称
+	Tenderer     string          `json:"tenderer"`      // 招标人
+	TendererCode string          `json:"tenderer_code"` // 招标人统一社会信用代码
+	BondAmount   decimal.Decimal `json:"bond_amount"`   // 保证金金额 (元)
+	KaibiaoTime  time.Time       `json:"kaibiaotime"`   // 开标时间
+	// KeyReleasedAt is when a baohanrestore first carried the project
+	// key out (zero: still secret). The opening cannot be moved after.
+	KeyReleasedAt time.Time `json:"key_released_at,omitzero"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// SectionInput registers a section.
+type SectionInput struct {
+	No           string          `json:"section_no"`
+	Name         string          `json:"name"`
+	Tenderer     string          `json:"tenderer"`
+	TendererCode string          `json:"tenderer_code"`
+	BondAmount   decimal.Decimal `json:"bond_amount"`
+	KaibiaoTime  time.Time       `json:"kaibiaotime"`
+}
+
+// Limits of the project fields. Each is SM4-ECB encrypted and base64
+// encoded into applydata, whose fields have these maxima (characters of
+// the ciphertext, per the spec's 投保申请数据 table).
+const (
+	maxBiaoduanNo   = 500
+	maxBiaoduanName = 1000
+	maxZbr          = 500
+	maxZbrOrgNum    = 200
+	maxApplyData    = 2000 // applydata itself, base64 of the encrypted JSON
+)
+
+// sealedLen is the length of base64(SM4-ECB-PKCS#7(n bytes)).
+func sealedLen(n int) int {
+	padded := (n/16 + 1) * 16
+	return (padded + 2) / 3 * 4
+}
+
+// ErrNotFound is wrapped by the errors for an unknown section, bidder,
+// application or guarantee.
+var ErrNotFound = errors.New("not found")
+
+// InputError is a refused input of an admin action: which field, why.
+type InputError struct {
+	Field, Msg string
+}
+
+func (e *InputError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+func inputErr(field, format string, a ...any) error {
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+func (in *SectionInput) check(now time.Time) error {
+	in.No, in.Name = strings.TrimSpace(in.No), strings.TrimSpace(in.Name)
+	in.Tenderer, in.TendererCode = strings.TrimSpace(in.Tenderer), strings.TrimSpace(in.TendererCode)
+	var errs []error
+	field := func(name, v string, required bool, max int, what string) {
+		switch {
+		case v == "" && required:
+			errs = append(errs, inputErr(name, "%s is required", what))
+		case !utf8.ValidString(v):
+			errs = append(errs, inputErr(name, "not valid UTF-8"))
+		case v != "" && sealedLen(len(v)) > max:
+			errs = append(errs, inputErr(name, "%s is %d bytes; encrypted it would exceed the %d characters applydata allows", what, len(v), max))
+		}
+	}
+	field("section_no", in.No, true, maxBiaoduanNo, "标段编号")
+	field("name", in.Name, true, maxBiaoduanName, "标段名称")
+	field("tenderer", in.Tenderer, true, maxZbr, "招标人")
+	field("tenderer_code", in.TendererCode, false, maxZbrOrgNum, "招标人统一社会信用代码")
+	if !in.BondAmount.IsPositive() {
+		errs = append(errs, inputErr("bond_amount", "保证金金额 must be positive, got %s", in.BondAmount))
+	} else if !in.BondAmount.Round(2).Equal(in.BondAmount) {
+		errs = append(errs, inputErr("bond_amount", "保证金金额 %s has more than two decimal places", in.BondAmount))
+	}
+	if in.KaibiaoTime.IsZero() {
+		errs = append(errs, inputErr("kaibiaotime", "开标时间 is required"))
+	} else if !in.KaibiaoTime.After(now) {
+		errs = append(errs, inputErr("kaibiaotime", "开标时间 %s is not in the future", protocol.FormatTime(in.KaibiaoTime)))
+	}
+	return errors.Join(errs...)
+}
+
+func sectionKeyContext(no string) string { return "baohan/platform/section-key/" + no }
+
+// RegisterSection registers a bid section and generates its project key
+// (SM4, 16 random bytes), sealed with the master key.
+func (s *Service) RegisterSection(ctx context.Context, in SectionInput) (*Section, error) {
+	now := s.now()
+	if err := in.check(now); err != nil {
+		return nil, err
+	}
+	key := gm.NewKey()
+	sealed, err := s.mk.Seal(key, sectionKeyContext(in.No))
+	clear(key)
+	if err != nil {
+		return nil, fmt.Errorf("sealing the project key of section %s: %w", in.No, err)
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_sections
+			(section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_sealed, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			in.No, in.Name, in.Tenderer, in.TendererCode, in.BondAmount.String(), micros(in.KaibiaoTime), sealed, micros(now), micros(now))
+		return err
+	})
+	if store.IsUniqueViolation(err) {
+		return nil, inputErr("section_no", "section %s is already registered", in.No)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registering section %s: %w", in.No, err)
+	}
+	s.log.Info("section registered", "section", in.No, "kaibiaotime", protocol.FormatTime(in.KaibiaoTime))
+	return s.Section(ctx, in.No)
+}
+
+const sectionColumns = `section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_released_at, created_at, updated_at`
+
+func scanSection(sc interface{ Scan(...any) error }) (*Section, error) {
+	var (
+		sec                           Section
+		bond                          string
+		kbt, released, created, updat int64
+	)
+	if err := sc.Scan(&sec.No, &sec.Name, &sec.Tenderer, &sec.TendererCode, &bond, &kbt, &released, &created, &updat); err != nil {
+		return nil, err
+	}
+	var err error
+	if sec.BondAmount, err = decimal.NewFromString(bond); err != nil {
+		return nil, fmt.Errorf("section %s: bond amount %q: %w", sec.No, bond, err)
+	}
+	sec.KaibiaoTime, sec.KeyReleasedAt = fromMicros(kbt), fromMicros(released)
+	sec.CreatedAt, sec.UpdatedAt = fromMicros(created), fromMicros(updat)
+	return &sec, nil
+}
+
+// Section returns one section.
+func (s *Service) Section(ctx context.Context, no string) (*Section, error) {
+	return s.sectionQ(ctx, s.db, no)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func (s *Service) sectionQ(ctx context.Context, q querier, no string) (*Section, error) {
+	sec, err := scanSection(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+sectionColumns+` FROM plat_sections WHERE section_no = ?`), no))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("section %s: %w", no, ErrNotFound)
+	}
+	return sec, err
+}
+
+// SectionFilter selects sections. Empty fields match all.
+type SectionFilter struct {
+	Query string // part of the number or name
+	// OpeningAfter, OpeningBefore bound the bid opening.
+	OpeningAfter, OpeningBefore time.Time
+	Limit, Offset               int
+}
+
+// Sections lists sections, the nearest bid opening first.
+func (s *Service) Sections(ctx context.Context, f SectionFilter) ([]Section, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Query != "" {
+		where = append(where, `(section_no LIKE ? ESCAPE '\' OR name LIKE ? ESCAPE '\')`)
+		p := "%" + likeEscape(f.Query) + "%"
+		args = append(args, p, p)
+	}
+	if !f.OpeningAfter.IsZero() {
+		where = append(where, "kaibiao_at >= ?")
+		args = append(args, micros(f.OpeningAfter))
+	}
+	if !f.OpeningBefore.IsZero() {
+		where = append(where, "kaibiao_at < ?")
+		args = append(args, micros(f.OpeningBefore))
+	}
+	q := `SELECT ` + sectionColumns + ` FROM plat_sections`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY kaibiao_at, section_no LIMIT ? OFFSET ?"
+	args = append(args, limit(f.Limit), max(f.Offset, 0))
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Section{}
+	for rows.Next() {
+		sec, err := scanSection(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *sec)
+	}
+	return out, rows.Err()
+}
+
+// projectKey opens the section's project key. Callers: building applydata
+// (the key encrypts, it does not travel) and releaseProjectKey (the only
+// path that puts it on the wire).
+func (s *Service) projectKey(ctx context.Context, q querier, no string) ([]byte, error) {
+	var sealed string
+	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT key_sealed FROM plat_sections WHERE section_no = ?`), no).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("section %s: %w", no, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.mk.Open(sealed, sectionKeyContext(no))
+	if err != nil {
+		return nil, fmt.Errorf("section %s: opening the project key: %w", no, err)
+	}
+	if len(key) != gm.KeySize {
+		return nil, fmt.Errorf("section %s: project key has %d bytes, want %d", no, len(key), gm.KeySize)
+	}
+	return key, nil
+}
+
+// ErrKeyNotDue is returned when the project key is asked for before the
+// section's bid opening.
+var ErrKeyNotDue = errors.New("the project key is released only at the bid opening")
+
+// releaseProjectKey returns the project key for a baohanrestore, and only
+// when the section's current bid opening has come: it marks the key
+// released in the same statement that checks the time, so that a
+// concurrent Postpone either happens before (and the key stays) or is
+// refused. Before the opening it returns ErrKeyNotDue and the section's
+// current opening.
+func (s *Service) releaseProjectKey(ctx context.Context, no string) ([]byte, time.Time, error) {
+	now := s.now()
+	var kbt time.Time
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_sections
+			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
+			WHERE section_no = ? AND kaibiao_at <= ?`), micros(now), no, micros(now))
+		if err != nil {
+			return err
+		}
+		sec, err := s.sectionQ(ctx, tx, no)
+		if err != nil {
+			return err
+		}
+		kbt = sec.KaibiaoTime
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrKeyNotDue
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, kbt, err
+	}
+	// Belt and braces: the clock and the stored opening agree.
+	if now.Before(kbt) {
+		return nil, kbt, ErrKeyNotDue
+	}
+	key, err := s.projectKey(ctx, s.db, no)
+	return key, kbt, err
+}
+
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+func limit(n int) int {
+	if n <= 0 {
+		return 100
+	}
+	return min(n, 1000)
+}
+
+// micros is t in Unix microseconds, the unit of every time column; the
+// zero time is 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros is the inverse of micros, in China Standard Time.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).In(protocol.CST)
+}
