@@ -620,7 +620,9 @@ func (s *Service) Messages(r *http.Request) ([]MessageView, error) {
 	return out, nil
 }
 
-func (s *Service) apiMessages(w http.ResponseWriter, r *http.Request) (any, error) { return s.Messages(r) }
+func (s *Service) apiMessages(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.Messages(r)
+}
 
 func (s *Service) apiMessage(w http.ResponseWriter, r *http.Request) (any, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)

@@ -110,7 +110,7 @@ const bidderColumns = `credit_code, name, cert_pem, cert_subject, cert_not_after
 
 func scanBidder(sc interface{ Scan(...any) error }) (*Bidder, error) {
 	var (
-		b                       Bidder
+		b                      Bidder
 		notAfter, created, upd int64
 	)
 	if err := sc.Scan(&b.CreditCode, &b.Name, &b.CertPEM, &b.CertSubject, &notAfter, &created, &upd); err != nil {

@@ -14,14 +14,14 @@ import (
 type cond int
 
 const (
-	always cond = iota
-	before      // now before kaibiaotime
-	after       // now at or after kaibiaotime
-	free        // no call pending
-	freeBefore  // no call pending and before kaibiaotime
-	pendGiveup  // giveupapply pending
-	pendCancel  // canclenotice pending
-	pendClaim   // claimsnotice pending
+	always     cond = iota
+	before          // now before kaibiaotime
+	after           // now at or after kaibiaotime
+	free            // no call pending
+	freeBefore      // no call pending and before kaibiaotime
+	pendGiveup      // giveupapply pending
+	pendCancel      // canclenotice pending
+	pendClaim       // claimsnotice pending
 )
 
 type move struct {
