@@ -31,6 +31,7 @@ import (
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -619,4 +620,20 @@ func pgSchemaURL(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+func newReq(method, url string) (*http.Request, error) { return http.NewRequest(method, url, nil) }
+
+func defaultClientDo(r *http.Request) (*http.Response, error) { return http.DefaultClient.Do(r) }
+
+// fakeOFD is a small OFD document that is not an agreement.
+func (p *fakePlatform) fakeOFD(t testing.TB) []byte {
+	b := ofd.NewBuilder(ofd.Info{Title: "别的文件", Created: time.Now()})
+	f := b.Font("宋体", "宋体")
+	b.AddPage().Text(20, 20, ofd.TextStyle{Font: f, Size: 4}, "不是协议")
+	doc, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }
