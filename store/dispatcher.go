@@ -250,7 +250,8 @@ const dueCond = `((o.state IN ('pending', 'failed') AND o.next_attempt_at <= ?)
 		OR (o.state = 'delivering' AND o.lease_until <= ?))
 	AND ` + groupCond
 
-// claim leases up to n due messages to this dispatcher, oldest first.
+// claim leases up to n due messages to this dispatcher, the longest due
+// first (so that a few failing messages cannot starve the rest).
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]*OutMessage, error) {
 	now := d.now()
 	until := now.Add(d.lease())
@@ -263,7 +264,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]*OutMessage, error) {
 		// SKIP LOCKED: concurrent claimers pass over each other's rows
 		// instead of queueing behind them or claiming them twice.
 		q = `WITH c AS (SELECT o.id FROM outbox o WHERE ` + dueCond + `
-			ORDER BY o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED)
+			ORDER BY o.next_attempt_at, o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED)
 		UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = outbox.attempts + 1
 		FROM c WHERE outbox.id = c.id
 		RETURNING ` + prefixed("outbox.", outboxColumns)
@@ -272,7 +273,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]*OutMessage, error) {
 		// One statement in a write transaction: SQLite's write lock makes
 		// the select-and-lease atomic, also across processes on one file.
 		q = `UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT o.id FROM outbox o WHERE ` + dueCond + ` ORDER BY o.id LIMIT ?)
+		WHERE id IN (SELECT o.id FROM outbox o WHERE ` + dueCond + ` ORDER BY o.next_attempt_at, o.id LIMIT ?)
 		RETURNING ` + outboxColumns
 		args = []any{d.Owner, micros(until), micros(now), micros(now), n}
 	}

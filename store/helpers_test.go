@@ -133,4 +133,10 @@ func countRows(tb testing.TB, db *DB, q string, args ...any) int {
 
 var quietLogger = slog.New(slog.DiscardHandler)
 
+func init() {
+	if os.Getenv("STORE_TEST_LOG") != "" {
+		quietLogger = slog.Default()
+	}
+}
+
 func sqlitePath(env *testEnv) string { return filepath.Join(env.dir, "test.db") }
