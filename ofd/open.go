@@ -164,6 +164,9 @@ func readEntry(f *zip.File, maxEntry, remaining int64) ([]byte, error) {
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, capHint+1))
 	n, err := io.Copy(buf, io.LimitReader(rc, limit+1))
+	if errors.Is(err, zip.ErrFormat) {
+		return nil, &PackageError{Entry: f.Name, Kind: ErrCorruptEntry, Detail: fmt.Sprintf("inflates to more than its header declares (%d bytes), or is corrupt", f.UncompressedSize64)}
+	}
 	if err != nil {
 		return nil, &PackageError{Entry: f.Name, Kind: ErrCorruptEntry, Detail: err.Error()}
 	}
