@@ -112,11 +112,7 @@ func (c *console) serveStatic(w http.ResponseWriter, r *http.Request) {
 // (Sec-Fetch-Site / Origin, net/http's CrossOriginProtection) before the
 // routes; the per-session CSRF token is checked in handle.
 func (c *console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", c.csp)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "same-origin")
+	c.securityHeaders(w)
 	if r.URL.Path == c.base {
 		http.Redirect(w, r, c.base+"/", http.StatusFound)
 		return
@@ -255,7 +251,7 @@ func (c *console) page(name string) *template.Template {
 	if t, ok := c.pages[name]; ok {
 		return t
 	}
-	t := template.Must(template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html"))
+	t := template.Must(template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
 	c.pages[name] = t
 	return t
 }

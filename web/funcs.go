@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"net/url"
 	"strings"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"time":   fmtTime,
-	"pretty": prettyJSON,
-	"tone":   tone,
-	"join":   strings.Join,
+	"time":        fmtTime,
+	"pretty":      prettyJSON,
+	"tone":        tone,
+	"join":        strings.Join,
+	"checkLabel":  checkLabel,
+	"statusLabel": statusLabel,
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -23,7 +26,14 @@ var funcs = template.FuncMap{
 		}
 		return m
 	},
-	"kb": func(n int) string {
+	"kb": func(v any) string {
+		var n int64
+		switch x := v.(type) {
+		case int:
+			n = int64(x)
+		case int64:
+			n = x
+		}
 		if n < 1024 {
 			return fmt.Sprintf("%d B", n)
 		}
@@ -96,12 +106,47 @@ func clipStrings(s string, n int) string {
 func tone(v any) string {
 	s := strings.ToLower(fmt.Sprint(v))
 	switch s {
-	case "true", "ok", "1", "approved", "issued", "restored", "plain_received", "cipher_received", "invoiced", "paid", "valid", "open", "signed":
+	case "true", "ok", "1", "accepted", "complete", "approved", "issued", "restored", "plain_received", "cipher_received", "invoiced", "paid", "valid", "open", "signed":
 		return "good"
-	case "false", "0", "rejected", "failed", "dead", "invalid", "error":
+	case "false", "0", "rejected", "refused", "failed", "dead", "invalid", "error":
 		return "bad"
 	case "quit", "cancelled", "claimed", "given_up", "givenup", "closed":
 		return "muted"
 	}
 	return "info"
 }
+
+// statusLabel names a record status (invoices, quits, give-ups, file
+// stages) in Chinese.
+func statusLabel(v any) string {
+	switch s := fmt.Sprint(v); s {
+	case "requested", "pending":
+		return "待处理"
+	case "issued":
+		return "已开具"
+	case "accepted":
+		return "已同意"
+	case "refused":
+		return "已拒绝"
+	case "sealed":
+		return "已签章"
+	case "key_requested":
+		return "取公钥中"
+	case "uploading":
+		return "上传中"
+	case "complete":
+		return "平台已确认"
+	case "platform":
+		return "平台发起"
+	case "institution":
+		return "机构发起"
+	case "bidder":
+		return "投标人发起"
+	default:
+		return s
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func urlQuery(s string) string { return url.QueryEscape(s) }

@@ -40,7 +40,7 @@
     },
     cert: function () { return ca.call('/v1/cert'); },
     challenge: function (c) { return ca.call('/v1/challenge', { challenge: c }); },
-    envelope: function (env, applydata) { return ca.call('/v1/envelope', { digitalenvelope: env, applydata: applydata || undefined }); },
+    envelope: function (env, layout) { return ca.call('/v1/envelope', { digitalenvelope: env, layout: layout || undefined }); },
     agreement: function (ofd) { return ca.call('/v1/agreement', { ofd: ofd }); }
   };
   // Console JSON endpoints carry the session's CSRF token.
@@ -102,10 +102,11 @@
     var open = $('#open-btn');
     if (open) open.addEventListener('click', function () {
       busy(open, true); out.textContent = '';
+      var product = $('#product');
       request(api, 'GET').then(function (st) {
-        return ca.envelope(st.digitalenvelope);
+        return ca.envelope(st.digitalenvelope, st.sm2_layout);
       }).then(function (res) {
-        return request(api + '/open', 'POST', { key: res.key });
+        return request(api + '/open', 'POST', { key: res.key, product: product ? product.value : '' });
       }).then(reload, fail(open));
     });
     var sign = $('#sign-btn');
@@ -132,7 +133,33 @@
     var pay = $('#pay-btn');
     if (pay) pay.addEventListener('click', function () {
       busy(pay, true); out.textContent = '';
-      request(api + '/pay', 'POST', {}).then(reload, fail(pay));
+      var name = $('#payername'), account = $('#payeraccount');
+      request(api + '/pay', 'POST', { payername: name ? name.value : '', payeraccount: account ? account.value : '' }).then(reload, fail(pay));
     });
+    // While the institution underwrites, look again now and then.
+    var state = $('#bidder-state');
+    if (state && ['paid', 'reviewing', 'approved'].indexOf(state.dataset.state) >= 0) {
+      setTimeout(reload, 5000);
+    }
   }
+})();
+
+// After applying on the platform: wait for the institution's redirecturl
+// (baohanapply goes out through the outbox), then go there.
+(function () {
+  'use strict';
+  var el = document.getElementById('app-status');
+  if (!el || !el.dataset.go) return;
+  var tries = 0;
+  (function poll() {
+    window.baohan.request(el.dataset.status, 'GET').then(function (st) {
+      if (st.redirecturl) {
+        window.location.assign(st.redirecturl);
+      } else if (st.state !== 'applied' || ++tries > 60) {
+        window.location.assign(window.location.pathname);
+      } else {
+        setTimeout(poll, 1000);
+      }
+    }, function () { setTimeout(poll, 2000); });
+  })();
 })();

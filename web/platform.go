@@ -1,0 +1,631 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/web/caagent"
+)
+
+// PlatformConsole is the trading centre's console: the bidder portal
+// (CA-certificate login, open sections, apply, follow the application,
+// quit, give up, invoices) and the staff pages (sections and bid
+// openings, applications and their history, guarantees with their seals
+// checked, bidders, message log, accounts, audit).
+type PlatformConsole struct {
+	*console
+	svc   *platform.Service
+	roots *smx509.CertPool
+}
+
+// Platform builds the platform's console on svc, with its tables in svc's
+// database (realm "platform").
+func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthOption) (*PlatformConsole, error) {
+	auth, err := NewAuth(ctx, svc.DB(), "platform", append([]AuthOption{WithLogger(o.Logger)}, ao...)...)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newConsole(auth, "公共资源交易中心 · 数据服务支撑平台", o)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := loadRoots(svc.Config().TrustRoots)
+	if err != nil {
+		return nil, err
+	}
+	pc := &PlatformConsole{console: c, svc: svc, roots: roots}
+	c.home[Bidder] = "/bidder"
+	c.nav = []NavItem{
+		{"/bidder", "我的投保", Bidder},
+		{"/bidder/sections", "可投标段", Bidder},
+		{"/", "概览", Viewer},
+		{"/sections", "标段", Viewer},
+		{"/applications", "投保申请", Viewer},
+		{"/guarantees", "保函", Viewer},
+		{"/bidders", "投标人", Viewer},
+		{"/messages", "报文日志", Viewer},
+		{"/users", "账号", Admin},
+		{"/audit", "审计", Admin},
+	}
+	c.mux.HandleFunc("POST "+c.base+"/login/challenge", pc.challenge)
+	c.mux.HandleFunc("POST "+c.base+"/login/ca", pc.caLogin)
+
+	c.handle("GET /bidder", Bidder, pc.bidderHome)
+	c.handle("GET /bidder/sections", Bidder, pc.bidderSections)
+	c.handle("GET /bidder/apply", Bidder, pc.bidderApplyPage)
+	c.handle("POST /bidder/apply", Bidder, pc.bidderApply)
+	c.handle("GET /bidder/applications/{applyno}", Bidder, pc.bidderApplication)
+	c.handle("GET /bidder/applications/{applyno}/status", Bidder, pc.bidderStatus)
+	c.handle("POST /bidder/applications/{applyno}/quit", Bidder, pc.bidderQuit)
+	c.handle("POST /bidder/applications/{applyno}/giveup", Bidder, pc.bidderGiveUp)
+	c.handle("POST /bidder/applications/{applyno}/invoice", Bidder, pc.bidderInvoice)
+	c.handle("GET /bidder/applications/{applyno}/guarantee/{filetype}", Bidder, pc.bidderGuaranteeView)
+	c.handle("GET /bidder/applications/{applyno}/guarantee/{filetype}/ofd", Bidder, pc.bidderGuaranteeFile)
+
+	c.handle("GET /{$}", Viewer, pc.home)
+	c.handle("GET /sections", Viewer, pc.sections)
+	c.handle("POST /sections", Operator, pc.registerSection)
+	c.handle("POST /sections/{no}/postpone", Operator, pc.postpone)
+	c.handle("POST /sections/{no}/restore", Operator, pc.restoreSection)
+	c.handle("GET /applications", Viewer, pc.applications)
+	c.handle("GET /applications/{applyno}", Viewer, pc.application)
+	c.handle("POST /applications/{applyno}/cancel", Operator, pc.cancel)
+	c.handle("POST /applications/{applyno}/claim", Operator, pc.claim)
+	c.handle("POST /applications/{applyno}/restore", Operator, pc.restore)
+	c.handle("GET /applications/{applyno}/guarantee/{filetype}", Viewer, pc.guaranteeView)
+	c.handle("GET /applications/{applyno}/guarantee/{filetype}/ofd", Viewer, pc.guaranteeFile)
+	c.handle("GET /guarantees", Viewer, pc.guarantees)
+	c.handle("GET /bidders", Viewer, pc.bidders)
+	c.handle("POST /bidders", Operator, pc.registerBidder)
+	return pc, nil
+}
+
+// Auth is the console's accounts, sessions and audit log.
+func (pc *PlatformConsole) Auth() *Auth { return pc.auth }
+
+// Handler serves the console under its base and passes every other
+// request to next (the service's handler: the protocol interfaces and the
+// admin API).
+func (pc *PlatformConsole) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == pc.base || strings.HasPrefix(r.URL.Path, pc.base+"/") {
+			pc.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func platformNotFound(err error, what string) error {
+	if errors.Is(err, platform.ErrNotFound) {
+		return errStatus(http.StatusNotFound, "%s不存在", what)
+	}
+	return err
+}
+
+// ---- bidder login with the CA certificate ----
+
+func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
+	pre := pc.auth.preSessionValue(r)
+	if pre == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "请刷新登录页后重试 (no pre-session cookie: reload the login page)"})
+		return
+	}
+	ch, err := pc.auth.NewChallenge(r.Context(), pre)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"challenge": ch})
+}
+
+// CALoginRequest is the body of POST <base>/login/ca.
+type CALoginRequest struct {
+	Challenge string `json:"challenge"`
+	Signature string `json:"signature"` // base64 DER, by the CA agent
+	Cert      string `json:"cert"`      // PEM
+}
+
+// caLogin checks the CA agent's signature of the challenge against the
+// certificate the bidder registered with the platform (not the one the
+// page sends, which only says who claims to be logging in).
+func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	fail := func(status int, actor, msg string) {
+		pc.auth.Audit(ctx, AuditEntry{Actor: actor, Role: Bidder, Action: "login", Detail: msg, OK: false, IP: clientIP(r)})
+		writeJSON(w, status, map[string]string{"error": msg})
+	}
+	var req CALoginRequest
+	if err := decodeJSON(r, &req); err != nil {
+		fail(http.StatusBadRequest, "", err.Error())
+		return
+	}
+	if err := pc.auth.ConsumeChallenge(ctx, req.Challenge, pc.auth.preSessionValue(r)); err != nil {
+		fail(http.StatusUnauthorized, "", err.Error())
+		return
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		fail(http.StatusBadRequest, "", "请求缺少 Origin (no Origin header)")
+		return
+	}
+	presented, err := gm.ParseCertificate([]byte(req.Cert))
+	if err != nil {
+		fail(http.StatusBadRequest, "", "证书无法解析："+err.Error())
+		return
+	}
+	code := caagent.CreditCode(presented)
+	if code == "" {
+		fail(http.StatusUnauthorized, presented.Subject.CommonName, "证书未载明统一社会信用代码 (the certificate has no credit code in Subject SERIALNUMBER)")
+		return
+	}
+	b, err := pc.svc.Bidder(ctx, code)
+	if err != nil {
+		if errors.Is(err, platform.ErrNotFound) {
+			fail(http.StatusUnauthorized, code, "该证书的投标人（"+code+"）未在平台登记")
+			return
+		}
+		fail(http.StatusInternalServerError, code, err.Error())
+		return
+	}
+	registered, err := gm.ParseCertificate([]byte(b.CertPEM))
+	if err != nil {
+		fail(http.StatusInternalServerError, code, "登记的证书无法解析："+err.Error())
+		return
+	}
+	if !registered.Equal(presented) {
+		fail(http.StatusUnauthorized, code, "所用证书不是该投标人在平台登记的证书 (not the registered certificate)")
+		return
+	}
+	if now := time.Now(); now.Before(registered.NotBefore) || now.After(registered.NotAfter) {
+		fail(http.StatusUnauthorized, code, "证书不在有效期内 (certificate expired or not yet valid)")
+		return
+	}
+	sig, err := base64.StdEncoding.DecodeString(req.Signature)
+	if err != nil {
+		fail(http.StatusBadRequest, code, "signature: not base64")
+		return
+	}
+	if err := caagent.VerifyLogin(registered, strings.ToLower(origin), req.Challenge, sig); err != nil {
+		fail(http.StatusUnauthorized, code, "签名验证失败："+err.Error())
+		return
+	}
+	_, token, err := pc.auth.LoginBidder(ctx, code, b.Name, clientIP(r))
+	if err != nil {
+		fail(http.StatusInternalServerError, code, err.Error())
+		return
+	}
+	pc.auth.SetSessionCookie(w, r, token)
+	writeJSON(w, http.StatusOK, map[string]string{"next": pc.base + "/bidder"})
+}
+
+func decodeJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		return err
+	}
+	if err := jsonUnmarshal(b, v); err != nil {
+		return fmt.Errorf("请求体不是预期的 JSON：%v", err)
+	}
+	return nil
+}
+
+// ---- bidder portal ----
+
+func (pc *PlatformConsole) openSections(ctx context.Context) ([]platform.Section, error) {
+	return pc.svc.Sections(ctx, platform.SectionFilter{OpeningAfter: time.Now(), Limit: 200})
+}
+
+func (pc *PlatformConsole) bidderHome(w http.ResponseWriter, r *http.Request, s *Session) error {
+	apps, err := pc.svc.Applications(r.Context(), platform.ApplicationFilter{BidderCode: s.Subject, Limit: 200})
+	if err != nil {
+		return err
+	}
+	secs, err := pc.openSections(r.Context())
+	if err != nil {
+		return err
+	}
+	if len(secs) > 5 {
+		secs = secs[:5]
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_bidder_home", "我的投保", map[string]any{"Apps": apps, "Sections": secs})
+	return nil
+}
+
+func (pc *PlatformConsole) bidderSections(w http.ResponseWriter, r *http.Request, s *Session) error {
+	secs, err := pc.openSections(r.Context())
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_bidder_sections", "可投标段", map[string]any{"Sections": secs})
+	return nil
+}
+
+func (pc *PlatformConsole) bidderApplyPage(w http.ResponseWriter, r *http.Request, s *Session) error {
+	sec, err := pc.svc.Section(r.Context(), r.URL.Query().Get("section"))
+	if err != nil {
+		return platformNotFound(err, "标段")
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_bidder_apply", "申请保函", map[string]any{"Section": sec, "Institutions": pc.svc.Institutions()})
+	return nil
+}
+
+func (pc *PlatformConsole) bidderApply(w http.ResponseWriter, r *http.Request, s *Session) error {
+	// The form's product is "i/j": product j of institution i.
+	var inst, prod string
+	var i, j int
+	if _, err := fmt.Sscanf(r.PostFormValue("product"), "%d/%d", &i, &j); err == nil {
+		if insts := pc.svc.Institutions(); i >= 0 && i < len(insts) && j >= 0 && j < len(insts[i].Products) {
+			inst, prod = insts[i].Name, insts[i].Products[j].Name
+		}
+	}
+	in := platform.ApplyInput{SectionNo: r.PostFormValue("section"), BidderCode: s.Subject, Institution: inst, Product: prod}
+	a, err := pc.svc.Apply(r.Context(), in)
+	e := AuditEntry{Actor: s.Subject, Role: s.Role, Action: "apply", Target: in.SectionNo, Detail: inst + " " + prod, OK: err == nil, IP: clientIP(r)}
+	if err != nil {
+		e.Detail += ": " + err.Error()
+		pc.auth.Audit(r.Context(), e)
+		pc.flash(w, r, "error", err.Error())
+		http.Redirect(w, r, pc.base+"/bidder/apply?section="+urlQuery(in.SectionNo), http.StatusSeeOther)
+		return nil
+	}
+	e.Target = a.ApplyNo
+	pc.auth.Audit(r.Context(), e)
+	http.Redirect(w, r, pc.base+"/bidder/applications/"+a.ApplyNo+"?go=1", http.StatusSeeOther)
+	return nil
+}
+
+// own loads an application of the session's bidder; another bidder's
+// is "not found".
+func (pc *PlatformConsole) own(ctx context.Context, s *Session, applyNo string) (*platform.Application, error) {
+	a, err := pc.svc.Application(ctx, applyNo)
+	if err != nil {
+		return nil, platformNotFound(err, "投保申请")
+	}
+	if a.BidderCode != s.Subject {
+		return nil, errStatus(http.StatusNotFound, "投保申请不存在")
+	}
+	return a, nil
+}
+
+func (pc *PlatformConsole) bidderApplication(w http.ResponseWriter, r *http.Request, s *Session) error {
+	a, err := pc.own(r.Context(), s, r.PathValue("applyno"))
+	if err != nil {
+		return err
+	}
+	gs, err := pc.svc.Guarantees(r.Context(), a.ApplyNo, 10, 0)
+	if err != nil {
+		return err
+	}
+	sec, err := pc.svc.Section(r.Context(), a.SectionNo)
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_bidder_application", "投保 "+a.ApplyNo, map[string]any{
+		"A": a, "Section": sec, "Guarantees": gs, "Go": r.URL.Query().Get("go") == "1",
+		"BeforeOpening": time.Now().Before(a.KaibiaoTime),
+	})
+	return nil
+}
+
+func (pc *PlatformConsole) bidderStatus(w http.ResponseWriter, r *http.Request, s *Session) error {
+	a, err := pc.own(r.Context(), s, r.PathValue("applyno"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"state": string(a.State), "state_label": a.State.Label(), "redirecturl": a.RedirectURL, "message": a.LastMessage})
+	return nil
+}
+
+func (pc *PlatformConsole) bidderAct(w http.ResponseWriter, r *http.Request, s *Session, action string, fn func(a *platform.Application) (string, error)) error {
+	a, err := pc.own(r.Context(), s, r.PathValue("applyno"))
+	if err != nil {
+		return err
+	}
+	return pc.act(w, r, s, action, a.ApplyNo, pc.base+"/bidder/applications/"+a.ApplyNo, func() (string, error) { return fn(a) })
+}
+
+func (pc *PlatformConsole) bidderQuit(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return pc.bidderAct(w, r, s, "quit", func(a *platform.Application) (string, error) {
+		if _, err := pc.svc.Quit(r.Context(), a.ApplyNo, r.PostFormValue("reason")); err != nil {
+			return "", err
+		}
+		return "已提交退保申请，等待金融机构处理", nil
+	})
+}
+
+func (pc *PlatformConsole) bidderGiveUp(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return pc.bidderAct(w, r, s, "giveup", func(a *platform.Application) (string, error) {
+		if _, err := pc.svc.GiveUp(r.Context(), a.ApplyNo, r.PostFormValue("reason")); err != nil {
+			return "", err
+		}
+		return "已提交放弃申请，等待金融机构确认", nil
+	})
+}
+
+func (pc *PlatformConsole) bidderInvoice(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return pc.bidderAct(w, r, s, "invoice", func(a *platform.Application) (string, error) {
+		f := r.PostFormValue
+		in := platform.InvoiceInput{Type: f("type"), Address: f("address"), Phone: f("phone"), Bank: f("bank"), Account: f("account"),
+			Email: f("email"), Mobile: f("mobile"), ContactName: f("contactname"), ContactAddress: f("contactaddress")}
+		if _, err := pc.svc.RequestInvoice(r.Context(), a.ApplyNo, in); err != nil {
+			return "", err
+		}
+		return "已提交开票申请", nil
+	})
+}
+
+func (pc *PlatformConsole) bidderGuaranteeView(w http.ResponseWriter, r *http.Request, s *Session) error {
+	a, err := pc.own(r.Context(), s, r.PathValue("applyno"))
+	if err != nil {
+		return err
+	}
+	return pc.viewGuarantee(w, r, s, a, pc.base+"/bidder/applications/"+a.ApplyNo)
+}
+
+func (pc *PlatformConsole) bidderGuaranteeFile(w http.ResponseWriter, r *http.Request, s *Session) error {
+	a, err := pc.own(r.Context(), s, r.PathValue("applyno"))
+	if err != nil {
+		return err
+	}
+	return pc.serveGuarantee(w, r, a.ApplyNo)
+}
+
+// ---- staff ----
+
+func (pc *PlatformConsole) home(w http.ResponseWriter, r *http.Request, s *Session) error {
+	ctx := r.Context()
+	apps, err := pc.svc.Applications(ctx, platform.ApplicationFilter{Limit: 1000})
+	if err != nil {
+		return err
+	}
+	counts := map[platform.State]int{}
+	for _, a := range apps {
+		counts[a.State]++
+	}
+	var states []stateCount
+	for _, st := range platform.States {
+		states = append(states, stateCount{State: string(st), Label: st.Label(), N: counts[st]})
+	}
+	secs, err := pc.openSections(ctx)
+	if err != nil {
+		return err
+	}
+	if len(secs) > 6 {
+		secs = secs[:6]
+	}
+	recent := apps
+	if len(recent) > 8 {
+		recent = recent[:8]
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_home", "概览", map[string]any{
+		"Total": len(apps), "States": states, "Sections": secs, "Recent": recent, "Institutions": pc.svc.Institutions(),
+	})
+	return nil
+}
+
+func (pc *PlatformConsole) sections(w http.ResponseWriter, r *http.Request, s *Session) error {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	secs, err := pc.svc.Sections(r.Context(), platform.SectionFilter{Query: q, Limit: 500})
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_sections", "标段", map[string]any{"Sections": secs, "Q": q, "Now": time.Now()})
+	return nil
+}
+
+// parseLocalTime reads a datetime-local input as China Standard Time.
+func parseLocalTime(v string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", protocol.TimeLayout} {
+		if t, err := time.ParseInLocation(layout, strings.TrimSpace(v), protocol.CST); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("时间 %q 应为 yyyy-MM-dd HH:mm", v)
+}
+
+func (pc *PlatformConsole) registerSection(w http.ResponseWriter, r *http.Request, s *Session) error {
+	f := r.PostFormValue
+	return pc.act(w, r, s, "section.register", f("section_no"), pc.base+"/sections", func() (string, error) {
+		bond, err := decimal.NewFromString(strings.TrimSpace(f("bond_amount")))
+		if err != nil {
+			return "", fmt.Errorf("保证金金额 %q 不是数字", f("bond_amount"))
+		}
+		kb, err := parseLocalTime(f("kaibiaotime"))
+		if err != nil {
+			return "", err
+		}
+		sec, err := pc.svc.RegisterSection(r.Context(), platform.SectionInput{No: strings.TrimSpace(f("section_no")), Name: strings.TrimSpace(f("name")),
+			Tenderer: strings.TrimSpace(f("tenderer")), TendererCode: strings.TrimSpace(f("tenderer_code")), BondAmount: bond, KaibiaoTime: kb})
+		if err != nil {
+			return "", err
+		}
+		return "已登记标段 " + sec.No, nil
+	})
+}
+
+func (pc *PlatformConsole) postpone(w http.ResponseWriter, r *http.Request, s *Session) error {
+	no := r.PathValue("no")
+	return pc.act(w, r, s, "section.postpone", no, pc.base+"/sections", func() (string, error) {
+		to, err := parseLocalTime(r.PostFormValue("kaibiaotime"))
+		if err != nil {
+			return "", err
+		}
+		sec, err := pc.svc.Postpone(r.Context(), no, to, strings.TrimSpace(r.PostFormValue("reason")))
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("标段 %s 开标时间改为 %s", sec.No, fmtTime(sec.KaibiaoTime)), nil
+	})
+}
+
+func (pc *PlatformConsole) restoreSection(w http.ResponseWriter, r *http.Request, s *Session) error {
+	no := r.PathValue("no")
+	return pc.act(w, r, s, "section.restore", no, pc.base+"/sections", func() (string, error) {
+		list, err := pc.svc.RestoreSectionNow(r.Context(), no)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("已为 %d 笔申请发送还原（baohanrestore）", len(list)), nil
+	})
+}
+
+func (pc *PlatformConsole) applications(w http.ResponseWriter, r *http.Request, s *Session) error {
+	q := r.URL.Query()
+	f := platform.ApplicationFilter{State: platform.State(q.Get("state")), SectionNo: strings.TrimSpace(q.Get("section")), Institution: q.Get("institution"),
+		BidderCode: strings.TrimSpace(q.Get("bidder")), ApplyNo: strings.TrimSpace(q.Get("applyno")), BaohanNo: strings.TrimSpace(q.Get("baohanno")), Limit: 200}
+	apps, err := pc.svc.Applications(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_applications", "投保申请", map[string]any{"Apps": apps, "F": f, "States": platform.States, "Institutions": pc.svc.Institutions()})
+	return nil
+}
+
+func (pc *PlatformConsole) application(w http.ResponseWriter, r *http.Request, s *Session) error {
+	d, err := pc.svc.Detail(r.Context(), r.PathValue("applyno"))
+	if err != nil {
+		return platformNotFound(err, "投保申请")
+	}
+	b, _ := pc.svc.Bidder(r.Context(), d.Application.BidderCode)
+	pc.render(w, r, s, http.StatusOK, "plat_application", "投保申请 "+d.Application.ApplyNo, map[string]any{"D": d, "A": d.Application, "Bidder": b})
+	return nil
+}
+
+func (pc *PlatformConsole) staffAct(w http.ResponseWriter, r *http.Request, s *Session, action string, fn func(applyNo string) (string, error)) error {
+	no := r.PathValue("applyno")
+	return pc.act(w, r, s, action, no, pc.base+"/applications/"+no, func() (string, error) { return fn(no) })
+}
+
+func (pc *PlatformConsole) cancel(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return pc.staffAct(w, r, s, "cancel", func(no string) (string, error) {
+		a, err := pc.svc.Cancel(r.Context(), no, strings.TrimSpace(r.PostFormValue("reason")))
+		if err != nil {
+			return "", err
+		}
+		return "已发送注销（canclenotice）：" + a.State.Label(), nil
+	})
+}
+
+func (pc *PlatformConsole) claim(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return pc.staffAct(w, r, s, "claim", func(no string) (string, error) {
+		f := r.PostFormValue
+		in := platform.ClaimInput{PayerAccount: f("payeraccount"), ApplyUserName: f("applyusername"), ApplyUserPhone: f("applyuserphone"), Reason: f("reason")}
+		if v := strings.TrimSpace(f("payeramount")); v != "" {
+			amt, err := decimal.NewFromString(v)
+			if err != nil {
+				return "", fmt.Errorf("赔付金额 %q 不是数字", v)
+			}
+			in.PayerAmount = amt
+		}
+		for _, line := range strings.Split(f("filelist"), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				in.FileList = append(in.FileList, line)
+			}
+		}
+		if _, err := pc.svc.Claim(r.Context(), no, in); err != nil {
+			return "", err
+		}
+		return "已发送理赔（claimsnotice）", nil
+	})
+}
+
+func (pc *PlatformConsole) restore(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return pc.staffAct(w, r, s, "restore", func(no string) (string, error) {
+		if _, err := pc.svc.RestoreNow(r.Context(), no); err != nil {
+			return "", err
+		}
+		return "已发送还原（baohanrestore）", nil
+	})
+}
+
+func (pc *PlatformConsole) guaranteeView(w http.ResponseWriter, r *http.Request, s *Session) error {
+	a, err := pc.svc.Application(r.Context(), r.PathValue("applyno"))
+	if err != nil {
+		return platformNotFound(err, "投保申请")
+	}
+	return pc.viewGuarantee(w, r, s, a, pc.base+"/applications/"+a.ApplyNo)
+}
+
+func (pc *PlatformConsole) guaranteeFile(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return pc.serveGuarantee(w, r, r.PathValue("applyno"))
+}
+
+func (pc *PlatformConsole) readGuarantee(ctx context.Context, applyNo string, ft int) ([]byte, *platform.Guarantee, error) {
+	rc, g, err := pc.svc.OpenGuarantee(ctx, applyNo, ft)
+	if err != nil {
+		return nil, nil, platformNotFound(err, "保函文件")
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return b, g, err
+}
+
+func (pc *PlatformConsole) viewGuarantee(w http.ResponseWriter, r *http.Request, s *Session, a *platform.Application, back string) error {
+	ft, err := fileType(r)
+	if err != nil {
+		return err
+	}
+	doc, g, err := pc.readGuarantee(r.Context(), a.ApplyNo, ft)
+	if err != nil {
+		return err
+	}
+	dv := makeDocView(fileTypeLabel(ft)+" "+g.BaohanNo, doc, pc.roots, r.URL.Path+"/ofd")
+	pc.render(w, r, s, http.StatusOK, "plat_guarantee", fileTypeLabel(ft)+" "+g.BaohanNo, map[string]any{"A": a, "G": g, "Doc": dv, "Back": back})
+	return nil
+}
+
+func (pc *PlatformConsole) serveGuarantee(w http.ResponseWriter, r *http.Request, applyNo string) error {
+	ft, err := fileType(r)
+	if err != nil {
+		return err
+	}
+	doc, g, err := pc.readGuarantee(r.Context(), applyNo, ft)
+	if err != nil {
+		return err
+	}
+	writeOFD(w, fmt.Sprintf("%s-%d.ofd", g.BaohanNo, ft), doc)
+	return nil
+}
+
+func (pc *PlatformConsole) guarantees(w http.ResponseWriter, r *http.Request, s *Session) error {
+	list, err := pc.svc.Guarantees(r.Context(), "", 200, 0)
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_guarantees", "保函", map[string]any{"List": list})
+	return nil
+}
+
+func (pc *PlatformConsole) bidders(w http.ResponseWriter, r *http.Request, s *Session) error {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	list, err := pc.svc.Bidders(r.Context(), q, 200, 0)
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_bidders", "投标人", map[string]any{"List": list, "Q": q})
+	return nil
+}
+
+func (pc *PlatformConsole) registerBidder(w http.ResponseWriter, r *http.Request, s *Session) error {
+	f := r.PostFormValue
+	return pc.act(w, r, s, "bidder.register", f("credit_code"), pc.base+"/bidders", func() (string, error) {
+		b, err := pc.svc.RegisterBidder(r.Context(), platform.BidderInput{Name: strings.TrimSpace(f("name")), CreditCode: strings.TrimSpace(f("credit_code")), CertPEM: f("cert_pem")})
+		if err != nil {
+			return "", err
+		}
+		return "已登记投标人 " + b.Name, nil
+	})
+}
