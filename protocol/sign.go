@@ -81,6 +81,9 @@ type VerifyResult struct {
 	IDs []string
 	// Problem is set when the sign is missing or not 64 hex characters.
 	Problem string
+	// Undiagnosed is set when the request was too large to try the
+	// variants (see DiagnoseLimit).
+	Undiagnosed bool
 }
 
 // SignRule is the profile's rule in one line, quoted in diagnoses.
@@ -102,6 +105,12 @@ func (v VerifyResult) Diagnosis() string {
 	if v.Problem != "" {
 		b.WriteString(v.Problem)
 		b.WriteString("; ")
+	}
+	if v.Undiagnosed {
+		b.WriteString("the request is too large to try the known variants (")
+		b.WriteString(SignRule)
+		b.WriteString(")")
+		return b.String()
 	}
 	if len(v.Variants) > 0 {
 		b.WriteString("it matches a known variant: ")
@@ -142,11 +151,30 @@ func Verify(r *Request, secret string) VerifyResult {
 			res.Problem = fmt.Sprintf("sign must be 64 hex characters (SM3), got %q", clip(got))
 		}
 	}
+	if n := signedSize(r.Fields); n > DiagnoseLimit {
+		res.Undiagnosed = true
+		return res
+	}
 	for _, m := range Diagnose(r, secret) {
 		res.IDs = append(res.IDs, m.ID)
 		res.Variants = append(res.Variants, m.Description)
 	}
 	return res
+}
+
+// DiagnoseLimit bounds the requests Verify diagnoses: trying the variants
+// costs some 30 digests of the request, which a peer must not be able to
+// make expensive (uploadbaohanfile chunks are not diagnosed; the other
+// requests of the same peer are).
+const DiagnoseLimit = 64 << 10
+
+// signedSize is the length of the sign string without the secret.
+func signedSize(fields map[string]string) int {
+	n := 0
+	for k, v := range fields {
+		n += len(k) + len(v) + 2
+	}
+	return n
 }
 
 func isHex(s string) bool {

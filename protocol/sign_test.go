@@ -309,3 +309,18 @@ func TestFormatFloat(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyLargeNotDiagnosed(t *testing.T) {
+	fields := map[string]string{"appkey": "k", "baohanfile": strings.Repeat("QUJD", DiagnoseLimit/4)}
+	sign := Sign(fields, "other")
+	fields["sign"] = sign
+	res := Verify(NewRequest(fields), testSecret)
+	want := "the request is too large to try the known variants (" + SignRule + ")"
+	if res.OK || !res.Undiagnosed || res.Diagnosis() != want {
+		t.Fatalf("%+v\n%s", res, res.Diagnosis())
+	}
+	fields["sign"] = Sign(fields, testSecret)
+	if !Verify(NewRequest(fields), testSecret).OK {
+		t.Fatal("a large request with the right sign fails")
+	}
+}
