@@ -377,6 +377,9 @@ func (e *env) stop() {
 	e.handler.Store(nil)
 }
 
+// deleteField as a value in call's fields removes the field.
+const deleteField = "\x00delete"
+
 // call makes a signed platform request to the institution.
 func (e *env) call(iface protocol.Interface, fields map[string]string) protocol.Response {
 	e.t.Helper()
@@ -386,6 +389,9 @@ func (e *env) call(iface protocol.Interface, fields map[string]string) protocol.
 	}
 	for k, v := range fields {
 		f[k] = v
+		if v == deleteField {
+			delete(f, k)
+		}
 	}
 	if _, ok := fields["sign"]; !ok {
 		f["sign"] = protocol.Sign(f, testSecret)
