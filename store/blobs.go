@@ -203,13 +203,17 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 		return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
 	}
 	sum := hexSum(h)
+	data := buf.Bytes()
+	if data == nil {
+		data = []byte{} // empty, not NULL
+	}
 	now := time.Now()
 	if b.Now != nil {
 		now = b.Now()
 	}
 	_, err = b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at`,
-		key, n, sum, buf.Bytes(), micros(now))
+		key, n, sum, data, micros(now))
 	if err != nil {
 		return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
 	}

@@ -266,6 +266,15 @@ func (l *MessageLog) VerifyChain(ctx context.Context) (*ChainBreak, error) {
 		return nil, fmt.Errorf("store: verify message log: %w", err)
 	}
 	defer tx.Rollback()
+	return l.verifyChain(ctx, tx)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (l *MessageLog) verifyChain(ctx context.Context, tx querier) (*ChainBreak, error) {
 	var (
 		headID   int64
 		headHash string

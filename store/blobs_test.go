@@ -1,0 +1,155 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emmansun/gmsm/sm3"
+)
+
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	n := min(len(p), f.n)
+	f.n -= n
+	return n, nil
+}
+
+// testBlobs is the contract every Blobs implementation keeps.
+func testBlobs(t *testing.T, b Blobs) {
+	ctx := context.Background()
+	data := make([]byte, 300_000)
+	rand.Read(data)
+	sum := sm3.Sum(data)
+	keys := []string{"applyno/GA2026-0001/chunk/0", "../../../etc/passwd", "保函/完整.ofd", "/abs", "a\\b", strings.Repeat("k", MaxBlobKey)}
+	for _, key := range keys {
+		n, digest, err := b.Put(ctx, key, bytes.NewReader(data))
+		if err != nil || n != int64(len(data)) || digest != hex.EncodeToString(sum[:]) {
+			t.Fatalf("Put(%q) = %d, %s, %v", key, n, digest, err)
+		}
+		r, err := b.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Open(%q): %d bytes, %v", key, len(got), err)
+		}
+	}
+	// Overwrite.
+	if _, _, err := b.Put(ctx, keys[0], strings.NewReader("short")); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := b.Open(ctx, keys[0])
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if string(got) != "short" {
+		t.Fatalf("after overwrite: %q", got)
+	}
+	// A failed Put leaves the old content.
+	if _, _, err := b.Put(ctx, keys[0], &failingReader{n: 100_000}); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("failing reader: %v", err)
+	}
+	r, _ = b.Open(ctx, keys[0])
+	got, _ = io.ReadAll(r)
+	r.Close()
+	if string(got) != "short" {
+		t.Fatalf("after a failed put: %q", got)
+	}
+	// Cancelled context.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := b.Put(cctx, "cancelled", bytes.NewReader(data)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled put: %v", err)
+	}
+	// Delete, twice.
+	for range 2 {
+		if err := b.Delete(ctx, keys[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, key := range []string{keys[0], "never-stored", "cancelled"} {
+		if _, err := b.Open(ctx, key); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("Open(%q) of a missing blob: %v", key, err)
+		}
+	}
+	// Empty content is content.
+	if n, digest, err := b.Put(ctx, "empty", strings.NewReader("")); err != nil || n != 0 || digest != "1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b" {
+		t.Fatalf("empty: %d %s %v", n, digest, err)
+	}
+	// Bad keys.
+	for _, key := range []string{"", strings.Repeat("k", MaxBlobKey+1), "bad\xff", "nul\x00"} {
+		if _, _, err := b.Put(ctx, key, strings.NewReader("x")); err == nil {
+			t.Errorf("Put accepted key %q", key)
+		}
+		if _, err := b.Open(ctx, key); err == nil || errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(%q): %v, want a key error", key, err)
+		}
+		if err := b.Delete(ctx, key); err == nil {
+			t.Errorf("Delete accepted key %q", key)
+		}
+	}
+}
+
+func TestDirBlobs(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "blobs")
+	b, err := NewDirBlobs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testBlobs(t, b)
+	// Nothing escaped the directory, no temporary file was left behind, and
+	// no file name carries a key.
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if p != root && strings.HasPrefix(rel, "..") {
+			t.Errorf("file outside the blob directory: %s", p)
+		}
+		if strings.Contains(d.Name(), ".tmp") || strings.Contains(d.Name(), "passwd") || strings.Contains(d.Name(), "GA2026") {
+			t.Errorf("unexpected file %s", p)
+		}
+		if !d.IsDir() {
+			if info, _ := d.Info(); info.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %v, want 0600", p, info.Mode().Perm())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewDirBlobs(""); err == nil {
+		t.Fatal("empty directory accepted")
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc")); err == nil {
+		t.Fatal("traversal created a directory")
+	}
+}
+
+func TestDBBlobs(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		b := NewDBBlobs(env.open(t))
+		testBlobs(t, b)
+		b.MaxSize = 10
+		if _, _, err := b.Put(context.Background(), "big", strings.NewReader("01234567890")); err == nil || !strings.Contains(err.Error(), "more than 10 bytes") {
+			t.Fatalf("over MaxSize: %v", err)
+		}
+	})
+}

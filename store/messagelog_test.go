@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func logEntry(i int) *LogEntry {
+	dir := "in"
+	if i%2 == 1 {
+		dir = "out"
+	}
+	e := &LogEntry{
+		At: time.Date(2026, 3, 1, 8, 0, i, 123456789, time.UTC), Direction: dir, Interface: "baohanapply",
+		Peer: fmt.Sprint("peer-", i%3), ApplyNo: fmt.Sprintf("A%04d", i), BaohanNo: "",
+		Request:  []byte(fmt.Sprintf(`{"applyno":"A%04d","sign":"abc"}`, i)),
+		Response: []byte(`{"code":1,"message":"成功","data":{}}`), HTTPStatus: 200, Code: 1, SignOK: true, LatencyMS: int64(i),
+	}
+	if i%4 == 3 {
+		e.Code, e.SignOK, e.Diagnosis, e.Response = 0, false, "sign over sorted keys with secret appended", []byte(`{"code":0,"message":"sign mismatch"}`)
+	}
+	return e
+}
+
+func TestMessageLogChain(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		l := NewMessageLog(db)
+		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
+			t.Fatalf("empty log: %v %v", brk, err)
+		}
+		for i := 1; i <= 12; i++ {
+			e := logEntry(i)
+			if err := l.Append(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			if e.ID != int64(i) || len(e.Hash) != 64 || (i == 1 && e.PrevHash != GenesisHash) {
+				t.Fatalf("appended %+v", e)
+			}
+		}
+		// Odd bytes survive: not UTF-8 and NUL in a body, NUL in a text field.
+		odd := &LogEntry{Direction: "in", Interface: "x", Peer: "p", Request: []byte{0xff, 0x00, 0xfe}, Error: "bad\x00byte \xff"}
+		if err := l.Append(ctx, odd); err != nil {
+			t.Fatal(err)
+		}
+		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
+			t.Fatalf("intact log: %v %v", brk, err)
+		}
+		got, err := l.Get(ctx, odd.ID)
+		if err != nil || string(got.Request) != "\xff\x00\xfe" || got.Error != odd.Error || got.Hash != odd.Hash || got.At.IsZero() {
+			t.Fatalf("get: %+v %v (appended %+v)", got, err, odd)
+		}
+		e5, _ := l.Get(ctx, 5)
+		if !e5.At.Equal(time.Date(2026, 3, 1, 8, 0, 5, 123456000, time.UTC)) || e5.RequestSize != int64(len(e5.Request)) {
+			t.Fatalf("row 5: %+v", e5)
+		}
+
+		// A careful forger recomputes the edited row's hash: the next row's
+		// prev_hash gives it away.
+		forged, _ := l.Get(ctx, 8)
+		forged.ApplyNo = "A9999"
+		forgedHash := chainHash(forged.PrevHash, forged)
+
+		tampers := []struct {
+			name   string
+			sql    string
+			args   []any
+			id     int64
+			reason string
+		}{
+			{"edit a response", "UPDATE message_log SET response = ? WHERE id = 5", []any{[]byte(`{"code":1,"message":"forged"}`)}, 5, "edited"},
+			{"edit the code", "UPDATE message_log SET code = 1 WHERE id = 7", nil, 7, "edited"},
+			{"edit the time", "UPDATE message_log SET at = at + 1 WHERE id = 2", nil, 2, "edited"},
+			{"rehash an edited row", "UPDATE message_log SET applyno = 'X', hash = ? WHERE id = 4", []any{strings.Repeat("ab", 32)}, 4, "edited"},
+			{"edit and rehash a row", "UPDATE message_log SET applyno = 'A9999', hash = ? WHERE id = 8", []any{forgedHash}, 9, "prev_hash"},
+			{"delete a row", "DELETE FROM message_log WHERE id = 6", nil, 6, "missing"},
+			{"delete the newest rows", "DELETE FROM message_log WHERE id >= 12", nil, 12, "deleted"},
+			{"forge a prev_hash", "UPDATE message_log SET prev_hash = ? WHERE id = 9", []any{GenesisHash}, 9, "prev_hash"},
+		}
+		for _, tt := range tampers {
+			t.Run(tt.name, func(t *testing.T) {
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tx.Rollback()
+				if _, err := tx.ExecContext(ctx, db.Rebind(tt.sql), tt.args...); err != nil {
+					t.Fatal(err)
+				}
+				// Verify inside the tampering transaction (rolled back after).
+				brk, err := l.verifyChain(ctx, tx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if brk == nil || brk.ID != tt.id || !strings.Contains(brk.Reason, tt.reason) {
+					t.Fatalf("got %v, want a break at row %d mentioning %q", brk, tt.id, tt.reason)
+				}
+			})
+		}
+		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
+			t.Fatalf("after rollbacks: %v %v", brk, err)
+		}
+		// A committed edit is found by VerifyChain itself.
+		mustExec(t, db, "UPDATE message_log SET diagnosis = 'nothing to see' WHERE id = 3")
+		brk, err := l.VerifyChain(ctx)
+		if err != nil || brk == nil || brk.ID != 3 {
+			t.Fatalf("committed edit: %v %v", brk, err)
+		}
+		if !strings.Contains(brk.Error(), "row 3") {
+			t.Fatal(brk.Error())
+		}
+	})
+}
+
+
+// Concurrent appends from many goroutines and two handles (processes)
+// keep one unbroken chain.
+func TestMessageLogConcurrentAppend(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		logs := []*MessageLog{NewMessageLog(env.open(t)), NewMessageLog(env.open(t))}
+		const goroutines, each = 16, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines*each)
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					if err := logs[g%2].Append(ctx, logEntry(g*100+i)); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if brk, err := logs[0].VerifyChain(ctx); brk != nil || err != nil {
+			t.Fatalf("%v %v", brk, err)
+		}
+		if n := countRows(t, logs[0].DB, "SELECT COUNT(*) FROM message_log"); n != goroutines*each {
+			t.Fatalf("%d rows", n)
+		}
+	})
+}
+
+func TestMessageLogList(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		l := NewMessageLog(env.open(t))
+		for i := 1; i <= 12; i++ {
+			if err := l.Append(ctx, logEntry(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		yes, no := true, false
+		for _, tt := range []struct {
+			f    LogFilter
+			want string
+		}{
+			{LogFilter{Limit: 3}, "12 11 10"},
+			{LogFilter{Limit: 3, Before: 10}, "9 8 7"},
+			{LogFilter{ApplyNo: "A0004"}, "4"},
+			{LogFilter{Peer: "peer-0"}, "12 9 6 3"},
+			{LogFilter{Direction: "out", Peer: "peer-1"}, "7 1"},
+			{LogFilter{OK: &no}, "11 7 3"},
+			{LogFilter{OK: &yes, Direction: "out"}, "9 5 1"},
+			{LogFilter{Interface: "nothing"}, ""},
+		} {
+			list, err := l.List(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, e := range list {
+				ids = append(ids, fmt.Sprint(e.ID))
+				if e.Request != nil || e.RequestSize == 0 {
+					t.Errorf("list without bodies returned %d body bytes, size %d", len(e.Request), e.RequestSize)
+				}
+			}
+			if got := strings.Join(ids, " "); got != tt.want {
+				t.Errorf("List(%+v) = %s, want %s", tt.f, got, tt.want)
+			}
+		}
+		list, err := l.List(ctx, LogFilter{Limit: 1, WithBodies: true})
+		if err != nil || len(list) != 1 || string(list[0].Request) != string(logEntry(12).Request) || !list[0].OK() {
+			t.Fatalf("with bodies: %+v %v", list, err)
+		}
+		if _, err := l.Get(ctx, 99); err == nil || !strings.Contains(err.Error(), "not found") {
+			t.Fatalf("get missing: %v", err)
+		}
+	})
+}
