@@ -117,7 +117,6 @@ func TestMessageLogChain(t *testing.T) {
 	})
 }
 
-
 // Concurrent appends from many goroutines and two handles (processes)
 // keep one unbroken chain.
 func TestMessageLogConcurrentAppend(t *testing.T) {
