@@ -98,6 +98,10 @@ type OutboxSettings struct {
 	Workers     int             `toml:"workers"`      // concurrent deliveries; default 4
 	MaxAttempts int             `toml:"max_attempts"` // then the message is parked as failed; default 0 = retry forever
 	Poll        config.Duration `toml:"poll"`         // idle poll interval; default 1s
+	// RetryInitial and RetryMax bound the backoff between attempts
+	// (defaults 1s and 5m, doubling, ±20% jitter).
+	RetryInitial config.Duration `toml:"retry_initial"`
+	RetryMax     config.Duration `toml:"retry_max"`
 }
 
 // Underwriting and invoicing modes.

@@ -330,7 +330,8 @@ func newEnv(t testing.TB, pg bool, opts ...envOption) *env {
 		Platforms: []Platform{{Peer: config.Peer{Name: testPlatName, AppKey: testAppKey, AppSecret: testSecret,
 			BaseURL: e.plat.srv.URL, PlatformCode: testPlatCode, ChunkSize: 1024}}},
 		TrustRoots: []string{filepath.Join(dir, "ca.pem")},
-		Outbox:     OutboxSettings{Poll: config.Duration{Duration: 20 * time.Millisecond}},
+		Outbox: OutboxSettings{Poll: config.Duration{Duration: 20 * time.Millisecond},
+			RetryInitial: config.Duration{Duration: 20 * time.Millisecond}, RetryMax: config.Duration{Duration: 200 * time.Millisecond}},
 	}
 	for _, o := range opts {
 		o(&e.cfg)
@@ -642,4 +643,39 @@ func (p *fakePlatform) fakeOFD(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return doc
+}
+
+func (p *fakePlatform) setOnChunk(f func(applyNo string, index int) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onChunk = f
+}
+
+// lastWhere is the last request of iface for applyNo.
+func (p *fakePlatform) lastWhere(iface, applyNo string) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.received[iface]
+	for i := len(l) - 1; i >= 0; i-- {
+		if l[i]["applyno"] == applyNo {
+			return l[i]
+		}
+	}
+	return nil
+}
+
+// app2 reads an application's state straight from the database (the
+// service may be stopped).
+func (e *env) app2(applyNo string) State {
+	e.t.Helper()
+	svc, err := New(context.Background(), e.cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer svc.Close()
+	a, err := svc.ApplicationByApplyNo(context.Background(), testPlatName, applyNo)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a.State
 }

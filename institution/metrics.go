@@ -2,6 +2,7 @@ package institution
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // metrics are the service's Prometheus series, all prefixed
@@ -41,4 +42,13 @@ func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer) (*metrics, err
 		}
 	}
 	return m, nil
+}
+
+// outboundCount reads a counter (tests and diagnostics).
+func (m *metrics) outboundCount(iface, outcome string) float64 {
+	var out dto.Metric
+	if err := m.outbound.WithLabelValues(iface, outcome).Write(&out); err != nil {
+		return 0
+	}
+	return out.GetCounter().GetValue()
 }

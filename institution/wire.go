@@ -45,7 +45,7 @@ func (s *Service) wireStore() error {
 	}
 	s.disp = &store.Dispatcher{
 		DB: s.db, Deliver: s.deliver, OnOutcome: s.onOutcome, Workers: workers, PollInterval: poll,
-		Backoff: store.Backoff{MaxAttempts: s.cfg.Outbox.MaxAttempts}, Logger: s.logger, Now: s.now,
+		Backoff: store.Backoff{MaxAttempts: s.cfg.Outbox.MaxAttempts, Initial: s.cfg.Outbox.RetryInitial.Duration, Max: s.cfg.Outbox.RetryMax.Duration}, Logger: s.logger, Now: s.now,
 	}
 	if s.cfg.Outbox.MaxAttempts == 0 {
 		s.disp.Backoff.MaxAttempts = -1 // retry forever: every message is owed to the platform
