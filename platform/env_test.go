@@ -132,6 +132,7 @@ func getPKI(t testing.TB) *pki {
 }
 
 func TestMain(m *testing.M) {
+	slog.SetDefault(testLogger())
 	code := m.Run()
 	if pkiDir != "" {
 		os.RemoveAll(pkiDir)
@@ -250,10 +251,12 @@ func (f *fakeInstitution) received(i protocol.Interface, applyNo string) []call 
 }
 
 const (
-	testAppKey    = "bank-key"
-	testAppSecret = "bank-secret-0123456789"
-	testPlatform  = "P-TEST"
-	testAdmin     = "admin-token-0123456789abcdef"
+	testAppKey     = "bank-key"
+	testAppSecret  = "bank-secret-0123456789"
+	testPlatform   = "P-TEST"
+	testAdmin      = "admin-token-0123456789abcdef"
+	testAppKey2    = "bank2-key"
+	testAppSecret2 = "bank2-secret-0123456789"
 )
 
 // env is a platform on a database, served over HTTP, with a fake
@@ -302,6 +305,10 @@ func newEnv(t testing.TB, dbURL string, opts ...envOption) *env {
 			{Name: "投标保函（低费率）", Rate: decimal.RequireFromString("0.003"), MinPremium: decimal.RequireFromString("500")},
 		}}},
 	}
+	// A second institution, to check that one institution cannot touch
+	// another's applications.
+	other := config.Peer{Name: "bank2", AppKey: testAppKey2, AppSecret: testAppSecret2, PlatformCode: testPlatform, BaseURL: e.inst.srv.URL + "/other"}
+	e.cfg.Institutions = append(e.cfg.Institutions, Institution{Peer: other, Products: []Product{{Name: "保函", Rate: decimal.RequireFromString("0.004")}}})
 	for _, o := range opts {
 		o(&e.cfg)
 	}
@@ -361,6 +368,23 @@ func (e *env) send(i protocol.Interface, fields map[string]string) *protocol.Res
 	if err != nil {
 		e.t.Fatalf("%s: %v", i, err)
 	}
+	e.tick()
+	return resp
+}
+
+// tick moves the clock by a second after each request, as real time
+// would: a resent request gets a new timestamp, hence a new sign.
+func (e *env) tick() { e.clock.Add(time.Second) }
+
+// sendAs calls a platform interface with another institution's appkey.
+func (e *env) sendAs(appkey, secret string, i protocol.Interface, fields map[string]string) *protocol.Response {
+	e.t.Helper()
+	peer := transport.Peer{Name: appkey, AppKey: appkey, AppSecret: secret, BaseURL: e.srv.URL}
+	resp, err := e.client.Call(e.ctx, &peer, i, fields)
+	if err != nil {
+		e.t.Fatalf("%s: %v", i, err)
+	}
+	e.tick()
 	return resp
 }
 
