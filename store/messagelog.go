@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // GenesisHash is the prev_hash of the first message log row.
@@ -41,6 +43,8 @@ type LogEntry struct {
 
 // OK reports whether the exchange succeeded: no error, HTTP 200, code 1.
 func (e *LogEntry) OK() bool { return e.Error == "" && e.HTTPStatus == 200 && e.Code == 1 }
+
+var _ transport.MessageLog = (*MessageLog)(nil)
 
 // MessageLog is the tamper-evident record of every exchange with a peer
 // (it implements transport.MessageLog). Rows form an SM3 hash chain:
@@ -340,4 +344,13 @@ func short(h string) string {
 		return h[:16] + "…"
 	}
 	return h
+}
+
+// Record implements transport.MessageLog: it appends e to the chain.
+func (l *MessageLog) Record(ctx context.Context, e *transport.Exchange) error {
+	return l.Append(ctx, &LogEntry{
+		At: e.At, Direction: e.Direction, Interface: e.Interface, Peer: e.Peer, ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo,
+		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,
+		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(),
+	})
 }

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/transport"
 )
 
 func logEntry(i int) *LogEntry {
@@ -195,6 +198,39 @@ func TestMessageLogList(t *testing.T) {
 		}
 		if _, err := l.Get(ctx, 99); err == nil || !strings.Contains(err.Error(), "not found") {
 			t.Fatalf("get missing: %v", err)
+		}
+	})
+}
+
+func TestMessageLogRecordsExchanges(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		var ml transport.MessageLog = NewMessageLog(env.open(t))
+		at := time.Date(2026, 3, 15, 14, 5, 12, 987654321, protocol.CST)
+		ex := &transport.Exchange{
+			Interface: "uploadbaohanfile", Direction: transport.Out, Peer: "江苏省公共资源交易平台", ApplyNo: "GA2026", BaohanNo: "BH1",
+			Request: []byte(`{"appkey":"k"}`), Response: []byte("<html>502</html>"), HTTPStatus: 502, Code: -1,
+			SignOK: true, Error: "answer is not JSON", Latency: 1500 * time.Millisecond, At: at,
+		}
+		if err := ml.Record(ctx, ex); err != nil {
+			t.Fatal(err)
+		}
+		l := ml.(*MessageLog)
+		e, err := l.Get(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.At.Equal(at.Truncate(time.Microsecond)) || e.Interface != ex.Interface || e.Direction != "out" || e.Peer != ex.Peer ||
+			e.ApplyNo != "GA2026" || e.BaohanNo != "BH1" || string(e.Request) != string(ex.Request) || string(e.Response) != string(ex.Response) ||
+			e.HTTPStatus != 502 || e.Code != -1 || !e.SignOK || e.Error != ex.Error || e.LatencyMS != 1500 || e.OK() {
+			t.Fatalf("recorded %+v", e)
+		}
+		failed := false
+		if list, _ := l.List(ctx, LogFilter{OK: &failed}); len(list) != 1 {
+			t.Fatalf("failed exchanges: %d", len(list))
+		}
+		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
+			t.Fatal(brk, err)
 		}
 	})
 }
