@@ -26,7 +26,7 @@ func (s *Service) wireStore() error {
 	}
 	s.blobs = blobStore{b: b}
 	s.msgs = store.NewMessageLog(s.db)
-	s.mlog = messageLog{ml: s.msgs}
+	s.mlog = s.msgs
 	s.seenDB = store.NewSeenSigns(s.db)
 	s.seen = s.seenDB
 	s.server = &transport.Server{
