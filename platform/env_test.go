@@ -328,6 +328,13 @@ func testLogger() *slog.Logger {
 	return quietLogger
 }
 
+// with returns the env for a subtest (helpers fail t, not the parent).
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // start (re)opens the service on the env's database and runs it.
 func (e *env) start(opts ...Option) {
 	e.t.Helper()
