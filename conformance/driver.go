@@ -42,9 +42,9 @@ type InstitutionDriver interface {
 	// the redirecturl (open the digital envelope, sign the agreement, pay)
 	// and has it approved, so that the institution sends baohannotice.
 	Underwrite(ctx context.Context, b *BidderTask) error
-	// GiveUp makes the bidder abandon applyno at the institution
+	// GiveUp makes the bidder abandon the application at the institution
 	// (giveupnotice).
-	GiveUp(ctx context.Context, applyno string) error
+	GiveUp(ctx context.Context, b *BidderTask) error
 }
 
 // BidderTask is what a bidder has in hand for one application.
@@ -110,8 +110,8 @@ func (m ManualInstitution) Underwrite(_ context.Context, b *BidderTask) error {
 	return nil
 }
 
-func (m ManualInstitution) GiveUp(_ context.Context, applyno string) error {
+func (m ManualInstitution) GiveUp(_ context.Context, b *BidderTask) error {
 	fmt.Fprintf(m.Out, "\n>>> ACTION NEEDED on your institution: as the bidder, abandon application %s at the institution "+
-		"(放弃申请), so that it sends giveupnotice.\n", applyno)
+		"(放弃申请; %s), so that it sends giveupnotice.\n", b.ApplyNo, b.RedirectURL)
 	return nil
 }

@@ -449,7 +449,8 @@ func (f *fakeInstitution) Underwrite(ctx context.Context, b *BidderTask) error {
 	return nil
 }
 
-func (f *fakeInstitution) GiveUp(ctx context.Context, applyno string) error {
+func (f *fakeInstitution) GiveUp(ctx context.Context, b *BidderTask) error {
+	applyno := b.ApplyNo
 	f.mu.Lock()
 	a := f.apps[applyno]
 	if a != nil {

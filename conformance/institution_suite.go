@@ -442,11 +442,14 @@ func (ir *institutionRun) waitFor(ctx context.Context, t *T, i protocol.Interfac
 	return in
 }
 
+func (ir *institutionRun) task(a *iapp) *BidderTask {
+	return &BidderTask{ApplyNo: a.applyNo, RedirectURL: a.redirect, Envelope: a.fields["digitalenvelope"], EnvelopeKey: a.envKey, Bidder: ir.bidder}
+}
+
 // underwrite has a approved: the driver runs the bidder's flow, then the
 // kit waits for an approving baohannotice.
 func (ir *institutionRun) underwrite(ctx context.Context, t *T, a *iapp) *Inbound {
-	drive(t, "take the bidder through the institution's flow",
-		ir.d.Underwrite(ctx, &BidderTask{ApplyNo: a.applyNo, RedirectURL: a.redirect, Envelope: a.fields["digitalenvelope"], EnvelopeKey: a.envKey, Bidder: ir.bidder}))
+	drive(t, "take the bidder through the institution's flow", ir.d.Underwrite(ctx, ir.task(a)))
 	in := ir.waitFor(ctx, t, protocol.BaohanNotice, a, nil)
 	if in.Answer.Code != protocol.CodeOK {
 		t.Fail("baohannotice for %s: the kit refused it: %s", a.applyNo, in.Answer.Message)
@@ -861,7 +864,7 @@ func (ir *institutionRun) checks() []Check {
 		Title: "a bidder's give-up at the institution is notified", Expected: "a valid giveupnotice",
 		Run: func(ctx context.Context, t *T) {
 			a := ir.newApplied(ctx, t, "E")
-			drive(t, "give up an application at the institution", ir.d.GiveUp(ctx, a.applyNo))
+			drive(t, "give up an application at the institution", ir.d.GiveUp(ctx, ir.task(a)))
 			ir.waitFor(ctx, t, protocol.GiveupNotice, a, nil)
 			t.Pass("giveupnotice %s", a.applyNo)
 		}})

@@ -303,6 +303,7 @@ func (pr *platformRun) waitFor(ctx context.Context, t *T, i protocol.Interface, 
 	if in.Answer.Code != protocol.CodeOK {
 		t.Fail("%s for %s: the kit, as a conforming institution, refused it: %s", i, a.applyNo, in.Answer.Message)
 	}
+	time.Sleep(pr.cfg.Settle) // let the platform record the kit's answer
 	return in
 }
 
@@ -693,7 +694,15 @@ func (pr *platformRun) checks() []Check {
 			other[0] ^= 0xff
 			t.expectRefused(t.call(ctx, protocol.UploadBaohanFile, u.chunkFields(a.applyNo, a.baohanNo, protocol.FileTypeCipher, 0, other)))
 		}})
+	// A platform may discard the chunks of a file whose completion it
+	// refused; every completion is therefore preceded by the chunks again
+	// (the same bytes: idempotent).
 	complete := func(t *T, a *papp) map[string]string {
+		ctx := context.Background()
+		for k, c := range a.cipher.chunks {
+			rep := t.call(ctx, protocol.UploadBaohanFile, a.cipher.chunkFields(a.applyNo, a.baohanNo, protocol.FileTypeCipher, k, c))
+			t.mustAccept(rep, fmt.Sprintf("uploading chunk %d again before the completion notice", k+a.cipher.base))
+		}
 		f, err := a.cipher.completeFields(a.applyNo, a.baohanNo, protocol.FileTypeCipher, a.pub, pr.cfg.Profile.SM2Layout)
 		if err != nil {
 			t.Fail("%v", err)
@@ -873,7 +882,13 @@ func (pr *platformRun) checks() []Check {
 			pr.preparePlain(ctx, t, a)
 			u := a.plain
 			for k, c := range u.chunks {
-				rep := t.call(ctx, protocol.UploadBaohanFile, u.chunkFields(a.applyNo, a.baohanNo, protocol.FileTypePlain, k, c))
+				f := u.chunkFields(a.applyNo, a.baohanNo, protocol.FileTypePlain, k, c)
+				var rep *reply
+				if k == 0 { // the platform may still be recording the restore's answer
+					rep = t.callEventually(ctx, 10*pr.cfg.Settle, protocol.UploadBaohanFile, f)
+				} else {
+					rep = t.call(ctx, protocol.UploadBaohanFile, f)
+				}
 				t.mustAccept(rep, fmt.Sprintf("chunk %d", k+u.base))
 			}
 			f, err := u.completeFields(a.applyNo, a.baohanNo, protocol.FileTypePlain, a.pub, pr.cfg.Profile.SM2Layout)

@@ -1,0 +1,217 @@
+package conformance_test
+
+// The two suites against this project's own services, in process, over
+// real HTTP: what CI runs so that both services stay conformant.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/conformance"
+	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/platform"
+)
+
+const (
+	appKey     = "conformance-appkey"
+	appSecret  = "conformance-appsecret-0123456789abcdef"
+	platCode   = "CONFPLAT"
+	adminToken = "conformance-admin-token-0123456789"
+)
+
+// pki is a test CA with a bidder and an institution seal.
+type pki struct {
+	ca     *testca.CA
+	caFile string
+	bidder *testca.Identity
+	inst   *testca.Identity
+	dir    string
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	ca, err := testca.New("一致性测试根CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := &pki{ca: ca, dir: dir, caFile: filepath.Join(dir, "ca.cert.pem")}
+	if err := os.WriteFile(p.caFile, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p.bidder, err = ca.Issue("一致性测试投标人有限公司", testca.Bidder); err != nil {
+		t.Fatal(err)
+	}
+	if p.inst, err = ca.IssueToDir(dir, "inst", testca.Institution); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// lateHandler serves a handler set after the server started.
+type lateHandler struct {
+	mu sync.Mutex
+	h  http.Handler
+}
+
+func (l *lateHandler) set(h http.Handler) { l.mu.Lock(); l.h = h; l.mu.Unlock() }
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	h := l.h
+	l.mu.Unlock()
+	if h == nil {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+func server(t *testing.T) (*httptest.Server, *lateHandler) {
+	lh := &lateHandler{}
+	srv := httptest.NewServer(lh)
+	t.Cleanup(srv.Close)
+	return srv, lh
+}
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startPlatform runs a baohan platform whose one institution is at
+// instURL, and returns its URL.
+func startPlatform(t *testing.T, p *pki, instURL string) string {
+	t.Helper()
+	srv, lh := server(t)
+	cfg := platform.Config{
+		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: srv.URL},
+		Storage:    config.Storage{DataDir: t.TempDir()},
+		TrustRoots: []string{p.caFile},
+		AdminToken: adminToken,
+		Outbox:     platform.OutboxConfig{PollInterval: config.Duration{Duration: 50 * time.Millisecond}},
+		Institutions: []platform.Institution{{
+			Peer:     config.Peer{Name: "kit", AppKey: appKey, AppSecret: appSecret, BaseURL: instURL, PlatformCode: platCode},
+			Products: []platform.Product{{Name: "投标保函", Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
+		}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := platform.New(ctx, cfg, platform.WithLogger(logger()), platform.WithRegistry(nil))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	lh.set(svc.Handler())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; svc.Close() })
+	return srv.URL
+}
+
+// startInstitution runs a baohan institution whose one platform is at
+// platURL, and returns its URL.
+func startInstitution(t *testing.T, p *pki, platURL string) string {
+	t.Helper()
+	srv, lh := server(t)
+	cfg := institution.Config{
+		Listen:  config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: srv.URL},
+		Storage: config.Storage{DataDir: t.TempDir()},
+		Institution: institution.Identity{Name: "一致性测试担保有限公司", CreditCode: p.inst.CreditCode,
+			SealCert: filepath.Join(p.dir, "inst.cert.pem"), SealKey: filepath.Join(p.dir, "inst.key.pem"), Prefix: "CT"},
+		Admin:      institution.Admin{Token: adminToken},
+		Underwrite: institution.Underwriting{Mode: institution.ModeAuto},
+		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "011001900111"},
+		Products:   []institution.Product{{Name: "投标保函", Rate: "0.005", MinPremium: "100"}},
+		Platforms: []institution.Platform{{Peer: config.Peer{Name: "kit", AppKey: appKey, AppSecret: appSecret,
+			BaseURL: platURL, PlatformCode: platCode, ChunkSize: 4096}}},
+		TrustRoots: []string{p.caFile},
+		Outbox:     institution.OutboxSettings{Poll: config.Duration{Duration: 50 * time.Millisecond}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := institution.New(ctx, cfg, institution.WithLogger(logger()))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	lh.set(svc.Handler())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; svc.Close() })
+	return srv.URL
+}
+
+func kitConfig(target, listen string) conformance.Config {
+	return conformance.Config{URL: target, AppKey: appKey, AppSecret: appSecret, PlatformCode: platCode,
+		ListenURL: listen, Wait: 20 * time.Second}
+}
+
+func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
+	p := newPKI(t)
+	kit, lh := server(t)
+	platURL := startPlatform(t, p, kit.URL)
+	cfg := kitConfig(platURL, kit.URL)
+	cfg.BidderKey = p.bidder.Key
+	seal, err := conformance.SealedGuarantee(p.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := &conformance.AdminPlatform{URL: platURL, Token: adminToken, AppKey: appKey, Bidder: conformance.BidderFromIdentity(p.bidder)}
+	s, err := conformance.NewPlatformSuite(cfg, drv, seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lh.set(s.Handler())
+	r := s.Run(context.Background())
+	if !r.Passed(false) {
+		t.Errorf("the platform suite failed against baohan's platform:\n%s", table(r))
+	}
+	if len(r.Interfaces) != 14 {
+		t.Errorf("interfaces exchanged: %d, want 14", len(r.Interfaces))
+	}
+}
+
+func TestInstitutionSuiteAgainstBaohanInstitution(t *testing.T) {
+	p := newPKI(t)
+	kit, lh := server(t)
+	instURL := startInstitution(t, p, kit.URL)
+	cfg := kitConfig(instURL, kit.URL)
+	cfg.TrustRoots = []*smx509.Certificate{p.ca.Cert}
+	s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{AdminURL: instURL, AdminToken: adminToken},
+		conformance.BidderFromIdentity(p.bidder), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lh.set(s.Handler())
+	r := s.Run(context.Background())
+	if !r.Passed(false) {
+		t.Errorf("the institution suite failed against baohan's institution:\n%s", table(r))
+	}
+	if len(r.Interfaces) != 14 {
+		t.Errorf("interfaces exchanged: %d, want 14", len(r.Interfaces))
+	}
+}
+
+func table(r *conformance.Report) string {
+	var b stringsBuilder
+	r.WriteTable(&b)
+	return b.String()
+}
+
+type stringsBuilder struct{ b []byte }
+
+func (s *stringsBuilder) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
+func (s *stringsBuilder) String() string              { return string(s.b) }
