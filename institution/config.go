@@ -124,6 +124,12 @@ type checked struct {
 	blocked  map[string]bool
 }
 
+// Check validates c (New does too): every problem, each naming its key.
+func (c *Config) Check() error {
+	_, err := c.check()
+	return err
+}
+
 // check validates c and parses its decimals. The errors name the key.
 func (c *Config) check() (*checked, error) {
 	var errs []error

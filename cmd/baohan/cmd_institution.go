@@ -77,6 +77,9 @@ func runInstitutionServe(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
+	if err := cfg.Check(); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	ln, url, err := service.Listen(cfg.Listen)
 	if err != nil {
