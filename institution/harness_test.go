@@ -68,6 +68,7 @@ type fakePlatform struct {
 	received   map[string][]map[string]string // interface → fields
 	files      map[string][]byte              // applyno/filetype → decrypted, verified OFD
 	onChunk    func(applyNo string, index int) bool
+	onComplete func() bool
 }
 
 func newFakePlatform(t testing.TB, roots *smx509.CertPool) *fakePlatform {
@@ -152,6 +153,10 @@ func (p *fakePlatform) serve(w http.ResponseWriter, req *http.Request) {
 		p.chunkCalls[key+"/"+r.Get("index")]++
 		p.answer(w, protocol.OK(nil))
 	case protocol.BaohanFileCompleteNotice:
+		if p.onComplete != nil && !p.onComplete() {
+			p.answer(w, protocol.Fail("not today"))
+			return
+		}
 		if err := p.complete(r); err != nil {
 			p.t.Errorf("fake platform: complete notice: %v", err)
 			p.answer(w, protocol.Fail("%v", err))
@@ -678,4 +683,10 @@ func (e *env) app2(applyNo string) State {
 		e.t.Fatal(err)
 	}
 	return a.State
+}
+
+func (p *fakePlatform) setOnComplete(f func() bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onComplete = f
 }
