@@ -352,6 +352,15 @@ func (d *Dispatcher) safeDeliver(ctx context.Context, m *OutMessage) (out Outcom
 	return d.Deliver(ctx, m)
 }
 
+func (d *Dispatcher) safeHook(ctx context.Context, tx *sql.Tx, m *OutMessage, o Outcome) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return d.OnOutcome(ctx, tx, m, o)
+}
+
 var errLeaseLost = errors.New("lease lost")
 
 type hookError struct{ err error }
@@ -418,7 +427,7 @@ func (d *Dispatcher) complete(ctx context.Context, m *OutMessage, out Outcome, d
 			mm := *m
 			mm.State, mm.NextAttemptAt, mm.DeliveredAt = state, next, delivered
 			mm.LastError, mm.LastResponse, mm.LeaseOwner, mm.LeaseUntil = lastErr, out.Response, "", time.Time{}
-			if err := d.OnOutcome(cctx, tx, &mm, out); err != nil {
+			if err := d.safeHook(cctx, tx, &mm, out); err != nil {
 				return hookError{err}
 			}
 		}

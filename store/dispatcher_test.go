@@ -324,9 +324,12 @@ func TestDispatcherOnOutcomeInTransaction(t *testing.T) {
 				if _, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO applied VALUES (?, ?)"), m.ApplyNo, o.Response); err != nil {
 					return err
 				}
-				if hooks.Add(1) == 1 {
+				switch hooks.Add(1) {
+				case 1:
 					<-release
 					return errors.New("applying the answer failed")
+				case 2:
+					panic("hook bug")
 				}
 				return nil
 			},
@@ -347,12 +350,15 @@ func TestDispatcherOnOutcomeInTransaction(t *testing.T) {
 		}
 		clock.Add(2 * time.Hour)
 		d.Kick()
+		waitFor(t, "second failure", func() bool { return strings.Contains(getMsg(t, db, id).LastError, "OnOutcome: panic: hook bug") })
+		clock.Add(2 * time.Hour)
+		d.Kick()
 		waitFor(t, "done", func() bool { return getMsg(t, db, id).State == StateDone })
 		if n := countRows(t, db, "SELECT COUNT(*) FROM applied WHERE applyno = 'A0001' AND response LIKE '%B1%'"); n != 1 {
 			t.Fatalf("%d applied rows, want 1", n)
 		}
-		if calls.Load() != 2 || hooks.Load() != 2 {
-			t.Fatalf("%d deliveries, %d hooks; want 2 and 2", calls.Load(), hooks.Load())
+		if calls.Load() != 3 || hooks.Load() != 3 {
+			t.Fatalf("%d deliveries, %d hooks; want 3 and 3", calls.Load(), hooks.Load())
 		}
 	})
 }

@@ -284,3 +284,13 @@ func (db *DB) OutboxRetry(ctx context.Context, id int64) error {
 	}
 	return fmt.Errorf("store: outbox retry %d: message is %s, only dead or failed messages can be requeued", id, m.State)
 }
+
+// OutboxPurgeDone deletes the messages done before the given time and
+// returns how many (the message log keeps the exchanges themselves).
+func (db *DB) OutboxPurgeDone(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.execWrite(ctx, `DELETE FROM outbox WHERE state = 'done' AND delivered_at < ?`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: outbox purge: %w", err)
+	}
+	return res.RowsAffected()
+}

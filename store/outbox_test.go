@@ -183,5 +183,15 @@ func TestOutboxQueries(t *testing.T) {
 		if err := db.OutboxRetry(ctx, 12345); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("retry of a missing message: %v", err)
 		}
+		mustExec(t, db, "UPDATE outbox SET delivered_at = ? WHERE state = 'done'", micros(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+		if n, err := db.OutboxPurgeDone(ctx, time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil || n != 0 {
+			t.Fatalf("purge of nothing: %d %v", n, err)
+		}
+		if n, err := db.OutboxPurgeDone(ctx, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)); err != nil || n != 1 {
+			t.Fatalf("purge: %d %v", n, err)
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM outbox"); n != 6 {
+			t.Fatalf("%d messages left, want 6", n)
+		}
 	})
 }
