@@ -9,8 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +24,7 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/conformance"
+	"github.com/baohan-dev/baohan/conformance/faults"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
@@ -169,13 +174,14 @@ func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	drv := &conformance.AdminPlatform{URL: platURL, Token: adminToken, AppKey: appKey, Bidder: conformance.BidderFromIdentity(p.bidder)}
+	drv := &conformance.AdminPlatform{URL: platURL, Token: adminToken, AppKey: appKey, Bidder: conformance.BidderFromIdentity(p.bidder), OpeningDelay: time.Second}
 	s, err := conformance.NewPlatformSuite(cfg, drv, seal)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lh.set(s.Handler())
 	r := s.Run(context.Background())
+	logSlow(t, r)
 	if !r.Passed(false) {
 		t.Errorf("the platform suite failed against baohan's platform:\n%s", table(r))
 	}
@@ -197,11 +203,21 @@ func TestInstitutionSuiteAgainstBaohanInstitution(t *testing.T) {
 	}
 	lh.set(s.Handler())
 	r := s.Run(context.Background())
+	logSlow(t, r)
 	if !r.Passed(false) {
 		t.Errorf("the institution suite failed against baohan's institution:\n%s", table(r))
 	}
 	if len(r.Interfaces) != 14 {
 		t.Errorf("interfaces exchanged: %d, want 14", len(r.Interfaces))
+	}
+}
+
+// logSlow lists the checks that took longest (with -v).
+func logSlow(t *testing.T, r *conformance.Report) {
+	for _, res := range r.Results {
+		if res.Duration > 300*time.Millisecond {
+			t.Logf("%-40s %s", res.ID, res.Duration.Round(time.Millisecond))
+		}
 	}
 }
 
@@ -215,3 +231,94 @@ type stringsBuilder struct{ b []byte }
 
 func (s *stringsBuilder) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
 func (s *stringsBuilder) String() string              { return string(s.b) }
+
+// The kit catches faults put into baohan's own services (middleware in
+// front of them, or in front of the kit for their outgoing calls): each
+// fault fails exactly the checks named.
+func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
+	type fault struct {
+		name      string
+		peer, kit faults.Middleware
+		want      []string
+	}
+	t.Run("platform", func(t *testing.T) {
+		for _, c := range []fault{
+			{"skips sign checks", faults.SkipSign(appSecret), nil, []string{"sign.missing", "sign.tampered", "sign.wrong"}},
+			{"accepts a conflicting chunk", faults.AcceptConflictingChunk(), nil, []string{"uploadbaohanfile.conflict"}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				p := newPKI(t)
+				kit, lh := server(t)
+				platURL := startPlatform(t, p, kit.URL)
+				target := httptest.NewServer(c.peer(proxyTo(t, platURL)))
+				t.Cleanup(target.Close)
+				cfg := kitConfig(target.URL, kit.URL)
+				cfg.BidderKey = p.bidder.Key
+				seal, _ := conformance.SealedGuarantee(p.inst)
+				drv := &conformance.AdminPlatform{URL: platURL, Token: adminToken, AppKey: appKey, Bidder: conformance.BidderFromIdentity(p.bidder), OpeningDelay: time.Second}
+				s, err := conformance.NewPlatformSuite(cfg, drv, seal)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lh.set(s.Handler())
+				checkFailed(t, s.Run(context.Background()), c.want)
+			})
+		}
+	})
+	t.Run("institution", func(t *testing.T) {
+		for _, c := range []fault{
+			{"answers non-JSON", faults.NonJSONErrors(), nil, []string{"answers.json", "answers.not-json"}},
+			{"mis-numbers chunks", nil, faults.ShiftChunkIndexes(appSecret), []string{"uploadbaohanfile"}},
+			{"sends a wrong digest", nil, faults.WrongDigest(appSecret), []string{"baohanfilecompletenotice.digest"}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				p := newPKI(t)
+				kit, lh := server(t)
+				instURL := startInstitution(t, p, kit.URL)
+				target := instURL
+				if c.peer != nil {
+					srv := httptest.NewServer(c.peer(proxyTo(t, instURL)))
+					t.Cleanup(srv.Close)
+					target = srv.URL
+				}
+				cfg := kitConfig(target, kit.URL)
+				cfg.Wait = 5 * time.Second
+				cfg.TrustRoots = []*smx509.Certificate{p.ca.Cert}
+				s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{AdminURL: instURL, AdminToken: adminToken},
+					conformance.BidderFromIdentity(p.bidder), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var h http.Handler = s.Handler()
+				if c.kit != nil {
+					h = c.kit(h)
+				}
+				lh.set(h)
+				checkFailed(t, s.Run(context.Background()), c.want)
+			})
+		}
+	})
+}
+
+// proxyTo forwards requests to a base URL.
+func proxyTo(t *testing.T, base string) http.Handler {
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httputil.NewSingleHostReverseProxy(u)
+}
+
+func checkFailed(t *testing.T, r *conformance.Report, want []string) {
+	t.Helper()
+	var got []string
+	for _, res := range r.Results {
+		if res.Status == conformance.Fail {
+			got = append(got, res.ID)
+		}
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("failed checks %v, want %v\n%s", got, want, table(r))
+	}
+}

@@ -18,6 +18,7 @@ type upload struct {
 	iv     []byte
 	chunks [][]byte // encrypted bytes, in order
 	base   int      // index of chunks[0]
+	sent   int      // chunk calls made, labelled in bak2
 }
 
 // newUpload encrypts file with a fresh SM4-CBC key and iv and cuts the
@@ -55,9 +56,12 @@ func newUpload(file []byte, p Profile) (*upload, error) {
 }
 
 // chunkFields are the fields of uploadbaohanfile for chunk k (0-based
-// position), with data as the chunk's bytes.
+// position), with data as the chunk's bytes. bak2 numbers the kit's
+// chunk calls, so that a chunk sent again has its own sign at once.
 func (u *upload) chunkFields(applyno, baohanno, filetype string, k int, data []byte) map[string]string {
+	u.sent++
 	return map[string]string{
+		"bak2":       fmt.Sprintf("conformance chunk call %d", u.sent),
 		"applyno":    applyno,
 		"baohanno":   baohanno,
 		"baohanfile": base64.StdEncoding.EncodeToString(data),
