@@ -217,3 +217,22 @@ func httpNewRequest(method, url, auth string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+func TestBasicAccountPayment(t *testing.T) {
+	e := newEnv(t, false, func(c *Config) { c.Platforms[0].BasicAccount = true })
+	tok := e.apply("BA-1", "1000")
+	e.openAndSign(tok)
+	var ae apiError
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/pay", []byte(`{"payername":"某某建设工程有限公司"}`), &ae); st != 422 ||
+		ae.Error != "the trading centre requires payment from the bidder's basic account (基本户): payername and payeraccount are required" {
+		t.Fatalf("pay without account: %d %+v", st, ae)
+	}
+	var v BidderView
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/pay", []byte(`{"payername":"某某建设工程有限公司","payeraccount":"110000000001"}`), &v); st != 200 || !v.BasicAccount {
+		t.Fatalf("pay: %d %+v", st, v)
+	}
+	e.waitFor("baohannotice", func() bool { return e.plat.count("baohannotice") == 1 })
+	if n := e.plat.last("baohannotice"); n["payername"] != "某某建设工程有限公司" || n["payeraccount"] != "110000000001" || n["cost"] != "100.00" {
+		t.Errorf("baohannotice %v", n)
+	}
+}
