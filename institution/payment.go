@@ -10,6 +10,8 @@ import (
 
 // Payment is a premium to collect.
 type Payment struct {
+	// ApplicationID is the idempotency key: a provider must not charge
+	// twice for one application (a bidder may retry after a crash).
 	ApplicationID string
 	ApplyNo       string
 	BidderName    string
