@@ -27,7 +27,12 @@ func (e *testEnv) open(tb testing.TB, opts ...Option) *DB {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := Open(ctx, e.url, e.dir, append([]Option{WithFileName("test.db"), WithLogger(quietLogger)}, opts...)...)
+	base := []Option{WithFileName("test.db"), WithLogger(quietLogger)}
+	if e.dialect == Postgres {
+		// Other packages' tests share the server (max_connections 100).
+		base = append(base, WithMaxOpenConns(8))
+	}
+	db, err := Open(ctx, e.url, e.dir, append(base, opts...)...)
 	if err != nil {
 		tb.Fatalf("open %v: %v", e.dialect, err)
 	}
