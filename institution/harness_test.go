@@ -354,10 +354,7 @@ func (e *env) advance(d time.Duration) { e.offset.Add(int64(d)) }
 func (e *env) start() {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
+	logger := e.logger()
 	svc, err := New(ctx, e.cfg, WithClock(e.clock), WithLogger(logger))
 	if err != nil {
 		cancel()
@@ -689,4 +686,11 @@ func (p *fakePlatform) setOnComplete(f func() bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.onComplete = f
+}
+
+func (e *env) logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

@@ -62,6 +62,9 @@ const resumeEvery = 30 * time.Second
 func (s *Service) resume(ctx context.Context) {
 	paid, err := s.repo.listApplications(ctx, s.db, ListFilter{State: Paid, Limit: 1000})
 	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
 		s.logger.ErrorContext(ctx, "resume: listing paid applications", slog.Any("err", err))
 		return
 	}
