@@ -44,7 +44,7 @@ func TestWithBaohanPlatform(t *testing.T) {
 		AdminToken: "p-admin",
 		Outbox:     platform.OutboxConfig{PollInterval: config.Duration{Duration: 20 * time.Millisecond}},
 		Institutions: []platform.Institution{{
-			Peer: config.Peer{Name: "inst", AppKey: testAppKey, AppSecret: testSecret, BaseURL: e.srv.URL, PlatformCode: testPlatCode},
+			Peer:     config.Peer{Name: "inst", AppKey: testAppKey, AppSecret: testSecret, BaseURL: e.srv.URL, PlatformCode: testPlatCode},
 			Products: []platform.Product{{Name: "投标保函", Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
 		}},
 	}
