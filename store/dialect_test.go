@@ -1,6 +1,8 @@
 package store
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,6 +68,38 @@ func TestDialectHelpers(t *testing.T) {
 		}
 		if Retryable(err) {
 			t.Fatalf("a unique violation is not retryable")
+		}
+	})
+}
+
+// Rebind only ever replaces "?" by $1, $2, ... in order: without "$" in the
+// input, putting the "?" back gives the input again.
+func FuzzRebind(f *testing.F) {
+	for _, s := range []string{"SELECT ?", "'?'", `"?"`, "-- ?\n?", "/* ? */ ?", "?::int", "'a''?' ?", "/* unterminated ?", "??"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		out := Postgres.Rebind(q)
+		if strings.Contains(q, "$") {
+			return
+		}
+		var back strings.Builder
+		n := 0
+		for i := 0; i < len(out); i++ {
+			if out[i] != '$' {
+				back.WriteByte(out[i])
+				continue
+			}
+			n++
+			want := strconv.Itoa(n)
+			if !strings.HasPrefix(out[i+1:], want) {
+				t.Fatalf("Rebind(%q) = %q: placeholder %d is not $%s", q, out, n, want)
+			}
+			back.WriteByte('?')
+			i += len(want)
+		}
+		if back.String() != q {
+			t.Fatalf("Rebind(%q) = %q changes more than placeholders", q, out)
 		}
 	})
 }
