@@ -196,7 +196,7 @@ func (ic *InstitutionConsole) appBack(r *http.Request) string {
 func (ic *InstitutionConsole) approve(w http.ResponseWriter, r *http.Request, s *Session) error {
 	id := r.PathValue("id")
 	return ic.act(w, r, s, "approve", id, ic.appBack(r), func() (string, error) {
-		a, err := ic.svc.Approve(r.Context(), id, "person:"+s.Subject)
+		a, err := ic.svc.Approve(r.Context(), id, s.Subject)
 		if err != nil {
 			return "", err
 		}
@@ -211,7 +211,7 @@ func (ic *InstitutionConsole) reject(w http.ResponseWriter, r *http.Request, s *
 		if reason == "" {
 			return "", errors.New("请填写拒绝原因 (a reason is required)")
 		}
-		a, err := ic.svc.Reject(r.Context(), id, "person:"+s.Subject, reason)
+		a, err := ic.svc.Reject(r.Context(), id, s.Subject, reason)
 		if err != nil {
 			return "", err
 		}

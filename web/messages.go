@@ -113,7 +113,7 @@ func (c *console) verifyChain(w http.ResponseWriter, r *http.Request, s *Session
 
 // peers lists the peer names seen in the message log, for the filter.
 func (c *console) peers() []string {
-	rows, err := c.auth.db.Query(`SELECT DISTINCT peer FROM message_log ORDER BY peer`)
+	rows, err := c.auth.db.Query(`SELECT DISTINCT peer FROM message_log WHERE peer <> '' ORDER BY peer`)
 	if err != nil {
 		return nil
 	}

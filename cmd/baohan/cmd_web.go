@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
 	"strings"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/web"
 	"github.com/baohan-dev/baohan/web/caagent"
 )
 
@@ -76,4 +81,76 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "CA agent for %s (%s) at http://%s, for pages of %s\n",
 		cert.Subject.CommonName, caagent.CreditCode(cert), ln.Addr(), strings.Join(origins, ", "))
 	return agent.Serve(ctx, ln)
+}
+
+// The consoles mount in front of the services' handlers. The serve
+// commands call these two functions instead of serving svc.Handler()
+// directly:
+//
+//	h, err := platformConsole(ctx, env, svc, logger)     // baohan platform serve
+//	h, err := institutionConsole(ctx, env, svc, logger)  // baohan institution serve
+//	service.Serve(ctx, ln, h, logger)
+//
+// The console answers under /console/ (and, at the institution, GET
+// /bidder/<token> from a browser); every other request goes to the
+// service's handler. Environment:
+//
+//	BAOHAN_CONSOLE_ADMIN_USER, BAOHAN_CONSOLE_ADMIN_PASSWORD
+//	    the first admin account, created when the console has none; without
+//	    a password one is generated and printed once on stdout
+//	BAOHAN_CA_AGENT_URL
+//	    where bidders' pages find baohan ca-agent (default http://127.0.0.1:17650)
+const (
+	envConsoleAdminUser     = "BAOHAN_CONSOLE_ADMIN_USER"
+	envConsoleAdminPassword = "BAOHAN_CONSOLE_ADMIN_PASSWORD"
+	envCAAgentURL           = "BAOHAN_CA_AGENT_URL"
+)
+
+func consoleOptions(logger *slog.Logger, publicURL string) (web.Options, []web.AuthOption) {
+	var ao []web.AuthOption
+	if strings.HasPrefix(publicURL, "https://") {
+		ao = append(ao, web.WithSecureCookies())
+	}
+	return web.Options{AgentURL: os.Getenv(envCAAgentURL), Logger: logger}, ao
+}
+
+// firstAdmin creates the console's first admin account and prints it
+// once when it was generated.
+func firstAdmin(ctx context.Context, env *Env, auth *web.Auth, what string) error {
+	pw := os.Getenv(envConsoleAdminPassword)
+	acc, err := auth.EnsureAdmin(ctx, os.Getenv(envConsoleAdminUser), pw)
+	if err != nil {
+		return fmt.Errorf("%s console: %w", what, err)
+	}
+	if acc != nil && pw == "" {
+		fmt.Fprintf(env.Stdout, "%s console: created admin account %q with password %s (shown once; change it on the console's 密码 page)\n", what, acc.Username, acc.Password)
+	}
+	return nil
+}
+
+// platformConsole returns the platform's handler with its console.
+func platformConsole(ctx context.Context, env *Env, svc *platform.Service, logger *slog.Logger) (http.Handler, error) {
+	o, ao := consoleOptions(logger, svc.Config().Listen.PublicURL)
+	c, err := web.Platform(ctx, svc, o, ao...)
+	if err != nil {
+		return nil, err
+	}
+	if err := firstAdmin(ctx, env, c.Auth(), "platform"); err != nil {
+		return nil, err
+	}
+	return c.Handler(svc.Handler()), nil
+}
+
+// institutionConsole returns the institution's handler with its console
+// and the bidder's page behind redirecturl.
+func institutionConsole(ctx context.Context, env *Env, svc *institution.Service, logger *slog.Logger) (http.Handler, error) {
+	o, ao := consoleOptions(logger, svc.Config().Listen.PublicURL)
+	c, err := web.Institution(ctx, svc, o, ao...)
+	if err != nil {
+		return nil, err
+	}
+	if err := firstAdmin(ctx, env, c.Auth(), "institution"); err != nil {
+		return nil, err
+	}
+	return c.Handler(svc.Handler()), nil
 }
