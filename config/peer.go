@@ -27,6 +27,11 @@ type Peer struct {
 	IndexBase       *int     `toml:"index_base"`       // first chunk index sent: 1 (default) or 0
 	TimestampWindow Duration `toml:"timestamp_window"` // accepted clock skew; default 10m
 	Timeout         Duration `toml:"timeout"`          // per outbound call; default 30s
+
+	// Security controls of the inbound pipeline (docs/SECURITY.md).
+	RateLimit float64  `toml:"rate_limit"` // requests/s this peer may send; 0: default (100), -1: unlimited
+	RateBurst int      `toml:"rate_burst"` // requests at once; 0: 4 × rate_limit
+	AllowFrom []string `toml:"allow_from"` // CIDRs or addresses the peer calls from; empty: anywhere
 }
 
 // Defaults of the PROFILE.md options.
@@ -89,6 +94,16 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	if window == 0 {
 		window = DefaultTimestampWindow
 	}
+	if p.RateBurst < 0 {
+		return nil, fmt.Errorf("%s: rate_burst must not be negative, got %d", where, p.RateBurst)
+	}
+	if p.RateLimit < 0 && p.RateLimit != -1 {
+		return nil, fmt.Errorf("%s: rate_limit must be positive, 0 for the default or -1 for none, got %g", where, p.RateLimit)
+	}
+	allow, err := transport.ParseCIDRs(p.AllowFrom)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	return &transport.Peer{
 		Name:         p.Name,
 		AppKey:       p.AppKey,
@@ -102,6 +117,8 @@ func (p Peer) Transport() (*transport.Peer, error) {
 			IndexBase:       base,
 			TimestampWindow: window,
 		},
+		RateLimit: transport.RateLimit{Rate: p.RateLimit, Burst: p.RateBurst},
+		AllowFrom: allow,
 	}, nil
 }
 

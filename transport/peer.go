@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/baohan-dev/baohan/gm"
@@ -53,6 +54,13 @@ type Peer struct {
 	BaseURL      string // the peer's interfaces are at BaseURL/<name>
 	PlatformCode string // platformcode the platform sends
 	Profile      Profile
+	// RateLimit overrides the Server's per-appkey limit for this peer
+	// (zero: the Server's).
+	RateLimit RateLimit
+	// AllowFrom, when not empty, is the only networks this peer may call
+	// from (see ParseCIDRs); a request from elsewhere is refused with
+	// HTTP 403 and code 0 naming the address.
+	AllowFrom []netip.Prefix
 }
 
 // PeerDirectory finds the peer of an appkey. An unknown appkey is

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -52,9 +54,24 @@ type Server struct {
 	// MaxViolations is how many violations one answer lists (0:
 	// DefaultMaxViolations, negative: all).
 	MaxViolations int
+	// RateLimit is the token bucket of each appkey whose Peer has no
+	// RateLimit of its own (zero: DefaultRateLimit; Unlimited: none). It
+	// is charged once the sign verifies, so an outsider who knows an
+	// appkey cannot spend its peer's budget. A request over the limit is
+	// answered HTTP 429 with Retry-After and the JSON
+	// {"code":0,"message":"rate limit exceeded: ..."}.
+	RateLimit RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed when checking a Peer's AllowFrom. Empty: the TCP peer's
+	// address is the client's.
+	TrustedProxies []netip.Prefix
 
 	mu       sync.RWMutex
 	handlers map[protocol.Interface]HandlerFunc
+	limits   limiters
+	// limitClock is the rate limiter's clock (tests); nil: the wall
+	// clock. The limiter never reads Now, which tests freeze.
+	limitClock func() time.Time
 }
 
 // Handle serves interface i with h. It panics on an unknown interface or
@@ -108,6 +125,24 @@ func (s *Server) BodyLimit(i protocol.Interface) int64 {
 	return n
 }
 
+// rateLimitOf returns the limit that applies to peer.
+func (s *Server) rateLimitOf(peer *Peer) RateLimit {
+	if !peer.RateLimit.IsZero() {
+		return peer.RateLimit
+	}
+	if !s.RateLimit.IsZero() {
+		return s.RateLimit
+	}
+	return DefaultRateLimit
+}
+
+func (s *Server) limitNow() time.Time {
+	if s.limitClock != nil {
+		return s.limitClock()
+	}
+	return time.Now()
+}
+
 func (s *Server) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -143,6 +178,8 @@ const (
 	msgSignMismatch   = "sign mismatch: "
 	msgReplay         = "replayed request: this sign was already received from appkey %q; send a new request with a new timestamp and sign"
 	msgAppKeyRequired = `field "appkey" is required`
+	msgRateLimited    = "rate limit exceeded: appkey %q may send %s; retry in %s"
+	msgNotAllowed     = "address %s may not call as appkey %q: it is not in the peer's allow_from list"
 	msgSignRequired   = `field "sign" is required`
 )
 
@@ -250,6 +287,19 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 	}
 	ex.Peer = peer.Name
 
+	if len(peer.AllowFrom) > 0 {
+		addr := clientAddr(hr, s.TrustedProxies)
+		if !allowed(peer.AllowFrom, addr) {
+			shown := "(unknown)"
+			if addr.IsValid() {
+				shown = addr.String()
+			}
+			s.logger().WarnContext(ctx, "request from an address outside the peer's allow_from", "interface", name,
+				"peer", peer.Name, "addr", shown, "remote", hr.RemoteAddr)
+			return http.StatusForbidden, protocol.Fail(msgNotAllowed, shown, clip(appkey, 60))
+		}
+	}
+
 	vr := protocol.Verify(req, peer.AppSecret)
 	ex.SignOK, ex.Diagnosis = vr.OK, vr.Diagnosis()
 	if !vr.OK {
@@ -259,6 +309,14 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 		s.logger().WarnContext(ctx, "sign mismatch", "interface", name, "peer", peer.Name, "applyno", ex.ApplyNo,
 			"got", vr.Got, "expected", vr.Expected, "diagnosis", ex.Diagnosis)
 		return http.StatusOK, protocol.Fail("%s", msgSignMismatch+ex.Diagnosis)
+	}
+
+	lim := s.rateLimitOf(peer)
+	if ok, wait := s.limits.allow(appkey, lim, s.limitNow()); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
+		s.logger().WarnContext(ctx, "rate limit exceeded", "interface", name, "peer", peer.Name, "limit", lim.String())
+		return http.StatusTooManyRequests, protocol.Fail(msgRateLimited, clip(appkey, 60), lim.String(), wait.Round(time.Millisecond))
 	}
 
 	window := peer.Profile.Window()
