@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/shopspring/decimal"
 
@@ -285,6 +286,14 @@ func (s *Service) Pay(ctx context.Context, token string, req PayRequest) (*Bidde
 	if err != nil {
 		return nil, err
 	}
+	// One payment at a time per application in this process (a double
+	// click must not charge twice); across replicas the provider's
+	// idempotency key (the application ID) does the same.
+	unlock := s.payLocks.lock(a.ID)
+	defer unlock()
+	if a, err = s.byToken(ctx, s.db, token); err != nil {
+		return nil, err
+	}
 	if a.State != Signed {
 		return nil, checkMove(a.ApplyNo, a.State, Paid, "payment")
 	}
@@ -350,4 +359,38 @@ func (s *Service) latestGuarantee(ctx context.Context, a *Application) ([]byte, 
 		return b, ft, err
 	}
 	return nil, 0, refuse("applyno %s has no guarantee yet (it is %s)", a.ApplyNo, a.State.Label())
+}
+
+// keyedMutex serializes work per key.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedEntry{}
+	}
+	e := k.locks[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.locks[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }

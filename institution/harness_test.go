@@ -286,6 +286,7 @@ type env struct {
 	dataDir  string
 	handler  atomic.Pointer[http.Handler]
 	projKeys map[string][]byte
+	opts     []Option // extra options of New
 }
 
 type envOption func(*Config)
@@ -355,7 +356,7 @@ func (e *env) start() {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := e.logger()
-	svc, err := New(ctx, e.cfg, WithClock(e.clock), WithLogger(logger))
+	svc, err := New(ctx, e.cfg, append([]Option{WithClock(e.clock), WithLogger(logger)}, e.opts...)...)
 	if err != nil {
 		cancel()
 		e.t.Fatal(err)

@@ -51,6 +51,7 @@ type Service struct {
 	handler http.Handler
 
 	closeOnce sync.Once
+	payLocks  keyedMutex
 }
 
 // Option configures New.

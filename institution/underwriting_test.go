@@ -2,6 +2,8 @@ package institution
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -234,5 +236,37 @@ func TestBasicAccountPayment(t *testing.T) {
 	e.waitFor("baohannotice", func() bool { return e.plat.count("baohannotice") == 1 })
 	if n := e.plat.last("baohannotice"); n["payername"] != "某某建设工程有限公司" || n["payeraccount"] != "110000000001" || n["cost"] != "100.00" {
 		t.Errorf("baohannotice %v", n)
+	}
+}
+
+type countingPayments struct{ n atomic.Int32 }
+
+func (c *countingPayments) Pay(context.Context, Payment) (string, error) {
+	c.n.Add(1)
+	time.Sleep(5 * time.Millisecond) // a slow gateway: concurrent clicks overlap
+	return "REF", nil
+}
+
+func TestConcurrentPayChargesOnce(t *testing.T) {
+	e := newEnv(t, false)
+	pays := &countingPayments{}
+	e.stop()
+	e.opts = append(e.opts, WithPaymentProvider(pays))
+	e.start()
+	tok := e.apply("CP-1", "1000")
+	e.openAndSign(tok)
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v BidderView
+			codes[i] = e.bidderDo("POST", "/bidder/"+tok+"/pay", []byte(`{}`), &v)
+		}()
+	}
+	wg.Wait()
+	if n := pays.n.Load(); n != 1 {
+		t.Errorf("charged %d times (answers %v)", n, codes)
 	}
 }
