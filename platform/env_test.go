@@ -179,12 +179,13 @@ type call struct {
 // the real transport pipeline (sign, timestamp, rules) and records every
 // call. answer decides the reply; down makes it answer HTTP 503.
 type fakeInstitution struct {
-	t      testing.TB
-	srv    *httptest.Server
-	mu     sync.Mutex
-	calls  []call
-	down   bool
-	answer map[protocol.Interface]func(f map[string]string) (any, error)
+	t       testing.TB
+	srv     *httptest.Server
+	mu      sync.Mutex
+	calls   []call
+	down    bool
+	garbage int // answer this many next requests with HTML and HTTP 200
+	answer  map[protocol.Interface]func(f map[string]string) (any, error)
 }
 
 func newFakeInstitution(t testing.TB, peer *transport.Peer, now func() time.Time) *fakeInstitution {
@@ -213,7 +214,16 @@ func newFakeInstitution(t testing.TB, peer *transport.Peer, now func() time.Time
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		down := f.down
+		garbage := f.garbage > 0
+		if garbage {
+			f.garbage--
+		}
 		f.mu.Unlock()
+		if garbage {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html><body>gateway says hello</body></html>"))
+			return
+		}
 		if down {
 			http.Error(w, "maintenance", http.StatusServiceUnavailable)
 			return
@@ -457,6 +467,8 @@ func (e *env) eventually(what string, cond func() bool) {
 			e.svc.kick()
 		}
 		time.Sleep(10 * time.Millisecond)
+		// Time passes for the retries too (backoffs are on the clock).
+		e.clock.Add(50 * time.Millisecond)
 	}
 }
 

@@ -41,6 +41,7 @@ type Service struct {
 	seen   *store.SeenSigns
 
 	metrics *metrics
+	stamps  stamps
 	server  *transport.Server
 	client  *transport.Client
 	disp    *store.Dispatcher
