@@ -47,6 +47,7 @@ type Stack struct {
 	Institution     *institution.Service
 	PlatformConsole *web.PlatformConsole
 	InstConsole     *web.InstitutionConsole
+	CA              *testca.CA
 	Bidder          *testca.Identity
 
 	// Staff accounts, by console: "platform" and "institution", each with
@@ -139,7 +140,7 @@ func Start(t testing.TB) *Stack {
 	must(err)
 
 	s := &Stack{PlatformURL: platURL, InstitutionURL: instURL, AgentURL: agentURL, Platform: psvc, Institution: isvc,
-		PlatformConsole: pc, InstConsole: ic, Bidder: bidder, Accounts: map[string][]web.Account{}}
+		PlatformConsole: pc, InstConsole: ic, CA: ca, Bidder: bidder, Accounts: map[string][]web.Account{}}
 	s.Accounts["platform"], err = pc.Auth().DemoAccounts(ctx)
 	must(err)
 	s.Accounts["institution"], err = ic.Auth().DemoAccounts(ctx)
