@@ -224,9 +224,9 @@ func (s *Service) action(ctx context.Context, applyNo string, ev Event, detail a
 	return s.Application(ctx, applyNo)
 }
 
-// Postpone moves the section's bid opening (开标时间) to a new time, which
-// must be in the future, as long as the current opening has not come and
-// no restore has released the key. Every ciphertext guarantee of the
+// Postpone moves the section's bid opening (开标时间) to a later time, as
+// long as the current opening has not come and no restore has released
+// the key. Every ciphertext guarantee of the
 // section gets a restore scheduled for the new time; the restores already
 // scheduled find the opening moved when they fall due and stand down.
 func (s *Service) Postpone(ctx context.Context, sectionNo string, to time.Time, reason string) (*Section, error) {
@@ -240,6 +240,9 @@ func (s *Service) Postpone(ctx context.Context, sectionNo string, to time.Time, 
 		sec, err := s.sectionQ(ctx, tx, sectionNo)
 		if err != nil {
 			return err
+		}
+		if !to.After(sec.KaibiaoTime) {
+			return inputErr("kaibiaotime", "the new bid opening %s is not after the current one, %s", protocol.FormatTime(to), protocol.FormatTime(sec.KaibiaoTime))
 		}
 		if !sec.KeyReleasedAt.IsZero() {
 			return inputErr("kaibiaotime", "section %s: the project key was released at %s; the opening cannot be moved", sectionNo, protocol.FormatTime(sec.KeyReleasedAt))

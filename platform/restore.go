@@ -43,7 +43,11 @@ func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Applicatio
 		Peer:      a.Institution,
 		Interface: string(protocol.BaohanRestore),
 		ApplyNo:   a.ApplyNo,
-		Group:     "", // due in the future: must not hold the application's other calls back
+		// Restores of one application go out one after the other (a
+		// second one due at the same time then finds the first done and
+		// stands down), in a group of their own: due in the future, they
+		// must not hold the application's other calls back.
+		Group:     "restore:" + a.ApplyNo,
 		DedupeKey: key,
 		Fields:    map[string]string{"applyno": a.ApplyNo},
 	}, due)

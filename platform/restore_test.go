@@ -1,0 +1,233 @@
+package platform
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
+)
+
+// projectKeyB64 reads the section's project key the way only the tests
+// may, to look for it where it must not be.
+func (e *env) projectKeyB64(sectionNo string) string {
+	e.t.Helper()
+	k, err := e.svc.projectKey(e.ctx, e.svc.db, sectionNo)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(k)
+}
+
+// keyLeaked reports whether the key appears in the outbox or the message
+// log.
+func (e *env) keyLeaked(key string) bool {
+	e.t.Helper()
+	ms, err := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{Limit: 1000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, m := range ms {
+		for _, v := range m.Fields {
+			if strings.Contains(v, key) {
+				return true
+			}
+		}
+	}
+	rows, err := e.svc.MessageLog().List(e.ctx, store.LogFilter{Limit: 1000, WithBodies: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, r := range rows {
+		if strings.Contains(string(r.Request), key) || strings.Contains(string(r.Response), key) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRestoreAtOpening: nothing before the kaibiaotime (the clock is
+// injected), every ciphertext guarantee of the section restored at it.
+func TestRestoreAtOpening(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		sec := e.section(3 * time.Hour)
+		a, _ := e.withCipher(sec)
+		e.bidder(e.pki.bidder2)
+		b, err := e.svc.Apply(e.ctx, ApplyInput{SectionNo: sec.No, BidderCode: e.pki.bidder2.CreditCode, Institution: "bank", Product: "投标保函"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.settle()
+		wantOK(t, "notice", e.send(protocol.BaohanNotice, e.noticeFields(b.ApplyNo, "BHNO-B", "1")))
+		wantOK(t, "cipher", e.sendGuarantee(b.ApplyNo, "BHNO-B", "1", guaranteeOFD(t, e.pki, "保函B", 0, false), plainUpload()))
+		key := e.projectKeyB64(sec.No)
+
+		e.clock.Set(sec.KaibiaoTime.Add(-time.Second))
+		e.settle()
+		if n := len(e.inst.received(protocol.BaohanRestore, "")); n != 0 {
+			t.Fatalf("%d restores a second before the opening", n)
+		}
+		if e.keyLeaked(key) {
+			t.Fatal("the project key is in the outbox or the message log before the opening")
+		}
+		if _, err := e.svc.RestoreNow(e.ctx, a.ApplyNo); err == nil || !strings.Contains(err.Error(), "only after the bid opening at "+protocol.FormatTime(sec.KaibiaoTime)) {
+			t.Fatalf("RestoreNow before the opening: %v", err)
+		}
+
+		e.clock.Set(sec.KaibiaoTime)
+		e.eventually("both restores", func() bool {
+			return e.app(a.ApplyNo).State == Restored && e.app(b.ApplyNo).State == Restored
+		})
+		for _, no := range []string{a.ApplyNo, b.ApplyNo} {
+			rs := e.inst.received(protocol.BaohanRestore, no)
+			if len(rs) != 1 || rs[0].Fields["key"] != key || rs[0].Fields["kaibiaotime"] != protocol.FormatTime(sec.KaibiaoTime) {
+				t.Fatalf("restores of %s: %v", no, rs)
+			}
+		}
+		s2, _ := e.svc.Section(e.ctx, sec.No)
+		if s2.KeyReleasedAt.IsZero() {
+			t.Error("key release not recorded")
+		}
+		// The admin views hide the key.
+		rows, _ := e.svc.MessageLog().List(e.ctx, store.LogFilter{Interface: "baohanrestore", Limit: 1})
+		_, body := e.admin("GET", fmt.Sprintf("/api/messages/%d", rows[0].ID), nil)
+		if strings.Contains(string(body), key) || !strings.Contains(string(body), `\"key\":\"(hidden)\"`) {
+			t.Errorf("message log view: %s", body)
+		}
+
+		// Sent again on demand.
+		if _, err := e.svc.RestoreNow(e.ctx, a.ApplyNo); err != nil {
+			t.Fatal(err)
+		}
+		e.settle()
+		if n := len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)); n != 2 {
+			t.Fatalf("%d restores after RestoreNow, want 2", n)
+		}
+	})
+}
+
+// TestProjectKeyNeverLeavesEarly calls the restore path directly before
+// the opening: it refuses, and the institution gets nothing.
+func TestProjectKeyNeverLeavesEarly(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		sec := e.section(time.Hour)
+		a, _ := e.withCipher(sec)
+		if _, _, err := e.svc.releaseProjectKey(e.ctx, sec.No); !errors.Is(err, ErrKeyNotDue) {
+			t.Fatalf("releaseProjectKey before the opening: %v", err)
+		}
+		ms, err := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{ApplyNo: a.ApplyNo, Interface: "baohanrestore"})
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("scheduled restores: %v %v", ms, err)
+		}
+		if _, ok := ms[0].Fields["key"]; ok || !ms[0].NextAttemptAt.Equal(sec.KaibiaoTime.UTC()) {
+			t.Fatalf("scheduled restore %+v", ms[0])
+		}
+		// Deliver it by hand, as a dispatcher with a wrong idea of "due" would.
+		out, err := e.svc.deliver(e.ctx, &ms[0])
+		if err != nil || out.Kind != store.OutcomeDone || out.Response != "" || !strings.Contains(out.Reason, "the bid opening of section "+sec.No+" is at ") {
+			t.Fatalf("early delivery: %+v, %v", out, err)
+		}
+		if n := len(e.inst.received(protocol.BaohanRestore, "")); n != 0 {
+			t.Fatal("the key was sent before the opening")
+		}
+		if s, _ := e.svc.Section(e.ctx, sec.No); !s.KeyReleasedAt.IsZero() {
+			t.Fatal("key marked released")
+		}
+		if e.keyLeaked(e.projectKeyB64(sec.No)) {
+			t.Fatal("key leaked")
+		}
+		// The key is sealed at rest.
+		var sealed string
+		e.svc.db.QueryRowContext(e.ctx, e.svc.db.Rebind("SELECT key_sealed FROM plat_sections WHERE section_no = ?"), sec.No).Scan(&sealed)
+		if !strings.HasPrefix(sealed, "v1:") || strings.Contains(sealed, e.projectKeyB64(sec.No)) {
+			t.Fatal("project key not sealed")
+		}
+	})
+}
+
+// TestPostponeMovesRestore: after a postponement nothing happens at the
+// old opening; the restore goes out at the new one, once.
+func TestPostponeMovesRestore(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		sec := e.section(2 * time.Hour)
+		a, _ := e.withCipher(sec)
+		newTime := sec.KaibiaoTime.Add(24 * time.Hour)
+		if _, err := e.svc.Postpone(e.ctx, sec.No, e.clock.Now().Add(-time.Minute), "x"); err == nil {
+			t.Fatal("postponed into the past")
+		}
+		if _, err := e.svc.Postpone(e.ctx, sec.No, sec.KaibiaoTime.Add(-time.Minute), "x"); err == nil {
+			t.Fatal("postponed to an earlier time")
+		}
+		s2, err := e.svc.Postpone(e.ctx, sec.No, newTime, "开标延期")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s2.KaibiaoTime.Equal(newTime) || !e.app(a.ApplyNo).KaibiaoTime.Equal(newTime) {
+			t.Fatalf("section %v, application %v", s2.KaibiaoTime, e.app(a.ApplyNo).KaibiaoTime)
+		}
+		e.clock.Set(sec.KaibiaoTime.Add(time.Minute))
+		e.settle()
+		if n := len(e.inst.received(protocol.BaohanRestore, "")); n != 0 {
+			t.Fatalf("%d restores at the old opening", n)
+		}
+		e.wantState(a.ApplyNo, CipherReceived)
+		h, _ := e.svc.History(e.ctx, a.ApplyNo)
+		var evs []Event
+		for _, ev := range h {
+			evs = append(evs, ev.Event)
+		}
+		if !strings.Contains(mustJSON(evs), `"kaibiao_postponed","restore_superseded"`) {
+			t.Errorf("history %v", evs)
+		}
+		// Quitting is allowed again before the new opening.
+		if _, err := e.svc.Quit(e.ctx, a.ApplyNo, "probe"); err != nil {
+			t.Fatal(err)
+		}
+		e.settle()
+		wantOK(t, "quit refused", e.send(protocol.QuitNotice, map[string]string{"applyno": a.ApplyNo, "baohanno": a.BaohanNo, "applystatus": "0"}))
+		e.wantState(a.ApplyNo, CipherReceived)
+
+		e.clock.Set(newTime)
+		e.eventually("the restore at the new opening", func() bool { return e.app(a.ApplyNo).State == Restored })
+		e.settle()
+		rs := e.inst.received(protocol.BaohanRestore, a.ApplyNo)
+		if len(rs) != 1 || rs[0].Fields["kaibiaotime"] != protocol.FormatTime(newTime) {
+			t.Fatalf("restores %v", rs)
+		}
+		if _, err := e.svc.Postpone(e.ctx, sec.No, newTime.Add(time.Hour), "too late"); err == nil ||
+			!strings.Contains(err.Error(), fmt.Sprintf("section %s: the project key was released at ", sec.No)) {
+			t.Fatalf("postpone after the release: %v", err)
+		}
+	})
+}
+
+// TestRestoreRefused: a refused restore keeps the state; RestoreNow
+// sends it again.
+func TestRestoreRefused(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		sec := e.section(time.Hour)
+		a, _ := e.withCipher(sec)
+		e.inst.setAnswer(protocol.BaohanRestore, refuse("系统维护中"))
+		e.clock.Set(sec.KaibiaoTime)
+		e.eventually("the refused restore", func() bool { return len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)) == 1 })
+		e.settle()
+		got := e.app(a.ApplyNo)
+		if got.State != CipherReceived || got.LastMessage != "baohanrestore refused: 系统维护中" {
+			t.Fatalf("state %s, last %q", got.State, got.LastMessage)
+		}
+		e.inst.setAnswer(protocol.BaohanRestore, nil)
+		nos, err := e.svc.RestoreSectionNow(e.ctx, sec.No)
+		if err != nil || len(nos) != 1 || nos[0] != a.ApplyNo {
+			t.Fatalf("RestoreSectionNow = %v, %v", nos, err)
+		}
+		e.eventually("the restore", func() bool { return e.app(a.ApplyNo).State == Restored })
+	})
+}
