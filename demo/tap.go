@@ -1,0 +1,140 @@
+package demo
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// Exchange is one call between the two services, as the tap saw it.
+type Exchange struct {
+	Seq       int                `json:"seq"`
+	At        time.Time          `json:"at"`
+	Interface protocol.Interface `json:"interface"`
+	From      string             `json:"from"` // "platform" or "institution"
+	To        string             `json:"to"`
+	ApplyNo   string             `json:"applyno,omitempty"`
+	BaohanNo  string             `json:"baohanno,omitempty"`
+	Extra     string             `json:"extra,omitempty"` // filetype and index of chunks, applystatus of notices
+	HTTP      int                `json:"http"`
+	Code      int                `json:"code"` // -1: the answer was not a JSON envelope
+	Message   string             `json:"message,omitempty"`
+	Millis    float64            `json:"ms"`
+}
+
+// Tap records the protocol calls served by the two services: every
+// exchange between them is served by one of them, so it sees each once.
+type Tap struct {
+	mu    sync.Mutex
+	all   []Exchange
+	subs  []func(Exchange)
+	count map[protocol.Interface]int
+}
+
+// NewTap returns an empty tap.
+func NewTap() *Tap { return &Tap{count: map[protocol.Interface]int{}} }
+
+// Subscribe calls fn with each new exchange (from the serving goroutine).
+func (t *Tap) Subscribe(fn func(Exchange)) {
+	t.mu.Lock()
+	t.subs = append(t.subs, fn)
+	t.mu.Unlock()
+}
+
+// Exchanges returns a copy of the exchanges so far.
+func (t *Tap) Exchanges() []Exchange {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Exchange(nil), t.all...)
+}
+
+// Used returns the interfaces exchanged at least once with code 1, in
+// spec order.
+func (t *Tap) Used() []protocol.Interface {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []protocol.Interface
+	for _, i := range protocol.Interfaces {
+		if t.count[i] > 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Wrap returns h with the tap on its protocol endpoints: POST requests
+// whose last path element is an interface name. from and to name the
+// caller and h's service.
+func (t *Tap) Wrap(from, to string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		i, ok := protocol.Lookup(name)
+		if !ok || r.Method != http.MethodPost {
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		h.ServeHTTP(rec, r)
+		ex := Exchange{At: start, Interface: i, From: from, To: to, HTTP: rec.status,
+			Millis: float64(time.Since(start).Microseconds()) / 1000, Code: -1}
+		if req, err := protocol.ParseRequest(body); err == nil {
+			ex.ApplyNo, ex.BaohanNo = req.Get("applyno"), req.Get("baohanno")
+			switch i {
+			case protocol.UploadBaohanFile:
+				ex.Extra = "filetype " + req.Get("filetype") + " index " + req.Get("index")
+			case protocol.BaohanFileCompleteNotice:
+				ex.Extra = "filetype " + req.Get("filetype")
+			case protocol.BaohanNotice, protocol.InvoiceNotice, protocol.QuitNotice:
+				ex.Extra = "applystatus " + req.Get("applystatus")
+			}
+		}
+		if resp, err := protocol.ParseResponse(rec.body.Bytes()); err == nil {
+			ex.Code, ex.Message = resp.Code, resp.Message
+		}
+		t.mu.Lock()
+		ex.Seq = len(t.all) + 1
+		t.all = append(t.all, ex)
+		if ex.Code == protocol.CodeOK {
+			t.count[i]++
+		}
+		subs := append(([]func(Exchange))(nil), t.subs...)
+		t.mu.Unlock()
+		for _, fn := range subs {
+			fn(ex)
+		}
+	})
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.body.Len() < 64<<10 {
+		r.body.Write(b)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
