@@ -261,12 +261,20 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, s *Session, sta
 	v := view{Title: title, Console: c.title, Base: c.base, AgentURL: c.agentURL, AssetV: c.assetV, S: s, Status: status, Data: data}
 	v.FlashKind, v.Flash = c.takeFlash(w, r)
 	if s != nil {
+		// The active link is the longest one the path is under.
+		best, bestLen := -1, 0
 		for _, n := range c.nav {
-			if s.Role.Allows(n.Min) {
-				href := c.base + n.Path
-				active := r.URL.Path == href || (n.Path != "/" && strings.HasPrefix(r.URL.Path, href+"/"))
-				v.Nav = append(v.Nav, navLink{Href: href, Label: n.Label, Active: active})
+			if !s.Role.Allows(n.Min) {
+				continue
 			}
+			href := c.base + n.Path
+			if (r.URL.Path == href || (n.Path != "/" && strings.HasPrefix(r.URL.Path, href+"/"))) && len(href) > bestLen {
+				best, bestLen = len(v.Nav), len(href)
+			}
+			v.Nav = append(v.Nav, navLink{Href: href, Label: n.Label})
+		}
+		if best >= 0 {
+			v.Nav[best].Active = true
 		}
 	}
 	var buf bytes.Buffer

@@ -83,6 +83,29 @@ func (s shots) take(name string) {
 	}
 }
 
+// screenshotDir is BAOHAN_SCREENSHOTS, a relative path taken from the
+// module's root (BAOHAN_SCREENSHOTS=docs/images writes the README's).
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("BAOHAN_SCREENSHOTS")
+	if dir == "" || filepath.IsAbs(dir) {
+		return dir
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			return filepath.Join(root, dir)
+		}
+		up := filepath.Dir(root)
+		if up == root {
+			t.Fatal("BAOHAN_SCREENSHOTS is relative but no go.mod is above the test")
+		}
+		root = up
+	}
+}
+
 // phone takes a screenshot at a phone's size, then goes back to the
 // laptop's.
 func (s shots) phone(name string) {
@@ -141,7 +164,7 @@ func TestBidderFlow(t *testing.T) {
 	}
 	ctx := browser(t)
 	st := Start(t)
-	sh := shots{t: t, ctx: ctx, dir: os.Getenv("BAOHAN_SCREENSHOTS")}
+	sh := shots{t: t, ctx: ctx, dir: screenshotDir(t)}
 	if sh.dir != "" {
 		if err := os.MkdirAll(sh.dir, 0o755); err != nil {
 			t.Fatal(err)
