@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// Scenario 1: the bid deadline at the platform. Institutions send their
+// underwriting results (baohannotice) for applications waiting for them,
+// from Clients connections at once; each is a durable state change. The
+// ceiling is a bare handler that only parses and checks the sign.
+
+// Targets of scenario 1.
+const (
+	S1MinRatio = 0.5
+	S1MaxP99   = 50 * time.Millisecond
+)
+
+// NoticeFields are the fields of an approving baohannotice.
+func NoticeFields(applyNo, baohanNo string, now time.Time) map[string]string {
+	return map[string]string{"applyno": applyNo, "baohanno": baohanNo, "instname": "某某融资担保有限公司",
+		"generatetime": protocol.FormatTime(now), "rate": "0.005", "cost": "1000.00", "applystatus": "1"}
+}
+
+func (r *runner) scenario1(ctx context.Context, db string) ([]Row, error) {
+	o := r.o
+	label := "s1-" + db
+	row := Row{Scenario: 1, Name: fmt.Sprintf("baohannotice into the platform, %d clients", o.Clients), DB: db, Unit: "req/s"}
+	r.logf("%s: starting the platform", label)
+	env, err := StartPlatform(ctx, PlatformOptions{Dir: r.workDir(label), DB: db, PostgresURL: o.PostgresURL, Institutions: 1})
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	sec, err := env.Section(ctx, "S1-"+randomHex(3), env.Clock.Now().Add(24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	warm := min(max(o.Notices/10, o.Clients), 2000)
+	total := warm + o.Notices
+	r.logf("%s: seeding %d applications waiting for their notice", label, total)
+	apps := make([]SeedApp, total)
+	now := env.Clock.Now()
+	for i := range apps {
+		apps[i] = SeedApp{ApplyNo: platform.NewApplyNo(now), State: platform.Applied}
+	}
+	if err := env.Seed(ctx, sec, apps, false); err != nil {
+		return nil, err
+	}
+	bodies := make([][]byte, total)
+	for i, a := range apps {
+		bodies[i] = env.Body(0, NoticeFields(a.ApplyNo, "BHN"+strconv.Itoa(i), now))
+	}
+	secrets := map[string]string{env.Peers[0].AppKey: env.Peers[0].AppSecret}
+
+	r.logf("%s: ceiling (parse + verify only) with %d clients", label, o.Clients)
+	var ceil *Stats
+	if err := r.timed(label+"-ceiling", func() error {
+		var err error
+		ceil, err = VerifyCeiling(ctx, secrets, string(protocol.BaohanNotice), bodies, Load{Clients: o.Clients, Count: total})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	r.logf("%s: ceiling %s", label, ceil)
+
+	p := NewPoster(o.Clients)
+	defer p.Close()
+	url := env.URL(protocol.BaohanNotice)
+	post := func(off int) Op {
+		return func(ctx context.Context, _, i int) error {
+			_, err := p.Post(ctx, url, bodies[off+i])
+			return err
+		}
+	}
+	r.logf("%s: warming up with %d notices", label, warm)
+	if _, err := (Load{Clients: o.Clients, Count: warm}).Run(ctx, post(0)); err != nil {
+		return nil, err
+	}
+	r.logf("%s: %d notices from %d clients", label, o.Notices, o.Clients)
+	var st *Stats
+	mem := StartMemSampler(0)
+	err = r.timed(label, func() error {
+		var err error
+		st, err = Load{Clients: o.Clients, Count: o.Notices, Progress: r.progress(label, o.Notices)}.Run(ctx, post(warm))
+		return err
+	})
+	peak := mem.Stop()
+	if err != nil {
+		return nil, err
+	}
+	r.logf("%s: %s", label, st)
+	row.setStats(st)
+	row.Rate = st.Rate()
+	row.setMem(peak)
+	row.setCeiling("parse+verify", ceil.Rate())
+	row.CeilingP50, row.CeilingP99 = ceil.P50(), ceil.P99()
+
+	approved, err := env.CountState(ctx, sec.No, platform.Approved)
+	if err != nil {
+		return nil, err
+	}
+	row.check("every answered notice approved its application", approved == total-st.Errors,
+		"%d approved of %d sent (%d errors)", approved, total, st.Errors)
+	row.note("ceiling p50 %s, p99 %s", fmtDur(ceil.P50()), fmtDur(ceil.P99()))
+	if db == SQLite {
+		row.Target = fmt.Sprintf("≥%.0f%% of ceiling, p99<%s", S1MinRatio*100, S1MaxP99)
+		row.Pass = row.Ratio >= S1MinRatio && row.P99 < S1MaxP99
+	} else {
+		row.Target = fmt.Sprintf("p99<%s", S1MaxP99)
+		row.Pass = row.P99 < S1MaxP99
+	}
+	row.Pass = row.Pass && st.Errors == 0 && row.checksOK()
+	return []Row{row}, nil
+}
