@@ -440,6 +440,11 @@ func (a *Auth) LoginBidder(ctx context.Context, creditCode, name, ip string) (*S
 }
 
 func (a *Auth) open(ctx context.Context, s *Session) (string, error) {
+	// Expired sessions and challenges go as new ones come (an indexed
+	// delete); a failure here does not stop the login.
+	if err := a.Sweep(ctx); err != nil {
+		a.log.Warn("web: sweeping expired sessions", "err", err)
+	}
 	token := randomToken(32)
 	s.CSRF = randomToken(24)
 	s.tokenHash = hashToken(token)
