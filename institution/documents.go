@@ -29,7 +29,8 @@ type DocumentInput struct {
 	Product      string
 	Terms        string
 	Institution  Identity
-	GenerateTime time.Time // 出函时间 (zero for the agreement)
+	GenerateTime time.Time // 出函时间; the agreement's signing date
+	KaibiaoTime  time.Time // 开标时间, known after baohanrestore
 	Project      Project   // ciphertext or plaintext, per the document
 }
 

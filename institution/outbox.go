@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
@@ -26,9 +28,14 @@ func (s *Service) enqueueIn(ctx context.Context, tx *sql.Tx, a *Application, grp
 }
 
 // refusalRetries is how many code-0 answers a message gets before it is
-// given up: a refusal may be a passing state of the platform ("busy",
-// "not ready"), but one that repeats is final and needs a person.
-const refusalRetries = 3
+// given up: a refusal may be a passing state of the platform ("busy", or
+// a plaintext chunk that arrives before the platform recorded our answer
+// to its baohanrestore), but one that repeats is final and needs a person.
+const refusalRetries = 8
+
+// minRefusalWait is the least wait after a refusal, so that the next
+// attempt carries a new timestamp (and so a new sign).
+const minRefusalWait = 1100 * time.Millisecond
 
 // deliver sends one outbox message to its platform. A transport failure
 // or an answer that is not the protocol's JSON is retried with backoff;
@@ -40,6 +47,12 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		return store.GiveUp("", err.Error()), nil
 	}
 	i := protocol.Interface(m.Interface)
+	// Every attempt goes out in a second of its own: timestamps have
+	// one-second resolution, and a re-send with the same timestamp would
+	// carry the same sign, which the platform refuses as a replay.
+	if err := s.sent.waitNewSecond(ctx, m.ID, s.now); err != nil {
+		return store.Outcome{}, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, pp.timeout)
 	defer cancel()
 	resp, err := s.client.Call(cctx, pp.peer, i, m.Fields)
@@ -61,7 +74,7 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	}
 	why := fmt.Sprintf("%s refused by %s: %s", m.Interface, m.Peer, resp.Message)
 	if m.Attempts < refusalRetries {
-		return store.RetryLater(string(raw), why, 0), nil
+		return store.RetryLater(string(raw), why, max(s.disp.Backoff.Delay(m.Attempts), minRefusalWait)), nil
 	}
 	return store.GiveUp(string(raw), why), nil
 }
@@ -120,4 +133,42 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		return s.onGiveupAnswer(ctx, tx, a, resp.Code == protocol.CodeOK, resp.Message)
 	}
 	return nil
+}
+
+// sentSeconds remembers, per outbox message, the second of its last
+// attempt from this process.
+type sentSeconds struct {
+	mu   sync.Mutex
+	last map[int64]int64
+}
+
+// waitNewSecond waits until the clock is in a later second than the last
+// attempt of message id, then records this one.
+func (s *sentSeconds) waitNewSecond(ctx context.Context, id int64, now func() time.Time) error {
+	for {
+		t := now()
+		s.mu.Lock()
+		if s.last == nil {
+			s.last = map[int64]int64{}
+		}
+		prev, seen := s.last[id]
+		if !seen || t.Unix() > prev {
+			s.last[id] = t.Unix()
+			if len(s.last) > 100000 { // bounded: forget old entries
+				s.last = map[int64]int64{id: t.Unix()}
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		wait := time.Until(t.Truncate(time.Second).Add(time.Second)) + time.Millisecond
+		if wait <= 0 || wait > time.Second {
+			wait = 10 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }

@@ -72,6 +72,7 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 		return nil, err
 	}
 	din.Project = plain
+	din.KaibiaoTime = kaibiao
 	doc, err := s.docs.PlainGuarantee(ctx, din, cipherDoc)
 	if err != nil {
 		return nil, fmt.Errorf("plaintext guarantee of %s: %w", a.ApplyNo, err)

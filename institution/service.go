@@ -52,6 +52,7 @@ type Service struct {
 
 	closeOnce sync.Once
 	payLocks  keyedMutex
+	sent      sentSeconds
 }
 
 // Option configures New.
