@@ -108,6 +108,13 @@ func (c *console) serveStatic(w http.ResponseWriter, r *http.Request) {
 	http.FileServerFS(assets).ServeHTTP(w, r)
 }
 
+// favicon answers browsers' /favicon.ico (pages link static/icon.svg;
+// this keeps the request out of the service's protocol handler and its
+// message log).
+func (c *console) favicon(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, c.base+"/static/icon.svg?v="+c.assetV, http.StatusMovedPermanently)
+}
+
 // ServeHTTP adds the security headers and refuses cross-origin writes
 // (Sec-Fetch-Site / Origin, net/http's CrossOriginProtection) before the
 // routes; the per-session CSRF token is checked in handle.

@@ -86,6 +86,8 @@ func (ic *InstitutionConsole) Handler(next http.Handler) http.Handler {
 		switch {
 		case r.URL.Path == ic.base || strings.HasPrefix(r.URL.Path, ic.base+"/"):
 			ic.ServeHTTP(w, r)
+		case r.URL.Path == "/favicon.ico":
+			ic.favicon(w, r)
 		case r.Method == http.MethodGet && wantsHTML(r) && bidderPath(r.URL.Path) != "":
 			ic.securityHeaders(w)
 			ic.bidderPage(w, r, bidderPath(r.URL.Path))

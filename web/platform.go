@@ -104,6 +104,10 @@ func (pc *PlatformConsole) Handler(next http.Handler) http.Handler {
 			pc.ServeHTTP(w, r)
 			return
 		}
+		if r.URL.Path == "/favicon.ico" {
+			pc.favicon(w, r)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -319,6 +319,13 @@ func TestBidderFlow(t *testing.T) {
 	for _, m := range msgs {
 		seen[m.Direction+" "+m.Interface] = true
 	}
+	// The browser's own requests (favicon) stay out of the protocol log.
+	all, _ := st.Institution.Messages(context.Background(), storeFilter(""))
+	for _, m := range all {
+		if m.ApplyNo == "" {
+			t.Errorf("institution message log has a stray exchange: %s %s HTTP %d", m.Direction, m.Interface, m.HTTPStatus)
+		}
+	}
 	for _, want := range []string{"in baohanapply", "out baohannotice", "out downloadpublickey", "out uploadbaohanfile", "out baohanfilecompletenotice"} {
 		if !seen[want] {
 			t.Errorf("institution message log lacks %q (has %v)", want, seen)
