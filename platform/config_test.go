@@ -1,0 +1,154 @@
+package platform
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baohan-dev/baohan/gm"
+)
+
+func TestExampleConfig(t *testing.T) {
+	t.Setenv("BAOHAN_PLATFORM_LISTEN_ADDR", "127.0.0.1:9443")
+	t.Setenv("BAOHAN_PLATFORM_ADMIN_TOKEN", "from-the-environment-0123456789")
+	c, err := LoadConfig("../docs/platform.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.withDefaults().Validate(); err != nil {
+		t.Fatalf("the example configuration does not validate: %v", err)
+	}
+	if c.Listen.Addr != "127.0.0.1:9443" || c.AdminToken != "from-the-environment-0123456789" {
+		t.Errorf("environment not applied: %+v %q", c.Listen, c.AdminToken)
+	}
+	if len(c.Institutions) != 2 || len(c.Institutions[0].Products) != 2 {
+		t.Fatalf("institutions %+v", c.Institutions)
+	}
+	in := c.Institutions[0]
+	if in.AppKey != "BH-FI-3201-0001" || !in.RequireBasicAccount || in.Products[0].Rate.String() != "0.005" || in.Products[0].MinPremium.String() != "100" {
+		t.Errorf("institution %+v", in)
+	}
+	p, err := c.Institutions[1].Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Profile.SM2Layout != gm.C1C2C3 || p.Profile.FileDigest != gm.MD5 || !c.Institutions[1].NoCancel {
+		t.Errorf("second institution profile %+v", p.Profile)
+	}
+	if c.TimestampWindow.Duration != 10*time.Minute || c.Outbox.MaxAttempts != -1 {
+		t.Errorf("timestamp window %v, max attempts %d", c.TimestampWindow, c.Outbox.MaxAttempts)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	base := func() string {
+		return `
+[storage]
+data_dir = "/tmp/x"
+[[institution]]
+name = "a"
+appkey = "ka"
+appsecret = "sa"
+base_url = "https://a.example.cn"
+platformcode = "P"
+  [[institution.product]]
+  name = "p"
+  rate = "0.005"
+`
+	}
+	cases := []struct{ name, extra, replace, want string }{
+		{"ok", "", "", ""},
+		{"plain base_url without plain_http", "", `base_url = "http://a.example.cn"`, `base_url http://a.example.cn is plain HTTP; use https, or set listen.plain_http = true for tests`},
+		{"no platformcode", "", `platformcode = ""`, "platformcode is required"},
+		{"rate out of range", "", `rate = "1.5"`, "rate must be between 0 and 1 (0.005 for 千分之五), got 1.5"},
+		{"duplicate appkey", `
+[[institution]]
+name = "b"
+appkey = "ka"
+appsecret = "sb"
+base_url = "https://b.example.cn"
+platformcode = "P"
+  [[institution.product]]
+  name = "p"
+  rate = "0.005"
+`, "", `appkey "ka" used twice`},
+		{"bad layout", "", `platformcode = "P"` + "\nsm2_layout = \"c3c2c1\"", `sm2_layout: gm: unknown SM2 ciphertext layout "c3c2c1"`},
+	}
+	dir := t.TempDir()
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			text := base()
+			if c.replace != "" {
+				key := strings.SplitN(c.replace, " ", 2)[0]
+				lines := strings.Split(text, "\n")
+				for j, l := range lines {
+					if strings.HasPrefix(strings.TrimSpace(l), key+" ") {
+						lines[j] = c.replace
+					}
+				}
+				text = strings.Join(lines, "\n")
+			}
+			text += c.extra
+			path := filepath.Join(dir, "c"+string(rune('a'+i))+".toml")
+			os.WriteFile(path, []byte(text), 0o600)
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.withDefaults().Validate()
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+	bad := Config{Blobs: "s3"}
+	bad.Storage.DataDir = "/tmp/x"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `blobs must be "dir" or "db", got "s3"`) || !strings.Contains(err.Error(), "no [[institution]] configured") {
+		t.Errorf("bad blobs: %v", err)
+	}
+}
+
+func TestEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	var out strings.Builder
+	c, err := Embedded(dir, EmbeddedOptions{}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := out.String()
+	for _, want := range []string{"made a test CA in ", "demo institution: appkey demo-inst appsecret ", "admin API bearer token "} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("first start did not print %q:\n%s", want, printed)
+		}
+	}
+	if err := c.withDefaults().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	in := c.Institutions[0]
+	if in.AppKey != DemoAppKey || in.BaseURL != DemoInstitutionURL || len(in.AppSecret) != 32 || !c.Listen.Plain || c.Listen.Addr != DefaultAddr {
+		t.Errorf("embedded config %+v", c)
+	}
+	if !strings.Contains(printed, in.AppSecret) {
+		t.Error("the generated appsecret was not printed")
+	}
+	// Second start: same secrets, nothing printed.
+	out.Reset()
+	c2, err := Embedded(dir, EmbeddedOptions{Addr: "127.0.0.1:0"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 || c2.Institutions[0].AppSecret != in.AppSecret || c2.AdminTokenFile != c.AdminTokenFile {
+		t.Errorf("second start printed %q or changed secrets", out.String())
+	}
+	if st, err := os.Stat(filepath.Join(dir, "demo-inst.appsecret")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("appsecret file: %v %v", st, err)
+	}
+}

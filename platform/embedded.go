@@ -1,0 +1,144 @@
+package platform
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/gm/testca"
+)
+
+// Embedded defaults: what `baohan platform serve` runs on without a
+// configuration file.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DemoInstitutionName = "demo"
+	DemoAppKey          = "demo-inst"
+	DemoInstitutionURL  = "http://127.0.0.1:8082/"
+	DemoPlatformCode    = "BAOHAN-DEMO"
+	demoSecretFile      = "demo-inst.appsecret"
+	adminTokenFile      = "admin.token"
+)
+
+// EmbeddedOptions adjust Embedded.
+type EmbeddedOptions struct {
+	Addr           string // listen address (default DefaultAddr)
+	DB             string // "" = SQLite in the data directory
+	InstitutionURL string // the demo institution's base URL (default DemoInstitutionURL)
+}
+
+// Embedded returns the embedded default configuration for data directory
+// dir: SQLite in dir, plain HTTP on opts.Addr, one demo institution
+// (appkey demo-inst, appsecret read from dir or generated), an admin
+// token read from dir or generated, and a test CA in dir/ca (made when
+// absent) as the trust root. Secrets made now are printed once to w, with
+// where they are kept; they are never printed again.
+func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
+	if dir == "" {
+		return Config{}, errors.New("a data directory is required")
+	}
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.InstitutionURL == "" {
+		opts.InstitutionURL = DemoInstitutionURL
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Config{}, err
+	}
+	caDir := filepath.Join(dir, "ca")
+	caFile := filepath.Join(caDir, testca.CACertFile)
+	if _, err := os.Stat(caFile); errors.Is(err, fs.ErrNotExist) {
+		if _, err := testca.Init(caDir); err != nil {
+			return Config{}, fmt.Errorf("test CA in %s: %w", caDir, err)
+		}
+		fmt.Fprintf(w, "made a test CA in %s (its certificate is the trust root; for demos and tests only)\n", caDir)
+	} else if err != nil {
+		return Config{}, err
+	}
+	secret, made, err := readOrMakeSecret(filepath.Join(dir, demoSecretFile))
+	if err != nil {
+		return Config{}, err
+	}
+	if made {
+		fmt.Fprintf(w, "demo institution: appkey %s appsecret %s (kept in %s)\n", DemoAppKey, secret, filepath.Join(dir, demoSecretFile))
+	}
+	cfg := Config{
+		Listen:     config.Listen{Addr: opts.Addr, Plain: true, PublicURL: "http://" + opts.Addr},
+		Storage:    config.Storage{DB: opts.DB, DataDir: dir},
+		TrustRoots: []string{caFile},
+		Institutions: []Institution{{
+			Peer: config.Peer{Name: DemoInstitutionName, AppKey: DemoAppKey, AppSecret: secret,
+				BaseURL: opts.InstitutionURL, PlatformCode: DemoPlatformCode},
+			Products: []Product{{Name: "投标保函", Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
+		}},
+	}
+	if err := EnsureAdminToken(&cfg, w); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// EnsureAdminToken gives a configuration without admin_token and
+// admin_token_file the token in data_dir/admin.token, made (and printed
+// once to w) when absent.
+func EnsureAdminToken(cfg *Config, w io.Writer) error {
+	if cfg.AdminToken != "" || cfg.AdminTokenFile != "" {
+		return nil
+	}
+	if cfg.Storage.DataDir == "" {
+		return errors.New("storage.data_dir is required")
+	}
+	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.Storage.DataDir, adminTokenFile)
+	token, made, err := readOrMakeSecret(path)
+	if err != nil {
+		return err
+	}
+	if made {
+		fmt.Fprintf(w, "admin API bearer token %s (kept in %s)\n", token, path)
+	}
+	cfg.AdminTokenFile = path
+	return nil
+}
+
+// readOrMakeSecret reads a secret from path, or makes 32 random hex
+// characters and writes them there (0600). made reports the latter.
+func readOrMakeSecret(path string) (secret string, made bool, err error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", false, fmt.Errorf("%s is empty; delete it to make a new secret", path)
+		}
+		return s, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", false, err
+	}
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", false, err
+	}
+	return s, true, f.Close()
+}
