@@ -12,7 +12,12 @@ import (
 )
 
 func TestRestoreInvoiceClaimCancel(t *testing.T) {
-	e := newEnv(t, false)
+	t.Run("sqlite", func(t *testing.T) { testRestoreInvoiceClaimCancel(t, false) })
+	t.Run("postgres", func(t *testing.T) { testRestoreInvoiceClaimCancel(t, true) })
+}
+
+func testRestoreInvoiceClaimCancel(t *testing.T, pg bool) {
+	e := newEnv(t, pg)
 	e.issue("R-1")
 	a := e.app("R-1")
 	kb := protocol.FormatTime(e.clock().Add(-time.Hour))

@@ -16,7 +16,12 @@ import (
 )
 
 func TestManualUnderwritingThroughAdminAPI(t *testing.T) {
-	e := newEnv(t, false, manualUnderwriting)
+	t.Run("sqlite", func(t *testing.T) { testManualUnderwriting(t, false) })
+	t.Run("postgres", func(t *testing.T) { testManualUnderwriting(t, true) })
+}
+
+func testManualUnderwriting(t *testing.T, pg bool) {
+	e := newEnv(t, pg, manualUnderwriting)
 	tok := e.apply("M-1", "100000")
 	e.openAndSign(tok)
 	if v := e.pay(tok); v.State != Reviewing || v.Next != "wait" {
