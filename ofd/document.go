@@ -446,7 +446,7 @@ func (d *Document) readAttachments(from, loc string) error {
 		size, _ := strconv.ParseFloat(strings.TrimSpace(a.Size), 64)
 		d.Attachments = append(d.Attachments, &Attachment{
 			ID: parseUint(a.ID), Name: a.Name, Format: a.Format, Usage: a.Usage,
-			SizeKB: size, Path: file, Data: data,
+			Created: parseAttachmentDate(a.CreationDate), SizeKB: size, Path: file, Data: data,
 		})
 	}
 	return nil

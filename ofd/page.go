@@ -94,6 +94,20 @@ func (p *PageBuilder) TextIn(x, y, width float64, st TextStyle, align Align, s s
 	return p.Text(x, y, st, s)
 }
 
+// JustifyLine draws one line spread to width: the space left over is
+// shared between the characters (a line wider than width, with hanging
+// punctuation, is drawn as it is).
+func (p *PageBuilder) JustifyLine(x, y, width float64, st TextStyle, s string) Box {
+	extra := 0.0
+	if n := len([]rune(s)); n > 1 {
+		extra = (width - Measure(s, st.Size)) / float64(n-1)
+		if extra < 0 {
+			extra = 0
+		}
+	}
+	return p.text(x, y, st, s, extra)
+}
+
 // Paragraph wraps text to width (see Wrap) and draws it from (x, y), one
 // line every lineHeight, the first line indented by indent. With justify,
 // every line but the last of each paragraph is spread to the full width,
@@ -106,17 +120,11 @@ func (p *PageBuilder) Paragraph(x, y, width float64, st TextStyle, lineHeight, i
 			if i == 0 {
 				lx, lw = x+indent, width-indent
 			}
-			extra := 0.0
 			if justify && i < len(lines)-1 {
-				n := len([]rune(line))
-				if n > 1 {
-					extra = (lw - Measure(line, st.Size)) / float64(n-1)
-					if extra < 0 {
-						extra = 0 // hanging punctuation
-					}
-				}
+				p.JustifyLine(lx, y, lw, st, line)
+			} else {
+				p.Text(lx, y, st, line)
 			}
-			p.text(lx, y, st, line, extra)
 			y += lineHeight
 		}
 		indent = 0

@@ -174,7 +174,27 @@ func wrapPara(text string, width, size, indent float64) []string {
 		}
 		r := []rune(u)
 		if len(r) == 1 && strings.ContainsRune(noLineStart, r[0]) && len(cur) > 0 {
-			cur, curW = append(cur, u), curW+w // hanging punctuation
+			if curW <= limit+1e-9 {
+				cur, curW = append(cur, u), curW+w // one hanging punctuation mark
+				continue
+			}
+			// A second mark would hang too: take the last character and
+			// the marks after it to the next line instead.
+			var carry []string
+			for len(cur) > 1 {
+				last := cur[len(cur)-1]
+				lr := []rune(last)
+				cur = cur[:len(cur)-1]
+				carry = append([]string{last}, carry...)
+				if !(len(lr) == 1 && strings.ContainsRune(noLineStart, lr[0])) {
+					break
+				}
+			}
+			flush()
+			for _, c := range carry {
+				cur, curW = append(cur, c), curW+Measure(c, size)
+			}
+			cur, curW = append(cur, u), curW+w
 			continue
 		}
 		if w > width {

@@ -20,6 +20,7 @@ func TestWrap(t *testing.T) {
 		{"cjk breaks anywhere", "一二三四五六七", 4, 0, []string{"一二三四", "五六七"}},
 		{"indent", "一二三四五六七", 4, 2, []string{"一二", "三四五六", "七"}},
 		{"closing punctuation hangs", "一二三四，五六", 4, 0, []string{"一二三四，", "五六"}},
+		{"two closing marks: the character goes down with them", "一二三四）。五", 4, 0, []string{"一二三", "四）。五"}},
 		{"opening punctuation moves down", "一二三（四）五", 4, 0, []string{"一二三", "（四）五"}},
 		{"words stay whole", "金额 20000.00 元整", 5, 0, []string{"金额", "20000.00", "元整"}},
 		{"long word is cut", "ABCDEFGHIJKLMNOPQRST", 5, 0, []string{"ABCDEFGHIJ", "KLMNOPQRST"}},

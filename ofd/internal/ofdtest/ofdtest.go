@@ -92,7 +92,7 @@ func NewPKI(t testing.TB) *PKI {
 	}
 	p := &PKI{Root: root, RootKey: rootKey, Pool: smx509.NewCertPool()}
 	p.Pool.AddCert(root)
-	p.Institution = p.Issue(t, "测试担保有限公司", "91110000MA00TEST01", 2)
+	p.Institution = p.Issue(t, "测试融资担保股份有限公司", "91110000MA00TEST01", 2)
 	p.Bidder = p.Issue(t, "测试建设工程有限公司", "91330000MA00TEST02", 3)
 	return p
 }

@@ -1,0 +1,77 @@
+package guarantee
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/ses"
+)
+
+// Stamps finds where a seal goes: every text object reading label (e.g.
+// InstitutionSealLabel) on every page gives a stamp box of size mm,
+// centred a little right of the label's end, over the name and date that
+// follow it, as a seal is pressed on paper.
+func Stamps(doc []byte, label string, size float64) ([]ses.Stamp, error) {
+	pkg, err := ofd.Open(doc)
+	if err != nil {
+		return nil, err
+	}
+	d, err := ofd.Read(pkg)
+	if err != nil {
+		return nil, err
+	}
+	return stampsIn(d, label, size), nil
+}
+
+func stampsIn(d *ofd.Document, label string, size float64) []ses.Stamp {
+	var out []ses.Stamp
+	for i, p := range d.Pages {
+		for _, o := range p.Objects {
+			t, ok := o.(*ofd.TextObject)
+			if !ok || t.Text() != label {
+				continue
+			}
+			end := t.Boundary.X + ofd.Measure(label, t.Size)
+			cx := end + size*0.55
+			cy := t.Boundary.Y + t.Size*0.6
+			out = append(out, ses.Stamp{Page: i, Box: ofd.Box{X: cx - size/2, Y: cy - size/2, W: size, H: size}})
+		}
+	}
+	return out
+}
+
+// Seal seals a guarantee (or merged guarantee) with the institution's
+// seal at every seal area (InstitutionSealLabel), in continue-sign mode,
+// at time t.
+func Seal(doc []byte, s ses.Signer, t time.Time) ([]byte, error) {
+	return sealAt(doc, s, t, InstitutionSealLabel)
+}
+
+// SignAgreement signs an agreement with the bidder's seal (see
+// BidderSeal) at the bidder's signature area (BidderSealLabel).
+func SignAgreement(doc []byte, s ses.Signer, t time.Time) ([]byte, error) {
+	return sealAt(doc, s, t, BidderSealLabel)
+}
+
+func sealAt(doc []byte, s ses.Signer, t time.Time, label string) ([]byte, error) {
+	if s.Seal == nil {
+		return nil, fmt.Errorf("guarantee: seal: no seal")
+	}
+	size := float64(s.Seal.WidthMM)
+	if size <= 0 || size > 60 {
+		size = sealSize
+	}
+	stamps, err := Stamps(doc, label, size)
+	if err != nil {
+		return nil, fmt.Errorf("guarantee: seal: %w", err)
+	}
+	if len(stamps) == 0 {
+		return nil, fmt.Errorf("guarantee: seal: no seal area (%q) in the document", label)
+	}
+	out, err := ses.Sign(doc, s, ses.SignOptions{Time: t, Stamps: stamps})
+	if err != nil {
+		return nil, fmt.Errorf("guarantee: %w", err)
+	}
+	return out, nil
+}
