@@ -260,7 +260,9 @@ func TestQRContent(t *testing.T) {
 
 func TestPictures(t *testing.T) {
 	for name, f := range map[string]func() ([]byte, error){
-		"seal":      func() ([]byte, error) { return guarantee.SealPicture("测试融资担保股份有限公司", "保函专用章") },
+		"seal": func() ([]byte, error) {
+			return guarantee.SealPicture("测试融资担保股份有限公司", "保函专用章")
+		},
 		"signature": func() ([]byte, error) { return guarantee.SignaturePicture("测试建设工程有限公司") },
 	} {
 		b, err := f()

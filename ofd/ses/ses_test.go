@@ -467,4 +467,3 @@ func TestOpenSSLCrossCheck(t *testing.T) {
 	}
 	ofdtest.CrossCheckWithOpenSSL(t, openssl, doc, 2)
 }
-
