@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/platform"
@@ -371,7 +372,26 @@ func (r *runner) issued(role string, b BidderSpec) func(ctx context.Context) (st
 		if err != nil {
 			return "", err
 		}
-		return "applyno " + r.apps[role] + ", " + d, nil
+		// The institution marks the guarantee issued when it has the
+		// platform's answer to the completion notice, a moment after the
+		// platform recorded it: wait for both sides to agree before the
+		// next move.
+		no := r.apps[role]
+		var a *institution.Application
+		err = r.poll(ctx, func() (bool, error) {
+			var err error
+			a, err = r.sys.Institution.ApplicationByApplyNo(ctx, PlatformName, no)
+			return err == nil && a.State == institution.Issued, err
+		}, func() string {
+			if a == nil {
+				return "nothing"
+			}
+			return "institution: " + string(a.State)
+		})
+		if err != nil {
+			return "", err
+		}
+		return "applyno " + no + ", " + d, nil
 	}
 }
 
