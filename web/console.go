@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/baohan-dev/baohan/web/caagent"
@@ -61,7 +62,12 @@ type console struct {
 
 func newConsole(auth *Auth, title string, o Options) (*console, error) {
 	c := &console{auth: auth, title: title, base: strings.TrimSuffix(o.Base, "/"), agentURL: o.AgentURL, log: o.Logger,
-		mux: http.NewServeMux(), pages: map[string]*template.Template{}, home: map[Role]string{}}
+		mux: http.NewServeMux(), home: map[Role]string{}}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
+	c.pages = pages
 	if c.base == "" {
 		c.base = "/console"
 	}
@@ -252,15 +258,26 @@ type navLink struct {
 	Active      bool
 }
 
-// page parses a page template with the layout. Page templates define
-// "content" (and may define "head"/"scripts").
-func (c *console) page(name string) *template.Template {
-	if t, ok := c.pages[name]; ok {
-		return t
+// parsePages parses every page template with the layout and the
+// partials, once: page templates define "content".
+func parsePages() (map[string]*template.Template, error) {
+	files, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		return nil, err
 	}
-	t := template.Must(template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
-	c.pages[name] = t
-	return t
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" || name == "partials" {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/partials.html", f)
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
 }
 
 // render writes page name with data for session s (nil on public pages).
@@ -285,7 +302,13 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, s *Session, sta
 		}
 	}
 	var buf bytes.Buffer
-	if err := c.page(name).ExecuteTemplate(&buf, "layout", v); err != nil {
+	t, ok := c.pages[name]
+	if !ok {
+		c.log.Error("web: no such page template", "page", name)
+		http.Error(w, "template error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		c.log.Error("web: template", "page", name, "err", err)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"net/url"
 	"strings"
 	"time"
 
@@ -146,7 +145,3 @@ func statusLabel(v any) string {
 		return s
 	}
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func urlQuery(s string) string { return url.QueryEscape(s) }

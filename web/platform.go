@@ -3,10 +3,12 @@ package web
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -220,7 +222,7 @@ func decodeJSON(r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := jsonUnmarshal(b, v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("请求体不是预期的 JSON：%v", err)
 	}
 	return nil
@@ -282,7 +284,7 @@ func (pc *PlatformConsole) bidderApply(w http.ResponseWriter, r *http.Request, s
 		e.Detail += ": " + err.Error()
 		pc.auth.Audit(r.Context(), e)
 		pc.flash(w, r, "error", err.Error())
-		http.Redirect(w, r, pc.base+"/bidder/apply?section="+urlQuery(in.SectionNo), http.StatusSeeOther)
+		http.Redirect(w, r, pc.base+"/bidder/apply?section="+url.QueryEscape(in.SectionNo), http.StatusSeeOther)
 		return nil
 	}
 	e.Target = a.ApplyNo

@@ -1,0 +1,23 @@
+// Package web is baohan's consoles, served by the binary from embedded
+// templates and assets (html/template, one CSS file, a little vanilla JS):
+//
+//   - Platform: the trading centre's console. Bidders log in with their CA
+//     certificate (a challenge signed by the CA agent, checked against the
+//     certificate they registered), choose a section and a product, apply
+//     and follow their applications; staff manage sections and bid
+//     openings, applications, guarantees (drawn with ofd/render, seals
+//     checked with ses.Verify), bidders and the message log.
+//   - Institution: the financial institution's console, and the bidder's
+//     page behind redirecturl (GET /bidder/<token> from a browser): open the
+//     envelope, sign the agreement and pay, through the CA agent.
+//
+// Each console mounts in front of its service's handler:
+//
+//	c, err := web.Platform(ctx, svc, web.Options{})
+//	h := c.Handler(svc.Handler()) // /console/ is the console; the rest is the service
+//
+// Under both: staff accounts (argon2id), server-side sessions in the
+// service's database, CSRF tokens on every POST, roles (viewer, operator,
+// admin) checked on every action, and an audit log (Auth). The bidder's CA
+// agent is package caagent.
+package web
