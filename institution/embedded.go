@@ -53,7 +53,7 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 	}
 	caDir := filepath.Join(dir, "ca")
 	ca, err := testca.Load(caDir)
-	if errors.Is(err, fs.ErrNotExist) || err != nil && !exists(filepath.Join(caDir, "ca.cert.pem")) {
+	if errors.Is(err, fs.ErrNotExist) || err != nil && !exists(filepath.Join(caDir, testca.CACertFile)) {
 		ca, err = testca.Init(caDir)
 		if err == nil {
 			fmt.Fprintf(w, "made a test CA in %s (for demos and tests only)\n", caDir)
@@ -111,7 +111,7 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 		Products: []Product{{Name: "投标保函", Rate: "0.005", MinPremium: "100",
 			Terms: "见索即付：在保函有效期内，受益人提交书面索赔通知即予赔付，金额不超过担保金额。"}},
 		Platforms:  []Platform{{Peer: config.Peer{Name: DemoPlatformName, AppKey: DemoAppKey, AppSecret: secret, BaseURL: platformURL}}},
-		TrustRoots: []string{filepath.Join(caDir, "ca.cert.pem")},
+		TrustRoots: []string{filepath.Join(caDir, testca.CACertFile)},
 	}, nil
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -530,12 +531,15 @@ func (e *env) openAndSign(token string) {
 // signAs signs an OFD with id's key and a personal seal.
 func (e *env) signAs(id *testca.Identity, doc []byte) []byte {
 	e.t.Helper()
-	seal, err := ses.MakeSeal(id.Key, id.Cert, ses.SealSpec{Type: ses.SealTypePersonal, Name: id.Name,
-		Holders: []*smx509.Certificate{id.Cert}, ValidStart: id.Cert.NotBefore, ValidEnd: id.Cert.NotAfter})
+	seal, err := guarantee.BidderSeal(id.Key, id.Cert, id.Name, time.Time{}, time.Time{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	signed, err := ses.Sign(doc, ses.Signer{Key: id.Key, Cert: id.Cert, Seal: seal}, ses.SignOptions{Time: time.Now()})
+	signed, err := guarantee.SignAgreement(doc, ses.Signer{Key: id.Key, Cert: id.Cert, Seal: seal}, time.Now())
+	if err != nil {
+		// Not an agreement (no signature area): sign without a stamp.
+		signed, err = ses.Sign(doc, ses.Signer{Key: id.Key, Cert: id.Cert, Seal: seal}, ses.SignOptions{Time: time.Now()})
+	}
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 )
 
@@ -69,25 +70,27 @@ func NewOFDDocuments(id Identity, trustRoots []string, now func() time.Time) (*O
 	if len(trustRoots) == 0 {
 		return nil, errors.New("trust_roots: at least one CA certificate file is required to verify bidders' signatures")
 	}
-	var picture []byte
+	var seal *ses.Seal
 	if id.SealPicture != "" {
-		if picture, err = os.ReadFile(id.SealPicture); err != nil {
+		picture, err := os.ReadFile(id.SealPicture)
+		if err != nil {
 			return nil, fmt.Errorf("institution.seal_picture: %w", err)
 		}
-	} else {
-		picture, err = sealPicture(id)
-		if err != nil {
-			return nil, err
+		name := id.SealName
+		if name == "" {
+			name = id.Name + "保函专用章"
 		}
-	}
-	name := id.SealName
-	if name == "" {
-		name = id.Name + "电子保函专用章"
-	}
-	seal, err := ses.MakeSeal(key, cert, ses.SealSpec{Name: name, Holders: []*smx509.Certificate{cert}, Picture: picture,
-		ValidStart: cert.NotBefore, ValidEnd: cert.NotAfter})
-	if err != nil {
-		return nil, fmt.Errorf("making the institution's seal: %w", err)
+		seal, err = ses.MakeSeal(key, cert, ses.SealSpec{Name: name, Holders: []*smx509.Certificate{cert}, Picture: picture,
+			WidthMM: 40, HeightMM: 40, ValidStart: cert.NotBefore, ValidEnd: cert.NotAfter})
+		if err != nil {
+			return nil, fmt.Errorf("making the institution's seal: %w", err)
+		}
+	} else {
+		// The round seal picture is drawn by ofd/guarantee.
+		seal, err = guarantee.InstitutionSeal(key, cert, id.Name, cert.NotBefore, cert.NotAfter)
+		if err != nil {
+			return nil, fmt.Errorf("making the institution's seal: %w", err)
+		}
 	}
 	return &OFDDocuments{id: id, cert: cert, key: key, seal: seal, roots: roots, now: now}, nil
 }

@@ -3,90 +3,112 @@ package institution
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
-	"github.com/baohan-dev/baohan/protocol"
 )
 
-// The layouts below are the institution's own plain templates, used until
-// ofd/guarantee (the shared bid-guarantee and agreement templates) is
-// wired in: one A4 page of labelled lines, the attachment, and the seal.
+// The documents are ofd/guarantee's templates: the agreement
+// (BuildAgreement), the guarantee (Build, ciphertext or plaintext), the
+// signed agreement attached, the plaintext guarantee merged with the
+// ciphertext one (Merge), each sealed at its seal areas (Seal).
 
-// sealPicture is the seal's picture when none is configured: none (ses
-// draws an invisible mark) until ofd/guarantee generates one.
-func sealPicture(Identity) ([]byte, error) { return nil, nil }
+// notGiven stands for an optional project field the platform left empty
+// (zbrorgnum), as the template needs every field written.
+const notGiven = "（未提供）"
 
-func (d *OFDDocuments) layout(title string, in DocumentInput, lines [][2]string) *ofd.Builder {
-	b := ofd.NewBuilder(ofd.Info{Title: title, Author: in.Institution.Name, Created: in.GenerateTime,
-		Custom: []ofd.CustomData{{Name: "applyno", Value: in.ApplyNo}, {Name: "baohanno", Value: in.BaohanNo}}})
-	font := b.Font("宋体", "宋体")
-	p := b.AddPage()
-	p.Text(20, 20, ofd.TextStyle{Font: font, Size: 7, Bold: true}, title)
-	st := ofd.TextStyle{Font: font, Size: 3.7}
-	y := 36.0
-	for _, l := range lines {
-		if l[1] == "" {
-			continue
-		}
-		p.Text(20, y, st, l[0]+"："+l[1])
-		y += 7
+func (d *OFDDocuments) signer() ses.Signer { return ses.Signer{Key: d.key, Cert: d.cert, Seal: d.seal} }
+
+func decimalOf(field, s string) (decimal.Decimal, error) {
+	v, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Zero, fmt.Errorf("%s %q: %w", field, s, err)
 	}
-	return b
+	return v, nil
 }
 
-func commonLines(in DocumentInput) [][2]string {
-	return [][2]string{
-		{"业务流水号", in.ApplyNo},
-		{"保函编号", in.BaohanNo},
-		{"投标人", in.BidderName},
-		{"统一社会信用代码", in.BidderCode},
-		{"标段编号", in.Project.BiaoduanNo},
-		{"标段名称", in.Project.BiaoduanName},
-		{"招标人", in.Project.Zbr},
-		{"招标人统一社会信用代码", in.Project.ZbrOrgNum},
-		{"担保金额（元）", in.Bond},
-		{"保费（元）", in.Premium},
-		{"费率", in.Rate},
-		{"产品", in.Product},
-		{"出函机构", in.Institution.Name},
-		{"出函时间", protocol.FormatTime(in.GenerateTime)},
-		{"条款", in.Terms},
-	}
-}
-
-func (d *OFDDocuments) sealDoc(doc []byte) ([]byte, error) {
-	return ses.Sign(doc, ses.Signer{Key: d.key, Cert: d.cert, Seal: d.seal}, ses.SignOptions{Time: d.now(),
-		Stamps: []ses.Stamp{{Page: 0, Box: ofd.Box{X: 140, Y: 220, W: 40, H: 40}}}})
-}
-
-// Agreement implements Documents.
+// Agreement implements Documents: the 保函委托协议 between the bidder and
+// the institution. Before the bid opening the project is known only by
+// the platform's application number.
 func (d *OFDDocuments) Agreement(_ context.Context, in DocumentInput) ([]byte, error) {
-	return d.layout("保函委托协议", in, commonLines(in)).Bytes()
+	amount, err := decimalOf("bond", in.Bond)
+	if err != nil {
+		return nil, err
+	}
+	premium, err := decimalOf("premium", in.Premium)
+	if err != nil {
+		return nil, err
+	}
+	rate, err := decimalOf("rate", in.Rate)
+	if err != nil {
+		return nil, err
+	}
+	return guarantee.BuildAgreement(guarantee.AgreementData{
+		AgreementNo: "WT" + in.ApplyNo, ApplyNo: in.ApplyNo,
+		Institution: in.Institution.Name, InstitutionCode: in.Institution.CreditCode,
+		Bidder: in.BidderName, BidderCode: in.BidderCode,
+		Project: "业务流水号 " + in.ApplyNo + " 所投标段（开标前保密）",
+		Amount:  amount, Premium: premium, Rate: rate, SignDate: in.GenerateTime,
+	})
 }
 
-// CipherGuarantee implements Documents.
+func (d *OFDDocuments) data(in DocumentInput, cipher bool) (guarantee.Data, error) {
+	amount, err := decimalOf("bond", in.Bond)
+	if err != nil {
+		return guarantee.Data{}, err
+	}
+	zbrOrgNum := in.Project.ZbrOrgNum
+	if zbrOrgNum == "" {
+		zbrOrgNum = notGiven
+	}
+	return guarantee.Data{
+		BaohanNo: in.BaohanNo, ApplyNo: in.ApplyNo,
+		Institution: in.Institution.Name, InstitutionCode: in.Institution.CreditCode,
+		Bidder: in.BidderName, BidderCode: in.BidderCode,
+		BiaoduanNo: in.Project.BiaoduanNo, BiaoduanName: in.Project.BiaoduanName,
+		Zbr: in.Project.Zbr, ZbrOrgNum: zbrOrgNum, Ciphertext: cipher,
+		Amount: amount, OpenTime: in.KaibiaoTime, IssueDate: in.GenerateTime,
+	}, nil
+}
+
+// CipherGuarantee implements Documents: the guarantee with the project
+// fields as ciphertext (filetype 1), the signed agreement attached,
+// sealed.
 func (d *OFDDocuments) CipherGuarantee(_ context.Context, in DocumentInput, agreement []byte) ([]byte, error) {
-	b := d.layout("投标保函（密文）", in, commonLines(in))
-	if err := b.Attach(ofd.Attachment{Name: "agreement.ofd", Format: "ofd", Usage: "保函委托协议", Data: agreement, Created: d.now()}); err != nil {
+	g, err := d.data(in, true)
+	if err != nil {
 		return nil, err
 	}
-	doc, err := b.Bytes()
+	doc, err := guarantee.Build(g, guarantee.Options{Now: func() time.Time { return in.GenerateTime },
+		Attachments: []ofd.Attachment{{Name: AgreementAttachment, Format: "ofd", Data: agreement, Created: in.GenerateTime}}})
 	if err != nil {
-		return nil, fmt.Errorf("ciphertext guarantee: %w", err)
+		return nil, err
 	}
-	return d.sealDoc(doc)
+	return guarantee.Seal(doc, d.signer(), d.now())
 }
 
-// PlainGuarantee implements Documents.
+// AgreementAttachment is the name of the signed agreement inside the
+// guarantee.
+const AgreementAttachment = "保函委托协议.ofd"
+
+// PlainGuarantee implements Documents: the guarantee in plain merged with
+// the sealed ciphertext guarantee (filetype 2), sealed again.
 func (d *OFDDocuments) PlainGuarantee(_ context.Context, in DocumentInput, cipher []byte) ([]byte, error) {
-	b := d.layout("投标保函", in, commonLines(in))
-	if err := b.Attach(ofd.Attachment{Name: "cipher-guarantee.ofd", Format: "ofd", Usage: "密文保函", Data: cipher, Created: d.now()}); err != nil {
+	g, err := d.data(in, false)
+	if err != nil {
 		return nil, err
 	}
-	doc, err := b.Bytes()
+	plain, err := guarantee.Build(g, guarantee.Options{Now: func() time.Time { return in.GenerateTime }})
 	if err != nil {
-		return nil, fmt.Errorf("plaintext guarantee: %w", err)
+		return nil, err
 	}
-	return d.sealDoc(doc)
+	merged, err := guarantee.Merge(plain, cipher)
+	if err != nil {
+		return nil, err
+	}
+	return guarantee.Seal(merged, d.signer(), d.now())
 }

@@ -20,6 +20,8 @@ func init() {
 			"Without --config it starts at once on embedded defaults: SQLite in DIR, plain HTTP, a demo\n" +
 			"platform peer (appkey " + institution.DemoAppKey + ", appsecret read from DIR or generated and printed once),\n" +
 			"an admin bearer token and a test CA with the institution's seal identity in DIR/ca.\n" +
+			"With the same --data as `baohan platform serve` (embedded defaults too), the two share the demo\n" +
+			"appsecret and the test CA, and talk to each other out of the box (platform :8080, institution :8082).\n" +
 			"Environment variables " + institution.EnvPrefix + "_<SECTION>_<KEY> override the file.",
 		Run: runInstitutionServe,
 	})
@@ -29,7 +31,7 @@ func runInstitutionServe(ctx context.Context, env *Env, args []string) error {
 	c := commands["institution serve"]
 	fs := newFlags(env, c)
 	cfgFile := fs.String("config", "", "TOML configuration (see docs/institution.example.toml); none: embedded defaults")
-	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8090 without --config)")
+	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8082 without --config)")
 	data := fs.String("data", "", "data directory (default ./baohan-institution without --config)")
 	db := fs.String("db", "", "database URL: empty for SQLite in the data directory, or postgres://...")
 	publicURL := fs.String("public-url", "", "how bidders and platforms reach this service (redirecturl, invoiceurl)")
@@ -63,7 +65,7 @@ func runInstitutionServe(ctx context.Context, env *Env, args []string) error {
 		}
 	} else {
 		if *addr == "" {
-			*addr = "127.0.0.1:8090"
+			*addr = "127.0.0.1:8082"
 		}
 		if *data == "" {
 			*data = "baohan-institution"
