@@ -21,8 +21,18 @@ import (
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 )
+
+func mustOpen(t *testing.T, doc []byte) *ofd.Package {
+	t.Helper()
+	p, err := ofd.Open(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 const origin = "http://127.0.0.1:8080"
 
@@ -380,7 +390,7 @@ func TestSignOFD(t *testing.T) {
 	b := ofd.NewBuilder(ofd.Info{Title: "保函委托协议", Created: time.Now()})
 	f := b.Font("宋体", "SimSun")
 	b.AddPage().Text(20, 30, ofd.TextStyle{Font: f, Size: 5}, "保函委托协议")
-	b.AddPage().Text(20, 30, ofd.TextStyle{Font: f, Size: 5}, "投保人（签章）")
+	b.AddPage().Text(20, 30, ofd.TextStyle{Font: f, Size: 5}, guarantee.BidderSealLabel)
 	doc, err := b.Bytes()
 	if err != nil {
 		t.Fatal(err)
@@ -409,6 +419,24 @@ func TestSignOFD(t *testing.T) {
 	sig := rep.Signatures[0]
 	if !sig.SignerCert.Equal(cert) || len(sig.Stamps) != 1 || sig.Stamps[0] != "page 2" {
 		t.Errorf("signer %s, stamps %v", sig.Signer, sig.Stamps)
+	}
+	// The stamp sits at the signature label, not at a fixed place.
+	want, _ := guarantee.Stamps(doc, guarantee.BidderSealLabel, float64(sig.Seal.WidthMM))
+	got := ses.Appearances(mustOpen(t, signed))
+	if len(want) != 1 || len(got) != 1 || got[0].Box != want[0].Box {
+		t.Errorf("stamp at %+v, want %+v", got, want)
+	}
+	// A document without the label gets the stamp on its last page.
+	plain := ofd.NewBuilder(ofd.Info{Title: "x", Created: time.Now()})
+	plain.AddPage()
+	plain.AddPage()
+	pdoc, _ := plain.Bytes()
+	psigned, err := SignOFD(context.Background(), pdoc, key, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := ses.Verify(psigned, roots); err != nil || !rep.OK() || rep.Signatures[0].Stamps[0] != "page 2" {
+		t.Fatalf("unlabelled document: %v %+v", err, rep)
 	}
 	// A second signature (the institution's seal) keeps the bidder's valid.
 	again, err := SignOFD(context.Background(), signed, key, cert)
