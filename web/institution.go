@@ -404,9 +404,14 @@ func (ic *InstitutionConsole) bidderPage(w http.ResponseWriter, r *http.Request,
 		}
 		st = append(st, step{Label: l, Class: cls})
 	}
-	ic.render(w, r, nil, http.StatusOK, "inst_bidder", "投保 "+v.ApplyNo, map[string]any{
-		"V": v, "API": "/bidder/" + token, "Steps": st,
-	})
+	data := map[string]any{"V": v, "API": "/bidder/" + token, "Steps": st}
+	if v.Next == "sign" {
+		// The agreement to sign, drawn, so the bidder reads what it signs.
+		if doc, err := ic.svc.Agreement(r.Context(), token); err == nil {
+			data["Agreement"] = makeDocView("保函委托协议", doc, nil, "/bidder/"+token+"/agreement")
+		}
+	}
+	ic.render(w, r, nil, http.StatusOK, "inst_bidder", "投保 "+v.ApplyNo, data)
 }
 
 type step struct{ Label, Class string }
