@@ -14,6 +14,20 @@
 // it causes are written in one transaction and delivered exactly once
 // across crashes.
 //
+// HTTP surface (Service.Handler):
+//
+//	POST <prefix>/<interface>          the seven served interfaces (transport.Server)
+//	GET  /bidder/<token>               the bidder's view and the digital envelope
+//	POST /bidder/<token>/open          {"key": base64 SM4 key from the envelope}
+//	GET  /bidder/<token>/agreement     the unsigned agreement (OFD)
+//	POST /bidder/<token>/agreement     the agreement signed by the bidder (OFD)
+//	POST /bidder/<token>/pay           {"payername","payeraccount"}
+//	GET  /bidder/<token>/guarantee     the newest sealed guarantee (OFD)
+//	POST /bidder/<token>/quit|giveup   withdrawal or give-up started here
+//	GET  /invoices/<token>             an issued invoice
+//	/api/...                           the admin API (bearer token), see admin.go
+//	GET  /metrics, /healthz
+//
 // The application's life is the State machine in state.go; the issuance
 // of a guarantee file (ciphertext, then plaintext after the bid opening)
 // is the small Stage machine in issue.go, driven by the outcomes of its
