@@ -35,23 +35,40 @@ type FakeInstitution struct {
 	calls, acked, failed, timeouts, refused atomic.Int64
 }
 
-// StartFakeInstitution serves a fake institution on 127.0.0.1.
-func StartFakeInstitution(name, appkey, secret string) (*FakeInstitution, error) {
-	f := &FakeInstitution{Name: name, AppKey: appkey, Secret: secret,
+// NewFakeInstitution returns a fake institution; set the failure fields,
+// then Start it.
+func NewFakeInstitution(name, appkey, secret string) *FakeInstitution {
+	return &FakeInstitution{Name: name, AppKey: appkey, Secret: secret,
 		attempts: map[string]int{}, acks: map[string]int{}, ackAt: map[string]time.Time{}}
+}
+
+// StartFakeInstitution serves a fake institution that never fails on
+// 127.0.0.1.
+func StartFakeInstitution(name, appkey, secret string) (*FakeInstitution, error) {
+	f := NewFakeInstitution(name, appkey, secret)
+	return f, f.Start()
+}
+
+// Start serves the institution on 127.0.0.1.
+func (f *FakeInstitution) Start() error {
 	srv, err := ServeLocal(f)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f.srv = srv
-	return f, nil
+	return nil
 }
 
 // URL is the institution's base URL.
 func (f *FakeInstitution) URL() string { return f.srv.URL }
 
 // Close stops the server.
-func (f *FakeInstitution) Close() error { return f.srv.Close() }
+func (f *FakeInstitution) Close() error {
+	if f.srv == nil {
+		return nil
+	}
+	return f.srv.Close()
+}
 
 func (f *FakeInstitution) answer(w http.ResponseWriter, r protocol.Response) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -26,7 +26,11 @@ type MemPeak struct {
 	// PeakRSS is the process's peak resident set (VmHWM) over the
 	// sampling, when /proc allows resetting it; else 0.
 	PeakRSS uint64
-	Samples int
+	// PeakLive is the largest live heap seen (marked live by the latest
+	// GC; /gc/heap/live:bytes): the memory really needed, without the
+	// garbage the pacer lets accumulate between collections.
+	PeakLive uint64
+	Samples  int
 }
 
 // HeapGrowth is PeakHeap above BaseHeap.
@@ -50,10 +54,12 @@ var memNames = []string{
 	"/memory/classes/heap/objects:bytes",
 	"/memory/classes/heap/unused:bytes",
 	"/memory/classes/total:bytes",
+	"/gc/heap/live:bytes",
 }
 
-// readMem returns the equivalents of MemStats.HeapInuse and Sys.
-func readMem(s []metrics.Sample) (heapInuse, sys uint64) {
+// readMem returns the equivalents of MemStats.HeapInuse and Sys, and
+// the live heap.
+func readMem(s []metrics.Sample) (heapInuse, sys, live uint64) {
 	metrics.Read(s)
 	v := func(i int) uint64 {
 		if s[i].Value.Kind() == metrics.KindUint64 {
@@ -61,7 +67,7 @@ func readMem(s []metrics.Sample) (heapInuse, sys uint64) {
 		}
 		return 0
 	}
-	return v(0) + v(1), v(2)
+	return v(0) + v(1), v(2), v(3)
 }
 
 // StartMemSampler collects garbage (so that the base is the live heap),
@@ -78,8 +84,8 @@ func StartMemSampler(interval time.Duration) *MemSampler {
 	for i, n := range memNames {
 		s[i].Name = n
 	}
-	h, sys := readMem(s)
-	m.peak = MemPeak{BaseHeap: h, PeakHeap: h, PeakSys: sys, Samples: 1}
+	h, sys, live := readMem(s)
+	m.peak = MemPeak{BaseHeap: h, PeakHeap: h, PeakSys: sys, PeakLive: live, Samples: 1}
 	go func() {
 		defer close(m.done)
 		t := time.NewTicker(interval)
@@ -90,10 +96,11 @@ func StartMemSampler(interval time.Duration) *MemSampler {
 				return
 			case <-t.C:
 			}
-			h, sys := readMem(s)
+			h, sys, live := readMem(s)
 			m.mu.Lock()
 			m.peak.PeakHeap = max(m.peak.PeakHeap, h)
 			m.peak.PeakSys = max(m.peak.PeakSys, sys)
+			m.peak.PeakLive = max(m.peak.PeakLive, live)
 			m.peak.Samples++
 			m.mu.Unlock()
 		}

@@ -38,6 +38,8 @@ type PlatformOptions struct {
 	PKI          *PKI         // default: made in Dir
 	Logger       *slog.Logger // default: warnings to Dir/platform.log
 	Clock        *Clock       // default: a new clock
+	// Fake, if set, configures fake institution i before it starts.
+	Fake func(i int, f *FakeInstitution)
 }
 
 // PlatformEnv is the platform (platform.New) served on 127.0.0.1 with its
@@ -107,8 +109,11 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 	for i := range n {
 		name := "bank" + strconv.Itoa(i+1)
 		secret := randomHex(16)
-		fi, err := StartFakeInstitution(name, "bench-"+name, secret)
-		if err != nil {
+		fi := NewFakeInstitution(name, "bench-"+name, secret)
+		if o.Fake != nil {
+			o.Fake(i, fi)
+		}
+		if err := fi.Start(); err != nil {
 			return e, err
 		}
 		e.Insts = append(e.Insts, fi)

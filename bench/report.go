@@ -35,6 +35,7 @@ type Row struct {
 	PeakHeap   uint64 `json:"peak_heap_bytes"`
 	PeakSys    uint64 `json:"peak_sys_bytes"`
 	PeakRSS    uint64 `json:"peak_rss_bytes,omitempty"`
+	PeakLive   uint64 `json:"peak_live_heap_bytes"`
 
 	Ceiling     float64       `json:"ceiling,omitempty"`
 	CeilingName string        `json:"ceiling_name,omitempty"`
@@ -82,7 +83,7 @@ func (r *Row) setStats(s *Stats) {
 }
 
 func (r *Row) setMem(m MemPeak) {
-	r.HeapGrowth, r.PeakHeap, r.PeakSys, r.PeakRSS = m.HeapGrowth(), m.PeakHeap, m.PeakSys, m.PeakRSS
+	r.HeapGrowth, r.PeakHeap, r.PeakSys, r.PeakRSS, r.PeakLive = m.HeapGrowth(), m.PeakHeap, m.PeakSys, m.PeakRSS, m.PeakLive
 }
 
 func (r *Row) setCeiling(name string, rate float64) {
@@ -253,6 +254,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			lines = append(lines, fmt.Sprintf("  %s %s: %s", mark, c.Name, c.Got))
 		}
+		mem := fmt.Sprintf("  memory: heap in use peak %s (+%s over the start), live heap peak %s, runtime Sys peak %s",
+			fmtBytes(row.PeakHeap), fmtBytes(row.HeapGrowth), fmtBytes(row.PeakLive), fmtBytes(row.PeakSys))
+		if row.PeakRSS > 0 {
+			mem += ", process RSS peak " + fmtBytes(row.PeakRSS)
+		}
+		lines = append(lines, mem)
 		for _, n := range row.Notes {
 			lines = append(lines, "  note: "+n)
 		}
