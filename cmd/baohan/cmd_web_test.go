@@ -26,6 +26,7 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/platform"
 )
 
@@ -148,9 +149,18 @@ func TestPlatformConsoleMount(t *testing.T) {
 	t.Setenv("BAOHAN_MASTER_KEY", "000102030405060708090a0b0c0d0e0f")
 	t.Setenv(envConsoleAdminUser, "")
 	t.Setenv(envConsoleAdminPassword, "")
+	ca, err := testca.New("console test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.cert.pem")
+	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := platform.Config{
-		Listen:  config.Listen{Addr: "127.0.0.1:0", Plain: true},
-		Storage: config.Storage{DataDir: dir},
+		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
+		Storage:    config.Storage{DataDir: dir},
+		TrustRoots: []string{caFile},
 		Institutions: []platform.Institution{{
 			Peer:     config.Peer{Name: "bank", AppKey: "k", AppSecret: "s", BaseURL: "http://127.0.0.1:1", PlatformCode: "P1"},
 			Products: []platform.Product{{Name: "保函", Rate: decimal.RequireFromString("0.005")}},
