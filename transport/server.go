@@ -306,8 +306,10 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 		if vr.Got == "" {
 			return http.StatusOK, protocol.Fail(msgSignRequired)
 		}
+		// Never log vr.Expected: it is a valid sign for the sender's
+		// fields, so whoever reads the logs could send them with it.
 		s.logger().WarnContext(ctx, "sign mismatch", "interface", name, "peer", peer.Name, "applyno", ex.ApplyNo,
-			"got", vr.Got, "expected", vr.Expected, "diagnosis", ex.Diagnosis)
+			"got", vr.Got, "diagnosis", ex.Diagnosis)
 		return http.StatusOK, protocol.Fail("%s", msgSignMismatch+ex.Diagnosis)
 	}
 

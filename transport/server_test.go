@@ -278,13 +278,18 @@ func TestServerExchangeRecord(t *testing.T) {
 	if unknown.Peer != "nobody" || unknown.SignOK || unknown.Error != `unknown appkey "nobody"` {
 		t.Errorf("unknown appkey exchange: %+v", unknown)
 	}
-	// The expected sign goes to the server's log, never to the peer.
+	// The expected sign goes nowhere: not to the peer, not to the log
+	// (it is a valid sign for the sender's fields; a log reader could
+	// send them with it). The log has the sign received and the diagnosis.
 	expected := protocol.Sign(noticeFields(), testSecret)
 	if strings.Contains(string(bad.Response), expected) {
 		t.Error("the answer reveals the expected sign")
 	}
-	if !strings.Contains(f.logs.String(), expected) {
-		t.Error("the log lacks the expected sign")
+	if strings.Contains(f.logs.String(), expected) {
+		t.Error("the log reveals the expected sign")
+	}
+	if !strings.Contains(f.logs.String(), "sign mismatch") || !strings.Contains(f.logs.String(), "none of the known variants matched") {
+		t.Errorf("the log lacks the sign mismatch and its diagnosis: %s", f.logs)
 	}
 }
 
