@@ -178,7 +178,11 @@ func (p *Page) svgText(b *strings.Builder, o *ofd.TextObject) {
 			xl = append(xl, num(xs[i]))
 			yl = append(yl, num(ys[i]))
 		}
-		fmt.Fprintf(b, `<text x="%s" y="%s" xml:space="preserve">%s</text>`, strings.Join(xl, " "), strings.Join(yl, " "), esc(c.Text))
+		yattr := strings.Join(yl, " ")
+		if len(c.DeltaY) == 0 && len(yl) > 0 {
+			yattr = yl[0] // one baseline
+		}
+		fmt.Fprintf(b, `<text x="%s" y="%s" xml:space="preserve">%s</text>`, strings.Join(xl, " "), yattr, esc(c.Text))
 	}
 	b.WriteString("</g>\n")
 }

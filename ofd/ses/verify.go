@@ -386,31 +386,11 @@ func verifyOne(pkg *ofd.Package, list *ofd.SignatureIndex, ref ofd.SignaturesEnt
 		enforce, note = StatusFail, ""
 	}
 	at := tbs.TimeInfo
-	if seal != nil {
-		if seal.ValidAt(at) {
-			res.add(CheckSealValidity, valueLoc, StatusOK, "")
-		} else {
-			res.add(CheckSealValidity, valueLoc, enforce, "signed %s, seal %q valid %s to %s%s", fmtTime(at), seal.Name, fmtTime(seal.ValidStart), fmtTime(seal.ValidEnd), note)
-		}
-	}
 	certs := []*smx509.Certificate{cert}
 	roles := []string{"signer"}
 	if seal != nil && !seal.MakerCert.Equal(cert) {
 		certs = append(certs, seal.MakerCert)
 		roles = append(roles, "seal maker")
-	}
-	validity := StatusOK
-	var vdetail []string
-	for i, c := range certs {
-		if at.Before(c.NotBefore) || at.After(c.NotAfter) {
-			validity = enforce
-			vdetail = append(vdetail, fmt.Sprintf("%s certificate %q valid %s to %s, signed %s", roles[i], c.Subject.CommonName, fmtTime(c.NotBefore), fmtTime(c.NotAfter), fmtTime(at)))
-		}
-	}
-	if validity == StatusOK {
-		res.add(CheckCertValidity, valueLoc, StatusOK, "")
-	} else {
-		res.add(CheckCertValidity, valueLoc, validity, "%s%s", strings.Join(vdetail, "; "), note)
 	}
 	if roots == nil {
 		res.add(CheckChain, valueLoc, StatusSkipped, "untrusted root: no trust roots given, chain not checked")
@@ -428,6 +408,26 @@ func verifyOne(pkg *ofd.Package, list *ofd.SignatureIndex, ref ofd.SignaturesEnt
 		}
 	}
 
+	if seal != nil {
+		if seal.ValidAt(at) {
+			res.add(CheckSealValidity, valueLoc, StatusOK, "")
+		} else {
+			res.add(CheckSealValidity, valueLoc, enforce, "signed %s, seal %q valid %s to %s%s", fmtTime(at), seal.Name, fmtTime(seal.ValidStart), fmtTime(seal.ValidEnd), note)
+		}
+	}
+	validity := StatusOK
+	var vdetail []string
+	for i, c := range certs {
+		if at.Before(c.NotBefore) || at.After(c.NotAfter) {
+			validity = enforce
+			vdetail = append(vdetail, fmt.Sprintf("%s certificate %q valid %s to %s, signed %s", roles[i], c.Subject.CommonName, fmtTime(c.NotBefore), fmtTime(c.NotAfter), fmtTime(at)))
+		}
+	}
+	if validity == StatusOK {
+		res.add(CheckCertValidity, valueLoc, StatusOK, "")
+	} else {
+		res.add(CheckCertValidity, valueLoc, validity, "%s%s", strings.Join(vdetail, "; "), note)
+	}
 	// 7. Stamps on existing pages.
 	for _, a := range sig.StampAnnots {
 		if pages == nil {
