@@ -156,6 +156,16 @@ func (s *Service) Open(ctx context.Context, token string, key []byte, productNam
 	if a.State != Received {
 		return s.bidderView(a), nil
 	}
+	// One opening at a time per application: the agreement stored must be
+	// the one made from the pricing saved.
+	unlock := s.appLocks.lock(a.ID)
+	defer unlock()
+	if a, err = s.byToken(ctx, s.db, token); err != nil {
+		return nil, err
+	}
+	if a.State != Received {
+		return s.bidderView(a), nil
+	}
 	p, ok := s.chk.productByName(productName)
 	if !ok {
 		return nil, refuse("product %q is not offered", productName)
@@ -289,7 +299,7 @@ func (s *Service) Pay(ctx context.Context, token string, req PayRequest) (*Bidde
 	// One payment at a time per application in this process (a double
 	// click must not charge twice); across replicas the provider's
 	// idempotency key (the application ID) does the same.
-	unlock := s.payLocks.lock(a.ID)
+	unlock := s.appLocks.lock(a.ID)
 	defer unlock()
 	if a, err = s.byToken(ctx, s.db, token); err != nil {
 		return nil, err

@@ -51,7 +51,7 @@ type Service struct {
 	handler http.Handler
 
 	closeOnce sync.Once
-	payLocks  keyedMutex
+	appLocks  keyedMutex // bidder steps with outside effects, one at a time per application
 	sent      sentSeconds
 }
 
