@@ -168,3 +168,24 @@ func TestQuitBeforeOpening(t *testing.T) {
 	}
 	e.waitFor("second quitnotice", func() bool { return e.plat.count("quitnotice") == 2 })
 }
+
+func TestBidderQuitsAtInstitution(t *testing.T) {
+	e := newEnv(t, false)
+	tok := e.issue("BQ-1")
+	var ae apiError
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", []byte(`{}`), &ae); st != 422 || ae.Error != "a reason is required" {
+		t.Errorf("quit without reason: %d %+v", st, ae)
+	}
+	var rec QuitRecord
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", []byte(`{"reason":"不再投标"}`), &rec); st != 200 || rec.Status != QuitAccepted || rec.Origin != "institution" {
+		t.Fatalf("quit: %d %+v", st, rec)
+	}
+	e.waitFor("quitnotice", func() bool { return e.plat.count("quitnotice") == 1 })
+	if q := e.plat.last("quitnotice"); q["applystatus"] != "1" || q["tuibaotime"] != rec.TuibaoTime {
+		t.Errorf("quitnotice %v", q)
+	}
+	var v BidderView
+	if e.bidderDo("GET", "/bidder/"+tok, nil, &v); v.State != Quit || v.Next != "none" {
+		t.Errorf("view %+v", v)
+	}
+}
