@@ -155,34 +155,10 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	}
 	s.PlatformURL, s.InstitutionURL = platURL, instURL
 
-	fast := config.Duration{Duration: poll}
-	pcfg := platform.Config{
-		Listen:     config.Listen{Addr: platLn.Addr().String(), Plain: true, PublicURL: platURL},
-		Storage:    config.Storage{DB: o.PlatformDB, DataDir: filepath.Join(s.Dir, "platform")},
-		TrustRoots: []string{s.CAFile},
-		AdminToken: s.PlatformAdminToken,
-		Outbox:     platform.OutboxConfig{PollInterval: fast, BackoffMax: config.Duration{Duration: 2 * time.Second}},
-		Institutions: []platform.Institution{{
-			Peer: config.Peer{Name: InstitutionName, AppKey: AppKey, AppSecret: s.AppSecret, BaseURL: instURL,
-				PlatformCode: PlatformCode, ChunkSize: 16 << 10},
-			Products: []platform.Product{{Name: ProductName, Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
-		}},
-	}
-	icfg := institution.Config{
-		Listen:  config.Listen{Addr: instLn.Addr().String(), Plain: true, PublicURL: instURL},
-		Storage: config.Storage{DB: o.InstitutionDB, DataDir: filepath.Join(s.Dir, "institution")},
-		Institution: institution.Identity{Name: InstitutionName, CreditCode: InstitutionCode,
-			SealCert: filepath.Join(caDir, testca.CertFile("institution")), SealKey: filepath.Join(caDir, testca.KeyFile("institution")),
-			Prefix: "HXDB"},
-		Admin:      institution.Admin{Token: s.InstitutionAdminToken},
-		Underwrite: institution.Underwriting{Mode: institution.ModeAuto, MaxBond: "1000000", Blocked: []string{BlockedCode}},
-		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
-		Products:   []institution.Product{{Name: ProductName, Rate: "0.005", MinPremium: "100", Terms: "见索即付，不可撤销"}},
-		Platforms: []institution.Platform{{Peer: config.Peer{Name: PlatformName, AppKey: AppKey, AppSecret: s.AppSecret,
-			BaseURL: platURL, PlatformCode: PlatformCode, ChunkSize: 16 << 10}}},
-		TrustRoots: []string{s.CAFile},
-		Outbox:     institution.OutboxSettings{Poll: fast},
-	}
+	pcfg := platformConfig(platLn.Addr().String(), platURL, filepath.Join(s.Dir, "platform"), o.PlatformDB, s.CAFile, s.PlatformAdminToken,
+		instURL, AppKey, s.AppSecret, PlatformCode, poll)
+	icfg := institutionConfig(instLn.Addr().String(), instURL, filepath.Join(s.Dir, "institution"), o.InstitutionDB, s.CAFile, caDir,
+		s.InstitutionAdminToken, platURL, AppKey, s.AppSecret, PlatformCode, poll)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -280,6 +256,42 @@ func (s *System) Close() error {
 		errs = append(errs, os.RemoveAll(s.Dir))
 	}
 	return errors.Join(errs...)
+}
+
+// platformConfig is the demo's platform: one institution at instURL.
+func platformConfig(addr, publicURL, dataDir, db, caFile, adminToken, instURL, appKey, appSecret, platCode string, poll time.Duration) platform.Config {
+	return platform.Config{
+		Listen:     config.Listen{Addr: addr, Plain: true, PublicURL: publicURL},
+		Storage:    config.Storage{DB: db, DataDir: dataDir},
+		TrustRoots: []string{caFile},
+		AdminToken: adminToken,
+		Outbox:     platform.OutboxConfig{PollInterval: config.Duration{Duration: poll}, BackoffMax: config.Duration{Duration: 2 * time.Second}},
+		Institutions: []platform.Institution{{
+			Peer: config.Peer{Name: InstitutionName, AppKey: appKey, AppSecret: appSecret, BaseURL: instURL,
+				PlatformCode: platCode, ChunkSize: 16 << 10},
+			Products: []platform.Product{{Name: ProductName, Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
+		}},
+	}
+}
+
+// institutionConfig is the demo's institution: one platform at platURL,
+// its seal in caDir (institution.key.pem, institution.cert.pem).
+func institutionConfig(addr, publicURL, dataDir, db, caFile, caDir, adminToken, platURL, appKey, appSecret, platCode string, poll time.Duration) institution.Config {
+	return institution.Config{
+		Listen:  config.Listen{Addr: addr, Plain: true, PublicURL: publicURL},
+		Storage: config.Storage{DB: db, DataDir: dataDir},
+		Institution: institution.Identity{Name: InstitutionName, CreditCode: InstitutionCode,
+			SealCert: filepath.Join(caDir, testca.CertFile("institution")), SealKey: filepath.Join(caDir, testca.KeyFile("institution")),
+			Prefix: "HXDB"},
+		Admin:      institution.Admin{Token: adminToken},
+		Underwrite: institution.Underwriting{Mode: institution.ModeAuto, MaxBond: "1000000", Blocked: []string{BlockedCode}},
+		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
+		Products:   []institution.Product{{Name: ProductName, Rate: "0.005", MinPremium: "100", Terms: "见索即付，不可撤销"}},
+		Platforms: []institution.Platform{{Peer: config.Peer{Name: PlatformName, AppKey: appKey, AppSecret: appSecret,
+			BaseURL: platURL, PlatformCode: platCode, ChunkSize: 16 << 10}}},
+		TrustRoots: []string{caFile},
+		Outbox:     institution.OutboxSettings{Poll: config.Duration{Duration: poll}},
+	}
 }
 
 // bidder returns the bidder's identity from the test CA directory,
