@@ -3,10 +3,13 @@ package ses_test
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"image"
 	"image/color"
 	"image/png"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -466,4 +469,48 @@ func TestOpenSSLCrossCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	ofdtest.CrossCheckWithOpenSSL(t, openssl, doc, 2)
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// The XML a signature adds, in schema order, against golden files. The
+// digests of the seal (which holds a random SM2 signature) and of the
+// entries that name it vary per run and are masked.
+func TestSignatureXMLGolden(t *testing.T) {
+	pki := ofdtest.NewPKI(t)
+	signed, err := ses.Sign(sampleDoc(t), institutionSigner(t, pki), ses.SignOptions{Time: signTime,
+		Stamps: []ses.Stamp{{Page: 1, Box: ofd.Box{X: 130, Y: 200, W: 40, H: 40}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, _ := ofd.Open(signed)
+	for _, name := range []string{"OFD.xml", "Doc_0/Signs/Signatures.xml", "Doc_0/Signs/Sign_0/Signature.xml"} {
+		data, _ := pkg.File(name)
+		if name == "Doc_0/Signs/Sign_0/Signature.xml" {
+			sig, err := ofd.ParseSignature(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range sig.References {
+				if r.FileRef == "/Doc_0/Signs/Sign_0/Seal.esl" {
+					data = bytes.Replace(data, []byte(r.CheckValue), []byte("SEAL-DIGEST-VARIES"), 1)
+				}
+			}
+		}
+		path := filepath.Join("testdata", "golden", strings.ReplaceAll(name, "/", "_"))
+		if *update {
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (go test -update creates it)", err)
+		}
+		if !bytes.Equal(data, want) {
+			t.Errorf("%s differs from its golden file\n got: %s\nwant: %s", name, data, want)
+		}
+	}
 }
