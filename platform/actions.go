@@ -224,7 +224,8 @@ func (s *Service) action(ctx context.Context, applyNo string, ev Event, detail a
 	return s.Application(ctx, applyNo)
 }
 
-// Postpone moves the section's bid opening (开标时间) to a later time, as
+// Postpone moves the section's bid opening (开标时间) to another future
+// time (usually later; earlier when the opening is brought forward), as
 // long as the current opening has not come and no restore has released
 // the key. Every ciphertext guarantee of the
 // section gets a restore scheduled for the new time; the restores already
@@ -241,8 +242,8 @@ func (s *Service) Postpone(ctx context.Context, sectionNo string, to time.Time, 
 		if err != nil {
 			return err
 		}
-		if !to.After(sec.KaibiaoTime) {
-			return inputErr("kaibiaotime", "the new bid opening %s is not after the current one, %s", protocol.FormatTime(to), protocol.FormatTime(sec.KaibiaoTime))
+		if to.Equal(sec.KaibiaoTime) {
+			return inputErr("kaibiaotime", "the bid opening of section %s is already %s", sectionNo, protocol.FormatTime(to))
 		}
 		if !sec.KeyReleasedAt.IsZero() {
 			return inputErr("kaibiaotime", "section %s: the project key was released at %s; the opening cannot be moved", sectionNo, protocol.FormatTime(sec.KeyReleasedAt))

@@ -203,6 +203,26 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ErrNoTrustRoots: without trust roots no bidder can be registered and
+// every guarantee is refused (its seals cannot be verified). New accepts
+// it (with a warning); Check, used by the command, does not.
+var ErrNoTrustRoots = errors.New("trust_roots: none configured; the seals on guarantees and the bidders' certificates could not be verified")
+
+// Check validates the configuration for production: every rule of
+// Validate, the listen settings, and trust root files that exist and
+// hold certificates.
+func (c Config) Check() error {
+	c = c.withDefaults()
+	errs := []error{c.Validate(), c.Listen.Validate()}
+	if len(c.TrustRoots) == 0 {
+		errs = append(errs, ErrNoTrustRoots)
+	}
+	if _, _, err := loadTrustRoots(c.TrustRoots); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // peers builds the transport peers of the institutions, by name.
 func (c Config) peers() (map[string]*transport.Peer, error) {
 	out := make(map[string]*transport.Peer, len(c.Institutions))

@@ -45,6 +45,7 @@ func TestExampleConfig(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	base := func() string {
 		return `
+trust_roots = ["/etc/ca.pem"]
 [storage]
 data_dir = "/tmp/x"
 [[institution]]

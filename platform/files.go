@@ -124,8 +124,6 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		return nil, fmt.Errorf("baohanfile (index %d) is empty", index)
 	case len(data) > peer.Profile.ChunkSize:
 		return nil, fmt.Errorf("baohanfile (index %d) is %d bytes, more than the chunk size of %d agreed for appkey %s", index, len(data), peer.Profile.ChunkSize, peer.AppKey)
-	case len(data)%16 != 0 && len(data) == peer.Profile.ChunkSize:
-		// Only the last chunk may end off an SM4 block; a full chunk never does.
 	}
 	sum := sm3.Sum(data)
 	digest := hex.EncodeToString(sum[:])

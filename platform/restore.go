@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/baohan-dev/baohan/protocol"
@@ -15,9 +16,11 @@ import (
 // The bid-opening scheduler is the outbox itself: when a ciphertext
 // guarantee arrives, a baohanrestore is enqueued due at the section's
 // kaibiaotime, so it survives restarts and is sent by exactly one replica.
-// A postponement enqueues new ones (new dedupe keys) for the new time, and
-// every restore checks the section's current opening when it falls due
-// (releaseProjectKey), so a postponed opening never releases the key early.
+// A postponement enqueues new ones (new dedupe keys) for the new time; a
+// scheduled restore whose opening is no longer the section's stands down
+// when it falls due, and every restore checks the section's current
+// opening against the clock (releaseProjectKey), so a postponed opening
+// never releases the key early.
 //
 // The key is put on the wire in one place only, restoreFields, and only
 // after releaseProjectKey agreed; the outbox row holds no key.
@@ -43,14 +46,30 @@ func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Applicatio
 		Peer:      a.Institution,
 		Interface: string(protocol.BaohanRestore),
 		ApplyNo:   a.ApplyNo,
-		// Restores of one application go out one after the other (a
-		// second one due at the same time then finds the first done and
+		// The restores of one application for one opening go out one
+		// after the other (a second one then finds the first done and
 		// stands down), in a group of their own: due in the future, they
-		// must not hold the application's other calls back.
-		Group:     "restore:" + a.ApplyNo,
+		// must not hold the application's other calls back, nor those for
+		// another opening.
+		Group:     fmt.Sprintf("restore:%s:%d", a.ApplyNo, micros(a.KaibiaoTime)),
 		DedupeKey: key,
 		Fields:    map[string]string{"applyno": a.ApplyNo},
 	}, due)
+}
+
+// scheduledFor is the opening a scheduled restore was made for (from its
+// dedupe key), or zero for a RestoreNow.
+func scheduledFor(m *store.OutMessage) (int64, bool) {
+	rest, ok := strings.CutPrefix(m.DedupeKey, restoreKeyPrefix+m.ApplyNo+":")
+	if !ok {
+		return 0, false
+	}
+	at, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(at, 10, 64)
+	return v, err == nil
 }
 
 // restoreSkip is a scheduled restore that stands down; the reason is
@@ -70,6 +89,10 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 		return nil, err
 	}
 	now := strings.HasPrefix(m.DedupeKey, restoreKeyPrefix+"now:")
+	if at, ok := scheduledFor(m); ok && !now && at != micros(a.KaibiaoTime) {
+		return nil, &restoreSkip{fmt.Sprintf("the bid opening of section %s moved from %s to %s; the restore scheduled for it carries the key",
+			a.SectionNo, protocol.FormatTime(fromMicros(at)), protocol.FormatTime(a.KaibiaoTime))}
+	}
 	switch {
 	case a.State == CipherReceived:
 	case a.State == Restored && now:

@@ -162,8 +162,8 @@ func TestPostponeMovesRestore(t *testing.T) {
 		if _, err := e.svc.Postpone(e.ctx, sec.No, e.clock.Now().Add(-time.Minute), "x"); err == nil {
 			t.Fatal("postponed into the past")
 		}
-		if _, err := e.svc.Postpone(e.ctx, sec.No, sec.KaibiaoTime.Add(-time.Minute), "x"); err == nil {
-			t.Fatal("postponed to an earlier time")
+		if _, err := e.svc.Postpone(e.ctx, sec.No, sec.KaibiaoTime, "x"); err == nil {
+			t.Fatal("postponed to the same time")
 		}
 		s2, err := e.svc.Postpone(e.ctx, sec.No, newTime, "开标延期")
 		if err != nil {
@@ -204,6 +204,53 @@ func TestPostponeMovesRestore(t *testing.T) {
 		if _, err := e.svc.Postpone(e.ctx, sec.No, newTime.Add(time.Hour), "too late"); err == nil ||
 			!strings.Contains(err.Error(), fmt.Sprintf("section %s: the project key was released at ", sec.No)) {
 			t.Fatalf("postpone after the release: %v", err)
+		}
+	})
+}
+
+// TestOpeningBroughtForward: an opening moved earlier restores at the
+// new time; the restore made for the old time stands down. When both
+// times have passed at once (the platform was down), one restore goes out.
+func TestOpeningBroughtForward(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		sec := e.section(3 * time.Hour)
+		a, _ := e.withCipher(sec)
+		earlier := sec.KaibiaoTime.Add(-2 * time.Hour)
+		if _, err := e.svc.Postpone(e.ctx, sec.No, earlier, "提前开标"); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Set(earlier.Add(-time.Second))
+		e.settle()
+		if n := len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)); n != 0 {
+			t.Fatalf("%d restores before the new opening", n)
+		}
+		e.clock.Set(earlier)
+		e.eventually("the restore", func() bool { return e.app(a.ApplyNo).State == Restored })
+		e.clock.Set(sec.KaibiaoTime.Add(time.Minute))
+		e.settle()
+		rs := e.inst.received(protocol.BaohanRestore, a.ApplyNo)
+		if len(rs) != 1 || rs[0].Fields["kaibiaotime"] != protocol.FormatTime(earlier) {
+			t.Fatalf("restores %v", rs)
+		}
+
+		// Postponed twice, then both times pass while nothing runs.
+		sec2 := e.section(time.Hour)
+		b, _ := e.withCipher(sec2)
+		t1 := sec2.KaibiaoTime.Add(time.Hour)
+		t2 := sec2.KaibiaoTime.Add(2 * time.Hour)
+		for _, to := range []time.Time{t1, t2} {
+			if _, err := e.svc.Postpone(e.ctx, sec2.No, to, "延期"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.close()
+		e.clock.Set(t2.Add(time.Hour))
+		e.start()
+		e.eventually("the restore", func() bool { return e.app(b.ApplyNo).State == Restored })
+		e.settle()
+		if rs := e.inst.received(protocol.BaohanRestore, b.ApplyNo); len(rs) != 1 || rs[0].Fields["kaibiaotime"] != protocol.FormatTime(t2) {
+			t.Fatalf("restores %v", rs)
 		}
 	})
 }

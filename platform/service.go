@@ -183,13 +183,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		maxChunk = max(maxChunk, p.Profile.ChunkSize)
 	}
 	s.server = &transport.Server{
-		Peers:   s.byKey,
-		Log:     mlog,
-		Seen:    s.seen,
-		Now:     s.now,
-		MaxBody: int64(maxChunk)*4/3 + 64<<10,
-		Prefix:  strings.TrimRight(cfg.Listen.Prefix, "/"),
-		Logger:  s.log,
+		Peers: s.byKey,
+		Log:   mlog,
+		Seen:  s.seen,
+		Now:   s.now,
+		// A chunk travels as base64 (4/3) inside a small JSON object.
+		BodyLimits: map[protocol.Interface]int64{protocol.UploadBaohanFile: int64(maxChunk)*4/3 + 64<<10},
+		Prefix:     strings.TrimRight(cfg.Listen.Prefix, "/"),
+		Logger:     s.log,
 	}
 	s.server.Handle(protocol.BaohanNotice, s.handleNotice)
 	s.server.Handle(protocol.DownloadPublicKey, s.handlePublicKey)
@@ -214,6 +215,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		PollInterval: cfg.Outbox.PollInterval.Duration,
 		Logger:       s.log,
 		Now:          s.now,
+	}
+	if s.roots == nil {
+		s.log.Warn(ErrNoTrustRoots.Error())
 	}
 	s.handler = s.routes()
 	s.log.Info("platform ready", "institutions", len(s.peers), "trust_roots", n, "db", s.db.Dialect.String(),
