@@ -137,6 +137,10 @@ type Suite struct {
 	closeFn func()
 }
 
+// SetProgress sets the function called as each check ends (it replaces
+// Config.Progress).
+func (s *Suite) SetProgress(fn func(Result)) { s.cfg.Progress = fn }
+
 // Side returns the side under test.
 func (s *Suite) Side() protocol.Side { return s.side }
 

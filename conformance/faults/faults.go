@@ -37,6 +37,13 @@ func iface(r *http.Request) protocol.Interface {
 	return protocol.Interface(r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
 }
 
+// protocolCall reports whether r is a call of one of the 14 interfaces
+// (the faults leave a service's other pages alone).
+func protocolCall(r *http.Request) bool {
+	_, ok := protocol.Lookup(string(iface(r)))
+	return ok && r.Method == http.MethodPost
+}
+
 // resign signs fields again with secret.
 func resign(fields map[string]string, secret string) []byte {
 	f := make(map[string]string, len(fields))
@@ -54,6 +61,10 @@ func resign(fields map[string]string, secret string) []byte {
 func SkipSign(secret string) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !protocolCall(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			if _, req, ok := readFields(r); ok {
 				replace(r, resign(req.Fields, secret))
 			}
@@ -68,6 +79,10 @@ func SkipSign(secret string) Middleware {
 func AcceptStale(secret string, window time.Duration) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !protocolCall(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			if _, req, ok := readFields(r); ok {
 				if ts, err := protocol.ParseTime(req.Get("timestamp")); err == nil {
 					if d := time.Since(ts); d > window || -d > window {
@@ -116,6 +131,10 @@ func AcceptConflictingChunk() Middleware {
 func NonJSONErrors() Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !protocolCall(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			if _, _, ok := readFields(r); !ok {
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(http.StatusBadRequest)
@@ -134,6 +153,10 @@ func NonJSONErrors() Middleware {
 func Mangle(secret string, fn func(i protocol.Interface, fields map[string]string) bool) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !protocolCall(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			if _, req, ok := readFields(r); ok && fn(iface(r), req.Fields) {
 				replace(r, resign(req.Fields, secret))
 			}
