@@ -40,8 +40,26 @@ func (r *runner) spin() func() {
 	}
 }
 
+// drawLocked draws the status line, cut to fit an 80-column terminal (a
+// wrapped line could not be redrawn in place).
 func (r *runner) drawLocked(frame rune) {
-	fmt.Fprintf(r.o.Progress, "\r\033[K[%2d/%d] %c %s", r.n, r.of, frame, r.status)
+	fmt.Fprintf(r.o.Progress, "\r\033[K[%2d/%d] %c %s", r.n, r.of, frame, clipWidth(r.status, 68))
+}
+
+// clipWidth cuts s to n display columns (a CJK character is two).
+func clipWidth(s string, n int) string {
+	w := 0
+	for i, c := range s {
+		cw := 1
+		if c >= 0x2E80 {
+			cw = 2
+		}
+		if w+cw > n-1 {
+			return s[:i] + "…"
+		}
+		w += cw
+	}
+	return s
 }
 
 func (r *runner) clearLocked() {

@@ -131,7 +131,7 @@ func Run(ctx context.Context, sys *System, o RunOptions) (*Result, error) {
 	failed := map[string]bool{}
 	for k, s := range steps {
 		r.n = k + 1
-		r.setStatus(s.scenario + " › " + s.name)
+		r.setStatus(shortName(s.scenario) + " › " + s.name)
 		sr := StepResult{Scenario: s.scenario, Step: s.name}
 		t0 := time.Now()
 		if failed[s.scenario] {
