@@ -165,7 +165,9 @@ func signatureBlock(f *flow, qr []byte, label, name string, date time.Time, capt
 	const qrSize = 21.0
 	h := qrSize + 6
 	f.need(h + 3)
-	f.y += 3
+	// Leave room above the label for the upper half of the seal when the
+	// page has it, so the stamp does not cover the table.
+	f.y += min(max(297-marginBottom-f.y-h, 3), 11)
 	top := f.y
 	if qr != nil {
 		id, err := f.b.Image(qr)

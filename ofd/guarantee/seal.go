@@ -33,7 +33,7 @@ func stampsIn(d *ofd.Document, label string, size float64) []ses.Stamp {
 				continue
 			}
 			end := t.Boundary.X + ofd.Measure(label, t.Size)
-			cx := end + size*0.55
+			cx := end + size*0.45
 			cy := t.Boundary.Y + t.Size*0.6
 			out = append(out, ses.Stamp{Page: i, Box: ofd.Box{X: cx - size/2, Y: cy - size/2, W: size, H: size}})
 		}

@@ -76,7 +76,7 @@ func (p *Page) Image(dpi float64) (*image.RGBA, error) {
 		}
 	}
 	for _, st := range p.Stamps {
-		r.image(st.Picture, ofd.Matrix{st.Box.W, 0, 0, st.Box.H, st.Box.X, st.Box.Y})
+		r.stamp(st.Picture, st.Box)
 	}
 	return r.dst, nil
 }
@@ -274,4 +274,32 @@ func (r *raster) image(data []byte, m ofd.Matrix) {
 	aff[2] -= aff[0]*float64(b.Min.X) + aff[1]*float64(b.Min.Y)
 	aff[5] -= aff[3]*float64(b.Min.X) + aff[4]*float64(b.Min.Y)
 	xdraw.CatmullRom.Transform(r.dst, aff, src, b, xdraw.Over, nil)
+}
+
+// stamp draws a seal picture over box as ink does: multiplied with what
+// is under it, so that the text beneath a red seal stays readable.
+func (r *raster) stamp(data []byte, box ofd.Box) {
+	x0, y0 := r.px(box.X, box.Y)
+	x1, y1 := r.px(box.X+box.W, box.Y+box.H)
+	region := image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1))).Intersect(r.dst.Bounds())
+	if region.Empty() {
+		return
+	}
+	layer := &raster{dst: image.NewRGBA(region), s: r.s, ox: r.ox, oy: r.oy}
+	layer.image(data, ofd.Matrix{box.W, 0, 0, box.H, box.X, box.Y})
+	for y := region.Min.Y; y < region.Max.Y; y++ {
+		for x := region.Min.X; x < region.Max.X; x++ {
+			si := layer.dst.PixOffset(x, y)
+			a := uint32(layer.dst.Pix[si+3])
+			if a == 0 {
+				continue
+			}
+			di := r.dst.PixOffset(x, y)
+			for k := 0; k < 3; k++ {
+				// Premultiplied source: ink = 255 − a + src.
+				ink := 255 - a + uint32(layer.dst.Pix[si+k])
+				r.dst.Pix[di+k] = uint8(uint32(r.dst.Pix[di+k]) * ink / 255)
+			}
+		}
+	}
 }
