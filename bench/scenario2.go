@@ -141,8 +141,12 @@ func (r *runner) scenario2(ctx context.Context, db string) ([]Row, error) {
 		ds := float64(o.Sizes[len(o.Sizes)-1] - o.Sizes[0])
 		dh := float64(large.HeapGrowth) - float64(small.HeapGrowth)
 		flat := dh < S2FlatFactor*ds
-		large.check("peak heap flat as the file grows", flat, "heap growth %s for %s vs %s for %s (limit: +%.0f%% of the size difference)",
-			fmtBytes(large.HeapGrowth), sizeName(o.Sizes[len(o.Sizes)-1]), fmtBytes(small.HeapGrowth), sizeName(o.Sizes[0]), S2FlatFactor*100)
+		verdict := "flat"
+		if !flat {
+			verdict = "NOT flat"
+		}
+		large.note("peak heap %s as the file grows: growth %s for %s vs %s for %s (flat: less than +%.0f%% of the size difference)",
+			verdict, fmtBytes(large.HeapGrowth), sizeName(o.Sizes[len(o.Sizes)-1]), fmtBytes(small.HeapGrowth), sizeName(o.Sizes[0]), S2FlatFactor*100)
 		large.Target += ", heap flat"
 		large.Pass = large.Pass && flat
 	}
