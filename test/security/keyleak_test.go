@@ -1,0 +1,81 @@
+package security
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/test/internal/stack"
+)
+
+// TestProjectKeyStaysUntilOpening: the project key must not leave the
+// platform before kaibiaotime, in any encoding, in any request the
+// platform sends or any answer it gives, whatever an administrator does:
+// an early RestoreNow, a postponed opening whose first restore falls due,
+// the admin API read by a console. After the (new) opening the key goes
+// out in baohanrestore, and only then.
+func TestProjectKeyStaysUntilOpening(t *testing.T) {
+	s := stack.Start(t, stack.Options{Quiet: true})
+	ctx := context.Background()
+	sec := s.Section(time.Hour)
+	applyNo := s.Issued(sec.No, 30*time.Second)
+	_, key := flowSecrets(t, s, sec.No, applyNo)
+	secrets := []secret{rawSecret("project key", key)}
+
+	// An early restore, by the Go API and the admin API.
+	if _, err := s.Plat.RestoreNow(ctx, applyNo); err == nil {
+		t.Log("RestoreNow before the opening was accepted (the key must still stay)")
+	}
+	req, _ := http.NewRequest("POST", s.PlatDoor.URL+"/api/sections/"+sec.No+"/restore", nil)
+	req.Header.Set("Authorization", "Bearer "+stack.PlatformAdmin)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+	}
+	for _, p := range []string{"/api/sections/" + sec.No, "/api/applications/" + applyNo, "/api/sections", "/api/outbox", "/api/messages"} {
+		req, _ := http.NewRequest("GET", s.PlatDoor.URL+p, nil)
+		req.Header.Set("Authorization", "Bearer "+stack.PlatformAdmin)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}
+	// The opening is postponed by an hour; the restore scheduled for the
+	// first opening falls due and must stand down.
+	if _, err := s.Plat.Postpone(ctx, sec.No, sec.KaibiaoTime.Add(time.Hour), "澄清答疑，开标顺延"); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(time.Hour + 2*time.Second)
+	time.Sleep(500 * time.Millisecond) // many dispatcher polls
+	if st := s.PlatApp(applyNo).State; st != platform.CipherReceived {
+		t.Fatalf("after the first opening passed (postponed): %s", st)
+	}
+	leaks := func() []finding {
+		var out []finding
+		for _, ex := range s.InstDoor.Exchanges() { // what the platform sent the institution
+			out = append(out, scan("request "+ex.Path+" at "+ex.At.Format(time.RFC3339Nano), ex.Request, secrets)...)
+		}
+		for _, ex := range s.PlatDoor.Exchanges() { // what the platform answered anyone
+			out = append(out, scan("answer to "+ex.Path+" at "+ex.At.Format(time.RFC3339Nano), ex.Response, secrets)...)
+		}
+		return out
+	}
+	for _, f := range leaks() {
+		t.Errorf("before the opening: %s", f)
+	}
+
+	s.Clock.Advance(time.Hour)
+	opening := time.Now() // wall time of the new opening, give or take the dispatcher
+	s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
+	s.WaitInst(applyNo, institution.Restored, 30*time.Second)
+	after := leaks()
+	if len(after) == 0 {
+		t.Fatal("control: the key never went out, even after the opening; the scan is blind")
+	}
+	for _, ex := range s.InstDoor.Exchanges() {
+		if len(scan("", ex.Request, secrets)) > 0 && ex.At.Before(opening) {
+			t.Errorf("the key went out at %s, before the opening at %s", ex.At, opening)
+		}
+	}
+}
