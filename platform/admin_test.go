@@ -24,30 +24,32 @@ func decode[T any](t *testing.T, b []byte) T {
 }
 
 func TestAdminAuth(t *testing.T) {
-	e := newEnv(t, "")
-	for _, auth := range []string{"", "Bearer wrong", "Basic " + testAdmin, "Bearer " + testAdmin + "x"} {
-		req, _ := http.NewRequest("GET", e.srv.URL+"/api/applications", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		for _, auth := range []string{"", "Bearer wrong", "Basic " + testAdmin, "Bearer " + testAdmin + "x"} {
+			req, _ := http.NewRequest("GET", e.srv.URL+"/api/applications", nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), "missing or wrong bearer token") {
+				t.Errorf("auth %q: %d %s", auth, res.StatusCode, b)
+			}
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, _ := e.admin("GET", "/api/applications", nil)
+		if code != http.StatusOK {
+			t.Fatalf("with the token: %d", code)
 		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), "missing or wrong bearer token") {
-			t.Errorf("auth %q: %d %s", auth, res.StatusCode, b)
+		code, b := e.admin("GET", "/api/nothing", nil)
+		if code != http.StatusNotFound || !strings.Contains(string(b), "no API GET /api/nothing") {
+			t.Errorf("unknown API: %d %s", code, b)
 		}
-	}
-	code, _ := e.admin("GET", "/api/applications", nil)
-	if code != http.StatusOK {
-		t.Fatalf("with the token: %d", code)
-	}
-	code, b := e.admin("GET", "/api/nothing", nil)
-	if code != http.StatusNotFound || !strings.Contains(string(b), "no API GET /api/nothing") {
-		t.Errorf("unknown API: %d %s", code, b)
-	}
+	})
 }
 
 // TestAdminAPI drives the flow through the admin API and reads it back.
@@ -271,42 +273,44 @@ func TestAdminAPI(t *testing.T) {
 }
 
 func TestMetricsAndHealth(t *testing.T) {
-	e := newEnv(t, "")
-	e.applied(e.section(time.Hour))
-	e.send(protocol.GiveupNotice, map[string]string{"applyno": "BH20260101ZZZZZZZZZZZZ"})
-	res, err := http.Get(e.srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	for _, want := range []string{
-		`baohan_platform_requests_total{code="0",direction="in",interface="giveupnotice"} 1`,
-		`baohan_platform_requests_total{code="1",direction="out",interface="baohanapply"} 1`,
-		`baohan_platform_deliveries_total{interface="baohanapply",result="ok"} 1`,
-		`baohan_platform_outbox_messages{state="done"} 1`,
-		`baohan_platform_request_duration_seconds_bucket{direction="in",interface="giveupnotice"`,
-		`go_goroutines`,
-	} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("/metrics lacks %s", want)
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.applied(e.section(time.Hour))
+		e.send(protocol.GiveupNotice, map[string]string{"applyno": "BH20260101ZZZZZZZZZZZZ"})
+		res, err := http.Get(e.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	res, err = http.Get(e.srv.URL + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(b), `"ok"`) {
-		t.Errorf("healthz: %d %s", res.StatusCode, b)
-	}
-	// Anything else is a protocol path: always JSON.
-	res, _ = http.Get(e.srv.URL + "/nope/deeper")
-	b, _ = io.ReadAll(res.Body)
-	res.Body.Close()
-	var pr protocol.Response
-	if json.Unmarshal(b, &pr) != nil || pr.Code != 0 || res.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown path: %d %s", res.StatusCode, b)
-	}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{
+			`baohan_platform_requests_total{code="0",direction="in",interface="giveupnotice"} 1`,
+			`baohan_platform_requests_total{code="1",direction="out",interface="baohanapply"} 1`,
+			`baohan_platform_deliveries_total{interface="baohanapply",result="ok"} 1`,
+			`baohan_platform_outbox_messages{state="done"} 1`,
+			`baohan_platform_request_duration_seconds_bucket{direction="in",interface="giveupnotice"`,
+			`go_goroutines`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		res, err = http.Get(e.srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), `"ok"`) {
+			t.Errorf("healthz: %d %s", res.StatusCode, b)
+		}
+		// Anything else is a protocol path: always JSON.
+		res, _ = http.Get(e.srv.URL + "/nope/deeper")
+		b, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		var pr protocol.Response
+		if json.Unmarshal(b, &pr) != nil || pr.Code != 0 || res.StatusCode != http.StatusNotFound {
+			t.Errorf("unknown path: %d %s", res.StatusCode, b)
+		}
+	})
 }

@@ -201,18 +201,20 @@ func TestDeliveryRetries(t *testing.T) {
 // TestDeliveryGarbage: an answer that is not the protocol's JSON is
 // retried, not taken as a decision.
 func TestDeliveryGarbage(t *testing.T) {
-	e := newEnv(t, "")
-	e.inst.mu.Lock()
-	e.inst.garbage = 2
-	e.inst.mu.Unlock()
-	a := e.applied(e.section(time.Hour))
-	if a.State != Applied || len(e.inst.received(protocol.BaohanApply, a.ApplyNo)) != 1 {
-		t.Fatalf("state %s, %d received", a.State, len(e.inst.received(protocol.BaohanApply, a.ApplyNo)))
-	}
-	ms, _ := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{ApplyNo: a.ApplyNo})
-	if len(ms) != 1 || ms[0].Attempts != 3 {
-		t.Fatalf("outbox %+v", ms)
-	}
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.inst.mu.Lock()
+		e.inst.garbage = 2
+		e.inst.mu.Unlock()
+		a := e.applied(e.section(time.Hour))
+		if a.State != Applied || len(e.inst.received(protocol.BaohanApply, a.ApplyNo)) != 1 {
+			t.Fatalf("state %s, %d received", a.State, len(e.inst.received(protocol.BaohanApply, a.ApplyNo)))
+		}
+		ms, _ := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{ApplyNo: a.ApplyNo})
+		if len(ms) != 1 || ms[0].Attempts != 3 {
+			t.Fatalf("outbox %+v", ms)
+		}
+	})
 }
 
 // TestDeliveryAfterRestart: the process stops with a call pending; on

@@ -292,3 +292,69 @@ func TestDownloadPublicKey(t *testing.T) {
 			fmt.Sprintf("applyno %s is rejected (审核未通过): no key is issued for it", b.ApplyNo))
 	})
 }
+
+// TestEveryFieldRule breaks, for every served interface, every rule of
+// every field in turn (required, maximum length, format) and checks that
+// the platform refuses the request with exactly the rule's message,
+// before any business.
+func TestEveryFieldRule(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		n := 0
+		for _, i := range servedInterfaces() {
+			spec := protocol.SpecOf(i)
+			for _, f := range spec.Fields {
+				switch f.Name {
+				case "appkey", "sign", "timestamp": // the pipeline's own checks, tested in TestPipeline
+					continue
+				}
+				var breaks [][2]string // name of the case, value ("<delete>" removes the field)
+				if f.Required {
+					breaks = append(breaks, [2]string{"missing", "<delete>"}, [2]string{"empty", ""})
+				}
+				if f.Max > 0 {
+					breaks = append(breaks, [2]string{"too long", strings.Repeat("9", f.Max+1)})
+				}
+				switch f.Kind {
+				case protocol.Timestamp:
+					breaks = append(breaks, [2]string{"not a time", "2026-13-01 25:00:00"})
+				case protocol.Decimal:
+					breaks = append(breaks, [2]string{"not a decimal", "1e3"})
+				case protocol.Enum:
+					breaks = append(breaks, [2]string{"not in the enum", "9"})
+				case protocol.Integer:
+					breaks = append(breaks, [2]string{"not an integer", "1.5"})
+				case protocol.Base64:
+					breaks = append(breaks, [2]string{"not base64", "@@@@"})
+				case protocol.HexDigest:
+					breaks = append(breaks, [2]string{"not a digest", strings.Repeat("g", 64)})
+				}
+				for _, b := range breaks {
+					fields := with(validFields()[i], f.Name, b[1])
+					if _, ok := validFields()[i][f.Name]; !ok && b[1] == "" {
+						continue // an optional field left out is fine
+					}
+					t.Run(fmt.Sprintf("%s/%s/%s", i, f.Name, b[0]), func(t *testing.T) {
+						check := with(fields, "appkey", testAppKey, "timestamp", protocol.FormatTime(e.clock.Now()), "sign", strings.Repeat("0", 64))
+						vs := protocol.Validate(i, protocol.NewRequest(check))
+						if len(vs) == 0 {
+							if f.Required || b[0] != "empty" {
+								t.Fatalf("protocol finds nothing wrong with %s=%q", f.Name, b[1])
+							}
+							return
+						}
+						want := protocol.JoinViolations(vs, 5)
+						if !strings.Contains(want, `"`+f.Name+`"`) {
+							t.Fatalf("the violation %q does not name %s", want, f.Name)
+						}
+						wantFail(t, b[0], e.send(i, fields), want)
+					})
+					n++
+				}
+			}
+		}
+		if n < 60 {
+			t.Errorf("only %d broken fields tried", n)
+		}
+	})
+}
