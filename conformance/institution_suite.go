@@ -787,6 +787,26 @@ func (ir *institutionRun) checks() []Check {
 			}
 			t.Pass("%s; the project is shown", summary)
 		}})
+	add(Check{ID: "quitapply.after-opening", Interface: protocol.QuitApply, Needs: []string{"baohanrestore"},
+		Title:    "a withdrawal after the bid opening is refused",
+		Expected: "code 0, or code 1 then quitnotice with applystatus 0",
+		Run: func(ctx context.Context, t *T) {
+			a := ir.need(t, "A")
+			rep := t.call(ctx, protocol.QuitApply, map[string]string{"platformcode": ir.platformCode(),
+				"applyno": a.applyNo, "baohanno": a.baohanNo, "reason": "开标后撤回（一致性测试）"})
+			switch rep.code() {
+			case protocol.CodeFail:
+				t.Pass("refused: %q", clipText(rep.Resp.Message, 160))
+			case protocol.CodeOK:
+				in := ir.waitFor(ctx, t, protocol.QuitNotice, a, nil)
+				if in.Get("applystatus") != protocol.StatusRefused {
+					t.Fail("accepted, and quitnotice says applystatus %q (tuibaotime %s): the guarantee was withdrawn after the bid opening",
+						in.Get("applystatus"), in.Get("tuibaotime"))
+				}
+				t.Pass("received, then refused by quitnotice applystatus 0")
+			}
+			t.Fail("%s", rep.describe())
+		}})
 	add(Check{ID: "field.required-if/invoiceapply", Interface: protocol.InvoiceApply, Needs: []string{"baohanrestore"},
 		Title: "a special invoice (type 1) without address, phone, bank and account is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
