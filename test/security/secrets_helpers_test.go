@@ -217,3 +217,5 @@ func projectFields(s *stack.Stack, sectionNo string) []secret {
 	return []secret{textSecret("biaoduanno", sec.No), textSecret("biaoduanname", sec.Name),
 		textSecret("zbr", sec.Tenderer), textSecret("zbrorgnum", sec.TendererCode)}
 }
+
+func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
