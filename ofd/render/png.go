@@ -89,8 +89,25 @@ type raster struct {
 	z      vector.Rasterizer
 }
 
-// px maps page millimetres to pixels.
-func (r *raster) px(x, y float64) (float64, float64) { return (x - r.ox) * r.s, (y - r.oy) * r.s }
+// px maps page millimetres to pixels, clamped far outside the page (and
+// NaN to it) so that hostile coordinates cannot overflow the rasterizer.
+func (r *raster) px(x, y float64) (float64, float64) {
+	return clampPx((x - r.ox) * r.s), clampPx((y - r.oy) * r.s)
+}
+
+const pxLimit = 1 << 16
+
+func clampPx(v float64) float64 {
+	switch {
+	case math.IsNaN(v):
+		return 0
+	case v > pxLimit:
+		return pxLimit
+	case v < -pxLimit:
+		return -pxLimit
+	}
+	return v
+}
 
 // begin resets the rasterizer to the page, restricted to bounds (in
 // pixels), and returns the offset to subtract from coordinates.
@@ -255,6 +272,11 @@ func strokeSegment(z *vector.Rasterizer, x0, y0, x1, y1, w float64) {
 // image draws encoded image data with the unit square mapped by m (page
 // millimetres).
 func (r *raster) image(data []byte, m ofd.Matrix) {
+	// A small file can declare a huge image: check before decoding.
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPixels/2 {
+		return
+	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return

@@ -215,3 +215,56 @@ func TestRenderFixture(t *testing.T) {
 		t.Errorf("fixture text positions:\n%s", b.String()[:800])
 	}
 }
+
+// FuzzParsePath: the path parser and flattener never panic and bound
+// their output.
+func FuzzParsePath(f *testing.F) {
+	f.Add("M 0 0 L 10 0 Q 10 5 5 5 B 1 2 3 4 5 6 A 5 5 0 0 1 10 10 C")
+	f.Add("A 1e300 1e-300 45 1 0 1 1")
+	f.Fuzz(func(t *testing.T, s string) {
+		segs, err := parsePath(s)
+		if err != nil {
+			return
+		}
+		lines, _ := flatten(segs)
+		n := 0
+		for _, l := range lines {
+			n += len(l)
+		}
+		if n > 200*len(segs)+2 {
+			t.Fatalf("%d points from %d commands", n, len(segs))
+		}
+		_ = svgPath(segs)
+	})
+}
+
+// FuzzRender draws fuzzed page content: no panic, whatever the numbers.
+func FuzzRender(f *testing.F) {
+	b := ofd.NewBuilder(ofd.Info{Created: signTime})
+	font := b.Font("宋体", "宋体")
+	p := b.AddPage()
+	p.Text(20, 20, ofd.TextStyle{Font: font, Size: 10}, "保函 BH1")
+	p.Rect(ofd.Box{X: 20, Y: 60, W: 50, H: 30}, 1, &ofd.Red, &ofd.Black)
+	pkg, err := b.Package()
+	if err != nil {
+		f.Fatal(err)
+	}
+	content, _ := pkg.File("Doc_0/Pages/Page_0/Content.xml")
+	f.Add(content)
+	f.Add([]byte(`<ofd:Page xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Content><ofd:Layer ID="2"><ofd:PathObject ID="3" Boundary="1e300 -1e300 1e300 1e300" CTM="1e300 0 0 -1e300 1e300 0" Fill="true"><ofd:AbbreviatedData>M 0 0 A 1e300 1 0 1 1 1e308 -1e308 C</ofd:AbbreviatedData></ofd:PathObject><ofd:TextObject ID="4" Boundary="0 0 1 1" Font="1" Size="1e9" CTM="0 0 0 0 0 0"><ofd:TextCode X="-1e308" Y="1e308" DeltaX="g 5 1e308">保函保函保函</ofd:TextCode></ofd:TextObject></ofd:Layer></ofd:Content></ofd:Page>`))
+	f.Fuzz(func(t *testing.T, c []byte) {
+		q := pkg.Clone()
+		_ = q.Replace("Doc_0/Pages/Page_0/Content.xml", c, signTime)
+		d, err := ofd.Read(q)
+		if err != nil {
+			return
+		}
+		pg, err := PageOf(d, 0)
+		if err != nil {
+			return
+		}
+		var sb bytes.Buffer
+		_ = pg.WriteSVG(&sb)
+		_, _ = pg.Image(8)
+	})
+}
