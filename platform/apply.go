@@ -137,6 +137,9 @@ func (s *Service) buildApplyData(ctx context.Context, q querier, sec *Section, b
 	if !ok {
 		return "", "", fmt.Errorf("bidder %s: the certificate holds no SM2 key", bidder.CreditCode)
 	}
+	if now := s.now(); now.After(cert.NotAfter) {
+		return "", "", inputErr("bidder_code", "the certificate of bidder %s expired on %s; register the bidder's new certificate", bidder.CreditCode, protocol.FormatTime(cert.NotAfter))
+	}
 	key, err := s.projectKey(ctx, q, sec.No)
 	if err != nil {
 		return "", "", err

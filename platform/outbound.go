@@ -127,7 +127,7 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		return err
 	}
 	if o.Kind == store.OutcomeDead {
-		return s.record(ctx, tx, a, EvOutcomeIgnored, ActorOutbox, map[string]any{
+		return s.record(ctx, tx, a, EvDeliveryDead, ActorOutbox, map[string]any{
 			"interface": m.Interface, "outbox_id": m.ID, "dead": o.Reason}, func(a *Application) {
 			a.LastMessage = fmt.Sprintf("%s could not be delivered: %s", m.Interface, o.Reason)
 		})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -322,4 +323,39 @@ func TestStampsDistinctWithinOneSecond(t *testing.T) {
 	if f["timestamp"] != "ignored" {
 		t.Error("the message's fields were changed")
 	}
+}
+
+// TestDeliveryDeadThenRetried: with a bounded number of attempts a call
+// to an institution that stays down ends dead, visible in the history
+// and the outbox; an operator's retry delivers it.
+func TestDeliveryDeadThenRetried(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.close()
+		e.start(WithBackoff(store.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, MaxAttempts: 2, Jitter: -1}))
+		e.inst.setDown(true)
+		e.bidder(e.pki.bidder)
+		a, err := e.svc.Apply(e.ctx, ApplyInput{SectionNo: e.section(time.Hour).No, BidderCode: e.pki.bidder.CreditCode, Institution: "bank", Product: "投标保函"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dead []store.OutMessage
+		e.eventually("the dead call", func() bool {
+			dead, _ = e.svc.db.OutboxList(e.ctx, store.OutboxFilter{State: store.StateDead, ApplyNo: a.ApplyNo})
+			return len(dead) == 1
+		})
+		got := e.app(a.ApplyNo)
+		if got.State != Applied || !strings.HasPrefix(got.LastMessage, "baohanapply could not be delivered: gave up after 2 attempts: ") {
+			t.Fatalf("state %s, last %q", got.State, got.LastMessage)
+		}
+		h, _ := e.svc.History(e.ctx, a.ApplyNo)
+		if h[len(h)-1].Event != EvDeliveryDead {
+			t.Errorf("last event %s", h[len(h)-1].Event)
+		}
+		e.inst.setDown(false)
+		if code, b := e.admin("POST", fmt.Sprintf("/api/outbox/%d/retry", dead[0].ID), nil); code != 200 {
+			t.Fatalf("retry: %d %s", code, b)
+		}
+		e.eventually("the delivery", func() bool { return e.app(a.ApplyNo).RedirectURL != "" })
+	})
 }
