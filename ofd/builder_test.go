@@ -247,6 +247,19 @@ func TestReadOfdrwFixtures(t *testing.T) {
 			}
 		})
 	}
+	// The fixture's signature files.
+	{
+		pkg, _ := ofd.Open(ofdtest.Fixture(t, "SESV4SignDoc.ofd"))
+		d, _ := ofd.Read(pkg)
+		sig, value, err := d.LoadSignature(d.SignatureRef[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sig.CheckMethod != "SM3" || len(sig.References) != 5 || sig.StampAnnots[0].PageRef != "1" || sig.SealBaseLoc != "/Doc_0/Signs/Sign_0/Seal.esl" ||
+			sig.SignatureDateTime != "2026-08-04 10:08:09" || len(value) != 17726 {
+			t.Errorf("signature %+v, %d bytes of SignedValue", sig, len(value))
+		}
+	}
 	// The attachment's bytes and declared size.
 	pkg, _ := ofd.Open(ofdtest.Fixture(t, "AddAttachment.ofd"))
 	d, _ := ofd.Read(pkg)

@@ -336,3 +336,25 @@ func (x *SignatureIndex) Count(id string) int {
 	}
 	return n
 }
+
+// LoadSignature reads the Signature.xml of a listed signature and the
+// bytes of its SignedValue.dat (a DER SES_Signature; see package ses).
+func (d *Document) LoadSignature(ref SignatureRef) (*Signature, []byte, error) {
+	raw, ok := d.Package.File(ref.Path)
+	if !ok {
+		return nil, nil, errorf("signature %s: no entry %s", ref.ID, ref.Path)
+	}
+	sig, err := ParseSignature(raw)
+	if err != nil {
+		return nil, nil, errorf("signature %s: %s: %v", ref.ID, ref.Path, err)
+	}
+	name, err := Resolve(ref.Path, sig.SignedValue)
+	if err != nil {
+		return sig, nil, errorf("signature %s: SignedValue: %v", ref.ID, err)
+	}
+	value, ok := d.Package.File(name)
+	if !ok {
+		return sig, nil, errorf("signature %s: no SignedValue entry %s", ref.ID, name)
+	}
+	return sig, value, nil
+}
