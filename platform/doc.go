@@ -6,12 +6,87 @@
 // project key at its bid opening (开标), and carries the after-sales
 // flows (invoices, quitting, cancelling, claims, giving up).
 //
-// The service serves the seven interfaces the platform side owns through
-// transport.Server, and calls the seven others through the store's
-// outbox, in the same transaction as the state change that causes them.
-// The state machine is the table in state.go; every move is recorded in
-// the application_events history.
+// # Shape
 //
-// Construct with New, serve Handler, and run the background work (outbox
-// dispatchers, the bid-opening scheduler, purges) with Run.
+// Construct with New (options for the clock, logger, HTTP client and
+// metrics registry), serve Handler, run the background work with Run, and
+// Close at the end:
+//
+//	svc, err := platform.New(ctx, cfg)
+//	go svc.Run(ctx)                          // outbox deliveries, scheduled restores, purges
+//	http.ListenAndServe(addr, svc.Handler()) // <prefix>/<interface>, /api/, /metrics, /healthz
+//
+// The seven interfaces the platform serves (baohannotice,
+// downloadpublickey, uploadbaohanfile, baohanfilecompletenotice,
+// invoicenotice, quitnotice, giveupnotice) go through transport.Server:
+// appkey, sign over the raw JSON, timestamp window, replay and every field
+// rule are checked before the handlers here, and every request, however
+// bad, is answered {code, message, data}. The seven calls (baohanapply,
+// baohanrestore, invoiceapply, quitapply, canclenotice, claimsnotice,
+// giveupapply) are written to the store's outbox in the transaction of
+// the state change that causes them and delivered with backoff until the
+// institution answers; its code 1 or 0 is applied as its decision
+// (onOutcome), in the transaction that completes the delivery.
+//
+// # State
+//
+// The state machine is the table in state.go (from, event, to, guard);
+// every legal and illegal pair is tested. Every move, and the few events
+// worth keeping that do not move it, are rows of plat_application_events.
+// Refusals by the state machine reach the institution as code 0 with the
+// reason.
+//
+// # The project key
+//
+// Each section has an SM4 project key, sealed with the master key at
+// rest. It encrypts the four project fields of every applydata; it leaves
+// the platform only in baohanrestore, built at delivery time (the outbox
+// row holds no key) by restoreFields, and only after releaseProjectKey has
+// checked the section's current opening against the clock in the same
+// statement that marks the key released. Restores are scheduled as outbox
+// messages due at the opening, so they survive restarts and are sent by
+// one replica; a postponement schedules new ones and the old ones stand
+// down when they fall due.
+//
+// # Guarantee files
+//
+// Chunks are kept in the blob store under (applyno, baohanno, filetype,
+// index); the same bytes twice are accepted, different bytes refused. The
+// completion notice streams the chunks in index order through SM4-CBC
+// into a new blob while computing the digest (SM3 or MD5 by its length),
+// so memory does not grow with the file (BenchmarkCompleteNotice); the
+// OFD's seals are then verified with ofd/ses against the trust roots (the
+// package is read into memory for that, within ofd.DefaultLimits).
+//
+// # Admin API
+//
+// Under /api/, with "Authorization: Bearer <admin token>":
+//
+//	GET  /api/institutions
+//	GET  /api/applications?state=&section=&institution=&bidder=&applyno=&baohanno=&limit=&offset=
+//	POST /api/applications                      {section_no, bidder_code, institution, product}
+//	GET  /api/applications/{applyno}            application, history, guarantees, calls
+//	POST /api/applications/{applyno}/quit       {reason}
+//	POST /api/applications/{applyno}/cancel     {reason}
+//	POST /api/applications/{applyno}/claim      {payeraccount, payeramount, applyusername, applyuserphone, reason, filelist: [url]}
+//	POST /api/applications/{applyno}/giveup     {reason}
+//	POST /api/applications/{applyno}/invoice    {type: "0"|"1", amount, address, phone, bank, account, email, ...}
+//	POST /api/applications/{applyno}/restore
+//	GET  /api/sections?q=   POST /api/sections  {section_no, name, tenderer, tenderer_code, bond_amount, kaibiaotime}
+//	GET  /api/sections/{no} POST /api/sections/{no}/postpone {kaibiaotime, reason}  POST /api/sections/{no}/restore
+//	GET  /api/bidders?q=    POST /api/bidders   {name, credit_code, cert_pem}   GET /api/bidders/{code}
+//	GET  /api/guarantees?applyno=  GET /api/guarantees/{applyno}/{filetype}[/ofd|/report]
+//	GET  /api/messages?applyno=&interface=&peer=&direction=&result=ok|failed&before=&limit=
+//	GET  /api/messages/{id}  GET /api/messages/verify (the SM3 hash chain)
+//	GET  /api/outbox?state=&peer=&interface=&applyno=  GET /api/outbox/counts  POST /api/outbox/{id}/retry
+//
+// The same actions are methods of *Service (RegisterSection,
+// RegisterBidder, Apply, Quit, Cancel, Claim, GiveUp, RequestInvoice,
+// Postpone, RestoreNow, ...), for the web console and the demo.
+//
+// # Running several replicas
+//
+// Replicas share one PostgreSQL database (the outbox leases make each
+// call go out once), one master key (BAOHAN_MASTER_KEY or the same key
+// file) and the blobs: a shared data directory, or blobs = "db".
 package platform

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/baohan-dev/baohan/config"
@@ -75,6 +76,9 @@ func (f *platformFlags) load(env *Env) (platform.Config, error) {
 		if f.data == "" {
 			f.data = "baohan-platform"
 		}
+		if !f.plain && f.tlsCert == "" && !loopback(f.addr) {
+			return cfg, fmt.Errorf("the embedded defaults serve plain HTTP on loopback only; %s is not loopback: pass --plain to serve plain HTTP there anyway, --tls-cert and --tls-key, or use --config", f.addr)
+		}
 		if cfg, err = platform.Embedded(f.data, platform.EmbeddedOptions{Addr: f.addr, DB: f.db, InstitutionURL: f.institutionURL}, env.Stdout); err != nil {
 			return cfg, err
 		}
@@ -101,6 +105,19 @@ func (f *platformFlags) load(env *Env) (platform.Config, error) {
 		cfg.Listen.Plain = false
 	}
 	return cfg, nil
+}
+
+// loopback reports whether addr's host is a loopback address or name.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (f *platformFlags) logger(env *Env) (*slog.Logger, error) {

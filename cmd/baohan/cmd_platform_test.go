@@ -229,4 +229,9 @@ platformcode = "P1"
 	if code := run(context.Background(), env, []string{"platform", "serve", "--config", path, "--institution-url", "http://x"}); code != 1 {
 		t.Errorf("--institution-url with --config: exit %d", code)
 	}
+	errb = platBuffer{}
+	if code := run(context.Background(), env, []string{"platform", "serve", "--addr", "0.0.0.0:0", "--data", filepath.Join(dir, "emb")}); code != 1 ||
+		!strings.Contains(errb.String(), "the embedded defaults serve plain HTTP on loopback only") {
+		t.Errorf("embedded defaults on a public address: exit %d: %s", code, errb.String())
+	}
 }
