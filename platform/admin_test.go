@@ -187,7 +187,7 @@ func TestAdminAPI(t *testing.T) {
 		if s := decode[Section](t, b); code != 200 || !s.KaibiaoTime.Equal(later) {
 			t.Fatalf("postpone: %d %s", code, b)
 		}
-		e.inst.setAnswer(protocol.QuitApply, refuse("请线下办理"))
+		e.inst.setAnswer(protocol.QuitApply, answerRefuse("请线下办理"))
 		if code, b := e.admin("POST", "/api/applications/"+a.ApplyNo+"/quit", map[string]string{}); code != http.StatusBadRequest || !strings.Contains(string(b), "退保原因 is required") {
 			t.Errorf("quit without reason: %d %s", code, b)
 		}

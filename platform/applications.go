@@ -346,7 +346,7 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 		a.TuibaoTime, invoice, clip(a.LastMessage, 2000), micros(now), a.ApplyNo, a.Version)
 	if err != nil {
 		if store.IsUniqueViolation(err) && a.BaohanNo != "" {
-			return fmt.Errorf("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
+			return refuse("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
 		}
 		return fmt.Errorf("applyno %s: saving: %w", a.ApplyNo, err)
 	}

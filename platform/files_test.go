@@ -247,3 +247,43 @@ func TestLargeGuarantee(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentCompletion: the same completion notice sent several times
+// at once (an impatient institution) records the guarantee once and
+// answers every copy code 1.
+func TestConcurrentCompletion(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		a, bn := e.approved(e.section(2 * time.Hour))
+		doc := guaranteeOFD(t, e.pki, "并发完成通知", 200<<10, false)
+		u := plainUpload()
+		enc := e.encrypt(a.ApplyNo, doc, u)
+		e.sendChunks(a.ApplyNo, bn, "1", enc, u)
+		peer := *e.peer
+		peer.BaseURL = e.srv.URL
+		const n = 4
+		codes := make(chan string, n)
+		for k := range n {
+			go func() {
+				f := map[string]string{"applyno": a.ApplyNo, "baohanno": bn, "filetype": "1", "key": enc.key, "iv": enc.iv,
+					"baohanfilemd5": enc.digest, "bak2": fmt.Sprint("copy ", k)}
+				r, err := e.client.Call(e.ctx, &peer, protocol.BaohanFileCompleteNotice, f)
+				if err != nil {
+					codes <- err.Error()
+					return
+				}
+				codes <- fmt.Sprintf("%d %s", r.Code, r.Message)
+			}()
+		}
+		for range n {
+			if c := <-codes; c != "1 success" {
+				t.Errorf("answer %q", c)
+			}
+		}
+		e.wantState(a.ApplyNo, CipherReceived)
+		gs, _ := e.svc.Guarantees(e.ctx, a.ApplyNo, 10, 0)
+		if len(gs) != 1 {
+			t.Fatalf("%d guarantees", len(gs))
+		}
+	})
+}

@@ -17,7 +17,7 @@ import (
 	"github.com/baohan-dev/baohan/store"
 )
 
-func refuse(msg string) func(map[string]string) (any, error) {
+func answerRefuse(msg string) func(map[string]string) (any, error) {
 	return func(map[string]string) (any, error) { return nil, errors.New(msg) }
 }
 
@@ -30,7 +30,7 @@ func TestAnswersDecide(t *testing.T) {
 		t.Run("giveupapply refused keeps the state", func(t *testing.T) {
 			e := e.with(t)
 			a := e.applied(e.section(time.Hour))
-			e.inst.setAnswer(protocol.GiveupApply, refuse("保函已出具，不可放弃"))
+			e.inst.setAnswer(protocol.GiveupApply, answerRefuse("保函已出具，不可放弃"))
 			if _, err := e.svc.GiveUp(e.ctx, a.ApplyNo, "不投了"); err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestAnswersDecide(t *testing.T) {
 
 		t.Run("baohanapply refused rejects", func(t *testing.T) {
 			e := e.with(t)
-			e.inst.setAnswer(protocol.BaohanApply, refuse("投标人不在白名单"))
+			e.inst.setAnswer(protocol.BaohanApply, answerRefuse("投标人不在白名单"))
 			defer e.inst.setAnswer(protocol.BaohanApply, nil)
 			e.bidder(e.pki.bidder)
 			a, err := e.svc.Apply(e.ctx, ApplyInput{SectionNo: e.section(time.Hour).No, BidderCode: e.pki.bidder.CreditCode, Institution: "bank", Product: "投标保函"})
@@ -82,7 +82,7 @@ func TestAnswersDecide(t *testing.T) {
 		t.Run("quitapply refused returns", func(t *testing.T) {
 			e := e.with(t)
 			a, _ := e.withCipher(e.section(time.Hour))
-			e.inst.setAnswer(protocol.QuitApply, refuse("不支持线上退保"))
+			e.inst.setAnswer(protocol.QuitApply, answerRefuse("不支持线上退保"))
 			defer e.inst.setAnswer(protocol.QuitApply, nil)
 			if _, err := e.svc.Quit(e.ctx, a.ApplyNo, "不投了"); err != nil {
 				t.Fatal(err)
@@ -95,7 +95,7 @@ func TestAnswersDecide(t *testing.T) {
 		t.Run("cancel", func(t *testing.T) {
 			e := e.with(t)
 			a, _ := e.approved(e.section(time.Hour))
-			e.inst.setAnswer(protocol.CancelNotice, refuse("注销须线下办理"))
+			e.inst.setAnswer(protocol.CancelNotice, answerRefuse("注销须线下办理"))
 			if _, err := e.svc.Cancel(e.ctx, a.ApplyNo, "项目终止"); err != nil {
 				t.Fatal(err)
 			}

@@ -262,7 +262,7 @@ func TestRestoreRefused(t *testing.T) {
 		e := newEnv(t, dbURL)
 		sec := e.section(time.Hour)
 		a, _ := e.withCipher(sec)
-		e.inst.setAnswer(protocol.BaohanRestore, refuse("系统维护中"))
+		e.inst.setAnswer(protocol.BaohanRestore, answerRefuse("系统维护中"))
 		e.clock.Set(sec.KaibiaoTime)
 		e.eventually("the refused restore", func() bool { return len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)) == 1 })
 		e.settle()

@@ -192,13 +192,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		Prefix:     strings.TrimRight(cfg.Listen.Prefix, "/"),
 		Logger:     s.log,
 	}
-	s.server.Handle(protocol.BaohanNotice, s.handleNotice)
-	s.server.Handle(protocol.DownloadPublicKey, s.handlePublicKey)
-	s.server.Handle(protocol.UploadBaohanFile, s.handleUpload)
-	s.server.Handle(protocol.BaohanFileCompleteNotice, s.handleComplete)
-	s.server.Handle(protocol.InvoiceNotice, s.handleInvoiceNotice)
-	s.server.Handle(protocol.QuitNotice, s.handleQuitNotice)
-	s.server.Handle(protocol.GiveupNotice, s.handleGiveupNotice)
+	s.server.Handle(protocol.BaohanNotice, served(s.handleNotice))
+	s.server.Handle(protocol.DownloadPublicKey, served(s.handlePublicKey))
+	s.server.Handle(protocol.UploadBaohanFile, served(s.handleUpload))
+	s.server.Handle(protocol.BaohanFileCompleteNotice, served(s.handleComplete))
+	s.server.Handle(protocol.InvoiceNotice, served(s.handleInvoiceNotice))
+	s.server.Handle(protocol.QuitNotice, served(s.handleQuitNotice))
+	s.server.Handle(protocol.GiveupNotice, served(s.handleGiveupNotice))
 
 	backoff := store.Backoff{MaxAttempts: cfg.Outbox.MaxAttempts, Max: cfg.Outbox.BackoffMax.Duration}
 	if o.backoff != nil {
