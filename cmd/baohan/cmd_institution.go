@@ -101,9 +101,13 @@ func runInstitutionServe(ctx context.Context, env *Env, args []string) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(runCtx) }()
-	fmt.Fprintf(env.Stdout, "institution %s serving at %s (interfaces at %s%s/<name>, bidders at %s/bidder/, admin API at %s/api/)\n",
-		cfg.Institution.Name, url, url, cfg.Listen.Prefix, cfg.Listen.PublicURL, url)
-	err = service.Serve(ctx, ln, svc.Handler(), logger)
+	h, err := institutionConsole(ctx, env, svc, logger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "institution %s serving at %s (interfaces at %s%s/<name>, bidders at %s/bidder/, console at %s/console/, admin API at %s/api/)\n",
+		cfg.Institution.Name, url, url, cfg.Listen.Prefix, cfg.Listen.PublicURL, url, url)
+	err = service.Serve(ctx, ln, h, logger)
 	cancel()
 	if rerr := <-done; err == nil {
 		err = rerr
