@@ -37,8 +37,8 @@ func init() {
 
 // platformFlags are the flags that override the configuration.
 type platformFlags struct {
-	config, addr, data, db, tlsCert, tlsKey, prefix, publicURL, institutionURL, logLevel string
-	plain, logJSON                                                                       bool
+	config, addr, data, db, tlsCert, tlsKey, prefix, publicURL, institutionURL, logLevel, trustRoots string
+	plain, logJSON                                                                                   bool
 }
 
 func (f *platformFlags) register(fs *flag.FlagSet) {
@@ -51,6 +51,7 @@ func (f *platformFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.plain, "plain", false, "serve plain HTTP (loopback, tests, behind a TLS proxy)")
 	fs.StringVar(&f.prefix, "prefix", "", "path prefix of the protocol endpoints, e.g. /baohan")
 	fs.StringVar(&f.publicURL, "public-url", "", "how institutions and browsers reach this service")
+	fs.StringVar(&f.trustRoots, "trust-roots", "", "comma-separated PEM files of the accepted CAs (replaces trust_roots; embedded defaults: DIR/ca)")
 	fs.StringVar(&f.institutionURL, "institution-url", "", "embedded defaults: the demo institution's base URL (default "+platform.DemoInstitutionURL+")")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "log JSON lines instead of text")
@@ -100,6 +101,14 @@ func (f *platformFlags) load(env *Env) (platform.Config, error) {
 	set(&cfg.Listen.PublicURL, f.publicURL)
 	if f.plain {
 		cfg.Listen.Plain = true
+	}
+	if f.trustRoots != "" {
+		cfg.TrustRoots = nil
+		for _, p := range strings.Split(f.trustRoots, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				cfg.TrustRoots = append(cfg.TrustRoots, p)
+			}
+		}
 	}
 	if f.tlsCert != "" && f.tlsKey != "" && !f.plain {
 		cfg.Listen.Plain = false

@@ -230,6 +230,11 @@ platformcode = "P1"
 		t.Errorf("--institution-url with --config: exit %d", code)
 	}
 	errb = platBuffer{}
+	if code := run(context.Background(), env, []string{"platform", "serve", "--config", path, "--trust-roots", filepath.Join(dir, "missing.pem")}); code != 1 ||
+		!strings.Contains(errb.String(), "missing.pem") {
+		t.Errorf("--trust-roots with a missing file: exit %d: %s", code, errb.String())
+	}
+	errb = platBuffer{}
 	if code := run(context.Background(), env, []string{"platform", "serve", "--addr", "0.0.0.0:0", "--data", filepath.Join(dir, "emb")}); code != 1 ||
 		!strings.Contains(errb.String(), "the embedded defaults serve plain HTTP on loopback only") {
 		t.Errorf("embedded defaults on a public address: exit %d: %s", code, errb.String())
