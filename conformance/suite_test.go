@@ -38,7 +38,7 @@ func kitServer(t *testing.T) (*httptest.Server, *lateHandler) {
 }
 
 func testConfig(url, listen string) Config {
-	return Config{URL: url, AppKey: fakeAppKey, AppSecret: fakeAppSecret, PlatformCode: fakeCode, ListenURL: listen, Wait: 10 * time.Second}
+	return Config{URL: url, AppKey: fakeAppKey, AppSecret: fakeAppSecret, PlatformCode: fakeCode, ListenURL: listen, Wait: 10 * time.Second, Settle: 50 * time.Millisecond}
 }
 
 // runPlatformSuite runs the platform suite against the fake platform,
