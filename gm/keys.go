@@ -503,8 +503,11 @@ func ParseCertificates(b []byte) ([]*smx509.Certificate, error) {
 		}
 		return out, nil
 	}
-	der := t
-	if t[0] != 0x30 {
+	// DER is binary: a certificate may well end in bytes that look like
+	// white space (its signature is random), so only leading white space
+	// is dropped from it.
+	der := bytes.TrimLeft(b, " \t\r\n\v\f")
+	if len(der) == 0 || der[0] != 0x30 {
 		s, _ := cleanText(t)
 		d, err := DecodeBase64(string(s))
 		if err != nil {

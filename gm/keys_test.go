@@ -226,3 +226,23 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Fatalf("openssl pkey -pubout of our key: %v", err)
 	}
 }
+
+// A DER certificate whose last byte looks like white space (its
+// signature is random: about one in forty) must parse as it is.
+func TestParseCertificateDERTrailingWhitespaceByte(t *testing.T) {
+	k := mustKey(t)
+	for i := 0; i < 2000; i++ {
+		_, der := selfSigned(t, k)
+		switch der[len(der)-1] {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+		default:
+			continue
+		}
+		c, err := ParseCertificate(der)
+		if err != nil || !c.PublicKey.(*ecdsa.PublicKey).Equal(&k.PublicKey) {
+			t.Fatalf("DER ending in %#x: %v", der[len(der)-1], err)
+		}
+		return
+	}
+	t.Skip("no certificate ended in a white-space byte in 2000 tries")
+}
