@@ -164,6 +164,9 @@ func insertSuffix(file, part string) string {
 // timed runs fn as a timed part: with profiles when asked.
 func (r *runner) timed(part string, fn func() error) error {
 	if r.o.CPUProfile != "" {
+		if err := os.MkdirAll(filepath.Dir(r.o.CPUProfile), 0o700); err != nil {
+			return err
+		}
 		f, err := os.Create(insertSuffix(r.o.CPUProfile, part))
 		if err != nil {
 			return err
@@ -179,6 +182,9 @@ func (r *runner) timed(part string, fn func() error) error {
 	}
 	err := fn()
 	if r.o.MemProfile != "" {
+		if ferr := os.MkdirAll(filepath.Dir(r.o.MemProfile), 0o700); ferr != nil {
+			return errors.Join(err, ferr)
+		}
 		f, ferr := os.Create(insertSuffix(r.o.MemProfile, part))
 		if ferr != nil {
 			return errors.Join(err, ferr)
