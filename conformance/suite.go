@@ -208,8 +208,26 @@ func (s *Suite) runOne(ctx context.Context, c Check, status map[string]Status) R
 	if c.Optional && res.Status == Fail {
 		res.Status = Warn
 	}
+	if res.Status == Pass || res.Status == Skip {
+		res.Exchanges = nil // the raw exchanges are for what went wrong
+	}
+	for k := range res.Exchanges {
+		res.Exchanges[k].Request = clipRaw(res.Exchanges[k].Request)
+		res.Exchanges[k].Response = clipRaw(res.Exchanges[k].Response)
+	}
 	res.Duration = time.Since(t.start)
 	return res
+}
+
+// maxRaw bounds the raw request and response kept per exchange in a
+// report (a chunk's base64 is cut, its length noted).
+const maxRaw = 16 << 10
+
+func clipRaw(s string) string {
+	if len(s) <= maxRaw {
+		return s
+	}
+	return clipText(s, maxRaw)
 }
 
 // interfacesUsed lists the interfaces exchanged in either direction, in

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
@@ -63,7 +63,9 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 	indexBase := fs.Int("index-base", 1, "first chunk index the kit sends: 1 or 0")
 	window := fs.Duration("window", protocol.DefaultTimestampWindow, "the implementation's timestamp window")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the kit's endpoint for the implementation's calls")
-	publicURL := fs.String("public-url", "", "URL at which the implementation reaches the kit (default http://<listen address>)")
+	publicURL := fs.String("public-url", "", "URL at which the implementation reaches the kit (default http(s)://<listen address>)")
+	tlsCert := fs.String("tls-cert", "", "serve the kit's endpoint over HTTPS with this PEM certificate chain (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	wait := fs.Duration("wait", 0, "how long to wait for each call of the implementation (default 2m, 15m with manual steps)")
 	asJSON := fs.Bool("json", false, "write the report as JSON on stdout")
 	allowSkip := fs.Bool("allow-skip", false, "exit 0 even when checks were skipped (a step the driver cannot do)")
@@ -124,14 +126,17 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 	}
 
 	// The kit's endpoint.
-	ln, err := net.Listen("tcp", *listen)
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	ln, url, err := service.Listen(config.Listen{Addr: *listen, Plain: *tlsCert == "", TLSCert: *tlsCert, TLSKey: *tlsKey})
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	defer ln.Close()
 	cfg.ListenURL = strings.TrimRight(*publicURL, "/")
 	if cfg.ListenURL == "" {
-		cfg.ListenURL = "http://" + ln.Addr().String()
+		cfg.ListenURL = url
 	}
 	info := env.Stderr
 	cfg.Out = info
