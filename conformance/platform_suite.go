@@ -174,7 +174,7 @@ func (pr *platformRun) noticeFields(a *papp, baohanNo string) map[string]string 
 	cost := "100.00"
 	if a.data != nil {
 		if bond, err := decimal.NewFromString(a.data.BzjAmount); err == nil {
-			cost = bond.Mul(rate).StringFixedBank(2)
+			cost = bond.Mul(rate).StringFixed(2)
 		}
 	}
 	return map[string]string{
