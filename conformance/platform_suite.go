@@ -504,6 +504,11 @@ func (pr *platformRun) checks() []Check {
 			a.pub = pub
 			t.Pass("publickey %s", clipText(gm.PublicKeyHex(pub), 20))
 		}})
+	add(Check{ID: "downloadpublickey.unknown-applyno", Interface: protocol.DownloadPublicKey, Needs: []string{"baohanapply"},
+		Title: "no key for an applyno the platform never sent", Expected: "code 0",
+		Run: func(ctx context.Context, t *T) {
+			t.expectRefused(t.call(ctx, protocol.DownloadPublicKey, map[string]string{"applyno": "CONF-UNKNOWN-" + randomDigits(10)}))
+		}})
 	add(Check{ID: "downloadpublickey.stable", Interface: protocol.DownloadPublicKey, Needs: []string{"downloadpublickey"},
 		Title: "the key of an applyno stays the same", Expected: "the same key on a second call",
 		Run: func(ctx context.Context, t *T) {
