@@ -57,8 +57,24 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	if err != nil {
 		return store.Outcome{}, err
 	}
+	if i == protocol.BaohanRestore && resp.Code != 1 {
+		// The key must get there. A refused restore is most often one that
+		// overtook the answer to the institution's own completion notice
+		// (it is not "issued" yet when the restore comes): try again with
+		// backoff, and give up (dead, visible, retryable) only after
+		// maxRestoreRefusals refusals.
+		if m.Attempts < maxRestoreRefusals {
+			return store.RetryLater(string(b), "refused: "+resp.Message, 0), nil
+		}
+		return store.GiveUp(string(b), fmt.Sprintf("refused %d times, last: %s", m.Attempts, resp.Message)), nil
+	}
 	return store.Delivered(string(b)), nil
 }
+
+// maxRestoreRefusals is how many times a baohanrestore refused by the
+// institution is sent again before it is given up (with the default
+// backoff, about an hour and a half).
+const maxRestoreRefusals = 20
 
 // stamps gives each request its own timestamp. The sign covers the fields
 // and the timestamp to the second, so the same fields sent twice in one
@@ -125,6 +141,20 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 	}
 	if err != nil {
 		return err
+	}
+	if o.Kind == store.OutcomeRetry && o.Response != "" {
+		// A refusal to be tried again (baohanrestore): recorded once, the
+		// latest message kept for the console.
+		var resp protocol.Response
+		_ = json.Unmarshal([]byte(o.Response), &resp)
+		msg := fmt.Sprintf("%s refused (attempt %d, will retry): %s", m.Interface, m.Attempts, resp.Message)
+		if m.Attempts > 1 {
+			_, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications SET last_message = ? WHERE applyno = ?`), clip(msg, 2000), a.ApplyNo)
+			return err
+		}
+		return s.record(ctx, tx, a, EvRestoreRefused, actorInstitution(m.Peer),
+			map[string]any{"code": resp.Code, "message": resp.Message, "outbox_id": m.ID, "retrying": true},
+			func(a *Application) { a.LastMessage = msg })
 	}
 	if o.Kind == store.OutcomeDead {
 		return s.record(ctx, tx, a, EvDeliveryDead, ActorOutbox, map[string]any{

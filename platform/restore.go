@@ -38,20 +38,23 @@ func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Applicatio
 	}
 	due := a.KaibiaoTime
 	key := fmt.Sprintf("%s%s:%d:%d", restoreKeyPrefix, a.ApplyNo, micros(a.KaibiaoTime), a.Version)
+	// The restores of one application for one opening go out one after
+	// the other (a second one then finds the first done and stands down),
+	// in a group of their own: due in the future, they must not hold the
+	// application's other calls back, nor those for another opening. A
+	// RestoreNow is alone in its group: a restore given up (dead) must
+	// not hold it back.
+	group := fmt.Sprintf("restore:%s:%d", a.ApplyNo, micros(a.KaibiaoTime))
 	if when == "now" {
 		due = s.now()
 		key = fmt.Sprintf("%snow:%s:%d", restoreKeyPrefix, a.ApplyNo, a.Version)
+		group = ""
 	}
 	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
 		Peer:      a.Institution,
 		Interface: string(protocol.BaohanRestore),
 		ApplyNo:   a.ApplyNo,
-		// The restores of one application for one opening go out one
-		// after the other (a second one then finds the first done and
-		// stands down), in a group of their own: due in the future, they
-		// must not hold the application's other calls back, nor those for
-		// another opening.
-		Group:     fmt.Sprintf("restore:%s:%d", a.ApplyNo, micros(a.KaibiaoTime)),
+		Group:     group,
 		DedupeKey: key,
 		Fields:    map[string]string{"applyno": a.ApplyNo},
 	}, due)

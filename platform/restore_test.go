@@ -255,26 +255,57 @@ func TestOpeningBroughtForward(t *testing.T) {
 	})
 }
 
-// TestRestoreRefused: a refused restore keeps the state; RestoreNow
-// sends it again.
+// TestRestoreRefused: a refused restore is tried again (it has usually
+// overtaken the answer to the institution's completion notice) until the
+// institution takes it; after maxRestoreRefusals refusals it is given up,
+// visibly, and RestoreNow sends it again.
 func TestRestoreRefused(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		sec := e.section(time.Hour)
 		a, _ := e.withCipher(sec)
-		e.inst.setAnswer(protocol.BaohanRestore, answerRefuse("系统维护中"))
+		e.inst.setAnswer(protocol.BaohanRestore, answerRefuse("applyno is approved: baohanrestore is not allowed in this state"))
 		e.clock.Set(sec.KaibiaoTime)
-		e.eventually("the refused restore", func() bool { return len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)) == 1 })
-		e.settle()
+		e.eventually("three refusals", func() bool { return len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)) >= 3 })
 		got := e.app(a.ApplyNo)
-		if got.State != CipherReceived || got.LastMessage != "baohanrestore refused: 系统维护中" {
+		if got.State != CipherReceived || !strings.Contains(got.LastMessage, "baohanrestore refused (attempt ") || !strings.HasSuffix(got.LastMessage, ", will retry): applyno is approved: baohanrestore is not allowed in this state") {
 			t.Fatalf("state %s, last %q", got.State, got.LastMessage)
 		}
 		e.inst.setAnswer(protocol.BaohanRestore, nil)
-		nos, err := e.svc.RestoreSectionNow(e.ctx, sec.No)
-		if err != nil || len(nos) != 1 || nos[0] != a.ApplyNo {
+		e.eventually("the restore taken", func() bool { return e.app(a.ApplyNo).State == Restored })
+		h, _ := e.svc.History(e.ctx, a.ApplyNo)
+		refusals := 0
+		for _, ev := range h {
+			if ev.Event == EvRestoreRefused {
+				refusals++
+			}
+		}
+		if refusals != 1 {
+			t.Errorf("%d restore_refused events, want 1", refusals)
+		}
+
+		// Refused for good: given up after maxRestoreRefusals, then sent
+		// again on demand.
+		sec2 := e.section(time.Hour)
+		b, _ := e.withCipher(sec2)
+		e.inst.setAnswer(protocol.BaohanRestore, answerRefuse("系统维护中"))
+		e.clock.Set(sec2.KaibiaoTime)
+		e.eventually("the restore given up", func() bool {
+			ms, _ := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{ApplyNo: b.ApplyNo, State: store.StateDead})
+			return len(ms) == 1
+		})
+		if n := len(e.inst.received(protocol.BaohanRestore, b.ApplyNo)); n != maxRestoreRefusals {
+			t.Errorf("%d restores sent, want %d", n, maxRestoreRefusals)
+		}
+		got = e.app(b.ApplyNo)
+		if got.State != CipherReceived || got.LastMessage != fmt.Sprintf("baohanrestore could not be delivered: refused %d times, last: 系统维护中", maxRestoreRefusals) {
+			t.Fatalf("state %s, last %q", got.State, got.LastMessage)
+		}
+		e.inst.setAnswer(protocol.BaohanRestore, nil)
+		nos, err := e.svc.RestoreSectionNow(e.ctx, sec2.No)
+		if err != nil || len(nos) != 1 || nos[0] != b.ApplyNo {
 			t.Fatalf("RestoreSectionNow = %v, %v", nos, err)
 		}
-		e.eventually("the restore", func() bool { return e.app(a.ApplyNo).State == Restored })
+		e.eventually("the restore", func() bool { return e.app(b.ApplyNo).State == Restored })
 	})
 }
