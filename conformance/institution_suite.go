@@ -812,6 +812,13 @@ func (ir *institutionRun) checks() []Check {
 		Run: func(ctx context.Context, t *T) {
 			t.expectRefused(t.call(ctx, protocol.InvoiceApply, invoice(ir.need(t, "A"), protocol.InvoiceSpecial)))
 		}})
+	add(Check{ID: "field.maxlength/invoiceapply", Interface: protocol.InvoiceApply, Needs: []string{"baohanrestore"},
+		Title: "invoiceapply with an email longer than 100 characters is refused", Expected: "code 0",
+		Run: func(ctx context.Context, t *T) {
+			f := invoice(ir.need(t, "A"), protocol.InvoiceOrdinary)
+			f["email"] = strings.Repeat("x", 90) + "@bidder.example.cn"
+			t.expectRefused(t.call(ctx, protocol.InvoiceApply, f))
+		}})
 	add(Check{ID: "invoiceapply", Interface: protocol.InvoiceApply, Needs: []string{"baohanrestore"},
 		Title: "an invoice request after the restore is accepted", Expected: "code 1",
 		Run: func(ctx context.Context, t *T) {
@@ -842,6 +849,13 @@ func (ir *institutionRun) checks() []Check {
 		Run: func(ctx context.Context, t *T) {
 			f := claim(ir.need(t, "A"))
 			delete(f, "applyuserphone")
+			t.expectRefused(t.call(ctx, protocol.ClaimsNotice, f))
+		}})
+	add(Check{ID: "field.maxlength/claimsnotice", Interface: protocol.ClaimsNotice, Needs: []string{"baohanrestore"},
+		Title: "claimsnotice with a reason longer than 500 characters is refused", Expected: "code 0",
+		Run: func(ctx context.Context, t *T) {
+			f := claim(ir.need(t, "A"))
+			f["reason"] = strings.Repeat("拒", 501)
 			t.expectRefused(t.call(ctx, protocol.ClaimsNotice, f))
 		}})
 	add(Check{ID: "claimsnotice", Interface: protocol.ClaimsNotice, Needs: []string{"baohanrestore"},
