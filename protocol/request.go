@@ -101,6 +101,11 @@ func ParseRequest(body []byte) (*Request, error) {
 		off := badUTF8Offset(body)
 		return nil, parseErr(int64(off), "body is not valid UTF-8: invalid byte 0x%02x at offset %d", body[off], off)
 	}
+	if fastParse {
+		if r := parseFlatFast(body); r != nil {
+			return r, nil
+		}
+	}
 	start := 0
 	if bytes.HasPrefix(body, utf8BOM) {
 		start = len(utf8BOM)

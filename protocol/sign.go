@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
@@ -8,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
 	"math"
 	"net/url"
 	"sort"
@@ -26,15 +29,45 @@ const SignField = "sign"
 // byte-wise, as key=value joined by "&", then "&appsecret=" and the
 // secret. Values are used exactly as given.
 func SignString(fields map[string]string, secret string) string {
-	keys := signKeys(fields)
-	return joinPairs(keys, func(k string) string { return fields[k] }) + "&appsecret=" + secret
+	var b strings.Builder
+	writeSignString(&b, fields, secret)
+	return b.String()
 }
 
 // Sign returns the sign of fields: 64 lowercase hex characters of SM3 over
-// SignString.
+// SignString. The string is hashed as it is written, through a small
+// buffer, so that signing a 700 KB upload chunk copies it once instead of
+// building it twice in memory.
 func Sign(fields map[string]string, secret string) string {
-	d := sm3.Sum([]byte(SignString(fields, secret)))
-	return hex.EncodeToString(d[:])
+	const buf = 32 << 10
+	if n := signedSize(fields) + len(secret) + len("&appsecret="); n <= buf {
+		b := bytes.NewBuffer(make([]byte, 0, n))
+		writeSignString(b, fields, secret)
+		d := sm3.Sum(b.Bytes())
+		return hex.EncodeToString(d[:])
+	}
+	h := sm3.New()
+	w := bufio.NewWriterSize(h, buf)
+	writeSignString(w, fields, secret)
+	w.Flush() // a hash never fails to write
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeSignString writes SignString(fields, secret) to w.
+func writeSignString(w interface {
+	io.StringWriter
+	io.ByteWriter
+}, fields map[string]string, secret string) {
+	for i, k := range signKeys(fields) {
+		if i > 0 {
+			w.WriteByte('&')
+		}
+		w.WriteString(k)
+		w.WriteByte('=')
+		w.WriteString(fields[k])
+	}
+	w.WriteString("&appsecret=")
+	w.WriteString(secret)
 }
 
 // signKeys returns the keys to sign, sorted byte-wise.
