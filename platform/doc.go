@@ -26,7 +26,9 @@
 // giveupapply) are written to the store's outbox in the transaction of
 // the state change that causes them and delivered with backoff until the
 // institution answers; its code 1 or 0 is applied as its decision
-// (onOutcome), in the transaction that completes the delivery.
+// (onOutcome), in the transaction that completes the delivery (a refused
+// baohanrestore excepted: the key must get there, so it is tried again,
+// and given up visibly only after repeated refusals).
 //
 // # State
 //
