@@ -1,0 +1,141 @@
+// Package reliability proves that the platform and the institution keep
+// working through faults: a peer unreachable, slow past the timeout,
+// answering 500, garbage or code 0 (faults_test.go), and a service
+// killed with SIGKILL mid-upload, mid-delivery and mid-restore
+// (kill_test.go). After each, the flow completes, both sides agree, no
+// transition is lost or applied twice, no chunk is lost.
+package reliability
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/test/internal/stack"
+)
+
+// TestFaults runs the whole flow once per fault, the fault injected at
+// the door of the called side for one interface, then checks the end:
+// both sides in the final states, the same baohanno, each side's history
+// exactly one pass of the happy path, both guarantee files assembled
+// from every chunk and verified, no message dead or pending, both
+// message-log chains intact.
+func TestFaults(t *testing.T) {
+	const slowFor = 1200 * time.Millisecond // past the 400ms call timeout
+	tests := []struct {
+		name   string
+		door   string // "institution": faults on the platform's calls; "platform": on the institution's
+		iface  string
+		faults []stack.Fault
+	}{
+		{"baohanapply: institution unreachable", "institution", "baohanapply", []stack.Fault{stack.Unreachable, stack.Unreachable, stack.Unreachable}},
+		{"baohanapply: institution slow past the timeout", "institution", "baohanapply", []stack.Fault{stack.Slow}},
+		{"baohanapply: institution answers 500", "institution", "baohanapply", []stack.Fault{stack.HTTP500, stack.HTTP500}},
+		{"baohanapply: institution answers garbage", "institution", "baohanapply", []stack.Fault{stack.Garbage, stack.Garbage}},
+		{"baohanrestore: institution unreachable", "institution", "baohanrestore", []stack.Fault{stack.Unreachable, stack.Unreachable}},
+		{"baohanrestore: institution slow past the timeout", "institution", "baohanrestore", []stack.Fault{stack.Slow}},
+		{"baohanrestore: institution answers 500", "institution", "baohanrestore", []stack.Fault{stack.HTTP500}},
+		{"baohanrestore: institution answers garbage", "institution", "baohanrestore", []stack.Fault{stack.Garbage}},
+		{"baohannotice: platform unreachable", "platform", "baohannotice", []stack.Fault{stack.Unreachable, stack.Unreachable}},
+		{"baohannotice: platform slow past the timeout", "platform", "baohannotice", []stack.Fault{stack.Slow}},
+		{"baohannotice: platform answers 500", "platform", "baohannotice", []stack.Fault{stack.HTTP500}},
+		{"baohannotice: platform answers garbage", "platform", "baohannotice", []stack.Fault{stack.Garbage}},
+		{"baohannotice: platform answers code 0", "platform", "baohannotice", []stack.Fault{stack.Code0}},
+		{"downloadpublickey: platform answers code 0", "platform", "downloadpublickey", []stack.Fault{stack.Code0}},
+		{"uploadbaohanfile: platform unreachable", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Unreachable, stack.Unreachable}},
+		{"uploadbaohanfile: platform slow past the timeout", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Pass, stack.Slow}},
+		{"uploadbaohanfile: platform answers 500", "platform", "uploadbaohanfile", []stack.Fault{stack.HTTP500, stack.Pass, stack.HTTP500}},
+		{"uploadbaohanfile: platform answers garbage", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Garbage}},
+		{"uploadbaohanfile: platform answers code 0", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Code0, stack.Code0}},
+		{"baohanfilecompletenotice: platform unreachable", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Unreachable}},
+		{"baohanfilecompletenotice: platform slow past the timeout", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Slow}},
+		{"baohanfilecompletenotice: platform answers 500", "platform", "baohanfilecompletenotice", []stack.Fault{stack.HTTP500}},
+		{"baohanfilecompletenotice: platform answers garbage", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Garbage}},
+		{"baohanfilecompletenotice: platform answers code 0", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Code0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := stack.Start(t, stack.Options{Quiet: true, Timeout: 400 * time.Millisecond})
+			door := s.InstDoor
+			if tc.door == "platform" {
+				door = s.PlatDoor
+			}
+			door.SlowFor = slowFor
+			door.Inject(tc.iface, tc.faults...)
+			sec := s.Section(time.Hour)
+			applyNo := s.Apply(sec.No)
+			s.BidderSignsAndPays(s.Token(applyNo, 20*time.Second))
+			s.WaitPlat(applyNo, platform.CipherReceived, 30*time.Second)
+			s.WaitInst(applyNo, institution.Issued, 30*time.Second)
+			s.Clock.Advance(time.Hour + time.Second)
+			s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
+			s.WaitInst(applyNo, institution.Restored, 30*time.Second)
+			if hits := door.Hits(tc.iface); hits <= len(tc.faults) {
+				t.Fatalf("%s was called %d times for %d faults: the fault was not retried past", tc.iface, hits, len(tc.faults))
+			}
+			settle(s)
+			for _, p := range s.CheckAll(applyNo) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// TestFaultCode0IsARefusal: code 0 is the peer's considered answer, not a
+// transport fault. A baohanapply answered code 0 is a refusal the bidder
+// sees (the platform does not send it again and again); a baohanrestore
+// answered code 0 is recorded and the operator's RestoreNow sends it
+// again, after which everything completes.
+func TestFaultCode0IsARefusal(t *testing.T) {
+	t.Run("baohanapply", func(t *testing.T) {
+		s := stack.Start(t, stack.Options{Quiet: true})
+		s.InstDoor.Inject("baohanapply", stack.Code0)
+		applyNo := s.Apply(s.Section(time.Hour).No)
+		s.Eventually("the refusal to be recorded", 10*time.Second, func() bool {
+			return strings.Contains(s.PlatApp(applyNo).LastMessage, "system busy, try again later")
+		})
+		time.Sleep(300 * time.Millisecond)
+		if n := s.InstDoor.Hits("baohanapply"); n != 1 {
+			t.Errorf("baohanapply sent %d times after a code 0 refusal", n)
+		}
+		t.Logf("platform after the refusal: %s, %q", s.PlatApp(applyNo).State, s.PlatApp(applyNo).LastMessage)
+	})
+	t.Run("baohanrestore", func(t *testing.T) {
+		s := stack.Start(t, stack.Options{Quiet: true})
+		s.InstDoor.Inject("baohanrestore", stack.Code0)
+		applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
+		s.Clock.Advance(time.Hour + time.Second)
+		s.Eventually("the refusal to be recorded", 10*time.Second, func() bool {
+			return strings.Contains(s.PlatApp(applyNo).LastMessage, "system busy, try again later")
+		})
+		if st := s.PlatApp(applyNo).State; st != platform.CipherReceived {
+			t.Fatalf("after a refused restore: %s", st)
+		}
+		if _, err := s.Plat.RestoreNow(t.Context(), applyNo); err != nil {
+			t.Fatal(err)
+		}
+		s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
+		s.WaitInst(applyNo, institution.Restored, 30*time.Second)
+		settle(s)
+		if d := s.Compare(applyNo); d != "" {
+			t.Error(d)
+		}
+	})
+}
+
+// settle waits until neither outbox has anything pending or in flight.
+func settle(s *stack.Stack) {
+	s.T.Helper()
+	s.Eventually("both outboxes to settle", 30*time.Second, func() bool {
+		n := 0
+		for _, db := range []*store.DB{s.Plat.DB(), s.Inst.DB()} {
+			var c int
+			db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'delivering', 'failed')`).Scan(&c)
+			n += c
+		}
+		return n == 0
+	})
+}
