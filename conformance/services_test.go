@@ -20,21 +20,17 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
-	"github.com/shopspring/decimal"
 
-	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/conformance/faults"
+	"github.com/baohan-dev/baohan/demo"
 	"github.com/baohan-dev/baohan/gm/testca"
-	"github.com/baohan-dev/baohan/institution"
-	"github.com/baohan-dev/baohan/platform"
 )
 
 const (
-	appKey     = "conformance-appkey"
-	appSecret  = "conformance-appsecret-0123456789abcdef"
-	platCode   = "CONFPLAT"
-	adminToken = "conformance-admin-token-0123456789"
+	appKey    = "conformance-appkey"
+	appSecret = "conformance-appsecret-0123456789abcdef"
+	platCode  = "CONFPLAT"
 )
 
 // pki is a test CA with a bidder and an institution seal.
@@ -99,64 +95,29 @@ func logger() *slog.Logger {
 }
 
 // startPlatform runs a baohan platform whose one institution is at
-// instURL, and returns its URL.
-func startPlatform(t *testing.T, p *pki, instURL string) string {
+// instURL; it trusts p's CA. It returns the platform's URL and admin token.
+func startPlatform(t *testing.T, p *pki, instURL string) (string, string) {
 	t.Helper()
-	srv, lh := server(t)
-	cfg := platform.Config{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: srv.URL},
-		Storage:    config.Storage{DataDir: t.TempDir()},
-		TrustRoots: []string{p.caFile},
-		AdminToken: adminToken,
-		Outbox:     platform.OutboxConfig{PollInterval: config.Duration{Duration: 50 * time.Millisecond}},
-		Institutions: []platform.Institution{{
-			Peer:     config.Peer{Name: "kit", AppKey: appKey, AppSecret: appSecret, BaseURL: instURL, PlatformCode: platCode},
-			Products: []platform.Product{{Name: "投标保函", Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
-		}},
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := platform.New(ctx, cfg, platform.WithLogger(logger()), platform.WithRegistry(nil))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	lh.set(svc.Handler())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; svc.Close() })
-	return srv.URL
+	return startSide(t, p, instURL, demo.StartPlatform)
 }
 
 // startInstitution runs a baohan institution whose one platform is at
-// platURL, and returns its URL.
+// platURL; its seal and trust root are p's CA.
 func startInstitution(t *testing.T, p *pki, platURL string) string {
 	t.Helper()
-	srv, lh := server(t)
-	cfg := institution.Config{
-		Listen:  config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: srv.URL},
-		Storage: config.Storage{DataDir: t.TempDir()},
-		Institution: institution.Identity{Name: "一致性测试担保有限公司", CreditCode: p.inst.CreditCode,
-			SealCert: filepath.Join(p.dir, "inst.cert.pem"), SealKey: filepath.Join(p.dir, "inst.key.pem"), Prefix: "CT"},
-		Admin:      institution.Admin{Token: adminToken},
-		Underwrite: institution.Underwriting{Mode: institution.ModeAuto},
-		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "011001900111"},
-		Products:   []institution.Product{{Name: "投标保函", Rate: "0.005", MinPremium: "100"}},
-		Platforms: []institution.Platform{{Peer: config.Peer{Name: "kit", AppKey: appKey, AppSecret: appSecret,
-			BaseURL: platURL, PlatformCode: platCode, ChunkSize: 4096}}},
-		TrustRoots: []string{p.caFile},
-		Outbox:     institution.OutboxSettings{Poll: config.Duration{Duration: 50 * time.Millisecond}},
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := institution.New(ctx, cfg, institution.WithLogger(logger()))
+	u, _ := startSide(t, p, platURL, demo.StartInstitution)
+	return u
+}
+
+func startSide(t *testing.T, p *pki, peerURL string, start func(context.Context, demo.SideOptions) (*demo.Side, error)) (string, string) {
+	t.Helper()
+	s, err := start(context.Background(), demo.SideOptions{Dir: t.TempDir(), PeerURL: peerURL, AppKey: appKey, AppSecret: appSecret,
+		PlatformCode: platCode, CA: p.ca, Logger: logger()})
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	lh.set(svc.Handler())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; svc.Close() })
-	return srv.URL
+	t.Cleanup(func() { s.Close() })
+	return s.URL, s.AdminToken
 }
 
 func kitConfig(target, listen string) conformance.Config {
@@ -167,7 +128,7 @@ func kitConfig(target, listen string) conformance.Config {
 func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 	p := newPKI(t)
 	kit, lh := server(t)
-	platURL := startPlatform(t, p, kit.URL)
+	platURL, adminToken := startPlatform(t, p, kit.URL)
 	cfg := kitConfig(platURL, kit.URL)
 	cfg.BidderKey = p.bidder.Key
 	seal, err := conformance.SealedGuarantee(p.inst)
@@ -196,7 +157,7 @@ func TestInstitutionSuiteAgainstBaohanInstitution(t *testing.T) {
 	instURL := startInstitution(t, p, kit.URL)
 	cfg := kitConfig(instURL, kit.URL)
 	cfg.TrustRoots = []*smx509.Certificate{p.ca.Cert}
-	s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{AdminURL: instURL, AdminToken: adminToken},
+	s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{},
 		conformance.BidderFromIdentity(p.bidder), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +210,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				p := newPKI(t)
 				kit, lh := server(t)
-				platURL := startPlatform(t, p, kit.URL)
+				platURL, adminToken := startPlatform(t, p, kit.URL)
 				target := httptest.NewServer(c.peer(proxyTo(t, platURL)))
 				t.Cleanup(target.Close)
 				cfg := kitConfig(target.URL, kit.URL)
@@ -284,7 +245,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 				cfg := kitConfig(target, kit.URL)
 				cfg.Wait = 5 * time.Second
 				cfg.TrustRoots = []*smx509.Certificate{p.ca.Cert}
-				s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{AdminURL: instURL, AdminToken: adminToken},
+				s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{},
 					conformance.BidderFromIdentity(p.bidder), nil)
 				if err != nil {
 					t.Fatal(err)

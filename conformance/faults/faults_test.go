@@ -59,7 +59,9 @@ func TestAcceptStaleOnlyOutsideTheWindow(t *testing.T) {
 
 func TestAcceptConflictingChunk(t *testing.T) {
 	mw := AcceptConflictingChunk()
-	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"code":0,"message":"conflict","data":{}}`)) }))
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"code":0,"message":"conflict","data":{}}`))
+	}))
 	chunk := func(data string) string {
 		return signed(map[string]string{"applyno": "A1", "baohanno": "B1", "filetype": "1", "index": "1", "baohanfile": data})
 	}
