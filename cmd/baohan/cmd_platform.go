@@ -193,9 +193,13 @@ func runPlatformServe(ctx context.Context, env *Env, args []string) error {
 	for _, in := range cfg.Institutions {
 		names = append(names, in.Name)
 	}
-	fmt.Fprintf(env.Stdout, "platform serving at %s (interfaces at %s%s/<name>, admin API at %s/api/, metrics at %s/metrics) for institutions: %s\n",
-		url, url, strings.TrimRight(cfg.Listen.Prefix, "/"), url, url, strings.Join(names, ", "))
-	err = service.Serve(ctx, ln, svc.Handler(), logger)
+	h, err := platformConsole(ctx, env, svc, logger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "platform serving at %s (interfaces at %s%s/<name>, console at %s/console/, admin API at %s/api/, metrics at %s/metrics) for institutions: %s\n",
+		url, url, strings.TrimRight(cfg.Listen.Prefix, "/"), url, url, url, strings.Join(names, ", "))
+	err = service.Serve(ctx, ln, h, logger)
 	cancel()
 	if rerr := <-done; err == nil {
 		err = rerr
