@@ -250,32 +250,59 @@ const dueCond = `((o.state IN ('pending', 'failed') AND o.next_attempt_at <= ?)
 		OR (o.state = 'delivering' AND o.lease_until <= ?))
 	AND ` + groupCond
 
+// dueCandidates selects the ids (and due times) of up to n claimable
+// messages, the longest due first, as the union of one index-ordered
+// scan per claimable state: each branch walks outbox_due (state,
+// next_attempt_at, id) in order and stops after n hits, so a claim costs
+// O(n) rows however large the backlog. (One scan with an OR across the
+// states had to sort every due row on every claim: at a bid opening with
+// 10,000 restores due at once, 3 ms per claim on SQLite and 10 ms on
+// PostgreSQL, once per delivery.) The placeholders are now, n, now, n,
+// now, n.
+const dueCandidates = `SELECT id, next_attempt_at FROM (SELECT o.id, o.next_attempt_at FROM outbox o
+		WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND ` + groupCond + `
+		ORDER BY o.next_attempt_at, o.id LIMIT ?) AS p
+	UNION ALL
+	SELECT id, next_attempt_at FROM (SELECT o.id, o.next_attempt_at FROM outbox o
+		WHERE o.state = 'failed' AND o.next_attempt_at <= ? AND ` + groupCond + `
+		ORDER BY o.next_attempt_at, o.id LIMIT ?) AS f
+	UNION ALL
+	SELECT id, next_attempt_at FROM (SELECT o.id, o.next_attempt_at FROM outbox o
+		WHERE o.state = 'delivering' AND o.lease_until <= ? AND ` + groupCond + `
+		ORDER BY o.next_attempt_at, o.id LIMIT ?) AS d`
+
 // claim leases up to n due messages to this dispatcher, the longest due
 // first (so that a few failing messages cannot starve the rest).
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]*OutMessage, error) {
 	now := d.now()
 	until := now.Add(d.lease())
 	db := d.DB
+	nowM := micros(now)
+	cand := []any{nowM, n, nowM, n, nowM, n}
 	var (
 		q    string
 		args []any
 	)
 	if db.Dialect == Postgres {
 		// SKIP LOCKED: concurrent claimers pass over each other's rows
-		// instead of queueing behind them or claiming them twice.
-		q = `WITH c AS (SELECT o.id FROM outbox o WHERE ` + dueCond + `
+		// instead of queueing behind them or claiming them twice. The
+		// due condition is repeated on the locked row, so that a row
+		// another claimer took between our snapshot and our lock is
+		// re-checked on its new version and passed over.
+		q = `WITH c AS (SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM (` + dueCandidates + `) AS cand)
+			AND ` + dueCond + `
 			ORDER BY o.next_attempt_at, o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED)
 		UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = outbox.attempts + 1
 		FROM c WHERE outbox.id = c.id
 		RETURNING ` + prefixed("outbox.", outboxColumns)
-		args = []any{micros(now), micros(now), n, d.Owner, micros(until)}
+		args = append(append(cand, nowM, nowM, n), d.Owner, micros(until))
 	} else {
 		// One statement in a write transaction: SQLite's write lock makes
 		// the select-and-lease atomic, also across processes on one file.
 		q = `UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT o.id FROM outbox o WHERE ` + dueCond + ` ORDER BY o.next_attempt_at, o.id LIMIT ?)
+		WHERE id IN (SELECT id FROM (` + dueCandidates + `) ORDER BY next_attempt_at, id LIMIT ?)
 		RETURNING ` + outboxColumns
-		args = []any{d.Owner, micros(until), micros(now), micros(now), n}
+		args = append(append([]any{d.Owner, micros(until)}, cand...), n)
 	}
 	var out []*OutMessage
 	err := db.InTx(ctx, func(tx *sql.Tx) error {
