@@ -61,6 +61,7 @@ type Door struct {
 	held    chan struct{}
 	holding int
 	hits    map[string]int
+	holdIf  map[string]func(body []byte) bool
 }
 
 // NewDoor listens on 127.0.0.1:0.
@@ -96,6 +97,16 @@ func (d *Door) Set(h http.Handler) {
 func (d *Door) Inject(name string, faults ...Fault) {
 	d.mu.Lock()
 	d.faults[name] = append(d.faults[name], faults...)
+	d.mu.Unlock()
+}
+
+// HoldIf holds the first request to name whose body satisfies pred (once).
+func (d *Door) HoldIf(name string, pred func(body []byte) bool) {
+	d.mu.Lock()
+	if d.holdIf == nil {
+		d.holdIf = map[string]func([]byte) bool{}
+	}
+	d.holdIf[name] = pred
 	d.mu.Unlock()
 }
 
@@ -139,10 +150,14 @@ func (d *Door) Exchanges() []Exchange {
 	return append([]Exchange(nil), d.log...)
 }
 
-func (d *Door) next(name string) Fault {
+func (d *Door) next(name string, body []byte) Fault {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.hits[name]++
+	if pred := d.holdIf[name]; pred != nil && pred(body) {
+		delete(d.holdIf, name)
+		return Hold
+	}
 	if q := d.faults[name]; len(q) > 0 {
 		d.faults[name] = q[1:]
 		return q[0]
@@ -156,7 +171,7 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	ex := Exchange{At: time.Now(), Method: r.Method, Path: r.URL.Path, Request: body}
-	f := d.next(name)
+	f := d.next(name, body)
 	ex.Fault = f
 	rec := &recorder{ResponseWriter: w, status: 200}
 	switch f {
