@@ -49,6 +49,9 @@ type Options struct {
 	Guarantees int
 	// Institutions share the guarantees of scenario 3 (default 5).
 	Institutions int
+	// Workers is the platform's outbox workers (concurrent deliveries) in
+	// scenario 3 (default: the platform's own default).
+	Workers int
 	// Applies is the number of baohanapply requests of scenario 4
 	// (default 10000; quick 600).
 	Applies int
@@ -119,7 +122,7 @@ func (o Options) Check() error {
 			errs = append(errs, fmt.Errorf("size %d: guarantee files from 1 KB to 60 MB", s))
 		}
 	}
-	if o.Clients < 0 || o.Notices < 0 || o.Guarantees < 0 || o.Institutions < 0 || o.Applies < 0 || o.Files < 0 || o.Uploaders < 0 {
+	if o.Clients < 0 || o.Notices < 0 || o.Guarantees < 0 || o.Institutions < 0 || o.Applies < 0 || o.Files < 0 || o.Uploaders < 0 || o.Workers < 0 {
 		return errors.New("counts must not be negative")
 	}
 	return errors.Join(errs...)

@@ -50,7 +50,7 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 	o := r.o
 	label := "s3-" + db
 	name := fmt.Sprintf("bid opening: %d restores, %d institutions", o.Guarantees, o.Institutions)
-	popts := PlatformOptions{DB: db, PostgresURL: o.PostgresURL, Institutions: o.Institutions}
+	popts := PlatformOptions{DB: db, PostgresURL: o.PostgresURL, Institutions: o.Institutions, Workers: o.Workers}
 	if fail {
 		label += "-failing"
 		name = fmt.Sprintf("bid opening, 1 of %d institutions failing half its calls", o.Institutions)

@@ -21,7 +21,7 @@ func init() {
 		Summary: "measure the platform and the institution at the bid deadline and the bid opening, beside ceilings",
 		Usage: "bench [--quick] [--scenario 1,2,3,4] [--db sqlite|postgres|both] [--pg URL] [--clients 64]\n" +
 			"       [--notices N] [--sizes 1MB,20MB] [--files N] [--uploaders N] [--guarantees 10000]\n" +
-			"       [--institutions 5] [--applies N] [--json] [--cpuprofile FILE] [--memprofile FILE]\n\n" +
+			"       [--institutions 5] [--workers N] [--applies N] [--json] [--cpuprofile FILE] [--memprofile FILE]\n\n" +
 			"Starts the project's own services on 127.0.0.1 with fresh databases and drives them:\n" +
 			"  1  baohannotice into the platform from --clients clients (ceiling: a bare handler that\n" +
 			"     only parses and checks the sign; target ≥50% of it on SQLite, p99 < 50ms)\n" +
@@ -56,6 +56,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	uploaders := fs.Int("uploaders", 0, "files uploaded at once in scenario 2 (default 4; quick 2)")
 	guarantees := fs.Int("guarantees", 0, "guarantees restored at the bid opening of scenario 3 (default 10000; quick 500)")
 	institutions := fs.Int("institutions", 0, "institutions of scenario 3 (default 5)")
+	workers := fs.Int("workers", 0, "the platform's outbox workers in scenario 3 (default: the platform's default)")
 	applies := fs.Int("applies", 0, "baohanapply requests of scenario 4 (default 10000; quick 600)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", "", "work directory, kept after the run (default: a temporary one, removed)")
@@ -71,7 +72,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("unexpected argument %q (see --help)", pos[0])
 	}
 	o := bench.Options{Quick: *quick, PostgresURL: *pg, Clients: *clients, Notices: *notices, Files: *files, Uploaders: *uploaders,
-		Guarantees: *guarantees, Institutions: *institutions, Applies: *applies, Dir: *dir,
+		Guarantees: *guarantees, Institutions: *institutions, Workers: *workers, Applies: *applies, Dir: *dir,
 		CPUProfile: *cpuprofile, MemProfile: *memprofile}
 	if o.Scenarios, err = parseScenarios(*scenarios); err != nil {
 		return err
