@@ -152,7 +152,7 @@ func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
 
 	// The writer first: it creates the file and switches it to WAL before
 	// the readers connect.
-	w, err := sql.Open("sqlite", dsn)
+	w, err := openSQLiteDB(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open SQLite %s: %w", abs, err)
 	}
@@ -169,7 +169,7 @@ func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: SQLite %s: journal_mode is %q, want wal (is the file system shared memory capable?)", abs, mode)
 	}
-	r, err := sql.Open("sqlite", dsn)
+	r, err := openSQLiteDB(dsn)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open SQLite %s: %w", abs, err)
