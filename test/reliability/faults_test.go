@@ -7,6 +7,7 @@
 package reliability
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,7 @@ func TestFaults(t *testing.T) {
 		{"baohanrestore: institution slow past the timeout", "institution", "baohanrestore", []stack.Fault{stack.Slow}},
 		{"baohanrestore: institution answers 500", "institution", "baohanrestore", []stack.Fault{stack.HTTP500}},
 		{"baohanrestore: institution answers garbage", "institution", "baohanrestore", []stack.Fault{stack.Garbage}},
+		{"baohanrestore: institution answers code 0", "institution", "baohanrestore", []stack.Fault{stack.Code0, stack.Code0}},
 		{"baohannotice: platform unreachable", "platform", "baohannotice", []stack.Fault{stack.Unreachable, stack.Unreachable}},
 		{"baohannotice: platform slow past the timeout", "platform", "baohannotice", []stack.Fault{stack.Slow}},
 		{"baohannotice: platform answers 500", "platform", "baohannotice", []stack.Fault{stack.HTTP500}},
@@ -73,7 +75,9 @@ func TestFaults(t *testing.T) {
 			s.Clock.Advance(time.Hour + time.Second)
 			s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
 			s.WaitInst(applyNo, institution.Restored, 30*time.Second)
-			if hits := door.Hits(tc.iface); hits <= len(tc.faults) {
+			// A slow answer was still served: the flow may go on without
+			// a retry (the answer was lost, not the request).
+			if hits := door.Hits(tc.iface); hits <= len(tc.faults) && !slices.Contains(tc.faults, stack.Slow) {
 				t.Fatalf("%s was called %d times for %d faults: the fault was not retried past", tc.iface, hits, len(tc.faults))
 			}
 			settle(s)
@@ -84,11 +88,10 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-// TestFaultCode0IsARefusal: code 0 is the peer's considered answer, not a
-// transport fault. A baohanapply answered code 0 is a refusal the bidder
-// sees (the platform does not send it again and again); a baohanrestore
-// answered code 0 is recorded and the operator's RestoreNow sends it
-// again, after which everything completes.
+// TestFaultCode0IsARefusal: code 0 to baohanapply is the institution's
+// considered answer, not a transport fault: the application is rejected
+// with the institution's message, and not sent again and again. (Code 0
+// to the other calls is retried: see TestFaults.)
 func TestFaultCode0IsARefusal(t *testing.T) {
 	t.Run("baohanapply", func(t *testing.T) {
 		s := stack.Start(t, stack.Options{Quiet: true})
@@ -102,27 +105,6 @@ func TestFaultCode0IsARefusal(t *testing.T) {
 			t.Errorf("baohanapply sent %d times after a code 0 refusal", n)
 		}
 		t.Logf("platform after the refusal: %s, %q", s.PlatApp(applyNo).State, s.PlatApp(applyNo).LastMessage)
-	})
-	t.Run("baohanrestore", func(t *testing.T) {
-		s := stack.Start(t, stack.Options{Quiet: true})
-		s.InstDoor.Inject("baohanrestore", stack.Code0)
-		applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
-		s.Clock.Advance(time.Hour + time.Second)
-		s.Eventually("the refusal to be recorded", 10*time.Second, func() bool {
-			return strings.Contains(s.PlatApp(applyNo).LastMessage, "system busy, try again later")
-		})
-		if st := s.PlatApp(applyNo).State; st != platform.CipherReceived {
-			t.Fatalf("after a refused restore: %s", st)
-		}
-		if _, err := s.Plat.RestoreNow(t.Context(), applyNo); err != nil {
-			t.Fatal(err)
-		}
-		s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
-		s.WaitInst(applyNo, institution.Restored, 30*time.Second)
-		settle(s)
-		if d := s.Compare(applyNo); d != "" {
-			t.Error(d)
-		}
 	})
 }
 

@@ -16,18 +16,20 @@ var (
 	InstitutionHappyEvents = []string{"baohanapply", "open", "sign", "pay", "numbered", "approval", "publickey", "baohanfilecompletenotice", "baohanrestore", "baohanfilecompletenotice"}
 )
 
-// PlatformEvents returns the platform's history of applyNo (event names, in order).
+// PlatformEvents returns the platform's history of applyNo (event names,
+// in order), without the notes that do not move the state (a refusal
+// recorded, say) unless they are part of the happy path.
 func PlatformEvents(ctx context.Context, db *store.DB, applyNo string) ([]string, error) {
-	return column(ctx, db, `SELECT event FROM plat_application_events WHERE applyno = ? ORDER BY seq`, applyNo)
+	return events(ctx, db, PlatformHappyEvents, `SELECT event, from_state, to_state FROM plat_application_events WHERE applyno = ? ORDER BY seq`, applyNo)
 }
 
-// InstitutionEvents returns the institution's history of applyNo.
+// InstitutionEvents returns the institution's history of applyNo, likewise.
 func InstitutionEvents(ctx context.Context, db *store.DB, applyNo string) ([]string, error) {
-	return column(ctx, db, `SELECT e.event FROM inst_events e JOIN inst_applications a ON a.id = e.application_id
-		WHERE a.applyno = ? ORDER BY e.at, e.id`, applyNo)
+	return events(ctx, db, InstitutionHappyEvents, `SELECT e.event, e.from_state, e.to_state FROM inst_events e
+		JOIN inst_applications a ON a.id = e.application_id WHERE a.applyno = ? ORDER BY e.at, e.id`, applyNo)
 }
 
-func column(ctx context.Context, db *store.DB, q string, args ...any) ([]string, error) {
+func events(ctx context.Context, db *store.DB, happy []string, q string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
 	if err != nil {
 		return nil, err
@@ -35,11 +37,14 @@ func column(ctx context.Context, db *store.DB, q string, args ...any) ([]string,
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		var ev, from, to string
+		if err := rows.Scan(&ev, &from, &to); err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		if from == to && from != "" && !slices.Contains(happy, ev) {
+			continue // a note: it moved nothing
+		}
+		out = append(out, ev)
 	}
 	return out, rows.Err()
 }
