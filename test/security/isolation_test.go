@@ -42,8 +42,8 @@ func TestPeerIsolation(t *testing.T) {
 			"baohanfilemd5": "00000000000000000000000000000000"},
 		protocol.InvoiceNotice: {"baohanno": a.BaohanNo, "applystatus": "1", "invoiceurl": "https://x.example/i",
 			"invoicecode": "032002400111", "invoiceno": "24322000000012345678"},
-		protocol.QuitNotice:    {"applyno": applyNo, "baohanno": a.BaohanNo, "applystatus": "1", "tuibaotime": now},
-		protocol.GiveupNotice:  {"applyno": applyNo},
+		protocol.QuitNotice:   {"applyno": applyNo, "baohanno": a.BaohanNo, "applystatus": "1", "tuibaotime": now},
+		protocol.GiveupNotice: {"applyno": applyNo},
 	}
 	for i, f := range calls {
 		r, err := other.Call(i, f)
