@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -102,6 +103,31 @@ type OutboxSettings struct {
 	// (defaults 1s and 5m, doubling, ±20% jitter).
 	RetryInitial config.Duration `toml:"retry_initial"`
 	RetryMax     config.Duration `toml:"retry_max"`
+	// Lease is how long a claimed delivery is this process's. After a
+	// crash its claims in flight are taken up again only when their lease
+	// runs out, so it is kept short: it must only outlast one call (the
+	// longest platform timeout) and the recording of its answer. Default:
+	// one minute, or the longest timeout plus 30s when that is more.
+	Lease config.Duration `toml:"lease"`
+}
+
+// lease is the outbox lease in force (OutboxSettings.Lease).
+func (c *Config) lease() time.Duration {
+	if c.Outbox.Lease.Duration > 0 {
+		return c.Outbox.Lease.Duration
+	}
+	return max(time.Minute, c.longestTimeout()+30*time.Second)
+}
+
+// minLeaseMargin is the least a lease must outlast the longest call.
+const minLeaseMargin = 5 * time.Second
+
+func (c *Config) longestTimeout() time.Duration {
+	var d time.Duration
+	for _, p := range c.Platforms {
+		d = max(d, p.CallTimeout())
+	}
+	return d
 }
 
 // Underwriting and invoicing modes.
@@ -215,6 +241,11 @@ func (c *Config) check() (*checked, error) {
 			add("platform %q: platformcode %q used by two platforms", p.Name, p.PlatformCode)
 		}
 		codes[p.PlatformCode] = true
+	}
+	if l := c.Outbox.Lease.Duration; l < 0 {
+		add("outbox.lease must be positive, got %s", l)
+	} else if l > 0 && l < c.longestTimeout()+minLeaseMargin {
+		add("outbox.lease %s must outlast the longest platform call (timeout %s) by at least %s", l, c.longestTimeout(), minLeaseMargin)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -32,4 +32,25 @@
 // of a guarantee file (ciphertext, then plaintext after the bid opening)
 // is the small Stage machine in issue.go, driven by the outcomes of its
 // outbox messages.
+//
+// # Decisions on what the bidder is entitled to
+//
+// A peer's request is decided on the business rule, not on how far the
+// institution's own upload bookkeeping has got: the platform can act on a
+// file the moment it acknowledges it, before the institution has applied
+// that acknowledgement.
+//
+// Quitting (退保, quitapply or the bidder's page): a guarantee can be
+// withdrawn once it is approved (the success notice given) and before the
+// bid opening, with no claim made on it: in approved and issued alike,
+// never after baohanrestore (restoring, restored). This is the platform's
+// rule too (it sends quitapply in approved and cipher_received), so both
+// sides agree on the answer however the quit and the acknowledgement of
+// the ciphertext guarantee interleave. An approved application quit while
+// its guarantee is uploaded stops the issuance: files not yet acknowledged
+// are stopped, their messages still in the outbox resolve without being
+// sent, and quitnotice (queued behind them in the application's sequence
+// group) follows; a completion notice already sent and acknowledged is
+// still applied (the file is complete, the state stays quit). Being
+// cancelled (canclenotice) stops the issuance the same way.
 package institution

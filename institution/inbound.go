@@ -108,7 +108,15 @@ func (s *Service) move(ctx context.Context, tx *sql.Tx, a *Application, to State
 		return err
 	}
 	s.metrics.transitions.WithLabelValues(string(from), string(to)).Inc()
-	return s.repo.insertEvent(ctx, tx, a.ID, now, from, to, event, actor, detail)
+	if err := s.repo.insertEvent(ctx, tx, a.ID, now, from, to, event, actor, detail); err != nil {
+		return err
+	}
+	if to.Final() && from.HasGuarantee() {
+		// Quit or cancelled while a guarantee file may still be on its
+		// way: its upload stops.
+		return s.stopIssuance(ctx, tx, a, to)
+	}
+	return nil
 }
 
 // touch writes a's columns without a state change, with a history entry.

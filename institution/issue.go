@@ -12,6 +12,7 @@ import (
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Stage is where the upload of one guarantee file stands. Each step is
@@ -26,6 +27,11 @@ import (
 //	complete        the platform acknowledged baohanfilecompletenotice
 //	refused         the platform refused a message for good (see error);
 //	                an operator re-uploads with ReuploadFile
+//	stopped         the application ended (quit, cancelled) before the
+//	                platform acknowledged the file: its messages still in
+//	                the outbox are not sent (deliver), and an answer to one
+//	                already sent is still applied (a complete notice the
+//	                platform took makes the file complete)
 type Stage string
 
 const (
@@ -34,6 +40,7 @@ const (
 	StageUploading    Stage = "uploading"
 	StageComplete     Stage = "complete"
 	StageRefused      Stage = "refused"
+	StageStopped      Stage = "stopped"
 )
 
 // File is one guarantee file of an application.
@@ -264,6 +271,55 @@ func (s *Service) onComplete(ctx context.Context, tx *sql.Tx, a *Application, fi
 	return nil // cancelled meanwhile: keep the state
 }
 
+// stopIssuance ends the upload of every file of a that the platform has
+// not acknowledged, as a moves to a final state (to): the files are
+// stopped, their ciphertext dropped; their messages left in the outbox
+// are then resolved without being sent (deliver).
+func (s *Service) stopIssuance(ctx context.Context, tx *sql.Tx, a *Application, to State) error {
+	files, err := s.repo.files(ctx, tx, a.ID)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f.Stage == StageComplete || f.Stage == StageStopped {
+			continue
+		}
+		enc := f.encBlob
+		f.Error = fmt.Sprintf("the application became %s (%s) before the platform acknowledged the file (it was %s)", to, to.Label(), f.Stage)
+		f.Stage, f.encBlob = StageStopped, ""
+		if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+			return err
+		}
+		if enc != "" {
+			if err := s.blobs.Delete(ctx, enc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// uploadStopped reports whether an upload message of the application need
+// not go out any more: the application ended (quit, cancelled, ...) and
+// so its issuance stopped (stopIssuance). A message already sent is
+// answered and applied as usual; this is for the ones still waiting.
+func (s *Service) uploadStopped(ctx context.Context, m *store.OutMessage) (bool, string, error) {
+	switch protocol.Interface(m.Interface) {
+	case protocol.DownloadPublicKey, protocol.UploadBaohanFile, protocol.BaohanFileCompleteNotice:
+	default:
+		return false, "", nil
+	}
+	var state State
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT state FROM inst_applications WHERE peer=? AND applyno=?`), m.Peer, m.ApplyNo).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, "", nil
+	}
+	if err != nil || !state.Final() {
+		return false, "", err
+	}
+	return true, fmt.Sprintf("not sent: applyno %s is %s (%s); the upload of its guarantee stopped", m.ApplyNo, state, state.Label()), nil
+}
+
 // onUploadRefused records that the platform refused a message of a file's
 // upload for good.
 func (s *Service) onUploadRefused(ctx context.Context, tx *sql.Tx, a *Application, filetype int, why string) error {
@@ -294,6 +350,9 @@ func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, 
 		}
 		if f.Stage == StageComplete {
 			return refuse("guarantee file %d of %s was already received by the platform", filetype, a.ApplyNo)
+		}
+		if a.State.Final() {
+			return refuse("application %s is %s (%s): its guarantee is no longer uploaded", a.ApplyNo, a.State, a.State.Label())
 		}
 		if f.encBlob != "" {
 			if err := s.blobs.Delete(ctx, f.encBlob); err != nil {

@@ -28,9 +28,11 @@ func (s *Service) enqueueIn(ctx context.Context, tx *sql.Tx, a *Application, grp
 }
 
 // refusalRetries is how many code-0 answers a message gets before it is
-// given up: a refusal may be a passing state of the platform ("busy", or
-// a plaintext chunk that arrives before the platform recorded our answer
-// to its baohanrestore), but one that repeats is final and needs a person.
+// given up: a refusal may be a passing state of the platform ("busy",
+// under maintenance), but one that repeats is final and needs a person.
+// (A plaintext chunk that arrives before the platform applied our answer
+// to its baohanrestore is not such a refusal: the platform takes filetype
+// 2 once it has released the key for the application.)
 const refusalRetries = 8
 
 // minRefusalWait is the least wait after a refusal, so that the next
@@ -47,6 +49,12 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		return store.GiveUp("", err.Error()), nil
 	}
 	i := protocol.Interface(m.Interface)
+	if stop, why, err := s.uploadStopped(ctx, m); err != nil {
+		return store.Outcome{}, err
+	} else if stop {
+		// Done without a call (no Response): onOutcome leaves it alone.
+		return store.Outcome{Kind: store.OutcomeDone, Reason: why}, nil
+	}
 	// Every attempt goes out in a second of its own: timestamps have
 	// one-second resolution, and a re-send with the same timestamp would
 	// carry the same sign, which the platform refuses as a replay.
@@ -84,6 +92,9 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage, o store.Outcome) error {
 	if o.Kind == store.OutcomeRetry {
 		return nil
+	}
+	if o.Kind == store.OutcomeDone && o.Response == "" {
+		return nil // not sent: the application's upload stopped (uploadStopped)
 	}
 	a, err := s.repo.applicationBy(ctx, tx, "peer=? AND applyno=?", m.Peer, m.ApplyNo)
 	if errors.Is(err, ErrNotFound) {

@@ -31,12 +31,24 @@ type QuitRecord struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
-// quitDecision applies the rule: a guarantee may be withdrawn while it is
-// issued (not yet restored, so before the bid opening), the bid opening
-// time, when known, is still ahead, and no claim was made on it.
+// quitDecision applies the rule: a guarantee may be withdrawn (退保) once
+// it is approved (the success notice given) and before the bid opening:
+// approved or issued, not restored (baohanrestore comes at the opening),
+// the bid opening time, when known, still ahead, and no claim made on it.
+//
+// Whether the ciphertext guarantee's upload has been acknowledged yet is
+// not part of the rule: that is the institution's bookkeeping, and the
+// platform may already hold the file when its quitapply comes before the
+// acknowledgement is recorded (the platform takes quitapply in approved
+// and cipher_received alike). A quit of an approved application stops the
+// upload (stopIssuance): its messages still in the outbox are not sent.
 func (s *Service) quitDecision(ctx context.Context, q querier, a *Application) (ok bool, why string, err error) {
-	if a.State != Issued {
-		return false, fmt.Sprintf("the guarantee is %s (%s): only an issued guarantee can be withdrawn before the bid opening", a.State, a.State.Label()), nil
+	switch a.State {
+	case Approved, Issued:
+	case Restoring, Restored:
+		return false, fmt.Sprintf("the guarantee is %s (%s): the project key was released at the bid opening, after which a guarantee cannot be withdrawn", a.State, a.State.Label()), nil
+	default:
+		return false, fmt.Sprintf("the guarantee is %s (%s): only an approved guarantee can be withdrawn, before the bid opening", a.State, a.State.Label()), nil
 	}
 	if a.KaibiaoTime != "" {
 		if t, err := protocol.ParseTime(a.KaibiaoTime); err == nil && !s.now().Before(t) {

@@ -34,7 +34,8 @@ const (
 	Restoring State = "restoring"
 	// Restored: the platform acknowledged the plaintext guarantee.
 	Restored State = "restored"
-	// Quit: the guarantee was withdrawn (退保) before the bid opening. Final.
+	// Quit: the guarantee was withdrawn (退保) before the bid opening,
+	// issued or still being uploaded (see quitDecision). Final.
 	Quit State = "quit"
 	// Cancelled: the bid agent cancelled the guarantee (canclenotice). Final.
 	Cancelled State = "cancelled"
@@ -53,7 +54,7 @@ var transitions = map[State][]State{
 	Signed:    {Paid, GivenUp},
 	Paid:      {Reviewing, Approved, Rejected, GivenUp},
 	Reviewing: {Approved, Rejected, GivenUp},
-	Approved:  {Issued, Cancelled},
+	Approved:  {Issued, Quit, Cancelled},
 	Rejected:  {GivenUp},
 	Issued:    {Restoring, Quit, Cancelled},
 	Restoring: {Restored, Cancelled},

@@ -62,6 +62,7 @@ func TestTransitions(t *testing.T) {
 		{Reviewing, Rejected, true},
 		{Approved, Issued, true},
 		{Approved, GivenUp, false}, // an approved application can no longer be abandoned
+		{Approved, Quit, true},     // withdrawn before the opening while its guarantee is being uploaded
 		{Issued, Restoring, true},
 		{Issued, Quit, true},
 		{Restored, Quit, false}, // no withdrawal after the bid opening

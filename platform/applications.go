@@ -44,6 +44,11 @@ type Application struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 
+	// KeyReleasedAt is when a baohanrestore first carried the project key
+	// out for this application (zero: not yet). From then on the restore
+	// has happened as far as the plaintext guarantee is concerned.
+	KeyReleasedAt time.Time `json:"key_released_at,omitzero"`
+
 	// KaibiaoTime is the section's current bid opening (read with the
 	// application; not a column of it).
 	KaibiaoTime time.Time `json:"kaibiaotime"`
@@ -121,20 +126,20 @@ type HistoryEvent struct {
 
 const applicationColumns = `a.applyno, a.section_no, a.bidder_code, a.institution, a.product, a.rate, a.bond_amount,
 	a.state, a.prev_state, a.pending, a.version, a.redirect_url, a.baohanno, a.notice, a.notice_at, a.tuibaotime,
-	a.invoice, a.last_message, a.created_at, a.updated_at, s.kaibiao_at`
+	a.invoice, a.last_message, a.created_at, a.updated_at, a.key_released_at, s.kaibiao_at`
 
 const applicationFrom = ` FROM plat_applications a JOIN plat_sections s ON s.section_no = a.section_no`
 
 func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
 	var (
-		a                                 Application
-		rate, bond, state, prev, pend     string
-		notice, invoice                   string
-		noticeAt, created, updated, kbtAt int64
+		a                                           Application
+		rate, bond, state, prev, pend               string
+		notice, invoice                             string
+		noticeAt, created, updated, released, kbtAt int64
 	)
 	if err := sc.Scan(&a.ApplyNo, &a.SectionNo, &a.BidderCode, &a.Institution, &a.Product, &rate, &bond,
 		&state, &prev, &pend, &a.Version, &a.RedirectURL, &a.BaohanNo, &notice, &noticeAt, &a.TuibaoTime,
-		&invoice, &a.LastMessage, &created, &updated, &kbtAt); err != nil {
+		&invoice, &a.LastMessage, &created, &updated, &released, &kbtAt); err != nil {
 		return nil, err
 	}
 	var err error
@@ -159,6 +164,7 @@ func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
 		}
 	}
 	a.CreatedAt, a.UpdatedAt, a.KaibiaoTime = fromMicros(created), fromMicros(updated), fromMicros(kbtAt)
+	a.KeyReleasedAt = fromMicros(released)
 	return &a, nil
 }
 
@@ -284,13 +290,28 @@ func actorInstitution(name string) string { return "institution:" + name }
 // the new state or a *TransitionError naming the applyno.
 func (s *Service) move(ctx context.Context, tx *sql.Tx, a *Application, ev Event, actor string, detail any, mutate func(a *Application)) error {
 	from := a.State
-	to, err := Next(from, ev, a.PrevState, Facts{Now: s.now(), KaibiaoTime: a.KaibiaoTime, Pending: a.Pending})
+	to, err := Next(from, ev, a.PrevState, s.facts(a))
 	if err != nil {
 		var te *TransitionError
 		if errors.As(err, &te) {
 			te.ApplyNo = a.ApplyNo
 		}
 		return err
+	}
+	if from == CipherReceived && ev == EvPlainReceived {
+		// The plaintext guarantee came before the answer to baohanrestore
+		// was applied (the institution starts the upload as it answers):
+		// the key went out, the institution made the file with it, so the
+		// restore happened. It is recorded first, so the history reads the
+		// same as when the answer comes first; the answer, when applied,
+		// finds it recorded (onOutcome).
+		if err := s.move(ctx, tx, a, EvRestored, actor, map[string]any{
+			"implied_by":      fileTypeName(2),
+			"key_released_at": protocol.FormatTime(a.KeyReleasedAt),
+		}, nil); err != nil {
+			return err
+		}
+		from = a.State
 	}
 	switch {
 	case to == QuitRequested && from != QuitRequested:
@@ -311,6 +332,11 @@ func (s *Service) move(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 		return s.scheduleRestore(ctx, tx, a, "")
 	}
 	return nil
+}
+
+// facts are what the guards of the state machine see of a now.
+func (s *Service) facts(a *Application) Facts {
+	return Facts{Now: s.now(), KaibiaoTime: a.KaibiaoTime, Pending: a.Pending, KeyReleased: !a.KeyReleasedAt.IsZero()}
 }
 
 // record appends a history event that does not move the state.

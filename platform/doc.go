@@ -50,6 +50,17 @@
 // one replica; a postponement schedules new ones and the old ones stand
 // down when they fall due.
 //
+// The restore has happened, for the plaintext guarantee's sake, when the
+// key went out: releaseProjectKey marks the application (key_released_at)
+// in the transaction that releases the key, before it is on the wire. The
+// institution answers baohanrestore and starts uploading the plaintext
+// guarantee at once, so its chunks and even its completion notice may
+// arrive before the platform has applied the answer; they are accepted
+// (the keyReleased guard of cipher_received → plain_received), the move
+// records the restore first, and the answer, applied later, finds it in
+// the history and adds nothing. Each event is in the history once, in the
+// usual order, whichever way the two race.
+//
 // # Guarantee files
 //
 // Chunks are kept in the blob store under (applyno, baohanno, filetype,

@@ -59,7 +59,8 @@ func fileTypeName(t int) string {
 
 // checkFileAllowed says whether the application takes a file of this type
 // now: the state machine must allow it (files only for approved
-// applications, filetype 2 only after the restore), the baohanno must be
+// applications, filetype 2 only after the restore, which has happened once
+// the project key was released for the application), the baohanno must be
 // the notice's, and the file must not be complete already.
 func (s *Service) checkFileAllowed(ctx context.Context, a *Application, baohanNo string, fileType int, ev Event) error {
 	if g, err := s.guarantee(ctx, s.db, a.ApplyNo, fileType); err == nil {
@@ -67,7 +68,7 @@ func (s *Service) checkFileAllowed(ctx context.Context, a *Application, baohanNo
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if _, err := Next(a.State, ev, a.PrevState, Facts{Now: s.now(), KaibiaoTime: a.KaibiaoTime, Pending: a.Pending}); err != nil {
+	if _, err := Next(a.State, ev, a.PrevState, s.facts(a)); err != nil {
 		var te *TransitionError
 		if errors.As(err, &te) {
 			te.ApplyNo = a.ApplyNo

@@ -35,7 +35,7 @@ func TestUploadRules(t *testing.T) {
 		wantFail(t, "wrong baohanno", up(a.ApplyNo, "OTHER", "1", "2", chunk1),
 			fmt.Sprintf("baohanno OTHER does not match the guarantee BHNO-1 of applyno %s (from baohannotice)", a.ApplyNo))
 		wantFail(t, "filetype 2 before the restore", up(a.ApplyNo, "BHNO-1", "2", "1", chunk1),
-			fmt.Sprintf("applyno %s is approved (审核通过): the plaintext guarantee (filetype 2) is not allowed in this state; the plaintext guarantee is accepted only after the restore (baohanrestore)", a.ApplyNo))
+			fmt.Sprintf("applyno %s is approved (审核通过): the plaintext guarantee (filetype 2) is not allowed in this state; the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key", a.ApplyNo))
 		wantFail(t, "chunk too large", up(a.ApplyNo, "BHNO-1", "1", "2", make([]byte, 64<<10+16)),
 			fmt.Sprintf("baohanfile (index 2) is %d bytes, more than the chunk size of %d agreed for appkey %s", 64<<10+16, 64<<10, testAppKey))
 		wantFail(t, "unknown applyno", up("BH20260101ZZZZZZZZZZZZ", "BHNO-1", "1", "1", chunk1), "applyno BH20260101ZZZZZZZZZZZZ is unknown")
@@ -166,7 +166,7 @@ func TestCompleteRules(t *testing.T) {
 			a, bn := e.withCipher(e.section(2 * time.Hour))
 			f := map[string]string{"applyno": a.ApplyNo, "baohanno": bn, "filetype": "2", "key": "AAAA", "iv": "AAAA", "baohanfilemd5": strings.Repeat("0", 64)}
 			wantFail(t, "filetype 2", e.send(protocol.BaohanFileCompleteNotice, f),
-				fmt.Sprintf("applyno %s is cipher_received (已收密文保函): the plaintext guarantee (filetype 2) is not allowed in this state; the plaintext guarantee is accepted only after the restore (baohanrestore)", a.ApplyNo))
+				fmt.Sprintf("applyno %s: the plaintext guarantee (filetype 2) refused: only after baohanrestore has released the project key for this application", a.ApplyNo))
 		})
 	})
 }

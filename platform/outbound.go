@@ -184,6 +184,16 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 	if resp.Code != 1 {
 		ev = evs[1]
 	}
+	if ev == EvRestored && a.State != CipherReceived && a.State != Restored {
+		// The plaintext guarantee came first and recorded the restore
+		// (move): the answer confirms what the history already holds.
+		if done, err := s.restoreRecorded(ctx, tx, a.ApplyNo); err != nil {
+			return err
+		} else if done {
+			s.log.Debug("baohanrestore answered after the plaintext guarantee", "applyno", a.ApplyNo, "state", a.State)
+			return nil
+		}
+	}
 	detail := map[string]any{"code": resp.Code, "message": resp.Message, "outbox_id": m.ID}
 	var redirect string
 	if i == protocol.BaohanApply && resp.Code == 1 {
@@ -234,4 +244,13 @@ func (l *messageLog) Record(ctx context.Context, e *transport.Exchange) error {
 		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,
 		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(),
 	})
+}
+
+// restoreRecorded reports whether the application's history holds its
+// restore (the move to restored).
+func (s *Service) restoreRecorded(ctx context.Context, q querier, applyNo string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM plat_application_events
+		WHERE applyno = ? AND event = ? AND to_state = ?`), applyNo, string(EvRestored), string(Restored)).Scan(&n)
+	return n > 0, err
 }

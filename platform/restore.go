@@ -106,7 +106,7 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 	if !ok {
 		return nil, fmt.Errorf("institution %s is not configured", a.Institution)
 	}
-	key, kbt, err := s.releaseProjectKey(ctx, a.SectionNo)
+	key, kbt, err := s.releaseProjectKey(ctx, a.SectionNo, a.ApplyNo)
 	if errors.Is(err, ErrKeyNotDue) {
 		return nil, &restoreSkip{fmt.Sprintf("the bid opening of section %s is at %s; the restore scheduled for it carries the key",
 			a.SectionNo, protocol.FormatTime(kbt))}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestProjectKeyNeverLeavesEarly(t *testing.T) {
 		e := newEnv(t, dbURL)
 		sec := e.section(time.Hour)
 		a, _ := e.withCipher(sec)
-		if _, _, err := e.svc.releaseProjectKey(e.ctx, sec.No); !errors.Is(err, ErrKeyNotDue) {
+		if _, _, err := e.svc.releaseProjectKey(e.ctx, sec.No, a.ApplyNo); !errors.Is(err, ErrKeyNotDue) {
 			t.Fatalf("releaseProjectKey before the opening: %v", err)
 		}
 		ms, err := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{ApplyNo: a.ApplyNo, Interface: "baohanrestore"})
@@ -307,5 +308,133 @@ func TestRestoreRefused(t *testing.T) {
 			t.Fatalf("RestoreSectionNow = %v, %v", nos, err)
 		}
 		e.eventually("the restore", func() bool { return e.app(b.ApplyNo).State == Restored })
+	})
+}
+
+// call is send without failing the test, for hooks that run on the fake
+// institution's goroutine.
+func (e *env) call(i protocol.Interface, fields map[string]string) (*protocol.Response, error) {
+	peer := *e.peer
+	peer.BaseURL = e.srv.URL
+	resp, err := e.client.Call(e.ctx, &peer, i, fields)
+	e.tick()
+	return resp, err
+}
+
+func (e *env) events(applyNo string) []Event {
+	e.t.Helper()
+	h, err := e.svc.History(e.ctx, applyNo)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []Event
+	for _, ev := range h {
+		out = append(out, ev.Event)
+	}
+	return out
+}
+
+// TestPlaintextBeforeRestoreAnswer: the institution answers baohanrestore
+// and starts uploading the plaintext guarantee at once, so its chunks
+// (and, with a slow answer, its completion notice) can reach the platform
+// before the platform has applied the answer. The restore has happened
+// once the key went out for the application: the file is accepted, not
+// refused ("only after the restore"), and the history reads the same as
+// in the usual order, each event once. The fake institution uploads from
+// inside its handling of the restore, so the interleaving is certain.
+func TestPlaintextBeforeRestoreAnswer(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		for _, c := range []struct {
+			name           string
+			completeInside bool // the completion notice too comes before the answer
+		}{{"chunks before the answer", false}, {"whole file before the answer", true}} {
+			t.Run(c.name, func(t *testing.T) {
+				e := newEnv(t, dbURL)
+				sec := e.section(time.Hour)
+				a, bn := e.withCipher(sec)
+				before := e.events(a.ApplyNo)
+				doc := guaranteeOFD(t, e.pki, "电子投标保函（明文）"+a.ApplyNo, 150<<10, false)
+				u := plainUpload()
+				enc := e.encrypt(a.ApplyNo, doc, u)
+				if len(enc.chunks) < 2 {
+					t.Fatalf("%d chunks; the test wants several", len(enc.chunks))
+				}
+				completeFields := map[string]string{"applyno": a.ApplyNo, "baohanno": bn, "filetype": "2",
+					"key": enc.key, "iv": enc.iv, "baohanfilemd5": enc.digest}
+
+				type answer struct {
+					what  string
+					state State // the platform's state as the answer came
+					r     *protocol.Response
+					err   error
+				}
+				var answers []answer
+				e.inst.setAnswer(protocol.BaohanRestore, func(f map[string]string) (any, error) {
+					// The platform is waiting for this answer; the key is out.
+					for i, ch := range enc.chunks {
+						r, err := e.call(protocol.UploadBaohanFile, map[string]string{"applyno": a.ApplyNo, "baohanno": bn,
+							"filetype": "2", "index": strconv.Itoa(i + 1), "baohanfile": ch})
+						answers = append(answers, answer{"chunk " + strconv.Itoa(i+1), e.app(a.ApplyNo).State, r, err})
+					}
+					if c.completeInside {
+						r, err := e.call(protocol.BaohanFileCompleteNotice, completeFields)
+						answers = append(answers, answer{"complete", e.app(a.ApplyNo).State, r, err})
+					}
+					return nil, nil
+				})
+				e.clock.Set(sec.KaibiaoTime)
+				e.eventually("the restore", func() bool { return len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)) == 1 })
+				e.settle()
+				e.inst.setAnswer(protocol.BaohanRestore, nil)
+				if len(answers) == 0 {
+					t.Fatal("the fake institution uploaded nothing")
+				}
+				for _, x := range answers {
+					if x.err != nil {
+						t.Fatalf("%s: %v", x.what, x.err)
+					}
+					if x.state != CipherReceived && x.what != "complete" {
+						t.Fatalf("%s answered with the platform in %s: the interleaving did not happen", x.what, x.state)
+					}
+					if x.r.Code != 1 {
+						t.Errorf("%s during baohanrestore: code %d %q, want code 1", x.what, x.r.Code, x.r.Message)
+					}
+				}
+				if t.Failed() {
+					return
+				}
+				if !c.completeInside {
+					wantOK(t, "baohanfilecompletenotice after the answer", e.send(protocol.BaohanFileCompleteNotice, completeFields))
+				}
+				e.settle()
+				got := e.app(a.ApplyNo)
+				if got.State != PlainReceived || got.KeyReleasedAt.IsZero() {
+					t.Fatalf("state %s, key released at %v; want plain_received with the release recorded", got.State, got.KeyReleasedAt)
+				}
+				g, err := e.svc.Guarantee(e.ctx, a.ApplyNo, 2)
+				if err != nil || !g.SealsOK || g.Size != int64(len(doc)) {
+					t.Fatalf("plaintext guarantee %+v, %v", g, err)
+				}
+				// Each move once, in the usual order; the late answer adds
+				// nothing (no outcome_ignored).
+				want := append(append([]Event(nil), before...), EvRestored, EvPlainReceived)
+				if evs := e.events(a.ApplyNo); mustJSON(evs) != mustJSON(want) {
+					t.Fatalf("history\n got %v\nwant %v", evs, want)
+				}
+				h, _ := e.svc.History(e.ctx, a.ApplyNo)
+				restored := h[len(h)-2]
+				implied := strings.Contains(string(restored.Detail), `"implied_by":"plaintext guarantee (filetype 2)"`)
+				if implied != c.completeInside || restored.From != CipherReceived || restored.To != Restored {
+					t.Errorf("restored event %+v %s (implied %v, want %v)", restored, restored.Detail, implied, c.completeInside)
+				}
+				ms, err := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{ApplyNo: a.ApplyNo, Interface: "baohanrestore"})
+				if err != nil || len(ms) != 1 || ms[0].State != store.StateDone {
+					t.Fatalf("restore messages %+v, %v", ms, err)
+				}
+				if n := len(e.inst.received(protocol.BaohanRestore, a.ApplyNo)); n != 1 {
+					t.Errorf("%d restores sent, want 1", n)
+				}
+			})
+		}
 	})
 }

@@ -256,13 +256,15 @@ func (s *Service) projectKey(ctx context.Context, q querier, no string) ([]byte,
 // section's bid opening.
 var ErrKeyNotDue = errors.New("the project key is released only at the bid opening")
 
-// releaseProjectKey returns the project key for a baohanrestore, and only
-// when the section's current bid opening has come: it marks the key
-// released in the same statement that checks the time, so that a
-// concurrent Postpone either happens before (and the key stays) or is
-// refused. Before the opening it returns ErrKeyNotDue and the section's
-// current opening.
-func (s *Service) releaseProjectKey(ctx context.Context, no string) ([]byte, time.Time, error) {
+// releaseProjectKey returns the project key for a baohanrestore of
+// application applyNo, and only when the section's current bid opening
+// has come: it marks the key released in the same statement that checks
+// the time, so that a concurrent Postpone either happens before (and the
+// key stays) or is refused, and marks it released for the application in
+// the same transaction, before the key is on the wire (from then on the
+// application takes its plaintext guarantee). Before the opening it
+// returns ErrKeyNotDue and the section's current opening.
+func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]byte, time.Time, error) {
 	now := s.now()
 	var kbt time.Time
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -279,6 +281,15 @@ func (s *Service) releaseProjectKey(ctx context.Context, no string) ([]byte, tim
 		kbt = sec.KaibiaoTime
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrKeyNotDue
+		}
+		res, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications
+			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
+			WHERE applyno = ? AND section_no = ?`), micros(now), applyNo, no)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("applyno %s of section %s: %w", applyNo, no, ErrNotFound)
 		}
 		return nil
 	})

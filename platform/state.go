@@ -31,7 +31,8 @@ const (
 	// decrypted, matched its digest and its seals verified.
 	CipherReceived State = "cipher_received"
 	// Restored: baohanrestore released the project key after the bid
-	// opening and the institution took it.
+	// opening and the institution took it (answered code 1, or sent the
+	// plaintext guarantee, which it can only make with the key).
 	Restored State = "restored"
 	// PlainReceived: the plaintext guarantee (filetype 2) arrived.
 	PlainReceived State = "plain_received"
@@ -216,6 +217,10 @@ type Facts struct {
 	Now         time.Time
 	KaibiaoTime time.Time          // the section's current bid opening (开标时间)
 	Pending     protocol.Interface // the call awaiting the institution's answer, "" when none
+	// KeyReleased: a baohanrestore carrying the project key was built
+	// for this application (releaseProjectKey marked it), whether or not
+	// the institution's answer has been applied yet.
+	KeyReleased bool
 }
 
 // Guard is a named condition on a transition; Check returns why it fails.
@@ -259,6 +264,18 @@ var (
 			return nil
 		}
 		return fmt.Errorf("%s is still waiting for the institution's answer", f.Pending)
+	}}
+	// keyReleased is "filetype 2 only after the restore": the restore has
+	// happened once the platform released the project key to the
+	// institution for this application. The institution answers
+	// baohanrestore and starts uploading the plaintext guarantee at once,
+	// so its first chunks may come before the platform has applied that
+	// answer; they are not refused for it.
+	keyReleased = &Guard{"project key released", func(f Facts) error {
+		if f.KeyReleased {
+			return nil
+		}
+		return fmt.Errorf("only after baohanrestore has released the project key for this application")
 	}}
 	noPendingBeforeOpening = &Guard{"no call pending, before bid opening", func(f Facts) error {
 		if err := noPending.Check(f); err != nil {
@@ -312,6 +329,11 @@ var transitions = table(
 	row(Restored, EvRestored, Same, afterOpening),
 	rows(in(CipherReceived, Restored), EvRestoreRefused, Same, nil),
 	row(Restored, EvPlainReceived, PlainReceived, nil),
+	// The plaintext guarantee before the answer to baohanrestore was
+	// applied: the key went out, so the restore happened; move records
+	// the restore first (cipher_received → restored → plain_received) and
+	// the answer, when it is applied, finds it recorded.
+	row(CipherReceived, EvPlainReceived, PlainReceived, keyReleased),
 
 	// Invoices.
 	row(PlainReceived, EvInvoiceRequested, InvoiceRequested, nil),
@@ -408,7 +430,7 @@ var hints = map[Event]string{
 	EvQuitRequested:    "quitting is only possible after the success notice and before the bid opening",
 	EvQuit:             "quitting is only possible after the success notice and before the bid opening",
 	EvCipherReceived:   "guarantee files are accepted only for approved applications",
-	EvPlainReceived:    "the plaintext guarantee is accepted only after the restore (baohanrestore)",
+	EvPlainReceived:    "the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key",
 	EvInvoiceRequested: "an invoice can be requested once the plaintext guarantee is received",
 	EvRestoreRequested: "the restore needs a ciphertext guarantee",
 	EvClaimRequested:   "a claim needs a received guarantee",

@@ -22,6 +22,7 @@ const (
 	pendGiveup      // giveupapply pending
 	pendCancel      // canclenotice pending
 	pendClaim       // claimsnotice pending
+	released        // the project key released for the application
 )
 
 type move struct {
@@ -49,6 +50,9 @@ var legal = map[State]map[Event]move{
 	Rejected: {},
 	CipherReceived: {
 		EvRestoreRequested: {CipherReceived, after}, EvRestored: {Restored, after}, EvRestoreRefused: {CipherReceived, always},
+		// filetype 2 only after the restore: the restore happened when the
+		// key went out, even if its answer is not applied yet.
+		EvPlainReceived: {PlainReceived, released},
 		EvQuitRequested: {QuitRequested, freeBefore}, EvQuit: {Quit, before}, EvQuitRefused: {CipherReceived, always},
 		EvCancelRequested: {CipherReceived, free}, EvCancelled: {Cancelled, pendCancel}, EvCancelRefused: {CipherReceived, pendCancel},
 		EvClaimRequested: {CipherReceived, free}, EvClaimed: {Claimed, pendClaim}, EvClaimRefused: {CipherReceived, pendClaim},
@@ -109,6 +113,10 @@ func factsFor(c cond) (good, bad Facts, canFail bool) {
 		return withPending(late, protocol.CancelNotice), withPending(late, protocol.ClaimsNotice), true
 	case pendClaim:
 		return withPending(late, protocol.ClaimsNotice), late, true
+	case released:
+		good := late
+		good.KeyReleased = true
+		return good, late, true
 	}
 	panic("unknown cond")
 }
@@ -134,6 +142,7 @@ func TestTransitionsEveryPair(t *testing.T) {
 						{Now: kbt, KaibiaoTime: kbt, Pending: protocol.CancelNotice},
 						{Now: kbt, KaibiaoTime: kbt, Pending: protocol.ClaimsNotice},
 						{Now: kbt.Add(-time.Hour), KaibiaoTime: kbt, Pending: protocol.GiveupApply},
+						{Now: kbt.Add(time.Hour), KaibiaoTime: kbt, KeyReleased: true},
 					} {
 						got, err := Next(s, e, Approved, f)
 						var te *TransitionError
@@ -227,7 +236,8 @@ func TestTransitionErrorMessages(t *testing.T) {
 		{CipherReceived, EvQuitRequested, Facts{Now: kbt, KaibiaoTime: kbt}, "applyno BH1: quitapply (退保申请) refused: only before the bid opening, which was at 2026-12-01 09:30:00"},
 		{CipherReceived, EvRestored, Facts{Now: kbt.Add(-time.Second), KaibiaoTime: kbt}, "applyno BH1: baohanrestore (还原保函) refused: only after the bid opening at 2026-12-01 09:30:00"},
 		{Applied, EvCipherReceived, Facts{}, "guarantee files are accepted only for approved applications"},
-		{Approved, EvPlainReceived, Facts{}, "the plaintext guarantee is accepted only after the restore (baohanrestore)"},
+		{Approved, EvPlainReceived, Facts{KeyReleased: true}, "the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key"},
+		{CipherReceived, EvPlainReceived, Facts{Now: kbt, KaibiaoTime: kbt}, "applyno BH1: the plaintext guarantee (filetype 2) refused: only after baohanrestore has released the project key for this application"},
 		{Approved, EvQuitRequested, Facts{Now: kbt.Add(-time.Hour), KaibiaoTime: kbt, Pending: protocol.CancelNotice}, "canclenotice is still waiting for the institution's answer"},
 		{None, EvApproved, Facts{}, "applyno BH1: unknown application"},
 	}
