@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -53,14 +54,20 @@ var _ transport.MessageLog = (*MessageLog)(nil)
 type MessageLog struct {
 	DB  *DB
 	Now func() time.Time // for entries without a time (default time.Now)
+
+	once sync.Once
+	gc   *groupCommit[*LogEntry]
 }
 
 // NewMessageLog returns the message log of db.
 func NewMessageLog(db *DB) *MessageLog { return &MessageLog{DB: db} }
 
 // Append adds e at the end of the chain, filling e.ID, e.PrevHash and
-// e.Hash (and e.At when zero). Appends are serialized by the chain's head
-// row (locked by the UPDATE on PostgreSQL, by the single writer on SQLite).
+// e.Hash (and e.At when zero), and returns once it is committed. Appends
+// are serialized by the chain's head row (locked by the UPDATE on
+// PostgreSQL, by the single writer on SQLite); concurrent appends are
+// committed together, several in one transaction (groupCommit), in the
+// order they arrived.
 func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
 	if e.At.IsZero() {
 		if l.Now != nil {
@@ -81,28 +88,57 @@ func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
 	if e.Response == nil {
 		e.Response = []byte{}
 	}
-	db := l.DB
-	err := db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `UPDATE message_log_head SET last_id = last_id + 1 WHERE k = 1
-			RETURNING last_id, last_hash`).Scan(&e.ID, &e.PrevHash); err != nil {
-			return fmt.Errorf("chain head: %w", err)
-		}
-		e.Hash = chainHash(e.PrevHash, e)
-		if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
-			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
-			e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE message_log_head SET last_hash = ? WHERE k = 1`), e.Hash)
-		return err
-	})
-	if err != nil {
+	if err := l.group().do(ctx, e); err != nil {
 		return fmt.Errorf("store: message log %s %s %s: %w", e.Direction, e.Interface, e.Peer, err)
 	}
 	e.RequestSize, e.ResponseSize = int64(len(e.Request)), int64(len(e.Response))
 	return nil
+}
+
+// Limits of one message log transaction.
+const (
+	logBatchMax   = 256
+	logBatchBytes = 16 << 20
+)
+
+func (l *MessageLog) group() *groupCommit[*LogEntry] {
+	l.once.Do(func() {
+		l.gc = &groupCommit[*LogEntry]{max: logBatchMax, maxWeight: logBatchBytes,
+			weight: func(e *LogEntry) int64 { return int64(len(e.Request) + len(e.Response)) },
+			write:  l.write}
+	})
+	return l.gc
+}
+
+// write appends a batch of entries in one transaction: the head moves by
+// the batch's size once, each entry chains on the one before.
+func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) error {
+	db := l.DB
+	return db.InTx(ctx, func(tx *sql.Tx) error {
+		var last int64
+		var prev string
+		if err := tx.QueryRowContext(ctx, db.Rebind(`UPDATE message_log_head SET last_id = last_id + ? WHERE k = 1
+			RETURNING last_id, last_hash`), len(items)).Scan(&last, &prev); err != nil {
+			return fmt.Errorf("chain head: %w", err)
+		}
+		id := last - int64(len(items)) + 1
+		for _, it := range items {
+			e := it.v
+			e.ID, e.PrevHash = id, prev
+			e.Hash = chainHash(e.PrevHash, e)
+			if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
+			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
+				e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
+				return err
+			}
+			prev = e.Hash
+			id++
+		}
+		_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE message_log_head SET last_hash = ? WHERE k = 1`), prev)
+		return err
+	})
 }
 
 func boolInt(b bool) int {

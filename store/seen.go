@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -13,6 +15,9 @@ import (
 type SeenSigns struct {
 	DB  *DB
 	Now func() time.Time // default time.Now
+
+	once sync.Once
+	gc   *groupCommit[*seenReq]
 }
 
 // NewSeenSigns returns the seen-sign store of db.
@@ -29,18 +34,45 @@ func (s *SeenSigns) now() time.Time {
 // whether it was already recorded and not yet expired. The check and the
 // record are one statement (an upsert that only takes over an expired
 // row), so two concurrent requests with one sign cannot both pass.
+// Concurrent calls are committed together, several in one transaction
+// (groupCommit); each returns once its record is committed.
 func (s *SeenSigns) SeenBefore(ctx context.Context, appkey, sign string, until time.Time) (bool, error) {
-	res, err := s.DB.execWrite(ctx, `INSERT INTO seen_sign (appkey, sign, until) VALUES (?, ?, ?)
-		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until WHERE seen_sign.until <= ?`,
-		textSafe(appkey, 0), textSafe(sign, 0), micros(until), micros(s.now()))
-	if err != nil {
+	r := &seenReq{appkey: textSafe(appkey, 0), sign: textSafe(sign, 0), until: micros(until), now: micros(s.now())}
+	if err := s.group().do(ctx, r); err != nil {
 		return false, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, err
-	}
-	return n == 0, nil
+	return r.seen, nil
+}
+
+type seenReq struct {
+	appkey, sign string
+	until, now   int64
+	seen         bool
+}
+
+func (s *SeenSigns) group() *groupCommit[*seenReq] {
+	s.once.Do(func() { s.gc = &groupCommit[*seenReq]{max: 512, write: s.write} })
+	return s.gc
+}
+
+func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) error {
+	q := s.DB.Rebind(`INSERT INTO seen_sign (appkey, sign, until) VALUES (?, ?, ?)
+		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until WHERE seen_sign.until <= ?`)
+	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		for _, it := range items {
+			r := it.v
+			res, err := tx.ExecContext(ctx, q, r.appkey, r.sign, r.until, r.now)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			r.seen = n == 0
+		}
+		return nil
+	})
 }
 
 // Purge deletes the entries expired at now and returns how many.
