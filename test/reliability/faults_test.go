@@ -60,6 +60,7 @@ func TestFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := stack.Start(t, stack.Options{Quiet: true, Timeout: 400 * time.Millisecond})
 			door := s.InstDoor
 			if tc.door == "platform" {

@@ -68,7 +68,7 @@ func TestKill9(t *testing.T) {
 				return tc.hold == "" || f["filetype"]+"/"+f["index"] == tc.hold
 			})
 
-			opening := time.Now().Add(12 * time.Second).Truncate(time.Second)
+			opening := time.Now().Add(8 * time.Second).Truncate(time.Second)
 			applyNo := pr.apply(opening)
 			killed := make(chan struct{})
 			go func() {
