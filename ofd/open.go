@@ -162,7 +162,10 @@ func readEntry(f *zip.File, maxEntry, remaining int64) ([]byte, error) {
 	if capHint > limit {
 		capHint = limit
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, capHint+1))
+	// Room for the whole entry and the read that finds EOF: io.Copy into
+	// a bytes.Buffer grows it (doubling) whenever less than bytes.MinRead
+	// is free, which would double a 20 MB attachment at its last read.
+	buf := bytes.NewBuffer(make([]byte, 0, capHint+bytes.MinRead))
 	n, err := io.Copy(buf, io.LimitReader(rc, limit+1))
 	if errors.Is(err, zip.ErrFormat) {
 		return nil, &PackageError{Entry: f.Name, Kind: ErrCorruptEntry, Detail: fmt.Sprintf("inflates to more than its header declares (%d bytes), or is corrupt", f.UncompressedSize64)}
