@@ -28,6 +28,14 @@ type Client struct {
 	Metrics     Metrics // optional
 	MaxResponse int64   // 0: DefaultMaxResponse
 	UserAgent   string  // "" : "baohan"
+	// Seen, when set, is told of the sign of every request Call sends,
+	// until its timestamp leaves the peer's window. Give it the replay
+	// store of this service's Server: one appsecret signs both
+	// directions and the sign does not cover the interface, so a
+	// request this service sent could otherwise be sent back to it, to
+	// another interface, and pass its sign and replay checks (e.g. its
+	// own baohanapply posted to its giveupnotice).
+	Seen protocol.SeenStore
 }
 
 // Option configures a Client made by NewClient.
@@ -53,6 +61,9 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.Now = n
 
 // WithMessageLog sets where exchanges are recorded.
 func WithMessageLog(l MessageLog) Option { return func(c *Client) { c.Log = l } }
+
+// WithSeen records outbound signs in the replay store (see Client.Seen).
+func WithSeen(s protocol.SeenStore) Option { return func(c *Client) { c.Seen = s } }
 
 // WithMetrics sets the metrics hook.
 func WithMetrics(m Metrics) Option { return func(c *Client) { c.Metrics = m } }
@@ -93,7 +104,15 @@ func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fie
 		f["timestamp"] = protocol.FormatTime(c.now())
 	}
 	delete(f, protocol.SignField)
-	f[protocol.SignField] = protocol.Sign(f, peer.AppSecret)
+	sign := protocol.Sign(f, peer.AppSecret)
+	f[protocol.SignField] = sign
+	if c.Seen != nil {
+		if ts, err := protocol.ParseTime(f["timestamp"]); err == nil {
+			if _, err := c.Seen.SeenBefore(ctx, f["appkey"], strings.ToLower(sign), ts.Add(peer.Profile.Window())); err != nil {
+				c.logger().WarnContext(ctx, "replay store: recording an outbound sign failed", "interface", string(i), "peer", peer.Name, "err", err)
+			}
+		}
+	}
 	if vs := protocol.Validate(i, protocol.NewRequest(f)); len(vs) > 0 {
 		c.logger().WarnContext(ctx, "sending a request that breaks the interface's rules; the peer will likely refuse it",
 			"interface", string(i), "peer", peer.Name, "violations", protocol.JoinViolations(vs, 0))

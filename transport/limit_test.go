@@ -2,6 +2,8 @@ package transport
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -9,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // fakeTime is a settable clock for the rate limiter.
@@ -225,5 +229,37 @@ func TestServerRateLimitWallClock(t *testing.T) {
 	time.Sleep(40 * time.Millisecond)
 	if a := f.do(t, "POST", "/baohan/baohannotice", noticeAt(2)); a.resp.Code != 1 {
 		t.Fatalf("after 40ms at 50/s: %+v", a.resp)
+	}
+}
+
+// A request this side sent, posted back to it (to any interface), is a
+// replay when the Client shares the Server's replay store.
+func TestClientSeenRefusesReflection(t *testing.T) {
+	f := newFixture(t)
+	seen := &protocol.MemorySeen{Now: func() time.Time { return testNow }}
+	f.srv.Seen = seen
+	var sent []byte
+	remote := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent, _ = io.ReadAll(r.Body)
+		w.Write([]byte(`{"code":1,"message":"success","data":{}}`))
+	}))
+	defer remote.Close()
+	peer := *f.peer
+	peer.BaseURL = remote.URL
+	for _, withSeen := range []bool{false, true} {
+		c := &Client{Now: func() time.Time { return testNow.Add(time.Second) }}
+		if withSeen {
+			c = NewClient(WithClock(func() time.Time { return testNow.Add(2 * time.Second) }), WithSeen(seen))
+		}
+		if _, err := c.Call(context.Background(), &peer, protocol.BaohanNotice, with(noticeFields(), "timestamp", "")); err != nil {
+			t.Fatal(err)
+		}
+		a := f.do(t, "POST", "/baohan/baohannotice", sent) // reflected to this side
+		if withSeen && (a.resp.Code != 0 || !strings.HasPrefix(a.resp.Message, "replayed request")) {
+			t.Fatalf("reflected with Seen: %+v", a.resp)
+		}
+		if !withSeen && a.resp.Code != 1 {
+			t.Fatalf("control (no Seen): the reflected request should pass: %+v", a.resp)
+		}
 	}
 }
