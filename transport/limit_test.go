@@ -263,3 +263,35 @@ func TestClientSeenRefusesReflection(t *testing.T) {
 		}
 	}
 }
+
+// An outsider's big bodies are not kept whole in the message log; a
+// peer's signed ones are.
+func TestServerLogBoundsUnauthenticatedBodies(t *testing.T) {
+	f := newFixture(t)
+	big := strings.Repeat("A", 700<<10)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		whole  bool
+		remote string
+	}{
+		{"unknown appkey", signed(with(noticeFields(), "appkey", "nobody", "baohanfile", big), "x"), false, ""},
+		{"bad sign", signed(with(noticeFields(), "baohanfile", big), "wrong"), false, ""},
+		{"not JSON", []byte(big), false, ""},
+		{"signed", signed(with(noticeFields(), "baohanfile", big, "timestamp", "2024-03-15 14:05:01"), testSecret), true, ""},
+	} {
+		a := f.do(t, "POST", "/baohan/uploadbaohanfile", tc.body)
+		ex := f.log.Exchanges()
+		last := ex[len(ex)-1]
+		if tc.whole {
+			if !bytes.Equal(last.Request, tc.body) {
+				t.Errorf("%s: the signed body was not kept whole (%d of %d bytes)", tc.name, len(last.Request), len(tc.body))
+			}
+			continue
+		}
+		if a.resp.Code != 0 || len(last.Request) != MaxUnauthenticatedLog || !bytes.Equal(last.Request, tc.body[:MaxUnauthenticatedLog]) ||
+			!strings.Contains(last.Diagnosis, "not authenticated: first 65536 kept") {
+			t.Errorf("%s: kept %d bytes, diagnosis %q", tc.name, len(last.Request), last.Diagnosis)
+		}
+	}
+}

@@ -31,6 +31,11 @@ const (
 	DefaultMaxBody       = 1 << 20 // every interface but uploadbaohanfile
 	DefaultMaxUploadBody = 8 << 20 // uploadbaohanfile: a 512 KiB chunk is ~700 KB of base64; room for 4 MiB chunks
 	DefaultMaxViolations = 5       // violations listed in one message
+	// MaxUnauthenticatedLog is how much of a request body the message log
+	// keeps when the sign did not verify (unknown appkey, bad sign,
+	// refused address, unparsable body): enough to troubleshoot any
+	// request but an upload chunk, too little to fill a disk.
+	MaxUnauthenticatedLog = 64 << 10
 )
 
 // Server is the inbound pipeline, an http.Handler. Set the fields, then
@@ -204,6 +209,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	ex.Response = body
 	ex.HTTPStatus = status
 	ex.Code = resp.Code
+	if !ex.SignOK && len(ex.Request) > MaxUnauthenticatedLog {
+		// Nobody proved to hold an appsecret: keep only the head of the
+		// body, or an outsider could fill the disk through the log.
+		ex.Diagnosis = strings.TrimSpace(fmt.Sprintf("%s (request body of %d bytes not authenticated: first %d kept)",
+			ex.Diagnosis, len(ex.Request), MaxUnauthenticatedLog))
+		ex.Request = ex.Request[:MaxUnauthenticatedLog]
+	}
 	if resp.Code != protocol.CodeOK {
 		ex.Error = resp.Message
 	}
