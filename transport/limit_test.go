@@ -295,3 +295,40 @@ func TestServerLogBoundsUnauthenticatedBodies(t *testing.T) {
 		}
 	}
 }
+
+// Past the per-address budget, unauthenticated bodies are not kept; the
+// answers do not change, and other addresses keep their budget.
+func TestServerUnauthenticatedLogBudget(t *testing.T) {
+	f := newFixture(t)
+	f.srv.limitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
+	f.srv.UnauthenticatedLog = RateLimit{Rate: 1, Burst: 3}
+	post := func(remote string) Exchange {
+		req := httptest.NewRequest("POST", "/baohan/baohannotice", bytes.NewReader(signed(noticeFields(), "wrong")))
+		req.RemoteAddr = remote
+		a := f.serve(t, req)
+		if a.status != 200 || !strings.HasPrefix(a.resp.Message, "sign mismatch") {
+			t.Fatalf("answer changed: %d %+v", a.status, a.resp)
+		}
+		ex := f.log.Exchanges()
+		return ex[len(ex)-1]
+	}
+	for i := 0; i < 3; i++ {
+		if ex := post("203.0.113.5:1"); len(ex.Request) == 0 {
+			t.Fatalf("request %d: body not kept within the budget", i)
+		}
+	}
+	ex := post("203.0.113.5:2")
+	if len(ex.Request) != 0 || !strings.Contains(ex.Diagnosis, "not kept: too many unauthenticated requests from 203.0.113.5") {
+		t.Fatalf("past the budget: %d bytes kept, %q", len(ex.Request), ex.Diagnosis)
+	}
+	if ex := post("198.51.100.7:1"); len(ex.Request) == 0 {
+		t.Fatal("another address lost its budget")
+	}
+	// Signed requests are always kept.
+	if a := f.do(t, "POST", "/baohan/baohannotice", noticeAt(1)); a.resp.Code != 1 {
+		t.Fatal(a.resp)
+	}
+	if ex := f.log.Exchanges(); len(ex[len(ex)-1].Request) == 0 {
+		t.Fatal("a signed body was not kept")
+	}
+}

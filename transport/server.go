@@ -66,6 +66,11 @@ type Server struct {
 	// answered HTTP 429 with Retry-After and the JSON
 	// {"code":0,"message":"rate limit exceeded: ..."}.
 	RateLimit RateLimit
+	// UnauthenticatedLog is how many bodies of requests whose sign did
+	// not verify the message log keeps per source address (zero:
+	// DefaultUnauthenticatedLog; Unlimited: all). Past it the exchange is
+	// still recorded, without its body. The answers do not change.
+	UnauthenticatedLog RateLimit
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed when checking a Peer's AllowFrom. Empty: the TCP peer's
 	// address is the client's.
@@ -74,6 +79,8 @@ type Server struct {
 	mu       sync.RWMutex
 	handlers map[protocol.Interface]HandlerFunc
 	limits   limiters
+	// unauthLog holds the per-address budget of UnauthenticatedLog.
+	unauthLog limiters
 	// limitClock is the rate limiter's clock (tests); nil: the wall
 	// clock. The limiter never reads Now, which tests freeze.
 	limitClock func() time.Time
@@ -139,6 +146,17 @@ func (s *Server) rateLimitOf(peer *Peer) RateLimit {
 		return s.RateLimit
 	}
 	return DefaultRateLimit
+}
+
+// DefaultUnauthenticatedLog is the default UnauthenticatedLog: 10 bodies
+// a second per address, 100 at once.
+var DefaultUnauthenticatedLog = RateLimit{Rate: 10, Burst: 100}
+
+func (s *Server) unauthLogLimit() RateLimit {
+	if s.UnauthenticatedLog.IsZero() {
+		return DefaultUnauthenticatedLog
+	}
+	return s.UnauthenticatedLog
 }
 
 func (s *Server) limitNow() time.Time {
@@ -209,12 +227,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	ex.Response = body
 	ex.HTTPStatus = status
 	ex.Code = resp.Code
-	if !ex.SignOK && len(ex.Request) > MaxUnauthenticatedLog {
+	if !ex.SignOK && len(ex.Request) > 0 {
 		// Nobody proved to hold an appsecret: keep only the head of the
-		// body, or an outsider could fill the disk through the log.
-		ex.Diagnosis = strings.TrimSpace(fmt.Sprintf("%s (request body of %d bytes not authenticated: first %d kept)",
-			ex.Diagnosis, len(ex.Request), MaxUnauthenticatedLog))
-		ex.Request = ex.Request[:MaxUnauthenticatedLog]
+		// body, and none past a budget per source address, or an
+		// outsider could fill the disk through the log.
+		addr := clientAddr(hr, s.TrustedProxies)
+		if ok, _ := s.unauthLog.allow(addr.String(), s.unauthLogLimit(), s.limitNow()); !ok {
+			ex.Diagnosis = strings.TrimSpace(fmt.Sprintf("%s (request body of %d bytes not kept: too many unauthenticated requests from %s)",
+				ex.Diagnosis, len(ex.Request), addr))
+			ex.Request = nil
+		} else if len(ex.Request) > MaxUnauthenticatedLog {
+			ex.Diagnosis = strings.TrimSpace(fmt.Sprintf("%s (request body of %d bytes not authenticated: first %d kept)",
+				ex.Diagnosis, len(ex.Request), MaxUnauthenticatedLog))
+			ex.Request = ex.Request[:MaxUnauthenticatedLog]
+		}
 	}
 	if resp.Code != protocol.CodeOK {
 		ex.Error = resp.Message
