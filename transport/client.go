@@ -20,7 +20,10 @@ const DefaultMaxResponse = 4 << 20
 
 // Client calls a peer's interfaces.
 type Client struct {
-	HTTP *http.Client     // nil: http.DefaultClient (set timeouts through ctx)
+	// HTTP sends the requests (nil: http.DefaultClient; set timeouts
+	// through ctx). Redirects are not followed unless its CheckRedirect
+	// says otherwise.
+	HTTP *http.Client
 	Log  MessageLog       // optional: every exchange is recorded
 	Now  func() time.Time // the clock for timestamps and latency; nil: time.Now
 	// Logger gets warnings (e.g. an outgoing request that breaks a rule).
@@ -174,6 +177,14 @@ func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	if hc.CheckRedirect == nil {
+		// The protocol has no redirects. Following one would send the
+		// signed body (and, in baohanrestore, the project key) wherever
+		// the answer points: a 3xx is an answer like any non-200.
+		cp := *hc
+		cp.CheckRedirect = noRedirects
+		hc = &cp
+	}
 	res, err := hc.Do(hr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, unwrapURLError(err))
@@ -210,6 +221,8 @@ func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	}
 	return resp, nil
 }
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // unwrapURLError drops the *url.Error wrapper's repetition of method and
 // URL, which the caller's message already names.

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -330,5 +331,30 @@ func TestServerUnauthenticatedLogBudget(t *testing.T) {
 	}
 	if ex := f.log.Exchanges(); len(ex[len(ex)-1].Request) == 0 {
 		t.Fatal("a signed body was not kept")
+	}
+}
+
+// A redirect is not followed: the signed body goes to the peer's URL only.
+func TestClientNoRedirects(t *testing.T) {
+	var elsewhere int
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere++
+		w.Write([]byte(`{"code":1,"message":"success","data":{}}`))
+	}))
+	defer other.Close()
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		peerSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/collect", status)
+		}))
+		peer := &Peer{Name: "bank", AppKey: testAppKey, AppSecret: testSecret, BaseURL: peerSrv.URL, Profile: DefaultProfile()}
+		_, err := (&Client{HTTP: &http.Client{}}).Call(context.Background(), peer, protocol.BaohanRestore,
+			map[string]string{"applyno": "A1", "key": "W3x2hzyALHrO8nquPnbrtg=="})
+		peerSrv.Close()
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("HTTP %d", status)) {
+			t.Errorf("%d: %v", status, err)
+		}
+	}
+	if elsewhere != 0 {
+		t.Fatalf("the redirect target got %d requests", elsewhere)
 	}
 }
