@@ -3,6 +3,9 @@ package security
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,4 +81,31 @@ func TestProjectKeyStaysUntilOpening(t *testing.T) {
 			t.Errorf("the key went out at %s, before the opening at %s", ex.At, opening)
 		}
 	}
+}
+
+// TestRestoreNotRedirected: an institution endpoint that answers with a
+// redirect (a compromised web server, a misconfigured balancer) does not
+// get the platform to post baohanrestore, project key and all, to
+// another host; the restore goes through once the endpoint answers.
+func TestRestoreNotRedirected(t *testing.T) {
+	s := stack.Start(t, stack.Options{Quiet: true})
+	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
+	var collected atomic.Int32
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { collected.Add(1) }))
+	defer collector.Close()
+	inst := s.Inst.Handler()
+	s.InstDoor.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/baohanrestore") {
+			http.Redirect(w, r, collector.URL+"/steal", http.StatusTemporaryRedirect)
+			return
+		}
+		inst.ServeHTTP(w, r)
+	}))
+	s.Clock.Advance(time.Hour + time.Second)
+	s.Eventually("restore attempts", 10*time.Second, func() bool { return s.InstDoor.Hits("baohanrestore") >= 2 })
+	if n := collected.Load(); n != 0 {
+		t.Fatalf("the redirect target received %d requests", n)
+	}
+	s.InstDoor.Set(inst)
+	s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
 }
