@@ -42,6 +42,12 @@ func (e *env) tryCall(iface protocol.Interface, fields map[string]string) (proto
 // institution still "approved". It returns the answer to quitapply.
 func (e *env) quitDuring(applyNo string, hook func(trigger func())) protocol.Response {
 	e.t.Helper()
+	return e.callDuring(applyNo, protocol.QuitApply, map[string]string{"reason": "项目变更"}, hook)
+}
+
+// callDuring is quitDuring for any request of the platform about applyNo.
+func (e *env) callDuring(applyNo string, iface protocol.Interface, fields map[string]string, hook func(trigger func())) protocol.Response {
+	e.t.Helper()
 	var (
 		once sync.Once
 		resp protocol.Response
@@ -57,7 +63,11 @@ func (e *env) quitDuring(applyNo string, hook func(trigger func())) protocol.Res
 				return
 			}
 			e.advance(time.Second)
-			resp, err = e.tryCall(protocol.QuitApply, map[string]string{"applyno": applyNo, "baohanno": a.BaohanNo, "reason": "项目变更"})
+			f := map[string]string{"applyno": applyNo, "baohanno": a.BaohanNo}
+			for k, v := range fields {
+				f[k] = v
+			}
+			resp, err = e.tryCall(iface, f)
 		})
 	})
 	tok := e.apply(applyNo, "200000.00")
@@ -193,5 +203,28 @@ func TestQuitWhileUploading(t *testing.T) {
 				t.Error("no upload message was left unsent")
 			}
 		})
+	}
+}
+
+// TestCancelWhileUploading: canclenotice while the ciphertext guarantee
+// is still being uploaded stops the issuance as a quit does: nothing more
+// is sent for it, nothing is refused or dead.
+func TestCancelWhileUploading(t *testing.T) {
+	e := newEnv(t, false)
+	r := e.callDuring("CU-1", protocol.CancelNotice, nil, func(trigger func()) {
+		e.plat.setOnChunk(func(applyNo string, index int) bool { trigger(); return true })
+	})
+	if r.Code != 1 {
+		t.Fatalf("canclenotice: %+v", r)
+	}
+	e.settled()
+	if s := e.app("CU-1").State; s != Cancelled {
+		t.Errorf("state %s, want cancelled", s)
+	}
+	if n, c := e.plat.count("uploadbaohanfile"), e.plat.count("baohanfilecompletenotice"); n != 1 || c != 0 {
+		t.Errorf("%d chunks and %d completion notices reached the platform; want only the chunk in flight", n, c)
+	}
+	if f := e.file1("CU-1"); f.Stage != StageStopped {
+		t.Errorf("ciphertext file %+v, want stopped", f)
 	}
 }
