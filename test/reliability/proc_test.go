@@ -273,13 +273,14 @@ appsecret = %q
 base_url = %q
 platformcode = %q
 chunk_size = 1024
-timeout = "2s"
+timeout = "1s"
 rate_limit = -1
 
 [outbox]
 poll = "50ms"
 retry_initial = "50ms"
 retry_max = "500ms"
+lease = "6s"
 `, pk.CAFile, iAddr, pr.instDoor.URL, iData, stack.InstitutionName, stack.InstCreditCode, filepath.Join(dir, "inst.cert.pem"),
 		filepath.Join(dir, "inst.key.pem"), stack.InstAdmin, stack.Product, stack.PlatformName, stack.AppKey, stack.AppSecret,
 		pr.platDoor.URL, stack.PlatformCode))
@@ -443,22 +444,6 @@ func (pr *pair) token(applyNo string) string {
 		return u != ""
 	})
 	return u[strings.Index(u, "/bidder/")+len("/bidder/"):]
-}
-
-// expireLeases ends the outbox leases a killed process held, as the
-// passing of the lease time would (the institution's lease is the
-// dispatcher's default, 2 minutes, and not configurable: see
-// test/issues/outbox_lease_test.go).
-func expireLeases(t *testing.T, dbFile string) {
-	t.Helper()
-	db, err := store.Open(context.Background(), dbFile, "", store.WithoutSharedMigrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`UPDATE outbox SET lease_until = 1 WHERE state = 'delivering'`); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checkEnd compares both sides through the admin APIs, then stops the
