@@ -12,7 +12,9 @@
 // baohanfilecompletenotice, invoicenotice, quitnotice, giveupnotice)
 // through the store's outbox, so that every state change and the message
 // it causes are written in one transaction and delivered exactly once
-// across crashes.
+// across crashes. The signs of the calls it sends go into its own replay
+// store (transport.Client.Seen), so that a call of ours posted back to us
+// is refused as a replay.
 //
 // HTTP surface (Service.Handler):
 //

@@ -28,13 +28,17 @@ func (s *Service) wireStore() error {
 	s.msgs = store.NewMessageLog(s.db)
 	s.mlog = s.msgs
 	s.seenDB = store.NewSeenSigns(s.db)
+	s.seenDB.Now = s.now
 	s.seen = s.seenDB
 	s.server = &transport.Server{
 		Peers: s.peers, Log: s.mlog, Seen: s.seen, Now: s.now, MaxBody: s.cfg.MaxBody,
 		Prefix: s.cfg.Listen.Prefix, Logger: s.logger,
 	}
 	s.registerInterfaces(s.server)
-	s.client = &transport.Client{HTTP: s.http, Log: s.mlog, Now: s.now}
+	// Seen: the signs of what we send go into our own replay store, so a
+	// request of ours posted back to us (one appsecret signs both
+	// directions, the sign does not cover the interface) is a replay.
+	s.client = &transport.Client{HTTP: s.http, Log: s.mlog, Now: s.now, Seen: s.seen}
 	workers := s.cfg.Outbox.Workers
 	if workers <= 0 {
 		workers = 4

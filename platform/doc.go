@@ -21,7 +21,10 @@
 // invoicenotice, quitnotice, giveupnotice) go through transport.Server:
 // appkey, sign over the raw JSON, timestamp window, replay and every field
 // rule are checked before the handlers here, and every request, however
-// bad, is answered {code, message, data}. The seven calls (baohanapply,
+// bad, is answered {code, message, data}. The signs of the calls the
+// platform sends go into the same replay store (transport.Client.Seen):
+// one appsecret signs both directions, so a call of ours posted back to
+// us would otherwise pass as the institution's. The seven calls (baohanapply,
 // baohanrestore, invoiceapply, quitapply, canclenotice, claimsnotice,
 // giveupapply) are written to the store's outbox in the transaction of
 // the state change that causes them and delivered with backoff until the

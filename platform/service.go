@@ -176,7 +176,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: maxTimeout(cfg)}
 	}
-	s.client = &transport.Client{HTTP: httpClient, Log: mlog, Now: s.now}
+	// Seen: the signs of what we send go into our own replay store, so a
+	// request of ours posted back to us (one appsecret signs both
+	// directions, the sign does not cover the interface) is a replay.
+	s.client = &transport.Client{HTTP: httpClient, Log: mlog, Now: s.now, Seen: s.seen}
 
 	maxChunk := 0
 	for _, p := range s.peers {
