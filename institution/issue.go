@@ -122,6 +122,12 @@ func (s *Service) startUpload(ctx context.Context, tx *sql.Tx, a *Application, f
 	if a.publicKey != "" {
 		return s.encryptAndEnqueue(ctx, tx, a, f)
 	}
+	return s.requestKey(ctx, tx, a, f)
+}
+
+// requestKey enqueues downloadpublickey for the file's round; the answer
+// (onPublicKey) moves the file on to encryption.
+func (s *Service) requestKey(ctx context.Context, tx *sql.Tx, a *Application, f *File) error {
 	f.Stage = StageKeyRequested
 	if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
 		return err
@@ -338,6 +344,13 @@ func (s *Service) onUploadRefused(ctx context.Context, tx *sql.Tx, a *Applicatio
 // ReuploadFile starts the upload of a guarantee file again, with a fresh
 // key and new outbox messages (a new round), after the platform refused
 // it or lost it. actor is who asked.
+//
+// A file the platform acknowledged may be sent again too: a platform
+// restored from a backup older than the file waits for it and nothing
+// else would ever send it. The platform's completion is idempotent (the
+// same document again is acknowledged), so this is safe. Such a round
+// asks for the platform's public key again first, since a platform that
+// lost the file may have lost the key pair it gave for the applyno too.
 func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, actor string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		a, err := s.repo.applicationByID(ctx, tx, appID)
@@ -348,9 +361,7 @@ func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, 
 		if err != nil {
 			return refuse("application %s has no guarantee file %d", a.ApplyNo, filetype)
 		}
-		if f.Stage == StageComplete {
-			return refuse("guarantee file %d of %s was already received by the platform", filetype, a.ApplyNo)
-		}
+		resend := f.Stage == StageComplete
 		if a.State.Final() {
 			return refuse("application %s is %s (%s): its guarantee is no longer uploaded", a.ApplyNo, a.State, a.State.Label())
 		}
@@ -364,8 +375,15 @@ func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, 
 		if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
 			return err
 		}
-		if err := s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "reupload", actor, fmt.Sprintf("filetype %d round %d", filetype, f.Round)); err != nil {
+		detail := fmt.Sprintf("filetype %d round %d", filetype, f.Round)
+		if resend {
+			detail += " (the platform had acknowledged it; sent again with its public key fetched anew)"
+		}
+		if err := s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "reupload", actor, detail); err != nil {
 			return err
+		}
+		if resend {
+			return s.requestKey(ctx, tx, a, f)
 		}
 		return s.startUpload(ctx, tx, a, f)
 	})

@@ -106,3 +106,29 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestReuploadAcknowledgedFile: a file the platform acknowledged can be
+// sent again (a platform restored from a backup older than the file has
+// lost it): a new round that fetches the public key anew, the same
+// document, acknowledged again; the application does not move.
+func TestReuploadAcknowledgedFile(t *testing.T) {
+	e := newEnv(t, false)
+	e.issue("RA-1")
+	a := e.app("RA-1")
+	first := e.plat.file("RA-1", 1)
+	if err := e.svc.ReuploadFile(context.Background(), a.ID, 1, "person:ops"); err != nil {
+		t.Fatalf("re-upload of an acknowledged file: %v", err)
+	}
+	e.waitFor("the second completion", func() bool { return e.plat.count("baohanfilecompletenotice") == 2 })
+	e.settled()
+	if c := e.plat.count("downloadpublickey"); c != 2 {
+		t.Errorf("public key fetched %d times, want again for the resend", c)
+	}
+	if got := e.plat.file("RA-1", 1); string(got) != string(first) {
+		t.Error("the document sent again differs")
+	}
+	d, err := e.svc.Detail(context.Background(), a.ID)
+	if err != nil || d.State != Issued || len(d.Files) != 1 || d.Files[0].Stage != StageComplete || d.Files[0].Round != 1 {
+		t.Fatalf("after the resend: %+v %v", d, err)
+	}
+}
