@@ -3,6 +3,7 @@ package reliability
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/test/internal/stack"
@@ -468,6 +471,37 @@ func (pr *pair) checkEnd(applyNo string) {
 	is, ib := pr.instState(applyNo)
 	if ps != "plain_received" || is != "restored" || pb == "" || pb != ib {
 		t.Errorf("admin APIs: platform %s %q, institution %s %q", ps, pb, is, ib)
+	}
+	// The guarantees the platform holds are, byte for byte, the OFD files
+	// the institution sealed (platform: SM3 and size; institution: the file).
+	var list []struct {
+		ID      string `json:"id"`
+		ApplyNo string `json:"applyno"`
+	}
+	admin(t, pr.inst.url, stack.InstAdmin, "GET", "/api/applications?applyno="+url.QueryEscape(applyNo), nil, &list)
+	for _, ft := range []string{"1", "2"} {
+		var g struct {
+			SM3     string `json:"sm3"`
+			Size    int64  `json:"size"`
+			SealsOK bool   `json:"seals_ok"`
+		}
+		admin(t, pr.plat.url, stack.PlatformAdmin, "GET", "/api/guarantees/"+applyNo+"/"+ft, nil, &g)
+		if len(list) != 1 {
+			t.Fatalf("institution list for %s: %d applications", applyNo, len(list))
+		}
+		req, _ := http.NewRequest("GET", pr.inst.url+"/api/applications/"+list[0].ID+"/guarantee?filetype="+ft, nil)
+		req.Header.Set("Authorization", "Bearer "+stack.InstAdmin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		sum := sm3.Sum(doc)
+		if res.StatusCode != 200 || hex.EncodeToString(sum[:]) != g.SM3 || int64(len(doc)) != g.Size || !g.SealsOK {
+			t.Errorf("filetype %s: platform holds SM3 %.16s… %d bytes (seals ok %v); the institution's file (HTTP %d) is SM3 %.16x… %d bytes",
+				ft, g.SM3, g.Size, g.SealsOK, res.StatusCode, sum, len(doc))
+		}
 	}
 	pr.plat.stop()
 	pr.inst.stop()
