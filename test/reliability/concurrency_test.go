@@ -100,6 +100,12 @@ func TestConcurrentDuplicates(t *testing.T) {
 					t.Errorf("round %d: %d notices accepted, history %v", round, accepted.Load(), pe)
 				}
 			}
+			// Concurrent appends kept both message-log chains whole.
+			for _, p := range []string{stack.ChainProblem(ctx, s.Plat.DB(), "platform"), stack.ChainProblem(ctx, s.Inst.DB(), "institution")} {
+				if p != "" {
+					t.Error(p)
+				}
+			}
 		})
 	}
 }
