@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
@@ -40,6 +41,11 @@ type DB struct {
 	attempts int // InTx attempts
 
 	onRetry func(err error) // tests: called before each retry
+
+	// SQLite: concurrent write transactions committed together (grouptx.go).
+	txgOnce   sync.Once
+	txg       *groupCommit[*txJob]
+	noGroupTx bool
 }
 
 // Option configures Open.
@@ -278,6 +284,13 @@ func (db *DB) retry(ctx context.Context, op func() error) error {
 }
 
 func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	if db.Dialect == SQLite && (opts == nil || !opts.ReadOnly) && !db.noGroupTx {
+		return db.runGrouped(ctx, fn)
+	}
+	return db.runTxPlain(ctx, opts, fn)
+}
+
+func (db *DB) runTxPlain(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
 	pool := db.write
 	if db.Dialect == SQLite {
 		if opts != nil && opts.ReadOnly {

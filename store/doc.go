@@ -33,7 +33,11 @@
 // two cores with 32 goroutines committing small transactions
 // (BenchmarkSQLiteWriters): about 31µs a commit through the writer pool,
 // 37µs through an 8-connection pool relying on busy_timeout, and no
-// "database is locked" either way. Each SQLite connection keeps its
+// "database is locked" either way. When several write transactions wait
+// for the writer, the first runs them all in one SQLite transaction, each
+// in its own savepoint (grouptx.go): equivalent to running them one after
+// the other, one BEGIN and one COMMIT for all; with 32 goroutines, 5.8µs a
+// transaction instead of 22.7µs (BenchmarkSQLiteGroupTx). Each SQLite connection keeps its
 // prepared statements by SQL text (stmtcache.go), so the services' short,
 // repeated statements are parsed once per connection, not on every call
 // (parsing was a quarter of the write path's CPU). On PostgreSQL, InTx retries

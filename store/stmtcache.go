@@ -89,6 +89,9 @@ type cachingConn struct {
 	mu      sync.Mutex
 	byQuery map[string]*list.Element // of *cachedStmt
 	lru     *list.List               // front: most recently used
+	// detached: statements ignore their contexts' cancellation (inside a
+	// group transaction, see grouptx.go).
+	detached bool
 }
 
 // stmt returns the cached statement for query, preparing it on first use.
@@ -136,6 +139,9 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 
 // ExecContext runs query through its cached statement.
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -149,6 +155,9 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 // QueryContext runs query through its cached statement; the statement is
 // in use until the rows are closed.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
