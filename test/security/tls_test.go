@@ -22,12 +22,14 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
+	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
-// tlsServer serves "ok" with service.Listen's TLS on 127.0.0.1 and returns
-// its address and certificate pool.
-func tlsServer(t *testing.T) (addr string, pool *x509.CertPool) {
+// testCert makes a self-signed ECDSA certificate for 127.0.0.1 and
+// returns its files and a pool that trusts it.
+func testCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	dir := t.TempDir()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -39,9 +41,20 @@ func tlsServer(t *testing.T) (addr string, pool *x509.CertPool) {
 		t.Fatal(err)
 	}
 	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	pool = x509.NewCertPool()
+	c, _ := x509.ParseCertificate(der)
+	pool.AddCert(c)
+	return certFile, keyFile, pool
+}
+
+// tlsServer serves "ok" with service.Listen's TLS on 127.0.0.1 and returns
+// its address and certificate pool.
+func tlsServer(t *testing.T) (addr string, pool *x509.CertPool) {
+	t.Helper()
+	certFile, keyFile, pool := testCert(t)
 	ln, url, err := service.Listen(config.Listen{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile})
 	if err != nil {
 		t.Fatal(err)
@@ -50,14 +63,48 @@ func tlsServer(t *testing.T) (addr string, pool *x509.CertPool) {
 		t.Fatalf("service.Listen with a certificate serves %s", url)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-		ErrorLog: nil}
-	srv.ErrorLog = newDiscardLogger()
+		ErrorLog: newDiscardLogger()}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	pool = x509.NewCertPool()
-	c, _ := x509.ParseCertificate(der)
-	pool.AddCert(c)
 	return ln.Addr().String(), pool
+}
+
+// TestTLSEndToEnd: the whole flow with both services behind
+// service.TLSConfig, calling each other (and the bidder calling the
+// institution) over HTTPS only: every exchange on both sides went over
+// TLS 1.2+ with an AEAD suite, and plain HTTP is not served.
+func TestTLSEndToEnd(t *testing.T) {
+	certFile, keyFile, pool := testCert(t)
+	tc, err := service.TLSConfig(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stack.Start(t, stack.Options{Quiet: true, TLS: tc, TLSRoots: pool})
+	if !strings.HasPrefix(s.PlatDoor.URL, "https://") || !strings.HasPrefix(s.InstDoor.URL, "https://") {
+		t.Fatalf("doors %s %s", s.PlatDoor.URL, s.InstDoor.URL)
+	}
+	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
+	s.Clock.Advance(time.Hour + time.Second)
+	s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
+	n := 0
+	for _, ex := range s.Wire() {
+		n++
+		if ex.TLSVersion < tls.VersionTLS12 {
+			t.Errorf("%s %s over TLS version %x", ex.Method, ex.Path, ex.TLSVersion)
+		}
+		if name := tls.CipherSuiteName(ex.TLSSuite); !strings.Contains(name, "GCM") && !strings.Contains(name, "CHACHA20") {
+			t.Errorf("%s %s with suite %s", ex.Method, ex.Path, name)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d exchanges", n)
+	}
+	if res, err := http.Get("http" + strings.TrimPrefix(s.PlatDoor.URL, "https") + "/healthz"); err == nil {
+		res.Body.Close()
+		if res.StatusCode == 200 {
+			t.Error("plain HTTP is served on the TLS port")
+		}
+	}
 }
 
 // TestTLSModernOnly: the services' TLS (service.TLSConfig) refuses TLS 1.0

@@ -22,6 +22,12 @@ import (
 // the institution's public URL): open the digital envelope with the
 // bidder's key, sign the agreement with a personal seal, pay.
 func BidderFlow(base, token string, bidder *testca.Identity) error {
+	return BidderFlowWith(http.DefaultClient, base, token, bidder)
+}
+
+// BidderFlowWith is BidderFlow with an HTTP client (TLS roots).
+func BidderFlowWith(hc *http.Client, base, token string, bidder *testca.Identity) error {
+	bidderDo := func(method, url string, body []byte, out any) error { return bidderDoWith(hc, method, url, body, out) }
 	var v institution.BidderView
 	if err := bidderDo("GET", base+"/bidder/"+token, nil, &v); err != nil {
 		return err
@@ -57,12 +63,12 @@ func BidderFlow(base, token string, bidder *testca.Identity) error {
 	return bidderDo("POST", base+"/bidder/"+token+"/pay", []byte(`{}`), &v)
 }
 
-func bidderDo(method, url string, body []byte, out any) error {
+func bidderDoWith(hc *http.Client, method, url string, body []byte, out any) error {
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

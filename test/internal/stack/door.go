@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -39,6 +40,8 @@ type Exchange struct {
 	Status   int
 	Response []byte
 	Fault    Fault
+	// TLSVersion and TLSSuite of the connection (0 for plain HTTP).
+	TLSVersion, TLSSuite uint16
 }
 
 // Door is the front of a service: a listener on 127.0.0.1 whose URL
@@ -65,12 +68,21 @@ type Door struct {
 }
 
 // NewDoor listens on 127.0.0.1:0.
-func NewDoor(name string) (*Door, error) {
+func NewDoor(name string) (*Door, error) { return NewTLSDoor(name, nil) }
+
+// NewTLSDoor listens on 127.0.0.1:0 with TLS when tc is not nil (the URL
+// is then https://).
+func NewTLSDoor(name string, tc *tls.Config) (*Door, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	d := &Door{Name: name, URL: "http://" + ln.Addr().String(), ln: ln, faults: map[string][]Fault{},
+	scheme := "http://"
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+		scheme = "https://"
+	}
+	d := &Door{Name: name, URL: scheme + ln.Addr().String(), ln: ln, faults: map[string][]Fault{},
 		always: map[string]Fault{}, held: make(chan struct{}), hits: map[string]int{}}
 	d.srv = &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
 	go d.srv.Serve(ln)
@@ -171,6 +183,9 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	ex := Exchange{At: time.Now(), Method: r.Method, Path: r.URL.Path, Request: body}
+	if r.TLS != nil {
+		ex.TLSVersion, ex.TLSSuite = r.TLS.Version, r.TLS.CipherSuite
+	}
 	f := d.next(name, body)
 	ex.Fault = f
 	rec := &recorder{ResponseWriter: w, status: 200}

@@ -28,13 +28,13 @@ type Peer struct {
 
 // AsInstitution calls the platform as the institution would.
 func (s *Stack) AsInstitution() *Peer {
-	return &Peer{S: s, Client: &transport.Client{Now: s.Clock.Now},
+	return &Peer{S: s, Client: &transport.Client{Now: s.Clock.Now, HTTP: s.HTTP},
 		Target: &transport.Peer{Name: "platform", AppKey: AppKey, AppSecret: AppSecret, BaseURL: s.PlatDoor.URL}}
 }
 
 // AsPlatform calls the institution as the platform would.
 func (s *Stack) AsPlatform() *Peer {
-	return &Peer{S: s, Client: &transport.Client{Now: s.Clock.Now},
+	return &Peer{S: s, Client: &transport.Client{Now: s.Clock.Now, HTTP: s.HTTP},
 		Target: &transport.Peer{Name: "institution", AppKey: AppKey, AppSecret: AppSecret, BaseURL: s.InstDoor.URL}}
 }
 

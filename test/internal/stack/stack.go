@@ -9,10 +9,13 @@ package stack
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +119,11 @@ type Options struct {
 	Platform        func(*platform.Config)
 	Institution     func(*institution.Config)
 	Quiet           bool // log at Warn (default Debug: every line is inspected by the log tests)
+	// TLS serves both doors with this server configuration (from
+	// service.TLSConfig) and makes both services and the bidder trust
+	// TLSRoots.
+	TLS      *tls.Config
+	TLSRoots *x509.CertPool
 }
 
 // Stack is a running platform and institution.
@@ -134,7 +142,12 @@ type Stack struct {
 	Plat    *platform.Service
 	Inst    *institution.Service
 
+	// HTTP is the client that trusts the doors (and the services use,
+	// with their timeouts, under TLS).
+	HTTP *http.Client
+
 	quiet      bool
+	timeout    time.Duration
 	platCancel context.CancelFunc
 	platDone   chan error
 	instCancel context.CancelFunc
@@ -150,12 +163,15 @@ func Start(t testing.TB, o Options) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Stack{T: t, Dir: dir, Clock: &Clock{}, PKI: p, PlatLog: &LogBuffer{}, InstLog: &LogBuffer{}, quiet: o.Quiet}
-	if s.PlatDoor, err = NewDoor("platform"); err != nil {
+	s := &Stack{T: t, Dir: dir, Clock: &Clock{}, PKI: p, PlatLog: &LogBuffer{}, InstLog: &LogBuffer{}, quiet: o.Quiet, HTTP: http.DefaultClient}
+	if o.TLS != nil {
+		s.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: o.TLSRoots}}}
+	}
+	if s.PlatDoor, err = NewTLSDoor("platform", o.TLS); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.PlatDoor.Close)
-	if s.InstDoor, err = NewDoor("institution"); err != nil {
+	if s.InstDoor, err = NewTLSDoor("institution", o.TLS); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.InstDoor.Close)
@@ -165,6 +181,7 @@ func Start(t testing.TB, o Options) *Stack {
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
 	}
+	s.timeout = o.Timeout
 	fast := config.Duration{Duration: 20 * time.Millisecond}
 	instPeer := config.Peer{Name: InstitutionName, AppKey: AppKey, AppSecret: AppSecret, BaseURL: s.InstDoor.URL,
 		PlatformCode: PlatformCode, ChunkSize: o.ChunkSize, Timeout: config.Duration{Duration: o.Timeout}}
@@ -177,7 +194,9 @@ func Start(t testing.TB, o Options) *Stack {
 		o.InstitutionPeer(&platPeer)
 	}
 	s.PlatCfg = platform.Config{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: s.PlatDoor.URL},
+		// the door listens (with TLS when o.TLS is set), not the service:
+		// the certificate names only satisfy the configuration check
+		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: o.TLS == nil, PublicURL: s.PlatDoor.URL, TLSCert: "door", TLSKey: "door"},
 		Storage:    config.Storage{DB: o.PlatformDB, DataDir: filepath.Join(dir, "platform")},
 		TrustRoots: []string{p.CAFile},
 		AdminToken: PlatformAdmin,
@@ -232,8 +251,13 @@ func (s *Stack) logger(w io.Writer) *slog.Logger {
 func (s *Stack) StartPlatform() {
 	s.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := platform.New(ctx, s.PlatCfg, platform.WithClock(s.Clock.Now), platform.WithLogger(s.logger(s.PlatLog)),
-		platform.WithBackoff(store.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, MaxAttempts: -1, Jitter: -1}))
+	opts := []platform.Option{platform.WithClock(s.Clock.Now), platform.WithLogger(s.logger(s.PlatLog)),
+		platform.WithBackoff(store.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, MaxAttempts: -1, Jitter: -1})}
+	if s.HTTP != http.DefaultClient {
+		opts = append(opts, platform.WithHTTPClient(&http.Client{Transport: s.HTTP.Transport, Timeout: s.timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}))
+	}
+	svc, err := platform.New(ctx, s.PlatCfg, opts...)
 	if err != nil {
 		cancel()
 		s.T.Fatal(err)
@@ -259,7 +283,12 @@ func (s *Stack) StopPlatform() {
 func (s *Stack) StartInstitution() {
 	s.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := institution.New(ctx, s.InstCfg, institution.WithClock(s.Clock.Now), institution.WithLogger(s.logger(s.InstLog)))
+	opts := []institution.Option{institution.WithClock(s.Clock.Now), institution.WithLogger(s.logger(s.InstLog))}
+	if s.HTTP != http.DefaultClient {
+		opts = append(opts, institution.WithHTTPClient(&http.Client{Transport: s.HTTP.Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}))
+	}
+	svc, err := institution.New(ctx, s.InstCfg, opts...)
 	if err != nil {
 		cancel()
 		s.T.Fatal(err)
@@ -387,7 +416,7 @@ func (s *Stack) Token(applyNo string, limit time.Duration) string {
 // the envelope with the bidder's key, sign the agreement, pay.
 func (s *Stack) BidderSignsAndPays(token string) {
 	s.T.Helper()
-	if err := BidderFlow(s.InstDoor.URL, token, s.PKI.Bidder); err != nil {
+	if err := BidderFlowWith(s.HTTP, s.InstDoor.URL, token, s.PKI.Bidder); err != nil {
 		s.T.Fatal(err)
 	}
 }
