@@ -31,8 +31,8 @@ func TestMain(m *testing.M) {
 // (bad signs, unknown appkey, replays), and reads every log line for the
 // appsecret, the admin tokens, both master keys, the project key, the
 // SM2 private keys, the SM4 keys of applydata and of the guarantee files,
-// in every encoding; and the institution's lines for the plaintext
-// project fields.
+// the bidder's token, in every encoding; and the institution's lines for
+// the plaintext project fields.
 func TestNoSecretsInLogs(t *testing.T) {
 	s := stack.Start(t, stack.Options{})
 	sec := s.Section(time.Hour)
@@ -59,6 +59,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 	s.WaitPlat(applyNo, platform.Invoiced, 30*time.Second)
 
 	secrets, _ := flowSecrets(t, s, sec.No, applyNo)
+	// the bidder's token (the redirecturl's last element) is a bearer
+	// credential at the institution: not for the logs either
+	secrets = append(secrets, textSecret("bidder token", s.Token(applyNo, time.Second)))
 	logs := map[string]string{"platform": s.PlatLog.String(), "institution": s.InstLog.String(), "default": defaultLog.String()}
 	n := 0
 	for side, text := range logs {
