@@ -191,7 +191,8 @@ func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("store: open SQLite %s: %w", abs, err)
 	}
-	return &DB{DB: r, Dialect: SQLite, write: w, path: abs, logger: o.logger, attempts: o.txAttempts}, nil
+	return &DB{DB: r, Dialect: SQLite, write: w, path: abs, logger: o.logger, attempts: o.txAttempts,
+		noGroupTx: os.Getenv("BAOHAN_SQLITE_NO_GROUP_TX") == "1"}, nil
 }
 
 func openPostgres(ctx context.Context, rawURL string, o options) (*DB, error) {
