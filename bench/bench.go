@@ -134,7 +134,6 @@ type runner struct {
 	dir    string
 	start  time.Time
 	report *Report
-	keys   [2][]byte // scenario 2: key and iv of the file the ceiling decrypts
 }
 
 func (r *runner) logf(format string, a ...any) {

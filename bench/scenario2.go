@@ -72,17 +72,13 @@ func (r *runner) scenario2(ctx context.Context, db string) ([]Row, error) {
 		}
 		row := Row{Scenario: 2, Name: fmt.Sprintf("upload+complete %s guarantees, %d at once", sizeName(size), o.Uploaders), DB: db, Unit: "MiB/s"}
 		r.logf("%s: preparing %d sealed OFD guarantees of %s, encrypted for their applynos", part, files, sizeName(size))
-		encs, err := r.prepareFiles(ctx, env, sec, si, size, files, filepath.Join(r.workDir(label), "files-"+sizeName(size)))
+		encs, key, iv, err := r.prepareFiles(ctx, env, sec, si, size, files, filepath.Join(r.workDir(label), "files-"+sizeName(size)))
 		if err != nil {
 			return rows, err
 		}
 
 		// The ceiling: the same ciphertext decrypted and hashed in memory.
 		ct, err := os.ReadFile(encs[0].path)
-		if err != nil {
-			return rows, err
-		}
-		key, iv, err := r.fileKeys(ctx, env, encs[0])
 		if err != nil {
 			return rows, err
 		}
@@ -169,10 +165,12 @@ func sizeName(n int64) string {
 // prepareFiles seeds files approved applications, makes one sealed OFD
 // of size bytes and, for each application, fetches its public key
 // (downloadpublickey) and writes the OFD encrypted under a fresh key and
-// iv to dir.
-func (r *runner) prepareFiles(ctx context.Context, env *PlatformEnv, sec *platform.Section, si int, size int64, files int, dir string) ([]*encFile, error) {
+// iv to dir. It returns the files and the raw key and iv of the first
+// (for the ceiling).
+func (r *runner) prepareFiles(ctx context.Context, env *PlatformEnv, sec *platform.Section, si int, size int64, files int, dir string) (
+	out []*encFile, key0, iv0 []byte, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	now := env.Clock.Now()
 	apps := make([]SeedApp, files)
@@ -180,37 +178,37 @@ func (r *runner) prepareFiles(ctx context.Context, env *PlatformEnv, sec *platfo
 		apps[i] = SeedApp{ApplyNo: platform.NewApplyNo(now), State: platform.Approved, BaohanNo: fmt.Sprintf("BHF%d-%d-%s", si, i, randomHex(3))}
 	}
 	if err := env.Seed(ctx, sec, apps, false); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	doc, err := env.PKI.GuaranteeOFD("电子投标保函（密文）", int(size))
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	digest, err := gm.FileDigest(bytes.NewReader(doc), gm.SM3)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	p := NewPoster(1)
 	defer p.Close()
-	out := make([]*encFile, files)
+	out = make([]*encFile, files)
 	for i, a := range apps {
 		resp, err := p.Post(ctx, env.URL(protocol.DownloadPublicKey), env.Body(0, map[string]string{"applyno": a.ApplyNo}))
 		if err != nil {
-			return nil, fmt.Errorf("downloadpublickey: %w", err)
+			return nil, nil, nil, fmt.Errorf("downloadpublickey: %w", err)
 		}
 		var pk protocol.PublicKeyResult
 		if err := json.Unmarshal(resp.Data, &pk); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		pub, err := gm.ParsePublicKey([]byte(pk.PublicKey))
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		key, iv := gm.NewKey(), gm.NewKey()
 		e := &encFile{applyNo: a.ApplyNo, baohanNo: a.BaohanNo, path: filepath.Join(dir, a.ApplyNo+".enc"), plain: int64(len(doc)), digest: digest}
 		f, err := os.Create(e.path)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		w, err := gm.NewCBCEncryptWriter(f, key, iv)
 		if err == nil {
@@ -223,31 +221,25 @@ func (r *runner) prepareFiles(ctx context.Context, env *PlatformEnv, sec *platfo
 			err = cerr
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		fi, err := os.Stat(e.path)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		e.size = fi.Size()
 		if e.key, err = gm.WrapKey(pub, key, gm.C1C3C2); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if e.iv, err = gm.WrapKey(pub, iv, gm.C1C3C2); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		// Keep key and iv for the ceiling of the first file only.
 		if i == 0 {
-			r.keys = [2][]byte{key, iv}
+			key0, iv0 = key, iv
 		}
 		out[i] = e
 	}
-	return out, nil
-}
-
-// fileKeys returns the raw key and iv of the first file prepared.
-func (r *runner) fileKeys(_ context.Context, _ *PlatformEnv, _ *encFile) ([]byte, []byte, error) {
-	return r.keys[0], r.keys[1], nil
+	return out, key0, iv0, nil
 }
 
 // uploadFile sends one encrypted guarantee as the institution does: its
