@@ -2,11 +2,11 @@ package protocol
 
 // Fields shared by many interfaces, as in the spec's tables.
 var (
-	fAppKey       = Field{Name: "appkey", Meaning: "应用标识", Max: 50, Required: true}
+	fAppKey       = Field{Name: "appkey", Meaning: "应用标识", Max: 50, Required: true, Kind: Identifier}
 	fTimestamp    = Field{Name: "timestamp", Meaning: "请求时间", Max: 30, Required: true, Kind: Timestamp}
-	fPlatformCode = Field{Name: "platformcode", Meaning: "平台编码", Max: 50, Required: true}
-	fApplyNo      = Field{Name: "applyno", Meaning: "业务流水号", Max: 50, Required: true}
-	fBaohanNo     = Field{Name: "baohanno", Meaning: "保函编号", Max: 50, Required: true}
+	fPlatformCode = Field{Name: "platformcode", Meaning: "平台编码", Max: 50, Required: true, Kind: Identifier}
+	fApplyNo      = Field{Name: "applyno", Meaning: "业务流水号", Max: 50, Required: true, Kind: Identifier}
+	fBaohanNo     = Field{Name: "baohanno", Meaning: "保函编号", Max: 50, Required: true, Kind: Identifier}
 	fBak1         = Field{Name: "bak1", Meaning: "备用字段", Max: 200}
 	fBak2         = Field{Name: "bak2", Meaning: "备用字段", Max: 200}
 	fSign         = Field{Name: "sign", Meaning: "报文摘要", Max: 200, Required: true}

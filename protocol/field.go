@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -32,9 +33,14 @@ const (
 	Base64
 	// HexDigest is the hex of an SM3 (64) or MD5 (32) digest, either case.
 	HexDigest
+	// Identifier is text without control characters (appkey, platformcode,
+	// applyno, baohanno): these values key database rows, appear in logs
+	// and consoles, and a NUL, an escape sequence or a line break in them
+	// is never legitimate.
+	Identifier
 )
 
-var kindNames = [...]string{"text", "timestamp", "decimal", "enum", "json-filelist", "integer", "base64", "hex-digest"}
+var kindNames = [...]string{"text", "timestamp", "decimal", "enum", "json-filelist", "integer", "base64", "hex-digest", "identifier"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -90,6 +96,7 @@ const (
 	RuleHexDigest  = "hexdigest"
 	RuleRequiredIf = "required-if"
 	RuleJSON       = "json"
+	RuleControl    = "control"
 )
 
 // check applies the field's own rules to r and returns at most one
@@ -116,7 +123,18 @@ func (f *Field) checkValue(v string) (Violation, bool) {
 			return f.violation(RuleMaxLength, "field %q is longer than %d characters (%d)", f.Name, f.Max, n), true
 		}
 	}
+	// No field may hold NUL: PostgreSQL text cannot store it, so a request
+	// carrying one could never succeed, however often it was retried.
+	if i := strings.IndexByte(v, 0); i >= 0 {
+		return f.violation(RuleControl, "field %q must not contain a NUL character (at byte %d)", f.Name, i), true
+	}
 	switch f.Kind {
+	case Identifier:
+		for i, r := range v {
+			if unicode.IsControl(r) {
+				return f.violation(RuleControl, "field %q must not contain control characters, got %U at byte %d", f.Name, r, i), true
+			}
+		}
 	case Timestamp:
 		if _, err := ParseTime(v); err != nil {
 			return f.violation(RuleTimestamp, "field %q must be a time like %q (yyyy-MM-dd HH:mm:ss, UTC+8), got %q", f.Name, f.example("2024-03-15 09:30:00"), clip(v)), true

@@ -38,6 +38,12 @@ func invalidCases() []invalidCase {
 				add(i, "toolong-"+f.Name, map[string]string{f.Name: q(strings.Repeat("中", f.Max+1))},
 					fmt.Sprintf("field %q is longer than %d characters (%d)", f.Name, f.Max, f.Max+1))
 			}
+			if f.Kind == Identifier {
+				add(i, "control-"+f.Name, map[string]string{f.Name: q("BH\r\nX-Injected: 1")},
+					fmt.Sprintf("field %q must not contain control characters, got U+000D at byte 2", f.Name))
+				add(i, "nul-"+f.Name, map[string]string{f.Name: q("BH\u0000001")},
+					fmt.Sprintf("field %q must not contain a NUL character (at byte 2)", f.Name))
+			}
 		}
 		id := "applyno"
 		if i == InvoiceNotice {
@@ -251,7 +257,7 @@ func TestInvalidGoldenCoverage(t *testing.T) {
 			if f.Max > 0 && !wants["toolong-"+f.Name] {
 				t.Errorf("%s: no golden for overlong %s", i, f.Name)
 			}
-			if f.Kind != Text && !strings.Contains(all, fmt.Sprintf("field %q must be", f.Name)) {
+			if f.Kind != Text && !strings.Contains(all, fmt.Sprintf("field %q must ", f.Name)) {
 				t.Errorf("%s: no golden for a badly formatted %s (%s)", i, f.Name, f.Kind)
 			}
 		}
