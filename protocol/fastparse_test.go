@@ -162,3 +162,33 @@ func BenchmarkSignUpload(b *testing.B) {
 		Sign(fields, "secret")
 	}
 }
+
+// FuzzMarshalFields: the direct encoding is byte for byte encoding/json's.
+func FuzzMarshalFields(f *testing.F) {
+	f.Add("appkey", "k", "baohanfile", "QUJD+/==", "a")
+	f.Add("a", "\"quoted\"", "b", "back\\slash", "")
+	f.Add("中", "文", "x", "\u2028", "<&>")
+	f.Add("", "", "k", "\x7f\x01", "~")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, v3 string) {
+		fields := map[string]string{k1: v1, k2: v2, "z": v3}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(fields); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimRight(buf.Bytes(), "\n")
+		if got := MarshalFields(fields); !bytes.Equal(got, want) {
+			t.Fatalf("MarshalFields %s, encoding/json %s", got, want)
+		}
+	})
+}
+
+func BenchmarkMarshalFieldsUpload(b *testing.B) {
+	fields := map[string]string{"appkey": "k", "applyno": "BH20261127K7M2Q9XH4T3A", "baohanfile": base64Of(512 << 10), "sign": strings.Repeat("a", 64)}
+	b.SetBytes(int64(len(fields["baohanfile"])))
+	b.ReportAllocs()
+	for b.Loop() {
+		MarshalFields(fields)
+	}
+}
