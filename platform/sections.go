@@ -16,8 +16,9 @@ import (
 	"github.com/baohan-dev/baohan/store"
 )
 
-// Section is a bid section (标段). Its project key never appears here: it
-// stays sealed in the database until the bid opening.
+// Section is a bid section (标段). It has no project key of its own: each
+// application has one (Apply), sealed in the database until the bid
+// opening.
 type Section struct {
 	No           string          `json:"section_no"`    // 标段编号
 	Name         string          `json:"name"`          // 标段名称
@@ -110,26 +111,28 @@ func (in *SectionInput) check(now time.Time) error {
 	return errors.Join(errs...)
 }
 
+// sectionKeyContext is the sealing context of a section's project key,
+// which only the applications made before each had a key of its own use
+// (plat_applications.key_sealed NULL; migration 00003).
 func sectionKeyContext(no string) string { return "baohan/platform/section-key/" + no }
 
-// RegisterSection registers a bid section and generates its project key
-// (SM4, 16 random bytes), sealed with the master key.
+// projectKeyContext is the sealing context of an application's project
+// key.
+func projectKeyContext(applyNo string) string { return "baohan/platform/project-key/" + applyNo }
+
+// RegisterSection registers a bid section. It makes no key: each
+// application to the section gets a project key of its own (Apply), so
+// that the applications of a section carry different ciphertexts.
 func (s *Service) RegisterSection(ctx context.Context, in SectionInput) (*Section, error) {
 	now := s.now()
 	if err := in.check(now); err != nil {
 		return nil, err
 	}
-	key := gm.NewKey()
-	sealed, err := s.mk.Seal(key, sectionKeyContext(in.No))
-	clear(key)
-	if err != nil {
-		return nil, fmt.Errorf("sealing the project key of section %s: %w", in.No, err)
-	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_sections
 			(section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_sealed, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			in.No, in.Name, in.Tenderer, in.TendererCode, in.BondAmount.String(), micros(in.KaibiaoTime), sealed, micros(now), micros(now))
+			VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`),
+			in.No, in.Name, in.Tenderer, in.TendererCode, in.BondAmount.String(), micros(in.KaibiaoTime), micros(now), micros(now))
 		return err
 	})
 	if store.IsUniqueViolation(err) {
@@ -230,24 +233,38 @@ func (s *Service) Sections(ctx context.Context, f SectionFilter) ([]Section, err
 	return out, rows.Err()
 }
 
-// projectKey opens the section's project key. Callers: building applydata
-// (the key encrypts, it does not travel) and releaseProjectKey (the only
-// path that puts it on the wire).
-func (s *Service) projectKey(ctx context.Context, q querier, no string) ([]byte, error) {
-	var sealed string
-	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT key_sealed FROM plat_sections WHERE section_no = ?`), no).Scan(&sealed)
+// applicationKey opens the project key of application applyNo: its own,
+// or, for an application made before each had its own (key_sealed NULL),
+// its section's, which its applydata was encrypted with. Its one caller
+// is releaseProjectKey, the only path that puts the key on the wire (Apply
+// makes the key, encrypts with it and seals it).
+func (s *Service) applicationKey(ctx context.Context, q querier, applyNo string) ([]byte, error) {
+	var (
+		own               sql.NullString
+		sectionNo, legacy string
+	)
+	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT a.key_sealed, a.section_no, s.key_sealed
+		FROM plat_applications a JOIN plat_sections s ON s.section_no = a.section_no
+		WHERE a.applyno = ?`), applyNo).Scan(&own, &sectionNo, &legacy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("section %s: %w", no, ErrNotFound)
+		return nil, fmt.Errorf("applyno %s: %w", applyNo, ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.mk.Open(sealed, sectionKeyContext(no))
+	sealed, purpose, whose := own.String, projectKeyContext(applyNo), "applyno "+applyNo
+	if !own.Valid {
+		if legacy == "" {
+			return nil, fmt.Errorf("applyno %s: no project key, neither its own nor section %s's", applyNo, sectionNo)
+		}
+		sealed, purpose, whose = legacy, sectionKeyContext(sectionNo), "applyno "+applyNo+" (the key of section "+sectionNo+")"
+	}
+	key, err := s.mk.Open(sealed, purpose)
 	if err != nil {
-		return nil, fmt.Errorf("section %s: opening the project key: %w", no, err)
+		return nil, fmt.Errorf("%s: opening the project key: %w", whose, err)
 	}
 	if len(key) != gm.KeySize {
-		return nil, fmt.Errorf("section %s: project key has %d bytes, want %d", no, len(key), gm.KeySize)
+		return nil, fmt.Errorf("%s: project key has %d bytes, want %d", whose, len(key), gm.KeySize)
 	}
 	return key, nil
 }
@@ -256,8 +273,9 @@ func (s *Service) projectKey(ctx context.Context, q querier, no string) ([]byte,
 // section's bid opening.
 var ErrKeyNotDue = errors.New("the project key is released only at the bid opening")
 
-// releaseProjectKey returns the project key for a baohanrestore of
-// application applyNo, and only when the section's current bid opening
+// releaseProjectKey returns the project key of application applyNo (its
+// own, or its section's for an application made before) for its
+// baohanrestore, and only when the section's current bid opening
 // has come: it marks the key released in the same statement that checks
 // the time, so that a concurrent Postpone either happens before (and the
 // key stays) or is refused, and marks it released for the application in
@@ -268,21 +286,32 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 	now := s.now()
 	var kbt time.Time
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_sections
-			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
-			WHERE section_no = ? AND kaibiao_at <= ?`), micros(now), no, micros(now))
-		if err != nil {
-			return err
-		}
 		sec, err := s.sectionQ(ctx, tx, no)
 		if err != nil {
 			return err
 		}
 		kbt = sec.KaibiaoTime
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrKeyNotDue
+		// Once the key is out (key_released_at set, never reset) the
+		// opening can no longer move (Postpone needs key_released_at = 0),
+		// so the restores after the first leave the section row alone: at
+		// an opening every restore of the section would otherwise write
+		// that one row, and on PostgreSQL queue on its lock.
+		if sec.KeyReleasedAt.IsZero() || now.Before(sec.KaibiaoTime) {
+			res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_sections
+			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
+			WHERE section_no = ? AND kaibiao_at <= ?`), micros(now), no, micros(now))
+			if err != nil {
+				return err
+			}
+			if sec, err = s.sectionQ(ctx, tx, no); err != nil {
+				return err
+			}
+			kbt = sec.KaibiaoTime
+			if n, _ := res.RowsAffected(); n != 1 {
+				return ErrKeyNotDue
+			}
 		}
-		res, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications
 			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
 			WHERE applyno = ? AND section_no = ?`), micros(now), applyNo, no)
 		if err != nil {
@@ -300,7 +329,7 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 	if now.Before(kbt) {
 		return nil, kbt, ErrKeyNotDue
 	}
-	key, err := s.projectKey(ctx, s.db, no)
+	key, err := s.applicationKey(ctx, s.db, applyNo)
 	return key, kbt, err
 }
 
