@@ -26,11 +26,18 @@ type ApplyInput struct {
 
 // Apply creates an application and, in the same transaction, enqueues
 // baohanapply to the institution: applydata is the 7-field JSON with the
-// four project fields each SM4-ECB encrypted under the section's project
-// key, the whole SM4 encrypted under a fresh key, and that key SM2-wrapped
-// for the bidder's certificate in the institution's layout
+// four project fields each SM4-ECB encrypted under the application's
+// project key, the whole SM4 encrypted under a fresh key, and that key
+// SM2-wrapped for the bidder's certificate in the institution's layout
 // (digitalenvelope). The redirecturl of the answer is stored on the
 // application for the bidder.
+//
+// The project key is the application's own: 16 fresh random bytes, sealed
+// with the master key in the application's row until its baohanrestore
+// carries it at the bid opening. With one key per section the cipher
+// being deterministic, every application of a section would carry the
+// same four ciphertexts, and an institution would see which of its
+// bidders compete in one section before the opening (名单保密).
 func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error) {
 	in.SectionNo, in.BidderCode = strings.TrimSpace(in.SectionNo), strings.TrimSpace(in.BidderCode)
 	inst, ok := s.cfg.institution(in.Institution)
@@ -48,7 +55,13 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 	peer := s.peers[inst.Name]
 	now := s.now()
 	applyNo := NewApplyNo(now)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	key := gm.NewKey()
+	defer clear(key)
+	keySealed, err := s.mk.Seal(key, projectKeyContext(applyNo))
+	if err != nil {
+		return nil, fmt.Errorf("sealing the project key of applyno %s: %w", applyNo, err)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		sec, err := s.sectionQ(ctx, tx, in.SectionNo)
 		if errors.Is(err, ErrNotFound) {
 			return inputErr("section_no", "unknown section %q", in.SectionNo)
@@ -71,15 +84,15 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 		} else if live != "" {
 			return inputErr("bidder_code", "bidder %s already has application %s for section %s", in.BidderCode, live, in.SectionNo)
 		}
-		applydata, envelope, err := s.buildApplyData(ctx, tx, sec, bidder, peer.Profile.SM2Layout)
+		applydata, envelope, err := s.buildApplyData(key, sec, bidder, peer.Profile.SM2Layout)
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_applications
-			(applyno, section_no, bidder_code, institution, product, rate, bond_amount, state, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`),
+			(applyno, section_no, bidder_code, institution, product, rate, bond_amount, state, version, key_sealed, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`),
 			applyNo, sec.No, bidder.CreditCode, inst.Name, prod.Name, prod.Rate.String(), sec.BondAmount.StringFixed(2),
-			string(None), micros(now), micros(now))
+			string(None), keySealed, micros(now), micros(now))
 		if err != nil {
 			return err
 		}
@@ -127,8 +140,9 @@ func (s *Service) liveApplication(ctx context.Context, q querier, bidder, sectio
 }
 
 // buildApplyData makes applydata and digitalenvelope for a bidder's
-// application to a section.
-func (s *Service) buildApplyData(ctx context.Context, q querier, sec *Section, bidder *Bidder, layout gm.CipherLayout) (applydata, envelope string, err error) {
+// application to a section, the project fields under key, the
+// application's project key.
+func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, layout gm.CipherLayout) (applydata, envelope string, err error) {
 	cert, err := gm.ParseCertificate([]byte(bidder.CertPEM))
 	if err != nil {
 		return "", "", fmt.Errorf("bidder %s: certificate: %w", bidder.CreditCode, err)
@@ -140,11 +154,6 @@ func (s *Service) buildApplyData(ctx context.Context, q querier, sec *Section, b
 	if now := s.now(); now.After(cert.NotAfter) {
 		return "", "", inputErr("bidder_code", "the certificate of bidder %s expired on %s; register the bidder's new certificate", bidder.CreditCode, protocol.FormatTime(cert.NotAfter))
 	}
-	key, err := s.projectKey(ctx, q, sec.No)
-	if err != nil {
-		return "", "", err
-	}
-	defer clear(key)
 	enc := func(v string) (string, error) {
 		if v == "" {
 			return "", nil

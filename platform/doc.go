@@ -2,8 +2,8 @@
 // (数据服务支撑平台) of the electronic bid guarantee: it registers bid
 // sections and bidders, applies for guarantees on the bidders' behalf at
 // any number of financial institutions, receives the underwriting results
-// and the encrypted, sealed guarantee files, releases each section's
-// project key at its bid opening (开标), and carries the after-sales
+// and the encrypted, sealed guarantee files, releases each application's
+// project key at its section's bid opening (开标), and carries the after-sales
 // flows (invoices, quitting, cancelling, claims, giving up).
 //
 // # Shape
@@ -43,11 +43,16 @@
 //
 // # The project key
 //
-// Each section has an SM4 project key, sealed with the master key at
-// rest. It encrypts the four project fields of every applydata; it leaves
-// the platform only in baohanrestore, built at delivery time (the outbox
-// row holds no key) by restoreFields, and only after releaseProjectKey has
-// checked the section's current opening against the clock in the same
+// Each application has an SM4 project key of its own (16 random bytes
+// made by Apply), sealed with the master key at rest. It encrypts the four
+// project fields of the application's applydata: SM4-ECB is
+// deterministic, so one key per section would give every application of a
+// section the same ciphertexts and link its bidders before the opening
+// (名单保密). Applications made before this (key_sealed NULL, migration
+// 00003) use their section's key, which is all a section key is kept for.
+// The key leaves the platform only in the application's baohanrestore,
+// built at delivery time (the outbox row holds no key) by restoreFields,
+// and only after releaseProjectKey has checked the section's current opening against the clock in the same
 // statement that marks the key released. Restores are scheduled as outbox
 // messages due at the opening, so they survive restarts and are sent by
 // one replica; a postponement schedules new ones and the old ones stand

@@ -13,11 +13,11 @@ import (
 	"github.com/baohan-dev/baohan/store"
 )
 
-// projectKeyB64 reads the section's project key the way only the tests
-// may, to look for it where it must not be.
-func (e *env) projectKeyB64(sectionNo string) string {
+// projectKeyB64 reads the application's project key the way only the
+// tests may, to look for it where it must not be.
+func (e *env) projectKeyB64(applyNo string) string {
 	e.t.Helper()
-	k, err := e.svc.projectKey(e.ctx, e.svc.db, sectionNo)
+	k, err := e.svc.applicationKey(e.ctx, e.svc.db, applyNo)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -66,15 +66,20 @@ func TestRestoreAtOpening(t *testing.T) {
 		e.settle()
 		wantOK(t, "notice", e.send(protocol.BaohanNotice, e.noticeFields(b.ApplyNo, "BHNO-B", "1")))
 		wantOK(t, "cipher", e.sendGuarantee(b.ApplyNo, "BHNO-B", "1", guaranteeOFD(t, e.pki, "保函B", 0, false), plainUpload()))
-		key := e.projectKeyB64(sec.No)
+		keys := map[string]string{a.ApplyNo: e.projectKeyB64(a.ApplyNo), b.ApplyNo: e.projectKeyB64(b.ApplyNo)}
+		if keys[a.ApplyNo] == keys[b.ApplyNo] {
+			t.Fatal("two applications of one section share a project key")
+		}
 
 		e.clock.Set(sec.KaibiaoTime.Add(-time.Second))
 		e.settle()
 		if n := len(e.inst.received(protocol.BaohanRestore, "")); n != 0 {
 			t.Fatalf("%d restores a second before the opening", n)
 		}
-		if e.keyLeaked(key) {
-			t.Fatal("the project key is in the outbox or the message log before the opening")
+		for _, key := range keys {
+			if e.keyLeaked(key) {
+				t.Fatal("a project key is in the outbox or the message log before the opening")
+			}
 		}
 		if _, err := e.svc.RestoreNow(e.ctx, a.ApplyNo); err == nil || !strings.Contains(err.Error(), "only after the bid opening at "+protocol.FormatTime(sec.KaibiaoTime)) {
 			t.Fatalf("RestoreNow before the opening: %v", err)
@@ -86,7 +91,7 @@ func TestRestoreAtOpening(t *testing.T) {
 		})
 		for _, no := range []string{a.ApplyNo, b.ApplyNo} {
 			rs := e.inst.received(protocol.BaohanRestore, no)
-			if len(rs) != 1 || rs[0].Fields["key"] != key || rs[0].Fields["kaibiaotime"] != protocol.FormatTime(sec.KaibiaoTime) {
+			if len(rs) != 1 || rs[0].Fields["key"] != keys[no] || rs[0].Fields["kaibiaotime"] != protocol.FormatTime(sec.KaibiaoTime) {
 				t.Fatalf("restores of %s: %v", no, rs)
 			}
 		}
@@ -97,7 +102,7 @@ func TestRestoreAtOpening(t *testing.T) {
 		// The admin views hide the key.
 		rows, _ := e.svc.MessageLog().List(e.ctx, store.LogFilter{Interface: "baohanrestore", Limit: 1})
 		_, body := e.admin("GET", fmt.Sprintf("/api/messages/%d", rows[0].ID), nil)
-		if strings.Contains(string(body), key) || !strings.Contains(string(body), `\"key\":\"(hidden)\"`) {
+		if strings.Contains(string(body), keys[rows[0].ApplyNo]) || !strings.Contains(string(body), `\"key\":\"(hidden)\"`) {
 			t.Errorf("message log view: %s", body)
 		}
 
@@ -140,14 +145,17 @@ func TestProjectKeyNeverLeavesEarly(t *testing.T) {
 		if s, _ := e.svc.Section(e.ctx, sec.No); !s.KeyReleasedAt.IsZero() {
 			t.Fatal("key marked released")
 		}
-		if e.keyLeaked(e.projectKeyB64(sec.No)) {
+		if e.keyLeaked(e.projectKeyB64(a.ApplyNo)) {
 			t.Fatal("key leaked")
 		}
-		// The key is sealed at rest.
-		var sealed string
-		e.svc.db.QueryRowContext(e.ctx, e.svc.db.Rebind("SELECT key_sealed FROM plat_sections WHERE section_no = ?"), sec.No).Scan(&sealed)
-		if !strings.HasPrefix(sealed, "v1:") || strings.Contains(sealed, e.projectKeyB64(sec.No)) {
+		// The key is the application's, sealed at rest; the section has none.
+		var sealed, sectionKey string
+		e.svc.db.QueryRowContext(e.ctx, e.svc.db.Rebind("SELECT key_sealed FROM plat_applications WHERE applyno = ?"), a.ApplyNo).Scan(&sealed)
+		if !strings.HasPrefix(sealed, "v1:") || strings.Contains(sealed, e.projectKeyB64(a.ApplyNo)) {
 			t.Fatal("project key not sealed")
+		}
+		if err := e.svc.db.QueryRowContext(e.ctx, e.svc.db.Rebind("SELECT key_sealed FROM plat_sections WHERE section_no = ?"), sec.No).Scan(&sectionKey); err != nil || sectionKey != "" {
+			t.Fatalf("section key %q, %v; want none", sectionKey, err)
 		}
 	})
 }

@@ -126,21 +126,35 @@ func demoSecrets(t *testing.T, dir string) (all, fields []secret) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT section_no, name, tenderer, tenderer_code, key_sealed FROM plat_sections`)
+	rows, err := db.Query(`SELECT section_no, name, tenderer, tenderer_code FROM plat_sections`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
-		var no, name, tenderer, code, sealed string
-		rows.Scan(&no, &name, &tenderer, &code, &sealed)
-		k, err := pmk.Open(sealed, "baohan/platform/section-key/"+no)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, rawSecret("project key of "+no, k))
+		var no, name, tenderer, code string
+		rows.Scan(&no, &name, &tenderer, &code)
 		fields = append(fields, textSecret("biaoduanno", no), textSecret("biaoduanname", name), textSecret("zbr", tenderer), textSecret("zbrorgnum", code))
 	}
 	rows.Close()
+	// The project keys, one per application.
+	rows, err = db.Query(`SELECT applyno, section_no FROM plat_applications`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apps [][2]string
+	for rows.Next() {
+		var applyNo, no string
+		rows.Scan(&applyNo, &no)
+		apps = append(apps, [2]string{applyNo, no})
+	}
+	rows.Close()
+	for _, a := range apps {
+		k, err := applicationKey(ctx, pmk, db, a[1], a[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rawSecret("project key of "+a[0], k))
+	}
 	appKeys := map[string]*sm2.PrivateKey{}
 	rows, _ = db.Query(`SELECT applyno, private_sealed FROM plat_apply_keys`)
 	for rows.Next() {

@@ -3,6 +3,7 @@ package security
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
@@ -137,7 +139,7 @@ func masterKey(t *testing.T, dataDir string) (*gm.MasterKey, []byte) {
 
 // flowSecrets gathers the secrets of a stack after a guarantee was issued
 // for applyNo in section sectionNo: the appsecret, the admin tokens, both
-// master keys, the section's project key, the application's SM2 key pair
+// master keys, the application's project key, its SM2 key pair
 // held by the platform, the applydata SM4 key, the guarantee files' SM4
 // keys and ivs, the institution's seal key and the bidder's key. It opens
 // the sealed columns with the master key, as an operator could.
@@ -151,12 +153,9 @@ func flowSecrets(t *testing.T, s *stack.Stack, sectionNo, applyNo string) (all [
 
 	db := s.Plat.DB()
 	var sealed string
-	if err := db.QueryRowContext(ctx, db.Rebind(`SELECT key_sealed FROM plat_sections WHERE section_no = ?`), sectionNo).Scan(&sealed); err != nil {
-		t.Fatal(err)
-	}
-	projectKey, err := pmk.Open(sealed, "baohan/platform/section-key/"+sectionNo)
+	projectKey, err := applicationKey(ctx, pmk, db, sectionNo, applyNo)
 	if err != nil {
-		t.Fatalf("opening the sealed project key: %v", err)
+		t.Fatal(err)
 	}
 	all = append(all, rawSecret("project key", projectKey))
 
@@ -198,6 +197,29 @@ func flowSecrets(t *testing.T, s *stack.Stack, sectionNo, applyNo string) (all [
 		}
 	}
 	return all, projectKey
+}
+
+// applicationKey opens the project key of an application with the
+// platform's master key, as an operator could: the application's own
+// (plat_applications.key_sealed), or, for one made before applications had
+// their own (NULL), its section's.
+func applicationKey(ctx context.Context, pmk *gm.MasterKey, db *store.DB, sectionNo, applyNo string) ([]byte, error) {
+	var own sql.NullString
+	if err := db.QueryRowContext(ctx, db.Rebind(`SELECT key_sealed FROM plat_applications WHERE applyno = ?`), applyNo).Scan(&own); err != nil {
+		return nil, fmt.Errorf("the project key of %s: %w", applyNo, err)
+	}
+	sealed, purpose := own.String, "baohan/platform/project-key/"+applyNo
+	if !own.Valid {
+		if err := db.QueryRowContext(ctx, db.Rebind(`SELECT key_sealed FROM plat_sections WHERE section_no = ?`), sectionNo).Scan(&sealed); err != nil {
+			return nil, fmt.Errorf("the project key of section %s: %w", sectionNo, err)
+		}
+		purpose = "baohan/platform/section-key/" + sectionNo
+	}
+	k, err := pmk.Open(sealed, purpose)
+	if err != nil {
+		return nil, fmt.Errorf("opening the sealed project key of %s: %w", applyNo, err)
+	}
+	return k, nil
 }
 
 // fields decodes a flat JSON request (nil when it is not one).

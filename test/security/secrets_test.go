@@ -77,7 +77,7 @@ func TestSealedColumnsFormat(t *testing.T) {
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)
 	db := s.Plat.DB()
-	for _, q := range []string{`SELECT key_sealed FROM plat_sections`, `SELECT private_sealed FROM plat_apply_keys`} {
+	for _, q := range []string{`SELECT key_sealed FROM plat_applications`, `SELECT private_sealed FROM plat_apply_keys`} {
 		var v string
 		if err := db.QueryRow(q).Scan(&v); err != nil {
 			t.Fatal(err)
