@@ -46,7 +46,11 @@ type Claim struct {
 
 // handleClaims serves claimsnotice: the claim is recorded with its file
 // list and acknowledged at once (见索即付: payment on first demand; the
-// payout itself is the institution's business process).
+// payout itself is the institution's business process), when it stays
+// within the guarantee: payeramount, with the claims accepted before it,
+// at most the guaranteed amount (checkClaimBound); otherwise code 0 says
+// by how much it exceeds. The same claim again (every field the same)
+// is acknowledged and recorded once.
 func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 	a, err := s.application(ctx, s.db, in)
 	if err != nil {
@@ -77,13 +81,21 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 	hash := fieldsHash(fields)
 	fj, _ := json.Marshal(fields)
 	flj, _ := json.Marshal(files)
-	return nil, s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		// Claims on one guarantee one at a time: the bound below counts
+		// the claims before this one.
+		if err := s.lockApplication(ctx, tx, a.ID); err != nil {
+			return err
+		}
 		var existing string
 		err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM inst_claims WHERE application_id=? AND request_hash=?`), a.ID, hash).Scan(&existing)
 		if err == nil {
 			return nil // the same claim again
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := s.checkClaimBound(ctx, tx, a, in.r.Get("payeramount")); err != nil {
 			return err
 		}
 		id := newID()
@@ -93,8 +105,13 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 		}
 		s.metrics.claims.Inc()
 		return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, string(protocol.ClaimsNotice), "platform:"+a.Peer,
-			fmt.Sprintf("claim %s by %s, %d file(s)", id, in.r.Get("applyusername"), len(files)))
+			fmt.Sprintf("claim %s by %s, %s, %d file(s)", id, in.r.Get("applyusername"), claimAmountText(in.r.Get("payeramount")), len(files)))
 	})
+	var r *Refusal
+	if errors.As(err, &r) {
+		s.recordRefusedClaim(ctx, a, r.Msg)
+	}
+	return nil, err
 }
 
 // Claims lists claims, newest first.
