@@ -15,8 +15,10 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
@@ -54,6 +56,9 @@ type PlatformEnv struct {
 	Insts []*FakeInstitution
 	Peers []*transport.Peer // institution i's appkey and secret, as the platform knows them
 	Kind  string            // SQLite or Postgres
+	// MK is the platform's master key (seeded applications get their
+	// project keys sealed with it, as Apply does).
+	MK *gm.MasterKey
 
 	stop    context.CancelFunc
 	done    chan error
@@ -134,6 +139,11 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 	}
 	svc, err := platform.New(ctx, cfg, platform.WithClock(e.Clock.Now), platform.WithLogger(logger))
 	if err != nil {
+		return e, err
+	}
+	// The key platform.New loaded (or made): the environment's, else the file.
+	if e.MK, err = gm.LoadMasterKey(os.Getenv(service.MasterKeyEnv), cfg.Storage.MasterKeyFile); err != nil {
+		svc.Close()
 		return e, err
 	}
 	e.Svc, e.DB = svc, svc.DB()
@@ -242,15 +252,22 @@ func (e *PlatformEnv) Seed(ctx context.Context, sec *platform.Section, apps []Se
 					}
 					notice, noticeAt = string(b), at
 				}
-				rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)")
+				// Each application has a project key of its own, sealed
+				// as Apply seals it (the context is the platform's).
+				key := gm.NewKey()
+				sealed, err := e.MK.Seal(key, "baohan/platform/project-key/"+a.ApplyNo)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)")
 				args = append(args, a.ApplyNo, sec.No, e.PKI.Bidder.CreditCode, e.Insts[a.Inst].Name, Product, "0.005",
-					sec.BondAmount.StringFixed(2), string(a.State), a.BaohanNo, notice, noticeAt, at, at)
+					sec.BondAmount.StringFixed(2), string(a.State), a.BaohanNo, notice, noticeAt, sealed, at, at)
 				evs = append(evs, "(?, 1, ?, 'bench_seeded', '', ?, 'bench', '')")
 				evArgs = append(evArgs, a.ApplyNo, at, string(a.State))
 			}
 			if _, err := tx.ExecContext(ctx, e.DB.Rebind(`INSERT INTO plat_applications
 				(applyno, section_no, bidder_code, institution, product, rate, bond_amount, state, version,
-				 baohanno, notice, notice_at, created_at, updated_at) VALUES `+strings.Join(rows, ", ")), args...); err != nil {
+				 baohanno, notice, notice_at, key_sealed, created_at, updated_at) VALUES `+strings.Join(rows, ", ")), args...); err != nil {
 				return fmt.Errorf("seeding applications: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, e.DB.Rebind(`INSERT INTO plat_application_events
