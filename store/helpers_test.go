@@ -2,16 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 // testEnv is one database for a test: a SQLite file in a temporary
@@ -56,56 +54,10 @@ func sqliteEnv(tb testing.TB) *testEnv {
 	return &testEnv{dialect: SQLite, dir: tb.TempDir()}
 }
 
-func postgresBaseURL() string {
-	if u := os.Getenv("BAOHAN_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// postgresEnv creates a fresh schema (dropped at cleanup) and returns a URL
-// whose search_path selects it.
+// postgresEnv is a fresh schema (dropped at cleanup) on the test server.
 func postgresEnv(tb testing.TB) *testEnv {
 	tb.Helper()
-	base := postgresBaseURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		err = admin.PingContext(ctx)
-	}
-	if err != nil {
-		if admin != nil {
-			admin.Close()
-		}
-		if os.Getenv("BAOHAN_REQUIRE_POSTGRES") == "1" {
-			tb.Fatalf("PostgreSQL at %s unreachable and BAOHAN_REQUIRE_POSTGRES=1: %v", redact(base), err)
-		}
-		tb.Skipf("PostgreSQL unreachable (%v); set BAOHAN_TEST_POSTGRES", err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "t_store_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Logf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return &testEnv{dialect: Postgres, url: u.String(), dir: tb.TempDir()}
+	return &testEnv{dialect: Postgres, url: storetest.FreshSchema(tb), dir: tb.TempDir()}
 }
 
 // waitFor polls cond until it holds or 20s pass.
