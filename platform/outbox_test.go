@@ -15,6 +15,7 @@ import (
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 func answerRefuse(msg string) func(map[string]string) (any, error) {
@@ -252,7 +253,7 @@ func TestDeliveryAfterRestart(t *testing.T) {
 // TestTwoPlatformsOnePostgres runs two platform services on one
 // PostgreSQL database: every call is delivered exactly once.
 func TestTwoPlatformsOnePostgres(t *testing.T) {
-	dbURL := postgresSchema(t)
+	dbURL := storetest.FreshSchema(t)
 	e := newEnv(t, dbURL)
 	// The institution is slow, so that both dispatchers are busy at once.
 	e.inst.setAnswer(protocol.BaohanApply, func(f map[string]string) (any, error) {
