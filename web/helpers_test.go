@@ -2,15 +2,11 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 // eachDB runs fn on a fresh SQLite database and on a fresh PostgreSQL
@@ -31,43 +27,17 @@ func openSQLite(tb testing.TB) *store.DB {
 	return db
 }
 
+// openPostgres opens a fresh PostgreSQL schema (store/storetest).
 func openPostgres(tb testing.TB) *store.DB {
 	tb.Helper()
-	base := os.Getenv("BAOHAN_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
+	dbURL := storetest.FreshSchema(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		err = admin.PingContext(ctx)
-	}
-	if err != nil {
-		if os.Getenv("BAOHAN_REQUIRE_POSTGRES") == "1" {
-			tb.Fatalf("PostgreSQL unreachable and BAOHAN_REQUIRE_POSTGRES=1: %v", err)
-		}
-		tb.Skipf("PostgreSQL unreachable: %v", err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "t_web_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx, u.String(), tb.TempDir())
+	db, err := store.Open(ctx, dbURL, tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		db.Close()
-		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	})
+	tb.Cleanup(func() { db.Close() })
 	return db
 }
 
