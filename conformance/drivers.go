@@ -19,6 +19,7 @@ import (
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/web/caagent"
 )
 
 // apiClient calls a JSON admin or bidder API.
@@ -350,8 +351,43 @@ func (d BidderAPI) approve(ctx context.Context, applyno string) error {
 	return admin.do(ctx, "POST", base+"/"+url.PathEscape(list[0].ID)+"/approve", map[string]string{"actor": "conformance"}, nil)
 }
 
+// GiveUp gives the application up behind the redirecturl. The token
+// alone does not: the bidder signs a challenge the institution issues for
+// the action with its certificate (as the CA agent signs a console
+// login), and sends the envelope key while the application is not opened.
 func (d BidderAPI) GiveUp(ctx context.Context, b *BidderTask) error {
-	return apiClient{HTTP: d.HTTP}.do(ctx, "POST", strings.TrimRight(b.RedirectURL, "/")+"/giveup", map[string]string{}, nil)
+	api := apiClient{HTTP: d.HTTP}
+	base := strings.TrimRight(b.RedirectURL, "/")
+	var v bidderView
+	if err := api.do(ctx, "GET", base, nil, &v); err != nil {
+		return err
+	}
+	var c struct {
+		Challenge string `json:"challenge"`
+		Origin    string `json:"origin"`
+	}
+	if err := api.do(ctx, "POST", base+"/challenge", map[string]string{"action": "giveup"}, &c); err != nil {
+		return err
+	}
+	sig, err := gm.SM2Sign(b.Bidder.Key, caagent.LoginMessage(c.Origin, c.Challenge))
+	if err != nil {
+		return err
+	}
+	proof := map[string]string{"challenge": c.Challenge, "signature": base64.StdEncoding.EncodeToString(sig), "cert": string(b.Bidder.CertPEM)}
+	if v.Next == "open" {
+		layout := gm.C1C3C2
+		if v.SM2Layout != "" {
+			if layout, err = gm.ParseCipherLayout(v.SM2Layout); err != nil {
+				return err
+			}
+		}
+		key, err := gm.UnwrapKey(b.Bidder.Key, v.DigitalEnvelope, layout)
+		if err != nil {
+			return fmt.Errorf("the bidder cannot open the envelope: %w", err)
+		}
+		proof["key"] = base64.StdEncoding.EncodeToString(key)
+	}
+	return api.do(ctx, "POST", base+"/giveup", proof, nil)
 }
 
 // SignAsBidder signs an OFD (the guarantee agreement) with the bidder's

@@ -15,7 +15,9 @@ import (
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/web/caagent"
 )
 
 // BidderSpec is one of the demo's bidders.
@@ -138,7 +140,18 @@ func (b *bidderClient) open(ctx context.Context, redirect string) (*bidderView, 
 	if err != nil {
 		return nil, err
 	}
-	var key []byte
+	key, err := b.envelopeKey(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	var after bidderView
+	err = b.do(ctx, "POST", redirect+"/open", "", map[string]string{"key": base64.StdEncoding.EncodeToString(key)}, &after)
+	return &after, err
+}
+
+// envelopeKey recovers the applydata key from the digital envelope with
+// the bidder's key.
+func (b *bidderClient) envelopeKey(ctx context.Context, v *bidderView) ([]byte, error) {
 	if b.agentURL != "" {
 		var out struct {
 			Key string `json:"key"`
@@ -148,23 +161,16 @@ func (b *bidderClient) open(ctx context.Context, redirect string) (*bidderView, 
 		if err != nil {
 			return nil, fmt.Errorf("CA agent: %w", err)
 		}
-		if key, err = base64.StdEncoding.DecodeString(out.Key); err != nil {
-			return nil, err
-		}
-	} else {
-		l := gm.C1C3C2
-		if v.SM2Layout != "" {
-			if l, err = gm.ParseCipherLayout(v.SM2Layout); err != nil {
-				return nil, err
-			}
-		}
-		if key, err = gm.UnwrapKey(b.id.Key, v.DigitalEnvelope, l); err != nil {
+		return base64.StdEncoding.DecodeString(out.Key)
+	}
+	l := gm.C1C3C2
+	if v.SM2Layout != "" {
+		var err error
+		if l, err = gm.ParseCipherLayout(v.SM2Layout); err != nil {
 			return nil, err
 		}
 	}
-	var after bidderView
-	err = b.do(ctx, "POST", redirect+"/open", "", map[string]string{"key": base64.StdEncoding.EncodeToString(key)}, &after)
-	return &after, err
+	return gm.UnwrapKey(b.id.Key, v.DigitalEnvelope, l)
 }
 
 // sign fetches the agreement, signs it with the bidder's certificate and
@@ -206,7 +212,35 @@ func (b *bidderClient) pay(ctx context.Context, redirect string) (*bidderView, e
 	return &v, b.do(ctx, "POST", redirect+"/pay", "", map[string]string{}, &v)
 }
 
-// giveUp abandons the application at the institution.
+// giveUp abandons the application at the institution. The token alone
+// does not do it: the bidder signs a challenge for the action with its
+// certificate (through the CA agent, as for a console login), and sends
+// the envelope key while the application is not opened.
 func (b *bidderClient) giveUp(ctx context.Context, redirect string) error {
-	return b.do(ctx, "POST", redirect+"/giveup", "", map[string]string{}, nil)
+	v, err := b.view(ctx, redirect)
+	if err != nil {
+		return err
+	}
+	var c institution.Challenge
+	if err := b.do(ctx, "POST", redirect+"/challenge", "", institution.ChallengeRequest{Action: institution.ActionGiveUp}, &c); err != nil {
+		return err
+	}
+	var p institution.BidderProof
+	if b.agentURL != "" {
+		var out caagent.ChallengeResponse
+		if err := b.do(ctx, "POST", b.agentURL+"/v1/challenge", b.origin, caagent.ChallengeRequest{Challenge: c.Challenge}, &out); err != nil {
+			return fmt.Errorf("CA agent: %w", err)
+		}
+		p = institution.BidderProof{Challenge: c.Challenge, Signature: out.Signature, Cert: out.Cert}
+	} else if p, err = institution.SignChallenge(&c, b.id.Key, b.id.Cert); err != nil {
+		return err
+	}
+	if v.Next == "open" {
+		key, err := b.envelopeKey(ctx, v)
+		if err != nil {
+			return err
+		}
+		p.Key = base64.StdEncoding.EncodeToString(key)
+	}
+	return b.do(ctx, "POST", redirect+"/giveup", "", p, nil)
 }

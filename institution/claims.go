@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -114,7 +115,11 @@ func (s *Service) lockApplication(ctx context.Context, tx *sql.Tx, id string) er
 		return nil
 	}
 	var got string
-	return tx.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM inst_applications WHERE id=? FOR UPDATE`), id).Scan(&got)
+	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM inst_applications WHERE id=? FOR UPDATE`), id).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
 }
 
 // recordRefusedClaim writes a refused claim into the application's

@@ -25,7 +25,9 @@
 //	POST /bidder/<token>/agreement     the agreement signed by the bidder (OFD)
 //	POST /bidder/<token>/pay           {"payername","payeraccount"}
 //	GET  /bidder/<token>/guarantee     the newest sealed guarantee (OFD)
-//	POST /bidder/<token>/quit|giveup   withdrawal or give-up started here
+//	POST /bidder/<token>/challenge     {"action":"quit"|"giveup"}: a single-use challenge
+//	POST /bidder/<token>/quit|giveup   withdrawal or give-up started here, signed by the
+//	                                   bidder's certificate over the challenge (BidderProof)
 //	GET  /invoices/<token>             an issued invoice
 //	/api/...                           the admin API (bearer token), see admin.go
 //	GET  /metrics, /healthz
@@ -34,6 +36,16 @@
 // of a guarantee file (ciphertext, then plaintext after the bid opening)
 // is the small Stage machine in issue.go, driven by the outcomes of its
 // outbox messages.
+//
+// The redirecturl token is a bearer token the platform holds in the clear
+// too, so it is never enough to act against the bidder: opening needs the
+// key from the digital envelope, signing the agreement the bidder's
+// certificate, and withdrawing or giving up a signature by the bidder's
+// certificate over a challenge issued for that action (bidderproof.go).
+//
+// Claims (claimsnotice) are acknowledged at once (见索即付) while they stay
+// within the guarantee: payeramount, with the claims before it, at most
+// the guaranteed amount (claims.go).
 //
 // # Decisions on what the bidder is entitled to
 //

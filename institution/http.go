@@ -27,6 +27,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /bidder/{token}/agreement", s.bidderSign)
 	mux.HandleFunc("POST /bidder/{token}/pay", s.bidderPay)
 	mux.HandleFunc("GET /bidder/{token}/guarantee", s.bidderGuarantee)
+	mux.HandleFunc("POST /bidder/{token}/challenge", s.bidderChallenge)
 	mux.HandleFunc("POST /bidder/{token}/quit", s.bidderQuit)
 	mux.HandleFunc("POST /bidder/{token}/giveup", s.bidderGiveUp)
 
@@ -62,13 +63,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// fail answers err: 404 for unknown tokens and ids, 409 for illegal
-// transitions, 422 for other refusals, 500 (logged, not shown) otherwise.
+// fail answers err: 404 for unknown tokens and ids, 403 for a missing
+// or failed proof of the bidder's key, 409 for illegal transitions, 422
+// for other refusals, 500 (logged, not shown) otherwise.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *TransitionError
+	var pe *ProofError
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+	case errors.As(err, &pe):
+		writeJSON(w, http.StatusForbidden, apiError{err.Error()})
 	case errors.As(err, &te):
 		writeJSON(w, http.StatusConflict, apiError{err.Error()})
 	case IsRefusal(err):
@@ -197,20 +202,29 @@ func (s *Service) bidderGuarantee(w http.ResponseWriter, r *http.Request) {
 	writeOFD(w, "guarantee-"+strconv.Itoa(ft)+".ofd", b)
 }
 
-func (s *Service) bidderQuit(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Reason string `json:"reason"`
-	}
+func (s *Service) bidderChallenge(w http.ResponseWriter, r *http.Request) {
+	var req ChallengeRequest
 	if err := readJSON(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	a, err := s.byToken(r.Context(), s.db, r.PathValue("token"))
+	c, err := s.BidderChallenge(r.Context(), r.PathValue("token"), req.Action)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	rec, err := s.Quit(r.Context(), a.ID, "bidder", req.Reason)
+	writeJSON(w, http.StatusOK, c)
+}
+
+// bidderQuit and bidderGiveUp need the bidder's key besides the token
+// (BidderProof): see bidderproof.go.
+func (s *Service) bidderQuit(w http.ResponseWriter, r *http.Request) {
+	var req BidderQuitRequest
+	if err := readJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rec, err := s.BidderQuit(r.Context(), r.PathValue("token"), req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -219,12 +233,12 @@ func (s *Service) bidderQuit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) bidderGiveUp(w http.ResponseWriter, r *http.Request) {
-	a, err := s.byToken(r.Context(), s.db, r.PathValue("token"))
-	if err != nil {
+	var req BidderProof
+	if err := readJSON(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	g, err := s.GiveUp(r.Context(), a.ID, "bidder")
+	g, err := s.BidderGiveUp(r.Context(), r.PathValue("token"), req)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -177,7 +177,8 @@ func TestBidderQuitsAtInstitution(t *testing.T) {
 		t.Errorf("quit without reason: %d %+v", st, ae)
 	}
 	var rec QuitRecord
-	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", []byte(`{"reason":"不再投标"}`), &rec); st != 200 || rec.Status != QuitAccepted || rec.Origin != "institution" {
+	body := mustJSON(BidderQuitRequest{Reason: "不再投标", BidderProof: e.proof(tok, ActionQuit, e.bidder)})
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", body, &rec); st != 200 || rec.Status != QuitAccepted || rec.Origin != "institution" {
 		t.Fatalf("quit: %d %+v", st, rec)
 	}
 	e.waitFor("quitnotice", func() bool { return e.plat.count("quitnotice") == 1 })

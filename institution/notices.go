@@ -225,6 +225,10 @@ func (s *Service) handleGiveupApply(ctx context.Context, in inbound) (any, error
 func (s *Service) GiveUp(ctx context.Context, appID, actor string) (*Giveup, error) {
 	var id string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// One give-up at a time: the pending check below must see the other's.
+		if err := s.lockApplication(ctx, tx, appID); err != nil {
+			return err
+		}
 		a, err := s.repo.applicationByID(ctx, tx, appID)
 		if err != nil {
 			return err

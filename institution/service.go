@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/baohan-dev/baohan/gm"
@@ -53,6 +54,8 @@ type Service struct {
 	closeOnce sync.Once
 	appLocks  keyedMutex // bidder steps with outside effects, one at a time per application
 	sent      sentSeconds
+
+	bidderRoots *smx509.CertPool // trust roots of bidder certificates (quit and give-up proofs); nil: none configured
 }
 
 // Option configures New.
@@ -153,6 +156,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 		s.docs = d
+	}
+	if s.bidderRoots, err = loadTrustRoots(cfg.TrustRoots); err != nil {
+		return nil, err
 	}
 
 	if o.db != nil {

@@ -130,7 +130,9 @@ func TestGiveUpAtInstitution(t *testing.T) {
 	a := e.app("G-1")
 	e.plat.giveupAnswer.Store(0)
 	var g Giveup
-	if st := e.bidderDo("POST", "/bidder/"+tok+"/giveup", nil, &g); st != 200 || g.Status != GiveupPending {
+	p := e.proof(tok, ActionGiveUp, e.bidder)
+	p.Key = e.envelopeKey(tok) // not opened yet: the key names the bidder
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/giveup", mustJSON(p), &g); st != 200 || g.Status != GiveupPending {
 		t.Fatalf("giveup: %d %+v", st, g)
 	}
 	e.waitFor("refused give-up", func() bool {

@@ -1,0 +1,351 @@
+package institution
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"database/sql"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/web/caagent"
+)
+
+// The redirecturl is a bearer token, and not the bidder's alone: the
+// platform keeps it in the clear (its application, its message log, its
+// consoles) and the bidder's browser history holds it. Reading the
+// application needs the bidder's key (the digital envelope), and so does
+// signing the agreement; withdrawing the guarantee (quit) and giving the
+// application up would not, and whoever reads the URL could knock the
+// bidder out of the tender. So these two need the bidder's key as well:
+// a signature by the bidder's certificate over a challenge the
+// institution issued for that action on that application, made as a
+// console login is (the CA agent's POST /v1/challenge signs
+// caagent.LoginMessage(origin, challenge) with the bidder's key).
+//
+//	POST /bidder/<token>/challenge {"action": "quit"|"giveup"} -> Challenge
+//	POST /bidder/<token>/quit      {"reason", "challenge", "signature", "cert"}
+//	POST /bidder/<token>/giveup    {"challenge", "signature", "cert", "key"?}
+//
+// The certificate must chain to the trust roots, be valid now, carry the
+// bidder's credit code (biddercode of the application), and once the
+// agreement is signed be the very certificate that signed it. Before the
+// application is opened the institution does not know who the bidder is:
+// the request then also carries key, the SM4 key recovered from the
+// digital envelope (as for open), and the credit code is read from the
+// decrypted application.
+
+// Bidder actions that need the bidder's key.
+const (
+	ActionQuit   = "quit"
+	ActionGiveUp = "giveup"
+)
+
+// challengeTTL is how long a challenge can be used.
+const challengeTTL = 5 * time.Minute
+
+// ChallengeRequest is the body of POST /bidder/<token>/challenge.
+type ChallengeRequest struct {
+	Action string `json:"action"` // quit | giveup
+}
+
+// Challenge is a single-use challenge for one action on one application.
+// The bidder signs Message (caagent.LoginMessage(Origin, Challenge)) with
+// its certificate's key: the CA agent's POST /v1/challenge does it when
+// called from a page of Origin, or SignChallenge in Go.
+type Challenge struct {
+	Challenge string    `json:"challenge"`
+	Action    string    `json:"action"`
+	ApplyNo   string    `json:"applyno"`
+	Origin    string    `json:"origin"`  // the institution's origin (listen.public_url)
+	Message   string    `json:"message"` // what is signed
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// BidderProof proves that a request behind the redirecturl comes from the
+// holder of the bidder's certificate key.
+type BidderProof struct {
+	Challenge string `json:"challenge"` // from POST /bidder/<token>/challenge, for this action
+	Signature string `json:"signature"` // base64 DER SM2 signature (SM3, user ID 1234567812345678) of the challenge's message
+	Cert      string `json:"cert"`      // PEM: the bidder's certificate
+	// Key is base64 of the SM4 key recovered from the digital envelope,
+	// required while the application is not opened (as for open).
+	Key string `json:"key,omitempty"`
+}
+
+// BidderQuitRequest is the body of POST /bidder/<token>/quit.
+type BidderQuitRequest struct {
+	Reason string `json:"reason"`
+	BidderProof
+}
+
+// SignChallenge signs c with the bidder's key as the CA agent does, and
+// returns the proof to send with the action.
+func SignChallenge(c *Challenge, key *sm2.PrivateKey, cert *smx509.Certificate) (BidderProof, error) {
+	sig, err := gm.SM2Sign(key, caagent.LoginMessage(c.Origin, c.Challenge))
+	if err != nil {
+		return BidderProof{}, err
+	}
+	return BidderProof{Challenge: c.Challenge, Signature: base64.StdEncoding.EncodeToString(sig), Cert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))}, nil
+}
+
+// ProofError refuses a bidder action whose proof of the bidder's key is
+// missing or does not hold (HTTP 403). It is a refusal (IsRefusal).
+type ProofError struct{ Msg string }
+
+func (e *ProofError) Error() string { return e.Msg }
+
+// Unwrap makes a ProofError a Refusal for errors.As.
+func (e *ProofError) Unwrap() error { return &Refusal{Msg: e.Msg} }
+
+func proofError(format string, a ...any) error { return &ProofError{Msg: fmt.Sprintf(format, a...)} }
+
+// bidderOrigin is the origin bidder pages are served from, which the CA
+// agent puts in what it signs.
+func (s *Service) bidderOrigin() string {
+	u, err := url.Parse(s.cfg.Listen.PublicURL)
+	if err != nil {
+		return ""
+	}
+	o, err := caagent.NormalizeOrigin(u.Scheme + "://" + u.Host)
+	if err != nil {
+		return ""
+	}
+	return o
+}
+
+// BidderChallenge issues a challenge for action on the application behind
+// token, valid for 5 minutes, once.
+func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*Challenge, error) {
+	if action != ActionQuit && action != ActionGiveUp {
+		return nil, refuse("action: want %q or %q, got %q", ActionQuit, ActionGiveUp, clip(action))
+	}
+	a, err := s.byToken(ctx, s.db, token)
+	if err != nil {
+		return nil, err
+	}
+	origin := s.bidderOrigin()
+	if origin == "" {
+		return nil, fmt.Errorf("listen.public_url %q has no origin", s.cfg.Listen.PublicURL)
+	}
+	tok, _ := newToken()
+	c := &Challenge{Challenge: action + "-" + tok, Action: action, ApplyNo: a.ApplyNo, Origin: origin,
+		ExpiresAt: s.now().Add(challengeTTL).Truncate(time.Microsecond)}
+	c.Message = string(caagent.LoginMessage(c.Origin, c.Challenge))
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// Expired challenges go as new ones come (an indexed delete).
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE expires_at <= ?`), micros(s.now())); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_bidder_challenges (challenge, application_id, action, expires_at) VALUES (?,?,?,?)`),
+			c.Challenge, a.ID, action, micros(c.ExpiresAt))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// consumeChallenge deletes the challenge and checks that it was live and
+// issued for action on application appID. A challenge serves once, a
+// failed try included; of two requests with one challenge only one wins.
+func (s *Service) consumeChallenge(ctx context.Context, challenge, appID, action string) error {
+	var gotApp, gotAction string
+	var exp int64
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT application_id, action, expires_at FROM inst_bidder_challenges WHERE challenge=?`), challenge).
+			Scan(&gotApp, &gotAction, &exp)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE challenge=?`), challenge)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return sql.ErrNoRows // another request used it meanwhile
+		}
+		return nil
+	})
+	again := fmt.Sprintf("ask POST /bidder/<token>/challenge {\"action\":%q} for a new one", action)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return proofError("challenge: unknown or already used; %s", again)
+	case err != nil:
+		return err
+	case gotApp != appID:
+		return proofError("challenge: issued for another application; %s", again)
+	case gotAction != action:
+		return proofError("challenge: issued for %s, not %s; %s", gotAction, action, again)
+	case exp <= micros(s.now()):
+		return proofError("challenge: expired (a challenge is valid for %s); %s", challengeTTL, again)
+	}
+	return nil
+}
+
+// verifyBidder checks that p proves the bidder's key for action on a, and
+// returns the bidder's certificate.
+func (s *Service) verifyBidder(ctx context.Context, a *Application, action string, p BidderProof) (*smx509.Certificate, error) {
+	if p.Challenge == "" || p.Signature == "" || p.Cert == "" {
+		return nil, proofError("%s needs the bidder's signature: ask POST /bidder/<token>/challenge {\"action\":%q}, sign its message with the bidder's CA certificate (the CA agent's POST /v1/challenge) and send challenge, signature (base64 DER) and cert (PEM)",
+			action, action)
+	}
+	if err := s.consumeChallenge(ctx, p.Challenge, a.ID, action); err != nil {
+		return nil, err
+	}
+	cert, err := gm.ParseCertificate([]byte(p.Cert))
+	if err != nil {
+		return nil, proofError("cert: %v", err)
+	}
+	if pub, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || pub.Curve != sm2.P256() {
+		return nil, proofError("cert: the certificate of %q does not hold an SM2 public key", cert.Subject.CommonName)
+	}
+	sig, err := base64.StdEncoding.DecodeString(p.Signature)
+	if err != nil {
+		return nil, proofError("signature: not base64: %v", err)
+	}
+	if err := caagent.VerifyLogin(cert, s.bidderOrigin(), p.Challenge, sig); err != nil {
+		return nil, proofError("signature: %v (what is signed is the challenge's message, for origin %s)", err, s.bidderOrigin())
+	}
+	now := s.now()
+	if s.bidderRoots == nil {
+		return nil, proofError("no trust roots are configured: bidder certificates cannot be checked")
+	}
+	if _, err := cert.Verify(smx509.VerifyOptions{Roots: s.bidderRoots, CurrentTime: now,
+		KeyUsages: []smx509.ExtKeyUsage{smx509.ExtKeyUsageAny}}); err != nil {
+		return nil, proofError("cert: the certificate of %q is not valid under the trust roots now: %v", cert.Subject.CommonName, err)
+	}
+	bidderCode := a.BidderCode
+	if bidderCode == "" {
+		if p.Key == "" {
+			return nil, proofError("key: the application is not opened yet, so the institution does not know who the bidder is: send key, base64 of the SM4 key recovered from the digital envelope (as for open)")
+		}
+		key, err := gm.DecodeBase64(p.Key)
+		if err != nil {
+			return nil, proofError("key: %v", err)
+		}
+		d, err := decryptApplyData(a, key)
+		if err != nil {
+			var r *Refusal
+			if errors.As(err, &r) {
+				return nil, proofError("%s", r.Msg)
+			}
+			return nil, err
+		}
+		bidderCode = d.BidderCode
+	}
+	code := testca.CreditCodeOf(cert)
+	if !strings.EqualFold(code, bidderCode) {
+		if code == "" {
+			return nil, proofError("cert: the certificate of %q carries no credit code; the bidder %s must sign with its own certificate", cert.Subject.CommonName, bidderCode)
+		}
+		return nil, proofError("cert: the certificate is of credit code %s, not of the bidder %s", code, bidderCode)
+	}
+	if a.Signer != "" {
+		signer, err := s.agreementSigner(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if !signer.Equal(cert) {
+			return nil, proofError("cert: the certificate %q (serial %s) is not the one that signed the agreement (%q, serial %s)",
+				cert.Subject.CommonName, cert.SerialNumber.Text(16), signer.Subject.CommonName, signer.SerialNumber.Text(16))
+		}
+	}
+	return cert, nil
+}
+
+// agreementSigner returns the certificate that signed a's agreement.
+func (s *Service) agreementSigner(ctx context.Context, a *Application) (*smx509.Certificate, error) {
+	signed, err := s.blobs.Get(ctx, agreementKey(a, true))
+	if err != nil {
+		return nil, fmt.Errorf("the signed agreement of %s: %w", a.ApplyNo, err)
+	}
+	unsigned, err := s.blobs.Get(ctx, agreementKey(a, false))
+	if err != nil {
+		return nil, fmt.Errorf("the agreement of %s: %w", a.ApplyNo, err)
+	}
+	cert, err := s.docs.VerifyAgreement(ctx, signed, unsigned)
+	if err != nil {
+		return nil, fmt.Errorf("the signed agreement of %s: %w", a.ApplyNo, err)
+	}
+	return cert, nil
+}
+
+// BidderQuit withdraws the guarantee at the bidder's request behind the
+// redirecturl, once req proves the bidder's key (see verifyBidder); the
+// platform is told by quitnotice either way.
+func (s *Service) BidderQuit(ctx context.Context, token string, req BidderQuitRequest) (*QuitRecord, error) {
+	a, err := s.byToken(ctx, s.db, token)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, refuse("a reason is required")
+	}
+	cert, err := s.verifyBidder(ctx, a, ActionQuit, req.BidderProof)
+	if err != nil {
+		s.metrics.bidder.WithLabelValues(ActionQuit, "refused").Inc()
+		return nil, err
+	}
+	rec, err := s.Quit(ctx, a.ID, bidderActor(cert), req.Reason)
+	if err == nil {
+		s.metrics.bidder.WithLabelValues(ActionQuit, "ok").Inc()
+	}
+	return rec, err
+}
+
+// BidderGiveUp gives the application up at the bidder's request behind
+// the redirecturl, once p proves the bidder's key; giveupnotice asks the
+// platform.
+func (s *Service) BidderGiveUp(ctx context.Context, token string, p BidderProof) (*Giveup, error) {
+	a, err := s.byToken(ctx, s.db, token)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := s.verifyBidder(ctx, a, ActionGiveUp, p)
+	if err != nil {
+		s.metrics.bidder.WithLabelValues(ActionGiveUp, "refused").Inc()
+		return nil, err
+	}
+	g, err := s.GiveUp(ctx, a.ID, bidderActor(cert))
+	if err == nil {
+		s.metrics.bidder.WithLabelValues(ActionGiveUp, "ok").Inc()
+	}
+	return g, err
+}
+
+// bidderActor names the bidder in the history by its credit code.
+func bidderActor(cert *smx509.Certificate) string { return "bidder:" + testca.CreditCodeOf(cert) }
+
+// loadTrustRoots reads the CA certificates bidder certificates chain to.
+func loadTrustRoots(files []string) (*smx509.CertPool, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	roots := smx509.NewCertPool()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("trust_roots: %w", err)
+		}
+		certs, err := gm.ParseCertificates(b)
+		if err != nil {
+			return nil, fmt.Errorf("trust_roots %s: %w", f, err)
+		}
+		for _, c := range certs {
+			roots.AddCert(c)
+		}
+	}
+	return roots, nil
+}
