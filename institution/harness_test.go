@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +32,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 const (
@@ -315,7 +313,7 @@ func newEnv(t testing.TB, pg bool, opts ...envOption) *env {
 	}
 	e := &env{t: t, ca: ca, bidder: bidder, dataDir: filepath.Join(dir, "data"), projKeys: map[string][]byte{}}
 	if pg {
-		e.dbURL = pgSchemaURL(t)
+		e.dbURL = storetest.FreshSchema(t)
 	}
 	e.plat = newFakePlatform(t, ca.Pool())
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -598,42 +596,6 @@ func mustB64(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// pgSchemaURL returns a URL of a fresh PostgreSQL schema, or skips.
-func pgSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("BAOHAN_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		err = admin.PingContext(ctx)
-	}
-	if err != nil {
-		if os.Getenv("BAOHAN_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL unreachable and BAOHAN_REQUIRE_POSTGRES=1: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_inst_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func newReq(method, url string) (*http.Request, error) { return http.NewRequest(method, url, nil) }
