@@ -509,6 +509,12 @@ func TestTwoDispatchersExactlyOnce(t *testing.T) {
 		}
 		enqueue(t, a, msgs...)
 		dl := newDeliveries()
+		// Each dispatcher's first deliveries wait (bounded) until the other
+		// has claimed something too, so that the two really run at once
+		// however the scheduler of a loaded machine favours one of them.
+		var started sync.Map
+		both := make(chan struct{})
+		var bothOnce sync.Once
 		for _, p := range []struct {
 			db    *DB
 			owner string
@@ -518,6 +524,16 @@ func TestTwoDispatchersExactlyOnce(t *testing.T) {
 				Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
 					if m.LeaseOwner != p.owner {
 						return Outcome{}, fmt.Errorf("claimed by %s, delivered by %s", m.LeaseOwner, p.owner)
+					}
+					started.Store(p.owner, true)
+					if _, one := started.Load("one"); one {
+						if _, two := started.Load("two"); two {
+							bothOnce.Do(func() { close(both) })
+						}
+					}
+					select {
+					case <-both:
+					case <-time.After(10 * time.Second):
 					}
 					dl.call(m.DedupeKey)
 					time.Sleep(time.Millisecond)
