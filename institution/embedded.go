@@ -1,18 +1,15 @@
 package institution
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/service"
 )
 
 // Embedded defaults: what `baohan institution serve` runs on without a
@@ -52,13 +49,14 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 		return Config{}, err
 	}
 	caDir := filepath.Join(dir, "ca")
-	ca, err := testca.Load(caDir)
-	if errors.Is(err, fs.ErrNotExist) || err != nil && !exists(filepath.Join(caDir, testca.CACertFile)) {
-		ca, err = testca.Init(caDir)
-		if err == nil {
-			fmt.Fprintf(w, "made a test CA in %s (for demos and tests only)\n", caDir)
-		}
+	made, err := service.EnsureTestCA(caDir)
+	if err != nil {
+		return Config{}, err
 	}
+	if made {
+		fmt.Fprintf(w, "made a test CA in %s (for demos and tests only)\n", caDir)
+	}
+	ca, err := testca.Load(caDir)
 	if err != nil {
 		return Config{}, fmt.Errorf("test CA in %s: %w", caDir, err)
 	}
@@ -74,14 +72,14 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	secret, made, err := readOrMakeSecret(filepath.Join(dir, demoSecretFile))
+	secret, made, err := service.ReadOrMakeSecret(filepath.Join(dir, demoSecretFile))
 	if err != nil {
 		return Config{}, err
 	}
 	if made {
 		fmt.Fprintf(w, "demo platform peer: appkey %s appsecret %s (kept in %s)\n", DemoAppKey, secret, filepath.Join(dir, demoSecretFile))
 	}
-	token, made, err := readOrMakeSecret(filepath.Join(dir, demoAdminTokenFile))
+	token, made, err := service.ReadOrMakeSecret(filepath.Join(dir, demoAdminTokenFile))
 	if err != nil {
 		return Config{}, err
 	}
@@ -118,34 +116,4 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// readOrMakeSecret reads a secret from path, or makes 32 random hex
-// characters and writes them there (0600). made reports the latter.
-func readOrMakeSecret(path string) (secret string, made bool, err error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", false, fmt.Errorf("%s is empty; delete it to make a new secret", path)
-		}
-		return s, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, err
-	}
-	raw := make([]byte, 16)
-	if _, err := rand.Read(raw); err != nil {
-		return "", false, err
-	}
-	s := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", false, err
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return "", false, err
-	}
-	return s, true, f.Close()
 }

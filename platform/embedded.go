@@ -1,20 +1,17 @@
 package platform
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/service"
 )
 
 // Embedded defaults: what `baohan platform serve` runs on without a
@@ -57,15 +54,14 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 	}
 	caDir := filepath.Join(dir, "ca")
 	caFile := filepath.Join(caDir, testca.CACertFile)
-	if _, err := os.Stat(caFile); errors.Is(err, fs.ErrNotExist) {
-		if _, err := testca.Init(caDir); err != nil {
-			return Config{}, fmt.Errorf("test CA in %s: %w", caDir, err)
-		}
-		fmt.Fprintf(w, "made a test CA in %s (its certificate is the trust root; for demos and tests only)\n", caDir)
-	} else if err != nil {
+	made, err := service.EnsureTestCA(caDir)
+	if err != nil {
 		return Config{}, err
 	}
-	secret, made, err := readOrMakeSecret(filepath.Join(dir, demoSecretFile))
+	if made {
+		fmt.Fprintf(w, "made a test CA in %s (its certificate is the trust root; for demos and tests only)\n", caDir)
+	}
+	secret, made, err := service.ReadOrMakeSecret(filepath.Join(dir, demoSecretFile))
 	if err != nil {
 		return Config{}, err
 	}
@@ -102,7 +98,7 @@ func EnsureAdminToken(cfg *Config, w io.Writer) error {
 		return err
 	}
 	path := filepath.Join(cfg.Storage.DataDir, adminTokenFile)
-	token, made, err := readOrMakeSecret(path)
+	token, made, err := service.ReadOrMakeSecret(path)
 	if err != nil {
 		return err
 	}
@@ -111,34 +107,4 @@ func EnsureAdminToken(cfg *Config, w io.Writer) error {
 	}
 	cfg.AdminTokenFile = path
 	return nil
-}
-
-// readOrMakeSecret reads a secret from path, or makes 32 random hex
-// characters and writes them there (0600). made reports the latter.
-func readOrMakeSecret(path string) (secret string, made bool, err error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", false, fmt.Errorf("%s is empty; delete it to make a new secret", path)
-		}
-		return s, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, err
-	}
-	raw := make([]byte, 16)
-	if _, err := rand.Read(raw); err != nil {
-		return "", false, err
-	}
-	s := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", false, err
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return "", false, err
-	}
-	return s, true, f.Close()
 }
