@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,20 @@ func noFileHint(v string) string {
 func looksLikePath(v string) bool {
 	return strings.HasSuffix(v, ".pem") || strings.HasSuffix(v, ".der") || strings.HasSuffix(v, ".cer") ||
 		strings.HasSuffix(v, ".crt") || strings.HasSuffix(v, ".key") || strings.HasPrefix(v, "./") || strings.HasPrefix(v, "../")
+}
+
+// readPublicKey parses the public key (any form gm.ParsePublicKey reads,
+// or a certificate) in the file named v or in v itself (loadMaterial).
+func readPublicKey(flagName, v string) (*ecdsa.PublicKey, error) {
+	b, err := loadMaterial(flagName, v)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := gm.ParsePublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w%s", flagName, err, noFileHint(v))
+	}
+	return pub, nil
 }
 
 func readPrivateKey(path string) (*sm2.PrivateKey, error) {
@@ -222,13 +237,9 @@ func runEnvelopeSeal(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	certBytes, err := loadMaterial("cert", *certFlag)
+	pub, err := readPublicKey("cert", *certFlag)
 	if err != nil {
 		return err
-	}
-	pub, err := gm.ParsePublicKey(certBytes)
-	if err != nil {
-		return fmt.Errorf("--cert: %w%s", err, noFileHint(*certFlag))
 	}
 	data, err := readInput(env, pos)
 	if err != nil {
@@ -307,6 +318,18 @@ func createTemp(out string) (*os.File, error) {
 	return f, nil
 }
 
+// openIn opens the input file in, which must not be the output file out.
+func openIn(in, out string) (*os.File, error) {
+	if sameFile(in, out) {
+		return nil, errors.New("--in and --out are the same file")
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		return nil, fmt.Errorf("--in: %w", err)
+	}
+	return f, nil
+}
+
 func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)
 	sb, err2 := os.Stat(b)
@@ -338,20 +361,13 @@ func runFileEncrypt(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pubBytes, err := loadMaterial("pubkey", *pubFlag)
+	pub, err := readPublicKey("pubkey", *pubFlag)
 	if err != nil {
 		return err
 	}
-	pub, err := gm.ParsePublicKey(pubBytes)
+	src, err := openIn(*in, *out)
 	if err != nil {
-		return fmt.Errorf("--pubkey: %w%s", err, noFileHint(*pubFlag))
-	}
-	if sameFile(*in, *out) {
-		return errors.New("--in and --out are the same file")
-	}
-	src, err := os.Open(*in)
-	if err != nil {
-		return fmt.Errorf("--in: %w", err)
+		return err
 	}
 	defer src.Close()
 	if st, err := src.Stat(); err == nil && st.Size() == 0 {
@@ -434,12 +450,9 @@ func runFileDecrypt(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("iv field: %w", err)
 	}
-	if sameFile(*in, *out) {
-		return errors.New("--in and --out are the same file")
-	}
-	src, err := os.Open(*in)
+	src, err := openIn(*in, *out)
 	if err != nil {
-		return fmt.Errorf("--in: %w", err)
+		return err
 	}
 	defer src.Close()
 	r, err := gm.NewCBCDecryptReader(ctxReader{ctx, src}, key, iv)
