@@ -163,6 +163,17 @@ func queryInt(r *http.Request, name string) (int, error) {
 	return n, nil
 }
 
+// queryPage reads the limit and offset of a listing (0 when absent).
+func queryPage(r *http.Request) (limit, offset int, err error) {
+	if limit, err = queryInt(r, "limit"); err != nil {
+		return 0, 0, err
+	}
+	if offset, err = queryInt(r, "offset"); err != nil {
+		return 0, 0, err
+	}
+	return limit, offset, nil
+}
+
 func queryInt64(r *http.Request, name string) (int64, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -231,10 +242,7 @@ func (s *Service) apiApplications(w http.ResponseWriter, r *http.Request) (any, 
 		return nil, inputErr("state", "unknown state %q", f.State)
 	}
 	var err error
-	if f.Limit, err = queryInt(r, "limit"); err != nil {
-		return nil, err
-	}
-	if f.Offset, err = queryInt(r, "offset"); err != nil {
+	if f.Limit, f.Offset, err = queryPage(r); err != nil {
 		return nil, err
 	}
 	return s.Applications(r.Context(), f)
@@ -370,10 +378,7 @@ func decodeOptionalBody(r *http.Request, v any) error {
 func (s *Service) apiSections(w http.ResponseWriter, r *http.Request) (any, error) {
 	f := SectionFilter{Query: r.URL.Query().Get("q")}
 	var err error
-	if f.Limit, err = queryInt(r, "limit"); err != nil {
-		return nil, err
-	}
-	if f.Offset, err = queryInt(r, "offset"); err != nil {
+	if f.Limit, f.Offset, err = queryPage(r); err != nil {
 		return nil, err
 	}
 	return s.Sections(r.Context(), f)
@@ -450,11 +455,7 @@ func (s *Service) apiRestoreSection(w http.ResponseWriter, r *http.Request) (any
 }
 
 func (s *Service) apiBidders(w http.ResponseWriter, r *http.Request) (any, error) {
-	lim, err := queryInt(r, "limit")
-	if err != nil {
-		return nil, err
-	}
-	off, err := queryInt(r, "offset")
+	lim, off, err := queryPage(r)
 	if err != nil {
 		return nil, err
 	}
@@ -479,11 +480,7 @@ func (s *Service) apiBidder(w http.ResponseWriter, r *http.Request) (any, error)
 }
 
 func (s *Service) apiGuarantees(w http.ResponseWriter, r *http.Request) (any, error) {
-	lim, err := queryInt(r, "limit")
-	if err != nil {
-		return nil, err
-	}
-	off, err := queryInt(r, "offset")
+	lim, off, err := queryPage(r)
 	if err != nil {
 		return nil, err
 	}
