@@ -255,8 +255,13 @@ func TestMessagesPages(t *testing.T) {
 	if code != 200 || !strings.Contains(body, chunk) || !strings.Contains(h.Get("Content-Disposition"), "3-request.json") {
 		t.Errorf("raw body: %d", code)
 	}
-	if code, _, _ := b.do("GET", "/console/messages/99", nil); code != 404 {
-		t.Errorf("missing message: %d", code)
+	for _, path := range []string{"/console/messages/99", "/console/messages/99/request", "/console/messages/x3", "/console/messages/x3/response"} {
+		if code, _, _ := b.do("GET", path, nil); code != 404 {
+			t.Errorf("GET %s: %d, want 404", path, code)
+		}
+	}
+	if code, _, _ := b.do("GET", "/console/messages/3/headers", nil); code != 404 {
+		t.Errorf("unknown part of a message: %d, want 404", code)
 	}
 	if code, _, _ := b.do("POST", "/console/messages/verify", url.Values{"csrf": {csrf}}); code != 303 {
 		t.Errorf("verify: %d", code)

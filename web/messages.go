@@ -53,15 +53,25 @@ func (c *console) messagesPage(w http.ResponseWriter, r *http.Request, s *Sessio
 	return nil
 }
 
-func (c *console) messagePage(w http.ResponseWriter, r *http.Request, s *Session) error {
+// message is the log entry of the {id} in r's path; an id that is not a
+// number or not in the log is a 404.
+func (c *console) message(r *http.Request) (*store.LogEntry, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return errStatus(http.StatusNotFound, "报文 %q 不存在", r.PathValue("id"))
+		return nil, errStatus(http.StatusNotFound, "报文 %q 不存在", r.PathValue("id"))
 	}
 	e, err := c.messageLog().Get(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return errStatus(http.StatusNotFound, "报文 %d 不存在", id)
+		return nil, errStatus(http.StatusNotFound, "报文 %d 不存在", id)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (c *console) messagePage(w http.ResponseWriter, r *http.Request, s *Session) error {
+	e, err := c.message(r)
 	if err != nil {
 		return err
 	}
@@ -69,20 +79,13 @@ func (c *console) messagePage(w http.ResponseWriter, r *http.Request, s *Session
 	if i, ok := protocol.Lookup(e.Interface); ok {
 		title = i.Title() + "（" + e.Interface + "）"
 	}
-	c.render(w, r, s, http.StatusOK, "message", "报文 #"+strconv.FormatInt(id, 10), map[string]any{"E": e, "Title": title})
+	c.render(w, r, s, http.StatusOK, "message", "报文 #"+strconv.FormatInt(e.ID, 10), map[string]any{"E": e, "Title": title})
 	return nil
 }
 
 // messageBody serves a raw request or response body as it was sent.
 func (c *console) messageBody(w http.ResponseWriter, r *http.Request, s *Session) error {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return errStatus(http.StatusNotFound, "报文 %q 不存在", r.PathValue("id"))
-	}
-	e, err := c.messageLog().Get(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return errStatus(http.StatusNotFound, "报文 %d 不存在", id)
-	}
+	e, err := c.message(r)
 	if err != nil {
 		return err
 	}
@@ -93,7 +96,7 @@ func (c *console) messageBody(w http.ResponseWriter, r *http.Request, s *Session
 		return errStatus(http.StatusNotFound, "no such part")
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Disposition", "attachment; filename="+strconv.FormatInt(id, 10)+"-"+r.PathValue("part")+".json")
+	w.Header().Set("Content-Disposition", "attachment; filename="+strconv.FormatInt(e.ID, 10)+"-"+r.PathValue("part")+".json")
 	w.Write(body)
 	return nil
 }
