@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,31 +61,6 @@ func newPKI(t *testing.T) *pki {
 	return p
 }
 
-// lateHandler serves a handler set after the server started.
-type lateHandler struct {
-	mu sync.Mutex
-	h  http.Handler
-}
-
-func (l *lateHandler) set(h http.Handler) { l.mu.Lock(); l.h = h; l.mu.Unlock() }
-func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.mu.Lock()
-	h := l.h
-	l.mu.Unlock()
-	if h == nil {
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
-		return
-	}
-	h.ServeHTTP(w, r)
-}
-
-func server(t *testing.T) (*httptest.Server, *lateHandler) {
-	lh := &lateHandler{}
-	srv := httptest.NewServer(lh)
-	t.Cleanup(srv.Close)
-	return srv, lh
-}
-
 func logger() *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -127,7 +101,7 @@ func kitConfig(target, listen string) conformance.Config {
 
 func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 	p := newPKI(t)
-	kit, lh := server(t)
+	kit, lh := conformance.KitServer(t)
 	platURL, adminToken := startPlatform(t, p, kit.URL)
 	cfg := kitConfig(platURL, kit.URL)
 	cfg.BidderKey = p.bidder.Key
@@ -140,7 +114,7 @@ func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lh.set(s.Handler())
+	lh.Set(s.Handler())
 	r := s.Run(context.Background())
 	logSlow(t, r)
 	if !r.Passed(false) {
@@ -153,7 +127,7 @@ func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 
 func TestInstitutionSuiteAgainstBaohanInstitution(t *testing.T) {
 	p := newPKI(t)
-	kit, lh := server(t)
+	kit, lh := conformance.KitServer(t)
 	instURL := startInstitution(t, p, kit.URL)
 	cfg := kitConfig(instURL, kit.URL)
 	cfg.TrustRoots = []*smx509.Certificate{p.ca.Cert}
@@ -162,7 +136,7 @@ func TestInstitutionSuiteAgainstBaohanInstitution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lh.set(s.Handler())
+	lh.Set(s.Handler())
 	r := s.Run(context.Background())
 	logSlow(t, r)
 	if !r.Passed(false) {
@@ -209,7 +183,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				p := newPKI(t)
-				kit, lh := server(t)
+				kit, lh := conformance.KitServer(t)
 				platURL, adminToken := startPlatform(t, p, kit.URL)
 				target := httptest.NewServer(c.peer(proxyTo(t, platURL)))
 				t.Cleanup(target.Close)
@@ -221,7 +195,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				lh.set(s.Handler())
+				lh.Set(s.Handler())
 				checkFailed(t, s.Run(context.Background()), c.want)
 			})
 		}
@@ -234,7 +208,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				p := newPKI(t)
-				kit, lh := server(t)
+				kit, lh := conformance.KitServer(t)
 				instURL := startInstitution(t, p, kit.URL)
 				target := instURL
 				if c.peer != nil {
@@ -254,7 +228,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 				if c.kit != nil {
 					h = c.kit(h)
 				}
-				lh.set(h)
+				lh.Set(h)
 				checkFailed(t, s.Run(context.Background()), c.want)
 			})
 		}
