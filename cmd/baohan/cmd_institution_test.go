@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestInstitutionServeHelp(t *testing.T) {
@@ -28,39 +27,8 @@ func TestInstitutionServeHelp(t *testing.T) {
 // the URL it serves at and what it printed.
 func startInstitution(t *testing.T, dir string) (url string, out *syncBuffer, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out = &syncBuffer{}
-	var errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: &errb},
-			[]string{"institution", "serve", "--addr", "127.0.0.1:0", "--data", dir})
-	}()
-	re := regexp.MustCompile(`serving at (http://127\.0\.0\.1:[0-9]+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			cancel()
-			t.Fatalf("exited %d before serving: %s %s", code, out.String(), errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("not serving: %s %s", out.String(), errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return url, out, func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("exit %d: %s", code, errb.String())
-		}
-	}
+	return startServing(t, regexp.MustCompile(`serving at (http://127\.0\.0\.1:[0-9]+)`),
+		"institution", "serve", "--addr", "127.0.0.1:0", "--data", dir)
 }
 
 func TestInstitutionServeEmbedded(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,27 +17,8 @@ import (
 	"github.com/baohan-dev/baohan/protocol"
 )
 
-// platBuffer is a bytes.Buffer safe for the command's goroutine and the
-// test's reads.
-type platBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *platBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *platBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestPlatformServeHelp(t *testing.T) {
-	var out, errb platBuffer
+	var out, errb syncBuffer
 	if code := run(context.Background(), &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, []string{"platform", "serve", "--help"}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -47,7 +27,7 @@ func TestPlatformServeHelp(t *testing.T) {
 			t.Errorf("help lacks %q:\n%s", want, errb.String())
 		}
 	}
-	errb = platBuffer{}
+	errb = syncBuffer{}
 	if code := run(context.Background(), &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, []string{"platform", "check", "--help"}); code != 0 {
 		t.Fatalf("check --help: exit %d", code)
 	}
@@ -55,40 +35,10 @@ func TestPlatformServeHelp(t *testing.T) {
 
 // startPlatform runs `platform serve` with args and returns the URL it
 // serves at and what it printed.
-func startPlatform(t *testing.T, args ...string) (url string, out *platBuffer, stop func()) {
+func startPlatform(t *testing.T, args ...string) (url string, out *syncBuffer, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out = &platBuffer{}
-	errb := &platBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: errb}, append([]string{"platform", "serve"}, args...))
-	}()
-	re := regexp.MustCompile(`platform serving at (http://127\.0\.0\.1:[0-9]+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			cancel()
-			t.Fatalf("exited %d before serving: %s %s", code, out.String(), errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("not serving: %s %s", out.String(), errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return url, out, func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("exit %d: %s", code, errb.String())
-		}
-	}
+	return startServing(t, regexp.MustCompile(`platform serving at (http://127\.0\.0\.1:[0-9]+)`),
+		append([]string{"platform", "serve"}, args...)...)
 }
 
 func TestPlatformServeEmbedded(t *testing.T) {
@@ -191,7 +141,7 @@ platformcode = "P1"
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb platBuffer
+	var out, errb syncBuffer
 	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
 	if code := run(context.Background(), env, []string{"platform", "check", path}); code != 0 || !strings.Contains(out.String(), "ok (1 institutions)") {
 		t.Fatalf("check: exit %d: %s %s", code, out.String(), errb.String())
@@ -222,19 +172,19 @@ platformcode = "P1"
 	// Errors are one line, exit 1.
 	bad := strings.Replace(cfg, `rate = "0.005"`, `rate = "2"`, 1)
 	os.WriteFile(path, []byte(bad), 0o600)
-	out, errb = platBuffer{}, platBuffer{}
+	out, errb = syncBuffer{}, syncBuffer{}
 	if code := run(context.Background(), env, []string{"platform", "check", "--config", path}); code != 1 || !strings.Contains(errb.String(), "rate must be between 0 and 1") {
 		t.Errorf("bad config: exit %d: %s", code, errb.String())
 	}
 	if code := run(context.Background(), env, []string{"platform", "serve", "--config", path, "--institution-url", "http://x"}); code != 1 {
 		t.Errorf("--institution-url with --config: exit %d", code)
 	}
-	errb = platBuffer{}
+	errb = syncBuffer{}
 	if code := run(context.Background(), env, []string{"platform", "serve", "--config", path, "--trust-roots", filepath.Join(dir, "missing.pem")}); code != 1 ||
 		!strings.Contains(errb.String(), "missing.pem") {
 		t.Errorf("--trust-roots with a missing file: exit %d: %s", code, errb.String())
 	}
-	errb = platBuffer{}
+	errb = syncBuffer{}
 	if code := run(context.Background(), env, []string{"platform", "serve", "--addr", "0.0.0.0:0", "--data", filepath.Join(dir, "emb")}); code != 1 ||
 		!strings.Contains(errb.String(), "the embedded defaults serve plain HTTP on loopback only") {
 		t.Errorf("embedded defaults on a public address: exit %d: %s", code, errb.String())
