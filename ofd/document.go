@@ -132,8 +132,9 @@ type SignatureRef struct {
 	Path    string // zip name of Signature.xml
 }
 
-// Read parses the first document of a package. Errors name the entry.
-func Read(p *Package) (*Document, error) {
+// readOFDXML parses the package's entry point OFD.xml, which must list a
+// document (DocBody).
+func readOFDXML(p *Package) (*rOFD, error) {
 	raw, ok := p.File("OFD.xml")
 	if !ok {
 		return nil, errorf("no OFD.xml entry: not an OFD package")
@@ -144,6 +145,15 @@ func Read(p *Package) (*Document, error) {
 	}
 	if len(o.DocBody) == 0 {
 		return nil, errorf("OFD.xml: no DocBody")
+	}
+	return &o, nil
+}
+
+// Read parses the first document of a package. Errors name the entry.
+func Read(p *Package) (*Document, error) {
+	o, err := readOFDXML(p)
+	if err != nil {
+		return nil, err
 	}
 	body := o.DocBody[0]
 	d := &Document{

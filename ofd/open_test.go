@@ -165,3 +165,29 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestReadersRefuseNoDocument: Read and ReadSignatureIndex refuse alike a
+// package without OFD.xml, with a broken one, and with one that lists no
+// document.
+func TestReadersRefuseNoDocument(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		entries []rawEntry
+		want    string
+	}{
+		{"no OFD.xml", []rawEntry{{name: "Doc_0/Document.xml", data: []byte("<Document/>")}}, "no OFD.xml entry: not an OFD package"},
+		{"no DocBody", []rawEntry{{name: "OFD.xml", data: []byte(`<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" Version="1.0" DocType="OFD"/>`)}}, "OFD.xml: no DocBody"},
+		{"not XML", []rawEntry{{name: "OFD.xml", data: []byte("<ofd:OFD")}}, "OFD.xml"},
+	} {
+		p, err := ofd.Open(makeZip(t, c.entries...))
+		if err != nil {
+			t.Fatalf("%s: open: %v", c.name, err)
+		}
+		if _, err := ofd.Read(p); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Read: %v, want %q", c.name, err, c.want)
+		}
+		if _, err := ofd.ReadSignatureIndex(p); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: ReadSignatureIndex: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

@@ -292,16 +292,9 @@ type SignatureIndex struct {
 // ReadSignatureIndex reads OFD.xml and Signatures.xml of the first
 // document.
 func ReadSignatureIndex(p *Package) (*SignatureIndex, error) {
-	raw, ok := p.File("OFD.xml")
-	if !ok {
-		return nil, errorf("no OFD.xml entry: not an OFD package")
-	}
-	var o rOFD
-	if err := unmarshalXML("OFD.xml", raw, &o); err != nil {
+	o, err := readOFDXML(p)
+	if err != nil {
 		return nil, err
-	}
-	if len(o.DocBody) == 0 {
-		return nil, errorf("OFD.xml: no DocBody")
 	}
 	idx := &SignatureIndex{}
 	idx.DocRoot, _ = p.resolveIn("OFD.xml", o.DocBody[0].DocRoot)
