@@ -6,15 +6,11 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,12 +28,13 @@ import (
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 func TestGuaranteeLifeSQLite(t *testing.T) { testGuaranteeLife(t, "", "") }
 
 func TestGuaranteeLifePostgres(t *testing.T) {
-	testGuaranteeLife(t, pgSchema(t, "plat"), pgSchema(t, "inst"))
+	testGuaranteeLife(t, storetest.FreshSchema(t), storetest.FreshSchema(t))
 }
 
 func testGuaranteeLife(t *testing.T, platDB, instDB string) {
@@ -282,41 +279,4 @@ func call(t *testing.T, ctx context.Context, method, u string, body any, out any
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("%s %s: %v: %.300s", method, u, err, b)
 	}
-}
-
-// pgSchema returns the URL of a fresh PostgreSQL schema, or skips when
-// PostgreSQL is unreachable (fails with BAOHAN_REQUIRE_POSTGRES=1).
-func pgSchema(t *testing.T, tag string) string {
-	t.Helper()
-	base := os.Getenv("BAOHAN_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	db, err := sql.Open("pgx", base)
-	if err == nil {
-		err = db.PingContext(ctx)
-	}
-	if err != nil {
-		if os.Getenv("BAOHAN_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL unreachable and BAOHAN_REQUIRE_POSTGRES=1: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable: %v", err)
-	}
-	b := make([]byte, 5)
-	rand.Read(b)
-	schema := "t_e2e_" + tag + "_" + hex.EncodeToString(b)
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		db.Close()
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
