@@ -140,7 +140,7 @@ type Attachment struct {
 	Usage   string    // optional
 	SizeKB  float64   // set by the reader
 	Path    string    // zip name, set by the reader
-	Data    []byte
+	Data    []byte    // nil when read from a lazy entry (OpenReaderAtLazy): Package.ReadFile(Path)
 }
 
 var safeFileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)

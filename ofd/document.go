@@ -449,10 +449,12 @@ func (d *Document) readAttachments(from, loc string) error {
 		if err != nil {
 			return errorf("%s attachment %q: %v", name, a.Name, err)
 		}
-		data, ok := d.Package.File(file)
-		if !ok {
+		var data []byte
+		if e := d.Package.entry(file); e == nil {
 			return errorf("%s: attachment %q: no entry %s", name, a.Name, file)
-		}
+		} else if !e.Lazy() {
+			data = e.Data
+		} // a lazy attachment stays in the zip: Package.ReadFile(Path)
 		size, _ := strconv.ParseFloat(strings.TrimSpace(a.Size), 64)
 		d.Attachments = append(d.Attachments, &Attachment{
 			ID: parseUint(a.ID), Name: a.Name, Format: a.Format, Usage: a.Usage,

@@ -1,6 +1,8 @@
 package ofd_test
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,5 +75,41 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		_ = d.Text()
+	})
+}
+
+// FuzzOpenLazy is FuzzOpen for OpenReaderAtLazy: every entry, lazy or
+// not, reads within the limits or fails, never panics.
+func FuzzOpenLazy(f *testing.F) {
+	if raw, err := sampleBuilder(f).Bytes(); err == nil {
+		f.Add(raw)
+	}
+	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Add([]byte{})
+	lim := ofd.Limits{MaxEntries: 64, MaxEntrySize: 1 << 20, MaxTotalSize: 4 << 20}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ofd.OpenReaderAtLazy(bytes.NewReader(b), int64(len(b)), lim)
+		if err != nil {
+			return
+		}
+		var total int64
+		for _, e := range p.Entries() {
+			rc, err := e.Open()
+			if err != nil {
+				continue
+			}
+			n, _ := io.Copy(io.Discard, rc)
+			rc.Close()
+			if n > lim.MaxEntrySize {
+				t.Fatalf("entry %s: %d bytes over the limit", e.Name, n)
+			}
+			total += n
+		}
+		if total > lim.MaxTotalSize {
+			t.Fatalf("total %d over the limit", total)
+		}
+		if d, err := ofd.Read(p); err == nil {
+			_ = d.Text()
+		}
 	})
 }

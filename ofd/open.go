@@ -82,6 +82,30 @@ func OpenLimits(b []byte, lim Limits) (*Package, error) {
 // they differ only in case), encryption and compression methods other than
 // store and deflate. Directory entries are checked and skipped.
 func OpenReaderAt(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
+	return openReaderAt(r, size, lim, -1)
+}
+
+// LazyThreshold is the declared uncompressed size above which
+// OpenReaderAtLazy leaves an entry in the zip.
+const LazyThreshold = 256 << 10
+
+// OpenReaderAtLazy is OpenReaderAt for large files: entries of at most
+// LazyThreshold bytes (the XML parts, signature values, seal files) are
+// read into memory as OpenReaderAt does; larger ones stay in r, lazy
+// (see Entry), inflated when read. The names, count, methods and declared
+// sizes of all entries are checked here as OpenReaderAt does; the
+// inflated bytes of a lazy entry are counted when it is read (never more
+// than its header declares, which is within the per-entry limit, and the
+// declared sizes together are within the total limit), so a lazy entry
+// that is corrupt or a bomb fails when read, with the same
+// *PackageError. r must stay readable while the package is used.
+func OpenReaderAtLazy(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
+	return openReaderAt(r, size, lim, LazyThreshold)
+}
+
+// openReaderAt reads entries larger than lazyOver lazily (never when
+// lazyOver < 0).
+func openReaderAt(r io.ReaderAt, size int64, lim Limits, lazyOver int64) (*Package, error) {
 	lim = lim.withDefaults()
 	if n, ok := eocdCount(r, size); ok && n > lim.MaxEntries {
 		return nil, &PackageError{Kind: ErrLimit, Detail: fmt.Sprintf("%d entries, at most %d", n, lim.MaxEntries)}
@@ -132,6 +156,14 @@ func OpenReaderAt(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
 		}
 		if total+int64(f.UncompressedSize64) > lim.MaxTotalSize {
 			return nil, &PackageError{Entry: name, Kind: ErrLimit, Detail: fmt.Sprintf("total uncompressed size exceeds %d bytes", lim.MaxTotalSize)}
+		}
+		if lazyOver >= 0 && int64(f.UncompressedSize64) > lazyOver {
+			// The zip reader fails a read past the declared size, which
+			// the checks above keep within both limits.
+			total += int64(f.UncompressedSize64)
+			p.index[name] = len(p.entries)
+			p.entries = append(p.entries, &Entry{Name: name, Modified: f.Modified, zf: f, limit: int64(f.UncompressedSize64)})
+			continue
 		}
 		data, err := readEntry(f, lim.MaxEntrySize, lim.MaxTotalSize-total)
 		if err != nil {

@@ -104,23 +104,31 @@ func TestOpenRefuses(t *testing.T) {
 		{"encrypted", makeZip(t, rawEntry{name: "OFD.xml", data: small, flags: 1}), ofd.Limits{}, ofd.ErrUnsupported, "OFD.xml", "encrypted"},
 		{"bzip2", makeZip(t, rawEntry{name: "OFD.xml", data: small, method: 12}), ofd.Limits{}, ofd.ErrUnsupported, "OFD.xml", "compression method 12"},
 	}
+	openers := map[string]func(b []byte, lim ofd.Limits) (*ofd.Package, error){
+		"eager": ofd.OpenLimits,
+		"lazy": func(b []byte, lim ofd.Limits) (*ofd.Package, error) {
+			return ofd.OpenReaderAtLazy(bytes.NewReader(b), int64(len(b)), lim)
+		},
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ofd.OpenLimits(tt.zip, tt.lim)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !errors.Is(err, tt.kind) {
-				t.Errorf("error %v, want kind %v", err, tt.kind)
-			}
-			var pe *ofd.PackageError
-			if !errors.As(err, &pe) || pe.Entry != tt.entry {
-				t.Errorf("error %v does not name entry %q", err, tt.entry)
-			}
-			if !strings.Contains(err.Error(), tt.message) {
-				t.Errorf("error %q, want %q", err, tt.message)
-			}
-		})
+		for mode, open := range openers {
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				_, err := open(tt.zip, tt.lim)
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				if !errors.Is(err, tt.kind) {
+					t.Errorf("error %v, want kind %v", err, tt.kind)
+				}
+				var pe *ofd.PackageError
+				if !errors.As(err, &pe) || pe.Entry != tt.entry {
+					t.Errorf("error %v does not name entry %q", err, tt.entry)
+				}
+				if !strings.Contains(err.Error(), tt.message) {
+					t.Errorf("error %q, want %q", err, tt.message)
+				}
+			})
+		}
 	}
 }
 

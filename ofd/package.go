@@ -3,6 +3,7 @@ package ofd
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -12,11 +13,83 @@ import (
 
 // Entry is one file of an OFD package: its zip name (no leading slash),
 // its exact bytes and the time stored in the zip header.
+//
+// An entry of a package opened with OpenReaderAtLazy may be lazy: its
+// Data is nil and its bytes stay in the zip until read (File, ReadFile,
+// OpenFile, WriteTo inflate them on demand, within the package's limits).
 type Entry struct {
 	Name     string
 	Data     []byte
 	Modified time.Time
+
+	zf    *zip.File // lazy entry: inflated on demand
+	limit int64     // lazy entry: inflated bytes allowed
 }
+
+// Lazy reports whether the entry's bytes are still in the zip (Data nil).
+func (e *Entry) Lazy() bool { return e.zf != nil }
+
+// Size is the entry's size in bytes: len(Data), or for a lazy entry the
+// uncompressed size its header declares (the zip reader refuses to
+// inflate more or fewer bytes).
+func (e *Entry) Size() int64 {
+	if e.zf != nil {
+		return int64(e.zf.UncompressedSize64)
+	}
+	return int64(len(e.Data))
+}
+
+// Open returns a reader of the entry's bytes. A lazy entry is inflated as
+// it is read; a read past the limits or of corrupt data fails with a
+// *PackageError naming the entry.
+func (e *Entry) Open() (io.ReadCloser, error) {
+	if e.zf == nil {
+		return io.NopCloser(bytes.NewReader(e.Data)), nil
+	}
+	rc, err := e.zf.Open()
+	if err != nil {
+		return nil, &PackageError{Entry: e.zf.Name, Kind: ErrCorruptEntry, Detail: err.Error()}
+	}
+	return &lazyReader{rc: rc, name: e.zf.Name, left: e.limit, declared: e.zf.UncompressedSize64}, nil
+}
+
+// bytes returns the entry's bytes, inflating a lazy entry (not kept).
+func (e *Entry) bytes() ([]byte, error) {
+	if e.zf == nil {
+		return e.Data, nil
+	}
+	return readEntry(e.zf, e.limit, e.limit)
+}
+
+// lazyReader counts the inflated bytes of a lazy entry against its limit
+// and names the entry in its errors.
+type lazyReader struct {
+	rc       io.ReadCloser
+	name     string
+	left     int64
+	declared uint64
+}
+
+func (l *lazyReader) Read(b []byte) (int, error) {
+	if int64(len(b)) > l.left+1 {
+		b = b[:l.left+1]
+	}
+	n, err := l.rc.Read(b)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, &PackageError{Entry: l.name, Kind: ErrLimit, Detail: "more bytes uncompressed than the limits allow"}
+	}
+	switch {
+	case err == nil, err == io.EOF:
+		return n, err
+	case errors.Is(err, zip.ErrFormat):
+		return n, &PackageError{Entry: l.name, Kind: ErrCorruptEntry, Detail: fmt.Sprintf("inflates to more than its header declares (%d bytes), or is corrupt", l.declared)}
+	default:
+		return n, &PackageError{Entry: l.name, Kind: ErrCorruptEntry, Detail: err.Error()}
+	}
+}
+
+func (l *lazyReader) Close() error { return l.rc.Close() }
 
 // Package is an OFD container held in memory: the zip entries as byte
 // slices, in order. Entries are hashed and signed as they are stored here,
@@ -73,13 +146,52 @@ func (p *Package) Put(name string, data []byte, modified time.Time) error {
 }
 
 // File returns the bytes of an entry, by zip name or absolute location.
-// The slice is the package's own: do not modify it.
+// The slice is the package's own: do not modify it. A lazy entry is
+// inflated for each call (and not kept); if that fails, File reports
+// false: use ReadFile to learn why.
 func (p *Package) File(name string) ([]byte, bool) {
 	i, ok := p.index[Name(name)]
 	if !ok {
 		return nil, false
 	}
-	return p.entries[i].Data, true
+	b, err := p.entries[i].bytes()
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// ErrNoEntry is returned by ReadFile and OpenFile for a name the package
+// does not hold.
+var ErrNoEntry = errors.New("ofd: no such entry")
+
+// ReadFile is File with the reason of a failure: ErrNoEntry, or the
+// *PackageError of a lazy entry that cannot be inflated.
+func (p *Package) ReadFile(name string) ([]byte, error) {
+	i, ok := p.index[Name(name)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoEntry, Name(name))
+	}
+	return p.entries[i].bytes()
+}
+
+// OpenFile returns a reader of an entry's bytes (see Entry.Open): a lazy
+// entry is streamed from the zip, never held whole.
+func (p *Package) OpenFile(name string) (io.ReadCloser, error) {
+	i, ok := p.index[Name(name)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoEntry, Name(name))
+	}
+	return p.entries[i].Open()
+}
+
+// entry returns the entry of a name, nil when there is none.
+func (p *Package) entry(name string) *Entry {
+	i, ok := p.index[Name(name)]
+	if !ok {
+		return nil
+	}
+	return p.entries[i]
 }
 
 // Has reports whether the entry exists.
@@ -132,7 +244,19 @@ func (p *Package) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return cw.n, fmt.Errorf("ofd: writing %s: %w", e.Name, err)
 		}
-		if _, err := fw.Write(e.Data); err != nil {
+		if e.zf == nil {
+			if _, err := fw.Write(e.Data); err != nil {
+				return cw.n, fmt.Errorf("ofd: writing %s: %w", e.Name, err)
+			}
+			continue
+		}
+		rc, err := e.Open()
+		if err != nil {
+			return cw.n, err
+		}
+		_, err = io.Copy(fw, rc)
+		rc.Close()
+		if err != nil {
 			return cw.n, fmt.Errorf("ofd: writing %s: %w", e.Name, err)
 		}
 	}
@@ -147,7 +271,7 @@ func (p *Package) Bytes() ([]byte, error) {
 	var buf bytes.Buffer
 	size := 0
 	for _, e := range p.entries {
-		size += len(e.Data)
+		size += int(e.Size())
 	}
 	buf.Grow(size/2 + 1024)
 	if _, err := p.WriteTo(&buf); err != nil {

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,8 +51,9 @@ type sealVerdict struct {
 // verifySeals verifies the seals of the OFD in blob against the trust
 // roots. A document that is not an OFD, is not sealed or whose seals fail
 // gives ok false and the failing check; err is for storage failures only.
-// The package is read into memory (within ofd.DefaultLimits): OFD entries
-// must be hashed whole.
+// When the blob store gives an io.ReaderAt (a file), only the small
+// entries are read into memory and the large ones hashed as a stream;
+// otherwise the package is read into memory (within ofd.DefaultLimits).
 func (s *Service) verifySeals(ctx context.Context, blob string, size int64) (ok bool, report json.RawMessage, failure string, err error) {
 	if s.sealCheck != nil {
 		return s.sealCheck(ctx, blob, size)
@@ -63,12 +65,15 @@ func (s *Service) verifySeals(ctx context.Context, blob string, size int64) (ok 
 	defer rc.Close()
 	var pkg *ofd.Package
 	if ra, isRA := rc.(io.ReaderAt); isRA {
-		pkg, err = ofd.OpenReaderAt(ra, size, ofd.DefaultLimits)
+		// Large entries stay in the blob and are hashed as a stream.
+		pkg, err = ofd.OpenReaderAtLazy(ra, size, ofd.DefaultLimits)
 	} else {
 		var b []byte
 		b, err = io.ReadAll(io.LimitReader(rc, ofd.DefaultLimits.MaxTotalSize+1))
 		if err == nil {
-			pkg, err = ofd.Open(b)
+			// The large entries are inflated only to be hashed, not
+			// copied beside the zip bytes.
+			pkg, err = ofd.OpenReaderAtLazy(bytes.NewReader(b), int64(len(b)), ofd.DefaultLimits)
 		}
 	}
 	v := sealVerdict{}

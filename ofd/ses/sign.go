@@ -185,7 +185,10 @@ func SignPackage(pkg *ofd.Package, s Signer, opt SignOptions) error {
 		if e.Name == sigsName && !opt.Final {
 			continue
 		}
-		sum := sm3.Sum(e.Data)
+		sum, err := entrySM3(pkg, e.Name)
+		if err != nil {
+			return fmt.Errorf("ses: sign: %w", err)
+		}
 		sig.References = append(sig.References, ofd.Reference{FileRef: "/" + e.Name, CheckValue: base64.StdEncoding.EncodeToString(sum[:])})
 	}
 	sigXML, err := sig.Marshal()

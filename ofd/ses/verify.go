@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,6 +156,20 @@ func Verify(doc []byte, roots *smx509.CertPool) (*Report, error) {
 	return VerifyPackage(pkg, roots)
 }
 
+// VerifyReaderAt is Verify on a zip of size bytes read from r (a file,
+// a blob) with ofd.OpenReaderAtLazy and the given limits: only the small
+// entries (XML, signature values, seal files) are held in memory, large
+// protected entries are inflated and hashed as a stream, so memory does
+// not grow with the document. A large entry that cannot be inflated
+// (corrupt, or inflating past its header) fails its reference check.
+func VerifyReaderAt(r io.ReaderAt, size int64, lim ofd.Limits, roots *smx509.CertPool) (*Report, error) {
+	pkg, err := ofd.OpenReaderAtLazy(r, size, lim)
+	if err != nil {
+		return nil, err
+	}
+	return VerifyPackage(pkg, roots)
+}
+
 // VerifyPackage is Verify on an opened package.
 func VerifyPackage(pkg *ofd.Package, roots *smx509.CertPool) (*Report, error) {
 	list, err := ofd.ReadSignatureIndex(pkg)
@@ -177,6 +192,22 @@ func VerifyPackage(pkg *ofd.Package, roots *smx509.CertPool) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// entrySM3 hashes an entry as a stream (a lazy entry is never held whole).
+func entrySM3(pkg *ofd.Package, name string) ([sm3.Size]byte, error) {
+	var sum [sm3.Size]byte
+	rc, err := pkg.OpenFile(name)
+	if err != nil {
+		return sum, err
+	}
+	defer rc.Close()
+	h := sm3.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return sum, err
+	}
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 func pageIDs(pkg *ofd.Package) map[string]int {
@@ -243,8 +274,7 @@ func verifyOne(pkg *ofd.Package, list *ofd.SignatureIndex, ref ofd.SignaturesEnt
 				loc := "/" + name
 				refd[name] = true
 				covered[name] = true
-				data, ok := pkg.File(name)
-				if !ok {
+				if !pkg.Has(name) {
 					res.add(CheckReference, loc, StatusFail, "protected entry is missing")
 					continue
 				}
@@ -253,7 +283,11 @@ func verifyOne(pkg *ofd.Package, list *ofd.SignatureIndex, ref ofd.SignaturesEnt
 					res.add(CheckReference, loc, StatusFail, "CheckValue is not base64: %v", err)
 					continue
 				}
-				got := sm3.Sum(data)
+				got, err := entrySM3(pkg, name)
+				if err != nil {
+					res.add(CheckReference, loc, StatusFail, "entry cannot be read: %v", err)
+					continue
+				}
 				if subtle.ConstantTimeCompare(want, got[:]) != 1 {
 					res.add(CheckReference, loc, StatusFail, "entry changed: SM3 %s, signed %s", base64.StdEncoding.EncodeToString(got[:]), r.CheckValue)
 					continue
