@@ -273,3 +273,34 @@ func redactURL(s string) string {
 	}
 	return s
 }
+
+// measureLoad warms the service up with warm requests, then sends n more
+// from clients clients while sampling memory, and records the load's
+// statistics, the memory peak and the parse+verify ceiling in row; it
+// returns the statistics. post(off) sends request off+i; what names the
+// requests in the log ("notices").
+func (r *runner) measureLoad(ctx context.Context, label, what string, clients, warm, n int, post func(off int) Op, ceil *Stats, row *Row) (*Stats, error) {
+	r.logf("%s: warming up with %d %s", label, warm, what)
+	if _, err := (Load{Clients: clients, Count: warm}).Run(ctx, post(0)); err != nil {
+		return nil, err
+	}
+	r.logf("%s: %d %s from %d clients", label, n, what, clients)
+	var st *Stats
+	mem := StartMemSampler(0)
+	err := r.timed(label, func() error {
+		var err error
+		st, err = Load{Clients: clients, Count: n, Progress: r.progress(label, n)}.Run(ctx, post(warm))
+		return err
+	})
+	peak := mem.Stop()
+	if err != nil {
+		return nil, err
+	}
+	r.logf("%s: %s", label, st)
+	row.setStats(st)
+	row.Rate = st.Rate()
+	row.setMem(peak)
+	row.setCeiling("parse+verify", ceil.Rate())
+	row.CeilingP50, row.CeilingP99 = ceil.P50(), ceil.P99()
+	return st, nil
+}

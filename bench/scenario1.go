@@ -78,28 +78,10 @@ func (r *runner) scenario1(ctx context.Context, db string) ([]Row, error) {
 			return err
 		}
 	}
-	r.logf("%s: warming up with %d notices", label, warm)
-	if _, err := (Load{Clients: o.Clients, Count: warm}).Run(ctx, post(0)); err != nil {
-		return nil, err
-	}
-	r.logf("%s: %d notices from %d clients", label, o.Notices, o.Clients)
-	var st *Stats
-	mem := StartMemSampler(0)
-	err = r.timed(label, func() error {
-		var err error
-		st, err = Load{Clients: o.Clients, Count: o.Notices, Progress: r.progress(label, o.Notices)}.Run(ctx, post(warm))
-		return err
-	})
-	peak := mem.Stop()
+	st, err := r.measureLoad(ctx, label, "notices", o.Clients, warm, o.Notices, post, ceil, &row)
 	if err != nil {
 		return nil, err
 	}
-	r.logf("%s: %s", label, st)
-	row.setStats(st)
-	row.Rate = st.Rate()
-	row.setMem(peak)
-	row.setCeiling("parse+verify", ceil.Rate())
-	row.CeilingP50, row.CeilingP99 = ceil.P50(), ceil.P99()
 
 	approved, err := env.CountState(ctx, sec.No, platform.Approved)
 	if err != nil {

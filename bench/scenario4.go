@@ -106,28 +106,10 @@ func (r *runner) scenario4(ctx context.Context, db string) ([]Row, error) {
 			return nil
 		}
 	}
-	r.logf("%s: warming up with %d applications", label, warm)
-	if _, err := (Load{Clients: o.Clients, Count: warm}).Run(ctx, post(0)); err != nil {
-		return nil, err
-	}
-	r.logf("%s: %d applications from %d clients", label, o.Applies, o.Clients)
-	var st *Stats
-	mem := StartMemSampler(0)
-	err = r.timed(label, func() error {
-		var err error
-		st, err = Load{Clients: o.Clients, Count: o.Applies, Progress: r.progress(label, o.Applies)}.Run(ctx, post(warm))
-		return err
-	})
-	peak := mem.Stop()
+	st, err := r.measureLoad(ctx, label, "applications", o.Clients, warm, o.Applies, post, ceil, &row)
 	if err != nil {
 		return nil, err
 	}
-	r.logf("%s: %s", label, st)
-	row.setStats(st)
-	row.Rate = st.Rate()
-	row.setMem(peak)
-	row.setCeiling("parse+verify", ceil.Rate())
-	row.CeilingP50, row.CeilingP99 = ceil.P50(), ceil.P99()
 	var stored int
 	if err := env.Svc.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM inst_applications`).Scan(&stored); err != nil {
 		row.note("counting stored applications: %v", err)
