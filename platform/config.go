@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -61,7 +62,7 @@ type Config struct {
 
 // OutboxConfig tunes the delivery of the platform's calls.
 type OutboxConfig struct {
-	Workers      int             `toml:"workers"`       // concurrent deliveries (default 4)
+	Workers      int             `toml:"workers"`       // concurrent deliveries (default: DefaultOutboxWorkers of the database)
 	PollInterval config.Duration `toml:"poll_interval"` // how often due messages are looked for (default 1s)
 	Lease        config.Duration `toml:"lease"`         // how long a claimed message is ours (default 2m)
 	MaxAttempts  int             `toml:"max_attempts"`  // before a message is dead; -1 never (default -1)
@@ -102,16 +103,27 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
-// withDefaults fills the zero values.
+// DefaultOutboxWorkers is the number of concurrent deliveries when
+// outbox.workers is not set: 4 on SQLite, whose single writer serializes
+// each delivery's transactions anyway (16 workers made the restores of a
+// bid opening slower there: docs/PERFORMANCE.md), 16 on PostgreSQL, where
+// deliveries wait on the network and on fsync and a timing-out
+// institution then holds a sixteenth of the outbox instead of a quarter.
+func DefaultOutboxWorkers(d store.Dialect) int {
+	if d == store.Postgres {
+		return 16
+	}
+	return 4
+}
+
+// withDefaults fills the zero values (outbox.workers once the database
+// is known: DefaultOutboxWorkers).
 func (c Config) withDefaults() Config {
 	if c.TimestampWindow.Duration <= 0 {
 		c.TimestampWindow.Duration = DefaultTimestampWindow
 	}
 	if c.MaxFileSize <= 0 {
 		c.MaxFileSize = DefaultMaxFileSize
-	}
-	if c.Outbox.Workers <= 0 {
-		c.Outbox.Workers = 4
 	}
 	if c.Outbox.PollInterval.Duration <= 0 {
 		c.Outbox.PollInterval.Duration = time.Second

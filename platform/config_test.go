@@ -153,3 +153,22 @@ func TestEmbedded(t *testing.T) {
 		t.Errorf("appsecret file: %v %v", st, err)
 	}
 }
+
+// TestDefaultOutboxWorkers: without outbox.workers the outbox gets 4
+// workers on SQLite and 16 on PostgreSQL; a configured number stays.
+func TestDefaultOutboxWorkers(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		want := 4
+		if dbURL != "" {
+			want = 16
+		}
+		e := newEnv(t, dbURL)
+		if got := e.svc.Config().Outbox.Workers; got != want {
+			t.Errorf("default workers %d, want %d", got, want)
+		}
+		e2 := newEnv(t, dbURL, func(c *Config) { c.Outbox.Workers = 7 })
+		if got := e2.svc.Config().Outbox.Workers; got != 7 {
+			t.Errorf("configured 7 workers, got %d", got)
+		}
+	})
+}

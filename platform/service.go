@@ -203,6 +203,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	s.server.Handle(protocol.QuitNotice, served(s.handleQuitNotice))
 	s.server.Handle(protocol.GiveupNotice, served(s.handleGiveupNotice))
 
+	if s.cfg.Outbox.Workers <= 0 {
+		s.cfg.Outbox.Workers = DefaultOutboxWorkers(s.db.Dialect)
+	}
 	backoff := store.Backoff{MaxAttempts: cfg.Outbox.MaxAttempts, Max: cfg.Outbox.BackoffMax.Duration}
 	if o.backoff != nil {
 		backoff = *o.backoff
@@ -213,7 +216,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		Deliver:      s.deliver,
 		OnOutcome:    s.onOutcome,
 		Backoff:      backoff,
-		Workers:      cfg.Outbox.Workers,
+		Workers:      s.cfg.Outbox.Workers,
 		Lease:        cfg.Outbox.Lease.Duration,
 		PollInterval: cfg.Outbox.PollInterval.Duration,
 		Logger:       s.log,
