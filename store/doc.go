@@ -113,8 +113,10 @@
 //
 // Every exchange with a peer, in and out, is a row of message_log
 // (MessageLog implements transport.MessageLog). The rows form an SM3 hash
-// chain: hash = SM3(prev_hash || canonical encoding of the row), with the
-// row id inside the encoding and a head row (message_log_head) holding the
+// chain: hash = SM3(prev_hash || label || id || SM3(the other columns)),
+// the inner digest computed before the entry queues for the writer (v1
+// rows of earlier versions, SM3 over everything at once, still verify),
+// and a head row (message_log_head) holding the
 // last id and hash. Appends lock the head row (an UPDATE, so PostgreSQL
 // serializes concurrent appends on it; SQLite has a single writer anyway).
 // Concurrent appends are committed together (group commit, batch.go): the

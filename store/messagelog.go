@@ -40,6 +40,8 @@ type LogEntry struct {
 	Hash       string // hex SM3(prev_hash || canonical encoding of this row)
 
 	RequestSize, ResponseSize int64 // body lengths (filled by List and Get)
+
+	content *[sm3.Size]byte // v2 content digest, computed by Append before the entry queues
 }
 
 // OK reports whether the exchange succeeded: no error, HTTP 200, code 1.
@@ -88,6 +90,9 @@ func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
 	if e.Response == nil {
 		e.Response = []byte{}
 	}
+	d := contentDigest(e) // here, not in the chain's writer: it covers the bodies
+	e.content = &d
+	defer func() { e.content = nil }()
 	if err := l.group().do(ctx, e); err != nil {
 		return fmt.Errorf("store: message log %s %s %s: %w", e.Direction, e.Interface, e.Peer, err)
 	}
@@ -125,7 +130,11 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 		for _, it := range items {
 			e := it.v
 			e.ID, e.PrevHash = id, prev
-			e.Hash = chainHash(e.PrevHash, e)
+			if e.content == nil {
+				d := contentDigest(e)
+				e.content = &d
+			}
+			e.Hash = chainHashV2(e.PrevHash, e.ID, e.content)
 			if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
 			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -148,39 +157,110 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// chainHash is hex SM3(prev || canonical(e)). The canonical encoding is a
-// version label, then every column but the hashes in table order, each as
-// an 8-byte big-endian length (or value, for integers) and its bytes.
-func chainHash(prev string, e *LogEntry) string {
+// The chain hash of a row. Two encodings exist; rows written by this
+// version use v2, rows written before it keep v1, and VerifyChain accepts
+// either for each row (the labels keep the two apart).
+//
+// v1: hex SM3(prev || canonical(e)). The canonical encoding is a version
+// label, then every column but the hashes in table order, each as an
+// 8-byte big-endian length (or value, for integers) and its bytes.
+//
+// v2: hex SM3(len||prev || len||"baohan message_log v2" || id || content),
+// where content is the 32-byte SM3 of the v2 label and every column but
+// id and the hashes, encoded as in v1. The content digest covers the
+// bodies (up to the size of an uploaded chunk) and does not depend on the
+// chain, so Append computes it in the caller's goroutine, before the
+// entry queues for the chain's one writer; inside the writer only the
+// short outer hash is left.
+
+const (
+	chainV1 = "baohan message_log v1"
+	chainV2 = "baohan message_log v2"
+)
+
+// chainEnc writes the length-prefixed and fixed-size fields of the
+// chain encodings.
+type chainEnc struct {
+	h interface{ Write([]byte) (int, error) }
+	n [8]byte
+}
+
+func (c *chainEnc) str(b []byte) {
+	binary.BigEndian.PutUint64(c.n[:], uint64(len(b)))
+	c.h.Write(c.n[:])
+	c.h.Write(b)
+}
+
+func (c *chainEnc) num(v int64) {
+	binary.BigEndian.PutUint64(c.n[:], uint64(v))
+	c.h.Write(c.n[:])
+}
+
+// columns writes every column after id and before the hashes.
+func (c *chainEnc) columns(e *LogEntry) {
+	c.num(micros(e.At))
+	c.str([]byte(e.Direction))
+	c.str([]byte(e.Interface))
+	c.str([]byte(e.Peer))
+	c.str([]byte(e.ApplyNo))
+	c.str([]byte(e.BaohanNo))
+	c.str(e.Request)
+	c.str(e.Response)
+	c.num(int64(e.HTTPStatus))
+	c.num(int64(e.Code))
+	c.num(int64(boolInt(e.SignOK)))
+	c.str([]byte(e.Diagnosis))
+	c.str([]byte(e.Error))
+	c.num(e.LatencyMS)
+}
+
+// chainHashV1 is the v1 hash of e chained on prev.
+func chainHashV1(prev string, e *LogEntry) string {
 	h := sm3.New()
-	var n [8]byte
-	str := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	num := func(v int64) {
-		binary.BigEndian.PutUint64(n[:], uint64(v))
-		h.Write(n[:])
-	}
-	str([]byte(prev))
-	str([]byte("baohan message_log v1"))
-	num(e.ID)
-	num(micros(e.At))
-	str([]byte(e.Direction))
-	str([]byte(e.Interface))
-	str([]byte(e.Peer))
-	str([]byte(e.ApplyNo))
-	str([]byte(e.BaohanNo))
-	str(e.Request)
-	str(e.Response)
-	num(int64(e.HTTPStatus))
-	num(int64(e.Code))
-	num(int64(boolInt(e.SignOK)))
-	str([]byte(e.Diagnosis))
-	str([]byte(e.Error))
-	num(e.LatencyMS)
+	c := chainEnc{h: h}
+	c.str([]byte(prev))
+	c.str([]byte(chainV1))
+	c.num(e.ID)
+	c.columns(e)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// contentDigest is the v2 content digest of e (all but id and hashes).
+func contentDigest(e *LogEntry) [sm3.Size]byte {
+	h := sm3.New()
+	c := chainEnc{h: h}
+	c.str([]byte(chainV2))
+	c.columns(e)
+	var d [sm3.Size]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// chainHashV2 is the v2 hash of the row with id and content digest d
+// chained on prev.
+func chainHashV2(prev string, id int64, d *[sm3.Size]byte) string {
+	h := sm3.New()
+	c := chainEnc{h: h}
+	c.str([]byte(prev))
+	c.str([]byte(chainV2))
+	c.num(id)
+	h.Write(d[:])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// chainHash is the hash a new row gets: v2.
+func chainHash(prev string, e *LogEntry) string {
+	d := contentDigest(e)
+	return chainHashV2(prev, e.ID, &d)
+}
+
+// rowHashMatches reports whether e.Hash is e's v2 or v1 hash.
+func rowHashMatches(e *LogEntry) (bool, string) {
+	v2 := chainHash(e.PrevHash, e)
+	if v2 == e.Hash || chainHashV1(e.PrevHash, e) == e.Hash {
+		return true, v2
+	}
+	return false, v2
 }
 
 const logColumns = `id, at, direction, interface, peer, applyno, baohanno, http_status, code, sign_ok,
@@ -346,7 +426,7 @@ func (l *MessageLog) verifyChain(ctx context.Context, tx querier) (*ChainBreak, 
 			case e.PrevHash != prevHash:
 				brk = &ChainBreak{e.ID, fmt.Sprintf("prev_hash %s is not the hash of row %d (%s)", short(e.PrevHash), prevID, short(prevHash))}
 			default:
-				if h := chainHash(e.PrevHash, e); h != e.Hash {
+				if ok, h := rowHashMatches(e); !ok {
 					brk = &ChainBreak{e.ID, fmt.Sprintf("content does not match its hash (stored %s, computed %s): the row was edited", short(e.Hash), short(h))}
 				}
 			}

@@ -234,3 +234,85 @@ func TestMessageLogRecordsExchanges(t *testing.T) {
 		}
 	})
 }
+
+// TestChainHashGolden pins both encodings: v1 (what earlier versions
+// wrote, value computed by the v1 code) and v2.
+func TestChainHashGolden(t *testing.T) {
+	e := logEntry(3)
+	e.ID = 3
+	e.At = fromMicros(micros(e.At))
+	if got, want := chainHashV1(GenesisHash, e), "7bff7e0848e40f9fd7ea64aa364f966d60e740487580db40bec5f694b5885a3c"; got != want {
+		t.Errorf("v1 hash %s, want %s", got, want)
+	}
+	v2 := chainHash(GenesisHash, e)
+	if v2 == chainHashV1(GenesisHash, e) || len(v2) != 64 {
+		t.Fatalf("v2 hash %s", v2)
+	}
+	// v2 by hand: SM3(len prev, prev, len label, label, id, SM3(label, columns)).
+	d := contentDigest(e)
+	if got := chainHashV2(GenesisHash, 3, &d); got != v2 {
+		t.Errorf("chainHashV2 %s, chainHash %s", got, v2)
+	}
+	e2 := *e
+	e2.Request = append([]byte(nil), e.Request...)
+	e2.Request[0] ^= 1
+	if chainHash(GenesisHash, &e2) == v2 {
+		t.Error("v2 hash does not cover the request body")
+	}
+	e2 = *e
+	e2.ID = 4
+	if chainHash(GenesisHash, &e2) == v2 {
+		t.Error("v2 hash does not cover the id")
+	}
+}
+
+// TestMessageLogChainV1Rows: a log written by an earlier version (v1
+// hashes) and continued by this one (v2) verifies, and an edit of a v1
+// row is still found.
+func TestMessageLogChainV1Rows(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		l := NewMessageLog(db)
+		prev := GenesisHash
+		for i := 1; i <= 3; i++ {
+			e := logEntry(i)
+			e.ID, e.PrevHash, e.At = int64(i), prev, fromMicros(micros(e.At))
+			e.Hash = chainHashV1(prev, e)
+			if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
+				request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
+				e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
+				t.Fatal(err)
+			}
+			prev = e.Hash
+		}
+		if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE message_log_head SET last_id = 3, last_hash = ? WHERE k = 1`), prev); err != nil {
+			t.Fatal(err)
+		}
+		for i := 4; i <= 6; i++ {
+			e := logEntry(i)
+			if err := l.Append(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			if i == 4 && e.PrevHash != prev {
+				t.Fatalf("row 4 chains on %s, want %s", e.PrevHash, prev)
+			}
+		}
+		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
+			t.Fatalf("v1 rows then v2 rows: %v %v", brk, err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "UPDATE message_log SET applyno = 'X' WHERE id = 2"); err != nil {
+			t.Fatal(err)
+		}
+		if brk, err := l.verifyChain(ctx, tx); err != nil || brk == nil || brk.ID != 2 || !strings.Contains(brk.Reason, "edited") {
+			t.Fatalf("edited v1 row: %v %v", brk, err)
+		}
+	})
+}
