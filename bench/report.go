@@ -42,6 +42,10 @@ type Row struct {
 	CeilingP50  time.Duration `json:"-"`
 	CeilingP99  time.Duration `json:"-"`
 	Ratio       float64       `json:"ratio,omitempty"` // Rate / Ceiling
+	// DurableRef is the rate of the durable reference (DurableHandler:
+	// the ceiling plus one committed INSERT per request) on the row's
+	// database, when measured.
+	DurableRef float64 `json:"durable_reference,omitempty"`
 
 	Target string `json:"target"`
 	Pass   bool   `json:"pass"`
@@ -65,6 +69,17 @@ func (r *Row) check(name string, ok bool, format string, a ...any) {
 }
 
 func (r *Row) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, a...)) }
+
+// setDurableRef records the durable reference and says in a note where
+// it stands between the ceiling and the row.
+func (r *Row) setDurableRef(st *Stats) {
+	r.DurableRef = st.Rate()
+	if r.Ceiling <= 0 || r.DurableRef <= 0 {
+		return
+	}
+	r.note("durable reference (parse+verify, then one INSERT committed per request on this %s, answered after the commit): %.0f %s, %.0f%% of the ceiling; this row reaches %.0f%% of it (p50 %s, p99 %s)",
+		r.DB, r.DurableRef, r.Unit, 100*r.DurableRef/r.Ceiling, 100*r.Rate/r.DurableRef, fmtDur(st.P50()), fmtDur(st.P99()))
+}
 
 // checksOK reports whether every check passed.
 func (r *Row) checksOK() bool {

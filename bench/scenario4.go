@@ -89,6 +89,16 @@ func (r *runner) scenario4(ctx context.Context, db string) ([]Row, error) {
 		return nil, err
 	}
 	r.logf("%s: ceiling %s", label, ceil)
+	r.logf("%s: durable reference (parse + verify + one committed INSERT) with %d clients", label, o.Clients)
+	var ref *Stats
+	if err := r.timed(label+"-durable", func() error {
+		var err error
+		ref, err = DurableReference(ctx, db, o.PostgresURL, r.workDir(label+"-durable"), secrets, string(protocol.BaohanApply), bodies, Load{Clients: o.Clients, Count: total})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	r.logf("%s: durable reference %s", label, ref)
 
 	p := NewPoster(o.Clients)
 	defer p.Close()
@@ -117,6 +127,7 @@ func (r *runner) scenario4(ctx context.Context, db string) ([]Row, error) {
 		row.check("every answered application stored", stored == total-st.Errors, "%d stored of %d sent (%d errors)", stored, total, st.Errors)
 	}
 	row.note("ceiling p50 %s, p99 %s", fmtDur(ceil.P50()), fmtDur(ceil.P99()))
+	row.setDurableRef(ref)
 	if db == SQLite {
 		row.Target = fmt.Sprintf("≥%.0f%% of ceiling, p99<%s", S4MinRatio*100, S4MaxP99)
 		row.Pass = row.Ratio >= S4MinRatio && row.P99 < S4MaxP99
