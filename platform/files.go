@@ -1,20 +1,19 @@
 package platform
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
-	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
@@ -126,8 +125,10 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	case len(data) > peer.Profile.ChunkSize:
 		return nil, refuse("baohanfile (index %d) is %d bytes, more than the chunk size of %d agreed for appkey %s", index, len(data), peer.Profile.ChunkSize, peer.AppKey)
 	}
-	sum := sm3.Sum(data)
-	digest := hex.EncodeToString(sum[:])
+	// One SM3 pass: the digest names the chunk's blob, and Put stores the
+	// hashed bytes without hashing them again.
+	hashed := store.HashBytes(data)
+	digest := hashed.SM3()
 
 	// Already there?
 	if prev, err := s.chunkDigest(ctx, req.ApplyNo, req.BaohanNo, fileType, index); err != nil {
@@ -148,7 +149,7 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		return nil, refuse("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
 	}
 	key := chunkBlobKey(req.ApplyNo, req.BaohanNo, fileType, index, digest)
-	if _, _, err := s.blobs.Put(ctx, key, bytes.NewReader(data)); err != nil {
+	if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
 		return nil, fmt.Errorf("storing chunk %d: %w", index, err)
 	}
 	res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_chunks
@@ -408,9 +409,17 @@ func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Applica
 	if err != nil {
 		return nil, &completeError{fmt.Sprintf("key/iv: %v", err)}
 	}
-	h := gm.NewDigest(alg)
+	// Put computes the SM3 of the plaintext it stores; the digest the peer
+	// sent is that SM3 unless the peer uses MD5, which is then computed
+	// beside it in the same pass.
+	var plain io.Reader = dec
+	var h hash.Hash
+	if alg != gm.SM3 {
+		h = gm.NewDigest(alg)
+		plain = io.TeeReader(dec, h)
+	}
 	blob := fmt.Sprintf("platform/guarantee/%s/%d/%s", a.ApplyNo, fileType, NewApplyNo(s.now())[10:])
-	size, sm3hex, err := s.blobs.Put(ctx, blob, io.TeeReader(dec, h))
+	size, sm3hex, err := s.blobs.Put(ctx, blob, plain)
 	if err != nil {
 		s.blobs.Delete(context.WithoutCancel(ctx), blob)
 		if errors.Is(err, gm.ErrBadPadding) {
@@ -421,7 +430,10 @@ func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Applica
 		}
 		return nil, err
 	}
-	got := hex.EncodeToString(h.Sum(nil))
+	got := sm3hex
+	if h != nil {
+		got = hex.EncodeToString(h.Sum(nil))
+	}
 	if got != want {
 		s.blobs.Delete(context.WithoutCancel(ctx), blob)
 		return nil, &completeError{fmt.Sprintf("baohanfilemd5 mismatch: sent %s, computed %s (%s of the %d decrypted bytes)", want, got, alg, size)}

@@ -287,3 +287,93 @@ func TestConcurrentCompletion(t *testing.T) {
 		}
 	})
 }
+
+// TestStoredDigests: with the blobs in a directory and in the database,
+// each chunk is stored with the SM3 of its bytes (in plat_chunks, in its
+// blob key and, for the database, in the blobs table), and a completed
+// guarantee records the SM3 of the decrypted OFD, which is the digest the
+// institution sent when it uses SM3; with MD5 the digest is the MD5 and
+// the SM3 is still that of the OFD.
+func TestStoredDigests(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		for _, blobs := range []string{"dir", "db"} {
+			t.Run(blobs, func(t *testing.T) {
+				e := newEnv(t, dbURL, func(c *Config) { c.Blobs = blobs })
+				doc := guaranteeOFD(t, e.pki, "电子投标保函（摘要）", 150<<10, false)
+				sm3OfDoc, _ := gm.FileDigest(bytes.NewReader(doc), gm.SM3)
+				md5OfDoc, _ := gm.FileDigest(bytes.NewReader(doc), gm.MD5)
+				for _, u := range []upload{plainUpload(), {skip: -1, indexBase: 1, md5: true}} {
+					a, bn := e.approved(e.section(2 * time.Hour))
+					enc := e.encrypt(a.ApplyNo, doc, u)
+					e.sendChunks(a.ApplyNo, bn, "1", enc, u)
+					chunks, err := e.svc.chunks(e.ctx, a.ApplyNo, bn, 1)
+					if err != nil || len(chunks) != len(enc.chunks) || len(chunks) < 3 {
+						t.Fatalf("%d chunks recorded of %d, %v", len(chunks), len(enc.chunks), err)
+					}
+					for i, c := range chunks {
+						data, _ := gm.DecodeBase64(enc.chunks[i])
+						want, _ := gm.FileDigest(bytes.NewReader(data), gm.SM3)
+						digest, err := e.svc.chunkDigest(e.ctx, a.ApplyNo, bn, 1, c.index)
+						if err != nil || digest != want || c.blob != chunkBlobKey(a.ApplyNo, bn, 1, c.index, want) {
+							t.Fatalf("chunk %d: digest %s, blob %s, %v; want sm3 %s", c.index, digest, c.blob, err, want)
+						}
+						if got := readBlob(t, e, c.blob); !bytes.Equal(got, data) || c.size != int64(len(data)) {
+							t.Fatalf("chunk %d: blob of %d bytes (recorded %d), want the %d uploaded", c.index, len(got), c.size, len(data))
+						}
+						wantBlobRow(t, e, blobs, c.blob, want, len(data))
+					}
+					wantOK(t, "complete", e.complete(a.ApplyNo, bn, "1", enc, u))
+					g, err := e.svc.Guarantee(e.ctx, a.ApplyNo, 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantDigest, wantAlg := sm3OfDoc, "sm3"
+					if u.md5 {
+						wantDigest, wantAlg = md5OfDoc, "md5"
+					}
+					if g.Digest != wantDigest || g.DigestAlg != wantAlg || g.SM3 != sm3OfDoc || g.Size != int64(len(doc)) {
+						t.Fatalf("guarantee: digest %s %s, sm3 %s, %d bytes; want %s %s, sm3 %s, %d bytes",
+							g.DigestAlg, g.Digest, g.SM3, g.Size, wantAlg, wantDigest, sm3OfDoc, len(doc))
+					}
+					if got := readBlob(t, e, g.blob); !bytes.Equal(got, doc) {
+						t.Fatalf("guarantee blob: %d bytes, not the OFD", len(got))
+					}
+					wantBlobRow(t, e, blobs, g.blob, sm3OfDoc, len(doc))
+				}
+			})
+		}
+	})
+}
+
+func readBlob(t *testing.T, e *env, key string) []byte {
+	t.Helper()
+	rc, err := e.svc.blobs.Open(e.ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// wantBlobRow checks the blobs table's size and digest of key when the
+// blobs are in the database.
+func wantBlobRow(t *testing.T, e *env, blobs, key, sm3hex string, size int) {
+	t.Helper()
+	if blobs != "db" {
+		return
+	}
+	var (
+		n int64
+		d string
+	)
+	if err := e.svc.db.QueryRowContext(e.ctx, e.svc.db.Rebind(`SELECT size, sm3 FROM blobs WHERE blob_key = ?`), key).Scan(&n, &d); err != nil {
+		t.Fatalf("blob %s: %v", key, err)
+	}
+	if n != int64(size) || d != sm3hex {
+		t.Fatalf("blobs row of %s: %d bytes, sm3 %s; want %d, %s", key, n, d, size, sm3hex)
+	}
+}

@@ -24,12 +24,71 @@ import (
 // in their own tables.
 type Blobs interface {
 	// Put stores r under key, replacing any previous content atomically,
-	// and returns its size and lowercase hex SM3 digest.
+	// and returns its size and lowercase hex SM3 digest. When r is a
+	// *Hashed not yet read from, Put stores its bytes and returns the
+	// digest HashBytes computed, without hashing them again.
 	Put(ctx context.Context, key string, r io.Reader) (size int64, sm3hex string, err error)
 	// Open reads key; a missing key is an error wrapping fs.ErrNotExist.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+}
+
+// Hashed is bytes with their SM3 digest, made by HashBytes: a caller that
+// needs the digest before storing the bytes (a chunk's blob key names its
+// digest) hashes them once, and Put stores them without a second pass. The
+// digest is always computed here from the bytes, never taken from the
+// caller, so the digest Put returns is that of what it stored, provided
+// the bytes are not changed after HashBytes.
+//
+// A Hashed is also an io.Reader over the bytes (read once, like any
+// reader), so a Blobs that does not know it hashes what it reads; once
+// read from, Put treats it as any other reader.
+type Hashed struct {
+	data []byte
+	hex  string
+	off  int
+}
+
+// HashBytes computes the SM3 digest of data. data must not change
+// afterwards.
+func HashBytes(data []byte) *Hashed {
+	sum := sm3.Sum(data)
+	return &Hashed{data: data, hex: hex.EncodeToString(sum[:])}
+}
+
+// SM3 is the lowercase hex SM3 digest of the bytes.
+func (h *Hashed) SM3() string { return h.hex }
+
+// Len is the number of bytes.
+func (h *Hashed) Len() int { return len(h.data) }
+
+// Read implements io.Reader.
+func (h *Hashed) Read(p []byte) (int, error) {
+	if h.off >= len(h.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, h.data[h.off:])
+	h.off += n
+	return n, nil
+}
+
+// WriteTo implements io.WriterTo.
+func (h *Hashed) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(h.data[h.off:])
+	h.off += n
+	return int64(n), err
+}
+
+// unread returns the bytes and their digest if r is a *Hashed not yet
+// read from, and marks it read.
+func unread(r io.Reader) ([]byte, string, bool) {
+	h, ok := r.(*Hashed)
+	if !ok || h.off != 0 {
+		return nil, "", false
+	}
+	h.off = len(h.data)
+	return h.data, h.hex, true
 }
 
 // MaxBlobKey is the longest key accepted (bytes).
@@ -118,10 +177,26 @@ func (b *DirBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, str
 			os.Remove(tmp)
 		}
 	}()
-	h := sm3.New()
-	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
-	if err != nil {
-		return 0, "", fmt.Errorf("store: blob %q: write: %w", key, err)
+	var (
+		n   int64
+		sum string
+	)
+	if data, known, ok := unread(r); ok {
+		if err := ctx.Err(); err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: write: %w", key, err)
+		}
+		w, err := f.Write(data)
+		if err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: write: %w", key, err)
+		}
+		n, sum = int64(w), known
+	} else {
+		h := sm3.New()
+		n, err = io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
+		if err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: write: %w", key, err)
+		}
+		sum = hexSum(h)
 	}
 	if err := f.Sync(); err != nil {
 		return 0, "", fmt.Errorf("store: blob %q: fsync: %w", key, err)
@@ -134,7 +209,7 @@ func (b *DirBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, str
 	}
 	ok = true
 	syncDir(dir)
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return n, sum, nil
 }
 
 // syncDir makes a rename durable (best effort: not every OS can).
@@ -174,7 +249,8 @@ func (b *DirBlobs) Delete(ctx context.Context, key string) error {
 }
 
 // DBBlobs keeps blobs in the database's blobs table, so every replica
-// sees them. Each Put holds the whole blob in memory once; MaxSize bounds it.
+// sees them. Each Put holds the whole blob in memory once (a *Hashed is
+// stored from its own bytes); MaxSize bounds it.
 type DBBlobs struct {
 	DB      *DB
 	MaxSize int64 // default 64 MiB
@@ -193,17 +269,25 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 	if limit <= 0 {
 		limit = 64 << 20
 	}
-	var buf bytes.Buffer
-	h := sm3.New()
-	n, err := io.Copy(io.MultiWriter(&buf, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
-	if err != nil {
-		return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
+	data, sum, known := unread(r)
+	n := int64(len(data))
+	if known {
+		if err := ctx.Err(); err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
+		}
+	} else {
+		var buf bytes.Buffer
+		h := sm3.New()
+		var err error
+		n, err = io.Copy(io.MultiWriter(&buf, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
+		if err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
+		}
+		data, sum = buf.Bytes(), hexSum(h)
 	}
 	if n > limit {
 		return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
 	}
-	sum := hexSum(h)
-	data := buf.Bytes()
 	if data == nil {
 		data = []byte{} // empty, not NULL
 	}
@@ -211,7 +295,7 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 	if b.Now != nil {
 		now = b.Now()
 	}
-	_, err = b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, ?)
+	_, err := b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at`,
 		key, n, sum, data, micros(now))
 	if err != nil {

@@ -90,6 +90,7 @@ func testBlobs(t *testing.T, b Blobs) {
 	if n, digest, err := b.Put(ctx, "empty", strings.NewReader("")); err != nil || n != 0 || digest != "1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b" {
 		t.Fatalf("empty: %d %s %v", n, digest, err)
 	}
+	testHashed(t, b)
 	// Bad keys.
 	for _, key := range []string{"", strings.Repeat("k", MaxBlobKey+1), "bad\xff", "nul\x00"} {
 		if _, _, err := b.Put(ctx, key, strings.NewReader("x")); err == nil {
@@ -102,6 +103,90 @@ func testBlobs(t *testing.T, b Blobs) {
 			t.Errorf("Delete accepted key %q", key)
 		}
 	}
+}
+
+// testHashed: a *Hashed is stored from its bytes with the digest
+// HashBytes computed; read from first, it is an ordinary reader.
+func testHashed(t *testing.T, b Blobs) {
+	t.Helper()
+	ctx := context.Background()
+	data := make([]byte, 200_000)
+	rand.Read(data)
+	sum := sm3.Sum(data)
+	want := hex.EncodeToString(sum[:])
+	h := HashBytes(data)
+	if h.SM3() != want || h.Len() != len(data) {
+		t.Fatalf("HashBytes: %s, %d bytes; want %s, %d", h.SM3(), h.Len(), want, len(data))
+	}
+	if n, digest, err := b.Put(ctx, "hashed", h); err != nil || n != int64(len(data)) || digest != want {
+		t.Fatalf("Put(Hashed) = %d, %s, %v; want %d, %s", n, digest, err, len(data), want)
+	}
+	if got := readBlob(t, b, "hashed"); !bytes.Equal(got, data) {
+		t.Fatalf("Open after Put(Hashed): %d bytes, not the data", len(got))
+	}
+	// Put does not hash a Hashed again: it returns the digest HashBytes
+	// computed (which is why the bytes must not change after HashBytes).
+	tampered := bytes.Clone(data)
+	h = HashBytes(tampered)
+	tampered[0] ^= 1
+	if _, digest, err := b.Put(ctx, "hashed", h); err != nil || digest != want {
+		t.Fatalf("Put(Hashed) hashed the bytes again: %s, %v; want the digest of HashBytes %s", digest, err, want)
+	}
+	// Once read from, a Hashed is an ordinary reader: Put hashes what is left.
+	h = HashBytes(data)
+	if _, err := io.ReadFull(h, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	rest := sm3.Sum(data[1000:])
+	if n, digest, err := b.Put(ctx, "hashed", h); err != nil || n != int64(len(data)-1000) || digest != hex.EncodeToString(rest[:]) {
+		t.Fatalf("Put(Hashed read from) = %d, %s, %v; want %d, %x", n, digest, err, len(data)-1000, rest)
+	}
+	if got := readBlob(t, b, "hashed"); !bytes.Equal(got, data[1000:]) {
+		t.Fatalf("Open after Put(Hashed read from): %d bytes, not the rest", len(got))
+	}
+	// As a reader and a WriterTo, a Hashed gives its bytes once.
+	h = HashBytes(data)
+	var buf bytes.Buffer
+	if n, err := io.Copy(&buf, h); err != nil || n != int64(len(data)) || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("io.Copy(Hashed) = %d, %v", n, err)
+	}
+	if got, _ := io.ReadAll(h); len(got) != 0 {
+		t.Fatalf("a Hashed read again gave %d bytes", len(got))
+	}
+	// Empty, and a cancelled context.
+	if n, digest, err := b.Put(ctx, "hashed-empty", HashBytes(nil)); err != nil || n != 0 || digest != "1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b" {
+		t.Fatalf("empty Hashed: %d %s %v", n, digest, err)
+	}
+	if got := readBlob(t, b, "hashed-empty"); len(got) != 0 {
+		t.Fatalf("empty Hashed stored %d bytes", len(got))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := b.Put(cctx, "hashed-cancelled", HashBytes(data)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Put(Hashed): %v", err)
+	}
+	if _, err := b.Open(ctx, "hashed-cancelled"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("cancelled Put(Hashed) stored something: %v", err)
+	}
+	for _, key := range []string{"hashed", "hashed-empty"} {
+		if err := b.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func readBlob(t *testing.T, b Blobs, key string) []byte {
+	t.Helper()
+	r, err := b.Open(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 func TestDirBlobs(t *testing.T) {
@@ -147,9 +232,28 @@ func TestDBBlobs(t *testing.T) {
 	eachDB(t, func(t *testing.T, env *testEnv) {
 		b := NewDBBlobs(env.open(t))
 		testBlobs(t, b)
+		// The table keeps size and digest of what a Hashed stored.
+		data := []byte("a chunk whose digest the caller has")
+		h := HashBytes(data)
+		if _, _, err := b.Put(context.Background(), "known", h); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			size   int64
+			digest string
+		)
+		if err := b.DB.QueryRowContext(context.Background(), b.DB.Rebind(`SELECT size, sm3 FROM blobs WHERE blob_key = ?`), "known").Scan(&size, &digest); err != nil {
+			t.Fatal(err)
+		}
+		if sum := sm3.Sum(data); size != int64(len(data)) || digest != hex.EncodeToString(sum[:]) {
+			t.Fatalf("blobs row of a Hashed: size %d, sm3 %s; want %d, %x", size, digest, len(data), sum)
+		}
 		b.MaxSize = 10
 		if _, _, err := b.Put(context.Background(), "big", strings.NewReader("01234567890")); err == nil || !strings.Contains(err.Error(), "more than 10 bytes") {
 			t.Fatalf("over MaxSize: %v", err)
+		}
+		if _, _, err := b.Put(context.Background(), "big", HashBytes([]byte("01234567890"))); err == nil || !strings.Contains(err.Error(), "more than 10 bytes") {
+			t.Fatalf("Hashed over MaxSize: %v", err)
 		}
 	})
 }
