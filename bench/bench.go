@@ -35,10 +35,12 @@ type Options struct {
 	// (default 20000; quick 600).
 	Notices int
 	// Sizes are the guarantee file sizes of scenario 2 (default 1 MB and
-	// 20 MB; quick 256 KB and 2 MB).
+	// 20 MB; quick 1 MB and 4 MB). The defaults are whole multiples of
+	// the 512 KiB chunk, so that the flat-heap comparison of the smallest
+	// and the largest size compares files of full chunks.
 	Sizes []int64
 	// Files is the number of files uploaded per size (default: about
-	// 100 MB per size, at least 4; quick 4).
+	// 64 MB per size, 4 to 64; quick 4).
 	Files int
 	// Uploaders is the number of files uploaded at once (default 4;
 	// each file's chunks go one after the other, as an institution's
@@ -98,7 +100,7 @@ func (o Options) withDefaults() Options {
 	if len(o.Sizes) == 0 {
 		o.Sizes = []int64{1 << 20, 20 << 20}
 		if o.Quick {
-			o.Sizes = []int64{256 << 10, 2 << 20}
+			o.Sizes = []int64{1 << 20, 4 << 20}
 		}
 	}
 	return o

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baohan-dev/baohan/chunk"
 )
 
 func TestPercentile(t *testing.T) {
@@ -166,6 +168,18 @@ func TestParseOptions(t *testing.T) {
 	o := Options{Quick: true}.withDefaults()
 	if len(o.Scenarios) != 4 || len(o.DBs) != 2 || o.Clients != 64 || len(o.Sizes) != 2 || o.Guarantees != 500 {
 		t.Fatalf("quick defaults %+v", o)
+	}
+	// Scenario 2's sizes, quick and full, are whole multiples of its
+	// chunk, so its flat-heap comparison does not mix chunk sizes.
+	if o.Sizes[0] != 1<<20 || o.Sizes[1] != 4<<20 {
+		t.Errorf("quick sizes %v, want 1 MiB and 4 MiB", o.Sizes)
+	}
+	for _, quick := range []bool{true, false} {
+		for _, size := range (Options{Quick: quick}).withDefaults().Sizes {
+			if size%chunk.DefaultSize != 0 {
+				t.Errorf("default size %d (quick %v) is not a whole multiple of the %d-byte chunk", size, quick, chunk.DefaultSize)
+			}
+		}
 	}
 	if err := (Options{Scenarios: []int{5}, DBs: []string{"mysql"}, Sizes: []int64{1}}).Check(); err == nil ||
 		!strings.Contains(err.Error(), "scenario 5") || !strings.Contains(err.Error(), "mysql") || !strings.Contains(err.Error(), "size 1") {
