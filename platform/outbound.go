@@ -239,12 +239,12 @@ type messageLog struct {
 
 func (l *messageLog) Record(ctx context.Context, e *transport.Exchange) error {
 	l.m.observe(e)
-	return l.log.Append(ctx, &store.LogEntry{
-		At: e.At, Direction: e.Direction, Interface: e.Interface, Peer: e.Peer, ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo,
-		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,
-		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(),
-	})
+	return l.log.Record(ctx, e)
 }
+
+// RecordsSeen implements transport.SeenRecorder (store.MessageLog writes
+// the exchange's replay record with its entry).
+func (l *messageLog) RecordsSeen() bool { return l.log.RecordsSeen() }
 
 // restoreRecorded reports whether the application's history holds its
 // restore (the move to restored).

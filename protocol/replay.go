@@ -48,6 +48,23 @@ type SeenStore interface {
 	SeenBefore(ctx context.Context, appkey, sign string, until time.Time) (bool, error)
 }
 
+// SeenReserver is a SeenStore that can leave the durable record of a sign
+// to the caller, so that a request costs one durable write (its message
+// log entry, which carries the record) instead of two. Reserve checks
+// (appkey, sign) as SeenBefore does; when it answers deferred, the sign is
+// held only in this process: the caller must have it recorded durably
+// (transport: the SeenMark of the exchange's message log entry) and then
+// call Release; until then a second request with the sign is a replay.
+// When it answers not deferred, the sign was recorded as SeenBefore
+// records it and there is nothing to release. Implementations defer only
+// where one process holds every request of the store (SQLite), so the
+// check stays exact.
+type SeenReserver interface {
+	SeenStore
+	Reserve(ctx context.Context, appkey, sign string, until time.Time) (seen, deferred bool, err error)
+	Release(appkey, sign string)
+}
+
 // DefaultMemorySeenMax bounds a MemorySeen with Max 0.
 const DefaultMemorySeenMax = 100_000
 

@@ -42,6 +42,10 @@ type LogEntry struct {
 	RequestSize, ResponseSize int64 // body lengths (filled by List and Get)
 
 	content *[sm3.Size]byte // v2 content digest, computed by Append before the entry queues
+
+	// Seen, when set, is a replay-guard record written in the entry's
+	// transaction (see SeenSigns.Reserve); it is not part of the entry.
+	Seen *transport.SeenMark
 }
 
 // OK reports whether the exchange succeeded: no error, HTTP 200, code 1.
@@ -144,6 +148,12 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 			}
 			prev = e.Hash
 			id++
+			if m := e.Seen; m != nil {
+				if _, err := tx.ExecContext(ctx, db.Rebind(seenUpsert), textSafe(m.AppKey, 0), textSafe(m.Sign, 0),
+					micros(m.Until), micros(e.At)); err != nil {
+					return fmt.Errorf("seen sign: %w", err)
+				}
+			}
 		}
 		_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE message_log_head SET last_hash = ? WHERE k = 1`), prev)
 		return err
@@ -462,11 +472,20 @@ func short(h string) string {
 	return h
 }
 
-// Record implements transport.MessageLog: it appends e to the chain.
+// Record implements transport.MessageLog: it appends e to the chain,
+// with e.Seen in the same transaction.
 func (l *MessageLog) Record(ctx context.Context, e *transport.Exchange) error {
-	return l.Append(ctx, &LogEntry{
+	return l.Append(ctx, EntryOf(e))
+}
+
+// RecordsSeen implements transport.SeenRecorder.
+func (l *MessageLog) RecordsSeen() bool { return true }
+
+// EntryOf is the log entry of an exchange.
+func EntryOf(e *transport.Exchange) *LogEntry {
+	return &LogEntry{
 		At: e.At, Direction: e.Direction, Interface: e.Interface, Peer: e.Peer, ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo,
 		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,
-		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(),
-	})
+		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(), Seen: e.Seen,
+	}
 }

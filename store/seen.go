@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // SeenSigns is the database-backed replay guard (it implements
@@ -18,7 +20,67 @@ type SeenSigns struct {
 
 	once sync.Once
 	gc   *groupCommit[*seenReq]
+
+	mu       sync.Mutex
+	inflight map[seenKey]struct{} // reserved signs whose record is not yet committed
 }
+
+type seenKey struct{ appkey, sign string }
+
+var _ protocol.SeenReserver = (*SeenSigns)(nil)
+
+// Reserve implements protocol.SeenReserver. On SQLite, where one process
+// holds the database, it checks the sign against the signs reserved in
+// this process and then against the committed records (a read, on the
+// readers, beside the writer), and holds it until Release: the caller
+// records it durably with the exchange's message log entry, in the same
+// transaction, which saves a write transaction per request. On
+// PostgreSQL, which replicas share, it records the sign at once, as
+// SeenBefore does, and answers not deferred: a reservation in one
+// replica's memory would not stop a replay sent to another.
+func (s *SeenSigns) Reserve(ctx context.Context, appkey, sign string, until time.Time) (seen, deferred bool, err error) {
+	if s.DB.Dialect != SQLite {
+		seen, err := s.SeenBefore(ctx, appkey, sign, until)
+		return seen, false, err
+	}
+	k := seenKey{textSafe(appkey, 0), textSafe(sign, 0)}
+	s.mu.Lock()
+	if _, held := s.inflight[k]; held {
+		s.mu.Unlock()
+		return true, false, nil
+	}
+	if s.inflight == nil {
+		s.inflight = map[seenKey]struct{}{}
+	}
+	s.inflight[k] = struct{}{}
+	s.mu.Unlock()
+	// A record committed before the reservation is visible to this read;
+	// one committed after it was reserved first, and found above.
+	var n int
+	err = s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM seen_sign WHERE appkey = ? AND sign = ? AND until > ?`,
+		k.appkey, k.sign, micros(s.now())).Scan(&n)
+	if err != nil || n > 0 {
+		s.Release(appkey, sign)
+		if err != nil {
+			return false, false, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
+		}
+		return true, false, nil
+	}
+	return false, true, nil
+}
+
+// Release implements protocol.SeenReserver: the reservation of (appkey,
+// sign) ends (its record is committed, or the sign was seen).
+func (s *SeenSigns) Release(appkey, sign string) {
+	s.mu.Lock()
+	delete(s.inflight, seenKey{textSafe(appkey, 0), textSafe(sign, 0)})
+	s.mu.Unlock()
+}
+
+// seenUpsert records (appkey, sign) until a time, taking over only an
+// expired row; placeholders appkey, sign, until, now.
+const seenUpsert = `INSERT INTO seen_sign (appkey, sign, until) VALUES (?, ?, ?)
+		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until WHERE seen_sign.until <= ?`
 
 // NewSeenSigns returns the seen-sign store of db.
 func NewSeenSigns(db *DB) *SeenSigns { return &SeenSigns{DB: db} }
@@ -56,8 +118,7 @@ func (s *SeenSigns) group() *groupCommit[*seenReq] {
 }
 
 func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) error {
-	q := s.DB.Rebind(`INSERT INTO seen_sign (appkey, sign, until) VALUES (?, ?, ?)
-		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until WHERE seen_sign.until <= ?`)
+	q := s.DB.Rebind(seenUpsert)
 	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		for _, it := range items {
 			r := it.v

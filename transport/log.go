@@ -30,6 +30,24 @@ type Exchange struct {
 	Error      string // why the exchange failed: the refusal message, or the transport error
 	Latency    time.Duration
 	At         time.Time // when the request arrived or was sent
+	// Seen, inbound, is a sign the replay guard left to the message log
+	// (protocol.SeenReserver): a MessageLog that reports RecordsSeen
+	// writes it in the same durable write as the entry.
+	Seen *SeenMark
+}
+
+// SeenMark is a sign to record as seen: (AppKey, Sign) until Until.
+type SeenMark struct {
+	AppKey, Sign string
+	Until        time.Time
+}
+
+// SeenRecorder is a MessageLog that records an Exchange's SeenMark with
+// its entry, in one durable write. Server defers the replay record to
+// such a log when its Seen is a protocol.SeenReserver.
+type SeenRecorder interface {
+	MessageLog
+	RecordsSeen() bool
 }
 
 // MessageLog records every exchange. Record must not keep e after it

@@ -206,10 +206,42 @@ const (
 	msgSignRequired   = `field "sign" is required`
 )
 
+// reserver is s.Seen as a protocol.SeenReserver when the message log
+// records what it defers (transport.SeenRecorder).
+func (s *Server) reserver() (protocol.SeenReserver, bool) {
+	r, ok := s.Seen.(protocol.SeenReserver)
+	if !ok {
+		return nil, false
+	}
+	if l, ok := s.Log.(SeenRecorder); !ok || !l.RecordsSeen() {
+		return nil, false
+	}
+	return r, true
+}
+
 // ServeHTTP runs the pipeline.
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	start := s.now()
 	ex := &Exchange{Direction: In, At: start, Code: -1}
+	logged := false
+	defer func() {
+		// A sign the replay guard left to the message log (ex.Seen) is
+		// let go once the entry holding it is committed; when it is not
+		// (the log failed, or a panic), the sign is recorded on its own
+		// first.
+		m := ex.Seen
+		if m == nil {
+			return
+		}
+		r, _ := s.reserver()
+		if !logged {
+			ctx := context.WithoutCancel(hr.Context())
+			if _, err := r.SeenBefore(ctx, m.AppKey, m.Sign, m.Until); err != nil {
+				s.logger().ErrorContext(ctx, "replay store failed", "interface", ex.Interface, "peer", ex.Peer, "err", err)
+			}
+		}
+		r.Release(m.AppKey, m.Sign)
+	}()
 	status, resp := s.serve(w, hr, ex)
 	body := resp.Marshal()
 
@@ -247,12 +279,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	ex.Latency = s.now().Sub(start)
 	ctx := context.WithoutCancel(hr.Context())
+	var logErr error
 	if s.Log != nil {
-		if err := s.Log.Record(ctx, ex); err != nil {
+		if logErr = s.Log.Record(ctx, ex); logErr != nil {
 			s.logger().ErrorContext(ctx, "message log: recording an inbound exchange failed",
-				"interface", ex.Interface, "peer", ex.Peer, "applyno", ex.ApplyNo, "err", err)
+				"interface", ex.Interface, "peer", ex.Peer, "applyno", ex.ApplyNo, "err", logErr)
 		}
 	}
+	logged = logErr == nil
 	if s.Metrics != nil {
 		s.Metrics.ObserveExchange(ex)
 	}
@@ -366,7 +400,22 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 	}
 	if s.Seen != nil {
 		t, _ := protocol.ParseTime(ts) // checked above
-		seen, err := s.Seen.SeenBefore(ctx, appkey, strings.ToLower(vr.Got), t.Add(window))
+		sign, until := strings.ToLower(vr.Got), t.Add(window)
+		var (
+			seen, deferred bool
+			err            error
+		)
+		if r, ok := s.reserver(); ok {
+			// One durable write per request: the sign is held in this
+			// process until the message log entry that records it is
+			// committed (ServeHTTP releases it).
+			seen, deferred, err = r.Reserve(ctx, appkey, sign, until)
+			if deferred {
+				ex.Seen = &SeenMark{AppKey: appkey, Sign: sign, Until: until}
+			}
+		} else {
+			seen, err = s.Seen.SeenBefore(ctx, appkey, sign, until)
+		}
 		if err != nil {
 			s.logger().ErrorContext(ctx, "replay store failed", "interface", name, "peer", peer.Name, "err", err)
 			return http.StatusOK, protocol.Fail(msgInternal)

@@ -1,0 +1,170 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baohan-dev/baohan/protocol"
+)
+
+// deferringSeen is a protocol.SeenReserver: durable holds the committed
+// records, held the reservations of this process.
+type deferringSeen struct {
+	mu                 sync.Mutex
+	durable            map[string]time.Time
+	held               map[string]bool
+	reserves, releases int
+	eager              int // SeenBefore calls
+}
+
+func newDeferringSeen() *deferringSeen {
+	return &deferringSeen{durable: map[string]time.Time{}, held: map[string]bool{}}
+}
+
+func (d *deferringSeen) SeenBefore(_ context.Context, appkey, sign string, until time.Time) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.eager++
+	_, ok := d.durable[appkey+"|"+sign]
+	d.durable[appkey+"|"+sign] = until
+	return ok, nil
+}
+
+func (d *deferringSeen) Reserve(_ context.Context, appkey, sign string, until time.Time) (bool, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reserves++
+	k := appkey + "|" + sign
+	if _, ok := d.durable[k]; ok || d.held[k] {
+		return true, false, nil
+	}
+	d.held[k] = true
+	return false, true, nil
+}
+
+func (d *deferringSeen) Release(appkey, sign string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.releases++
+	delete(d.held, appkey+"|"+sign)
+}
+
+func (d *deferringSeen) state() (durable, held int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.durable), len(d.held)
+}
+
+// recordingLog is a SeenRecorder: it writes an exchange's SeenMark into
+// seen "in the same write" as the entry, or fails.
+type recordingLog struct {
+	MemoryLog
+	seen    *deferringSeen
+	records bool
+	fail    bool
+	marks   []SeenMark
+}
+
+func (l *recordingLog) Record(ctx context.Context, e *Exchange) error {
+	if l.fail {
+		return errors.New("disk full")
+	}
+	if e.Seen != nil {
+		l.marks = append(l.marks, *e.Seen)
+		l.seen.mu.Lock()
+		l.seen.durable[e.Seen.AppKey+"|"+e.Seen.Sign] = e.Seen.Until
+		l.seen.mu.Unlock()
+	}
+	return l.MemoryLog.Record(ctx, e)
+}
+
+func (l *recordingLog) RecordsSeen() bool { return l.records }
+
+// TestServerDefersSeenToLog: with a SeenReserver and a log that records
+// seen marks, a request's sign is held while it is handled, written with
+// its log entry, then released; a replay in flight or after is refused;
+// a failed log write records the sign on its own.
+func TestServerDefersSeenToLog(t *testing.T) {
+	const replay = "replayed request"
+	sign := strings.ToLower(protocol.Sign(noticeFields(), testSecret))
+	until := time.Date(2024, 3, 15, 14, 15, 12, 0, protocol.CST) // timestamp + the 10-minute window
+	tests := []struct {
+		name                      string
+		records, fail             bool
+		wantMarks, wantEager      int
+		wantReserves, wantRelease int
+	}{
+		{"deferred to the log", true, false, 1, 0, 2, 1},
+		{"the log fails: recorded on its own", true, true, 0, 1, 2, 1},
+		{"the log does not record seen marks: eager", false, false, 0, 2, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			seen := newDeferringSeen()
+			log := &recordingLog{seen: seen, records: tt.records, fail: tt.fail}
+			f.srv.Seen, f.srv.Log = seen, log
+			body := signed(noticeFields(), testSecret)
+			if a := f.do(t, "POST", "/baohan/baohannotice", body); a.resp.Code != 1 {
+				t.Fatalf("first: %s", a.raw)
+			}
+			if durable, held := seen.state(); durable != 1 || held != 0 {
+				t.Fatalf("after the first: %d records, %d held; want 1, 0", durable, held)
+			}
+			if a := f.do(t, "POST", "/baohan/baohannotice", body); !strings.HasPrefix(a.resp.Message, replay) {
+				t.Fatalf("replay: %s", a.raw)
+			}
+			if len(log.marks) != tt.wantMarks || seen.eager != tt.wantEager || seen.reserves != tt.wantReserves || seen.releases != tt.wantRelease {
+				t.Fatalf("marks %v, eager %d, reserves %d, releases %d; want %d, %d, %d, %d", log.marks, seen.eager, seen.reserves,
+					seen.releases, tt.wantMarks, tt.wantEager, tt.wantReserves, tt.wantRelease)
+			}
+			if tt.wantMarks == 1 {
+				m := log.marks[0]
+				if m.AppKey != testAppKey || m.Sign != sign || !m.Until.Equal(until) {
+					t.Fatalf("mark %+v, want %s %s %s", m, testAppKey, sign, until)
+				}
+			}
+			for _, ex := range log.Exchanges() {
+				if ex.Seen != nil && ex.Code != 1 {
+					t.Errorf("a refused replay carries a seen mark: %+v", ex)
+				}
+			}
+		})
+	}
+}
+
+// TestServerDeferredSeenInFlight: a replay that arrives while the first
+// request is still being handled is refused (the reservation), and the
+// first completes.
+func TestServerDeferredSeenInFlight(t *testing.T) {
+	f := newFixture(t)
+	seen := newDeferringSeen()
+	f.srv.Seen, f.srv.Log = seen, &recordingLog{seen: seen, records: true}
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.srv.Handle(protocol.BaohanNotice, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
+		close(entered)
+		<-release
+		return nil, nil
+	})
+	body := signed(noticeFields(), testSecret)
+	first := make(chan answer, 1)
+	go func() { first <- f.do(t, "POST", "/baohan/baohannotice", body) }()
+	<-entered
+	if _, held := seen.state(); held != 1 {
+		t.Fatalf("%d signs held while the first is handled, want 1", held)
+	}
+	if a := f.do(t, "POST", "/baohan/baohannotice", body); !strings.HasPrefix(a.resp.Message, "replayed request") {
+		t.Fatalf("replay in flight: %s", a.raw)
+	}
+	close(release)
+	if a := <-first; a.resp.Code != 1 {
+		t.Fatalf("first: %s", a.raw)
+	}
+	if durable, held := seen.state(); durable != 1 || held != 0 {
+		t.Fatalf("after: %d records, %d held", durable, held)
+	}
+}
