@@ -30,7 +30,18 @@ type MemPeak struct {
 	// GC; /gc/heap/live:bytes): the memory really needed, without the
 	// garbage the pacer lets accumulate between collections.
 	PeakLive uint64
+	// BaseLive is the live heap when sampling started (after a GC).
+	BaseLive uint64
 	Samples  int
+}
+
+// LiveGrowth is PeakLive above BaseLive: how much more memory the
+// measured work really held at its most.
+func (m MemPeak) LiveGrowth() uint64 {
+	if m.PeakLive < m.BaseLive {
+		return 0
+	}
+	return m.PeakLive - m.BaseLive
 }
 
 // HeapGrowth is PeakHeap above BaseHeap.
@@ -85,7 +96,7 @@ func StartMemSampler(interval time.Duration) *MemSampler {
 		s[i].Name = n
 	}
 	h, sys, live := readMem(s)
-	m.peak = MemPeak{BaseHeap: h, PeakHeap: h, PeakSys: sys, PeakLive: live, Samples: 1}
+	m.peak = MemPeak{BaseHeap: h, PeakHeap: h, PeakSys: sys, PeakLive: live, BaseLive: live, Samples: 1}
 	go func() {
 		defer close(m.done)
 		t := time.NewTicker(interval)

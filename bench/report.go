@@ -36,16 +36,20 @@ type Row struct {
 	PeakSys    uint64 `json:"peak_sys_bytes"`
 	PeakRSS    uint64 `json:"peak_rss_bytes,omitempty"`
 	PeakLive   uint64 `json:"peak_live_heap_bytes"`
+	LiveGrowth uint64 `json:"live_heap_growth_bytes"` // peak live heap above the start
 
 	Ceiling     float64       `json:"ceiling,omitempty"`
 	CeilingName string        `json:"ceiling_name,omitempty"`
 	CeilingP50  time.Duration `json:"-"`
 	CeilingP99  time.Duration `json:"-"`
 	Ratio       float64       `json:"ratio,omitempty"` // Rate / Ceiling
-	// DurableRef is the rate of the durable reference (DurableHandler:
-	// the ceiling plus one committed INSERT per request) on the row's
-	// database, when measured.
-	DurableRef float64 `json:"durable_reference,omitempty"`
+	// Reference is a second point of comparison measured in the same
+	// run, when there is one: in scenarios 1 and 4 the durable reference
+	// (DurableHandler: the ceiling plus one committed INSERT per request
+	// on the row's database), in scenario 2 the protocol floor
+	// (UploadFloor: the receiving side's protocol work in memory).
+	Reference     float64 `json:"reference,omitempty"`
+	ReferenceName string  `json:"reference_name,omitempty"`
 
 	Target string `json:"target"`
 	Pass   bool   `json:"pass"`
@@ -73,12 +77,22 @@ func (r *Row) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.Spri
 // setDurableRef records the durable reference and says in a note where
 // it stands between the ceiling and the row.
 func (r *Row) setDurableRef(st *Stats) {
-	r.DurableRef = st.Rate()
-	if r.Ceiling <= 0 || r.DurableRef <= 0 {
+	r.Reference, r.ReferenceName = st.Rate(), "durable reference"
+	if r.Ceiling <= 0 || r.Reference <= 0 {
 		return
 	}
 	r.note("durable reference (parse+verify, then one INSERT committed per request on this %s, answered after the commit): %.0f %s, %.0f%% of the ceiling; this row reaches %.0f%% of it (p50 %s, p99 %s)",
-		r.DB, r.DurableRef, r.Unit, 100*r.DurableRef/r.Ceiling, 100*r.Rate/r.DurableRef, fmtDur(st.P50()), fmtDur(st.P99()))
+		r.DB, r.Reference, r.Unit, 100*r.Reference/r.Ceiling, 100*r.Rate/r.Reference, fmtDur(st.P50()), fmtDur(st.P99()))
+}
+
+// setUploadFloor records the protocol floor of scenario 2 (MiB/s).
+func (r *Row) setUploadFloor(rate float64) {
+	r.Reference, r.ReferenceName = rate, "protocol floor"
+	if r.Ceiling <= 0 || rate <= 0 {
+		return
+	}
+	r.note("protocol floor (in memory, no HTTP, database or disk: parse and verify each chunk's sign, base64, SM4-CBC + SM3 of the plaintext, the seal check): %.1f MiB/s, %.0f%% of the ceiling; this row reaches %.0f%% of it",
+		rate, 100*rate/r.Ceiling, 100*r.Rate/rate)
 }
 
 // checksOK reports whether every check passed.
@@ -99,6 +113,7 @@ func (r *Row) setStats(s *Stats) {
 
 func (r *Row) setMem(m MemPeak) {
 	r.HeapGrowth, r.PeakHeap, r.PeakSys, r.PeakRSS, r.PeakLive = m.HeapGrowth(), m.PeakHeap, m.PeakSys, m.PeakRSS, m.PeakLive
+	r.LiveGrowth = m.LiveGrowth()
 }
 
 func (r *Row) setCeiling(name string, rate float64) {

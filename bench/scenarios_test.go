@@ -33,6 +33,11 @@ func checkRows(t *testing.T, rep *Report, db string) {
 		if r.Target == "" || r.PeakHeap == 0 {
 			t.Errorf("%d %s: target %q, peak heap %d", r.Scenario, r.Name, r.Target, r.PeakHeap)
 		}
+		// Scenarios 1 and 4 carry the durable reference, 2 the protocol
+		// floor; 3 has neither.
+		if wantRef := r.Scenario != 3; (r.Reference > 0) != wantRef || (r.ReferenceName != "") != wantRef {
+			t.Errorf("%d %s: reference %q %g", r.Scenario, r.Name, r.ReferenceName, r.Reference)
+		}
 		if r.Scenario != 3 || r.Ceiling > 0 { // the failing opening has no ceiling
 			if r.Scenario != 3 && (r.Ceiling <= 0 || r.Ratio <= 0) {
 				t.Errorf("%d %s: ceiling %g ratio %g", r.Scenario, r.Name, r.Ceiling, r.Ratio)
