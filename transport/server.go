@@ -206,6 +206,33 @@ const (
 	msgSignRequired   = `field "sign" is required`
 )
 
+// readBody reads the request body into one allocation of the announced
+// length (bounded by the body limit, checked before), instead of
+// io.ReadAll's doubling, which copies a 700 KB chunk upload about twice
+// over.
+func readBody(r io.Reader, announced int64) ([]byte, error) {
+	if announced <= 0 {
+		return io.ReadAll(r)
+	}
+	// One byte more, so that reading the end needs no growth.
+	b := make([]byte, 0, announced+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			// More than announced (the HTTP layer would not allow it,
+			// but a reader might): grow as ReadAll does.
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
 // reserver is s.Seen as a protocol.SeenReserver when the message log
 // records what it defers (transport.SeenRecorder).
 func (s *Server) reserver() (protocol.SeenReserver, bool) {
@@ -323,7 +350,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 	if hr.ContentLength > limit {
 		return http.StatusRequestEntityTooLarge, protocol.Fail(msgTooLarge, limit, name)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, hr.Body, limit))
+	body, err := readBody(http.MaxBytesReader(w, hr.Body, limit), hr.ContentLength)
 	ex.Request = body
 	if err != nil {
 		var mb *http.MaxBytesError
