@@ -109,6 +109,24 @@ type OutboxSettings struct {
 	// longest platform timeout) and the recording of its answer. Default:
 	// one minute, or the longest timeout plus 30s when that is more.
 	Lease config.Duration `toml:"lease"`
+	// PerPlatform is the most deliveries in flight to one platform
+	// (store.Dispatcher.PerPeer), so that a platform that times out holds
+	// at most that many workers while the others are served. 0: half the
+	// workers, rounded up (2 of the default 4), or no limit when only one
+	// platform is configured (there is nobody to protect from it); -1 (or
+	// workers or more): no limit. It counts this process's deliveries:
+	// replicas each allow as many.
+	PerPlatform int `toml:"per_platform"`
+}
+
+// perPlatform is the outbox's limit of deliveries in flight to one
+// platform (store.Dispatcher.PerPeer) that outbox.per_platform asks for:
+// unset with a single platform, no limit.
+func (c *Config) perPlatform() int {
+	if c.Outbox.PerPlatform == 0 && len(c.Platforms) <= 1 {
+		return -1
+	}
+	return c.Outbox.PerPlatform
 }
 
 // lease is the outbox lease in force (OutboxSettings.Lease).

@@ -48,7 +48,7 @@ func (s *Service) wireStore() error {
 		poll = time.Second
 	}
 	s.disp = &store.Dispatcher{
-		DB: s.db, Deliver: s.deliver, OnOutcome: s.onOutcome, Workers: workers, PollInterval: poll, Lease: s.cfg.lease(),
+		DB: s.db, Deliver: s.deliver, OnOutcome: s.onOutcome, Workers: workers, PerPeer: s.cfg.perPlatform(), PollInterval: poll, Lease: s.cfg.lease(),
 		Backoff: store.Backoff{MaxAttempts: s.cfg.Outbox.MaxAttempts, Initial: s.cfg.Outbox.RetryInitial.Duration, Max: s.cfg.Outbox.RetryMax.Duration}, Logger: s.logger, Now: s.now,
 	}
 	if s.cfg.Outbox.MaxAttempts == 0 {

@@ -67,6 +67,26 @@ type OutboxConfig struct {
 	Lease        config.Duration `toml:"lease"`         // how long a claimed message is ours (default 2m)
 	MaxAttempts  int             `toml:"max_attempts"`  // before a message is dead; -1 never (default -1)
 	BackoffMax   config.Duration `toml:"backoff_max"`   // longest wait between attempts (default 5m)
+
+	// PerInstitution is the most deliveries in flight to one institution
+	// (store.Dispatcher.PerPeer), so that an institution that times out
+	// at a bid opening holds at most that many workers while the restores
+	// to the others go on. 0: half the workers, rounded up (2 of 4 on
+	// SQLite, 8 of 16 on PostgreSQL); -1 (or workers or more): no limit.
+	// With one institution configured the default is no limit (there is
+	// nobody to protect from it). It counts this process's deliveries:
+	// replicas each allow as many.
+	PerInstitution int `toml:"per_institution"`
+}
+
+// perInstitution is the outbox's limit of deliveries in flight to one
+// institution (store.Dispatcher.PerPeer) that outbox.per_institution
+// asks for: unset with a single institution, no limit.
+func (c Config) perInstitution() int {
+	if c.Outbox.PerInstitution == 0 && len(c.Institutions) <= 1 {
+		return -1
+	}
+	return c.Outbox.PerInstitution
 }
 
 // Institution is one financial institution: its peer settings (appkey,

@@ -217,6 +217,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		OnOutcome:    s.onOutcome,
 		Backoff:      backoff,
 		Workers:      s.cfg.Outbox.Workers,
+		PerPeer:      cfg.perInstitution(),
 		Lease:        cfg.Outbox.Lease.Duration,
 		PollInterval: cfg.Outbox.PollInterval.Duration,
 		Logger:       s.log,

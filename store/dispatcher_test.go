@@ -440,7 +440,7 @@ func TestDispatcherRestart(t *testing.T) {
 
 		var inFlight atomic.Int32
 		d1 := &Dispatcher{
-			DB: a, Owner: "first", Workers: 3, Lease: time.Hour, PollInterval: 10 * time.Millisecond,
+			DB: a, Owner: "first", Workers: 3, PerPeer: -1, Lease: time.Hour, PollInterval: 10 * time.Millisecond,
 			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
 				inFlight.Add(1)
 				<-ctx.Done()
@@ -520,7 +520,7 @@ func TestTwoDispatchersExactlyOnce(t *testing.T) {
 			owner string
 		}{{a, "one"}, {b, "two"}} {
 			d := &Dispatcher{
-				DB: p.db, Owner: p.owner, Workers: 4, Lease: 30 * time.Second, PollInterval: 5 * time.Millisecond,
+				DB: p.db, Owner: p.owner, Workers: 4, PerPeer: -1, Lease: 30 * time.Second, PollInterval: 5 * time.Millisecond,
 				Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
 					if m.LeaseOwner != p.owner {
 						return Outcome{}, fmt.Errorf("claimed by %s, delivered by %s", m.LeaseOwner, p.owner)
@@ -586,7 +586,7 @@ func TestSequenceGroups(t *testing.T) {
 			rng        = rand.New(rand.NewPCG(1, 2))
 		)
 		d := &Dispatcher{
-			DB: db, Workers: 4, PollInterval: 5 * time.Millisecond,
+			DB: db, Workers: 4, PerPeer: -1, PollInterval: 5 * time.Millisecond,
 			Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond, MaxAttempts: -1},
 			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
 				mu.Lock()
@@ -683,4 +683,300 @@ func TestKickWakesDispatcher(t *testing.T) {
 		d.Kick()
 		waitFor(t, "kicked delivery", func() bool { return got.Load() == 1 })
 	})
+}
+
+func TestPeerLimit(t *testing.T) {
+	for _, tc := range []struct {
+		workers, perPeer, want int
+	}{
+		{4, 0, 2}, {5, 0, 3}, {16, 0, 8}, {2, 0, 1},
+		{1, 0, 0}, // the default of one worker is that worker: no limit
+		{4, 1, 1}, {4, 3, 3},
+		{4, 4, 0}, {4, 9, 0}, {4, -1, 0},
+	} {
+		if got := (&Dispatcher{PerPeer: tc.perPeer}).peerLimit(tc.workers); got != tc.want {
+			t.Errorf("Workers %d, PerPeer %d: limit %d, want %d", tc.workers, tc.perPeer, got, tc.want)
+		}
+	}
+}
+
+func peerMsg(peer string, i int) OutMessage {
+	m := testMsg(i, "")
+	m.Peer = peer
+	m.DedupeKey = fmt.Sprint(peer, i)
+	return m
+}
+
+// flights counts the deliveries in progress per peer, and the most seen.
+type flights struct {
+	mu       sync.Mutex
+	cur, top map[string]int
+	done     map[string]int // deliveries per dedupe key
+}
+
+func newFlights() *flights {
+	return &flights{cur: map[string]int{}, top: map[string]int{}, done: map[string]int{}}
+}
+
+func (f *flights) enter(peer string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cur[peer]++
+	f.top[peer] = max(f.top[peer], f.cur[peer])
+}
+
+func (f *flights) leave(m *OutMessage, delivered bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cur[m.Peer]--
+	if delivered {
+		f.done[m.DedupeKey]++
+	}
+}
+
+func (f *flights) get(what map[string]int, key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return what[key]
+}
+
+// One peer's deliveries block (a peer that times out): with a limit, it
+// holds at most PerPeer workers, its other messages stay pending (no lease,
+// no attempt spent) and the other peer's messages are delivered meanwhile;
+// without one, it holds every worker and the other peer waits. Once it
+// answers, everything is delivered, once.
+func TestDispatcherPerPeerLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		perPeer int
+		want    int // deliveries in flight to the blocked peer
+	}{
+		{"limit 2", 2, 2},
+		{"limit 1", 1, 1},
+		{"default: half the workers", 0, 2},
+		{"negative: no limit", -1, 4},
+		{"Workers or more: no limit", 4, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachDB(t, func(t *testing.T, env *testEnv) {
+				db := env.open(t)
+				const n = 6
+				var msgs []OutMessage
+				for _, peer := range []string{"slow", "fast"} { // slow's messages are due first
+					for i := range n {
+						msgs = append(msgs, peerMsg(peer, i))
+					}
+				}
+				enqueue(t, db, msgs...)
+				f := newFlights()
+				release := make(chan struct{})
+				d := &Dispatcher{
+					DB: db, Owner: "d1", Workers: 4, PerPeer: tc.perPeer, Lease: time.Minute, PollInterval: 10 * time.Millisecond,
+					Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+						f.enter(m.Peer)
+						if m.Peer == "slow" {
+							select {
+							case <-release:
+							case <-ctx.Done():
+								f.leave(m, false)
+								return Outcome{}, ctx.Err()
+							}
+						}
+						f.leave(m, true)
+						return Delivered("ok"), nil
+					},
+				}
+				start(t, d)
+				waitFor(t, fmt.Sprintf("%d deliveries to slow in flight", tc.want), func() bool { return f.get(f.cur, "slow") == tc.want })
+				fastDone := func() bool {
+					return countRows(t, db, "SELECT COUNT(*) FROM outbox WHERE peer = 'fast' AND state = 'done'") == n
+				}
+				if tc.want < d.Workers {
+					waitFor(t, "fast delivered while slow blocks", fastDone)
+				} else if c := countRows(t, db, "SELECT COUNT(*) FROM outbox WHERE peer = 'fast' AND state = 'pending'"); c != n {
+					// Every worker waits on slow: nothing else can go.
+					t.Fatalf("%d of fast's messages pending while slow holds every worker, want %d", c, n)
+				}
+				if c := countRows(t, db, "SELECT COUNT(*) FROM outbox WHERE peer = 'slow' AND state = 'delivering' AND lease_owner = 'd1'"); c != tc.want {
+					t.Errorf("%d of slow's messages leased, want %d", c, tc.want)
+				}
+				if c := countRows(t, db, "SELECT COUNT(*) FROM outbox WHERE peer = 'slow' AND state = 'pending' AND attempts = 0"); c != n-tc.want {
+					t.Errorf("%d of slow's messages pending and untried, want %d", c, n-tc.want)
+				}
+				close(release)
+				waitFor(t, "all delivered", allDone(t, db, 2*n))
+				for _, m := range msgs {
+					if c := f.get(f.done, m.DedupeKey); c != 1 {
+						t.Errorf("%s delivered %d times", m.DedupeKey, c)
+					}
+				}
+				if top := f.get(f.top, "slow"); top != tc.want {
+					t.Errorf("up to %d deliveries to slow in flight, want %d", top, tc.want)
+				}
+				if top := f.get(f.top, "fast"); top > tc.want {
+					t.Errorf("up to %d deliveries to fast in flight, limit %d", top, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// Peers with unequal backlogs, sequence groups and failing deliveries
+// under a limit of 2 of 4 workers: no peer ever has more than 2 in flight,
+// and the limit starves nothing (every message delivered once).
+func TestDispatcherPerPeerNoStarvation(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		var msgs []OutMessage
+		for i := range 60 {
+			peer := "big"
+			switch {
+			case i%6 == 1:
+				peer = "small"
+			case i == 59:
+				peer = "last"
+			}
+			m := peerMsg(peer, i)
+			if i%5 == 0 {
+				m.Group = fmt.Sprint(peer, "-g", i%3)
+			}
+			msgs = append(msgs, m)
+		}
+		enqueue(t, db, msgs...)
+		f := newFlights()
+		var (
+			mu  sync.Mutex
+			rng = rand.New(rand.NewPCG(3, 4))
+		)
+		d := &Dispatcher{
+			DB: db, Workers: 4, PerPeer: 2, PollInterval: 5 * time.Millisecond,
+			Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond, MaxAttempts: -1},
+			Deliver: func(ctx context.Context, m *OutMessage) (Outcome, error) {
+				f.enter(m.Peer)
+				time.Sleep(time.Millisecond) // let the deliveries overlap
+				mu.Lock()
+				fail := rng.IntN(10) < 2
+				mu.Unlock()
+				f.leave(m, !fail)
+				if fail {
+					return Outcome{}, errors.New("flaky peer")
+				}
+				return Delivered("ok"), nil
+			},
+		}
+		start(t, d)
+		waitFor(t, "all delivered", allDone(t, db, len(msgs)))
+		for _, m := range msgs {
+			if c := f.get(f.done, m.DedupeKey); c != 1 {
+				t.Errorf("%s delivered %d times", m.DedupeKey, c)
+			}
+		}
+		for _, peer := range []string{"big", "small", "last"} {
+			if top := f.get(f.top, peer); top > 2 {
+				t.Errorf("up to %d deliveries to %s in flight, limit 2", top, peer)
+			}
+		}
+		t.Logf("most in flight per peer: %v", f.top)
+	})
+}
+
+// What one claim takes under a limit: never a peer at its limit, never
+// more of a peer than its room, ranked per peer across the claimable
+// states, in due order, from the first n of each state's scan.
+func TestClaimWithinPeerLimit(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		// In due order (by id): a0 is failed and due, b2 an expired lease.
+		var msgs []OutMessage
+		count := map[string]int{}
+		for _, peer := range []string{"a", "a", "a", "b", "a", "b", "c", "b"} {
+			msgs = append(msgs, peerMsg(peer, count[peer]))
+			count[peer]++
+		}
+		enqueue(t, db, msgs...)
+		reset := func() {
+			mustExec(t, db, "UPDATE outbox SET state = 'pending', attempts = 0, lease_owner = '', lease_until = 0, next_attempt_at = 0")
+			mustExec(t, db, "UPDATE outbox SET state = 'failed', attempts = 1 WHERE dedupe_key = 'a0'")
+			mustExec(t, db, "UPDATE outbox SET state = 'delivering', attempts = 1, lease_owner = 'gone', lease_until = 1 WHERE dedupe_key = 'b2'")
+		}
+		for _, tc := range []struct {
+			n, limit int
+			busy     map[string]int
+			want     string
+		}{
+			{4, 0, nil, "a0 a1 a2 b0"},
+			{8, 0, nil, "a0 a1 a2 b0 a3 b1 c0 b2"},
+			{4, 2, nil, "a0 a1 b0 b2"}, // a2, a3 past a's room; b1 not in the pending scan's first 4
+			{8, 2, nil, "a0 a1 b0 b1 c0"},
+			{8, 2, map[string]int{"a": 2}, "b0 b1 c0"},
+			{4, 2, map[string]int{"a": 2}, "b0 b1 c0"},
+			{4, 2, map[string]int{"a": 1}, "a0 b0 b2"},
+			{8, 3, map[string]int{"a": 1, "b": 2}, "a0 a1 b0 c0"},
+			{8, 2, map[string]int{"a": 2, "b": 2}, "c0"},
+			{8, 2, map[string]int{"a": 2, "b": 5, "c": 2}, ""},
+			{8, 8, map[string]int{"b": 7}, "a0 a1 a2 b0 a3 c0"},
+		} {
+			reset()
+			d := &Dispatcher{DB: db, Owner: "claimer", Lease: time.Minute}
+			d.init()
+			got, err := d.claimWithin(ctx, tc.n, tc.limit, tc.busy)
+			if err != nil {
+				t.Fatalf("n %d, limit %d, busy %v: %v", tc.n, tc.limit, tc.busy, err)
+			}
+			var keys []string
+			for _, m := range got {
+				keys = append(keys, m.DedupeKey)
+				if m.State != StateDelivering || m.LeaseOwner != "claimer" {
+					t.Errorf("claimed %s: %+v", m.DedupeKey, m)
+				}
+			}
+			if s := strings.Join(keys, " "); s != tc.want {
+				t.Errorf("n %d, limit %d, busy %v: claimed %q, want %q", tc.n, tc.limit, tc.busy, s, tc.want)
+			}
+			if c := countRows(t, db, "SELECT COUNT(*) FROM outbox WHERE lease_owner = 'claimer'"); c != len(got) {
+				t.Errorf("n %d, limit %d, busy %v: %d leased, %d returned", tc.n, tc.limit, tc.busy, c, len(got))
+			}
+		}
+	})
+}
+
+// One claim under a limit with a backlog of 10,000 due messages of five
+// peers, one of them at its limit: "interleaved", as at a bid opening
+// (the scans pass over a fifth of the rows), and "full peer first", the
+// worst case, where its 2,000 due messages come before everyone else's
+// and every claim reads past them.
+func BenchmarkClaimPeerLimit(b *testing.B) {
+	for _, layout := range []string{"interleaved", "full peer first"} {
+		b.Run(layout, func(b *testing.B) {
+			eachDBBench(b, func(b *testing.B, env *testEnv) {
+				ctx := context.Background()
+				db := env.open(b)
+				const backlog, peers = 10000, 5
+				msgs := make([]OutMessage, backlog)
+				for i := range msgs {
+					p := i % peers
+					if layout != "interleaved" {
+						p = i * peers / backlog
+					}
+					msgs[i] = peerMsg(fmt.Sprint("inst", p), i)
+				}
+				enqueue(b, db, msgs...)
+				d := &Dispatcher{DB: db, Owner: "bench", Lease: time.Minute}
+				d.init()
+				busy := map[string]int{"inst0": 2}
+				for b.Loop() {
+					got, err := d.claimWithin(ctx, 2, 2, busy)
+					if err != nil || len(got) == 0 {
+						b.Fatalf("claim: %d, %v", len(got), err)
+					}
+					b.StopTimer()
+					for _, m := range got {
+						mustExec(b, db, "UPDATE outbox SET state = 'pending', attempts = 0, lease_owner = '', lease_until = 0 WHERE id = ?", m.ID)
+					}
+					b.StartTimer()
+				}
+			})
+		})
+	}
 }
