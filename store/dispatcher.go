@@ -94,7 +94,10 @@ type Dispatcher struct {
 	// that many workers and the others keep delivering to everyone else.
 	// A claim does not lease the messages of a peer already at its limit
 	// (they stay due, no attempt spent) and never takes more of one peer
-	// than its remaining room. 0 means the default, half the workers
+	// than its remaining room, as long as other peers have messages
+	// due; when none has, the peers at their limit share the idle
+	// workers (borrowed deliveries count as in flight, so the others get
+	// the workers as they come free). 0 means the default, half the workers
 	// rounded up (max(1, ceil(Workers/2))); a negative value, or one of
 	// Workers or more, means no limit. The limit is per dispatcher (per
 	// process): replicas on one database each allow PerPeer, so a peer
@@ -227,6 +230,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 		wait := d.poll()
 		if idle > 0 {
+			want := idle
 			msgs, err := d.claimWithin(ctx, idle, limit, busy)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -252,6 +256,39 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 					// once, now without that peer. (Each such round
 					// fills one more peer, so this ends.)
 					continue
+				}
+				if idle > 0 && limit > 0 && len(msgs) < want && atLimit(limit, busy) {
+					// Nothing is due of the peers below their limit: the
+					// peers at it may use the idle workers (the limit
+					// shares the workers; it does not leave them idle).
+					// The bar rises one delivery at a time, so that peers
+					// at their limit share the idle workers evenly;
+					// borrowed deliveries count in busy, so the peers
+					// below the limit take the workers as they come free.
+					// A claim at a bar is repeated until it takes nothing
+					// (as above, the cut at a peer's room may have left
+					// out others); each round takes one message or more,
+					// or raises the bar, so this ends.
+					for lim := limit + 1; idle > 0 && lim <= workers; {
+						more, err := d.claimWithin(ctx, idle, lim, busy)
+						if err != nil {
+							if ctx.Err() == nil {
+								log.Error("store: outbox claim failed", "err", err)
+							}
+							break
+						}
+						for _, m := range more {
+							work <- m
+							idle--
+							busy[m.Peer]++
+						}
+						if len(more) == 0 {
+							if !atLimit(lim, busy) {
+								break // nobody has anything more due
+							}
+							lim++
+						}
+					}
 				}
 				if idle > 0 {
 					if next, ok, err := d.nextDue(ctx, limit, busy); err == nil && ok {
@@ -360,6 +397,17 @@ func peerRoom(limit int, busy map[string]int) (full []string, partial []string, 
 		room = append(room, limit-busy[p])
 	}
 	return full, partial, room
+}
+
+// atLimit reports whether some peer has limit deliveries or more in
+// flight.
+func atLimit(limit int, busy map[string]int) bool {
+	for _, n := range busy {
+		if n >= limit {
+			return true
+		}
+	}
+	return false
 }
 
 // candidates is the statement of the ids (and due times) to claim, at
