@@ -64,6 +64,13 @@
 // minutes; after MaxAttempts the message is dead and stays visible for an
 // operator, who can requeue it (DB.OutboxRetry).
 //
+// The workers are shared by every peer, with a limit per peer (PerPeer,
+// default half the workers): a peer that times out holds at most its
+// limit while the others' messages are due, and its other messages stay
+// unclaimed (no attempt spent). When nothing of the peers below their
+// limit is due, the idle workers are lent to the peers at it, so the
+// limit never leaves a worker idle with work waiting.
+//
 // Why leases: a claim is not a lock held by a connection or a transaction,
 // which would have to stay open across a network call of unknown length.
 // A lease is data: it survives the claiming process's crash and simply
