@@ -136,6 +136,22 @@ func DurableReference(ctx context.Context, kind, pgURL, dir string, secrets map[
 	return serveAndPost(ctx, h, path, bodies, l)
 }
 
+// durableReference measures DurableReference for a scenario's row: the
+// scenario's bodies, clients and database kind.
+func (r *runner) durableReference(ctx context.Context, label, db string, secrets map[string]string, i protocol.Interface, bodies [][]byte, total int) (*Stats, error) {
+	r.logf("%s: durable reference (parse + verify + one committed INSERT) with %d clients", label, r.o.Clients)
+	var ref *Stats
+	err := r.timed(label+"-durable", func() error {
+		var err error
+		ref, err = DurableReference(ctx, db, r.o.PostgresURL, r.workDir(label+"-durable"), secrets, string(i), bodies, Load{Clients: r.o.Clients, Count: total})
+		return err
+	})
+	if err == nil {
+		r.logf("%s: durable reference %s", label, ref)
+	}
+	return ref, err
+}
+
 // NewDurableHandler makes the DurableHandler's table in db.
 func NewDurableHandler(ctx context.Context, db *store.DB, secrets map[string]string) (*DurableHandler, error) {
 	if _, err := db.Writer().ExecContext(ctx, `CREATE TABLE `+durableRefTable+` (appkey TEXT NOT NULL, sign TEXT NOT NULL, PRIMARY KEY (appkey, sign))`); err != nil {
@@ -205,46 +221,19 @@ func (c CryptoResult) BytesPerSec() float64 {
 // from workers goroutines at once, again and again for at least
 // minDuration: the most the upload path can do with the same bytes.
 func CryptoCeiling(ctx context.Context, ciphertext, key, iv []byte, workers int, minDuration time.Duration) (CryptoResult, error) {
-	workers = max(workers, 1)
-	var total atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	start := time.Now()
-	deadline := start.Add(minDuration)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 64<<10)
-			for first := true; first || time.Now().Before(deadline); first = false {
-				if ctx.Err() != nil {
-					errc <- ctx.Err()
-					return
-				}
-				r, err := gm.NewCBCDecryptReader(bytes.NewReader(ciphertext), key, iv)
-				if err != nil {
-					errc <- err
-					return
-				}
-				h := sm3.New()
-				n, err := io.CopyBuffer(h, r, buf)
-				if err != nil {
-					errc <- err
-					return
-				}
-				h.Sum(nil)
-				total.Add(n)
+	return repeat(ctx, workers, minDuration, func() func() (int64, error) {
+		buf := make([]byte, 64<<10)
+		return func() (int64, error) {
+			r, err := gm.NewCBCDecryptReader(bytes.NewReader(ciphertext), key, iv)
+			if err != nil {
+				return 0, err
 			}
-		}()
-	}
-	wg.Wait()
-	res := CryptoResult{Bytes: total.Load(), Elapsed: time.Since(start), Workers: workers}
-	close(errc)
-	var errs []error
-	for err := range errc {
-		errs = append(errs, err)
-	}
-	return res, errors.Join(errs...)
+			h := sm3.New()
+			n, err := io.CopyBuffer(h, r, buf)
+			h.Sum(nil)
+			return n, err
+		}
+	})
 }
 
 // UploadFloor is the least work the protocol makes the receiving side do
@@ -258,6 +247,19 @@ func CryptoCeiling(ctx context.Context, ciphertext, key, iv []byte, workers int,
 // decrypts and hashes once: the distance between the two is what the
 // protocol itself costs.
 func UploadFloor(ctx context.Context, bodies [][]byte, secret string, key, iv []byte, roots *smx509.CertPool, workers int, minDuration time.Duration) (CryptoResult, error) {
+	return repeat(ctx, workers, minDuration, func() func() (int64, error) {
+		var ct, plain bytes.Buffer
+		buf := make([]byte, 64<<10)
+		return func() (int64, error) {
+			return uploadFloorOnce(bodies, secret, key, iv, roots, &ct, &plain, buf)
+		}
+	})
+}
+
+// repeat runs, on workers goroutines at once, the function each gets from
+// newWorker (its buffers its own), again and again for at least
+// minDuration (once at least), and adds up the bytes they report.
+func repeat(ctx context.Context, workers int, minDuration time.Duration, newWorker func() func() (int64, error)) (CryptoResult, error) {
 	workers = max(workers, 1)
 	var total atomic.Int64
 	var wg sync.WaitGroup
@@ -268,14 +270,13 @@ func UploadFloor(ctx context.Context, bodies [][]byte, secret string, key, iv []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var ct, plain bytes.Buffer
-			buf := make([]byte, 64<<10)
+			once := newWorker()
 			for first := true; first || time.Now().Before(deadline); first = false {
 				if ctx.Err() != nil {
 					errc <- ctx.Err()
 					return
 				}
-				n, err := uploadFloorOnce(bodies, secret, key, iv, roots, &ct, &plain, buf)
+				n, err := once()
 				if err != nil {
 					errc <- err
 					return

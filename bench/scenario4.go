@@ -89,16 +89,10 @@ func (r *runner) scenario4(ctx context.Context, db string) ([]Row, error) {
 		return nil, err
 	}
 	r.logf("%s: ceiling %s", label, ceil)
-	r.logf("%s: durable reference (parse + verify + one committed INSERT) with %d clients", label, o.Clients)
-	var ref *Stats
-	if err := r.timed(label+"-durable", func() error {
-		var err error
-		ref, err = DurableReference(ctx, db, o.PostgresURL, r.workDir(label+"-durable"), secrets, string(protocol.BaohanApply), bodies, Load{Clients: o.Clients, Count: total})
-		return err
-	}); err != nil {
+	ref, err := r.durableReference(ctx, label, db, secrets, protocol.BaohanApply, bodies, total)
+	if err != nil {
 		return nil, err
 	}
-	r.logf("%s: durable reference %s", label, ref)
 
 	p := NewPoster(o.Clients)
 	defer p.Close()
