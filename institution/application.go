@@ -117,15 +117,23 @@ func scanApplication(s scanner) (*Application, error) {
 	return &a, nil
 }
 
-func (r repo) insertApplication(ctx context.Context, q querier, a *Application) error {
-	_, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_applications (`+appColumns+`)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+// insertNewApplication inserts a unless an application with its
+// platformcode and applyno exists (then it writes nothing and returns
+// false).
+func (r repo) insertNewApplication(ctx context.Context, q querier, a *Application) (bool, error) {
+	res, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_applications (`+appColumns+`)
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ ON CONFLICT (platformcode, applyno) DO NOTHING`),
 		a.ID, a.Peer, a.PlatformCode, a.ApplyNo, a.State, a.applyData, a.envelope, a.requestHash,
 		a.tokenHash, a.tokenSealed, a.BidderName, a.BidderCode, a.Bond, a.projectCipher, a.projectSealed,
 		a.Product, a.Rate, a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, micros(a.PaidAt),
 		a.BaohanNo, a.GenerateTime, a.Decision, a.DecidedBy, a.KaibiaoTime, a.publicKey,
 		micros(a.CreatedAt), micros(a.UpdatedAt))
-	return err
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // updateApplication writes every mutable column of a, on the condition

@@ -3,7 +3,6 @@ package institution
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -18,51 +17,60 @@ func tokenContext(appID string) string { return "institution/bidder-token/" + ap
 // encrypted applydata and envelope and answer the redirecturl. The same
 // request again (same applydata and digitalenvelope) gets the same
 // redirecturl; another body for a known applyno is refused.
+//
+// The new application's id and bidder token are made before the write
+// transaction, and the transaction inserts first (ON CONFLICT DO NOTHING
+// on the applyno) and reads the row only when the applyno is known: on
+// SQLite every write transaction waits for the one writer, so what it does
+// is kept short (it was a read of all 31 columns, the token made and
+// sealed, two inserts; now two inserts).
 func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
 	applyData, envelope := in.r.Get("applydata"), in.r.Get("digitalenvelope")
 	if err := checkApplyCiphertexts(applyData, envelope, in.pp); err != nil {
 		return nil, err
 	}
 	hash := requestHash(applyData, envelope)
+	id := newID()
+	tok, th := newToken()
+	sealed, err := s.mk.Seal([]byte(tok), tokenContext(id))
+	if err != nil {
+		return nil, err
+	}
 	var redirect string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		a, err := s.repo.applicationByApplyNo(ctx, tx, in.platformCode(), in.applyNo)
-		switch {
-		case err == nil:
-			if a.requestHash != hash {
-				return refuse("applyno %q was already received with other applydata or digitalenvelope; a new application needs a new applyno", in.applyNo)
-			}
-			if a.Peer != in.pp.cfg.Name {
-				return refuse("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
-			}
-			tok, err := s.mk.Open(a.tokenSealed, tokenContext(a.ID))
-			if err != nil {
-				return fmt.Errorf("opening the bidder token of %s: %w", a.ID, err)
-			}
-			redirect = s.bidderURL(string(tok))
-			return nil
-		case !errors.Is(err, ErrNotFound):
-			return err
-		}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		a = &Application{
-			ID: newID(), Peer: in.pp.cfg.Name, PlatformCode: in.platformCode(), ApplyNo: in.applyNo,
+		a := &Application{
+			ID: id, Peer: in.pp.cfg.Name, PlatformCode: in.platformCode(), ApplyNo: in.applyNo,
 			State: Received, applyData: applyData, envelope: envelope, requestHash: hash,
-			CreatedAt: now, UpdatedAt: now,
+			tokenHash: th, tokenSealed: sealed, CreatedAt: now, UpdatedAt: now,
 		}
-		tok, th := newToken()
-		sealed, err := s.mk.Seal([]byte(tok), tokenContext(a.ID))
+		inserted, err := s.repo.insertNewApplication(ctx, tx, a)
 		if err != nil {
 			return err
 		}
-		a.tokenHash, a.tokenSealed = th, sealed
-		if err := s.repo.insertApplication(ctx, tx, a); err != nil {
+		if inserted {
+			if err := s.repo.insertEvent(ctx, tx, a.ID, now, "", Received, string(protocol.BaohanApply), "platform:"+in.pp.cfg.Name, ""); err != nil {
+				return err
+			}
+			redirect = s.bidderURL(tok)
+			return nil
+		}
+		// The applyno is known: the same request again, or another.
+		a, err = s.repo.applicationByApplyNo(ctx, tx, in.platformCode(), in.applyNo)
+		if err != nil {
 			return err
 		}
-		if err := s.repo.insertEvent(ctx, tx, a.ID, now, "", Received, string(protocol.BaohanApply), "platform:"+in.pp.cfg.Name, ""); err != nil {
-			return err
+		if a.requestHash != hash {
+			return refuse("applyno %q was already received with other applydata or digitalenvelope; a new application needs a new applyno", in.applyNo)
 		}
-		redirect = s.bidderURL(tok)
+		if a.Peer != in.pp.cfg.Name {
+			return refuse("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
+		}
+		known, err := s.mk.Open(a.tokenSealed, tokenContext(a.ID))
+		if err != nil {
+			return fmt.Errorf("opening the bidder token of %s: %w", a.ID, err)
+		}
+		redirect = s.bidderURL(string(known))
 		return nil
 	})
 	if err != nil {

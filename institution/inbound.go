@@ -131,7 +131,13 @@ func (s *Service) touch(ctx context.Context, tx *sql.Tx, a *Application, event, 
 
 // inTx runs fn in a transaction, once more when a unique constraint or a
 // concurrent update got in the way (the second run sees the winner's row).
+//
+// After a commit it wakes the outbox dispatcher, but only when the
+// transaction enqueued a message: a kick makes the dispatcher claim, which
+// is a write transaction of its own (on SQLite, on the one writer), and
+// most inbound requests (every baohanapply) enqueue nothing.
 func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	enqueued := s.enqueued.Load()
 	err := s.db.InTx(ctx, fn)
 	if err != nil && (store.IsUniqueViolation(err) || errors.Is(err, errConflict)) {
 		err = s.db.InTx(ctx, fn)
@@ -139,8 +145,10 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if errors.Is(err, errConflict) {
 		return refuse("the application changed while this request was processed; please retry")
 	}
-	if err == nil && s.disp != nil {
-		s.disp.Kick() // what the transaction enqueued goes out now
+	if err == nil && s.disp != nil && s.enqueued.Load() != enqueued {
+		// What the transaction enqueued goes out now. (The counter also
+		// moves for a concurrent transaction's enqueue: a kick too many.)
+		s.disp.Kick()
 	}
 	return err
 }

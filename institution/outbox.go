@@ -22,6 +22,7 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 }
 
 func (s *Service) enqueueIn(ctx context.Context, tx *sql.Tx, a *Application, grp string, i protocol.Interface, dedupe string, fields map[string]string) error {
+	s.enqueued.Add(1)
 	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
 		Peer: a.Peer, Interface: string(i), ApplyNo: a.ApplyNo, Group: grp, DedupeKey: dedupe, Fields: fields,
 	}, s.now())
