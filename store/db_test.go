@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -70,6 +72,7 @@ func TestSQLitePragmas(t *testing.T) {
 	for _, pool := range []*sql.DB{db.DB, db.Writer()} {
 		for _, p := range []struct{ pragma, want string }{
 			{"journal_mode", "wal"}, {"foreign_keys", "1"}, {"synchronous", "1"}, {"busy_timeout", "1234"},
+			{"wal_autocheckpoint", "8000"}, // the checkpointer copies back before
 		} {
 			var got string
 			if err := pool.QueryRow("PRAGMA " + p.pragma).Scan(&got); err != nil {
@@ -321,4 +324,232 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Fatalf("counter %d, want %d (lost updates)", n, goroutines*each)
 		}
 	})
+}
+
+// A notice-like write load (update a random row of a table with indexes,
+// append a history row) from 64 goroutines, with the WAL checkpointed by
+// the background checkpointer (the default) and by SQLite's auto-checkpoint
+// in the committing writer (BAOHAN_SQLITE_NO_BG_CHECKPOINT=1).
+func BenchmarkSQLiteCheckpoint(b *testing.B) {
+	for _, mode := range []string{"background", "in-writer"} {
+		b.Run(mode, func(b *testing.B) {
+			if mode == "in-writer" {
+				b.Setenv("BAOHAN_SQLITE_NO_BG_CHECKPOINT", "1")
+			}
+			ctx := context.Background()
+			db := sqliteEnv(b).open(b)
+			seedWriteLoad(b, db, 20000)
+			var seq atomic.Int64
+			b.SetParallelism(32) // 64 goroutines on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := writeLoadTx(ctx, db, seq.Add(1)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.StopTimer()
+		})
+	}
+}
+
+// seedWriteLoad makes the tables of writeLoadTx with n rows.
+func seedWriteLoad(tb testing.TB, db *DB, n int) {
+	tb.Helper()
+	mustExec(tb, db, `CREATE TABLE wl (k TEXT PRIMARY KEY, state TEXT NOT NULL, ref TEXT NOT NULL DEFAULT '',
+		body TEXT NOT NULL DEFAULT '', version BIGINT NOT NULL, created_at BIGINT NOT NULL)`)
+	mustExec(tb, db, `CREATE INDEX wl_state ON wl (state, created_at)`)
+	mustExec(tb, db, `CREATE UNIQUE INDEX wl_ref ON wl (ref) WHERE ref <> ''`)
+	mustExec(tb, db, `CREATE TABLE wl_events (k TEXT NOT NULL, seq BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (k, seq))`)
+	err := db.InTx(context.Background(), func(tx *sql.Tx) error {
+		for i := range n {
+			if _, err := tx.Exec(`INSERT INTO wl (k, state, version, created_at) VALUES (?, 'applied', 1, ?)`,
+				fmt.Sprintf("%08x", uint32(i)*2654435761), i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// writeLoadTx moves row i (mod the rows) and appends an event.
+func writeLoadTx(ctx context.Context, db *DB, i int64) error {
+	k := fmt.Sprintf("%08x", uint32(i%20000)*2654435761)
+	return db.InTx(ctx, func(tx *sql.Tx) error {
+		body := strings.Repeat("n", 300)
+		if _, err := tx.ExecContext(ctx, `UPDATE wl SET state = ?, ref = ?, body = ?, version = version + 1 WHERE k = ?`,
+			fmt.Sprintf("s%d", i%7), fmt.Sprintf("r%d", i), body, k); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO wl_events (k, seq, body) VALUES (?, ?, ?)`, k, i, body)
+		return err
+	})
+}
+
+// withCheckpoint sets the checkpointer's pause and pages.
+func withCheckpoint(every time.Duration, pages int) Option {
+	return func(o *options) { o.ckptEvery, o.ckptPages = every, pages }
+}
+
+// walSize is the size of the SQLite WAL file: the most it ever held, as
+// SQLite writes a WAL that starts over from the file's beginning and
+// leaves the file as long as it was.
+func walSize(tb testing.TB, db *DB) int64 {
+	tb.Helper()
+	fi, err := os.Stat(db.Path() + "-wal")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// pageTable makes a table of rows rows of about a page each.
+func pageTable(tb testing.TB, db *DB, rows int) {
+	tb.Helper()
+	mustExec(tb, db, "CREATE TABLE big (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+	err := db.InTx(context.Background(), func(tx *sql.Tx) error {
+		for k := range rows {
+			if _, err := tx.Exec("INSERT INTO big (k, v) VALUES (?, ?)", k, strings.Repeat("x", 3000)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// rewritePages commits n transactions from 4 writers, each rewriting
+// perTx rows of big (of rows) and so as many pages; with stop, until stop
+// says so.
+func rewritePages(tb testing.TB, db *DB, rows, perTx, n int, stop func() bool) {
+	tb.Helper()
+	ctx := context.Background()
+	var (
+		next    atomic.Int64
+		writers sync.WaitGroup
+	)
+	for range 4 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for {
+				i := int(next.Add(1))
+				if i > n || stop != nil && stop() {
+					return
+				}
+				err := db.InTx(ctx, func(tx *sql.Tx) error {
+					for j := range perTx {
+						if _, err := tx.ExecContext(ctx, "UPDATE big SET v = ? WHERE k = ?",
+							strings.Repeat(string(rune('a'+i%26)), 3000), (i*perTx+j)%rows); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	writers.Wait()
+}
+
+// TestSQLiteCheckpointerCopiesBack: with the writer's auto-checkpoint out
+// of reach, the checkpointer copies every committed page back into the
+// database file by itself.
+func TestSQLiteCheckpointerCopiesBack(t *testing.T) {
+	db := sqliteEnv(t).open(t, withCheckpoint(time.Millisecond, 1<<30))
+	pageTable(t, db, 64)
+	rewritePages(t, db, 64, 16, 20, nil)
+	c := db.ckpt
+	waitFor(t, "the WAL copied back", func() bool { return c.frames.Load() >= 20*16 && c.copied.Load() == c.frames.Load() })
+}
+
+// TestSQLiteCheckpointerBoundsWAL: under a loop of write transactions
+// (4 writers, a reader reading all along) the WAL starts over again and
+// again: it stays at about twice the checkpointer's pages (64) plus what
+// the writers commit during one background checkpoint, here far below
+// what they write. Without any checkpoint the same loop grows it past the
+// bound.
+func TestSQLiteCheckpointerBoundsWAL(t *testing.T) {
+	db := sqliteEnv(t).open(t, withCheckpoint(2*time.Millisecond, 64))
+	const rows, perTx = 256, 16
+	pageTable(t, db, rows)
+	stopReader := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() { // a reader, holding WAL snapshots now and then (point reads, as the services' are)
+		defer close(readerDone)
+		for {
+			select {
+			case <-stopReader:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			var n int
+			if err := db.QueryRow("SELECT length(v) FROM big WHERE k = ?", rand.IntN(rows)).Scan(&n); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stopReader); <-readerDone }()
+
+	const bound = 16 << 20               // bytes: 4,000 pages
+	const txs = 5 * bound / 4096 / perTx // five times the bound
+	rewritePages(t, db, rows, perTx, txs, nil)
+	if got := walSize(t, db); got > bound {
+		t.Fatalf("the WAL grew to %d bytes, want at most %d (%d pages written; %d background checkpoints)", got, bound, txs*perTx, db.ckpt.runs.Load())
+	}
+	if db.ckpt.runs.Load() == 0 {
+		t.Fatal("no background checkpoint ran")
+	}
+
+	db.ckpt.close()
+	if _, err := db.Writer().Exec("PRAGMA wal_autocheckpoint = 0"); err != nil { // the writer: no checkpoint at all
+		t.Fatal(err)
+	}
+	rewritePages(t, db, rows, perTx, txs, func() bool { return walSize(t, db) > bound })
+	if got := walSize(t, db); got <= bound {
+		t.Fatalf("without checkpoints the WAL stayed at %d bytes: the loop does not test the bound", got)
+	}
+}
+
+// TestSQLiteCheckpointerStops: Close stops the checkpointer goroutine (and
+// a commit's kick after it neither blocks nor panics); a checkpoint that
+// fails is logged, not fatal.
+func TestSQLiteCheckpointerStops(t *testing.T) {
+	env := sqliteEnv(t)
+	db := env.open(t, withCheckpoint(time.Millisecond, 1<<30))
+	mustExec(t, db, "CREATE TABLE t (v TEXT)")
+	for range 20 {
+		if err := db.InTx(context.Background(), func(tx *sql.Tx) error {
+			_, err := tx.Exec("INSERT INTO t VALUES ('x')")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a checkpoint", func() bool { return db.ckpt.runs.Load() > 0 })
+	c := db.ckpt
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.done:
+	default:
+		t.Fatal("the checkpointer still runs after Close")
+	}
+	c.kick()
+	c.close() // again: returns
+	if _, err := os.Stat(db.Path() + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the WAL is still there after Close (%v): the last connection did not checkpoint it", err)
+	}
 }
