@@ -52,6 +52,24 @@ type Application struct {
 	// KaibiaoTime is the section's current bid opening (read with the
 	// application; not a column of it).
 	KaibiaoTime time.Time `json:"kaibiaotime"`
+
+	// stored is the row's mutable columns as last read or written, so
+	// that save writes only what changed (nil: write them all).
+	stored *storedColumns
+}
+
+// storedColumns are the columns save writes, as they are in the row.
+type storedColumns struct {
+	state, prevState, pending, redirectURL, baohanNo string
+	notice                                           string // JSON text as stored
+	noticeVal                                        Notice // what notice decodes to (when hasNotice)
+	hasNotice                                        bool
+	noticeAt                                         int64
+	tuibaoTime                                       string
+	invoice                                          string // JSON text as stored
+	invoiceVal                                       Invoice
+	hasInvoice                                       bool
+	lastMessage                                      string
 }
 
 // Notice is the accepted baohannotice.
@@ -165,6 +183,15 @@ func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
 	}
 	a.CreatedAt, a.UpdatedAt, a.KaibiaoTime = fromMicros(created), fromMicros(updated), fromMicros(kbtAt)
 	a.KeyReleasedAt = fromMicros(released)
+	a.stored = &storedColumns{state: state, prevState: prev, pending: pend, redirectURL: a.RedirectURL,
+		baohanNo: a.BaohanNo, notice: notice, noticeAt: noticeAt, tuibaoTime: a.TuibaoTime, invoice: invoice,
+		lastMessage: clip(a.LastMessage, 2000)} // as save would write it: a clipped message is not clipped again
+	if a.Notice != nil {
+		a.stored.noticeVal, a.stored.hasNotice = *a.Notice, true
+	}
+	if a.Invoice != nil {
+		a.stored.invoiceVal, a.stored.hasInvoice = *a.Invoice, true
+	}
 	return &a, nil
 }
 
@@ -350,26 +377,113 @@ func (s *Service) record(ctx context.Context, tx *sql.Tx, a *Application, ev Eve
 // errStale is a lost optimistic race (the row changed since it was read).
 var errStale = errors.New("the application changed meanwhile; try again")
 
-func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event, from State, actor string, detail any) error {
-	now := s.now()
-	var notice, invoice string
+// The UPDATE of save names only the columns that changed since the row
+// was read: SQLite rewrites every index holding a column named in the SET
+// list, changed or not, and so does its uniqueness check of baohanno. The
+// columns come in three groups, so that there are eight statements, not
+// one per combination of columns: state (in the state and section
+// indexes), baohanno (the unique baohanno index) and the rest (in no
+// index), written together when any of them changed. version and
+// updated_at are always written.
+const (
+	setState  = 1 << iota // state
+	setBaohan             // baohanno
+	setRest               // prev_state, pending, redirect_url, notice, notice_at, tuibaotime, invoice, last_message
+	setAll    = setState | setBaohan | setRest
+)
+
+// saveSQL[set] is the UPDATE for the groups in set; its placeholders are
+// updated_at, the group's columns in the order above, applyno, version.
+var saveSQL = func() (q [setAll + 1]string) {
+	for set := range q {
+		b := strings.Builder{}
+		b.WriteString("UPDATE plat_applications SET version = version + 1, updated_at = ?")
+		if set&setState != 0 {
+			b.WriteString(", state = ?")
+		}
+		if set&setBaohan != 0 {
+			b.WriteString(", baohanno = ?")
+		}
+		if set&setRest != 0 {
+			b.WriteString(", prev_state = ?, pending = ?, redirect_url = ?, notice = ?, notice_at = ?, tuibaotime = ?, invoice = ?, last_message = ?")
+		}
+		b.WriteString(" WHERE applyno = ? AND version = ?")
+		q[set] = b.String()
+	}
+	return q
+}()
+
+// columns returns a's mutable columns as save writes them; the notice and
+// invoice are marshalled only when they differ from the stored ones.
+func (a *Application) columns() *storedColumns {
+	c := &storedColumns{state: string(a.State), prevState: string(a.PrevState), pending: string(a.Pending),
+		redirectURL: a.RedirectURL, baohanNo: a.BaohanNo, tuibaoTime: a.TuibaoTime, lastMessage: clip(a.LastMessage, 2000)}
+	old := a.stored
 	if a.Notice != nil {
-		b, _ := json.Marshal(a.Notice)
-		notice = string(b)
+		c.noticeVal, c.hasNotice, c.noticeAt = *a.Notice, true, micros(a.Notice.ReceivedAt)
+		if old != nil && old.hasNotice && old.noticeVal == *a.Notice {
+			c.notice = old.notice
+		} else {
+			b, _ := json.Marshal(a.Notice)
+			c.notice = string(b)
+		}
 	}
 	if a.Invoice != nil {
-		b, _ := json.Marshal(a.Invoice)
-		invoice = string(b)
+		c.invoiceVal, c.hasInvoice = *a.Invoice, true
+		if old != nil && old.hasInvoice && old.invoiceVal == *a.Invoice {
+			c.invoice = old.invoice
+		} else {
+			b, _ := json.Marshal(a.Invoice)
+			c.invoice = string(b)
+		}
 	}
-	noticeAt := int64(0)
-	if a.Notice != nil {
-		noticeAt = micros(a.Notice.ReceivedAt)
+	return c
+}
+
+// changed is the set of column groups in which c differs from old (all
+// of them without old).
+func (c *storedColumns) changed(old *storedColumns) int {
+	if old == nil {
+		return setAll
 	}
-	res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications SET state = ?, prev_state = ?, pending = ?,
-		version = version + 1, redirect_url = ?, baohanno = ?, notice = ?, notice_at = ?, tuibaotime = ?, invoice = ?,
-		last_message = ?, updated_at = ? WHERE applyno = ? AND version = ?`),
-		string(a.State), string(a.PrevState), string(a.Pending), a.RedirectURL, a.BaohanNo, notice, noticeAt,
-		a.TuibaoTime, invoice, clip(a.LastMessage, 2000), micros(now), a.ApplyNo, a.Version)
+	set := 0
+	if c.state != old.state {
+		set |= setState
+	}
+	if c.baohanNo != old.baohanNo {
+		set |= setBaohan
+	}
+	if c.prevState != old.prevState || c.pending != old.pending || c.redirectURL != old.redirectURL ||
+		c.notice != old.notice || c.noticeAt != old.noticeAt || c.tuibaoTime != old.tuibaoTime ||
+		c.invoice != old.invoice || c.lastMessage != old.lastMessage {
+		set |= setRest
+	}
+	return set
+}
+
+// saveEveryColumn makes save write every column (benchmarks compare).
+var saveEveryColumn = false
+
+func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event, from State, actor string, detail any) error {
+	now := s.now()
+	c := a.columns()
+	set := c.changed(a.stored)
+	if saveEveryColumn {
+		set = setAll
+	}
+	args := make([]any, 0, 14)
+	args = append(args, micros(now))
+	if set&setState != 0 {
+		args = append(args, c.state)
+	}
+	if set&setBaohan != 0 {
+		args = append(args, c.baohanNo)
+	}
+	if set&setRest != 0 {
+		args = append(args, c.prevState, c.pending, c.redirectURL, c.notice, c.noticeAt, c.tuibaoTime, c.invoice, c.lastMessage)
+	}
+	args = append(args, a.ApplyNo, a.Version)
+	res, err := tx.ExecContext(ctx, s.db.Rebind(saveSQL[set]), args...)
 	if err != nil {
 		if store.IsUniqueViolation(err) && a.BaohanNo != "" {
 			return refuse("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
@@ -382,6 +496,7 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 	a.Version++
 	a.UpdatedAt = now
 	a.StateLabel = a.State.Label()
+	a.stored = c
 	return s.insertEvent(ctx, tx, a.ApplyNo, a.Version, now, ev, from, a.State, actor, detail)
 }
 
