@@ -118,6 +118,9 @@ func (s *SeenSigns) group() *groupCommit[*seenReq] {
 }
 
 func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) error {
+	if s.DB.Dialect == Postgres && len(items) > 1 {
+		return s.writePostgres(ctx, items)
+	}
 	q := s.DB.Rebind(seenUpsert)
 	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		for _, it := range items {
@@ -133,6 +136,53 @@ func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) err
 			r.seen = n == 0
 		}
 		return nil
+	})
+}
+
+// writePostgres records a batch in one statement (one round trip and one
+// plan instead of one per sign): the distinct pairs go in through
+// unnest, and the rows the upsert returns are the pairs that were new
+// (or whose record had expired); the others, and the second of a pair
+// twice in the batch (two copies of one request at once), were seen.
+func (s *SeenSigns) writePostgres(ctx context.Context, items []*batchItem[*seenReq]) error {
+	first := make(map[seenKey]*seenReq, len(items))
+	var appkeys, signs []string
+	var untils []int64
+	now := int64(0)
+	for _, it := range items {
+		r := it.v
+		r.seen = false
+		now = max(now, r.now)
+		k := seenKey{r.appkey, r.sign}
+		if _, dup := first[k]; dup {
+			r.seen = true
+			continue
+		}
+		first[k] = r
+		appkeys, signs, untils = append(appkeys, r.appkey), append(signs, r.sign), append(untils, r.until)
+	}
+	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range first {
+			r.seen = true // unless returned below
+		}
+		rows, err := tx.QueryContext(ctx, `INSERT INTO seen_sign (appkey, sign, until)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+			ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until WHERE seen_sign.until <= $4
+			RETURNING appkey, sign`, appkeys, signs, untils, now)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k seenKey
+			if err := rows.Scan(&k.appkey, &k.sign); err != nil {
+				return err
+			}
+			if r, ok := first[k]; ok {
+				r.seen = false
+			}
+		}
+		return rows.Err()
 	})
 }
 

@@ -152,3 +152,44 @@ func TestSeenSignsReserve(t *testing.T) {
 		}
 	})
 }
+
+// TestSeenSignsBatch: one batch with a new pair twice, a recorded pair
+// and an expired one (PostgreSQL takes the batch in one statement).
+func TestSeenSignsBatch(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		s := &SeenSigns{DB: env.open(t), Now: clock.Now}
+		until := micros(clock.Now().Add(5 * time.Minute))
+		now := micros(clock.Now())
+		if _, err := s.SeenBefore(ctx, "k", "recorded", clock.Now().Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SeenBefore(ctx, "k", "expired", clock.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		reqs := []*seenReq{
+			{appkey: "k", sign: "new", until: until, now: now},
+			{appkey: "k", sign: "new", until: until, now: now},
+			{appkey: "k", sign: "recorded", until: until, now: now},
+			{appkey: "k", sign: "expired", until: until, now: now},
+			{appkey: "k2", sign: "new", until: until, now: now},
+		}
+		want := []bool{false, true, true, false, false}
+		items := make([]*batchItem[*seenReq], len(reqs))
+		for i, r := range reqs {
+			items[i] = &batchItem[*seenReq]{v: r}
+		}
+		if err := s.write(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range reqs {
+			if r.seen != want[i] {
+				t.Errorf("%s/%s (#%d): seen %v, want %v", r.appkey, r.sign, i, r.seen, want[i])
+			}
+		}
+		if seen, _ := s.SeenBefore(ctx, "k", "expired", clock.Now().Add(time.Minute)); !seen {
+			t.Error("the expired pair was not taken over")
+		}
+	})
+}
