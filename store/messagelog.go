@@ -131,6 +131,8 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 			return fmt.Errorf("chain head: %w", err)
 		}
 		id := last - int64(len(items)) + 1
+		many := db.Dialect == Postgres && len(items) > 1
+		var cols logColumnsBatch
 		for _, it := range items {
 			e := it.v
 			e.ID, e.PrevHash = id, prev
@@ -139,7 +141,11 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 				e.content = &d
 			}
 			e.Hash = chainHashV2(e.PrevHash, e.ID, e.content)
-			if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
+			if many {
+				// One INSERT for the batch, below: the head row stays
+				// locked for one round trip instead of one per entry.
+				cols.add(e)
+			} else if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
 			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
@@ -155,9 +161,45 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 				}
 			}
 		}
+		if many {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
+			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+				$8::bytea[], $9::bytea[], $10::integer[], $11::integer[], $12::integer[], $13::text[], $14::text[], $15::bigint[],
+				$16::text[], $17::text[])`, cols.args()...); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE message_log_head SET last_hash = ? WHERE k = 1`), prev)
 		return err
 	})
+}
+
+// logColumnsBatch holds a batch of entries column by column, for one
+// INSERT over unnest on PostgreSQL.
+type logColumnsBatch struct {
+	id, at, latency                     []int64
+	dir, iface, peer, applyNo, baohanNo []string
+	req, resp                           [][]byte
+	status, code, signOK                []int32
+	diagnosis, errs, prevHash, hash     []string
+}
+
+func (c *logColumnsBatch) add(e *LogEntry) {
+	c.id, c.at, c.latency = append(c.id, e.ID), append(c.at, micros(e.At)), append(c.latency, e.LatencyMS)
+	c.dir, c.iface, c.peer = append(c.dir, e.Direction), append(c.iface, e.Interface), append(c.peer, e.Peer)
+	c.applyNo, c.baohanNo = append(c.applyNo, e.ApplyNo), append(c.baohanNo, e.BaohanNo)
+	c.req, c.resp = append(c.req, e.Request), append(c.resp, e.Response)
+	c.status, c.code = append(c.status, int32(e.HTTPStatus)), append(c.code, int32(e.Code))
+	c.signOK = append(c.signOK, int32(boolInt(e.SignOK)))
+	c.diagnosis, c.errs = append(c.diagnosis, e.Diagnosis), append(c.errs, e.Error)
+	c.prevHash, c.hash = append(c.prevHash, e.PrevHash), append(c.hash, e.Hash)
+}
+
+// args are the INSERT's parameters, in table order.
+func (c *logColumnsBatch) args() []any {
+	return []any{c.id, c.at, c.dir, c.iface, c.peer, c.applyNo, c.baohanNo, c.req, c.resp, c.status, c.code, c.signOK,
+		c.diagnosis, c.errs, c.latency, c.prevHash, c.hash}
 }
 
 func boolInt(b bool) int {

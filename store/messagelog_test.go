@@ -316,3 +316,37 @@ func TestMessageLogChainV1Rows(t *testing.T) {
 		}
 	})
 }
+
+// TestMessageLogBatch: a batch written in one transaction (on PostgreSQL
+// one INSERT for all), odd bytes and empty bodies included, reads back
+// as appended and verifies.
+func TestMessageLogBatch(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		l := NewMessageLog(env.open(t))
+		entries := []*LogEntry{logEntry(1), logEntry(2), logEntry(3)}
+		entries[1].Request, entries[1].Response = []byte{0xff, 0x00, 0xfe}, []byte{}
+		entries[2].Error, entries[2].Diagnosis = "bad byte é", "sign over sorted keys"
+		items := make([]*batchItem[*LogEntry], len(entries))
+		for i, e := range entries {
+			e.At = fromMicros(micros(e.At))
+			items[i] = &batchItem[*LogEntry]{v: e}
+		}
+		if err := l.write(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range entries {
+			got, err := l.Get(ctx, int64(i+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Hash != e.Hash || string(got.Request) != string(e.Request) || string(got.Response) != string(e.Response) ||
+				got.Error != e.Error || got.Code != e.Code || got.SignOK != e.SignOK || !got.At.Equal(e.At) || got.LatencyMS != e.LatencyMS {
+				t.Errorf("row %d: got %+v, appended %+v", i+1, got, e)
+			}
+		}
+		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
+			t.Fatalf("chain: %v %v", brk, err)
+		}
+	})
+}
