@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // Duration is a time.Duration written as "10m" or "1h30m" in TOML and in
@@ -41,12 +44,30 @@ type Listen struct {
 	Plain     bool   `toml:"plain_http"` // serve plain HTTP (tests, loopback, behind a TLS proxy)
 	Prefix    string `toml:"prefix"`     // path prefix of the protocol endpoints, e.g. "/baohan"
 	PublicURL string `toml:"public_url"` // how peers and browsers reach this service
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed when a peer's allow_from is checked
+	// and unauthenticated requests are counted per address: behind
+	// nginx or a load balancer, the proxy's address. Empty: the TCP
+	// peer's address is the client's, and the header is ignored.
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// Proxies parses TrustedProxies.
+func (l Listen) Proxies() ([]netip.Prefix, error) {
+	p, err := transport.ParseCIDRs(l.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("listen.trusted_proxies: %w", err)
+	}
+	return p, nil
 }
 
 // Validate checks that TLS is configured unless plain HTTP was asked for.
 func (l Listen) Validate() error {
 	if l.Addr == "" {
 		return errors.New("listen.addr is required")
+	}
+	if _, err := l.Proxies(); err != nil {
+		return err
 	}
 	if l.Plain {
 		return nil

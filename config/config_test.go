@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,13 @@ func TestListenValidate(t *testing.T) {
 	}
 	if err := (Listen{Addr: ":1", TLSCert: "c", TLSKey: "k"}).Validate(); err != nil {
 		t.Error(err)
+	}
+	l := Listen{Addr: ":1", Plain: true, TrustedProxies: []string{"10.0.0.0/8", "192.0.2.7"}}
+	if p, err := l.Proxies(); err != nil || len(p) != 2 || !p[1].Contains(netip.MustParseAddr("192.0.2.7")) || p[1].Bits() != 32 {
+		t.Errorf("trusted proxies %v: %v", p, err)
+	}
+	l.TrustedProxies = []string{"10.0.0.0/8", "nginx"}
+	if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "listen.trusted_proxies") {
+		t.Errorf("a bad trusted proxy accepted: %v", err)
 	}
 }

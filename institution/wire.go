@@ -30,9 +30,13 @@ func (s *Service) wireStore() error {
 	s.seenDB = store.NewSeenSigns(s.db)
 	s.seenDB.Now = s.now
 	s.seen = s.seenDB
+	proxies, err := s.cfg.Listen.Proxies()
+	if err != nil {
+		return err
+	}
 	s.server = &transport.Server{
 		Peers: s.peers, Log: s.mlog, Seen: s.seen, Now: s.now, MaxBody: s.cfg.MaxBody,
-		Prefix: s.cfg.Listen.Prefix, Logger: s.logger,
+		Prefix: s.cfg.Listen.Prefix, Logger: s.logger, TrustedProxies: proxies,
 	}
 	s.registerInterfaces(s.server)
 	// Seen: the signs of what we send go into our own replay store, so a

@@ -185,11 +185,16 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	for _, p := range s.peers {
 		maxChunk = max(maxChunk, p.Profile.ChunkSize)
 	}
+	proxies, err := cfg.Listen.Proxies()
+	if err != nil {
+		return fail(err)
+	}
 	s.server = &transport.Server{
-		Peers: s.byKey,
-		Log:   mlog,
-		Seen:  s.seen,
-		Now:   s.now,
+		TrustedProxies: proxies,
+		Peers:          s.byKey,
+		Log:            mlog,
+		Seen:           s.seen,
+		Now:            s.now,
 		// A chunk travels as base64 (4/3) inside a small JSON object.
 		BodyLimits: map[protocol.Interface]int64{protocol.UploadBaohanFile: int64(maxChunk)*4/3 + 64<<10},
 		Prefix:     strings.TrimRight(cfg.Listen.Prefix, "/"),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/test/internal/stack"
 )
@@ -91,5 +92,64 @@ func TestAllowFrom(t *testing.T) {
 		"kaibiaotime": protocol.FormatTime(s.Clock.Now()), "key": "AAAAAAAAAAAAAAAAAAAAAA=="})
 	if err != nil || r.Code != 0 || !strings.Contains(r.Message, "BH20260101X") {
 		t.Fatalf("from an allowed address: %v %+v", err, r)
+	}
+}
+
+// forwardedFor adds an X-Forwarded-For header to every request, as a
+// reverse proxy in front of the service would.
+type forwardedFor struct {
+	addr string
+	next http.RoundTripper
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.addr)
+	return f.next.RoundTrip(r)
+}
+
+// TestTrustedProxies: behind a reverse proxy listed in
+// listen.trusted_proxies, allow_from is checked against the client the
+// proxy names in X-Forwarded-For; without the setting the header is
+// ignored and the proxy's own address is checked.
+func TestTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		trusted   []string
+		forwarded string
+		want      string // "" served; else the refused address
+	}{
+		{"trusted proxy, allowed client", []string{"127.0.0.0/8"}, "10.20.1.2", ""},
+		{"trusted proxy, client not allowed", []string{"127.0.0.0/8"}, "203.0.113.9", "203.0.113.9"},
+		{"no trusted proxies: the header is ignored", nil, "10.20.1.2", "127.0.0.1"},
+		{"an untrusted proxy's header is ignored", []string{"192.0.2.0/24"}, "10.20.1.2", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := stack.Start(t, stack.Options{Quiet: true,
+				Platform:     func(c *platform.Config) { c.Listen.TrustedProxies = tc.trusted },
+				PlatformPeer: func(p *config.Peer) { p.AllowFrom = []string{"10.20.0.0/16"} }})
+			inst := s.AsInstitution()
+			next := s.HTTP.Transport
+			if next == nil {
+				next = http.DefaultTransport
+			}
+			inst.Client.HTTP = &http.Client{Transport: forwardedFor{tc.forwarded, next}}
+			r, err := inst.Call(protocol.DownloadPublicKey, map[string]string{"applyno": "BH20260101X"})
+			if tc.want == "" {
+				// Through the allow_from check, answered on its merits.
+				if err != nil || r.Code != 0 || !strings.Contains(r.Message, "BH20260101X") {
+					t.Fatalf("from %s through a trusted proxy: %v %+v", tc.forwarded, err, r)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "HTTP 403") {
+				t.Fatalf("want HTTP 403: %v %+v", err, r)
+			}
+			ex := s.PlatDoor.Exchanges()
+			a, _ := stack.Answer(ex[len(ex)-1].Response)
+			if want := "address " + tc.want + " may not call"; !strings.HasPrefix(a.Message, want) {
+				t.Fatalf("answer %q, want it to start %q", a.Message, want)
+			}
+		})
 	}
 }
