@@ -102,6 +102,12 @@ func allowed(prefixes []netip.Prefix, a netip.Addr) bool {
 // clientAddr is the address a request comes from: the TCP peer, or,
 // when the TCP peer is a trusted proxy, the last address of
 // X-Forwarded-For that is not a trusted proxy.
+// ClientAddr is the address of the client of hr: the TCP peer's, or,
+// when the TCP peer is one of the trusted proxies, the rightmost address
+// of X-Forwarded-For that is not a trusted proxy (the zero Addr for a
+// malformed header).
+func ClientAddr(hr *http.Request, trusted []netip.Prefix) netip.Addr { return clientAddr(hr, trusted) }
+
 func clientAddr(hr *http.Request, trusted []netip.Prefix) netip.Addr {
 	a := remoteAddr(hr.RemoteAddr)
 	if len(trusted) == 0 || !allowed(trusted, a) {

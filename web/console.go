@@ -12,12 +12,13 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
 
+	"github.com/baohan-dev/baohan/transport"
 	"github.com/baohan-dev/baohan/web/caagent"
 )
 
@@ -33,6 +34,10 @@ type Options struct {
 	// http://127.0.0.1:17650).
 	AgentURL string
 	Logger   *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the browser (listen.trusted_proxies): the login throttle and the
+	// audit trail then see the browser's address, not the proxy's.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultAgentURL is the CA agent's default address.
@@ -47,6 +52,7 @@ type NavItem struct {
 // console is the machinery both consoles share: sessions, roles, CSRF,
 // audit, templates, static assets and security headers.
 type console struct {
+	proxies  []netip.Prefix
 	auth     *Auth
 	title    string
 	base     string
@@ -61,7 +67,7 @@ type console struct {
 }
 
 func newConsole(auth *Auth, title string, o Options) (*console, error) {
-	c := &console{auth: auth, title: title, base: strings.TrimSuffix(o.Base, "/"), agentURL: o.AgentURL, log: o.Logger,
+	c := &console{auth: auth, title: title, base: strings.TrimSuffix(o.Base, "/"), agentURL: o.AgentURL, log: o.Logger, proxies: o.TrustedProxies,
 		mux: http.NewServeMux(), home: map[Role]string{}}
 	pages, err := parsePages()
 	if err != nil {
@@ -172,7 +178,7 @@ func (c *console) handle(pattern string, min Role, h handler) {
 			return
 		}
 		if min != "" && !s.Role.Allows(min) {
-			c.auth.Audit(r.Context(), AuditEntry{Actor: s.Subject, Role: s.Role, Action: "forbidden", Target: r.Method + " " + r.URL.Path, OK: false, IP: clientIP(r)})
+			c.auth.Audit(r.Context(), AuditEntry{Actor: s.Subject, Role: s.Role, Action: "forbidden", Target: r.Method + " " + r.URL.Path, OK: false, IP: c.clientIP(r)})
 			c.fail(w, r, s, http.StatusForbidden, fmt.Sprintf("权限不足：需要%s权限 (this needs the %s role)", min.Label(), min))
 			return
 		}
@@ -182,7 +188,7 @@ func (c *console) handle(pattern string, min Role, h handler) {
 				got = r.PostFormValue("csrf")
 			}
 			if subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) != 1 {
-				c.auth.Audit(r.Context(), AuditEntry{Actor: s.Subject, Role: s.Role, Action: "csrf", Target: r.Method + " " + r.URL.Path, OK: false, IP: clientIP(r)})
+				c.auth.Audit(r.Context(), AuditEntry{Actor: s.Subject, Role: s.Role, Action: "csrf", Target: r.Method + " " + r.URL.Path, OK: false, IP: c.clientIP(r)})
 				c.fail(w, r, s, http.StatusForbidden, "表单已过期，请刷新页面后重试 (CSRF token missing or wrong)")
 				return
 			}
@@ -203,7 +209,7 @@ func (c *console) handle(pattern string, min Role, h handler) {
 // back with the outcome as a flash message.
 func (c *console) act(w http.ResponseWriter, r *http.Request, s *Session, action, target, back string, fn func() (string, error)) error {
 	msg, err := fn()
-	e := AuditEntry{Actor: s.Subject, Role: s.Role, Action: action, Target: target, OK: err == nil, IP: clientIP(r)}
+	e := AuditEntry{Actor: s.Subject, Role: s.Role, Action: action, Target: target, OK: err == nil, IP: c.clientIP(r)}
 	if err != nil {
 		e.Detail = err.Error()
 	} else {
@@ -339,13 +345,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// clientIP is the connection's address (no proxy headers are trusted).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// clientIP is the browser's address: the connection's, or the one a
+// trusted proxy names (Options.TrustedProxies).
+func (c *console) clientIP(r *http.Request) string {
+	if a := transport.ClientAddr(r, c.proxies); a.IsValid() {
+		return a.String()
 	}
-	return host
+	return "unknown"
 }
 
 // safeNext keeps a post-login redirect inside the console.
@@ -370,7 +376,7 @@ func (c *console) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *console) loginPost(w http.ResponseWriter, r *http.Request) {
 	user, pass := strings.TrimSpace(r.PostFormValue("username")), r.PostFormValue("password")
-	s, token, err := c.auth.Login(r.Context(), user, pass, clientIP(r))
+	s, token, err := c.auth.Login(r.Context(), user, pass, c.clientIP(r))
 	if err != nil {
 		status := http.StatusUnauthorized
 		if !errors.Is(err, ErrBadLogin) && !errors.Is(err, ErrLocked) {
@@ -388,7 +394,7 @@ func (c *console) logout(w http.ResponseWriter, r *http.Request, s *Session) err
 	if err := c.auth.Logout(r.Context(), s); err != nil {
 		return err
 	}
-	c.auth.Audit(r.Context(), AuditEntry{Actor: s.Subject, Role: s.Role, Action: "logout", OK: true, IP: clientIP(r)})
+	c.auth.Audit(r.Context(), AuditEntry{Actor: s.Subject, Role: s.Role, Action: "logout", OK: true, IP: c.clientIP(r)})
 	c.auth.ClearSessionCookie(w, r)
 	http.Redirect(w, r, c.base+"/login", http.StatusSeeOther)
 	return nil
@@ -463,7 +469,7 @@ func (c *console) passwordPost(w http.ResponseWriter, r *http.Request, s *Sessio
 		return errStatus(http.StatusForbidden, "投标人使用CA证书登录，没有密码")
 	}
 	return c.act(w, r, s, "password.change", s.Subject, c.base+"/password", func() (string, error) {
-		if _, err := c.auth.CheckLogin(r.Context(), s.Subject, r.PostFormValue("current"), clientIP(r)); err != nil {
+		if _, err := c.auth.CheckLogin(r.Context(), s.Subject, r.PostFormValue("current"), c.clientIP(r)); err != nil {
 			return "", errors.New("当前密码不正确 (current password is wrong)")
 		}
 		if r.PostFormValue("new") != r.PostFormValue("repeat") {

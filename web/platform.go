@@ -150,7 +150,7 @@ type CALoginRequest struct {
 func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	fail := func(status int, actor, msg string) {
-		pc.auth.Audit(ctx, AuditEntry{Actor: actor, Role: Bidder, Action: "login", Detail: msg, OK: false, IP: clientIP(r)})
+		pc.auth.Audit(ctx, AuditEntry{Actor: actor, Role: Bidder, Action: "login", Detail: msg, OK: false, IP: pc.clientIP(r)})
 		writeJSON(w, status, map[string]string{"error": msg})
 	}
 	var req CALoginRequest
@@ -208,7 +208,7 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, code, "签名验证失败："+err.Error())
 		return
 	}
-	_, token, err := pc.auth.LoginBidder(ctx, code, b.Name, clientIP(r))
+	_, token, err := pc.auth.LoginBidder(ctx, code, b.Name, pc.clientIP(r))
 	if err != nil {
 		fail(http.StatusInternalServerError, code, err.Error())
 		return
@@ -279,7 +279,7 @@ func (pc *PlatformConsole) bidderApply(w http.ResponseWriter, r *http.Request, s
 	}
 	in := platform.ApplyInput{SectionNo: r.PostFormValue("section"), BidderCode: s.Subject, Institution: inst, Product: prod}
 	a, err := pc.svc.Apply(r.Context(), in)
-	e := AuditEntry{Actor: s.Subject, Role: s.Role, Action: "apply", Target: in.SectionNo, Detail: inst + " " + prod, OK: err == nil, IP: clientIP(r)}
+	e := AuditEntry{Actor: s.Subject, Role: s.Role, Action: "apply", Target: in.SectionNo, Detail: inst + " " + prod, OK: err == nil, IP: pc.clientIP(r)}
 	if err != nil {
 		e.Detail += ": " + err.Error()
 		pc.auth.Audit(r.Context(), e)

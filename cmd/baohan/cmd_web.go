@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
@@ -106,12 +107,16 @@ const (
 	envCAAgentURL           = "BAOHAN_CA_AGENT_URL"
 )
 
-func consoleOptions(logger *slog.Logger, publicURL string) (web.Options, []web.AuthOption) {
+func consoleOptions(logger *slog.Logger, listen config.Listen) (web.Options, []web.AuthOption, error) {
 	var ao []web.AuthOption
-	if strings.HasPrefix(publicURL, "https://") {
+	if strings.HasPrefix(listen.PublicURL, "https://") {
 		ao = append(ao, web.WithSecureCookies())
 	}
-	return web.Options{AgentURL: os.Getenv(envCAAgentURL), Logger: logger}, ao
+	proxies, err := listen.Proxies()
+	if err != nil {
+		return web.Options{}, nil, err
+	}
+	return web.Options{AgentURL: os.Getenv(envCAAgentURL), Logger: logger, TrustedProxies: proxies}, ao, nil
 }
 
 // firstAdmin creates the console's first admin account and prints it
@@ -130,7 +135,10 @@ func firstAdmin(ctx context.Context, env *Env, auth *web.Auth, what string) erro
 
 // platformConsole returns the platform's handler with its console.
 func platformConsole(ctx context.Context, env *Env, svc *platform.Service, logger *slog.Logger) (http.Handler, error) {
-	o, ao := consoleOptions(logger, svc.Config().Listen.PublicURL)
+	o, ao, err := consoleOptions(logger, svc.Config().Listen)
+	if err != nil {
+		return nil, err
+	}
 	c, err := web.Platform(ctx, svc, o, ao...)
 	if err != nil {
 		return nil, err
@@ -144,7 +152,10 @@ func platformConsole(ctx context.Context, env *Env, svc *platform.Service, logge
 // institutionConsole returns the institution's handler with its console
 // and the bidder's page behind redirecturl.
 func institutionConsole(ctx context.Context, env *Env, svc *institution.Service, logger *slog.Logger) (http.Handler, error) {
-	o, ao := consoleOptions(logger, svc.Config().Listen.PublicURL)
+	o, ao, err := consoleOptions(logger, svc.Config().Listen)
+	if err != nil {
+		return nil, err
+	}
 	c, err := web.Institution(ctx, svc, o, ao...)
 	if err != nil {
 		return nil, err
