@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/store/storetest"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -116,28 +116,7 @@ func TestAuditVerifyArguments(t *testing.T) {
 }
 
 func TestAuditVerifyPostgres(t *testing.T) {
-	base := os.Getenv("BAOHAN_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("BAOHAN_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("PostgreSQL unreachable: %v", err)
-	}
-	schema := fmt.Sprintf("t_audit_%d", time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE"); admin.Close() })
-	url := base + "&search_path=" + schema
+	url := storetest.FreshSchema(t) // skips when PostgreSQL does not answer, unless required
 	db := logDB(t, url, "", "", 4)
 	if code, out, errs := auditRun(t, "audit", "verify", "--db", url); code != 0 || out != "ok, 4 entries\n" {
 		t.Fatalf("intact: %d %q %q", code, out, errs)
