@@ -424,13 +424,12 @@ const (
 )
 
 type checkpointer struct {
-	db     *DB
-	every  time.Duration
-	pages  int
-	kicks  chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	db    *DB
+	every time.Duration
+	pages int
+	kicks chan struct{}
+	stop  context.CancelFunc // ends run's context
+	done  chan struct{}
 
 	// For tests and diagnostics: checkpoints run, and the WAL's frames
 	// and those copied back as the last one left them.
@@ -440,8 +439,9 @@ type checkpointer struct {
 
 func startCheckpointer(db *DB, every time.Duration, pages int) *checkpointer {
 	c := &checkpointer{db: db, every: every, pages: pages, kicks: make(chan struct{}, 1), done: make(chan struct{})}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	go c.run()
+	ctx, stop := context.WithCancel(context.Background())
+	c.stop = stop
+	go c.run(ctx)
 	return c
 }
 
@@ -456,31 +456,31 @@ func (c *checkpointer) kick() {
 // close stops the checkpointer and waits for it (a checkpoint under way is
 // interrupted). It may be called more than once.
 func (c *checkpointer) close() {
-	c.cancel()
+	c.stop()
 	<-c.done
 }
 
-func (c *checkpointer) run() {
+func (c *checkpointer) run(ctx context.Context) {
 	defer close(c.done)
 	idle := time.NewTimer(checkpointIdle)
 	defer idle.Stop()
 	for {
 		select {
-		case <-c.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-c.kicks:
 			// Writes go on: let them gather for a while, so that a
 			// checkpoint copies a page once for many commits.
 			t := time.NewTimer(c.every)
 			select {
-			case <-c.ctx.Done():
+			case <-ctx.Done():
 				t.Stop()
 				return
 			case <-t.C:
 			}
 		case <-idle.C:
 		}
-		if err := c.checkpoint(); err != nil && c.ctx.Err() == nil {
+		if err := c.checkpoint(ctx); err != nil && ctx.Err() == nil {
 			c.db.logger.Warn("store: SQLite WAL checkpoint failed", "path", c.db.path, "err", err)
 		}
 		idle.Reset(checkpointIdle)
@@ -489,19 +489,19 @@ func (c *checkpointer) run() {
 
 // checkpoint runs a PASSIVE checkpoint on a reader connection and, when
 // the WAL holds c.pages pages, one on the writer connection after it.
-func (c *checkpointer) checkpoint() error {
-	frames, _, err := c.walCheckpoint(c.ctx, c.db.DB)
+func (c *checkpointer) checkpoint(ctx context.Context) error {
+	frames, _, err := c.walCheckpoint(ctx, c.db.DB)
 	c.runs.Add(1)
 	if err != nil || frames < int64(c.pages) {
 		return err
 	}
-	conn, err := c.db.write.Conn(c.ctx)
+	conn, err := c.db.write.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	c.onWriter.Add(1)
-	_, _, err = c.walCheckpoint(c.ctx, conn)
+	_, _, err = c.walCheckpoint(ctx, conn)
 	return err
 }
 
