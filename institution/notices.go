@@ -222,8 +222,12 @@ func (s *Service) handleGiveupApply(ctx context.Context, in inbound) (any, error
 // GiveUp starts a give-up at the institution (the bidder abandons here):
 // giveupnotice asks the platform, whose answer decides (code 1: given up;
 // code 0: the application stays as it is).
+//
+// The record returned is the one written (pending): read in the same
+// transaction, so an answer that arrives before the caller reads it does
+// not change what this call reports; Giveups shows the decision.
 func (s *Service) GiveUp(ctx context.Context, appID, actor string) (*Giveup, error) {
-	var id string
+	var g *Giveup
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// One give-up at a time: the pending check below must see the other's.
 		if err := s.lockApplication(ctx, tx, appID); err != nil {
@@ -239,11 +243,14 @@ func (s *Service) GiveUp(ctx context.Context, appID, actor string) (*Giveup, err
 		if err := s.pendingGiveup(ctx, tx, a); err != nil {
 			return err
 		}
-		id, err = s.insertGiveup(ctx, tx, a, "institution", GiveupPending, "")
+		id, err := s.insertGiveup(ctx, tx, a, "institution", GiveupPending, "")
 		if err != nil {
 			return err
 		}
 		if err := s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "giveup_requested", actor, ""); err != nil {
+			return err
+		}
+		if g, err = s.giveup(ctx, tx, id); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, a, protocol.GiveupNotice, fmt.Sprintf("%s/%s/giveupnotice/%s", a.Peer, a.ApplyNo, id),
@@ -252,7 +259,7 @@ func (s *Service) GiveUp(ctx context.Context, appID, actor string) (*Giveup, err
 	if err != nil {
 		return nil, err
 	}
-	return s.giveup(ctx, s.db, id)
+	return g, nil
 }
 
 // onGiveupAnswer applies the platform's answer to giveupnotice.
