@@ -125,6 +125,12 @@ func decryptApplyData(a *Application, key []byte) (*protocol.ApplyData, error) {
 		return nil, fmt.Errorf("stored applydata of %s: %w", a.ApplyNo, err)
 	}
 	pt, err := gm.SM4ECBDecrypt(key, ct)
+	if err == nil && !json.Valid(pt) {
+		// About one wrong key in 256 leaves valid padding; what it decrypts
+		// to is noise, not JSON. (Right key, noise: applydata was not
+		// encrypted as the spec says, which the same words cover.)
+		err = errors.New("decrypted, it is not JSON text")
+	}
 	if err != nil {
 		return nil, refuse("the key does not open this application's applydata (%v); recover it from this application's digitalenvelope with the certificate's private key", err)
 	}
