@@ -87,9 +87,11 @@ func (s *Service) underwrite(ctx context.Context, appID string) error {
 		})
 	}
 	if f.Passed {
-		return s.approve(ctx, appID, "rules", f.String(), Paid)
+		_, err = s.approve(ctx, appID, "rules", f.String(), Paid)
+	} else {
+		_, err = s.reject(ctx, appID, "rules", f.String(), Paid)
 	}
-	return s.reject(ctx, appID, "rules", f.String(), Paid)
+	return err
 }
 
 // Approve approves an application waiting for review; actor is the
@@ -98,10 +100,7 @@ func (s *Service) Approve(ctx context.Context, appID, actor string) (*Applicatio
 	if actor == "" {
 		return nil, refuse("approve: who approves is required")
 	}
-	if err := s.approve(ctx, appID, "person:"+actor, "approved by "+actor, Reviewing); err != nil {
-		return nil, err
-	}
-	return s.Application(ctx, appID)
+	return s.approve(ctx, appID, "person:"+actor, "approved by "+actor, Reviewing)
 }
 
 // Reject rejects an application waiting for review with a reason.
@@ -112,10 +111,7 @@ func (s *Service) Reject(ctx context.Context, appID, actor, reason string) (*App
 	if strings.TrimSpace(reason) == "" {
 		return nil, refuse("reject: a reason is required")
 	}
-	if err := s.reject(ctx, appID, "person:"+actor, reason, Reviewing); err != nil {
-		return nil, err
-	}
-	return s.Application(ctx, appID)
+	return s.reject(ctx, appID, "person:"+actor, reason, Reviewing)
 }
 
 // assignBaohanNo gives the application its guarantee number, once: the
@@ -143,8 +139,12 @@ func (s *Service) baohanNoPrefix() string {
 // approve: number the guarantee, seal the ciphertext guarantee (outside
 // any transaction), then in one transaction move to approved, enqueue
 // baohannotice (applystatus 1) and start the upload.
-func (s *Service) approve(ctx context.Context, appID, actor, detail string, from State) error {
-	var a *Application
+//
+// It returns the application as the approval left it, read in the
+// approval's transaction: after the commit the upload may already have
+// moved it on.
+func (s *Service) approve(ctx context.Context, appID, actor, detail string, from State) (*Application, error) {
+	var a, out *Application
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		a, err = s.repo.applicationByID(ctx, tx, appID)
@@ -166,27 +166,27 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 		return s.touch(ctx, tx, a, "numbered", actor, "guarantee number "+a.BaohanNo)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	generated := s.now()
 	in, err := s.documentInput(a, generated)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in.Project, err = a.cipherProject()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	agreement, err := s.blobs.Get(ctx, agreementKey(a, true))
 	if err != nil {
-		return fmt.Errorf("signed agreement of %s: %w", a.ApplyNo, err)
+		return nil, fmt.Errorf("signed agreement of %s: %w", a.ApplyNo, err)
 	}
 	doc, err := s.docs.CipherGuarantee(ctx, in, agreement)
 	if err != nil {
-		return fmt.Errorf("sealing the ciphertext guarantee of %s: %w", a.ApplyNo, err)
+		return nil, fmt.Errorf("sealing the ciphertext guarantee of %s: %w", a.ApplyNo, err)
 	}
 	if err := s.blobs.Put(ctx, ofdBlobKey(a, 1), doc); err != nil {
-		return err
+		return nil, err
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		a, err := s.repo.applicationByID(ctx, tx, appID)
@@ -211,17 +211,24 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 		if err := s.repo.insertFile(ctx, tx, f, micros(s.now())); err != nil {
 			return err
 		}
-		return s.startUpload(ctx, tx, a, f)
+		if err := s.startUpload(ctx, tx, a, f); err != nil {
+			return err
+		}
+		out, err = s.repo.applicationByID(ctx, tx, appID)
+		return err
 	})
-	if err == nil {
-		s.logger.InfoContext(ctx, "application approved", slog.String("applyno", a.ApplyNo), slog.String("baohanno", a.BaohanNo), slog.String("by", actor))
+	if err != nil {
+		return nil, err
 	}
-	return err
+	s.logger.InfoContext(ctx, "application approved", slog.String("applyno", a.ApplyNo), slog.String("baohanno", a.BaohanNo), slog.String("by", actor))
+	return out, nil
 }
 
-// reject: move to rejected and enqueue baohannotice with applystatus 0.
-func (s *Service) reject(ctx context.Context, appID, actor, reason string, from State) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+// reject: move to rejected and enqueue baohannotice with applystatus 0;
+// it returns the application as rejected (read in the same transaction).
+func (s *Service) reject(ctx context.Context, appID, actor, reason string, from State) (*Application, error) {
+	var out *Application
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		a, err := s.repo.applicationByID(ctx, tx, appID)
 		if err != nil {
 			return err
@@ -237,9 +244,17 @@ func (s *Service) reject(ctx context.Context, appID, actor, reason string, from 
 		if err := s.move(ctx, tx, a, Rejected, "rejection", actor, reason); err != nil {
 			return err
 		}
-		s.logger.InfoContext(ctx, "application rejected", slog.String("applyno", a.ApplyNo), slog.String("by", actor))
-		return s.enqueueBaohanNotice(ctx, tx, a, protocol.StatusRefused)
+		if err := s.enqueueBaohanNotice(ctx, tx, a, protocol.StatusRefused); err != nil {
+			return err
+		}
+		out, err = s.repo.applicationByID(ctx, tx, appID)
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "application rejected", slog.String("applyno", out.ApplyNo), slog.String("by", actor))
+	return out, nil
 }
 
 // enqueueBaohanNotice tells the platform the underwriting result.

@@ -43,17 +43,13 @@ func (s *Service) Cancel(ctx context.Context, applyNo, reason string) (*Applicat
 		return nil, err
 	}
 	if inst, ok := s.cfg.institution(a.Institution); ok && inst.NoCancel {
-		err := s.withApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
+		return s.changeApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
 			detail := map[string]string{"reason": reason, "note": "institution " + a.Institution + " does not serve canclenotice; recorded on the platform only"}
 			if err := s.move(ctx, tx, a, EvCancelRequested, ActorAdmin, detail, func(a *Application) { a.Pending = protocol.CancelNotice }); err != nil {
 				return err
 			}
 			return s.move(ctx, tx, a, EvCancelled, ActorAdmin, nil, func(a *Application) { a.Pending = "" })
 		})
-		if err != nil {
-			return nil, err
-		}
-		return s.Application(ctx, applyNo)
 	}
 	return s.action(ctx, applyNo, EvCancelRequested, map[string]string{"reason": reason},
 		func(a *Application) { a.Pending = protocol.CancelNotice },
@@ -176,7 +172,7 @@ func (s *Service) RequestInvoice(ctx context.Context, applyNo string, in Invoice
 // RestoreNow sends baohanrestore for the application at once (after the
 // bid opening only): to retry a refused restore or to send the key again.
 func (s *Service) RestoreNow(ctx context.Context, applyNo string) (*Application, error) {
-	err := s.withApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
+	a, err := s.changeApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
 		if err := s.move(ctx, tx, a, EvRestoreRequested, ActorAdmin, nil, nil); err != nil {
 			return err
 		}
@@ -186,7 +182,7 @@ func (s *Service) RestoreNow(ctx context.Context, applyNo string) (*Application,
 		return nil, err
 	}
 	s.kick()
-	return s.Application(ctx, applyNo)
+	return a, nil
 }
 
 // action runs one platform action: move by ev (mutate sets the columns),
@@ -194,7 +190,7 @@ func (s *Service) RestoreNow(ctx context.Context, applyNo string) (*Application,
 // the move and the institution's platformcode.
 func (s *Service) action(ctx context.Context, applyNo string, ev Event, detail any, mutate func(a *Application),
 	build func(a *Application, platformCode string) (protocol.Interface, map[string]string)) (*Application, error) {
-	err := s.withApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
+	out, err := s.changeApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
 		peer, ok := s.peers[a.Institution]
 		if !ok {
 			return fmt.Errorf("institution %s of applyno %s is not configured", a.Institution, a.ApplyNo)
@@ -221,7 +217,7 @@ func (s *Service) action(ctx context.Context, applyNo string, ev Event, detail a
 		return nil, err
 	}
 	s.kick()
-	return s.Application(ctx, applyNo)
+	return out, nil
 }
 
 // Postpone moves the section's bid opening (开标时间) to another future

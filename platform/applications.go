@@ -545,6 +545,26 @@ func (s *Service) withApplication(ctx context.Context, applyNo string, fn func(t
 	})
 }
 
+// changeApplication is withApplication for an action whose caller is
+// shown the result: the application as fn left it, read in the same
+// transaction. (Read after the commit, an outbox delivery and the
+// institution's answer could already have moved it on.)
+func (s *Service) changeApplication(ctx context.Context, applyNo string, fn func(tx *sql.Tx, a *Application) error) (*Application, error) {
+	var out *Application
+	err := s.withApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
+		if err := fn(tx, a); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.loadApplication(ctx, tx, applyNo, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s

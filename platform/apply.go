@@ -61,6 +61,7 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 	if err != nil {
 		return nil, fmt.Errorf("sealing the project key of applyno %s: %w", applyNo, err)
 	}
+	var created *Application
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		sec, err := s.sectionQ(ctx, tx, in.SectionNo)
 		if errors.Is(err, ErrNotFound) {
@@ -105,19 +106,24 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 		}, nil); err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, a, protocol.BaohanApply, map[string]string{
+		if err := s.enqueue(ctx, tx, a, protocol.BaohanApply, map[string]string{
 			"platformcode":    peer.PlatformCode,
 			"applyno":         applyNo,
 			"applydata":       applydata,
 			"digitalenvelope": envelope,
-		})
+		}); err != nil {
+			return err
+		}
+		// As written: after the commit the delivery may already have moved it on.
+		created, err = s.loadApplication(ctx, tx, applyNo, false)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.kick()
 	s.log.Info("application created", "applyno", applyNo, "institution", inst.Name, "product", prod.Name)
-	return s.Application(ctx, applyNo)
+	return created, nil
 }
 
 // liveApplication returns the applyno of the bidder's application for the
