@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -14,11 +16,14 @@ import (
 // institution; for an institution, a platform. One appkey/appsecret pair,
 // issued by the platform, signs requests in both directions.
 type Peer struct {
-	Name         string `toml:"name"`
-	AppKey       string `toml:"appkey"`
-	AppSecret    string `toml:"appsecret"`
-	BaseURL      string `toml:"base_url"`     // the peer's interfaces are at BaseURL + "/" + name
-	PlatformCode string `toml:"platformcode"` // 平台编码 the platform assigned
+	Name      string `toml:"name"`
+	AppKey    string `toml:"appkey"`
+	AppSecret string `toml:"appsecret"`
+	// Or, to keep the secret out of the configuration file, exactly one of:
+	AppSecretFile string `toml:"appsecret_file"` // a file holding it (a systemd credential, a mounted secret); one trailing newline is dropped
+	AppSecretEnv  string `toml:"appsecret_env"`  // the name of an environment variable holding it
+	BaseURL       string `toml:"base_url"`       // the peer's interfaces are at BaseURL + "/" + name
+	PlatformCode  string `toml:"platformcode"`   // 平台编码 the platform assigned
 
 	// PROFILE.md options that vary per peer.
 	SM2Layout       string   `toml:"sm2_layout"`       // c1c3c2 (default) | c1c2c3 | asn1
@@ -51,8 +56,9 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	if p.AppKey == "" {
 		return nil, fmt.Errorf("%s: appkey is required", where)
 	}
-	if p.AppSecret == "" {
-		return nil, fmt.Errorf("%s: appsecret is required", where)
+	secret, err := p.secret(os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if p.BaseURL != "" {
 		u, err := url.Parse(p.BaseURL)
@@ -107,7 +113,7 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	return &transport.Peer{
 		Name:         p.Name,
 		AppKey:       p.AppKey,
-		AppSecret:    p.AppSecret,
+		AppSecret:    secret,
 		BaseURL:      strings.TrimRight(p.BaseURL, "/"),
 		PlatformCode: p.PlatformCode,
 		Profile: transport.Profile{
@@ -128,4 +134,42 @@ func (p Peer) CallTimeout() time.Duration {
 		return p.Timeout.Duration
 	}
 	return DefaultTimeout
+}
+
+// secret returns the appsecret from appsecret, appsecret_file or
+// appsecret_env, whichever one is set. Errors name the setting, the file
+// or the variable, never the secret.
+func (p Peer) secret(lookup func(string) (string, bool)) (string, error) {
+	set := 0
+	for _, v := range []string{p.AppSecret, p.AppSecretFile, p.AppSecretEnv} {
+		if v != "" {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		return "", errors.New("appsecret is required (or appsecret_file, or appsecret_env)")
+	case set > 1:
+		return "", errors.New("set one of appsecret, appsecret_file and appsecret_env, not several")
+	case p.AppSecret != "":
+		return p.AppSecret, nil
+	case p.AppSecretFile != "":
+		b, err := os.ReadFile(p.AppSecretFile)
+		if err != nil {
+			return "", fmt.Errorf("appsecret_file: %w", err)
+		}
+		s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if s == "" {
+			return "", fmt.Errorf("appsecret_file %s is empty", p.AppSecretFile)
+		}
+		if strings.TrimSpace(s) != s || strings.ContainsAny(s, "\r\n") {
+			return "", fmt.Errorf("appsecret_file %s: the secret must be one line without surrounding spaces", p.AppSecretFile)
+		}
+		return s, nil
+	}
+	s, ok := lookup(p.AppSecretEnv)
+	if !ok || s == "" {
+		return "", fmt.Errorf("appsecret_env: the environment variable %s is not set", p.AppSecretEnv)
+	}
+	return s, nil
 }

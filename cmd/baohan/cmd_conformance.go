@@ -55,7 +55,7 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 	fs := newFlags(env, c)
 	target := fs.String("url", "", "base URL of the "+string(side)+" under test (interfaces at URL/<name>)")
 	appKey := fs.String("appkey", "", "the appkey the platform issued to the institution")
-	appSecret := fs.String("appsecret", "", "its appsecret (signs both ways)")
+	appSecret := fs.String("appsecret", "", "its appsecret (signs both ways); default $BAOHAN_APPSECRET, which keeps it out of the process list")
 	platCode := fs.String("platformcode", "", "platformcode: sent by the kit as platform, expected by the kit as institution (empty: any)")
 	layout := fs.String("sm2-layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2 | c1c2c3 | asn1")
 	digest := fs.String("file-digest", "sm3", "baohanfilemd5 the kit sends: sm3 | md5")
@@ -89,8 +89,11 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 	if len(pos) > 0 {
 		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
+	if *appSecret == "" {
+		*appSecret = os.Getenv("BAOHAN_APPSECRET")
+	}
 	var missing []string
-	for name, v := range map[string]string{"--url": *target, "--appkey": *appKey, "--appsecret": *appSecret} {
+	for name, v := range map[string]string{"--url": *target, "--appkey": *appKey, "--appsecret (or BAOHAN_APPSECRET)": *appSecret} {
 		if v == "" {
 			missing = append(missing, name)
 		}

@@ -126,11 +126,12 @@ func TestConformanceCommandFailsOnFault(t *testing.T) {
 }
 
 func TestConformanceCommandErrors(t *testing.T) {
+	t.Setenv("BAOHAN_APPSECRET", "")
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"conformance", "platform"}, "--appkey, --appsecret, --url required"},
+		{[]string{"conformance", "platform"}, "--appkey, --appsecret (or BAOHAN_APPSECRET), --url required"},
 		{[]string{"conformance", "institution", "--url", "http://x", "--appkey", "k", "--appsecret", "s", "--sm2-layout", "c3c2c1"}, "--sm2-layout"},
 		{[]string{"conformance", "institution", "--url", "http://x", "--appkey", "k", "--appsecret", "s", "--driver", "robot"}, "--driver must be manual or baohan"},
 		{[]string{"conformance", "platform", "--url", "http://x", "--appkey", "k", "--appsecret", "s", "--admin-url", "http://x", "--admin-token", "t"}, "--admin-url needs --bidder-dir"},
@@ -140,6 +141,12 @@ func TestConformanceCommandErrors(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 			t.Errorf("%v: exit %d, stderr %q, want one line with %q", c.args, code, errs, c.want)
 		}
+	}
+	// The secret from the environment (out of the process list): the
+	// command gets past the required flags to the next check.
+	t.Setenv("BAOHAN_APPSECRET", "s")
+	if code, _, errs := runCLI("conformance", "platform", "--url", "http://x", "--appkey", "k", "--index-base", "2"); code != 1 || !strings.Contains(errs, "--index-base must be 0 or 1") {
+		t.Errorf("appsecret from BAOHAN_APPSECRET: exit %d, stderr %q", code, errs)
 	}
 	for _, side := range []string{"platform", "institution"} {
 		code, _, errs := runCLI("conformance", side, "--help")
