@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/baohan-dev/baohan/protocol"
@@ -69,6 +70,37 @@ func (res *Result) WriteJSON(w io.Writer) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(res)
+}
+
+// WriteAddresses writes where the parts of the system answer.
+func (s *System) WriteAddresses(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "  platform     %s  (%s)\n  institution  %s  (%s)\n  CA agent     %s  (bidder %s)\n  test CA      %s\n\n",
+		s.PlatformURL, PlatformName, s.InstitutionURL, InstitutionName, s.AgentURL, MainBidder.Name, s.CAFile)
+	return err
+}
+
+// WriteAccess writes what a person needs to explore the running system:
+// the consoles and their accounts, the admin APIs and their tokens, the
+// peer pair and the test CA. temp notes that the data directory was made
+// for the run and is left in place.
+func (s *System) WriteAccess(w io.Writer, temp bool) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "\nEverything keeps running; press Ctrl-C to stop.\n\n")
+	fmt.Fprintf(ew, "platform console      %s/console/   (bidders log in with the CA agent at %s)\n", s.PlatformURL, s.AgentURL)
+	fmt.Fprintf(ew, "institution console   %s/console/\n", s.InstitutionURL)
+	for _, console := range []string{"platform", "institution"} {
+		for _, a := range s.Accounts[console] {
+			fmt.Fprintf(ew, "  %-12s %-9s password %s\n", console, a.Username, a.Password)
+		}
+	}
+	fmt.Fprintf(ew, "\nadmin APIs (Authorization: Bearer TOKEN)\n  platform     %s/api/  token %s\n  institution  %s/api/  token %s\n",
+		s.PlatformURL, s.PlatformAdminToken, s.InstitutionURL, s.InstitutionAdminToken)
+	fmt.Fprintf(ew, "\npeer pair  appkey %s  appsecret %s  platformcode %s\n", AppKey, s.AppSecret, PlatformCode)
+	fmt.Fprintf(ew, "test CA and the bidders' keys and certificates: %s\n", filepath.Dir(s.CAFile))
+	if temp {
+		fmt.Fprintf(ew, "data directory %s is left in place; remove it when done\n", s.Dir)
+	}
+	return ew.err
 }
 
 // pad pads s with spaces to n display columns (a CJK character is two).

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/baohan-dev/baohan/internal/ctxio"
 )
 
 // Blobs stores large files (guarantee chunks, assembled OFD files) by key.
@@ -111,19 +113,6 @@ func CheckBlobKey(key string) error {
 	return nil
 }
 
-// ctxReader stops a copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // DirBlobs keeps blobs as files in a directory. A key is never used in a
 // path: the file name is the SM3 of the key (two-level fan-out), so an
 // applyno or any other peer-supplied text cannot escape the directory.
@@ -192,7 +181,7 @@ func (b *DirBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, str
 		n, sum = int64(w), known
 	} else {
 		h := sm3.New()
-		n, err = io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
+		n, err = io.Copy(io.MultiWriter(f, h), ctxio.Reader(ctx, r))
 		if err != nil {
 			return 0, "", fmt.Errorf("store: blob %q: write: %w", key, err)
 		}
@@ -279,7 +268,7 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 		var buf bytes.Buffer
 		h := sm3.New()
 		var err error
-		n, err = io.Copy(io.MultiWriter(&buf, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
+		n, err = io.Copy(io.MultiWriter(&buf, h), io.LimitReader(ctxio.Reader(ctx, r), limit+1))
 		if err != nil {
 			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
 		}

@@ -1,16 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
@@ -72,46 +72,15 @@ func init() {
 	})
 }
 
-// loadMaterial returns the contents of the file named v, or v itself when
-// no such file exists and v does not look like a path.
-func loadMaterial(flagName, v string) ([]byte, error) {
-	if v == "" {
-		return nil, fmt.Errorf("--%s is required", flagName)
-	}
-	b, err := os.ReadFile(v)
-	if err == nil {
-		return b, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) && !looksLikePath(v) {
-		return []byte(v), nil
-	}
-	return nil, fmt.Errorf("--%s: %w", flagName, err)
-}
-
-// noFileHint notes, after a failed parse of a literal value, that it was
-// not a file name either.
-func noFileHint(v string) string {
-	if _, err := os.Stat(v); err != nil && len(v) < 200 {
-		return fmt.Sprintf(" (read as a value: no file named %q exists)", v)
-	}
-	return ""
-}
-
-func looksLikePath(v string) bool {
-	return strings.HasSuffix(v, ".pem") || strings.HasSuffix(v, ".der") || strings.HasSuffix(v, ".cer") ||
-		strings.HasSuffix(v, ".crt") || strings.HasSuffix(v, ".key") || strings.HasPrefix(v, "./") || strings.HasPrefix(v, "../")
-}
-
 // readPublicKey parses the public key (any form gm.ParsePublicKey reads,
-// or a certificate) in the file named v or in v itself (loadMaterial).
+// or a certificate) in the file named v or in v itself.
 func readPublicKey(flagName, v string) (*ecdsa.PublicKey, error) {
-	b, err := loadMaterial(flagName, v)
-	if err != nil {
+	if err := required(flagName, v); err != nil {
 		return nil, err
 	}
-	pub, err := gm.ParsePublicKey(b)
+	pub, err := gm.LoadPublicKey(v)
 	if err != nil {
-		return nil, fmt.Errorf("--%s: %w%s", flagName, err, noFileHint(v))
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
 	}
 	return pub, nil
 }
@@ -120,48 +89,13 @@ func readPrivateKey(path string) (*sm2.PrivateKey, error) {
 	if path == "" {
 		return nil, errors.New("--key is required (a private key file: PEM PKCS#8 or EC PRIVATE KEY, DER, or hex)")
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--key: %w", err)
-	}
-	k, err := gm.ParsePrivateKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("--key %s: %w", path, err)
-	}
-	return k, nil
-}
-
-func noArgs(pos []string) error {
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
-	}
-	return nil
-}
-
-func required(pairs ...string) error {
-	for i := 0; i < len(pairs); i += 2 {
-		if pairs[i+1] == "" {
-			return fmt.Errorf("--%s is required", pairs[i])
-		}
-	}
-	return nil
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return readFlagFile("key", path, gm.ParsePrivateKey)
 }
 
 func runCAInit(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, commands["ca init"])
 	dir := fs.String("dir", "", "directory for ca.cert.pem and ca.key.pem (created)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if err := required("dir", *dir); err != nil {
@@ -183,11 +117,7 @@ func runCAIssue(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "subject name and file name stem")
 	role := fs.String("role", "", "bidder, institution or platform")
 	code := fs.String("credit-code", "", "统一社会信用代码 for Subject SERIALNUMBER")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if err := required("dir", *dir, "name", *name, "role", *role); err != nil {
@@ -219,9 +149,7 @@ func runCAIssue(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func layoutFlag(fs interface {
-	String(name, value, usage string) *string
-}) *string {
+func layoutFlag(fs *flag.FlagSet) *string {
 	return fs.String("layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2, c1c2c3 or asn1")
 }
 
@@ -245,7 +173,7 @@ func runEnvelopeSeal(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	data = []byte(strings.TrimSpace(string(data)))
+	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return errors.New("no apply-data JSON on the input")
 	}
@@ -256,20 +184,10 @@ func runEnvelopeSeal(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(env.Stdout, sealedEnvelope{ad, envelope})
-}
-
-// sealedEnvelope is the output of envelope seal: the two baohanapply fields.
-type sealedEnvelope struct {
-	ApplyData       string `json:"applydata"`
-	DigitalEnvelope string `json:"digitalenvelope"`
-}
-
-// encryptedFile is the output of file encrypt: the baohanfilecompletenotice fields.
-type encryptedFile struct {
-	Key           string `json:"key"`
-	IV            string `json:"iv"`
-	BaohanFileMD5 string `json:"baohanfilemd5"`
+	return writeJSON(env.Stdout, struct { // the two baohanapply fields
+		ApplyData       string `json:"applydata"`
+		DigitalEnvelope string `json:"digitalenvelope"`
+	}{ad, envelope})
 }
 
 func runEnvelopeOpen(ctx context.Context, env *Env, args []string) error {
@@ -278,11 +196,7 @@ func runEnvelopeOpen(ctx context.Context, env *Env, args []string) error {
 	ad := fs.String("applydata", "", "the applydata field (base64)")
 	envelope := fs.String("digitalenvelope", "", "the digitalenvelope field (base64)")
 	layout := layoutFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	l, err := gm.ParseCipherLayout(*layout)
@@ -300,28 +214,19 @@ func runEnvelopeOpen(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := env.Stdout.Write(pt); err != nil {
-		return err
-	}
 	if len(pt) == 0 || pt[len(pt)-1] != '\n' {
-		fmt.Fprintln(env.Stdout)
+		pt = append(pt, '\n')
 	}
-	return nil
-}
-
-// createTemp opens a temporary file beside out, to be renamed over it.
-func createTemp(out string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("--out: %w", err)
-	}
-	return f, nil
+	_, err = env.Stdout.Write(pt)
+	return err
 }
 
 // openIn opens the input file in, which must not be the output file out.
 func openIn(in, out string) (*os.File, error) {
-	if sameFile(in, out) {
-		return nil, errors.New("--in and --out are the same file")
+	if sa, err := os.Stat(in); err == nil {
+		if sb, err := os.Stat(out); err == nil && os.SameFile(sa, sb) {
+			return nil, errors.New("--in and --out are the same file")
+		}
 	}
 	f, err := os.Open(in)
 	if err != nil {
@@ -330,10 +235,25 @@ func openIn(in, out string) (*os.File, error) {
 	return f, nil
 }
 
-func sameFile(a, b string) bool {
-	sa, err1 := os.Stat(a)
-	sb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+// replaceFile writes out through a temporary file beside it, renamed over
+// it only when fill succeeds: a failure leaves no output file.
+func replaceFile(out string, fill func(w io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	err = fill(tmp)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("--out: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }
 
 func runFileEncrypt(ctx context.Context, env *Env, args []string) error {
@@ -343,11 +263,7 @@ func runFileEncrypt(ctx context.Context, env *Env, args []string) error {
 	out := fs.String("out", "", "where to write the ciphertext")
 	digest := fs.String("digest", "sm3", "digest of the plaintext for baohanfilemd5: sm3 or md5")
 	layout := layoutFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if err := required("in", *in, "out", *out); err != nil {
@@ -373,126 +289,65 @@ func runFileEncrypt(ctx context.Context, env *Env, args []string) error {
 	if st, err := src.Stat(); err == nil && st.Size() == 0 {
 		return fmt.Errorf("--in %s is empty", *in)
 	}
-	key, iv := gm.NewKey(), gm.NewKey()
-	tmp, err := createTemp(*out)
+	key := gm.NewFileKey()
+	var f gm.FileFields
+	if f.Key, f.IV, err = key.Wrap(pub, l); err != nil {
+		return err
+	}
+	err = replaceFile(*out, func(w io.Writer) (err error) {
+		if f.BaohanFileMD5, err = key.Encrypt(ctx, w, src, alg); err != nil {
+			return fmt.Errorf("encrypting %s: %w", *in, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	w, err := gm.NewCBCEncryptWriter(tmp, key, iv)
-	if err != nil {
-		tmp.Close()
-		return err
-	}
-	h := gm.NewDigest(alg)
-	_, err = io.Copy(w, io.TeeReader(ctxReader{ctx, src}, h))
-	if err == nil {
-		err = w.Close()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("encrypting %s: %w", *in, err)
-	}
-	wrappedKey, err := gm.WrapKey(pub, key, l)
-	if err != nil {
-		return err
-	}
-	wrappedIV, err := gm.WrapKey(pub, iv, l)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	return writeJSON(env.Stdout, encryptedFile{wrappedKey, wrappedIV, fmt.Sprintf("%x", h.Sum(nil))})
+	return writeJSON(env.Stdout, f)
 }
 
 func runFileDecrypt(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, commands["file decrypt"])
 	keyPath := fs.String("key", "", "the private key for the applyno's public key (file)")
-	keyField := fs.String("keyfield", "", "the key field of baohanfilecompletenotice (base64 SM2)")
-	ivField := fs.String("ivfield", "", "the iv field of baohanfilecompletenotice (base64 SM2)")
+	var f gm.FileFields
+	fs.StringVar(&f.Key, "keyfield", "", "the key field of baohanfilecompletenotice (base64 SM2)")
+	fs.StringVar(&f.IV, "ivfield", "", "the iv field of baohanfilecompletenotice (base64 SM2)")
 	in := fs.String("in", "", "the ciphertext (the chunks joined)")
 	out := fs.String("out", "", "where to write the plaintext")
-	want := fs.String("baohanfilemd5", "", "expected plaintext digest (64 hex SM3 or 32 hex MD5)")
+	fs.StringVar(&f.BaohanFileMD5, "baohanfilemd5", "", "expected plaintext digest (64 hex SM3 or 32 hex MD5)")
 	layout := layoutFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	if err := required("keyfield", *keyField, "ivfield", *ivField, "in", *in, "out", *out); err != nil {
+	if err := required("keyfield", f.Key, "ivfield", f.IV, "in", *in, "out", *out); err != nil {
 		return err
 	}
 	l, err := gm.ParseCipherLayout(*layout)
 	if err != nil {
 		return err
 	}
-	var alg gm.DigestAlg
-	if *want != "" {
-		if alg, err = gm.DigestAlgOf(strings.TrimSpace(*want)); err != nil {
-			return fmt.Errorf("--baohanfilemd5: %w", err)
-		}
+	alg, err := f.DigestAlg()
+	if err != nil {
+		return fmt.Errorf("--baohanfilemd5: %w", err)
 	}
 	k, err := readPrivateKey(*keyPath)
 	if err != nil {
 		return err
 	}
-	key, err := gm.UnwrapKey(k, *keyField, l)
+	key, err := gm.UnwrapFileKey(k, f, l)
 	if err != nil {
-		return fmt.Errorf("key field: %w", err)
-	}
-	iv, err := gm.UnwrapKey(k, *ivField, l)
-	if err != nil {
-		return fmt.Errorf("iv field: %w", err)
+		return err
 	}
 	src, err := openIn(*in, *out)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	r, err := gm.NewCBCDecryptReader(ctxReader{ctx, src}, key, iv)
-	if err != nil {
-		return err
-	}
-	tmp, err := createTemp(*out)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	h := gm.NewDigest(alg)
-	_, err = io.Copy(io.MultiWriter(tmp, h), r)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("decrypting %s: %w", *in, err)
-	}
-	if *want != "" {
-		got := fmt.Sprintf("%x", h.Sum(nil))
-		if !strings.EqualFold(got, strings.TrimSpace(*want)) {
-			return fmt.Errorf("baohanfilemd5 mismatch: the plaintext's %s is %s, the field says %s (wrong iv, or another file)", alg, got, *want)
+	return replaceFile(*out, func(w io.Writer) error {
+		got, err := key.Decrypt(ctx, w, src, alg)
+		if err != nil {
+			return fmt.Errorf("decrypting %s: %w", *in, err)
 		}
-	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	return nil
-}
-
-// ctxReader stops a long copy when the command is interrupted.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+		return f.CheckDigest(got)
+	})
 }

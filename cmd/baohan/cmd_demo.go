@@ -36,17 +36,13 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	keep := fs.Bool("keep", false, "leave everything running after the scenarios and print the console URLs and accounts")
 	asJSON := fs.Bool("json", false, "write the result as JSON on stdout (progress still goes to stderr)")
 	opening := fs.Duration("opening", 10*time.Second, "how far ahead the main section's bid opening (开标) is set")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	if *opening < 2*time.Second || *opening > 10*time.Minute {
 		return fmt.Errorf("--opening must be between 2s and 10m, got %s", *opening)
 	}
-	dir := *data
+	dir, err := *data, error(nil)
 	temp := dir == ""
 	if temp {
 		if dir, err = os.MkdirTemp("", "baohan-demo-"); err != nil {
@@ -81,8 +77,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer sys.Close()
-	fmt.Fprintf(out, "  platform     %s  (%s)\n  institution  %s  (%s)\n  CA agent     %s  (bidder %s)\n  test CA      %s\n\n",
-		sys.PlatformURL, demo.PlatformName, sys.InstitutionURL, demo.InstitutionName, sys.AgentURL, demo.MainBidder.Name, sys.CAFile)
+	sys.WriteAddresses(out)
 	fmt.Fprintln(out, "exchanges (time since start, caller → callee, interface, applyno, answer, time taken):")
 
 	res, err := demo.Run(ctx, sys, demo.RunOptions{Progress: env.Stderr, TTY: isTerminal(env.Stderr), Exchanges: out, OpeningDelay: *opening})
@@ -97,9 +92,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *keep {
-		printKeep(out, sys, temp)
+		sys.WriteAccess(out, temp)
 		if *asJSON {
-			printKeep(env.Stderr, sys, temp)
+			sys.WriteAccess(env.Stderr, temp)
 		}
 		<-ctx.Done()
 		fmt.Fprintln(env.Stderr, "stopping")
@@ -110,25 +105,6 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return exitError{Code: 1}
 	}
 	return nil
-}
-
-// printKeep prints what a person needs to explore the running system.
-func printKeep(w io.Writer, sys *demo.System, temp bool) {
-	fmt.Fprintf(w, "\nEverything keeps running; press Ctrl-C to stop.\n\n")
-	fmt.Fprintf(w, "platform console      %s/console/   (bidders log in with the CA agent at %s)\n", sys.PlatformURL, sys.AgentURL)
-	fmt.Fprintf(w, "institution console   %s/console/\n", sys.InstitutionURL)
-	for _, console := range []string{"platform", "institution"} {
-		for _, a := range sys.Accounts[console] {
-			fmt.Fprintf(w, "  %-12s %-9s password %s\n", console, a.Username, a.Password)
-		}
-	}
-	fmt.Fprintf(w, "\nadmin APIs (Authorization: Bearer TOKEN)\n  platform     %s/api/  token %s\n  institution  %s/api/  token %s\n",
-		sys.PlatformURL, sys.PlatformAdminToken, sys.InstitutionURL, sys.InstitutionAdminToken)
-	fmt.Fprintf(w, "\npeer pair  appkey %s  appsecret %s  platformcode %s\n", demo.AppKey, sys.AppSecret, demo.PlatformCode)
-	fmt.Fprintf(w, "test CA and the bidders' keys and certificates: %s\n", filepath.Dir(sys.CAFile))
-	if temp {
-		fmt.Fprintf(w, "data directory %s is left in place; remove it when done\n", sys.Dir)
-	}
 }
 
 // isTerminal reports whether w is a terminal.

@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
-	"github.com/shopspring/decimal"
 
-	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
@@ -75,13 +73,9 @@ func readRoots(path string) (*smx509.CertPool, error) {
 	if path == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	certs, err := readFlagFile("roots", path, gm.ParseCertificates)
 	if err != nil {
-		return nil, fmt.Errorf("--roots: %w", err)
-	}
-	certs, err := gm.ParseCertificates(b)
-	if err != nil {
-		return nil, fmt.Errorf("--roots %s: %w", path, err)
+		return nil, err
 	}
 	pool := smx509.NewCertPool()
 	for _, c := range certs {
@@ -120,11 +114,14 @@ type signatureJSON struct {
 	Checks    []ses.Check `json:"checks"`
 }
 
-func cstTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// sigJSON is a signature's result as ofd verify and ofd info show it.
+func sigJSON(r *ses.Result) signatureJSON {
+	s := signatureJSON{ID: r.ID, Type: r.Type, Signature: r.Path, Signer: r.Signer, SealName: r.SealName, SealMaker: r.SealMaker,
+		OK: r.OK(), Stamps: r.Stamps, Failure: r.Failure(), Checks: r.Checks}
+	if !r.Time.IsZero() {
+		s.Time = r.Time.In(ses.CST).Format("2006-01-02 15:04:05 -0700")
 	}
-	return t.In(ses.CST).Format("2006-01-02 15:04:05 -0700")
+	return s
 }
 
 func runOFDVerify(ctx context.Context, env *Env, args []string) error {
@@ -161,8 +158,7 @@ func runOFDVerify(ctx context.Context, env *Env, args []string) error {
 	out.OK, out.TrustChecked, out.Unprotected = rep.OK(), rep.TrustChecked, rep.Unprotected
 	failed := 0
 	for _, r := range rep.Signatures {
-		s := signatureJSON{ID: r.ID, Type: r.Type, Signature: r.Path, Signer: r.Signer, SealName: r.SealName, SealMaker: r.SealMaker,
-			Time: cstTime(r.Time), OK: r.OK(), Stamps: r.Stamps, Failure: r.Failure(), Checks: r.Checks}
+		s := sigJSON(r)
 		if !s.OK {
 			failed++
 		}
@@ -297,8 +293,9 @@ func runOFDInfo(ctx context.Context, env *Env, args []string) error {
 	if len(d.SignatureRef) > 0 {
 		if rep, err := ses.VerifyPackage(pkg, nil); err == nil {
 			for _, r := range rep.Signatures {
-				out.Signatures = append(out.Signatures, signatureJSON{ID: r.ID, Type: r.Type, Signature: r.Path, Signer: r.Signer,
-					SealName: r.SealName, SealMaker: r.SealMaker, Time: cstTime(r.Time), OK: r.OK(), Stamps: r.Stamps, Failure: r.Failure()})
+				s := sigJSON(r)
+				s.Checks = nil
+				out.Signatures = append(out.Signatures, s)
 			}
 		}
 	}
@@ -350,11 +347,7 @@ func runOFDSample(ctx context.Context, env *Env, args []string) error {
 	plaintext := fs.Bool("plaintext", false, "make the merged plaintext guarantee (filetype 2)")
 	instName := fs.String("institution", "示例融资担保有限公司", "the institution's name (certificate CN and file name in CA_DIR)")
 	bidderName := fs.String("bidder", "示例建设工程有限公司", "the bidder's name (certificate CN and file name in CA_DIR)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if err := required("dir", *dir, "out", *outFile); err != nil {
@@ -364,25 +357,21 @@ func runOFDSample(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	identity := func(name string, role testca.Role) (*testca.Identity, error) {
-		if _, err := os.Stat(filepath.Join(*dir, testca.CertFile(name))); err == nil {
-			return testca.LoadIdentity(*dir, name)
+	var parties [2]guarantee.Party
+	for i, p := range []struct {
+		name string
+		role testca.Role
+	}{{*instName, testca.Institution}, {*bidderName, testca.Bidder}} {
+		id, issued, err := ca.LoadOrIssue(*dir, p.name, p.role)
+		if err != nil {
+			return err
 		}
-		id, err := ca.IssueToDir(*dir, name, role)
-		if err == nil {
-			fmt.Fprintf(env.Stderr, "issued %s certificate %s\n", role, filepath.Join(*dir, testca.CertFile(name)))
+		if issued {
+			fmt.Fprintf(env.Stderr, "issued %s certificate %s\n", p.role, filepath.Join(*dir, testca.CertFile(p.name)))
 		}
-		return id, err
+		parties[i] = guarantee.Party{Key: id.Key, Cert: id.Cert}
 	}
-	inst, err := identity(*instName, testca.Institution)
-	if err != nil {
-		return err
-	}
-	bidder, err := identity(*bidderName, testca.Bidder)
-	if err != nil {
-		return err
-	}
-	doc, err := sampleGuarantee(inst, bidder, time.Now().In(ses.CST), *plaintext)
+	doc, err := guarantee.Sample(parties[0], parties[1], time.Now().In(ses.CST), *plaintext)
 	if err != nil {
 		return err
 	}
@@ -393,89 +382,10 @@ func runOFDSample(ctx context.Context, env *Env, args []string) error {
 	if *plaintext {
 		form = "plaintext guarantee merged with the sealed ciphertext one (filetype 2)"
 	}
-	fmt.Fprintf(env.Stdout, "wrote %s: %s, %d bytes, sealed by %s, agreement signed by %s attached\n", *outFile, form, len(doc), inst.Cert.Subject.CommonName, bidder.Cert.Subject.CommonName)
+	fmt.Fprintf(env.Stdout, "wrote %s: %s, %d bytes, sealed by %s, agreement signed by %s attached\n", *outFile, form, len(doc),
+		parties[0].Cert.Subject.CommonName, parties[1].Cert.Subject.CommonName)
 	fmt.Fprintf(env.Stdout, "check it: baohan ofd verify %s --roots %s\n", *outFile, filepath.Join(*dir, testca.CACertFile))
 	return nil
-}
-
-// sampleGuarantee runs the issuing flow on sample data.
-func sampleGuarantee(inst, bidder *testca.Identity, now time.Time, plaintext bool) ([]byte, error) {
-	amount := decimal.RequireFromString("20000.00")
-	rate := decimal.RequireFromString("0.005")
-	no := "BH" + now.Format("20060102150405")
-	applyNo := "SQ" + now.Format("20060102150405")
-	instCode, bidderCode := testca.CreditCodeOf(inst.Cert), testca.CreditCodeOf(bidder.Cert)
-
-	agr, err := guarantee.BuildAgreement(guarantee.AgreementData{
-		AgreementNo: "XY" + now.Format("20060102150405"), ApplyNo: applyNo,
-		Institution: inst.Cert.Subject.CommonName, InstitutionCode: instCode,
-		Bidder: bidder.Cert.Subject.CommonName, BidderCode: bidderCode,
-		Amount: amount, Rate: rate, Premium: baohan.Premium(amount, rate, decimal.Zero), SignDate: now,
-	})
-	if err != nil {
-		return nil, err
-	}
-	bseal, err := guarantee.BidderSeal(bidder.Key, bidder.Cert, bidder.Cert.Subject.CommonName, time.Time{}, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	agr, err = guarantee.SignAgreement(agr, ses.Signer{Key: bidder.Key, Cert: bidder.Cert, Seal: bseal}, now)
-	if err != nil {
-		return nil, err
-	}
-	iseal, err := guarantee.InstitutionSeal(inst.Key, inst.Cert, inst.Cert.Subject.CommonName, time.Time{}, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	signer := ses.Signer{Key: inst.Key, Cert: inst.Cert, Seal: iseal}
-
-	key := gm.NewKey() // the project (标段) key the platform holds until bid opening
-	project := map[string]string{
-		"biaoduanno": "A3301002026000123001", "biaoduanname": "某市城北片区道路改造工程施工第一标段",
-		"zbr": "某市城市建设投资集团有限公司", "zbrorgnum": "91330100MA2CFXXX0A",
-	}
-	enc := map[string]string{}
-	for k, v := range project {
-		if enc[k], err = gm.EncryptField(key, v); err != nil {
-			return nil, err
-		}
-	}
-	g := guarantee.Data{
-		BaohanNo: no, ApplyNo: applyNo,
-		Institution: inst.Cert.Subject.CommonName, InstitutionCode: instCode,
-		Bidder: bidder.Cert.Subject.CommonName, BidderCode: bidderCode,
-		BiaoduanNo: enc["biaoduanno"], BiaoduanName: enc["biaoduanname"], Zbr: enc["zbr"], ZbrOrgNum: enc["zbrorgnum"],
-		Ciphertext: true, Amount: amount,
-		OpenTime: now.AddDate(0, 0, 20), ValidityDays: 90, IssueDate: now,
-	}
-	opt := guarantee.Options{
-		QRURL:       "https://ggzy.example.cn/baohan/verify",
-		Now:         func() time.Time { return now },
-		Attachments: []ofd.Attachment{{Name: "保函委托协议.ofd", Format: "ofd", Data: agr}},
-	}
-	doc, err := guarantee.Build(g, opt)
-	if err != nil {
-		return nil, err
-	}
-	cipher, err := guarantee.Seal(doc, signer, now)
-	if err != nil {
-		return nil, err
-	}
-	if !plaintext {
-		return cipher, nil
-	}
-	later := now.Add(time.Second)
-	g.BiaoduanNo, g.BiaoduanName, g.Zbr, g.ZbrOrgNum = project["biaoduanno"], project["biaoduanname"], project["zbr"], project["zbrorgnum"]
-	g.Ciphertext = false
-	plain, err := guarantee.Build(g, guarantee.Options{QRURL: opt.QRURL, Now: func() time.Time { return later }})
-	if err != nil {
-		return nil, err
-	}
-	merged, err := guarantee.Merge(plain, cipher)
-	if err != nil {
-		return nil, err
-	}
-	return guarantee.Seal(merged, signer, later)
 }
 
 func runOFDRender(ctx context.Context, env *Env, args []string) error {

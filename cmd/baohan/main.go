@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -93,6 +94,48 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// parseNone is parseFlags for a command that takes no positional
+// arguments.
+func parseNone(fs *flag.FlagSet, args []string) error {
+	pos, err := parseFlags(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return err
+}
+
+// required checks that each flag of the name, value pairs is set.
+func required(pairs ...string) error {
+	for i := 0; i < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("--%s is required", pairs[i])
+		}
+	}
+	return nil
+}
+
+// readFlagFile reads the file given as --flag and parses it; errors name
+// the flag, and the file when it does not parse.
+func readFlagFile[T any](flag, path string, parse func([]byte) (T, error)) (T, error) {
+	var v T
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return v, fmt.Errorf("--%s: %w", flag, err)
+	}
+	if v, err = parse(b); err != nil {
+		return v, fmt.Errorf("--%s %s: %w", flag, path, err)
+	}
+	return v, nil
+}
+
+// writeJSON writes v as indented JSON, with <, > and & as they are.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func main() {

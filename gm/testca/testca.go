@@ -420,6 +420,18 @@ func (ca *CA) IssueToDir(dir, name string, role Role, opts ...Option) (*Identity
 	return id, nil
 }
 
+// LoadOrIssue loads the identity name from dir (LoadIdentity) when its
+// certificate is there, and issues it there (IssueToDir) otherwise;
+// issued says which.
+func (ca *CA) LoadOrIssue(dir, name string, role Role) (id *Identity, issued bool, err error) {
+	if _, err := os.Stat(filepath.Join(dir, CertFile(name))); err == nil {
+		id, err := LoadIdentity(dir, name)
+		return id, false, err
+	}
+	id, err = ca.IssueToDir(dir, name, role)
+	return id, err == nil, err
+}
+
 // LoadIdentity reads N.cert.pem and N.key.pem from dir.
 func LoadIdentity(dir, name string) (*Identity, error) {
 	if err := checkFileName(name); err != nil {

@@ -179,6 +179,29 @@ func TestInitLoadIssueToDir(t *testing.T) {
 	}
 }
 
+func TestLoadOrIssue(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, issued, err := ca.LoadOrIssue(dir, "示例融资担保有限公司", Institution)
+	if err != nil || !issued {
+		t.Fatalf("first call: issued %v, %v", issued, err)
+	}
+	again, issued, err := ca.LoadOrIssue(dir, "示例融资担保有限公司", Institution)
+	if err != nil || issued || !again.Key.Equal(first.Key) || again.Role != Institution {
+		t.Fatalf("second call: issued %v, same key %v, role %q, %v", issued, err == nil && again.Key.Equal(first.Key), again.Role, err)
+	}
+	if _, _, err := ca.LoadOrIssue(dir, "../escape", Bidder); err == nil {
+		t.Error("a name with a path accepted")
+	}
+	os.WriteFile(filepath.Join(dir, KeyFile("示例融资担保有限公司")), []byte("not a key"), 0o600)
+	if _, issued, err := ca.LoadOrIssue(dir, "示例融资担保有限公司", Institution); err == nil || issued {
+		t.Errorf("a broken key file is replaced or accepted: issued %v, %v", issued, err)
+	}
+}
+
 func checkMode(t *testing.T, path string, want os.FileMode) {
 	t.Helper()
 	st, err := os.Stat(path)

@@ -1,0 +1,102 @@
+package guarantee
+
+import (
+	"crypto"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan"
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/ses"
+)
+
+// Party is who signs in Sample: a key and its certificate, whose Subject
+// CN is the party's name and Subject SERIALNUMBER its 统一社会信用代码.
+type Party struct {
+	Key  crypto.Signer
+	Cert *smx509.Certificate
+}
+
+// AgreementAttachment is the name under which the agreement is attached
+// to the guarantee.
+const AgreementAttachment = "保函委托协议.ofd"
+
+// Sample runs the issuing flow on sample data (a 20,000 yuan guarantee
+// for a road works 标段, numbered from now): the bidder signs the
+// agreement with a seal made from its certificate, the agreement is
+// attached to the ciphertext guarantee (filetype 1), and the institution
+// seals it with its own. With plaintext, the plaintext guarantee (one
+// second later) is merged with the sealed ciphertext one and sealed again
+// (filetype 2). It is what `baohan ofd sample` writes, for trying readers
+// and verifiers on a realistic document.
+func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, error) {
+	amount := decimal.RequireFromString("20000.00")
+	rate := decimal.RequireFromString("0.005")
+	stamp := now.Format("20060102150405")
+	instName, bidderName := institution.Cert.Subject.CommonName, bidder.Cert.Subject.CommonName
+	instCode, bidderCode := institution.Cert.Subject.SerialNumber, bidder.Cert.Subject.SerialNumber
+
+	agr, err := BuildAgreement(AgreementData{
+		AgreementNo: "XY" + stamp, ApplyNo: "SQ" + stamp,
+		Institution: instName, InstitutionCode: instCode, Bidder: bidderName, BidderCode: bidderCode,
+		Amount: amount, Rate: rate, Premium: baohan.Premium(amount, rate, decimal.Zero), SignDate: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	bseal, err := BidderSeal(bidder.Key, bidder.Cert, bidderName, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	if agr, err = SignAgreement(agr, ses.Signer{Key: bidder.Key, Cert: bidder.Cert, Seal: bseal}, now); err != nil {
+		return nil, err
+	}
+	iseal, err := InstitutionSeal(institution.Key, institution.Cert, instName, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	signer := ses.Signer{Key: institution.Key, Cert: institution.Cert, Seal: iseal}
+
+	key := gm.NewKey() // the project (标段) key the platform holds until bid opening
+	project := [4]string{"A3301002026000123001", "某市城北片区道路改造工程施工第一标段", "某市城市建设投资集团有限公司", "91330100MA2CFXXX0A"}
+	var enc [4]string
+	for i, v := range project {
+		if enc[i], err = gm.EncryptField(key, v); err != nil {
+			return nil, err
+		}
+	}
+	g := Data{
+		BaohanNo: "BH" + stamp, ApplyNo: "SQ" + stamp,
+		Institution: instName, InstitutionCode: instCode, Bidder: bidderName, BidderCode: bidderCode,
+		BiaoduanNo: enc[0], BiaoduanName: enc[1], Zbr: enc[2], ZbrOrgNum: enc[3],
+		Ciphertext: true, Amount: amount,
+		OpenTime: now.AddDate(0, 0, 20), ValidityDays: 90, IssueDate: now,
+	}
+	opt := Options{
+		QRURL:       "https://ggzy.example.cn/baohan/verify",
+		Now:         func() time.Time { return now },
+		Attachments: []ofd.Attachment{{Name: AgreementAttachment, Format: "ofd", Data: agr}},
+	}
+	doc, err := Build(g, opt)
+	if err != nil {
+		return nil, err
+	}
+	cipher, err := Seal(doc, signer, now)
+	if err != nil || !plaintext {
+		return cipher, err
+	}
+	later := now.Add(time.Second)
+	g.BiaoduanNo, g.BiaoduanName, g.Zbr, g.ZbrOrgNum, g.Ciphertext = project[0], project[1], project[2], project[3], false
+	plain, err := Build(g, Options{QRURL: opt.QRURL, Now: func() time.Time { return later }})
+	if err != nil {
+		return nil, err
+	}
+	merged, err := Merge(plain, cipher)
+	if err != nil {
+		return nil, err
+	}
+	return Seal(merged, signer, later)
+}
