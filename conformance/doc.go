@@ -21,4 +21,9 @@
 //
 // Every check records the raw exchanges it made; the report shows them for
 // the checks that failed.
+//
+// Kit is a whole run as `baohan conformance` makes it: given what the
+// command parsed (the Config, the admin API, the bidder, the seal, the
+// driver) it picks the driver, makes the suite, serves the kit's endpoint
+// on a listener and runs the checks with a progress line each.
 package conformance

@@ -403,7 +403,7 @@ func (f *fakeInstitution) upload(ctx context.Context, a *fakeInstApp, filetype, 
 		text = "明文保函 " + a.baohanNo + " " + project
 	}
 	file, _ := fakeGuarantee(ctx, GuaranteeInfo{ApplyNo: a.applyNo, BaohanNo: a.baohanNo, BiaoduanNo: text})
-	u, err := newUpload(file, Profile{ChunkSize: 4096, FileDigest: gm.SM3})
+	u, err := newUpload(ctx, file, Profile{ChunkSize: 4096, FileDigest: gm.SM3})
 	if err != nil {
 		return
 	}

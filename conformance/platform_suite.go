@@ -271,7 +271,7 @@ func (pr *platformRun) prepareCipher(ctx context.Context, t *T, a *papp) {
 	if err != nil {
 		t.Fail("the kit could not make the ciphertext guarantee: %v", err)
 	}
-	if a.cipher, err = newUpload(file, pr.cfg.Profile); err != nil {
+	if a.cipher, err = newUpload(ctx, file, pr.cfg.Profile); err != nil {
 		t.Fail("the kit could not encrypt the guarantee: %v", err)
 	}
 }
@@ -284,7 +284,7 @@ func (pr *platformRun) preparePlain(ctx context.Context, t *T, a *papp) {
 	if err != nil {
 		t.Fail("the kit could not make the plaintext guarantee: %v", err)
 	}
-	if a.plain, err = newUpload(file, pr.cfg.Profile); err != nil {
+	if a.plain, err = newUpload(ctx, file, pr.cfg.Profile); err != nil {
 		t.Fail("the kit could not encrypt the guarantee: %v", err)
 	}
 }

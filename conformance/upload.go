@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"encoding/base64"
 	"fmt"
@@ -14,8 +15,7 @@ import (
 type upload struct {
 	plain  []byte
 	digest string // hex digest of plain (the profile's algorithm)
-	key    []byte
-	iv     []byte
+	key    gm.FileKey
 	chunks [][]byte // encrypted bytes, in order
 	base   int      // index of chunks[0]
 	sent   int      // chunk calls made, labelled in bak2
@@ -24,22 +24,11 @@ type upload struct {
 // newUpload encrypts file with a fresh SM4-CBC key and iv and cuts the
 // ciphertext in chunks of at most p.ChunkSize bytes, smaller when needed
 // to make at least three chunks.
-func newUpload(file []byte, p Profile) (*upload, error) {
-	u := &upload{plain: file, key: gm.NewKey(), iv: gm.NewKey(), base: p.indexBase()}
-	d, err := gm.FileDigest(bytes.NewReader(file), p.FileDigest)
-	if err != nil {
-		return nil, err
-	}
-	u.digest = d
+func newUpload(ctx context.Context, file []byte, p Profile) (*upload, error) {
+	u := &upload{plain: file, key: gm.NewFileKey(), base: p.indexBase()}
 	var ct bytes.Buffer
-	enc, err := gm.NewCBCEncryptWriter(&ct, u.key, u.iv)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := enc.Write(file); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
+	var err error
+	if u.digest, err = u.key.Encrypt(ctx, &ct, bytes.NewReader(file), p.FileDigest); err != nil {
 		return nil, err
 	}
 	size := p.ChunkSize
@@ -73,13 +62,9 @@ func (u *upload) chunkFields(applyno, baohanno, filetype string, k int, data []b
 // completeFields are the fields of baohanfilecompletenotice, the key and
 // iv wrapped for pub.
 func (u *upload) completeFields(applyno, baohanno, filetype string, pub *ecdsa.PublicKey, l gm.CipherLayout) (map[string]string, error) {
-	k, err := gm.WrapKey(pub, u.key, l)
+	k, iv, err := u.key.Wrap(pub, l)
 	if err != nil {
-		return nil, fmt.Errorf("wrapping the file key: %w", err)
-	}
-	iv, err := gm.WrapKey(pub, u.iv, l)
-	if err != nil {
-		return nil, fmt.Errorf("wrapping the iv: %w", err)
+		return nil, fmt.Errorf("wrapping the file key and iv: %w", err)
 	}
 	return map[string]string{
 		"applyno":       applyno,

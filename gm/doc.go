@@ -9,11 +9,14 @@
 //   - digitalenvelope, and the key and iv of a guarantee file: base64 of an
 //     SM2 ciphertext in the peer's CipherLayout (WrapKey, UnwrapKey);
 //   - the guarantee file itself: SM4-CBC, PKCS#7, streamed
-//     (NewCBCEncryptWriter, NewCBCDecryptReader);
+//     (NewCBCEncryptWriter, NewCBCDecryptReader), and the whole of it with
+//     its baohanfilecompletenotice fields (EncryptFile, DecryptFile,
+//     FileKey, FileFields);
 //   - baohanfilemd5: SM3 or MD5 hex of the plaintext file (FileDigest,
 //     DigestAlgOf);
-//   - public keys in every form peers send them (ParsePublicKey) and
-//     private keys in every form tools write them (ParsePrivateKey).
+//   - public keys in every form peers send them (ParsePublicKey, or a file
+//     or the value itself: LoadPublicKey) and private keys in every form
+//     tools write them (ParsePrivateKey).
 //
 // Every error says what was expected and what was found, so that the
 // message can be shown to the integrator at the other end.

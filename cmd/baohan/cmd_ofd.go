@@ -175,8 +175,8 @@ func runOFDVerify(ctx context.Context, env *Env, args []string) error {
 	if *asJSON {
 		writeJSON(env.Stdout, out)
 	} else {
-		for _, s := range out.Signatures {
-			fmt.Fprintln(env.Stdout, signatureLine(s, rep.TrustChecked))
+		for i, s := range out.Signatures {
+			fmt.Fprintln(env.Stdout, signatureLine(rep.Signatures[i], s, rep.TrustChecked))
 		}
 		for _, u := range rep.Unprotected {
 			fmt.Fprintf(env.Stdout, "warning: %s is not protected by any signature (added after signing?)\n", u)
@@ -190,19 +190,13 @@ func runOFDVerify(ctx context.Context, env *Env, args []string) error {
 }
 
 // signatureLine is "signature 1 (Seal) by NAME at TIME: ok|FAIL ...".
-func signatureLine(s signatureJSON, trust bool) string {
+func signatureLine(r *ses.Result, s signatureJSON, trust bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "signature %s (%s) by %q at %s: ", s.ID, s.Type, s.Signer, s.Time)
-	if s.Failure != nil {
-		n := 0
-		for _, c := range s.Checks {
-			if c.Status == ses.StatusFail {
-				n++
-			}
-		}
-		fmt.Fprintf(&b, "FAIL %s %s: %s", s.Failure.Name, s.Failure.Entry, s.Failure.Detail)
-		if n > 1 {
-			fmt.Fprintf(&b, " (and %d more failed checks)", n-1)
+	if f := r.Failures(); len(f) > 0 {
+		fmt.Fprintf(&b, "FAIL %s %s: %s", f[0].Name, f[0].Entry, f[0].Detail)
+		if len(f) > 1 {
+			fmt.Fprintf(&b, " (and %d more failed checks)", len(f)-1)
 		}
 		return b.String()
 	}
@@ -216,10 +210,8 @@ func signatureLine(s signatureJSON, trust bool) string {
 	if !trust {
 		b.WriteString("; chain not checked (untrusted root: no --roots)")
 	}
-	for _, c := range s.Checks {
-		if c.Status == ses.StatusWarn {
-			fmt.Fprintf(&b, "; warning %s: %s", c.Name, c.Detail)
-		}
+	for _, c := range r.Warnings() {
+		fmt.Fprintf(&b, "; warning %s: %s", c.Name, c.Detail)
 	}
 	return b.String()
 }

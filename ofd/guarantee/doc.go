@@ -39,6 +39,9 @@
 // the bidder's square name seal, both in pure Go (golang.org/x/image);
 // without a CJK font installed they draw the frame and star only.
 //
+// Sample runs the whole flow on sample data with any institution's and
+// bidder's key and certificate (baohan ofd sample).
+//
 // Build, BuildAgreement, Attach and Merge are deterministic: the same
 // input and clock give the same bytes (golden tests in testdata/golden).
 package guarantee
