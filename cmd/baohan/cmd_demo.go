@@ -81,7 +81,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer sys.Close()
-	fmt.Fprintf(out, "  platform     %s  (%s)\n  institution  %s  (%s)\n  CA agent     %s  (bidder %s)\n  test CA      %s\n\n",
+	fmt.Fprintf(out, "  platform     %s  (%s)\n  institution  %s  (%s)\n  CA agent     %s  (bidder %s; unattended: signs without asking)\n  test CA      %s\n\n",
 		sys.PlatformURL, demo.PlatformName, sys.InstitutionURL, demo.InstitutionName, sys.AgentURL, demo.MainBidder.Name, sys.CAFile)
 	fmt.Fprintln(out, "exchanges (time since start, caller → callee, interface, applyno, answer, time taken):")
 
