@@ -16,10 +16,10 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/web/caagent"
 )
 
 // apiClient calls a JSON admin or bidder API.
@@ -366,10 +366,12 @@ func (d BidderAPI) GiveUp(ctx context.Context, b *BidderTask) error {
 		Challenge string `json:"challenge"`
 		Origin    string `json:"origin"`
 	}
+	// The signature is for giving up (its purpose) at the origin the
+	// institution names.
 	if err := api.do(ctx, "POST", base+"/challenge", map[string]string{"action": "giveup"}, &c); err != nil {
 		return err
 	}
-	sig, err := gm.SM2Sign(b.Bidder.Key, caagent.LoginMessage(c.Origin, c.Challenge))
+	sig, err := gm.SM2Sign(b.Bidder.Key, bidderauth.Message(bidderauth.InstitutionGiveUp, c.Origin, c.Challenge))
 	if err != nil {
 		return err
 	}

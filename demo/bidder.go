@@ -157,7 +157,7 @@ func (b *bidderClient) envelopeKey(ctx context.Context, v *bidderView) ([]byte, 
 			Key string `json:"key"`
 		}
 		err := b.do(ctx, "POST", b.agentURL+"/v1/envelope", b.origin,
-			map[string]string{"digitalenvelope": v.DigitalEnvelope, "layout": v.SM2Layout}, &out)
+			map[string]string{"digitalenvelope": v.DigitalEnvelope, "layout": v.SM2Layout, "applyno": v.ApplyNo}, &out)
 		if err != nil {
 			return nil, fmt.Errorf("CA agent: %w", err)
 		}
@@ -228,7 +228,7 @@ func (b *bidderClient) giveUp(ctx context.Context, redirect string) error {
 	var p institution.BidderProof
 	if b.agentURL != "" {
 		var out caagent.ChallengeResponse
-		if err := b.do(ctx, "POST", b.agentURL+"/v1/challenge", b.origin, caagent.ChallengeRequest{Challenge: c.Challenge}, &out); err != nil {
+		if err := b.do(ctx, "POST", b.agentURL+"/v1/challenge", b.origin, caagent.ChallengeRequest{Challenge: c.Challenge, Purpose: string(c.Purpose), ApplyNo: c.ApplyNo}, &out); err != nil {
 			return fmt.Errorf("CA agent: %w", err)
 		}
 		p = institution.BidderProof{Challenge: c.Challenge, Signature: out.Signature, Cert: out.Cert}

@@ -74,7 +74,7 @@ func (res *Result) WriteJSON(w io.Writer) error {
 
 // WriteAddresses writes where the parts of the system answer.
 func (s *System) WriteAddresses(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "  platform     %s  (%s)\n  institution  %s  (%s)\n  CA agent     %s  (bidder %s)\n  test CA      %s\n\n",
+	_, err := fmt.Fprintf(w, "  platform     %s  (%s)\n  institution  %s  (%s)\n  CA agent     %s  (bidder %s; unattended: signs without asking)\n  test CA      %s\n\n",
 		s.PlatformURL, PlatformName, s.InstitutionURL, InstitutionName, s.AgentURL, MainBidder.Name, s.CAFile)
 	return err
 }

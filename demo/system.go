@@ -199,8 +199,10 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		if s.AgentBidder, err = s.bidder(MainBidder); err != nil {
 			return nil, err
 		}
+		// Unattended: the demo's scripted bidder uses the agent with
+		// nobody there to allow each signature.
 		agent, err := caagent.New(caagent.Config{Key: s.AgentBidder.Key, Cert: s.AgentBidder.Cert,
-			Origins: []string{platURL, instURL}, Logger: logger.With("service", "ca-agent")})
+			Origins: []string{platURL, instURL}, Logger: logger.With("service", "ca-agent"), Unattended: true})
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -16,9 +15,9 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
-	"github.com/baohan-dev/baohan/web/caagent"
 )
 
 // The redirecturl is a bearer token, and not the bidder's alone: the
@@ -29,9 +28,11 @@ import (
 // application up would not, and whoever reads the URL could knock the
 // bidder out of the tender. So these two need the bidder's key as well:
 // a signature by the bidder's certificate over a challenge the
-// institution issued for that action on that application, made as a
-// console login is (the CA agent's POST /v1/challenge signs
-// caagent.LoginMessage(origin, challenge) with the bidder's key).
+// institution issued for that action on that application, for the
+// action's purpose (bidderauth.InstitutionQuit, InstitutionGiveUp) and
+// the institution's own origin (listen.public_url): the CA agent's
+// POST /v1/challenge signs bidderauth.Message(purpose, origin, challenge)
+// with the bidder's key once the bidder allows it.
 //
 //	POST /bidder/<token>/challenge {"action": "quit"|"giveup"} -> Challenge
 //	POST /bidder/<token>/quit      {"reason", "challenge", "signature", "cert"}
@@ -60,16 +61,26 @@ type ChallengeRequest struct {
 }
 
 // Challenge is a single-use challenge for one action on one application.
-// The bidder signs Message (caagent.LoginMessage(Origin, Challenge)) with
-// its certificate's key: the CA agent's POST /v1/challenge does it when
-// called from a page of Origin, or SignChallenge in Go.
+// The bidder signs Message (bidderauth.Message(Purpose, Origin,
+// Challenge)) with its certificate's key: the CA agent's POST
+// /v1/challenge {"challenge", "purpose"} does it when called from a page
+// of Origin, or SignChallenge in Go.
 type Challenge struct {
-	Challenge string    `json:"challenge"`
-	Action    string    `json:"action"`
-	ApplyNo   string    `json:"applyno"`
-	Origin    string    `json:"origin"`  // the institution's origin (listen.public_url)
-	Message   string    `json:"message"` // what is signed
-	ExpiresAt time.Time `json:"expires_at"`
+	Challenge string             `json:"challenge"`
+	Action    string             `json:"action"`
+	Purpose   bidderauth.Purpose `json:"purpose"` // what the signature is for: institution-quit | institution-giveup
+	ApplyNo   string             `json:"applyno"`
+	Origin    string             `json:"origin"`  // the institution's origin (listen.public_url)
+	Message   string             `json:"message"` // what is signed
+	ExpiresAt time.Time          `json:"expires_at"`
+}
+
+// actionPurpose is the purpose a signature for action is made for.
+func actionPurpose(action string) bidderauth.Purpose {
+	if action == ActionQuit {
+		return bidderauth.InstitutionQuit
+	}
+	return bidderauth.InstitutionGiveUp
 }
 
 // BidderProof proves that a request behind the redirecturl comes from the
@@ -92,7 +103,7 @@ type BidderQuitRequest struct {
 // SignChallenge signs c with the bidder's key as the CA agent does, and
 // returns the proof to send with the action.
 func SignChallenge(c *Challenge, key *sm2.PrivateKey, cert *smx509.Certificate) (BidderProof, error) {
-	sig, err := gm.SM2Sign(key, caagent.LoginMessage(c.Origin, c.Challenge))
+	sig, err := gm.SM2Sign(key, bidderauth.Message(c.Purpose, c.Origin, c.Challenge))
 	if err != nil {
 		return BidderProof{}, err
 	}
@@ -113,11 +124,7 @@ func proofError(format string, a ...any) error { return &ProofError{Msg: fmt.Spr
 // bidderOrigin is the origin bidder pages are served from, which the CA
 // agent puts in what it signs.
 func (s *Service) bidderOrigin() string {
-	u, err := url.Parse(s.cfg.Listen.PublicURL)
-	if err != nil {
-		return ""
-	}
-	o, err := caagent.NormalizeOrigin(u.Scheme + "://" + u.Host)
+	o, err := bidderauth.OriginOf(s.cfg.Listen.PublicURL)
 	if err != nil {
 		return ""
 	}
@@ -139,9 +146,9 @@ func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*C
 		return nil, fmt.Errorf("listen.public_url %q has no origin", s.cfg.Listen.PublicURL)
 	}
 	tok, _ := newToken()
-	c := &Challenge{Challenge: action + "-" + tok, Action: action, ApplyNo: a.ApplyNo, Origin: origin,
+	c := &Challenge{Challenge: action + "-" + tok, Action: action, Purpose: actionPurpose(action), ApplyNo: a.ApplyNo, Origin: origin,
 		ExpiresAt: s.now().Add(challengeTTL).Truncate(time.Microsecond)}
-	c.Message = string(caagent.LoginMessage(c.Origin, c.Challenge))
+	c.Message = string(bidderauth.Message(c.Purpose, c.Origin, c.Challenge))
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		// Expired challenges go as new ones come (an indexed delete).
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE expires_at <= ?`), micros(s.now())); err != nil {
@@ -198,8 +205,8 @@ func (s *Service) consumeChallenge(ctx context.Context, challenge, appID, action
 // returns the bidder's certificate.
 func (s *Service) verifyBidder(ctx context.Context, a *Application, action string, p BidderProof) (*smx509.Certificate, error) {
 	if p.Challenge == "" || p.Signature == "" || p.Cert == "" {
-		return nil, proofError("%s needs the bidder's signature: ask POST /bidder/<token>/challenge {\"action\":%q}, sign its message with the bidder's CA certificate (the CA agent's POST /v1/challenge) and send challenge, signature (base64 DER) and cert (PEM)",
-			action, action)
+		return nil, proofError("%s needs the bidder's signature: ask POST /bidder/<token>/challenge {\"action\":%q}, sign its message with the bidder's CA certificate (the CA agent's POST /v1/challenge with the challenge and purpose %s) and send challenge, signature (base64 DER) and cert (PEM)",
+			action, action, actionPurpose(action))
 	}
 	if err := s.consumeChallenge(ctx, p.Challenge, a.ID, action); err != nil {
 		return nil, err
@@ -215,8 +222,8 @@ func (s *Service) verifyBidder(ctx context.Context, a *Application, action strin
 	if err != nil {
 		return nil, proofError("signature: not base64: %v", err)
 	}
-	if err := caagent.VerifyLogin(cert, s.bidderOrigin(), p.Challenge, sig); err != nil {
-		return nil, proofError("signature: %v (what is signed is the challenge's message, for origin %s)", err, s.bidderOrigin())
+	if err := bidderauth.Verify(cert, actionPurpose(action), s.bidderOrigin(), p.Challenge, sig); err != nil {
+		return nil, proofError("signature: %v (what is signed is the challenge's message: purpose %s, origin %s)", err, actionPurpose(action), s.bidderOrigin())
 	}
 	now := s.now()
 	if s.bidderRoots == nil {

@@ -5,15 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
-	"github.com/baohan-dev/baohan/web/caagent"
 )
 
 // challenge asks the bidder API for a challenge.
@@ -119,6 +118,23 @@ func TestBidderQuitNeedsTheKey(t *testing.T) {
 			p, _ := SignChallenge(c, e.bidder.Key, e.bidder.Cert)
 			return withReason(p)
 		}, "signature: the signature does not verify"},
+		{"signed for giving up (another purpose)", func() []byte {
+			c := e.challenge(tok, ActionQuit)
+			c.Purpose = bidderauth.InstitutionGiveUp
+			p, _ := SignChallenge(c, e.bidder.Key, e.bidder.Cert)
+			return withReason(p)
+		}, "signature: the signature does not verify"},
+		{"signed as a platform login", func() []byte {
+			c := e.challenge(tok, ActionQuit)
+			c.Purpose = bidderauth.PlatformLogin
+			p, _ := SignChallenge(c, e.bidder.Key, e.bidder.Cert)
+			return withReason(p)
+		}, "signature: the signature does not verify"},
+		{"signed in the format without a purpose", func() []byte {
+			c := e.challenge(tok, ActionQuit)
+			sig, _ := gm.SM2Sign(e.bidder.Key, []byte("baohan-login\n"+c.Origin+"\n"+c.Challenge))
+			return withReason(BidderProof{Challenge: c.Challenge, Signature: base64.StdEncoding.EncodeToString(sig), Cert: string(e.bidder.CertPEM)})
+		}, "signature: the signature does not verify"},
 		{"signed by another key than the certificate's", func() []byte {
 			p, _ := SignChallenge(e.challenge(tok, ActionQuit), stranger.Key, e.bidder.Cert)
 			return withReason(p)
@@ -219,8 +235,12 @@ func TestBidderChallengeRequests(t *testing.T) {
 	tok := e.apply("BC-1", "1000.00")
 	c := e.challenge(tok, ActionQuit)
 	if c.ApplyNo != "BC-1" || c.Origin != strings.ToLower(e.srv.URL) || !strings.HasPrefix(c.Challenge, "quit-") ||
-		c.Message != "baohan-login\n"+c.Origin+"\n"+c.Challenge || !c.ExpiresAt.After(e.clock()) {
+		c.Purpose != bidderauth.InstitutionQuit || !c.ExpiresAt.After(e.clock()) ||
+		c.Message != "baohan-bidder-auth/1\npurpose=institution-quit\norigin="+c.Origin+"\nchallenge="+c.Challenge {
 		t.Errorf("challenge %+v", c)
+	}
+	if g := e.challenge(tok, ActionGiveUp); g.Purpose != bidderauth.InstitutionGiveUp || g.Message != string(bidderauth.Message(g.Purpose, g.Origin, g.Challenge)) {
+		t.Errorf("give-up challenge %+v", g)
 	}
 	var ae apiError
 	if st := e.bidderDo("POST", "/bidder/"+tok+"/challenge", []byte(`{"action":"pay"}`), &ae); st != 422 || ae.Error != `action: want "quit" or "giveup", got "pay"` {
@@ -275,44 +295,5 @@ func TestChallengeServesOnce(t *testing.T) {
 				t.Errorf("%d of %d requests with one challenge acted (statuses %v), want 1", ok, n, status)
 			}
 		})
-	}
-}
-
-// TestBidderQuitThroughTheCAAgent: the CA agent the consoles use signs the
-// challenge as it signs a login (POST /v1/challenge from a page of the
-// institution's origin), and that is the proof the institution takes.
-func TestBidderQuitThroughTheCAAgent(t *testing.T) {
-	e := newEnv(t, false)
-	tok := e.issue("BA-1")
-	agent, err := caagent.New(caagent.Config{Key: e.bidder.Key, Cert: e.bidder.Cert, Origins: []string{e.srv.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var agentSrv *httptest.Server
-	agentSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		agent.Handler(strings.TrimPrefix(agentSrv.URL, "http://")).ServeHTTP(w, r)
-	}))
-	defer agentSrv.Close()
-	sign := func(origin, challenge string) caagent.ChallengeResponse {
-		req, _ := http.NewRequest("POST", agentSrv.URL+"/v1/challenge", bytes.NewReader(mustJSON(caagent.ChallengeRequest{Challenge: challenge})))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Origin", origin)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out caagent.ChallengeResponse
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("CA agent: HTTP %d %v", resp.StatusCode, err)
-		}
-		return out
-	}
-	c := e.challenge(tok, ActionQuit)
-	sig := sign(e.srv.URL, c.Challenge)
-	body := mustJSON(BidderQuitRequest{Reason: "不再投标", BidderProof: BidderProof{Challenge: c.Challenge, Signature: sig.Signature, Cert: sig.Cert}})
-	var rec QuitRecord
-	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", body, &rec); st != 200 || rec.Status != QuitAccepted {
-		t.Fatalf("quit signed through the CA agent: HTTP %d %+v", st, rec)
 	}
 }

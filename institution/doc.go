@@ -27,7 +27,9 @@
 //	GET  /bidder/<token>/guarantee     the newest sealed guarantee (OFD)
 //	POST /bidder/<token>/challenge     {"action":"quit"|"giveup"}: a single-use challenge
 //	POST /bidder/<token>/quit|giveup   withdrawal or give-up started here, signed by the
-//	                                   bidder's certificate over the challenge (BidderProof)
+//	                                   bidder's certificate over the challenge (BidderProof:
+//	                                   bidderauth institution-quit | institution-giveup,
+//	                                   for this service's listen.public_url)
 //	GET  /invoices/<token>             an issued invoice
 //	/api/...                           the admin API (bearer token), see admin.go
 //	GET  /metrics, /healthz

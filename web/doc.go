@@ -2,8 +2,10 @@
 // templates and assets (html/template, one CSS file, a little vanilla JS):
 //
 //   - Platform: the trading centre's console. Bidders log in with their CA
-//     certificate (a challenge signed by the CA agent, checked against the
-//     certificate they registered), choose a section and a product, apply
+//     certificate (a challenge the CA agent signs as a bidderauth
+//     platform-login message, checked against the certificate they
+//     registered and the console's own public origin, listen.public_url,
+//     never the origin a request names), choose a section and a product, apply
 //     and follow their applications; staff manage sections and bid
 //     openings, applications, guarantees (drawn with ofd/render, seals
 //     checked with ses.Verify), bidders and the message log.

@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
@@ -30,6 +31,10 @@ type PlatformConsole struct {
 	*console
 	svc   *platform.Service
 	roots *smx509.CertPool
+	// origin is the console's public origin (of listen.public_url): the
+	// only origin a bidder's login signature is checked against. Empty:
+	// no public URL is configured and CA login is refused.
+	origin string
 }
 
 // Platform builds the platform's console on svc, with its tables in svc's
@@ -48,6 +53,13 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 		return nil, err
 	}
 	pc := &PlatformConsole{console: c, svc: svc, roots: roots}
+	if pub := svc.Config().Listen.PublicURL; pub != "" {
+		if pc.origin, err = bidderauth.OriginOf(pub); err != nil {
+			return nil, fmt.Errorf("web: listen.public_url: %w", err)
+		}
+	} else {
+		c.log.Warn("platform console: listen.public_url is not set, so bidders cannot log in with their CA certificate (their signature names the console's public origin)")
+	}
 	c.home[Bidder] = "/bidder"
 	c.nav = []NavItem{
 		{"/bidder", "我的投保", Bidder},
@@ -123,7 +135,23 @@ func platformNotFound(err error, what string) error {
 
 // ---- bidder login with the CA certificate ----
 
+// errNoPublicURL refuses CA login on a console that does not know its
+// public origin.
+const errNoPublicURL = "投标人CA登录未启用：平台未配置 listen.public_url (CA login needs the console's public URL: set listen.public_url, e.g. https://ggzy.example.cn)"
+
+// Challenge is the answer of POST <base>/login/challenge: what the page
+// has the CA agent sign (POST /v1/challenge {"challenge", "purpose"}).
+type Challenge struct {
+	Challenge string             `json:"challenge"`
+	Purpose   bidderauth.Purpose `json:"purpose"` // platform-login
+	Origin    string             `json:"origin"`  // the console's public origin, which the signature must name
+}
+
 func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
+	if pc.origin == "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errNoPublicURL})
+		return
+	}
 	pre := pc.auth.preSessionValue(r)
 	if pre == "" {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "请刷新登录页后重试 (no pre-session cookie: reload the login page)"})
@@ -134,7 +162,7 @@ func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"challenge": ch})
+	writeJSON(w, http.StatusOK, Challenge{Challenge: ch, Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
 }
 
 // CALoginRequest is the body of POST <base>/login/ca.
@@ -146,7 +174,10 @@ type CALoginRequest struct {
 
 // caLogin checks the CA agent's signature of the challenge against the
 // certificate the bidder registered with the platform (not the one the
-// page sends, which only says who claims to be logging in).
+// page sends, which only says who claims to be logging in). What must be
+// signed is bidderauth.Message(platform-login, the console's configured
+// public origin, challenge): never the origin the request names, since
+// the agent also serves the institutions' pages and signs for them.
 func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	fail := func(status int, actor, msg string) {
@@ -158,6 +189,10 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "", err.Error())
 		return
 	}
+	if pc.origin == "" {
+		fail(http.StatusServiceUnavailable, "", errNoPublicURL)
+		return
+	}
 	if err := pc.auth.ConsumeChallenge(ctx, req.Challenge, pc.auth.preSessionValue(r)); err != nil {
 		fail(http.StatusUnauthorized, "", err.Error())
 		return
@@ -165,6 +200,10 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		fail(http.StatusBadRequest, "", "请求缺少 Origin (no Origin header)")
+		return
+	}
+	if o, err := bidderauth.NormalizeOrigin(origin); err != nil || o != pc.origin {
+		fail(http.StatusForbidden, "", fmt.Sprintf("登录请求来自 %.100q，不是平台控制台的地址 %s (the login must come from the console's public origin, listen.public_url)", origin, pc.origin))
 		return
 	}
 	presented, err := gm.ParseCertificate([]byte(req.Cert))
@@ -204,7 +243,7 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, code, "signature: not base64")
 		return
 	}
-	if err := caagent.VerifyLogin(registered, strings.ToLower(origin), req.Challenge, sig); err != nil {
+	if err := bidderauth.Verify(registered, bidderauth.PlatformLogin, pc.origin, req.Challenge, sig); err != nil {
 		fail(http.StatusUnauthorized, code, "签名验证失败："+err.Error())
 		return
 	}

@@ -172,7 +172,11 @@ func runPlatformServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer ln.Close()
-	if cfg.Listen.PublicURL == "" || strings.HasSuffix(cfg.Listen.PublicURL, ":0") {
+	// The embedded defaults' public URL names the listen address, whose
+	// port is known only now when it is :0. A configuration's is never
+	// guessed from the listen address (0.0.0.0:8443 is no address a
+	// browser uses): without one the console refuses CA login and says so.
+	if strings.HasSuffix(cfg.Listen.PublicURL, ":0") || (cfg.Listen.PublicURL == "" && f.config == "") {
 		cfg.Listen.PublicURL = url
 	}
 	// Libraries that log to the default logger (migrations) log like the

@@ -27,9 +27,13 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func init() {
 	register(&command{
 		Name:    "ca-agent",
-		Summary: "bidder-side CA client on 127.0.0.1: opens envelopes, signs login challenges and the agreement for the consoles",
-		Usage:   "ca-agent --key BIDDER.key.pem --cert BIDDER.cert.pem [--addr 127.0.0.1:17650] --origin URL [--origin URL...]",
-		Run:     runCAAgent,
+		Summary: "bidder-side CA client on 127.0.0.1: opens envelopes, signs challenges and the agreement for the consoles",
+		Usage: "ca-agent --key BIDDER.key.pem --cert BIDDER.cert.pem [--addr 127.0.0.1:17650] --origin URL [--origin URL...] [--unattended]\n\n" +
+			"Before each use of the key (a signature, an envelope opened, the agreement signed) the agent shows on\n" +
+			"this terminal what it is asked (the purpose, the page's origin, the application) and a code: type the\n" +
+			"code to allow it, no to refuse; unanswered within --confirm-timeout it is refused. --unattended signs\n" +
+			"and opens without asking: for demos and tests only, never with a bidder's real key.",
+		Run: runCAAgent,
 	})
 }
 
@@ -42,6 +46,8 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	layout := fs.String("layout", "c1c3c2", "SM2 ciphertext layout of digital envelopes: c1c3c2 | c1c2c3 | asn1")
 	var origins stringList
 	fs.Var(&origins, "origin", "an origin (scheme://host:port) whose pages may use the agent; repeat for the platform and each institution")
+	unattended := fs.Bool("unattended", false, "sign and open without asking the person (demos and tests only; by default the agent asks on its terminal before each use of the key)")
+	confirmTimeout := fs.Duration("confirm-timeout", caagent.DefaultConfirmTimeout, "how long the agent waits for the person to allow a use of the key")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -52,6 +58,9 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	if *keyFile == "" || *certFile == "" {
 		return errors.New("--key and --cert are required")
 	}
+	if *confirmTimeout <= 0 {
+		return errors.New("--confirm-timeout must be positive (e.g. 2m)")
+	}
 	l, err := gm.ParseCipherLayout(*layout)
 	if err != nil {
 		return fmt.Errorf("--layout: %w", err)
@@ -61,10 +70,14 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
-	agent, err := caagent.New(caagent.Config{
+	cfg := caagent.Config{
 		Key: key, Cert: cert, Origins: origins, Layout: l,
-		Logger: logger,
-	})
+		Logger: logger, ConfirmTimeout: *confirmTimeout, Unattended: *unattended,
+	}
+	if !*unattended {
+		cfg.Confirm = caagent.TerminalConfirm(env.Stdin, env.Stdout)
+	}
+	agent, err := caagent.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -81,6 +94,11 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "CA agent for %s (%s) at http://%s, for pages of %s\n",
 		cert.Subject.CommonName, caagent.CreditCode(cert), ln.Addr(), strings.Join(origins, ", "))
+	if *unattended {
+		fmt.Fprintln(env.Stdout, "unattended: signs and opens without asking (--unattended; for demos and tests only)")
+	} else {
+		fmt.Fprintf(env.Stdout, "asks here before each use of the key: type the code shown to allow it, no to refuse (%s to answer)\n", *confirmTimeout)
+	}
 	return agent.Serve(ctx, ln)
 }
 

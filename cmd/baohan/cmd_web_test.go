@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -55,48 +56,124 @@ func bidderFiles(t *testing.T, dir string) (keyFile, certFile string) {
 	return keyFile, certFile
 }
 
-func TestCAAgentCommand(t *testing.T) {
+// startCAAgent runs baohan ca-agent with extra args, stdin in, until the
+// test ends, and returns its URL and standard output.
+func startCAAgent(t *testing.T, in io.Reader, extra ...string) (string, *syncBuffer) {
+	t.Helper()
 	keyFile, certFile := bidderFiles(t, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, &Env{Stdout: &out, Stderr: &errb}, []string{"ca-agent", "--key", keyFile, "--cert", certFile,
-			"--addr", "127.0.0.1:0", "--origin", "http://127.0.0.1:8080", "--origin", "https://fi.example.cn"})
+		done <- run(ctx, &Env{Stdin: in, Stdout: &out, Stderr: &errb}, append([]string{"ca-agent", "--key", keyFile, "--cert", certFile,
+			"--addr", "127.0.0.1:0", "--origin", "http://127.0.0.1:8080", "--origin", "https://fi.example.cn"}, extra...))
 	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d: %s", code, errb.String())
+		}
+	})
 	re := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+)`)
-	var base string
-	for i := 0; i < 200 && base == ""; i++ {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
+			return m[1], &out
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	if base == "" {
-		t.Fatalf("no address printed; stdout %q stderr %q", out.String(), errb.String())
+	t.Fatalf("no address printed; stdout %q stderr %q", out.String(), errb.String())
+	return "", nil
+}
+
+// caAgentCall calls the agent as a page of origin; body "" is a GET.
+func caAgentCall(t *testing.T, method, url, origin, body string) (*http.Response, map[string]string) {
+	t.Helper()
+	resp, m, err := caAgentDo(method, url, origin, body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	get := func(origin string) (*http.Response, map[string]string) {
-		req, _ := http.NewRequest("GET", base+"/v1/cert", nil)
-		req.Header.Set("Origin", origin)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]string
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp, m
+	return resp, m
+}
+
+func caAgentDo(method, url, origin, body string) (*http.Response, map[string]string, error) {
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Origin", origin)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	if resp, m := get("https://fi.example.cn"); resp.StatusCode != 200 || m["creditcode"] != "91110000MA01ABCDE1" {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]string
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp, m, nil
+}
+
+const agentChallenge = `{"challenge":"0123456789abcdef0123","purpose":"institution-quit","applyno":"BH2026000001"}`
+
+func TestCAAgentCommand(t *testing.T) {
+	base, out := startCAAgent(t, strings.NewReader(""), "--unattended")
+	if resp, m := caAgentCall(t, "GET", base+"/v1/cert", "https://fi.example.cn", ""); resp.StatusCode != 200 || m["creditcode"] != "91110000MA01ABCDE1" {
 		t.Errorf("allowed origin: %d %v", resp.StatusCode, m)
 	}
-	if resp, m := get("https://evil.example"); resp.StatusCode != 403 || m["error"] == "" {
+	if resp, m := caAgentCall(t, "GET", base+"/v1/cert", "https://evil.example", ""); resp.StatusCode != 403 || m["error"] == "" {
 		t.Errorf("other origin: %d %v", resp.StatusCode, m)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	// --unattended signs without asking.
+	if resp, m := caAgentCall(t, "POST", base+"/v1/challenge", "https://fi.example.cn", agentChallenge); resp.StatusCode != 200 || m["signature"] == "" {
+		t.Errorf("unattended: %d %v", resp.StatusCode, m)
+	}
+	if !strings.Contains(out.String(), "unattended") {
+		t.Errorf("stdout does not say the agent is unattended: %q", out.String())
+	}
+}
+
+// TestCAAgentCommandAsks: by default the agent asks on its terminal and
+// signs only with the code it shows typed back.
+func TestCAAgentCommandAsks(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	base, out := startCAAgent(t, pr)
+	code := regexp.MustCompile(`type (\d{4}) to allow`)
+	for _, tc := range []struct {
+		answer func(code string) string
+		status int
+	}{
+		{func(string) string { return "no" }, 403},
+		{func(c string) string { return c }, 200},
+	} {
+		before := len(code.FindAllString(out.String(), -1))
+		type result struct {
+			resp *http.Response
+			m    map[string]string
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			resp, m, err := caAgentDo("POST", base+"/v1/challenge", "https://fi.example.cn", agentChallenge)
+			done <- result{resp, m, err}
+		}()
+		var shown []string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(shown) <= before; time.Sleep(5 * time.Millisecond) {
+			shown = code.FindAllString(out.String(), -1)
+		}
+		if len(shown) <= before {
+			t.Fatalf("no question shown: %q", out.String())
+		}
+		for _, want := range []string{"institution-quit", "https://fi.example.cn", "BH2026000001"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("the question does not show %q: %q", want, out.String())
+			}
+		}
+		io.WriteString(pw, tc.answer(code.FindStringSubmatch(shown[len(shown)-1])[1])+"\n")
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.resp.StatusCode != tc.status || (tc.status == 200) != (r.m["signature"] != "") {
+			t.Errorf("answer %q: %d %v, want %d", tc.answer("<code>"), r.resp.StatusCode, r.m, tc.status)
+		}
 	}
 }
 
@@ -112,6 +189,7 @@ func TestCAAgentCommandRefuses(t *testing.T) {
 		{[]string{"--key", keyFile, "--cert", certFile, "--origin", "http://a/path"}, "not scheme://host"},
 		{[]string{"--key", keyFile, "--cert", certFile, "--origin", "http://a", "--layout", "pkcs7"}, "--layout"},
 		{[]string{"--key", certFile, "--cert", certFile, "--origin", "http://a"}, "bidder.cert.pem"},
+		{[]string{"--key", keyFile, "--cert", certFile, "--origin", "http://a", "--confirm-timeout", "0s"}, "--confirm-timeout"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), &Env{Stdout: &out, Stderr: &errb}, append([]string{"ca-agent"}, tc.args...))
@@ -120,7 +198,8 @@ func TestCAAgentCommandRefuses(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), &Env{Stdout: &out, Stderr: &errb}, []string{"ca-agent", "--help"}); code != 0 || !strings.Contains(errb.String(), "--origin") {
+	if code := run(context.Background(), &Env{Stdout: &out, Stderr: &errb}, []string{"ca-agent", "--help"}); code != 0 ||
+		!strings.Contains(errb.String(), "--origin") || !strings.Contains(errb.String(), "-unattended") || !strings.Contains(errb.String(), "--confirm-timeout") {
 		t.Errorf("--help: exit %d %q", code, errb.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/platform"
@@ -79,10 +80,18 @@ func (c *client) csrf(path string) string {
 	return m[1]
 }
 
-// agentSign asks the CA agent to sign a challenge as a page of origin would.
+// agentSign asks the CA agent to sign a challenge for a platform login
+// as a page of origin would.
 func agentSign(t *testing.T, st *Stack, origin, challenge string) caagent.ChallengeResponse {
 	t.Helper()
-	b, _ := json.Marshal(caagent.ChallengeRequest{Challenge: challenge})
+	return agentSignFor(t, st, origin, challenge, bidderauth.PlatformLogin)
+}
+
+// agentSignFor asks the CA agent to sign a challenge for purpose as a page
+// of origin would.
+func agentSignFor(t *testing.T, st *Stack, origin, challenge string, purpose bidderauth.Purpose) caagent.ChallengeResponse {
+	t.Helper()
+	b, _ := json.Marshal(caagent.ChallengeRequest{Challenge: challenge, Purpose: string(purpose)})
 	r, _ := http.NewRequest("POST", st.AgentURL+"/v1/challenge", bytes.NewReader(b))
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Origin", origin)
@@ -103,7 +112,7 @@ func (c *client) challenge() string {
 	c.t.Helper()
 	c.get("/console/login")
 	code, m := c.json("/console/login/challenge", struct{}{})
-	if code != 200 || m["challenge"] == "" {
+	if code != 200 || m["challenge"] == "" || m["purpose"] != string(bidderauth.PlatformLogin) || m["origin"] != c.base {
 		c.t.Fatalf("challenge: %d %v", code, m)
 	}
 	return m["challenge"]
@@ -149,6 +158,11 @@ func TestCALogin(t *testing.T) {
 			s := agentSign(t, st, st.InstitutionURL, ch)
 			return ch, s.Signature, s.Cert
 		}, "签名验证失败"},
+		{"signed for another purpose", func(c *client) (string, string, string) {
+			ch := c.challenge()
+			s := agentSignFor(t, st, st.PlatformURL, ch, bidderauth.InstitutionQuit)
+			return ch, s.Signature, s.Cert
+		}, "签名验证失败"},
 		{"replayed challenge", func(c *client) (string, string, string) {
 			ch := c.challenge()
 			s := agentSign(t, st, st.PlatformURL, ch)
@@ -163,7 +177,7 @@ func TestCALogin(t *testing.T) {
 		}, "登录挑战无效"},
 		{"unregistered bidder", func(c *client) (string, string, string) {
 			ch := c.challenge()
-			s, _ := gm.SM2Sign(other.Key, caagent.LoginMessage(strings.ToLower(st.PlatformURL), ch))
+			s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
 			return ch, base64.StdEncoding.EncodeToString(s), string(other.CertPEM)
 		}, "未在平台登记"},
 		{"not the registered certificate", func(c *client) (string, string, string) {
@@ -172,12 +186,12 @@ func TestCALogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, _ := gm.SM2Sign(twin.Key, caagent.LoginMessage(strings.ToLower(st.PlatformURL), ch))
+			s, _ := gm.SM2Sign(twin.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
 			return ch, base64.StdEncoding.EncodeToString(s), string(twin.CertPEM)
 		}, "不是该投标人在平台登记的证书"},
 		{"signature by another key", func(c *client) (string, string, string) {
 			ch := c.challenge()
-			s, _ := gm.SM2Sign(other.Key, caagent.LoginMessage(strings.ToLower(st.PlatformURL), ch))
+			s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
 			return ch, base64.StdEncoding.EncodeToString(s), string(st.Bidder.CertPEM)
 		}, "签名验证失败"},
 	} {
@@ -226,7 +240,7 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 	}
 	c := newClient(t, st.PlatformURL)
 	ch := c.challenge()
-	s, _ := gm.SM2Sign(other.Key, caagent.LoginMessage(strings.ToLower(st.PlatformURL), ch))
+	s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
 	if code, m := c.json("/console/login/ca", map[string]string{"challenge": ch, "signature": base64.StdEncoding.EncodeToString(s), "cert": string(other.CertPEM)}); code != 200 {
 		t.Fatalf("second bidder login: %d %v", code, m)
 	}

@@ -136,7 +136,9 @@ func Start(t testing.TB) *Stack {
 	ic, err := web.Institution(ctx, isvc, opts)
 	must(err)
 
-	agent, err := caagent.New(caagent.Config{Key: bidder.Key, Cert: bidder.Cert, Origins: []string{platURL, instURL}, Logger: logger})
+	// Unattended: the browser tests drive the pages; nobody sits at the
+	// agent to allow each signature.
+	agent, err := caagent.New(caagent.Config{Key: bidder.Key, Cert: bidder.Cert, Origins: []string{platURL, instURL}, Logger: logger, Unattended: true})
 	must(err)
 
 	s := &Stack{PlatformURL: platURL, InstitutionURL: instURL, AgentURL: agentURL, Platform: psvc, Institution: isvc,

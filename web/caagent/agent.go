@@ -1,24 +1,35 @@
 // Package caagent is the bidder-side CA client: it holds the bidder's SM2
 // key and certificate (a PEM file stands in for the USB key) and answers
 // the consoles' pages from 127.0.0.1 only. It opens digital envelopes,
-// signs login challenges, signs the guarantee agreement (OFD, GB/T 38540)
-// and hands out its certificate.
+// signs challenges (a console login, a withdrawal or a give-up at the
+// institution), signs the guarantee agreement (OFD, GB/T 38540) and hands
+// out its certificate.
 //
 // Only pages from configured origins may call it: CORS with an exact
 // Origin allowlist (anything else gets 403 JSON, a request without Origin
 // too), and a Host check against the loopback names of the listener, so
 // that a DNS-rebinding page cannot reach it under another name.
 //
+// It asks the person before every use of the key, as a real CA client
+// asks for the USB key's PIN: Config.Confirm shows the operation (what is
+// signed, for which origin, which application the page names) and waits
+// for the answer; baohan ca-agent asks on its terminal (TerminalConfirm).
+// Config.Unattended signs and opens without asking, for demos and tests
+// only.
+//
 // The endpoints, all JSON:
 //
 //	GET  /v1/cert            {"cert": PEM, "subject", "creditcode", "notafter"}
-//	POST /v1/challenge       {"challenge"} -> {"signature": base64 DER, "cert": PEM}
-//	POST /v1/envelope        {"digitalenvelope", "applydata"?, "layout"?} -> {"key": base64, "applydata"?}
-//	POST /v1/agreement       {"ofd": base64} -> {"ofd": base64 of the signed OFD}
+//	POST /v1/challenge       {"challenge", "purpose", "applyno"?} -> {"signature": base64 DER, "cert": PEM}
+//	POST /v1/envelope        {"digitalenvelope", "applydata"?, "layout"?, "applyno"?} -> {"key": base64, "applydata"?}
+//	POST /v1/agreement       {"ofd": base64, "applyno"?} -> {"ofd": base64 of the signed OFD}
 //
-// A challenge is signed as LoginMessage(origin, challenge), never as the
-// bytes the page sent, so a page can make the agent sign nothing but a
-// login to its own origin.
+// A challenge is signed as bidderauth.Message(purpose, origin, challenge),
+// never as the bytes the page sent, with origin the page's own (its Origin
+// header): a page can make the agent sign nothing but a message naming
+// its own origin, for one of the purposes bidderauth knows, which the
+// service checks against its own public origin and the purpose it
+// expects.
 package caagent
 
 import (
@@ -32,13 +43,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 )
 
@@ -56,7 +68,19 @@ type Config struct {
 	SignAgreement SignFunc
 	Logger        *slog.Logger
 	MaxBody       int64 // bytes of one request body; default 32 MiB
+	// Confirm asks the person before the key signs or opens anything
+	// (TerminalConfirm asks on a terminal). Required unless Unattended.
+	Confirm ConfirmFunc
+	// ConfirmTimeout is how long Confirm may take before the request is
+	// refused; default 2 minutes.
+	ConfirmTimeout time.Duration
+	// Unattended signs and opens without asking anyone: for demos and
+	// tests, never for a bidder's real key. It excludes Confirm.
+	Unattended bool
 }
+
+// DefaultConfirmTimeout is how long the agent waits for the person.
+const DefaultConfirmTimeout = 2 * time.Minute
 
 // Agent answers pages on behalf of the bidder's key.
 type Agent struct {
@@ -68,6 +92,9 @@ type Agent struct {
 	sign    SignFunc
 	log     *slog.Logger
 	maxBody int64
+
+	confirm        ConfirmFunc // nil when unattended
+	confirmTimeout time.Duration
 }
 
 // New checks cfg and returns an Agent. The key must belong to the
@@ -83,6 +110,12 @@ func New(cfg Config) (*Agent, error) {
 	if len(cfg.Origins) == 0 {
 		return nil, errors.New("caagent: at least one --origin is required (the console's scheme://host:port)")
 	}
+	switch {
+	case cfg.Unattended && cfg.Confirm != nil:
+		return nil, errors.New("caagent: Unattended and Confirm exclude each other")
+	case !cfg.Unattended && cfg.Confirm == nil:
+		return nil, errors.New("caagent: Confirm is required: the agent asks the person before it signs or opens anything (TerminalConfirm asks on a terminal); Unattended acts without asking, for demos and tests only")
+	}
 	a := &Agent{
 		key:     cfg.Key,
 		cert:    cfg.Cert,
@@ -92,6 +125,12 @@ func New(cfg Config) (*Agent, error) {
 		sign:    cfg.SignAgreement,
 		log:     cfg.Logger,
 		maxBody: cfg.MaxBody,
+
+		confirm:        cfg.Confirm,
+		confirmTimeout: cfg.ConfirmTimeout,
+	}
+	if a.confirmTimeout <= 0 {
+		a.confirmTimeout = DefaultConfirmTimeout
 	}
 	for _, o := range cfg.Origins {
 		n, err := NormalizeOrigin(o)
@@ -113,35 +152,46 @@ func New(cfg Config) (*Agent, error) {
 }
 
 // NormalizeOrigin checks that o is an origin as browsers send it
-// (scheme://host[:port], no path) and returns it lower-cased.
+// (scheme://host[:port], no path) and returns it as the agent signs it
+// (bidderauth.NormalizeOrigin: lower-cased, without a default port).
 func NormalizeOrigin(o string) (string, error) {
-	s := strings.TrimSuffix(strings.TrimSpace(o), "/")
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("caagent: origin %q is not scheme://host[:port] (e.g. https://ggzy.example.cn)", o)
+	n, err := bidderauth.NormalizeOrigin(o)
+	if err != nil {
+		return "", fmt.Errorf("caagent: %w", err)
 	}
-	return strings.ToLower(s), nil
+	return n, nil
 }
 
-// LoginMessage is what the agent signs for a login challenge: a fixed
-// label, the origin of the page that asked and the challenge, one per
-// line. The console rebuilds it from its own challenge and the Origin of
-// the login request, so a signature made for one site is useless at
-// another.
-func LoginMessage(origin, challenge string) []byte {
-	return []byte("baohan-login\n" + origin + "\n" + challenge)
+// ask runs Confirm for op within the confirmation timeout, or lets it
+// through when the agent is unattended.
+func (a *Agent) ask(ctx context.Context, op Operation) error {
+	if a.confirm == nil {
+		a.log.Info("ca agent: unattended, not asking", "op", op.Kind, "origin", op.Origin, "purpose", op.Purpose, "applyno", op.ApplyNo)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.confirmTimeout)
+	defer cancel()
+	if err := a.confirm(ctx, op); err != nil {
+		a.log.Warn("ca agent: not confirmed", "op", op.Kind, "origin", op.Origin, "purpose", op.Purpose, "applyno", op.ApplyNo, "err", err)
+		return err
+	}
+	return nil
 }
 
-// VerifyLogin checks that sig (DER) is the signature by cert's key of
-// LoginMessage(origin, challenge).
-func VerifyLogin(cert *smx509.Certificate, origin, challenge string, sig []byte) error {
-	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-	if !ok {
-		return errors.New("the certificate does not hold an SM2 public key")
+// refuseUnconfirmed answers a request the person did not allow.
+func refuseUnconfirmed(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusForbidden, errorBody("not done: %v", err))
+}
+
+// checkApplyNo bounds the application number a page names.
+func checkApplyNo(s string) error {
+	if len(s) > 64 {
+		return errors.New("applyno: at most 64 characters")
 	}
-	if !gm.SM2Verify(pub, LoginMessage(origin, challenge), sig) {
-		return errors.New("the signature does not verify with the certificate's public key")
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return errors.New("applyno: printable ASCII without spaces only")
+		}
 	}
 	return nil
 }
@@ -165,7 +215,7 @@ func (a *Agent) Handler(hosts ...string) http.Handler {
 			return
 		}
 		origin := r.Header.Get("Origin")
-		if origin == "" || !a.origins[strings.ToLower(origin)] {
+		if n, err := bidderauth.NormalizeOrigin(origin); err != nil || !a.origins[n] {
 			a.log.Warn("ca agent: refused origin", "origin", origin, "path", r.URL.Path)
 			if origin == "" {
 				writeJSON(w, http.StatusForbidden, errorBody("no Origin header: only pages of the configured origins may call the CA agent"))
@@ -210,7 +260,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		Handler:           a.Handler(hosts...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
-		WriteTimeout:      time.Minute,
+		WriteTimeout:      time.Minute + a.confirmTimeout, // a request may wait for the person
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
@@ -252,10 +302,19 @@ func (a *Agent) handleCert(w http.ResponseWriter, r *http.Request) {
 // POST /v1/challenge.
 type ChallengeRequest struct {
 	Challenge string `json:"challenge"`
+	Purpose   string `json:"purpose"`           // a bidderauth purpose: what the signature is for
+	ApplyNo   string `json:"applyno,omitempty"` // the application, shown to the person
 }
 type ChallengeResponse struct {
 	Signature string `json:"signature"` // base64 DER SEQUENCE{r, s}
 	Cert      string `json:"cert"`      // PEM
+}
+
+// pageOrigin is the request's Origin, normalized (the handler let only
+// allowed ones through).
+func pageOrigin(r *http.Request) string {
+	o, _ := bidderauth.NormalizeOrigin(r.Header.Get("Origin"))
+	return o
 }
 
 func (a *Agent) handleChallenge(w http.ResponseWriter, r *http.Request) {
@@ -263,23 +322,30 @@ func (a *Agent) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if n := len(req.Challenge); n < 16 || n > 256 {
-		writeJSON(w, http.StatusBadRequest, errorBody("challenge: want 16 to 256 characters, got %d", n))
+	if err := bidderauth.CheckChallenge(req.Challenge); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
 		return
 	}
-	for _, c := range req.Challenge {
-		if c < 0x21 || c > 0x7e {
-			writeJSON(w, http.StatusBadRequest, errorBody("challenge: printable ASCII only"))
-			return
-		}
+	purpose, err := bidderauth.ParsePurpose(req.Purpose)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		return
 	}
-	origin := strings.ToLower(r.Header.Get("Origin"))
-	sig, err := gm.SM2Sign(a.key, LoginMessage(origin, req.Challenge))
+	if err := checkApplyNo(req.ApplyNo); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		return
+	}
+	origin := pageOrigin(r)
+	if err := a.ask(r.Context(), Operation{Kind: SignChallenge, Origin: origin, Purpose: purpose, Challenge: req.Challenge, ApplyNo: req.ApplyNo}); err != nil {
+		refuseUnconfirmed(w, err)
+		return
+	}
+	sig, err := gm.SM2Sign(a.key, bidderauth.Message(purpose, origin, req.Challenge))
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, errorBody("%v", err))
 		return
 	}
-	a.log.Info("ca agent: signed a login challenge", "origin", origin)
+	a.log.Info("ca agent: signed a challenge", "origin", origin, "purpose", purpose, "applyno", req.ApplyNo)
 	writeJSON(w, http.StatusOK, ChallengeResponse{Signature: base64.StdEncoding.EncodeToString(sig), Cert: a.certPEM})
 }
 
@@ -289,6 +355,7 @@ type EnvelopeRequest struct {
 	DigitalEnvelope string `json:"digitalenvelope"`
 	ApplyData       string `json:"applydata,omitempty"`
 	Layout          string `json:"layout,omitempty"`
+	ApplyNo         string `json:"applyno,omitempty"` // the application, shown to the person
 }
 type EnvelopeResponse struct {
 	Key       string `json:"key"`                 // base64 of the 16-byte SM4 key
@@ -313,6 +380,14 @@ func (a *Agent) handleEnvelope(w http.ResponseWriter, r *http.Request) {
 		}
 		layout = l
 	}
+	if err := checkApplyNo(req.ApplyNo); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		return
+	}
+	if err := a.ask(r.Context(), Operation{Kind: OpenEnvelope, Origin: pageOrigin(r), ApplyNo: req.ApplyNo}); err != nil {
+		refuseUnconfirmed(w, err)
+		return
+	}
 	key, err := gm.UnwrapKey(a.key, req.DigitalEnvelope, layout)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, errorBody("digitalenvelope: %v (was it sealed for the certificate %q?)", err, a.cert.Subject.CommonName))
@@ -327,13 +402,14 @@ func (a *Agent) handleEnvelope(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.ApplyData = string(pt)
 	}
-	a.log.Info("ca agent: opened a digital envelope", "origin", r.Header.Get("Origin"))
+	a.log.Info("ca agent: opened a digital envelope", "origin", pageOrigin(r), "applyno", req.ApplyNo)
 	writeJSON(w, http.StatusOK, resp)
 }
 
 // AgreementRequest is the body of POST /v1/agreement, and its answer.
 type AgreementRequest struct {
-	OFD string `json:"ofd"` // base64
+	OFD     string `json:"ofd"`               // base64
+	ApplyNo string `json:"applyno,omitempty"` // the application, shown to the person (not in the answer)
 }
 
 func (a *Agent) handleAgreement(w http.ResponseWriter, r *http.Request) {
@@ -346,12 +422,23 @@ func (a *Agent) handleAgreement(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody("ofd: want the base64 of an OFD file"))
 		return
 	}
+	if err := checkApplyNo(req.ApplyNo); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		return
+	}
+	sum := sm3.Sum(doc)
+	op := Operation{Kind: SignAgreement, Origin: pageOrigin(r), ApplyNo: req.ApplyNo,
+		Document: fmt.Sprintf("%d bytes, SM3 %x", len(doc), sum[:])}
+	if err := a.ask(r.Context(), op); err != nil {
+		refuseUnconfirmed(w, err)
+		return
+	}
 	signed, err := a.sign(r.Context(), doc, a.key, a.cert)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, errorBody("signing the agreement: %v", err))
 		return
 	}
-	a.log.Info("ca agent: signed an agreement", "origin", r.Header.Get("Origin"), "bytes", len(signed))
+	a.log.Info("ca agent: signed an agreement", "origin", pageOrigin(r), "applyno", req.ApplyNo, "bytes", len(signed))
 	writeJSON(w, http.StatusOK, AgreementRequest{OFD: base64.StdEncoding.EncodeToString(signed)})
 }
 

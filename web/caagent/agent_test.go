@@ -19,6 +19,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
@@ -66,7 +67,7 @@ func newAgent(t *testing.T) (*Agent, *sm2.PrivateKey, *smx509.Certificate) {
 	t.Helper()
 	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDE1")
 	a, err := New(Config{
-		Key: key, Cert: cert, Origins: []string{origin + "/", "https://fi.example.cn"},
+		Key: key, Cert: cert, Origins: []string{origin + "/", "https://fi.example.cn"}, Unattended: true,
 		SignAgreement: func(ctx context.Context, ofd []byte, k *sm2.PrivateKey, c *smx509.Certificate) ([]byte, error) {
 			if k != key || c != cert {
 				t.Error("SignAgreement got another key or certificate")
@@ -106,12 +107,15 @@ func TestNewRefuses(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no key", Config{Cert: cert, Origins: []string{origin}}, "key and a certificate"},
-		{"wrong key", Config{Key: other, Cert: cert, Origins: []string{origin}}, "does not belong"},
-		{"no origin", Config{Key: key, Cert: cert}, "--origin"},
-		{"path in origin", Config{Key: key, Cert: cert, Origins: []string{"http://a.example/console"}}, "not scheme://host"},
-		{"not http", Config{Key: key, Cert: cert, Origins: []string{"file://x"}}, "not scheme://host"},
-		{"star", Config{Key: key, Cert: cert, Origins: []string{"*"}}, "not scheme://host"},
+		{"no key", Config{Cert: cert, Origins: []string{origin}, Unattended: true}, "key and a certificate"},
+		{"wrong key", Config{Key: other, Cert: cert, Origins: []string{origin}, Unattended: true}, "does not belong"},
+		{"no origin", Config{Key: key, Cert: cert, Unattended: true}, "--origin"},
+		{"path in origin", Config{Key: key, Cert: cert, Origins: []string{"http://a.example/console"}, Unattended: true}, "not scheme://host"},
+		{"not http", Config{Key: key, Cert: cert, Origins: []string{"file://x"}, Unattended: true}, "not scheme://host"},
+		{"star", Config{Key: key, Cert: cert, Origins: []string{"*"}, Unattended: true}, "not scheme://host"},
+		{"nobody to ask", Config{Key: key, Cert: cert, Origins: []string{origin}}, "Confirm is required"},
+		{"unattended and asking", Config{Key: key, Cert: cert, Origins: []string{origin}, Unattended: true,
+			Confirm: func(context.Context, Operation) error { return nil }}, "exclude each other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)
@@ -215,37 +219,63 @@ func TestChallenge(t *testing.T) {
 	a, _, cert := newAgent(t)
 	h := a.Handler("h:1")
 	const ch = "Zm9vYmFyYmF6cXV4cXV1eA"
-	w := call{"POST", "/v1/challenge", "h:1", origin, "application/json", `{"challenge":"` + ch + `"}`}.do(h)
-	if w.Code != 200 {
-		t.Fatalf("status %d: %s", w.Code, w.Body)
+	for _, p := range bidderauth.Purposes() {
+		t.Run(string(p), func(t *testing.T) {
+			w := call{"POST", "/v1/challenge", "h:1", origin, "application/json", `{"challenge":"` + ch + `","purpose":"` + string(p) + `"}`}.do(h)
+			if w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			var resp ChallengeResponse
+			if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
+				t.Fatal(err)
+			}
+			sig, err := base64.StdEncoding.DecodeString(resp.Signature)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bidderauth.Verify(cert, p, origin, ch, sig); err != nil {
+				t.Fatalf("signature does not verify: %v", err)
+			}
+			// The signature is good for this purpose, origin and challenge only.
+			for _, q := range bidderauth.Purposes() {
+				if q != p && bidderauth.Verify(cert, q, origin, ch, sig) == nil {
+					t.Errorf("a %s signature verified as %s", p, q)
+				}
+			}
+			if bidderauth.Verify(cert, p, "https://fi.example.cn", ch, sig) == nil {
+				t.Error("signature verified for another origin")
+			}
+			if bidderauth.Verify(cert, p, origin, ch+"x", sig) == nil {
+				t.Error("signature verified for another challenge")
+			}
+			// It is not a signature of the bare challenge either.
+			if gm.SM2Verify(&a.key.PublicKey, []byte(ch), sig) {
+				t.Error("the agent signed the page's bytes as they were")
+			}
+		})
 	}
+	// The origin signed is the page's, as browsers send it (no default port).
+	w := call{"POST", "/v1/challenge", "h:1", "https://FI.example.cn:443", "application/json", `{"challenge":"` + ch + `","purpose":"institution-quit"}`}.do(h)
 	var resp ChallengeResponse
-	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
-		t.Fatal(err)
+	json.Unmarshal(w.Body.Bytes(), &resp)
+	sig, _ := base64.StdEncoding.DecodeString(resp.Signature)
+	if w.Code != 200 || bidderauth.Verify(cert, bidderauth.InstitutionQuit, "https://fi.example.cn", ch, sig) != nil {
+		t.Errorf("origin with its default port: %d %s", w.Code, w.Body)
 	}
-	sig, err := base64.StdEncoding.DecodeString(resp.Signature)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := VerifyLogin(cert, origin, ch, sig); err != nil {
-		t.Fatalf("signature does not verify: %v", err)
-	}
-	// The signature is good for this origin and challenge only.
-	if VerifyLogin(cert, "https://fi.example.cn", ch, sig) == nil {
-		t.Error("signature verified for another origin")
-	}
-	if VerifyLogin(cert, origin, ch+"x", sig) == nil {
-		t.Error("signature verified for another challenge")
-	}
-	// It is not a signature of the bare challenge either.
-	if gm.SM2Verify(&a.key.PublicKey, []byte(ch), sig) {
-		t.Error("the agent signed the page's bytes as they were")
-	}
-	for _, bad := range []string{`{"challenge":"short"}`, `{"challenge":"` + strings.Repeat("a", 257) + `"}`,
-		`{"challenge":"has a space in it, sixteen+"}`, `{"challenge":"x","extra":1}`, `{"challenge":"0123456789abcdef"} {}`, `[`} {
-		w := call{"POST", "/v1/challenge", "h:1", origin, "application/json", bad}.do(h)
-		if w.Code != http.StatusBadRequest {
-			t.Errorf("%s: status %d, want 400", bad, w.Code)
+	for _, tc := range []struct{ body, want string }{
+		{`{"challenge":"short","purpose":"platform-login"}`, "challenge"},
+		{`{"challenge":"` + strings.Repeat("a", 257) + `","purpose":"platform-login"}`, "challenge"},
+		{`{"challenge":"has a space in it, sixteen+","purpose":"platform-login"}`, "challenge"},
+		{`{"challenge":"` + ch + `"}`, "purpose: required"},
+		{`{"challenge":"` + ch + `","purpose":"login"}`, "not one of"},
+		{`{"challenge":"` + ch + `","purpose":"platform-login","applyno":"a b"}`, "applyno"},
+		{`{"challenge":"x","extra":1}`, "unknown field"},
+		{`{"challenge":"0123456789abcdef","purpose":"platform-login"} {}`, "one JSON object"},
+		{`[`, "body"},
+	} {
+		w := call{"POST", "/v1/challenge", "h:1", origin, "application/json", tc.body}.do(h)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("%s: %d %s, want 400 mentioning %q", tc.body, w.Code, w.Body, tc.want)
 		}
 	}
 }
@@ -311,11 +341,11 @@ func TestAgreement(t *testing.T) {
 		t.Errorf("bad base64: %d", w.Code)
 	}
 	// The default signer needs an OFD document.
-	real, _ := New(Config{Key: key, Cert: cert, Origins: []string{origin}})
+	real, _ := New(Config{Key: key, Cert: cert, Origins: []string{origin}, Unattended: true})
 	if w := (call{"POST", "/v1/agreement", "h:1", origin, "application/json", `{"ofd":"` + doc + `"}`}).do(real.Handler("h:1")); w.Code != 422 {
 		t.Errorf("not an OFD: %d %s", w.Code, w.Body)
 	}
-	small, _ := New(Config{Key: key, Cert: cert, Origins: []string{origin}, MaxBody: 10})
+	small, _ := New(Config{Key: key, Cert: cert, Origins: []string{origin}, MaxBody: 10, Unattended: true})
 	if w := (call{"POST", "/v1/agreement", "h:1", origin, "application/json", `{"ofd":"` + doc + `"}`}).do(small.Handler("h:1")); w.Code != 413 {
 		t.Errorf("too large: %d", w.Code)
 	}
@@ -395,7 +425,7 @@ func TestSignOFD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Key: key, Cert: cert, Origins: []string{origin}})
+	a, err := New(Config{Key: key, Cert: cert, Origins: []string{origin}, Unattended: true})
 	if err != nil {
 		t.Fatal(err)
 	}

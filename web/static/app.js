@@ -39,9 +39,10 @@
       });
     },
     cert: function () { return ca.call('/v1/cert'); },
-    challenge: function (c) { return ca.call('/v1/challenge', { challenge: c }); },
-    envelope: function (env, layout) { return ca.call('/v1/envelope', { digitalenvelope: env, layout: layout || undefined }); },
-    agreement: function (ofd) { return ca.call('/v1/agreement', { ofd: ofd }); }
+    // Every use of the key waits for the bidder to allow it at the agent.
+    challenge: function (c, purpose, applyno) { return ca.call('/v1/challenge', { challenge: c, purpose: purpose, applyno: applyno || undefined }); },
+    envelope: function (env, layout, applyno) { return ca.call('/v1/envelope', { digitalenvelope: env, layout: layout || undefined, applyno: applyno || undefined }); },
+    agreement: function (ofd, applyno) { return ca.call('/v1/agreement', { ofd: ofd, applyno: applyno || undefined }); }
   };
   // Console JSON endpoints carry the session's CSRF token.
   function post(url, data) { return request(url, 'POST', data || {}, { 'X-CSRF-Token': csrf }); }
@@ -61,8 +62,9 @@
   });
 
   // Bidder login with the CA certificate: the platform hands out a
-  // challenge, the agent signs it (bound to this origin), the platform
-  // checks the signature against the bidder's registered certificate.
+  // challenge, the agent signs it for platform-login and this origin once
+  // the bidder allows it, the platform checks the signature against the
+  // bidder's registered certificate.
   var login = document.getElementById('ca-login');
   if (login) {
     var status = $('[data-agent-status]', login), btn = $('#ca-login-btn'), errEl = $('#ca-login-error');
@@ -74,7 +76,8 @@
       btn.disabled = true;
       errEl.textContent = '';
       request(base + '/login/challenge', 'POST', {}).then(function (ch) {
-        return ca.challenge(ch.challenge).then(function (sig) {
+        setStatus(status, '', '请在CA证书助手中确认登录签名…');
+        return ca.challenge(ch.challenge, ch.purpose).then(function (sig) {
           return request(base + '/login/ca', 'POST', { challenge: ch.challenge, signature: sig.signature, cert: sig.cert });
         });
       }).then(function (res) {
@@ -104,7 +107,8 @@
       busy(open, true); out.textContent = '';
       var product = $('#product');
       request(api, 'GET').then(function (st) {
-        return ca.envelope(st.digitalenvelope, st.sm2_layout);
+        setStatus(agentStatus, '', '请在CA证书助手中确认打开数字信封…');
+        return ca.envelope(st.digitalenvelope, st.sm2_layout, st.applyno);
       }).then(function (res) {
         return request(api + '/open', 'POST', { key: res.key, product: product ? product.value : '' });
       }).then(reload, fail(open));
@@ -118,7 +122,8 @@
       }).then(function (buf) {
         var bytes = new Uint8Array(buf), bin = '';
         for (var i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-        return ca.agreement(btoa(bin));
+        setStatus(agentStatus, '', '请在CA证书助手中确认签署协议…');
+        return ca.agreement(btoa(bin), flow.dataset.applyno);
       }).then(function (res) {
         var bin = atob(res.ofd), bytes = new Uint8Array(bin.length);
         for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
