@@ -50,6 +50,11 @@
 // section the same ciphertexts and link its bidders before the opening
 // (名单保密). Applications made before this (key_sealed NULL, migration
 // 00003) use their section's key, which is all a section key is kept for.
+// What the keys cannot hide is the length: PKCS#7 pads to the next block
+// only, so the bidders of a section show the same ciphertext lengths, and
+// the same bond (bzjamount, in the clear). Nothing on the wire can change
+// that while the institution decrypts exactly the section's fields;
+// TestProjectFieldLengthLinkage measures what it tells.
 // The key leaves the platform only in the application's baohanrestore,
 // built at delivery time (the outbox row holds no key) by restoreFields,
 // and only after releaseProjectKey has checked the section's current opening against the clock in the same
