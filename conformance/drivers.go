@@ -206,9 +206,10 @@ func (p *AdminPlatform) Apply(ctx context.Context, n int) error {
 	return nil
 }
 
-// OpenBids moves the bid opening of applyno's section to OpeningDelay
-// from now: the platform's own scheduler sends baohanrestore when it
-// comes, as it would at a real opening.
+// OpenBids brings the bid opening of applyno's section forward to
+// OpeningDelay from now (the admin API's advance, with a reason): the
+// platform's own scheduler sends baohanrestore when it comes, as it
+// would at a real opening.
 func (p *AdminPlatform) OpenBids(ctx context.Context, applyno string) error {
 	p.mu.Lock()
 	sec := p.sections[applyno]
@@ -228,9 +229,9 @@ func (p *AdminPlatform) OpenBids(ctx context.Context, applyno string) error {
 	if delay <= 0 {
 		delay = 2 * time.Second
 	}
-	return p.api().do(ctx, "POST", p.url("sections/%s/postpone", url.PathEscape(sec)), map[string]string{
+	return p.api().do(ctx, "POST", p.url("sections/%s/advance", url.PathEscape(sec)), map[string]string{
 		"kaibiaotime": protocol.FormatTime(time.Now().Add(delay).Add(time.Second - 1).Truncate(time.Second)),
-		"reason":      "conformance kit: bid opening"}, nil)
+		"reason":      "conformance kit: the bids are opened for the baohanrestore test"}, nil)
 }
 
 func (p *AdminPlatform) action(ctx context.Context, applyno, action string, body any) error {

@@ -44,6 +44,10 @@
 // key from the digital envelope, signing the agreement the bidder's
 // certificate, and withdrawing or giving up a signature by the bidder's
 // certificate over a challenge issued for that action (bidderproof.go).
+// Here the token is kept as a hash and a sealed copy only: the message log
+// stores the baohanapply answer with the token replaced by a marker (the
+// start of its token_hash), and log lines name token paths the same way
+// (redact.go).
 //
 // Claims (claimsnotice) are acknowledged at once (见索即付) while they stay
 // within the guarantee: payeramount, with the claims before it, at most

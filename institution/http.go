@@ -81,7 +81,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		writeJSON(w, http.StatusNotFound, apiError{"not found"})
 	default:
-		s.logger.ErrorContext(r.Context(), "request failed", slog.String("path", r.URL.Path), slog.Any("err", err))
+		s.logger.ErrorContext(r.Context(), "request failed", slog.String("path", redactPath(r.URL.Path)), slog.Any("err", err))
 		writeJSON(w, http.StatusInternalServerError, apiError{"internal error"})
 	}
 }

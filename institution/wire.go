@@ -26,7 +26,7 @@ func (s *Service) wireStore() error {
 	}
 	s.blobs = blobStore{b: b}
 	s.msgs = store.NewMessageLog(s.db)
-	s.mlog = s.msgs
+	s.mlog = redactingLog{s.msgs} // no bidder token in the log (redact.go)
 	s.seenDB = store.NewSeenSigns(s.db)
 	s.seenDB.Now = s.now
 	s.seen = s.seenDB

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -218,82 +217,6 @@ func (s *Service) action(ctx context.Context, applyNo string, ev Event, detail a
 	}
 	s.kick()
 	return out, nil
-}
-
-// Postpone moves the section's bid opening (开标时间) to another future
-// time (usually later; earlier when the opening is brought forward), as
-// long as the current opening has not come and no restore has released
-// the key. Every ciphertext guarantee of the
-// section gets a restore scheduled for the new time; the restores already
-// scheduled find the opening moved when they fall due and stand down.
-func (s *Service) Postpone(ctx context.Context, sectionNo string, to time.Time, reason string) (*Section, error) {
-	now := s.now()
-	if !to.After(now) {
-		return nil, inputErr("kaibiaotime", "the new bid opening %s is not in the future", protocol.FormatTime(to))
-	}
-	var moved []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		moved = moved[:0]
-		sec, err := s.sectionQ(ctx, tx, sectionNo)
-		if err != nil {
-			return err
-		}
-		if to.Equal(sec.KaibiaoTime) {
-			return inputErr("kaibiaotime", "the bid opening of section %s is already %s", sectionNo, protocol.FormatTime(to))
-		}
-		if !sec.KeyReleasedAt.IsZero() {
-			return inputErr("kaibiaotime", "section %s: the project key was released at %s; the opening cannot be moved", sectionNo, protocol.FormatTime(sec.KeyReleasedAt))
-		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_sections SET kaibiao_at = ?, updated_at = ?
-			WHERE section_no = ? AND key_released_at = 0 AND kaibiao_at > ?`), micros(to), micros(now), sectionNo, micros(now))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return inputErr("kaibiaotime", "section %s opened at %s; the opening cannot be moved any more", sectionNo, protocol.FormatTime(sec.KaibiaoTime))
-		}
-		rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT applyno FROM plat_applications WHERE section_no = ? AND state IN (?, ?, ?, ?) ORDER BY applyno`),
-			sectionNo, string(Applied), string(Approved), string(CipherReceived), string(QuitRequested))
-		if err != nil {
-			return err
-		}
-		var nos []string
-		for rows.Next() {
-			var no string
-			if err := rows.Scan(&no); err != nil {
-				rows.Close()
-				return err
-			}
-			nos = append(nos, no)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		detail := map[string]string{"from": protocol.FormatTime(sec.KaibiaoTime), "to": protocol.FormatTime(to), "reason": reason}
-		for _, no := range nos {
-			a, err := s.loadApplication(ctx, tx, no, true)
-			if err != nil {
-				return err
-			}
-			if err := s.move(ctx, tx, a, EvPostponed, ActorAdmin, detail, nil); err != nil {
-				return err
-			}
-			if a.State == CipherReceived {
-				if err := s.scheduleRestore(ctx, tx, a, ""); err != nil {
-					return err
-				}
-			}
-			moved = append(moved, no)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("bid opening postponed", "section", sectionNo, "to", protocol.FormatTime(to), "applications", len(moved))
-	s.kick()
-	return s.Section(ctx, sectionNo)
 }
 
 // errorsAsInput reports whether err is a refusal of the input (as opposed

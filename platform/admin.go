@@ -51,6 +51,8 @@ func (s *Service) adminHandler() http.Handler {
 	h("POST /api/sections", s.apiRegisterSection)
 	h("GET /api/sections/{no}", s.apiSection)
 	h("POST /api/sections/{no}/postpone", s.apiPostpone)
+	h("POST /api/sections/{no}/advance", s.apiAdvance)
+	h("GET /api/sections/{no}/history", s.apiSectionHistory)
 	h("POST /api/sections/{no}/restore", s.apiRestoreSection)
 
 	h("GET /api/bidders", s.apiBidders)
@@ -425,18 +427,44 @@ func (s *Service) apiSection(w http.ResponseWriter, r *http.Request) (any, error
 	return s.Section(r.Context(), r.PathValue("no"))
 }
 
-func (s *Service) apiPostpone(w http.ResponseWriter, r *http.Request) (any, error) {
-	var in struct {
-		KaibiaoTime apiTime `json:"kaibiaotime"`
-		Reason      string  `json:"reason"`
-	}
+// openingInput is the body of postpone and advance.
+type openingInput struct {
+	KaibiaoTime apiTime `json:"kaibiaotime"`
+	Reason      string  `json:"reason"`
+}
+
+func readOpening(r *http.Request) (openingInput, error) {
+	var in openingInput
 	if err := decodeBody(r, &in); err != nil {
-		return nil, err
+		return in, err
 	}
 	if in.KaibiaoTime.IsZero() {
-		return nil, inputErr("kaibiaotime", "the new 开标时间 is required")
+		return in, inputErr("kaibiaotime", "the new 开标时间 is required")
+	}
+	return in, nil
+}
+
+// apiPostpone moves a section's opening later (an earlier time is
+// refused: see apiAdvance).
+func (s *Service) apiPostpone(w http.ResponseWriter, r *http.Request) (any, error) {
+	in, err := readOpening(r)
+	if err != nil {
+		return nil, err
 	}
 	return s.Postpone(r.Context(), r.PathValue("no"), in.KaibiaoTime.Time, in.Reason)
+}
+
+// apiAdvance brings a section's opening forward; the reason is required.
+func (s *Service) apiAdvance(w http.ResponseWriter, r *http.Request) (any, error) {
+	in, err := readOpening(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.AdvanceOpening(r.Context(), r.PathValue("no"), in.KaibiaoTime.Time, in.Reason)
+}
+
+func (s *Service) apiSectionHistory(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.SectionHistory(r.Context(), r.PathValue("no"))
 }
 
 func (s *Service) apiRestoreSection(w http.ResponseWriter, r *http.Request) (any, error) {

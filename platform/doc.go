@@ -50,13 +50,22 @@
 // section the same ciphertexts and link its bidders before the opening
 // (名单保密). Applications made before this (key_sealed NULL, migration
 // 00003) use their section's key, which is all a section key is kept for.
+// What the keys cannot hide is the length: PKCS#7 pads to the next block
+// only, so the bidders of a section show the same ciphertext lengths, and
+// the same bond (bzjamount, in the clear). Nothing on the wire can change
+// that while the institution decrypts exactly the section's fields;
+// TestProjectFieldLengthLinkage measures what it tells.
 // The key leaves the platform only in the application's baohanrestore,
 // built at delivery time (the outbox row holds no key) by restoreFields,
 // and only after releaseProjectKey has checked the section's current opening against the clock in the same
 // statement that marks the key released. Restores are scheduled as outbox
 // messages due at the opening, so they survive restarts and are sent by
-// one replica; a postponement schedules new ones and the old ones stand
-// down when they fall due.
+// one replica; a move of the opening schedules new ones and the old ones
+// stand down when they fall due. Postpone moves an opening later only;
+// bringing one forward (AdvanceOpening) releases the keys earlier than
+// announced and is an administrator's action with a reason. Both are
+// refused once the opening has come or a key is out, and both are kept
+// in the section's history (opening.go).
 //
 // The restore has happened, for the plaintext guarantee's sake, when the
 // key went out: releaseProjectKey marks the application (key_released_at)
@@ -95,6 +104,7 @@
 //	POST /api/applications/{applyno}/restore
 //	GET  /api/sections?q=   POST /api/sections  {section_no, name, tenderer, tenderer_code, bond_amount, kaibiaotime}
 //	GET  /api/sections/{no} POST /api/sections/{no}/postpone {kaibiaotime, reason}  POST /api/sections/{no}/restore
+//	POST /api/sections/{no}/advance {kaibiaotime, reason (required)}  GET /api/sections/{no}/history
 //	GET  /api/bidders?q=    POST /api/bidders   {name, credit_code, cert_pem}   GET /api/bidders/{code}
 //	GET  /api/guarantees?applyno=  GET /api/guarantees/{applyno}/{filetype}[/ofd|/report]
 //	GET  /api/messages?applyno=&interface=&peer=&direction=&result=ok|failed&before=&limit=
@@ -103,7 +113,7 @@
 //
 // The same actions are methods of *Service (RegisterSection,
 // RegisterBidder, Apply, Quit, Cancel, Claim, GiveUp, RequestInvoice,
-// Postpone, RestoreNow, ...), for the web console and the demo.
+// Postpone, AdvanceOpening, RestoreNow, ...), for the web console and the demo.
 //
 // # Running several replicas
 //

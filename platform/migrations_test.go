@@ -21,7 +21,7 @@ func TestMigrations(t *testing.T) {
 			}
 		}
 		for _, table := range []string{"plat_sections", "plat_bidders", "plat_applications",
-			"plat_application_events", "plat_apply_keys", "plat_chunks", "plat_guarantees"} {
+			"plat_application_events", "plat_apply_keys", "plat_chunks", "plat_guarantees", "plat_section_events"} {
 			var n int
 			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 				t.Errorf("%s: %v", table, err)

@@ -217,8 +217,8 @@ func TestPostponeMovesRestore(t *testing.T) {
 	})
 }
 
-// TestOpeningBroughtForward: an opening moved earlier restores at the
-// new time; the restore made for the old time stands down. When both
+// TestOpeningBroughtForward: an opening brought forward (AdvanceOpening)
+// restores at the new time; the restore made for the old time stands down. When both
 // times have passed at once (the platform was down), one restore goes out.
 func TestOpeningBroughtForward(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
@@ -226,7 +226,7 @@ func TestOpeningBroughtForward(t *testing.T) {
 		sec := e.section(3 * time.Hour)
 		a, _ := e.withCipher(sec)
 		earlier := sec.KaibiaoTime.Add(-2 * time.Hour)
-		if _, err := e.svc.Postpone(e.ctx, sec.No, earlier, "提前开标"); err != nil {
+		if _, err := e.svc.AdvanceOpening(e.ctx, sec.No, earlier, "招标人申请提前开标，经审批"); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Set(earlier.Add(-time.Second))

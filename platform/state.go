@@ -152,6 +152,7 @@ const (
 	EvGiveupRefused    Event = "giveup_refused"     // giveupapply answered code 0
 	EvGiveupNotice     Event = "giveup_notice"      // giveupnotice honoured
 	EvPostponed        Event = "kaibiao_postponed"  // Service.Postpone on the section
+	EvAdvanced         Event = "kaibiao_advanced"   // Service.AdvanceOpening on the section
 	EvOutcomeIgnored   Event = "outcome_ignored"    // an answer that no longer fits the state (history only)
 	EvDeliveryDead     Event = "delivery_dead"      // a call given up after its last attempt (history only)
 	EvRequestRefused   Event = "request_refused"    // a peer request refused by a guard (history only)
@@ -169,7 +170,7 @@ var Events = []Event{EvApply, EvApplyAccepted, EvApplyRefused, EvApproved, EvRej
 	EvQuitRequested, EvQuitAccepted, EvQuit, EvQuitRefused,
 	EvCancelRequested, EvCancelled, EvCancelRefused,
 	EvClaimRequested, EvClaimed, EvClaimRefused,
-	EvGiveupRequested, EvGivenUp, EvGiveupRefused, EvGiveupNotice, EvPostponed}
+	EvGiveupRequested, EvGivenUp, EvGiveupRefused, EvGiveupNotice, EvPostponed, EvAdvanced}
 
 // action says what an event is, for error messages.
 var action = map[Event]string{
@@ -202,6 +203,7 @@ var action = map[Event]string{
 	EvGiveupRefused:    "the refusal of giveupapply",
 	EvGiveupNotice:     "giveupnotice (放弃申请)",
 	EvPostponed:        "postponing the bid opening",
+	EvAdvanced:         "bringing the bid opening forward",
 }
 
 // Action describes the event for messages.
@@ -359,8 +361,9 @@ var transitions = table(
 	rows(claimable, EvClaimed, Claimed, pending(protocol.ClaimsNotice)),
 	rows(claimable, EvClaimRefused, Same, pending(protocol.ClaimsNotice)),
 
-	// Postponing the section's bid opening.
+	// Moving the section's bid opening, later or earlier.
 	rows(open, EvPostponed, Same, beforeOpening),
+	rows(open, EvAdvanced, Same, beforeOpening),
 )
 
 func row(from State, e Event, to State, g *Guard) []Transition {

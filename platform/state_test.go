@@ -39,13 +39,13 @@ var legal = map[State]map[Event]move{
 		EvApproved: {Approved, always}, EvRejected: {Rejected, always},
 		EvGiveupRequested: {Applied, free}, EvGivenUp: {GivenUp, pendGiveup},
 		EvGiveupRefused: {Applied, pendGiveup}, EvGiveupNotice: {GivenUp, always},
-		EvPostponed: {Applied, before},
+		EvPostponed: {Applied, before}, EvAdvanced: {Applied, before},
 	},
 	Approved: {
 		EvCipherReceived: {CipherReceived, always},
 		EvQuitRequested:  {QuitRequested, freeBefore}, EvQuit: {Quit, before}, EvQuitRefused: {Approved, always},
 		EvCancelRequested: {Approved, free}, EvCancelled: {Cancelled, pendCancel}, EvCancelRefused: {Approved, pendCancel},
-		EvPostponed: {Approved, before},
+		EvPostponed: {Approved, before}, EvAdvanced: {Approved, before},
 	},
 	Rejected: {},
 	CipherReceived: {
@@ -56,7 +56,7 @@ var legal = map[State]map[Event]move{
 		EvQuitRequested: {QuitRequested, freeBefore}, EvQuit: {Quit, before}, EvQuitRefused: {CipherReceived, always},
 		EvCancelRequested: {CipherReceived, free}, EvCancelled: {Cancelled, pendCancel}, EvCancelRefused: {CipherReceived, pendCancel},
 		EvClaimRequested: {CipherReceived, free}, EvClaimed: {Claimed, pendClaim}, EvClaimRefused: {CipherReceived, pendClaim},
-		EvPostponed: {CipherReceived, before},
+		EvPostponed: {CipherReceived, before}, EvAdvanced: {CipherReceived, before},
 	},
 	Restored: {
 		EvRestoreRequested: {Restored, after}, EvRestored: {Restored, after}, EvRestoreRefused: {Restored, always},
@@ -80,7 +80,7 @@ var legal = map[State]map[Event]move{
 	},
 	QuitRequested: {
 		EvQuitAccepted: {QuitRequested, always}, EvQuit: {Quit, always}, EvQuitRefused: {Prev, always},
-		EvPostponed: {QuitRequested, before},
+		EvPostponed: {QuitRequested, before}, EvAdvanced: {QuitRequested, before},
 	},
 	Quit:      {},
 	Cancelled: {},

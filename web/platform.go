@@ -92,6 +92,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 	c.handle("GET /sections", Viewer, pc.sections)
 	c.handle("POST /sections", Operator, pc.registerSection)
 	c.handle("POST /sections/{no}/postpone", Operator, pc.postpone)
+	c.handle("POST /sections/{no}/advance", Admin, pc.advance)
 	c.handle("POST /sections/{no}/restore", Operator, pc.restoreSection)
 	c.handle("GET /applications", Viewer, pc.applications)
 	c.handle("GET /applications/{applyno}", Viewer, pc.application)
@@ -501,6 +502,8 @@ func (pc *PlatformConsole) registerSection(w http.ResponseWriter, r *http.Reques
 	})
 }
 
+// postpone moves a section's bid opening later (only later: an earlier
+// time is refused by the service, see advance).
 func (pc *PlatformConsole) postpone(w http.ResponseWriter, r *http.Request, s *Session) error {
 	no := r.PathValue("no")
 	return pc.act(w, r, s, "section.postpone", no, pc.base+"/sections", func() (string, error) {
@@ -508,12 +511,46 @@ func (pc *PlatformConsole) postpone(w http.ResponseWriter, r *http.Request, s *S
 		if err != nil {
 			return "", err
 		}
-		sec, err := pc.svc.Postpone(r.Context(), no, to, strings.TrimSpace(r.PostFormValue("reason")))
+		before, err := pc.svc.Section(r.Context(), no)
+		if err != nil {
+			return "", platformNotFound(err, "标段")
+		}
+		reason := strings.TrimSpace(r.PostFormValue("reason"))
+		sec, err := pc.svc.Postpone(r.Context(), no, to, reason)
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("标段 %s 开标时间改为 %s", sec.No, fmtTime(sec.KaibiaoTime)), nil
+		return fmt.Sprintf("标段 %s 开标时间由 %s 延期至 %s%s", sec.No, fmtTime(before.KaibiaoTime), fmtTime(sec.KaibiaoTime), reasonNote(reason)), nil
 	})
+}
+
+// advance brings a section's bid opening forward: admins only, with a
+// reason; the audit entry says from, to and why.
+func (pc *PlatformConsole) advance(w http.ResponseWriter, r *http.Request, s *Session) error {
+	no := r.PathValue("no")
+	return pc.act(w, r, s, "section.advance", no, pc.base+"/sections", func() (string, error) {
+		to, err := parseLocalTime(r.PostFormValue("kaibiaotime"))
+		if err != nil {
+			return "", err
+		}
+		before, err := pc.svc.Section(r.Context(), no)
+		if err != nil {
+			return "", platformNotFound(err, "标段")
+		}
+		reason := strings.TrimSpace(r.PostFormValue("reason"))
+		sec, err := pc.svc.AdvanceOpening(r.Context(), no, to, reason)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("标段 %s 开标时间由 %s 提前至 %s%s", sec.No, fmtTime(before.KaibiaoTime), fmtTime(sec.KaibiaoTime), reasonNote(reason)), nil
+	})
+}
+
+func reasonNote(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return "，原因：" + reason
 }
 
 func (pc *PlatformConsole) restoreSection(w http.ResponseWriter, r *http.Request, s *Session) error {
