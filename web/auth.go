@@ -83,16 +83,16 @@ func ParseRole(s string) (Role, error) {
 // Auth keeps the staff accounts, the sessions, the login challenges and
 // the audit log of one console (its realm) in the service's database.
 type Auth struct {
-	db      *store.DB
-	realm   string
-	now     func() time.Time
-	log     *slog.Logger
-	idle    time.Duration
-	maxAge  time.Duration
-	secure  bool // cookies Secure even without TLS on the connection (behind a TLS proxy)
-	cookie  string
-	pre     string
-	device  string // the device cookie's name
+	db     *store.DB
+	realm  string
+	now    func() time.Time
+	log    *slog.Logger
+	idle   time.Duration
+	maxAge time.Duration
+	secure bool // cookies Secure even without TLS on the connection (behind a TLS proxy)
+	cookie string
+	pre    string
+	device string // the device cookie's name
 
 	lockout   int           // wrong passwords in a row that lock the account
 	lockBase  time.Duration // the first lock; each further one lasts twice the one before
