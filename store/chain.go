@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/emmansun/gmsm/sm3"
 )
@@ -206,8 +207,8 @@ func (c *Chain) Verify(ctx context.Context, q Querier, db *DB, rows ChainRows) (
 		return &ChainBreak{Chain: c.Name, ID: id, Reason: fmt.Sprintf(format, a...)}, 0, nil
 	}
 	prevID, prevHash, n := int64(0), GenesisHash, int64(0)
-	for {
-		batch, err := rows(ctx, q, prevID, 256)
+	for cursor := int64(math.MinInt64); ; {
+		batch, err := rows(ctx, q, cursor, 256)
 		if err != nil {
 			return nil, 0, fmt.Errorf("store: verify %s: %w", c.Name, err)
 		}
@@ -215,7 +216,10 @@ func (c *Chain) Verify(ctx context.Context, q Querier, db *DB, rows ChainRows) (
 			break
 		}
 		for _, r := range batch {
+			cursor = r.ID
 			switch {
+			case r.ID < 1:
+				return brk(r.ID, "row id %d is below the chain's first (1): inserted outside the %s", r.ID, c.Name)
 			case r.ID > headID:
 				return brk(r.ID, "row is beyond the chain head (last id %d): inserted outside the %s", headID, c.Name)
 			case r.ID != prevID+1 && r.ID > adopted+1:

@@ -83,6 +83,8 @@ func TestMessageLogChain(t *testing.T) {
 			{"edit and rehash a row", "UPDATE message_log SET applyno = 'A9999', hash = ? WHERE id = 8", []any{forgedHash}, 9, "prev_hash"},
 			{"delete a row", "DELETE FROM message_log WHERE id = 6", nil, 6, "missing"},
 			{"delete the newest rows", "DELETE FROM message_log WHERE id >= 12", nil, 12, "deleted"},
+			{"insert a row before the first", "INSERT INTO message_log SELECT 0, at, direction, interface, peer, 'A0000', baohanno, request, response, " +
+				"http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash FROM message_log WHERE id = 1", nil, 0, "below the chain's first"},
 			{"forge a prev_hash", "UPDATE message_log SET prev_hash = ? WHERE id = 9", []any{GenesisHash}, 9, "prev_hash"},
 		}
 		for _, tt := range tampers {

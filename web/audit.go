@@ -182,6 +182,10 @@ func VerifyAudit(ctx context.Context, db *store.DB) (*store.ChainBreak, int64, e
 		return nil, 0, err
 	}
 	defer tx.Rollback()
+	return verifyAuditIn(ctx, tx, db)
+}
+
+func verifyAuditIn(ctx context.Context, tx store.Querier, db *store.DB) (*store.ChainBreak, int64, error) {
 	var last, adopted int64
 	if err := tx.QueryRowContext(ctx, `SELECT last_id, adopted_to FROM web_audit_head WHERE k = 1`).Scan(&last, &adopted); err != nil {
 		return nil, 0, fmt.Errorf("console audit log: chain head: %w", err)
