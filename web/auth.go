@@ -473,6 +473,9 @@ func (a *Auth) LoginDevice(ctx context.Context, username, password, ip, device s
 		return nil, "", &ThrottleError{Addr: ip, RetryAfter: wait}
 	}
 	s, err := a.checkLogin(ctx, username, password, ip, device)
+	if errors.Is(err, ErrBusy) {
+		a.throttle.giveBack(ip, now) // not an attempt: no password was checked
+	}
 	if err != nil {
 		return nil, "", err
 	}
