@@ -296,7 +296,7 @@ func (a *Auth) hashPassword(ctx context.Context, password string) (string, error
 	}
 	var hash string
 	var err error
-	if gerr := a.gate.do(ctx, func() { hash, err = HashPassword(password) }); gerr != nil {
+	if gerr := a.gate.do(ctx, func() bool { hash, err = HashPassword(password); return true }); gerr != nil {
 		return "", gerr
 	}
 	return hash, err
@@ -555,9 +555,25 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked until " + time.UnixMicro(lockedUntil).UTC().Format(time.RFC3339), OK: false, IP: ip})
 		return nil, ErrLocked
 	}
-	var ok bool
-	if err := a.gate.do(ctx, func() { ok = CheckPassword(hash, password) }); err != nil { // also for unknown users, so timing tells nothing
+	var ok, lockedMeanwhile bool
+	err = a.gate.do(ctx, func() bool {
+		if found && !known {
+			// Locked while this attempt waited for a slot: no hash.
+			var until int64
+			if a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT locked_until FROM web_users WHERE id = ?`), id).Scan(&until) == nil && until > micros(a.now()) {
+				lockedMeanwhile = true
+				return false
+			}
+		}
+		ok = CheckPassword(hash, password) // also for unknown users, so timing tells nothing
+		return true
+	})
+	if err != nil {
 		return nil, err
+	}
+	if lockedMeanwhile {
+		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked", OK: false, IP: ip})
+		return nil, ErrLocked
 	}
 	if !found || !ok || disabled {
 		detail := "wrong password"

@@ -72,17 +72,17 @@ func TestLoginThrottle(t *testing.T) {
 func TestHashGate(t *testing.T) {
 	g := newHashGate(1, 1, 50*time.Millisecond)
 	hold, held := make(chan struct{}), make(chan struct{})
-	go g.do(context.Background(), func() { close(held); <-hold })
+	go g.do(context.Background(), func() bool { close(held); <-hold; return false })
 	<-held
 	// One may wait, and gets ErrBusy after the wait.
 	waited := make(chan error)
-	go func() { waited <- g.do(context.Background(), func() {}) }()
+	go func() { waited <- g.do(context.Background(), func() bool { return false }) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for g.waiting.Load() != 1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	// A second waiter is one too many: refused at once.
-	if err := g.do(context.Background(), func() { t.Error("ran without a slot") }); !errors.Is(err, ErrBusy) {
+	if err := g.do(context.Background(), func() bool { t.Error("ran without a slot"); return false }); !errors.Is(err, ErrBusy) {
 		t.Errorf("second waiter: %v", err)
 	}
 	if err := <-waited; !errors.Is(err, ErrBusy) {
@@ -90,7 +90,7 @@ func TestHashGate(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := g.do(ctx, func() {}); !errors.Is(err, context.Canceled) {
+	if err := g.do(ctx, func() bool { return false }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled caller: %v", err)
 	}
 	close(hold)
@@ -103,12 +103,13 @@ func TestHashGate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g.do(context.Background(), func() {
+			g.do(context.Background(), func() bool {
 				n := running.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
 				time.Sleep(time.Millisecond)
 				running.Add(-1)
+				return false
 			})
 		}()
 	}
@@ -342,7 +343,7 @@ func TestConsoleLoginAnswers(t *testing.T) {
 	g := newHashGate(1, 0, time.Millisecond)
 	a.gate = g
 	hold, held := make(chan struct{}), make(chan struct{})
-	go g.do(context.Background(), func() { close(held); <-hold })
+	go g.do(context.Background(), func() bool { close(held); <-hold; return false })
 	<-held
 	code, page, h := b.do("POST", "/console/login", url.Values{"username": {"viewer"}, "password": {"viewer-password"}})
 	close(hold)

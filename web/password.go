@@ -73,7 +73,8 @@ var ErrBusy = errors.New("服务器正忙，请稍后重试 (the server is busy 
 // hashGate bounds the argon2id hashes running at once. A caller waits for
 // a slot at most wait (and not past its context); at most maxWaiting wait
 // at once, the others are refused at once. Memory for hashing then stays
-// under slots × 19 MiB whatever the number of parallel logins.
+// under slots × 19 MiB whatever the number of parallel logins (under
+// contention each slot collects its garbage before it frees).
 type hashGate struct {
 	slots      chan struct{}
 	waiting    atomic.Int64
@@ -90,8 +91,9 @@ func newHashGate(slots, maxWaiting int, wait time.Duration) *hashGate {
 // on one core).
 var passwordGate = newHashGate(runtime.GOMAXPROCS(0), 32*runtime.GOMAXPROCS(0), 2*time.Second)
 
-// do runs fn in a slot, or returns ErrBusy (or ctx's error).
-func (g *hashGate) do(ctx context.Context, fn func()) error {
+// do runs fn in a slot, or returns ErrBusy (or ctx's error). fn reports
+// whether it hashed.
+func (g *hashGate) do(ctx context.Context, fn func() (hashed bool)) error {
 	select {
 	case g.slots <- struct{}{}:
 	default:
@@ -114,7 +116,13 @@ func (g *hashGate) do(ctx context.Context, fn func()) error {
 		}
 	}
 	defer func() { <-g.slots }()
-	fn()
+	if fn() && (len(g.slots) > 1 || g.waiting.Load() > 0) {
+		// Under contention, the hash's 19 MiB are garbage now: collect
+		// them before the slot frees, or the heap grows to twice its live
+		// size (GOGC) with such blocks before the next cycle. A login is
+		// worth a collection.
+		runtime.GC()
+	}
 	return nil
 }
 
