@@ -72,8 +72,10 @@ func clean(s string, max int) string {
 
 // Audit appends e to the audit log (At defaults to now), every field cut
 // to its cap, chained on the row before. A failure to write is logged,
-// not returned: the action already happened.
+// not returned: the action already happened. A client that goes away
+// does not cancel the write (ctx's values are kept, not its end).
 func (a *Auth) Audit(ctx context.Context, e AuditEntry) {
+	ctx = context.WithoutCancel(ctx)
 	if e.At.IsZero() {
 		e.At = a.now()
 	}
