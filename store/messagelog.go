@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -119,18 +118,18 @@ func (l *MessageLog) group() *groupCommit[*LogEntry] {
 	return l.gc
 }
 
+// messageChain is the message log's hash chain (v2 links).
+var messageChain = &Chain{Table: "message_log", Head: "message_log_head", Label: chainV2, Name: "message log"}
+
 // write appends a batch of entries in one transaction: the head moves by
 // the batch's size once, each entry chains on the one before.
 func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) error {
 	db := l.DB
 	return db.InTx(ctx, func(tx *sql.Tx) error {
-		var last int64
-		var prev string
-		if err := tx.QueryRowContext(ctx, db.Rebind(`UPDATE message_log_head SET last_id = last_id + ? WHERE k = 1
-			RETURNING last_id, last_hash`), len(items)).Scan(&last, &prev); err != nil {
-			return fmt.Errorf("chain head: %w", err)
+		id, prev, err := messageChain.Reserve(ctx, tx, db, len(items))
+		if err != nil {
+			return err
 		}
-		id := last - int64(len(items)) + 1
 		many := db.Dialect == Postgres && len(items) > 1
 		var cols logColumnsBatch
 		for _, it := range items {
@@ -140,7 +139,7 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 				d := contentDigest(e)
 				e.content = &d
 			}
-			e.Hash = chainHashV2(e.PrevHash, e.ID, e.content)
+			e.Hash = messageChain.Link(e.PrevHash, e.ID, e.content)
 			if many {
 				// One INSERT for the batch, below: the head row stays
 				// locked for one round trip instead of one per entry.
@@ -170,8 +169,7 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE message_log_head SET last_hash = ? WHERE k = 1`), prev)
-		return err
+		return messageChain.SetHead(ctx, tx, db, prev)
 	})
 }
 
@@ -230,80 +228,46 @@ const (
 	chainV2 = "baohan message_log v2"
 )
 
-// chainEnc writes the length-prefixed and fixed-size fields of the
-// chain encodings.
-type chainEnc struct {
-	h interface{ Write([]byte) (int, error) }
-	n [8]byte
-}
-
-func (c *chainEnc) str(b []byte) {
-	binary.BigEndian.PutUint64(c.n[:], uint64(len(b)))
-	c.h.Write(c.n[:])
-	c.h.Write(b)
-}
-
-func (c *chainEnc) num(v int64) {
-	binary.BigEndian.PutUint64(c.n[:], uint64(v))
-	c.h.Write(c.n[:])
-}
-
 // columns writes every column after id and before the hashes.
-func (c *chainEnc) columns(e *LogEntry) {
-	c.num(micros(e.At))
-	c.str([]byte(e.Direction))
-	c.str([]byte(e.Interface))
-	c.str([]byte(e.Peer))
-	c.str([]byte(e.ApplyNo))
-	c.str([]byte(e.BaohanNo))
-	c.str(e.Request)
-	c.str(e.Response)
-	c.num(int64(e.HTTPStatus))
-	c.num(int64(e.Code))
-	c.num(int64(boolInt(e.SignOK)))
-	c.str([]byte(e.Diagnosis))
-	c.str([]byte(e.Error))
-	c.num(e.LatencyMS)
+func columns(d *Digest, e *LogEntry) {
+	d.Int(micros(e.At))
+	d.Str(e.Direction)
+	d.Str(e.Interface)
+	d.Str(e.Peer)
+	d.Str(e.ApplyNo)
+	d.Str(e.BaohanNo)
+	d.Bytes(e.Request)
+	d.Bytes(e.Response)
+	d.Int(int64(e.HTTPStatus))
+	d.Int(int64(e.Code))
+	d.Bool(e.SignOK)
+	d.Str(e.Diagnosis)
+	d.Str(e.Error)
+	d.Int(e.LatencyMS)
 }
 
 // chainHashV1 is the v1 hash of e chained on prev.
 func chainHashV1(prev string, e *LogEntry) string {
 	h := sm3.New()
-	c := chainEnc{h: h}
-	c.str([]byte(prev))
-	c.str([]byte(chainV1))
-	c.num(e.ID)
-	c.columns(e)
+	d := &Digest{h: h}
+	d.Str(prev)
+	d.Str(chainV1)
+	d.Int(e.ID)
+	columns(d, e)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 // contentDigest is the v2 content digest of e (all but id and hashes).
 func contentDigest(e *LogEntry) [sm3.Size]byte {
-	h := sm3.New()
-	c := chainEnc{h: h}
-	c.str([]byte(chainV2))
-	c.columns(e)
-	var d [sm3.Size]byte
-	h.Sum(d[:0])
-	return d
-}
-
-// chainHashV2 is the v2 hash of the row with id and content digest d
-// chained on prev.
-func chainHashV2(prev string, id int64, d *[sm3.Size]byte) string {
-	h := sm3.New()
-	c := chainEnc{h: h}
-	c.str([]byte(prev))
-	c.str([]byte(chainV2))
-	c.num(id)
-	h.Write(d[:])
-	return hex.EncodeToString(h.Sum(nil))
+	d := messageChain.NewDigest()
+	columns(d, e)
+	return d.Sum()
 }
 
 // chainHash is the hash a new row gets: v2.
 func chainHash(prev string, e *LogEntry) string {
 	d := contentDigest(e)
-	return chainHashV2(prev, e.ID, &d)
+	return messageChain.Link(prev, e.ID, &d)
 }
 
 // rowHashMatches reports whether e.Hash is e's v2 or v1 hash.
@@ -413,98 +377,47 @@ func (l *MessageLog) Get(ctx context.Context, id int64) (*LogEntry, error) {
 	return e, err
 }
 
-// ChainBreak is where the message log's hash chain breaks.
-type ChainBreak struct {
-	ID     int64  // the first row that does not verify (or the first missing id)
-	Reason string // what is wrong with it
-}
-
-func (b *ChainBreak) Error() string {
-	return fmt.Sprintf("message log chain broken at row %d: %s", b.ID, b.Reason)
-}
-
 // VerifyChain checks the whole chain in one consistent snapshot: ids
 // follow each other from 1, each row's prev_hash is the previous row's
 // hash, each hash matches the row's content, and the chain ends where the
 // head row says. It returns nil, nil when the log is intact, and the
 // first break otherwise.
 func (l *MessageLog) VerifyChain(ctx context.Context) (*ChainBreak, error) {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if l.DB.Dialect == Postgres {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	tx, err := l.DB.BeginTx(ctx, opts)
+	brk, _, err := l.Verify(ctx)
+	return brk, err
+}
+
+// Verify is VerifyChain that also returns the number of rows.
+func (l *MessageLog) Verify(ctx context.Context) (*ChainBreak, int64, error) {
+	tx, err := BeginVerify(ctx, l.DB)
 	if err != nil {
-		return nil, fmt.Errorf("store: verify message log: %w", err)
+		return nil, 0, fmt.Errorf("store: verify message log: %w", err)
 	}
 	defer tx.Rollback()
-	return l.verifyChain(ctx, tx)
+	return messageChain.Verify(ctx, tx, l.DB, l.chainRows)
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+func (l *MessageLog) verifyChain(ctx context.Context, tx Querier) (*ChainBreak, error) {
+	brk, _, err := messageChain.Verify(ctx, tx, l.DB, l.chainRows)
+	return brk, err
 }
 
-func (l *MessageLog) verifyChain(ctx context.Context, tx querier) (*ChainBreak, error) {
-	var (
-		headID   int64
-		headHash string
-	)
-	if err := tx.QueryRowContext(ctx, "SELECT last_id, last_hash FROM message_log_head WHERE k = 1").Scan(&headID, &headHash); err != nil {
-		return nil, fmt.Errorf("store: verify message log: head: %w", err)
+// chainRows reads rows for Chain.Verify, with their bodies.
+func (l *MessageLog) chainRows(ctx context.Context, q Querier, after int64, limit int) ([]ChainRow, error) {
+	rows, err := q.QueryContext(ctx, l.DB.Rebind("SELECT "+logColumns+", request, response FROM message_log WHERE id > ? ORDER BY id LIMIT ?"), after, limit)
+	if err != nil {
+		return nil, err
 	}
-	prevID, prevHash := int64(0), GenesisHash
-	q := l.DB.Rebind("SELECT " + logColumns + ", request, response FROM message_log WHERE id > ? ORDER BY id LIMIT 256")
-	for {
-		rows, err := tx.QueryContext(ctx, q, prevID)
+	defer rows.Close()
+	var out []ChainRow
+	for rows.Next() {
+		e, err := scanLogEntry(rows, true)
 		if err != nil {
-			return nil, fmt.Errorf("store: verify message log: %w", err)
+			return nil, err
 		}
-		n := 0
-		var brk *ChainBreak
-		for rows.Next() {
-			e, err := scanLogEntry(rows, true)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: verify message log: %w", err)
-			}
-			n++
-			switch {
-			case e.ID > headID:
-				brk = &ChainBreak{e.ID, fmt.Sprintf("row is beyond the chain head (last id %d): inserted outside the log", headID)}
-			case e.ID != prevID+1:
-				brk = &ChainBreak{prevID + 1, fmt.Sprintf("rows %d to %d are missing (deleted)", prevID+1, e.ID-1)}
-			case e.PrevHash != prevHash:
-				brk = &ChainBreak{e.ID, fmt.Sprintf("prev_hash %s is not the hash of row %d (%s)", short(e.PrevHash), prevID, short(prevHash))}
-			default:
-				if ok, h := rowHashMatches(e); !ok {
-					brk = &ChainBreak{e.ID, fmt.Sprintf("content does not match its hash (stored %s, computed %s): the row was edited", short(e.Hash), short(h))}
-				}
-			}
-			if brk != nil {
-				break
-			}
-			prevID, prevHash = e.ID, e.Hash
-		}
-		rows.Close()
-		if brk != nil {
-			return brk, nil
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("store: verify message log: %w", err)
-		}
-		if n == 0 {
-			break
-		}
+		out = append(out, ChainRow{ID: e.ID, PrevHash: e.PrevHash, Hash: e.Hash, Check: func() (bool, string) { return rowHashMatches(e) }})
 	}
-	switch {
-	case prevID != headID:
-		return &ChainBreak{prevID + 1, fmt.Sprintf("the log ends at row %d but the chain head says %d: rows %d to %d were deleted", prevID, headID, prevID+1, headID)}, nil
-	case prevHash != headHash:
-		return &ChainBreak{prevID, fmt.Sprintf("the last row's hash %s is not the chain head's %s", short(prevHash), short(headHash))}, nil
-	}
-	return nil, nil
+	return out, rows.Err()
 }
 
 func short(h string) string {

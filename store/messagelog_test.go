@@ -83,6 +83,8 @@ func TestMessageLogChain(t *testing.T) {
 			{"edit and rehash a row", "UPDATE message_log SET applyno = 'A9999', hash = ? WHERE id = 8", []any{forgedHash}, 9, "prev_hash"},
 			{"delete a row", "DELETE FROM message_log WHERE id = 6", nil, 6, "missing"},
 			{"delete the newest rows", "DELETE FROM message_log WHERE id >= 12", nil, 12, "deleted"},
+			{"insert a row before the first", "INSERT INTO message_log SELECT 0, at, direction, interface, peer, 'A0000', baohanno, request, response, " +
+				"http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash FROM message_log WHERE id = 1", nil, 0, "below the chain's first"},
 			{"forge a prev_hash", "UPDATE message_log SET prev_hash = ? WHERE id = 9", []any{GenesisHash}, 9, "prev_hash"},
 		}
 		for _, tt := range tampers {
@@ -245,13 +247,13 @@ func TestChainHashGolden(t *testing.T) {
 		t.Errorf("v1 hash %s, want %s", got, want)
 	}
 	v2 := chainHash(GenesisHash, e)
-	if v2 == chainHashV1(GenesisHash, e) || len(v2) != 64 {
-		t.Fatalf("v2 hash %s", v2)
+	if want := "842a94dbd7a2b9fc063ad39588fbd08f90efa61c12f848401516ac1a4bfd1f0d"; v2 != want {
+		t.Errorf("v2 hash %s, want %s", v2, want)
 	}
 	// v2 by hand: SM3(len prev, prev, len label, label, id, SM3(label, columns)).
 	d := contentDigest(e)
-	if got := chainHashV2(GenesisHash, 3, &d); got != v2 {
-		t.Errorf("chainHashV2 %s, chainHash %s", got, v2)
+	if got := messageChain.Link(GenesisHash, 3, &d); got != v2 {
+		t.Errorf("messageChain.Link %s, chainHash %s", got, v2)
 	}
 	e2 := *e
 	e2.Request = append([]byte(nil), e.Request...)

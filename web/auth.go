@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,16 +83,24 @@ func ParseRole(s string) (Role, error) {
 // Auth keeps the staff accounts, the sessions, the login challenges and
 // the audit log of one console (its realm) in the service's database.
 type Auth struct {
-	db      *store.DB
-	realm   string
-	now     func() time.Time
-	log     *slog.Logger
-	idle    time.Duration
-	maxAge  time.Duration
-	secure  bool // cookies Secure even without TLS on the connection (behind a TLS proxy)
-	cookie  string
-	pre     string
-	lockout int
+	db     *store.DB
+	realm  string
+	now    func() time.Time
+	log    *slog.Logger
+	idle   time.Duration
+	maxAge time.Duration
+	secure bool // cookies Secure even without TLS on the connection (behind a TLS proxy)
+	cookie string
+	pre    string
+	device string // the device cookie's name
+
+	lockout   int           // wrong passwords in a row that lock the account
+	lockBase  time.Duration // the first lock; each further one lasts twice the one before
+	lockMax   time.Duration // the longest lock
+	failSQL   string        // the atomic failure count (failureSQL)
+	throttle  *loginThrottle
+	gate      *hashGate
+	deviceTTL time.Duration
 }
 
 // AuthOption configures NewAuth.
@@ -109,6 +118,24 @@ func WithSessionLifetime(idle, maxAge time.Duration) AuthOption {
 	return func(a *Auth) { a.idle, a.maxAge = idle, maxAge }
 }
 
+// WithLockout sets how many wrong passwords in a row lock an account
+// (default DefaultLockout) for browsers that have not logged in to it
+// before; n < 1 keeps the default.
+func WithLockout(n int) AuthOption {
+	return func(a *Auth) {
+		if n >= 1 {
+			a.lockout = n
+		}
+	}
+}
+
+// WithLoginThrottle sets the per-address login throttle: burst attempts
+// at once, then one every interval (default DefaultLoginBurst and
+// DefaultLoginInterval).
+func WithLoginThrottle(burst int, interval time.Duration) AuthOption {
+	return func(a *Auth) { a.throttle = newLoginThrottle(burst, interval) }
+}
+
 // WithSecureCookies marks cookies Secure on plain-HTTP connections too,
 // for a console behind a TLS-terminating proxy. (On TLS connections they
 // always are.)
@@ -123,14 +150,22 @@ func NewAuth(ctx context.Context, db *store.DB, realm string, opts ...AuthOption
 		return nil, fmt.Errorf("web: realm %q: want a lower-case name like \"platform\"", realm)
 	}
 	a := &Auth{db: db, realm: realm, now: time.Now, idle: 2 * time.Hour, maxAge: 12 * time.Hour,
-		cookie: "baohan_" + realm + "_session", pre: "baohan_" + realm + "_pre", lockout: 5}
+		cookie: "baohan_" + realm + "_session", pre: "baohan_" + realm + "_pre", device: "baohan_" + realm + "_device",
+		lockout: DefaultLockout, lockBase: 5 * time.Minute, lockMax: time.Hour, gate: passwordGate, deviceTTL: 90 * 24 * time.Hour}
 	for _, o := range opts {
 		o(a)
 	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	if a.throttle == nil {
+		a.throttle = newLoginThrottle(DefaultLoginBurst, DefaultLoginInterval)
+	}
+	a.failSQL = a.failureSQL()
 	if err := Migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := adoptAudit(ctx, db); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -166,13 +201,13 @@ var (
 
 // CreateUser adds a staff account.
 func (a *Auth) CreateUser(ctx context.Context, username, displayName string, role Role, password string) (*User, error) {
-	if !usernameRE.MatchString(username) {
-		return nil, fmt.Errorf("用户名 %q 无效：2-64 个字母、数字或 ._@- (username: letters, digits, ._@-)", username)
+	if !validUsername(username) {
+		return nil, fmt.Errorf("用户名 %s 无效：2-64 个字母、数字或 ._@- (username: letters, digits, ._@-)", strconv.QuoteToASCII(truncate(username, 80)))
 	}
 	if role.rank() == 0 {
 		return nil, fmt.Errorf("role %q: want viewer, operator or admin", role)
 	}
-	hash, err := HashPassword(password)
+	hash, err := a.hashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}
@@ -254,10 +289,23 @@ func (a *Auth) UpdateUser(ctx context.Context, username string, role Role, disab
 	})
 }
 
-// SetPassword sets a staff account's password, clears its lockout and
-// ends its sessions.
+// hashPassword hashes a new password in a slot of the hashing gate.
+func (a *Auth) hashPassword(ctx context.Context, password string) (string, error) {
+	if err := checkPassword(password); err != nil {
+		return "", err
+	}
+	var hash string
+	var err error
+	if gerr := a.gate.do(ctx, func() bool { hash, err = HashPassword(password); return true }); gerr != nil {
+		return "", gerr
+	}
+	return hash, err
+}
+
+// SetPassword sets a staff account's password, clears its lockout,
+// revokes its device cookies and ends its sessions.
 func (a *Auth) SetPassword(ctx context.Context, username, password string) error {
-	hash, err := HashPassword(password)
+	hash, err := a.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -270,7 +318,11 @@ func (a *Auth) SetPassword(ctx context.Context, username, password string) error
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET password_hash = ?, failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`), hash, micros(a.now()), id); err != nil {
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET password_hash = ?, failed_logins = 0, lockouts = 0, locked_until = 0, updated_at = ? WHERE id = ?`), hash, micros(a.now()), id); err != nil {
+			return err
+		}
+		// A new password starts afresh: the browsers log in again.
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_devices WHERE realm = ? AND user_id = ?`), a.realm, id); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_sessions WHERE realm = ? AND kind = 'staff' AND user_id = ?`), a.realm, id)
@@ -345,6 +397,9 @@ type Session struct {
 	Role      Role
 	CSRF      string
 	ExpiresAt time.Time
+	// Device is a new device cookie after a successful password login
+	// (LoginDevice), for Auth.SetDeviceCookie.
+	Device    string
 	tokenHash string
 }
 
@@ -360,13 +415,73 @@ func hashToken(t string) string {
 // takes does not tell whether the account exists.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$5H2Qv8T5b8qSbmS+0fMmHXL4ohbSB3dXWlTQ+9WkKmI"
 
-// Login checks a staff member's password and opens a session. Five
-// failures in a row lock the account for 5 minutes; every attempt is
-// audited.
+// DefaultLockout is how many wrong passwords in a row lock an account.
+const DefaultLockout = 5
+
+// ErrThrottled is the answer to a login from an address that tried too
+// often (see ThrottleError).
+var ErrThrottled = errors.New("登录尝试过于频繁，请稍后再试 (too many login attempts from this address)")
+
+// ThrottleError is ErrThrottled with the client's address and the time
+// until its next attempt is allowed.
+type ThrottleError struct {
+	Addr       string
+	RetryAfter time.Duration
+}
+
+func (e *ThrottleError) Error() string {
+	s := max(int(e.RetryAfter.Round(time.Second)/time.Second), 1)
+	return fmt.Sprintf("登录尝试过于频繁，请 %d 秒后再试 (too many login attempts from %s: try again in %ds)", s, e.Addr, s)
+}
+
+// Is makes errors.Is(err, ErrThrottled) hold.
+func (e *ThrottleError) Is(target error) bool { return target == ErrThrottled }
+
+// validUsername reports whether name can be a staff account's username
+// (CreateUser's rule); a login with any other name is refused before it
+// reaches the database or the audit log.
+func validUsername(name string) bool { return len(name) <= 64 && usernameRE.MatchString(name) }
+
+// Login checks a staff member's password and opens a session, like
+// LoginDevice without a device cookie.
 func (a *Auth) Login(ctx context.Context, username, password, ip string) (*Session, string, error) {
-	s, err := a.CheckLogin(ctx, username, password, ip)
+	return a.LoginDevice(ctx, username, password, ip, "")
+}
+
+// LoginDevice checks a staff member's password and opens a session.
+//
+// In order: the client address's throttle (ThrottleError), the username's
+// form (ErrBadLogin, audited without the name itself), the account's lock
+// (ErrLocked, no hashing), the password, hashed in one of a bounded
+// number of slots (ErrBusy when none frees up in time). Wrong passwords
+// are counted atomically in the database; the lockout-th in a row locks
+// the account: 5 minutes, then twice as long each further time, at most
+// an hour (the doubling is forgotten a day after the last lock ended).
+//
+// The lock does not apply to a browser with a device cookie of this
+// account (device: the cookie's value; Session.Device is a fresh one to
+// hand to the browser after every successful login): anyone can lock an
+// account for unknown browsers, not out of the browsers that logged in
+// to it before. Wrong passwords from such a browser count against its
+// cookie, which is revoked at the lockout-th. Every attempt is audited.
+func (a *Auth) LoginDevice(ctx context.Context, username, password, ip, device string) (*Session, string, error) {
+	now := a.now()
+	if ok, wait, first := a.throttle.take(ip, now); !ok {
+		if first { // once per run of refusals, not once per request
+			a.Audit(ctx, AuditEntry{Actor: auditName(username), Action: "login", Detail: "throttled: too many attempts from this address", OK: false, IP: ip})
+		}
+		return nil, "", &ThrottleError{Addr: ip, RetryAfter: wait}
+	}
+	s, err := a.checkLogin(ctx, username, password, ip, device)
+	if errors.Is(err, ErrBusy) {
+		a.throttle.giveBack(ip, now) // not an attempt: no password was checked
+	}
 	if err != nil {
 		return nil, "", err
+	}
+	a.throttle.giveBack(ip, now)
+	if s.Device, err = a.newDevice(ctx, s.UserID, device); err != nil {
+		a.log.Warn("web: device cookie", "err", err) // the login stands without one
 	}
 	token, err := a.open(ctx, s)
 	if err != nil {
@@ -377,54 +492,256 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (*Sessi
 }
 
 // CheckLogin checks a staff member's password, counting failures like
-// Login, and returns the session it would open, unopened.
+// Login, and returns the session it would open, unopened. It is not
+// throttled (the caller is: the password page needs a session).
 func (a *Auth) CheckLogin(ctx context.Context, username, password, ip string) (*Session, error) {
+	return a.checkLogin(ctx, username, password, ip, "")
+}
+
+// auditName is what the audit log says of a username that may be
+// anything: the name when it is a valid one, else a short quoted prefix
+// and its length.
+func auditName(name string) string {
+	if validUsername(name) {
+		return name
+	}
+	return fmt.Sprintf("(invalid: %s, %d bytes)", strconv.QuoteToASCII(truncate(name, 24)), len(name))
+}
+
+// CheckLoginDevice is CheckLogin for a browser with a device cookie.
+func (a *Auth) CheckLoginDevice(ctx context.Context, username, password, ip, device string) (*Session, error) {
+	return a.checkLogin(ctx, username, password, ip, device)
+}
+
+func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device string) (*Session, error) {
+	if !validUsername(username) {
+		// Nothing of it reaches the database but a short prefix in the
+		// audit log; no account has such a name, so no hash is needed to
+		// keep timing from telling which accounts exist.
+		a.Audit(ctx, AuditEntry{Actor: auditName(username), Action: "login", Detail: "invalid username", OK: false, IP: ip})
+		return nil, ErrBadLogin
+	}
+	if len(password) > maxPasswordLen {
+		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "password over 1024 bytes", OK: false, IP: ip})
+		return nil, ErrBadLogin
+	}
 	var (
 		id            int64
 		hash, display string
 		role          Role
 		disabled      bool
-		failed        int
 		lockedUntil   int64
 		found         = true
 		now           = a.now()
 	)
-	err := a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT id, password_hash, display_name, role, disabled, failed_logins, locked_until
-		FROM web_users WHERE realm = ? AND username = ?`), a.realm, username).Scan(&id, &hash, &display, &role, &disabled, &failed, &lockedUntil)
+	err := a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT id, password_hash, display_name, role, disabled, locked_until
+		FROM web_users WHERE realm = ? AND username = ?`), a.realm, username).Scan(&id, &hash, &display, &role, &disabled, &lockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		found, hash = false, dummyHash
 	} else if err != nil {
 		return nil, err
 	}
-	if found && lockedUntil > micros(now) {
+	known := false // a browser that logged in to this account before
+	if found && device != "" {
+		var owner int64
+		err := a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT user_id FROM web_devices WHERE token_hash = ? AND realm = ? AND expires_at > ?`),
+			hashToken(device), a.realm, micros(now)).Scan(&owner)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		known = err == nil && owner == id
+	}
+	if found && !known && lockedUntil > micros(now) {
+		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked until " + time.UnixMicro(lockedUntil).UTC().Format(time.RFC3339), OK: false, IP: ip})
+		return nil, ErrLocked
+	}
+	var ok, lockedMeanwhile bool
+	err = a.gate.do(ctx, func() bool {
+		if found && !known {
+			// Locked while this attempt waited for a slot: no hash.
+			var until int64
+			if a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT locked_until FROM web_users WHERE id = ?`), id).Scan(&until) == nil && until > micros(a.now()) {
+				lockedMeanwhile = true
+				return false
+			}
+		}
+		ok = CheckPassword(hash, password) // also for unknown users, so timing tells nothing
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if lockedMeanwhile {
 		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked", OK: false, IP: ip})
 		return nil, ErrLocked
 	}
-	ok := CheckPassword(hash, password) // also for unknown users, so timing tells nothing
 	if !found || !ok || disabled {
-		if found {
-			failed++
-			lock := int64(0)
-			if failed >= a.lockout {
-				lock, failed = micros(now.Add(5*time.Minute)), 0
-			}
-			if _, err := a.db.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET failed_logins = ?, locked_until = ? WHERE id = ?`), failed, lock, id); err != nil {
+		detail := "wrong password"
+		switch {
+		case !found:
+			detail = "unknown user"
+		case ok: // disabled, right password: not a guess
+			detail = "disabled"
+		case known:
+			failed, err := a.countDeviceFailure(ctx, device)
+			if err != nil {
 				return nil, err
 			}
-		}
-		detail := "wrong password"
-		if !found {
-			detail = "unknown user"
-		} else if disabled && ok {
-			detail = "disabled"
+			detail = fmt.Sprintf("wrong password (%d in a row from a known browser)", failed)
+			if failed >= a.lockout {
+				detail += "; its device cookie is revoked"
+			}
+		default:
+			failed, until, err := a.countFailure(ctx, id, now)
+			if errors.Is(err, ErrLocked) {
+				// Locked by a concurrent attempt since we looked: this one
+				// is not counted.
+				a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked", OK: false, IP: ip})
+				return nil, ErrLocked
+			}
+			if err != nil {
+				return nil, err
+			}
+			if until > 0 {
+				detail = fmt.Sprintf("wrong password (%d in a row): locked until %s", a.lockout, time.UnixMicro(until).UTC().Format(time.RFC3339))
+			} else {
+				detail = fmt.Sprintf("wrong password (%d in a row)", failed)
+			}
 		}
 		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: detail, OK: false, IP: ip})
 		return nil, ErrBadLogin
 	}
-	if _, err := a.db.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET failed_logins = 0, locked_until = 0 WHERE id = ?`), id); err != nil {
+	if known {
+		_, err = a.db.ExecContext(ctx, a.db.Rebind(`UPDATE web_devices SET failed = 0 WHERE token_hash = ?`), hashToken(device))
+	} else {
+		// Not when a concurrent attempt locked it meanwhile.
+		_, err = a.db.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET failed_logins = 0, lockouts = 0, locked_until = 0
+			WHERE id = ? AND locked_until <= ?`), id, micros(now))
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &Session{Kind: "staff", UserID: id, Subject: username, Name: display, Role: role}, nil
+}
+
+// failureSQL is the statement that counts a wrong password: one UPDATE,
+// atomic on SQLite and PostgreSQL alike, that adds one to failed_logins
+// unless the account is locked (then it matches no row), and at the
+// lockout-th locks it and starts counting again. The lock lasts lockBase
+// × 2^level, at most lockMax, level being the locks in a row (forgotten
+// once the last lock ended a day ago). The durations are written into
+// the statement (they are fixed per Auth); its parameters are
+// failureArgs.
+func (a *Auth) failureSQL() string {
+	const level = `(CASE WHEN locked_until > ? THEN lockouts ELSE 0 END)`
+	var dur strings.Builder
+	dur.WriteString("(CASE")
+	d, i := a.lockBase, 0
+	for ; d < a.lockMax && i < 16; i++ {
+		fmt.Fprintf(&dur, " WHEN %s = %d THEN %d", level, i, d.Microseconds())
+		d *= 2
+	}
+	fmt.Fprintf(&dur, " ELSE %d END)", a.lockMax.Microseconds())
+	return a.db.Rebind(`UPDATE web_users SET
+		failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END,
+		lockouts = CASE WHEN failed_logins + 1 >= ? THEN ` + level + ` + 1 ELSE lockouts END,
+		locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? + ` + dur.String() + ` ELSE locked_until END
+		WHERE id = ? AND locked_until <= ?
+		RETURNING failed_logins, locked_until`)
+}
+
+// countFailure counts a wrong password on account id at now. It returns
+// the failures in a row, and when this one locked the account, the end
+// of the lock; ErrLocked when the account is locked already.
+func (a *Auth) countFailure(ctx context.Context, id int64, now time.Time) (failed int, until int64, err error) {
+	n := micros(now)
+	forgotten := n - (24 * time.Hour).Microseconds()
+	steps := 0
+	for d := a.lockBase; d < a.lockMax && steps < 16; d *= 2 {
+		steps++
+	}
+	args := []any{a.lockout, a.lockout, forgotten, a.lockout, n}
+	for range steps {
+		args = append(args, forgotten)
+	}
+	args = append(args, id, n)
+	var lockedUntil int64
+	err = a.db.QueryRowContext(ctx, a.failSQL, args...).Scan(&failed, &lockedUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, ErrLocked
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if lockedUntil > n {
+		return a.lockout, lockedUntil, nil
+	}
+	return failed, 0, nil
+}
+
+// countDeviceFailure counts a wrong password from a known browser on its
+// device cookie, and revokes the cookie at the lockout-th.
+func (a *Auth) countDeviceFailure(ctx context.Context, device string) (int, error) {
+	var failed int
+	err := a.db.QueryRowContext(ctx, a.db.Rebind(`UPDATE web_devices SET failed = failed + 1 WHERE token_hash = ? RETURNING failed`),
+		hashToken(device)).Scan(&failed)
+	if errors.Is(err, sql.ErrNoRows) { // revoked by a concurrent attempt
+		return a.lockout, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if failed >= a.lockout {
+		if _, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_devices WHERE token_hash = ?`), hashToken(device)); err != nil {
+			return 0, err
+		}
+	}
+	return failed, nil
+}
+
+// devicesPerUser bounds the device cookies an account keeps (the newest).
+const devicesPerUser = 20
+
+// newDevice issues a device cookie for user after a successful login,
+// replacing old (the one the browser sent, if it was this user's).
+func (a *Auth) newDevice(ctx context.Context, user int64, old string) (string, error) {
+	token := randomToken(24)
+	now := a.now()
+	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
+		if old != "" {
+			if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_devices WHERE token_hash = ? AND realm = ? AND user_id = ?`),
+				hashToken(old), a.realm, user); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_devices (token_hash, realm, user_id, failed, created_at, expires_at)
+			VALUES (?, ?, ?, 0, ?, ?)`), hashToken(token), a.realm, user, micros(now), micros(now.Add(a.deviceTTL))); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_devices WHERE realm = ? AND user_id = ? AND token_hash NOT IN
+			(SELECT token_hash FROM web_devices WHERE realm = ? AND user_id = ? ORDER BY created_at DESC, token_hash LIMIT ?)`),
+			a.realm, user, a.realm, user, devicesPerUser)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// SetDeviceCookie hands a device cookie (Session.Device) to the browser,
+// for the console under path (the login and the password pages read it).
+func (a *Auth) SetDeviceCookie(w http.ResponseWriter, r *http.Request, path, token string) {
+	http.SetCookie(w, &http.Cookie{Name: a.device, Value: token, Path: path, MaxAge: int(a.deviceTTL.Seconds()), HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: a.secure || r.TLS != nil})
+}
+
+// DeviceCookie is the browser's device cookie ("" without one).
+func (a *Auth) DeviceCookie(r *http.Request) string {
+	if c, err := r.Cookie(a.device); err == nil && len(c.Value) <= 64 {
+		return c.Value
+	}
+	return ""
 }
 
 // LoginBidder opens a bidder's session after the caller verified the
@@ -488,10 +805,13 @@ func (a *Auth) Logout(ctx context.Context, s *Session) error {
 	return err
 }
 
-// Sweep deletes expired sessions and challenges.
+// Sweep deletes expired sessions, device cookies and challenges.
 func (a *Auth) Sweep(ctx context.Context) error {
 	now := micros(a.now())
 	if _, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_sessions WHERE realm = ? AND (expires_at <= ? OR last_seen_at <= ?)`), a.realm, now, now-a.idle.Microseconds()); err != nil {
+		return err
+	}
+	if _, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_devices WHERE realm = ? AND expires_at <= ?`), a.realm, now); err != nil {
 		return err
 	}
 	_, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, now)

@@ -16,7 +16,9 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/baohan-dev/baohan/transport"
 	"github.com/baohan-dev/baohan/web/caagent"
@@ -374,19 +376,49 @@ func (c *console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, nil, http.StatusOK, "login", "登录", map[string]any{"Next": r.URL.Query().Get("next"), "BidderLogin": c.home[Bidder] != ""})
 }
 
+// maxLoginBody bounds the body of a login POST: a username, a password
+// of at most 1024 bytes and a next path fit many times over.
+const maxLoginBody = 16 << 10
+
 func (c *console) loginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseForm(); err != nil {
+		c.fail(w, r, nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("登录请求过大或无法解析 (the login form must be a form of at most %d bytes)", maxLoginBody))
+		return
+	}
 	user, pass := strings.TrimSpace(r.PostFormValue("username")), r.PostFormValue("password")
-	s, token, err := c.auth.Login(r.Context(), user, pass, c.clientIP(r))
+	s, token, err := c.auth.LoginDevice(r.Context(), user, pass, c.clientIP(r), c.auth.DeviceCookie(r))
 	if err != nil {
 		status := http.StatusUnauthorized
-		if !errors.Is(err, ErrBadLogin) && !errors.Is(err, ErrLocked) {
+		var te *ThrottleError
+		switch {
+		case errors.As(err, &te):
+			status = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", strconv.Itoa(max(int(te.RetryAfter.Round(time.Second)/time.Second), 1)))
+		case errors.Is(err, ErrBusy):
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		case errors.Is(err, ErrBadLogin), errors.Is(err, ErrLocked):
+		case r.Context().Err() != nil:
+			return // the browser went away
+		default:
 			c.log.Error("web: login", "err", err)
 			status = http.StatusInternalServerError
 		}
-		c.render(w, r, nil, status, "login", "登录", map[string]any{"Next": r.PostFormValue("next"), "Error": err.Error(), "Username": user, "BidderLogin": c.home[Bidder] != ""})
+		if !validUsername(user) {
+			user = "" // not echoed: it may be anything, of any size
+		}
+		next := r.PostFormValue("next")
+		if !strings.HasPrefix(next, c.base+"/") {
+			next = ""
+		}
+		c.render(w, r, nil, status, "login", "登录", map[string]any{"Next": next, "Error": err.Error(), "Username": user, "BidderLogin": c.home[Bidder] != ""})
 		return
 	}
 	c.auth.SetSessionCookie(w, r, token)
+	if s.Device != "" {
+		c.auth.SetDeviceCookie(w, r, c.base+"/", s.Device)
+	}
 	http.Redirect(w, r, c.safeNext(r.PostFormValue("next"), s.Role), http.StatusSeeOther)
 }
 
@@ -469,7 +501,10 @@ func (c *console) passwordPost(w http.ResponseWriter, r *http.Request, s *Sessio
 		return errStatus(http.StatusForbidden, "投标人使用CA证书登录，没有密码")
 	}
 	return c.act(w, r, s, "password.change", s.Subject, c.base+"/password", func() (string, error) {
-		if _, err := c.auth.CheckLogin(r.Context(), s.Subject, r.PostFormValue("current"), c.clientIP(r)); err != nil {
+		if _, err := c.auth.CheckLoginDevice(r.Context(), s.Subject, r.PostFormValue("current"), c.clientIP(r), c.auth.DeviceCookie(r)); err != nil {
+			if errors.Is(err, ErrBusy) || errors.Is(err, ErrLocked) {
+				return "", err
+			}
 			return "", errors.New("当前密码不正确 (current password is wrong)")
 		}
 		if r.PostFormValue("new") != r.PostFormValue("repeat") {

@@ -18,8 +18,11 @@
 //	c, err := web.Platform(ctx, svc, web.Options{})
 //	h := c.Handler(svc.Handler()) // /console/ is the console; the rest is the service
 //
-// Under both: staff accounts (argon2id), server-side sessions in the
-// service's database, CSRF tokens on every POST, roles (viewer, operator,
-// admin) checked on every action, and an audit log (Auth). The bidder's CA
-// agent is package caagent.
+// Under both: staff accounts (argon2id, hashed in a bounded number of
+// slots), logins throttled per client address and locked after repeated
+// wrong passwords except for browsers that logged in before (device
+// cookies), server-side sessions in the service's database, CSRF tokens on
+// every POST, roles (viewer, operator, admin) checked on every action, and
+// an audit log chained by SM3 (Auth, VerifyAudit). The bidder's CA agent
+// is package caagent.
 package web

@@ -11,17 +11,20 @@ import (
 	"strings"
 
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/web"
 )
 
 func init() {
 	register(&command{
 		Name:    "audit verify",
-		Summary: "check the tamper-evident message log (SM3 hash chain) of a platform or institution database",
+		Summary: "check the tamper-evident logs (SM3 hash chains) of a platform or institution database: the message log and the console audit log",
 		Usage: "audit verify (--db URL | --data DIR) [--side platform|institution]\n\n" +
-			"Every exchange with a peer is a row of the message log, chained by SM3: each row's hash covers\n" +
-			"its content and the previous row's hash, and a head row holds the last. An edited, inserted or\n" +
-			"deleted row breaks the chain. Exit 0 and \"ok, N entries\" when it holds; exit 1 naming the\n" +
-			"first broken entry otherwise. Read-only; safe while the service runs.\n" +
+			"Every exchange with a peer is a row of the message log, and every staff login and action a row of\n" +
+			"the console audit log; each is chained by SM3: a row's hash covers its content and the previous\n" +
+			"row's hash, and a head row holds the last. An edited, inserted or deleted row breaks the chain.\n" +
+			"One line per log: \"message log: ok, N entries\" when it holds, or \"...: broken at entry N: why\"\n" +
+			"naming the first broken entry. Exit 0 when both hold, 1 otherwise. Read-only; safe while the\n" +
+			"service runs.\n" +
 			"--data DIR opens DIR/platform.db or DIR/institution.db (--side chooses when both are there).",
 		Run: runAuditVerify,
 	})
@@ -56,20 +59,65 @@ func runAuditVerify(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("opening %s: %w", redactURL(url), err)
 	}
 	defer db.Close()
-	var n int64
-	if err := db.QueryRowContext(ctx, "SELECT last_id FROM message_log_head WHERE k = 1").Scan(&n); err != nil {
-		return fmt.Errorf("%s has no message log (is it a baohan database?): %w", redactURL(url), err)
+	if ok, err := tableExists(ctx, db, "message_log_head"); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("%s has no message log (is it a baohan database?)", redactURL(url))
 	}
-	brk, err := store.NewMessageLog(db).VerifyChain(ctx)
+	var broken []error
+	brk, n, err := store.NewMessageLog(db).Verify(ctx)
 	if err != nil {
 		return err
 	}
+	report(env, "message log", brk, n)
 	if brk != nil {
-		fmt.Fprintf(env.Stdout, "broken at entry %d: %s\n", brk.ID, brk.Reason)
-		return fmt.Errorf("message log of %s: %w", redactURL(url), brk)
+		broken = append(broken, brk)
 	}
-	fmt.Fprintf(env.Stdout, "ok, %d entries\n", n)
+	// The consoles' audit log: there when a console ever ran on this
+	// database (its table), chained since this version (its head).
+	if ok, err := tableExists(ctx, db, "web_audit"); err != nil {
+		return err
+	} else if ok {
+		brk, n, err := web.VerifyAudit(ctx, db)
+		if err != nil {
+			fmt.Fprintf(env.Stdout, "console audit log: cannot be verified: %v\n", err)
+			broken = append(broken, fmt.Errorf("console audit log: %w", err))
+		} else {
+			report(env, "console audit log", brk, n)
+			if brk != nil {
+				broken = append(broken, brk)
+			}
+		}
+	} else {
+		fmt.Fprintln(env.Stdout, "console audit log: none (no console has run on this database)")
+	}
+	if len(broken) > 0 {
+		return fmt.Errorf("%s: %w", redactURL(url), errors.Join(broken...))
+	}
 	return nil
+}
+
+// report prints one log's outcome.
+func report(env *Env, name string, brk *store.ChainBreak, n int64) {
+	if brk != nil {
+		fmt.Fprintf(env.Stdout, "%s: broken at entry %d: %s\n", name, brk.ID, brk.Reason)
+		return
+	}
+	fmt.Fprintf(env.Stdout, "%s: ok, %d entries\n", name, n)
+}
+
+// tableExists reports whether db has table name (in the current schema
+// on PostgreSQL).
+func tableExists(ctx context.Context, db *store.DB, name string) (bool, error) {
+	var n int
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	if db.Dialect == store.Postgres {
+		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
+	}
+	if err := db.QueryRowContext(ctx, db.Rebind(q), name).Scan(&n); err != nil {
+		return false, fmt.Errorf("looking for table %s: %w", name, err)
+	}
+	return n > 0, nil
 }
 
 // auditTarget picks the database to open.

@@ -13,6 +13,7 @@ import (
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/store/storetest"
 	"github.com/baohan-dev/baohan/transport"
+	"github.com/baohan-dev/baohan/web"
 )
 
 func auditRun(t *testing.T, args ...string) (int, string, string) {
@@ -47,11 +48,11 @@ func TestAuditVerify(t *testing.T) {
 	db := logDB(t, "", dir, "platform.db", 5)
 
 	code, out, errs := auditRun(t, "audit", "verify", "--data", dir)
-	if code != 0 || out != "ok, 5 entries\n" {
+	if code != 0 || out != "message log: ok, 5 entries\nconsole audit log: none (no console has run on this database)\n" {
 		t.Fatalf("intact: exit %d, %q %q", code, out, errs)
 	}
 	// The file can also be named, and --side picks it.
-	if code, out, _ := auditRun(t, "audit", "verify", "--db", filepath.Join(dir, "platform.db")); code != 0 || out != "ok, 5 entries\n" {
+	if code, out, _ := auditRun(t, "audit", "verify", "--db", filepath.Join(dir, "platform.db")); code != 0 || !strings.HasPrefix(out, "message log: ok, 5 entries\n") {
 		t.Fatalf("--db FILE: exit %d %q", code, out)
 	}
 	if code, _, errs := auditRun(t, "audit", "verify", "--data", dir, "--side", "institution"); code != 1 || !strings.Contains(errs, "no institution.db in") {
@@ -61,11 +62,11 @@ func TestAuditVerify(t *testing.T) {
 	tests := []struct {
 		name, sql, want string
 	}{
-		{"edited", `UPDATE message_log SET response = CAST('{"code":0}' AS BLOB) WHERE id = 3`, "broken at entry 3: content does not match its hash"},
-		{"edited applyno", `UPDATE message_log SET applyno = 'BH9999' WHERE id = 2`, "broken at entry 2: content does not match its hash"},
-		{"rehashed without the chain", `UPDATE message_log SET prev_hash = hash WHERE id = 4`, "broken at entry 4: prev_hash"},
-		{"deleted", `DELETE FROM message_log WHERE id = 2`, "broken at entry 2: rows 2 to 2 are missing"},
-		{"last deleted", `DELETE FROM message_log WHERE id = 5`, "broken at entry 5:"},
+		{"edited", `UPDATE message_log SET response = CAST('{"code":0}' AS BLOB) WHERE id = 3`, "message log: broken at entry 3: content does not match its hash"},
+		{"edited applyno", `UPDATE message_log SET applyno = 'BH9999' WHERE id = 2`, "message log: broken at entry 2: content does not match its hash"},
+		{"rehashed without the chain", `UPDATE message_log SET prev_hash = hash WHERE id = 4`, "message log: broken at entry 4: prev_hash"},
+		{"deleted", `DELETE FROM message_log WHERE id = 2`, "message log: broken at entry 2: rows 2 to 2 are missing"},
+		{"last deleted", `DELETE FROM message_log WHERE id = 5`, "message log: broken at entry 5:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestAuditVerifyArguments(t *testing.T) {
 		want string
 	}{
 		{[]string{"--data", dir}, 1, "holds both platform.db and institution.db: choose one with --side"},
-		{[]string{"--data", dir, "--side", "institution"}, 0, "ok, 2 entries"},
+		{[]string{"--data", dir, "--side", "institution"}, 0, "message log: ok, 2 entries"},
 		{[]string{"--data", dir, "--side", "bank"}, 1, `--side must be platform or institution, got "bank"`},
 		{[]string{}, 1, "give --db URL or --data DIR"},
 		{[]string{"--db", "x", "--data", dir}, 1, "give --db or --data, not both"},
@@ -118,13 +119,83 @@ func TestAuditVerifyArguments(t *testing.T) {
 func TestAuditVerifyPostgres(t *testing.T) {
 	url := storetest.FreshSchema(t) // skips when PostgreSQL does not answer, unless required
 	db := logDB(t, url, "", "", 4)
-	if code, out, errs := auditRun(t, "audit", "verify", "--db", url); code != 0 || out != "ok, 4 entries\n" {
+	if code, out, errs := auditRun(t, "audit", "verify", "--db", url); code != 0 || !strings.HasPrefix(out, "message log: ok, 4 entries\n") {
 		t.Fatalf("intact: %d %q %q", code, out, errs)
 	}
 	if _, err := db.Exec(`UPDATE message_log SET error = 'covered up' WHERE id = 3`); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, _ := auditRun(t, "audit", "verify", "--db", url); code != 1 || !strings.HasPrefix(out, "broken at entry 3: content does not match its hash") {
+	if code, out, _ := auditRun(t, "audit", "verify", "--db", url); code != 1 || !strings.HasPrefix(out, "message log: broken at entry 3: content does not match its hash") {
 		t.Fatalf("edited: %d %q", code, out)
+	}
+}
+
+// TestAuditVerifyConsoleLog: audit verify checks the console audit log's
+// chain too, and names the first broken entry of each log, on SQLite and
+// PostgreSQL.
+func TestAuditVerifyConsoleLog(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			tests := []struct {
+				name, sql string
+				want      []string
+			}{
+				{"intact", "", []string{"message log: ok, 3 entries", "console audit log: ok, 4 entries"}},
+				{"edited", "UPDATE web_audit SET detail = 'nothing happened' WHERE id = 2",
+					[]string{"message log: ok, 3 entries", "console audit log: broken at entry 2: content does not match its hash"}},
+				{"deleted", "DELETE FROM web_audit WHERE id = 3", []string{"console audit log: broken at entry 3: rows 3 to 3 are missing"}},
+				{"inserted", "INSERT INTO web_audit (id, realm, at, actor, role, action, target, detail, ok, ip, prev_hash, hash) " +
+					"SELECT 5, realm, at, actor, role, action, target, detail, ok, ip, hash, hash FROM web_audit WHERE id = 4",
+					[]string{"console audit log: broken at entry 5: row is beyond the chain head"}},
+				{"both", "UPDATE web_audit SET ok = NOT ok WHERE id = 1; UPDATE message_log SET code = 0 WHERE id = 2",
+					[]string{"message log: broken at entry 2: content", "console audit log: broken at entry 1: content"}},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					var db *store.DB
+					var target []string
+					if dialect == "sqlite" {
+						d := t.TempDir()
+						db = logDB(t, "", d, "platform.db", 3)
+						target = []string{"--data", d}
+					} else {
+						url := storetest.FreshSchema(t)
+						db = logDB(t, url, "", "", 3)
+						target = []string{"--db", url}
+					}
+					a, err := web.NewAuth(context.Background(), db, "platform")
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range 4 {
+						a.Audit(context.Background(), web.AuditEntry{Actor: "admin", Role: web.Admin, Action: "user.create", Target: fmt.Sprint("u", i), OK: true, IP: "10.0.0.1"})
+					}
+					for _, q := range strings.Split(tc.sql, "; ") {
+						if q == "" {
+							continue
+						}
+						if _, err := db.Exec(q); err != nil {
+							t.Fatal(err)
+						}
+					}
+					code, out, errs := auditRun(t, append([]string{"audit", "verify"}, target...)...)
+					wantCode := 1
+					if tc.sql == "" {
+						wantCode = 0
+					}
+					if code != wantCode {
+						t.Errorf("exit %d, want %d\n%s%s", code, wantCode, out, errs)
+					}
+					for _, w := range tc.want {
+						if !strings.Contains(out, w) {
+							t.Errorf("output lacks %q:\n%s", w, out)
+						}
+					}
+					if wantCode == 1 && !strings.Contains(errs, "chain broken at row") {
+						t.Errorf("stderr: %q", errs)
+					}
+				})
+			}
+		})
 	}
 }

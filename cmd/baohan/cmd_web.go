@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/baohan-dev/baohan/config"
@@ -119,16 +120,26 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 //	    a password one is generated and printed once on stdout
 //	BAOHAN_CA_AGENT_URL
 //	    where bidders' pages find baohan ca-agent (default http://127.0.0.1:17650)
+//	BAOHAN_CONSOLE_LOCKOUT
+//	    wrong passwords in a row that lock a staff account (default 5)
 const (
 	envConsoleAdminUser     = "BAOHAN_CONSOLE_ADMIN_USER"
 	envConsoleAdminPassword = "BAOHAN_CONSOLE_ADMIN_PASSWORD"
 	envCAAgentURL           = "BAOHAN_CA_AGENT_URL"
+	envConsoleLockout       = "BAOHAN_CONSOLE_LOCKOUT"
 )
 
 func consoleOptions(logger *slog.Logger, listen config.Listen) (web.Options, []web.AuthOption, error) {
 	var ao []web.AuthOption
 	if strings.HasPrefix(listen.PublicURL, "https://") {
 		ao = append(ao, web.WithSecureCookies())
+	}
+	if v := os.Getenv(envConsoleLockout); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return web.Options{}, nil, fmt.Errorf("%s=%q: want a number of failed logins from 1 to 100", envConsoleLockout, v)
+		}
+		ao = append(ao, web.WithLockout(n))
 	}
 	proxies, err := listen.Proxies()
 	if err != nil {

@@ -531,7 +531,7 @@ func (pr *pair) checkEnd(applyNo string) {
 			data = pr.inst.data
 		}
 		out, err := exec.Command(baohanBin, "audit", "verify", "--data", data).CombinedOutput()
-		if err != nil || !strings.HasPrefix(string(out), "ok, ") {
+		if err != nil || !strings.Contains(string(out), "message log: ok, ") || !strings.Contains(string(out), "console audit log: ok, ") {
 			t.Errorf("baohan audit verify --data %s: %v %s", side, err, out)
 		}
 	}
