@@ -349,7 +349,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange, ad
 		return http.StatusNotFound, protocol.Fail("no interface at path %q: interfaces are served at %s/<interface>", clip(hr.URL.Path, maxEchoPath), s.prefix())
 	}
 	i, known := protocol.Lookup(name)
-	ex.Interface = clip(name, maxEcho)
+	ex.Interface = clipChars(name, maxInterfaceName)
 	if !known {
 		msg := fmt.Sprintf("unknown interface %q", clip(name, maxEcho))
 		if sug, ok := protocol.Suggest(name); ok {

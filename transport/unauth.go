@@ -50,7 +50,8 @@ const (
 //
 //   - every value copied into the record or a log line is clipped: the
 //     appkey, applyno, baohanno and sign to the spec's maximum length, the
-//     interface named by the path and the answer's message to a fixed one;
+//     interface named by the path to the longest name of the spec, the
+//     answer's message to a fixed length;
 //   - the record keeps at most MaxUnauthenticatedLog bytes of the body,
 //     and bodies at all only within Server.UnauthenticatedLog per address;
 //   - what the records and log lines cost, in bytes, is taken from a token
@@ -496,6 +497,15 @@ var identifierMax = func() map[string]int {
 		}
 	}
 	return m
+}()
+
+// maxInterfaceName is the length of the longest interface name.
+var maxInterfaceName = func() int {
+	n := 0
+	for _, i := range protocol.Interfaces {
+		n = max(n, len(i))
+	}
+	return n
 }()
 
 // clipField clips the value of field name to the spec's maximum length

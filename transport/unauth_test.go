@@ -102,7 +102,7 @@ func TestServerClipsUnauthenticatedValues(t *testing.T) {
 				{"applyno", ex.ApplyNo, identifierMax["applyno"]},
 				{"baohanno", ex.BaohanNo, identifierMax["baohanno"]},
 				{"peer", ex.Peer, identifierMax["appkey"]},
-				{"interface", ex.Interface, maxEcho},
+				{"interface", ex.Interface, maxInterfaceName},
 				{"error", ex.Error, maxEchoMessage},
 			} {
 				if n := utf8.RuneCountInString(c.v); n > c.max+1 { // +1: the "…"
