@@ -50,6 +50,31 @@ type Listen struct {
 	// nginx or a load balancer, the proxy's address. Empty: the TCP
 	// peer's address is the client's, and the header is ignored.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// UnauthenticatedLogPerAddress and UnauthenticatedLogTotal bound, in
+	// bytes a day, what requests that did not authenticate (unknown
+	// appkey, wrong sign, an address outside allow_from, a body that is
+	// not JSON, no such interface) or that a peer's rate limit refused
+	// may make the service write to its message log and its log: per
+	// client address (an IPv6 client: per /64) and for all addresses
+	// together. An hour's worth can be spent at once. Past it they are
+	// dropped, and the log says so once a minute at most; the answers do
+	// not change. 0: the default (16 MiB and 256 MiB); -1: no bound.
+	UnauthenticatedLogPerAddress int64 `toml:"unauthenticated_log_per_address"`
+	UnauthenticatedLogTotal      int64 `toml:"unauthenticated_log_total"`
+}
+
+// UnauthenticatedBudget is the transport's budget of the
+// unauthenticated_log_* settings.
+func (l Listen) UnauthenticatedBudget() (transport.UnauthenticatedBudget, error) {
+	for _, s := range []struct {
+		name string
+		v    int64
+	}{{"unauthenticated_log_per_address", l.UnauthenticatedLogPerAddress}, {"unauthenticated_log_total", l.UnauthenticatedLogTotal}} {
+		if s.v < -1 {
+			return transport.UnauthenticatedBudget{}, fmt.Errorf("listen.%s must be bytes a day, 0 for the default or -1 for no bound, got %d", s.name, s.v)
+		}
+	}
+	return transport.UnauthenticatedBudget{PerAddress: l.UnauthenticatedLogPerAddress, Total: l.UnauthenticatedLogTotal}, nil
 }
 
 // Proxies parses TrustedProxies.
@@ -67,6 +92,9 @@ func (l Listen) Validate() error {
 		return errors.New("listen.addr is required")
 	}
 	if _, err := l.Proxies(); err != nil {
+		return err
+	}
+	if _, err := l.UnauthenticatedBudget(); err != nil {
 		return err
 	}
 	if l.Plain {

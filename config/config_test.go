@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baohan-dev/baohan/transport"
 )
 
 type testConfig struct {
@@ -98,5 +100,48 @@ func TestListenValidate(t *testing.T) {
 	l.TrustedProxies = []string{"10.0.0.0/8", "nginx"}
 	if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "listen.trusted_proxies") {
 		t.Errorf("a bad trusted proxy accepted: %v", err)
+	}
+}
+
+func TestListenUnauthenticatedBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		perAddr, total  int64
+		want            transport.UnauthenticatedBudget
+		wantErrContains string
+	}{
+		{"defaults", 0, 0, transport.UnauthenticatedBudget{}, ""},
+		{"set", 1 << 20, 64 << 20, transport.UnauthenticatedBudget{PerAddress: 1 << 20, Total: 64 << 20}, ""},
+		{"unbounded", -1, -1, transport.UnauthenticatedBudget{PerAddress: -1, Total: -1}, ""},
+		{"bad per address", -2, 0, transport.UnauthenticatedBudget{}, "listen.unauthenticated_log_per_address must be bytes a day"},
+		{"bad total", 0, -5, transport.UnauthenticatedBudget{}, "listen.unauthenticated_log_total must be bytes a day"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := Listen{Addr: ":1", Plain: true, UnauthenticatedLogPerAddress: tc.perAddr, UnauthenticatedLogTotal: tc.total}
+			b, err := l.UnauthenticatedBudget()
+			verr := l.Validate()
+			if tc.wantErrContains != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErrContains) || verr == nil || verr.Error() != err.Error() {
+					t.Fatalf("err %v, Validate %v; want %q", err, verr, tc.wantErrContains)
+				}
+				return
+			}
+			if err != nil || verr != nil || b != tc.want {
+				t.Fatalf("budget %+v (%v, Validate %v), want %+v", b, err, verr, tc.want)
+			}
+		})
+	}
+	// From TOML and from the environment.
+	path := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(path, []byte("[listen]\naddr = \":1\"\nunauthenticated_log_per_address = 1048576\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BAOHAN_T_LISTEN_UNAUTHENTICATED_LOG_TOTAL", "-1")
+	var c testConfig
+	if err := Load(path, "BAOHAN_T", &c); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := c.Listen.UnauthenticatedBudget(); err != nil || b != (transport.UnauthenticatedBudget{PerAddress: 1 << 20, Total: -1}) {
+		t.Errorf("loaded budget %+v, %v", b, err)
 	}
 }

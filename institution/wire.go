@@ -34,9 +34,13 @@ func (s *Service) wireStore() error {
 	if err != nil {
 		return err
 	}
+	budget, err := s.cfg.Listen.UnauthenticatedBudget()
+	if err != nil {
+		return err
+	}
 	s.server = &transport.Server{
 		Peers: s.peers, Log: s.mlog, Seen: s.seen, Now: s.now, MaxBody: s.cfg.MaxBody,
-		Prefix: s.cfg.Listen.Prefix, Logger: s.logger, TrustedProxies: proxies,
+		Prefix: s.cfg.Listen.Prefix, Logger: s.logger, TrustedProxies: proxies, UnauthenticatedBudget: budget,
 	}
 	s.registerInterfaces(s.server)
 	// Seen: the signs of what we send go into our own replay store, so a

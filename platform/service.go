@@ -189,6 +189,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return fail(err)
 	}
+	budget, err := cfg.Listen.UnauthenticatedBudget()
+	if err != nil {
+		return fail(err)
+	}
 	s.server = &transport.Server{
 		TrustedProxies: proxies,
 		Peers:          s.byKey,
@@ -200,6 +204,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		Prefix:     strings.TrimRight(cfg.Listen.Prefix, "/"),
 		Logger:     s.log,
 	}
+	s.server.UnauthenticatedBudget = budget
 	s.server.Handle(protocol.BaohanNotice, served(s.handleNotice))
 	s.server.Handle(protocol.DownloadPublicKey, served(s.handlePublicKey))
 	s.server.Handle(protocol.UploadBaohanFile, served(s.handleUpload))

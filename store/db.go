@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -155,6 +156,9 @@ func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("store: SQLite directory: %w", err)
 	}
+	if err := privateSQLiteFiles(abs, o.logger); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(o.busyTimeout.Milliseconds(), 10))
 	q.Set("_journal_mode", "WAL")
@@ -213,6 +217,55 @@ func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
 		db.ckpt = startCheckpointer(db, o.ckptEvery, o.ckptPages)
 	}
 	return db, nil
+}
+
+// sqliteFileMode is the mode of the SQLite database and of the files
+// beside it: they hold the message log and the sealed secrets, for the
+// service's user only.
+const sqliteFileMode = 0o600
+
+// privateSQLiteFiles makes the database file at path, when there is none,
+// with mode 0600 whatever the umask and the directory's mode: SQLite would
+// make it 0644 less the umask, and it gives the WAL and shared-memory
+// files it creates the database file's mode. Files already there (the
+// database, its -wal, -shm and -journal) that others may read or write
+// are made 0600, with a warning; when that fails (the file is not the
+// service user's), the warning says so and the database opens anyway.
+func privateSQLiteFiles(path string, log *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, sqliteFileMode)
+	switch {
+	case err == nil:
+		err = f.Chmod(sqliteFileMode) // the umask may have taken bits off
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("store: creating SQLite file %s: %w", path, err)
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("store: creating SQLite file %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store: SQLite file %s: %w", p, err)
+		}
+		mode := st.Mode().Perm()
+		if mode&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, sqliteFileMode); err != nil {
+			log.Warn("store: the SQLite file is readable or writable by other users and could not be made private; chmod it 0600",
+				"file", p, "mode", mode.String(), "err", err)
+			continue
+		}
+		log.Warn("store: the SQLite file was readable or writable by other users; made private",
+			"file", p, "was", mode.String(), "now", fs.FileMode(sqliteFileMode).String())
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, rawURL string, o options) (*DB, error) {

@@ -6,7 +6,8 @@
 // check the timestamp window, refuse a replayed sign, check every rule of
 // the interface, then call the HandlerFunc. The peer always gets a JSON
 // envelope {code, message, data}; every exchange is recorded in the
-// MessageLog.
+// MessageLog, those nobody authenticated within a budget per source
+// address (see UnauthenticatedBudget).
 //
 // Client is the outbound side: it adds appkey, timestamp and sign, posts
 // the JSON, records the exchange and decodes the answer.

@@ -58,7 +58,7 @@ func TestServerRateLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			clk := &fakeTime{t: time.Unix(1e9, 0)}
-			f.srv.limitClock = clk.now
+			f.srv.LimitClock = clk.now
 			f.srv.RateLimit = tc.server
 			f.peer.RateLimit = tc.peer
 			ok := 0
@@ -93,7 +93,7 @@ func TestServerRateLimit(t *testing.T) {
 
 func TestServerRateLimitMessage(t *testing.T) {
 	f := newFixture(t)
-	f.srv.limitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
+	f.srv.LimitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
 	f.peer.RateLimit = RateLimit{Rate: 0.5, Burst: 1}
 	f.do(t, "POST", "/baohan/baohannotice", noticeAt(1))
 	a := f.do(t, "POST", "/baohan/baohannotice", noticeAt(2))
@@ -108,7 +108,7 @@ func TestServerRateLimitMessage(t *testing.T) {
 	}
 	// A rate-limited sign was not marked as seen: the same request is
 	// accepted once the bucket refills.
-	f.srv.limitClock = (&fakeTime{t: time.Unix(1e9+10, 0)}).now
+	f.srv.LimitClock = (&fakeTime{t: time.Unix(1e9+10, 0)}).now
 	if a := f.do(t, "POST", "/baohan/baohannotice", noticeAt(2)); a.resp.Code != 1 {
 		t.Fatalf("after refill: %+v", a.resp)
 	}
@@ -118,7 +118,7 @@ func TestServerRateLimitMessage(t *testing.T) {
 // peer's budget: bad signs are refused before the bucket is charged.
 func TestServerRateLimitNotSpentByBadSigns(t *testing.T) {
 	f := newFixture(t)
-	f.srv.limitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
+	f.srv.LimitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
 	f.peer.RateLimit = RateLimit{Rate: 1, Burst: 2}
 	for i := 0; i < 50; i++ {
 		a := f.do(t, "POST", "/baohan/baohannotice", signed(with(noticeFields(), "timestamp", testNow.Add(-time.Duration(i)*time.Second).Format("2006-01-02 15:04:05")), "wrong-secret"))
@@ -136,7 +136,7 @@ func TestServerRateLimitNotSpentByBadSigns(t *testing.T) {
 // Two appkeys have separate buckets.
 func TestServerRateLimitPerAppKey(t *testing.T) {
 	f := newFixture(t)
-	f.srv.limitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
+	f.srv.LimitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
 	f.srv.RateLimit = RateLimit{Rate: 1, Burst: 1}
 	other := &Peer{Name: "other", AppKey: "other-key", AppSecret: "other-secret", Profile: DefaultProfile()}
 	f.srv.Peers = NewStaticPeers(f.peer, other)
@@ -301,7 +301,7 @@ func TestServerLogBoundsUnauthenticatedBodies(t *testing.T) {
 // answers do not change, and other addresses keep their budget.
 func TestServerUnauthenticatedLogBudget(t *testing.T) {
 	f := newFixture(t)
-	f.srv.limitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
+	f.srv.LimitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
 	f.srv.UnauthenticatedLog = RateLimit{Rate: 1, Burst: 3}
 	post := func(remote string) Exchange {
 		req := httptest.NewRequest("POST", "/baohan/baohannotice", bytes.NewReader(signed(noticeFields(), "wrong")))

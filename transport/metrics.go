@@ -11,11 +11,14 @@ import (
 // PrometheusMetrics counts exchanges and their latency:
 // baohan_exchanges_total{interface,direction,code,status} and
 // baohan_exchange_seconds{interface,direction}. Sign failures are counted
-// apart in baohan_sign_failures_total{interface,peer}.
+// apart in baohan_sign_failures_total{interface,peer}, and what the
+// unauthenticated budget dropped in
+// baohan_unauthenticated_dropped_total{kind} (kind record or line).
 type PrometheusMetrics struct {
 	exchanges    *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	signFailures *prometheus.CounterVec
+	dropped      *prometheus.CounterVec
 }
 
 // NewPrometheusMetrics creates the collectors and registers them with reg
@@ -35,6 +38,10 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 			Name: "baohan_sign_failures_total",
 			Help: "Inbound requests refused for a wrong sign, by interface and peer.",
 		}, []string{"interface", "peer"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baohan_unauthenticated_dropped_total",
+			Help: "Message log records (kind record) and log lines (kind line) of unauthenticated requests not written: over the budget of their address or of all addresses.",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
 		for _, c := range m.Collectors() {
@@ -48,7 +55,7 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 
 // Collectors returns the collectors, to register elsewhere.
 func (m *PrometheusMetrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.exchanges, m.latency, m.signFailures}
+	return []prometheus.Collector{m.exchanges, m.latency, m.signFailures, m.dropped}
 }
 
 // ObserveExchange implements Metrics.
@@ -63,3 +70,6 @@ func (m *PrometheusMetrics) ObserveExchange(e *Exchange) {
 		m.signFailures.WithLabelValues(iface, e.Peer).Inc()
 	}
 }
+
+// ObserveDropped implements DropMetrics.
+func (m *PrometheusMetrics) ObserveDropped(kind string) { m.dropped.WithLabelValues(kind).Inc() }

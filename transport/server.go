@@ -33,8 +33,10 @@ const (
 	DefaultMaxViolations = 5       // violations listed in one message
 	// MaxUnauthenticatedLog is how much of a request body the message log
 	// keeps when the sign did not verify (unknown appkey, bad sign,
-	// refused address, unparsable body): enough to troubleshoot any
-	// request but an upload chunk, too little to fill a disk.
+	// refused address, unparsable body) or the rate limit refused it:
+	// enough to troubleshoot any request but an upload chunk. What all
+	// such records of an address add up to is bounded by
+	// Server.UnauthenticatedBudget.
 	MaxUnauthenticatedLog = 64 << 10
 )
 
@@ -66,24 +68,35 @@ type Server struct {
 	// answered HTTP 429 with Retry-After and the JSON
 	// {"code":0,"message":"rate limit exceeded: ..."}.
 	RateLimit RateLimit
-	// UnauthenticatedLog is how many bodies of requests whose sign did
-	// not verify the message log keeps per source address (zero:
-	// DefaultUnauthenticatedLog; Unlimited: all). Past it the exchange is
-	// still recorded, without its body. The answers do not change.
+	// UnauthenticatedLog is how many bodies of unauthenticated
+	// exchanges (see UnauthenticatedBudget) the message log keeps per
+	// source address (zero: DefaultUnauthenticatedLog; Unlimited: all).
+	// Past it the exchange is recorded without its body. The answers do
+	// not change.
 	UnauthenticatedLog RateLimit
+	// UnauthenticatedBudget bounds the bytes of message log records and
+	// log lines that unauthenticated exchanges (the sign did not verify,
+	// or the rate limit refused them) make the server write, per source
+	// address and for all together (zero: the defaults). Past it they
+	// are dropped, counted, and reported in the log once a minute. The
+	// answers do not change.
+	UnauthenticatedBudget UnauthenticatedBudget
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed when checking a Peer's AllowFrom. Empty: the TCP peer's
 	// address is the client's.
 	TrustedProxies []netip.Prefix
 
+	// LimitClock is the clock of the rate limits and of the
+	// unauthenticated budget (tests); nil: the wall clock. They never
+	// read Now, which tests freeze.
+	LimitClock func() time.Time
+
 	mu       sync.RWMutex
 	handlers map[protocol.Interface]HandlerFunc
 	limits   limiters
-	// unauthLog holds the per-address budget of UnauthenticatedLog.
-	unauthLog limiters
-	// limitClock is the rate limiter's clock (tests); nil: the wall
-	// clock. The limiter never reads Now, which tests freeze.
-	limitClock func() time.Time
+	// unauth holds the per-address budgets of UnauthenticatedLog and
+	// UnauthenticatedBudget.
+	unauth unauthTracker
 }
 
 // Handle serves interface i with h. It panics on an unknown interface or
@@ -160,8 +173,8 @@ func (s *Server) unauthLogLimit() RateLimit {
 }
 
 func (s *Server) limitNow() time.Time {
-	if s.limitClock != nil {
-		return s.limitClock()
+	if s.LimitClock != nil {
+		return s.LimitClock()
 	}
 	return time.Now()
 }
@@ -204,6 +217,15 @@ const (
 	msgRateLimited    = "rate limit exceeded: appkey %q may send %s; retry in %s"
 	msgNotAllowed     = "address %s may not call as appkey %q: it is not in the peer's allow_from list"
 	msgSignRequired   = `field "sign" is required`
+)
+
+// Bounds of what the answers echo of a request: a name the peer chose
+// (interface, appkey), a path, a whole message (a parse error quotes a
+// key).
+const (
+	maxEcho        = 60
+	maxEchoPath    = 100
+	maxEchoMessage = 1 << 10
 )
 
 // readBody reads the request body into one allocation of the announced
@@ -249,6 +271,7 @@ func (s *Server) reserver() (protocol.SeenReserver, bool) {
 // ServeHTTP runs the pipeline.
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	start := s.now()
+	addr := clientAddr(hr, s.TrustedProxies)
 	ex := &Exchange{Direction: In, At: start, Code: -1}
 	logged := false
 	defer func() {
@@ -269,7 +292,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		}
 		r.Release(m.AppKey, m.Sign)
 	}()
-	status, resp := s.serve(w, hr, ex)
+	status, resp := s.serve(w, hr, ex, addr)
 	body := resp.Marshal()
 
 	h := w.Header()
@@ -286,49 +309,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	ex.Response = body
 	ex.HTTPStatus = status
 	ex.Code = resp.Code
-	if !ex.SignOK && len(ex.Request) > 0 {
-		// Nobody proved to hold an appsecret: keep only the head of the
-		// body, and none past a budget per source address, or an
-		// outsider could fill the disk through the log.
-		addr := clientAddr(hr, s.TrustedProxies)
-		if ok, _ := s.unauthLog.allow(addr.String(), s.unauthLogLimit(), s.limitNow()); !ok {
-			ex.Diagnosis = strings.TrimSpace(fmt.Sprintf("%s (request body of %d bytes not kept: too many unauthenticated requests from %s)",
-				ex.Diagnosis, len(ex.Request), addr))
-			ex.Request = nil
-		} else if len(ex.Request) > MaxUnauthenticatedLog {
-			ex.Diagnosis = strings.TrimSpace(fmt.Sprintf("%s (request body of %d bytes not authenticated: first %d kept)",
-				ex.Diagnosis, len(ex.Request), MaxUnauthenticatedLog))
-			ex.Request = ex.Request[:MaxUnauthenticatedLog]
-		}
-	}
 	if resp.Code != protocol.CodeOK {
 		ex.Error = resp.Message
 	}
 	ex.Latency = s.now().Sub(start)
 	ctx := context.WithoutCancel(hr.Context())
+	// Nobody proved to hold an appsecret (or the rate limit refused the
+	// request): record what the address's budget allows, or an outsider
+	// could fill the disk through the log.
+	record, unauth := true, unauthenticated(ex)
+	if unauth && s.Log != nil {
+		record = s.admit(ctx, ex, addr)
+	}
 	var logErr error
-	if s.Log != nil {
+	if s.Log != nil && record {
 		if logErr = s.Log.Record(ctx, ex); logErr != nil {
-			s.logger().ErrorContext(ctx, "message log: recording an inbound exchange failed",
-				"interface", ex.Interface, "peer", ex.Peer, "applyno", ex.ApplyNo, "err", logErr)
+			args := []any{"interface", ex.Interface, "peer", ex.Peer, "applyno", ex.ApplyNo, "err", logErr.Error()}
+			const msg = "message log: recording an inbound exchange failed"
+			if unauth {
+				s.logUnauthenticated(ctx, addr, slog.LevelError, msg, args...)
+			} else {
+				s.logger().ErrorContext(ctx, msg, args...)
+			}
 		}
 	}
-	logged = logErr == nil
+	logged = record && logErr == nil
 	if s.Metrics != nil {
 		s.Metrics.ObserveExchange(ex)
 	}
 }
 
 // serve returns the HTTP status and the answer, filling ex.
-func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (int, protocol.Response) {
+// Every value copied from the request into ex, and so into the message
+// log, is clipped to the spec's maximum length; so are the values the
+// log lines quote before the sign verified.
+func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange, addr netip.Addr) (int, protocol.Response) {
 	name, ok := s.route(hr.URL.Path)
 	if !ok {
-		return http.StatusNotFound, protocol.Fail("no interface at path %q: interfaces are served at %s/<interface>", clip(hr.URL.Path, 100), s.prefix())
+		return http.StatusNotFound, protocol.Fail("no interface at path %q: interfaces are served at %s/<interface>", clip(hr.URL.Path, maxEchoPath), s.prefix())
 	}
 	i, known := protocol.Lookup(name)
-	ex.Interface = name
+	ex.Interface = clipChars(name, maxInterfaceName)
 	if !known {
-		msg := fmt.Sprintf("unknown interface %q", clip(name, 60))
+		msg := fmt.Sprintf("unknown interface %q", clip(name, maxEcho))
 		if sug, ok := protocol.Suggest(name); ok {
 			msg += fmt.Sprintf(" (did you mean %q?", string(sug))
 			if sug == protocol.CancelNotice {
@@ -365,38 +388,36 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 	if err != nil {
 		msg := err.Error()
 		if ct := contentType(hr); ct != "" && ct != "application/json" {
-			msg += fmt.Sprintf(" (Content-Type %s; send one flat JSON object as application/json)", ct)
+			msg += fmt.Sprintf(" (Content-Type %s; send one flat JSON object as application/json)", clip(ct, maxEcho))
 		}
-		return http.StatusOK, protocol.Fail("%s", msg)
+		return http.StatusOK, protocol.Fail("%s", clip(msg, maxEchoMessage))
 	}
-	ex.ApplyNo, ex.BaohanNo = req.Get("applyno"), req.Get("baohanno")
+	ex.ApplyNo, ex.BaohanNo = clipField("applyno", req.Get("applyno")), clipField("baohanno", req.Get("baohanno"))
 
 	appkey := req.Get("appkey")
-	ex.Peer = appkey
+	ex.Peer = clipField("appkey", appkey)
 	if appkey == "" {
 		return http.StatusOK, protocol.Fail(msgAppKeyRequired)
 	}
 	peer, err := s.Peers.PeerByAppKey(ctx, appkey)
 	if err != nil && !errors.Is(err, ErrUnknownPeer) {
-		s.logger().ErrorContext(ctx, "looking up an appkey failed", "appkey", appkey, "interface", name, "err", err)
+		s.logUnauthenticated(ctx, addr, slog.LevelError, "looking up an appkey failed", "appkey", ex.Peer, "interface", name,
+			"err", clip(err.Error(), maxEchoMessage))
 		return http.StatusOK, protocol.Fail(msgInternal)
 	}
 	if peer == nil {
-		return http.StatusOK, protocol.Fail(msgUnknownAppKey, clip(appkey, 60))
+		return http.StatusOK, protocol.Fail(msgUnknownAppKey, clip(appkey, maxEcho))
 	}
 	ex.Peer = peer.Name
 
-	if len(peer.AllowFrom) > 0 {
-		addr := clientAddr(hr, s.TrustedProxies)
-		if !allowed(peer.AllowFrom, addr) {
-			shown := "(unknown)"
-			if addr.IsValid() {
-				shown = addr.String()
-			}
-			s.logger().WarnContext(ctx, "request from an address outside the peer's allow_from", "interface", name,
-				"peer", peer.Name, "addr", shown, "remote", hr.RemoteAddr)
-			return http.StatusForbidden, protocol.Fail(msgNotAllowed, shown, clip(appkey, 60))
+	if len(peer.AllowFrom) > 0 && !allowed(peer.AllowFrom, addr) {
+		shown := "(unknown)"
+		if addr.IsValid() {
+			shown = addr.String()
 		}
+		s.logUnauthenticated(ctx, addr, slog.LevelWarn, "request from an address outside the peer's allow_from", "interface", name,
+			"peer", peer.Name, "addr", shown, "remote", clip(hr.RemoteAddr, maxEcho))
+		return http.StatusForbidden, protocol.Fail(msgNotAllowed, shown, clip(appkey, maxEcho))
 	}
 
 	vr := protocol.Verify(req, peer.AppSecret)
@@ -407,8 +428,8 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 		}
 		// Never log vr.Expected: it is a valid sign for the sender's
 		// fields, so whoever reads the logs could send them with it.
-		s.logger().WarnContext(ctx, "sign mismatch", "interface", name, "peer", peer.Name, "applyno", ex.ApplyNo,
-			"got", vr.Got, "diagnosis", ex.Diagnosis)
+		s.logUnauthenticated(ctx, addr, slog.LevelWarn, "sign mismatch", "interface", name, "peer", peer.Name, "applyno", ex.ApplyNo,
+			"got", clipField("sign", vr.Got), "diagnosis", ex.Diagnosis)
 		return http.StatusOK, protocol.Fail("%s", msgSignMismatch+ex.Diagnosis)
 	}
 
@@ -416,8 +437,8 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange) (i
 	if ok, wait := s.limits.allow(appkey, lim, s.limitNow()); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
-		s.logger().WarnContext(ctx, "rate limit exceeded", "interface", name, "peer", peer.Name, "limit", lim.String())
-		return http.StatusTooManyRequests, protocol.Fail(msgRateLimited, clip(appkey, 60), lim.String(), wait.Round(time.Millisecond))
+		s.logUnauthenticated(ctx, addr, slog.LevelWarn, "rate limit exceeded", "interface", name, "peer", peer.Name, "limit", lim.String())
+		return http.StatusTooManyRequests, protocol.Fail(msgRateLimited, clip(appkey, maxEcho), lim.String(), wait.Round(time.Millisecond))
 	}
 
 	window := peer.Profile.Window()
