@@ -157,7 +157,7 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 			drv, manual = conformance.ManualPlatform{Out: info, ListenURL: cfg.ListenURL}, true
 		}
 		if bidder != nil {
-			cfg.BidderKey = bidder.Key
+			cfg.Bidder = bidder
 		}
 		var mk conformance.GuaranteeMaker
 		if *sealDir != "" || *sealName != "" {
