@@ -78,7 +78,7 @@ func TestUploadFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := pki.GuaranteeOFD("电子投标保函", 40<<10)
+	doc, err := pki.GuaranteeOFD("A1", "BH-A1", 40<<10)
 	if err != nil {
 		t.Fatal(err)
 	}

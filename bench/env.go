@@ -13,6 +13,7 @@ import (
 
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -73,14 +74,25 @@ func NewPKI(dir string) (*PKI, error) {
 func (p *PKI) InstCertFile() string { return filepath.Join(p.Dir, testca.CertFile("institution")) }
 func (p *PKI) InstKeyFile() string  { return filepath.Join(p.Dir, testca.KeyFile("institution")) }
 
-// GuaranteeOFD makes a sealed OFD guarantee of about size bytes: one page
-// and an attachment of random bytes (random so that the zip does not
-// shrink it), sealed by the institution's seal.
-func (p *PKI) GuaranteeOFD(title string, size int) ([]byte, error) {
-	b := ofd.NewBuilder(ofd.Info{Title: title, Created: time.Now()})
+// GuaranteeOFD makes a sealed OFD ciphertext guarantee of about size
+// bytes for an application, as the platform takes it: one page, the
+// numbers in its CustomData, the 保函委托协议 signed by the bidder and an
+// attachment of random bytes (random so that the zip does not shrink it)
+// attached, sealed by the institution's seal.
+func (p *PKI) GuaranteeOFD(applyNo, baohanNo string, size int) ([]byte, error) {
+	title := "电子投标保函（密文）" + baohanNo
+	b := ofd.NewBuilder(ofd.Info{Title: title, Created: time.Now(), Custom: []ofd.CustomData{
+		{Name: "baohanno", Value: baohanNo}, {Name: "applyno", Value: applyNo}, {Name: "filetype", Value: "1"}}})
 	pg := b.AddPage()
 	pg.Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, title)
-	if extra := size - 8<<10; extra > 0 {
+	agreement, err := p.agreement(applyNo)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Attach(ofd.Attachment{Name: guarantee.AgreementAttachmentName, Format: "ofd", Data: agreement}); err != nil {
+		return nil, err
+	}
+	if extra := size - 8<<10 - len(agreement); extra > 0 {
 		data := make([]byte, extra)
 		rand.Read(data)
 		if err := b.Attach(ofd.Attachment{Name: "agreement-scan.bin", Format: "bin", Data: data}); err != nil {
@@ -93,6 +105,21 @@ func (p *PKI) GuaranteeOFD(title string, size int) ([]byte, error) {
 	}
 	signer := ses.Signer{Key: p.Inst.Key, Cert: p.Inst.Cert, Seal: p.Seal}
 	return ses.Sign(doc, signer, ses.SignOptions{Time: time.Now(), Stamps: []ses.Stamp{{Page: 0, Box: ofd.Box{X: 120, Y: 200, W: 40, H: 40}}}})
+}
+
+// agreement is a one-page 保函委托协议 for applyNo signed by the bidder.
+func (p *PKI) agreement(applyNo string) ([]byte, error) {
+	b := ofd.NewBuilder(ofd.Info{Title: "投标保函委托协议", Created: time.Now(), Custom: []ofd.CustomData{{Name: "applyno", Value: applyNo}}})
+	b.AddPage().Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, "投标保函委托协议 "+applyNo)
+	doc, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	seal, err := guarantee.BidderSeal(p.Bidder.Key, p.Bidder.Cert, p.Bidder.Name, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return ses.Sign(doc, ses.Signer{Key: p.Bidder.Key, Cert: p.Bidder.Cert, Seal: seal}, ses.SignOptions{Time: time.Now()})
 }
 
 // randomHex returns n random bytes in hex.

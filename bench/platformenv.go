@@ -128,6 +128,8 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 				// The peak is what is measured: no per-appkey rate limit.
 				RateLimit: -1},
 			Products: []platform.Product{{Name: Product, Rate: decimal.RequireFromString("0.005")}},
+			// Every institution seals with the PKI's institution.
+			SealCreditCode: e.PKI.Inst.CreditCode,
 		})
 	}
 	for _, in := range cfg.Institutions {

@@ -180,8 +180,8 @@ func sizeName(n int64) string {
 	return strconv.FormatInt(n, 10) + "B"
 }
 
-// prepareFiles seeds files approved applications, makes one sealed OFD
-// of size bytes and, for each application, fetches its public key
+// prepareFiles seeds files approved applications and, for each, makes a
+// sealed OFD guarantee of size bytes naming it, fetches its public key
 // (downloadpublickey) and writes the OFD encrypted under a fresh key and
 // iv to dir. It returns the files and the raw key and iv of the first
 // (for the ceiling).
@@ -198,14 +198,6 @@ func (r *runner) prepareFiles(ctx context.Context, env *PlatformEnv, sec *platfo
 	if err := env.Seed(ctx, sec, apps, false); err != nil {
 		return nil, nil, nil, err
 	}
-	doc, err := env.PKI.GuaranteeOFD("电子投标保函（密文）", int(size))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	digest, err := gm.FileDigest(bytes.NewReader(doc), gm.SM3)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	p := NewPoster(1)
 	defer p.Close()
 	out = make([]*encFile, files)
@@ -219,6 +211,16 @@ func (r *runner) prepareFiles(ctx context.Context, env *PlatformEnv, sec *platfo
 			return nil, nil, nil, err
 		}
 		pub, err := gm.ParsePublicKey([]byte(pk.PublicKey))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// Each guarantee names its application (the platform refuses
+		// another's).
+		doc, err := env.PKI.GuaranteeOFD(a.ApplyNo, a.BaohanNo, int(size))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		digest, err := gm.FileDigest(bytes.NewReader(doc), gm.SM3)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -69,10 +69,41 @@ func TestInstitutionSuiteCatchesBrokenInstitutions(t *testing.T) {
 	}
 }
 
+// TestInstitutionSuiteCatchesBrokenGuarantees: guarantees without the
+// bidder's agreement or naming another application fail the checks of
+// their contents.
+func TestInstitutionSuiteCatchesBrokenGuarantees(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		tamper func(*GuaranteeInfo)
+		want   []string
+	}{
+		// The plaintext guarantee still carries the ciphertext one,
+		// and the agreement inside it was the one to check.
+		{"no agreement", func(g *GuaranteeInfo) { g.Agreement = nil }, []string{"guarantee.agreement"}},
+		{"another application's number", func(g *GuaranteeInfo) { g.BaohanNo = "FAKEBH-OTHER" }, []string{"guarantee.agreement", "guarantee.plaintext.agreement"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runInstitutionSuite(t, nil, nil, c.tamper)
+			if got := failed(r); strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Errorf("failed checks %v, want %v\n%s", got, c.want, reportText(r))
+			}
+		})
+	}
+}
+
 func runInstitutionSuiteWith(t *testing.T, peer, kit faults.Middleware) *Report {
+	t.Helper()
+	return runInstitutionSuite(t, peer, kit, nil)
+}
+
+// runInstitutionSuite runs the institution suite against the fake
+// institution, whose guarantees tamper changes (nil: as issued).
+func runInstitutionSuite(t *testing.T, peer, kit faults.Middleware, tamper func(*GuaranteeInfo)) *Report {
 	t.Helper()
 	ksrv, lh := kitServer(t)
 	f, fsrv := newFakeInstitution(t, ksrv.URL)
+	f.tamper = tamper
 	target := fsrv.URL
 	if peer != nil {
 		target = wrapServer(t, peer(f.ib))

@@ -77,6 +77,12 @@ type Config struct {
 	// platform sends (platform suite) and check the application data. The
 	// institution suite makes its own bidder unless Bidder is set.
 	BidderKey *sm2.PrivateKey
+	// Bidder, when set with its key and certificate, is the bidder the
+	// platform applies for (platform suite): the kit signs with it the
+	// 保函委托协议 it attaches to its guarantees, as the spec requires
+	// (without it they carry none, and a platform that checks refuses
+	// them). Its key also opens the envelopes when BidderKey is not set.
+	Bidder *Bidder
 	// TrustRoots are the CAs the implementation's certificates must
 	// chain to: the seals of an institution's guarantees (institution
 	// suite). Empty: seals are checked for integrity only.
@@ -120,6 +126,9 @@ func (c *Config) check() error {
 	}
 	if c.Out == nil {
 		c.Out = io.Discard
+	}
+	if c.BidderKey == nil && c.Bidder != nil {
+		c.BidderKey = c.Bidder.Key
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -264,6 +266,31 @@ func fakeGuarantee(_ context.Context, g GuaranteeInfo) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// fakeSealedGuarantee seals the fake institution's guarantees with a
+// throwaway test CA (made once).
+func fakeSealedGuarantee(t *testing.T) GuaranteeMaker {
+	fakeSealOnce.Do(func() {
+		ca, err := testca.New("假CA")
+		if err == nil {
+			var id *testca.Identity
+			if id, err = ca.Issue("假保险公司", testca.Institution); err == nil {
+				fakeSeal, err = SealedGuarantee(id)
+			}
+		}
+		fakeSealErr = err
+	})
+	if fakeSealErr != nil {
+		t.Fatal(fakeSealErr)
+	}
+	return fakeSeal
+}
+
+var (
+	fakeSealOnce sync.Once
+	fakeSeal     GuaranteeMaker
+	fakeSealErr  error
+)
+
 // fakeVerifier checks only that the file is a zip.
 func fakeVerifier(file []byte, _ []*smx509.Certificate) (string, string, error) {
 	text, err := zipText(file)
@@ -280,6 +307,8 @@ type fakeInstApp struct {
 	fields                   map[string]string
 	data                     *protocol.ApplyData
 	pub                      *ecdsa.PublicKey
+	agreement                []byte // signed by the bidder in Underwrite
+	cipher                   []byte // the ciphertext guarantee uploaded
 }
 
 type fakeInstitution struct {
@@ -290,6 +319,8 @@ type fakeInstitution struct {
 	mu   sync.Mutex
 	apps map[string]*fakeInstApp
 	wg   sync.WaitGroup
+
+	tamper func(*GuaranteeInfo) // changes what the fake issues (nil: nothing)
 }
 
 func newFakeInstitution(t *testing.T, kitURL string) (*fakeInstitution, *httptest.Server) {
@@ -343,7 +374,7 @@ func (f *fakeInstitution) respond(ctx context.Context, in *Inbound) protocol.Res
 		name, _ := gm.DecryptField(key, a.data.BiaoduanName)
 		zbr, _ := gm.DecryptField(key, a.data.Zbr)
 		a.state = "restored"
-		f.async(func(ctx context.Context) { f.upload(ctx, a, "2", no+" "+name+" "+zbr) })
+		f.async(func(ctx context.Context) { f.upload(ctx, a, "2", []string{no, name, zbr}) })
 	case protocol.InvoiceApply:
 		if a.state != "restored" {
 			return protocol.Fail("applyno is %s", a.state)
@@ -385,8 +416,9 @@ func (f *fakeInstitution) call(ctx context.Context, i protocol.Interface, fields
 	return f.out.call(ctx, i, fields)
 }
 
-// upload sends a guarantee file of filetype in chunks, then completes it.
-func (f *fakeInstitution) upload(ctx context.Context, a *fakeInstApp, filetype, project string) {
+// upload sends a guarantee file of filetype in chunks, then completes it;
+// the plaintext one shows the project (biaoduanno, biaoduanname, zbr).
+func (f *fakeInstitution) upload(ctx context.Context, a *fakeInstApp, filetype string, project []string) {
 	if a.pub == nil {
 		rep := f.call(ctx, protocol.DownloadPublicKey, map[string]string{"applyno": a.applyNo})
 		if rep.code() != 1 {
@@ -398,11 +430,26 @@ func (f *fakeInstitution) upload(ctx context.Context, a *fakeInstApp, filetype, 
 		}
 		a.pub = pub
 	}
-	text := "密文保函 " + a.baohanNo + " " + a.data.BiaoduanNo
+	// A real guarantee: sealed, naming the application, the bidder's
+	// signed agreement attached (the plaintext one carrying the
+	// ciphertext one).
+	g := GuaranteeInfo{ApplyNo: a.applyNo, BaohanNo: a.baohanNo, BiaoduanNo: a.data.BiaoduanNo, BiaoduanName: a.data.BiaoduanName, Zbr: a.data.Zbr,
+		Issued: time.Now(), Agreement: a.agreement}
 	if filetype == "2" {
-		text = "明文保函 " + a.baohanNo + " " + project
+		g.Plain, g.Cipher = true, a.cipher
+		g.BiaoduanNo, g.BiaoduanName, g.Zbr = project[0], project[1], project[2]
 	}
-	file, _ := fakeGuarantee(ctx, GuaranteeInfo{ApplyNo: a.applyNo, BaohanNo: a.baohanNo, BiaoduanNo: text})
+	if f.tamper != nil {
+		f.tamper(&g)
+	}
+	file, err := fakeSealedGuarantee(f.t)(ctx, g)
+	if err != nil {
+		f.t.Error(err)
+		return
+	}
+	if filetype == "1" {
+		a.cipher = file
+	}
 	u, err := newUpload(ctx, file, Profile{ChunkSize: 4096, FileDigest: gm.SM3})
 	if err != nil {
 		return
@@ -436,14 +483,24 @@ func (f *fakeInstitution) Underwrite(ctx context.Context, b *BidderTask) error {
 	if len(vs) > 0 {
 		return fmt.Errorf("applydata: %s", protocol.JoinViolations(vs, 3))
 	}
+	// The bidder signs the agreement.
+	ab := ofd.NewBuilder(ofd.Info{Title: "投标保函委托协议", Created: time.Now(), Custom: []ofd.CustomData{{Name: "applyno", Value: a.applyNo}}})
+	ab.AddPage().Text(20, 30, ofd.TextStyle{Font: ab.Font("宋体", "宋体"), Size: 5}, "投标保函委托协议 "+a.applyNo)
+	agreement, err := ab.Bytes()
+	if err == nil {
+		agreement, err = SignAsBidder(b.Bidder, agreement, time.Now())
+	}
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
-	a.data, a.state, a.baohanNo = d, "approved", "FAKEBH"+a.applyNo[len(a.applyNo)-6:]
+	a.data, a.state, a.baohanNo, a.agreement = d, "approved", "FAKEBH"+a.applyNo[len(a.applyNo)-6:], agreement
 	f.mu.Unlock()
 	f.async(func(ctx context.Context) {
 		rep := f.call(ctx, protocol.BaohanNotice, map[string]string{"applyno": a.applyNo, "baohanno": a.baohanNo, "instname": "假保险公司",
 			"generatetime": protocol.FormatTime(time.Now()), "rate": "0.005", "cost": "100.00", "applystatus": "1"})
 		if rep.code() == 1 {
-			f.upload(ctx, a, "1", "")
+			f.upload(ctx, a, "1", nil)
 		}
 	})
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -30,14 +31,25 @@ type GuaranteeInfo struct {
 	BiaoduanNo, BiaoduanName, Zbr, ZbrOrgNum string
 	Plain                                    bool // filetype 2
 	Issued                                   time.Time
+	// Agreement is the 保函委托协议 signed by the bidder, attached to the
+	// guarantee as the spec requires (nil: the kit has no bidder to sign
+	// it, Config.Bidder).
+	Agreement []byte
+	// Cipher is, for the plaintext guarantee, the ciphertext guarantee
+	// the kit uploaded, attached byte for byte as 密文保函.ofd, as
+	// guarantee.Merge carries it.
+	Cipher []byte
 }
 
 // GuaranteeMaker makes the guarantee file (a sealed OFD) the kit uploads.
 type GuaranteeMaker func(ctx context.Context, g GuaranteeInfo) ([]byte, error)
 
 // SealedGuarantee returns a GuaranteeMaker that writes a one-page OFD
-// guarantee and seals it (GB/T 38540) with the institution identity id:
-// a platform that checks seals must trust id's CA.
+// guarantee naming its application in its CustomData, attaches the
+// agreement (GuaranteeInfo.Agreement) and, to the plaintext one, the
+// ciphertext guarantee (GuaranteeInfo.Cipher), and seals it (GB/T 38540)
+// with the institution identity id: a platform that checks seals must
+// trust id's CA, and pin id's certificate for the kit's appkey.
 func SealedGuarantee(id *testca.Identity) (GuaranteeMaker, error) {
 	if id == nil || id.Key == nil || id.Cert == nil {
 		return nil, errors.New("conformance: a seal identity with key and certificate is required")
@@ -87,14 +99,25 @@ var (
 	defaultSealErr  error
 )
 
-// guaranteeOFD writes the unsigned guarantee page.
+// guaranteeOFD writes the unsigned guarantee page, with the numbers in
+// its CustomData (as ofd/guarantee writes them) and the attachments.
 func guaranteeOFD(g GuaranteeInfo) ([]byte, error) {
-	title := "投标保函（密文）"
+	title, filetype := "投标保函（密文）", protocol.FileTypeCipher
 	if g.Plain {
-		title = "投标保函（明文）"
+		title, filetype = "投标保函（明文）", protocol.FileTypePlain
 	}
 	b := ofd.NewBuilder(ofd.Info{Title: title + " " + g.BaohanNo, Author: g.InstName, Created: g.Issued,
-		Custom: []ofd.CustomData{{Name: "applyno", Value: g.ApplyNo}, {Name: "baohanno", Value: g.BaohanNo}}})
+		Custom: []ofd.CustomData{{Name: "applyno", Value: g.ApplyNo}, {Name: "baohanno", Value: g.BaohanNo}, {Name: "filetype", Value: filetype}}})
+	if g.Agreement != nil {
+		if err := b.Attach(ofd.Attachment{Name: guarantee.AgreementAttachmentName, Format: "ofd", Data: g.Agreement, Created: g.Issued}); err != nil {
+			return nil, err
+		}
+	}
+	if g.Plain && g.Cipher != nil {
+		if err := b.Attach(ofd.Attachment{Name: guarantee.CipherAttachmentName, Format: "ofd", Data: g.Cipher, Created: g.Issued}); err != nil {
+			return nil, err
+		}
+	}
 	f := b.Font("宋体", "宋体")
 	p := b.AddPage()
 	p.TextIn(20, 25, 170, ofd.TextStyle{Font: f, Size: 7}, ofd.Center, title)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -17,10 +18,13 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -142,6 +146,26 @@ func NewTestBidder(name string) (*Bidder, error) {
 		return nil, err
 	}
 	return BidderFromIdentity(id), nil
+}
+
+// checkContents checks a received guarantee file with guarantee.Check:
+// it names a, its seals cover every entry, and it carries the agreement
+// signed by the kit's bidder (its certificate, or one naming its credit
+// code). Chains are left to guarantee.sealed: the bidder's CA is the
+// kit's, not among the implementation's trust roots.
+func (ir *institutionRun) checkContents(file []byte, a *iapp, fileType int, cipherSM3 string) (*guarantee.Verdict, error) {
+	pkg, err := ofd.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("not an OFD package: %v", err)
+	}
+	b := ir.bidder
+	return guarantee.Check(pkg, guarantee.Expectation{ApplyNo: a.applyNo, BaohanNo: a.baohanNo, FileType: fileType, CipherSM3: cipherSM3,
+		Bidder: func(c *smx509.Certificate) error {
+			if c.Equal(b.Cert) || (b.CreditCode != "" && strings.TrimSpace(c.Subject.SerialNumber) == b.CreditCode) {
+				return nil
+			}
+			return fmt.Errorf("the kit's bidder is %q (credit code %s)", b.Name, b.CreditCode)
+		}})
 }
 
 // BidderFromIdentity makes a Bidder of a test CA identity.
@@ -705,6 +729,17 @@ func (ir *institutionRun) checks() []Check {
 			}
 			t.Pass("%s; project fields not in plaintext", summary)
 		}})
+	add(Check{ID: "guarantee.agreement", Needs: []string{"baohanfilecompletenotice.digest"},
+		Title:    "the ciphertext guarantee names its application, has no content outside its seals and carries the 保函委托协议 signed by the bidder",
+		Expected: "CustomData baohanno and applyno (or the number on the pages); every entry under a seal; an attached OFD signed with the bidder's certificate",
+		Run: func(ctx context.Context, t *T) {
+			a := ir.need(t, "A")
+			v, err := ir.checkContents(cipher.file, a, 1, "")
+			if err != nil {
+				t.Fail("%v", err)
+			}
+			t.Pass("%s, signed by %s", v.Agreement.Attachment, v.Agreement.Signer)
+		}})
 	add(Check{ID: "giveupapply.after-success", Interface: protocol.GiveupApply, Needs: []string{"baohannotice"},
 		Title: "a give-up after the success notice is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
@@ -786,6 +821,21 @@ func (ir *institutionRun) checks() []Check {
 				t.Fail("%s; but the text lacks %s", summary, strings.Join(missing, ", "))
 			}
 			t.Pass("%s; the project is shown", summary)
+		}})
+	add(Check{ID: "guarantee.plaintext.agreement", Needs: []string{"baohanfilecompletenotice.plaintext", "baohanfilecompletenotice.digest"},
+		Title:    "the plaintext guarantee names its application, has no content outside its seals and carries the agreement signed by the bidder (or the ciphertext guarantee, byte for byte)",
+		Expected: "as guarantee.agreement; an attached 密文保函.ofd is the ciphertext guarantee received",
+		Run: func(ctx context.Context, t *T) {
+			a := ir.need(t, "A")
+			sum := sm3.Sum(cipher.file)
+			v, err := ir.checkContents(plain.file, a, 2, hex.EncodeToString(sum[:]))
+			if err != nil {
+				t.Fail("%v", err)
+			}
+			if v.Agreement.InCipher {
+				t.Pass("the agreement is in the attached ciphertext guarantee")
+			}
+			t.Pass("%s, signed by %s", v.Agreement.Attachment, v.Agreement.Signer)
 		}})
 	add(Check{ID: "quitapply.after-opening", Interface: protocol.QuitApply, Needs: []string{"baohanrestore"},
 		Title:    "a withdrawal after the bid opening is refused",

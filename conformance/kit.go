@@ -91,7 +91,7 @@ func (k Kit) suite(cfg *Config) (*Suite, error) {
 			drv, manual = ManualPlatform{Out: cfg.Out, ListenURL: cfg.ListenURL}, true
 		}
 		if k.Bidder != nil {
-			cfg.BidderKey = k.Bidder.Key
+			cfg.Bidder = k.Bidder
 		}
 		cfg.Wait = k.wait(manual)
 		return NewPlatformSuite(*cfg, drv, k.Guarantee)

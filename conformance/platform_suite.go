@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -25,20 +26,21 @@ const kitInstName = "一致性测试金融机构"
 // papp is one application of the platform under test, as the kit (playing
 // the institution) sees it.
 type papp struct {
-	role     string // what the suite uses it for: A (main), B, C, ...
-	applyNo  string
-	apply    *Inbound
-	baohanNo string
-	noticed  bool // the platform accepted baohannotice with applystatus 1
-	ended    string
-	pub      *ecdsa.PublicKey // from downloadpublickey
-	data     *protocol.ApplyData
-	envKey   []byte
-	restored *Inbound
-	project  map[string]string // decrypted project fields, after restore, with BidderKey
-	cipher   *upload           // the ciphertext guarantee upload
-	issued   bool              // the ciphertext guarantee was completed (issue)
-	plain    *upload           // the plaintext guarantee upload
+	role      string // what the suite uses it for: A (main), B, C, ...
+	applyNo   string
+	apply     *Inbound
+	baohanNo  string
+	noticed   bool // the platform accepted baohannotice with applystatus 1
+	ended     string
+	pub       *ecdsa.PublicKey // from downloadpublickey
+	data      *protocol.ApplyData
+	envKey    []byte
+	restored  *Inbound
+	project   map[string]string // decrypted project fields, after restore, with BidderKey
+	agreement []byte            // the 保函委托协议 the kit signed as the bidder (Config.Bidder)
+	cipher    *upload           // the ciphertext guarantee upload
+	issued    bool              // the ciphertext guarantee was completed (issue)
+	plain     *upload           // the plaintext guarantee upload
 }
 
 // platformRun is the state of one platform suite run.
@@ -200,7 +202,42 @@ func (pr *platformRun) guarantee(ctx context.Context, a *papp, plain bool) ([]by
 	if plain && a.project != nil {
 		g.BiaoduanNo, g.BiaoduanName, g.Zbr, g.ZbrOrgNum = a.project["biaoduanno"], a.project["biaoduanname"], a.project["zbr"], a.project["zbrorgnum"]
 	}
+	if b := pr.cfg.Bidder; b != nil && b.Key != nil && b.Cert != nil {
+		if a.agreement == nil {
+			ag, err := pr.agreement(a, g.Issued)
+			if err != nil {
+				return nil, fmt.Errorf("the agreement: %w", err)
+			}
+			a.agreement = ag
+		}
+		g.Agreement = a.agreement
+	}
+	if plain && a.cipher != nil {
+		g.Cipher = a.cipher.plain
+	}
 	return pr.make(ctx, g)
+}
+
+// agreement makes the 保函委托协议 of a (ofd/guarantee's layout) and signs
+// it as the bidder (Config.Bidder).
+func (pr *platformRun) agreement(a *papp, now time.Time) ([]byte, error) {
+	b := pr.cfg.Bidder
+	bond := decimal.NewFromInt(1)
+	if a.data != nil {
+		if v, err := decimal.NewFromString(a.data.BzjAmount); err == nil && v.IsPositive() {
+			bond = v
+		}
+	}
+	rate := decimal.RequireFromString("0.005")
+	doc, err := guarantee.BuildAgreement(guarantee.AgreementData{
+		AgreementNo: "CONF-" + a.applyNo, ApplyNo: a.applyNo, BaohanNo: a.baohanNo,
+		Institution: kitInstName, Bidder: b.Name, BidderCode: b.CreditCode,
+		Amount: bond, Premium: bond.Mul(rate).Round(2), Rate: rate, SignDate: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return SignAsBidder(b, doc, now)
 }
 
 // publicKey fetches a's upload key with downloadpublickey (once).

@@ -55,7 +55,9 @@ func newPKI(t *testing.T) *pki {
 	if p.bidder, err = ca.Issue("一致性测试投标人有限公司", testca.Bidder); err != nil {
 		t.Fatal(err)
 	}
-	if p.inst, err = ca.IssueToDir(dir, "inst", testca.Institution); err != nil {
+	// The kit plays the demo platform's institution: the platform pins
+	// its seal by the institution's credit code.
+	if p.inst, err = ca.IssueToDir(dir, "inst", testca.Institution, testca.WithCreditCode(demo.InstitutionCode)); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -104,7 +106,7 @@ func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 	kit, lh := conformance.KitServer(t)
 	platURL, adminToken := startPlatform(t, p, kit.URL)
 	cfg := kitConfig(platURL, kit.URL)
-	cfg.BidderKey = p.bidder.Key
+	cfg.Bidder = conformance.BidderFromIdentity(p.bidder)
 	seal, err := conformance.SealedGuarantee(p.inst)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +190,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 				target := httptest.NewServer(c.peer(proxyTo(t, platURL)))
 				t.Cleanup(target.Close)
 				cfg := kitConfig(target.URL, kit.URL)
-				cfg.BidderKey = p.bidder.Key
+				cfg.Bidder = conformance.BidderFromIdentity(p.bidder)
 				seal, _ := conformance.SealedGuarantee(p.inst)
 				drv := &conformance.AdminPlatform{URL: platURL, Token: adminToken, AppKey: appKey, Bidder: conformance.BidderFromIdentity(p.bidder), OpeningDelay: time.Second}
 				s, err := conformance.NewPlatformSuite(cfg, drv, seal)

@@ -271,7 +271,10 @@ func platformConfig(addr, publicURL, dataDir, db, caFile, adminToken, instURL, a
 		Institutions: []platform.Institution{{
 			Peer: config.Peer{Name: InstitutionName, AppKey: appKey, AppSecret: appSecret, BaseURL: instURL,
 				PlatformCode: platCode, ChunkSize: 16 << 10},
-			Products: []platform.Product{{Name: ProductName, Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
+			// The seals on its guarantees are signed with the certificate
+			// naming its credit code.
+			SealCreditCode: InstitutionCode,
+			Products:       []platform.Product{{Name: ProductName, Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
 		}},
 	}
 }

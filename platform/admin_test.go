@@ -111,7 +111,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 		e.settle()
 		wantOK(t, "notice", e.send(protocol.BaohanNotice, e.noticeFields(a.ApplyNo, "BHNO-A", "1")))
-		wantOK(t, "cipher", e.sendGuarantee(a.ApplyNo, "BHNO-A", "1", guaranteeOFD(t, e.pki, "保函", 0, false), plainUpload()))
+		wantOK(t, "cipher", e.sendGuarantee(a.ApplyNo, "BHNO-A", "1", guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: "BHNO-A"}), plainUpload()))
 
 		// Lists and filters.
 		for _, q := range []string{"?state=cipher_received", "?section=ZB-001", "?institution=bank", "?applyno=" + a.ApplyNo[:12], "?baohanno=BHNO-A", "?bidder=" + e.pki.bidder.CreditCode} {

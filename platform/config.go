@@ -45,7 +45,10 @@ type Config struct {
 	// MaxFileSize bounds one encrypted guarantee file (default 64 MiB).
 	MaxFileSize int64 `toml:"max_file_size"`
 	// AcceptFailedSeals keeps a guarantee whose seals fail verification
-	// (recording the failure) instead of refusing it. Off in production.
+	// (invalid, untrusted, not covering every entry, not the institution's
+	// pinned seal, no agreement signed by the bidder), recording the
+	// failure, instead of refusing it. Another application's document is
+	// refused all the same. Off in production.
 	AcceptFailedSeals bool `toml:"accept_failed_seals"`
 
 	// Blobs is where chunks and guarantee files are kept: "dir" (default,
@@ -103,6 +106,19 @@ type Institution struct {
 	// NoCancel: the institution does not serve the optional canclenotice;
 	// a cancellation is then recorded on the platform only.
 	NoCancel bool `toml:"no_canclenotice"`
+
+	// The certificate that seals the institution's guarantees is pinned
+	// (every seal of an uploaded guarantee must be signed with it, beyond
+	// chaining to the trust roots, which the bidders' certificates do
+	// too): SealCerts, the PEM files of its seal certificates (the
+	// signer must be one of them), and SealCreditCode, the 统一社会信用代码
+	// the seal certificate carries in its Subject SERIALNUMBER. When both
+	// are set both must hold. With neither, the signer certificate must
+	// name the institution's Name as its organisation (Subject O) or
+	// common name (CN); set one of them when Name is not the institution's
+	// registered name.
+	SealCreditCode string   `toml:"seal_credit_code"`
+	SealCerts      []string `toml:"seal_certs"`
 }
 
 // Product is a guarantee product of an institution.
@@ -214,6 +230,9 @@ func (c Config) Validate() error {
 		if len(in.Products) == 0 {
 			errs = append(errs, fmt.Errorf("%s: no [[institution.product]] configured", where))
 		}
+		if cc := in.SealCreditCode; cc != strings.TrimSpace(cc) || len(cc) > 50 {
+			errs = append(errs, fmt.Errorf("%s: seal_credit_code %q has spaces around it or is longer than 50 characters", where, cc))
+		}
 		prods := map[string]bool{}
 		for j, p := range in.Products {
 			pw := fmt.Sprintf("%s product %d (%q)", where, j+1, p.Name)
@@ -250,6 +269,9 @@ func (c Config) Check() error {
 		errs = append(errs, ErrNoTrustRoots)
 	}
 	if _, _, err := loadTrustRoots(c.TrustRoots); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.sealPins(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

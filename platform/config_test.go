@@ -37,6 +37,9 @@ func TestExampleConfig(t *testing.T) {
 	if p.Profile.SM2Layout != gm.C1C2C3 || p.Profile.FileDigest != gm.MD5 || !c.Institutions[1].NoCancel {
 		t.Errorf("second institution profile %+v", p.Profile)
 	}
+	if in.SealCreditCode != "91320100MA1XXXXX0X" || len(in.SealCerts) != 0 || len(c.Institutions[1].SealCerts) != 2 {
+		t.Errorf("seal pins: %q %v, %v", in.SealCreditCode, in.SealCerts, c.Institutions[1].SealCerts)
+	}
 	if c.TimestampWindow.Duration != 10*time.Minute || c.Outbox.MaxAttempts != -1 {
 		t.Errorf("timestamp window %v, max attempts %d", c.TimestampWindow, c.Outbox.MaxAttempts)
 	}
@@ -76,6 +79,7 @@ platformcode = "P"
   rate = "0.005"
 `, "", `appkey "ka" used twice`},
 		{"bad layout", "", `platformcode = "P"` + "\nsm2_layout = \"c3c2c1\"", `sm2_layout: gm: unknown SM2 ciphertext layout "c3c2c1"`},
+		{"seal_credit_code with a space", "", `platformcode = "P"` + "\nseal_credit_code = \" 91320100MA1XXXXX0X\"", `seal_credit_code " 91320100MA1XXXXX0X" has spaces around it`},
 	}
 	dir := t.TempDir()
 	for i, c := range cases {

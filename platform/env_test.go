@@ -2,10 +2,12 @@ package platform
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +29,7 @@ import (
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
@@ -140,15 +143,44 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// guaranteeOFD makes a sealed OFD guarantee, with an attachment of
-// extra random bytes to reach a size.
-func guaranteeOFD(t testing.TB, p *pki, title string, extra int, rogue bool) []byte {
+// gdoc describes a guarantee file made for a test.
+type gdoc struct {
+	applyNo, baohanNo string
+	fileType          int              // 1 (default) or 2
+	extra             int              // bytes of random padding attached, to reach a size
+	rogue             bool             // sealed by an institution of another CA
+	cipher            []byte           // filetype 2: the ciphertext guarantee attached as 密文保函.ofd
+	bidder            *testca.Identity // signs the agreement; nil: p.bidder
+	noAgreement       bool
+	sealer            *testca.Identity // seals it with a seal made from its certificate; nil: p.inst (p.rogue when rogue)
+}
+
+// guaranteeOFD makes a guarantee file as the platform wants it: its
+// CustomData name the application, the 保函委托协议 signed by the bidder
+// is attached, and the institution seals it.
+func guaranteeOFD(t testing.TB, p *pki, g gdoc) []byte {
 	t.Helper()
-	b := ofd.NewBuilder(ofd.Info{Title: title, Created: time.Now()})
+	if g.fileType == 0 {
+		g.fileType = 1
+	}
+	now := time.Now()
+	title := fmt.Sprintf("电子投标保函（filetype %d）%s", g.fileType, g.baohanNo)
+	b := ofd.NewBuilder(ofd.Info{Title: title, Created: now, Custom: []ofd.CustomData{
+		{Name: "baohanno", Value: g.baohanNo}, {Name: "applyno", Value: g.applyNo}, {Name: "filetype", Value: strconv.Itoa(g.fileType)}}})
 	pg := b.AddPage()
 	pg.Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, title)
-	if extra > 0 {
-		data := make([]byte, extra)
+	if !g.noAgreement {
+		if err := b.Attach(ofd.Attachment{Name: guarantee.AgreementAttachmentName, Format: "ofd", Data: agreementOFD(t, p, cmp.Or(g.bidder, p.bidder), g.applyNo)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.cipher != nil {
+		if err := b.Attach(ofd.Attachment{Name: guarantee.CipherAttachmentName, Format: "ofd", Data: g.cipher}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.extra > 0 {
+		data := make([]byte, g.extra)
 		rand.Read(data)
 		if err := b.Attach(ofd.Attachment{Name: "padding.bin", Format: "bin", Data: data}); err != nil {
 			t.Fatal(err)
@@ -159,10 +191,37 @@ func guaranteeOFD(t testing.TB, p *pki, title string, extra int, rogue bool) []b
 		t.Fatal(err)
 	}
 	signer := ses.Signer{Key: p.inst.Key, Cert: p.inst.Cert, Seal: p.seal}
-	if rogue {
+	switch {
+	case g.rogue:
 		signer = ses.Signer{Key: p.rogue.Key, Cert: p.rogue.Cert, Seal: p.rogueSea}
+	case g.sealer != nil:
+		seal, err := guarantee.InstitutionSeal(g.sealer.Key, g.sealer.Cert, g.sealer.Name, time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer = ses.Signer{Key: g.sealer.Key, Cert: g.sealer.Cert, Seal: seal}
 	}
-	signed, err := ses.Sign(doc, signer, ses.SignOptions{Time: time.Now(), Stamps: []ses.Stamp{{Page: 0, Box: ofd.Box{X: 120, Y: 200, W: 40, H: 40}}}})
+	signed, err := ses.Sign(doc, signer, ses.SignOptions{Time: now, Stamps: []ses.Stamp{{Page: 0, Box: ofd.Box{X: 120, Y: 200, W: 40, H: 40}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
+// agreementOFD makes a one-page 保函委托协议 for applyNo signed by bidder.
+func agreementOFD(t testing.TB, p *pki, bidder *testca.Identity, applyNo string) []byte {
+	t.Helper()
+	b := ofd.NewBuilder(ofd.Info{Title: "投标保函委托协议", Created: time.Now(), Custom: []ofd.CustomData{{Name: "applyno", Value: applyNo}}})
+	b.AddPage().Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, "投标保函委托协议 "+applyNo)
+	doc, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := guarantee.BidderSeal(bidder.Key, bidder.Cert, bidder.Name, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ses.Sign(doc, ses.Signer{Key: bidder.Key, Cert: bidder.Cert, Seal: seal}, ses.SignOptions{Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +369,7 @@ func newEnv(t testing.TB, dbURL string, opts ...envOption) *env {
 		TrustRoots: []string{e.pki.caFile},
 		AdminToken: testAdmin,
 		Outbox:     OutboxConfig{PollInterval: config.Duration{Duration: 50 * time.Millisecond}},
-		Institutions: []Institution{{Peer: peerCfg, Products: []Product{
+		Institutions: []Institution{{Peer: peerCfg, SealCreditCode: e.pki.inst.CreditCode, Products: []Product{
 			{Name: "投标保函", Rate: decimal.RequireFromString("0.005")},
 			{Name: "投标保函（低费率）", Rate: decimal.RequireFromString("0.003"), MinPremium: decimal.RequireFromString("500")},
 		}}},
@@ -690,7 +749,7 @@ func plainUpload() upload { return upload{skip: -1, indexBase: 1} }
 func (e *env) withCipher(sec *Section) (*Application, string) {
 	e.t.Helper()
 	a, baohanNo := e.approved(sec)
-	doc := guaranteeOFD(e.t, e.pki, "电子投标保函（密文）"+a.ApplyNo, 0, false)
+	doc := guaranteeOFD(e.t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: baohanNo})
 	wantOK(e.t, "baohanfilecompletenotice", e.sendGuarantee(a.ApplyNo, baohanNo, "1", doc, plainUpload()))
 	e.wantState(a.ApplyNo, CipherReceived)
 	return e.app(a.ApplyNo), baohanNo

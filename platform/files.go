@@ -17,6 +17,7 @@ import (
 
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
@@ -269,11 +270,13 @@ func (e *completeError) Error() string { return e.msg }
 // chunk count in bak1 that does not match); unwraps key and iv with the
 // applyno's private key in the peer's SM2 layout; decrypts SM4-CBC as a
 // stream into the blob store while computing the digest (SM3 or MD5, told
-// by its length); refuses a mismatch naming both digests; verifies the
-// OFD's seals against the trust roots; and records the guarantee and the
-// move of the state machine. After a refusal for the content (decryption,
-// digest, seals) the chunks are discarded so that the file can be sent
-// again.
+// by its length); refuses a mismatch naming both digests; checks the OFD
+// (verifyGuarantee: the application's numbers, seals chained to the trust
+// roots over every entry and signed with the institution's pinned seal
+// certificate, the agreement signed by the bidder); and records the
+// guarantee and the move of the state machine. After a refusal for the
+// content (decryption, digest, document) the chunks are discarded so
+// that the file can be sent again.
 func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *protocol.Request) (any, error) {
 	var req protocol.BaohanFileCompleteNoticeRequest
 	if err := protocol.Decode(r, &req); err != nil {
@@ -360,7 +363,8 @@ func boolInt(b bool) int {
 }
 
 // assemble checks the chunks, decrypts them into a new blob and verifies
-// digest and seals. On success the returned guarantee's blob holds the OFD.
+// the digest and the document (verifyGuarantee). On success the returned
+// guarantee's blob holds the OFD.
 func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Application, req *protocol.BaohanFileCompleteNoticeRequest, fileType int, want string) (*Guarantee, error) {
 	alg, err := gm.DigestAlgOf(want)
 	if err != nil {
@@ -440,16 +444,18 @@ func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Applica
 	}
 	g := &Guarantee{ApplyNo: a.ApplyNo, FileType: fileType, BaohanNo: req.BaohanNo, Digest: want, DigestAlg: alg.String(),
 		SM3: sm3hex, Size: size, Chunks: len(chunks), ReceivedAt: s.now(), blob: blob}
-	ok, report, failure, err := s.verifySeals(ctx, blob, size)
+	v, report, err := s.verifyGuarantee(ctx, a, fileType, blob, size)
 	if err != nil {
 		s.blobs.Delete(context.WithoutCancel(ctx), blob)
 		return nil, err
 	}
-	g.SealsOK, g.Report = ok, report
-	s.metrics.seals.WithLabelValues(strconv.FormatBool(ok)).Inc()
-	if !ok && !s.cfg.AcceptFailedSeals {
+	g.SealsOK, g.Report = v.OK, report
+	s.metrics.seals.WithLabelValues(strconv.FormatBool(v.OK)).Inc()
+	// accept_failed_seals keeps a guarantee whose seals fail, never
+	// another application's document.
+	if !v.OK && (!s.cfg.AcceptFailedSeals || v.Rule == guarantee.RuleIdentity) {
 		s.blobs.Delete(context.WithoutCancel(ctx), blob)
-		return nil, &completeError{fmt.Sprintf("the %s is refused: seal verification failed: %s", fileTypeName(fileType), failure)}
+		return nil, &completeError{fmt.Sprintf("the %s is refused: %s", fileTypeName(fileType), v.Failure)}
 	}
 	return g, nil
 }

@@ -47,7 +47,10 @@ func TestUploadRules(t *testing.T) {
 func TestCompleteRules(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
-		doc := guaranteeOFD(t, e.pki, "电子投标保函", 150<<10, false) // three 64 KiB chunks and more
+		// three 64 KiB chunks and more
+		docFor := func(a *Application, bn string) []byte {
+			return guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, extra: 150 << 10})
+		}
 
 		t.Run("no public key", func(t *testing.T) {
 			e := e.with(t)
@@ -62,6 +65,7 @@ func TestCompleteRules(t *testing.T) {
 		t.Run("gap", func(t *testing.T) {
 			e := e.with(t)
 			a, bn := e.approved(e.section(2 * time.Hour))
+			doc := docFor(a, bn)
 			u := upload{skip: 1, indexBase: 1}
 			enc := e.encrypt(a.ApplyNo, doc, u)
 			e.sendChunks(a.ApplyNo, bn, "1", enc, u)
@@ -82,6 +86,7 @@ func TestCompleteRules(t *testing.T) {
 		t.Run("bak1 count", func(t *testing.T) {
 			e := e.with(t)
 			a, bn := e.approved(e.section(2 * time.Hour))
+			doc := docFor(a, bn)
 			u := upload{skip: -1, indexBase: 1, bak1: "9"}
 			enc := e.encrypt(a.ApplyNo, doc, u)
 			e.sendChunks(a.ApplyNo, bn, "1", enc, u)
@@ -94,6 +99,7 @@ func TestCompleteRules(t *testing.T) {
 		t.Run("digest mismatch", func(t *testing.T) {
 			e := e.with(t)
 			a, bn := e.approved(e.section(2 * time.Hour))
+			doc := docFor(a, bn)
 			u := plainUpload()
 			enc := e.encrypt(a.ApplyNo, doc, u)
 			e.sendChunks(a.ApplyNo, bn, "1", enc, u)
@@ -120,6 +126,7 @@ func TestCompleteRules(t *testing.T) {
 		t.Run("md5", func(t *testing.T) {
 			e := e.with(t)
 			a, bn := e.approved(e.section(2 * time.Hour))
+			doc := docFor(a, bn)
 			u := upload{skip: -1, indexBase: 0, md5: true, shuffle: true, duplicates: true}
 			wantOK(t, "md5, 0-based, shuffled, duplicates", e.sendGuarantee(a.ApplyNo, bn, "1", doc, u))
 			g, err := e.svc.Guarantee(e.ctx, a.ApplyNo, 1)
@@ -131,6 +138,7 @@ func TestCompleteRules(t *testing.T) {
 		t.Run("wrong key", func(t *testing.T) {
 			e := e.with(t)
 			a, bn := e.approved(e.section(2 * time.Hour))
+			doc := docFor(a, bn)
 			u := plainUpload()
 			enc := e.encrypt(a.ApplyNo, doc, u)
 			e.sendChunks(a.ApplyNo, bn, "1", enc, u)
@@ -148,7 +156,7 @@ func TestCompleteRules(t *testing.T) {
 		t.Run("seal from an untrusted CA", func(t *testing.T) {
 			e := e.with(t)
 			a, bn := e.approved(e.section(2 * time.Hour))
-			rogue := guaranteeOFD(t, e.pki, "冒名保函", 0, true)
+			rogue := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, rogue: true})
 			r := e.sendGuarantee(a.ApplyNo, bn, "1", rogue, plainUpload())
 			wantFailContains(t, "rogue", r, "the ciphertext guarantee (filetype 1) is refused: seal verification failed: signature ", "check chain failed")
 			e.wantState(a.ApplyNo, Approved)
@@ -217,7 +225,7 @@ func TestLargeGuarantee(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		a, bn := e.approved(e.section(2 * time.Hour))
-		doc := guaranteeOFD(t, e.pki, "电子投标保函（大文件）", 20<<20, false)
+		doc := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, extra: 20 << 20})
 		u := upload{skip: -1, indexBase: 1, shuffle: true, duplicates: true, chunkSize: 64 << 10}
 		enc := e.encrypt(a.ApplyNo, doc, u)
 		if len(enc.chunks) < 300 {
@@ -255,7 +263,7 @@ func TestConcurrentCompletion(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		a, bn := e.approved(e.section(2 * time.Hour))
-		doc := guaranteeOFD(t, e.pki, "并发完成通知", 200<<10, false)
+		doc := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, extra: 200 << 10})
 		u := plainUpload()
 		enc := e.encrypt(a.ApplyNo, doc, u)
 		e.sendChunks(a.ApplyNo, bn, "1", enc, u)
@@ -299,11 +307,11 @@ func TestStoredDigests(t *testing.T) {
 		for _, blobs := range []string{"dir", "db"} {
 			t.Run(blobs, func(t *testing.T) {
 				e := newEnv(t, dbURL, func(c *Config) { c.Blobs = blobs })
-				doc := guaranteeOFD(t, e.pki, "电子投标保函（摘要）", 150<<10, false)
-				sm3OfDoc, _ := gm.FileDigest(bytes.NewReader(doc), gm.SM3)
-				md5OfDoc, _ := gm.FileDigest(bytes.NewReader(doc), gm.MD5)
 				for _, u := range []upload{plainUpload(), {skip: -1, indexBase: 1, md5: true}} {
 					a, bn := e.approved(e.section(2 * time.Hour))
+					doc := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, extra: 150 << 10})
+					sm3OfDoc, _ := gm.FileDigest(bytes.NewReader(doc), gm.SM3)
+					md5OfDoc, _ := gm.FileDigest(bytes.NewReader(doc), gm.MD5)
 					enc := e.encrypt(a.ApplyNo, doc, u)
 					e.sendChunks(a.ApplyNo, bn, "1", enc, u)
 					chunks, err := e.svc.chunks(e.ctx, a.ApplyNo, bn, 1)

@@ -51,7 +51,7 @@ func TestHappyPath(t *testing.T) {
 		wantOK(t, "baohannotice", e.send(protocol.BaohanNotice, e.noticeFields(a.ApplyNo, baohanNo, "1")))
 		e.wantState(a.ApplyNo, Approved)
 
-		doc := guaranteeOFD(t, e.pki, "电子投标保函（密文）", 0, false)
+		doc := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: baohanNo})
 		wantOK(t, "complete filetype 1", e.sendGuarantee(a.ApplyNo, baohanNo, "1", doc, plainUpload()))
 		e.wantState(a.ApplyNo, CipherReceived)
 		g, err := e.svc.Guarantee(e.ctx, a.ApplyNo, 1)
@@ -84,7 +84,7 @@ func TestHappyPath(t *testing.T) {
 			t.Errorf("restore fields %v", rs[0].Fields)
 		}
 
-		doc2 := guaranteeOFD(t, e.pki, "电子投标保函（明文）", 0, false)
+		doc2 := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: baohanNo, fileType: 2, cipher: doc})
 		wantOK(t, "complete filetype 2", e.sendGuarantee(a.ApplyNo, baohanNo, "2", doc2, plainUpload()))
 		e.wantState(a.ApplyNo, PlainReceived)
 

@@ -22,7 +22,7 @@ func TestInvoiceNotice(t *testing.T) {
 
 		e.clock.Set(sec.KaibiaoTime)
 		e.eventually("the restore", func() bool { return e.app(a.ApplyNo).State == Restored })
-		wantOK(t, "plaintext", e.sendGuarantee(a.ApplyNo, bn, "2", guaranteeOFD(t, e.pki, "明文保函", 0, false), plainUpload()))
+		wantOK(t, "plaintext", e.sendGuarantee(a.ApplyNo, bn, "2", guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, fileType: 2}), plainUpload()))
 
 		if _, err := e.svc.RequestInvoice(e.ctx, a.ApplyNo, InvoiceInput{Type: "1"}); err == nil {
 			t.Fatal("a 专票 without address, phone, bank and account was accepted")

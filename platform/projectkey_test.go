@@ -128,7 +128,7 @@ func TestLegacyApplicationRestoredWithSectionKey(t *testing.T) {
 		}
 		e.settle()
 		wantOK(t, "notice", e.send(protocol.BaohanNotice, e.noticeFields(b.ApplyNo, "BHNO-NEW", "1")))
-		wantOK(t, "cipher", e.sendGuarantee(b.ApplyNo, "BHNO-NEW", "1", guaranteeOFD(t, e.pki, "保函", 0, false), plainUpload()))
+		wantOK(t, "cipher", e.sendGuarantee(b.ApplyNo, "BHNO-NEW", "1", guaranteeOFD(t, e.pki, gdoc{applyNo: b.ApplyNo, baohanNo: "BHNO-NEW", bidder: e.pki.bidder2}), plainUpload()))
 		own := e.projectKeyB64(b.ApplyNo)
 		if got := e.projectKeyB64(old.ApplyNo); got != sectionKey || own == sectionKey {
 			t.Fatalf("keys: legacy %s (section %s), new %s", got, sectionKey, own)

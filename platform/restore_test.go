@@ -65,7 +65,7 @@ func TestRestoreAtOpening(t *testing.T) {
 		}
 		e.settle()
 		wantOK(t, "notice", e.send(protocol.BaohanNotice, e.noticeFields(b.ApplyNo, "BHNO-B", "1")))
-		wantOK(t, "cipher", e.sendGuarantee(b.ApplyNo, "BHNO-B", "1", guaranteeOFD(t, e.pki, "保函B", 0, false), plainUpload()))
+		wantOK(t, "cipher", e.sendGuarantee(b.ApplyNo, "BHNO-B", "1", guaranteeOFD(t, e.pki, gdoc{applyNo: b.ApplyNo, baohanNo: "BHNO-B", bidder: e.pki.bidder2}), plainUpload()))
 		keys := map[string]string{a.ApplyNo: e.projectKeyB64(a.ApplyNo), b.ApplyNo: e.projectKeyB64(b.ApplyNo)}
 		if keys[a.ApplyNo] == keys[b.ApplyNo] {
 			t.Fatal("two applications of one section share a project key")
@@ -361,7 +361,7 @@ func TestPlaintextBeforeRestoreAnswer(t *testing.T) {
 				sec := e.section(time.Hour)
 				a, bn := e.withCipher(sec)
 				before := e.events(a.ApplyNo)
-				doc := guaranteeOFD(t, e.pki, "电子投标保函（明文）"+a.ApplyNo, 150<<10, false)
+				doc := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, fileType: 2, extra: 150 << 10})
 				u := plainUpload()
 				enc := e.encrypt(a.ApplyNo, doc, u)
 				if len(enc.chunks) < 2 {

@@ -32,6 +32,7 @@ type Service struct {
 	mk     *gm.MasterKey
 	blobs  store.Blobs
 	roots  *smx509.CertPool
+	pins   map[string]*sealPin        // the institutions' seals, by name
 	peers  map[string]*transport.Peer // by institution name
 	byKey  transport.StaticPeers      // by appkey
 	now    func() time.Time
@@ -123,6 +124,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	}
 	var n int
 	if s.roots, n, err = loadTrustRoots(cfg.TrustRoots); err != nil {
+		return nil, err
+	}
+	if s.pins, err = cfg.sealPins(); err != nil {
 		return nil, err
 	}
 	if s.admin, err = adminToken(cfg); err != nil {

@@ -81,7 +81,8 @@ func TestConformancePlatformCommandJSON(t *testing.T) {
 	if _, err := plat.CA.IssueToDir(dir, "bidder", testca.Bidder); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plat.CA.IssueToDir(dir, "seal", testca.Institution); err != nil {
+	// The demo platform pins its institution's seal by credit code.
+	if _, err := plat.CA.IssueToDir(dir, "seal", testca.Institution, testca.WithCreditCode(demo.InstitutionCode)); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errs := runCLI("conformance", "platform", "--url", plat.URL, "--appkey", confKey, "--appsecret", confSecret,

@@ -228,13 +228,14 @@ platformcode = %q
 chunk_size = 1024
 timeout = "2s"
 rate_limit = -1
+seal_certs = [%q]
 
 [[institution.product]]
 name = %q
 rate = "0.005"
 min_premium = "100"
 `, pk.CAFile, stack.PlatformAdmin, pAddr, pr.platDoor.URL, pData, stack.InstitutionName, stack.AppKey, stack.AppSecret,
-		pr.instDoor.URL, stack.PlatformCode, stack.Product))
+		pr.instDoor.URL, stack.PlatformCode, filepath.Join(dir, "inst.cert.pem"), stack.Product))
 	instCfg := write("institution.toml", fmt.Sprintf(`
 trust_roots = [%q]
 

@@ -65,10 +65,6 @@ func TestHostileIdentifiers(t *testing.T) {
 		}
 	}
 	// Platform side: hostile baohannos on real applications.
-	doc, err := s.SealedOFD("电子投标保函")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, id := range hostileIDs {
 		applyNo := s.Apply(s.Section(time.Hour).No) // one application per bidder and section
 		s.Token(applyNo, 10*time.Second)
@@ -80,6 +76,10 @@ func TestHostileIdentifiers(t *testing.T) {
 		if r.Code != 1 {
 			t.Logf("baohannotice with baohanno %q refused: %q", id, r.Message)
 			continue
+		}
+		doc, err := s.GuaranteeOFD(stack.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: id})
+		if err != nil {
+			t.Fatal(err)
 		}
 		r, err = inst.Upload(applyNo, id, "1", doc, 1024)
 		if err != nil {

@@ -8,12 +8,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/emmansun/gmsm/smx509"
-
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/ofd"
-	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/transport"
 )
@@ -71,25 +67,6 @@ func (s *Stack) ApplyFields(applyNo string, projectKey []byte) (map[string]strin
 		return nil, err
 	}
 	return map[string]string{"applyno": applyNo, "applydata": ad, "digitalenvelope": envl}, nil
-}
-
-// SealedOFD makes a small OFD sealed by the stack's institution.
-func (s *Stack) SealedOFD(title string) ([]byte, error) {
-	b := ofd.NewBuilder(ofd.Info{Title: title, Created: time.Now()})
-	pg := b.AddPage()
-	pg.Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, title)
-	doc, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	id := s.PKI.Inst
-	seal, err := ses.MakeSeal(id.Key, id.Cert, ses.SealSpec{Name: InstitutionName + "电子保函专用章",
-		Holders: []*smx509.Certificate{id.Cert}, ValidStart: time.Now().Add(-time.Hour), ValidEnd: time.Now().Add(24 * time.Hour)})
-	if err != nil {
-		return nil, err
-	}
-	return ses.Sign(doc, ses.Signer{Key: id.Key, Cert: id.Cert, Seal: seal},
-		ses.SignOptions{Time: time.Now(), Stamps: []ses.Stamp{{Page: 0, Box: ofd.Box{X: 120, Y: 200, W: 40, H: 40}}}})
 }
 
 // Upload sends doc to the platform as the institution does: fetch the

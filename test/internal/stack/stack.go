@@ -201,7 +201,9 @@ func Start(t testing.TB, o Options) *Stack {
 		TrustRoots: []string{p.CAFile},
 		AdminToken: PlatformAdmin,
 		Outbox:     platform.OutboxConfig{PollInterval: fast},
-		Institutions: []platform.Institution{{Peer: instPeer, Products: []platform.Product{
+		// The institution's seal certificate (CN "inst") is pinned by
+		// the credit code it carries, as a deployment pins it.
+		Institutions: []platform.Institution{{Peer: instPeer, SealCreditCode: InstCreditCode, Products: []platform.Product{
 			{Name: Product, Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")},
 		}}},
 	}
