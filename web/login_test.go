@@ -351,6 +351,13 @@ func TestConsoleLoginAnswers(t *testing.T) {
 	if code != http.StatusServiceUnavailable || h.Get("Retry-After") != "1" || !strings.Contains(page, "服务器正忙") {
 		t.Errorf("busy: %d %q", code, h.Get("Retry-After"))
 	}
+	// The holder frees its slot as it returns: wait for it, or the next
+	// login finds it taken (the gate lets none wait).
+	for deadline := time.Now().Add(10 * time.Second); len(g.slots) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hashing slot is not freed")
+		}
+	}
 	// The 4th attempt from one address within the minute (the busy one
 	// does not count, nor does the body refused unread): 429.
 	for range 2 {
