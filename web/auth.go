@@ -583,8 +583,8 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 	}
 	// The password is hashed whatever the account: unknown, locked or not.
 	// An answer then takes as long for an account that does not exist as
-	// for one that does, locked or not (the console answers the three
-	// alike, see loginFailed).
+	// for one that does, locked or not (and the console answers them
+	// alike: errLoginFailed).
 	var ok bool
 	err = a.gate.do(ctx, func() bool {
 		ok = CheckPassword(hash, password)
@@ -885,8 +885,8 @@ func (e *ChallengesError) Is(target error) bool { return target == ErrTooManyCha
 // NewChallenge stores a fresh login challenge bound to binding (the
 // browser's pre-session cookie) for 5 minutes and returns it. Expired
 // challenges are swept first; the browser keeps its newest few
-// (challengesPerBrowser) and the console at most maxChallenges in all:
-// past that a *ChallengesError. Callers throttle it per client address
+// (challengesPerBrowser) and the console at most DefaultMaxChallenges in
+// all: past that a *ChallengesError. Callers throttle it per client address
 // (Throttle): nothing else bounds who asks.
 func (a *Auth) NewChallenge(ctx context.Context, binding string) (string, error) {
 	c, bind, now := randomToken(24), hashToken(binding), micros(a.now())
