@@ -55,6 +55,27 @@ const (
 // challengeTTL is how long a challenge can be used.
 const challengeTTL = 5 * time.Minute
 
+// maxOpenChallenges bounds the open (unused, unexpired) challenges of one
+// application: whoever holds the redirecturl may ask for challenges, and
+// each is a row. A bidder needs one per try.
+const maxOpenChallenges = 5
+
+// ChallengeLimitError refuses a challenge while the application has
+// maxOpenChallenges open ones (HTTP 429 with Retry-After): they are used
+// or expire within challengeTTL. It is a refusal (IsRefusal).
+type ChallengeLimitError struct {
+	ApplyNo    string
+	RetryAfter time.Duration // until the oldest open one expires
+}
+
+func (e *ChallengeLimitError) Error() string {
+	return fmt.Sprintf("challenge: application %s has %d open challenges, the most it may have (each is valid for %s and serves once): use one, or ask again in %s",
+		e.ApplyNo, maxOpenChallenges, challengeTTL, max(e.RetryAfter.Round(time.Second), time.Second))
+}
+
+// Unwrap makes a ChallengeLimitError a Refusal for errors.As.
+func (e *ChallengeLimitError) Unwrap() error { return &Refusal{Msg: e.Error()} }
+
 // ChallengeRequest is the body of POST /bidder/<token>/challenge.
 type ChallengeRequest struct {
 	Action string `json:"action"` // quit | giveup
@@ -132,7 +153,8 @@ func (s *Service) bidderOrigin() string {
 }
 
 // BidderChallenge issues a challenge for action on the application behind
-// token, valid for 5 minutes, once.
+// token, valid for 5 minutes, once; at most maxOpenChallenges are open per
+// application (*ChallengeLimitError).
 func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*Challenge, error) {
 	if action != ActionQuit && action != ActionGiveUp {
 		return nil, refuse("action: want %q or %q, got %q", ActionQuit, ActionGiveUp, clip(action))
@@ -153,6 +175,15 @@ func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*C
 		// Expired challenges go as new ones come (an indexed delete).
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE expires_at <= ?`), micros(s.now())); err != nil {
 			return err
+		}
+		var open int
+		var oldest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*), MIN(expires_at) FROM inst_bidder_challenges WHERE application_id = ?`), a.ID).
+			Scan(&open, &oldest); err != nil {
+			return err
+		}
+		if open >= maxOpenChallenges {
+			return &ChallengeLimitError{ApplyNo: a.ApplyNo, RetryAfter: time.Duration(oldest.Int64-micros(s.now())) * time.Microsecond}
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_bidder_challenges (challenge, application_id, action, expires_at) VALUES (?,?,?,?)`),
 			c.Challenge, a.ID, action, micros(c.ExpiresAt))

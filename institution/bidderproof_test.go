@@ -2,9 +2,11 @@ package institution
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -293,6 +295,68 @@ func TestChallengeServesOnce(t *testing.T) {
 			}
 			if ok != 1 {
 				t.Errorf("%d of %d requests with one challenge acted (statuses %v), want 1", ok, n, status)
+			}
+		})
+	}
+}
+
+// TestBidderChallengesBounded: whoever holds the redirecturl may ask for
+// challenges, each a row: an application has at most maxOpenChallenges
+// open ones, then 429 with Retry-After (until the oldest expires); a
+// challenge used, even in a failed try, or expired frees its place, and
+// other applications are not concerned.
+func TestBidderChallengesBounded(t *testing.T) {
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) {
+			e := newEnv(t, pg)
+			tok := e.apply("BL-1", "1000.00")
+			other := e.apply("BL-2", "1000.00")
+			count := func() int {
+				t.Helper()
+				var n int
+				if err := e.svc.db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM inst_bidder_challenges`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			var open []*Challenge
+			for i := range maxOpenChallenges {
+				open = append(open, e.challenge(tok, []string{ActionQuit, ActionGiveUp}[i%2]))
+			}
+			ask := func(tok string) (int, string, string) {
+				t.Helper()
+				res, err := http.Post(e.srv.URL+"/bidder/"+tok+"/challenge", "application/json", strings.NewReader(`{"action":"quit"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				var ae apiError
+				json.NewDecoder(res.Body).Decode(&ae)
+				return res.StatusCode, res.Header.Get("Retry-After"), ae.Error
+			}
+			for range 3 {
+				st, retry, msg := ask(tok)
+				if secs, _ := strconv.Atoi(retry); st != http.StatusTooManyRequests || secs < 1 || secs > 300 || !strings.Contains(msg, "BL-1 has 5 open challenges") {
+					t.Fatalf("past the bound: HTTP %d, Retry-After %q, %q", st, retry, msg)
+				}
+			}
+			if n := count(); n != maxOpenChallenges {
+				t.Fatalf("%d challenges stored, want %d", n, maxOpenChallenges)
+			}
+			e.challenge(other, ActionQuit) // another application
+			// A failed try uses its challenge up.
+			bad := mustJSON(BidderQuitRequest{Reason: "不再投标", BidderProof: BidderProof{Challenge: open[0].Challenge, Signature: "AAAA", Cert: "not a certificate"}})
+			if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", bad, nil); st != http.StatusForbidden {
+				t.Fatalf("quit with a bad proof: HTTP %d", st)
+			}
+			e.challenge(tok, ActionQuit)
+			if st, _, _ := ask(tok); st != http.StatusTooManyRequests {
+				t.Fatalf("past the bound again: HTTP %d", st)
+			}
+			e.advance(challengeTTL)
+			e.challenge(tok, ActionQuit)
+			if n := count(); n != 1 {
+				t.Errorf("%d challenges after the others expired, want 1", n)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -63,15 +64,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// fail answers err: 404 for unknown tokens and ids, 403 for a missing
-// or failed proof of the bidder's key, 409 for illegal transitions, 422
-// for other refusals, 500 (logged, not shown) otherwise.
+// fail answers err: 404 for unknown tokens and ids, 429 for too many open
+// challenges, 403 for a missing or failed proof of the bidder's key, 409
+// for illegal transitions, 422 for other refusals, 500 (logged, not
+// shown) otherwise.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *TransitionError
 	var pe *ProofError
+	var ce *ChallengeLimitError
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+	case errors.As(err, &ce):
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(ce.RetryAfter.Round(time.Second)/time.Second), 1)))
+		writeJSON(w, http.StatusTooManyRequests, apiError{err.Error()})
 	case errors.As(err, &pe):
 		writeJSON(w, http.StatusForbidden, apiError{err.Error()})
 	case errors.As(err, &te):

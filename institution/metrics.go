@@ -3,6 +3,8 @@ package institution
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // metrics are the service's Prometheus series, all prefixed
@@ -16,6 +18,7 @@ type metrics struct {
 	chunksEnqueued  prometheus.Counter
 	chunksDelivered prometheus.Counter
 	claims          prometheus.Counter
+	dropped         *prometheus.CounterVec // kind: unauthenticated records and log lines not written
 }
 
 func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer) (*metrics, error) {
@@ -35,14 +38,24 @@ func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer) (*metrics, err
 			Help: "Guarantee file chunks acknowledged by platforms."}),
 		claims: prometheus.NewCounter(prometheus.CounterOpts{Name: "baohan_institution_claims_total",
 			Help: "Claims (claimsnotice) recorded."}),
+		dropped: transport.NewDroppedCounter(),
 	}
-	for _, c := range []prometheus.Collector{m.inbound, m.outbound, m.transitions, m.bidder, m.chunksEnqueued, m.chunksDelivered, m.claims} {
+	for _, c := range []prometheus.Collector{m.inbound, m.outbound, m.transitions, m.bidder, m.chunksEnqueued, m.chunksDelivered, m.claims, m.dropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
 }
+
+// ObserveExchange implements transport.Metrics for the server: nothing,
+// the handlers count the requests they serve (inbound, by the
+// interface they are registered for).
+func (m *metrics) ObserveExchange(*transport.Exchange) {}
+
+// ObserveDropped counts a message log record or a log line of an
+// unauthenticated request that its budget dropped (transport.DropMetrics).
+func (m *metrics) ObserveDropped(kind string) { m.dropped.WithLabelValues(kind).Inc() }
 
 // outboundCount reads a counter (tests and diagnostics).
 func (m *metrics) outboundCount(iface, outcome string) float64 {

@@ -41,6 +41,7 @@ func (s *Service) wireStore() error {
 	s.server = &transport.Server{
 		Peers: s.peers, Log: s.mlog, Seen: s.seen, Now: s.now, MaxBody: s.cfg.MaxBody,
 		Prefix: s.cfg.Listen.Prefix, Logger: s.logger, TrustedProxies: proxies, UnauthenticatedBudget: budget,
+		Metrics: s.metrics, // counts what the unauthenticated budget drops
 	}
 	s.registerInterfaces(s.server)
 	// Seen: the signs of what we send go into our own replay store, so a

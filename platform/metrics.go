@@ -21,6 +21,7 @@ type metrics struct {
 	guarantees *prometheus.CounterVec   // guarantee files accepted by filetype
 	seals      *prometheus.CounterVec   // seal verifications by result
 	chunkBytes prometheus.Counter
+	dropped    *prometheus.CounterVec // unauthenticated records and log lines not written, by kind
 }
 
 func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
@@ -50,18 +51,26 @@ func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
 			Namespace: "baohan", Subsystem: "platform", Name: "chunk_bytes_total",
 			Help: "Bytes of guarantee file chunks received.",
 		}),
+		dropped: transport.NewDroppedCounter(),
 	}
-	reg.MustRegister(m.requests, m.latency, m.deliveries, m.guarantees, m.seals, m.chunkBytes)
+	reg.MustRegister(m.requests, m.latency, m.deliveries, m.guarantees, m.seals, m.chunkBytes, m.dropped)
 	reg.MustRegister(&outboxCollector{db: db, desc: prometheus.NewDesc("baohan_platform_outbox_messages",
 		"Outbox messages by state (pending, delivering, failed, dead, done).", []string{"state"}, nil)})
 	return m
 }
 
-// observe counts one exchange.
-func (m *metrics) observe(e *transport.Exchange) {
-	m.requests.WithLabelValues(e.Direction, e.Interface, strconv.Itoa(e.Code)).Inc()
-	m.latency.WithLabelValues(e.Direction, e.Interface).Observe(e.Latency.Seconds())
+// ObserveExchange counts one exchange (transport.Metrics, of the
+// service's server and client). The interface label is "unknown" for a
+// path that is none of the spec's interfaces: the caller chooses it.
+func (m *metrics) ObserveExchange(e *transport.Exchange) {
+	iface := transport.KnownInterface(e.Interface)
+	m.requests.WithLabelValues(e.Direction, iface, strconv.Itoa(e.Code)).Inc()
+	m.latency.WithLabelValues(e.Direction, iface).Observe(e.Latency.Seconds())
 }
+
+// ObserveDropped counts a message log record or a log line of an
+// unauthenticated request that its budget dropped (transport.DropMetrics).
+func (m *metrics) ObserveDropped(kind string) { m.dropped.WithLabelValues(kind).Inc() }
 
 // outboxCollector reads the outbox counts at scrape time.
 type outboxCollector struct {

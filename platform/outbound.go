@@ -231,14 +231,13 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 }
 
 // messageLog records every exchange in the store's hash-chained message
-// log and counts it in the metrics.
+// log. (The metrics count exchanges as the server's and the client's
+// Metrics, also those whose record the unauthenticated budget drops.)
 type messageLog struct {
 	log *store.MessageLog
-	m   *metrics
 }
 
 func (l *messageLog) Record(ctx context.Context, e *transport.Exchange) error {
-	l.m.observe(e)
 	return l.log.Record(ctx, e)
 }
 

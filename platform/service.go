@@ -174,7 +174,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	s.msgLog.Now = s.now
 	s.seen = store.NewSeenSigns(s.db)
 	s.seen.Now = s.now
-	mlog := &messageLog{log: s.msgLog, m: s.metrics}
+	mlog := &messageLog{log: s.msgLog}
 
 	httpClient := o.http
 	if httpClient == nil {
@@ -183,7 +183,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	// Seen: the signs of what we send go into our own replay store, so a
 	// request of ours posted back to us (one appsecret signs both
 	// directions, the sign does not cover the interface) is a replay.
-	s.client = &transport.Client{HTTP: httpClient, Log: mlog, Now: s.now, Seen: s.seen}
+	s.client = &transport.Client{HTTP: httpClient, Log: mlog, Metrics: s.metrics, Now: s.now, Seen: s.seen}
 
 	maxChunk := 0
 	for _, p := range s.peers {
@@ -201,6 +201,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		TrustedProxies: proxies,
 		Peers:          s.byKey,
 		Log:            mlog,
+		Metrics:        s.metrics,
 		Seen:           s.seen,
 		Now:            s.now,
 		// A chunk travels as base64 (4/3) inside a small JSON object.

@@ -38,10 +38,7 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 			Name: "baohan_sign_failures_total",
 			Help: "Inbound requests refused for a wrong sign, by interface and peer.",
 		}, []string{"interface", "peer"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "baohan_unauthenticated_dropped_total",
-			Help: "Message log records (kind record) and log lines (kind line) of unauthenticated requests not written: over the budget of their address or of all addresses.",
-		}, []string{"kind"}),
+		dropped: NewDroppedCounter(),
 	}
 	if reg != nil {
 		for _, c := range m.Collectors() {
@@ -53,6 +50,27 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 	return m, nil
 }
 
+// NewDroppedCounter returns the counter
+// baohan_unauthenticated_dropped_total{kind}, of what the unauthenticated
+// budget dropped (DropMetrics.ObserveDropped(kind) increments it), for a
+// service that counts its exchanges its own way.
+func NewDroppedCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "baohan_unauthenticated_dropped_total",
+		Help: "Message log records (kind record) and log lines (kind line) of unauthenticated requests not written: over the budget of their address or of all addresses.",
+	}, []string{"kind"})
+}
+
+// KnownInterface is iface when it is one of the spec's interfaces, else
+// "unknown": what a metric label of an inbound exchange may be, since the
+// path (and so the exchange's Interface) is the caller's choice.
+func KnownInterface(iface string) string {
+	if _, ok := protocol.Lookup(iface); !ok {
+		return "unknown"
+	}
+	return iface
+}
+
 // Collectors returns the collectors, to register elsewhere.
 func (m *PrometheusMetrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.exchanges, m.latency, m.signFailures, m.dropped}
@@ -60,10 +78,7 @@ func (m *PrometheusMetrics) Collectors() []prometheus.Collector {
 
 // ObserveExchange implements Metrics.
 func (m *PrometheusMetrics) ObserveExchange(e *Exchange) {
-	iface := e.Interface
-	if _, ok := protocol.Lookup(iface); !ok {
-		iface = "unknown" // paths are the peer's choice: bound the label values
-	}
+	iface := KnownInterface(e.Interface) // paths are the peer's choice: bound the label values
 	m.exchanges.WithLabelValues(iface, e.Direction, strconv.Itoa(e.Code), strconv.Itoa(e.HTTPStatus)).Inc()
 	m.latency.WithLabelValues(iface, e.Direction).Observe(e.Latency.Seconds())
 	if e.Direction == In && !e.SignOK && e.Diagnosis != "" {

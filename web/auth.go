@@ -101,6 +101,8 @@ type Auth struct {
 	throttle  *loginThrottle
 	gate      *hashGate
 	deviceTTL time.Duration
+
+	maxChallenges int // open login challenges in all (DefaultMaxChallenges)
 }
 
 // AuthOption configures NewAuth.
@@ -151,7 +153,8 @@ func NewAuth(ctx context.Context, db *store.DB, realm string, opts ...AuthOption
 	}
 	a := &Auth{db: db, realm: realm, now: time.Now, idle: 2 * time.Hour, maxAge: 12 * time.Hour,
 		cookie: "baohan_" + realm + "_session", pre: "baohan_" + realm + "_pre", device: "baohan_" + realm + "_device",
-		lockout: DefaultLockout, lockBase: 5 * time.Minute, lockMax: time.Hour, gate: passwordGate, deviceTTL: 90 * 24 * time.Hour}
+		lockout: DefaultLockout, lockBase: 5 * time.Minute, lockMax: time.Hour, gate: passwordGate, deviceTTL: 90 * 24 * time.Hour,
+		maxChallenges: DefaultMaxChallenges}
 	for _, o := range opts {
 		o(a)
 	}
@@ -451,9 +454,10 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (*Sessi
 // LoginDevice checks a staff member's password and opens a session.
 //
 // In order: the client address's throttle (ThrottleError), the username's
-// form (ErrBadLogin, audited without the name itself), the account's lock
-// (ErrLocked, no hashing), the password, hashed in one of a bounded
-// number of slots (ErrBusy when none frees up in time). Wrong passwords
+// form (ErrBadLogin, audited without the name itself), the password,
+// hashed in one of a bounded number of slots (ErrBusy when none frees up
+// in time) for unknown and locked accounts too, then the account's lock
+// (ErrLocked) and the password's verdict (ErrBadLogin). Wrong passwords
 // are counted atomically in the database; the lockout-th in a row locks
 // the account: 5 minutes, then twice as long each further time, at most
 // an hour (the doubling is forgotten a day after the last lock ended).
@@ -466,20 +470,17 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (*Sessi
 // cookie, which is revoked at the lockout-th. Every attempt is audited.
 func (a *Auth) LoginDevice(ctx context.Context, username, password, ip, device string) (*Session, string, error) {
 	now := a.now()
-	if ok, wait, first := a.throttle.take(ip, now); !ok {
-		if first { // once per run of refusals, not once per request
-			a.Audit(ctx, AuditEntry{Actor: auditName(username), Action: "login", Detail: "throttled: too many attempts from this address", OK: false, IP: ip})
-		}
-		return nil, "", &ThrottleError{Addr: ip, RetryAfter: wait}
+	if err := a.takeAttempt(ctx, ip, auditName(username), "", now); err != nil {
+		return nil, "", err
 	}
 	s, err := a.checkLogin(ctx, username, password, ip, device)
 	if errors.Is(err, ErrBusy) {
-		a.throttle.giveBack(ip, now) // not an attempt: no password was checked
+		a.throttle.giveBack(ip, 1, now) // not an attempt: no password was checked
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	a.throttle.giveBack(ip, now)
+	a.throttle.giveBack(ip, 1, now)
 	if s.Device, err = a.newDevice(ctx, s.UserID, device); err != nil {
 		a.log.Warn("web: device cookie", "err", err) // the login stands without one
 	}
@@ -490,6 +491,35 @@ func (a *Auth) LoginDevice(ctx context.Context, username, password, ip, device s
 	a.Audit(ctx, AuditEntry{Actor: username, Role: s.Role, Action: "login", OK: true, IP: ip})
 	return s, token, nil
 }
+
+// takeAttempt takes one login attempt from ip's budget, or returns a
+// *ThrottleError; the first refusal in a row is audited (once per run of
+// refusals, not once per request).
+func (a *Auth) takeAttempt(ctx context.Context, ip, actor string, role Role, now time.Time) error {
+	ok, wait, first := a.throttle.take(ip, now)
+	if ok {
+		return nil
+	}
+	if first {
+		a.Audit(ctx, AuditEntry{Actor: actor, Role: role, Action: "login", Detail: "throttled: too many attempts from this address", OK: false, IP: ip})
+	}
+	return &ThrottleError{Addr: ip, RetryAfter: wait}
+}
+
+// Throttle takes one attempt from the login budget of the client address
+// ip, the one password logins draw on, for the steps of a login that is
+// not a password login: the bidder's CA login and the challenge it signs
+// each take one. When the budget is spent it returns a *ThrottleError
+// (errors.Is ErrThrottled), audited as a login of role the first time in
+// a row. GiveBack returns the attempts of a login that succeeded.
+func (a *Auth) Throttle(ctx context.Context, ip string, role Role) error {
+	return a.takeAttempt(ctx, ip, "", role, a.now())
+}
+
+// GiveBack returns n attempts to ip's login budget after a successful
+// login (see Throttle), so that the users behind one NAT address can all
+// log in.
+func (a *Auth) GiveBack(ip string, n int) { a.throttle.giveBack(ip, n, a.now()) }
 
 // CheckLogin checks a staff member's password, counting failures like
 // Login, and returns the session it would open, unopened. It is not
@@ -551,28 +581,29 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 		}
 		known = err == nil && owner == id
 	}
-	if found && !known && lockedUntil > micros(now) {
-		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked until " + time.UnixMicro(lockedUntil).UTC().Format(time.RFC3339), OK: false, IP: ip})
-		return nil, ErrLocked
-	}
-	var ok, lockedMeanwhile bool
+	// The password is hashed whatever the account: unknown, locked or not.
+	// An answer then takes as long for an account that does not exist as
+	// for one that does, locked or not (and the console answers them
+	// alike: errLoginFailed).
+	var ok bool
 	err = a.gate.do(ctx, func() bool {
-		if found && !known {
-			// Locked while this attempt waited for a slot: no hash.
+		ok = CheckPassword(hash, password)
+		if found && !known && lockedUntil <= micros(now) {
+			// Locked while this attempt waited for its slot: refused like
+			// one that came after, whatever the password (concurrent
+			// guesses get no more tries than the lockout allows).
 			var until int64
 			if a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT locked_until FROM web_users WHERE id = ?`), id).Scan(&until) == nil && until > micros(a.now()) {
-				lockedMeanwhile = true
-				return false
+				lockedUntil = until
 			}
 		}
-		ok = CheckPassword(hash, password) // also for unknown users, so timing tells nothing
 		return true
 	})
 	if err != nil {
 		return nil, err
 	}
-	if lockedMeanwhile {
-		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked", OK: false, IP: ip})
+	if found && !known && lockedUntil > micros(now) {
+		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked until " + time.UnixMicro(lockedUntil).UTC().Format(time.RFC3339), OK: false, IP: ip})
 		return nil, ErrLocked
 	}
 	if !found || !ok || disabled {
@@ -818,13 +849,72 @@ func (a *Auth) Sweep(ctx context.Context) error {
 	return err
 }
 
+// Bounds of the login challenges: anyone can ask for one (a challenge is
+// what a login signs), so their rows are bounded per browser and in all.
+const (
+	// challengeTTL is how long a challenge can be used.
+	challengeTTL = 5 * time.Minute
+	// challengesPerBrowser is how many open challenges a browser (its
+	// pre-session cookie) keeps: a new one replaces the oldest.
+	challengesPerBrowser = 3
+	// DefaultMaxChallenges is how many open challenges a console keeps in
+	// all (some 200 bytes each); past it new ones are refused until some
+	// are used or expire.
+	DefaultMaxChallenges = 10000
+)
+
+// ErrTooManyChallenges refuses a login challenge while the console has
+// DefaultMaxChallenges open ones (a ChallengesError says until when).
+var ErrTooManyChallenges = errors.New("登录请求过多，请稍后再试 (too many logins in progress)")
+
+// ChallengesError is ErrTooManyChallenges with the time until the oldest
+// open challenge expires.
+type ChallengesError struct {
+	Max        int
+	RetryAfter time.Duration
+}
+
+func (e *ChallengesError) Error() string {
+	s := max(int(e.RetryAfter.Round(time.Second)/time.Second), 1)
+	return fmt.Sprintf("登录请求过多，请 %d 秒后再试 (%d login challenges are open, the most the console keeps: try again in %ds)", s, e.Max, s)
+}
+
+// Is makes errors.Is(err, ErrTooManyChallenges) hold.
+func (e *ChallengesError) Is(target error) bool { return target == ErrTooManyChallenges }
+
 // NewChallenge stores a fresh login challenge bound to binding (the
-// browser's pre-session cookie) for 5 minutes and returns it.
+// browser's pre-session cookie) for 5 minutes and returns it. Expired
+// challenges are swept first; the browser keeps its newest few
+// (challengesPerBrowser) and the console at most DefaultMaxChallenges in
+// all: past that a *ChallengesError. Callers throttle it per client address
+// (Throttle): nothing else bounds who asks.
 func (a *Auth) NewChallenge(ctx context.Context, binding string) (string, error) {
-	c := randomToken(24)
-	_, err := a.db.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_challenges (challenge, realm, binding, expires_at) VALUES (?, ?, ?, ?)`),
-		c, a.realm, hashToken(binding), micros(a.now().Add(5*time.Minute)))
-	return c, err
+	c, bind, now := randomToken(24), hashToken(binding), micros(a.now())
+	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_challenges WHERE realm = ? AND binding = ? AND challenge NOT IN
+			(SELECT challenge FROM web_challenges WHERE realm = ? AND binding = ? ORDER BY expires_at DESC, challenge LIMIT ?)`),
+			a.realm, bind, a.realm, bind, challengesPerBrowser-1); err != nil {
+			return err
+		}
+		var open int
+		var oldest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, a.db.Rebind(`SELECT COUNT(*), MIN(expires_at) FROM web_challenges WHERE realm = ?`), a.realm).Scan(&open, &oldest); err != nil {
+			return err
+		}
+		if open >= a.maxChallenges {
+			return &ChallengesError{Max: a.maxChallenges, RetryAfter: time.Duration(oldest.Int64-now) * time.Microsecond}
+		}
+		_, err := tx.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_challenges (challenge, realm, binding, expires_at) VALUES (?, ?, ?, ?)`),
+			c, a.realm, bind, now+challengeTTL.Microseconds())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return c, nil
 }
 
 // ConsumeChallenge deletes the challenge and reports whether it was live

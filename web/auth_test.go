@@ -237,3 +237,69 @@ func TestChallenges(t *testing.T) {
 		t.Error("session survived the sweep")
 	}
 }
+
+// TestChallengeBounds: anyone may ask for a login challenge, each a row:
+// a browser keeps its newest three (older ones no longer serve), the
+// console a bounded number in all, past which new ones are refused until
+// the oldest expires; expired ones are swept as new ones come.
+func TestChallengeBounds(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := newClock()
+		a := newAuth(t, db, "platform", c)
+		a.maxChallenges = 5
+		count := func() int {
+			t.Helper()
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM web_challenges`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		var mine []string
+		for range 6 {
+			ch, err := a.NewChallenge(ctx, "browser-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine = append(mine, ch)
+			c.advance(time.Second)
+		}
+		if n := count(); n != challengesPerBrowser {
+			t.Fatalf("one browser holds %d open challenges, want %d", n, challengesPerBrowser)
+		}
+		for i, ch := range mine[:3] {
+			if err := a.ConsumeChallenge(ctx, ch, "browser-1"); !errors.Is(err, ErrBadChallenge) {
+				t.Errorf("challenge %d, replaced by newer ones: %v", i+1, err)
+			}
+		}
+		if err := a.ConsumeChallenge(ctx, mine[5], "browser-1"); err != nil {
+			t.Errorf("the newest challenge: %v", err)
+		}
+
+		// The console's bound: 2 open of browser-1 (made 3s and 2s ago),
+		// 3 of other browsers, then a 5th browser is refused, told when
+		// the oldest expires.
+		for _, b := range []string{"browser-2", "browser-3", "browser-4"} {
+			if _, err := a.NewChallenge(ctx, b); err != nil {
+				t.Fatalf("%s: %v", b, err)
+			}
+		}
+		_, err := a.NewChallenge(ctx, "browser-5")
+		var ce *ChallengesError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrTooManyChallenges) || ce.RetryAfter != challengeTTL-3*time.Second {
+			t.Fatalf("past the bound: %v, want a ChallengesError with the time until the oldest expires (%v)", err, challengeTTL-3*time.Second)
+		}
+		if n := count(); n != 5 {
+			t.Fatalf("%d challenges after a refusal, want 5", n)
+		}
+		// Expired challenges are swept as new ones come.
+		c.advance(challengeTTL)
+		if _, err := a.NewChallenge(ctx, "browser-5"); err != nil {
+			t.Fatalf("after the expiry: %v", err)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("%d challenges after the expiry, want 1", n)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -82,6 +83,7 @@ type loginBrowser struct {
 	t       *testing.T
 	h       http.Handler
 	host    string
+	addr    string // the client's address:port (default httptest's 192.0.2.1:1234)
 	cookies []*http.Cookie
 }
 
@@ -103,6 +105,9 @@ func (b *loginBrowser) do(method, path, origin string, body any) (int, map[strin
 	}
 	for _, c := range b.cookies {
 		r.AddCookie(c)
+	}
+	if b.addr != "" {
+		r.RemoteAddr = b.addr
 	}
 	w := httptest.NewRecorder()
 	b.h.ServeHTTP(w, r)
@@ -194,4 +199,79 @@ func TestCALoginOrigin(t *testing.T) {
 			t.Fatalf("login: %d %v, want 503 naming listen.public_url", code, m)
 		}
 	})
+}
+
+// TestCALoginThrottled: the CA login and the challenge it signs draw on
+// the client address's login budget, as a password login does: past the
+// burst both answer 429 with Retry-After, the run of refusals is audited
+// once, another address is not concerned, and a login that succeeds gives
+// back its attempts (its own and its challenge's).
+func TestCALoginThrottled(t *testing.T) {
+	const origin = "https://ggzy.example.cn"
+	svc, bidder := loginPlatform(t, origin)
+	now := time.Now()
+	pc, err := Platform(context.Background(), svc, Options{Logger: slog.New(slog.DiscardHandler)}, WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := pc.Handler(svc.Handler())
+	browser := func(addr string) *loginBrowser {
+		b := &loginBrowser{t: t, h: h, host: "ggzy.example.cn", addr: addr}
+		b.do("GET", "/console/login", "", nil)
+		return b
+	}
+	login := func(b *loginBrowser) int {
+		t.Helper()
+		code, m, _ := b.do("POST", "/console/login/challenge", origin, struct{}{})
+		if code != 200 {
+			t.Fatalf("challenge: %d %v", code, m)
+		}
+		s, err := gm.SM2Sign(bidder.Key, bidderauth.Message(bidderauth.PlatformLogin, origin, m["challenge"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, _ = b.do("POST", "/console/login/ca", origin,
+			CALoginRequest{Challenge: m["challenge"], Signature: base64.StdEncoding.EncodeToString(s), Cert: string(bidder.CertPEM)})
+		return code
+	}
+	b := browser("198.51.100.7:4000")
+	for range 2 * DefaultLoginBurst { // they give their attempts back
+		if code := login(b); code != 200 {
+			t.Fatalf("login: %d", code)
+		}
+	}
+	for i := range DefaultLoginBurst {
+		path, body, want := "/console/login/challenge", any(struct{}{}), 200
+		if i%2 == 1 {
+			path, body, want = "/console/login/ca", any(CALoginRequest{Challenge: "guess"}), http.StatusUnauthorized
+		}
+		if code, m, _ := b.do("POST", path, origin, body); code != want {
+			t.Fatalf("try %d within the burst, %s: %d %v, want %d", i+1, path, code, m, want)
+		}
+	}
+	for _, path := range []string{"/console/login/challenge", "/console/login/ca", "/console/login/challenge"} {
+		code, m, res := b.do("POST", path, origin, CALoginRequest{Challenge: "guess"})
+		if code != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "6" || !strings.Contains(m["error"], "登录尝试过于频繁") {
+			t.Errorf("%s past the burst: %d %v (Retry-After %q), want 429", path, code, m, res.Header.Get("Retry-After"))
+		}
+	}
+	if code := login(browser("203.0.113.9:4000")); code != 200 {
+		t.Errorf("another address: login %d", code)
+	}
+	log, err := pc.Auth().AuditLog(context.Background(), AuditFilter{Action: "login", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	throttled := 0
+	for _, e := range log {
+		if strings.HasPrefix(e.Detail, "throttled") {
+			throttled++
+			if e.IP != "198.51.100.7" || e.Role != Bidder {
+				t.Errorf("throttled: audited %+v", e)
+			}
+		}
+	}
+	if throttled != 1 {
+		t.Errorf("%d audit rows for a run of 3 throttled tries, want 1", throttled)
+	}
 }

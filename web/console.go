@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -185,6 +187,17 @@ func (c *console) handle(pattern string, min Role, h handler) {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := readBody(w, r, maxFormBody); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					c.fail(w, r, s, http.StatusRequestEntityTooLarge, fmt.Sprintf("提交的内容过大：控制台的表单至多 %d KiB (the request body is over the console's limit of %d bytes)", maxFormBody>>10, maxFormBody))
+					return
+				}
+				if r.Context().Err() == nil {
+					c.fail(w, r, s, http.StatusBadRequest, "无法读取提交的表单 (the request body could not be read): "+err.Error())
+				}
+				return
+			}
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {
 				got = r.PostFormValue("csrf")
@@ -205,6 +218,35 @@ func (c *console) handle(pattern string, min Role, h handler) {
 			c.fail(w, r, s, http.StatusInternalServerError, err.Error())
 		}
 	})
+}
+
+// maxFormBody bounds the body of every console POST but the login's
+// (maxLoginBody, maxCALoginBody): the console's forms carry short text
+// (reasons, invoice details, a claim's document URLs) and at most one
+// PEM certificate (registering a bidder); no console page uploads a
+// file (the bidder's signed agreement goes to the institution's
+// /bidder/<token>/agreement, bounded there).
+const maxFormBody = 64 << 10
+
+// readBody reads r's body, of at most limit bytes (a *http.MaxBytesError
+// past it), before the handler runs: a form is parsed (multipart in
+// memory), any other body (JSON) is read into memory and put back. The
+// handlers then cannot read more, nor the form parser spill to disk.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/x-www-form-urlencoded":
+		return r.ParseForm()
+	case "multipart/form-data":
+		return r.ParseMultipartForm(limit)
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
 }
 
 // act runs a state-changing action for s, audits it, and redirects to
@@ -376,6 +418,12 @@ func (c *console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, nil, http.StatusOK, "login", "登录", map[string]any{"Next": r.URL.Query().Get("next"), "BidderLogin": c.home[Bidder] != ""})
 }
 
+// errLoginFailed is the answer to a password login refused for the
+// username, the password or the account (unknown, wrong, disabled,
+// locked): one answer for all, so that it does not tell who has an
+// account. The audit log says which it was.
+var errLoginFailed = errors.New("用户名或密码错误；连续多次错误后账号将暂时锁定，请稍后再试 (wrong username or password; after repeated failures an account is locked for a while)")
+
 // maxLoginBody bounds the body of a login POST: a username, a password
 // of at most 1024 bytes and a next path fit many times over.
 const maxLoginBody = 16 << 10
@@ -399,6 +447,7 @@ func (c *console) loginPost(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusServiceUnavailable
 			w.Header().Set("Retry-After", "1")
 		case errors.Is(err, ErrBadLogin), errors.Is(err, ErrLocked):
+			err = errLoginFailed
 		case r.Context().Err() != nil:
 			return // the browser went away
 		default:

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -268,5 +270,77 @@ func TestMessagesPages(t *testing.T) {
 	}
 	if _, page, _ := b.do("GET", "/console/messages", nil); !strings.Contains(page, "哈希链完整") {
 		t.Error("verify chain: no success message")
+	}
+}
+
+// TestConsolePostBodyLimit: a logged-in POST, form or JSON, is read to at
+// most maxFormBody bytes before the action runs: past it 413 with a
+// message that says the limit, and the action does not run.
+func TestConsolePostBodyLimit(t *testing.T) {
+	srv, a, _ := testConsole(t)
+	b := newBrowser(t, srv.URL)
+	csrf := b.login("operator", "operator-password")
+	filler := func(n int) string { return strings.Repeat("x", n) }
+	multipartBody := func(n int) (string, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("csrf", csrf)
+		mw.WriteField("target", "multipart")
+		fw, _ := mw.CreateFormFile("file", "big.bin")
+		fw.Write([]byte(filler(n)))
+		mw.Close()
+		return buf.String(), mw.FormDataContentType()
+	}
+	post := func(body, ctype string, hdr ...string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/console/act", strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		page, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(page)
+	}
+	form := func(target string, n int) string {
+		return url.Values{"csrf": {csrf}, "target": {target}, "note": {filler(n)}}.Encode()
+	}
+	big, bigType := multipartBody(maxFormBody)
+	small, smallType := multipartBody(1 << 10)
+	for _, tc := range []struct {
+		name, body, ctype string
+		hdr               []string
+		status            int
+	}{
+		{"form under the limit", form("small-form", maxFormBody-1<<10), "application/x-www-form-urlencoded", nil, http.StatusSeeOther},
+		{"form over the limit", form("big-form", maxFormBody), "application/x-www-form-urlencoded", nil, http.StatusRequestEntityTooLarge},
+		{"form of 9 MiB", form("huge-form", 9<<20), "application/x-www-form-urlencoded", nil, http.StatusRequestEntityTooLarge},
+		{"multipart under the limit", small, smallType, nil, http.StatusSeeOther},
+		{"multipart over the limit", big, bigType, nil, http.StatusRequestEntityTooLarge},
+		{"JSON over the limit", `{"target":"json","note":"` + filler(maxFormBody) + `"}`, "application/json", []string{"X-CSRF-Token", csrf}, http.StatusRequestEntityTooLarge},
+		{"JSON under the limit", `{"note":"` + filler(1<<10) + `"}`, "application/json", []string{"X-CSRF-Token", csrf}, http.StatusSeeOther},
+	} {
+		code, page := post(tc.body, tc.ctype, tc.hdr...)
+		if code != tc.status {
+			t.Errorf("%s: HTTP %d, want %d", tc.name, code, tc.status)
+		}
+		if tc.status == http.StatusRequestEntityTooLarge && (!strings.Contains(page, "提交的内容过大") || !strings.Contains(page, "65536 bytes")) {
+			t.Errorf("%s: the answer does not say the limit: %.300s", tc.name, page)
+		}
+		if strings.HasPrefix(tc.ctype, "application/json") && code == http.StatusRequestEntityTooLarge && !strings.Contains(page, `"error"`) {
+			t.Errorf("%s: a JSON request gets no JSON answer: %.200s", tc.name, page)
+		}
+	}
+	log, _ := a.AuditLog(context.Background(), AuditFilter{Action: "test.act"})
+	targets := map[string]bool{}
+	for _, e := range log {
+		targets[e.Target] = true
+	}
+	if !targets["small-form"] || !targets["multipart"] || len(targets) != 3 {
+		t.Errorf("the actions that ran: %v, want small-form, multipart and the JSON one (no target)", targets)
 	}
 }

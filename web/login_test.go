@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,7 +38,7 @@ func TestLoginThrottle(t *testing.T) {
 		t.Fatal("no attempt after the interval")
 	}
 	// A successful login gives its attempt back.
-	th.giveBack("198.51.100.4", t0.Add(10*time.Second))
+	th.giveBack("198.51.100.4", 1, t0.Add(10*time.Second))
 	if ok, _, _ := th.take("198.51.100.4", t0.Add(10*time.Second)); !ok {
 		t.Fatal("the attempt given back is not there")
 	}
@@ -132,7 +133,7 @@ func lockState(t *testing.T, db *store.DB, username string) (failed, lockouts in
 
 // TestLoginLockoutConcurrent: wrong passwords sent at once are counted
 // one by one; the lockout-th locks the account and no further one is
-// counted or even checked.
+// counted, nor let in by the right password.
 func TestLoginLockoutConcurrent(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -350,6 +351,13 @@ func TestConsoleLoginAnswers(t *testing.T) {
 	if code != http.StatusServiceUnavailable || h.Get("Retry-After") != "1" || !strings.Contains(page, "服务器正忙") {
 		t.Errorf("busy: %d %q", code, h.Get("Retry-After"))
 	}
+	// The holder frees its slot as it returns: wait for it, or the next
+	// login finds it taken (the gate lets none wait).
+	for deadline := time.Now().Add(10 * time.Second); len(g.slots) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hashing slot is not freed")
+		}
+	}
 	// The 4th attempt from one address within the minute (the busy one
 	// does not count, nor does the body refused unread): 429.
 	for range 2 {
@@ -364,5 +372,85 @@ func TestConsoleLoginAnswers(t *testing.T) {
 	log, _ := a.AuditLog(context.Background(), AuditFilter{Action: "login"})
 	if len(log) == 0 || !strings.HasPrefix(log[0].Detail, "throttled") {
 		t.Errorf("the throttling is not audited: %+v", log)
+	}
+}
+
+// TestLockedAnswersLikeUnknown: a browser cannot tell a locked account
+// from one that does not exist, nor from a wrong password: the console's
+// answer is the same page with the same status, and each of them hashes
+// the password (with every hashing slot taken, each of them waits for
+// one and is answered "busy"), so that the time an answer takes tells
+// nothing either. The audit log keeps which it was.
+func TestLockedAnswersLikeUnknown(t *testing.T) {
+	srv, a, _ := testConsole(t)
+	a.throttle = newLoginThrottle(1000, time.Millisecond)
+	b := newBrowser(t, srv.URL)
+	login := func(user, pass string) (int, string) {
+		t.Helper()
+		code, page, _ := b.do("POST", "/console/login", url.Values{"username": {user}, "password": {pass}})
+		// The page echoes the username back into the form; nothing else
+		// may differ.
+		return code, strings.ReplaceAll(page, `value="`+user+`"`, `value="NAME"`)
+	}
+	for range DefaultLockout {
+		login("operator", "wrong-password")
+	}
+	if _, _, err := a.Login(context.Background(), "operator", "operator-password", "203.0.113.1"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("operator is not locked: %v", err)
+	}
+	type answer struct {
+		code int
+		page string
+	}
+	answers := map[string]answer{}
+	for _, tc := range []struct{ name, user, pass string }{
+		{"unknown account", "ghost", "any-password-1"},
+		{"locked account, wrong password", "operator", "wrong-password"},
+		{"locked account, right password", "operator", "operator-password"},
+		{"wrong password", "viewer", "wrong-password"},
+	} {
+		code, page := login(tc.user, tc.pass)
+		if code != http.StatusUnauthorized || !strings.Contains(page, html.EscapeString(errLoginFailed.Error())) {
+			t.Errorf("%s: HTTP %d, want 401 with %q", tc.name, code, errLoginFailed)
+		}
+		answers[tc.name] = answer{code, page}
+	}
+	for name, got := range answers {
+		if want := answers["unknown account"]; got != want {
+			t.Errorf("%s is answered otherwise than an unknown account", name)
+		}
+	}
+
+	// The same work: each waits for a hashing slot.
+	g := newHashGate(1, 1, 50*time.Millisecond)
+	a.gate = g
+	hold, held := make(chan struct{}), make(chan struct{})
+	go g.do(context.Background(), func() bool { close(held); <-hold; return false })
+	<-held
+	for _, user := range []string{"ghost", "operator", "viewer"} {
+		if code, page := login(user, "wrong-password"); code != http.StatusServiceUnavailable || !strings.Contains(page, "服务器正忙") {
+			t.Errorf("%s with no hashing slot free: HTTP %d, want 503 (busy): it does not hash", user, code)
+		}
+	}
+	close(hold)
+
+	log, _ := a.AuditLog(context.Background(), AuditFilter{Action: "login", Limit: 100})
+	details := map[string]string{}
+	for _, e := range log {
+		if _, ok := details[e.Actor]; !ok {
+			details[e.Actor] = e.Detail // the newest
+		}
+	}
+	if details["ghost"] != "unknown user" || !strings.HasPrefix(details["viewer"], "wrong password") {
+		t.Errorf("audit: ghost %q, viewer %q", details["ghost"], details["viewer"])
+	}
+	var lockedRows int
+	for _, e := range log {
+		if e.Actor == "operator" && strings.HasPrefix(e.Detail, "locked until") {
+			lockedRows++
+		}
+	}
+	if lockedRows != 3 { // two by the console, one by a.Login
+		t.Errorf("the audit log has %d refusals of the locked account, want 3", lockedRows)
 	}
 }

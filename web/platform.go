@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,7 +149,15 @@ type Challenge struct {
 	Origin    string             `json:"origin"`  // the console's public origin, which the signature must name
 }
 
+// challenge hands out a login challenge. Anyone may ask, so each ask
+// takes an attempt from the client address's login budget (as a password
+// login does) and NewChallenge bounds the open challenges per browser and
+// in all.
 func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
+	if err := pc.auth.Throttle(r.Context(), pc.clientIP(r), Bidder); err != nil {
+		writeThrottled(w, err)
+		return
+	}
 	if pc.origin == "" {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errNoPublicURL})
 		return
@@ -159,8 +168,15 @@ func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch, err := pc.auth.NewChallenge(r.Context(), pre)
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	var ce *ChallengesError
+	switch {
+	case errors.As(err, &ce):
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(ce.RetryAfter.Round(time.Second)/time.Second), 1)))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	case err != nil:
+		pc.log.Error("web: login challenge", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "内部错误 (internal error)"})
 		return
 	}
 	writeJSON(w, http.StatusOK, Challenge{Challenge: ch, Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
@@ -179,15 +195,27 @@ type CALoginRequest struct {
 // signed is bidderauth.Message(platform-login, the console's configured
 // public origin, challenge): never the origin the request names, since
 // the agent also serves the institutions' pages and signs for them.
+//
+// Every try takes an attempt from the client address's login budget (see
+// challenge); a successful login gives back its own and its challenge's.
 func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	ip := pc.clientIP(r)
+	if err := pc.auth.Throttle(ctx, ip, Bidder); err != nil {
+		writeThrottled(w, err)
+		return
+	}
 	fail := func(status int, actor, msg string) {
-		pc.auth.Audit(ctx, AuditEntry{Actor: actor, Role: Bidder, Action: "login", Detail: msg, OK: false, IP: pc.clientIP(r)})
+		pc.auth.Audit(ctx, AuditEntry{Actor: actor, Role: Bidder, Action: "login", Detail: msg, OK: false, IP: ip})
 		writeJSON(w, status, map[string]string{"error": msg})
 	}
 	var req CALoginRequest
-	if err := decodeJSON(r, &req); err != nil {
-		fail(http.StatusBadRequest, "", err.Error())
+	if err := decodeJSON(w, r, &req); err != nil {
+		status := http.StatusBadRequest
+		if errors.As(err, new(*http.MaxBytesError)) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		fail(status, "", err.Error())
 		return
 	}
 	if pc.origin == "" {
@@ -248,18 +276,38 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, code, "签名验证失败："+err.Error())
 		return
 	}
-	_, token, err := pc.auth.LoginBidder(ctx, code, b.Name, pc.clientIP(r))
+	_, token, err := pc.auth.LoginBidder(ctx, code, b.Name, ip)
 	if err != nil {
 		fail(http.StatusInternalServerError, code, err.Error())
 		return
 	}
+	pc.auth.GiveBack(ip, 2)
 	pc.auth.SetSessionCookie(w, r, token)
 	writeJSON(w, http.StatusOK, map[string]string{"next": pc.base + "/bidder"})
 }
 
-func decodeJSON(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+// maxCALoginBody bounds the body of a CA login: a challenge, a signature
+// and a certificate fit many times over.
+const maxCALoginBody = 64 << 10
+
+// writeThrottled answers a login refused by the throttle (Auth.Throttle).
+func writeThrottled(w http.ResponseWriter, err error) {
+	var te *ThrottleError
+	if errors.As(err, &te) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(te.RetryAfter.Round(time.Second)/time.Second), 1)))
+	}
+	writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": err.Error()})
+}
+
+// decodeJSON reads the CA login's JSON body, of at most maxCALoginBody
+// bytes (a *http.MaxBytesError past it).
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCALoginBody))
 	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("请求体超过 %d 字节 (the CA login body is at most %d bytes): %w", maxCALoginBody, maxCALoginBody, err)
+		}
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {

@@ -101,15 +101,15 @@ func (t *loginThrottle) take(ip string, now time.Time) (ok bool, wait time.Durat
 	return false, time.Duration((1 - b.tokens) * float64(t.interval)), first
 }
 
-// giveBack returns the attempt of a successful login to ip's bucket.
-func (t *loginThrottle) giveBack(ip string, now time.Time) {
+// giveBack returns n attempts of a successful login to ip's bucket.
+func (t *loginThrottle) giveBack(ip string, n int, now time.Time) {
 	key := throttleKey(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if el := t.m[key]; el != nil {
 		b := el.Value.(*addrBucket)
 		t.refill(b, now)
-		b.tokens = min(t.burst, b.tokens+1)
+		b.tokens = min(t.burst, b.tokens+float64(n))
 	}
 }
 

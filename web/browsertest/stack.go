@@ -131,9 +131,13 @@ func Start(t testing.TB) *Stack {
 	t.Cleanup(func() { isvc.Close() })
 
 	opts := web.Options{AgentURL: agentURL, Logger: logger}
-	pc, err := web.Platform(ctx, psvc, opts)
+	// Every test logs in from 127.0.0.1, many times over: a throttle that
+	// lets them (the login throttle is tested in package web and in
+	// test/issues).
+	throttle := web.WithLoginThrottle(1000, time.Millisecond)
+	pc, err := web.Platform(ctx, psvc, opts, throttle)
 	must(err)
-	ic, err := web.Institution(ctx, isvc, opts)
+	ic, err := web.Institution(ctx, isvc, opts, throttle)
 	must(err)
 
 	// Unattended: the browser tests drive the pages; nobody sits at the
