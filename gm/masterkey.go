@@ -2,6 +2,7 @@ package gm
 
 import (
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
 )
 
 // MasterKey seals secrets kept at rest (appsecrets, private keys, project
@@ -19,6 +22,7 @@ import (
 // does not open.
 type MasterKey struct {
 	aead cipher.AEAD
+	raw  []byte // for DeriveKey
 }
 
 const sealPrefix = "v1:"
@@ -37,7 +41,23 @@ func NewMasterKey(raw []byte) (*MasterKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gm: master key: %w", err)
 	}
-	return &MasterKey{aead: aead}, nil
+	return &MasterKey{aead: aead, raw: append([]byte(nil), raw...)}, nil
+}
+
+// DeriveKey returns a 32-byte key for one use, named by label (for
+// example "web/login-challenge/platform"): HMAC-SM3 keyed with the master
+// key over a fixed prefix and the label. Every process holding the same
+// master key derives the same key; keys of different labels are
+// unrelated, and none tells anything about the master key or the sealed
+// values.
+func (m *MasterKey) DeriveKey(label string) ([]byte, error) {
+	if m == nil || m.raw == nil {
+		return nil, errors.New("gm: master key not loaded")
+	}
+	h := hmac.New(sm3.New, m.raw)
+	h.Write([]byte("baohan/derive/v1\x00"))
+	h.Write([]byte(label))
+	return h.Sum(nil), nil
 }
 
 // ParseMasterKey decodes a master key written as 32 hex characters or as

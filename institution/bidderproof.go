@@ -55,26 +55,20 @@ const (
 // challengeTTL is how long a challenge can be used.
 const challengeTTL = 5 * time.Minute
 
-// maxOpenChallenges bounds the open (unused, unexpired) challenges of one
-// application: whoever holds the redirecturl may ask for challenges, and
-// each is a row. A bidder needs one per try.
-const maxOpenChallenges = 5
+// challengeKeyLabel names the key of the bidder's challenges, derived from
+// the master key (gm.MasterKey.DeriveKey): replicas on one database share
+// the master key, so a challenge one issues serves at another.
+const challengeKeyLabel = "institution/bidder-challenge"
 
-// ChallengeLimitError refuses a challenge while the application has
-// maxOpenChallenges open ones (HTTP 429 with Retry-After): they are used
-// or expire within challengeTTL. It is a refusal (IsRefusal).
-type ChallengeLimitError struct {
-	ApplyNo    string
-	RetryAfter time.Duration // until the oldest open one expires
+// bidderChallenges returns the institution's challenges under the key
+// derived from mk.
+func bidderChallenges(mk *gm.MasterKey) (*bidderauth.Challenges, error) {
+	key, err := mk.DeriveKey(challengeKeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	return bidderauth.NewChallenges(key, challengeTTL)
 }
-
-func (e *ChallengeLimitError) Error() string {
-	return fmt.Sprintf("challenge: application %s has %d open challenges, the most it may have (each is valid for %s and serves once): use one, or ask again in %s",
-		e.ApplyNo, maxOpenChallenges, challengeTTL, max(e.RetryAfter.Round(time.Second), time.Second))
-}
-
-// Unwrap makes a ChallengeLimitError a Refusal for errors.As.
-func (e *ChallengeLimitError) Unwrap() error { return &Refusal{Msg: e.Error()} }
 
 // ChallengeRequest is the body of POST /bidder/<token>/challenge.
 type ChallengeRequest struct {
@@ -153,8 +147,11 @@ func (s *Service) bidderOrigin() string {
 }
 
 // BidderChallenge issues a challenge for action on the application behind
-// token, valid for 5 minutes, once; at most maxOpenChallenges are open per
-// application (*ChallengeLimitError).
+// token, valid for 5 minutes, once. It writes nothing (whoever holds the
+// redirecturl may ask): the challenge is bound to the application and the
+// action by its MAC (bidderauth.Challenges), and recorded only when a
+// request signed over it by the bidder's certificate is accepted
+// (useChallenge).
 func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*Challenge, error) {
 	if action != ActionQuit && action != ActionGiveUp {
 		return nil, refuse("action: want %q or %q, got %q", ActionQuit, ActionGiveUp, clip(action))
@@ -167,67 +164,45 @@ func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*C
 	if origin == "" {
 		return nil, fmt.Errorf("listen.public_url %q has no origin", s.cfg.Listen.PublicURL)
 	}
-	tok, _ := newToken()
-	c := &Challenge{Challenge: action + "-" + tok, Action: action, Purpose: actionPurpose(action), ApplyNo: a.ApplyNo, Origin: origin,
-		ExpiresAt: s.now().Add(challengeTTL).Truncate(time.Microsecond)}
+	c := &Challenge{Action: action, Purpose: actionPurpose(action), ApplyNo: a.ApplyNo, Origin: origin}
+	c.Challenge, c.ExpiresAt = s.challenges.Issue(s.now(), c.Purpose, a.ID)
 	c.Message = string(bidderauth.Message(c.Purpose, c.Origin, c.Challenge))
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		// Expired challenges go as new ones come (an indexed delete).
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE expires_at <= ?`), micros(s.now())); err != nil {
-			return err
-		}
-		var open int
-		var oldest sql.NullInt64
-		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*), MIN(expires_at) FROM inst_bidder_challenges WHERE application_id = ?`), a.ID).
-			Scan(&open, &oldest); err != nil {
-			return err
-		}
-		if open >= maxOpenChallenges {
-			return &ChallengeLimitError{ApplyNo: a.ApplyNo, RetryAfter: time.Duration(oldest.Int64-micros(s.now())) * time.Microsecond}
-		}
-		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_bidder_challenges (challenge, application_id, action, expires_at) VALUES (?,?,?,?)`),
-			c.Challenge, a.ID, action, micros(c.ExpiresAt))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 
-// consumeChallenge deletes the challenge and checks that it was live and
-// issued for action on application appID. A challenge serves once, a
-// failed try included; of two requests with one challenge only one wins.
-func (s *Service) consumeChallenge(ctx context.Context, challenge, appID, action string) error {
-	var gotApp, gotAction string
-	var exp int64
+// checkChallenge checks that challenge was issued for action on
+// application appID and is live. It writes nothing.
+func (s *Service) checkChallenge(challenge, appID, action string) (bidderauth.Issued, error) {
+	is, err := s.challenges.Check(s.now(), challenge, actionPurpose(action), appID)
+	if err != nil {
+		return is, proofError("challenge: %v; ask POST /bidder/<token>/challenge {\"action\":%q} for a new one", err, action)
+	}
+	return is, nil
+}
+
+// useChallenge records the challenge is as used by a request of
+// application appID that proved the bidder's key; a challenge serves once:
+// of two requests with one challenge only one records it, the other is
+// refused. Records of expired challenges go as new ones come.
+func (s *Service) useChallenge(ctx context.Context, is bidderauth.Issued, appID, action string) error {
+	var n int64
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT application_id, action, expires_at FROM inst_bidder_challenges WHERE challenge=?`), challenge).
-			Scan(&gotApp, &gotAction, &exp)
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_used_challenges WHERE expires_at <= ?`), micros(s.now())); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_used_challenges (id, application_id, expires_at) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING`),
+			is.ID, appID, micros(is.Expires))
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE challenge=?`), challenge)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return sql.ErrNoRows // another request used it meanwhile
-		}
-		return nil
-	})
-	again := fmt.Sprintf("ask POST /bidder/<token>/challenge {\"action\":%q} for a new one", action)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return proofError("challenge: unknown or already used; %s", again)
-	case err != nil:
+		n, err = res.RowsAffected()
 		return err
-	case gotApp != appID:
-		return proofError("challenge: issued for another application; %s", again)
-	case gotAction != action:
-		return proofError("challenge: issued for %s, not %s; %s", gotAction, action, again)
-	case exp <= micros(s.now()):
-		return proofError("challenge: expired (a challenge is valid for %s); %s", challengeTTL, again)
+	})
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return proofError("challenge: already used (a challenge serves once); ask POST /bidder/<token>/challenge {\"action\":%q} for a new one", action)
 	}
 	return nil
 }
@@ -239,7 +214,8 @@ func (s *Service) verifyBidder(ctx context.Context, a *Application, action strin
 		return nil, proofError("%s needs the bidder's signature: ask POST /bidder/<token>/challenge {\"action\":%q}, sign its message with the bidder's CA certificate (the CA agent's POST /v1/challenge with the challenge and purpose %s) and send challenge, signature (base64 DER) and cert (PEM)",
 			action, action, actionPurpose(action))
 	}
-	if err := s.consumeChallenge(ctx, p.Challenge, a.ID, action); err != nil {
+	issued, err := s.checkChallenge(p.Challenge, a.ID, action)
+	if err != nil {
 		return nil, err
 	}
 	cert, err := gm.ParseCertificate([]byte(p.Cert))
@@ -299,6 +275,11 @@ func (s *Service) verifyBidder(ctx context.Context, a *Application, action strin
 			return nil, proofError("cert: the certificate %q (serial %s) is not the one that signed the agreement (%q, serial %s)",
 				cert.Subject.CommonName, cert.SerialNumber.Text(16), signer.Subject.CommonName, signer.SerialNumber.Text(16))
 		}
+	}
+	// Only now, the bidder's key proven, is the challenge recorded: nobody
+	// else can make the institution store anything.
+	if err := s.useChallenge(ctx, issued, a.ID, action); err != nil {
+		return nil, err
 	}
 	return cert, nil
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"strconv"
+	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // challenge asks the bidder API for a challenge.
@@ -49,6 +52,15 @@ func (e *env) envelopeKey(tok string) string {
 		e.t.Fatal(err)
 	}
 	return base64.StdEncoding.EncodeToString(key)
+}
+
+// flipChar replaces the base64url character at i by another.
+func flipChar(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
 }
 
 func mustJSON(v any) []byte {
@@ -88,14 +100,18 @@ func TestBidderQuitNeedsTheKey(t *testing.T) {
 	}
 
 	withReason := func(p BidderProof) []byte { return mustJSON(BidderQuitRequest{Reason: "不再投标", BidderProof: p}) }
-	expired := e.proof(tok, ActionQuit, e.bidder)
-	used := e.proof(tok, ActionQuit, e.bidder)
-	// A failed try uses the challenge up.
-	burn := used
-	burn.Cert = string(stranger.CertPEM)
-	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", withReason(burn), nil); st != 403 {
-		t.Fatalf("a signature that does not verify: HTTP %d", st)
+	e.advance(-challengeTTL - time.Second)
+	expired := e.proof(tok, ActionQuit, e.bidder) // issued 5m1s ago
+	e.advance(challengeTTL + time.Second)
+	// A failed try does not use the challenge: only an accepted proof
+	// does (the one at the end).
+	retried := e.challenge(tok, ActionQuit)
+	failed, _ := SignChallenge(retried, stranger.Key, stranger.Cert)
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", withReason(failed), nil); st != 403 {
+		t.Fatalf("another bidder's signature: HTTP %d", st)
 	}
+	tampered := e.proof(tok, ActionQuit, e.bidder)
+	tampered.Challenge = flipChar(tampered.Challenge, len(tampered.Challenge)-10) // in the MAC
 	cases := []struct {
 		name string
 		body func() []byte
@@ -106,14 +122,11 @@ func TestBidderQuitNeedsTheKey(t *testing.T) {
 			p := e.proof(tok, ActionQuit, e.bidder)
 			p.Challenge = "quit-" + strings.Repeat("A", 43)
 			return withReason(p)
-		}, "challenge: unknown or already used"},
-		{"a challenge used before", func() []byte { return withReason(used) }, "challenge: unknown or already used"},
-		{"a challenge for giving up", func() []byte { return withReason(e.proof(tok, ActionGiveUp, e.bidder)) }, "challenge: issued for giveup, not quit"},
-		{"a challenge of another application", func() []byte { return withReason(e.proof(other, ActionQuit, e.bidder)) }, "challenge: issued for another application"},
-		{"an expired challenge", func() []byte {
-			e.advance(challengeTTL + time.Second)
-			return withReason(expired)
-		}, "challenge: expired"},
+		}, "challenge invalid: not a challenge of this service"},
+		{"a challenge with its MAC altered", func() []byte { return withReason(tampered) }, "challenge invalid: not issued by this service for this application and institution-quit (another's, or altered)"},
+		{"a challenge for giving up", func() []byte { return withReason(e.proof(tok, ActionGiveUp, e.bidder)) }, "challenge invalid: issued for institution-giveup, not institution-quit"},
+		{"a challenge of another application", func() []byte { return withReason(e.proof(other, ActionQuit, e.bidder)) }, "challenge invalid: not issued by this service for this application"},
+		{"an expired challenge", func() []byte { return withReason(expired) }, "challenge expired at"},
 		{"signed for another origin", func() []byte {
 			c := e.challenge(tok, ActionQuit)
 			c.Origin = "http://evil.example"
@@ -166,9 +179,14 @@ func TestBidderQuitNeedsTheKey(t *testing.T) {
 		t.Errorf("%d quitnotice sent for refused requests", n)
 	}
 
+	own, _ := SignChallenge(retried, e.bidder.Key, e.bidder.Cert)
 	var rec QuitRecord
-	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", withReason(e.proof(tok, ActionQuit, e.bidder)), &rec); st != 200 || rec.Status != QuitAccepted {
-		t.Fatalf("quit signed by the bidder: HTTP %d %+v", st, rec)
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", withReason(own), &rec); st != 200 || rec.Status != QuitAccepted {
+		t.Fatalf("quit signed by the bidder over the challenge a failed try used: HTTP %d %+v", st, rec)
+	}
+	var ae apiError
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", withReason(own), &ae); st != 403 || !strings.Contains(ae.Error, "challenge: already used") {
+		t.Errorf("the accepted proof again: HTTP %d %q, want 403 naming the used challenge", st, ae.Error)
 	}
 	e.waitFor("quitnotice", func() bool { return e.plat.count("quitnotice") == 1 })
 	d, err := e.svc.Detail(e.ctx, e.app("BK-1").ID)
@@ -236,7 +254,7 @@ func TestBidderChallengeRequests(t *testing.T) {
 	e := newEnv(t, false)
 	tok := e.apply("BC-1", "1000.00")
 	c := e.challenge(tok, ActionQuit)
-	if c.ApplyNo != "BC-1" || c.Origin != strings.ToLower(e.srv.URL) || !strings.HasPrefix(c.Challenge, "quit-") ||
+	if c.ApplyNo != "BC-1" || c.Origin != strings.ToLower(e.srv.URL) || !strings.HasPrefix(c.Challenge, "c1.") ||
 		c.Purpose != bidderauth.InstitutionQuit || !c.ExpiresAt.After(e.clock()) ||
 		c.Message != "baohan-bidder-auth/1\npurpose=institution-quit\norigin="+c.Origin+"\nchallenge="+c.Challenge {
 		t.Errorf("challenge %+v", c)
@@ -300,64 +318,135 @@ func TestChallengeServesOnce(t *testing.T) {
 	}
 }
 
-// TestBidderChallengesBounded: whoever holds the redirecturl may ask for
-// challenges, each a row: an application has at most maxOpenChallenges
-// open ones, then 429 with Retry-After (until the oldest expires); a
-// challenge used, even in a failed try, or expired frees its place, and
-// other applications are not concerned.
-func TestBidderChallengesBounded(t *testing.T) {
+// TestBidderChallengesStateless: whoever holds the redirecturl may ask
+// for challenges and send proofs that fail; none of it writes a row. Only
+// an accepted proof records its challenge (once), and the record goes
+// once the challenge has expired.
+func TestBidderChallengesStateless(t *testing.T) {
 	for _, pg := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) {
 			e := newEnv(t, pg)
 			tok := e.apply("BL-1", "1000.00")
-			other := e.apply("BL-2", "1000.00")
-			count := func() int {
-				t.Helper()
-				var n int
-				if err := e.svc.db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM inst_bidder_challenges`).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				return n
+			key := e.envelopeKey(tok)
+			withKey := func(p BidderProof) []byte { p.Key = key; return mustJSON(p) }
+			before := tableRows(t, e.svc.db)
+			var last *Challenge
+			for i := range 50 {
+				last = e.challenge(tok, []string{ActionQuit, ActionGiveUp}[i%2])
 			}
-			var open []*Challenge
-			for i := range maxOpenChallenges {
-				open = append(open, e.challenge(tok, []string{ActionQuit, ActionGiveUp}[i%2]))
+			stranger, err := e.ca.Issue("另一建设有限公司", testca.Bidder)
+			if err != nil {
+				t.Fatal(err)
 			}
-			ask := func(tok string) (int, string, string) {
-				t.Helper()
-				res, err := http.Post(e.srv.URL+"/bidder/"+tok+"/challenge", "application/json", strings.NewReader(`{"action":"quit"}`))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer res.Body.Close()
-				var ae apiError
-				json.NewDecoder(res.Body).Decode(&ae)
-				return res.StatusCode, res.Header.Get("Retry-After"), ae.Error
-			}
-			for range 3 {
-				st, retry, msg := ask(tok)
-				if secs, _ := strconv.Atoi(retry); st != http.StatusTooManyRequests || secs < 1 || secs > 300 || !strings.Contains(msg, "BL-1 has 5 open challenges") {
-					t.Fatalf("past the bound: HTTP %d, Retry-After %q, %q", st, retry, msg)
+			for _, p := range []BidderProof{
+				{Challenge: last.Challenge, Signature: "AAAA", Cert: "not a certificate"},
+				e.proof(tok, ActionGiveUp, stranger),
+				{Challenge: flipChar(last.Challenge, 10), Signature: "AAAA", Cert: string(e.bidder.CertPEM)},
+			} {
+				if st := e.bidderDo("POST", "/bidder/"+tok+"/giveup", withKey(p), nil); st != http.StatusForbidden {
+					t.Fatalf("give-up with a bad proof: HTTP %d", st)
 				}
 			}
-			if n := count(); n != maxOpenChallenges {
-				t.Fatalf("%d challenges stored, want %d", n, maxOpenChallenges)
+			if diff := diffRows(before, tableRows(t, e.svc.db)); diff != "" {
+				t.Fatalf("50 challenges and 3 refused proofs wrote rows: %s", diff)
 			}
-			e.challenge(other, ActionQuit) // another application
-			// A failed try uses its challenge up.
-			bad := mustJSON(BidderQuitRequest{Reason: "不再投标", BidderProof: BidderProof{Challenge: open[0].Challenge, Signature: "AAAA", Cert: "not a certificate"}})
-			if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", bad, nil); st != http.StatusForbidden {
-				t.Fatalf("quit with a bad proof: HTTP %d", st)
+
+			var g Giveup
+			if st := e.bidderDo("POST", "/bidder/"+tok+"/giveup", withKey(e.proof(tok, ActionGiveUp, e.bidder)), &g); st != 200 {
+				t.Fatalf("give-up signed by the bidder: HTTP %d", st)
 			}
-			e.challenge(tok, ActionQuit)
-			if st, _, _ := ask(tok); st != http.StatusTooManyRequests {
-				t.Fatalf("past the bound again: HTTP %d", st)
+			if n := tableRows(t, e.svc.db)["inst_used_challenges"]; n != 1 {
+				t.Fatalf("%d used challenges recorded after one accepted proof, want 1", n)
 			}
 			e.advance(challengeTTL)
-			e.challenge(tok, ActionQuit)
-			if n := count(); n != 1 {
-				t.Errorf("%d challenges after the others expired, want 1", n)
+			// Another accepted proof sweeps the expired record.
+			tok2 := e.apply("BL-2", "1000.00")
+			key = e.envelopeKey(tok2)
+			if st := e.bidderDo("POST", "/bidder/"+tok2+"/giveup", withKey(e.proof(tok2, ActionGiveUp, e.bidder)), &g); st != 200 {
+				t.Fatalf("the second give-up: HTTP %d", st)
+			}
+			if n := tableRows(t, e.svc.db)["inst_used_challenges"]; n != 1 {
+				t.Errorf("%d used challenges recorded, want 1 (the expired one swept)", n)
 			}
 		})
 	}
+}
+
+// TestChallengeServesOnceAcrossReplicas: two institution processes on one
+// PostgreSQL database with one master key: a challenge one issued serves
+// at the other (the key is derived from the master key), and once there
+// only: its replay to the first is refused.
+func TestChallengeServesOnceAcrossReplicas(t *testing.T) {
+	e := newEnv(t, true)
+	replica, err := New(e.ctx, e.cfg, WithClock(e.clock), WithLogger(e.logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { replica.Close() })
+	rs := httptest.NewServer(replica.Handler())
+	t.Cleanup(rs.Close)
+
+	tok := e.apply("BR-1", "1000.00")
+	p := e.proof(tok, ActionGiveUp, e.bidder) // issued by the first
+	p.Key = e.envelopeKey(tok)
+	body := mustJSON(p)
+	res, err := http.Post(rs.URL+"/bidder/"+tok+"/giveup", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("give-up at the replica with the first's challenge: HTTP %d", res.StatusCode)
+	}
+	var ae apiError
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/giveup", body, &ae); st != 403 || !strings.Contains(ae.Error, "challenge: already used") {
+		t.Errorf("the same proof at the first: HTTP %d %q, want 403 naming the used challenge", st, ae.Error)
+	}
+}
+
+// tableRows counts the rows of every table of db's schema.
+func tableRows(t *testing.T, db *store.DB) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
+	if db.Dialect.String() == "postgres" {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	out := map[string]int{}
+	for _, n := range names {
+		var c int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM "`+n+`"`).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		out[n] = c
+	}
+	if _, ok := out["inst_used_challenges"]; !ok {
+		t.Fatalf("no table inst_used_challenges among %v", names)
+	}
+	return out
+}
+
+// diffRows names the tables whose row counts differ.
+func diffRows(before, after map[string]int) string {
+	var d []string
+	for k, v := range after {
+		if before[k] != v {
+			d = append(d, fmt.Sprintf("%s %d→%d", k, before[k], v))
+		}
+	}
+	sort.Strings(d)
+	return strings.Join(d, ", ")
 }

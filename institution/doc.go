@@ -44,6 +44,9 @@
 // key from the digital envelope, signing the agreement the bidder's
 // certificate, and withdrawing or giving up a signature by the bidder's
 // certificate over a challenge issued for that action (bidderproof.go).
+// Challenges are stateless (bidderauth.Challenges, under a key derived
+// from the master key): asking for one writes nothing, and one is
+// recorded (inst_used_challenges) only when a proof over it is accepted.
 // Here the token is kept as a hash and a sealed copy only: the message log
 // stores the baohanapply answer with the token replaced by a marker (the
 // start of its token_hash), and log lines name token paths the same way

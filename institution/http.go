@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -64,20 +63,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// fail answers err: 404 for unknown tokens and ids, 429 for too many open
-// challenges, 403 for a missing or failed proof of the bidder's key, 409
+// fail answers err: 404 for unknown tokens and ids, 403 for a missing or
+// failed proof of the bidder's key (challenge included), 409
 // for illegal transitions, 422 for other refusals, 500 (logged, not
 // shown) otherwise.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *TransitionError
 	var pe *ProofError
-	var ce *ChallengeLimitError
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeJSON(w, http.StatusNotFound, apiError{"not found"})
-	case errors.As(err, &ce):
-		w.Header().Set("Retry-After", strconv.Itoa(max(int(ce.RetryAfter.Round(time.Second)/time.Second), 1)))
-		writeJSON(w, http.StatusTooManyRequests, apiError{err.Error()})
 	case errors.As(err, &pe):
 		writeJSON(w, http.StatusForbidden, apiError{err.Error()})
 	case errors.As(err, &te):

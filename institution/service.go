@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
@@ -60,6 +61,7 @@ type Service struct {
 	sent      sentSeconds
 
 	bidderRoots *smx509.CertPool // trust roots of bidder certificates (quit and give-up proofs); nil: none configured
+	challenges  *bidderauth.Challenges
 }
 
 // Option configures New.
@@ -177,6 +179,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if s.mk == nil {
 		s.Close()
 		return nil, errors.New("institution: a master key is required")
+	}
+	if s.challenges, err = bidderChallenges(s.mk); err != nil {
+		s.Close()
+		return nil, err
 	}
 	s.repo = repo{d: s.db.Dialect}
 	mig, err := fs.Sub(Migrations, "migrations")

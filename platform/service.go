@@ -335,6 +335,12 @@ func (s *Service) MessageLog() *store.MessageLog { return s.msgLog }
 // Config returns the configuration in use (defaults filled in).
 func (s *Service) Config() Config { return s.cfg }
 
+// DeriveKey returns a key for one use named by label, derived from the
+// master key (gm.MasterKey.DeriveKey): every process of the platform on
+// one database has the same master key, so they derive the same key. The
+// console's login challenges are made with one.
+func (s *Service) DeriveKey(label string) ([]byte, error) { return s.mk.DeriveKey(label) }
+
 // staleChunkAge is how long chunks of a file never completed are kept.
 const staleChunkAge = 7 * 24 * time.Hour
 

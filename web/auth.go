@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baohan-dev/baohan/bidderauth"
+	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -102,7 +104,8 @@ type Auth struct {
 	gate      *hashGate
 	deviceTTL time.Duration
 
-	maxChallenges int // open login challenges in all (DefaultMaxChallenges)
+	challengeKey []byte                 // WithChallengeKey
+	challenges   *bidderauth.Challenges // the login challenges (stateless)
 }
 
 // AuthOption configures NewAuth.
@@ -138,6 +141,13 @@ func WithLoginThrottle(burst int, interval time.Duration) AuthOption {
 	return func(a *Auth) { a.throttle = newLoginThrottle(burst, interval) }
 }
 
+// WithChallengeKey sets the key of the login challenges (at least 16
+// bytes). Every process of one console must have the same: Platform
+// derives it from the service's master key. Without it a console makes a
+// random key of its own, and a challenge serves only at the process that
+// issued it.
+func WithChallengeKey(key []byte) AuthOption { return func(a *Auth) { a.challengeKey = key } }
+
 // WithSecureCookies marks cookies Secure on plain-HTTP connections too,
 // for a console behind a TLS-terminating proxy. (On TLS connections they
 // always are.)
@@ -153,8 +163,7 @@ func NewAuth(ctx context.Context, db *store.DB, realm string, opts ...AuthOption
 	}
 	a := &Auth{db: db, realm: realm, now: time.Now, idle: 2 * time.Hour, maxAge: 12 * time.Hour,
 		cookie: "baohan_" + realm + "_session", pre: "baohan_" + realm + "_pre", device: "baohan_" + realm + "_device",
-		lockout: DefaultLockout, lockBase: 5 * time.Minute, lockMax: time.Hour, gate: passwordGate, deviceTTL: 90 * 24 * time.Hour,
-		maxChallenges: DefaultMaxChallenges}
+		lockout: DefaultLockout, lockBase: 5 * time.Minute, lockMax: time.Hour, gate: passwordGate, deviceTTL: 90 * 24 * time.Hour}
 	for _, o := range opts {
 		o(a)
 	}
@@ -165,6 +174,13 @@ func NewAuth(ctx context.Context, db *store.DB, realm string, opts ...AuthOption
 		a.throttle = newLoginThrottle(DefaultLoginBurst, DefaultLoginInterval)
 	}
 	a.failSQL = a.failureSQL()
+	if a.challengeKey == nil {
+		a.challengeKey = gm.NewKey()
+	}
+	var err error
+	if a.challenges, err = bidderauth.NewChallenges(a.challengeKey, challengeTTL); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	if err := Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -516,6 +532,18 @@ func (a *Auth) Throttle(ctx context.Context, ip string, role Role) error {
 	return a.takeAttempt(ctx, ip, "", role, a.now())
 }
 
+// ThrottleChallenge takes one attempt from the login budget of the client
+// address ip for a login challenge (a *ThrottleError when it is spent).
+// Asking for a challenge writes nothing, so neither does its refusal: the
+// CA login that would follow is throttled and audited (Throttle).
+func (a *Auth) ThrottleChallenge(ip string) error {
+	ok, wait := a.throttle.takeQuiet(ip, a.now())
+	if ok {
+		return nil
+	}
+	return &ThrottleError{Addr: ip, RetryAfter: wait}
+}
+
 // GiveBack returns n attempts to ip's login budget after a successful
 // login (see Throttle), so that the users behind one NAT address can all
 // log in.
@@ -836,7 +864,8 @@ func (a *Auth) Logout(ctx context.Context, s *Session) error {
 	return err
 }
 
-// Sweep deletes expired sessions, device cookies and challenges.
+// Sweep deletes expired sessions, device cookies and records of used
+// challenges.
 func (a *Auth) Sweep(ctx context.Context) error {
 	now := micros(a.now())
 	if _, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_sessions WHERE realm = ? AND (expires_at <= ? OR last_seen_at <= ?)`), a.realm, now, now-a.idle.Microseconds()); err != nil {
@@ -845,99 +874,75 @@ func (a *Auth) Sweep(ctx context.Context) error {
 	if _, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_devices WHERE realm = ? AND expires_at <= ?`), a.realm, now); err != nil {
 		return err
 	}
-	_, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, now)
+	_, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_used_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, now)
 	return err
 }
 
-// Bounds of the login challenges: anyone can ask for one (a challenge is
-// what a login signs), so their rows are bounded per browser and in all.
-const (
-	// challengeTTL is how long a challenge can be used.
-	challengeTTL = 5 * time.Minute
-	// challengesPerBrowser is how many open challenges a browser (its
-	// pre-session cookie) keeps: a new one replaces the oldest.
-	challengesPerBrowser = 3
-	// DefaultMaxChallenges is how many open challenges a console keeps in
-	// all (some 200 bytes each); past it new ones are refused until some
-	// are used or expire.
-	DefaultMaxChallenges = 10000
-)
+// challengeTTL is how long a login challenge can be used.
+const challengeTTL = 5 * time.Minute
 
-// ErrTooManyChallenges refuses a login challenge while the console has
-// DefaultMaxChallenges open ones (a ChallengesError says until when).
-var ErrTooManyChallenges = errors.New("登录请求过多，请稍后再试 (too many logins in progress)")
+// Login challenges are stateless (bidderauth.Challenges): anyone may ask
+// for one, so issuing one writes nothing; the challenge carries its
+// expiry and a MAC binding it to the browser (its pre-session cookie) and
+// the platform-login purpose. It serves once: UseChallenge records it when
+// a login signed over it by the bidder's registered certificate is
+// accepted, not before, so nobody without a bidder's key can make the
+// console store anything; the record goes once the challenge has expired.
 
-// ChallengesError is ErrTooManyChallenges with the time until the oldest
-// open challenge expires.
-type ChallengesError struct {
-	Max        int
-	RetryAfter time.Duration
+// NewChallenge returns a fresh login challenge for the browser whose
+// pre-session cookie is binding, valid for 5 minutes. It writes nothing;
+// callers throttle it per client address (Throttle).
+func (a *Auth) NewChallenge(binding string) string {
+	c, _ := a.challenges.Issue(a.now(), bidderauth.PlatformLogin, binding)
+	return c
 }
 
-func (e *ChallengesError) Error() string {
-	s := max(int(e.RetryAfter.Round(time.Second)/time.Second), 1)
-	return fmt.Sprintf("登录请求过多，请 %d 秒后再试 (%d login challenges are open, the most the console keeps: try again in %ds)", s, e.Max, s)
+// CheckChallenge checks that challenge was issued by this console (or a
+// replica with the same key) for the browser binding and is live. It
+// writes nothing and does not know whether the challenge was used
+// (UseChallenge does). Errors wrap ErrBadChallenge.
+func (a *Auth) CheckChallenge(challenge, binding string) error {
+	_, err := a.checkChallenge(challenge, binding)
+	return err
 }
 
-// Is makes errors.Is(err, ErrTooManyChallenges) hold.
-func (e *ChallengesError) Is(target error) bool { return target == ErrTooManyChallenges }
-
-// NewChallenge stores a fresh login challenge bound to binding (the
-// browser's pre-session cookie) for 5 minutes and returns it. Expired
-// challenges are swept first; the browser keeps its newest few
-// (challengesPerBrowser) and the console at most DefaultMaxChallenges in
-// all: past that a *ChallengesError. Callers throttle it per client address
-// (Throttle): nothing else bounds who asks.
-func (a *Auth) NewChallenge(ctx context.Context, binding string) (string, error) {
-	c, bind, now := randomToken(24), hashToken(binding), micros(a.now())
-	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_challenges WHERE realm = ? AND binding = ? AND challenge NOT IN
-			(SELECT challenge FROM web_challenges WHERE realm = ? AND binding = ? ORDER BY expires_at DESC, challenge LIMIT ?)`),
-			a.realm, bind, a.realm, bind, challengesPerBrowser-1); err != nil {
-			return err
-		}
-		var open int
-		var oldest sql.NullInt64
-		if err := tx.QueryRowContext(ctx, a.db.Rebind(`SELECT COUNT(*), MIN(expires_at) FROM web_challenges WHERE realm = ?`), a.realm).Scan(&open, &oldest); err != nil {
-			return err
-		}
-		if open >= a.maxChallenges {
-			return &ChallengesError{Max: a.maxChallenges, RetryAfter: time.Duration(oldest.Int64-now) * time.Microsecond}
-		}
-		_, err := tx.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_challenges (challenge, realm, binding, expires_at) VALUES (?, ?, ?, ?)`),
-			c, a.realm, bind, now+challengeTTL.Microseconds())
-		return err
-	})
+func (a *Auth) checkChallenge(challenge, binding string) (bidderauth.Issued, error) {
+	is, err := a.challenges.Check(a.now(), challenge, bidderauth.PlatformLogin, binding)
 	if err != nil {
-		return "", err
+		return is, fmt.Errorf("%w: %v", ErrBadChallenge, err)
 	}
-	return c, nil
+	return is, nil
 }
 
-// ConsumeChallenge deletes the challenge and reports whether it was live
-// and bound to binding. A challenge serves once.
-func (a *Auth) ConsumeChallenge(ctx context.Context, challenge, binding string) error {
-	var b string
-	var exp int64
-	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, a.db.Rebind(`SELECT binding, expires_at FROM web_challenges WHERE challenge = ? AND realm = ?`), challenge, a.realm).Scan(&b, &exp)
+// UseChallenge checks challenge (CheckChallenge) and records it as used:
+// call it once the login's signature is verified. A challenge serves
+// once: of two logins with one challenge, on this process or another on
+// the same database, only one records it; the other gets an error
+// wrapping ErrBadChallenge. Records of expired challenges go as new ones
+// come.
+func (a *Auth) UseChallenge(ctx context.Context, challenge, binding string) error {
+	is, err := a.checkChallenge(challenge, binding)
+	if err != nil {
+		return err
+	}
+	var n int64
+	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_used_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, micros(a.now())); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_used_challenges (realm, id, expires_at) VALUES (?, ?, ?) ON CONFLICT (realm, id) DO NOTHING`),
+			a.realm, is.ID, micros(is.Expires))
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_challenges WHERE challenge = ?`), challenge)
+		n, err = res.RowsAffected()
 		return err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrBadChallenge
-	}
 	if err != nil {
 		return err
 	}
-	if exp <= micros(a.now()) || b != hashToken(binding) {
-		return ErrBadChallenge
+	if n != 1 {
+		return fmt.Errorf("%w: already used (a challenge serves once)", ErrBadChallenge)
 	}
 	return nil
 }

@@ -3,15 +3,16 @@ package web
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/baohan-dev/baohan/store"
 )
 
-func newAuth(t *testing.T, db *store.DB, realm string, c *clock) *Auth {
+func newAuth(t *testing.T, db *store.DB, realm string, c *clock, opts ...AuthOption) *Auth {
 	t.Helper()
-	a, err := NewAuth(context.Background(), db, realm, WithClock(c.now))
+	a, err := NewAuth(context.Background(), db, realm, append([]AuthOption{WithClock(c.now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,109 +198,96 @@ func TestAuth(t *testing.T) {
 	})
 }
 
+// TestChallenges: a login challenge is stateless: issuing and checking
+// one writes nothing; it serves the browser it was issued to, until it
+// expires, once: UseChallenge records it, and a second use is refused, on
+// this console or another process with the same key on the same database
+// (a replica), while a console with another key refuses it; an altered
+// challenge is refused; Sweep drops the records of expired challenges.
 func TestChallenges(t *testing.T) {
-	db := openSQLite(t)
-	ctx := context.Background()
-	c := newClock()
-	a := newAuth(t, db, "platform", c)
-	ch, err := a.NewChallenge(ctx, "browser-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.ConsumeChallenge(ctx, ch, "browser-2"); !errors.Is(err, ErrBadChallenge) {
-		t.Errorf("other browser: %v", err)
-	}
-	// A failed try burns the challenge too.
-	if err := a.ConsumeChallenge(ctx, ch, "browser-1"); !errors.Is(err, ErrBadChallenge) {
-		t.Errorf("reuse after a failure: %v", err)
-	}
-	ch, _ = a.NewChallenge(ctx, "browser-1")
-	if err := a.ConsumeChallenge(ctx, ch, "browser-1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.ConsumeChallenge(ctx, ch, "browser-1"); !errors.Is(err, ErrBadChallenge) {
-		t.Errorf("replay: %v", err)
-	}
-	ch, _ = a.NewChallenge(ctx, "browser-1")
-	c.advance(6 * time.Minute)
-	if err := a.ConsumeChallenge(ctx, ch, "browser-1"); !errors.Is(err, ErrBadChallenge) {
-		t.Errorf("expired: %v", err)
-	}
-	s, token, err := a.LoginBidder(ctx, "91110000MA01ABCDE1", "某某建设有限公司", "ip")
-	if err != nil || !s.IsBidder() || s.Role != Bidder {
-		t.Fatal(s, err)
-	}
-	c.advance(13 * time.Hour)
-	if err := a.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Lookup(ctx, token); !errors.Is(err, ErrNoSession) {
-		t.Error("session survived the sweep")
-	}
-}
-
-// TestChallengeBounds: anyone may ask for a login challenge, each a row:
-// a browser keeps its newest three (older ones no longer serve), the
-// console a bounded number in all, past which new ones are refused until
-// the oldest expires; expired ones are swept as new ones come.
-func TestChallengeBounds(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		c := newClock()
-		a := newAuth(t, db, "platform", c)
-		a.maxChallenges = 5
-		count := func() int {
+		key := []byte("0123456789abcdef")
+		a := newAuth(t, db, "platform", c, WithChallengeKey(key))
+		replica := newAuth(t, db, "platform", c, WithChallengeKey(key))
+		stranger := newAuth(t, db, "platform", c) // a key of its own
+		used := func() int {
 			t.Helper()
 			var n int
-			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM web_challenges`).Scan(&n); err != nil {
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM web_used_challenges`).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			return n
 		}
-		var mine []string
-		for range 6 {
-			ch, err := a.NewChallenge(ctx, "browser-1")
-			if err != nil {
-				t.Fatal(err)
+		ch := a.NewChallenge("browser-1")
+		for range 100 {
+			a.NewChallenge("browser-1")
+		}
+		if n := used(); n != 0 {
+			t.Fatalf("%d rows after issuing challenges, want 0", n)
+		}
+		refused := []struct {
+			name, challenge, binding string
+			a                        *Auth
+		}{
+			{"another browser", ch, "browser-2", a},
+			{"a console with another key", ch, "browser-1", stranger},
+			{"altered", ch[:20] + map[bool]string{true: "B", false: "A"}[ch[20] == 'A'] + ch[21:], "browser-1", a},
+			{"guessed", "guess", "browser-1", a},
+		}
+		for _, r := range refused {
+			if err := r.a.CheckChallenge(r.challenge, r.binding); !errors.Is(err, ErrBadChallenge) {
+				t.Errorf("check, %s: %v", r.name, err)
 			}
-			mine = append(mine, ch)
-			c.advance(time.Second)
-		}
-		if n := count(); n != challengesPerBrowser {
-			t.Fatalf("one browser holds %d open challenges, want %d", n, challengesPerBrowser)
-		}
-		for i, ch := range mine[:3] {
-			if err := a.ConsumeChallenge(ctx, ch, "browser-1"); !errors.Is(err, ErrBadChallenge) {
-				t.Errorf("challenge %d, replaced by newer ones: %v", i+1, err)
+			if err := r.a.UseChallenge(ctx, r.challenge, r.binding); !errors.Is(err, ErrBadChallenge) {
+				t.Errorf("use, %s: %v", r.name, err)
 			}
 		}
-		if err := a.ConsumeChallenge(ctx, mine[5], "browser-1"); err != nil {
-			t.Errorf("the newest challenge: %v", err)
+		if n := used(); n != 0 {
+			t.Fatalf("%d rows after refused uses, want 0", n)
+		}
+		// A check does not use it up; a use does, once.
+		if err := a.CheckChallenge(ch, "browser-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.CheckChallenge(ch, "browser-1"); err != nil {
+			t.Fatalf("checked twice: %v", err)
+		}
+		if err := replica.UseChallenge(ctx, ch, "browser-1"); err != nil {
+			t.Fatalf("used at a replica: %v", err)
+		}
+		for _, x := range []*Auth{a, replica} {
+			if err := x.UseChallenge(ctx, ch, "browser-1"); !errors.Is(err, ErrBadChallenge) || !strings.Contains(err.Error(), "already used") {
+				t.Errorf("replayed: %v", err)
+			}
+		}
+		if n := used(); n != 1 {
+			t.Fatalf("%d rows after one use, want 1", n)
 		}
 
-		// The console's bound: 2 open of browser-1 (made 3s and 2s ago),
-		// 3 of other browsers, then a 5th browser is refused, told when
-		// the oldest expires.
-		for _, b := range []string{"browser-2", "browser-3", "browser-4"} {
-			if _, err := a.NewChallenge(ctx, b); err != nil {
-				t.Fatalf("%s: %v", b, err)
-			}
-		}
-		_, err := a.NewChallenge(ctx, "browser-5")
-		var ce *ChallengesError
-		if !errors.As(err, &ce) || !errors.Is(err, ErrTooManyChallenges) || ce.RetryAfter != challengeTTL-3*time.Second {
-			t.Fatalf("past the bound: %v, want a ChallengesError with the time until the oldest expires (%v)", err, challengeTTL-3*time.Second)
-		}
-		if n := count(); n != 5 {
-			t.Fatalf("%d challenges after a refusal, want 5", n)
-		}
-		// Expired challenges are swept as new ones come.
+		old := a.NewChallenge("browser-1")
 		c.advance(challengeTTL)
-		if _, err := a.NewChallenge(ctx, "browser-5"); err != nil {
-			t.Fatalf("after the expiry: %v", err)
+		if err := a.UseChallenge(ctx, old, "browser-1"); !errors.Is(err, ErrBadChallenge) || !strings.Contains(err.Error(), "expired") {
+			t.Errorf("expired: %v", err)
 		}
-		if n := count(); n != 1 {
-			t.Errorf("%d challenges after the expiry, want 1", n)
+		if err := a.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := used(); n != 0 {
+			t.Errorf("%d rows after the sweep, want 0", n)
+		}
+
+		s, token, err := a.LoginBidder(ctx, "91110000MA01ABCDE1", "某某建设有限公司", "ip")
+		if err != nil || !s.IsBidder() || s.Role != Bidder {
+			t.Fatal(s, err)
+		}
+		c.advance(13 * time.Hour)
+		if err := a.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Lookup(ctx, token); !errors.Is(err, ErrNoSession) {
+			t.Error("session survived the sweep")
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,8 @@ import (
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
+	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 const loginBidderCode = "91110000MA01BIDD01"
@@ -41,12 +44,20 @@ func loginConsole(t *testing.T, publicURL string) (http.Handler, *testca.Identit
 // one registered bidder.
 func loginPlatform(t *testing.T, publicURL string) (*platform.Service, *testca.Identity) {
 	t.Helper()
-	dir := t.TempDir()
-	t.Setenv(service.MasterKeyEnv, "000102030405060708090a0b0c0d0e0f")
 	ca, err := testca.New("login test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return loginPlatformOn(t, publicURL, "", ca)
+}
+
+// loginPlatformOn is loginPlatform on the database dbURL ("": SQLite in a
+// fresh data directory), its bidder's certificate issued by ca; every
+// such platform has the same master key.
+func loginPlatformOn(t *testing.T, publicURL, dbURL string, ca *testca.CA) (*platform.Service, *testca.Identity) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv(service.MasterKeyEnv, "000102030405060708090a0b0c0d0e0f")
 	caFile := filepath.Join(dir, "ca.cert.pem")
 	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
@@ -57,7 +68,7 @@ func loginPlatform(t *testing.T, publicURL string) (*platform.Service, *testca.I
 	}
 	cfg := platform.Config{
 		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: publicURL},
-		Storage:    config.Storage{DataDir: dir},
+		Storage:    config.Storage{DB: dbURL, DataDir: dir},
 		TrustRoots: []string{caFile},
 		Institutions: []platform.Institution{{
 			Peer:     config.Peer{Name: "bank", AppKey: "k", AppSecret: "s", BaseURL: "http://127.0.0.1:1", PlatformCode: "P1"},
@@ -273,5 +284,111 @@ func TestCALoginThrottled(t *testing.T) {
 	}
 	if throttled != 1 {
 		t.Errorf("%d audit rows for a run of 3 throttled tries, want 1", throttled)
+	}
+}
+
+// TestCALoginChallengeAcrossReplicas: two platform processes on one
+// PostgreSQL database, one master key, a browser logging in over HTTP.
+// Asking for challenges writes no row; a challenge of one process serves
+// at the other (its key is derived from the master key); a try that
+// fails (a signature by another key) does not use it up; the accepted
+// login records it, and the same login again is refused at both; another
+// browser cannot use a browser's challenge, and an expired one is refused.
+func TestCALoginChallengeAcrossReplicas(t *testing.T) {
+	const origin = "https://ggzy.example.cn"
+	ca, err := testca.New("login test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbURL := storetest.FreshSchema(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	var consoles [2]http.Handler
+	var bidder *testca.Identity
+	var db *store.DB
+	for i := range consoles {
+		svc, b := loginPlatformOn(t, origin, dbURL, ca) // the last bidder certificate registered is b's
+		pc, err := Platform(context.Background(), svc, Options{Logger: slog.New(slog.DiscardHandler)},
+			WithClock(clock), WithLoginThrottle(1000, time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		consoles[i], bidder, db = pc.Handler(svc.Handler()), b, svc.DB()
+	}
+	rows := func() string {
+		t.Helper()
+		var out []string
+		for _, table := range []string{"web_used_challenges", "web_sessions", "web_audit", "web_devices"} {
+			var n int
+			if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %d", table, n))
+		}
+		return strings.Join(out, ", ")
+	}
+	browser := func() *loginBrowser {
+		b := &loginBrowser{t: t, h: consoles[0], host: "ggzy.example.cn"}
+		b.do("GET", "/console/login", "", nil)
+		return b
+	}
+	challenge := func(b *loginBrowser) string {
+		t.Helper()
+		code, m, _ := b.do("POST", "/console/login/challenge", origin, struct{}{})
+		if code != 200 {
+			t.Fatalf("challenge: %d %v", code, m)
+		}
+		return m["challenge"]
+	}
+	login := func(b *loginBrowser, at int, ch string, key *testca.Identity) (int, string) {
+		t.Helper()
+		s, err := gm.SM2Sign(key.Key, bidderauth.Message(bidderauth.PlatformLogin, origin, ch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.h = consoles[at]
+		code, m, _ := b.do("POST", "/console/login/ca", origin,
+			CALoginRequest{Challenge: ch, Signature: base64.StdEncoding.EncodeToString(s), Cert: string(bidder.CertPEM)})
+		return code, m["error"]
+	}
+
+	b := browser()
+	before := rows()
+	for i := range 200 {
+		b.addr = fmt.Sprintf("198.51.100.%d:4000", i%250)
+		challenge(b)
+	}
+	b.addr = ""
+	if after := rows(); after != before {
+		t.Fatalf("200 challenges wrote rows: before %s; after %s", before, after)
+	}
+
+	other, err := ca.Issue("另一建设有限公司", testca.Bidder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := challenge(b) // of the first process
+	if code, msg := login(b, 1, ch, other); code != http.StatusUnauthorized || !strings.Contains(msg, "签名验证失败") {
+		t.Fatalf("a signature by another key: %d %q", code, msg)
+	}
+	if code, msg := login(b, 1, ch, bidder); code != 200 {
+		t.Fatalf("login at the second process with the first's challenge, after a failed try: %d %q", code, msg)
+	}
+	for at := range consoles {
+		if code, msg := login(b, at, ch, bidder); code != http.StatusUnauthorized || !strings.Contains(msg, "already used") {
+			t.Errorf("the same login again at process %d: %d %q, want 401 naming the used challenge", at+1, code, msg)
+		}
+	}
+	if code, msg := login(browser(), 0, challenge(b), bidder); code != http.StatusUnauthorized || !strings.Contains(msg, "not issued by this service for this browser") {
+		t.Errorf("another browser with this browser's challenge: %d %q", code, msg)
+	}
+	old := challenge(b)
+	now = now.Add(5 * time.Minute)
+	if code, msg := login(b, 1, old, bidder); code != http.StatusUnauthorized || !strings.Contains(msg, "expired") {
+		t.Errorf("an expired challenge: %d %q", code, msg)
+	}
+	var used int
+	if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM web_used_challenges").Scan(&used); err != nil || used != 1 {
+		t.Errorf("%d used challenges recorded (%v), want 1", used, err)
 	}
 }

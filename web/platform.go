@@ -41,7 +41,11 @@ type PlatformConsole struct {
 // Platform builds the platform's console on svc, with its tables in svc's
 // database (realm "platform").
 func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthOption) (*PlatformConsole, error) {
-	auth, err := NewAuth(ctx, svc.DB(), "platform", append([]AuthOption{WithLogger(o.Logger)}, ao...)...)
+	key, err := svc.DeriveKey(challengeKeyLabel)
+	if err != nil {
+		return nil, fmt.Errorf("web: the login challenges' key: %w", err)
+	}
+	auth, err := NewAuth(ctx, svc.DB(), "platform", append([]AuthOption{WithLogger(o.Logger), WithChallengeKey(key)}, ao...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +145,11 @@ func platformNotFound(err error, what string) error {
 // public origin.
 const errNoPublicURL = "投标人CA登录未启用：平台未配置 listen.public_url (CA login needs the console's public URL: set listen.public_url, e.g. https://ggzy.example.cn)"
 
+// challengeKeyLabel names the key of the console's login challenges,
+// derived from the platform's master key, so that replicas of the platform
+// on one database accept each other's challenges.
+const challengeKeyLabel = "web/login-challenge/platform"
+
 // Challenge is the answer of POST <base>/login/challenge: what the page
 // has the CA agent sign (POST /v1/challenge {"challenge", "purpose"}).
 type Challenge struct {
@@ -149,12 +158,12 @@ type Challenge struct {
 	Origin    string             `json:"origin"`  // the console's public origin, which the signature must name
 }
 
-// challenge hands out a login challenge. Anyone may ask, so each ask
-// takes an attempt from the client address's login budget (as a password
-// login does) and NewChallenge bounds the open challenges per browser and
-// in all.
+// challenge hands out a login challenge. Anyone may ask: it writes
+// nothing (the challenge is stateless, see Auth.NewChallenge), and each
+// ask takes an attempt from the client address's login budget (as a
+// password login does), unaudited.
 func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
-	if err := pc.auth.Throttle(r.Context(), pc.clientIP(r), Bidder); err != nil {
+	if err := pc.auth.ThrottleChallenge(pc.clientIP(r)); err != nil {
 		writeThrottled(w, err)
 		return
 	}
@@ -167,19 +176,7 @@ func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "请刷新登录页后重试 (no pre-session cookie: reload the login page)"})
 		return
 	}
-	ch, err := pc.auth.NewChallenge(r.Context(), pre)
-	var ce *ChallengesError
-	switch {
-	case errors.As(err, &ce):
-		w.Header().Set("Retry-After", strconv.Itoa(max(int(ce.RetryAfter.Round(time.Second)/time.Second), 1)))
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
-		return
-	case err != nil:
-		pc.log.Error("web: login challenge", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "内部错误 (internal error)"})
-		return
-	}
-	writeJSON(w, http.StatusOK, Challenge{Challenge: ch, Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
+	writeJSON(w, http.StatusOK, Challenge{Challenge: pc.auth.NewChallenge(pre), Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
 }
 
 // CALoginRequest is the body of POST <base>/login/ca.
@@ -222,7 +219,10 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "", errNoPublicURL)
 		return
 	}
-	if err := pc.auth.ConsumeChallenge(ctx, req.Challenge, pc.auth.preSessionValue(r)); err != nil {
+	// The challenge is checked first (it writes nothing), and recorded as
+	// used only once the signature holds (UseChallenge below).
+	pre := pc.auth.preSessionValue(r)
+	if err := pc.auth.CheckChallenge(req.Challenge, pre); err != nil {
 		fail(http.StatusUnauthorized, "", err.Error())
 		return
 	}
@@ -274,6 +274,14 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := bidderauth.Verify(registered, bidderauth.PlatformLogin, pc.origin, req.Challenge, sig); err != nil {
 		fail(http.StatusUnauthorized, code, "签名验证失败："+err.Error())
+		return
+	}
+	if err := pc.auth.UseChallenge(ctx, req.Challenge, pre); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, ErrBadChallenge) {
+			status = http.StatusUnauthorized
+		}
+		fail(status, code, err.Error())
 		return
 	}
 	_, token, err := pc.auth.LoginBidder(ctx, code, b.Name, ip)

@@ -73,6 +73,18 @@ func (t *loginThrottle) refill(b *addrBucket, now time.Time) {
 // false, wait says when the next attempt is allowed, and first is true
 // for the first refusal in a row (to audit once, not every refusal).
 func (t *loginThrottle) take(ip string, now time.Time) (ok bool, wait time.Duration, first bool) {
+	return t.takeFor(ip, now, true)
+}
+
+// takeQuiet is take for a step whose refusals are not audited (a login
+// challenge): it leaves the run of refusals to the next take, so that the
+// first audited refusal is still audited.
+func (t *loginThrottle) takeQuiet(ip string, now time.Time) (ok bool, wait time.Duration) {
+	ok, wait, _ = t.takeFor(ip, now, false)
+	return ok, wait
+}
+
+func (t *loginThrottle) takeFor(ip string, now time.Time, audited bool) (ok bool, wait time.Duration, first bool) {
 	key := throttleKey(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -95,6 +107,9 @@ func (t *loginThrottle) take(ip string, now time.Time) (ok bool, wait time.Durat
 		b.tokens--
 		b.refused = false
 		return true, 0, false
+	}
+	if !audited {
+		return false, time.Duration((1 - b.tokens) * float64(t.interval)), false
 	}
 	first = !b.refused
 	b.refused = true
