@@ -24,7 +24,7 @@ import (
 )
 
 // What an outsider could still do to the consoles and the services after
-// the login was throttled and hashing bounded (issue 13, second round):
+// the login was throttled and hashing bounded (issue 13):
 // the bidder's CA login and its POST /login/challenge went around the
 // per-address throttle, and every challenge asked for was a database row,
 // as was every refused CA login's audit entry; the redirecturl's
