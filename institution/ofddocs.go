@@ -30,10 +30,10 @@ type OFDDocuments struct {
 	now   func() time.Time
 }
 
-// NewOFDDocuments loads the seal certificate, key and picture of id and
-// the trust roots (PEM files) for bidder certificates, and makes the
-// institution's seal.
-func NewOFDDocuments(id Identity, trustRoots []string, now func() time.Time) (*OFDDocuments, error) {
+// NewOFDDocuments loads the seal certificate, key and picture of id, and
+// makes the institution's seal; the bidders' signatures are checked
+// against roots (at least one certificate: the service's trust_roots).
+func NewOFDDocuments(id Identity, roots *gm.TrustRoots, now func() time.Time) (*OFDDocuments, error) {
 	certPEM, err := os.ReadFile(id.SealCert)
 	if err != nil {
 		return nil, fmt.Errorf("institution.seal_cert: %w", err)
@@ -53,21 +53,7 @@ func NewOFDDocuments(id Identity, trustRoots []string, now func() time.Time) (*O
 	if !key.PublicKey.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("institution.seal_key %s does not belong to institution.seal_cert %s", id.SealKey, id.SealCert)
 	}
-	roots := smx509.NewCertPool()
-	for _, f := range trustRoots {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots: %w", err)
-		}
-		certs, err := gm.ParseCertificates(b)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots %s: %w", f, err)
-		}
-		for _, c := range certs {
-			roots.AddCert(c)
-		}
-	}
-	if len(trustRoots) == 0 {
+	if roots.Len() == 0 {
 		return nil, errors.New("trust_roots: at least one CA certificate file is required to verify bidders' signatures")
 	}
 	var seal *ses.Seal
@@ -92,7 +78,7 @@ func NewOFDDocuments(id Identity, trustRoots []string, now func() time.Time) (*O
 			return nil, fmt.Errorf("making the institution's seal: %w", err)
 		}
 	}
-	return &OFDDocuments{id: id, cert: cert, key: key, seal: seal, roots: roots, now: now}, nil
+	return &OFDDocuments{id: id, cert: cert, key: key, seal: seal, roots: roots.Pool(), now: now}, nil
 }
 
 // VerifyAgreement implements Documents: every signature of signed holds

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -160,16 +161,16 @@ func TestAdminAPI(t *testing.T) {
 
 		// The message log.
 		_, b = e.admin("GET", "/api/messages?applyno="+a.ApplyNo+"&interface=baohannotice", nil)
-		if ms := decode[[]MessageView](t, b); len(ms) != 1 || !ms[0].OK || ms[0].Direction != "in" || ms[0].Peer != "bank" {
+		if ms := decode[[]service.MessageView](t, b); len(ms) != 1 || !ms[0].OK || ms[0].Direction != "in" || ms[0].Peer != "bank" {
 			t.Errorf("messages: %s", b)
 		}
 		r := e.send(protocol.BaohanNotice, with(e.noticeFields(a.ApplyNo, "BHNO-A", "1"), "cost", "1.00"))
 		_, b = e.admin("GET", "/api/messages?applyno="+a.ApplyNo+"&result=failed", nil)
-		if ms := decode[[]MessageView](t, b); len(ms) != 1 || ms[0].Error != r.Message || ms[0].Code != 0 {
+		if ms := decode[[]service.MessageView](t, b); len(ms) != 1 || ms[0].Error != r.Message || ms[0].Code != 0 {
 			t.Errorf("failed messages: %s", b)
 		}
 		_, b = e.admin("GET", "/api/messages?peer=bank&direction=out&interface=baohanapply", nil)
-		if ms := decode[[]MessageView](t, b); len(ms) != 1 || ms[0].ApplyNo != a.ApplyNo {
+		if ms := decode[[]service.MessageView](t, b); len(ms) != 1 || ms[0].ApplyNo != a.ApplyNo {
 			t.Errorf("outbound messages: %s", b)
 		}
 		if code, b := e.admin("GET", "/api/messages?result=maybe", nil); code != http.StatusBadRequest {

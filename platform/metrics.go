@@ -1,19 +1,15 @@
 package platform
 
 import (
-	"context"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
 
-// metrics are the platform's Prometheus metrics, on the service's own
-// registry (served at /metrics).
+// metrics are the platform's Prometheus metrics, on the service's
+// registry (served at /metrics, with the outbox counts: package service).
 type metrics struct {
 	requests   *prometheus.CounterVec   // exchanges by direction, interface and code
 	latency    *prometheus.HistogramVec // exchange latency by direction and interface
@@ -23,7 +19,7 @@ type metrics struct {
 	chunkBytes prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "baohan", Subsystem: "platform", Name: "requests_total",
@@ -51,42 +47,16 @@ func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
 			Help: "Bytes of guarantee file chunks received.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.deliveries, m.guarantees, m.seals, m.chunkBytes)
-	reg.MustRegister(&outboxCollector{db: db, desc: prometheus.NewDesc("baohan_platform_outbox_messages",
-		"Outbox messages by state (pending, delivering, failed, dead, done).", []string{"state"}, nil)})
-	return m
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.deliveries, m.guarantees, m.seals, m.chunkBytes} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // observe counts one exchange.
 func (m *metrics) observe(e *transport.Exchange) {
 	m.requests.WithLabelValues(e.Direction, e.Interface, strconv.Itoa(e.Code)).Inc()
 	m.latency.WithLabelValues(e.Direction, e.Interface).Observe(e.Latency.Seconds())
-}
-
-// outboxCollector reads the outbox counts at scrape time.
-type outboxCollector struct {
-	db   *store.DB
-	desc *prometheus.Desc
-}
-
-func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	counts, err := c.db.OutboxCounts(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
-	}
-	for st, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(st))
-	}
-}
-
-// defaultRegistry is a fresh registry with the Go and process collectors.
-func defaultRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
 }

@@ -96,7 +96,7 @@ func TestInstitutionServeBadConfig(t *testing.T) {
 	os.WriteFile(path, []byte("[listen]\naddr = \"127.0.0.1:0\"\nplain_http = true\npublic_url = \"http://x\"\n"), 0o600)
 	errb = syncBuffer{}
 	code = run(context.Background(), &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, []string{"institution", "serve", "--config", path, "--data", dir})
-	if code != 1 || !strings.Contains(errb.String(), "institution.name is required") || !strings.Contains(errb.String(), "at least one [[platform]] is required") {
+	if code != 1 || !strings.Contains(errb.String(), "institution.name is required") || !strings.Contains(errb.String(), "no [[platform]] configured") {
 		t.Errorf("exit %d: %s", code, errb.String())
 	}
 }
