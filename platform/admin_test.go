@@ -12,6 +12,7 @@ import (
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
+	"github.com/baohan-dev/baohan/service/servicetest"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -314,4 +315,15 @@ func TestMetricsAndHealth(t *testing.T) {
 			t.Errorf("unknown path: %d %s", res.StatusCode, b)
 		}
 	})
+}
+
+// TestOpenAPIMatchesRoutes: /api/openapi.json describes every route the
+// platform serves, and nothing it does not.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := newEnv(t, "")
+	servicetest.OpenAPIMatchesRoutes(t, "platform", e.svc.Routes())
+	code, b := e.admin("GET", "/api/openapi.json", nil)
+	if code != http.StatusOK || !bytes.Equal(b, service.OpenAPI()) {
+		t.Errorf("GET /api/openapi.json: %d, %d bytes", code, len(b))
+	}
 }
