@@ -145,7 +145,7 @@ func (s *Service) adminRoutes(mux *service.Mux) {
 		q := r.URL.Query()
 		limit, _ := strconv.Atoi(q.Get("limit"))
 		offset, _ := strconv.Atoi(q.Get("offset"))
-		list, err := s.Applications(r.Context(), ListFilter{State: State(q.Get("state")), Peer: q.Get("platform"),
+		list, err := s.Applications(r.Context(), ListFilter{State: stateParam(q.Get("state")), Peer: q.Get("platform"),
 			ApplyNo: q.Get("applyno"), BidderCode: q.Get("biddercode"), BaohanNo: q.Get("baohanno"), Limit: limit, Offset: offset})
 		s.answer(w, r, list, err)
 	})
