@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/service"
 )
 
@@ -154,8 +155,11 @@ func (c Config) CheckInput(source string) service.CheckInput {
 	return service.CheckInput{Spec: spec, Source: source, Config: c.Common, Peers: c.peerConfigs(),
 		Summary:  fmt.Sprintf("%d platforms, %d products", len(c.Platforms), len(c.Products)),
 		Problems: err,
-		Files: []service.File{{Key: "institution.seal_cert", Path: c.Institution.SealCert}, {Key: "institution.seal_key", Path: c.Institution.SealKey},
-			{Key: "institution.seal_picture", Path: c.Institution.SealPicture}},
+		Files: []service.File{
+			{Key: "institution.seal_cert", Path: c.Institution.SealCert, Parse: func(b []byte) error { _, err := gm.ParseCertificate(b); return err }},
+			{Key: "institution.seal_key", Path: c.Institution.SealKey, Parse: func(b []byte) error { _, err := gm.ParsePrivateKey(b); return err }},
+			{Key: "institution.seal_picture", Path: c.Institution.SealPicture},
+		},
 	}
 }
 

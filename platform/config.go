@@ -200,9 +200,15 @@ func (c Config) Check() error {
 // read from source.
 func (c Config) CheckInput(source string) service.CheckInput {
 	c = c.withDefaults()
-	_, pins := c.sealPins()
-	return service.CheckInput{Spec: spec, Source: source, Config: c.Common, Peers: c.peerConfigs(),
-		Summary: fmt.Sprintf("%d institutions", len(c.Institutions)), Problems: errors.Join(c.validateOwn(), pins)}
+	in := service.CheckInput{Spec: spec, Source: source, Config: c.Common, Peers: c.peerConfigs(),
+		Summary: fmt.Sprintf("%d institutions", len(c.Institutions)), Problems: c.validateOwn()}
+	for _, inst := range c.Institutions {
+		for _, f := range inst.SealCerts {
+			in.Files = append(in.Files, service.File{Key: fmt.Sprintf("institution %q seal_certs", inst.Name), Path: f,
+				Parse: func(b []byte) error { _, err := gm.ParseCertificates(b); return err }})
+		}
+	}
+	return in
 }
 
 // institution returns the named institution.

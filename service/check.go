@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -51,8 +52,9 @@ func (l Level) String() string {
 
 // File is a file of the configuration the check reads.
 type File struct {
-	Key  string // the key naming it, e.g. institution.seal_cert
-	Path string
+	Key   string // the key naming it, e.g. institution.seal_cert
+	Path  string
+	Parse func([]byte) error // what it must hold (nil: readable is enough)
 }
 
 // CheckInput is what a service gives the check.
@@ -90,7 +92,7 @@ func Check(ctx context.Context, in CheckInput) []Finding {
 	if err := errors.Join(cfg.Check(in.Spec.PeerKind, in.Peers), in.Problems); err != nil {
 		add("config", Fail, "%s: %s", in.Source, oneLine(err))
 	} else {
-		add("config", OK, "%s: ok (%s)", in.Source, in.Summary)
+		add("config", OK, "%s (%s)", in.Source, in.Summary)
 	}
 	for _, w := range cfg.Warnings {
 		add("warning", Warn, "%s", w)
@@ -155,8 +157,15 @@ func checkFiles(cfg config.Common, own []File) []Finding {
 		if f.Path == "" {
 			continue
 		}
-		if _, err := os.ReadFile(f.Path); err != nil {
-			fails = append(fails, fmt.Sprintf("%s: %v", f.Key, err))
+		b, err := os.ReadFile(f.Path)
+		if err == nil && f.Parse != nil {
+			err = f.Parse(b)
+		}
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the path is said once
+		}
+		if err != nil {
+			fails = append(fails, fmt.Sprintf("%s %s: %v", f.Key, f.Path, err))
 		} else {
 			read = append(read, f.Key)
 		}
