@@ -56,7 +56,7 @@ type Identity struct {
 	SealCert    string `toml:"seal_cert"`       // PEM file: the seal certificate (SM2)
 	SealKey     string `toml:"seal_key"`        // PEM file: its private key
 	SealPicture string `toml:"seal_picture"`    // PNG file; generated from the name when empty
-	SealName    string `toml:"seal_name"`       // name in the seal; default "<Name>电子保函专用章"
+	SealName    string `toml:"seal_name"`       // name in the seal; default "<Name>保函专用章"
 	Prefix      string `toml:"baohanno_prefix"` // guarantee numbers are PREFIX+yyyymmdd+sequence
 	Address     string `toml:"address"`
 	Phone       string `toml:"phone"`

@@ -56,27 +56,27 @@ func NewOFDDocuments(id Identity, roots *gm.TrustRoots, now func() time.Time) (*
 	if roots.Len() == 0 {
 		return nil, errors.New("trust_roots: at least one CA certificate file is required to verify bidders' signatures")
 	}
-	var seal *ses.Seal
+	name := id.SealName
+	if name == "" {
+		name = id.Name + "保函专用章"
+	}
+	spec := ses.SealSpec{Name: name, Holders: []*smx509.Certificate{cert}, WidthMM: 40, HeightMM: 40,
+		ValidStart: cert.NotBefore, ValidEnd: cert.NotAfter}
 	if id.SealPicture != "" {
-		picture, err := os.ReadFile(id.SealPicture)
-		if err != nil {
+		if spec.Picture, err = os.ReadFile(id.SealPicture); err != nil {
 			return nil, fmt.Errorf("institution.seal_picture: %w", err)
 		}
-		name := id.SealName
-		if name == "" {
-			name = id.Name + "保函专用章"
-		}
-		seal, err = ses.MakeSeal(key, cert, ses.SealSpec{Name: name, Holders: []*smx509.Certificate{cert}, Picture: picture,
-			WidthMM: 40, HeightMM: 40, ValidStart: cert.NotBefore, ValidEnd: cert.NotAfter})
-		if err != nil {
-			return nil, fmt.Errorf("making the institution's seal: %w", err)
-		}
 	} else {
-		// The round seal picture is drawn by ofd/guarantee.
-		seal, err = guarantee.InstitutionSeal(key, cert, id.Name, cert.NotBefore, cert.NotAfter)
-		if err != nil {
+		// The round seal of ofd/guarantee, as guarantee.InstitutionSeal
+		// draws it.
+		spec.Type = ses.SealTypeOrganization
+		if spec.Picture, err = guarantee.SealPicture(id.Name, "保函专用章"); err != nil {
 			return nil, fmt.Errorf("making the institution's seal: %w", err)
 		}
+	}
+	seal, err := ses.MakeSeal(key, cert, spec)
+	if err != nil {
+		return nil, fmt.Errorf("making the institution's seal: %w", err)
 	}
 	return &OFDDocuments{id: id, cert: cert, key: key, seal: seal, roots: roots.Pool(), now: now}, nil
 }
