@@ -275,3 +275,23 @@ func TestCommonRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHTTPClientNoRedirect: a peer's answer that redirects is the answer;
+// a signed request never follows it to another host.
+func TestHTTPClientNoRedirect(t *testing.T) {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the redirect was followed: %s %s", r.Method, r.URL)
+	}))
+	defer elsewhere.Close()
+	peer := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/baohanapply", http.StatusTemporaryRedirect))
+	defer peer.Close()
+	c := NewHTTPClient(5 * time.Second)
+	res, err := c.Post(peer.URL+"/baohanapply", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTemporaryRedirect || c.Timeout != 5*time.Second {
+		t.Errorf("HTTP %d, timeout %s", res.StatusCode, c.Timeout)
+	}
+}
