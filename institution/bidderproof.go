@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -346,25 +345,3 @@ func (s *Service) BidderGiveUp(ctx context.Context, token string, p BidderProof)
 
 // bidderActor names the bidder in the history by its credit code.
 func bidderActor(cert *smx509.Certificate) string { return "bidder:" + testca.CreditCodeOf(cert) }
-
-// loadTrustRoots reads the CA certificates bidder certificates chain to.
-func loadTrustRoots(files []string) (*smx509.CertPool, error) {
-	if len(files) == 0 {
-		return nil, nil
-	}
-	roots := smx509.NewCertPool()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots: %w", err)
-		}
-		certs, err := gm.ParseCertificates(b)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots %s: %w", f, err)
-		}
-		for _, c := range certs {
-			roots.AddCert(c)
-		}
-	}
-	return roots, nil
-}

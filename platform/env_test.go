@@ -364,11 +364,13 @@ func newEnv(t testing.TB, dbURL string, opts ...envOption) *env {
 	e.inst = newFakeInstitution(t, p, e.clock.Now)
 	peerCfg.BaseURL = e.inst.srv.URL
 	e.cfg = Config{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
-		Storage:    config.Storage{DB: dbURL, DataDir: e.dir},
-		TrustRoots: []string{e.pki.caFile},
-		AdminToken: testAdmin,
-		Outbox:     OutboxConfig{PollInterval: config.Duration{Duration: 50 * time.Millisecond}},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
+			Storage:    config.Storage{DB: dbURL, DataDir: e.dir},
+			TrustRoots: []string{e.pki.caFile},
+			Admin:      config.Admin{Token: testAdmin},
+			Outbox:     config.Outbox{Poll: config.Duration{Duration: 50 * time.Millisecond}},
+		},
 		Institutions: []Institution{{Peer: peerCfg, SealCreditCode: e.pki.inst.CreditCode, Products: []Product{
 			{Name: "投标保函", Rate: decimal.RequireFromString("0.005")},
 			{Name: "投标保函（低费率）", Rate: decimal.RequireFromString("0.003"), MinPremium: decimal.RequireFromString("500")},

@@ -53,11 +53,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 	if err != nil {
 		return nil, err
 	}
-	roots, err := loadRoots(svc.Config().TrustRoots)
-	if err != nil {
-		return nil, err
-	}
-	pc := &PlatformConsole{console: c, svc: svc, roots: roots}
+	pc := &PlatformConsole{console: c, svc: svc, roots: svc.TrustRoots().Pool()}
 	if pub := svc.Config().Listen.PublicURL; pub != "" {
 		if pc.origin, err = bidderauth.OriginOf(pub); err != nil {
 			return nil, fmt.Errorf("web: listen.public_url: %w", err)

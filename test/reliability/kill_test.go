@@ -39,7 +39,7 @@ func chunksStored(t *testing.T, dbFile, applyNo, fileType string) int {
 // history is exactly one pass of the happy path, both guarantee files
 // were assembled from every chunk and verified, both outboxes settled,
 // both message-log chains intact (baohan audit verify). The claims the
-// killed process held come back when their lease runs out (3s for the
+// killed process held come back when their lease runs out (7s for the
 // platform, 6s for the institution here: outbox.lease).
 func TestKill9(t *testing.T) {
 	tests := []struct {

@@ -216,7 +216,7 @@ data_dir = %q
 
 [outbox]
 poll_interval = "50ms"
-lease = "3s"
+lease = "7s"
 backoff_max = "1s"
 
 [[institution]]
