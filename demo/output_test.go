@@ -45,7 +45,7 @@ func TestWriteAccess(t *testing.T) {
 	}
 	var b bytes.Buffer
 	sys.WriteAddresses(&b)
-	if !strings.Contains(b.String(), "CA agent     http://127.0.0.1:3  (bidder "+MainBidder.Name+")") {
+	if !strings.Contains(b.String(), "CA agent     http://127.0.0.1:3  (bidder "+MainBidder.Name+"; unattended: signs without asking)") {
 		t.Errorf("addresses:\n%s", b.String())
 	}
 }
