@@ -305,6 +305,21 @@ func (f *fakeInstitution) setAnswer(i protocol.Interface, fn func(map[string]str
 	f.mu.Unlock()
 }
 
+// holdAnswer makes the calls of interface i wait until release is
+// called, then answer with fn: the test decides when the answer comes.
+// release is idempotent and also runs at the end of t, so that a failed
+// test does not leave the call hanging.
+func (f *fakeInstitution) holdAnswer(t testing.TB, i protocol.Interface, fn func(map[string]string) (any, error)) (release func()) {
+	hold := make(chan struct{})
+	release = sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release)
+	f.setAnswer(i, func(fields map[string]string) (any, error) {
+		<-hold
+		return fn(fields)
+	})
+	return release
+}
+
 // received returns the calls of interface i (all when "") for applyno
 // ("" for any).
 func (f *fakeInstitution) received(i protocol.Interface, applyNo string) []call {
