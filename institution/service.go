@@ -41,7 +41,7 @@ type Service struct {
 	mlog   transport.MessageLog
 	msgs   *store.MessageLog
 	seenDB *store.SeenSigns
-	seen   protocol.SeenStore
+	seen   protocol.ReplayGuard
 	server *transport.Server
 	client *transport.Client
 	disp   *store.Dispatcher

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 // metrics are the platform's Prometheus metrics, on the service's own
@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
 }
 
 // observe counts one exchange.
-func (m *metrics) observe(e *transport.Exchange) {
+func (m *metrics) observe(e *protocol.Exchange) {
 	m.requests.WithLabelValues(e.Direction, e.Interface, strconv.Itoa(e.Code)).Inc()
 	m.latency.WithLabelValues(e.Direction, e.Interface).Observe(e.Latency.Seconds())
 }

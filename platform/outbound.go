@@ -13,7 +13,6 @@ import (
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 // deliver sends one outbox message to its institution. A transport error,
@@ -237,14 +236,10 @@ type messageLog struct {
 	m   *metrics
 }
 
-func (l *messageLog) Record(ctx context.Context, e *transport.Exchange) error {
+func (l *messageLog) Record(ctx context.Context, e *protocol.Exchange) (seenRecorded bool, err error) {
 	l.m.observe(e)
 	return l.log.Record(ctx, e)
 }
-
-// RecordsSeen implements transport.SeenRecorder (store.MessageLog writes
-// the exchange's replay record with its entry).
-func (l *messageLog) RecordsSeen() bool { return l.log.RecordsSeen() }
 
 // restoreRecorded reports whether the application's history holds its
 // restore (the move to restored).

@@ -12,7 +12,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 
-	"github.com/baohan-dev/baohan/transport"
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // GenesisHash is the prev_hash of the first message log row.
@@ -44,13 +44,11 @@ type LogEntry struct {
 
 	// Seen, when set, is a replay-guard record written in the entry's
 	// transaction (see SeenSigns.Reserve); it is not part of the entry.
-	Seen *transport.SeenMark
+	Seen *protocol.SeenMark
 }
 
 // OK reports whether the exchange succeeded: no error, HTTP 200, code 1.
 func (e *LogEntry) OK() bool { return e.Error == "" && e.HTTPStatus == 200 && e.Code == 1 }
-
-var _ transport.MessageLog = (*MessageLog)(nil)
 
 // MessageLog is the tamper-evident record of every exchange with a peer
 // (it implements transport.MessageLog). Rows form an SM3 hash chain:
@@ -428,16 +426,17 @@ func short(h string) string {
 }
 
 // Record implements transport.MessageLog: it appends e to the chain,
-// with e.Seen in the same transaction.
-func (l *MessageLog) Record(ctx context.Context, e *transport.Exchange) error {
-	return l.Append(ctx, EntryOf(e))
+// with e.Seen in the same transaction, and reports whether it wrote a
+// seen mark (e.Seen was set and the entry committed).
+func (l *MessageLog) Record(ctx context.Context, e *protocol.Exchange) (seenRecorded bool, err error) {
+	if err := l.Append(ctx, EntryOf(e)); err != nil {
+		return false, err
+	}
+	return e.Seen != nil, nil
 }
 
-// RecordsSeen implements transport.SeenRecorder.
-func (l *MessageLog) RecordsSeen() bool { return true }
-
 // EntryOf is the log entry of an exchange.
-func EntryOf(e *transport.Exchange) *LogEntry {
+func EntryOf(e *protocol.Exchange) *LogEntry {
 	return &LogEntry{
 		At: e.At, Direction: e.Direction, Interface: e.Interface, Peer: e.Peer, ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo,
 		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,

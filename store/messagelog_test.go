@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 func logEntry(i int) *LogEntry {
@@ -207,17 +206,16 @@ func TestMessageLogList(t *testing.T) {
 func TestMessageLogRecordsExchanges(t *testing.T) {
 	eachDB(t, func(t *testing.T, env *testEnv) {
 		ctx := context.Background()
-		var ml transport.MessageLog = NewMessageLog(env.open(t))
+		l := NewMessageLog(env.open(t))
 		at := time.Date(2026, 3, 15, 14, 5, 12, 987654321, protocol.CST)
-		ex := &transport.Exchange{
-			Interface: "uploadbaohanfile", Direction: transport.Out, Peer: "江苏省公共资源交易平台", ApplyNo: "GA2026", BaohanNo: "BH1",
+		ex := &protocol.Exchange{
+			Interface: "uploadbaohanfile", Direction: protocol.Outbound, Peer: "江苏省公共资源交易平台", ApplyNo: "GA2026", BaohanNo: "BH1",
 			Request: []byte(`{"appkey":"k"}`), Response: []byte("<html>502</html>"), HTTPStatus: 502, Code: -1,
 			SignOK: true, Error: "answer is not JSON", Latency: 1500 * time.Millisecond, At: at,
 		}
-		if err := ml.Record(ctx, ex); err != nil {
-			t.Fatal(err)
+		if seen, err := l.Record(ctx, ex); err != nil || seen {
+			t.Fatalf("record: seen mark recorded %v, %v", seen, err)
 		}
-		l := ml.(*MessageLog)
 		e, err := l.Get(ctx, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -233,6 +231,18 @@ func TestMessageLogRecordsExchanges(t *testing.T) {
 		}
 		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
 			t.Fatal(brk, err)
+		}
+		// An inbound exchange carrying a seen mark: the mark is written
+		// with the entry, and Record says so.
+		until := at.Add(10 * time.Minute)
+		in := &protocol.Exchange{Interface: "baohannotice", Direction: protocol.Inbound, Peer: "bank", Code: 1, HTTPStatus: 200,
+			SignOK: true, At: at, Seen: &protocol.SeenMark{AppKey: "k9", Sign: "s9", Until: until}}
+		if seen, err := l.Record(ctx, in); err != nil || !seen {
+			t.Fatalf("record with a seen mark: recorded %v, %v", seen, err)
+		}
+		s := &SeenSigns{DB: l.DB, Now: func() time.Time { return at }}
+		if seen, err := s.SeenBefore(ctx, "k9", "s9", until); err != nil || !seen {
+			t.Fatalf("the seen mark is not in seen_sign: %v, %v", seen, err)
 		}
 	})
 }

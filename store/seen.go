@@ -11,7 +11,7 @@ import (
 )
 
 // SeenSigns is the database-backed replay guard (it implements
-// protocol.SeenStore): a request's (appkey, sign) is recorded until the end
+// protocol.ReplayGuard): a request's (appkey, sign) is recorded until the end
 // of its timestamp window, and a second request with the same pair before
 // then is a replay. Shared by all replicas on one database.
 type SeenSigns struct {
@@ -27,9 +27,9 @@ type SeenSigns struct {
 
 type seenKey struct{ appkey, sign string }
 
-var _ protocol.SeenReserver = (*SeenSigns)(nil)
+var _ protocol.ReplayGuard = (*SeenSigns)(nil)
 
-// Reserve implements protocol.SeenReserver. On SQLite, where one process
+// Reserve implements protocol.ReplayGuard. On SQLite, where one process
 // holds the database, it checks the sign against the signs reserved in
 // this process and then against the committed records (a read, on the
 // readers, beside the writer), and holds it until Release: the caller
@@ -69,7 +69,7 @@ func (s *SeenSigns) Reserve(ctx context.Context, appkey, sign string, until time
 	return false, true, nil
 }
 
-// Release implements protocol.SeenReserver: the reservation of (appkey,
+// Release implements protocol.ReplayGuard: the reservation of (appkey,
 // sign) ends (its record is committed, or the sign was seen).
 func (s *SeenSigns) Release(appkey, sign string) {
 	s.mu.Lock()

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 var _ protocol.SeenStore = (*SeenSigns)(nil)
@@ -121,7 +120,7 @@ func TestSeenSignsReserve(t *testing.T) {
 		}
 		if deferred {
 			e := logEntry(1)
-			e.Seen = &transport.SeenMark{AppKey: "k1", Sign: "s1", Until: until}
+			e.Seen = &protocol.SeenMark{AppKey: "k1", Sign: "s1", Until: until}
 			if err := l.Append(ctx, e); err != nil {
 				t.Fatal(err)
 			}

@@ -128,7 +128,7 @@ func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fie
 // requests), records the exchange and decodes the answer like Call.
 func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte) (*protocol.Response, error) {
 	start := c.now()
-	ex := &Exchange{Interface: string(i), Direction: Out, Peer: peer.Name, Request: body, At: start, Code: -1, SignOK: true}
+	ex := &protocol.Exchange{Interface: string(i), Direction: protocol.Outbound, Peer: peer.Name, Request: body, At: start, Code: -1, SignOK: true}
 	if r, err := protocol.ParseRequest(body); err == nil {
 		ex.ApplyNo, ex.BaohanNo = r.Get("applyno"), r.Get("baohanno")
 	}
@@ -144,7 +144,7 @@ func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	}
 	rctx := context.WithoutCancel(ctx)
 	if c.Log != nil {
-		if lerr := c.Log.Record(rctx, ex); lerr != nil {
+		if _, lerr := c.Log.Record(rctx, ex); lerr != nil {
 			c.logger().ErrorContext(rctx, "message log: recording an outbound exchange failed",
 				"interface", string(i), "peer", peer.Name, "applyno", ex.ApplyNo, "err", lerr)
 		}
@@ -155,7 +155,7 @@ func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	return resp, err
 }
 
-func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte, ex *Exchange) (*protocol.Response, error) {
+func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte, ex *protocol.Exchange) (*protocol.Response, error) {
 	what := fmt.Sprintf("%s to %s", i, peer.Name)
 	if peer.BaseURL == "" {
 		return nil, fmt.Errorf("%s: the peer has no base URL", what)

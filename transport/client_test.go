@@ -46,7 +46,7 @@ func TestClientServerRoundTrip(t *testing.T) {
 	}
 	for k := range out {
 		o, i := out[k], in[k]
-		if o.Direction != Out || i.Direction != In {
+		if o.Direction != protocol.Outbound || i.Direction != protocol.Inbound {
 			t.Error("directions")
 		}
 		if !bytes.Equal(o.Request, i.Request) || !bytes.Equal(o.Response, i.Response) {
@@ -186,7 +186,7 @@ func TestClientErrors(t *testing.T) {
 	if len(es) != len(tests)+2 {
 		t.Fatalf("%d exchanges recorded", len(es))
 	}
-	if e := es[0]; e.HTTPStatus != 502 || e.Code != -1 || !strings.Contains(e.Error, "HTTP 502") || string(e.Response) != "<html><body>502 Bad Gateway</body></html>" || e.Direction != Out {
+	if e := es[0]; e.HTTPStatus != 502 || e.Code != -1 || !strings.Contains(e.Error, "HTTP 502") || string(e.Response) != "<html><body>502 Bad Gateway</body></html>" || e.Direction != protocol.Outbound {
 		t.Errorf("%+v", e)
 	}
 	if e := es[len(es)-1]; e.HTTPStatus != 0 || e.Code != -1 || e.Error == "" {

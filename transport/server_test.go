@@ -234,7 +234,7 @@ func TestServerPipeline(t *testing.T) {
 				t.Fatalf("%d exchanges recorded", len(es))
 			}
 			e := es[0]
-			if e.Direction != In || e.HTTPStatus != tt.status || e.Code != tt.code || string(e.Response) != a.raw {
+			if e.Direction != protocol.Inbound || e.HTTPStatus != tt.status || e.Code != tt.code || string(e.Response) != a.raw {
 				t.Errorf("exchange %+v", e)
 			}
 			if tt.method == "POST" && tt.status != 404 && !bytes.Equal(e.Request, tt.body) {
@@ -431,9 +431,17 @@ func (failingSeen) SeenBefore(context.Context, string, string, time.Time) (bool,
 	return false, errors.New("disk full")
 }
 
+func (failingSeen) Reserve(context.Context, string, string, time.Time) (bool, bool, error) {
+	return false, false, errors.New("disk full")
+}
+
+func (failingSeen) Release(string, string) {}
+
 type failingLog struct{}
 
-func (failingLog) Record(context.Context, *Exchange) error { return errors.New("log down") }
+func (failingLog) Record(context.Context, *protocol.Exchange) (bool, error) {
+	return false, errors.New("log down")
+}
 
 func TestServerDependencyFailures(t *testing.T) {
 	body := signed(noticeFields(), testSecret)
