@@ -57,7 +57,6 @@ type Service struct {
 
 	closeOnce sync.Once
 	appLocks  keyedMutex // bidder steps with outside effects, one at a time per application
-	sent      sentSeconds
 
 	bidderRoots *smx509.CertPool // trust roots of bidder certificates (quit and give-up proofs); nil: none configured
 }

@@ -310,22 +310,6 @@ func TestTwoPlatformsOnePostgres(t *testing.T) {
 	t.Logf("%d calls delivered once each by two services", n)
 }
 
-func TestStampsDistinctWithinOneSecond(t *testing.T) {
-	var st stamps
-	now := time.Date(2026, 12, 1, 9, 0, 0, 400e6, protocol.CST)
-	f := map[string]string{"applyno": "A", "timestamp": "ignored"}
-	a := st.stamp("bank", protocol.GiveupApply, f, now)
-	b := st.stamp("bank", protocol.GiveupApply, f, now.Add(300*time.Millisecond))
-	c := st.stamp("bank", protocol.GiveupApply, map[string]string{"applyno": "B"}, now)
-	d := st.stamp("bank", protocol.GiveupApply, f, now.Add(5*time.Second))
-	if a["timestamp"] != "2026-12-01 09:00:00" || b["timestamp"] != "2026-12-01 09:00:01" || c["timestamp"] != "2026-12-01 09:00:00" || d["timestamp"] != "2026-12-01 09:00:05" {
-		t.Fatalf("timestamps %s %s %s %s", a["timestamp"], b["timestamp"], c["timestamp"], d["timestamp"])
-	}
-	if f["timestamp"] != "ignored" {
-		t.Error("the message's fields were changed")
-	}
-}
-
 // TestDeliveryDeadThenRetried: with a bounded number of attempts a call
 // to an institution that stays down ends dead, visible in the history
 // and the outbox; an operator's retry delivers it.

@@ -41,7 +41,6 @@ type Service struct {
 	seen   *store.SeenSigns
 
 	metrics *metrics
-	stamps  stamps
 	server  *transport.Server
 	client  *transport.Client
 	disp    *store.Dispatcher
