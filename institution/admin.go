@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -207,7 +208,7 @@ func (s *Service) adminRoutes() http.Handler {
 		if d, ok := decode(w, r); ok {
 			ft, _ := strconv.Atoi(r.URL.Query().Get("filetype"))
 			if ft != 1 && ft != 2 {
-				s.fail(w, r, refuse("filetype must be 1 or 2"))
+				s.fail(w, r, baohan.Refusef("filetype must be 1 or 2"))
 				return
 			}
 			err := s.ReuploadFile(r.Context(), r.PathValue("id"), ft, "person:"+d.Actor)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -63,7 +64,7 @@ type Event struct {
 }
 
 // ErrNotFound is returned for an unknown application, invoice or token.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound error = &baohan.Error{Code: baohan.ENotFound, Message: "not found"}
 
 // querier is what both *sql.DB and *sql.Tx offer.
 type querier interface {

@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
@@ -111,13 +112,11 @@ func SignChallenge(c *Challenge, key *sm2.PrivateKey, cert *smx509.Certificate) 
 }
 
 // ProofError refuses a bidder action whose proof of the bidder's key is
-// missing or does not hold (HTTP 403). It is a refusal (IsRefusal).
+// missing or does not hold (HTTP 403). It is a refusal (baohan.IsRefusal,
+// EForbidden).
 type ProofError struct{ Msg string }
 
 func (e *ProofError) Error() string { return e.Msg }
-
-// Unwrap makes a ProofError a Refusal for errors.As.
-func (e *ProofError) Unwrap() error { return &Refusal{Msg: e.Msg} }
 
 func proofError(format string, a ...any) error { return &ProofError{Msg: fmt.Sprintf(format, a...)} }
 
@@ -135,7 +134,7 @@ func (s *Service) bidderOrigin() string {
 // token, valid for 5 minutes, once.
 func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*Challenge, error) {
 	if action != ActionQuit && action != ActionGiveUp {
-		return nil, refuse("action: want %q or %q, got %q", ActionQuit, ActionGiveUp, clip(action))
+		return nil, baohan.Refusef("action: want %q or %q, got %q", ActionQuit, ActionGiveUp, clip(action))
 	}
 	a, err := s.byToken(ctx, s.db, token)
 	if err != nil {
@@ -244,9 +243,9 @@ func (s *Service) verifyBidder(ctx context.Context, a *Application, action strin
 		}
 		d, err := decryptApplyData(a, key)
 		if err != nil {
-			var r *Refusal
+			var r *baohan.Error
 			if errors.As(err, &r) {
-				return nil, proofError("%s", r.Msg)
+				return nil, proofError("%s", r.Message)
 			}
 			return nil, err
 		}
@@ -298,7 +297,7 @@ func (s *Service) BidderQuit(ctx context.Context, token string, req BidderQuitRe
 		return nil, err
 	}
 	if strings.TrimSpace(req.Reason) == "" {
-		return nil, refuse("a reason is required")
+		return nil, baohan.Refusef("a reason is required")
 	}
 	cert, err := s.verifyBidder(ctx, a, ActionQuit, req.BidderProof)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 )
 
@@ -76,7 +77,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusForbidden, apiError{err.Error()})
 	case errors.As(err, &te):
 		writeJSON(w, http.StatusConflict, apiError{err.Error()})
-	case IsRefusal(err):
+	case baohan.IsRefusal(err):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{err.Error()})
 	case errors.Is(err, fs.ErrNotExist):
 		writeJSON(w, http.StatusNotFound, apiError{"not found"})
@@ -90,13 +91,13 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 func readJSON(r *http.Request, v any) error {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		return refuse("reading the body: %v", err)
+		return baohan.Refusef("reading the body: %v", err)
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return refuse("the body is not the expected JSON object: %v", err)
+		return baohan.Refusef("the body is not the expected JSON object: %v", err)
 	}
 	return nil
 }
@@ -132,12 +133,12 @@ func (s *Service) bidderOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Key == "" {
-		s.fail(w, r, refuse("key is required: base64 of the SM4 key recovered from the digital envelope"))
+		s.fail(w, r, baohan.Refusef("key is required: base64 of the SM4 key recovered from the digital envelope"))
 		return
 	}
 	key, err := gm.DecodeBase64(req.Key)
 	if err != nil {
-		s.fail(w, r, refuse("key: %v", err))
+		s.fail(w, r, baohan.Refusef("key: %v", err))
 		return
 	}
 	v, err := s.Open(r.Context(), r.PathValue("token"), key, req.Product)
@@ -160,15 +161,15 @@ func (s *Service) bidderAgreement(w http.ResponseWriter, r *http.Request) {
 func (s *Service) bidderSign(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxAgreement+1))
 	if err != nil {
-		s.fail(w, r, refuse("reading the signed agreement: %v", err))
+		s.fail(w, r, baohan.Refusef("reading the signed agreement: %v", err))
 		return
 	}
 	if len(b) > maxAgreement {
-		s.fail(w, r, refuse("the signed agreement is larger than %d bytes", maxAgreement))
+		s.fail(w, r, baohan.Refusef("the signed agreement is larger than %d bytes", maxAgreement))
 		return
 	}
 	if len(b) == 0 {
-		s.fail(w, r, refuse("the body must be the agreement OFD signed by the bidder"))
+		s.fail(w, r, baohan.Refusef("the body must be the agreement OFD signed by the bidder"))
 		return
 	}
 	v, err := s.SignAgreement(r.Context(), r.PathValue("token"), b)

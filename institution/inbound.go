@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
@@ -42,25 +43,25 @@ func (s *Service) wrap(i protocol.Interface, h inboundFunc) transport.HandlerFun
 		}
 		if want, got := pp.cfg.PlatformCode, r.Get("platformcode"); want != "" && got != want {
 			s.metrics.inbound.WithLabelValues(string(i), "refused").Inc()
-			return nil, refuse("platformcode %q does not belong to appkey %q (its platform %q has platformcode %q)", got, peer.AppKey, pp.cfg.Name, want)
+			return nil, baohan.Refusef("platformcode %q does not belong to appkey %q (its platform %q has platformcode %q)", got, peer.AppKey, pp.cfg.Name, want)
 		}
 		data, err := h(ctx, inbound{pp: pp, r: r, applyNo: r.Get("applyno")})
 		outcome := "ok"
 		if err != nil {
 			outcome = "refused"
-			if !IsRefusal(err) {
+			if !baohan.IsRefusal(err) {
 				outcome = "error"
 			}
 			s.logger.InfoContext(ctx, "request refused", slog.String("interface", string(i)),
 				slog.String("peer", pp.cfg.Name), slog.String("applyno", r.Get("applyno")), slog.String("reason", errorText(err)))
 		}
 		s.metrics.inbound.WithLabelValues(string(i), outcome).Inc()
-		return data, s.peerError(ctx, string(i), err)
+		return data, peerError(err)
 	}
 }
 
 func errorText(err error) string {
-	if IsRefusal(err) {
+	if baohan.IsRefusal(err) {
 		return err.Error()
 	}
 	return "internal error"
@@ -80,7 +81,7 @@ func (in inbound) platformCode() string {
 func (s *Service) application(ctx context.Context, q querier, in inbound) (*Application, error) {
 	a, err := s.repo.applicationByApplyNo(ctx, q, in.platformCode(), in.applyNo)
 	if errors.Is(err, ErrNotFound) || err == nil && a.Peer != in.pp.cfg.Name {
-		return nil, refuse("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
+		return nil, baohan.Refusef("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
 	}
 	return a, err
 }
@@ -88,10 +89,10 @@ func (s *Service) application(ctx context.Context, q querier, in inbound) (*Appl
 // checkBaohanNo refuses a baohanno that is not the application's.
 func checkBaohanNo(a *Application, baohanNo string) error {
 	if a.BaohanNo == "" {
-		return refuse("applyno %q has no guarantee yet (it is %s): baohanno %q is unknown", a.ApplyNo, a.State, baohanNo)
+		return baohan.Refusef("applyno %q has no guarantee yet (it is %s): baohanno %q is unknown", a.ApplyNo, a.State, baohanNo)
 	}
 	if a.BaohanNo != baohanNo {
-		return refuse("baohanno %q does not belong to applyno %q", baohanNo, a.ApplyNo)
+		return baohan.Refusef("baohanno %q does not belong to applyno %q", baohanNo, a.ApplyNo)
 	}
 	return nil
 }
@@ -143,7 +144,7 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		err = s.db.InTx(ctx, fn)
 	}
 	if errors.Is(err, errConflict) {
-		return refuse("the application changed while this request was processed; please retry")
+		return baohan.Refusef("the application changed while this request was processed; please retry")
 	}
 	if err == nil && s.disp != nil && s.enqueued.Load() != enqueued {
 		// What the transaction enqueued goes out now. (The counter also

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -170,18 +171,18 @@ func (s *Service) handleInvoiceApply(ctx context.Context, in inbound) (any, erro
 		return nil, err
 	}
 	if a.State != Restoring && a.State != Restored {
-		return nil, refuse("applyno %s is %s (%s): invoices are issued after the guarantee is restored at the bid opening", a.ApplyNo, a.State, a.State.Label())
+		return nil, baohan.Refusef("applyno %s is %s (%s): invoices are issued after the guarantee is restored at the bid opening", a.ApplyNo, a.State, a.State.Label())
 	}
 	amount, err := decimal.NewFromString(in.r.Get("amount"))
 	if err != nil {
-		return nil, refuse("amount %q is not a decimal amount", in.r.Get("amount"))
+		return nil, baohan.Refusef("amount %q is not a decimal amount", in.r.Get("amount"))
 	}
 	premium, _ := decimal.NewFromString(a.Premium)
 	if !amount.IsPositive() || amount.GreaterThan(premium) {
-		return nil, refuse("amount %s must be positive and at most the premium paid (%s)", in.r.Get("amount"), a.Premium)
+		return nil, baohan.Refusef("amount %s must be positive and at most the premium paid (%s)", in.r.Get("amount"), a.Premium)
 	}
 	if !strings.EqualFold(in.r.Get("biddercode"), a.BidderCode) {
-		return nil, refuse("biddercode %s is not the bidder of applyno %s", in.r.Get("biddercode"), a.ApplyNo)
+		return nil, baohan.Refusef("biddercode %s is not the bidder of applyno %s", in.r.Get("biddercode"), a.ApplyNo)
 	}
 	fields := businessFields(in.r)
 	hash := fieldsHash(fields)
@@ -228,7 +229,7 @@ func (s *Service) IssueInvoice(ctx context.Context, id, actor string) (*Invoice,
 		return nil, err
 	}
 	if inv.Status != InvoiceRequested {
-		return nil, refuse("invoice %s is already %s", id, inv.Status)
+		return nil, baohan.Refusef("invoice %s is already %s", id, inv.Status)
 	}
 	res, err := s.inv.Issue(ctx, inv)
 	if err != nil {
@@ -250,7 +251,7 @@ func (s *Service) IssueInvoice(ctx context.Context, id, actor string) (*Invoice,
 			return err
 		}
 		if n, _ := r.RowsAffected(); n != 1 {
-			return refuse("invoice %s was decided meanwhile", id)
+			return baohan.Refusef("invoice %s was decided meanwhile", id)
 		}
 		a, err := s.repo.applicationByID(ctx, tx, inv.ApplicationID)
 		if err != nil {
@@ -271,7 +272,7 @@ func (s *Service) IssueInvoice(ctx context.Context, id, actor string) (*Invoice,
 // RefuseInvoice refuses a requested invoice; invoicenotice says so.
 func (s *Service) RefuseInvoice(ctx context.Context, id, actor, reason string) (*Invoice, error) {
 	if strings.TrimSpace(reason) == "" {
-		return nil, refuse("a reason is required")
+		return nil, baohan.Refusef("a reason is required")
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		inv, err := s.repo.invoice(ctx, tx, " WHERE i.id=?", id)
@@ -279,7 +280,7 @@ func (s *Service) RefuseInvoice(ctx context.Context, id, actor, reason string) (
 			return err
 		}
 		if inv.Status != InvoiceRequested {
-			return refuse("invoice %s is already %s", id, inv.Status)
+			return baohan.Refusef("invoice %s is already %s", id, inv.Status)
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_invoices SET status=?, reason=?, decided_at=? WHERE id=?`),
 			InvoiceRefused, reason, micros(s.now()), id); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
@@ -359,11 +360,11 @@ func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, 
 		}
 		f, err := s.repo.file(ctx, tx, a.ID, filetype)
 		if err != nil {
-			return refuse("application %s has no guarantee file %d", a.ApplyNo, filetype)
+			return baohan.Refusef("application %s has no guarantee file %d", a.ApplyNo, filetype)
 		}
 		resend := f.Stage == StageComplete
 		if a.State.Final() {
-			return refuse("application %s is %s (%s): its guarantee is no longer uploaded", a.ApplyNo, a.State, a.State.Label())
+			return baohan.Refusef("application %s is %s (%s): its guarantee is no longer uploaded", a.ApplyNo, a.State, a.State.Label())
 		}
 		if f.encBlob != "" {
 			if err := s.blobs.Delete(ctx, f.encBlob); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -62,13 +63,13 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 	switch a.State {
 	case Approved, Issued, Restoring, Restored:
 	default:
-		return nil, refuse("applyno %s is %s (%s): there is no guarantee in force to claim on", a.ApplyNo, a.State, a.State.Label())
+		return nil, baohan.Refusef("applyno %s is %s (%s): there is no guarantee in force to claim on", a.ApplyNo, a.State, a.State.Label())
 	}
 	var files []string
 	if fl := in.r.Get("filelist"); fl != "" {
 		var list []protocol.ClaimFile
 		if err := json.Unmarshal([]byte(fl), &list); err != nil {
-			return nil, refuse("filelist: not a JSON array of {\"fileurl\":...}: %v", err)
+			return nil, baohan.Refusef("filelist: not a JSON array of {\"fileurl\":...}: %v", err)
 		}
 		for _, f := range list {
 			files = append(files, f.FileURL)
@@ -107,9 +108,9 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 		return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, string(protocol.ClaimsNotice), "platform:"+a.Peer,
 			fmt.Sprintf("claim %s by %s, %s, %d file(s)", id, in.r.Get("applyusername"), claimAmountText(in.r.Get("payeramount")), len(files)))
 	})
-	var r *Refusal
-	if errors.As(err, &r) {
-		s.recordRefusedClaim(ctx, a, r.Msg)
+	var r *baohan.Error
+	if errors.As(err, &r) && r.Code == baohan.ERefused {
+		s.recordRefusedClaim(ctx, a, r.Message)
 	}
 	return nil, err
 }
@@ -166,7 +167,7 @@ func canGiveUp(a *Application) error {
 		return nil
 	}
 	if a.State.HasGuarantee() {
-		return refuse("applyno %s was approved (baohanno %s) and the guarantee is %s: it can no longer be given up", a.ApplyNo, a.BaohanNo, a.State.Label())
+		return baohan.Refusef("applyno %s was approved (baohanno %s) and the guarantee is %s: it can no longer be given up", a.ApplyNo, a.BaohanNo, a.State.Label())
 	}
 	return checkMove(a.ApplyNo, a.State, GivenUp, "giving up")
 }
@@ -189,7 +190,7 @@ func (s *Service) pendingGiveup(ctx context.Context, q querier, a *Application) 
 		return err
 	}
 	if n > 0 {
-		return refuse("applyno %s: a give-up is waiting for the platform's answer", a.ApplyNo)
+		return baohan.Refusef("applyno %s: a give-up is waiting for the platform's answer", a.ApplyNo)
 	}
 	return nil
 }

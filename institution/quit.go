@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -129,7 +130,7 @@ func (s *Service) handleQuitApply(ctx context.Context, in inbound) (any, error) 
 func (s *Service) Quit(ctx context.Context, appID, actor, reason string) (*QuitRecord, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return nil, refuse("a reason is required")
+		return nil, baohan.Refusef("a reason is required")
 	}
 	var rec *QuitRecord
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

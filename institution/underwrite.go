@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -98,7 +99,7 @@ func (s *Service) underwrite(ctx context.Context, appID string) error {
 // person (recorded in the history).
 func (s *Service) Approve(ctx context.Context, appID, actor string) (*Application, error) {
 	if actor == "" {
-		return nil, refuse("approve: who approves is required")
+		return nil, baohan.Refusef("approve: who approves is required")
 	}
 	return s.approve(ctx, appID, "person:"+actor, "approved by "+actor, Reviewing)
 }
@@ -106,10 +107,10 @@ func (s *Service) Approve(ctx context.Context, appID, actor string) (*Applicatio
 // Reject rejects an application waiting for review with a reason.
 func (s *Service) Reject(ctx context.Context, appID, actor, reason string) (*Application, error) {
 	if actor == "" {
-		return nil, refuse("reject: who rejects is required")
+		return nil, baohan.Refusef("reject: who rejects is required")
 	}
 	if strings.TrimSpace(reason) == "" {
-		return nil, refuse("reject: a reason is required")
+		return nil, baohan.Refusef("reject: a reason is required")
 	}
 	return s.reject(ctx, appID, "person:"+actor, reason, Reviewing)
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
@@ -87,7 +88,7 @@ func (s *Service) resume(ctx context.Context) {
 		if s.now().Sub(a.UpdatedAt) < 5*time.Second {
 			continue // being underwritten right now
 		}
-		if err := s.underwrite(ctx, a.ID); err != nil && !IsRefusal(err) {
+		if err := s.underwrite(ctx, a.ID); err != nil && !baohan.IsRefusal(err) {
 			s.logger.ErrorContext(ctx, "resume: underwriting", slog.String("applyno", a.ApplyNo), slog.Any("err", err))
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 )
@@ -486,7 +487,7 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 	res, err := tx.ExecContext(ctx, s.db.Rebind(saveSQL[set]), args...)
 	if err != nil {
 		if store.IsUniqueViolation(err) && a.BaohanNo != "" {
-			return refuse("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
+			return baohan.Refusef("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
 		}
 		return fmt.Errorf("applyno %s: saving: %w", a.ApplyNo, err)
 	}

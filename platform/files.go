@@ -15,6 +15,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
@@ -46,7 +47,7 @@ func fileTypeOf(s string) (int, Event, error) {
 	case protocol.FileTypePlain:
 		return 2, EvPlainReceived, nil
 	}
-	return 0, "", refuse("filetype must be 1 (密文) or 2 (明文), got %q", s)
+	return 0, "", baohan.Refusef("filetype must be 1 (密文) or 2 (明文), got %q", s)
 }
 
 func fileTypeName(t int) string {
@@ -75,7 +76,7 @@ func (s *Service) checkFileAllowed(ctx context.Context, a *Application, baohanNo
 		return err
 	}
 	if a.BaohanNo != baohanNo {
-		return refuse("baohanno %s does not match the guarantee %s of applyno %s (from baohannotice)", baohanNo, orNone(a.BaohanNo), a.ApplyNo)
+		return baohan.Refusef("baohanno %s does not match the guarantee %s of applyno %s (from baohannotice)", baohanNo, orNone(a.BaohanNo), a.ApplyNo)
 	}
 	return nil
 }
@@ -106,7 +107,7 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	}
 	index, err := strconv.Atoi(strings.TrimSpace(req.Index))
 	if err != nil || index < 0 {
-		return nil, refuse("index %q is not a non-negative integer", req.Index)
+		return nil, baohan.Refusef("index %q is not a non-negative integer", req.Index)
 	}
 	a, err := s.peerApplication(ctx, s.db, peer, req.ApplyNo, false)
 	if err != nil {
@@ -117,13 +118,13 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	}
 	data, err := gm.DecodeBase64(req.BaohanFile)
 	if err != nil {
-		return nil, refuse("baohanfile (index %d): %v", index, err)
+		return nil, baohan.Refusef("baohanfile (index %d): %v", index, err)
 	}
 	switch {
 	case len(data) == 0:
-		return nil, refuse("baohanfile (index %d) is empty", index)
+		return nil, baohan.Refusef("baohanfile (index %d) is empty", index)
 	case len(data) > peer.Profile.ChunkSize:
-		return nil, refuse("baohanfile (index %d) is %d bytes, more than the chunk size of %d agreed for appkey %s", index, len(data), peer.Profile.ChunkSize, peer.AppKey)
+		return nil, baohan.Refusef("baohanfile (index %d) is %d bytes, more than the chunk size of %d agreed for appkey %s", index, len(data), peer.Profile.ChunkSize, peer.AppKey)
 	}
 	// One SM3 pass: the digest names the chunk's blob, and Put stores the
 	// hashed bytes without hashing them again.
@@ -143,10 +144,10 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		return nil, err
 	}
 	if total+int64(len(data)) > s.cfg.MaxFileSize {
-		return nil, refuse("the %s of applyno %s would exceed %d bytes with index %d", fileTypeName(fileType), req.ApplyNo, s.cfg.MaxFileSize, index)
+		return nil, baohan.Refusef("the %s of applyno %s would exceed %d bytes with index %d", fileTypeName(fileType), req.ApplyNo, s.cfg.MaxFileSize, index)
 	}
 	if maxChunks := int(s.cfg.MaxFileSize/int64(peer.Profile.ChunkSize)) + 2; count >= maxChunks {
-		return nil, refuse("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
+		return nil, baohan.Refusef("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
 	}
 	key := chunkBlobKey(req.ApplyNo, req.BaohanNo, fileType, index, digest)
 	if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
@@ -180,7 +181,7 @@ func sameChunk(index int, prev, now string) error {
 	if prev == now {
 		return nil
 	}
-	return refuse("index %d was already received with different content (sm3 %s…, now %s…); a chunk cannot be replaced", index, prev[:16], now[:16])
+	return baohan.Refusef("index %d was already received with different content (sm3 %s…, now %s…); a chunk cannot be replaced", index, prev[:16], now[:16])
 }
 
 func (s *Service) chunkDigest(ctx context.Context, applyNo, baohanNo string, fileType, index int) (string, error) {
@@ -364,14 +365,14 @@ func boolInt(b bool) int {
 func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Application, req *protocol.BaohanFileCompleteNoticeRequest, fileType int, want string) (*Guarantee, error) {
 	alg, err := gm.DigestAlgOf(want)
 	if err != nil {
-		return nil, refuse("baohanfilemd5: %v", err)
+		return nil, baohan.Refusef("baohanfilemd5: %v", err)
 	}
 	chunks, err := s.chunks(ctx, a.ApplyNo, req.BaohanNo, fileType)
 	if err != nil {
 		return nil, err
 	}
 	if len(chunks) == 0 {
-		return nil, refuse("no chunks of the %s were uploaded for applyno %s baohanno %s", fileTypeName(fileType), a.ApplyNo, req.BaohanNo)
+		return nil, baohan.Refusef("no chunks of the %s were uploaded for applyno %s baohanno %s", fileTypeName(fileType), a.ApplyNo, req.BaohanNo)
 	}
 	expected := 0
 	if b := strings.TrimSpace(req.Bak1); b != "" {
@@ -384,7 +385,7 @@ func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Applica
 		idx[i] = c.index
 	}
 	if _, err := chunk.CheckIndexes(idx, expected); err != nil {
-		return nil, refuse("the %s of applyno %s is incomplete: %v", fileTypeName(fileType), a.ApplyNo, err)
+		return nil, baohan.Refusef("the %s of applyno %s is incomplete: %v", fileTypeName(fileType), a.ApplyNo, err)
 	}
 	priv, err := s.applyKey(ctx, a.ApplyNo)
 	if err != nil {
@@ -465,7 +466,7 @@ func (s *Service) applyKey(ctx context.Context, applyNo string) (*sm2.PrivateKey
 	var sealed string
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT private_sealed FROM plat_apply_keys WHERE applyno = ?`), applyNo).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, refuse("no public key was issued for applyno %s: call downloadpublickey and encrypt key and iv with it", applyNo)
+		return nil, baohan.Refusef("no public key was issued for applyno %s: call downloadpublickey and encrypt key and iv with it", applyNo)
 	}
 	if err != nil {
 		return nil, err

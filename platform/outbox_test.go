@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
@@ -19,7 +19,7 @@ import (
 )
 
 func answerRefuse(msg string) func(map[string]string) (any, error) {
-	return func(map[string]string) (any, error) { return nil, errors.New(msg) }
+	return func(map[string]string) (any, error) { return nil, baohan.Refusef("%s", msg) }
 }
 
 // TestAnswersDecide: the institution's code 1 or 0 to a call is applied

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
@@ -62,7 +63,7 @@ func sealedLen(n int) int {
 
 // ErrNotFound is wrapped by the errors for an unknown section, bidder,
 // application or guarantee.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound error = &baohan.Error{Code: baohan.ENotFound, Message: "not found"}
 
 // InputError is a refused input of an admin action: which field, why.
 type InputError struct {

@@ -204,13 +204,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		Logger:     s.log,
 	}
 	s.server.UnauthenticatedBudget = budget
-	s.server.Handle(protocol.BaohanNotice, served(s.handleNotice))
-	s.server.Handle(protocol.DownloadPublicKey, served(s.handlePublicKey))
-	s.server.Handle(protocol.UploadBaohanFile, served(s.handleUpload))
-	s.server.Handle(protocol.BaohanFileCompleteNotice, served(s.handleComplete))
-	s.server.Handle(protocol.InvoiceNotice, served(s.handleInvoiceNotice))
-	s.server.Handle(protocol.QuitNotice, served(s.handleQuitNotice))
-	s.server.Handle(protocol.GiveupNotice, served(s.handleGiveupNotice))
+	s.server.Handle(protocol.BaohanNotice, s.handleNotice)
+	s.server.Handle(protocol.DownloadPublicKey, s.handlePublicKey)
+	s.server.Handle(protocol.UploadBaohanFile, s.handleUpload)
+	s.server.Handle(protocol.BaohanFileCompleteNotice, s.handleComplete)
+	s.server.Handle(protocol.InvoiceNotice, s.handleInvoiceNotice)
+	s.server.Handle(protocol.QuitNotice, s.handleQuitNotice)
+	s.server.Handle(protocol.GiveupNotice, s.handleGiveupNotice)
 
 	if s.cfg.Outbox.Workers <= 0 {
 		s.cfg.Outbox.Workers = DefaultOutboxWorkers(s.db.Dialect)

@@ -16,14 +16,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
 // HandlerFunc serves one interface once the pipeline has accepted the
 // request: the peer is known, the sign, timestamp and every field rule
-// checked. A nil error answers code 1 with data (nil: {}); an error
-// answers code 0 with err.Error() as the message (wrap with Internal to
-// hide the details from the peer).
+// checked. A nil error answers code 1 with data (nil: {}). A refusal (an
+// error that is or wraps a baohan.Error, baohan.IsRefusal) answers code 0
+// with err.Error() as the message; any other error is a failure of the
+// service: it is logged and the peer is answered code 0 with
+// baohan.InternalMessage, no details.
 type HandlerFunc func(ctx context.Context, peer *Peer, r *protocol.Request) (data any, err error)
 
 // Body limits.
@@ -193,20 +196,9 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// InternalError is a handler error whose details are for the logs only:
-// the peer is answered "internal error; try again later".
-type InternalError struct{ Err error }
-
-func (e *InternalError) Error() string { return "internal error: " + e.Err.Error() }
-func (e *InternalError) Unwrap() error { return e.Err }
-
-// Internal wraps err so that the peer sees only "internal error; try
-// again later" while the log gets err.
-func Internal(err error) error { return &InternalError{Err: err} }
-
 // Messages of the pipeline that are not about a field.
 const (
-	msgInternal       = "internal error; try again later"
+	msgInternal       = baohan.InternalMessage
 	msgHandlerPanic   = "internal error"
 	msgMethod         = "method %s not allowed: send POST with a JSON body"
 	msgTooLarge       = "request body is larger than %d bytes, the limit for %s"
@@ -460,14 +452,16 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 	}
 
 	data, err := s.call(ctx, h, i, peer, req)
-	if err != nil {
-		var ie *InternalError
-		if errors.As(err, &ie) {
-			s.logger().ErrorContext(ctx, "handler failed", "interface", name, "peer", peer.Name,
-				"applyno", ex.ApplyNo, "err", ie.Err)
-			return http.StatusOK, protocol.Fail(msgInternal)
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, errPanic): // logged with its stack by call
+		return http.StatusOK, protocol.Fail(msgHandlerPanic)
+	case baohan.IsRefusal(err):
 		return http.StatusOK, protocol.Fail("%s", err.Error())
+	default:
+		s.logger().ErrorContext(ctx, "handler failed", "interface", name, "peer", peer.Name,
+			"applyno", ex.ApplyNo, "err", err)
+		return http.StatusOK, protocol.Fail(msgInternal)
 	}
 	resp, err := safeOK(data)
 	if err != nil {
