@@ -139,11 +139,7 @@ func (s *Service) Outbox(ctx context.Context, f store.OutboxFilter) ([]store.Out
 
 // RetryOutbox requeues a dead or failed outbound message.
 func (s *Service) RetryOutbox(ctx context.Context, id int64) error {
-	err := s.db.OutboxRetry(ctx, id)
-	if err == nil {
-		s.disp.Kick()
-	}
-	return err
+	return s.disp.Retry(ctx, id)
 }
 
 // adminRoutes is the admin JSON API (behind requireAdmin).

@@ -132,24 +132,14 @@ func (s *Service) touch(ctx context.Context, tx *sql.Tx, a *Application, event, 
 
 // inTx runs fn in a transaction, once more when a unique constraint or a
 // concurrent update got in the way (the second run sees the winner's row).
-//
-// After a commit it wakes the outbox dispatcher, but only when the
-// transaction enqueued a message: a kick makes the dispatcher claim, which
-// is a write transaction of its own (on SQLite, on the one writer), and
-// most inbound requests (every baohanapply) enqueue nothing.
+// What fn enqueued goes out once it commits (Dispatcher.InTx).
 func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	enqueued := s.enqueued.Load()
-	err := s.db.InTx(ctx, fn)
+	err := s.disp.InTx(ctx, fn)
 	if err != nil && (store.IsUniqueViolation(err) || errors.Is(err, errConflict)) {
-		err = s.db.InTx(ctx, fn)
+		err = s.disp.InTx(ctx, fn)
 	}
 	if errors.Is(err, errConflict) {
 		return baohan.Refusef("the application changed while this request was processed; please retry")
-	}
-	if err == nil && s.disp != nil && s.enqueued.Load() != enqueued {
-		// What the transaction enqueued goes out now. (The counter also
-		// moves for a concurrent transaction's enqueue: a kick too many.)
-		s.disp.Kick()
 	}
 	return err
 }

@@ -21,10 +21,10 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 }
 
 func (s *Service) enqueueIn(ctx context.Context, tx *sql.Tx, a *Application, grp string, i protocol.Interface, dedupe string, fields map[string]string) error {
-	s.enqueued.Add(1)
-	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+	_, err := s.disp.Enqueue(ctx, tx, store.OutMessage{
 		Peer: a.Peer, Interface: string(i), ApplyNo: a.ApplyNo, Group: grp, DedupeKey: dedupe, Fields: fields,
 	}, s.now())
+	return err
 }
 
 // refusalRetries is how many code-0 answers a message gets before it is

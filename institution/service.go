@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -45,9 +44,6 @@ type Service struct {
 	server *transport.Server
 	client *transport.Client
 	disp   *store.Dispatcher
-	// enqueued counts the outbox messages enqueued (enqueueIn), so that
-	// inTx wakes the dispatcher only after a transaction that enqueued.
-	enqueued atomic.Uint64
 
 	now     func() time.Time
 	logger  *slog.Logger

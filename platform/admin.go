@@ -707,12 +707,11 @@ func (s *Service) apiOutboxRetry(w http.ResponseWriter, r *http.Request) (any, e
 	if err != nil {
 		return nil, inputErr("id", "%q is not an outbox id", r.PathValue("id"))
 	}
-	if err := s.db.OutboxRetry(r.Context(), id); err != nil {
+	if err := s.disp.Retry(r.Context(), id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		return nil, &InputError{Field: "id", Msg: err.Error()}
 	}
-	s.kick()
 	return s.db.OutboxGet(r.Context(), id)
 }

@@ -522,11 +522,11 @@ func (s *Service) insertEvent(ctx context.Context, tx *sql.Tx, applyNo string, s
 }
 
 // inTx runs fn in a write transaction, again when it lost an optimistic
-// race.
+// race. What fn enqueued goes out once it commits (Dispatcher.InTx).
 func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	var err error
 	for range 5 {
-		err = s.db.InTx(ctx, fn)
+		err = s.disp.InTx(ctx, fn)
 		if !errors.Is(err, errStale) {
 			return err
 		}

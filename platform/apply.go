@@ -121,7 +121,6 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 	if err != nil {
 		return nil, err
 	}
-	s.kick()
 	s.log.Info("application created", "applyno", applyNo, "institution", inst.Name, "product", prod.Name)
 	return created, nil
 }
@@ -214,7 +213,7 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 	if vs := protocol.Validate(i, protocol.NewRequest(check)); len(vs) > 0 {
 		return &InputError{Msg: fmt.Sprintf("%s for applyno %s: %s", i, a.ApplyNo, protocol.JoinViolations(vs, 0))}
 	}
-	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+	_, err := s.disp.Enqueue(ctx, tx, store.OutMessage{
 		Peer:      a.Institution,
 		Interface: string(i),
 		ApplyNo:   a.ApplyNo,
@@ -222,4 +221,5 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 		DedupeKey: fmt.Sprintf("%s:%s:%d", i, a.ApplyNo, a.Version),
 		Fields:    fields,
 	}, s.now())
+	return err
 }

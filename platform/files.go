@@ -347,7 +347,6 @@ func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *p
 	s.metrics.guarantees.WithLabelValues(strconv.Itoa(fileType)).Inc()
 	s.log.Info("guarantee received", "applyno", g.ApplyNo, "filetype", fileType, "size", g.Size, "seals_ok", g.SealsOK)
 	s.dropChunks(context.WithoutCancel(ctx), a.ApplyNo, req.BaohanNo, fileType)
-	s.kick()
 	return nil, nil
 }
 

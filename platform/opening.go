@@ -155,7 +155,6 @@ func (s *Service) moveOpening(ctx context.Context, sectionNo string, to time.Tim
 		s.log.Warn("bid opening brought forward", "section", sectionNo, "from", protocol.FormatTime(from), "to", protocol.FormatTime(to),
 			"reason", reason, "applications", len(moved))
 	}
-	s.kick()
 	return s.Section(ctx, sectionNo)
 }
 

@@ -296,7 +296,7 @@ func TestTwoPlatformsOnePostgres(t *testing.T) {
 	e.eventually("every delivery", func() bool {
 		for _, no := range nos {
 			if e.app(no).RedirectURL == "" {
-				second.kick()
+				second.disp.Kick()
 				return false
 			}
 		}

@@ -50,7 +50,7 @@ func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Applicatio
 		key = fmt.Sprintf("%snow:%s:%d", restoreKeyPrefix, a.ApplyNo, a.Version)
 		group = ""
 	}
-	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+	_, err := s.disp.Enqueue(ctx, tx, store.OutMessage{
 		Peer:      a.Institution,
 		Interface: string(protocol.BaohanRestore),
 		ApplyNo:   a.ApplyNo,
@@ -58,6 +58,7 @@ func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Applicatio
 		DedupeKey: key,
 		Fields:    map[string]string{"applyno": a.ApplyNo},
 	}, due)
+	return err
 }
 
 // scheduledFor is the opening a scheduled restore was made for (from its

@@ -307,7 +307,6 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // kick wakes the dispatcher after a commit that enqueued something.
-func (s *Service) kick() { s.disp.Kick() }
 
 // Close closes the database when New opened it.
 func (s *Service) Close() error {

@@ -115,6 +115,9 @@ type Dispatcher struct {
 
 	once sync.Once
 	kick chan struct{}
+
+	mu  sync.Mutex
+	txs map[*sql.Tx]*bool // the transactions of InTx: whether Enqueue added a message
 }
 
 // Kick wakes the dispatcher at once (call it after committing an Enqueue).
@@ -125,6 +128,61 @@ func (d *Dispatcher) Kick() {
 	case d.kick <- struct{}{}:
 	default:
 	}
+}
+
+// InTx runs fn in a transaction of d.DB (DB.InTx: retried when the
+// database asks for it) and, when it commits after fn added a message
+// through d.Enqueue, wakes the dispatcher (Kick): what the transaction
+// enqueued goes out at once. A transaction that enqueued nothing does not
+// wake it: a wake-up makes the dispatcher claim, a write transaction of
+// its own (on SQLite, on the one writer).
+func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var enqueued bool
+	err := d.DB.InTx(ctx, func(tx *sql.Tx) error {
+		enqueued = false // a run the database retried starts over
+		d.mu.Lock()
+		if d.txs == nil {
+			d.txs = map[*sql.Tx]*bool{}
+		}
+		d.txs[tx] = &enqueued
+		d.mu.Unlock()
+		defer func() {
+			d.mu.Lock()
+			delete(d.txs, tx)
+			d.mu.Unlock()
+		}()
+		return fn(tx)
+	})
+	if err == nil && enqueued {
+		d.Kick()
+	}
+	return err
+}
+
+// Enqueue adds m to the outbox in tx, as EnqueueIfNew does on d's
+// database. When tx is a transaction of InTx and m is new, its commit
+// wakes the dispatcher; in any other transaction, call Kick after the
+// commit (or let the dispatcher find m on its next look).
+func (d *Dispatcher) Enqueue(ctx context.Context, tx *sql.Tx, m OutMessage, notBefore time.Time) (inserted bool, err error) {
+	inserted, err = EnqueueIfNew(ctx, tx, d.DB.Dialect, m, notBefore)
+	if inserted {
+		d.mu.Lock()
+		if p := d.txs[tx]; p != nil {
+			*p = true
+		}
+		d.mu.Unlock()
+	}
+	return inserted, err
+}
+
+// Retry requeues the dead or failed message id (DB.OutboxRetry) and wakes
+// the dispatcher.
+func (d *Dispatcher) Retry(ctx context.Context, id int64) error {
+	if err := d.DB.OutboxRetry(ctx, id); err != nil {
+		return err
+	}
+	d.Kick()
+	return nil
 }
 
 func (d *Dispatcher) init() {
