@@ -76,20 +76,6 @@ type querier interface {
 // repo is the institution's SQL, written once for both dialects.
 type repo struct{ d store.Dialect }
 
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromMicros(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(n).UTC()
-}
-
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 const appColumns = `id, peer, platformcode, applyno, state, applydata, digitalenvelope, request_hash,
@@ -113,7 +99,7 @@ func scanApplication(s scanner) (*Application, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.PaidAt, a.CreatedAt, a.UpdatedAt = fromMicros(paid), fromMicros(created), fromMicros(updated)
+	a.PaidAt, a.CreatedAt, a.UpdatedAt = store.FromMicros(paid), store.FromMicros(created), store.FromMicros(updated)
 	a.StateLabel = a.State.Label()
 	return &a, nil
 }
@@ -127,9 +113,9 @@ func (r repo) insertNewApplication(ctx context.Context, q querier, a *Applicatio
  ON CONFLICT (platformcode, applyno) DO NOTHING`),
 		a.ID, a.Peer, a.PlatformCode, a.ApplyNo, a.State, a.applyData, a.envelope, a.requestHash,
 		a.tokenHash, a.tokenSealed, a.BidderName, a.BidderCode, a.Bond, a.projectCipher, a.projectSealed,
-		a.Product, a.Rate, a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, micros(a.PaidAt),
+		a.Product, a.Rate, a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, store.Micros(a.PaidAt),
 		a.BaohanNo, a.GenerateTime, a.Decision, a.DecidedBy, a.KaibiaoTime, a.publicKey,
-		micros(a.CreatedAt), micros(a.UpdatedAt))
+		store.Micros(a.CreatedAt), store.Micros(a.UpdatedAt))
 	if err != nil {
 		return false, err
 	}
@@ -147,8 +133,8 @@ func (r repo) updateApplication(ctx context.Context, q querier, a *Application, 
  payername=?, payeraccount=?, paid_at=?, baohanno=?, generatetime=?, decision=?, decided_by=?,
  kaibiaotime=?, publickey=?, updated_at=? WHERE id=? AND state=?`),
 		a.State, a.BidderName, a.BidderCode, a.Bond, a.projectCipher, a.projectSealed, a.Product, a.Rate,
-		a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, micros(a.PaidAt), a.BaohanNo,
-		a.GenerateTime, a.Decision, a.DecidedBy, a.KaibiaoTime, a.publicKey, micros(a.UpdatedAt), a.ID, expect)
+		a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, store.Micros(a.PaidAt), a.BaohanNo,
+		a.GenerateTime, a.Decision, a.DecidedBy, a.KaibiaoTime, a.publicKey, store.Micros(a.UpdatedAt), a.ID, expect)
 	if err != nil {
 		return err
 	}
@@ -239,7 +225,7 @@ func (r repo) listApplications(ctx context.Context, q querier, f ListFilter) ([]
 
 func (r repo) insertEvent(ctx context.Context, q querier, appID string, at time.Time, from, to State, event, actor, detail string) error {
 	_, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_events (id, application_id, at, from_state, to_state, event, actor, detail)
- VALUES (?,?,?,?,?,?,?,?)`), newID(), appID, micros(at), from, to, event, actor, detail)
+ VALUES (?,?,?,?,?,?,?,?)`), newID(), appID, store.Micros(at), from, to, event, actor, detail)
 	return err
 }
 
@@ -257,7 +243,7 @@ func (r repo) events(ctx context.Context, q querier, appID string) ([]Event, err
 		if err := rows.Scan(&at, &e.From, &e.To, &e.Event, &e.Actor, &e.Detail); err != nil {
 			return nil, err
 		}
-		e.At = fromMicros(at)
+		e.At = store.FromMicros(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -19,6 +19,7 @@ import (
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // The redirecturl is a bearer token, and not the bidder's alone: the
@@ -150,11 +151,11 @@ func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*C
 	c.Message = string(bidderauth.Message(c.Purpose, c.Origin, c.Challenge))
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		// Expired challenges go as new ones come (an indexed delete).
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE expires_at <= ?`), micros(s.now())); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_bidder_challenges WHERE expires_at <= ?`), store.Micros(s.now())); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_bidder_challenges (challenge, application_id, action, expires_at) VALUES (?,?,?,?)`),
-			c.Challenge, a.ID, action, micros(c.ExpiresAt))
+			c.Challenge, a.ID, action, store.Micros(c.ExpiresAt))
 		return err
 	})
 	if err != nil {
@@ -194,7 +195,7 @@ func (s *Service) consumeChallenge(ctx context.Context, challenge, appID, action
 		return proofError("challenge: issued for another application; %s", again)
 	case gotAction != action:
 		return proofError("challenge: issued for %s, not %s; %s", gotAction, action, again)
-	case exp <= micros(s.now()):
+	case exp <= store.Micros(s.now()):
 		return proofError("challenge: expired (a challenge is valid for %s); %s", challengeTTL, again)
 	}
 	return nil

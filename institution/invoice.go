@@ -17,6 +17,7 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Invoice statuses.
@@ -100,7 +101,7 @@ func scanInvoice(s scanner) (*Invoice, error) {
 		return nil, err
 	}
 	json.Unmarshal([]byte(fields), &inv.Fields)
-	inv.CreatedAt, inv.DecidedAt = fromMicros(created), fromMicros(decided)
+	inv.CreatedAt, inv.DecidedAt = store.FromMicros(created), store.FromMicros(decided)
 	return &inv, nil
 }
 
@@ -201,7 +202,7 @@ func (s *Service) handleInvoiceApply(ctx context.Context, in inbound) (any, erro
 		}
 		id, created = newID(), true
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_invoices (id, application_id, request_hash, status, fields, amount, invoice_type, created_at)
- VALUES (?,?,?,?,?,?,?,?)`), id, a.ID, hash, InvoiceRequested, string(fj), amount.StringFixed(2), in.r.Get("type"), micros(s.now()))
+ VALUES (?,?,?,?,?,?,?,?)`), id, a.ID, hash, InvoiceRequested, string(fj), amount.StringFixed(2), in.r.Get("type"), store.Micros(s.now()))
 		if err != nil {
 			return err
 		}
@@ -246,7 +247,7 @@ func (s *Service) IssueInvoice(ctx context.Context, id, actor string) (*Invoice,
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_invoices SET status=?, invoiceno=?, invoicecode=?, token_hash=?, token_sealed=?, decided_at=?
- WHERE id=? AND status=?`), InvoiceIssued, res.No, res.Code, th, sealed, micros(s.now()), id, InvoiceRequested)
+ WHERE id=? AND status=?`), InvoiceIssued, res.No, res.Code, th, sealed, store.Micros(s.now()), id, InvoiceRequested)
 		if err != nil {
 			return err
 		}
@@ -283,7 +284,7 @@ func (s *Service) RefuseInvoice(ctx context.Context, id, actor, reason string) (
 			return baohan.Refusef("invoice %s is already %s", id, inv.Status)
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_invoices SET status=?, reason=?, decided_at=? WHERE id=?`),
-			InvoiceRefused, reason, micros(s.now()), id); err != nil {
+			InvoiceRefused, reason, store.Micros(s.now()), id); err != nil {
 			return err
 		}
 		a, err := s.repo.applicationByID(ctx, tx, inv.ApplicationID)

@@ -130,7 +130,7 @@ func (s *Service) startUpload(ctx context.Context, tx *sql.Tx, a *Application, f
 // (onPublicKey) moves the file on to encryption.
 func (s *Service) requestKey(ctx context.Context, tx *sql.Tx, a *Application, f *File) error {
 	f.Stage = StageKeyRequested
-	if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+	if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 		return err
 	}
 	return s.enqueueIn(ctx, tx, a, uploadGroup(a, f.Round), protocol.DownloadPublicKey,
@@ -233,7 +233,7 @@ func (s *Service) encryptAndEnqueue(ctx context.Context, tx *sql.Tx, a *Applicat
 	}
 	f.Stage, f.Digest, f.Chunks, f.Size, f.Error = StageUploading, digest, n, int64(len(plain)), ""
 	s.metrics.chunksEnqueued.Add(float64(n))
-	return s.repo.updateFile(ctx, tx, f, micros(s.now()))
+	return s.repo.updateFile(ctx, tx, f, store.Micros(s.now()))
 }
 
 // uploadGroup is the sequence group of a file's upload: the
@@ -261,7 +261,7 @@ func (s *Service) onComplete(ctx context.Context, tx *sql.Tx, a *Application, fi
 	}
 	enc := f.encBlob
 	f.Stage, f.encBlob, f.Error = StageComplete, "", ""
-	if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+	if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 		return err
 	}
 	if enc != "" {
@@ -294,7 +294,7 @@ func (s *Service) stopIssuance(ctx context.Context, tx *sql.Tx, a *Application, 
 		enc := f.encBlob
 		f.Error = fmt.Sprintf("the application became %s (%s) before the platform acknowledged the file (it was %s)", to, to.Label(), f.Stage)
 		f.Stage, f.encBlob = StageStopped, ""
-		if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		if enc != "" {
@@ -335,7 +335,7 @@ func (s *Service) onUploadRefused(ctx context.Context, tx *sql.Tx, a *Applicatio
 		return err
 	}
 	f.Stage, f.Error = StageRefused, why
-	if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+	if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 		return err
 	}
 	return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "upload_refused", "platform:"+a.Peer,
@@ -373,7 +373,7 @@ func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, 
 		}
 		f.Round++
 		f.Stage, f.encBlob, f.Error = StageSealed, "", ""
-		if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("filetype %d round %d", filetype, f.Round)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // handleCancel serves canclenotice: the bid agent cancels the guarantee.
@@ -101,7 +102,7 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 		}
 		id := newID()
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_claims (id, application_id, request_hash, fields, files, created_at) VALUES (?,?,?,?,?,?)`),
-			id, a.ID, hash, string(fj), string(flj), micros(s.now())); err != nil {
+			id, a.ID, hash, string(fj), string(flj), store.Micros(s.now())); err != nil {
 			return err
 		}
 		s.metrics.claims.Inc()
@@ -135,7 +136,7 @@ func (s *Service) claims(ctx context.Context, q querier, where string, args ...a
 		}
 		json.Unmarshal([]byte(fields), &c.Fields)
 		json.Unmarshal([]byte(files), &c.Files)
-		c.CreatedAt = fromMicros(at)
+		c.CreatedAt = store.FromMicros(at)
 		out = append(out, &c)
 	}
 	return out, rows.Err()
@@ -176,10 +177,10 @@ func (s *Service) insertGiveup(ctx context.Context, tx *sql.Tx, a *Application, 
 	id := newID()
 	decided := int64(0)
 	if status != GiveupPending {
-		decided = micros(s.now())
+		decided = store.Micros(s.now())
 	}
 	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_giveups (id, application_id, origin, status, message, created_at, decided_at) VALUES (?,?,?,?,?,?,?)`),
-		id, a.ID, origin, status, msg, micros(s.now()), decided)
+		id, a.ID, origin, status, msg, store.Micros(s.now()), decided)
 	return id, err
 }
 
@@ -270,7 +271,7 @@ func (s *Service) onGiveupAnswer(ctx context.Context, tx *sql.Tx, a *Application
 		status = GiveupAccepted
 	}
 	res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_giveups SET status=?, message=?, decided_at=? WHERE application_id=? AND status=?`),
-		status, msg, micros(s.now()), a.ID, GiveupPending)
+		status, msg, store.Micros(s.now()), a.ID, GiveupPending)
 	if err != nil {
 		return err
 	}
@@ -304,7 +305,7 @@ func (s *Service) giveups(ctx context.Context, q querier, where string, args ...
 		if err := rows.Scan(&g.ID, &g.ApplicationID, &g.ApplyNo, &g.Origin, &g.Status, &g.Message, &c, &d); err != nil {
 			return nil, err
 		}
-		g.CreatedAt, g.DecidedAt = fromMicros(c), fromMicros(d)
+		g.CreatedAt, g.DecidedAt = store.FromMicros(c), store.FromMicros(d)
 		out = append(out, &g)
 	}
 	return out, rows.Err()

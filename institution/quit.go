@@ -10,6 +10,7 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Quit statuses.
@@ -93,7 +94,7 @@ func (s *Service) quit(ctx context.Context, tx *sql.Tx, a *Application, origin, 
 		return nil, err
 	}
 	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_quits (id, application_id, origin, reason, request_hash, status, message, tuibaotime, created_at)
- VALUES (?,?,?,?,?,?,?,?,?)`), rec.ID, a.ID, origin, reason, hash, rec.Status, rec.Message, rec.TuibaoTime, micros(rec.CreatedAt))
+ VALUES (?,?,?,?,?,?,?,?,?)`), rec.ID, a.ID, origin, reason, hash, rec.Status, rec.Message, rec.TuibaoTime, store.Micros(rec.CreatedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func (s *Service) quits(ctx context.Context, q querier, where string, args ...an
 		if err := rows.Scan(&r.ID, &r.ApplicationID, &r.ApplyNo, &r.BaohanNo, &r.Origin, &r.Reason, &r.Status, &r.Message, &r.TuibaoTime, &at); err != nil {
 			return nil, err
 		}
-		r.CreatedAt = fromMicros(at)
+		r.CreatedAt = store.FromMicros(at)
 		out = append(out, &r)
 	}
 	return out, rows.Err()

@@ -10,6 +10,7 @@ import (
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 func projectContext(appID string) string { return "institution/project/" + appID }
@@ -105,7 +106,7 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 			return err
 		}
 		f := &File{ApplicationID: a.ID, FileType: 2, Stage: StageSealed, Size: int64(len(doc)), ofdBlob: ofdBlobKey(a, 2)}
-		if err := s.repo.insertFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.insertFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		return s.startUpload(ctx, tx, a, f)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Findings are the results of the underwriting rules for one application.
@@ -209,7 +210,7 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 			return err
 		}
 		f := &File{ApplicationID: a.ID, FileType: 1, Stage: StageSealed, Size: int64(len(doc)), ofdBlob: ofdBlobKey(a, 1)}
-		if err := s.repo.insertFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.insertFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		if err := s.startUpload(ctx, tx, a, f); err != nil {

@@ -93,7 +93,7 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 			(applyno, section_no, bidder_code, institution, product, rate, bond_amount, state, version, key_sealed, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`),
 			applyNo, sec.No, bidder.CreditCode, inst.Name, prod.Name, prod.Rate.String(), sec.BondAmount.StringFixed(2),
-			string(None), keySealed, micros(now), micros(now))
+			string(None), keySealed, store.Micros(now), store.Micros(now))
 		if err != nil {
 			return err
 		}

@@ -156,7 +156,7 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_chunks
 		(applyno, baohanno, filetype, idx, size, digest, blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`),
-		req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, micros(s.now()))
+		req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("recording chunk %d: %w", index, err)
 	}
@@ -329,7 +329,7 @@ func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *p
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_guarantees
 			(applyno, filetype, baohanno, digest, digest_alg, sm3, size, blob, chunks, seals_ok, report, received_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			g.ApplyNo, g.FileType, g.BaohanNo, g.Digest, g.DigestAlg, g.SM3, g.Size, g.blob, g.Chunks, boolInt(g.SealsOK), report, micros(g.ReceivedAt)); err != nil {
+			g.ApplyNo, g.FileType, g.BaohanNo, g.Digest, g.DigestAlg, g.SM3, g.Size, g.blob, g.Chunks, boolInt(g.SealsOK), report, store.Micros(g.ReceivedAt)); err != nil {
 			return err
 		}
 		return s.move(ctx, tx, a, ev, actorInstitution(peer.Name), map[string]any{
@@ -521,7 +521,7 @@ func scanGuarantee(sc interface{ Scan(...any) error }) (*Guarantee, error) {
 	if err := sc.Scan(&g.ApplyNo, &g.FileType, &g.BaohanNo, &g.Digest, &g.DigestAlg, &g.SM3, &g.Size, &g.blob, &g.Chunks, &ok, &report, &received); err != nil {
 		return nil, err
 	}
-	g.SealsOK, g.Report, g.ReceivedAt = ok == 1, json.RawMessage(report), fromMicros(received)
+	g.SealsOK, g.Report, g.ReceivedAt = ok == 1, json.RawMessage(report), store.FromMicros(received)
 	return &g, nil
 }
 

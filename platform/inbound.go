@@ -12,6 +12,7 @@ import (
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -182,7 +183,7 @@ func (s *Service) handlePublicKey(ctx context.Context, peer *transport.Peer, r *
 	var pub string
 	err = s.withApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_apply_keys (applyno, public_key, private_sealed, created_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (applyno) DO NOTHING`), applyNo, pubHex, sealed, micros(s.now()))
+			VALUES (?, ?, ?, ?) ON CONFLICT (applyno) DO NOTHING`), applyNo, pubHex, sealed, store.Micros(s.now()))
 		if err != nil {
 			return err
 		}

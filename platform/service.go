@@ -353,7 +353,7 @@ func (s *Service) purgeChunksEvery(ctx context.Context, interval time.Duration) 
 // PurgeStaleChunks deletes the chunks of uploads not completed within a
 // week, and returns how many.
 func (s *Service) PurgeStaleChunks(ctx context.Context) (int, error) {
-	cut := micros(s.now().Add(-staleChunkAge))
+	cut := store.Micros(s.now().Add(-staleChunkAge))
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT applyno, baohanno, filetype, idx, blob FROM plat_chunks WHERE created_at < ? LIMIT 1000`), cut)
 	if err != nil {
 		return 0, err

@@ -252,7 +252,7 @@ func TestMessageLogRecordsExchanges(t *testing.T) {
 func TestChainHashGolden(t *testing.T) {
 	e := logEntry(3)
 	e.ID = 3
-	e.At = fromMicros(micros(e.At))
+	e.At = FromMicros(Micros(e.At))
 	if got, want := chainHashV1(GenesisHash, e), "7bff7e0848e40f9fd7ea64aa364f966d60e740487580db40bec5f694b5885a3c"; got != want {
 		t.Errorf("v1 hash %s, want %s", got, want)
 	}
@@ -289,12 +289,12 @@ func TestMessageLogChainV1Rows(t *testing.T) {
 		prev := GenesisHash
 		for i := 1; i <= 3; i++ {
 			e := logEntry(i)
-			e.ID, e.PrevHash, e.At = int64(i), prev, fromMicros(micros(e.At))
+			e.ID, e.PrevHash, e.At = int64(i), prev, FromMicros(Micros(e.At))
 			e.Hash = chainHashV1(prev, e)
 			if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
 				request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
+				e.ID, Micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
 				e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
 				t.Fatal(err)
 			}
@@ -341,7 +341,7 @@ func TestMessageLogBatch(t *testing.T) {
 		entries[2].Error, entries[2].Diagnosis = "bad byte é", "sign over sorted keys"
 		items := make([]*batchItem[*LogEntry], len(entries))
 		for i, e := range entries {
-			e.At = fromMicros(micros(e.At))
+			e.At = FromMicros(Micros(e.At))
 			items[i] = &batchItem[*LogEntry]{v: e}
 		}
 		if err := l.write(ctx, items); err != nil {

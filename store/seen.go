@@ -58,7 +58,7 @@ func (s *SeenSigns) Reserve(ctx context.Context, appkey, sign string, until time
 	// one committed after it was reserved first, and found above.
 	var n int
 	err = s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM seen_sign WHERE appkey = ? AND sign = ? AND until > ?`,
-		k.appkey, k.sign, micros(s.now())).Scan(&n)
+		k.appkey, k.sign, Micros(s.now())).Scan(&n)
 	if err != nil || n > 0 {
 		s.Release(appkey, sign)
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *SeenSigns) now() time.Time {
 // Concurrent calls are committed together, several in one transaction
 // (groupCommit); each returns once its record is committed.
 func (s *SeenSigns) SeenBefore(ctx context.Context, appkey, sign string, until time.Time) (bool, error) {
-	r := &seenReq{appkey: textSafe(appkey, 0), sign: textSafe(sign, 0), until: micros(until), now: micros(s.now())}
+	r := &seenReq{appkey: textSafe(appkey, 0), sign: textSafe(sign, 0), until: Micros(until), now: Micros(s.now())}
 	if err := s.group().do(ctx, r); err != nil {
 		return false, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
 	}
@@ -188,7 +188,7 @@ func (s *SeenSigns) writePostgres(ctx context.Context, items []*batchItem[*seenR
 
 // Purge deletes the entries expired at now and returns how many.
 func (s *SeenSigns) Purge(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.DB.execWrite(ctx, `DELETE FROM seen_sign WHERE until <= ?`, micros(now))
+	res, err := s.DB.execWrite(ctx, `DELETE FROM seen_sign WHERE until <= ?`, Micros(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: purge seen signs: %w", err)
 	}

@@ -159,8 +159,8 @@ func TestSeenSignsBatch(t *testing.T) {
 		ctx := context.Background()
 		clock := newFakeClock()
 		s := &SeenSigns{DB: env.open(t), Now: clock.Now}
-		until := micros(clock.Now().Add(5 * time.Minute))
-		now := micros(clock.Now())
+		until := Micros(clock.Now().Add(5 * time.Minute))
+		now := Micros(clock.Now())
 		if _, err := s.SeenBefore(ctx, "k", "recorded", clock.Now().Add(5*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
