@@ -66,13 +66,6 @@ type Event struct {
 // ErrNotFound is returned for an unknown application, invoice or token.
 var ErrNotFound error = &baohan.Error{Code: baohan.ENotFound, Message: "not found"}
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // repo is the institution's SQL, written once for both dialects.
 type repo struct{ d store.Dialect }
 
@@ -107,7 +100,7 @@ func scanApplication(s scanner) (*Application, error) {
 // insertNewApplication inserts a unless an application with its
 // platformcode and applyno exists (then it writes nothing and returns
 // false).
-func (r repo) insertNewApplication(ctx context.Context, q querier, a *Application) (bool, error) {
+func (r repo) insertNewApplication(ctx context.Context, q store.Querier, a *Application) (bool, error) {
 	res, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_applications (`+appColumns+`)
  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
  ON CONFLICT (platformcode, applyno) DO NOTHING`),
@@ -127,7 +120,7 @@ func (r repo) insertNewApplication(ctx context.Context, q querier, a *Applicatio
 // that the row is still in state expect (optimistic concurrency: two
 // requests racing on one application cannot both win). It returns
 // errConflict when the state moved meanwhile.
-func (r repo) updateApplication(ctx context.Context, q querier, a *Application, expect State) error {
+func (r repo) updateApplication(ctx context.Context, q store.Querier, a *Application, expect State) error {
 	res, err := q.ExecContext(ctx, r.d.Rebind(`UPDATE inst_applications SET state=?, biddername=?, biddercode=?,
  bond=?, project_cipher=?, project_sealed=?, product=?, rate=?, premium=?, signer=?, payment_ref=?,
  payername=?, payeraccount=?, paid_at=?, baohanno=?, generatetime=?, decision=?, decided_by=?,
@@ -152,20 +145,20 @@ func (r repo) updateApplication(ctx context.Context, q querier, a *Application, 
 // transaction is retried or the caller reloads.
 var errConflict = errors.New("institution: application changed concurrently")
 
-func (r repo) applicationBy(ctx context.Context, q querier, where string, args ...any) (*Application, error) {
+func (r repo) applicationBy(ctx context.Context, q store.Querier, where string, args ...any) (*Application, error) {
 	row := q.QueryRowContext(ctx, r.d.Rebind(`SELECT `+appColumns+` FROM inst_applications WHERE `+where), args...)
 	return scanApplication(row)
 }
 
-func (r repo) applicationByID(ctx context.Context, q querier, id string) (*Application, error) {
+func (r repo) applicationByID(ctx context.Context, q store.Querier, id string) (*Application, error) {
 	return r.applicationBy(ctx, q, "id=?", id)
 }
 
-func (r repo) applicationByApplyNo(ctx context.Context, q querier, platformCode, applyNo string) (*Application, error) {
+func (r repo) applicationByApplyNo(ctx context.Context, q store.Querier, platformCode, applyNo string) (*Application, error) {
 	return r.applicationBy(ctx, q, "platformcode=? AND applyno=?", platformCode, applyNo)
 }
 
-func (r repo) applicationByToken(ctx context.Context, q querier, tokenHash string) (*Application, error) {
+func (r repo) applicationByToken(ctx context.Context, q store.Querier, tokenHash string) (*Application, error) {
 	return r.applicationBy(ctx, q, "token_hash=?", tokenHash)
 }
 
@@ -180,7 +173,7 @@ type ListFilter struct {
 	Offset     int
 }
 
-func (r repo) listApplications(ctx context.Context, q querier, f ListFilter) ([]*Application, error) {
+func (r repo) listApplications(ctx context.Context, q store.Querier, f ListFilter) ([]*Application, error) {
 	var conds []string
 	var args []any
 	add := func(col, v string) {
@@ -223,13 +216,13 @@ func (r repo) listApplications(ctx context.Context, q querier, f ListFilter) ([]
 	return out, rows.Err()
 }
 
-func (r repo) insertEvent(ctx context.Context, q querier, appID string, at time.Time, from, to State, event, actor, detail string) error {
+func (r repo) insertEvent(ctx context.Context, q store.Querier, appID string, at time.Time, from, to State, event, actor, detail string) error {
 	_, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_events (id, application_id, at, from_state, to_state, event, actor, detail)
  VALUES (?,?,?,?,?,?,?,?)`), newID(), appID, store.Micros(at), from, to, event, actor, detail)
 	return err
 }
 
-func (r repo) events(ctx context.Context, q querier, appID string) ([]Event, error) {
+func (r repo) events(ctx context.Context, q store.Querier, appID string) ([]Event, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT at, from_state, to_state, event, actor, detail
  FROM inst_events WHERE application_id=? ORDER BY at, id`), appID)
 	if err != nil {
@@ -251,7 +244,7 @@ func (r repo) events(ctx context.Context, q querier, appID string) ([]Event, err
 
 // bondInForce is the total bond of the bidder's applications that are
 // approved or issued and not ended, excluding the application exclude.
-func (r repo) bondInForce(ctx context.Context, q querier, bidderCode, exclude string) ([]string, error) {
+func (r repo) bondInForce(ctx context.Context, q store.Querier, bidderCode, exclude string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT bond FROM inst_applications
  WHERE biddercode=? AND id<>? AND state IN (?,?,?,?)`), bidderCode, exclude, Approved, Issued, Restoring, Restored)
 	if err != nil {
@@ -270,7 +263,7 @@ func (r repo) bondInForce(ctx context.Context, q querier, bidderCode, exclude st
 }
 
 // nextSequence increments and returns the counter name (created at 1).
-func (r repo) nextSequence(ctx context.Context, q querier, name string) (int64, error) {
+func (r repo) nextSequence(ctx context.Context, q store.Querier, name string) (int64, error) {
 	var v int64
 	err := q.QueryRowContext(ctx, r.d.Rebind(`INSERT INTO inst_sequences (name, value) VALUES (?, 1)
  ON CONFLICT (name) DO UPDATE SET value = inst_sequences.value + 1 RETURNING value`), name).Scan(&v)

@@ -16,6 +16,7 @@ import (
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // BidderView is what the bidder sees behind the redirecturl.
@@ -64,7 +65,7 @@ func (s *Service) products() []ProductView {
 }
 
 // byToken finds the application of a bidder token.
-func (s *Service) byToken(ctx context.Context, q querier, token string) (*Application, error) {
+func (s *Service) byToken(ctx context.Context, q store.Querier, token string) (*Application, error) {
 	if !validTokenShape(token) {
 		return nil, ErrNotFound
 	}

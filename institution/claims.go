@@ -29,7 +29,7 @@ import (
 // claims at once cannot both fit in the same balance. A claim sent again
 // with the same fields never comes here: it is recognised before, by the
 // hash of its fields, and acknowledged as it was.
-func (s *Service) checkClaimBound(ctx context.Context, q querier, a *Application, amount string) error {
+func (s *Service) checkClaimBound(ctx context.Context, q store.Querier, a *Application, amount string) error {
 	bond, err := decimal.NewFromString(a.Bond)
 	if err != nil || !bond.IsPositive() {
 		return fmt.Errorf("claim on %s: the stored guaranteed amount %q is not a positive amount", a.ApplyNo, a.Bond)
@@ -71,7 +71,7 @@ func (s *Service) checkClaimBound(ctx context.Context, q querier, a *Application
 // claimedSoFar sums the amounts of the claims recorded for an
 // application. A claim that stated no amount claimed all that was left:
 // the total is then the whole bond.
-func (s *Service) claimedSoFar(ctx context.Context, q querier, appID string, bond decimal.Decimal) (total decimal.Decimal, n int, err error) {
+func (s *Service) claimedSoFar(ctx context.Context, q store.Querier, appID string, bond decimal.Decimal) (total decimal.Decimal, n int, err error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT id, fields FROM inst_claims WHERE application_id=?`), appID)
 	if err != nil {
 		return total, 0, err

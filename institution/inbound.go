@@ -78,7 +78,7 @@ func (in inbound) platformCode() string {
 
 // application loads the application of the request, refusing an unknown
 // applyno and one that belongs to another platform.
-func (s *Service) application(ctx context.Context, q querier, in inbound) (*Application, error) {
+func (s *Service) application(ctx context.Context, q store.Querier, in inbound) (*Application, error) {
 	a, err := s.repo.applicationByApplyNo(ctx, q, in.platformCode(), in.applyNo)
 	if errors.Is(err, ErrNotFound) || err == nil && a.Peer != in.pp.cfg.Name {
 		return nil, baohan.Refusef("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())

@@ -105,7 +105,7 @@ func scanInvoice(s scanner) (*Invoice, error) {
 	return &inv, nil
 }
 
-func (r repo) invoices(ctx context.Context, q querier, where string, args ...any) ([]*Invoice, error) {
+func (r repo) invoices(ctx context.Context, q store.Querier, where string, args ...any) ([]*Invoice, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT `+invoiceColumns+` FROM inst_invoices i
  JOIN inst_applications a ON a.id = i.application_id`+where+` ORDER BY i.created_at DESC, i.id DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -123,7 +123,7 @@ func (r repo) invoices(ctx context.Context, q querier, where string, args ...any
 	return out, rows.Err()
 }
 
-func (r repo) invoice(ctx context.Context, q querier, where string, args ...any) (*Invoice, error) {
+func (r repo) invoice(ctx context.Context, q store.Querier, where string, args ...any) (*Invoice, error) {
 	list, err := r.invoices(ctx, q, where, args...)
 	if err != nil {
 		return nil, err

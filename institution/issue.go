@@ -70,11 +70,11 @@ func scanFile(s scanner) (*File, error) {
 	return &f, err
 }
 
-func (r repo) file(ctx context.Context, q querier, appID string, filetype int) (*File, error) {
+func (r repo) file(ctx context.Context, q store.Querier, appID string, filetype int) (*File, error) {
 	return scanFile(q.QueryRowContext(ctx, r.d.Rebind(`SELECT `+fileColumns+` FROM inst_files WHERE application_id=? AND filetype=?`), appID, filetype))
 }
 
-func (r repo) files(ctx context.Context, q querier, appID string) ([]*File, error) {
+func (r repo) files(ctx context.Context, q store.Querier, appID string) ([]*File, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT `+fileColumns+` FROM inst_files WHERE application_id=? ORDER BY filetype`), appID)
 	if err != nil {
 		return nil, err
@@ -91,13 +91,13 @@ func (r repo) files(ctx context.Context, q querier, appID string) ([]*File, erro
 	return out, rows.Err()
 }
 
-func (r repo) insertFile(ctx context.Context, q querier, f *File, now int64) error {
+func (r repo) insertFile(ctx context.Context, q store.Querier, f *File, now int64) error {
 	_, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_files (`+fileColumns+`, created_at, updated_at)
  VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`), f.ApplicationID, f.FileType, f.Stage, f.ofdBlob, f.encBlob, f.Size, f.Digest, f.Chunks, f.Round, f.Error, now, now)
 	return err
 }
 
-func (r repo) updateFile(ctx context.Context, q querier, f *File, now int64) error {
+func (r repo) updateFile(ctx context.Context, q store.Querier, f *File, now int64) error {
 	_, err := q.ExecContext(ctx, r.d.Rebind(`UPDATE inst_files SET stage=?, enc_blob=?, size=?, digest=?, chunks=?, round=?, error=?, updated_at=?
  WHERE application_id=? AND filetype=?`), f.Stage, f.encBlob, f.Size, f.Digest, f.Chunks, f.Round, f.Error, now, f.ApplicationID, f.FileType)
 	return err

@@ -119,7 +119,7 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 // Claims lists claims, newest first.
 func (s *Service) Claims(ctx context.Context) ([]*Claim, error) { return s.claims(ctx, s.db, "") }
 
-func (s *Service) claims(ctx context.Context, q querier, where string, args ...any) ([]*Claim, error) {
+func (s *Service) claims(ctx context.Context, q store.Querier, where string, args ...any) ([]*Claim, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT c.id, c.application_id, a.applyno, a.baohanno, c.fields, c.files, c.created_at
  FROM inst_claims c JOIN inst_applications a ON a.id=c.application_id`+where+` ORDER BY c.created_at DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -185,7 +185,7 @@ func (s *Service) insertGiveup(ctx context.Context, tx *sql.Tx, a *Application, 
 }
 
 // pendingGiveup refuses while a give-up waits for the platform's answer.
-func (s *Service) pendingGiveup(ctx context.Context, q querier, a *Application) error {
+func (s *Service) pendingGiveup(ctx context.Context, q store.Querier, a *Application) error {
 	var n int
 	if err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM inst_giveups WHERE application_id=? AND status=?`), a.ID, GiveupPending).Scan(&n); err != nil {
 		return err
@@ -291,7 +291,7 @@ func (s *Service) onGiveupAnswer(ctx context.Context, tx *sql.Tx, a *Application
 	return s.move(ctx, tx, a, GivenUp, string(protocol.GiveupNotice), "platform:"+a.Peer, "give-up accepted by the platform")
 }
 
-func (s *Service) giveups(ctx context.Context, q querier, where string, args ...any) ([]*Giveup, error) {
+func (s *Service) giveups(ctx context.Context, q store.Querier, where string, args ...any) ([]*Giveup, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT g.id, g.application_id, a.applyno, g.origin, g.status, g.message, g.created_at, g.decided_at
  FROM inst_giveups g JOIN inst_applications a ON a.id=g.application_id`+where+` ORDER BY g.created_at DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -311,7 +311,7 @@ func (s *Service) giveups(ctx context.Context, q querier, where string, args ...
 	return out, rows.Err()
 }
 
-func (s *Service) giveup(ctx context.Context, q querier, id string) (*Giveup, error) {
+func (s *Service) giveup(ctx context.Context, q store.Querier, id string) (*Giveup, error) {
 	list, err := s.giveups(ctx, q, " WHERE g.id=?", id)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ type QuitRecord struct {
 // acknowledgement is recorded (the platform takes quitapply in approved
 // and cipher_received alike). A quit of an approved application stops the
 // upload (stopIssuance): its messages still in the outbox are not sent.
-func (s *Service) quitDecision(ctx context.Context, q querier, a *Application) (ok bool, why string, err error) {
+func (s *Service) quitDecision(ctx context.Context, q store.Querier, a *Application) (ok bool, why string, err error) {
 	switch a.State {
 	case Approved, Issued:
 	case Restoring, Restored:
@@ -147,7 +147,7 @@ func (s *Service) Quit(ctx context.Context, appID, actor, reason string) (*QuitR
 
 const quitColumns = `q.id, q.application_id, a.applyno, a.baohanno, q.origin, q.reason, q.status, q.message, q.tuibaotime, q.created_at`
 
-func (s *Service) quits(ctx context.Context, q querier, where string, args ...any) ([]*QuitRecord, error) {
+func (s *Service) quits(ctx context.Context, q store.Querier, where string, args ...any) ([]*QuitRecord, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT `+quitColumns+` FROM inst_quits q JOIN inst_applications a ON a.id=q.application_id`+
 		where+` ORDER BY q.created_at DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -167,7 +167,7 @@ func (s *Service) quits(ctx context.Context, q querier, where string, args ...an
 	return out, rows.Err()
 }
 
-func (s *Service) quitByID(ctx context.Context, q querier, id string) (*QuitRecord, error) {
+func (s *Service) quitByID(ctx context.Context, q store.Querier, id string) (*QuitRecord, error) {
 	list, err := s.quits(ctx, q, " WHERE q.id=?", id)
 	if err != nil {
 		return nil, err

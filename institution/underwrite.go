@@ -32,7 +32,7 @@ func (f Findings) String() string {
 
 // check runs the rules: blocked credit codes and the maximum bond in
 // force per bidder.
-func (s *Service) checkRules(ctx context.Context, q querier, a *Application) (Findings, error) {
+func (s *Service) checkRules(ctx context.Context, q store.Querier, a *Application) (Findings, error) {
 	var f Findings
 	if s.chk.blocked[strings.ToUpper(a.BidderCode)] {
 		f.Problems = append(f.Problems, fmt.Sprintf("biddercode %s is blocked", a.BidderCode))

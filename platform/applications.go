@@ -199,7 +199,7 @@ func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
 // loadApplication reads one application; with lock, inside a transaction,
 // it locks the row on PostgreSQL (SQLite transactions hold the write lock
 // already).
-func (s *Service) loadApplication(ctx context.Context, q querier, applyNo string, lock bool) (*Application, error) {
+func (s *Service) loadApplication(ctx context.Context, q store.Querier, applyNo string, lock bool) (*Application, error) {
 	query := `SELECT ` + applicationColumns + applicationFrom + ` WHERE a.applyno = ?`
 	if lock && s.db.Dialect == store.Postgres {
 		query += ` FOR UPDATE OF a`

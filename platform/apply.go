@@ -127,7 +127,7 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 
 // liveApplication returns the applyno of the bidder's application for the
 // section that is not in a final state, or "".
-func (s *Service) liveApplication(ctx context.Context, q querier, bidder, section string) (string, error) {
+func (s *Service) liveApplication(ctx context.Context, q store.Querier, bidder, section string) (string, error) {
 	var final []string
 	for _, st := range States {
 		if st.Final() {

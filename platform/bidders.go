@@ -126,7 +126,7 @@ func (s *Service) Bidder(ctx context.Context, creditCode string) (*Bidder, error
 	return s.bidderQ(ctx, s.db, creditCode)
 }
 
-func (s *Service) bidderQ(ctx context.Context, q querier, creditCode string) (*Bidder, error) {
+func (s *Service) bidderQ(ctx context.Context, q store.Querier, creditCode string) (*Bidder, error) {
 	b, err := scanBidder(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+bidderColumns+` FROM plat_bidders WHERE credit_code = ?`), creditCode))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("bidder %s: %w", creditCode, ErrNotFound)

@@ -525,7 +525,7 @@ func scanGuarantee(sc interface{ Scan(...any) error }) (*Guarantee, error) {
 	return &g, nil
 }
 
-func (s *Service) guarantee(ctx context.Context, q querier, applyNo string, fileType int) (*Guarantee, error) {
+func (s *Service) guarantee(ctx context.Context, q store.Querier, applyNo string, fileType int) (*Guarantee, error) {
 	g, err := scanGuarantee(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+guaranteeColumns+` FROM plat_guarantees WHERE applyno = ? AND filetype = ?`), applyNo, fileType))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("applyno %s has no %s: %w", applyNo, fileTypeName(fileType), ErrNotFound)

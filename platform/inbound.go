@@ -22,7 +22,7 @@ import (
 
 // peerApplication loads the application for a request of peer, locked when
 // inside a transaction, and checks that it belongs to that institution.
-func (s *Service) peerApplication(ctx context.Context, q querier, peer *transport.Peer, applyNo string, lock bool) (*Application, error) {
+func (s *Service) peerApplication(ctx context.Context, q store.Querier, peer *transport.Peer, applyNo string, lock bool) (*Application, error) {
 	a, err := s.loadApplication(ctx, q, applyNo, lock)
 	if errors.Is(err, ErrNotFound) {
 		return nil, baohan.Refusef("applyno %s is unknown", applyNo)
@@ -203,7 +203,7 @@ func (s *Service) handlePublicKey(ctx context.Context, peer *transport.Peer, r *
 
 func applyKeyContext(applyNo string) string { return "baohan/platform/apply-key/" + applyNo }
 
-func (s *Service) publicKey(ctx context.Context, q querier, applyNo string) (string, error) {
+func (s *Service) publicKey(ctx context.Context, q store.Querier, applyNo string) (string, error) {
 	var pub string
 	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT public_key FROM plat_apply_keys WHERE applyno = ?`), applyNo).Scan(&pub)
 	if errors.Is(err, sql.ErrNoRows) {

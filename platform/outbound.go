@@ -200,7 +200,7 @@ func (l *messageLog) Record(ctx context.Context, e *protocol.Exchange) (seenReco
 
 // restoreRecorded reports whether the application's history holds its
 // restore (the move to restored).
-func (s *Service) restoreRecorded(ctx context.Context, q querier, applyNo string) (bool, error) {
+func (s *Service) restoreRecorded(ctx context.Context, q store.Querier, applyNo string) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM plat_application_events
 		WHERE applyno = ? AND event = ? AND to_state = ?`), applyNo, string(EvRestored), string(Restored)).Scan(&n)

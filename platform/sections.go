@@ -171,13 +171,7 @@ func (s *Service) Section(ctx context.Context, no string) (*Section, error) {
 	return s.sectionQ(ctx, s.db, no)
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
-}
-
-func (s *Service) sectionQ(ctx context.Context, q querier, no string) (*Section, error) {
+func (s *Service) sectionQ(ctx context.Context, q store.Querier, no string) (*Section, error) {
 	sec, err := scanSection(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+sectionColumns+` FROM plat_sections WHERE section_no = ?`), no))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("section %s: %w", no, ErrNotFound)
@@ -239,7 +233,7 @@ func (s *Service) Sections(ctx context.Context, f SectionFilter) ([]Section, err
 // its section's, which its applydata was encrypted with. Its one caller
 // is releaseProjectKey, the only path that puts the key on the wire (Apply
 // makes the key, encrypts with it and seals it).
-func (s *Service) applicationKey(ctx context.Context, q querier, applyNo string) ([]byte, error) {
+func (s *Service) applicationKey(ctx context.Context, q store.Querier, applyNo string) ([]byte, error) {
 	var (
 		own               sql.NullString
 		sectionNo, legacy string
