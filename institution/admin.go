@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/baohan-dev/baohan"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -285,7 +286,7 @@ func (s *Service) adminRoutes() http.Handler {
 		s.answer(w, r, map[string]string{"status": "requeued"}, s.RetryOutbox(r.Context(), id))
 	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, apiError{"no such admin endpoint: " + r.Method + " " + r.URL.Path})
+		httpjson.Write(w, http.StatusNotFound, apiError{"no such admin endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return mux
 }
@@ -295,5 +296,5 @@ func (s *Service) answer(w http.ResponseWriter, r *http.Request, v any, err erro
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 )
 
 // routes is the service's whole HTTP surface.
@@ -36,10 +37,10 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.db.PingContext(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("/api/", s.requireAdmin(s.adminRoutes()))
 
@@ -56,14 +57,6 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 // fail answers err: 404 for unknown tokens and ids, 403 for a missing
 // or failed proof of the bidder's key, 409 for illegal transitions, 422
 // for other refusals, 500 (logged, not shown) otherwise.
@@ -72,18 +65,18 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *ProofError
 	switch {
 	case errors.Is(err, ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+		httpjson.Write(w, http.StatusNotFound, apiError{"not found"})
 	case errors.As(err, &pe):
-		writeJSON(w, http.StatusForbidden, apiError{err.Error()})
+		httpjson.Write(w, http.StatusForbidden, apiError{err.Error()})
 	case errors.As(err, &te):
-		writeJSON(w, http.StatusConflict, apiError{err.Error()})
+		httpjson.Write(w, http.StatusConflict, apiError{err.Error()})
 	case baohan.IsRefusal(err):
-		writeJSON(w, http.StatusUnprocessableEntity, apiError{err.Error()})
+		httpjson.Write(w, http.StatusUnprocessableEntity, apiError{err.Error()})
 	case errors.Is(err, fs.ErrNotExist):
-		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+		httpjson.Write(w, http.StatusNotFound, apiError{"not found"})
 	default:
 		s.logger.ErrorContext(r.Context(), "request failed", slog.String("path", redactPath(r.URL.Path)), slog.Any("err", err))
-		writeJSON(w, http.StatusInternalServerError, apiError{"internal error"})
+		httpjson.Write(w, http.StatusInternalServerError, apiError{"internal error"})
 	}
 }
 
@@ -117,7 +110,7 @@ func (s *Service) bidderGet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 // OpenRequest is the body of POST /bidder/<token>/open.
@@ -146,7 +139,7 @@ func (s *Service) bidderOpen(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (s *Service) bidderAgreement(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +170,7 @@ func (s *Service) bidderSign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (s *Service) bidderPay(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +184,7 @@ func (s *Service) bidderPay(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (s *Service) bidderGuarantee(w http.ResponseWriter, r *http.Request) {
@@ -214,7 +207,7 @@ func (s *Service) bidderChallenge(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	httpjson.Write(w, http.StatusOK, c)
 }
 
 // bidderQuit and bidderGiveUp need the bidder's key besides the token
@@ -230,7 +223,7 @@ func (s *Service) bidderQuit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rec)
+	httpjson.Write(w, http.StatusOK, rec)
 }
 
 func (s *Service) bidderGiveUp(w http.ResponseWriter, r *http.Request) {
@@ -244,7 +237,7 @@ func (s *Service) bidderGiveUp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g)
+	httpjson.Write(w, http.StatusOK, g)
 }
 
 // requireAdmin checks the bearer token of the admin API.
@@ -252,13 +245,13 @@ func (s *Service) requireAdmin(h http.Handler) http.Handler {
 	want := []byte(s.cfg.Admin.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(want) == 0 {
-			writeJSON(w, http.StatusForbidden, apiError{"the admin API is disabled: set admin.token"})
+			httpjson.Write(w, http.StatusForbidden, apiError{"the admin API is disabled: set admin.token"})
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="baohan institution"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{"a valid bearer token is required"})
+			httpjson.Write(w, http.StatusUnauthorized, apiError{"a valid bearer token is required"})
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 )
@@ -37,7 +38,7 @@ func (s *Service) adminHandler() http.Handler {
 			if v == nil {
 				return // fn wrote the answer
 			}
-			writeJSON(w, http.StatusOK, v)
+			httpjson.Write(w, http.StatusOK, v)
 		})
 	}
 	h("GET /api/institutions", s.apiInstitutions)
@@ -73,7 +74,7 @@ func (s *Service) adminHandler() http.Handler {
 	h("POST /api/outbox/{id}/retry", s.apiOutboxRetry)
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no API %s %s", r.Method, r.URL.Path)})
+		httpjson.Write(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no API %s %s", r.Method, r.URL.Path)})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.adminAuthorized(r) {
@@ -82,7 +83,7 @@ func (s *Service) adminHandler() http.Handler {
 			if s.admin == "" {
 				msg = "the admin API is disabled: no admin_token is configured"
 			}
-			writeJSON(w, http.StatusUnauthorized, apiError{Error: msg})
+			httpjson.Write(w, http.StatusUnauthorized, apiError{Error: msg})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
@@ -113,27 +114,17 @@ func (s *Service) adminError(w http.ResponseWriter, r *http.Request, err error) 
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ie):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: ie.Field})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: ie.Field})
 	case errors.As(err, &te):
-		writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
+		httpjson.Write(w, http.StatusConflict, apiError{Error: err.Error()})
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+		httpjson.Write(w, http.StatusNotFound, apiError{Error: err.Error()})
 	case errors.As(err, &mbe):
-		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)})
+		httpjson.Write(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)})
 	default:
 		s.log.Error("admin API", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		httpjson.Write(w, http.StatusInternalServerError, apiError{Error: err.Error()})
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }
 
 // decodeBody reads a JSON object into v, refusing unknown fields.
@@ -259,7 +250,7 @@ func (s *Service) apiApply(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	writeJSON(w, http.StatusCreated, a)
+	httpjson.Write(w, http.StatusCreated, a)
 	return nil, nil
 }
 
@@ -360,7 +351,7 @@ func (s *Service) apiAction(w http.ResponseWriter, r *http.Request) (any, error)
 	case "restore":
 		return s.RestoreNow(ctx, no)
 	}
-	writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown action %q (quit, cancel, claim, giveup, invoice, restore)", r.PathValue("action"))})
+	httpjson.Write(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown action %q (quit, cancel, claim, giveup, invoice, restore)", r.PathValue("action"))})
 	return nil, nil
 }
 
@@ -419,7 +410,7 @@ func (s *Service) apiRegisterSection(w http.ResponseWriter, r *http.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	writeJSON(w, http.StatusCreated, sec)
+	httpjson.Write(w, http.StatusCreated, sec)
 	return nil, nil
 }
 
@@ -499,7 +490,7 @@ func (s *Service) apiRegisterBidder(w http.ResponseWriter, r *http.Request) (any
 	if err != nil {
 		return nil, err
 	}
-	writeJSON(w, http.StatusCreated, b)
+	httpjson.Write(w, http.StatusCreated, b)
 	return nil, nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/web/caagent"
@@ -150,20 +151,20 @@ type Challenge struct {
 
 func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
 	if pc.origin == "" {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errNoPublicURL})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": errNoPublicURL})
 		return
 	}
 	pre := pc.auth.preSessionValue(r)
 	if pre == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "请刷新登录页后重试 (no pre-session cookie: reload the login page)"})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "请刷新登录页后重试 (no pre-session cookie: reload the login page)"})
 		return
 	}
 	ch, err := pc.auth.NewChallenge(r.Context(), pre)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, Challenge{Challenge: ch, Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
+	httpjson.Write(w, http.StatusOK, Challenge{Challenge: ch, Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
 }
 
 // CALoginRequest is the body of POST <base>/login/ca.
@@ -183,7 +184,7 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	fail := func(status int, actor, msg string) {
 		pc.auth.Audit(ctx, AuditEntry{Actor: actor, Role: Bidder, Action: "login", Detail: msg, OK: false, IP: pc.clientIP(r)})
-		writeJSON(w, status, map[string]string{"error": msg})
+		httpjson.Write(w, status, map[string]string{"error": msg})
 	}
 	var req CALoginRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -254,7 +255,7 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pc.auth.SetSessionCookie(w, r, token)
-	writeJSON(w, http.StatusOK, map[string]string{"next": pc.base + "/bidder"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"next": pc.base + "/bidder"})
 }
 
 func decodeJSON(r *http.Request, v any) error {
@@ -371,7 +372,7 @@ func (pc *PlatformConsole) bidderStatus(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"state": string(a.State), "state_label": a.State.Label(), "redirecturl": a.RedirectURL, "message": a.LastMessage})
+	httpjson.Write(w, http.StatusOK, map[string]string{"state": string(a.State), "state_label": a.State.Label(), "redirecturl": a.RedirectURL, "message": a.LastMessage})
 	return nil
 }
 
