@@ -306,8 +306,6 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
-// kick wakes the dispatcher after a commit that enqueued something.
-
 // Close closes the database when New opened it.
 func (s *Service) Close() error {
 	var err error
