@@ -14,7 +14,6 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -261,11 +260,11 @@ func (s *Service) SignAgreement(ctx context.Context, token string, signed []byte
 		}
 		return nil, refuse("the signed agreement does not verify: %v", err)
 	}
-	code := testca.CreditCodeOf(cert)
-	if !strings.EqualFold(code, a.BidderCode) {
+	code, err := s.codes.Of(cert)
+	if err != nil || !strings.EqualFold(code, a.BidderCode) {
 		s.metrics.bidder.WithLabelValues("sign", "refused").Inc()
-		if code == "" {
-			return nil, refuse("the signing certificate (%s) carries no credit code; the bidder %s must sign with its own certificate", cert.Subject.CommonName, a.BidderCode)
+		if err != nil {
+			return nil, refuse("the signing certificate (%s) carries no credit code (%v); the bidder %s must sign with its own certificate", cert.Subject.CommonName, err, a.BidderCode)
 		}
 		return nil, refuse("the agreement is signed by credit code %s, not by the bidder %s", code, a.BidderCode)
 	}

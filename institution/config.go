@@ -28,6 +28,10 @@ type Config struct {
 	TrustRoots  []string        `toml:"trust_roots"` // PEM files of the CAs that issue bidder certificates
 	MaxBody     int64           `toml:"max_body"`    // bytes of one request body; default 16 MiB
 	Window      config.Duration `toml:"timestamp_window"`
+
+	// TrustRoot are more trust roots, each with where its CAs put the
+	// bidder's credit code (config.TrustRoot).
+	TrustRoot []config.TrustRoot `toml:"trust_root"`
 }
 
 // EnvPrefix prefixes the environment overrides of Config:

@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/baohan-dev/baohan/bidderauth"
+	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
@@ -61,6 +63,7 @@ type Service struct {
 	sent      sentSeconds
 
 	bidderRoots *smx509.CertPool // trust roots of bidder certificates (quit and give-up proofs); nil: none configured
+	codes       *pki.CreditCodes // where each trust root's CAs put the bidder's credit code
 	challenges  *bidderauth.Challenges
 }
 
@@ -157,13 +160,16 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 
 	s.docs = o.docs
 	if s.docs == nil {
-		d, err := NewOFDDocuments(cfg.Institution, cfg.TrustRoots, s.now)
+		d, err := NewOFDDocuments(cfg.Institution, config.TrustRootFiles(cfg.TrustRoots, cfg.TrustRoot), s.now)
 		if err != nil {
 			return nil, err
 		}
 		s.docs = d
 	}
-	if s.bidderRoots, err = loadTrustRoots(cfg.TrustRoots); err != nil {
+	if s.bidderRoots, err = loadTrustRoots(config.TrustRootFiles(cfg.TrustRoots, cfg.TrustRoot)); err != nil {
+		return nil, err
+	}
+	if s.codes, err = config.CreditCodes(cfg.TrustRoot); err != nil {
 		return nil, err
 	}
 
@@ -247,6 +253,10 @@ func (s *Service) Close() error {
 
 // Config returns the configuration the service runs with.
 func (s *Service) Config() Config { return s.cfg }
+
+// TrustRoots are the CA certificates of trust_roots and [[trust_root]],
+// loaded once (nil when none is configured). Do not add to the pool.
+func (s *Service) TrustRoots() *smx509.CertPool { return s.bidderRoots }
 
 // DB returns the service's database (for the consoles and tests).
 func (s *Service) DB() *store.DB { return s.db }

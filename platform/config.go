@@ -34,6 +34,9 @@ type Config struct {
 	// TrustRoots are PEM files of the CAs whose seal and bidder
 	// certificates are accepted.
 	TrustRoots []string `toml:"trust_roots"`
+	// TrustRoot are more trust roots, each with where its CAs put the
+	// credit code in the certificates they issue (config.TrustRoot).
+	TrustRoot []config.TrustRoot `toml:"trust_root"`
 	// TimestampWindow is the accepted clock skew of incoming requests
 	// (default 10m); an institution may set its own.
 	TimestampWindow config.Duration `toml:"timestamp_window"`
@@ -265,10 +268,13 @@ var ErrNoTrustRoots = errors.New("trust_roots: none configured; the seals on gua
 func (c Config) Check() error {
 	c = c.withDefaults()
 	errs := []error{c.Validate(), c.Listen.Validate()}
-	if len(c.TrustRoots) == 0 {
+	if len(config.TrustRootFiles(c.TrustRoots, c.TrustRoot)) == 0 {
 		errs = append(errs, ErrNoTrustRoots)
 	}
-	if _, _, err := loadTrustRoots(c.TrustRoots); err != nil {
+	if _, _, err := loadTrustRoots(config.TrustRootFiles(c.TrustRoots, c.TrustRoot)); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := config.CreditCodes(c.TrustRoot); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.sealPins(); err != nil {

@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
@@ -32,6 +34,7 @@ type Service struct {
 	mk     *gm.MasterKey
 	blobs  store.Blobs
 	roots  *smx509.CertPool
+	codes  *pki.CreditCodes           // where each trust root's CAs put the credit code
 	pins   map[string]*sealPin        // the institutions' seals, by name
 	peers  map[string]*transport.Peer // by institution name
 	byKey  transport.StaticPeers      // by appkey
@@ -123,7 +126,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		s.byKey[p.AppKey] = p
 	}
 	var n int
-	if s.roots, n, err = loadTrustRoots(cfg.TrustRoots); err != nil {
+	if s.roots, n, err = loadTrustRoots(config.TrustRootFiles(cfg.TrustRoots, cfg.TrustRoot)); err != nil {
+		return nil, err
+	}
+	if s.codes, err = config.CreditCodes(cfg.TrustRoot); err != nil {
 		return nil, err
 	}
 	if s.pins, err = cfg.sealPins(); err != nil {
@@ -334,6 +340,10 @@ func (s *Service) MessageLog() *store.MessageLog { return s.msgLog }
 
 // Config returns the configuration in use (defaults filled in).
 func (s *Service) Config() Config { return s.cfg }
+
+// TrustRoots are the CA certificates of trust_roots and [[trust_root]],
+// loaded once (nil when none is configured). Do not add to the pool.
+func (s *Service) TrustRoots() *smx509.CertPool { return s.roots }
 
 // DeriveKey returns a key for one use named by label, derived from the
 // master key (gm.MasterKey.DeriveKey): every process of the platform on

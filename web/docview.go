@@ -4,12 +4,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"os"
 
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
-	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd/ses"
 )
 
@@ -80,26 +78,4 @@ func checkLabel(name string) string {
 		return "签章位置"
 	}
 	return name
-}
-
-// loadRoots reads the PEM files of trust roots; none gives nil.
-func loadRoots(files []string) (*smx509.CertPool, error) {
-	if len(files) == 0 {
-		return nil, nil
-	}
-	pool := smx509.NewCertPool()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("trust roots: %w", err)
-		}
-		certs, err := gm.ParseCertificates(b)
-		if err != nil {
-			return nil, fmt.Errorf("trust roots %s: %w", f, err)
-		}
-		for _, c := range certs {
-			pool.AddCert(c)
-		}
-	}
-	return pool, nil
 }

@@ -38,11 +38,7 @@ func Institution(ctx context.Context, svc *institution.Service, o Options, ao ..
 	if err != nil {
 		return nil, err
 	}
-	roots, err := loadRoots(svc.Config().TrustRoots)
-	if err != nil {
-		return nil, err
-	}
-	ic := &InstitutionConsole{console: c, svc: svc, roots: roots}
+	ic := &InstitutionConsole{console: c, svc: svc, roots: svc.TrustRoots()}
 	c.nav = []NavItem{
 		{"/", "概览", Viewer},
 		{"/underwriting", "待审核", Viewer},

@@ -92,8 +92,8 @@ func NewPKI(t testing.TB) *PKI {
 	}
 	p := &PKI{Root: root, RootKey: rootKey, Pool: smx509.NewCertPool()}
 	p.Pool.AddCert(root)
-	p.Institution = p.Issue(t, "测试融资担保股份有限公司", "91110000MA00TEST01", 2)
-	p.Bidder = p.Issue(t, "测试建设工程有限公司", "91330000MA00TEST02", 3)
+	p.Institution = p.Issue(t, "测试融资担保股份有限公司", "91110000MA00TET01N", 2)
+	p.Bidder = p.Issue(t, "测试建设工程有限公司", "91330000MA00TET02F", 3)
 	return p
 }
 
