@@ -612,8 +612,33 @@ func redactBody(b []byte) string {
 	return string(b)
 }
 
-// Messages lists the message log.
-func (s *Service) Messages(r *http.Request) ([]MessageView, error) {
+// Messages lists the message log (every exchange with an institution),
+// newest first, as f filters it.
+func (s *Service) Messages(ctx context.Context, f store.LogFilter) ([]store.LogEntry, error) {
+	return s.msgLog.List(ctx, f)
+}
+
+// Message is the entry id of the message log (store.ErrNotFound when
+// there is none).
+func (s *Service) Message(ctx context.Context, id int64) (*store.LogEntry, error) {
+	return s.msgLog.Get(ctx, id)
+}
+
+// VerifyMessages checks the message log's SM3 hash chain: nil when it is
+// intact, else the first row edited, inserted, deleted or reordered.
+func (s *Service) VerifyMessages(ctx context.Context) (*store.ChainBreak, error) {
+	return s.msgLog.VerifyChain(ctx)
+}
+
+// MessagePeers are the names of the peers in the message log, sorted.
+func (s *Service) MessagePeers(ctx context.Context) ([]string, error) {
+	return s.msgLog.Peers(ctx)
+}
+
+// messageFilter reads the filter of GET /api/messages from the query:
+// applyno, interface, peer, direction, result (ok|failed), before (an
+// id) and limit.
+func messageFilter(r *http.Request) (store.LogFilter, error) {
 	q := r.URL.Query()
 	f := store.LogFilter{ApplyNo: q.Get("applyno"), Interface: q.Get("interface"), Peer: q.Get("peer"), Direction: q.Get("direction")}
 	switch q.Get("result") {
@@ -625,16 +650,22 @@ func (s *Service) Messages(r *http.Request) ([]MessageView, error) {
 		t := false
 		f.OK = &t
 	default:
-		return nil, inputErr("result", "must be ok or failed, got %q", q.Get("result"))
+		return f, inputErr("result", "must be ok or failed, got %q", q.Get("result"))
 	}
 	var err error
 	if f.Before, err = queryInt64(r, "before"); err != nil {
+		return f, err
+	}
+	f.Limit, err = queryInt(r, "limit")
+	return f, err
+}
+
+func (s *Service) apiMessages(w http.ResponseWriter, r *http.Request) (any, error) {
+	f, err := messageFilter(r)
+	if err != nil {
 		return nil, err
 	}
-	if f.Limit, err = queryInt(r, "limit"); err != nil {
-		return nil, err
-	}
-	es, err := s.msgLog.List(r.Context(), f)
+	es, err := s.Messages(r.Context(), f)
 	if err != nil {
 		return nil, err
 	}
@@ -643,10 +674,6 @@ func (s *Service) Messages(r *http.Request) ([]MessageView, error) {
 		out[i] = messageView(&es[i])
 	}
 	return out, nil
-}
-
-func (s *Service) apiMessages(w http.ResponseWriter, r *http.Request) (any, error) {
-	return s.Messages(r)
 }
 
 func (s *Service) apiMessage(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -52,6 +52,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 	if err != nil {
 		return nil, err
 	}
+	c.msgs = svc
 	pc := &PlatformConsole{console: c, svc: svc, roots: svc.TrustRoots()}
 	if pub := svc.Config().Listen.PublicURL; pub != "" {
 		if pc.origin, err = bidderauth.OriginOf(pub); err != nil {
