@@ -50,7 +50,7 @@ func Fixture(t testing.TB, name string) []byte {
 }
 
 // PKI is a throw-away SM2 CA with an institution and a bidder, for tests
-// that must not depend on gm/testca.
+// of the ofd packages, which do not depend on pki.
 type PKI struct {
 	Root        *smx509.Certificate
 	RootKey     *sm2.PrivateKey
