@@ -82,15 +82,17 @@ func StartInstitution(ctx context.Context, o InstitutionOptions) (e *Institution
 		return e, err
 	}
 	cfg := institution.Config{
-		Listen:  config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: "http://127.0.0.1:8090"},
-		Storage: config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: filepath.Join(o.Dir, "master.key")},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: "http://127.0.0.1:8090"},
+			Storage:    config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: filepath.Join(o.Dir, "master.key")},
+			TrustRoots: []string{e.PKI.CAFile},
+		},
 		Institution: institution.Identity{Name: "某某融资担保有限公司", CreditCode: e.PKI.Inst.CreditCode,
 			SealCert: e.PKI.InstCertFile(), SealKey: e.PKI.InstKeyFile(), Prefix: "BENCH"},
 		Underwrite: institution.Underwriting{Mode: institution.ModeAuto},
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto},
 		Products:   []institution.Product{{Name: Product, Rate: "0.005", MinPremium: "100"}},
 		Platforms:  []institution.Platform{{Peer: peer}},
-		TrustRoots: []string{e.PKI.CAFile},
 	}
 	svc, err := institution.New(ctx, cfg, institution.WithClock(e.Clock.Now), institution.WithLogger(logger))
 	if err != nil {

@@ -105,12 +105,12 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 	e.cleanup = append(e.cleanup, cleanup)
 
 	n := max(o.Institutions, 1)
-	cfg := platform.Config{
+	cfg := platform.Config{Common: config.Common{
 		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
 		Storage:    config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: filepath.Join(o.Dir, "master.key")},
 		TrustRoots: []string{e.PKI.CAFile},
-		Outbox:     platform.OutboxConfig{Workers: o.Workers, PollInterval: config.Duration{Duration: o.PollInterval}},
-	}
+		Outbox:     config.Outbox{Workers: o.Workers, Poll: config.Duration{Duration: o.PollInterval}},
+	}}
 	for i := range n {
 		name := "bank" + strconv.Itoa(i+1)
 		secret := randomHex(16)

@@ -1,7 +1,10 @@
 // Package config loads the services' configuration: a TOML file, then
 // environment variables, then command-line flags, each overriding the one
 // before. The platform and the institution each define their own Config
-// struct from the shared pieces here (Listen, Storage, Peer).
+// struct: Common, the settings both have with one spelling and one
+// meaning, and their own peers (embedding Peer) and domain settings.
+// Keys an older version spelled otherwise keep working with a warning
+// (Renamed).
 package config
 
 import (
@@ -61,6 +64,10 @@ type Listen struct {
 	// not change. 0: the default (16 MiB and 256 MiB); -1: no bound.
 	UnauthenticatedLogPerAddress int64 `toml:"unauthenticated_log_per_address"`
 	UnauthenticatedLogTotal      int64 `toml:"unauthenticated_log_total"`
+	// MaxBody bounds the body of a request to a served interface, in
+	// bytes (0: transport.DefaultMaxBody, 1 MiB); uploadbaohanfile has
+	// room for its chunks beyond it.
+	MaxBody int64 `toml:"max_body"`
 }
 
 // UnauthenticatedBudget is the transport's budget of the
@@ -111,26 +118,186 @@ type Storage struct {
 	DB            string `toml:"db"`              // "" = SQLite in DataDir; postgres://... for PostgreSQL
 	DataDir       string `toml:"data_dir"`        // SQLite file, blobs, generated keys
 	MasterKeyFile string `toml:"master_key_file"` // sealing key for secrets at rest; BAOHAN_MASTER_KEY wins
+	// Blobs is where guarantee files and chunks are kept: "dir" (files
+	// under DataDir/blobs; replicas must share the directory) or "db"
+	// (in the database, seen by every replica). Default: BlobsIn.
+	Blobs string `toml:"blobs"`
 }
+
+// Renamed is a key that an older version spelled otherwise (dotted:
+// "admin_token", "outbox.poll_interval"). The old key keeps working, in
+// the file and in the environment, with a warning naming the new one;
+// both set is an error. A rename keeps the meaning: a key whose meaning
+// changed is mapped by the service (Common.Normalize), never here.
+type Renamed struct{ Old, New string }
+
+// Warner is a configuration that keeps Load's warnings (Common is one).
+type Warner interface{ Warn(msg string) }
+
+// Normalizer is a configuration that maps values of older versions once
+// loaded (Common is one).
+type Normalizer interface{ Normalize() }
 
 // Load reads the TOML file at path (when path is not empty) into v, then
 // applies environment overrides with ApplyEnv(prefix, v). Unknown keys in
 // the file are an error naming them, so a typo never passes silently.
-func Load(path, envPrefix string, v any) error {
+// The renamed keys are read under their old names too; the warnings go
+// to v when it is a Warner; a Normalizer is normalized last.
+func Load(path, envPrefix string, v any, renamed ...Renamed) error {
+	warn := func(string) {}
+	if w, ok := v.(Warner); ok {
+		warn = w.Warn
+	}
 	if path != "" {
 		md, err := toml.DecodeFile(path, v)
 		if err != nil {
 			return fmt.Errorf("config %s: %w", path, err)
 		}
-		if und := md.Undecoded(); len(und) > 0 {
-			keys := make([]string, len(und))
-			for i, k := range und {
-				keys[i] = k.String()
+		var unknown []string
+		var raw map[string]any
+		for _, k := range md.Undecoded() {
+			r, ok := findRenamed(renamed, k.String())
+			if !ok {
+				unknown = append(unknown, k.String())
+				continue
 			}
-			return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+			if md.IsDefined(strings.Split(r.New, ".")...) {
+				return fmt.Errorf("config %s: %s and %s are both set: %s is the old name of %s, remove it", path, r.Old, KeyName(r.New), r.Old, KeyName(r.New))
+			}
+			if raw == nil {
+				if _, err := toml.DecodeFile(path, &raw); err != nil {
+					return fmt.Errorf("config %s: %w", path, err)
+				}
+			}
+			val, _ := lookupKey(raw, k)
+			if err := setKey(reflect.ValueOf(v).Elem(), strings.Split(r.New, "."), val); err != nil {
+				return fmt.Errorf("config %s: %s: %w", path, r.Old, err)
+			}
+			warn(fmt.Sprintf("%s: %s is the old name of %s; it still works, but write %s", path, r.Old, KeyName(r.New), KeyName(r.New)))
+		}
+		if len(unknown) > 0 {
+			return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(unknown, ", "))
 		}
 	}
-	return ApplyEnv(envPrefix, v)
+	for _, r := range renamed {
+		oldName, newName := EnvName(envPrefix, r.Old), EnvName(envPrefix, r.New)
+		s, ok := os.LookupEnv(oldName)
+		if !ok || oldName == newName {
+			continue
+		}
+		if _, both := os.LookupEnv(newName); both {
+			return fmt.Errorf("environment %s and %s are both set: %s is the old name of %s, unset it", oldName, newName, oldName, newName)
+		}
+		if err := setKey(reflect.ValueOf(v).Elem(), strings.Split(r.New, "."), s); err != nil {
+			return fmt.Errorf("environment %s: %w", oldName, err)
+		}
+		warn(fmt.Sprintf("environment %s is the old name of %s; it still works, but set %s", oldName, newName, newName))
+	}
+	if err := ApplyEnv(envPrefix, v); err != nil {
+		return err
+	}
+	if n, ok := v.(Normalizer); ok {
+		n.Normalize()
+	}
+	return nil
+}
+
+// KeyName writes a dotted key as an operator finds it in the file:
+// "admin.token" is "[admin] token".
+func KeyName(dotted string) string {
+	if sec, key, ok := strings.Cut(dotted, "."); ok {
+		return "[" + sec + "] " + key
+	}
+	return dotted
+}
+
+// EnvName is the environment variable that overrides a dotted key:
+// prefix_SECTION_KEY, upper-cased.
+func EnvName(prefix, dotted string) string {
+	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(dotted, ".", "_"))
+}
+
+func findRenamed(renamed []Renamed, key string) (Renamed, bool) {
+	for _, r := range renamed {
+		if r.Old == key {
+			return r, true
+		}
+	}
+	return Renamed{}, false
+}
+
+// lookupKey finds the value of a key in the file decoded as maps.
+func lookupKey(m map[string]any, k toml.Key) (any, bool) {
+	var cur any = m
+	for _, part := range k {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// setKey sets the field of the struct rv that the dotted key path names
+// (by TOML tags, through embedded structs) to val: a string parsed as the
+// environment is, or a TOML value of a convertible type.
+func setKey(rv reflect.Value, path []string, val any) error {
+	fv, ok := fieldByKey(rv, path[0])
+	if !ok {
+		return fmt.Errorf("no key %s", strings.Join(path, "."))
+	}
+	if len(path) > 1 {
+		if fv.Kind() != reflect.Struct {
+			return fmt.Errorf("%s is not a section", path[0])
+		}
+		return setKey(fv, path[1:], val)
+	}
+	if s, ok := val.(string); ok {
+		if u, ok := fv.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+			return u.UnmarshalText([]byte(s))
+		}
+		return setScalar(fv, s)
+	}
+	v := reflect.ValueOf(val)
+	if !v.IsValid() || !v.Type().ConvertibleTo(fv.Type()) || fv.Kind() == reflect.String {
+		return fmt.Errorf("want a value like %v, got %v", fv.Interface(), val)
+	}
+	fv.Set(v.Convert(fv.Type()))
+	return nil
+}
+
+// fieldByKey finds the field tagged key in rv or in a struct it embeds.
+func fieldByKey(rv reflect.Value, key string) (reflect.Value, bool) {
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := tomlName(f)
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
+			if fv, ok := fieldByKey(rv.Field(i), key); ok {
+				return fv, true
+			}
+			continue
+		}
+		if tag == key {
+			return rv.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+// tomlName is the TOML key of a field ("" for an untagged embedded struct).
+func tomlName(f reflect.StructField) string {
+	tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+	if tag == "" && !f.Anonymous {
+		tag = strings.ToLower(f.Name)
+	}
+	return tag
 }
 
 // ApplyEnv overrides the scalar fields of the struct v from environment
@@ -152,15 +319,20 @@ func applyEnv(prefix string, rv reflect.Value, lookup func(string) (string, bool
 		if !f.IsExported() {
 			continue
 		}
-		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+		tag := tomlName(f)
 		if tag == "-" {
 			continue
 		}
-		if tag == "" {
-			tag = strings.ToLower(f.Name)
+		fv := rv.Field(i)
+		if tag == "" { // an embedded struct: its keys are the outer struct's
+			if fv.Kind() == reflect.Struct {
+				if err := applyEnv(prefix, fv, lookup); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		name := prefix + "_" + strings.ToUpper(tag)
-		fv := rv.Field(i)
 		if fv.Type() == reflect.TypeOf(Duration{}) {
 			if s, ok := lookup(name); ok {
 				var d Duration
@@ -205,6 +377,8 @@ func setScalar(fv reflect.Value, s string) error {
 			return fmt.Errorf("not an integer: %q", s)
 		}
 		fv.SetInt(n)
+	default:
+		return fmt.Errorf("cannot set a %s from %q", fv.Type(), s)
 	}
 	return nil
 }

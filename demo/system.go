@@ -263,11 +263,13 @@ func (s *System) Close() error {
 // platformConfig is the demo's platform: one institution at instURL.
 func platformConfig(addr, publicURL, dataDir, db, caFile, adminToken, instURL, appKey, appSecret, platCode string, poll time.Duration) platform.Config {
 	return platform.Config{
-		Listen:     config.Listen{Addr: addr, Plain: true, PublicURL: publicURL},
-		Storage:    config.Storage{DB: db, DataDir: dataDir},
-		TrustRoots: []string{caFile},
-		AdminToken: adminToken,
-		Outbox:     platform.OutboxConfig{PollInterval: config.Duration{Duration: poll}, BackoffMax: config.Duration{Duration: 2 * time.Second}},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: addr, Plain: true, PublicURL: publicURL},
+			Storage:    config.Storage{DB: db, DataDir: dataDir},
+			TrustRoots: []string{caFile},
+			Admin:      config.Admin{Token: adminToken},
+			Outbox:     config.Outbox{Poll: config.Duration{Duration: poll}, RetryMax: config.Duration{Duration: 2 * time.Second}},
+		},
 		Institutions: []platform.Institution{{
 			Peer: config.Peer{Name: InstitutionName, AppKey: appKey, AppSecret: appSecret, BaseURL: instURL,
 				PlatformCode: platCode, ChunkSize: 16 << 10},
@@ -283,19 +285,21 @@ func platformConfig(addr, publicURL, dataDir, db, caFile, adminToken, instURL, a
 // its seal in caDir (institution.key.pem, institution.cert.pem).
 func institutionConfig(addr, publicURL, dataDir, db, caFile, caDir, adminToken, platURL, appKey, appSecret, platCode string, poll time.Duration) institution.Config {
 	return institution.Config{
-		Listen:  config.Listen{Addr: addr, Plain: true, PublicURL: publicURL},
-		Storage: config.Storage{DB: db, DataDir: dataDir},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: addr, Plain: true, PublicURL: publicURL},
+			Storage:    config.Storage{DB: db, DataDir: dataDir},
+			Admin:      config.Admin{Token: adminToken},
+			TrustRoots: []string{caFile},
+			Outbox:     config.Outbox{Poll: config.Duration{Duration: poll}},
+		},
 		Institution: institution.Identity{Name: InstitutionName, CreditCode: InstitutionCode,
 			SealCert: filepath.Join(caDir, pki.CertFile("institution")), SealKey: filepath.Join(caDir, pki.KeyFile("institution")),
 			Prefix: "HXDB"},
-		Admin:      institution.Admin{Token: adminToken},
 		Underwrite: institution.Underwriting{Mode: institution.ModeAuto, MaxBond: "50000000", Blocked: []string{BlockedCode}},
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
 		Products:   []institution.Product{{Name: ProductName, Rate: "0.005", MinPremium: "100", Terms: "见索即付，不可撤销"}},
 		Platforms: []institution.Platform{{Peer: config.Peer{Name: PlatformName, AppKey: appKey, AppSecret: appSecret,
 			BaseURL: platURL, PlatformCode: platCode, ChunkSize: 16 << 10}}},
-		TrustRoots: []string{caFile},
-		Outbox:     institution.OutboxSettings{Poll: config.Duration{Duration: poll}},
 	}
 }
 

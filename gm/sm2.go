@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/emmansun/gmsm/ecdh"
 	"github.com/emmansun/gmsm/sm2"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -235,12 +236,24 @@ func DescribeSM2Ciphertext(ct []byte) string {
 		return fmt.Sprintf("ciphertext is %d bytes, too short for SM2 (a 1-byte message gives 98 bytes with the 04 prefix, 97 without)", n)
 	}
 	if ct[0] == 0x04 && n > sm2PointLen+sm2HashLen {
+		// One C1 in 256 without the prefix has an X starting 04 too: the
+		// curve tells which reading is a point.
+		if !isSM2Point(ct[:sm2PointLen]) && isSM2Point(append([]byte{0x04}, ct[:sm2PointLen-1]...)) {
+			return fmt.Sprintf("ciphertext is %d bytes and looks like C1C3C2 or C1C2C3 without the 04 prefix (a %d-byte message; it starts 04, but only without a prefix is C1 a point of the curve)", n, n-sm2PointLen+1-sm2HashLen)
+		}
 		return fmt.Sprintf("ciphertext is %d bytes and looks like C1C3C2 or C1C2C3 with the 04 prefix (starts 04): a %d-byte message", n, n-sm2PointLen-sm2HashLen)
 	}
 	if ct[0] == 0x30 {
 		return fmt.Sprintf("ciphertext is %d bytes, starts 30 but is not a valid ASN.1 SM2Cipher; as C1C3C2/C1C2C3 without the 04 prefix it would be a %d-byte message", n, n-sm2PointLen+1-sm2HashLen)
 	}
 	return fmt.Sprintf("ciphertext is %d bytes and starts %02x, not 04 or 30: looks like C1C3C2 or C1C2C3 without the 04 prefix (a %d-byte message)", n, ct[0], n-sm2PointLen+1-sm2HashLen)
+}
+
+// isSM2Point reports whether p is an uncompressed point (04||X||Y) on the
+// SM2 curve.
+func isSM2Point(p []byte) bool {
+	_, err := ecdh.P256().NewPublicKey(p)
+	return err == nil
 }
 
 // SM2Sign signs msg with SM2 over SM3 with the user ID 1234567812345678

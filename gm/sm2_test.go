@@ -68,6 +68,24 @@ func TestSM2DecryptDiagnosis(t *testing.T) {
 		}
 		return ct
 	}
+	// The X of C1 is random, and the diagnosis of a C1 without its 04
+	// prefix depends on X's first byte: withX draws ciphertexts until
+	// that byte fits (1 in 256 for a given byte; 2^16 draws never all
+	// miss in practice).
+	withX := func(fits func(b byte) bool) []byte {
+		for range 1 << 16 {
+			if ct := enc(C1C3C2); fits(ct[1]) {
+				return ct
+			}
+		}
+		t.Fatal("no ciphertext with a fitting X")
+		return nil
+	}
+	plainX := withX(func(b byte) bool { return b != 0x04 && b != 0x30 })
+	x04 := withX(func(b byte) bool { return b == 0x04 })
+	x30 := withX(func(b byte) bool { return b == 0x30 })
+	badY := append([]byte{}, x04...) // prefixed, X starts 04, Y altered: C1 is no point either way
+	badY[sm2PointLen-1] ^= 1
 	tests := []struct {
 		name string
 		ct   []byte
@@ -83,8 +101,16 @@ func TestSM2DecryptDiagnosis(t *testing.T) {
 			[]string{"looks like ASN.1 DER (starts 30)", "16-byte message", "it decrypts as asn1"}},
 		{"c1c3c2 sent, asn1 configured", enc(C1C3C2), ASN1, false,
 			[]string{"with the 04 prefix", "it decrypts as c1c3c2"}},
-		{"no prefix sent, asn1 configured", enc(C1C3C2)[1:], ASN1, false,
-			[]string{"112 bytes", "without the 04 prefix", "it decrypts as c1c3c2"}},
+		{"no prefix sent, asn1 configured", plainX[1:], ASN1, false,
+			[]string{"112 bytes", "not 04 or 30", "without the 04 prefix", "16-byte message", "it decrypts as c1c3c2"}},
+		{"no prefix sent, X starts 04", x04[1:], ASN1, false,
+			[]string{"112 bytes", "without the 04 prefix", "16-byte message", "it decrypts as c1c3c2"}},
+		{"no prefix sent, X starts 04, wrong key", x04[1:], C1C3C2, true,
+			[]string{"112 bytes", "without the 04 prefix", "16-byte message", "no layout decrypts it"}},
+		{"no prefix sent, X starts 30", x30[1:], ASN1, false,
+			[]string{"112 bytes", "starts 30 but is not a valid ASN.1", "without the 04 prefix", "16-byte message", "it decrypts as c1c3c2"}},
+		{"04 prefix, altered C1", badY, C1C3C2, false,
+			[]string{"113 bytes", "with the 04 prefix", "16-byte message", "no layout decrypts it"}},
 		{"wrong key", enc(C1C3C2), C1C3C2, true,
 			[]string{"no layout decrypts it", "wrong private key"}},
 		{"wrong key asn1", enc(ASN1), ASN1, true,

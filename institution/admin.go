@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -154,23 +155,15 @@ func (s *Service) Outbox(ctx context.Context, f store.OutboxFilter) ([]store.Out
 	return s.db.OutboxList(ctx, f)
 }
 
-// RetryOutbox requeues a dead or failed outbound message.
-func (s *Service) RetryOutbox(ctx context.Context, id int64) error {
-	err := s.db.OutboxRetry(ctx, id)
-	if err == nil {
-		s.disp.Kick()
-	}
-	return err
-}
-
-// adminRoutes is the admin JSON API (behind requireAdmin).
-func (s *Service) adminRoutes() http.Handler {
-	mux := http.NewServeMux()
+// adminRoutes registers the institution's own admin JSON API, beside
+// what every service serves (package service: the message log, the
+// outbox, /api/openapi.json, which describes them all).
+func (s *Service) adminRoutes(mux *service.Mux) {
 	mux.HandleFunc("GET /api/applications", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		limit, _ := strconv.Atoi(q.Get("limit"))
 		offset, _ := strconv.Atoi(q.Get("offset"))
-		list, err := s.Applications(r.Context(), ListFilter{State: State(q.Get("state")), Peer: q.Get("platform"),
+		list, err := s.Applications(r.Context(), ListFilter{State: stateParam(q.Get("state")), Peer: q.Get("platform"),
 			ApplyNo: q.Get("applyno"), BidderCode: q.Get("biddercode"), BaohanNo: q.Get("baohanno"), Limit: limit, Offset: offset})
 		s.answer(w, r, list, err)
 	})
@@ -276,39 +269,6 @@ func (s *Service) adminRoutes() http.Handler {
 		list, err := s.Giveups(r.Context())
 		s.answer(w, r, list, err)
 	})
-	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		limit, _ := strconv.Atoi(q.Get("limit"))
-		before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-		list, err := s.Messages(r.Context(), store.LogFilter{ApplyNo: q.Get("applyno"), Interface: q.Get("interface"),
-			Peer: q.Get("platform"), Direction: q.Get("direction"), Before: before, Limit: limit, WithBodies: q.Get("bodies") == "1"})
-		s.answer(w, r, list, err)
-	})
-	mux.HandleFunc("GET /api/outbox", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		limit, _ := strconv.Atoi(q.Get("limit"))
-		before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-		list, err := s.Outbox(r.Context(), store.OutboxFilter{State: store.State(q.Get("state")), Peer: q.Get("platform"),
-			Interface: q.Get("interface"), ApplyNo: q.Get("applyno"), Before: before, Limit: limit})
-		for i := range list { // chunks are large and encrypted: show their size, not their bytes
-			if f, ok := list[i].Fields["baohanfile"]; ok {
-				list[i].Fields["baohanfile"] = "(" + strconv.Itoa(len(f)) + " base64 characters)"
-			}
-		}
-		s.answer(w, r, list, err)
-	})
-	mux.HandleFunc("POST /api/outbox/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil {
-			s.fail(w, r, ErrNotFound)
-			return
-		}
-		s.answer(w, r, map[string]string{"status": "requeued"}, s.RetryOutbox(r.Context(), id))
-	})
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, apiError{"no such admin endpoint: " + r.Method + " " + r.URL.Path})
-	})
-	return mux
 }
 
 func (s *Service) answer(w http.ResponseWriter, r *http.Request, v any, err error) {

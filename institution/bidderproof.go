@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -348,26 +347,4 @@ func (s *Service) BidderGiveUp(ctx context.Context, token string, p BidderProof)
 func (s *Service) bidderActor(cert *smx509.Certificate) string {
 	code, _ := s.codes.Of(cert)
 	return "bidder:" + code
-}
-
-// loadTrustRoots reads the CA certificates bidder certificates chain to.
-func loadTrustRoots(files []string) (*smx509.CertPool, error) {
-	if len(files) == 0 {
-		return nil, nil
-	}
-	roots := smx509.NewCertPool()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots: %w", err)
-		}
-		certs, err := gm.ParseCertificates(b)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots %s: %w", f, err)
-		}
-		for _, c := range certs {
-			roots.AddCert(c)
-		}
-	}
-	return roots, nil
 }

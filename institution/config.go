@@ -5,38 +5,49 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/service"
 )
 
 // Config is the institution's configuration, as read from TOML by
-// config.Load (environment prefix EnvPrefix). docs/institution.example.toml
-// explains every key.
+// LoadConfig (environment prefix EnvPrefix): the settings every service
+// has (config.Common: trust_roots, timestamp_window, [listen], [storage],
+// [admin], [outbox]), its own, and its platforms.
+// docs/institution.example.toml explains every key.
 type Config struct {
-	Listen      config.Listen   `toml:"listen"`
-	Storage     config.Storage  `toml:"storage"`
-	Institution Identity        `toml:"institution"`
-	Admin       Admin           `toml:"admin"`
-	Underwrite  Underwriting    `toml:"underwriting"`
-	Invoicing   Invoicing       `toml:"invoicing"`
-	Products    []Product       `toml:"product"`
-	Platforms   []Platform      `toml:"platform"`
-	Outbox      OutboxSettings  `toml:"outbox"`
-	TrustRoots  []string        `toml:"trust_roots"` // PEM files of the CAs that issue bidder certificates
-	MaxBody     int64           `toml:"max_body"`    // bytes of one request body; default 16 MiB
-	Window      config.Duration `toml:"timestamp_window"`
-
-	// TrustRoot are more trust roots, each with where its CAs put the
-	// bidder's credit code (config.TrustRoot).
-	TrustRoot []config.TrustRoot `toml:"trust_root"`
+	config.Common
+	Institution Identity     `toml:"institution"`
+	Underwrite  Underwriting `toml:"underwriting"`
+	Invoicing   Invoicing    `toml:"invoicing"`
+	Products    []Product    `toml:"product"`
+	Platforms   []Platform   `toml:"platform"`
 }
 
 // EnvPrefix prefixes the environment overrides of Config:
 // BAOHAN_INSTITUTION_LISTEN_ADDR overrides listen.addr.
 const EnvPrefix = "BAOHAN_INSTITUTION"
+
+// renamed are the keys an older institution spelled otherwise: they
+// still work, with a warning naming the new key.
+var renamed = []config.Renamed{
+	{Old: "max_body", New: "listen.max_body"},
+	{Old: "outbox.per_platform", New: "outbox.per_peer"},
+}
+
+// LoadConfig reads the TOML file at path ("" for none) and applies the
+// BAOHAN_INSTITUTION_* environment variables. Keys of older versions
+// still work; Warnings says what to write instead.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	if err := config.Load(path, EnvPrefix, &c, renamed...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
 
 // Identity is who the institution is and how it seals.
 type Identity struct {
@@ -45,15 +56,10 @@ type Identity struct {
 	SealCert    string `toml:"seal_cert"`       // PEM file: the seal certificate (SM2)
 	SealKey     string `toml:"seal_key"`        // PEM file: its private key
 	SealPicture string `toml:"seal_picture"`    // PNG file; generated from the name when empty
-	SealName    string `toml:"seal_name"`       // name in the seal; default "<Name>电子保函专用章"
+	SealName    string `toml:"seal_name"`       // name in the seal; default "<Name>保函专用章"
 	Prefix      string `toml:"baohanno_prefix"` // guarantee numbers are PREFIX+yyyymmdd+sequence
 	Address     string `toml:"address"`
 	Phone       string `toml:"phone"`
-}
-
-// Admin protects the admin API under /api/.
-type Admin struct {
-	Token string `toml:"token"` // bearer token; BAOHAN_INSTITUTION_ADMIN_TOKEN overrides
 }
 
 // Underwriting are the rules every application passes before approval.
@@ -98,58 +104,22 @@ type Platform struct {
 	BasicAccount bool `toml:"basic_account"`
 }
 
-// OutboxSettings tune the delivery of outbound messages.
-type OutboxSettings struct {
-	Workers     int             `toml:"workers"`      // concurrent deliveries; default 4
-	MaxAttempts int             `toml:"max_attempts"` // then the message is parked as failed; default 0 = retry forever
-	Poll        config.Duration `toml:"poll"`         // idle poll interval; default 1s
-	// RetryInitial and RetryMax bound the backoff between attempts
-	// (defaults 1s and 5m, doubling, ±20% jitter).
-	RetryInitial config.Duration `toml:"retry_initial"`
-	RetryMax     config.Duration `toml:"retry_max"`
-	// Lease is how long a claimed delivery is this process's. After a
-	// crash its claims in flight are taken up again only when their lease
-	// runs out, so it is kept short: it must only outlast one call (the
-	// longest platform timeout) and the recording of its answer. Default:
-	// one minute, or the longest timeout plus 30s when that is more.
-	Lease config.Duration `toml:"lease"`
-	// PerPlatform is the most deliveries in flight to one platform
-	// (store.Dispatcher.PerPeer), so that a platform that times out holds
-	// at most that many workers while the others are served. 0: half the
-	// workers, rounded up (2 of the default 4), or no limit when only one
-	// platform is configured (there is nobody to protect from it); -1 (or
-	// workers or more): no limit. It counts this process's deliveries:
-	// replicas each allow as many.
-	PerPlatform int `toml:"per_platform"`
+// peerConfigs are the platforms' peer settings.
+func (c *Config) peerConfigs() []config.Peer {
+	out := make([]config.Peer, len(c.Platforms))
+	for i, p := range c.Platforms {
+		out[i] = p.Peer
+	}
+	return out
 }
 
-// perPlatform is the outbox's limit of deliveries in flight to one
-// platform (store.Dispatcher.PerPeer) that outbox.per_platform asks for:
-// unset with a single platform, no limit.
-func (c *Config) perPlatform() int {
-	if c.Outbox.PerPlatform == 0 && len(c.Platforms) <= 1 {
-		return -1
+// withDefaults names each platform (its appkey when it has no name).
+func (c Config) withDefaults() Config {
+	c.Platforms = append([]Platform(nil), c.Platforms...)
+	for i := range c.Platforms {
+		c.Platforms[i].Name = c.Platforms[i].DisplayName()
 	}
-	return c.Outbox.PerPlatform
-}
-
-// lease is the outbox lease in force (OutboxSettings.Lease).
-func (c *Config) lease() time.Duration {
-	if c.Outbox.Lease.Duration > 0 {
-		return c.Outbox.Lease.Duration
-	}
-	return max(time.Minute, c.longestTimeout()+30*time.Second)
-}
-
-// minLeaseMargin is the least a lease must outlast the longest call.
-const minLeaseMargin = 5 * time.Second
-
-func (c *Config) longestTimeout() time.Duration {
-	var d time.Duration
-	for _, p := range c.Platforms {
-		d = max(d, p.CallTimeout())
-	}
-	return d
+	return c
 }
 
 // Underwriting and invoicing modes.
@@ -175,10 +145,27 @@ type checked struct {
 // Check validates c (New does too): every problem, each naming its key.
 func (c *Config) Check() error {
 	_, err := c.check()
-	return err
+	return errors.Join(c.Common.Check(spec.PeerKind, c.peerConfigs()), err)
 }
 
-// check validates c and parses its decimals. The errors name the key.
+// CheckInput is what `baohan institution check` checks of the
+// configuration read from source.
+func (c Config) CheckInput(source string) service.CheckInput {
+	_, err := c.check()
+	return service.CheckInput{Spec: spec, Source: source, Config: c.Common, Peers: c.peerConfigs(),
+		Summary:  fmt.Sprintf("%d platforms, %d products", len(c.Platforms), len(c.Products)),
+		Problems: err,
+		Files: []service.File{
+			{Key: "institution.seal_cert", Path: c.Institution.SealCert, Parse: func(b []byte) error { _, err := gm.ParseCertificate(b); return err }},
+			{Key: "institution.seal_key", Path: c.Institution.SealKey, Parse: func(b []byte) error { _, err := gm.ParsePrivateKey(b); return err }},
+			{Key: "institution.seal_picture", Path: c.Institution.SealPicture},
+		},
+	}
+}
+
+// check validates the institution's own settings and parses its
+// decimals (the common ones are config.Common's). The errors name the
+// key.
 func (c *Config) check() (*checked, error) {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -240,34 +227,12 @@ func (c *Config) check() (*checked, error) {
 		}
 		out.products = append(out.products, product{Name: p.Name, Rate: rate, Min: min, Terms: p.Terms})
 	}
-	if len(c.Platforms) == 0 {
-		add("at least one [[platform]] is required")
-	}
-	keys := map[string]bool{}
 	codes := map[string]bool{}
-	for i, p := range c.Platforms {
-		if p.Name == "" {
-			add("platform[%d]: name is required", i)
-		}
-		if _, err := p.Transport(); err != nil {
-			errs = append(errs, err)
-		}
-		if p.BaseURL == "" {
-			add("platform %q: base_url is required (baohannotice and the uploads go there)", p.Name)
-		}
-		if keys[p.AppKey] {
-			add("platform %q: appkey %q used by two platforms", p.Name, p.AppKey)
-		}
-		keys[p.AppKey] = true
+	for _, p := range c.Platforms {
 		if p.PlatformCode != "" && codes[p.PlatformCode] {
-			add("platform %q: platformcode %q used by two platforms", p.Name, p.PlatformCode)
+			add("platform %q: platformcode %q used by two platforms", p.DisplayName(), p.PlatformCode)
 		}
 		codes[p.PlatformCode] = true
-	}
-	if l := c.Outbox.Lease.Duration; l < 0 {
-		add("outbox.lease must be positive, got %s", l)
-	} else if l > 0 && l < c.longestTimeout()+minLeaseMargin {
-		add("outbox.lease %s must outlast the longest platform call (timeout %s) by at least %s", l, c.longestTimeout(), minLeaseMargin)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -31,8 +31,10 @@
 //	                                   bidderauth institution-quit | institution-giveup,
 //	                                   for this service's listen.public_url)
 //	GET  /invoices/<token>             an issued invoice
-//	/api/...                           the admin API (bearer token), see admin.go
-//	GET  /metrics, /healthz
+//	/api/...                           the admin API (bearer token): admin.go and, as every
+//	                                   service, the message log and the outbox (package
+//	                                   service); all described at /api/openapi.json
+//	GET  /metrics, /healthz, /readyz
 //
 // The application's life is the State machine in state.go; the issuance
 // of a guarantee file (ciphertext, then plaintext after the bid opening)

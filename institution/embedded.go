@@ -15,18 +15,18 @@ import (
 // Embedded defaults: what `baohan institution serve` runs on without a
 // configuration file.
 const (
-	DemoPlatformName   = "demo"
-	DemoAppKey         = "demo-inst"
-	DemoPlatformURL    = "http://127.0.0.1:8080"
-	DemoInstitution    = "示范融资担保有限公司"
-	demoIdentityName   = "institution"
-	demoSecretFile     = "demo-inst.appsecret"
-	demoAdminTokenFile = "admin.token"
+	DefaultAddr      = "127.0.0.1:8082"
+	DemoPlatformName = "demo"
+	DemoAppKey       = "demo-inst"
+	DemoPlatformURL  = "http://127.0.0.1:8080"
+	DemoInstitution  = "示范融资担保有限公司"
+	demoIdentityName = "institution"
+	demoSecretFile   = "demo-inst.appsecret"
 )
 
 // EmbeddedOptions adjust Embedded.
 type EmbeddedOptions struct {
-	Addr        string // listen address, e.g. 127.0.0.1:8090
+	Addr        string // listen address (default DefaultAddr)
 	PublicURL   string // default http://<Addr>
 	PlatformURL string // the demo platform's base URL (default DemoPlatformURL)
 	DB          string // "" = SQLite in the data directory
@@ -43,7 +43,7 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 		return Config{}, errors.New("a data directory is required")
 	}
 	if opts.Addr == "" {
-		return Config{}, errors.New("a listen address is required")
+		opts.Addr = DefaultAddr
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Config{}, err
@@ -79,13 +79,6 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 	if made {
 		fmt.Fprintf(w, "demo platform peer: appkey %s appsecret %s (kept in %s)\n", DemoAppKey, secret, filepath.Join(dir, demoSecretFile))
 	}
-	token, made, err := service.ReadOrMakeSecret(filepath.Join(dir, demoAdminTokenFile))
-	if err != nil {
-		return Config{}, err
-	}
-	if made {
-		fmt.Fprintf(w, "admin API bearer token %s (kept in %s)\n", token, filepath.Join(dir, demoAdminTokenFile))
-	}
 	public := opts.PublicURL
 	if public == "" {
 		public = "http://" + opts.Addr
@@ -94,23 +87,28 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 	if platformURL == "" {
 		platformURL = DemoPlatformURL
 	}
-	return Config{
-		Listen:  config.Listen{Addr: opts.Addr, Plain: true, PublicURL: public},
-		Storage: config.Storage{DB: opts.DB, DataDir: dir},
+	cfg := Config{
+		Common: config.Common{
+			Listen:     config.Listen{Addr: opts.Addr, Plain: true, PublicURL: public},
+			Storage:    config.Storage{DB: opts.DB, DataDir: dir},
+			TrustRoots: []string{filepath.Join(caDir, pki.CACertFile)},
+		},
 		Institution: Identity{
 			Name: DemoInstitution, CreditCode: id.CreditCode,
 			SealCert: filepath.Join(caDir, pki.CertFile(demoIdentityName)),
 			SealKey:  filepath.Join(caDir, pki.KeyFile(demoIdentityName)),
 			Prefix:   "DEMO",
 		},
-		Admin:      Admin{Token: token},
 		Underwrite: Underwriting{Mode: ModeAuto},
 		Invoicing:  Invoicing{Mode: ModeAuto},
 		Products: []Product{{Name: "投标保函", Rate: "0.005", MinPremium: "100",
 			Terms: "见索即付：在保函有效期内，受益人提交书面索赔通知即予赔付，金额不超过担保金额。"}},
-		Platforms:  []Platform{{Peer: config.Peer{Name: DemoPlatformName, AppKey: DemoAppKey, AppSecret: secret, BaseURL: platformURL}}},
-		TrustRoots: []string{filepath.Join(caDir, pki.CACertFile)},
-	}, nil
+		Platforms: []Platform{{Peer: config.Peer{Name: DemoPlatformName, AppKey: DemoAppKey, AppSecret: secret, BaseURL: platformURL}}},
+	}
+	if err := service.EnsureAdminToken(&cfg.Common, w); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
 }
 
 func exists(p string) bool {

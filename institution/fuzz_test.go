@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // FuzzApplyCiphertexts: whatever a platform sends as applydata and
@@ -14,9 +15,14 @@ func FuzzApplyCiphertexts(f *testing.F) {
 	f.Add("", "", "asn1")
 	f.Add("!!!", "MIIB", "c1c2c3")
 	f.Fuzz(func(t *testing.T, applyData, envelope, layout string) {
-		ps, err := newPeerSet([]Platform{{Peer: config.Peer{Name: "p", AppKey: "k", AppSecret: "s", SM2Layout: layout}}})
+		p := Platform{Peer: config.Peer{Name: "p", AppKey: "k", AppSecret: "s", SM2Layout: layout}}
+		tp, err := p.Transport()
 		if err != nil {
 			return
+		}
+		ps, err := newPeerSet([]Platform{p}, map[string]*transport.Peer{"p": tp})
+		if err != nil {
+			t.Fatal(err)
 		}
 		_ = checkApplyCiphertexts(applyData, envelope, ps.byName["p"])
 	})

@@ -325,18 +325,20 @@ func newEnv(t testing.TB, pg bool, opts ...envOption) *env {
 	}))
 	t.Cleanup(e.srv.Close)
 	e.cfg = Config{
-		Listen:      config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: e.srv.URL},
-		Storage:     config.Storage{DB: e.dbURL, DataDir: e.dataDir},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: e.srv.URL},
+			Storage:    config.Storage{DB: e.dbURL, DataDir: e.dataDir},
+			Admin:      config.Admin{Token: "admin-token"},
+			TrustRoots: []string{filepath.Join(dir, "ca.pem")},
+			Outbox: config.Outbox{Poll: config.Duration{Duration: 20 * time.Millisecond},
+				RetryInitial: config.Duration{Duration: 20 * time.Millisecond}, RetryMax: config.Duration{Duration: 200 * time.Millisecond}},
+		},
 		Institution: Identity{Name: testInstName, CreditCode: inst.CreditCode, SealCert: filepath.Join(dir, "inst.cert.pem"), SealKey: filepath.Join(dir, "inst.key.pem"), Prefix: "TB"},
-		Admin:       Admin{Token: "admin-token"},
 		Underwrite:  Underwriting{Mode: ModeAuto, MaxBond: "1000000", Blocked: []string{"91110000BLCKED000A"}},
 		Invoicing:   Invoicing{Mode: ModeAuto, Code: "011001900111"},
 		Products:    []Product{{Name: "投标保函", Rate: "0.005", MinPremium: "100", Terms: "见索即付"}, {Name: "优惠", Rate: "0.003", MinPremium: "50"}},
 		Platforms: []Platform{{Peer: config.Peer{Name: testPlatName, AppKey: testAppKey, AppSecret: testSecret,
 			BaseURL: e.plat.srv.URL, PlatformCode: testPlatCode, ChunkSize: 1024}}},
-		TrustRoots: []string{filepath.Join(dir, "ca.pem")},
-		Outbox: OutboxSettings{Poll: config.Duration{Duration: 20 * time.Millisecond},
-			RetryInitial: config.Duration{Duration: 20 * time.Millisecond}, RetryMax: config.Duration{Duration: 200 * time.Millisecond}},
 	}
 	for _, o := range opts {
 		o(&e.cfg)

@@ -1,7 +1,6 @@
 package institution
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,16 +10,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/service"
 )
 
-// routes is the service's whole HTTP surface.
-func (s *Service) routes() http.Handler {
-	mux := http.NewServeMux()
-
-	// The bidder's flow behind redirecturl (JSON; the console adds pages).
+// publicRoutes are the routes without the admin token: the bidder's
+// flow behind redirecturl (JSON; the console adds pages) and invoices.
+func (s *Service) publicRoutes(mux *service.Mux) {
 	mux.HandleFunc("GET /bidder/{token}", s.bidderGet)
 	mux.HandleFunc("POST /bidder/{token}/open", s.bidderOpen)
 	mux.HandleFunc("GET /bidder/{token}/agreement", s.bidderAgreement)
@@ -30,21 +26,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /bidder/{token}/challenge", s.bidderChallenge)
 	mux.HandleFunc("POST /bidder/{token}/quit", s.bidderQuit)
 	mux.HandleFunc("POST /bidder/{token}/giveup", s.bidderGiveUp)
-
 	mux.HandleFunc("GET /invoices/{token}", s.serveInvoice)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.gatherer, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.db.PingContext(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("/api/", s.requireAdmin(s.adminRoutes()))
-
-	// Everything else is the protocol: <prefix>/<interface>, always JSON.
-	mux.Handle("/", s.server)
-	return mux
 }
 
 // maxAgreement bounds a signed agreement upload.
@@ -245,22 +227,4 @@ func (s *Service) bidderGiveUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, g)
-}
-
-// requireAdmin checks the bearer token of the admin API.
-func (s *Service) requireAdmin(h http.Handler) http.Handler {
-	want := []byte(s.cfg.Admin.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(want) == 0 {
-			writeJSON(w, http.StatusForbidden, apiError{"the admin API is disabled: set admin.token"})
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="baohan institution"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{"a valid bearer token is required"})
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }

@@ -10,7 +10,6 @@ import (
 // metrics are the service's Prometheus series, all prefixed
 // baohan_institution_.
 type metrics struct {
-	gatherer        prometheus.Gatherer
 	inbound         *prometheus.CounterVec // interface, outcome (ok|refused|error)
 	outbound        *prometheus.CounterVec // interface, outcome (ok|refused|error)
 	transitions     *prometheus.CounterVec // from, to
@@ -21,9 +20,8 @@ type metrics struct {
 	dropped         *prometheus.CounterVec // kind: unauthenticated records and log lines not written
 }
 
-func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		gatherer: g,
 		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baohan_institution_requests_total",
 			Help: "Requests served to platforms, by interface and outcome."}, []string{"interface", "outcome"}),
 		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baohan_institution_calls_total",

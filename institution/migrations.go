@@ -1,13 +1,19 @@
 package institution
 
-import "embed"
+import (
+	"embed"
+	"io/fs"
 
-// Migrations are the institution's goose migrations (portable SQL for
-// SQLite and PostgreSQL), applied by New with store.DB.Migrate under the
-// version table MigrationTable.
-//
+	"github.com/baohan-dev/baohan/service"
+)
+
+// VersionTable is the goose version table of the institution's
+// migrations.
+const VersionTable = "goose_institution"
+
 //go:embed migrations/*.sql
-var Migrations embed.FS
+var migrationFiles embed.FS
 
-// MigrationTable is goose's version table for the institution's schema.
-const MigrationTable = "goose_institution"
+// Migrations returns the institution's migrations (portable SQL, applied
+// with store.DB.Migrate and VersionTable). New applies them at start.
+func Migrations() fs.FS { return service.MigrationsIn(migrationFiles, "migrations") }

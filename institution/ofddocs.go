@@ -30,10 +30,10 @@ type OFDDocuments struct {
 	now   func() time.Time
 }
 
-// NewOFDDocuments loads the seal certificate, key and picture of id and
-// the trust roots (PEM files) for bidder certificates, and makes the
-// institution's seal.
-func NewOFDDocuments(id Identity, trustRoots []string, now func() time.Time) (*OFDDocuments, error) {
+// NewOFDDocuments loads the seal certificate, key and picture of id, and
+// makes the institution's seal; the bidders' signatures are checked
+// against roots (at least one certificate: the service's trust_roots).
+func NewOFDDocuments(id Identity, roots *gm.TrustRoots, now func() time.Time) (*OFDDocuments, error) {
 	certPEM, err := os.ReadFile(id.SealCert)
 	if err != nil {
 		return nil, fmt.Errorf("institution.seal_cert: %w", err)
@@ -53,46 +53,32 @@ func NewOFDDocuments(id Identity, trustRoots []string, now func() time.Time) (*O
 	if !key.PublicKey.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("institution.seal_key %s does not belong to institution.seal_cert %s", id.SealKey, id.SealCert)
 	}
-	roots := smx509.NewCertPool()
-	for _, f := range trustRoots {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots: %w", err)
-		}
-		certs, err := gm.ParseCertificates(b)
-		if err != nil {
-			return nil, fmt.Errorf("trust_roots %s: %w", f, err)
-		}
-		for _, c := range certs {
-			roots.AddCert(c)
-		}
-	}
-	if len(trustRoots) == 0 {
+	if roots.Len() == 0 {
 		return nil, errors.New("trust_roots: at least one CA certificate file is required to verify bidders' signatures")
 	}
-	var seal *ses.Seal
+	name := id.SealName
+	if name == "" {
+		name = id.Name + "保函专用章"
+	}
+	spec := ses.SealSpec{Name: name, Holders: []*smx509.Certificate{cert}, WidthMM: 40, HeightMM: 40,
+		ValidStart: cert.NotBefore, ValidEnd: cert.NotAfter}
 	if id.SealPicture != "" {
-		picture, err := os.ReadFile(id.SealPicture)
-		if err != nil {
+		if spec.Picture, err = os.ReadFile(id.SealPicture); err != nil {
 			return nil, fmt.Errorf("institution.seal_picture: %w", err)
 		}
-		name := id.SealName
-		if name == "" {
-			name = id.Name + "保函专用章"
-		}
-		seal, err = ses.MakeSeal(key, cert, ses.SealSpec{Name: name, Holders: []*smx509.Certificate{cert}, Picture: picture,
-			WidthMM: 40, HeightMM: 40, ValidStart: cert.NotBefore, ValidEnd: cert.NotAfter})
-		if err != nil {
-			return nil, fmt.Errorf("making the institution's seal: %w", err)
-		}
 	} else {
-		// The round seal picture is drawn by ofd/guarantee.
-		seal, err = guarantee.InstitutionSeal(key, cert, id.Name, cert.NotBefore, cert.NotAfter)
-		if err != nil {
+		// The round seal of ofd/guarantee, as guarantee.InstitutionSeal
+		// draws it.
+		spec.Type = ses.SealTypeOrganization
+		if spec.Picture, err = guarantee.SealPicture(id.Name, "保函专用章"); err != nil {
 			return nil, fmt.Errorf("making the institution's seal: %w", err)
 		}
 	}
-	return &OFDDocuments{id: id, cert: cert, key: key, seal: seal, roots: roots, now: now}, nil
+	seal, err := ses.MakeSeal(key, cert, spec)
+	if err != nil {
+		return nil, fmt.Errorf("making the institution's seal: %w", err)
+	}
+	return &OFDDocuments{id: id, cert: cert, key: key, seal: seal, roots: roots.Pool(), now: now}, nil
 }
 
 // VerifyAgreement implements Documents: every signature of signed holds

@@ -22,15 +22,14 @@ type peerSet struct {
 	byName map[string]*platformPeer
 }
 
-func newPeerSet(ps []Platform) (*peerSet, error) {
+// newPeerSet pairs the configured platforms with their transport form
+// (service.Core.Peers, by name).
+func newPeerSet(ps []Platform, tps map[string]*transport.Peer) (*peerSet, error) {
 	s := &peerSet{byKey: map[string]*platformPeer{}, byName: map[string]*platformPeer{}}
 	for _, p := range ps {
-		tp, err := p.Transport()
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := s.byName[p.Name]; dup {
-			return nil, fmt.Errorf("platform %q configured twice", p.Name)
+		tp, ok := tps[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("platform %q has no transport peer", p.Name)
 		}
 		pp := &platformPeer{cfg: p, peer: tp, timeout: p.CallTimeout()}
 		s.byKey[p.AppKey] = pp

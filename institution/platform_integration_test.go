@@ -38,11 +38,13 @@ func TestWithBaohanPlatform(t *testing.T) {
 	e.start()
 
 	pcfg := platform.Config{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: psrv.URL},
-		Storage:    config.Storage{DataDir: t.TempDir()},
-		TrustRoots: e.cfg.TrustRoots,
-		AdminToken: "p-admin",
-		Outbox:     platform.OutboxConfig{PollInterval: config.Duration{Duration: 20 * time.Millisecond}},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: psrv.URL},
+			Storage:    config.Storage{DataDir: t.TempDir()},
+			TrustRoots: e.cfg.TrustRoots,
+			Admin:      config.Admin{Token: "p-admin"},
+			Outbox:     config.Outbox{Poll: config.Duration{Duration: 20 * time.Millisecond}},
+		},
 		Institutions: []platform.Institution{{
 			Peer:     config.Peer{Name: "inst", AppKey: testAppKey, AppSecret: testSecret, BaseURL: e.srv.URL, PlatformCode: testPlatCode},
 			Products: []platform.Product{{Name: "投标保函", Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},

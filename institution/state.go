@@ -39,9 +39,20 @@ const (
 	Quit State = "quit"
 	// Cancelled: the bid agent cancelled the guarantee (canclenotice). Final.
 	Cancelled State = "cancelled"
-	// GivenUp: the bidder abandoned the application. Final.
-	GivenUp State = "givenup"
+	// GivenUp: the bidder abandoned the application. Final. (Spelled
+	// "givenup" before; migration 00004 renamed it to the platform's
+	// name, and the admin API's state filter still takes the old one.)
+	GivenUp State = "given_up"
 )
+
+// stateParam is a state given as a filter: the old spelling of GivenUp
+// is GivenUp.
+func stateParam(s string) State {
+	if s == "givenup" {
+		return GivenUp
+	}
+	return State(s)
+}
 
 // States lists every state in the order of the flow.
 var States = []State{Received, Opened, Signed, Paid, Reviewing, Approved, Rejected,

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,20 +14,21 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 )
 
-// The admin JSON API under /api/, for the console and operators. Every
-// request needs "Authorization: Bearer <admin token>". Answers are JSON:
-// the object asked for, or {"error": "...", "field": "..."} with a 4xx or
-// 5xx status.
+// The platform's admin JSON API under /api/, for the console and
+// operators, beside what every service serves (package service: the
+// message log, the outbox, /api/openapi.json, which describes them all).
+// Every request needs "Authorization: Bearer <admin token>". Answers are
+// JSON: the object asked for, or {"error": "...", "field": "..."} with a
+// 4xx or 5xx status.
 
-const maxAdminBody = 1 << 20
-
-func (s *Service) adminHandler() http.Handler {
-	mux := http.NewServeMux()
+// adminRoutes registers the platform's own admin API.
+func (s *Service) adminRoutes(api *service.Mux) {
 	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) (any, error)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		api.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			v, err := fn(w, r)
 			if err != nil {
 				s.adminError(w, r, err)
@@ -45,7 +45,9 @@ func (s *Service) adminHandler() http.Handler {
 	h("GET /api/applications", s.apiApplications)
 	h("POST /api/applications", s.apiApply)
 	h("GET /api/applications/{applyno}", s.apiApplication)
-	h("POST /api/applications/{applyno}/{action}", s.apiAction)
+	for _, action := range applicationActions {
+		h("POST /api/applications/{applyno}/"+action, s.apiAction(action))
+	}
 
 	h("GET /api/sections", s.apiSections)
 	h("POST /api/sections", s.apiRegisterSection)
@@ -63,57 +65,20 @@ func (s *Service) adminHandler() http.Handler {
 	h("GET /api/guarantees/{applyno}/{filetype}", s.apiGuarantee)
 	h("GET /api/guarantees/{applyno}/{filetype}/ofd", s.apiGuaranteeOFD)
 	h("GET /api/guarantees/{applyno}/{filetype}/report", s.apiGuaranteeReport)
-
-	h("GET /api/messages", s.apiMessages)
-	h("GET /api/messages/verify", s.apiVerifyChain)
-	h("GET /api/messages/{id}", s.apiMessage)
-
-	h("GET /api/outbox", s.apiOutbox)
-	h("GET /api/outbox/counts", s.apiOutboxCounts)
-	h("POST /api/outbox/{id}/retry", s.apiOutboxRetry)
-
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no API %s %s", r.Method, r.URL.Path)})
-	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.adminAuthorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="baohan platform"`)
-			msg := "missing or wrong bearer token"
-			if s.admin == "" {
-				msg = "the admin API is disabled: no admin_token is configured"
-			}
-			writeJSON(w, http.StatusUnauthorized, apiError{Error: msg})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
-		mux.ServeHTTP(w, r)
-	})
 }
 
-func (s *Service) adminAuthorized(r *http.Request) bool {
-	if s.admin == "" {
-		return false
-	}
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.admin)) == 1
-}
-
-type apiError struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
+type apiError = service.APIError
 
 func (s *Service) adminError(w http.ResponseWriter, r *http.Request, err error) {
 	var ie *InputError
+	var bp *service.BadParam
 	var te *TransitionError
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ie):
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: ie.Field})
+	case errors.As(err, &bp):
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: bp.Param})
 	case errors.As(err, &te):
 		writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
@@ -126,15 +91,8 @@ func (s *Service) adminError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
+// writeJSON answers v as indented JSON (service.WriteJSON).
+var writeJSON = service.WriteJSON
 
 // decodeBody reads a JSON object into v, refusing unknown fields.
 func decodeBody(r *http.Request, v any) error {
@@ -153,39 +111,15 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
-func queryInt(r *http.Request, name string) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, inputErr(name, "%q is not a non-negative integer", v)
-	}
-	return n, nil
-}
-
 // queryPage reads the limit and offset of a listing (0 when absent).
 func queryPage(r *http.Request) (limit, offset int, err error) {
-	if limit, err = queryInt(r, "limit"); err != nil {
+	if limit, err = service.QueryInt(r, "limit"); err != nil {
 		return 0, 0, err
 	}
-	if offset, err = queryInt(r, "offset"); err != nil {
+	if offset, err = service.QueryInt(r, "offset"); err != nil {
 		return 0, 0, err
 	}
 	return limit, offset, nil
-}
-
-func queryInt64(r *http.Request, name string) (int64, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, inputErr(name, "%q is not a non-negative integer", v)
-	}
-	return n, nil
 }
 
 // InstitutionInfo is what the API shows of an institution (no secrets).
@@ -289,7 +223,7 @@ func (s *Service) Detail(ctx context.Context, applyNo string) (*ApplicationDetai
 	if err != nil {
 		return nil, err
 	}
-	d.Calls = redactCalls(calls)
+	d.Calls = service.RedactOutbox(calls)
 	return d, nil
 }
 
@@ -297,71 +231,51 @@ func (s *Service) apiApplication(w http.ResponseWriter, r *http.Request) (any, e
 	return s.Detail(r.Context(), r.PathValue("applyno"))
 }
 
-// redactCalls hides applydata and envelopes in listings (they are
-// ciphertext, but long) and never shows a key.
-func redactCalls(ms []store.OutMessage) []store.OutMessage {
-	if ms == nil {
-		return []store.OutMessage{}
-	}
-	for i := range ms {
-		f := map[string]string{}
-		for k, v := range ms[i].Fields {
-			switch k {
-			case "key", "iv":
-				f[k] = "(hidden)"
-			case "applydata", "digitalenvelope":
-				f[k] = clip(v, 24)
-			default:
-				f[k] = v
-			}
-		}
-		ms[i].Fields = f
-	}
-	return ms
-}
-
 type reasonInput struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Service) apiAction(w http.ResponseWriter, r *http.Request) (any, error) {
-	ctx, no := r.Context(), r.PathValue("applyno")
-	switch r.PathValue("action") {
-	case "quit":
-		var in reasonInput
-		if err := decodeBody(r, &in); err != nil {
-			return nil, err
+// applicationActions are the actions on an application of the admin API:
+// POST /api/applications/{applyno}/<action>.
+var applicationActions = []string{"quit", "cancel", "claim", "giveup", "invoice", "restore"}
+
+func (s *Service) apiAction(action string) func(w http.ResponseWriter, r *http.Request) (any, error) {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ctx, no := r.Context(), r.PathValue("applyno")
+		switch action {
+		case "quit":
+			var in reasonInput
+			if err := decodeBody(r, &in); err != nil {
+				return nil, err
+			}
+			return s.Quit(ctx, no, in.Reason)
+		case "cancel":
+			var in reasonInput
+			if err := decodeOptionalBody(r, &in); err != nil {
+				return nil, err
+			}
+			return s.Cancel(ctx, no, in.Reason)
+		case "claim":
+			var in ClaimInput
+			if err := decodeBody(r, &in); err != nil {
+				return nil, err
+			}
+			return s.Claim(ctx, no, in)
+		case "giveup":
+			var in reasonInput
+			if err := decodeOptionalBody(r, &in); err != nil {
+				return nil, err
+			}
+			return s.GiveUp(ctx, no, in.Reason)
+		case "invoice":
+			var in InvoiceInput
+			if err := decodeBody(r, &in); err != nil {
+				return nil, err
+			}
+			return s.RequestInvoice(ctx, no, in)
 		}
-		return s.Quit(ctx, no, in.Reason)
-	case "cancel":
-		var in reasonInput
-		if err := decodeOptionalBody(r, &in); err != nil {
-			return nil, err
-		}
-		return s.Cancel(ctx, no, in.Reason)
-	case "claim":
-		var in ClaimInput
-		if err := decodeBody(r, &in); err != nil {
-			return nil, err
-		}
-		return s.Claim(ctx, no, in)
-	case "giveup":
-		var in reasonInput
-		if err := decodeOptionalBody(r, &in); err != nil {
-			return nil, err
-		}
-		return s.GiveUp(ctx, no, in.Reason)
-	case "invoice":
-		var in InvoiceInput
-		if err := decodeBody(r, &in); err != nil {
-			return nil, err
-		}
-		return s.RequestInvoice(ctx, no, in)
-	case "restore":
 		return s.RestoreNow(ctx, no)
 	}
-	writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("unknown action %q (quit, cancel, claim, giveup, invoice, restore)", r.PathValue("action"))})
-	return nil, nil
 }
 
 // decodeOptionalBody is decodeBody that accepts an empty body.
@@ -567,51 +481,6 @@ func (s *Service) apiGuaranteeOFD(w http.ResponseWriter, r *http.Request) (any, 
 	return nil, nil
 }
 
-// MessageView is a message log row for the API (bodies as text).
-type MessageView struct {
-	ID         int64     `json:"id"`
-	At         time.Time `json:"at"`
-	Direction  string    `json:"direction"`
-	Interface  string    `json:"interface"`
-	Peer       string    `json:"peer"`
-	ApplyNo    string    `json:"applyno,omitempty"`
-	BaohanNo   string    `json:"baohanno,omitempty"`
-	HTTPStatus int       `json:"http_status"`
-	Code       int       `json:"code"`
-	OK         bool      `json:"ok"`
-	SignOK     bool      `json:"sign_ok"`
-	Diagnosis  string    `json:"diagnosis,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	LatencyMS  int64     `json:"latency_ms"`
-	Request    string    `json:"request,omitempty"`
-	Response   string    `json:"response,omitempty"`
-	Hash       string    `json:"hash"`
-}
-
-func messageView(e *store.LogEntry) MessageView {
-	return MessageView{ID: e.ID, At: e.At.In(protocol.CST), Direction: e.Direction, Interface: e.Interface, Peer: e.Peer,
-		ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo, HTTPStatus: e.HTTPStatus, Code: e.Code, OK: e.OK(), SignOK: e.SignOK,
-		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.LatencyMS, Request: redactBody(e.Request), Response: string(e.Response), Hash: e.Hash}
-}
-
-// redactBody hides the project key of a baohanrestore in a logged request.
-func redactBody(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return string(b)
-	}
-	if _, ok := m["key"]; ok {
-		m["key"] = "(hidden)"
-		if out, err := json.Marshal(m); err == nil {
-			return string(out)
-		}
-	}
-	return string(b)
-}
-
 // Messages lists the message log (every exchange with an institution),
 // newest first, as f filters it.
 func (s *Service) Messages(ctx context.Context, f store.LogFilter) ([]store.LogEntry, error) {
@@ -633,113 +502,4 @@ func (s *Service) VerifyMessages(ctx context.Context) (*store.ChainBreak, error)
 // MessagePeers are the names of the peers in the message log, sorted.
 func (s *Service) MessagePeers(ctx context.Context) ([]string, error) {
 	return s.msgLog.Peers(ctx)
-}
-
-// messageFilter reads the filter of GET /api/messages from the query:
-// applyno, interface, peer, direction, result (ok|failed), before (an
-// id) and limit.
-func messageFilter(r *http.Request) (store.LogFilter, error) {
-	q := r.URL.Query()
-	f := store.LogFilter{ApplyNo: q.Get("applyno"), Interface: q.Get("interface"), Peer: q.Get("peer"), Direction: q.Get("direction")}
-	switch q.Get("result") {
-	case "":
-	case "ok":
-		t := true
-		f.OK = &t
-	case "failed":
-		t := false
-		f.OK = &t
-	default:
-		return f, inputErr("result", "must be ok or failed, got %q", q.Get("result"))
-	}
-	var err error
-	if f.Before, err = queryInt64(r, "before"); err != nil {
-		return f, err
-	}
-	f.Limit, err = queryInt(r, "limit")
-	return f, err
-}
-
-func (s *Service) apiMessages(w http.ResponseWriter, r *http.Request) (any, error) {
-	f, err := messageFilter(r)
-	if err != nil {
-		return nil, err
-	}
-	es, err := s.Messages(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]MessageView, len(es))
-	for i := range es {
-		out[i] = messageView(&es[i])
-	}
-	return out, nil
-}
-
-func (s *Service) apiMessage(w http.ResponseWriter, r *http.Request) (any, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return nil, inputErr("id", "%q is not a message id", r.PathValue("id"))
-	}
-	e, err := s.msgLog.Get(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	return messageView(e), nil
-}
-
-func (s *Service) apiVerifyChain(w http.ResponseWriter, r *http.Request) (any, error) {
-	brk, err := s.msgLog.VerifyChain(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	if brk != nil {
-		return map[string]any{"intact": false, "break": brk.Error()}, nil
-	}
-	return map[string]any{"intact": true}, nil
-}
-
-func (s *Service) apiOutbox(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
-	f := store.OutboxFilter{State: store.State(q.Get("state")), Peer: q.Get("peer"), Interface: q.Get("interface"), ApplyNo: q.Get("applyno")}
-	if f.State != "" {
-		ok := false
-		for _, st := range store.States {
-			ok = ok || st == f.State
-		}
-		if !ok {
-			return nil, inputErr("state", "unknown outbox state %q", f.State)
-		}
-	}
-	var err error
-	if f.Before, err = queryInt64(r, "before"); err != nil {
-		return nil, err
-	}
-	if f.Limit, err = queryInt(r, "limit"); err != nil {
-		return nil, err
-	}
-	ms, err := s.db.OutboxList(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	return redactCalls(ms), nil
-}
-
-func (s *Service) apiOutboxCounts(w http.ResponseWriter, r *http.Request) (any, error) {
-	return s.db.OutboxCounts(r.Context())
-}
-
-func (s *Service) apiOutboxRetry(w http.ResponseWriter, r *http.Request) (any, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return nil, inputErr("id", "%q is not an outbox id", r.PathValue("id"))
-	}
-	if err := s.db.OutboxRetry(r.Context(), id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		return nil, &InputError{Field: "id", Msg: err.Error()}
-	}
-	s.kick()
-	return s.db.OutboxGet(r.Context(), id)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
+	"github.com/baohan-dev/baohan/service/servicetest"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -160,16 +162,16 @@ func TestAdminAPI(t *testing.T) {
 
 		// The message log.
 		_, b = e.admin("GET", "/api/messages?applyno="+a.ApplyNo+"&interface=baohannotice", nil)
-		if ms := decode[[]MessageView](t, b); len(ms) != 1 || !ms[0].OK || ms[0].Direction != "in" || ms[0].Peer != "bank" {
+		if ms := decode[[]service.MessageView](t, b); len(ms) != 1 || !ms[0].OK || ms[0].Direction != "in" || ms[0].Peer != "bank" {
 			t.Errorf("messages: %s", b)
 		}
 		r := e.send(protocol.BaohanNotice, with(e.noticeFields(a.ApplyNo, "BHNO-A", "1"), "cost", "1.00"))
 		_, b = e.admin("GET", "/api/messages?applyno="+a.ApplyNo+"&result=failed", nil)
-		if ms := decode[[]MessageView](t, b); len(ms) != 1 || ms[0].Error != r.Message || ms[0].Code != 0 {
+		if ms := decode[[]service.MessageView](t, b); len(ms) != 1 || ms[0].Error != r.Message || ms[0].Code != 0 {
 			t.Errorf("failed messages: %s", b)
 		}
 		_, b = e.admin("GET", "/api/messages?peer=bank&direction=out&interface=baohanapply", nil)
-		if ms := decode[[]MessageView](t, b); len(ms) != 1 || ms[0].ApplyNo != a.ApplyNo {
+		if ms := decode[[]service.MessageView](t, b); len(ms) != 1 || ms[0].ApplyNo != a.ApplyNo {
 			t.Errorf("outbound messages: %s", b)
 		}
 		if code, b := e.admin("GET", "/api/messages?result=maybe", nil); code != http.StatusBadRequest {
@@ -313,4 +315,15 @@ func TestMetricsAndHealth(t *testing.T) {
 			t.Errorf("unknown path: %d %s", res.StatusCode, b)
 		}
 	})
+}
+
+// TestOpenAPIMatchesRoutes: /api/openapi.json describes every route the
+// platform serves, and nothing it does not.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := newEnv(t, "")
+	servicetest.OpenAPIMatchesRoutes(t, "platform", e.svc.Routes())
+	code, b := e.admin("GET", "/api/openapi.json", nil)
+	if code != http.StatusOK || !bytes.Equal(b, service.OpenAPI()) {
+		t.Errorf("GET /api/openapi.json: %d, %d bytes", code, len(b))
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 )
 
 // withSealCheck replaces the seal verification (which reads the OFD
@@ -19,7 +20,7 @@ import (
 // measures the streaming path alone: assembling the chunks from the blob
 // store, decrypting SM4-CBC, digesting and storing the plaintext.
 func withSealCheck(fn func(ctx context.Context, blob string, size int64) (bool, []byte, string, error)) Option {
-	return func(o *options) { o.sealFunc = fn }
+	return service.Own(sealFunc(fn))
 }
 
 // peakHeap samples HeapAlloc while fn runs and returns the peak above the
@@ -160,7 +161,7 @@ func BenchmarkUploadChunk(b *testing.B) {
 	const chunkSize, perFile = 512 << 10, 32
 	for _, blobs := range []string{"dir", "db"} {
 		b.Run(blobs, func(b *testing.B) {
-			e := newEnv(b, "", func(c *Config) { c.Institutions[0].ChunkSize = chunkSize; c.Blobs = blobs })
+			e := newEnv(b, "", func(c *Config) { c.Institutions[0].ChunkSize = chunkSize; c.Storage.Blobs = blobs })
 			raw := make([]byte, chunkSize)
 			var bodies [][]byte
 			next := func() {

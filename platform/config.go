@@ -3,15 +3,13 @@ package platform
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
-	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/transport"
+	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/service"
 )
 
 // EnvPrefix is the prefix of the environment variables that override the
@@ -21,30 +19,17 @@ const EnvPrefix = "BAOHAN_PLATFORM"
 
 // Defaults of the platform's own settings.
 const (
-	DefaultTimestampWindow = 10 * time.Minute
-	DefaultMaxFileSize     = 64 << 20 // bytes of one encrypted guarantee file
-	DefaultSQLiteFile      = "platform.db"
+	DefaultMaxFileSize = 64 << 20 // bytes of one encrypted guarantee file
+	DefaultSQLiteFile  = "platform.db"
 )
 
-// Config is the platform's configuration (docs/platform.example.toml).
+// Config is the platform's configuration (docs/platform.example.toml):
+// the settings every service has (config.Common: trust_roots,
+// timestamp_window, [listen], [storage], [admin], [outbox]), its own, and
+// its institutions.
 type Config struct {
-	Listen  config.Listen  `toml:"listen"`
-	Storage config.Storage `toml:"storage"`
+	config.Common
 
-	// TrustRoots are PEM files of the CAs whose seal and bidder
-	// certificates are accepted.
-	TrustRoots []string `toml:"trust_roots"`
-	// TrustRoot are more trust roots, each with where its CAs put the
-	// credit code in the certificates they issue (config.TrustRoot).
-	TrustRoot []config.TrustRoot `toml:"trust_root"`
-	// TimestampWindow is the accepted clock skew of incoming requests
-	// (default 10m); an institution may set its own.
-	TimestampWindow config.Duration `toml:"timestamp_window"`
-	// AdminToken is the bearer token of the admin API (/api/). With an
-	// empty token and no AdminTokenFile the admin API answers 401.
-	AdminToken string `toml:"admin_token"`
-	// AdminTokenFile holds the token when AdminToken is empty.
-	AdminTokenFile string `toml:"admin_token_file"`
 	// MaxFileSize bounds one encrypted guarantee file (default 64 MiB).
 	MaxFileSize int64 `toml:"max_file_size"`
 	// AcceptFailedSeals keeps a guarantee whose seals fail verification
@@ -54,45 +39,20 @@ type Config struct {
 	// refused all the same. Off in production.
 	AcceptFailedSeals bool `toml:"accept_failed_seals"`
 
-	// Blobs is where chunks and guarantee files are kept: "dir" (default,
-	// files under data_dir/blobs; replicas must share the directory) or
-	// "db" (in the database, shared by every replica).
-	Blobs string `toml:"blobs"`
-
-	Outbox OutboxConfig `toml:"outbox"`
-
 	// Institutions are the financial institutions (金融机构) this platform
 	// works with, any number.
 	Institutions []Institution `toml:"institution"`
 }
 
-// OutboxConfig tunes the delivery of the platform's calls.
-type OutboxConfig struct {
-	Workers      int             `toml:"workers"`       // concurrent deliveries (default: DefaultOutboxWorkers of the database)
-	PollInterval config.Duration `toml:"poll_interval"` // how often due messages are looked for (default 1s)
-	Lease        config.Duration `toml:"lease"`         // how long a claimed message is ours (default 2m)
-	MaxAttempts  int             `toml:"max_attempts"`  // before a message is dead; -1 never (default -1)
-	BackoffMax   config.Duration `toml:"backoff_max"`   // longest wait between attempts (default 5m)
-
-	// PerInstitution is the most deliveries in flight to one institution
-	// (store.Dispatcher.PerPeer), so that an institution that times out
-	// at a bid opening holds at most that many workers while the restores
-	// to the others go on. 0: half the workers, rounded up (2 of 4 on
-	// SQLite, 8 of 16 on PostgreSQL); -1 (or workers or more): no limit.
-	// With one institution configured the default is no limit (there is
-	// nobody to protect from it). It counts this process's deliveries:
-	// replicas each allow as many.
-	PerInstitution int `toml:"per_institution"`
-}
-
-// perInstitution is the outbox's limit of deliveries in flight to one
-// institution (store.Dispatcher.PerPeer) that outbox.per_institution
-// asks for: unset with a single institution, no limit.
-func (c Config) perInstitution() int {
-	if c.Outbox.PerInstitution == 0 && len(c.Institutions) <= 1 {
-		return -1
-	}
-	return c.Outbox.PerInstitution
+// renamed are the keys an older platform spelled otherwise: they still
+// work, with a warning naming the new key.
+var renamed = []config.Renamed{
+	{Old: "admin_token", New: "admin.token"},
+	{Old: "admin_token_file", New: "admin.token_file"},
+	{Old: "blobs", New: "storage.blobs"},
+	{Old: "outbox.poll_interval", New: "outbox.poll"},
+	{Old: "outbox.backoff_max", New: "outbox.retry_max"},
+	{Old: "outbox.per_institution", New: "outbox.per_peer"},
 }
 
 // Institution is one financial institution: its peer settings (appkey,
@@ -133,97 +93,53 @@ type Product struct {
 }
 
 // LoadConfig reads the TOML file at path ("" for none) and applies the
-// BAOHAN_PLATFORM_* environment variables.
+// BAOHAN_PLATFORM_* environment variables. Keys of older versions still
+// work; Warnings says what to write instead.
 func LoadConfig(path string) (Config, error) {
 	var c Config
-	if err := config.Load(path, EnvPrefix, &c); err != nil {
+	if err := config.Load(path, EnvPrefix, &c, renamed...); err != nil {
 		return Config{}, err
 	}
 	return c, nil
 }
 
-// DefaultOutboxWorkers is the number of concurrent deliveries when
-// outbox.workers is not set: 4 on SQLite, whose single writer serializes
-// each delivery's transactions anyway (16 workers made the restores of a
-// bid opening slower there: docs/PERFORMANCE.md), 16 on PostgreSQL, where
-// deliveries wait on the network and on fsync and a timing-out
-// institution then holds a sixteenth of the outbox instead of a quarter.
-func DefaultOutboxWorkers(d store.Dialect) int {
-	if d == store.Postgres {
-		return 16
-	}
-	return 4
-}
-
-// withDefaults fills the zero values (outbox.workers once the database
-// is known: DefaultOutboxWorkers).
+// withDefaults fills the platform's own zero values (the common ones are
+// the core's: service.Open).
 func (c Config) withDefaults() Config {
-	if c.TimestampWindow.Duration <= 0 {
-		c.TimestampWindow.Duration = DefaultTimestampWindow
-	}
 	if c.MaxFileSize <= 0 {
 		c.MaxFileSize = DefaultMaxFileSize
 	}
-	if c.Outbox.PollInterval.Duration <= 0 {
-		c.Outbox.PollInterval.Duration = time.Second
-	}
-	if c.Outbox.Lease.Duration <= 0 {
-		c.Outbox.Lease.Duration = 2 * time.Minute
-	}
-	if c.Outbox.MaxAttempts == 0 {
-		c.Outbox.MaxAttempts = -1
-	}
-	if c.Outbox.BackoffMax.Duration <= 0 {
-		c.Outbox.BackoffMax.Duration = 5 * time.Minute
-	}
 	c.Institutions = append([]Institution(nil), c.Institutions...)
 	for i := range c.Institutions {
-		in := &c.Institutions[i]
-		if in.TimestampWindow.Duration <= 0 {
-			in.TimestampWindow = c.TimestampWindow
-		}
-		if in.Name == "" {
-			in.Name = in.AppKey
-		}
+		c.Institutions[i].Name = c.Institutions[i].DisplayName()
 	}
 	return c
 }
 
+// peerConfigs are the institutions' peer settings.
+func (c Config) peerConfigs() []config.Peer {
+	out := make([]config.Peer, len(c.Institutions))
+	for i, in := range c.Institutions {
+		out[i] = in.Peer
+	}
+	return out
+}
+
 // Validate checks the configuration and says what is wrong with which
-// institution.
+// key and which institution.
 func (c Config) Validate() error {
+	return errors.Join(c.Common.Check(spec.PeerKind, c.peerConfigs()), c.validateOwn())
+}
+
+// validateOwn checks the platform's own settings and what it needs of
+// its institutions beyond a peer's settings.
+func (c Config) validateOwn() error {
 	var errs []error
-	if c.Storage.DataDir == "" {
-		errs = append(errs, errors.New("storage.data_dir is required"))
+	if c.MaxFileSize < 0 {
+		errs = append(errs, fmt.Errorf("max_file_size must be bytes, 0 for the default, got %d", c.MaxFileSize))
 	}
-	if c.Blobs != "" && c.Blobs != "dir" && c.Blobs != "db" {
-		errs = append(errs, fmt.Errorf("blobs must be \"dir\" or \"db\", got %q", c.Blobs))
-	}
-	if len(c.Institutions) == 0 {
-		errs = append(errs, errors.New("no [[institution]] configured"))
-	}
-	names, keys := map[string]bool{}, map[string]bool{}
 	for i, in := range c.Institutions {
 		where := fmt.Sprintf("institution %d (%q)", i+1, in.Name)
-		if in.Name == "" && in.AppKey == "" {
-			errs = append(errs, fmt.Errorf("institution %d: name or appkey is required", i+1))
-			continue
-		}
-		if names[in.Name] {
-			errs = append(errs, fmt.Errorf("%s: name used twice", where))
-		}
-		if keys[in.AppKey] {
-			errs = append(errs, fmt.Errorf("%s: appkey %q used twice", where, in.AppKey))
-		}
-		names[in.Name], keys[in.AppKey] = true, true
-		if _, err := in.Transport(); err != nil {
-			errs = append(errs, err)
-		}
-		if in.BaseURL == "" {
-			errs = append(errs, fmt.Errorf("%s: base_url is required (the platform calls the institution)", where))
-		} else if u, err := url.Parse(in.BaseURL); err == nil && u.Scheme == "http" && !c.Listen.Plain {
-			errs = append(errs, fmt.Errorf("%s: base_url %s is plain HTTP; use https, or set listen.plain_http = true for tests", where, in.BaseURL))
-		}
 		if in.PlatformCode == "" {
 			errs = append(errs, fmt.Errorf("%s: platformcode is required (sent in baohanapply and the other calls)", where))
 		}
@@ -263,15 +179,15 @@ func (c Config) Validate() error {
 var ErrNoTrustRoots = errors.New("trust_roots: none configured; the seals on guarantees and the bidders' certificates could not be verified")
 
 // Check validates the configuration for production: every rule of
-// Validate, the listen settings, and trust root files that exist and
-// hold certificates.
+// Validate, the listen settings, and trust root and seal certificate
+// files that exist and hold certificates.
 func (c Config) Check() error {
 	c = c.withDefaults()
 	errs := []error{c.Validate(), c.Listen.Validate()}
 	if len(config.TrustRootFiles(c.TrustRoots, c.TrustRoot)) == 0 {
 		errs = append(errs, ErrNoTrustRoots)
 	}
-	if _, _, err := loadTrustRoots(config.TrustRootFiles(c.TrustRoots, c.TrustRoot)); err != nil {
+	if _, err := gm.LoadTrustRoots(config.TrustRootFiles(c.TrustRoots, c.TrustRoot)...); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := config.CreditCodes(c.TrustRoot); err != nil {
@@ -283,17 +199,19 @@ func (c Config) Check() error {
 	return errors.Join(errs...)
 }
 
-// peers builds the transport peers of the institutions, by name.
-func (c Config) peers() (map[string]*transport.Peer, error) {
-	out := make(map[string]*transport.Peer, len(c.Institutions))
-	for _, in := range c.Institutions {
-		p, err := in.Transport()
-		if err != nil {
-			return nil, err
+// CheckInput is what `baohan platform check` checks of the configuration
+// read from source.
+func (c Config) CheckInput(source string) service.CheckInput {
+	c = c.withDefaults()
+	in := service.CheckInput{Spec: spec, Source: source, Config: c.Common, Peers: c.peerConfigs(),
+		Summary: fmt.Sprintf("%d institutions", len(c.Institutions)), Problems: c.validateOwn()}
+	for _, inst := range c.Institutions {
+		for _, f := range inst.SealCerts {
+			in.Files = append(in.Files, service.File{Key: fmt.Sprintf("institution %q seal_certs", inst.Name), Path: f,
+				Parse: func(b []byte) error { _, err := gm.ParseCertificates(b); return err }})
 		}
-		out[in.Name] = p
 	}
-	return out, nil
+	return in
 }
 
 // institution returns the named institution.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/config/configtest"
 	"github.com/baohan-dev/baohan/gm"
 )
 
@@ -20,8 +22,11 @@ func TestExampleConfig(t *testing.T) {
 	if err := c.withDefaults().Validate(); err != nil {
 		t.Fatalf("the example configuration does not validate: %v", err)
 	}
-	if c.Listen.Addr != "127.0.0.1:9443" || c.AdminToken != "from-the-environment-0123456789" {
-		t.Errorf("environment not applied: %+v %q", c.Listen, c.AdminToken)
+	if c.Listen.Addr != "127.0.0.1:9443" || c.Admin.Token != "from-the-environment-0123456789" {
+		t.Errorf("environment not applied: %+v %q", c.Listen, c.Admin.Token)
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("the example configuration uses old keys: %q", c.Warnings)
 	}
 	if len(c.Institutions) != 2 || len(c.Institutions[0].Products) != 2 {
 		t.Fatalf("institutions %+v", c.Institutions)
@@ -40,7 +45,7 @@ func TestExampleConfig(t *testing.T) {
 	if in.SealCreditCode != "91320100MA1XXXXX0X" || len(in.SealCerts) != 0 || len(c.Institutions[1].SealCerts) != 2 {
 		t.Errorf("seal pins: %q %v, %v", in.SealCreditCode, in.SealCerts, c.Institutions[1].SealCerts)
 	}
-	if c.TimestampWindow.Duration != 10*time.Minute || c.Outbox.MaxAttempts != -1 {
+	if c.TimestampWindow.Duration != 10*time.Minute || c.Outbox.MaxAttempts != 0 {
 		t.Errorf("timestamp window %v, max attempts %d", c.TimestampWindow, c.Outbox.MaxAttempts)
 	}
 }
@@ -114,9 +119,9 @@ platformcode = "P"
 			}
 		})
 	}
-	bad := Config{Blobs: "s3"}
-	bad.Storage.DataDir = "/tmp/x"
-	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `blobs must be "dir" or "db", got "s3"`) || !strings.Contains(err.Error(), "no [[institution]] configured") {
+	var bad Config
+	bad.Storage.DataDir, bad.Storage.Blobs = "/tmp/x", "s3"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `storage.blobs must be "dir" or "db", got "s3"`) || !strings.Contains(err.Error(), "no [[institution]] configured") {
 		t.Errorf("bad blobs: %v", err)
 	}
 }
@@ -150,7 +155,7 @@ func TestEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Len() != 0 || c2.Institutions[0].AppSecret != in.AppSecret || c2.AdminTokenFile != c.AdminTokenFile {
+	if out.Len() != 0 || c2.Institutions[0].AppSecret != in.AppSecret || c2.Admin.TokenFile != c.Admin.TokenFile {
 		t.Errorf("second start printed %q or changed secrets", out.String())
 	}
 	if st, err := os.Stat(filepath.Join(dir, "demo-inst.appsecret")); err != nil || st.Mode().Perm() != 0o600 {
@@ -175,4 +180,41 @@ func TestDefaultOutboxWorkers(t *testing.T) {
 			t.Errorf("configured 7 workers, got %d", got)
 		}
 	})
+}
+
+// TestOldKeys: every key an older platform spelled otherwise still works,
+// in the file and in the environment, into the key that replaced it and
+// with its meaning, and says which key to write instead; set with the new
+// key, it is an error naming both.
+func TestOldKeys(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	load := func(path string) (*config.Common, error) {
+		c, err := LoadConfig(path)
+		return &c.Common, err
+	}
+	configtest.OldKeys(t, load, []configtest.OldKey{
+		{Name: "admin_token", File: `admin_token = "old-token-0123456789"`, Check: func(c *config.Common) bool { return c.Admin.Token == "old-token-0123456789" }, NewKey: "[admin] token"},
+		{Name: "admin_token_file", File: `admin_token_file = "` + tokenFile + `"`, Check: func(c *config.Common) bool { return c.Admin.TokenFile == tokenFile }, NewKey: "[admin] token_file"},
+		{Name: "blobs", File: `blobs = "db"`, Check: func(c *config.Common) bool { return c.Storage.Blobs == "db" }, NewKey: "[storage] blobs"},
+		{Name: "blobs (environment)", Env: "BAOHAN_PLATFORM_BLOBS=db", Check: func(c *config.Common) bool { return c.Storage.Blobs == "db" }, NewKey: "BAOHAN_PLATFORM_STORAGE_BLOBS"},
+		{Name: "outbox.poll_interval", File: "[outbox]\npoll_interval = \"3s\"", Check: func(c *config.Common) bool { return c.Outbox.Poll.Duration == 3*time.Second }, NewKey: "[outbox] poll"},
+		{Name: "outbox.poll_interval (environment)", Env: "BAOHAN_PLATFORM_OUTBOX_POLL_INTERVAL=4s", Check: func(c *config.Common) bool { return c.Outbox.Poll.Duration == 4*time.Second }, NewKey: "BAOHAN_PLATFORM_OUTBOX_POLL"},
+		{Name: "outbox.backoff_max", File: "[outbox]\nbackoff_max = \"7m\"", Check: func(c *config.Common) bool { return c.Outbox.RetryMax.Duration == 7*time.Minute }, NewKey: "[outbox] retry_max"},
+		{Name: "outbox.per_institution", File: "[outbox]\nper_institution = 3", Check: func(c *config.Common) bool { return c.Outbox.PerPeer == 3 }, NewKey: "[outbox] per_peer"},
+		{Name: "outbox.max_attempts = -1", File: "[outbox]\nmax_attempts = -1", Check: func(c *config.Common) bool { return c.Outbox.MaxAttempts == 0 }, NewKey: "max_attempts = 0"},
+		{Name: "outbox.max_attempts = -1 (environment)", Env: "BAOHAN_PLATFORM_OUTBOX_MAX_ATTEMPTS=-1", Check: func(c *config.Common) bool { return c.Outbox.MaxAttempts == 0 }, NewKey: "max_attempts = 0"},
+	})
+	// Both spellings at once: which one would win is not guessed.
+	path := filepath.Join(dir, "both.toml")
+	os.WriteFile(path, []byte("admin_token = \"a\"\n[admin]\ntoken = \"b\"\n"), 0o600)
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "admin_token and [admin] token are both set") {
+		t.Errorf("both: %v", err)
+	}
+	// -1 given in code means the same (the dispatcher's mapping of 0 is
+	// service.TestOpenDefaults').
+	e := newEnv(t, "", func(c *Config) { c.Outbox.MaxAttempts = -1 })
+	if got := e.svc.Config().Outbox.MaxAttempts; got != 0 {
+		t.Errorf("max_attempts = -1 in force as %d, want 0", got)
+	}
 }

@@ -90,7 +90,8 @@
 //
 // # Admin API
 //
-// Under /api/, with "Authorization: Bearer <admin token>":
+// Under /api/, with "Authorization: Bearer <admin token>", described with
+// the institution's at /api/openapi.json (docs/ADMIN-API.md):
 //
 //	GET  /api/institutions
 //	GET  /api/applications?state=&section=&institution=&bidder=&applyno=&baohanno=&limit=&offset=
@@ -107,9 +108,11 @@
 //	POST /api/sections/{no}/advance {kaibiaotime, reason (required)}  GET /api/sections/{no}/history
 //	GET  /api/bidders?q=    POST /api/bidders   {name, credit_code, cert_pem}   GET /api/bidders/{code}
 //	GET  /api/guarantees?applyno=  GET /api/guarantees/{applyno}/{filetype}[/ofd|/report]
-//	GET  /api/messages?applyno=&interface=&peer=&direction=&result=ok|failed&before=&limit=
-//	GET  /api/messages/{id}  GET /api/messages/verify (the SM3 hash chain)
-//	GET  /api/outbox?state=&peer=&interface=&applyno=  GET /api/outbox/counts  POST /api/outbox/{id}/retry
+//
+// and, as every service (package service): the message log (GET
+// /api/messages, /api/messages/{id}, /api/messages/verify), the outbox
+// (GET /api/outbox, /api/outbox/counts, POST /api/outbox/{id}/retry),
+// /healthz, /readyz and /metrics.
 //
 // The same actions are methods of *Service (RegisterSection,
 // RegisterBidder, Apply, Quit, Cancel, Claim, GiveUp, RequestInvoice,
@@ -119,5 +122,5 @@
 //
 // Replicas share one PostgreSQL database (the outbox leases make each
 // call go out once), one master key (BAOHAN_MASTER_KEY or the same key
-// file) and the blobs: a shared data directory, or blobs = "db".
+// file) and the blobs: a shared data directory, or storage.blobs = "db".
 package platform

@@ -23,7 +23,6 @@ const (
 	DemoInstitutionURL  = "http://127.0.0.1:8082/"
 	DemoPlatformCode    = "BAOHAN-DEMO"
 	demoSecretFile      = "demo-inst.appsecret"
-	adminTokenFile      = "admin.token"
 )
 
 // EmbeddedOptions adjust Embedded.
@@ -69,42 +68,19 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 		fmt.Fprintf(w, "demo institution: appkey %s appsecret %s (kept in %s)\n", DemoAppKey, secret, filepath.Join(dir, demoSecretFile))
 	}
 	cfg := Config{
-		Listen:     config.Listen{Addr: opts.Addr, Plain: true, PublicURL: "http://" + opts.Addr},
-		Storage:    config.Storage{DB: opts.DB, DataDir: dir},
-		TrustRoots: []string{caFile},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: opts.Addr, Plain: true, PublicURL: "http://" + opts.Addr},
+			Storage:    config.Storage{DB: opts.DB, DataDir: dir},
+			TrustRoots: []string{caFile},
+		},
 		Institutions: []Institution{{
 			Peer: config.Peer{Name: DemoInstitutionName, AppKey: DemoAppKey, AppSecret: secret,
 				BaseURL: opts.InstitutionURL, PlatformCode: DemoPlatformCode},
 			Products: []Product{{Name: "投标保函", Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
 		}},
 	}
-	if err := EnsureAdminToken(&cfg, w); err != nil {
+	if err := service.EnsureAdminToken(&cfg.Common, w); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
-}
-
-// EnsureAdminToken gives a configuration without admin_token and
-// admin_token_file the token in data_dir/admin.token, made (and printed
-// once to w) when absent.
-func EnsureAdminToken(cfg *Config, w io.Writer) error {
-	if cfg.AdminToken != "" || cfg.AdminTokenFile != "" {
-		return nil
-	}
-	if cfg.Storage.DataDir == "" {
-		return errors.New("storage.data_dir is required")
-	}
-	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
-		return err
-	}
-	path := filepath.Join(cfg.Storage.DataDir, adminTokenFile)
-	token, made, err := service.ReadOrMakeSecret(path)
-	if err != nil {
-		return err
-	}
-	if made {
-		fmt.Fprintf(w, "admin API bearer token %s (kept in %s)\n", token, path)
-	}
-	cfg.AdminTokenFile = path
-	return nil
 }

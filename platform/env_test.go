@@ -305,6 +305,21 @@ func (f *fakeInstitution) setAnswer(i protocol.Interface, fn func(map[string]str
 	f.mu.Unlock()
 }
 
+// holdAnswer makes the calls of interface i wait until release is
+// called, then answer with fn: the test decides when the answer comes.
+// release is idempotent and also runs at the end of t, so that a failed
+// test does not leave the call hanging.
+func (f *fakeInstitution) holdAnswer(t testing.TB, i protocol.Interface, fn func(map[string]string) (any, error)) (release func()) {
+	hold := make(chan struct{})
+	release = sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release)
+	f.setAnswer(i, func(fields map[string]string) (any, error) {
+		<-hold
+		return fn(fields)
+	})
+	return release
+}
+
 // received returns the calls of interface i (all when "") for applyno
 // ("" for any).
 func (f *fakeInstitution) received(i protocol.Interface, applyNo string) []call {
@@ -364,11 +379,13 @@ func newEnv(t testing.TB, dbURL string, opts ...envOption) *env {
 	e.inst = newFakeInstitution(t, p, e.clock.Now)
 	peerCfg.BaseURL = e.inst.srv.URL
 	e.cfg = Config{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
-		Storage:    config.Storage{DB: dbURL, DataDir: e.dir},
-		TrustRoots: []string{e.pki.caFile},
-		AdminToken: testAdmin,
-		Outbox:     OutboxConfig{PollInterval: config.Duration{Duration: 50 * time.Millisecond}},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
+			Storage:    config.Storage{DB: dbURL, DataDir: e.dir},
+			TrustRoots: []string{e.pki.caFile},
+			Admin:      config.Admin{Token: testAdmin},
+			Outbox:     config.Outbox{Poll: config.Duration{Duration: 50 * time.Millisecond}},
+		},
 		Institutions: []Institution{{Peer: peerCfg, SealCreditCode: e.pki.inst.CreditCode, Products: []Product{
 			{Name: "投标保函", Rate: decimal.RequireFromString("0.005")},
 			{Name: "投标保函（低费率）", Rate: decimal.RequireFromString("0.003"), MinPremium: decimal.RequireFromString("500")},

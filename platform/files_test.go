@@ -306,7 +306,7 @@ func TestStoredDigests(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		for _, blobs := range []string{"dir", "db"} {
 			t.Run(blobs, func(t *testing.T) {
-				e := newEnv(t, dbURL, func(c *Config) { c.Blobs = blobs })
+				e := newEnv(t, dbURL, func(c *Config) { c.Storage.Blobs = blobs })
 				for _, u := range []upload{plainUpload(), {skip: -1, indexBase: 1, md5: true}} {
 					a, bn := e.approved(e.section(2 * time.Hour))
 					doc := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn, extra: 150 << 10})

@@ -1,19 +1,15 @@
 package platform
 
 import (
-	"context"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
 
-// metrics are the platform's Prometheus metrics, on the service's own
-// registry (served at /metrics).
+// metrics are the platform's Prometheus metrics, on the service's
+// registry (served at /metrics, with the outbox counts: package service).
 type metrics struct {
 	requests   *prometheus.CounterVec   // exchanges by direction, interface and code
 	latency    *prometheus.HistogramVec // exchange latency by direction and interface
@@ -24,7 +20,7 @@ type metrics struct {
 	dropped    *prometheus.CounterVec // unauthenticated records and log lines not written, by kind
 }
 
-func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "baohan", Subsystem: "platform", Name: "requests_total",
@@ -53,10 +49,12 @@ func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
 		}),
 		dropped: transport.NewDroppedCounter(),
 	}
-	reg.MustRegister(m.requests, m.latency, m.deliveries, m.guarantees, m.seals, m.chunkBytes, m.dropped)
-	reg.MustRegister(&outboxCollector{db: db, desc: prometheus.NewDesc("baohan_platform_outbox_messages",
-		"Outbox messages by state (pending, delivering, failed, dead, done).", []string{"state"}, nil)})
-	return m
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.deliveries, m.guarantees, m.seals, m.chunkBytes, m.dropped} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // ObserveExchange counts one exchange (transport.Metrics, of the
@@ -71,31 +69,3 @@ func (m *metrics) ObserveExchange(e *transport.Exchange) {
 // ObserveDropped counts a message log record or a log line of an
 // unauthenticated request that its budget dropped (transport.DropMetrics).
 func (m *metrics) ObserveDropped(kind string) { m.dropped.WithLabelValues(kind).Inc() }
-
-// outboxCollector reads the outbox counts at scrape time.
-type outboxCollector struct {
-	db   *store.DB
-	desc *prometheus.Desc
-}
-
-func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	counts, err := c.db.OutboxCounts(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
-	}
-	for st, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(st))
-	}
-}
-
-// defaultRegistry is a fresh registry with the Go and process collectors.
-func defaultRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
-}

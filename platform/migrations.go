@@ -3,6 +3,8 @@ package platform
 import (
 	"embed"
 	"io/fs"
+
+	"github.com/baohan-dev/baohan/service"
 )
 
 // VersionTable is the goose version table of the platform's migrations.
@@ -13,10 +15,4 @@ var migrationFiles embed.FS
 
 // Migrations returns the platform's migrations (portable SQL, applied with
 // store.DB.Migrate and VersionTable). New applies them at start.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+func Migrations() fs.FS { return service.MigrationsIn(migrationFiles, "migrations") }

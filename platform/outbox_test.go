@@ -31,13 +31,19 @@ func TestAnswersDecide(t *testing.T) {
 		t.Run("giveupapply refused keeps the state", func(t *testing.T) {
 			e := e.with(t)
 			a := e.applied(e.section(time.Hour))
-			e.inst.setAnswer(protocol.GiveupApply, answerRefuse("保函已出具，不可放弃"))
+			// The institution holds its refusal until the second
+			// giveupapply has been tried: answered at once, the first
+			// could be refused (and no longer pending) before it.
+			release := e.inst.holdAnswer(t, protocol.GiveupApply, answerRefuse("保函已出具，不可放弃"))
 			if _, err := e.svc.GiveUp(e.ctx, a.ApplyNo, "不投了"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.GiveUp(e.ctx, a.ApplyNo, "again"); err == nil {
-				t.Fatal("a second giveupapply while one is pending was accepted")
+			_, err := e.svc.GiveUp(e.ctx, a.ApplyNo, "again")
+			var te *TransitionError
+			if !errors.As(err, &te) || !strings.Contains(err.Error(), "giveupapply is still waiting for the institution's answer") {
+				t.Fatalf("a second giveupapply while one is pending: %v", err)
 			}
+			release()
 			e.settle()
 			got := e.app(a.ApplyNo)
 			if got.State != Applied || got.Pending != "" || got.LastMessage != "giveupapply refused: 保函已出具，不可放弃" {
@@ -51,6 +57,48 @@ func TestAnswersDecide(t *testing.T) {
 			e.wantState(a.ApplyNo, GivenUp)
 			if n := len(e.inst.received(protocol.GiveupApply, a.ApplyNo)); n != 2 {
 				t.Errorf("%d giveupapply calls, want 2", n)
+			}
+		})
+
+		t.Run("concurrent giveupapply: one is accepted", func(t *testing.T) {
+			e := e.with(t)
+			a := e.applied(e.section(time.Hour))
+			release := e.inst.holdAnswer(t, protocol.GiveupApply, answerRefuse("保函已出具，不可放弃"))
+			defer e.inst.setAnswer(protocol.GiveupApply, nil)
+			const n = 8
+			errs := make(chan error, n)
+			start := make(chan struct{})
+			for i := range n {
+				go func() {
+					<-start
+					_, err := e.svc.GiveUp(e.ctx, a.ApplyNo, fmt.Sprintf("reason %d", i))
+					errs <- err
+				}()
+			}
+			close(start)
+			accepted := 0
+			for range n {
+				err := <-errs
+				var te *TransitionError
+				switch {
+				case err == nil:
+					accepted++
+				case !errors.As(err, &te) || !strings.Contains(err.Error(), "giveupapply is still waiting for the institution's answer"):
+					t.Errorf("GiveUp: %v", err)
+				}
+			}
+			if accepted != 1 {
+				t.Fatalf("%d of %d concurrent giveupapply accepted, want 1", accepted, n)
+			}
+			ms, err := e.svc.db.OutboxList(e.ctx, store.OutboxFilter{ApplyNo: a.ApplyNo, Interface: string(protocol.GiveupApply)})
+			if err != nil || len(ms) != 1 {
+				t.Fatalf("giveupapply in the outbox: %d, %v; want 1", len(ms), err)
+			}
+			release()
+			e.settle()
+			got := e.app(a.ApplyNo)
+			if got.State != Applied || got.Pending != "" || len(e.inst.received(protocol.GiveupApply, a.ApplyNo)) != 1 {
+				t.Fatalf("after the refusal: state %s, pending %q, %d calls", got.State, got.Pending, len(e.inst.received(protocol.GiveupApply, a.ApplyNo)))
 			}
 		})
 
@@ -173,8 +221,25 @@ func TestDeliveryRetries(t *testing.T) {
 			}
 			return ms[0]
 		}
-		e.eventually("three failed attempts", func() bool { return msg().Attempts >= 3 })
-		if m := msg(); m.State != store.StateFailed && m.State != store.StateDelivering || m.LastError == "" {
+		// The failed exchanges are in the message log.
+		failed := func() int {
+			rows, err := e.svc.MessageLog().List(e.ctx, store.LogFilter{ApplyNo: a.ApplyNo, Interface: "baohanapply"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, r := range rows {
+				if r.HTTPStatus == http.StatusServiceUnavailable {
+					n++
+				}
+			}
+			return n
+		}
+		// Attempts counts claims: it is 3 as soon as the third attempt is
+		// claimed, before its request is sent. Wait for three answered
+		// attempts, so that the institution comes up after them.
+		e.eventually("three failed attempts", func() bool { return failed() >= 3 })
+		if m := msg(); m.Attempts < 3 || m.State != store.StateFailed && m.State != store.StateDelivering || m.LastError == "" {
 			t.Fatalf("message %+v", m)
 		}
 		e.wantState(a.ApplyNo, Applied)
@@ -186,16 +251,8 @@ func TestDeliveryRetries(t *testing.T) {
 		if got := e.app(a.ApplyNo); got.RedirectURL == "" {
 			t.Fatalf("answer not applied: %+v", got)
 		}
-		// The failed attempts are in the message log.
-		rows, _ := e.svc.MessageLog().List(e.ctx, store.LogFilter{ApplyNo: a.ApplyNo, Interface: "baohanapply"})
-		failed := 0
-		for _, r := range rows {
-			if r.HTTPStatus == http.StatusServiceUnavailable {
-				failed++
-			}
-		}
-		if failed < 3 {
-			t.Errorf("%d failed exchanges logged", failed)
+		if m := msg(); m.Attempts != failed()+1 {
+			t.Errorf("%d attempts, %d failed exchanges logged and one delivery", m.Attempts, failed())
 		}
 	})
 }

@@ -20,31 +20,6 @@ import (
 	"github.com/baohan-dev/baohan/pki"
 )
 
-// loadTrustRoots reads the PEM files of the CAs whose seal and bidder
-// certificates are accepted.
-func loadTrustRoots(files []string) (*smx509.CertPool, int, error) {
-	if len(files) == 0 {
-		return nil, 0, nil
-	}
-	pool := smx509.NewCertPool()
-	n := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, 0, fmt.Errorf("trust root %s: %w", f, err)
-		}
-		certs, err := gm.ParseCertificates(b)
-		if err != nil {
-			return nil, 0, fmt.Errorf("trust root %s: %w", f, err)
-		}
-		for _, c := range certs {
-			pool.AddCert(c)
-			n++
-		}
-	}
-	return pool, n, nil
-}
-
 // sealPin is what the seals on an institution's guarantees must be
 // signed with: one of its seal certificates (seal_certs), a certificate
 // naming its credit code (seal_credit_code), or, without either, a

@@ -1,6 +1,21 @@
-// Package service is the runtime both services share: the HTTP server
-// with modern TLS and graceful shutdown, and opening the store with the
-// master key that seals secrets at rest.
+// Package service is the core both services (package platform, package
+// institution) are built on, so that they run, are configured and are
+// operated alike:
+//
+//   - Open (core.go) builds a Core from config.Common and the peers: the
+//     trust roots loaded once, the admin token, the store and master key,
+//     the migrations (Schema), the blob store, the metrics registry, the
+//     message log, the replay guard, the inbound pipeline
+//     (transport.Server), the signing client and the outbox dispatcher.
+//     The service adds its interfaces, deliveries and routes.
+//   - Core.Handler (http.go, api.go) serves what both serve: /healthz,
+//     /readyz, /metrics, /api/openapi.json (openapi.json: both services'
+//     routes, x-baohan-services naming who serves which) and the admin
+//     API's message log and outbox behind the bearer token.
+//   - Check (check.go) is `baohan <service> check`.
+//   - Listen and Serve (serve.go): TLS and graceful shutdown.
+//
+// It imports neither platform nor institution.
 package service
 
 import (

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestOpenURLs(t *testing.T) {
@@ -218,8 +220,14 @@ func TestInTxRetriesSQLiteBusy(t *testing.T) {
 	}
 }
 
-// Two serializable transactions with a write skew: PostgreSQL aborts one
-// with 40001 and InTx runs it again.
+// Two serializable transactions with a write skew: both read before
+// either writes, then "a" writes and commits first, and only then does "b"
+// write. PostgreSQL must abort b with 40001 (a committed before it), and
+// InTx runs b again, which now sees a's commit.
+//
+// The order is fixed on purpose: if both wrote at once, b could be aborted
+// while a is still open, and b's retry would then read the old rows again
+// and conflict again, so the number of runs would depend on scheduling.
 func TestInTxRetriesPostgresSerialization(t *testing.T) {
 	env := postgresEnv(t)
 	ctx := context.Background()
@@ -228,14 +236,28 @@ func TestInTxRetriesPostgresSerialization(t *testing.T) {
 	mustExec(t, db, "INSERT INTO duty VALUES ('a', true), ('b', true)")
 	opts := &sql.TxOptions{Isolation: sql.LevelSerializable}
 	var (
-		calls   atomic.Int32
+		mu      sync.Mutex // guards calls and retries
+		calls   = map[string]int{}
+		retries int
 		barrier sync.WaitGroup
+		aDone   = make(chan struct{})
 	)
+	db.onRetry = func(err error) {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "40001" {
+			t.Errorf("retried on %v, want a serialization failure (40001)", err)
+		}
+		mu.Lock()
+		retries++
+		mu.Unlock()
+	}
 	barrier.Add(2)
 	offDuty := func(who string) error {
 		first := true
 		return db.InTxOptions(ctx, opts, func(tx *sql.Tx) error {
-			calls.Add(1)
+			mu.Lock()
+			calls[who]++
+			mu.Unlock()
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM duty WHERE on_call").Scan(&n); err != nil {
 				return err
@@ -244,6 +266,9 @@ func TestInTxRetriesPostgresSerialization(t *testing.T) {
 				first = false
 				barrier.Done()
 				barrier.Wait()
+				if who == "b" {
+					<-aDone // b writes only after a has committed
+				}
 			}
 			if n < 2 {
 				return nil // someone must stay on call
@@ -253,18 +278,23 @@ func TestInTxRetriesPostgresSerialization(t *testing.T) {
 		})
 	}
 	errs := make(chan error, 2)
-	go func() { errs <- offDuty("a") }()
+	go func() {
+		err := offDuty("a")
+		close(aDone)
+		errs <- err
+	}()
 	go func() { errs <- offDuty("b") }()
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
-	if calls.Load() != 3 {
-		t.Fatalf("fn ran %d times, want 3 (one serialization failure retried)", calls.Load())
+	if calls["a"] != 1 || calls["b"] != 2 || retries != 1 {
+		t.Fatalf("fn ran %d times for a and %d for b, %d retries; want 1, 2 and 1 (b's serialization failure retried once)", calls["a"], calls["b"], retries)
 	}
-	if n := countRows(t, db, "SELECT COUNT(*) FROM duty WHERE on_call"); n != 1 {
-		t.Fatalf("%d on call, want 1", n)
+	var who string
+	if err := db.QueryRowContext(ctx, "SELECT who FROM duty WHERE on_call").Scan(&who); err != nil || who != "b" {
+		t.Fatalf("on call: %q %v, want only b", who, err)
 	}
 }
 

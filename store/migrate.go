@@ -44,27 +44,9 @@ func (db *DB) MigrateShared(ctx context.Context) error {
 // (keyed by schema and version table) keeps two replicas from migrating at
 // once; on SQLite start one process first.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS, versionTable string) error {
-	if !identRE.MatchString(versionTable) {
-		return fmt.Errorf("store: migrate: version table %q is not a plain SQL identifier", versionTable)
-	}
-	dir := fsys
-	if st, err := fs.Stat(fsys, db.Dialect.String()); err == nil && st.IsDir() {
-		if dir, err = fs.Sub(fsys, db.Dialect.String()); err != nil {
-			return err
-		}
-	}
-	var gd database.Dialect
-	switch db.Dialect {
-	case SQLite:
-		gd = database.DialectSQLite3
-	case Postgres:
-		gd = database.DialectPostgres
-	default:
-		return fmt.Errorf("store: migrate: unknown dialect %v", db.Dialect)
-	}
-	st, err := database.NewStore(gd, versionTable)
+	dir, st, err := db.gooseStore(fsys, versionTable)
 	if err != nil {
-		return fmt.Errorf("store: migrate %s: %w", versionTable, err)
+		return err
 	}
 	opts := []goose.ProviderOption{goose.WithStore(st), goose.WithDisableGlobalRegistry(true)}
 	if db.Dialect == Postgres {
@@ -100,4 +82,81 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS, versionTable string) erro
 		db.logger.Info("store: migration applied", "table", versionTable, "source", r.Source.Path, "version", r.Source.Version, "duration", r.Duration)
 	}
 	return err
+}
+
+// gooseStore is the directory of fsys for the dialect and goose's store
+// of versionTable.
+func (db *DB) gooseStore(fsys fs.FS, versionTable string) (fs.FS, database.Store, error) {
+	if !identRE.MatchString(versionTable) {
+		return nil, nil, fmt.Errorf("store: migrate: version table %q is not a plain SQL identifier", versionTable)
+	}
+	dir := fsys
+	if st, err := fs.Stat(fsys, db.Dialect.String()); err == nil && st.IsDir() {
+		if dir, err = fs.Sub(fsys, db.Dialect.String()); err != nil {
+			return nil, nil, err
+		}
+	}
+	var gd database.Dialect
+	switch db.Dialect {
+	case SQLite:
+		gd = database.DialectSQLite3
+	case Postgres:
+		gd = database.DialectPostgres
+	default:
+		return nil, nil, fmt.Errorf("store: migrate: unknown dialect %v", db.Dialect)
+	}
+	st, err := database.NewStore(gd, versionTable)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: migrate %s: %w", versionTable, err)
+	}
+	return dir, st, nil
+}
+
+// PendingMigrations lists the versions of the migrations in fsys that
+// are not applied (tracked in versionTable), changing nothing: all of
+// them before the first Migrate. Checks (`baohan <service> check`, a
+// readiness probe) call it.
+func (db *DB) PendingMigrations(ctx context.Context, fsys fs.FS, versionTable string) ([]int64, error) {
+	dir, st, err := db.gooseStore(fsys, versionTable)
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectCustom, db.DB, dir, goose.WithStore(st), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations of %s: %w", versionTable, err)
+	}
+	applied := map[int64]bool{}
+	var exists bool
+	q := `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)`
+	if db.Dialect == Postgres {
+		q = `SELECT to_regclass($1) IS NOT NULL`
+	}
+	if err := db.QueryRowContext(ctx, q, versionTable).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", versionTable, err)
+	}
+	if exists {
+		rows, err := st.ListMigrations(ctx, db.DB)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", versionTable, err)
+		}
+		for _, r := range rows {
+			applied[r.Version] = applied[r.Version] || r.IsApplied
+		}
+	}
+	var pending []int64
+	for _, src := range p.ListSources() {
+		if !applied[src.Version] {
+			pending = append(pending, src.Version)
+		}
+	}
+	return pending, nil
+}
+
+// PendingShared is PendingMigrations of the store's own tables.
+func (db *DB) PendingShared(ctx context.Context) ([]int64, error) {
+	sub, err := fs.Sub(sharedMigrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return db.PendingMigrations(ctx, sub, SharedVersionTable)
 }

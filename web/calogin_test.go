@@ -67,9 +67,11 @@ func loginPlatformOn(t *testing.T, publicURL, dbURL string, ca *testca.CA) (*pla
 		t.Fatal(err)
 	}
 	cfg := platform.Config{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: publicURL},
-		Storage:    config.Storage{DB: dbURL, DataDir: dir},
-		TrustRoots: []string{caFile},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: publicURL},
+			Storage:    config.Storage{DB: dbURL, DataDir: dir},
+			TrustRoots: []string{caFile},
+		},
 		Institutions: []platform.Institution{{
 			Peer:     config.Peer{Name: "bank", AppKey: "k", AppSecret: "s", BaseURL: "http://127.0.0.1:1", PlatformCode: "P1"},
 			Products: []platform.Product{{Name: "保函", Rate: decimal.RequireFromString("0.005")}},

@@ -39,7 +39,7 @@ func Institution(ctx context.Context, svc *institution.Service, o Options, ao ..
 		return nil, err
 	}
 	c.msgs = svc
-	ic := &InstitutionConsole{console: c, svc: svc, roots: svc.TrustRoots()}
+	ic := &InstitutionConsole{console: c, svc: svc, roots: svc.TrustRoots().Pool()}
 	c.nav = []NavItem{
 		{"/", "概览", Viewer},
 		{"/underwriting", "待审核", Viewer},

@@ -53,7 +53,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 		return nil, err
 	}
 	c.msgs = svc
-	pc := &PlatformConsole{console: c, svc: svc, roots: svc.TrustRoots()}
+	pc := &PlatformConsole{console: c, svc: svc, roots: svc.TrustRoots().Pool()}
 	if pub := svc.Config().Listen.PublicURL; pub != "" {
 		if pc.origin, err = bidderauth.OriginOf(pub); err != nil {
 			return nil, fmt.Errorf("web: listen.public_url: %w", err)

@@ -136,9 +136,11 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 		}
 	}
 	if trustRoots != "" {
-		if cfg.TrustRoots, err = readFlagFile("trust-roots", trustRoots, gm.ParseCertificates); err != nil {
-			return err
+		roots, err := gm.LoadTrustRoots(trustRoots)
+		if err != nil {
+			return fmt.Errorf("--trust-roots: %w", err)
 		}
+		cfg.TrustRoots = roots.Certificates()
 	}
 	ln, url, err := service.Listen(config.Listen{Addr: *listen, Plain: *tlsCert == "", TLSCert: *tlsCert, TLSKey: *tlsKey})
 	if err != nil {

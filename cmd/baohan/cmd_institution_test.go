@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/baohan-dev/baohan/gm/testca"
 )
 
 func TestInstitutionServeHelp(t *testing.T) {
@@ -96,7 +100,7 @@ func TestInstitutionServeBadConfig(t *testing.T) {
 	os.WriteFile(path, []byte("[listen]\naddr = \"127.0.0.1:0\"\nplain_http = true\npublic_url = \"http://x\"\n"), 0o600)
 	errb = syncBuffer{}
 	code = run(context.Background(), &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, []string{"institution", "serve", "--config", path, "--data", dir})
-	if code != 1 || !strings.Contains(errb.String(), "institution.name is required") || !strings.Contains(errb.String(), "at least one [[platform]] is required") {
+	if code != 1 || !strings.Contains(errb.String(), "institution.name is required") || !strings.Contains(errb.String(), "no [[platform]] configured") {
 		t.Errorf("exit %d: %s", code, errb.String())
 	}
 }
@@ -110,5 +114,95 @@ func TestInstitutionExampleConfigLoads(t *testing.T) {
 	// It refers to /etc files that do not exist here: the error must be about them, not the TOML.
 	if code != 1 || strings.Contains(errb.String(), "unknown keys") || strings.Contains(errb.String(), "toml") {
 		t.Errorf("exit %d: %s", code, errb.String())
+	}
+}
+
+// TestInstitutionCheck: `institution check` checks like `platform check`:
+// the configuration, the files it names, the database (without making
+// it, then migrated once served) and, with --reach, the platforms.
+func TestInstitutionCheck(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := testca.Init(filepath.Join(dir, "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.IssueToDir(filepath.Join(dir, "ca"), "inst", testca.Institution); err != nil {
+		t.Fatal(err)
+	}
+	platform := httptest.NewServer(http.NotFoundHandler())
+	defer platform.Close()
+	data := filepath.Join(dir, "data")
+	cfg := fmt.Sprintf(`
+trust_roots = [%q]
+max_body = 2097152
+[listen]
+addr = "127.0.0.1:0"
+plain_http = true
+public_url = "http://127.0.0.1:1"
+[storage]
+data_dir = %q
+[admin]
+token = "check-token-0123456789"
+[institution]
+name = "某某融资担保有限公司"
+seal_cert = %q
+seal_key = %q
+[[product]]
+name = "投标保函"
+rate = "0.005"
+[[platform]]
+name = "ggzy"
+appkey = "k"
+appsecret = "s"
+base_url = %q
+`, filepath.Join(dir, "ca", testca.CACertFile), data, filepath.Join(dir, "ca", testca.CertFile("inst")),
+		filepath.Join(dir, "ca", testca.KeyFile("inst")), platform.URL)
+	path := filepath.Join(dir, "institution.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(args ...string) (int, string, string) {
+		var out, errb syncBuffer
+		code := run(context.Background(), &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, append([]string{"institution", "check"}, args...))
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := check("--config", path, "--reach")
+	for _, want := range []string{
+		"config    ok      " + path + " (1 platforms, 1 products)",
+		"warning   warning " + path + ": max_body is the old name of [listen] max_body",
+		"files     ok      readable: trust_roots (1 certificates), institution.seal_cert, institution.seal_key",
+		"database  warning no master key yet: serve makes " + filepath.Join(data, "master.key"),
+		"database  ok      SQLite " + filepath.Join(data, "institution.db") + " not made yet: serve makes it",
+		"peer      ok      ggzy " + platform.URL + " answered HTTP 404",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("check made the data directory")
+	}
+
+	// Once served, the database is there and migrated.
+	_, _, stop := startServing(t, regexp.MustCompile(`serving at (http://127\.0\.0\.1:[0-9]+)`), "institution", "serve", "--config", path)
+	stop()
+	if code, out, _ := check(path); code != 0 || !strings.Contains(out, "database  ok      sqlite reachable, every migration applied") {
+		t.Errorf("after serve: exit %d\n%s", code, out)
+	}
+
+	// A seal key that is not one, a platform that does not answer: exit
+	// 1, each named.
+	os.WriteFile(filepath.Join(dir, "ca", testca.KeyFile("inst")), []byte("not a key"), 0o600)
+	platform.Close()
+	code, _, errs = check("--config", path, "--reach")
+	if code != 1 || !strings.Contains(errs, "institution.seal_key "+filepath.Join(dir, "ca", testca.KeyFile("inst"))+": ") ||
+		!strings.Contains(errs, "peer: ggzy "+platform.URL+" unreachable") {
+		t.Errorf("broken: exit %d: %s", code, errs)
+	}
+	if code, _, errs := check(); code != 1 || !strings.Contains(errs, "--config FILE is required") {
+		t.Errorf("no file: exit %d: %s", code, errs)
 	}
 }

@@ -73,15 +73,11 @@ func readRoots(path string) (*smx509.CertPool, error) {
 	if path == "" {
 		return nil, nil
 	}
-	certs, err := readFlagFile("roots", path, gm.ParseCertificates)
+	roots, err := gm.LoadTrustRoots(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--roots: %w", err)
 	}
-	pool := smx509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
+	return roots.Pool(), nil
 }
 
 func fileArg(pos []string) string {

@@ -143,7 +143,7 @@ platformcode = "P1"
 	}
 	var out, errb syncBuffer
 	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
-	if code := run(context.Background(), env, []string{"platform", "check", path}); code != 0 || !strings.Contains(out.String(), "ok (1 institutions)") {
+	if code := run(context.Background(), env, []string{"platform", "check", path}); code != 0 || !strings.Contains(out.String(), "(1 institutions)") {
 		t.Fatalf("check: exit %d: %s %s", code, out.String(), errb.String())
 	}
 	// The flag overrides the file's address; the prefix applies.

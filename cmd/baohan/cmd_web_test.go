@@ -218,9 +218,11 @@ func TestPlatformConsoleMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := platform.Config{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
-		Storage:    config.Storage{DataDir: dir},
-		TrustRoots: []string{caFile},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
+			Storage:    config.Storage{DataDir: dir},
+			TrustRoots: []string{caFile},
+		},
 		Institutions: []platform.Institution{{
 			Peer:     config.Peer{Name: "bank", AppKey: "k", AppSecret: "s", BaseURL: "http://127.0.0.1:1", PlatformCode: "P1"},
 			Products: []platform.Product{{Name: "保函", Rate: decimal.RequireFromString("0.005")}},

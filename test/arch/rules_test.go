@@ -30,8 +30,8 @@ var layers = []layer{
 	{3, "HTTP of the interfaces and durability (siblings: store never imports transport), guarantee documents, test support", []string{
 		"transport", "store", "ofd/guarantee", "ofd/render", "ofd/internal/ofdtest", "gm/testca", "store/storetest", "conformance/faults"}},
 	{4, "configuration", []string{"config"}},
-	{5, "the runtime both services share", []string{"service"}},
-	{6, "the two services (neither imports the other)", []string{"platform", "institution"}},
+	{5, "the runtime both services share, the configuration's test support", []string{"service", "config/configtest"}},
+	{6, "the two services (neither imports the other), their shared test support", []string{"platform", "institution", "service/servicetest"}},
 	{7, "in front of the services (the consoles) and beside them (the CA agent)", []string{"web", "web/caagent"}},
 	{8, "tools over the whole system, used through their public API", []string{"conformance", "demo", "bench", "web/browsertest"}},
 	{9, "wiring and cross-package tests", []string{"cmd/baohan", "test/..."}},
@@ -55,13 +55,18 @@ type Package struct {
 	TestImports []string // of its _test.go files, both packages
 }
 
-// Violation is a forbidden import.
+// Violation is a forbidden import, or a package without a layer
+// (Layerless, To empty).
 type Violation struct {
-	From, To string
-	Rule     string
+	From, To  string
+	Rule      string
+	Layerless bool
 }
 
 func (v Violation) String() string {
+	if v.Layerless {
+		return fmt.Sprintf("%s: %s", show(v.From), v.Rule)
+	}
 	return fmt.Sprintf("%s imports %s: %s", show(v.From), show(v.To), v.Rule)
 }
 
@@ -105,7 +110,7 @@ func Check(pkgs []Package) []Violation {
 	for _, p := range pkgs {
 		from, ok := layerOf(p.Path)
 		if !ok {
-			out = append(out, Violation{p.Path, "", "the package has no layer: give it one in test/arch (layers) and docs/ARCHITECTURE.md"})
+			out = append(out, Violation{From: p.Path, Rule: "the package has no layer: give it one in test/arch (layers) and docs/ARCHITECTURE.md", Layerless: true})
 			continue
 		}
 		for _, to := range p.Imports {
@@ -114,15 +119,15 @@ func Check(pkgs []Package) []Violation {
 				if l.n > from.n {
 					rule = fmt.Sprintf("%s is in layer %d (%s), above layer %d (%s)", show(to), l.n, l.what, from.n, from.what)
 				}
-				out = append(out, Violation{p.Path, to, rule})
+				out = append(out, Violation{From: p.Path, To: to, Rule: rule})
 			}
 			if to == "gm/testca" && !testSupport(p.Path) {
-				out = append(out, Violation{p.Path, to, "only tests and test support import the test CA; production code uses pki"})
+				out = append(out, Violation{From: p.Path, To: to, Rule: "only tests and test support import the test CA; production code uses pki"})
 			}
 		}
 		for _, to := range append(slices.Clone(p.Imports), p.TestImports...) {
 			if (to == "cmd" || strings.HasPrefix(to, "cmd/")) && to != p.Path {
-				out = append(out, Violation{p.Path, to, "nothing imports cmd: it only wires (move what is needed into a package)"})
+				out = append(out, Violation{From: p.Path, To: to, Rule: "nothing imports cmd: it only wires (move what is needed into a package)"})
 			}
 		}
 	}

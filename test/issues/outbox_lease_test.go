@@ -30,10 +30,10 @@ func TestInstitutionOutboxLeaseConfigurable(t *testing.T) {
 		}
 		return false
 	}
-	if !has(platform.OutboxConfig{}, "lease") {
+	if !has(platform.Config{}.Outbox, "lease") {
 		t.Fatal("control: the platform's outbox has no lease setting any more")
 	}
-	if !has(institution.OutboxSettings{}, "lease") {
-		t.Error("institution.OutboxSettings has no lease setting: after a crash, deliveries in flight wait the dispatcher's default 2 minutes")
+	if !has(institution.Config{}.Outbox, "lease") {
+		t.Error("the institution's [outbox] has no lease setting: after a crash, deliveries in flight wait the dispatcher's default 2 minutes")
 	}
 }

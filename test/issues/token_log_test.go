@@ -43,17 +43,17 @@ func TestBidderTokenNotInInstitutionLog(t *testing.T) {
 	var entries []struct {
 		ID                int64
 		Interface         string
-		Request, Response []byte
+		Request, Response string
 	}
 	if res.StatusCode != 200 || json.Unmarshal(raw, &entries) != nil {
 		t.Fatalf("institution /api/messages: HTTP %d %.300s", res.StatusCode, raw)
 	}
 	answered := false
 	for _, e := range entries {
-		if strings.Contains(string(e.Request)+string(e.Response), tok) {
+		if strings.Contains(e.Request+e.Response, tok) {
 			t.Errorf("admin API: message %d (%s) holds the bidder token: %.300s", e.ID, e.Interface, e.Response)
 		}
-		answered = answered || e.Interface == "baohanapply" && strings.Contains(string(e.Response), `"redirecturl":`)
+		answered = answered || e.Interface == "baohanapply" && strings.Contains(e.Response, `"redirecturl":`)
 	}
 	if !answered {
 		t.Fatalf("control: no baohanapply answer with its redirecturl among %d messages", len(entries))

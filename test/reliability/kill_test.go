@@ -3,6 +3,8 @@ package reliability
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,18 +16,15 @@ import (
 
 // chunksStored counts the chunks of a filetype the platform holds for
 // applyNo (or has assembled: then the guarantee's chunk count).
-func chunksStored(t *testing.T, dbFile, applyNo, fileType string) int {
-	t.Helper()
+func chunksStored(dbFile, applyNo, fileType string) (int, error) {
 	db, err := store.Open(context.Background(), dbFile, "", store.WithoutSharedMigrations())
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM plat_chunks WHERE applyno = ? AND filetype = ?`, applyNo, fileType).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	err = db.QueryRow(`SELECT COUNT(*) FROM plat_chunks WHERE applyno = ? AND filetype = ?`, applyNo, fileType).Scan(&n)
+	return n, err
 }
 
 // TestKill9 runs the whole flow with real processes of the built binary
@@ -39,7 +38,7 @@ func chunksStored(t *testing.T, dbFile, applyNo, fileType string) int {
 // history is exactly one pass of the happy path, both guarantee files
 // were assembled from every chunk and verified, both outboxes settled,
 // both message-log chains intact (baohan audit verify). The claims the
-// killed process held come back when their lease runs out (3s for the
+// killed process held come back when their lease runs out (7s for the
 // platform, 6s for the institution here: outbox.lease).
 func TestKill9(t *testing.T) {
 	tests := []struct {
@@ -72,45 +71,60 @@ func TestKill9(t *testing.T) {
 
 			opening := time.Now().Add(8 * time.Second).Truncate(time.Second)
 			applyNo := pr.apply(opening)
+
+			// The killer waits for the moment, kills, lets the held request
+			// through and restarts the victim. It does not touch t (it may
+			// outlive a failed test until the cleanup stops it): it leaves
+			// its failure in killErr.
+			victim := pr.plat
+			if tc.victim == "institution" {
+				victim = pr.inst
+			}
+			// Except for baohanapply (the bidder's link comes with its
+			// answer), the bidder's flow ends before the kill: the held
+			// request may come while the bidder's last request is still
+			// being answered, and a kill then would cut that answer off.
+			afterFlow := tc.iface != "baohanapply"
+			flowDone := make(chan struct{})
+			var killErr error
 			killed := make(chan struct{})
+			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
-				// the moment: the request is held at the door
-				deadline := time.Now().Add(60 * time.Second)
-				for door.Holding() == 0 && time.Now().Before(deadline) {
-					time.Sleep(5 * time.Millisecond)
-				}
 				defer close(killed)
-				if door.Holding() == 0 {
-					return
-				}
-				victim := pr.plat
-				if tc.victim == "institution" {
-					victim = pr.inst
-				}
-				victim.kill9()
-				if tc.hold != "" {
+				killErr = killAtHold(ctx, door, victim, flowDone, afterFlow, func() error {
+					if tc.hold == "" {
+						return nil
+					}
 					// the chunks before the held one are on the platform,
 					// the held one is not (its receiver has not seen it)
 					ft, idx, _ := strings.Cut(tc.hold, "/")
 					n, _ := strconv.Atoi(idx)
-					if got := chunksStored(t, pr.platDB, applyNo, ft); got != n-1 {
-						t.Errorf("at the kill the platform holds %d chunks of filetype %s, want %d", got, ft, n-1)
+					got, err := chunksStored(pr.platDB, applyNo, ft)
+					if err != nil {
+						return err
 					}
-				}
-				door.Release()
-				time.Sleep(200 * time.Millisecond) // the survivor retries against a dead peer
-				victim.start()
+					if got != n-1 {
+						return fmt.Errorf("at the kill the platform holds %d chunks of filetype %s, want %d", got, ft, n-1)
+					}
+					return nil
+				})
 			}()
-			token := ""
-			if tc.iface != "baohanapply" {
-				token = pr.token(applyNo)
-			} else {
+			reported := false
+			t.Cleanup(func() {
+				cancel()
 				<-killed
-				token = pr.token(applyNo)
+				if killErr != nil && !reported {
+					t.Errorf("the kill: %v", killErr)
+				}
+			})
+			if !afterFlow {
+				<-killed
 			}
+			token := pr.token(applyNo)
 			if err := stack.BidderFlow(pr.instDoor.URL, token, pr.pki.Bidder); err != nil {
 				t.Fatal(err)
 			}
+			close(flowDone)
 			pr.waitFor("the ciphertext guarantee", 45*time.Second, func() bool {
 				ps, _ := pr.platState(applyNo)
 				is, _ := pr.instState(applyNo)
@@ -129,6 +143,9 @@ func TestKill9(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("the kill never happened")
 			}
+			if reported = true; killErr != nil {
+				t.Fatalf("the kill: %v", killErr)
+			}
 			if door.Hits(tc.iface) == 0 || (tc.victim == "platform" && pr.plat.runs != 2) || (tc.victim == "institution" && pr.inst.runs != 2) {
 				t.Fatalf("the moment was not reached: %d %s requests, platform runs %d, institution runs %d",
 					door.Hits(tc.iface), tc.iface, pr.plat.runs, pr.inst.runs)
@@ -136,4 +153,41 @@ func TestKill9(t *testing.T) {
 			pr.checkEnd(applyNo)
 		})
 	}
+}
+
+// killAtHold waits until door holds a request (and, when afterFlow,
+// until flowDone is closed), then kills victim with SIGKILL, runs check,
+// lets the held request through and restarts victim on its data. It
+// gives up when ctx ends or after a minute without a held request.
+func killAtHold(ctx context.Context, door *stack.Door, victim *proc, flowDone <-chan struct{}, afterFlow bool, check func() error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for door.Holding() == 0 {
+		if time.Now().After(deadline) {
+			return errors.New("no request was held in 60s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if afterFlow {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-flowDone:
+		}
+	}
+	if err := victim.kill9(); err != nil {
+		return err
+	}
+	checkErr := check()
+	door.Release()
+	// the survivor retries against a dead peer for a moment
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(200 * time.Millisecond):
+	}
+	return errors.Join(checkErr, victim.run(ctx))
 }

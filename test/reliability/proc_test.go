@@ -78,6 +78,14 @@ func freeAddr(t *testing.T) string {
 // start runs the process and waits until /healthz answers.
 func (p *proc) start() {
 	p.t.Helper()
+	if err := p.run(context.Background()); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// run is start for any goroutine: it returns the failure instead of
+// ending the test, and gives up waiting when ctx ends.
+func (p *proc) run(ctx context.Context) error {
 	p.mu.Lock()
 	p.runs++
 	p.out = &bytes.Buffer{}
@@ -87,7 +95,7 @@ func (p *proc) start() {
 	cmd.Stdout, cmd.Stderr = lw, lw
 	if err := cmd.Start(); err != nil {
 		p.mu.Unlock()
-		p.t.Fatal(err)
+		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	p.cmd, p.done = cmd, make(chan struct{})
 	done := p.done
@@ -99,31 +107,33 @@ func (p *proc) start() {
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-done:
-			p.t.Fatalf("%s exited at start:\n%s", p.name, p.output())
+			return fmt.Errorf("%s exited at start:\n%s", p.name, p.output())
+		case <-ctx.Done():
+			return fmt.Errorf("%s: stopped waiting for /healthz: %w", p.name, ctx.Err())
 		default:
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("%s not healthy after 30s:\n%s", p.name, p.output())
+			return fmt.Errorf("%s not healthy after 30s:\n%s", p.name, p.output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // kill9 sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill9() {
-	p.t.Helper()
+func (p *proc) kill9() error {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
 	if err := cmd.Process.Kill(); err != nil {
-		p.t.Fatal(err)
+		return fmt.Errorf("%s: kill: %w", p.name, err)
 	}
 	<-done
+	return nil
 }
 
 // stop ends the process gracefully (SIGTERM).
@@ -216,7 +226,7 @@ data_dir = %q
 
 [outbox]
 poll_interval = "50ms"
-lease = "3s"
+lease = "7s"
 backoff_max = "1s"
 
 [[institution]]

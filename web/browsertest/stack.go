@@ -94,10 +94,12 @@ func Start(t testing.TB) *Stack {
 	const appKey, appSecret, platCode = "APPKEY-HX-0001", "2b7e151628aed2a6abf7158809cf4f3c", "PT330100"
 	fast := config.Duration{Duration: 50 * time.Millisecond}
 	pcfg := platform.Config{
-		Listen:     config.Listen{Addr: platLn.Addr().String(), Plain: true, PublicURL: platURL},
-		Storage:    config.Storage{DataDir: filepath.Join(dir, "platform")},
-		TrustRoots: []string{caFile},
-		Outbox:     platform.OutboxConfig{PollInterval: fast},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: platLn.Addr().String(), Plain: true, PublicURL: platURL},
+			Storage:    config.Storage{DataDir: filepath.Join(dir, "platform")},
+			TrustRoots: []string{caFile},
+			Outbox:     config.Outbox{Poll: fast},
+		},
 		Institutions: []platform.Institution{{
 			Peer: config.Peer{Name: InstitutionName, AppKey: appKey, AppSecret: appSecret, BaseURL: instURL, PlatformCode: platCode, ChunkSize: 16 << 10},
 			Products: []platform.Product{
@@ -107,8 +109,12 @@ func Start(t testing.TB) *Stack {
 		}},
 	}
 	icfg := institution.Config{
-		Listen:  config.Listen{Addr: instLn.Addr().String(), Plain: true, PublicURL: instURL},
-		Storage: config.Storage{DataDir: filepath.Join(dir, "institution")},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: instLn.Addr().String(), Plain: true, PublicURL: instURL},
+			Storage:    config.Storage{DataDir: filepath.Join(dir, "institution")},
+			TrustRoots: []string{caFile},
+			Outbox:     config.Outbox{Poll: fast},
+		},
 		Institution: institution.Identity{Name: InstitutionName, CreditCode: "91330100MA2HXDB01L",
 			SealCert: filepath.Join(dir, InstitutionName+".cert.pem"), SealKey: filepath.Join(dir, InstitutionName+".key.pem"), Prefix: "HXDB"},
 		Underwrite: institution.Underwriting{Mode: institution.ModeManual, MaxBond: "5000000"},
@@ -117,9 +123,7 @@ func Start(t testing.TB) *Stack {
 			{Name: Product, Rate: "0.005", MinPremium: "100", Terms: "见索即付，不可撤销"},
 			{Name: "投标保函（优惠费率）", Rate: "0.003", MinPremium: "300"},
 		},
-		Platforms:  []institution.Platform{{Peer: config.Peer{Name: PlatformName, AppKey: appKey, AppSecret: appSecret, BaseURL: platURL, PlatformCode: platCode, ChunkSize: 16 << 10}}},
-		TrustRoots: []string{caFile},
-		Outbox:     institution.OutboxSettings{Poll: fast},
+		Platforms: []institution.Platform{{Peer: config.Peer{Name: PlatformName, AppKey: appKey, AppSecret: appSecret, BaseURL: platURL, PlatformCode: platCode, ChunkSize: 16 << 10}}},
 	}
 	t.Setenv(service.MasterKeyEnv, "000102030405060708090a0b0c0d0e0f")
 

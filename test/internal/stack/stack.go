@@ -194,13 +194,15 @@ func Start(t testing.TB, o Options) *Stack {
 		o.InstitutionPeer(&platPeer)
 	}
 	s.PlatCfg = platform.Config{
-		// the door listens (with TLS when o.TLS is set), not the service:
-		// the certificate names only satisfy the configuration check
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: o.TLS == nil, PublicURL: s.PlatDoor.URL, TLSCert: "door", TLSKey: "door"},
-		Storage:    config.Storage{DB: o.PlatformDB, DataDir: filepath.Join(dir, "platform")},
-		TrustRoots: []string{p.CAFile},
-		AdminToken: PlatformAdmin,
-		Outbox:     platform.OutboxConfig{PollInterval: fast},
+		Common: config.Common{
+			// the door listens (with TLS when o.TLS is set), not the service:
+			// the certificate names only satisfy the configuration check
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: o.TLS == nil, PublicURL: s.PlatDoor.URL, TLSCert: "door", TLSKey: "door"},
+			Storage:    config.Storage{DB: o.PlatformDB, DataDir: filepath.Join(dir, "platform")},
+			TrustRoots: []string{p.CAFile},
+			Admin:      config.Admin{Token: PlatformAdmin},
+			Outbox:     config.Outbox{Poll: fast},
+		},
 		// The institution's seal certificate (CN "inst") is pinned by
 		// the credit code it carries, as a deployment pins it.
 		Institutions: []platform.Institution{{Peer: instPeer, SealCreditCode: InstCreditCode, Products: []platform.Product{
@@ -211,18 +213,20 @@ func Start(t testing.TB, o Options) *Stack {
 		o.Platform(&s.PlatCfg)
 	}
 	s.InstCfg = institution.Config{
-		Listen:  config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: s.InstDoor.URL},
-		Storage: config.Storage{DB: o.InstitutionDB, DataDir: filepath.Join(dir, "institution")},
+		Common: config.Common{
+			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: s.InstDoor.URL},
+			Storage:    config.Storage{DB: o.InstitutionDB, DataDir: filepath.Join(dir, "institution")},
+			Admin:      config.Admin{Token: InstAdmin},
+			TrustRoots: []string{p.CAFile},
+			Outbox: config.Outbox{Poll: fast, RetryInitial: fast,
+				RetryMax: config.Duration{Duration: 200 * time.Millisecond}},
+		},
 		Institution: institution.Identity{Name: InstitutionName, CreditCode: InstCreditCode,
 			SealCert: filepath.Join(dir, "inst.cert.pem"), SealKey: filepath.Join(dir, "inst.key.pem"), Prefix: "HXDB"},
-		Admin:      institution.Admin{Token: InstAdmin},
 		Underwrite: institution.Underwriting{Mode: institution.ModeAuto, MaxBond: "5000000"},
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
 		Products:   []institution.Product{{Name: Product, Rate: "0.005", MinPremium: "100", Terms: "见索即付，不可撤销"}},
 		Platforms:  []institution.Platform{{Peer: platPeer}},
-		TrustRoots: []string{p.CAFile},
-		Outbox: institution.OutboxSettings{Poll: fast, RetryInitial: fast,
-			RetryMax: config.Duration{Duration: 200 * time.Millisecond}},
 	}
 	if o.Institution != nil {
 		o.Institution(&s.InstCfg)
