@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/baohan-dev/baohan"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 )
@@ -218,7 +220,7 @@ func (s *Service) adminRoutes(mux *service.Mux) {
 		if d, ok := decode(w, r); ok {
 			ft, _ := strconv.Atoi(r.URL.Query().Get("filetype"))
 			if ft != 1 && ft != 2 {
-				s.fail(w, r, refuse("filetype must be 1 or 2"))
+				s.fail(w, r, baohan.Refusef("filetype must be 1 or 2"))
 				return
 			}
 			err := s.ReuploadFile(r.Context(), r.PathValue("id"), ft, "person:"+d.Actor)
@@ -276,5 +278,5 @@ func (s *Service) answer(w http.ResponseWriter, r *http.Request, v any, err erro
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }

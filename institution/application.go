@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -63,31 +64,10 @@ type Event struct {
 }
 
 // ErrNotFound is returned for an unknown application, invoice or token.
-var ErrNotFound = errors.New("not found")
-
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+var ErrNotFound error = &baohan.Error{Code: baohan.ENotFound, Message: "not found"}
 
 // repo is the institution's SQL, written once for both dialects.
 type repo struct{ d store.Dialect }
-
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromMicros(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(n).UTC()
-}
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
@@ -112,7 +92,7 @@ func scanApplication(s scanner) (*Application, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.PaidAt, a.CreatedAt, a.UpdatedAt = fromMicros(paid), fromMicros(created), fromMicros(updated)
+	a.PaidAt, a.CreatedAt, a.UpdatedAt = store.FromMicros(paid), store.FromMicros(created), store.FromMicros(updated)
 	a.StateLabel = a.State.Label()
 	return &a, nil
 }
@@ -120,15 +100,15 @@ func scanApplication(s scanner) (*Application, error) {
 // insertNewApplication inserts a unless an application with its
 // platformcode and applyno exists (then it writes nothing and returns
 // false).
-func (r repo) insertNewApplication(ctx context.Context, q querier, a *Application) (bool, error) {
+func (r repo) insertNewApplication(ctx context.Context, q store.Querier, a *Application) (bool, error) {
 	res, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_applications (`+appColumns+`)
  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
  ON CONFLICT (platformcode, applyno) DO NOTHING`),
 		a.ID, a.Peer, a.PlatformCode, a.ApplyNo, a.State, a.applyData, a.envelope, a.requestHash,
 		a.tokenHash, a.tokenSealed, a.BidderName, a.BidderCode, a.Bond, a.projectCipher, a.projectSealed,
-		a.Product, a.Rate, a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, micros(a.PaidAt),
+		a.Product, a.Rate, a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, store.Micros(a.PaidAt),
 		a.BaohanNo, a.GenerateTime, a.Decision, a.DecidedBy, a.KaibiaoTime, a.publicKey,
-		micros(a.CreatedAt), micros(a.UpdatedAt))
+		store.Micros(a.CreatedAt), store.Micros(a.UpdatedAt))
 	if err != nil {
 		return false, err
 	}
@@ -140,14 +120,14 @@ func (r repo) insertNewApplication(ctx context.Context, q querier, a *Applicatio
 // that the row is still in state expect (optimistic concurrency: two
 // requests racing on one application cannot both win). It returns
 // errConflict when the state moved meanwhile.
-func (r repo) updateApplication(ctx context.Context, q querier, a *Application, expect State) error {
+func (r repo) updateApplication(ctx context.Context, q store.Querier, a *Application, expect State) error {
 	res, err := q.ExecContext(ctx, r.d.Rebind(`UPDATE inst_applications SET state=?, biddername=?, biddercode=?,
  bond=?, project_cipher=?, project_sealed=?, product=?, rate=?, premium=?, signer=?, payment_ref=?,
  payername=?, payeraccount=?, paid_at=?, baohanno=?, generatetime=?, decision=?, decided_by=?,
  kaibiaotime=?, publickey=?, updated_at=? WHERE id=? AND state=?`),
 		a.State, a.BidderName, a.BidderCode, a.Bond, a.projectCipher, a.projectSealed, a.Product, a.Rate,
-		a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, micros(a.PaidAt), a.BaohanNo,
-		a.GenerateTime, a.Decision, a.DecidedBy, a.KaibiaoTime, a.publicKey, micros(a.UpdatedAt), a.ID, expect)
+		a.Premium, a.Signer, a.PaymentRef, a.PayerName, a.PayerAccount, store.Micros(a.PaidAt), a.BaohanNo,
+		a.GenerateTime, a.Decision, a.DecidedBy, a.KaibiaoTime, a.publicKey, store.Micros(a.UpdatedAt), a.ID, expect)
 	if err != nil {
 		return err
 	}
@@ -165,20 +145,20 @@ func (r repo) updateApplication(ctx context.Context, q querier, a *Application, 
 // transaction is retried or the caller reloads.
 var errConflict = errors.New("institution: application changed concurrently")
 
-func (r repo) applicationBy(ctx context.Context, q querier, where string, args ...any) (*Application, error) {
+func (r repo) applicationBy(ctx context.Context, q store.Querier, where string, args ...any) (*Application, error) {
 	row := q.QueryRowContext(ctx, r.d.Rebind(`SELECT `+appColumns+` FROM inst_applications WHERE `+where), args...)
 	return scanApplication(row)
 }
 
-func (r repo) applicationByID(ctx context.Context, q querier, id string) (*Application, error) {
+func (r repo) applicationByID(ctx context.Context, q store.Querier, id string) (*Application, error) {
 	return r.applicationBy(ctx, q, "id=?", id)
 }
 
-func (r repo) applicationByApplyNo(ctx context.Context, q querier, platformCode, applyNo string) (*Application, error) {
+func (r repo) applicationByApplyNo(ctx context.Context, q store.Querier, platformCode, applyNo string) (*Application, error) {
 	return r.applicationBy(ctx, q, "platformcode=? AND applyno=?", platformCode, applyNo)
 }
 
-func (r repo) applicationByToken(ctx context.Context, q querier, tokenHash string) (*Application, error) {
+func (r repo) applicationByToken(ctx context.Context, q store.Querier, tokenHash string) (*Application, error) {
 	return r.applicationBy(ctx, q, "token_hash=?", tokenHash)
 }
 
@@ -193,7 +173,7 @@ type ListFilter struct {
 	Offset     int
 }
 
-func (r repo) listApplications(ctx context.Context, q querier, f ListFilter) ([]*Application, error) {
+func (r repo) listApplications(ctx context.Context, q store.Querier, f ListFilter) ([]*Application, error) {
 	var conds []string
 	var args []any
 	add := func(col, v string) {
@@ -236,13 +216,13 @@ func (r repo) listApplications(ctx context.Context, q querier, f ListFilter) ([]
 	return out, rows.Err()
 }
 
-func (r repo) insertEvent(ctx context.Context, q querier, appID string, at time.Time, from, to State, event, actor, detail string) error {
+func (r repo) insertEvent(ctx context.Context, q store.Querier, appID string, at time.Time, from, to State, event, actor, detail string) error {
 	_, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_events (id, application_id, at, from_state, to_state, event, actor, detail)
- VALUES (?,?,?,?,?,?,?,?)`), newID(), appID, micros(at), from, to, event, actor, detail)
+ VALUES (?,?,?,?,?,?,?,?)`), newID(), appID, store.Micros(at), from, to, event, actor, detail)
 	return err
 }
 
-func (r repo) events(ctx context.Context, q querier, appID string) ([]Event, error) {
+func (r repo) events(ctx context.Context, q store.Querier, appID string) ([]Event, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT at, from_state, to_state, event, actor, detail
  FROM inst_events WHERE application_id=? ORDER BY at, id`), appID)
 	if err != nil {
@@ -256,7 +236,7 @@ func (r repo) events(ctx context.Context, q querier, appID string) ([]Event, err
 		if err := rows.Scan(&at, &e.From, &e.To, &e.Event, &e.Actor, &e.Detail); err != nil {
 			return nil, err
 		}
-		e.At = fromMicros(at)
+		e.At = store.FromMicros(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -264,7 +244,7 @@ func (r repo) events(ctx context.Context, q querier, appID string) ([]Event, err
 
 // bondInForce is the total bond of the bidder's applications that are
 // approved or issued and not ended, excluding the application exclude.
-func (r repo) bondInForce(ctx context.Context, q querier, bidderCode, exclude string) ([]string, error) {
+func (r repo) bondInForce(ctx context.Context, q store.Querier, bidderCode, exclude string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT bond FROM inst_applications
  WHERE biddercode=? AND id<>? AND state IN (?,?,?,?)`), bidderCode, exclude, Approved, Issued, Restoring, Restored)
 	if err != nil {
@@ -283,7 +263,7 @@ func (r repo) bondInForce(ctx context.Context, q querier, bidderCode, exclude st
 }
 
 // nextSequence increments and returns the counter name (created at 1).
-func (r repo) nextSequence(ctx context.Context, q querier, name string) (int64, error) {
+func (r repo) nextSequence(ctx context.Context, q store.Querier, name string) (int64, error) {
 	var v int64
 	err := q.QueryRowContext(ctx, r.d.Rebind(`INSERT INTO inst_sequences (name, value) VALUES (?, 1)
  ON CONFLICT (name) DO UPDATE SET value = inst_sequences.value + 1 RETURNING value`), name).Scan(&v)

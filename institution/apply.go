@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -61,10 +62,10 @@ func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
 			return err
 		}
 		if a.requestHash != hash {
-			return refuse("applyno %q was already received with other applydata or digitalenvelope; a new application needs a new applyno", in.applyNo)
+			return baohan.Refusef("applyno %q was already received with other applydata or digitalenvelope; a new application needs a new applyno", in.applyNo)
 		}
 		if a.Peer != in.pp.cfg.Name {
-			return refuse("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
+			return baohan.Refusef("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
 		}
 		known, err := s.mk.Open(a.tokenSealed, tokenContext(a.ID))
 		if err != nil {
@@ -96,25 +97,25 @@ func (s *Service) bidderURL(token string) string {
 func checkApplyCiphertexts(applyData, envelope string, pp *platformPeer) error {
 	ct, err := gm.DecodeBase64(applyData)
 	if err != nil {
-		return refuse("applydata: %v", err)
+		return baohan.Refusef("applydata: %v", err)
 	}
 	if len(ct) == 0 || len(ct)%16 != 0 {
-		return refuse("applydata: %d bytes is not SM4 ciphertext (a multiple of 16 bytes)", len(ct))
+		return baohan.Refusef("applydata: %d bytes is not SM4 ciphertext (a multiple of 16 bytes)", len(ct))
 	}
 	env, err := gm.DecodeBase64(envelope)
 	if err != nil {
-		return refuse("digitalenvelope: %v", err)
+		return baohan.Refusef("digitalenvelope: %v", err)
 	}
 	layout := pp.peer.Profile.SM2Layout
 	if layout == gm.ASN1 {
 		if len(env) < 100 || env[0] != 0x30 {
-			return refuse("digitalenvelope: %d bytes is not an ASN.1 SM2 ciphertext (%s)", len(env), gm.DescribeSM2Ciphertext(env))
+			return baohan.Refusef("digitalenvelope: %d bytes is not an ASN.1 SM2 ciphertext (%s)", len(env), gm.DescribeSM2Ciphertext(env))
 		}
 		return nil
 	}
 	// C1 (65 with the 04 prefix, 64 without) + C3 (32) + C2 (16).
 	if n := len(env); n != 113 && n != 112 {
-		return refuse("digitalenvelope: %d bytes is not the SM2 %s ciphertext of a 16-byte key (113 bytes expected; %s)", n, layout, gm.DescribeSM2Ciphertext(env))
+		return baohan.Refusef("digitalenvelope: %d bytes is not the SM2 %s ciphertext of a 16-byte key (113 bytes expected; %s)", n, layout, gm.DescribeSM2Ciphertext(env))
 	}
 	return nil
 }

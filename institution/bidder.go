@@ -15,6 +15,7 @@ import (
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // BidderView is what the bidder sees behind the redirecturl.
@@ -63,7 +64,7 @@ func (s *Service) products() []ProductView {
 }
 
 // byToken finds the application of a bidder token.
-func (s *Service) byToken(ctx context.Context, q querier, token string) (*Application, error) {
+func (s *Service) byToken(ctx context.Context, q store.Querier, token string) (*Application, error) {
 	if !validTokenShape(token) {
 		return nil, ErrNotFound
 	}
@@ -117,7 +118,7 @@ func (s *Service) Bidder(ctx context.Context, token string) (*BidderView, error)
 // from the envelope and checks it against the spec's table.
 func decryptApplyData(a *Application, key []byte) (*protocol.ApplyData, error) {
 	if len(key) != 16 {
-		return nil, refuse("key: want the 16-byte SM4 key recovered from the digital envelope, got %d bytes", len(key))
+		return nil, baohan.Refusef("key: want the 16-byte SM4 key recovered from the digital envelope, got %d bytes", len(key))
 	}
 	ct, err := gm.DecodeBase64(a.applyData)
 	if err != nil {
@@ -131,7 +132,7 @@ func decryptApplyData(a *Application, key []byte) (*protocol.ApplyData, error) {
 		err = errors.New("decrypted, it is not JSON text")
 	}
 	if err != nil {
-		return nil, refuse("the key does not open this application's applydata (%v); recover it from this application's digitalenvelope with the certificate's private key", err)
+		return nil, baohan.Refusef("the key does not open this application's applydata (%v); recover it from this application's digitalenvelope with the certificate's private key", err)
 	}
 	d, vs := protocol.ValidateApplyData(pt)
 	if len(vs) > 0 {
@@ -139,7 +140,7 @@ func decryptApplyData(a *Application, key []byte) (*protocol.ApplyData, error) {
 		for i, v := range vs {
 			msgs[i] = v.Message
 		}
-		return nil, refuse("the decrypted applydata breaks the spec: %s", strings.Join(msgs, "; "))
+		return nil, baohan.Refusef("the decrypted applydata breaks the spec: %s", strings.Join(msgs, "; "))
 	}
 	return d, nil
 }
@@ -173,11 +174,11 @@ func (s *Service) Open(ctx context.Context, token string, key []byte, productNam
 	}
 	p, ok := s.chk.productByName(productName)
 	if !ok {
-		return nil, refuse("product %q is not offered", productName)
+		return nil, baohan.Refusef("product %q is not offered", productName)
 	}
 	bond, err := decimal.NewFromString(d.BzjAmount)
 	if err != nil || !bond.IsPositive() {
-		return nil, refuse("bzjamount %q is not a positive amount", d.BzjAmount)
+		return nil, baohan.Refusef("bzjamount %q is not a positive amount", d.BzjAmount)
 	}
 	project, _ := json.Marshal(Project{BiaoduanNo: d.BiaoduanNo, BiaoduanName: d.BiaoduanName, Zbr: d.Zbr, ZbrOrgNum: d.ZbrOrgNum})
 	a.BidderName, a.BidderCode, a.Bond = d.BidderName, d.BidderCode, bond.StringFixed(2)
@@ -232,7 +233,7 @@ func (s *Service) Agreement(ctx context.Context, token string) ([]byte, error) {
 		return nil, err
 	}
 	if a.State == Received {
-		return nil, refuse("open the application first: the agreement is made from the decrypted application")
+		return nil, baohan.Refusef("open the application first: the agreement is made from the decrypted application")
 	}
 	return s.blobs.Get(ctx, agreementKey(a, false))
 }
@@ -255,18 +256,18 @@ func (s *Service) SignAgreement(ctx context.Context, token string, signed []byte
 	cert, err := s.docs.VerifyAgreement(ctx, signed, unsigned)
 	if err != nil {
 		s.metrics.bidder.WithLabelValues("sign", "refused").Inc()
-		if IsRefusal(err) {
+		if baohan.IsRefusal(err) {
 			return nil, err
 		}
-		return nil, refuse("the signed agreement does not verify: %v", err)
+		return nil, baohan.Refusef("the signed agreement does not verify: %v", err)
 	}
 	code, err := s.codes.Of(cert)
 	if err != nil || !strings.EqualFold(code, a.BidderCode) {
 		s.metrics.bidder.WithLabelValues("sign", "refused").Inc()
 		if err != nil {
-			return nil, refuse("the signing certificate (%s) carries no credit code (%v); the bidder %s must sign with its own certificate", cert.Subject.CommonName, err, a.BidderCode)
+			return nil, baohan.Refusef("the signing certificate (%s) carries no credit code (%v); the bidder %s must sign with its own certificate", cert.Subject.CommonName, err, a.BidderCode)
 		}
-		return nil, refuse("the agreement is signed by credit code %s, not by the bidder %s", code, a.BidderCode)
+		return nil, baohan.Refusef("the agreement is signed by credit code %s, not by the bidder %s", code, a.BidderCode)
 	}
 	if err := s.blobs.Put(ctx, agreementKey(a, true), signed); err != nil {
 		return nil, err
@@ -319,17 +320,17 @@ func (s *Service) Pay(ctx context.Context, token string, req PayRequest) (*Bidde
 	req.PayerName, req.PayerAccount = strings.TrimSpace(req.PayerName), strings.TrimSpace(req.PayerAccount)
 	if pp.cfg.BasicAccount {
 		if req.PayerName == "" || req.PayerAccount == "" {
-			return nil, refuse("the trading centre requires payment from the bidder's basic account (基本户): payername and payeraccount are required")
+			return nil, baohan.Refusef("the trading centre requires payment from the bidder's basic account (基本户): payername and payeraccount are required")
 		}
 	}
 	if len([]rune(req.PayerName)) > 200 || len(req.PayerAccount) > 50 {
-		return nil, refuse("payername is at most 200 characters and payeraccount at most 50")
+		return nil, baohan.Refusef("payername is at most 200 characters and payeraccount at most 50")
 	}
 	ref, err := s.pay.Pay(ctx, Payment{ApplicationID: a.ID, ApplyNo: a.ApplyNo, BidderName: a.BidderName,
 		BidderCode: a.BidderCode, Amount: a.Premium, PayerName: req.PayerName, PayerAccount: req.PayerAccount})
 	if err != nil {
 		s.metrics.bidder.WithLabelValues("pay", "refused").Inc()
-		return nil, refuse("payment failed: %v", err)
+		return nil, baohan.Refusef("payment failed: %v", err)
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		cur, err := s.repo.applicationByID(ctx, tx, a.ID)
@@ -373,7 +374,7 @@ func (s *Service) latestGuarantee(ctx context.Context, a *Application) ([]byte, 
 		b, err := s.blobs.Get(ctx, f.ofdBlob)
 		return b, ft, err
 	}
-	return nil, 0, refuse("applyno %s has no guarantee yet (it is %s)", a.ApplyNo, a.State.Label())
+	return nil, 0, baohan.Refusef("applyno %s has no guarantee yet (it is %s)", a.ApplyNo, a.State.Label())
 }
 
 // keyedMutex serializes work per key.

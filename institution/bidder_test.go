@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -61,7 +62,7 @@ func TestDecryptApplyData(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !IsRefusal(err) || !strings.HasPrefix(err.Error(), c.want) {
+			if err == nil || !baohan.IsRefusal(err) || !strings.HasPrefix(err.Error(), c.want) {
 				t.Fatalf("got %v, want a refusal starting %q", err, c.want)
 			}
 		})

@@ -14,8 +14,10 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // The redirecturl is a bearer token, and not the bidder's alone: the
@@ -124,13 +126,11 @@ func SignChallenge(c *Challenge, key *sm2.PrivateKey, cert *smx509.Certificate) 
 }
 
 // ProofError refuses a bidder action whose proof of the bidder's key is
-// missing or does not hold (HTTP 403). It is a refusal (IsRefusal).
+// missing or does not hold (HTTP 403). It is a refusal (baohan.IsRefusal,
+// EForbidden).
 type ProofError struct{ Msg string }
 
 func (e *ProofError) Error() string { return e.Msg }
-
-// Unwrap makes a ProofError a Refusal for errors.As.
-func (e *ProofError) Unwrap() error { return &Refusal{Msg: e.Msg} }
 
 func proofError(format string, a ...any) error { return &ProofError{Msg: fmt.Sprintf(format, a...)} }
 
@@ -152,7 +152,7 @@ func (s *Service) bidderOrigin() string {
 // (useChallenge).
 func (s *Service) BidderChallenge(ctx context.Context, token, action string) (*Challenge, error) {
 	if action != ActionQuit && action != ActionGiveUp {
-		return nil, refuse("action: want %q or %q, got %q", ActionQuit, ActionGiveUp, clip(action))
+		return nil, baohan.Refusef("action: want %q or %q, got %q", ActionQuit, ActionGiveUp, clip(action))
 	}
 	a, err := s.byToken(ctx, s.db, token)
 	if err != nil {
@@ -185,11 +185,11 @@ func (s *Service) checkChallenge(challenge, appID, action string) (bidderauth.Is
 func (s *Service) useChallenge(ctx context.Context, is bidderauth.Issued, appID, action string) error {
 	var n int64
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_used_challenges WHERE expires_at <= ?`), micros(s.now())); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM inst_used_challenges WHERE expires_at <= ?`), store.Micros(s.now())); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_used_challenges (id, application_id, expires_at) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING`),
-			is.ID, appID, micros(is.Expires))
+			is.ID, appID, store.Micros(is.Expires))
 		if err != nil {
 			return err
 		}
@@ -249,9 +249,9 @@ func (s *Service) verifyBidder(ctx context.Context, a *Application, action strin
 		}
 		d, err := decryptApplyData(a, key)
 		if err != nil {
-			var r *Refusal
+			var r *baohan.Error
 			if errors.As(err, &r) {
-				return nil, proofError("%s", r.Msg)
+				return nil, proofError("%s", r.Message)
 			}
 			return nil, err
 		}
@@ -308,7 +308,7 @@ func (s *Service) BidderQuit(ctx context.Context, token string, req BidderQuitRe
 		return nil, err
 	}
 	if strings.TrimSpace(req.Reason) == "" {
-		return nil, refuse("a reason is required")
+		return nil, baohan.Refusef("a reason is required")
 	}
 	cert, err := s.verifyBidder(ctx, a, ActionQuit, req.BidderProof)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -28,7 +29,7 @@ import (
 // claims at once cannot both fit in the same balance. A claim sent again
 // with the same fields never comes here: it is recognised before, by the
 // hash of its fields, and acknowledged as it was.
-func (s *Service) checkClaimBound(ctx context.Context, q querier, a *Application, amount string) error {
+func (s *Service) checkClaimBound(ctx context.Context, q store.Querier, a *Application, amount string) error {
 	bond, err := decimal.NewFromString(a.Bond)
 	if err != nil || !bond.IsPositive() {
 		return fmt.Errorf("claim on %s: the stored guaranteed amount %q is not a positive amount", a.ApplyNo, a.Bond)
@@ -46,22 +47,22 @@ func (s *Service) checkClaimBound(ctx context.Context, q querier, a *Application
 		if remaining.IsPositive() {
 			return nil
 		}
-		return refuse("payeramount: not stated, so the claim is for what guarantee %s still covers, and nothing is left: the guaranteed amount (bzjamount) is %s, %s",
+		return baohan.Refusef("payeramount: not stated, so the claim is for what guarantee %s still covers, and nothing is left: the guaranteed amount (bzjamount) is %s, %s",
 			a.BaohanNo, amountText(bond), before)
 	}
 	demanded, err := decimal.NewFromString(amount)
 	if err != nil {
-		return refuse("payeramount %q is not an amount", clip(amount))
+		return baohan.Refusef("payeramount %q is not an amount", clip(amount))
 	}
 	if !demanded.IsPositive() {
-		return refuse("payeramount %s: a claim demands a positive amount (leave payeramount out to claim what the guarantee still covers)", amount)
+		return baohan.Refusef("payeramount %s: a claim demands a positive amount (leave payeramount out to claim what the guarantee still covers)", amount)
 	}
 	if demanded.GreaterThan(remaining) {
 		if n == 0 {
-			return refuse("payeramount %s exceeds the guaranteed amount: guarantee %s guarantees %s (bzjamount), no claim before; at most %s can be claimed",
+			return baohan.Refusef("payeramount %s exceeds the guaranteed amount: guarantee %s guarantees %s (bzjamount), no claim before; at most %s can be claimed",
 				amount, a.BaohanNo, amountText(bond), amountText(remaining))
 		}
-		return refuse("payeramount %s exceeds what guarantee %s still covers: it guarantees %s (bzjamount), %s, so at most %s can still be claimed (%s demanded in all)",
+		return baohan.Refusef("payeramount %s exceeds what guarantee %s still covers: it guarantees %s (bzjamount), %s, so at most %s can still be claimed (%s demanded in all)",
 			amount, a.BaohanNo, amountText(bond), before, amountText(remaining), amountText(claimed.Add(demanded)))
 	}
 	return nil
@@ -70,7 +71,7 @@ func (s *Service) checkClaimBound(ctx context.Context, q querier, a *Application
 // claimedSoFar sums the amounts of the claims recorded for an
 // application. A claim that stated no amount claimed all that was left:
 // the total is then the whole bond.
-func (s *Service) claimedSoFar(ctx context.Context, q querier, appID string, bond decimal.Decimal) (total decimal.Decimal, n int, err error) {
+func (s *Service) claimedSoFar(ctx context.Context, q store.Querier, appID string, bond decimal.Decimal) (total decimal.Decimal, n int, err error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT id, fields FROM inst_claims WHERE application_id=?`), appID)
 	if err != nil {
 		return total, 0, err

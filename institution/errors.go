@@ -3,37 +3,35 @@ package institution
 import (
 	"context"
 	"errors"
-	"fmt"
 
-	"github.com/baohan-dev/baohan/transport"
+	"github.com/baohan-dev/baohan"
 )
 
-// Refusal is a business refusal: the request was understood and is not
-// allowed. Its message goes to the peer (code 0) or the console as is.
-type Refusal struct{ Msg string }
+// The institution's refusals are baohan.Errors: their message goes to the
+// peer (code 0) or the console as it is; anything else (the database, the
+// files) is a failure of the service, answered baohan.InternalMessage
+// with the details in the log only (transport.Server, Service.fail). The
+// institution's own refusal types unwrap to a baohan.Error with their
+// code.
 
-func (e *Refusal) Error() string { return e.Msg }
-
-func refuse(format string, a ...any) error { return &Refusal{Msg: fmt.Sprintf(format, a...)} }
-
-// IsRefusal reports whether err is a business refusal (or an illegal
-// transition), as opposed to a failure of the service.
-func IsRefusal(err error) bool {
-	var r *Refusal
-	var t *TransitionError
-	return errors.As(err, &r) || errors.As(err, &t) || errors.Is(err, ErrNotFound)
+// Unwrap makes a TransitionError a baohan.Error (EConflict).
+func (e *TransitionError) Unwrap() error {
+	return &baohan.Error{Code: baohan.EConflict, Message: e.Error()}
 }
 
-// peerError turns err into what a peer may see: refusals as they are,
-// anything else logged in full and answered with a neutral message, so
-// that database or file errors never leak to the other side.
-func (s *Service) peerError(ctx context.Context, what string, err error) error {
-	if err == nil || IsRefusal(err) {
-		return err
+// Unwrap makes a ProofError a baohan.Error (EForbidden).
+func (e *ProofError) Unwrap() error { return &baohan.Error{Code: baohan.EForbidden, Message: e.Msg} }
+
+// errTimedOut is what a peer is told of a request the institution could
+// not finish in time.
+var errTimedOut = baohan.Errorf(baohan.EUnavailable, "the institution timed out; please retry")
+
+// peerError is what a peer is told of a handler's error: a timeout asks it
+// to retry; anything else as transport.Server answers it (a refusal as it
+// is, a failure as baohan.InternalMessage).
+func peerError(err error) error {
+	if !baohan.IsRefusal(err) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return errTimedOut
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errors.New("the institution timed out; please retry")
-	}
-	// The pipeline logs it and answers a neutral message.
-	return transport.Internal(fmt.Errorf("%s: %w", what, err))
+	return err
 }

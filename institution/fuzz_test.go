@@ -3,6 +3,7 @@ package institution
 import (
 	"testing"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/transport"
 )
@@ -37,7 +38,7 @@ func FuzzDecryptProject(f *testing.F) {
 			return
 		}
 		_, err := decryptProject(key, Project{BiaoduanNo: a, BiaoduanName: b, Zbr: c, ZbrOrgNum: d})
-		if err != nil && !IsRefusal(err) {
+		if err != nil && !baohan.IsRefusal(err) {
 			t.Fatalf("not a refusal: %v", err)
 		}
 	})

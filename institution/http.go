@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/service"
 )
 
@@ -37,14 +39,6 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 // fail answers err: 404 for unknown tokens and ids, 403 for a missing or
 // failed proof of the bidder's key (challenge included), 409
 // for illegal transitions, 422 for other refusals, 500 (logged, not
@@ -54,18 +48,18 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *ProofError
 	switch {
 	case errors.Is(err, ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+		httpjson.Write(w, http.StatusNotFound, apiError{"not found"})
 	case errors.As(err, &pe):
-		writeJSON(w, http.StatusForbidden, apiError{err.Error()})
+		httpjson.Write(w, http.StatusForbidden, apiError{err.Error()})
 	case errors.As(err, &te):
-		writeJSON(w, http.StatusConflict, apiError{err.Error()})
-	case IsRefusal(err):
-		writeJSON(w, http.StatusUnprocessableEntity, apiError{err.Error()})
+		httpjson.Write(w, http.StatusConflict, apiError{err.Error()})
+	case baohan.IsRefusal(err):
+		httpjson.Write(w, http.StatusUnprocessableEntity, apiError{err.Error()})
 	case errors.Is(err, fs.ErrNotExist):
-		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+		httpjson.Write(w, http.StatusNotFound, apiError{"not found"})
 	default:
 		s.logger.ErrorContext(r.Context(), "request failed", slog.String("path", redactPath(r.URL.Path)), slog.Any("err", err))
-		writeJSON(w, http.StatusInternalServerError, apiError{"internal error"})
+		httpjson.Write(w, http.StatusInternalServerError, apiError{"internal error"})
 	}
 }
 
@@ -73,13 +67,13 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 func readJSON(r *http.Request, v any) error {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		return refuse("reading the body: %v", err)
+		return baohan.Refusef("reading the body: %v", err)
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return refuse("the body is not the expected JSON object: %v", err)
+		return baohan.Refusef("the body is not the expected JSON object: %v", err)
 	}
 	return nil
 }
@@ -99,7 +93,7 @@ func (s *Service) bidderGet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 // OpenRequest is the body of POST /bidder/<token>/open.
@@ -115,12 +109,12 @@ func (s *Service) bidderOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Key == "" {
-		s.fail(w, r, refuse("key is required: base64 of the SM4 key recovered from the digital envelope"))
+		s.fail(w, r, baohan.Refusef("key is required: base64 of the SM4 key recovered from the digital envelope"))
 		return
 	}
 	key, err := gm.DecodeBase64(req.Key)
 	if err != nil {
-		s.fail(w, r, refuse("key: %v", err))
+		s.fail(w, r, baohan.Refusef("key: %v", err))
 		return
 	}
 	v, err := s.Open(r.Context(), r.PathValue("token"), key, req.Product)
@@ -128,7 +122,7 @@ func (s *Service) bidderOpen(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (s *Service) bidderAgreement(w http.ResponseWriter, r *http.Request) {
@@ -143,15 +137,15 @@ func (s *Service) bidderAgreement(w http.ResponseWriter, r *http.Request) {
 func (s *Service) bidderSign(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxAgreement+1))
 	if err != nil {
-		s.fail(w, r, refuse("reading the signed agreement: %v", err))
+		s.fail(w, r, baohan.Refusef("reading the signed agreement: %v", err))
 		return
 	}
 	if len(b) > maxAgreement {
-		s.fail(w, r, refuse("the signed agreement is larger than %d bytes", maxAgreement))
+		s.fail(w, r, baohan.Refusef("the signed agreement is larger than %d bytes", maxAgreement))
 		return
 	}
 	if len(b) == 0 {
-		s.fail(w, r, refuse("the body must be the agreement OFD signed by the bidder"))
+		s.fail(w, r, baohan.Refusef("the body must be the agreement OFD signed by the bidder"))
 		return
 	}
 	v, err := s.SignAgreement(r.Context(), r.PathValue("token"), b)
@@ -159,7 +153,7 @@ func (s *Service) bidderSign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (s *Service) bidderPay(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +167,7 @@ func (s *Service) bidderPay(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (s *Service) bidderGuarantee(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +190,7 @@ func (s *Service) bidderChallenge(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	httpjson.Write(w, http.StatusOK, c)
 }
 
 // bidderQuit and bidderGiveUp need the bidder's key besides the token
@@ -212,7 +206,7 @@ func (s *Service) bidderQuit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rec)
+	httpjson.Write(w, http.StatusOK, rec)
 }
 
 func (s *Service) bidderGiveUp(w http.ResponseWriter, r *http.Request) {
@@ -226,5 +220,5 @@ func (s *Service) bidderGiveUp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g)
+	httpjson.Write(w, http.StatusOK, g)
 }

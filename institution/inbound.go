@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
@@ -42,25 +43,25 @@ func (s *Service) wrap(i protocol.Interface, h inboundFunc) transport.HandlerFun
 		}
 		if want, got := pp.cfg.PlatformCode, r.Get("platformcode"); want != "" && got != want {
 			s.metrics.inbound.WithLabelValues(string(i), "refused").Inc()
-			return nil, refuse("platformcode %q does not belong to appkey %q (its platform %q has platformcode %q)", got, peer.AppKey, pp.cfg.Name, want)
+			return nil, baohan.Refusef("platformcode %q does not belong to appkey %q (its platform %q has platformcode %q)", got, peer.AppKey, pp.cfg.Name, want)
 		}
 		data, err := h(ctx, inbound{pp: pp, r: r, applyNo: r.Get("applyno")})
 		outcome := "ok"
 		if err != nil {
 			outcome = "refused"
-			if !IsRefusal(err) {
+			if !baohan.IsRefusal(err) {
 				outcome = "error"
 			}
 			s.logger.InfoContext(ctx, "request refused", slog.String("interface", string(i)),
 				slog.String("peer", pp.cfg.Name), slog.String("applyno", r.Get("applyno")), slog.String("reason", errorText(err)))
 		}
 		s.metrics.inbound.WithLabelValues(string(i), outcome).Inc()
-		return data, s.peerError(ctx, string(i), err)
+		return data, peerError(err)
 	}
 }
 
 func errorText(err error) string {
-	if IsRefusal(err) {
+	if baohan.IsRefusal(err) {
 		return err.Error()
 	}
 	return "internal error"
@@ -77,10 +78,10 @@ func (in inbound) platformCode() string {
 
 // application loads the application of the request, refusing an unknown
 // applyno and one that belongs to another platform.
-func (s *Service) application(ctx context.Context, q querier, in inbound) (*Application, error) {
+func (s *Service) application(ctx context.Context, q store.Querier, in inbound) (*Application, error) {
 	a, err := s.repo.applicationByApplyNo(ctx, q, in.platformCode(), in.applyNo)
 	if errors.Is(err, ErrNotFound) || err == nil && a.Peer != in.pp.cfg.Name {
-		return nil, refuse("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
+		return nil, baohan.Refusef("applyno %q is unknown at this institution (platformcode %q)", in.applyNo, in.platformCode())
 	}
 	return a, err
 }
@@ -88,10 +89,10 @@ func (s *Service) application(ctx context.Context, q querier, in inbound) (*Appl
 // checkBaohanNo refuses a baohanno that is not the application's.
 func checkBaohanNo(a *Application, baohanNo string) error {
 	if a.BaohanNo == "" {
-		return refuse("applyno %q has no guarantee yet (it is %s): baohanno %q is unknown", a.ApplyNo, a.State, baohanNo)
+		return baohan.Refusef("applyno %q has no guarantee yet (it is %s): baohanno %q is unknown", a.ApplyNo, a.State, baohanNo)
 	}
 	if a.BaohanNo != baohanNo {
-		return refuse("baohanno %q does not belong to applyno %q", baohanNo, a.ApplyNo)
+		return baohan.Refusef("baohanno %q does not belong to applyno %q", baohanNo, a.ApplyNo)
 	}
 	return nil
 }
@@ -131,24 +132,14 @@ func (s *Service) touch(ctx context.Context, tx *sql.Tx, a *Application, event, 
 
 // inTx runs fn in a transaction, once more when a unique constraint or a
 // concurrent update got in the way (the second run sees the winner's row).
-//
-// After a commit it wakes the outbox dispatcher, but only when the
-// transaction enqueued a message: a kick makes the dispatcher claim, which
-// is a write transaction of its own (on SQLite, on the one writer), and
-// most inbound requests (every baohanapply) enqueue nothing.
+// What fn enqueued goes out once it commits (Dispatcher.InTx).
 func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	enqueued := s.enqueued.Load()
-	err := s.db.InTx(ctx, fn)
+	err := s.disp.InTx(ctx, fn)
 	if err != nil && (store.IsUniqueViolation(err) || errors.Is(err, errConflict)) {
-		err = s.db.InTx(ctx, fn)
+		err = s.disp.InTx(ctx, fn)
 	}
 	if errors.Is(err, errConflict) {
-		return refuse("the application changed while this request was processed; please retry")
-	}
-	if err == nil && s.disp != nil && s.enqueued.Load() != enqueued {
-		// What the transaction enqueued goes out now. (The counter also
-		// moves for a concurrent transaction's enqueue: a kick too many.)
-		s.disp.Kick()
+		return baohan.Refusef("the application changed while this request was processed; please retry")
 	}
 	return err
 }

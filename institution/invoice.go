@@ -15,7 +15,9 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Invoice statuses.
@@ -99,11 +101,11 @@ func scanInvoice(s scanner) (*Invoice, error) {
 		return nil, err
 	}
 	json.Unmarshal([]byte(fields), &inv.Fields)
-	inv.CreatedAt, inv.DecidedAt = fromMicros(created), fromMicros(decided)
+	inv.CreatedAt, inv.DecidedAt = store.FromMicros(created), store.FromMicros(decided)
 	return &inv, nil
 }
 
-func (r repo) invoices(ctx context.Context, q querier, where string, args ...any) ([]*Invoice, error) {
+func (r repo) invoices(ctx context.Context, q store.Querier, where string, args ...any) ([]*Invoice, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT `+invoiceColumns+` FROM inst_invoices i
  JOIN inst_applications a ON a.id = i.application_id`+where+` ORDER BY i.created_at DESC, i.id DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -121,7 +123,7 @@ func (r repo) invoices(ctx context.Context, q querier, where string, args ...any
 	return out, rows.Err()
 }
 
-func (r repo) invoice(ctx context.Context, q querier, where string, args ...any) (*Invoice, error) {
+func (r repo) invoice(ctx context.Context, q store.Querier, where string, args ...any) (*Invoice, error) {
 	list, err := r.invoices(ctx, q, where, args...)
 	if err != nil {
 		return nil, err
@@ -170,18 +172,18 @@ func (s *Service) handleInvoiceApply(ctx context.Context, in inbound) (any, erro
 		return nil, err
 	}
 	if a.State != Restoring && a.State != Restored {
-		return nil, refuse("applyno %s is %s (%s): invoices are issued after the guarantee is restored at the bid opening", a.ApplyNo, a.State, a.State.Label())
+		return nil, baohan.Refusef("applyno %s is %s (%s): invoices are issued after the guarantee is restored at the bid opening", a.ApplyNo, a.State, a.State.Label())
 	}
 	amount, err := decimal.NewFromString(in.r.Get("amount"))
 	if err != nil {
-		return nil, refuse("amount %q is not a decimal amount", in.r.Get("amount"))
+		return nil, baohan.Refusef("amount %q is not a decimal amount", in.r.Get("amount"))
 	}
 	premium, _ := decimal.NewFromString(a.Premium)
 	if !amount.IsPositive() || amount.GreaterThan(premium) {
-		return nil, refuse("amount %s must be positive and at most the premium paid (%s)", in.r.Get("amount"), a.Premium)
+		return nil, baohan.Refusef("amount %s must be positive and at most the premium paid (%s)", in.r.Get("amount"), a.Premium)
 	}
 	if !strings.EqualFold(in.r.Get("biddercode"), a.BidderCode) {
-		return nil, refuse("biddercode %s is not the bidder of applyno %s", in.r.Get("biddercode"), a.ApplyNo)
+		return nil, baohan.Refusef("biddercode %s is not the bidder of applyno %s", in.r.Get("biddercode"), a.ApplyNo)
 	}
 	fields := businessFields(in.r)
 	hash := fieldsHash(fields)
@@ -200,7 +202,7 @@ func (s *Service) handleInvoiceApply(ctx context.Context, in inbound) (any, erro
 		}
 		id, created = newID(), true
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_invoices (id, application_id, request_hash, status, fields, amount, invoice_type, created_at)
- VALUES (?,?,?,?,?,?,?,?)`), id, a.ID, hash, InvoiceRequested, string(fj), amount.StringFixed(2), in.r.Get("type"), micros(s.now()))
+ VALUES (?,?,?,?,?,?,?,?)`), id, a.ID, hash, InvoiceRequested, string(fj), amount.StringFixed(2), in.r.Get("type"), store.Micros(s.now()))
 		if err != nil {
 			return err
 		}
@@ -228,7 +230,7 @@ func (s *Service) IssueInvoice(ctx context.Context, id, actor string) (*Invoice,
 		return nil, err
 	}
 	if inv.Status != InvoiceRequested {
-		return nil, refuse("invoice %s is already %s", id, inv.Status)
+		return nil, baohan.Refusef("invoice %s is already %s", id, inv.Status)
 	}
 	res, err := s.inv.Issue(ctx, inv)
 	if err != nil {
@@ -245,12 +247,12 @@ func (s *Service) IssueInvoice(ctx context.Context, id, actor string) (*Invoice,
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_invoices SET status=?, invoiceno=?, invoicecode=?, token_hash=?, token_sealed=?, decided_at=?
- WHERE id=? AND status=?`), InvoiceIssued, res.No, res.Code, th, sealed, micros(s.now()), id, InvoiceRequested)
+ WHERE id=? AND status=?`), InvoiceIssued, res.No, res.Code, th, sealed, store.Micros(s.now()), id, InvoiceRequested)
 		if err != nil {
 			return err
 		}
 		if n, _ := r.RowsAffected(); n != 1 {
-			return refuse("invoice %s was decided meanwhile", id)
+			return baohan.Refusef("invoice %s was decided meanwhile", id)
 		}
 		a, err := s.repo.applicationByID(ctx, tx, inv.ApplicationID)
 		if err != nil {
@@ -271,7 +273,7 @@ func (s *Service) IssueInvoice(ctx context.Context, id, actor string) (*Invoice,
 // RefuseInvoice refuses a requested invoice; invoicenotice says so.
 func (s *Service) RefuseInvoice(ctx context.Context, id, actor, reason string) (*Invoice, error) {
 	if strings.TrimSpace(reason) == "" {
-		return nil, refuse("a reason is required")
+		return nil, baohan.Refusef("a reason is required")
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		inv, err := s.repo.invoice(ctx, tx, " WHERE i.id=?", id)
@@ -279,10 +281,10 @@ func (s *Service) RefuseInvoice(ctx context.Context, id, actor, reason string) (
 			return err
 		}
 		if inv.Status != InvoiceRequested {
-			return refuse("invoice %s is already %s", id, inv.Status)
+			return baohan.Refusef("invoice %s is already %s", id, inv.Status)
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_invoices SET status=?, reason=?, decided_at=? WHERE id=?`),
-			InvoiceRefused, reason, micros(s.now()), id); err != nil {
+			InvoiceRefused, reason, store.Micros(s.now()), id); err != nil {
 			return err
 		}
 		a, err := s.repo.applicationByID(ctx, tx, inv.ApplicationID)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
@@ -69,11 +70,11 @@ func scanFile(s scanner) (*File, error) {
 	return &f, err
 }
 
-func (r repo) file(ctx context.Context, q querier, appID string, filetype int) (*File, error) {
+func (r repo) file(ctx context.Context, q store.Querier, appID string, filetype int) (*File, error) {
 	return scanFile(q.QueryRowContext(ctx, r.d.Rebind(`SELECT `+fileColumns+` FROM inst_files WHERE application_id=? AND filetype=?`), appID, filetype))
 }
 
-func (r repo) files(ctx context.Context, q querier, appID string) ([]*File, error) {
+func (r repo) files(ctx context.Context, q store.Querier, appID string) ([]*File, error) {
 	rows, err := q.QueryContext(ctx, r.d.Rebind(`SELECT `+fileColumns+` FROM inst_files WHERE application_id=? ORDER BY filetype`), appID)
 	if err != nil {
 		return nil, err
@@ -90,13 +91,13 @@ func (r repo) files(ctx context.Context, q querier, appID string) ([]*File, erro
 	return out, rows.Err()
 }
 
-func (r repo) insertFile(ctx context.Context, q querier, f *File, now int64) error {
+func (r repo) insertFile(ctx context.Context, q store.Querier, f *File, now int64) error {
 	_, err := q.ExecContext(ctx, r.d.Rebind(`INSERT INTO inst_files (`+fileColumns+`, created_at, updated_at)
  VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`), f.ApplicationID, f.FileType, f.Stage, f.ofdBlob, f.encBlob, f.Size, f.Digest, f.Chunks, f.Round, f.Error, now, now)
 	return err
 }
 
-func (r repo) updateFile(ctx context.Context, q querier, f *File, now int64) error {
+func (r repo) updateFile(ctx context.Context, q store.Querier, f *File, now int64) error {
 	_, err := q.ExecContext(ctx, r.d.Rebind(`UPDATE inst_files SET stage=?, enc_blob=?, size=?, digest=?, chunks=?, round=?, error=?, updated_at=?
  WHERE application_id=? AND filetype=?`), f.Stage, f.encBlob, f.Size, f.Digest, f.Chunks, f.Round, f.Error, now, f.ApplicationID, f.FileType)
 	return err
@@ -129,7 +130,7 @@ func (s *Service) startUpload(ctx context.Context, tx *sql.Tx, a *Application, f
 // (onPublicKey) moves the file on to encryption.
 func (s *Service) requestKey(ctx context.Context, tx *sql.Tx, a *Application, f *File) error {
 	f.Stage = StageKeyRequested
-	if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+	if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 		return err
 	}
 	return s.enqueueIn(ctx, tx, a, uploadGroup(a, f.Round), protocol.DownloadPublicKey,
@@ -232,7 +233,7 @@ func (s *Service) encryptAndEnqueue(ctx context.Context, tx *sql.Tx, a *Applicat
 	}
 	f.Stage, f.Digest, f.Chunks, f.Size, f.Error = StageUploading, digest, n, int64(len(plain)), ""
 	s.metrics.chunksEnqueued.Add(float64(n))
-	return s.repo.updateFile(ctx, tx, f, micros(s.now()))
+	return s.repo.updateFile(ctx, tx, f, store.Micros(s.now()))
 }
 
 // uploadGroup is the sequence group of a file's upload: the
@@ -260,7 +261,7 @@ func (s *Service) onComplete(ctx context.Context, tx *sql.Tx, a *Application, fi
 	}
 	enc := f.encBlob
 	f.Stage, f.encBlob, f.Error = StageComplete, "", ""
-	if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+	if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 		return err
 	}
 	if enc != "" {
@@ -293,7 +294,7 @@ func (s *Service) stopIssuance(ctx context.Context, tx *sql.Tx, a *Application, 
 		enc := f.encBlob
 		f.Error = fmt.Sprintf("the application became %s (%s) before the platform acknowledged the file (it was %s)", to, to.Label(), f.Stage)
 		f.Stage, f.encBlob = StageStopped, ""
-		if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		if enc != "" {
@@ -334,7 +335,7 @@ func (s *Service) onUploadRefused(ctx context.Context, tx *sql.Tx, a *Applicatio
 		return err
 	}
 	f.Stage, f.Error = StageRefused, why
-	if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+	if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 		return err
 	}
 	return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "upload_refused", "platform:"+a.Peer,
@@ -359,11 +360,11 @@ func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, 
 		}
 		f, err := s.repo.file(ctx, tx, a.ID, filetype)
 		if err != nil {
-			return refuse("application %s has no guarantee file %d", a.ApplyNo, filetype)
+			return baohan.Refusef("application %s has no guarantee file %d", a.ApplyNo, filetype)
 		}
 		resend := f.Stage == StageComplete
 		if a.State.Final() {
-			return refuse("application %s is %s (%s): its guarantee is no longer uploaded", a.ApplyNo, a.State, a.State.Label())
+			return baohan.Refusef("application %s is %s (%s): its guarantee is no longer uploaded", a.ApplyNo, a.State, a.State.Label())
 		}
 		if f.encBlob != "" {
 			if err := s.blobs.Delete(ctx, f.encBlob); err != nil {
@@ -372,7 +373,7 @@ func (s *Service) ReuploadFile(ctx context.Context, appID string, filetype int, 
 		}
 		f.Round++
 		f.Stage, f.encBlob, f.Error = StageSealed, "", ""
-		if err := s.repo.updateFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.updateFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("filetype %d round %d", filetype, f.Round)

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -49,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // ObserveExchange implements transport.Metrics for the server: nothing,
 // the handlers count the requests they serve (inbound, by the
 // interface they are registered for).
-func (m *metrics) ObserveExchange(*transport.Exchange) {}
+func (m *metrics) ObserveExchange(*protocol.Exchange) {}
 
 // ObserveDropped counts a message log record or a log line of an
 // unauthenticated request that its budget dropped (transport.DropMetrics).

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // handleCancel serves canclenotice: the bid agent cancels the guarantee.
@@ -62,13 +64,13 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 	switch a.State {
 	case Approved, Issued, Restoring, Restored:
 	default:
-		return nil, refuse("applyno %s is %s (%s): there is no guarantee in force to claim on", a.ApplyNo, a.State, a.State.Label())
+		return nil, baohan.Refusef("applyno %s is %s (%s): there is no guarantee in force to claim on", a.ApplyNo, a.State, a.State.Label())
 	}
 	var files []string
 	if fl := in.r.Get("filelist"); fl != "" {
 		var list []protocol.ClaimFile
 		if err := json.Unmarshal([]byte(fl), &list); err != nil {
-			return nil, refuse("filelist: not a JSON array of {\"fileurl\":...}: %v", err)
+			return nil, baohan.Refusef("filelist: not a JSON array of {\"fileurl\":...}: %v", err)
 		}
 		for _, f := range list {
 			files = append(files, f.FileURL)
@@ -100,16 +102,16 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 		}
 		id := newID()
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_claims (id, application_id, request_hash, fields, files, created_at) VALUES (?,?,?,?,?,?)`),
-			id, a.ID, hash, string(fj), string(flj), micros(s.now())); err != nil {
+			id, a.ID, hash, string(fj), string(flj), store.Micros(s.now())); err != nil {
 			return err
 		}
 		s.metrics.claims.Inc()
 		return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, string(protocol.ClaimsNotice), "platform:"+a.Peer,
 			fmt.Sprintf("claim %s by %s, %s, %d file(s)", id, in.r.Get("applyusername"), claimAmountText(in.r.Get("payeramount")), len(files)))
 	})
-	var r *Refusal
-	if errors.As(err, &r) {
-		s.recordRefusedClaim(ctx, a, r.Msg)
+	var r *baohan.Error
+	if errors.As(err, &r) && r.Code == baohan.ERefused {
+		s.recordRefusedClaim(ctx, a, r.Message)
 	}
 	return nil, err
 }
@@ -117,7 +119,7 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 // Claims lists claims, newest first.
 func (s *Service) Claims(ctx context.Context) ([]*Claim, error) { return s.claims(ctx, s.db, "") }
 
-func (s *Service) claims(ctx context.Context, q querier, where string, args ...any) ([]*Claim, error) {
+func (s *Service) claims(ctx context.Context, q store.Querier, where string, args ...any) ([]*Claim, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT c.id, c.application_id, a.applyno, a.baohanno, c.fields, c.files, c.created_at
  FROM inst_claims c JOIN inst_applications a ON a.id=c.application_id`+where+` ORDER BY c.created_at DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -134,7 +136,7 @@ func (s *Service) claims(ctx context.Context, q querier, where string, args ...a
 		}
 		json.Unmarshal([]byte(fields), &c.Fields)
 		json.Unmarshal([]byte(files), &c.Files)
-		c.CreatedAt = fromMicros(at)
+		c.CreatedAt = store.FromMicros(at)
 		out = append(out, &c)
 	}
 	return out, rows.Err()
@@ -166,7 +168,7 @@ func canGiveUp(a *Application) error {
 		return nil
 	}
 	if a.State.HasGuarantee() {
-		return refuse("applyno %s was approved (baohanno %s) and the guarantee is %s: it can no longer be given up", a.ApplyNo, a.BaohanNo, a.State.Label())
+		return baohan.Refusef("applyno %s was approved (baohanno %s) and the guarantee is %s: it can no longer be given up", a.ApplyNo, a.BaohanNo, a.State.Label())
 	}
 	return checkMove(a.ApplyNo, a.State, GivenUp, "giving up")
 }
@@ -175,21 +177,21 @@ func (s *Service) insertGiveup(ctx context.Context, tx *sql.Tx, a *Application, 
 	id := newID()
 	decided := int64(0)
 	if status != GiveupPending {
-		decided = micros(s.now())
+		decided = store.Micros(s.now())
 	}
 	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_giveups (id, application_id, origin, status, message, created_at, decided_at) VALUES (?,?,?,?,?,?,?)`),
-		id, a.ID, origin, status, msg, micros(s.now()), decided)
+		id, a.ID, origin, status, msg, store.Micros(s.now()), decided)
 	return id, err
 }
 
 // pendingGiveup refuses while a give-up waits for the platform's answer.
-func (s *Service) pendingGiveup(ctx context.Context, q querier, a *Application) error {
+func (s *Service) pendingGiveup(ctx context.Context, q store.Querier, a *Application) error {
 	var n int
 	if err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM inst_giveups WHERE application_id=? AND status=?`), a.ID, GiveupPending).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
-		return refuse("applyno %s: a give-up is waiting for the platform's answer", a.ApplyNo)
+		return baohan.Refusef("applyno %s: a give-up is waiting for the platform's answer", a.ApplyNo)
 	}
 	return nil
 }
@@ -269,7 +271,7 @@ func (s *Service) onGiveupAnswer(ctx context.Context, tx *sql.Tx, a *Application
 		status = GiveupAccepted
 	}
 	res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_giveups SET status=?, message=?, decided_at=? WHERE application_id=? AND status=?`),
-		status, msg, micros(s.now()), a.ID, GiveupPending)
+		status, msg, store.Micros(s.now()), a.ID, GiveupPending)
 	if err != nil {
 		return err
 	}
@@ -289,7 +291,7 @@ func (s *Service) onGiveupAnswer(ctx context.Context, tx *sql.Tx, a *Application
 	return s.move(ctx, tx, a, GivenUp, string(protocol.GiveupNotice), "platform:"+a.Peer, "give-up accepted by the platform")
 }
 
-func (s *Service) giveups(ctx context.Context, q querier, where string, args ...any) ([]*Giveup, error) {
+func (s *Service) giveups(ctx context.Context, q store.Querier, where string, args ...any) ([]*Giveup, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT g.id, g.application_id, a.applyno, g.origin, g.status, g.message, g.created_at, g.decided_at
  FROM inst_giveups g JOIN inst_applications a ON a.id=g.application_id`+where+` ORDER BY g.created_at DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -303,13 +305,13 @@ func (s *Service) giveups(ctx context.Context, q querier, where string, args ...
 		if err := rows.Scan(&g.ID, &g.ApplicationID, &g.ApplyNo, &g.Origin, &g.Status, &g.Message, &c, &d); err != nil {
 			return nil, err
 		}
-		g.CreatedAt, g.DecidedAt = fromMicros(c), fromMicros(d)
+		g.CreatedAt, g.DecidedAt = store.FromMicros(c), store.FromMicros(d)
 		out = append(out, &g)
 	}
 	return out, rows.Err()
 }
 
-func (s *Service) giveup(ctx context.Context, q querier, id string) (*Giveup, error) {
+func (s *Service) giveup(ctx context.Context, q store.Querier, id string) (*Giveup, error) {
 	list, err := s.giveups(ctx, q, " WHERE g.id=?", id)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
@@ -89,22 +90,22 @@ func NewOFDDocuments(id Identity, roots *gm.TrustRoots, now func() time.Time) (*
 func (d *OFDDocuments) VerifyAgreement(_ context.Context, signed, unsigned []byte) (*smx509.Certificate, error) {
 	rep, err := ses.Verify(signed, d.roots)
 	if err != nil {
-		return nil, refuse("the signed agreement cannot be verified: %v", err)
+		return nil, baohan.Refusef("the signed agreement cannot be verified: %v", err)
 	}
 	if !rep.OK() {
 		for _, r := range rep.Signatures {
 			if f := r.Failure(); f != nil {
-				return nil, refuse("the agreement's signature %s by %q fails the %s check: %s", r.ID, r.Signer, f.Name, f.Detail)
+				return nil, baohan.Refusef("the agreement's signature %s by %q fails the %s check: %s", r.ID, r.Signer, f.Name, f.Detail)
 			}
 		}
-		return nil, refuse("the agreement's signatures do not verify")
+		return nil, baohan.Refusef("the agreement's signatures do not verify")
 	}
 	if len(rep.Unprotected) > 0 {
-		return nil, refuse("the signed agreement has content no signature covers: %s", strings.Join(rep.Unprotected, ", "))
+		return nil, baohan.Refusef("the signed agreement has content no signature covers: %s", strings.Join(rep.Unprotected, ", "))
 	}
 	sp, err := ofd.Open(signed)
 	if err != nil {
-		return nil, refuse("the signed agreement is not an OFD package: %v", err)
+		return nil, baohan.Refusef("the signed agreement is not an OFD package: %v", err)
 	}
 	up, err := ofd.Open(unsigned)
 	if err != nil {
@@ -117,13 +118,13 @@ func (d *OFDDocuments) VerifyAgreement(_ context.Context, signed, unsigned []byt
 		want, _ := up.File(name)
 		got, ok := sp.File(name)
 		if !ok || !bytes.Equal(got, want) {
-			return nil, refuse("the signed document is not the agreement this institution issued for the application (%s differs)", name)
+			return nil, baohan.Refusef("the signed document is not the agreement this institution issued for the application (%s differs)", name)
 		}
 	}
 	// The bidder's signature is the last one (the agreement carries no other).
 	last := rep.Signatures[len(rep.Signatures)-1]
 	if last.SignerCert == nil {
-		return nil, refuse("the agreement's signature carries no signer certificate")
+		return nil, baohan.Refusef("the agreement's signature carries no signer certificate")
 	}
 	return last.SignerCert, nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
@@ -22,10 +21,10 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 }
 
 func (s *Service) enqueueIn(ctx context.Context, tx *sql.Tx, a *Application, grp string, i protocol.Interface, dedupe string, fields map[string]string) error {
-	s.enqueued.Add(1)
-	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+	_, err := s.disp.Enqueue(ctx, tx, store.OutMessage{
 		Peer: a.Peer, Interface: string(i), ApplyNo: a.ApplyNo, Group: grp, DedupeKey: dedupe, Fields: fields,
 	}, s.now())
+	return err
 }
 
 // refusalRetries is how many code-0 answers a message gets before it is
@@ -36,8 +35,10 @@ func (s *Service) enqueueIn(ctx context.Context, tx *sql.Tx, a *Application, grp
 // 2 once it has released the key for the application.)
 const refusalRetries = 8
 
-// minRefusalWait is the least wait after a refusal, so that the next
-// attempt carries a new timestamp (and so a new sign).
+// minRefusalWait is the least wait after a refusal (the backoff's first
+// steps are shorter): a platform that refuses is not asked again at once.
+// (Every attempt carries a new sign whatever the wait: transport.Client
+// never sends one request twice in one timestamp second.)
 const minRefusalWait = 1100 * time.Millisecond
 
 // deliver sends one outbox message to its platform. A transport failure
@@ -55,12 +56,6 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	} else if stop {
 		// Done without a call (no Response): onOutcome leaves it alone.
 		return store.Outcome{Kind: store.OutcomeDone, Reason: why}, nil
-	}
-	// Every attempt goes out in a second of its own: timestamps have
-	// one-second resolution, and a re-send with the same timestamp would
-	// carry the same sign, which the platform refuses as a replay.
-	if err := s.sent.waitNewSecond(ctx, m.ID, s.now); err != nil {
-		return store.Outcome{}, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, pp.timeout)
 	defer cancel()
@@ -145,42 +140,4 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		return s.onGiveupAnswer(ctx, tx, a, resp.Code == protocol.CodeOK, resp.Message)
 	}
 	return nil
-}
-
-// sentSeconds remembers, per outbox message, the second of its last
-// attempt from this process.
-type sentSeconds struct {
-	mu   sync.Mutex
-	last map[int64]int64
-}
-
-// waitNewSecond waits until the clock is in a later second than the last
-// attempt of message id, then records this one.
-func (s *sentSeconds) waitNewSecond(ctx context.Context, id int64, now func() time.Time) error {
-	for {
-		t := now()
-		s.mu.Lock()
-		if s.last == nil {
-			s.last = map[int64]int64{}
-		}
-		prev, seen := s.last[id]
-		if !seen || t.Unix() > prev {
-			s.last[id] = t.Unix()
-			if len(s.last) > 100000 { // bounded: forget old entries
-				s.last = map[int64]int64{id: t.Unix()}
-			}
-			s.mu.Unlock()
-			return nil
-		}
-		s.mu.Unlock()
-		wait := time.Until(t.Truncate(time.Second).Add(time.Second)) + time.Millisecond
-		if wait <= 0 || wait > time.Second {
-			wait = 10 * time.Millisecond
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
 }

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Quit statuses.
@@ -42,7 +44,7 @@ type QuitRecord struct {
 // acknowledgement is recorded (the platform takes quitapply in approved
 // and cipher_received alike). A quit of an approved application stops the
 // upload (stopIssuance): its messages still in the outbox are not sent.
-func (s *Service) quitDecision(ctx context.Context, q querier, a *Application) (ok bool, why string, err error) {
+func (s *Service) quitDecision(ctx context.Context, q store.Querier, a *Application) (ok bool, why string, err error) {
 	switch a.State {
 	case Approved, Issued:
 	case Restoring, Restored:
@@ -92,7 +94,7 @@ func (s *Service) quit(ctx context.Context, tx *sql.Tx, a *Application, origin, 
 		return nil, err
 	}
 	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO inst_quits (id, application_id, origin, reason, request_hash, status, message, tuibaotime, created_at)
- VALUES (?,?,?,?,?,?,?,?,?)`), rec.ID, a.ID, origin, reason, hash, rec.Status, rec.Message, rec.TuibaoTime, micros(rec.CreatedAt))
+ VALUES (?,?,?,?,?,?,?,?,?)`), rec.ID, a.ID, origin, reason, hash, rec.Status, rec.Message, rec.TuibaoTime, store.Micros(rec.CreatedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +131,7 @@ func (s *Service) handleQuitApply(ctx context.Context, in inbound) (any, error) 
 func (s *Service) Quit(ctx context.Context, appID, actor, reason string) (*QuitRecord, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return nil, refuse("a reason is required")
+		return nil, baohan.Refusef("a reason is required")
 	}
 	var rec *QuitRecord
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -145,7 +147,7 @@ func (s *Service) Quit(ctx context.Context, appID, actor, reason string) (*QuitR
 
 const quitColumns = `q.id, q.application_id, a.applyno, a.baohanno, q.origin, q.reason, q.status, q.message, q.tuibaotime, q.created_at`
 
-func (s *Service) quits(ctx context.Context, q querier, where string, args ...any) ([]*QuitRecord, error) {
+func (s *Service) quits(ctx context.Context, q store.Querier, where string, args ...any) ([]*QuitRecord, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT `+quitColumns+` FROM inst_quits q JOIN inst_applications a ON a.id=q.application_id`+
 		where+` ORDER BY q.created_at DESC LIMIT 1000`), args...)
 	if err != nil {
@@ -159,13 +161,13 @@ func (s *Service) quits(ctx context.Context, q querier, where string, args ...an
 		if err := rows.Scan(&r.ID, &r.ApplicationID, &r.ApplyNo, &r.BaohanNo, &r.Origin, &r.Reason, &r.Status, &r.Message, &r.TuibaoTime, &at); err != nil {
 			return nil, err
 		}
-		r.CreatedAt = fromMicros(at)
+		r.CreatedAt = store.FromMicros(at)
 		out = append(out, &r)
 	}
 	return out, rows.Err()
 }
 
-func (s *Service) quitByID(ctx context.Context, q querier, id string) (*QuitRecord, error) {
+func (s *Service) quitByID(ctx context.Context, q store.Querier, id string) (*QuitRecord, error) {
 	list, err := s.quits(ctx, q, " WHERE q.id=?", id)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 // The bidder token (the last element of the redirecturl) is the bidder's
@@ -53,15 +52,11 @@ func tokenMarker(token string) string { return "[redacted sm3:" + hashToken(toke
 type redactingLog struct{ log *store.MessageLog }
 
 // Record implements transport.MessageLog.
-func (l redactingLog) Record(ctx context.Context, e *transport.Exchange) error {
-	if e.Direction == transport.In && e.Interface == string(protocol.BaohanApply) && len(e.Response) > 0 {
+func (l redactingLog) Record(ctx context.Context, e *protocol.Exchange) (seenRecorded bool, err error) {
+	if e.Direction == protocol.Inbound && e.Interface == string(protocol.BaohanApply) && len(e.Response) > 0 {
 		c := *e // the server owns e; the answer on the wire is already written
 		c.Response = redactTokens(e.Response)
 		e = &c
 	}
 	return l.log.Record(ctx, e)
 }
-
-// RecordsSeen implements transport.SeenRecorder (the store writes the
-// exchange's replay record with its entry).
-func (l redactingLog) RecordsSeen() bool { return l.log.RecordsSeen() }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 func projectContext(appID string) string { return "institution/project/" + appID }
@@ -28,10 +30,10 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 	}
 	kaibiao, err := protocol.ParseTime(in.r.Get("kaibiaotime"))
 	if err != nil {
-		return nil, refuse("kaibiaotime: %v", err)
+		return nil, baohan.Refusef("kaibiaotime: %v", err)
 	}
 	if now := s.now(); kaibiao.After(now.Add(in.pp.peer.Profile.TimestampWindow)) {
-		return nil, refuse("kaibiaotime %s is in the future: the project key is released after the bid opening", in.r.Get("kaibiaotime"))
+		return nil, baohan.Refusef("kaibiaotime %s is in the future: the project key is released after the bid opening", in.r.Get("kaibiaotime"))
 	}
 	switch a.State {
 	case Restoring, Restored:
@@ -39,17 +41,17 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 		if a.KaibiaoTime == in.r.Get("kaibiaotime") && s.sameRestoreKey(a, in.r.Get("key")) {
 			return nil, nil
 		}
-		return nil, refuse("applyno %s was already restored with another key or kaibiaotime", a.ApplyNo)
+		return nil, baohan.Refusef("applyno %s was already restored with another key or kaibiaotime", a.ApplyNo)
 	case Issued:
 	default:
 		return nil, checkMove(a.ApplyNo, a.State, Restoring, "baohanrestore")
 	}
 	key, err := gm.DecodeBase64(in.r.Get("key"))
 	if err != nil {
-		return nil, refuse("key: %v", err)
+		return nil, baohan.Refusef("key: %v", err)
 	}
 	if len(key) != 16 {
-		return nil, refuse("key: want base64 of the 16-byte SM4 project key, got %d bytes", len(key))
+		return nil, baohan.Refusef("key: want base64 of the 16-byte SM4 project key, got %d bytes", len(key))
 	}
 	cipher, err := a.cipherProject()
 	if err != nil {
@@ -104,7 +106,7 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 			return err
 		}
 		f := &File{ApplicationID: a.ID, FileType: 2, Stage: StageSealed, Size: int64(len(doc)), ofdBlob: ofdBlobKey(a, 2)}
-		if err := s.repo.insertFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.insertFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		return s.startUpload(ctx, tx, a, f)
@@ -137,7 +139,7 @@ func decryptProject(key []byte, c Project) (Project, error) {
 		}
 		v, err := gm.DecryptField(key, f.in)
 		if err != nil {
-			return Project{}, refuse("decryption failed for %s with the released key: %v", f.name, err)
+			return Project{}, baohan.Refusef("decryption failed for %s with the released key: %v", f.name, err)
 		}
 		*f.out = v
 	}
@@ -177,7 +179,7 @@ func (s *Service) RestoredProject(ctx context.Context, appID string) (*Project, 
 	}
 	sealed, _, ok := cutLast(a.projectSealed, "\n")
 	if !ok {
-		return nil, refuse("applyno %s is not restored", a.ApplyNo)
+		return nil, baohan.Refusef("applyno %s is not restored", a.ApplyNo)
 	}
 	b, err := s.mk.Open(sealed, projectContext(a.ID))
 	if err != nil {

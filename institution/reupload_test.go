@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -31,7 +32,7 @@ func TestRefusedUploadAndReupload(t *testing.T) {
 	if !strings.Contains(d.Files[0].Error, "baohanfilecompletenotice refused by testplat: not today") || d.State != Approved {
 		t.Errorf("refused file %+v in state %s", d.Files[0], d.State)
 	}
-	if err := e.svc.ReuploadFile(context.Background(), a.ID, 2, "person:ops"); err == nil || !IsRefusal(err) {
+	if err := e.svc.ReuploadFile(context.Background(), a.ID, 2, "person:ops"); err == nil || !baohan.IsRefusal(err) {
 		t.Errorf("re-upload of a missing file: %v", err)
 	}
 	refuseComplete.Store(false)

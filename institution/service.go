@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -38,9 +37,6 @@ type Service struct {
 	msgs   *store.MessageLog
 	client *transport.Client
 	disp   *store.Dispatcher
-	// enqueued counts the outbox messages enqueued (enqueueIn), so that
-	// inTx wakes the dispatcher only after a transaction that enqueued.
-	enqueued atomic.Uint64
 
 	now     func() time.Time
 	logger  *slog.Logger
@@ -48,7 +44,6 @@ type Service struct {
 	handler *service.Mux
 
 	appLocks keyedMutex // bidder steps with outside effects, one at a time per application
-	sent     sentSeconds
 
 	bidderRoots *smx509.CertPool // trust roots of bidder certificates (quit and give-up proofs); nil: none configured
 	codes       *pki.CreditCodes // where each trust root's CAs put the bidder's credit code

@@ -12,7 +12,9 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Findings are the results of the underwriting rules for one application.
@@ -30,7 +32,7 @@ func (f Findings) String() string {
 
 // check runs the rules: blocked credit codes and the maximum bond in
 // force per bidder.
-func (s *Service) checkRules(ctx context.Context, q querier, a *Application) (Findings, error) {
+func (s *Service) checkRules(ctx context.Context, q store.Querier, a *Application) (Findings, error) {
 	var f Findings
 	if s.chk.blocked[strings.ToUpper(a.BidderCode)] {
 		f.Problems = append(f.Problems, fmt.Sprintf("biddercode %s is blocked", a.BidderCode))
@@ -98,7 +100,7 @@ func (s *Service) underwrite(ctx context.Context, appID string) error {
 // person (recorded in the history).
 func (s *Service) Approve(ctx context.Context, appID, actor string) (*Application, error) {
 	if actor == "" {
-		return nil, refuse("approve: who approves is required")
+		return nil, baohan.Refusef("approve: who approves is required")
 	}
 	return s.approve(ctx, appID, "person:"+actor, "approved by "+actor, Reviewing)
 }
@@ -106,10 +108,10 @@ func (s *Service) Approve(ctx context.Context, appID, actor string) (*Applicatio
 // Reject rejects an application waiting for review with a reason.
 func (s *Service) Reject(ctx context.Context, appID, actor, reason string) (*Application, error) {
 	if actor == "" {
-		return nil, refuse("reject: who rejects is required")
+		return nil, baohan.Refusef("reject: who rejects is required")
 	}
 	if strings.TrimSpace(reason) == "" {
-		return nil, refuse("reject: a reason is required")
+		return nil, baohan.Refusef("reject: a reason is required")
 	}
 	return s.reject(ctx, appID, "person:"+actor, reason, Reviewing)
 }
@@ -208,7 +210,7 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 			return err
 		}
 		f := &File{ApplicationID: a.ID, FileType: 1, Stage: StageSealed, Size: int64(len(doc)), ofdBlob: ofdBlobKey(a, 1)}
-		if err := s.repo.insertFile(ctx, tx, f, micros(s.now())); err != nil {
+		if err := s.repo.insertFile(ctx, tx, f, store.Micros(s.now())); err != nil {
 			return err
 		}
 		if err := s.startUpload(ctx, tx, a, f); err != nil {

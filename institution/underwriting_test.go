@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/protocol"
@@ -147,7 +148,7 @@ func TestGiveUpAtInstitution(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitState("G-1", GivenUp)
-	if _, err := e.svc.GiveUp(context.Background(), a.ID, "person:ops"); err == nil || !IsRefusal(err) {
+	if _, err := e.svc.GiveUp(context.Background(), a.ID, "person:ops"); err == nil || !baohan.IsRefusal(err) {
 		t.Errorf("give up twice: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/baohan-dev/baohan"
 )
 
 // resumeEvery is how often Run looks for work a crash interrupted.
@@ -28,7 +30,7 @@ func (s *Service) resume(ctx context.Context) {
 		if s.now().Sub(a.UpdatedAt) < 5*time.Second {
 			continue // being underwritten right now
 		}
-		if err := s.underwrite(ctx, a.ID); err != nil && !IsRefusal(err) {
+		if err := s.underwrite(ctx, a.ID); err != nil && !baohan.IsRefusal(err) {
 			s.logger.ErrorContext(ctx, "resume: underwriting", slog.String("applyno", a.ApplyNo), slog.Any("err", err))
 		}
 	}

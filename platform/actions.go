@@ -180,7 +180,6 @@ func (s *Service) RestoreNow(ctx context.Context, applyNo string) (*Application,
 	if err != nil {
 		return nil, err
 	}
-	s.kick()
 	return a, nil
 }
 
@@ -215,7 +214,6 @@ func (s *Service) action(ctx context.Context, applyNo string, ev Event, detail a
 	if err != nil {
 		return nil, err
 	}
-	s.kick()
 	return out, nil
 }
 

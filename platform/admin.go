@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
@@ -37,7 +38,7 @@ func (s *Service) adminRoutes(api *service.Mux) {
 			if v == nil {
 				return // fn wrote the answer
 			}
-			writeJSON(w, http.StatusOK, v)
+			httpjson.Write(w, http.StatusOK, v)
 		})
 	}
 	h("GET /api/institutions", s.apiInstitutions)
@@ -76,23 +77,20 @@ func (s *Service) adminError(w http.ResponseWriter, r *http.Request, err error) 
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ie):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: ie.Field})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: ie.Field})
 	case errors.As(err, &bp):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: bp.Param})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: bp.Param})
 	case errors.As(err, &te):
-		writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
+		httpjson.Write(w, http.StatusConflict, apiError{Error: err.Error()})
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+		httpjson.Write(w, http.StatusNotFound, apiError{Error: err.Error()})
 	case errors.As(err, &mbe):
-		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)})
+		httpjson.Write(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)})
 	default:
 		s.log.Error("admin API", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		httpjson.Write(w, http.StatusInternalServerError, apiError{Error: err.Error()})
 	}
 }
-
-// writeJSON answers v as indented JSON (service.WriteJSON).
-var writeJSON = service.WriteJSON
 
 // decodeBody reads a JSON object into v, refusing unknown fields.
 func decodeBody(r *http.Request, v any) error {
@@ -193,7 +191,7 @@ func (s *Service) apiApply(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	writeJSON(w, http.StatusCreated, a)
+	httpjson.Write(w, http.StatusCreated, a)
 	return nil, nil
 }
 
@@ -333,7 +331,7 @@ func (s *Service) apiRegisterSection(w http.ResponseWriter, r *http.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	writeJSON(w, http.StatusCreated, sec)
+	httpjson.Write(w, http.StatusCreated, sec)
 	return nil, nil
 }
 
@@ -413,7 +411,7 @@ func (s *Service) apiRegisterBidder(w http.ResponseWriter, r *http.Request) (any
 	if err != nil {
 		return nil, err
 	}
-	writeJSON(w, http.StatusCreated, b)
+	httpjson.Write(w, http.StatusCreated, b)
 	return nil, nil
 }
 

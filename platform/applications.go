@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 )
@@ -181,8 +182,8 @@ func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
 			return nil, fmt.Errorf("application %s: invoice: %w", a.ApplyNo, err)
 		}
 	}
-	a.CreatedAt, a.UpdatedAt, a.KaibiaoTime = fromMicros(created), fromMicros(updated), fromMicros(kbtAt)
-	a.KeyReleasedAt = fromMicros(released)
+	a.CreatedAt, a.UpdatedAt, a.KaibiaoTime = store.FromMicros(created), store.FromMicros(updated), store.FromMicros(kbtAt)
+	a.KeyReleasedAt = store.FromMicros(released)
 	a.stored = &storedColumns{state: state, prevState: prev, pending: pend, redirectURL: a.RedirectURL,
 		baohanNo: a.BaohanNo, notice: notice, noticeAt: noticeAt, tuibaoTime: a.TuibaoTime, invoice: invoice,
 		lastMessage: clip(a.LastMessage, 2000)} // as save would write it: a clipped message is not clipped again
@@ -198,7 +199,7 @@ func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
 // loadApplication reads one application; with lock, inside a transaction,
 // it locks the row on PostgreSQL (SQLite transactions hold the write lock
 // already).
-func (s *Service) loadApplication(ctx context.Context, q querier, applyNo string, lock bool) (*Application, error) {
+func (s *Service) loadApplication(ctx context.Context, q store.Querier, applyNo string, lock bool) (*Application, error) {
 	query := `SELECT ` + applicationColumns + applicationFrom + ` WHERE a.applyno = ?`
 	if lock && s.db.Dialect == store.Postgres {
 		query += ` FOR UPDATE OF a`
@@ -293,7 +294,7 @@ func (s *Service) History(ctx context.Context, applyNo string) ([]HistoryEvent, 
 		if err := rows.Scan(&e.Seq, &at, &ev, &fr, &to, &e.Actor, &detail); err != nil {
 			return nil, err
 		}
-		e.At, e.Event, e.From, e.To = fromMicros(at), Event(ev), State(fr), State(to)
+		e.At, e.Event, e.From, e.To = store.FromMicros(at), Event(ev), State(fr), State(to)
 		if detail != "" {
 			e.Detail = json.RawMessage(detail)
 		}
@@ -420,7 +421,7 @@ func (a *Application) columns() *storedColumns {
 		redirectURL: a.RedirectURL, baohanNo: a.BaohanNo, tuibaoTime: a.TuibaoTime, lastMessage: clip(a.LastMessage, 2000)}
 	old := a.stored
 	if a.Notice != nil {
-		c.noticeVal, c.hasNotice, c.noticeAt = *a.Notice, true, micros(a.Notice.ReceivedAt)
+		c.noticeVal, c.hasNotice, c.noticeAt = *a.Notice, true, store.Micros(a.Notice.ReceivedAt)
 		if old != nil && old.hasNotice && old.noticeVal == *a.Notice {
 			c.notice = old.notice
 		} else {
@@ -472,7 +473,7 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 		set = setAll
 	}
 	args := make([]any, 0, 14)
-	args = append(args, micros(now))
+	args = append(args, store.Micros(now))
 	if set&setState != 0 {
 		args = append(args, c.state)
 	}
@@ -486,7 +487,7 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 	res, err := tx.ExecContext(ctx, s.db.Rebind(saveSQL[set]), args...)
 	if err != nil {
 		if store.IsUniqueViolation(err) && a.BaohanNo != "" {
-			return refuse("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
+			return baohan.Refusef("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
 		}
 		return fmt.Errorf("applyno %s: saving: %w", a.ApplyNo, err)
 	}
@@ -513,7 +514,7 @@ func (s *Service) insertEvent(ctx context.Context, tx *sql.Tx, applyNo string, s
 	}
 	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_application_events
 		(applyno, seq, at, event, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		applyNo, seq, micros(at), string(ev), string(from), string(to), actor, d)
+		applyNo, seq, store.Micros(at), string(ev), string(from), string(to), actor, d)
 	if err != nil {
 		return fmt.Errorf("applyno %s: history: %w", applyNo, err)
 	}
@@ -521,11 +522,11 @@ func (s *Service) insertEvent(ctx context.Context, tx *sql.Tx, applyNo string, s
 }
 
 // inTx runs fn in a write transaction, again when it lost an optimistic
-// race.
+// race. What fn enqueued goes out once it commits (Dispatcher.InTx).
 func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	var err error
 	for range 5 {
-		err = s.db.InTx(ctx, fn)
+		err = s.disp.InTx(ctx, fn)
 		if !errors.Is(err, errStale) {
 			return err
 		}

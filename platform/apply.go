@@ -93,7 +93,7 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 			(applyno, section_no, bidder_code, institution, product, rate, bond_amount, state, version, key_sealed, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`),
 			applyNo, sec.No, bidder.CreditCode, inst.Name, prod.Name, prod.Rate.String(), sec.BondAmount.StringFixed(2),
-			string(None), keySealed, micros(now), micros(now))
+			string(None), keySealed, store.Micros(now), store.Micros(now))
 		if err != nil {
 			return err
 		}
@@ -121,14 +121,13 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 	if err != nil {
 		return nil, err
 	}
-	s.kick()
 	s.log.Info("application created", "applyno", applyNo, "institution", inst.Name, "product", prod.Name)
 	return created, nil
 }
 
 // liveApplication returns the applyno of the bidder's application for the
 // section that is not in a final state, or "".
-func (s *Service) liveApplication(ctx context.Context, q querier, bidder, section string) (string, error) {
+func (s *Service) liveApplication(ctx context.Context, q store.Querier, bidder, section string) (string, error) {
 	var final []string
 	for _, st := range States {
 		if st.Final() {
@@ -214,7 +213,7 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 	if vs := protocol.Validate(i, protocol.NewRequest(check)); len(vs) > 0 {
 		return &InputError{Msg: fmt.Sprintf("%s for applyno %s: %s", i, a.ApplyNo, protocol.JoinViolations(vs, 0))}
 	}
-	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+	_, err := s.disp.Enqueue(ctx, tx, store.OutMessage{
 		Peer:      a.Institution,
 		Interface: string(i),
 		ApplyNo:   a.ApplyNo,
@@ -222,4 +221,5 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 		DedupeKey: fmt.Sprintf("%s:%s:%d", i, a.ApplyNo, a.Version),
 		Fields:    fields,
 	}, s.now())
+	return err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/pki"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Bidder is a bidder (投标人) and the CA certificate whose SM2 key opens
@@ -105,7 +106,7 @@ func (s *Service) RegisterBidder(ctx context.Context, in BidderInput) (*Bidder, 
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (credit_code) DO UPDATE SET name = excluded.name, cert_pem = excluded.cert_pem,
 				cert_subject = excluded.cert_subject, cert_not_after = excluded.cert_not_after, updated_at = excluded.updated_at`),
-			in.CreditCode, in.Name, certPEM, cert.Subject.String(), micros(cert.NotAfter), micros(now), micros(now))
+			in.CreditCode, in.Name, certPEM, cert.Subject.String(), store.Micros(cert.NotAfter), store.Micros(now), store.Micros(now))
 		return err
 	})
 	if err != nil {
@@ -125,7 +126,7 @@ func scanBidder(sc interface{ Scan(...any) error }) (*Bidder, error) {
 	if err := sc.Scan(&b.CreditCode, &b.Name, &b.CertPEM, &b.CertSubject, &notAfter, &created, &upd); err != nil {
 		return nil, err
 	}
-	b.CertNotAfter, b.CreatedAt, b.UpdatedAt = fromMicros(notAfter), fromMicros(created), fromMicros(upd)
+	b.CertNotAfter, b.CreatedAt, b.UpdatedAt = store.FromMicros(notAfter), store.FromMicros(created), store.FromMicros(upd)
 	return &b, nil
 }
 
@@ -134,7 +135,7 @@ func (s *Service) Bidder(ctx context.Context, creditCode string) (*Bidder, error
 	return s.bidderQ(ctx, s.db, creditCode)
 }
 
-func (s *Service) bidderQ(ctx context.Context, q querier, creditCode string) (*Bidder, error) {
+func (s *Service) bidderQ(ctx context.Context, q store.Querier, creditCode string) (*Bidder, error) {
 	b, err := scanBidder(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+bidderColumns+` FROM plat_bidders WHERE credit_code = ?`), creditCode))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("bidder %s: %w", creditCode, ErrNotFound)

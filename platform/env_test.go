@@ -540,7 +540,7 @@ func (e *env) eventually(what string, cond func() bool) {
 			e.t.Fatalf("timed out waiting for %s", what)
 		}
 		if e.svc != nil {
-			e.svc.kick()
+			e.svc.disp.Kick()
 		}
 		time.Sleep(10 * time.Millisecond)
 		// Time passes for the retries too (backoffs are on the clock).

@@ -1,47 +1,27 @@
 package platform
 
-import (
-	"context"
-	"errors"
-	"fmt"
+import "github.com/baohan-dev/baohan"
 
-	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/transport"
-)
+// The platform's refusals are baohan.Errors: a handler's refusal reaches
+// the institution as it is (code 0 and its message), anything else (the
+// database, the blob store) is answered baohan.InternalMessage, the
+// details going to the log only (transport.Server). The platform's own
+// refusal types unwrap to a baohan.Error with their code.
 
-// Refusal is a request the platform refuses for a business reason: its
-// message is the answer's message, for the integrator at the other end.
-type Refusal struct{ Msg string }
-
-func (r *Refusal) Error() string { return r.Msg }
-
-func refuse(format string, a ...any) error { return &Refusal{Msg: fmt.Sprintf(format, a...)} }
-
-// peerError decides what the peer sees of a handler's error: a refusal
-// (business rule, state machine, bad file) as it is; anything else (the
-// database, the blob store) as "internal error; try again later", the
-// details going to the log only.
-func peerError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var (
-		r  *Refusal
-		te *TransitionError
-		ie *InputError
-		ce *completeError
-		fc *fileComplete
-	)
-	if errors.As(err, &r) || errors.As(err, &te) || errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &fc) {
-		return err
-	}
-	return transport.Internal(err)
+// Unwrap makes a TransitionError a baohan.Error (EConflict).
+func (e *TransitionError) Unwrap() error {
+	return &baohan.Error{Code: baohan.EConflict, Message: e.Error()}
 }
 
-// served wraps a handler so that only refusals reach the peer verbatim.
-func served(h transport.HandlerFunc) transport.HandlerFunc {
-	return func(ctx context.Context, peer *transport.Peer, r *protocol.Request) (any, error) {
-		data, err := h(ctx, peer, r)
-		return data, peerError(err)
-	}
+// Unwrap makes an InputError a baohan.Error (EInvalid).
+func (e *InputError) Unwrap() error { return &baohan.Error{Code: baohan.EInvalid, Message: e.Error()} }
+
+// Unwrap makes a completeError a baohan.Error (EInvalid).
+func (e *completeError) Unwrap() error {
+	return &baohan.Error{Code: baohan.EInvalid, Message: e.Error()}
+}
+
+// Unwrap makes a fileComplete a baohan.Error (EConflict).
+func (e *fileComplete) Unwrap() error {
+	return &baohan.Error{Code: baohan.EConflict, Message: e.Error()}
 }

@@ -3,34 +3,39 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 )
 
-func TestPeerError(t *testing.T) {
+// TestRefusalCodes: what the platform refuses reaches the peer as it is
+// (a baohan.Error, code and message); a failure of the platform does not.
+func TestRefusalCodes(t *testing.T) {
 	cases := []struct {
-		err      error
-		verbatim bool
+		err  error
+		code string
 	}{
-		{refuse("applyno X is unknown"), true},
-		{&TransitionError{ApplyNo: "X", From: Approved, Event: EvGiveupNotice}, true},
-		{&completeError{"baohanfilemd5 mismatch"}, true},
-		{inputErr("f", "bad"), true},
-		{errors.New("pq: connection refused"), false},
-		{context.DeadlineExceeded, false},
+		{baohan.Refusef("applyno X is unknown"), baohan.ERefused},
+		{&TransitionError{ApplyNo: "X", From: Approved, Event: EvGiveupNotice}, baohan.EConflict},
+		{&completeError{"baohanfilemd5 mismatch"}, baohan.EInvalid},
+		{&fileComplete{g: &Guarantee{ApplyNo: "X", FileType: 1}}, baohan.EConflict},
+		{inputErr("f", "bad"), baohan.EInvalid},
+		{fmt.Errorf("section S1: %w", ErrNotFound), baohan.ENotFound},
+		{errors.New("pq: connection refused"), baohan.EInternal},
+		{context.DeadlineExceeded, baohan.EInternal},
 	}
 	for _, c := range cases {
-		got := peerError(c.err)
-		if (got == c.err) != c.verbatim {
-			t.Errorf("%v: verbatim %v", c.err, got == c.err)
+		if got := baohan.ErrorCode(c.err); got != c.code {
+			t.Errorf("%v: code %q, want %q", c.err, got, c.code)
 		}
-	}
-	if peerError(nil) != nil {
-		t.Error("nil")
+		if msg := baohan.ErrorMessage(c.err); (msg == c.err.Error()) != (c.code != baohan.EInternal) {
+			t.Errorf("%v: the peer is told %q", c.err, msg)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
@@ -47,7 +48,7 @@ func fileTypeOf(s string) (int, Event, error) {
 	case protocol.FileTypePlain:
 		return 2, EvPlainReceived, nil
 	}
-	return 0, "", refuse("filetype must be 1 (密文) or 2 (明文), got %q", s)
+	return 0, "", baohan.Refusef("filetype must be 1 (密文) or 2 (明文), got %q", s)
 }
 
 func fileTypeName(t int) string {
@@ -76,7 +77,7 @@ func (s *Service) checkFileAllowed(ctx context.Context, a *Application, baohanNo
 		return err
 	}
 	if a.BaohanNo != baohanNo {
-		return refuse("baohanno %s does not match the guarantee %s of applyno %s (from baohannotice)", baohanNo, orNone(a.BaohanNo), a.ApplyNo)
+		return baohan.Refusef("baohanno %s does not match the guarantee %s of applyno %s (from baohannotice)", baohanNo, orNone(a.BaohanNo), a.ApplyNo)
 	}
 	return nil
 }
@@ -107,7 +108,7 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	}
 	index, err := strconv.Atoi(strings.TrimSpace(req.Index))
 	if err != nil || index < 0 {
-		return nil, refuse("index %q is not a non-negative integer", req.Index)
+		return nil, baohan.Refusef("index %q is not a non-negative integer", req.Index)
 	}
 	a, err := s.peerApplication(ctx, s.db, peer, req.ApplyNo, false)
 	if err != nil {
@@ -118,13 +119,13 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	}
 	data, err := gm.DecodeBase64(req.BaohanFile)
 	if err != nil {
-		return nil, refuse("baohanfile (index %d): %v", index, err)
+		return nil, baohan.Refusef("baohanfile (index %d): %v", index, err)
 	}
 	switch {
 	case len(data) == 0:
-		return nil, refuse("baohanfile (index %d) is empty", index)
+		return nil, baohan.Refusef("baohanfile (index %d) is empty", index)
 	case len(data) > peer.Profile.ChunkSize:
-		return nil, refuse("baohanfile (index %d) is %d bytes, more than the chunk size of %d agreed for appkey %s", index, len(data), peer.Profile.ChunkSize, peer.AppKey)
+		return nil, baohan.Refusef("baohanfile (index %d) is %d bytes, more than the chunk size of %d agreed for appkey %s", index, len(data), peer.Profile.ChunkSize, peer.AppKey)
 	}
 	// One SM3 pass: the digest names the chunk's blob, and Put stores the
 	// hashed bytes without hashing them again.
@@ -144,10 +145,10 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		return nil, err
 	}
 	if total+int64(len(data)) > s.cfg.MaxFileSize {
-		return nil, refuse("the %s of applyno %s would exceed %d bytes with index %d", fileTypeName(fileType), req.ApplyNo, s.cfg.MaxFileSize, index)
+		return nil, baohan.Refusef("the %s of applyno %s would exceed %d bytes with index %d", fileTypeName(fileType), req.ApplyNo, s.cfg.MaxFileSize, index)
 	}
 	if maxChunks := int(s.cfg.MaxFileSize/int64(peer.Profile.ChunkSize)) + 2; count >= maxChunks {
-		return nil, refuse("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
+		return nil, baohan.Refusef("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
 	}
 	key := chunkBlobKey(req.ApplyNo, req.BaohanNo, fileType, index, digest)
 	if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
@@ -156,7 +157,7 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_chunks
 		(applyno, baohanno, filetype, idx, size, digest, blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`),
-		req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, micros(s.now()))
+		req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("recording chunk %d: %w", index, err)
 	}
@@ -181,7 +182,7 @@ func sameChunk(index int, prev, now string) error {
 	if prev == now {
 		return nil
 	}
-	return refuse("index %d was already received with different content (sm3 %s…, now %s…); a chunk cannot be replaced", index, prev[:16], now[:16])
+	return baohan.Refusef("index %d was already received with different content (sm3 %s…, now %s…); a chunk cannot be replaced", index, prev[:16], now[:16])
 }
 
 func (s *Service) chunkDigest(ctx context.Context, applyNo, baohanNo string, fileType, index int) (string, error) {
@@ -331,7 +332,7 @@ func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *p
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_guarantees
 			(applyno, filetype, baohanno, digest, digest_alg, sm3, size, blob, chunks, seals_ok, report, received_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			g.ApplyNo, g.FileType, g.BaohanNo, g.Digest, g.DigestAlg, g.SM3, g.Size, g.blob, g.Chunks, boolInt(g.SealsOK), report, micros(g.ReceivedAt)); err != nil {
+			g.ApplyNo, g.FileType, g.BaohanNo, g.Digest, g.DigestAlg, g.SM3, g.Size, g.blob, g.Chunks, boolInt(g.SealsOK), report, store.Micros(g.ReceivedAt)); err != nil {
 			return err
 		}
 		return s.move(ctx, tx, a, ev, actorInstitution(peer.Name), map[string]any{
@@ -349,7 +350,6 @@ func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *p
 	s.metrics.guarantees.WithLabelValues(strconv.Itoa(fileType)).Inc()
 	s.log.Info("guarantee received", "applyno", g.ApplyNo, "filetype", fileType, "size", g.Size, "seals_ok", g.SealsOK)
 	s.dropChunks(context.WithoutCancel(ctx), a.ApplyNo, req.BaohanNo, fileType)
-	s.kick()
 	return nil, nil
 }
 
@@ -368,14 +368,14 @@ func boolInt(b bool) int {
 func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Application, req *protocol.BaohanFileCompleteNoticeRequest, fileType int, want string) (*Guarantee, error) {
 	alg, err := gm.DigestAlgOf(want)
 	if err != nil {
-		return nil, refuse("baohanfilemd5: %v", err)
+		return nil, baohan.Refusef("baohanfilemd5: %v", err)
 	}
 	chunks, err := s.chunks(ctx, a.ApplyNo, req.BaohanNo, fileType)
 	if err != nil {
 		return nil, err
 	}
 	if len(chunks) == 0 {
-		return nil, refuse("no chunks of the %s were uploaded for applyno %s baohanno %s", fileTypeName(fileType), a.ApplyNo, req.BaohanNo)
+		return nil, baohan.Refusef("no chunks of the %s were uploaded for applyno %s baohanno %s", fileTypeName(fileType), a.ApplyNo, req.BaohanNo)
 	}
 	expected := 0
 	if b := strings.TrimSpace(req.Bak1); b != "" {
@@ -388,7 +388,7 @@ func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Applica
 		idx[i] = c.index
 	}
 	if _, err := chunk.CheckIndexes(idx, expected); err != nil {
-		return nil, refuse("the %s of applyno %s is incomplete: %v", fileTypeName(fileType), a.ApplyNo, err)
+		return nil, baohan.Refusef("the %s of applyno %s is incomplete: %v", fileTypeName(fileType), a.ApplyNo, err)
 	}
 	priv, err := s.applyKey(ctx, a.ApplyNo)
 	if err != nil {
@@ -471,7 +471,7 @@ func (s *Service) applyKey(ctx context.Context, applyNo string) (*sm2.PrivateKey
 	var sealed string
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT private_sealed FROM plat_apply_keys WHERE applyno = ?`), applyNo).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, refuse("no public key was issued for applyno %s: call downloadpublickey and encrypt key and iv with it", applyNo)
+		return nil, baohan.Refusef("no public key was issued for applyno %s: call downloadpublickey and encrypt key and iv with it", applyNo)
 	}
 	if err != nil {
 		return nil, err
@@ -527,11 +527,11 @@ func scanGuarantee(sc interface{ Scan(...any) error }) (*Guarantee, error) {
 	if err := sc.Scan(&g.ApplyNo, &g.FileType, &g.BaohanNo, &g.Digest, &g.DigestAlg, &g.SM3, &g.Size, &g.blob, &g.Chunks, &ok, &report, &received); err != nil {
 		return nil, err
 	}
-	g.SealsOK, g.Report, g.ReceivedAt = ok == 1, json.RawMessage(report), fromMicros(received)
+	g.SealsOK, g.Report, g.ReceivedAt = ok == 1, json.RawMessage(report), store.FromMicros(received)
 	return &g, nil
 }
 
-func (s *Service) guarantee(ctx context.Context, q querier, applyNo string, fileType int) (*Guarantee, error) {
+func (s *Service) guarantee(ctx context.Context, q store.Querier, applyNo string, fileType int) (*Guarantee, error) {
 	g, err := scanGuarantee(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+guaranteeColumns+` FROM plat_guarantees WHERE applyno = ? AND filetype = ?`), applyNo, fileType))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("applyno %s has no %s: %w", applyNo, fileTypeName(fileType), ErrNotFound)

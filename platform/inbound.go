@@ -12,6 +12,7 @@ import (
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -21,16 +22,16 @@ import (
 
 // peerApplication loads the application for a request of peer, locked when
 // inside a transaction, and checks that it belongs to that institution.
-func (s *Service) peerApplication(ctx context.Context, q querier, peer *transport.Peer, applyNo string, lock bool) (*Application, error) {
+func (s *Service) peerApplication(ctx context.Context, q store.Querier, peer *transport.Peer, applyNo string, lock bool) (*Application, error) {
 	a, err := s.loadApplication(ctx, q, applyNo, lock)
 	if errors.Is(err, ErrNotFound) {
-		return nil, refuse("applyno %s is unknown", applyNo)
+		return nil, baohan.Refusef("applyno %s is unknown", applyNo)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if a.Institution != peer.Name {
-		return nil, refuse("applyno %s was not sent to appkey %s", applyNo, peer.AppKey)
+		return nil, baohan.Refusef("applyno %s was not sent to appkey %s", applyNo, peer.AppKey)
 	}
 	return a, nil
 }
@@ -69,7 +70,7 @@ func (s *Service) handleNotice(ctx context.Context, peer *transport.Peer, r *pro
 			missing = append(missing, "payeraccount")
 		}
 		if len(missing) > 0 {
-			return nil, refuse("%s required: the trading centre requires the premium paid from the bidder's basic account (基本户)", strings.Join(missing, " and "))
+			return nil, baohan.Refusef("%s required: the trading centre requires the premium paid from the bidder's basic account (基本户)", strings.Join(missing, " and "))
 		}
 	}
 	var repeated bool
@@ -77,7 +78,7 @@ func (s *Service) handleNotice(ctx context.Context, peer *transport.Peer, r *pro
 		repeated = false
 		if a.Notice != nil {
 			if f, was, now := a.Notice.differs(n); f != "" {
-				return refuse("conflicting baohannotice for applyno %s: %s was %q in the notice received at %s, now %q",
+				return baohan.Refusef("conflicting baohannotice for applyno %s: %s was %q in the notice received at %s, now %q",
 					a.ApplyNo, f, was, protocol.FormatTime(a.Notice.ReceivedAt), now)
 			}
 			repeated = true
@@ -89,7 +90,7 @@ func (s *Service) handleNotice(ctx context.Context, peer *transport.Peer, r *pro
 				return err
 			}
 			if normName(req.PayerName) != normName(b.Name) {
-				return refuse("payername %q is not the bidder %q: the premium must be paid from the bidder's basic account (基本户)", req.PayerName, b.Name)
+				return baohan.Refusef("payername %q is not the bidder %q: the premium must be paid from the bidder's basic account (基本户)", req.PayerName, b.Name)
 			}
 		}
 		ev := EvRejected
@@ -163,7 +164,7 @@ func (s *Service) handlePublicKey(ctx context.Context, peer *transport.Peer, r *
 	}
 	switch a.State {
 	case Rejected, Quit, Cancelled, GivenUp, Claimed:
-		return nil, refuse("applyno %s is %s (%s): no key is issued for it", applyNo, a.State, a.State.Label())
+		return nil, baohan.Refusef("applyno %s is %s (%s): no key is issued for it", applyNo, a.State, a.State.Label())
 	}
 	priv, err := gm.GenerateKey()
 	if err != nil {
@@ -182,7 +183,7 @@ func (s *Service) handlePublicKey(ctx context.Context, peer *transport.Peer, r *
 	var pub string
 	err = s.withApplication(ctx, applyNo, func(tx *sql.Tx, a *Application) error {
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_apply_keys (applyno, public_key, private_sealed, created_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (applyno) DO NOTHING`), applyNo, pubHex, sealed, micros(s.now()))
+			VALUES (?, ?, ?, ?) ON CONFLICT (applyno) DO NOTHING`), applyNo, pubHex, sealed, store.Micros(s.now()))
 		if err != nil {
 			return err
 		}
@@ -202,7 +203,7 @@ func (s *Service) handlePublicKey(ctx context.Context, peer *transport.Peer, r *
 
 func applyKeyContext(applyNo string) string { return "baohan/platform/apply-key/" + applyNo }
 
-func (s *Service) publicKey(ctx context.Context, q querier, applyNo string) (string, error) {
+func (s *Service) publicKey(ctx context.Context, q store.Querier, applyNo string) (string, error) {
 	var pub string
 	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT public_key FROM plat_apply_keys WHERE applyno = ?`), applyNo).Scan(&pub)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -222,7 +223,7 @@ func (s *Service) handleInvoiceNotice(ctx context.Context, peer *transport.Peer,
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT applyno FROM plat_applications WHERE institution = ? AND baohanno = ?`),
 		peer.Name, req.BaohanNo).Scan(&applyNo)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, refuse("baohanno %s is unknown for appkey %s", req.BaohanNo, peer.AppKey)
+		return nil, baohan.Refusef("baohanno %s is unknown for appkey %s", req.BaohanNo, peer.AppKey)
 	}
 	if err != nil {
 		return nil, err
@@ -261,7 +262,7 @@ func (s *Service) handleQuitNotice(ctx context.Context, peer *transport.Peer, r 
 	ok := req.ApplyStatus == protocol.StatusApproved
 	err := s.withPeerApplication(ctx, peer, req.ApplyNo, func(tx *sql.Tx, a *Application) error {
 		if a.BaohanNo != req.BaohanNo {
-			return refuse("baohanno %s does not match the guarantee %s of applyno %s", req.BaohanNo, orNone(a.BaohanNo), a.ApplyNo)
+			return baohan.Refusef("baohanno %s does not match the guarantee %s of applyno %s", req.BaohanNo, orNone(a.BaohanNo), a.ApplyNo)
 		}
 		if a.State == Quit && ok {
 			return nil // the same notice again
@@ -269,10 +270,10 @@ func (s *Service) handleQuitNotice(ctx context.Context, peer *transport.Peer, r 
 		if ok {
 			t, err := protocol.ParseTime(req.TuibaoTime)
 			if err != nil {
-				return refuse("tuibaotime: %v", err)
+				return baohan.Refusef("tuibaotime: %v", err)
 			}
 			if !a.KaibiaoTime.IsZero() && !t.Before(a.KaibiaoTime) {
-				return refuse("tuibaotime %s is not before the bid opening %s: quitting is only possible before it",
+				return baohan.Refusef("tuibaotime %s is not before the bid opening %s: quitting is only possible before it",
 					req.TuibaoTime, protocol.FormatTime(a.KaibiaoTime))
 			}
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -60,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // ObserveExchange counts one exchange (transport.Metrics, of the
 // service's server and client). The interface label is "unknown" for a
 // path that is none of the spec's interfaces: the caller chooses it.
-func (m *metrics) ObserveExchange(e *transport.Exchange) {
+func (m *metrics) ObserveExchange(e *protocol.Exchange) {
 	iface := transport.KnownInterface(e.Interface)
 	m.requests.WithLabelValues(e.Direction, iface, strconv.Itoa(e.Code)).Inc()
 	m.latency.WithLabelValues(e.Direction, iface).Observe(e.Latency.Seconds())

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Moving a section's bid opening (开标时间). The opening is when the
@@ -99,7 +100,7 @@ func (s *Service) moveOpening(ctx context.Context, sectionNo string, to time.Tim
 		// this update miss and the move is refused.
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_sections SET kaibiao_at = ?, updated_at = ?
 			WHERE section_no = ? AND key_released_at = 0 AND kaibiao_at = ? AND kaibiao_at > ?`),
-			micros(to), micros(now), sectionNo, micros(from), micros(now))
+			store.Micros(to), store.Micros(now), sectionNo, store.Micros(from), store.Micros(now))
 		if err != nil {
 			return err
 		}
@@ -143,7 +144,7 @@ func (s *Service) moveOpening(ctx context.Context, sectionNo string, to time.Tim
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_section_events
 			(section_no, seq, at, event, actor, from_at, to_at, reason, applications)
 			VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM plat_section_events WHERE section_no = ?), ?, ?, ?, ?, ?, ?, ?)`),
-			sectionNo, sectionNo, micros(now), string(ev), ActorAdmin, micros(from), micros(to), reason, len(moved))
+			sectionNo, sectionNo, store.Micros(now), string(ev), ActorAdmin, store.Micros(from), store.Micros(to), reason, len(moved))
 		return err
 	})
 	if err != nil {
@@ -155,7 +156,6 @@ func (s *Service) moveOpening(ctx context.Context, sectionNo string, to time.Tim
 		s.log.Warn("bid opening brought forward", "section", sectionNo, "from", protocol.FormatTime(from), "to", protocol.FormatTime(to),
 			"reason", reason, "applications", len(moved))
 	}
-	s.kick()
 	return s.Section(ctx, sectionNo)
 }
 
@@ -179,7 +179,7 @@ func (s *Service) SectionHistory(ctx context.Context, sectionNo string) ([]Secti
 		if err := rows.Scan(&e.Seq, &at, &ev, &e.Actor, &fr, &to, &e.Reason, &e.Applications); err != nil {
 			return nil, err
 		}
-		e.At, e.Event, e.From, e.To = fromMicros(at), Event(ev), fromMicros(fr), fromMicros(to)
+		e.At, e.Event, e.From, e.To = store.FromMicros(at), Event(ev), store.FromMicros(fr), store.FromMicros(to)
 		out = append(out, e)
 	}
 	return out, rows.Err()

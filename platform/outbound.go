@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 // deliver sends one outbox message to its institution. A transport error,
@@ -42,7 +39,6 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		}
 		fields = f
 	}
-	fields = s.stamps.stamp(peer.Name, i, fields, s.now())
 	resp, err := s.client.Call(ctx, peer, i, fields)
 	if err != nil {
 		s.metrics.deliveries.WithLabelValues(m.Interface, "error").Inc()
@@ -75,46 +71,6 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 // institution is sent again before it is given up (with the default
 // backoff, about an hour and a half).
 const maxRestoreRefusals = 20
-
-// stamps gives each request its own timestamp. The sign covers the fields
-// and the timestamp to the second, so the same fields sent twice in one
-// second (a quick retry, an action repeated at once) would carry the same
-// sign and the institution's replay guard would refuse the second as a
-// replay, which would then pass for the institution's decision. A repeat
-// within the same second is stamped one second later instead (well inside
-// the timestamp window).
-type stamps struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-func (st *stamps) stamp(peer string, i protocol.Interface, fields map[string]string, now time.Time) map[string]string {
-	out := make(map[string]string, len(fields)+1)
-	for k, v := range fields {
-		out[k] = v
-	}
-	delete(out, "timestamp")
-	key := peer + "\x00" + string(i) + "\x00" + string(protocol.MarshalFields(out))
-	ts := now.Truncate(time.Second)
-	st.mu.Lock()
-	if st.last == nil {
-		st.last = map[string]time.Time{}
-	}
-	if prev, ok := st.last[key]; ok && !ts.After(prev) {
-		ts = prev.Add(time.Second)
-	}
-	st.last[key] = ts
-	if len(st.last) > 4096 {
-		for k, t := range st.last {
-			if t.Before(now.Add(-time.Minute)) {
-				delete(st.last, k)
-			}
-		}
-	}
-	st.mu.Unlock()
-	out["timestamp"] = protocol.FormatTime(ts)
-	return out
-}
 
 // answerEvents maps a call to the events of its acceptance (code 1) and
 // refusal (code 0).
@@ -230,24 +186,9 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 	return err
 }
 
-// messageLog records every exchange in the store's hash-chained message
-// log. (The metrics count exchanges as the server's and the client's
-// Metrics, also those whose record the unauthenticated budget drops.)
-type messageLog struct {
-	log *store.MessageLog
-}
-
-func (l *messageLog) Record(ctx context.Context, e *transport.Exchange) error {
-	return l.log.Record(ctx, e)
-}
-
-// RecordsSeen implements transport.SeenRecorder (store.MessageLog writes
-// the exchange's replay record with its entry).
-func (l *messageLog) RecordsSeen() bool { return l.log.RecordsSeen() }
-
 // restoreRecorded reports whether the application's history holds its
 // restore (the move to restored).
-func (s *Service) restoreRecorded(ctx context.Context, q querier, applyNo string) (bool, error) {
+func (s *Service) restoreRecorded(ctx context.Context, q store.Querier, applyNo string) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM plat_application_events
 		WHERE applyno = ? AND event = ? AND to_state = ?`), applyNo, string(EvRestored), string(Restored)).Scan(&n)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
@@ -19,7 +20,7 @@ import (
 )
 
 func answerRefuse(msg string) func(map[string]string) (any, error) {
-	return func(map[string]string) (any, error) { return nil, errors.New(msg) }
+	return func(map[string]string) (any, error) { return nil, baohan.Refusef("%s", msg) }
 }
 
 // TestAnswersDecide: the institution's code 1 or 0 to a call is applied
@@ -353,7 +354,7 @@ func TestTwoPlatformsOnePostgres(t *testing.T) {
 	e.eventually("every delivery", func() bool {
 		for _, no := range nos {
 			if e.app(no).RedirectURL == "" {
-				second.kick()
+				second.disp.Kick()
 				return false
 			}
 		}
@@ -365,22 +366,6 @@ func TestTwoPlatformsOnePostgres(t *testing.T) {
 		}
 	}
 	t.Logf("%d calls delivered once each by two services", n)
-}
-
-func TestStampsDistinctWithinOneSecond(t *testing.T) {
-	var st stamps
-	now := time.Date(2026, 12, 1, 9, 0, 0, 400e6, protocol.CST)
-	f := map[string]string{"applyno": "A", "timestamp": "ignored"}
-	a := st.stamp("bank", protocol.GiveupApply, f, now)
-	b := st.stamp("bank", protocol.GiveupApply, f, now.Add(300*time.Millisecond))
-	c := st.stamp("bank", protocol.GiveupApply, map[string]string{"applyno": "B"}, now)
-	d := st.stamp("bank", protocol.GiveupApply, f, now.Add(5*time.Second))
-	if a["timestamp"] != "2026-12-01 09:00:00" || b["timestamp"] != "2026-12-01 09:00:01" || c["timestamp"] != "2026-12-01 09:00:00" || d["timestamp"] != "2026-12-01 09:00:05" {
-		t.Fatalf("timestamps %s %s %s %s", a["timestamp"], b["timestamp"], c["timestamp"], d["timestamp"])
-	}
-	if f["timestamp"] != "ignored" {
-		t.Error("the message's fields were changed")
-	}
 }
 
 // TestDeliveryDeadThenRetried: with a bounded number of attempts a call

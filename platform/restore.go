@@ -37,20 +37,20 @@ func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Applicatio
 		return fmt.Errorf("institution %s of applyno %s is not configured", a.Institution, a.ApplyNo)
 	}
 	due := a.KaibiaoTime
-	key := fmt.Sprintf("%s%s:%d:%d", restoreKeyPrefix, a.ApplyNo, micros(a.KaibiaoTime), a.Version)
+	key := fmt.Sprintf("%s%s:%d:%d", restoreKeyPrefix, a.ApplyNo, store.Micros(a.KaibiaoTime), a.Version)
 	// The restores of one application for one opening go out one after
 	// the other (a second one then finds the first done and stands down),
 	// in a group of their own: due in the future, they must not hold the
 	// application's other calls back, nor those for another opening. A
 	// RestoreNow is alone in its group: a restore given up (dead) must
 	// not hold it back.
-	group := fmt.Sprintf("restore:%s:%d", a.ApplyNo, micros(a.KaibiaoTime))
+	group := fmt.Sprintf("restore:%s:%d", a.ApplyNo, store.Micros(a.KaibiaoTime))
 	if when == "now" {
 		due = s.now()
 		key = fmt.Sprintf("%snow:%s:%d", restoreKeyPrefix, a.ApplyNo, a.Version)
 		group = ""
 	}
-	return store.Enqueue(ctx, tx, s.db.Dialect, store.OutMessage{
+	_, err := s.disp.Enqueue(ctx, tx, store.OutMessage{
 		Peer:      a.Institution,
 		Interface: string(protocol.BaohanRestore),
 		ApplyNo:   a.ApplyNo,
@@ -58,6 +58,7 @@ func (s *Service) scheduleRestore(ctx context.Context, tx *sql.Tx, a *Applicatio
 		DedupeKey: key,
 		Fields:    map[string]string{"applyno": a.ApplyNo},
 	}, due)
+	return err
 }
 
 // scheduledFor is the opening a scheduled restore was made for (from its
@@ -92,9 +93,9 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 		return nil, err
 	}
 	now := strings.HasPrefix(m.DedupeKey, restoreKeyPrefix+"now:")
-	if at, ok := scheduledFor(m); ok && !now && at != micros(a.KaibiaoTime) {
+	if at, ok := scheduledFor(m); ok && !now && at != store.Micros(a.KaibiaoTime) {
 		return nil, &restoreSkip{fmt.Sprintf("the bid opening of section %s moved from %s to %s; the restore scheduled for it carries the key",
-			a.SectionNo, protocol.FormatTime(fromMicros(at)), protocol.FormatTime(a.KaibiaoTime))}
+			a.SectionNo, protocol.FormatTime(store.FromMicros(at)), protocol.FormatTime(a.KaibiaoTime))}
 	}
 	switch {
 	case a.State == CipherReceived:

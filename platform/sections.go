@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
@@ -62,7 +63,7 @@ func sealedLen(n int) int {
 
 // ErrNotFound is wrapped by the errors for an unknown section, bidder,
 // application or guarantee.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound error = &baohan.Error{Code: baohan.ENotFound, Message: "not found"}
 
 // InputError is a refused input of an admin action: which field, why.
 type InputError struct {
@@ -132,7 +133,7 @@ func (s *Service) RegisterSection(ctx context.Context, in SectionInput) (*Sectio
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_sections
 			(section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_sealed, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`),
-			in.No, in.Name, in.Tenderer, in.TendererCode, in.BondAmount.String(), micros(in.KaibiaoTime), micros(now), micros(now))
+			in.No, in.Name, in.Tenderer, in.TendererCode, in.BondAmount.String(), store.Micros(in.KaibiaoTime), store.Micros(now), store.Micros(now))
 		return err
 	})
 	if store.IsUniqueViolation(err) {
@@ -160,8 +161,8 @@ func scanSection(sc interface{ Scan(...any) error }) (*Section, error) {
 	if sec.BondAmount, err = decimal.NewFromString(bond); err != nil {
 		return nil, fmt.Errorf("section %s: bond amount %q: %w", sec.No, bond, err)
 	}
-	sec.KaibiaoTime, sec.KeyReleasedAt = fromMicros(kbt), fromMicros(released)
-	sec.CreatedAt, sec.UpdatedAt = fromMicros(created), fromMicros(updat)
+	sec.KaibiaoTime, sec.KeyReleasedAt = store.FromMicros(kbt), store.FromMicros(released)
+	sec.CreatedAt, sec.UpdatedAt = store.FromMicros(created), store.FromMicros(updat)
 	return &sec, nil
 }
 
@@ -170,13 +171,7 @@ func (s *Service) Section(ctx context.Context, no string) (*Section, error) {
 	return s.sectionQ(ctx, s.db, no)
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
-}
-
-func (s *Service) sectionQ(ctx context.Context, q querier, no string) (*Section, error) {
+func (s *Service) sectionQ(ctx context.Context, q store.Querier, no string) (*Section, error) {
 	sec, err := scanSection(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+sectionColumns+` FROM plat_sections WHERE section_no = ?`), no))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("section %s: %w", no, ErrNotFound)
@@ -205,11 +200,11 @@ func (s *Service) Sections(ctx context.Context, f SectionFilter) ([]Section, err
 	}
 	if !f.OpeningAfter.IsZero() {
 		where = append(where, "kaibiao_at >= ?")
-		args = append(args, micros(f.OpeningAfter))
+		args = append(args, store.Micros(f.OpeningAfter))
 	}
 	if !f.OpeningBefore.IsZero() {
 		where = append(where, "kaibiao_at < ?")
-		args = append(args, micros(f.OpeningBefore))
+		args = append(args, store.Micros(f.OpeningBefore))
 	}
 	q := `SELECT ` + sectionColumns + ` FROM plat_sections`
 	if len(where) > 0 {
@@ -238,7 +233,7 @@ func (s *Service) Sections(ctx context.Context, f SectionFilter) ([]Section, err
 // its section's, which its applydata was encrypted with. Its one caller
 // is releaseProjectKey, the only path that puts the key on the wire (Apply
 // makes the key, encrypts with it and seals it).
-func (s *Service) applicationKey(ctx context.Context, q querier, applyNo string) ([]byte, error) {
+func (s *Service) applicationKey(ctx context.Context, q store.Querier, applyNo string) ([]byte, error) {
 	var (
 		own               sql.NullString
 		sectionNo, legacy string
@@ -299,7 +294,7 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 		if sec.KeyReleasedAt.IsZero() || now.Before(sec.KaibiaoTime) {
 			res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_sections
 			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
-			WHERE section_no = ? AND kaibiao_at <= ?`), micros(now), no, micros(now))
+			WHERE section_no = ? AND kaibiao_at <= ?`), store.Micros(now), no, store.Micros(now))
 			if err != nil {
 				return err
 			}
@@ -313,7 +308,7 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 		}
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications
 			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
-			WHERE applyno = ? AND section_no = ?`), micros(now), applyNo, no)
+			WHERE applyno = ? AND section_no = ?`), store.Micros(now), applyNo, no)
 		if err != nil {
 			return err
 		}
@@ -343,21 +338,4 @@ func limit(n int) int {
 		return 100
 	}
 	return min(n, 1000)
-}
-
-// micros is t in Unix microseconds, the unit of every time column; the
-// zero time is 0.
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// fromMicros is the inverse of micros, in China Standard Time.
-func fromMicros(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).In(protocol.CST)
 }

@@ -34,7 +34,6 @@ type Service struct {
 	msgLog *store.MessageLog
 
 	metrics *metrics
-	stamps  stamps
 	client  *transport.Client
 	disp    *store.Dispatcher
 	handler *service.Mux
@@ -100,9 +99,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		core.Close()
 		return nil, err
 	}
-	mlog := &messageLog{log: s.msgLog}
-	core.Client.Log = mlog
-	core.Server.Log = mlog
 	core.Client.Metrics = s.metrics
 	core.Server.Metrics = s.metrics // counts exchanges, and what the unauthenticated budget drops
 
@@ -112,13 +108,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	}
 	// A chunk travels as base64 (4/3) inside a small JSON object.
 	core.Server.BodyLimits = map[protocol.Interface]int64{protocol.UploadBaohanFile: int64(maxChunk)*4/3 + 64<<10}
-	core.Server.Handle(protocol.BaohanNotice, served(s.handleNotice))
-	core.Server.Handle(protocol.DownloadPublicKey, served(s.handlePublicKey))
-	core.Server.Handle(protocol.UploadBaohanFile, served(s.handleUpload))
-	core.Server.Handle(protocol.BaohanFileCompleteNotice, served(s.handleComplete))
-	core.Server.Handle(protocol.InvoiceNotice, served(s.handleInvoiceNotice))
-	core.Server.Handle(protocol.QuitNotice, served(s.handleQuitNotice))
-	core.Server.Handle(protocol.GiveupNotice, served(s.handleGiveupNotice))
+	core.Server.Handle(protocol.BaohanNotice, s.handleNotice)
+	core.Server.Handle(protocol.DownloadPublicKey, s.handlePublicKey)
+	core.Server.Handle(protocol.UploadBaohanFile, s.handleUpload)
+	core.Server.Handle(protocol.BaohanFileCompleteNotice, s.handleComplete)
+	core.Server.Handle(protocol.InvoiceNotice, s.handleInvoiceNotice)
+	core.Server.Handle(protocol.QuitNotice, s.handleQuitNotice)
+	core.Server.Handle(protocol.GiveupNotice, s.handleGiveupNotice)
 	core.Dispatcher.Deliver = s.deliver
 	core.Dispatcher.OnOutcome = s.onOutcome
 
@@ -141,9 +137,6 @@ func (s *Service) Routes() []string { return s.handler.Patterns() }
 func (s *Service) Run(ctx context.Context) error {
 	return s.core.Run(ctx, service.Every(time.Hour, s.purgeStaleChunks))
 }
-
-// kick wakes the dispatcher after a commit that enqueued something.
-func (s *Service) kick() { s.disp.Kick() }
 
 // Close closes the database when New opened it.
 func (s *Service) Close() error { return s.core.Close() }
@@ -183,7 +176,7 @@ func (s *Service) purgeStaleChunks(ctx context.Context) {
 // PurgeStaleChunks deletes the chunks of uploads not completed within a
 // week, and returns how many.
 func (s *Service) PurgeStaleChunks(ctx context.Context) (int, error) {
-	cut := micros(s.now().Add(-staleChunkAge))
+	cut := store.Micros(s.now().Add(-staleChunkAge))
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT applyno, baohanno, filetype, idx, blob FROM plat_chunks WHERE created_at < ? LIMIT 1000`), cut)
 	if err != nil {
 		return 0, err

@@ -48,18 +48,18 @@ type SeenStore interface {
 	SeenBefore(ctx context.Context, appkey, sign string, until time.Time) (bool, error)
 }
 
-// SeenReserver is a SeenStore that can leave the durable record of a sign
-// to the caller, so that a request costs one durable write (its message
-// log entry, which carries the record) instead of two. Reserve checks
-// (appkey, sign) as SeenBefore does; when it answers deferred, the sign is
-// held only in this process: the caller must have it recorded durably
-// (transport: the SeenMark of the exchange's message log entry) and then
-// call Release; until then a second request with the sign is a replay.
-// When it answers not deferred, the sign was recorded as SeenBefore
-// records it and there is nothing to release. Implementations defer only
-// where one process holds every request of the store (SQLite), so the
-// check stays exact.
-type SeenReserver interface {
+// ReplayGuard is the replay guard of a receiver (transport.Server.Seen).
+// Reserve checks (appkey, sign) as SeenBefore does. When it answers
+// deferred, the sign is held in this process only, so that a request
+// costs one durable write (its message log entry, which carries the
+// record: Exchange.Seen) instead of two: the caller must have it recorded
+// durably (by the message log, in the entry's write, or else by
+// SeenBefore) and then call Release; until then a second request with the
+// sign is a replay. When it answers not deferred, the sign was recorded as
+// SeenBefore records it and Release is not needed. Implementations defer
+// only where one process holds every request of the store (SQLite), so the
+// check stays exact; MemorySeen never defers.
+type ReplayGuard interface {
 	SeenStore
 	Reserve(ctx context.Context, appkey, sign string, until time.Time) (seen, deferred bool, err error)
 	Release(appkey, sign string)
@@ -81,6 +81,8 @@ type MemorySeen struct {
 	m  map[seenKey]*seenEntry
 	h  seenHeap
 }
+
+var _ ReplayGuard = (*MemorySeen)(nil)
 
 // NewMemorySeen returns a MemorySeen holding at most max entries.
 func NewMemorySeen(max int) *MemorySeen { return &MemorySeen{Max: max} }
@@ -135,6 +137,16 @@ func (s *MemorySeen) SeenBefore(ctx context.Context, appkey, sign string, until 
 	s.m[k] = e
 	return false, nil
 }
+
+// Reserve implements ReplayGuard: it is SeenBefore, never deferred (the
+// memory is the record).
+func (s *MemorySeen) Reserve(ctx context.Context, appkey, sign string, until time.Time) (seen, deferred bool, err error) {
+	seen, err = s.SeenBefore(ctx, appkey, sign, until)
+	return seen, false, err
+}
+
+// Release implements ReplayGuard: nothing is ever held.
+func (s *MemorySeen) Release(appkey, sign string) {}
 
 // Len returns the number of entries held.
 func (s *MemorySeen) Len() int {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 )
@@ -89,14 +90,14 @@ func (c *Core) answer(w http.ResponseWriter, r *http.Request, v any, err error) 
 	var bp *BadParam
 	switch {
 	case err == nil:
-		WriteJSON(w, http.StatusOK, v)
+		httpjson.Write(w, http.StatusOK, v)
 	case errors.As(err, &bp):
-		WriteJSON(w, http.StatusBadRequest, APIError{Error: err.Error(), Field: bp.Param})
+		httpjson.Write(w, http.StatusBadRequest, APIError{Error: err.Error(), Field: bp.Param})
 	case errors.Is(err, store.ErrNotFound):
-		WriteJSON(w, http.StatusNotFound, APIError{Error: err.Error()})
+		httpjson.Write(w, http.StatusNotFound, APIError{Error: err.Error()})
 	default:
 		c.Log.Error("admin API", "method", r.Method, "path", r.URL.Path, "err", err)
-		WriteJSON(w, http.StatusInternalServerError, APIError{Error: "internal error (see the service's log)"})
+		httpjson.Write(w, http.StatusInternalServerError, APIError{Error: "internal error (see the service's log)"})
 	}
 }
 
@@ -284,13 +285,12 @@ func (c *Core) apiOutboxCounts(w http.ResponseWriter, r *http.Request) {
 // RetryOutbox requeues a dead or failed outbox message and wakes the
 // dispatcher.
 func (c *Core) RetryOutbox(r *http.Request, id int64) (*store.OutMessage, error) {
-	if err := c.DB.OutboxRetry(r.Context(), id); err != nil {
+	if err := c.Dispatcher.Retry(r.Context(), id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		return nil, badParam("id", "%s", err.Error())
 	}
-	c.Dispatcher.Kick()
 	m, err := c.DB.OutboxGet(r.Context(), id)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/store/storetest"
 )
@@ -204,7 +205,7 @@ func TestCommonRoutes(t *testing.T) {
 	h := core.Handler(Routes{Admin: func(api *Mux) {
 		api.HandleFunc("GET /api/own", func(w http.ResponseWriter, r *http.Request) {
 			b, err := io.ReadAll(r.Body)
-			WriteJSON(w, http.StatusOK, map[string]any{"read": len(b), "err": err != nil})
+			httpjson.Write(w, http.StatusOK, map[string]any{"read": len(b), "err": err != nil})
 		})
 	}})
 	srv := httptest.NewServer(h)

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/baohan-dev/baohan/internal/httpjson"
 )
 
 // Mux is a service's HTTP routes: an http.ServeMux that remembers its
@@ -80,7 +81,7 @@ func (c *Core) Handler(r Routes) *Mux {
 	}
 	// Not a route of the document: what no pattern serves under /api/.
 	m.r.mux.Handle("/api/", c.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteJSON(w, http.StatusNotFound, APIError{Error: fmt.Sprintf("no API %s %s (see /api/openapi.json)", r.Method, r.URL.Path)})
+		httpjson.Write(w, http.StatusNotFound, APIError{Error: fmt.Sprintf("no API %s %s (see /api/openapi.json)", r.Method, r.URL.Path)})
 	})))
 	if r.Public != nil {
 		r.Public(m)
@@ -102,7 +103,7 @@ func (c *Core) requireAdmin(h http.Handler) http.Handler {
 			if len(want) == 0 {
 				msg = "the admin API is disabled: no [admin] token is configured"
 			}
-			WriteJSON(w, http.StatusUnauthorized, APIError{Error: msg})
+			httpjson.Write(w, http.StatusUnauthorized, APIError{Error: msg})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxAdminBody)
@@ -115,10 +116,10 @@ func (c *Core) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := c.DB.PingContext(ctx); err != nil {
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database: " + err.Error()})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database: " + err.Error()})
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readyz answers whether the service can take requests: its database
@@ -127,10 +128,10 @@ func (c *Core) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := c.SchemaCurrent(ctx); err != nil {
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // SchemaCurrent returns an error unless the database is reachable and
@@ -145,16 +146,4 @@ func (c *Core) SchemaCurrent(ctx context.Context) error {
 type APIError struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
-}
-
-// WriteJSON answers v as indented JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }

@@ -286,7 +286,7 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 	}
 	_, err := b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at`,
-		key, n, sum, data, micros(now))
+		key, n, sum, data, Micros(now))
 	if err != nil {
 		return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
 	}

@@ -143,12 +143,6 @@ type ChainRow struct {
 	Check func() (ok bool, computed string)
 }
 
-// Querier is what Verify reads through: a *sql.Tx, a *sql.DB or a *DB.
-type Querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // ChainRows returns up to limit rows of the chained table with ids above
 // after, in id order.
 type ChainRows func(ctx context.Context, q Querier, after int64, limit int) ([]ChainRow, error)

@@ -320,6 +320,21 @@ func (db *DB) Rebind(q string) string { return db.Dialect.Rebind(q) }
 // connection, on PostgreSQL the general pool. Prefer InTx.
 func (db *DB) Writer() *sql.DB { return db.write }
 
+// Querier runs statements in a transaction or outside one: what a
+// *sql.Tx, a *sql.DB and a *DB have in common. Code that works either way
+// (a read that may or may not be inside the caller's transaction) takes
+// one.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var (
+	_ Querier = (*sql.Tx)(nil)
+	_ Querier = (*DB)(nil)
+)
+
 // InTx runs fn in a read-write transaction and commits it. When fn or the
 // commit fails with a retryable conflict (SQLITE_BUSY/LOCKED, PostgreSQL
 // serialization failure or deadlock), the transaction is rolled back and

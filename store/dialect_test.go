@@ -55,7 +55,7 @@ func TestDialectHelpers(t *testing.T) {
 		if id != 1 || string(b) != "\x00\x01\x02" {
 			t.Fatalf("got id %d blob %x", id, b)
 		}
-		if now := fromMicros(ts); now.Before(fromMicros(micros(timeNow())-60e6)) || now.After(timeNow().Add(time.Minute)) {
+		if now := FromMicros(ts); now.Before(FromMicros(Micros(timeNow())-60e6)) || now.After(timeNow().Add(time.Minute)) {
 			t.Fatalf("NowMicros gave %v", now)
 		}
 		var s string

@@ -115,6 +115,9 @@ type Dispatcher struct {
 
 	once sync.Once
 	kick chan struct{}
+
+	mu  sync.Mutex
+	txs map[*sql.Tx]*bool // the transactions of InTx: whether Enqueue added a message
 }
 
 // Kick wakes the dispatcher at once (call it after committing an Enqueue).
@@ -125,6 +128,61 @@ func (d *Dispatcher) Kick() {
 	case d.kick <- struct{}{}:
 	default:
 	}
+}
+
+// InTx runs fn in a transaction of d.DB (DB.InTx: retried when the
+// database asks for it) and, when it commits after fn added a message
+// through d.Enqueue, wakes the dispatcher (Kick): what the transaction
+// enqueued goes out at once. A transaction that enqueued nothing does not
+// wake it: a wake-up makes the dispatcher claim, a write transaction of
+// its own (on SQLite, on the one writer).
+func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var enqueued bool
+	err := d.DB.InTx(ctx, func(tx *sql.Tx) error {
+		enqueued = false // a run the database retried starts over
+		d.mu.Lock()
+		if d.txs == nil {
+			d.txs = map[*sql.Tx]*bool{}
+		}
+		d.txs[tx] = &enqueued
+		d.mu.Unlock()
+		defer func() {
+			d.mu.Lock()
+			delete(d.txs, tx)
+			d.mu.Unlock()
+		}()
+		return fn(tx)
+	})
+	if err == nil && enqueued {
+		d.Kick()
+	}
+	return err
+}
+
+// Enqueue adds m to the outbox in tx, as EnqueueIfNew does on d's
+// database. When tx is a transaction of InTx and m is new, its commit
+// wakes the dispatcher; in any other transaction, call Kick after the
+// commit (or let the dispatcher find m on its next look).
+func (d *Dispatcher) Enqueue(ctx context.Context, tx *sql.Tx, m OutMessage, notBefore time.Time) (inserted bool, err error) {
+	inserted, err = EnqueueIfNew(ctx, tx, d.DB.Dialect, m, notBefore)
+	if inserted {
+		d.mu.Lock()
+		if p := d.txs[tx]; p != nil {
+			*p = true
+		}
+		d.mu.Unlock()
+	}
+	return inserted, err
+}
+
+// Retry requeues the dead or failed message id (DB.OutboxRetry) and wakes
+// the dispatcher.
+func (d *Dispatcher) Retry(ctx context.Context, id int64) error {
+	if err := d.DB.OutboxRetry(ctx, id); err != nil {
+		return err
+	}
+	d.Kick()
+	return nil
 }
 
 func (d *Dispatcher) init() {
@@ -457,7 +515,7 @@ func (d *Dispatcher) claimWithin(ctx context.Context, n, limit int, busy map[str
 	now := d.now()
 	until := now.Add(d.lease())
 	db := d.DB
-	nowM := micros(now)
+	nowM := Micros(now)
 	cq, cand := candidates(nowM, n, limit, busy)
 	var (
 		q    string
@@ -475,14 +533,14 @@ func (d *Dispatcher) claimWithin(ctx context.Context, n, limit int, busy map[str
 		UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = outbox.attempts + 1
 		FROM c WHERE outbox.id = c.id
 		RETURNING ` + prefixed("outbox.", outboxColumns)
-		args = append(append(cand, nowM, nowM, n), d.Owner, micros(until))
+		args = append(append(cand, nowM, nowM, n), d.Owner, Micros(until))
 	} else {
 		// One statement in a write transaction: SQLite's write lock makes
 		// the select-and-lease atomic, also across processes on one file.
 		q = `UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM (` + cq + `) ORDER BY next_attempt_at, id LIMIT ?)
 		RETURNING ` + outboxColumns
-		args = append(append([]any{d.Owner, micros(until)}, cand...), n)
+		args = append(append([]any{d.Owner, Micros(until)}, cand...), n)
 	}
 	var out []*OutMessage
 	err := db.InTx(ctx, func(tx *sql.Tx) error {
@@ -532,7 +590,7 @@ func (d *Dispatcher) nextDue(ctx context.Context, limit int, busy map[string]int
 	if err != nil || !v.Valid {
 		return time.Time{}, false, err
 	}
-	return fromMicros(v.Int64), true, nil
+	return FromMicros(v.Int64), true, nil
 }
 
 // handle delivers one claimed message and records the outcome.
@@ -623,7 +681,7 @@ func (d *Dispatcher) complete(ctx context.Context, m *OutMessage, out Outcome, d
 	err := d.DB.InTx(cctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(cctx, d.DB.Rebind(`UPDATE outbox SET state = ?, next_attempt_at = ?, delivered_at = ?,
 			last_error = ?, last_response = ?, lease_owner = '', lease_until = 0`+fence),
-			string(state), micros(next), micros(delivered), textSafe(lastErr, 4096), textSafe(out.Response, 65536),
+			string(state), Micros(next), Micros(delivered), textSafe(lastErr, 4096), textSafe(out.Response, 65536),
 			m.ID, d.Owner, m.Attempts)
 		if err != nil {
 			return err
@@ -672,7 +730,7 @@ func (d *Dispatcher) fail(ctx context.Context, m *OutMessage, reason string) {
 		state, next, reason = StateDead, time.Time{}, fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, reason)
 	}
 	_, err := d.DB.execWrite(ctx, `UPDATE outbox SET state = ?, next_attempt_at = ?, last_error = ?,
-		lease_owner = '', lease_until = 0`+fence, string(state), micros(next), textSafe(reason, 4096), m.ID, d.Owner, m.Attempts)
+		lease_owner = '', lease_until = 0`+fence, string(state), Micros(next), textSafe(reason, 4096), m.ID, d.Owner, m.Attempts)
 	if err != nil {
 		d.logger().Error("store: outbox could not mark message failed (the lease will expire)", "id", m.ID, "err", err)
 	}
@@ -685,7 +743,7 @@ func (d *Dispatcher) release(m *OutMessage) {
 	defer cancel()
 	_, err := d.DB.execWrite(ctx, `UPDATE outbox SET state = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'failed' END,
 		attempts = attempts - 1, next_attempt_at = ?, lease_owner = '', lease_until = 0`+fence,
-		micros(d.now()), m.ID, d.Owner, m.Attempts)
+		Micros(d.now()), m.ID, d.Owner, m.Attempts)
 	if err != nil {
 		d.logger().Warn("store: outbox could not release lease at shutdown (it will expire)", "id", m.ID, "err", err)
 	}

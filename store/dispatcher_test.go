@@ -99,6 +99,84 @@ func TestDispatcherNeedsDeliver(t *testing.T) {
 	}
 }
 
+// TestDispatcherInTxWakes: a transaction of Dispatcher.InTx that adds a
+// message wakes the dispatcher once it commits, and only then; one that
+// adds nothing (nothing at all, or a message already there) or rolls back
+// does not. Retry wakes it too.
+func TestDispatcherInTxWakes(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		db := env.open(t)
+		ctx := context.Background()
+		d := &Dispatcher{DB: db}
+		d.init()
+		woken := func() bool {
+			select {
+			case <-d.kick:
+				return true
+			default:
+				return false
+			}
+		}
+		errAbort := errors.New("abort")
+		tests := []struct {
+			name    string
+			fn      func(tx *sql.Tx) error
+			wantErr error
+			wake    bool
+		}{
+			{"adds a message", func(tx *sql.Tx) error {
+				_, err := d.Enqueue(ctx, tx, testMsg(1, ""), time.Time{})
+				return err
+			}, nil, true},
+			{"adds nothing", func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE outbox SET applyno = applyno WHERE id = ?`), 1)
+				return err
+			}, nil, false},
+			{"adds a message already there", func(tx *sql.Tx) error {
+				inserted, err := d.Enqueue(ctx, tx, testMsg(1, ""), time.Time{})
+				if inserted {
+					t.Error("a message with a known dedupe key was inserted")
+				}
+				return err
+			}, nil, false},
+			{"rolls back", func(tx *sql.Tx) error {
+				if _, err := d.Enqueue(ctx, tx, testMsg(2, ""), time.Time{}); err != nil {
+					return err
+				}
+				return errAbort
+			}, errAbort, false},
+		}
+		for _, tt := range tests {
+			err := d.InTx(ctx, func(tx *sql.Tx) error {
+				err := tt.fn(tx)
+				if woken() {
+					t.Errorf("%s: woken before the commit", tt.name)
+				}
+				return err
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("%s: %v, want %v", tt.name, err, tt.wantErr)
+			}
+			if got := woken(); got != tt.wake {
+				t.Errorf("%s: woken %v, want %v", tt.name, got, tt.wake)
+			}
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM outbox"); n != 1 {
+			t.Fatalf("%d messages, want 1 (the rolled back one is not there)", n)
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE outbox SET state = 'dead'`); err != nil {
+			t.Fatal(err)
+		}
+		err := d.Retry(ctx, mustID(t, db, testMsg(1, "").DedupeKey))
+		if w := woken(); err != nil || !w {
+			t.Errorf("Retry: %v, woken %v", err, w)
+		}
+		if len(d.txs) != 0 {
+			t.Errorf("%d transactions still watched", len(d.txs))
+		}
+	})
+}
+
 // The peer is down for the first attempts of every message, then up:
 // every message is delivered exactly once, after retries with backoff.
 func TestDispatcherPeerDownThenUp(t *testing.T) {

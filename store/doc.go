@@ -137,7 +137,7 @@
 //
 // # Seen signs and blobs
 //
-// SeenSigns implements protocol.SeenStore on the seen_sign table: one
+// SeenSigns implements protocol.ReplayGuard on the seen_sign table: one
 // upsert records (appkey, sign) until the end of the timestamp window and
 // tells whether it was there, so two replicas cannot both accept a replay;
 // Purge drops expired rows. Blobs keeps large files: DirBlobs in a

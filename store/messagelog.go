@@ -12,7 +12,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 
-	"github.com/baohan-dev/baohan/transport"
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // GenesisHash is the prev_hash of the first message log row.
@@ -44,13 +44,11 @@ type LogEntry struct {
 
 	// Seen, when set, is a replay-guard record written in the entry's
 	// transaction (see SeenSigns.Reserve); it is not part of the entry.
-	Seen *transport.SeenMark
+	Seen *protocol.SeenMark
 }
 
 // OK reports whether the exchange succeeded: no error, HTTP 200, code 1.
 func (e *LogEntry) OK() bool { return e.Error == "" && e.HTTPStatus == 200 && e.Code == 1 }
-
-var _ transport.MessageLog = (*MessageLog)(nil)
 
 // MessageLog is the tamper-evident record of every exchange with a peer
 // (it implements transport.MessageLog). Rows form an SM3 hash chain:
@@ -81,7 +79,7 @@ func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
 			e.At = time.Now()
 		}
 	}
-	e.At = fromMicros(micros(e.At))
+	e.At = FromMicros(Micros(e.At))
 	// Store exactly what is hashed: TEXT columns must be valid UTF-8
 	// without NUL on PostgreSQL.
 	for _, p := range []*string{&e.Direction, &e.Interface, &e.Peer, &e.ApplyNo, &e.BaohanNo, &e.Diagnosis, &e.Error} {
@@ -147,7 +145,7 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 			} else if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
 			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
+				e.ID, Micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
 				e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
 				return err
 			}
@@ -155,7 +153,7 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 			id++
 			if m := e.Seen; m != nil {
 				if _, err := tx.ExecContext(ctx, db.Rebind(seenUpsert), textSafe(m.AppKey, 0), textSafe(m.Sign, 0),
-					micros(m.Until), micros(e.At)); err != nil {
+					Micros(m.Until), Micros(e.At)); err != nil {
 					return fmt.Errorf("seen sign: %w", err)
 				}
 			}
@@ -184,7 +182,7 @@ type logColumnsBatch struct {
 }
 
 func (c *logColumnsBatch) add(e *LogEntry) {
-	c.id, c.at, c.latency = append(c.id, e.ID), append(c.at, micros(e.At)), append(c.latency, e.LatencyMS)
+	c.id, c.at, c.latency = append(c.id, e.ID), append(c.at, Micros(e.At)), append(c.latency, e.LatencyMS)
 	c.dir, c.iface, c.peer = append(c.dir, e.Direction), append(c.iface, e.Interface), append(c.peer, e.Peer)
 	c.applyNo, c.baohanNo = append(c.applyNo, e.ApplyNo), append(c.baohanNo, e.BaohanNo)
 	c.req, c.resp = append(c.req, e.Request), append(c.resp, e.Response)
@@ -230,7 +228,7 @@ const (
 
 // columns writes every column after id and before the hashes.
 func columns(d *Digest, e *LogEntry) {
-	d.Int(micros(e.At))
+	d.Int(Micros(e.At))
 	d.Str(e.Direction)
 	d.Str(e.Interface)
 	d.Str(e.Peer)
@@ -296,7 +294,7 @@ func scanLogEntry(s scanner, bodies bool) (*LogEntry, error) {
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	e.At, e.SignOK = fromMicros(at), signOK != 0
+	e.At, e.SignOK = FromMicros(at), signOK != 0
 	return &e, nil
 }
 
@@ -446,16 +444,17 @@ func short(h string) string {
 }
 
 // Record implements transport.MessageLog: it appends e to the chain,
-// with e.Seen in the same transaction.
-func (l *MessageLog) Record(ctx context.Context, e *transport.Exchange) error {
-	return l.Append(ctx, EntryOf(e))
+// with e.Seen in the same transaction, and reports whether it wrote a
+// seen mark (e.Seen was set and the entry committed).
+func (l *MessageLog) Record(ctx context.Context, e *protocol.Exchange) (seenRecorded bool, err error) {
+	if err := l.Append(ctx, EntryOf(e)); err != nil {
+		return false, err
+	}
+	return e.Seen != nil, nil
 }
 
-// RecordsSeen implements transport.SeenRecorder.
-func (l *MessageLog) RecordsSeen() bool { return true }
-
 // EntryOf is the log entry of an exchange.
-func EntryOf(e *transport.Exchange) *LogEntry {
+func EntryOf(e *protocol.Exchange) *LogEntry {
 	return &LogEntry{
 		At: e.At, Direction: e.Direction, Interface: e.Interface, Peer: e.Peer, ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo,
 		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 func logEntry(i int) *LogEntry {
@@ -207,17 +206,16 @@ func TestMessageLogList(t *testing.T) {
 func TestMessageLogRecordsExchanges(t *testing.T) {
 	eachDB(t, func(t *testing.T, env *testEnv) {
 		ctx := context.Background()
-		var ml transport.MessageLog = NewMessageLog(env.open(t))
+		l := NewMessageLog(env.open(t))
 		at := time.Date(2026, 3, 15, 14, 5, 12, 987654321, protocol.CST)
-		ex := &transport.Exchange{
-			Interface: "uploadbaohanfile", Direction: transport.Out, Peer: "江苏省公共资源交易平台", ApplyNo: "GA2026", BaohanNo: "BH1",
+		ex := &protocol.Exchange{
+			Interface: "uploadbaohanfile", Direction: protocol.Outbound, Peer: "江苏省公共资源交易平台", ApplyNo: "GA2026", BaohanNo: "BH1",
 			Request: []byte(`{"appkey":"k"}`), Response: []byte("<html>502</html>"), HTTPStatus: 502, Code: -1,
 			SignOK: true, Error: "answer is not JSON", Latency: 1500 * time.Millisecond, At: at,
 		}
-		if err := ml.Record(ctx, ex); err != nil {
-			t.Fatal(err)
+		if seen, err := l.Record(ctx, ex); err != nil || seen {
+			t.Fatalf("record: seen mark recorded %v, %v", seen, err)
 		}
-		l := ml.(*MessageLog)
 		e, err := l.Get(ctx, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -234,6 +232,18 @@ func TestMessageLogRecordsExchanges(t *testing.T) {
 		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
 			t.Fatal(brk, err)
 		}
+		// An inbound exchange carrying a seen mark: the mark is written
+		// with the entry, and Record says so.
+		until := at.Add(10 * time.Minute)
+		in := &protocol.Exchange{Interface: "baohannotice", Direction: protocol.Inbound, Peer: "bank", Code: 1, HTTPStatus: 200,
+			SignOK: true, At: at, Seen: &protocol.SeenMark{AppKey: "k9", Sign: "s9", Until: until}}
+		if seen, err := l.Record(ctx, in); err != nil || !seen {
+			t.Fatalf("record with a seen mark: recorded %v, %v", seen, err)
+		}
+		s := &SeenSigns{DB: l.DB, Now: func() time.Time { return at }}
+		if seen, err := s.SeenBefore(ctx, "k9", "s9", until); err != nil || !seen {
+			t.Fatalf("the seen mark is not in seen_sign: %v, %v", seen, err)
+		}
 	})
 }
 
@@ -242,7 +252,7 @@ func TestMessageLogRecordsExchanges(t *testing.T) {
 func TestChainHashGolden(t *testing.T) {
 	e := logEntry(3)
 	e.ID = 3
-	e.At = fromMicros(micros(e.At))
+	e.At = FromMicros(Micros(e.At))
 	if got, want := chainHashV1(GenesisHash, e), "7bff7e0848e40f9fd7ea64aa364f966d60e740487580db40bec5f694b5885a3c"; got != want {
 		t.Errorf("v1 hash %s, want %s", got, want)
 	}
@@ -279,12 +289,12 @@ func TestMessageLogChainV1Rows(t *testing.T) {
 		prev := GenesisHash
 		for i := 1; i <= 3; i++ {
 			e := logEntry(i)
-			e.ID, e.PrevHash, e.At = int64(i), prev, fromMicros(micros(e.At))
+			e.ID, e.PrevHash, e.At = int64(i), prev, FromMicros(Micros(e.At))
 			e.Hash = chainHashV1(prev, e)
 			if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
 				request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				e.ID, micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
+				e.ID, Micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
 				e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
 				t.Fatal(err)
 			}
@@ -331,7 +341,7 @@ func TestMessageLogBatch(t *testing.T) {
 		entries[2].Error, entries[2].Diagnosis = "bad byte é", "sign over sorted keys"
 		items := make([]*batchItem[*LogEntry], len(entries))
 		for i, e := range entries {
-			e.At = fromMicros(micros(e.At))
+			e.At = FromMicros(Micros(e.At))
 			items[i] = &batchItem[*LogEntry]{v: e}
 		}
 		if err := l.write(ctx, items); err != nil {

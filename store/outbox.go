@@ -64,8 +64,10 @@ type OutMessage struct {
 // Enqueue adds m to the outbox inside the caller's transaction, so the
 // state change and its message commit (or roll back) together. The
 // message is due at notBefore (zero: at once). A message with the same
-// DedupeKey already there makes this a no-op. Call Dispatcher.Kick after
-// the commit for low latency.
+// DedupeKey already there makes this a no-op. A service enqueues with
+// Dispatcher.Enqueue inside Dispatcher.InTx, whose commit wakes the
+// dispatcher; after Enqueue, call Dispatcher.Kick once committed for low
+// latency.
 func Enqueue(ctx context.Context, tx *sql.Tx, d Dialect, m OutMessage, notBefore time.Time) error {
 	_, err := EnqueueIfNew(ctx, tx, d, m, notBefore)
 	return err
@@ -99,7 +101,7 @@ func EnqueueIfNew(ctx context.Context, tx *sql.Tx, d Dialect, m OutMessage, notB
 		(peer, interface, applyno, seq_group, dedupe_key, fields, state, attempts, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
 		ON CONFLICT (dedupe_key) DO NOTHING`),
-		m.Peer, m.Interface, m.ApplyNo, m.Group, m.DedupeKey, string(fj), micros(notBefore), micros(time.Now()))
+		m.Peer, m.Interface, m.ApplyNo, m.Group, m.DedupeKey, string(fj), Micros(notBefore), Micros(time.Now()))
 	if err != nil {
 		return false, fmt.Errorf("store: enqueue %s to %s (%s): %w", m.Interface, m.Peer, m.DedupeKey, err)
 	}
@@ -108,22 +110,6 @@ func EnqueueIfNew(ctx context.Context, tx *sql.Tx, d Dialect, m OutMessage, notB
 		return false, err
 	}
 	return n == 1, nil
-}
-
-// micros is t in Unix microseconds; the zero time is 0.
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// fromMicros is the inverse of micros (UTC).
-func fromMicros(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
 }
 
 // textSafe makes s storable in a TEXT column of either database (valid
@@ -164,7 +150,7 @@ func scanOutMessage(s scanner) (*OutMessage, error) {
 		return nil, fmt.Errorf("store: outbox message %d: fields: %w", m.ID, err)
 	}
 	m.State = State(state)
-	m.NextAttemptAt, m.LeaseUntil, m.CreatedAt, m.DeliveredAt = fromMicros(next), fromMicros(lease), fromMicros(created), fromMicros(delivered)
+	m.NextAttemptAt, m.LeaseUntil, m.CreatedAt, m.DeliveredAt = FromMicros(next), FromMicros(lease), FromMicros(created), FromMicros(delivered)
 	return &m, nil
 }
 
@@ -288,7 +274,7 @@ func (db *DB) OutboxRetry(ctx context.Context, id int64) error {
 // OutboxPurgeDone deletes the messages done before the given time and
 // returns how many (the message log keeps the exchanges themselves).
 func (db *DB) OutboxPurgeDone(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.execWrite(ctx, `DELETE FROM outbox WHERE state = 'done' AND delivered_at < ?`, micros(before))
+	res, err := db.execWrite(ctx, `DELETE FROM outbox WHERE state = 'done' AND delivered_at < ?`, Micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: outbox purge: %w", err)
 	}

@@ -183,7 +183,7 @@ func TestOutboxQueries(t *testing.T) {
 		if err := db.OutboxRetry(ctx, 12345); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("retry of a missing message: %v", err)
 		}
-		mustExec(t, db, "UPDATE outbox SET delivered_at = ? WHERE state = 'done'", micros(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+		mustExec(t, db, "UPDATE outbox SET delivered_at = ? WHERE state = 'done'", Micros(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 		if n, err := db.OutboxPurgeDone(ctx, time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil || n != 0 {
 			t.Fatalf("purge of nothing: %d %v", n, err)
 		}

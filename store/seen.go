@@ -11,7 +11,7 @@ import (
 )
 
 // SeenSigns is the database-backed replay guard (it implements
-// protocol.SeenStore): a request's (appkey, sign) is recorded until the end
+// protocol.ReplayGuard): a request's (appkey, sign) is recorded until the end
 // of its timestamp window, and a second request with the same pair before
 // then is a replay. Shared by all replicas on one database.
 type SeenSigns struct {
@@ -27,9 +27,9 @@ type SeenSigns struct {
 
 type seenKey struct{ appkey, sign string }
 
-var _ protocol.SeenReserver = (*SeenSigns)(nil)
+var _ protocol.ReplayGuard = (*SeenSigns)(nil)
 
-// Reserve implements protocol.SeenReserver. On SQLite, where one process
+// Reserve implements protocol.ReplayGuard. On SQLite, where one process
 // holds the database, it checks the sign against the signs reserved in
 // this process and then against the committed records (a read, on the
 // readers, beside the writer), and holds it until Release: the caller
@@ -58,7 +58,7 @@ func (s *SeenSigns) Reserve(ctx context.Context, appkey, sign string, until time
 	// one committed after it was reserved first, and found above.
 	var n int
 	err = s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM seen_sign WHERE appkey = ? AND sign = ? AND until > ?`,
-		k.appkey, k.sign, micros(s.now())).Scan(&n)
+		k.appkey, k.sign, Micros(s.now())).Scan(&n)
 	if err != nil || n > 0 {
 		s.Release(appkey, sign)
 		if err != nil {
@@ -69,7 +69,7 @@ func (s *SeenSigns) Reserve(ctx context.Context, appkey, sign string, until time
 	return false, true, nil
 }
 
-// Release implements protocol.SeenReserver: the reservation of (appkey,
+// Release implements protocol.ReplayGuard: the reservation of (appkey,
 // sign) ends (its record is committed, or the sign was seen).
 func (s *SeenSigns) Release(appkey, sign string) {
 	s.mu.Lock()
@@ -99,7 +99,7 @@ func (s *SeenSigns) now() time.Time {
 // Concurrent calls are committed together, several in one transaction
 // (groupCommit); each returns once its record is committed.
 func (s *SeenSigns) SeenBefore(ctx context.Context, appkey, sign string, until time.Time) (bool, error) {
-	r := &seenReq{appkey: textSafe(appkey, 0), sign: textSafe(sign, 0), until: micros(until), now: micros(s.now())}
+	r := &seenReq{appkey: textSafe(appkey, 0), sign: textSafe(sign, 0), until: Micros(until), now: Micros(s.now())}
 	if err := s.group().do(ctx, r); err != nil {
 		return false, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
 	}
@@ -188,7 +188,7 @@ func (s *SeenSigns) writePostgres(ctx context.Context, items []*batchItem[*seenR
 
 // Purge deletes the entries expired at now and returns how many.
 func (s *SeenSigns) Purge(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.DB.execWrite(ctx, `DELETE FROM seen_sign WHERE until <= ?`, micros(now))
+	res, err := s.DB.execWrite(ctx, `DELETE FROM seen_sign WHERE until <= ?`, Micros(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: purge seen signs: %w", err)
 	}

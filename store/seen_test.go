@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/transport"
 )
 
 var _ protocol.SeenStore = (*SeenSigns)(nil)
@@ -121,7 +120,7 @@ func TestSeenSignsReserve(t *testing.T) {
 		}
 		if deferred {
 			e := logEntry(1)
-			e.Seen = &transport.SeenMark{AppKey: "k1", Sign: "s1", Until: until}
+			e.Seen = &protocol.SeenMark{AppKey: "k1", Sign: "s1", Until: until}
 			if err := l.Append(ctx, e); err != nil {
 				t.Fatal(err)
 			}
@@ -160,8 +159,8 @@ func TestSeenSignsBatch(t *testing.T) {
 		ctx := context.Background()
 		clock := newFakeClock()
 		s := &SeenSigns{DB: env.open(t), Now: clock.Now}
-		until := micros(clock.Now().Add(5 * time.Minute))
-		now := micros(clock.Now())
+		until := Micros(clock.Now().Add(5 * time.Minute))
+		now := Micros(clock.Now())
 		if _, err := s.SeenBefore(ctx, "k", "recorded", clock.Now().Add(5*time.Minute)); err != nil {
 			t.Fatal(err)
 		}

@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
@@ -39,6 +43,9 @@ type Client struct {
 	// another interface, and pass its sign and replay checks (e.g. its
 	// own baohanapply posted to its giveupnotice).
 	Seen protocol.SeenStore
+
+	// stamps holds the timestamp seconds Call has used per request.
+	stamps stampBook
 }
 
 // Option configures a Client made by NewClient.
@@ -86,15 +93,22 @@ func (c *Client) logger() *slog.Logger {
 }
 
 // Call sends interface i to peer with fields: it adds appkey (the
-// peer's, unless fields has one) and timestamp (now in CST, unless fields
-// has one), computes the sign (replacing any), posts the JSON with keys
-// sorted, records the exchange and returns the decoded answer. The
-// deadline comes from ctx. A transport failure, an HTTP status other than
-// 200, a body that is not JSON or has no "code" is an error saying what
-// came back; a code 0 answer is not an error (check Response.Code).
+// peer's, unless fields has one) and timestamp (unless fields has one),
+// computes the sign (replacing any), posts the JSON with keys sorted,
+// records the exchange and returns the decoded answer. The deadline comes
+// from ctx. A transport failure, an HTTP status other than 200, a body
+// that is not JSON or has no "code" is an error saying what came back; a
+// code 0 answer is not an error (check Response.Code).
 //
-// Retries should call again with fields without a timestamp: a fresh
-// timestamp gives a fresh sign, which the peer's replay check accepts.
+// The timestamp Call adds is now in CST, to the second, unless this
+// Client already sent the same fields to the same peer in that second or
+// later: then it is the second after the last one used. The sign covers
+// the fields and the timestamp only, so the same request sent twice in a
+// second (a quick retry, an action repeated at once) would carry the same
+// sign, and the peer's replay guard would refuse the second. A retry is
+// therefore simply a new Call with the same fields and no timestamp: it
+// always goes out with a new sign. (A burst of n identical requests runs
+// n seconds ahead of the clock, well inside the timestamp window.)
 func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fields map[string]string) (*protocol.Response, error) {
 	f := make(map[string]string, len(fields)+3)
 	for k, v := range fields {
@@ -103,10 +117,11 @@ func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fie
 	if f["appkey"] == "" {
 		f["appkey"] = peer.AppKey
 	}
-	if f["timestamp"] == "" {
-		f["timestamp"] = protocol.FormatTime(c.now())
-	}
 	delete(f, protocol.SignField)
+	if f["timestamp"] == "" {
+		delete(f, "timestamp")
+		f["timestamp"] = protocol.FormatTime(c.stamps.next(peer.BaseURL, f, c.now()))
+	}
 	sign := protocol.Sign(f, peer.AppSecret)
 	f[protocol.SignField] = sign
 	if c.Seen != nil {
@@ -128,7 +143,7 @@ func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fie
 // requests), records the exchange and decodes the answer like Call.
 func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte) (*protocol.Response, error) {
 	start := c.now()
-	ex := &Exchange{Interface: string(i), Direction: Out, Peer: peer.Name, Request: body, At: start, Code: -1, SignOK: true}
+	ex := &protocol.Exchange{Interface: string(i), Direction: protocol.Outbound, Peer: peer.Name, Request: body, At: start, Code: -1, SignOK: true}
 	if r, err := protocol.ParseRequest(body); err == nil {
 		ex.ApplyNo, ex.BaohanNo = r.Get("applyno"), r.Get("baohanno")
 	}
@@ -144,7 +159,7 @@ func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	}
 	rctx := context.WithoutCancel(ctx)
 	if c.Log != nil {
-		if lerr := c.Log.Record(rctx, ex); lerr != nil {
+		if _, lerr := c.Log.Record(rctx, ex); lerr != nil {
 			c.logger().ErrorContext(rctx, "message log: recording an outbound exchange failed",
 				"interface", string(i), "peer", peer.Name, "applyno", ex.ApplyNo, "err", lerr)
 		}
@@ -155,7 +170,7 @@ func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	return resp, err
 }
 
-func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte, ex *Exchange) (*protocol.Response, error) {
+func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte, ex *protocol.Exchange) (*protocol.Response, error) {
 	what := fmt.Sprintf("%s to %s", i, peer.Name)
 	if peer.BaseURL == "" {
 		return nil, fmt.Errorf("%s: the peer has no base URL", what)
@@ -244,4 +259,56 @@ func first(b []byte, n int) string {
 		return fmt.Sprintf("%q (first %d of %d bytes)", clip(s, n), n, len(b))
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// stampBook remembers, per request (peer and fields but the timestamp),
+// the last timestamp second Call used, so that no request goes out twice
+// with one second (and so one sign). The zero value is ready to use.
+type stampBook struct {
+	mu    sync.Mutex
+	seed  maphash.Seed
+	last  map[uint64]int64 // request digest -> Unix second
+	prune int              // prune when last grows past this
+}
+
+// next returns the timestamp for fields (without "timestamp") to
+// baseURL: now to the second, or the second after the last one used for
+// the same request when that is not earlier.
+func (b *stampBook) next(baseURL string, fields map[string]string, now time.Time) time.Time {
+	sec := now.Unix()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last == nil {
+		b.seed, b.last, b.prune = maphash.MakeSeed(), map[uint64]int64{}, 1024
+	}
+	k := b.digest(baseURL, fields)
+	if prev, ok := b.last[k]; ok && prev >= sec {
+		sec = prev + 1
+	}
+	b.last[k] = sec
+	if len(b.last) > b.prune {
+		// A second before now no longer constrains anything.
+		for k, s := range b.last {
+			if s < now.Unix() {
+				delete(b.last, k)
+			}
+		}
+		b.prune = max(1024, 2*len(b.last))
+	}
+	return time.Unix(sec, 0)
+}
+
+// digest identifies a request: two with one digest get distinct seconds
+// (a collision only moves a timestamp a second on).
+func (b *stampBook) digest(baseURL string, fields map[string]string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(b.seed)
+	h.WriteString(baseURL)
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		h.WriteByte(0)
+		h.WriteString(k)
+		h.WriteByte(0)
+		h.WriteString(fields[k])
+	}
+	return h.Sum64()
 }

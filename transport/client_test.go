@@ -46,7 +46,7 @@ func TestClientServerRoundTrip(t *testing.T) {
 	}
 	for k := range out {
 		o, i := out[k], in[k]
-		if o.Direction != Out || i.Direction != In {
+		if o.Direction != protocol.Outbound || i.Direction != protocol.Inbound {
 			t.Error("directions")
 		}
 		if !bytes.Equal(o.Request, i.Request) || !bytes.Equal(o.Response, i.Response) {
@@ -64,6 +64,71 @@ func TestClientServerRoundTrip(t *testing.T) {
 	}
 	if out[1].Error != in[1].Error || out[1].Error == "" {
 		t.Errorf("refusal: %q %q", out[1].Error, in[1].Error)
+	}
+}
+
+// TestClientNewSecondForARepeat: the sign covers the fields and the
+// timestamp to the second, so the same request sent again within its
+// second would be refused by the peer's replay guard. Call stamps a
+// repeat with the next second instead, whatever the clock says: a quick
+// retry (here three, on a frozen clock) always goes out with a new sign
+// and is accepted. Other fields, another peer, or a later clock take the
+// clock's second; a timestamp the caller gives is kept.
+func TestClientNewSecondForARepeat(t *testing.T) {
+	f := newFixture(t)
+	hs := httptest.NewServer(f.srv)
+	defer hs.Close()
+	clock := testNow.Add(400 * time.Millisecond)
+	c := NewClient(WithHTTPClient(hs.Client()), WithClock(func() time.Time { return clock }), WithMessageLog(&MemoryLog{}))
+	peer := &Peer{Name: "平台", AppKey: testAppKey, AppSecret: testSecret, BaseURL: hs.URL + "/baohan/"}
+	other := &Peer{Name: "另一平台", AppKey: "BH-FI-3201-0002", AppSecret: testSecret, BaseURL: hs.URL + "/baohan/"}
+	notice := func(applyNo string) map[string]string {
+		return map[string]string{"applyno": applyNo, "baohanno": "BH1", "instname": "某银行", "generatetime": "2024-03-15 14:00:00",
+			"rate": "0.005", "cost": "100.00", "applystatus": "1"}
+	}
+	tests := []struct {
+		name   string
+		peer   *Peer
+		fields map[string]string
+		after  time.Duration // the clock moves before the call
+		want   string        // the timestamp sent
+	}{
+		{"first", peer, notice("A"), 0, "2024-03-15 14:05:30"},
+		{"the same at once", peer, notice("A"), 0, "2024-03-15 14:05:31"},
+		{"the same again, 300 ms later", peer, notice("A"), 300 * time.Millisecond, "2024-03-15 14:05:32"},
+		{"other fields", peer, notice("B"), 0, "2024-03-15 14:05:30"},
+		{"another peer", other, notice("A"), 0, "2024-03-15 14:05:30"},
+		{"the clock passed the seconds used", peer, notice("A"), 5 * time.Second, "2024-03-15 14:05:35"},
+	}
+	for _, tt := range tests {
+		clock = clock.Add(tt.after)
+		resp, err := c.Call(context.Background(), tt.peer, protocol.BaohanNotice, tt.fields)
+		if tt.peer == other {
+			// Unknown to this server: what counts is the timestamp.
+			if err != nil || !strings.HasPrefix(resp.Message, "unknown appkey") {
+				t.Fatalf("%s: %v %+v", tt.name, err, resp)
+			}
+		} else if err != nil || resp.Code != 1 {
+			t.Fatalf("%s: %v %+v (a replay means two requests shared a sign)", tt.name, err, resp)
+		}
+		in := f.log.Exchanges()
+		r, err := protocol.ParseRequest(in[len(in)-1].Request)
+		if err != nil || r.Get("timestamp") != tt.want {
+			t.Errorf("%s: timestamp %q, want %q (%v)", tt.name, r.Get("timestamp"), tt.want, err)
+		}
+	}
+	// A caller's own timestamp is sent as it is, even repeated (the
+	// conformance kit sends replays on purpose).
+	given := notice("C")
+	given["timestamp"] = "2024-03-15 14:05:00"
+	for range 2 {
+		if _, err := c.Call(context.Background(), peer, protocol.BaohanNotice, given); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := f.log.Exchanges()
+	if !bytes.Equal(in[len(in)-1].Request, in[len(in)-2].Request) || !strings.HasPrefix(string(in[len(in)-1].Response), `{"code":0,"message":"replayed request`) {
+		t.Errorf("a given timestamp was not kept: %s", in[len(in)-1].Response)
 	}
 }
 
@@ -186,7 +251,7 @@ func TestClientErrors(t *testing.T) {
 	if len(es) != len(tests)+2 {
 		t.Fatalf("%d exchanges recorded", len(es))
 	}
-	if e := es[0]; e.HTTPStatus != 502 || e.Code != -1 || !strings.Contains(e.Error, "HTTP 502") || string(e.Response) != "<html><body>502 Bad Gateway</body></html>" || e.Direction != Out {
+	if e := es[0]; e.HTTPStatus != 502 || e.Code != -1 || !strings.Contains(e.Error, "HTTP 502") || string(e.Response) != "<html><body>502 Bad Gateway</body></html>" || e.Direction != protocol.Outbound {
 		t.Errorf("%+v", e)
 	}
 	if e := es[len(es)-1]; e.HTTPStatus != 0 || e.Code != -1 || e.Error == "" {

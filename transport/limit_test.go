@@ -303,7 +303,7 @@ func TestServerUnauthenticatedLogBudget(t *testing.T) {
 	f := newFixture(t)
 	f.srv.LimitClock = (&fakeTime{t: time.Unix(1e9, 0)}).now
 	f.srv.UnauthenticatedLog = RateLimit{Rate: 1, Burst: 3}
-	post := func(remote string) Exchange {
+	post := func(remote string) protocol.Exchange {
 		req := httptest.NewRequest("POST", "/baohan/baohannotice", bytes.NewReader(signed(noticeFields(), "wrong")))
 		req.RemoteAddr = remote
 		a := f.serve(t, req)

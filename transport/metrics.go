@@ -77,11 +77,11 @@ func (m *PrometheusMetrics) Collectors() []prometheus.Collector {
 }
 
 // ObserveExchange implements Metrics.
-func (m *PrometheusMetrics) ObserveExchange(e *Exchange) {
+func (m *PrometheusMetrics) ObserveExchange(e *protocol.Exchange) {
 	iface := KnownInterface(e.Interface) // paths are the peer's choice: bound the label values
 	m.exchanges.WithLabelValues(iface, e.Direction, strconv.Itoa(e.Code), strconv.Itoa(e.HTTPStatus)).Inc()
 	m.latency.WithLabelValues(iface, e.Direction).Observe(e.Latency.Seconds())
-	if e.Direction == In && !e.SignOK && e.Diagnosis != "" {
+	if e.Direction == protocol.Inbound && !e.SignOK && e.Diagnosis != "" {
 		m.signFailures.WithLabelValues(iface, e.Peer).Inc()
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/baohan-dev/baohan/protocol"
 )
 
-// deferringSeen is a protocol.SeenReserver: durable holds the committed
+// deferringSeen is a protocol.ReplayGuard that defers: durable holds the committed
 // records, held the reservations of this process.
 type deferringSeen struct {
 	mu                 sync.Mutex
@@ -59,35 +59,59 @@ func (d *deferringSeen) state() (durable, held int) {
 	return len(d.durable), len(d.held)
 }
 
-// recordingLog is a SeenRecorder: it writes an exchange's SeenMark into
-// seen "in the same write" as the entry, or fails.
+// recordingLog, when records, writes an exchange's SeenMark into seen
+// "in the same write" as the entry (as store.MessageLog does), or fails.
 type recordingLog struct {
 	MemoryLog
 	seen    *deferringSeen
 	records bool
 	fail    bool
-	marks   []SeenMark
+	marks   []protocol.SeenMark
 }
 
-func (l *recordingLog) Record(ctx context.Context, e *Exchange) error {
+func (l *recordingLog) Record(ctx context.Context, e *protocol.Exchange) (bool, error) {
 	if l.fail {
-		return errors.New("disk full")
+		return false, errors.New("disk full")
 	}
-	if e.Seen != nil {
-		l.marks = append(l.marks, *e.Seen)
-		l.seen.mu.Lock()
-		l.seen.durable[e.Seen.AppKey+"|"+e.Seen.Sign] = e.Seen.Until
-		l.seen.mu.Unlock()
+	if _, err := l.MemoryLog.Record(ctx, e); err != nil {
+		return false, err
 	}
-	return l.MemoryLog.Record(ctx, e)
+	if e.Seen == nil || !l.records {
+		return false, nil
+	}
+	l.marks = append(l.marks, *e.Seen)
+	l.seen.mu.Lock()
+	l.seen.durable[e.Seen.AppKey+"|"+e.Seen.Sign] = e.Seen.Until
+	l.seen.mu.Unlock()
+	return true, nil
 }
 
-func (l *recordingLog) RecordsSeen() bool { return l.records }
+// copyingLog wraps a log as the services do (a metrics count, a redacted
+// answer): it hands the inner log a copy of the exchange.
+type copyingLog struct{ inner MessageLog }
 
-// TestServerDefersSeenToLog: with a SeenReserver and a log that records
-// seen marks, a request's sign is held while it is handled, written with
-// its log entry, then released; a replay in flight or after is refused;
-// a failed log write records the sign on its own.
+func (l copyingLog) Record(ctx context.Context, e *protocol.Exchange) (bool, error) {
+	c := *e
+	c.Response = append([]byte(nil), e.Response...)
+	return l.inner.Record(ctx, &c)
+}
+
+// droppingLog wraps a log carelessly: it rebuilds the exchange and loses
+// the seen mark.
+type droppingLog struct{ inner MessageLog }
+
+func (l droppingLog) Record(ctx context.Context, e *protocol.Exchange) (bool, error) {
+	return l.inner.Record(ctx, &protocol.Exchange{Interface: e.Interface, Direction: e.Direction, Peer: e.Peer,
+		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, At: e.At})
+}
+
+// TestServerDefersSeenToLog: with a deferring replay guard and a log that
+// records seen marks, a request's sign is held while it is handled,
+// written with its log entry, then released; a replay in flight or after
+// is refused. A failed log write, a log that records no seen marks, and a
+// wrapper that loses the mark all leave the sign to be recorded on its
+// own: a log can cost the guard a write, never turn it off. A wrapper
+// that passes the mark on keeps the one write.
 func TestServerDefersSeenToLog(t *testing.T) {
 	const replay = "replayed request"
 	sign := strings.ToLower(protocol.Sign(noticeFields(), testSecret))
@@ -95,12 +119,17 @@ func TestServerDefersSeenToLog(t *testing.T) {
 	tests := []struct {
 		name                      string
 		records, fail             bool
+		wrap                      func(MessageLog) MessageLog
 		wantMarks, wantEager      int
 		wantReserves, wantRelease int
 	}{
-		{"deferred to the log", true, false, 1, 0, 2, 1},
-		{"the log fails: recorded on its own", true, true, 0, 1, 2, 1},
-		{"the log does not record seen marks: eager", false, false, 0, 2, 0, 0},
+		{"deferred to the log", true, false, nil, 1, 0, 2, 1},
+		{"deferred through a wrapper that copies the exchange", true, false,
+			func(l MessageLog) MessageLog { return copyingLog{l} }, 1, 0, 2, 1},
+		{"the log fails: recorded on its own", true, true, nil, 0, 1, 2, 1},
+		{"the log does not record seen marks: recorded on its own", false, false, nil, 0, 1, 2, 1},
+		{"a wrapper loses the mark: recorded on its own", true, false,
+			func(l MessageLog) MessageLog { return droppingLog{l} }, 0, 1, 2, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +137,9 @@ func TestServerDefersSeenToLog(t *testing.T) {
 			seen := newDeferringSeen()
 			log := &recordingLog{seen: seen, records: tt.records, fail: tt.fail}
 			f.srv.Seen, f.srv.Log = seen, log
+			if tt.wrap != nil {
+				f.srv.Log = tt.wrap(log)
+			}
 			body := signed(noticeFields(), testSecret)
 			if a := f.do(t, "POST", "/baohan/baohannotice", body); a.resp.Code != 1 {
 				t.Fatalf("first: %s", a.raw)

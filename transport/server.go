@@ -16,14 +16,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
 // HandlerFunc serves one interface once the pipeline has accepted the
 // request: the peer is known, the sign, timestamp and every field rule
-// checked. A nil error answers code 1 with data (nil: {}); an error
-// answers code 0 with err.Error() as the message (wrap with Internal to
-// hide the details from the peer).
+// checked. A nil error answers code 1 with data (nil: {}). A refusal (an
+// error that is or wraps a baohan.Error, baohan.IsRefusal) answers code 0
+// with err.Error() as the message; any other error is a failure of the
+// service: it is logged and the peer is answered code 0 with
+// baohan.InternalMessage, no details.
 type HandlerFunc func(ctx context.Context, peer *Peer, r *protocol.Request) (data any, err error)
 
 // Body limits.
@@ -43,10 +46,10 @@ const (
 // Server is the inbound pipeline, an http.Handler. Set the fields, then
 // Handle each interface served; do not change them while serving.
 type Server struct {
-	Peers PeerDirectory      // required
-	Log   MessageLog         // optional: every exchange is recorded
-	Seen  protocol.SeenStore // optional: replayed signs are refused
-	Now   func() time.Time   // the clock; nil: time.Now
+	Peers PeerDirectory        // required
+	Log   MessageLog           // optional: every exchange is recorded
+	Seen  protocol.ReplayGuard // optional: replayed signs are refused
+	Now   func() time.Time     // the clock; nil: time.Now
 	// MaxBody limits request bodies (0: DefaultMaxBody); uploadbaohanfile
 	// gets the larger of MaxBody and DefaultMaxUploadBody. BodyLimits
 	// overrides both per interface.
@@ -193,20 +196,9 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// InternalError is a handler error whose details are for the logs only:
-// the peer is answered "internal error; try again later".
-type InternalError struct{ Err error }
-
-func (e *InternalError) Error() string { return "internal error: " + e.Err.Error() }
-func (e *InternalError) Unwrap() error { return e.Err }
-
-// Internal wraps err so that the peer sees only "internal error; try
-// again later" while the log gets err.
-func Internal(err error) error { return &InternalError{Err: err} }
-
 // Messages of the pipeline that are not about a field.
 const (
-	msgInternal       = "internal error; try again later"
+	msgInternal       = baohan.InternalMessage
 	msgHandlerPanic   = "internal error"
 	msgMethod         = "method %s not allowed: send POST with a JSON body"
 	msgTooLarge       = "request body is larger than %d bytes, the limit for %s"
@@ -255,42 +247,28 @@ func readBody(r io.Reader, announced int64) ([]byte, error) {
 	}
 }
 
-// reserver is s.Seen as a protocol.SeenReserver when the message log
-// records what it defers (transport.SeenRecorder).
-func (s *Server) reserver() (protocol.SeenReserver, bool) {
-	r, ok := s.Seen.(protocol.SeenReserver)
-	if !ok {
-		return nil, false
-	}
-	if l, ok := s.Log.(SeenRecorder); !ok || !l.RecordsSeen() {
-		return nil, false
-	}
-	return r, true
-}
-
 // ServeHTTP runs the pipeline.
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	start := s.now()
 	addr := clientAddr(hr, s.TrustedProxies)
-	ex := &Exchange{Direction: In, At: start, Code: -1}
-	logged := false
+	ex := &protocol.Exchange{Direction: protocol.Inbound, At: start, Code: -1}
+	seenRecorded := false
 	defer func() {
 		// A sign the replay guard left to the message log (ex.Seen) is
-		// let go once the entry holding it is committed; when it is not
-		// (the log failed, or a panic), the sign is recorded on its own
-		// first.
+		// let go once the entry holding it is committed; when the log
+		// did not record it (a log that records no seen marks, a failed
+		// write, a panic), the sign is recorded on its own first.
 		m := ex.Seen
 		if m == nil {
 			return
 		}
-		r, _ := s.reserver()
-		if !logged {
+		if !seenRecorded {
 			ctx := context.WithoutCancel(hr.Context())
-			if _, err := r.SeenBefore(ctx, m.AppKey, m.Sign, m.Until); err != nil {
+			if _, err := s.Seen.SeenBefore(ctx, m.AppKey, m.Sign, m.Until); err != nil {
 				s.logger().ErrorContext(ctx, "replay store failed", "interface", ex.Interface, "peer", ex.Peer, "err", err)
 			}
 		}
-		r.Release(m.AppKey, m.Sign)
+		s.Seen.Release(m.AppKey, m.Sign)
 	}()
 	status, resp := s.serve(w, hr, ex, addr)
 	body := resp.Marshal()
@@ -321,9 +299,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	if unauth && s.Log != nil {
 		record = s.admit(ctx, ex, addr)
 	}
-	var logErr error
 	if s.Log != nil && record {
-		if logErr = s.Log.Record(ctx, ex); logErr != nil {
+		recorded, logErr := s.Log.Record(ctx, ex)
+		seenRecorded = recorded && logErr == nil
+		if logErr != nil {
 			args := []any{"interface", ex.Interface, "peer", ex.Peer, "applyno", ex.ApplyNo, "err", logErr.Error()}
 			const msg = "message log: recording an inbound exchange failed"
 			if unauth {
@@ -333,7 +312,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			}
 		}
 	}
-	logged = record && logErr == nil
 	if s.Metrics != nil {
 		s.Metrics.ObserveExchange(ex)
 	}
@@ -343,7 +321,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 // Every value copied from the request into ex, and so into the message
 // log, is clipped to the spec's maximum length; so are the values the
 // log lines quote before the sign verified.
-func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange, addr netip.Addr) (int, protocol.Response) {
+func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exchange, addr netip.Addr) (int, protocol.Response) {
 	name, ok := s.route(hr.URL.Path)
 	if !ok {
 		return http.StatusNotFound, protocol.Fail("no interface at path %q: interfaces are served at %s/<interface>", clip(hr.URL.Path, maxEchoPath), s.prefix())
@@ -449,20 +427,12 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange, ad
 	if s.Seen != nil {
 		t, _ := protocol.ParseTime(ts) // checked above
 		sign, until := strings.ToLower(vr.Got), t.Add(window)
-		var (
-			seen, deferred bool
-			err            error
-		)
-		if r, ok := s.reserver(); ok {
-			// One durable write per request: the sign is held in this
-			// process until the message log entry that records it is
-			// committed (ServeHTTP releases it).
-			seen, deferred, err = r.Reserve(ctx, appkey, sign, until)
-			if deferred {
-				ex.Seen = &SeenMark{AppKey: appkey, Sign: sign, Until: until}
-			}
-		} else {
-			seen, err = s.Seen.SeenBefore(ctx, appkey, sign, until)
+		// Deferred, the sign is held in this process until the message
+		// log entry that records it is committed (one durable write per
+		// request); ServeHTTP releases it.
+		seen, deferred, err := s.Seen.Reserve(ctx, appkey, sign, until)
+		if deferred {
+			ex.Seen = &protocol.SeenMark{AppKey: appkey, Sign: sign, Until: until}
 		}
 		if err != nil {
 			s.logger().ErrorContext(ctx, "replay store failed", "interface", name, "peer", peer.Name, "err", err)
@@ -482,14 +452,16 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *Exchange, ad
 	}
 
 	data, err := s.call(ctx, h, i, peer, req)
-	if err != nil {
-		var ie *InternalError
-		if errors.As(err, &ie) {
-			s.logger().ErrorContext(ctx, "handler failed", "interface", name, "peer", peer.Name,
-				"applyno", ex.ApplyNo, "err", ie.Err)
-			return http.StatusOK, protocol.Fail(msgInternal)
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, errPanic): // logged with its stack by call
+		return http.StatusOK, protocol.Fail(msgHandlerPanic)
+	case baohan.IsRefusal(err):
 		return http.StatusOK, protocol.Fail("%s", err.Error())
+	default:
+		s.logger().ErrorContext(ctx, "handler failed", "interface", name, "peer", peer.Name,
+			"applyno", ex.ApplyNo, "err", err)
+		return http.StatusOK, protocol.Fail(msgInternal)
 	}
 	resp, err := safeOK(data)
 	if err != nil {

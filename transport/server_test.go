@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -53,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 		return protocol.PublicKeyResult{PublicKey: "04" + strings.Repeat("ab", 64)}, nil
 	})
 	f.srv.Handle(protocol.GiveupNotice, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
-		return nil, fmt.Errorf("applyno %q already has a guarantee issued; it cannot be given up", r.Get("applyno"))
+		return nil, baohan.Refusef("applyno %q already has a guarantee issued; it cannot be given up", r.Get("applyno"))
 	})
 	f.srv.Handle(protocol.QuitNotice, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
 		var m map[string]int
@@ -61,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 		return nil, nil
 	})
 	f.srv.Handle(protocol.InvoiceNotice, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
-		return nil, Internal(errors.New("database is locked"))
+		return nil, errors.New("database is locked")
 	})
 	f.srv.Handle(protocol.UploadBaohanFile, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
 		return nil, nil
@@ -234,7 +235,7 @@ func TestServerPipeline(t *testing.T) {
 				t.Fatalf("%d exchanges recorded", len(es))
 			}
 			e := es[0]
-			if e.Direction != In || e.HTTPStatus != tt.status || e.Code != tt.code || string(e.Response) != a.raw {
+			if e.Direction != protocol.Inbound || e.HTTPStatus != tt.status || e.Code != tt.code || string(e.Response) != a.raw {
 				t.Errorf("exchange %+v", e)
 			}
 			if tt.method == "POST" && tt.status != 404 && !bytes.Equal(e.Request, tt.body) {
@@ -413,6 +414,39 @@ func TestServerInternalLogged(t *testing.T) {
 	}
 }
 
+// TestServerHandlerErrors: a handler's refusal (a baohan.Error, wrapped
+// or not, or a type that unwraps to one) is the answer's message; any
+// other error is the service's own failure: logged, and the peer told
+// only to try again later.
+func TestServerHandlerErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"a refusal", baohan.Refusef("applyno %s is unknown", "A1"), "applyno A1 is unknown"},
+		{"a refusal with context", fmt.Errorf("baohanno BH1: %w", baohan.Errorf(baohan.EConflict, "already issued")), "baohanno BH1: already issued"},
+		{"the database", fmt.Errorf("saving: %w", errors.New("database is locked")), "internal error; try again later"},
+		{"a timeout", context.DeadlineExceeded, "internal error; try again later"},
+		{"an internal baohan.Error", baohan.Errorf(baohan.EInternal, "chain broken"), "internal error; try again later"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.srv.Handle(protocol.BaohanNotice, func(context.Context, *Peer, *protocol.Request) (any, error) { return nil, tt.err })
+			fields := noticeFields()
+			fields["applyno"] = fmt.Sprintf("JS20240315000%02d", i)
+			a := f.do(t, "POST", "/baohan/baohannotice", signed(fields, testSecret))
+			if a.resp.Code != 0 || a.resp.Message != tt.want {
+				t.Fatalf("answer %s, want code 0 %q", a.raw, tt.want)
+			}
+			if logged := strings.Contains(f.logs.String(), "handler failed"); logged == baohan.IsRefusal(tt.err) {
+				t.Errorf("handler failure logged %v for %v", logged, tt.err)
+			}
+		})
+	}
+}
+
 type failingPeers struct{}
 
 func (failingPeers) PeerByAppKey(context.Context, string) (*Peer, error) {
@@ -431,9 +465,17 @@ func (failingSeen) SeenBefore(context.Context, string, string, time.Time) (bool,
 	return false, errors.New("disk full")
 }
 
+func (failingSeen) Reserve(context.Context, string, string, time.Time) (bool, bool, error) {
+	return false, false, errors.New("disk full")
+}
+
+func (failingSeen) Release(string, string) {}
+
 type failingLog struct{}
 
-func (failingLog) Record(context.Context, *Exchange) error { return errors.New("log down") }
+func (failingLog) Record(context.Context, *protocol.Exchange) (bool, error) {
+	return false, errors.New("log down")
+}
 
 func TestServerDependencyFailures(t *testing.T) {
 	body := signed(noticeFields(), testSecret)

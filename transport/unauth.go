@@ -355,14 +355,14 @@ func (s *Server) UnauthenticatedStats() UnauthenticatedStats { return s.unauth.s
 
 // unauthenticated reports whether ex is budgeted: nobody proved to hold
 // an appsecret, or the rate limit refused it.
-func unauthenticated(ex *Exchange) bool {
-	return ex.Direction == In && (!ex.SignOK || ex.HTTPStatus == 429)
+func unauthenticated(ex *protocol.Exchange) bool {
+	return ex.Direction == protocol.Inbound && (!ex.SignOK || ex.HTTPStatus == 429)
 }
 
 // admit decides what of the unauthenticated exchange ex is recorded, from
 // the budget of addr: all of it (its body clipped), all but its body, or
 // nothing (false).
-func (s *Server) admit(ctx context.Context, ex *Exchange, addr netip.Addr) bool {
+func (s *Server) admit(ctx context.Context, ex *protocol.Exchange, addr netip.Addr) bool {
 	now, k := s.limitNow(), budgetKey(addr)
 	bodies, b := s.unauthLogLimit(), s.UnauthenticatedBudget
 	if n := len(ex.Request); n > 0 {
@@ -394,7 +394,7 @@ func (s *Server) admit(ctx context.Context, ex *Exchange, addr netip.Addr) bool 
 }
 
 // dropBody leaves the body out of ex's record, saying why.
-func (s *Server) dropBody(ex *Exchange, why string) {
+func (s *Server) dropBody(ex *protocol.Exchange, why string) {
 	ex.Diagnosis = join(ex.Diagnosis, fmt.Sprintf("(request body of %d bytes not kept: %s)", len(ex.Request), why))
 	ex.Request = nil
 }
@@ -439,7 +439,7 @@ const recordOverhead = 256
 
 // recordCost estimates the bytes that recording ex writes. The columns
 // that are indexed (the peer, applyno) count twice.
-func recordCost(ex *Exchange) int64 {
+func recordCost(ex *protocol.Exchange) int64 {
 	n := len(ex.Interface) + 2*len(ex.Peer) + 2*len(ex.ApplyNo) + len(ex.BaohanNo) + len(ex.Request) + len(ex.Response) +
 		len(ex.Diagnosis) + len(ex.Error)
 	return int64(n) + recordOverhead

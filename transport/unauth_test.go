@@ -13,11 +13,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // postFrom posts body to path from remote and returns the answer and
 // the exchange recorded for it (nil when none was).
-func (f *fixture) postFrom(t *testing.T, path, remote string, body []byte) (answer, *Exchange) {
+func (f *fixture) postFrom(t *testing.T, path, remote string, body []byte) (answer, *protocol.Exchange) {
 	t.Helper()
 	n := len(f.log.Exchanges())
 	req := httptest.NewRequest("POST", path, bytes.NewReader(body))

@@ -81,7 +81,7 @@ func (a *Auth) Audit(ctx context.Context, e AuditEntry) {
 	}
 	e.Actor, e.Action, e.Target = clean(e.Actor, auditActorMax), clean(e.Action, auditActionMax), clean(e.Target, auditTargetMax)
 	e.Role, e.Detail, e.IP = Role(clean(string(e.Role), auditRoleMax)), clean(e.Detail, auditDetailMax), clean(e.IP, auditIPMax)
-	at := micros(e.At)
+	at := store.Micros(e.At)
 	content := auditDigest(a.realm, at, &e)
 	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
 		id, prev, err := auditChain.Reserve(ctx, tx, a.db, 1)
@@ -163,7 +163,7 @@ func readAudit(ctx context.Context, q store.Querier, db *store.DB, after, upTo i
 		if err := rows.Scan(&r.ID, &r.realm, &r.at, &r.Actor, &r.Role, &r.Action, &r.Target, &r.Detail, &r.OK, &r.IP, &r.prevHash, &r.hash); err != nil {
 			return nil, fmt.Errorf("web: reading the audit log: %w", err)
 		}
-		r.At = time.UnixMicro(r.at)
+		r.At = store.FromMicros(r.at)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -251,7 +251,7 @@ func (a *Auth) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Role, &e.Action, &e.Target, &e.Detail, &e.OK, &e.IP); err != nil {
 			return nil, err
 		}
-		e.At = time.UnixMicro(at)
+		e.At = store.FromMicros(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()

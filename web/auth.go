@@ -193,8 +193,6 @@ func NewAuth(ctx context.Context, db *store.DB, realm string, opts ...AuthOption
 // Realm is the console this Auth serves.
 func (a *Auth) Realm() string { return a.realm }
 
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
 // User is a staff account.
 type User struct {
 	ID          int64
@@ -233,7 +231,7 @@ func (a *Auth) CreateUser(ctx context.Context, username, displayName string, rol
 	if displayName == "" {
 		displayName = username
 	}
-	now := micros(a.now())
+	now := store.Micros(a.now())
 	var id int64
 	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
 		var n int
@@ -249,7 +247,7 @@ func (a *Auth) CreateUser(ctx context.Context, username, displayName string, rol
 	if err != nil {
 		return nil, err
 	}
-	return &User{ID: id, Username: username, DisplayName: displayName, Role: role, CreatedAt: time.UnixMicro(now)}, nil
+	return &User{ID: id, Username: username, DisplayName: displayName, Role: role, CreatedAt: store.FromMicros(now)}, nil
 }
 
 // Users lists the staff accounts by username.
@@ -266,7 +264,7 @@ func (a *Auth) Users(ctx context.Context) ([]User, error) {
 		if err := rows.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Disabled, &created); err != nil {
 			return nil, err
 		}
-		u.CreatedAt = time.UnixMicro(created)
+		u.CreatedAt = store.FromMicros(created)
 		out = append(out, u)
 	}
 	return out, rows.Err()
@@ -298,7 +296,7 @@ func (a *Auth) UpdateUser(ctx context.Context, username string, role Role, disab
 				return ErrLastAdmin
 			}
 		}
-		if _, err := tx.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET role = ?, disabled = ?, updated_at = ? WHERE id = ?`), string(role), disabled, micros(a.now()), id); err != nil {
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET role = ?, disabled = ?, updated_at = ? WHERE id = ?`), string(role), disabled, store.Micros(a.now()), id); err != nil {
 			return err
 		}
 		// A changed role or a disabled account takes effect now, not at
@@ -337,7 +335,7 @@ func (a *Auth) SetPassword(ctx context.Context, username, password string) error
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET password_hash = ?, failed_logins = 0, lockouts = 0, locked_until = 0, updated_at = ? WHERE id = ?`), hash, micros(a.now()), id); err != nil {
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET password_hash = ?, failed_logins = 0, lockouts = 0, locked_until = 0, updated_at = ? WHERE id = ?`), hash, store.Micros(a.now()), id); err != nil {
 			return err
 		}
 		// A new password starts afresh: the browsers log in again.
@@ -603,7 +601,7 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 	if found && device != "" {
 		var owner int64
 		err := a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT user_id FROM web_devices WHERE token_hash = ? AND realm = ? AND expires_at > ?`),
-			hashToken(device), a.realm, micros(now)).Scan(&owner)
+			hashToken(device), a.realm, store.Micros(now)).Scan(&owner)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
@@ -616,12 +614,12 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 	var ok bool
 	err = a.gate.do(ctx, func() bool {
 		ok = CheckPassword(hash, password)
-		if found && !known && lockedUntil <= micros(now) {
+		if found && !known && lockedUntil <= store.Micros(now) {
 			// Locked while this attempt waited for its slot: refused like
 			// one that came after, whatever the password (concurrent
 			// guesses get no more tries than the lockout allows).
 			var until int64
-			if a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT locked_until FROM web_users WHERE id = ?`), id).Scan(&until) == nil && until > micros(a.now()) {
+			if a.db.QueryRowContext(ctx, a.db.Rebind(`SELECT locked_until FROM web_users WHERE id = ?`), id).Scan(&until) == nil && until > store.Micros(a.now()) {
 				lockedUntil = until
 			}
 		}
@@ -630,8 +628,8 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 	if err != nil {
 		return nil, err
 	}
-	if found && !known && lockedUntil > micros(now) {
-		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked until " + time.UnixMicro(lockedUntil).UTC().Format(time.RFC3339), OK: false, IP: ip})
+	if found && !known && lockedUntil > store.Micros(now) {
+		a.Audit(ctx, AuditEntry{Actor: username, Action: "login", Detail: "locked until " + store.FromMicros(lockedUntil).UTC().Format(time.RFC3339), OK: false, IP: ip})
 		return nil, ErrLocked
 	}
 	if !found || !ok || disabled {
@@ -662,7 +660,7 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 				return nil, err
 			}
 			if until > 0 {
-				detail = fmt.Sprintf("wrong password (%d in a row): locked until %s", a.lockout, time.UnixMicro(until).UTC().Format(time.RFC3339))
+				detail = fmt.Sprintf("wrong password (%d in a row): locked until %s", a.lockout, store.FromMicros(until).UTC().Format(time.RFC3339))
 			} else {
 				detail = fmt.Sprintf("wrong password (%d in a row)", failed)
 			}
@@ -675,7 +673,7 @@ func (a *Auth) checkLogin(ctx context.Context, username, password, ip, device st
 	} else {
 		// Not when a concurrent attempt locked it meanwhile.
 		_, err = a.db.ExecContext(ctx, a.db.Rebind(`UPDATE web_users SET failed_logins = 0, lockouts = 0, locked_until = 0
-			WHERE id = ? AND locked_until <= ?`), id, micros(now))
+			WHERE id = ? AND locked_until <= ?`), id, store.Micros(now))
 	}
 	if err != nil {
 		return nil, err
@@ -713,7 +711,7 @@ func (a *Auth) failureSQL() string {
 // the failures in a row, and when this one locked the account, the end
 // of the lock; ErrLocked when the account is locked already.
 func (a *Auth) countFailure(ctx context.Context, id int64, now time.Time) (failed int, until int64, err error) {
-	n := micros(now)
+	n := store.Micros(now)
 	forgotten := n - (24 * time.Hour).Microseconds()
 	steps := 0
 	for d := a.lockBase; d < a.lockMax && steps < 16; d *= 2 {
@@ -774,7 +772,7 @@ func (a *Auth) newDevice(ctx context.Context, user int64, old string) (string, e
 			}
 		}
 		if _, err := tx.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_devices (token_hash, realm, user_id, failed, created_at, expires_at)
-			VALUES (?, ?, ?, 0, ?, ?)`), hashToken(token), a.realm, user, micros(now), micros(now.Add(a.deviceTTL))); err != nil {
+			VALUES (?, ?, ?, 0, ?, ?)`), hashToken(token), a.realm, user, store.Micros(now), store.Micros(now.Add(a.deviceTTL))); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_devices WHERE realm = ? AND user_id = ? AND token_hash NOT IN
@@ -827,7 +825,7 @@ func (a *Auth) open(ctx context.Context, s *Session) (string, error) {
 	now := a.now()
 	s.ExpiresAt = now.Add(a.maxAge)
 	_, err := a.db.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_sessions (token_hash, realm, kind, user_id, subject, display_name, role, csrf, created_at, last_seen_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.tokenHash, a.realm, s.Kind, s.UserID, s.Subject, s.Name, string(s.Role), s.CSRF, micros(now), micros(now), micros(s.ExpiresAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.tokenHash, a.realm, s.Kind, s.UserID, s.Subject, s.Name, string(s.Role), s.CSRF, store.Micros(now), store.Micros(now), store.Micros(s.ExpiresAt))
 	return token, err
 }
 
@@ -847,13 +845,13 @@ func (a *Auth) Lookup(ctx context.Context, token string) (*Session, error) {
 		return nil, err
 	}
 	now := a.now()
-	if micros(now) >= expires || micros(now) >= lastSeen+a.idle.Microseconds() {
+	if store.Micros(now) >= expires || store.Micros(now) >= lastSeen+a.idle.Microseconds() {
 		a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_sessions WHERE token_hash = ?`), s.tokenHash)
 		return nil, ErrNoSession
 	}
-	s.ExpiresAt = time.UnixMicro(expires)
-	if micros(now)-lastSeen > time.Minute.Microseconds() {
-		a.db.ExecContext(ctx, a.db.Rebind(`UPDATE web_sessions SET last_seen_at = ? WHERE token_hash = ?`), micros(now), s.tokenHash)
+	s.ExpiresAt = store.FromMicros(expires)
+	if store.Micros(now)-lastSeen > time.Minute.Microseconds() {
+		a.db.ExecContext(ctx, a.db.Rebind(`UPDATE web_sessions SET last_seen_at = ? WHERE token_hash = ?`), store.Micros(now), s.tokenHash)
 	}
 	return s, nil
 }
@@ -867,7 +865,7 @@ func (a *Auth) Logout(ctx context.Context, s *Session) error {
 // Sweep deletes expired sessions, device cookies and records of used
 // challenges.
 func (a *Auth) Sweep(ctx context.Context) error {
-	now := micros(a.now())
+	now := store.Micros(a.now())
 	if _, err := a.db.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_sessions WHERE realm = ? AND (expires_at <= ? OR last_seen_at <= ?)`), a.realm, now, now-a.idle.Microseconds()); err != nil {
 		return err
 	}
@@ -927,11 +925,11 @@ func (a *Auth) UseChallenge(ctx context.Context, challenge, binding string) erro
 	}
 	var n int64
 	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_used_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, micros(a.now())); err != nil {
+		if _, err := tx.ExecContext(ctx, a.db.Rebind(`DELETE FROM web_used_challenges WHERE realm = ? AND expires_at <= ?`), a.realm, store.Micros(a.now())); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, a.db.Rebind(`INSERT INTO web_used_challenges (realm, id, expires_at) VALUES (?, ?, ?) ON CONFLICT (realm, id) DO NOTHING`),
-			a.realm, is.ID, micros(is.Expires))
+			a.realm, is.ID, store.Micros(is.Expires))
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/bidderauth"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -373,7 +373,7 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, s *Session, sta
 // fail answers an error: JSON for scripts, a page for people.
 func (c *console) fail(w http.ResponseWriter, r *http.Request, s *Session, status int, msg string) {
 	if wantsJSON(r) {
-		writeJSON(w, status, map[string]string{"error": msg})
+		httpjson.Write(w, status, map[string]string{"error": msg})
 		return
 	}
 	c.render(w, r, s, status, "error", "出错了", msg)
@@ -381,13 +381,6 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, s *Session, statu
 
 func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json") || strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
 
 // clientIP is the browser's address: the connection's, or the one a

@@ -18,6 +18,7 @@ import (
 
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -164,15 +165,15 @@ func (pc *PlatformConsole) challenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if pc.origin == "" {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errNoPublicURL})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": errNoPublicURL})
 		return
 	}
 	pre := pc.auth.preSessionValue(r)
 	if pre == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "请刷新登录页后重试 (no pre-session cookie: reload the login page)"})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "请刷新登录页后重试 (no pre-session cookie: reload the login page)"})
 		return
 	}
-	writeJSON(w, http.StatusOK, Challenge{Challenge: pc.auth.NewChallenge(pre), Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
+	httpjson.Write(w, http.StatusOK, Challenge{Challenge: pc.auth.NewChallenge(pre), Purpose: bidderauth.PlatformLogin, Origin: pc.origin})
 }
 
 // CALoginRequest is the body of POST <base>/login/ca.
@@ -200,7 +201,7 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(status int, actor, msg string) {
 		pc.auth.Audit(ctx, AuditEntry{Actor: actor, Role: Bidder, Action: "login", Detail: msg, OK: false, IP: ip})
-		writeJSON(w, status, map[string]string{"error": msg})
+		httpjson.Write(w, status, map[string]string{"error": msg})
 	}
 	var req CALoginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -287,7 +288,7 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	pc.auth.GiveBack(ip, 2)
 	pc.auth.SetSessionCookie(w, r, token)
-	writeJSON(w, http.StatusOK, map[string]string{"next": pc.base + "/bidder"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"next": pc.base + "/bidder"})
 }
 
 // maxCALoginBody bounds the body of a CA login: a challenge, a signature
@@ -300,7 +301,7 @@ func writeThrottled(w http.ResponseWriter, err error) {
 	if errors.As(err, &te) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(int(te.RetryAfter.Round(time.Second)/time.Second), 1)))
 	}
-	writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": err.Error()})
+	httpjson.Write(w, http.StatusTooManyRequests, map[string]string{"error": err.Error()})
 }
 
 // decodeJSON reads the CA login's JSON body, of at most maxCALoginBody
@@ -423,7 +424,7 @@ func (pc *PlatformConsole) bidderStatus(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"state": string(a.State), "state_label": a.State.Label(), "redirecturl": a.RedirectURL, "message": a.LastMessage})
+	httpjson.Write(w, http.StatusOK, map[string]string{"state": string(a.State), "state_label": a.State.Label(), "redirecturl": a.RedirectURL, "message": a.LastMessage})
 	return nil
 }
 

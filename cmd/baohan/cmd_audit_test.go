@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/store/storetest"
-	"github.com/baohan-dev/baohan/transport"
 	"github.com/baohan-dev/baohan/web"
 )
 
@@ -34,7 +34,7 @@ func logDB(t *testing.T, url, dir, name string, n int) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	l := store.NewMessageLog(db)
 	for i := 1; i <= n; i++ {
-		if err := l.Record(context.Background(), &transport.Exchange{Interface: "baohannotice", Direction: transport.In, Peer: "bank",
+		if _, err := l.Record(context.Background(), &protocol.Exchange{Interface: "baohannotice", Direction: protocol.Inbound, Peer: "bank",
 			ApplyNo: fmt.Sprintf("BH%04d", i), Request: []byte(`{"applyno":"x"}`), Response: []byte(`{"code":1}`),
 			HTTPStatus: 200, Code: 1, SignOK: true, At: time.Now()}); err != nil {
 			t.Fatal(err)

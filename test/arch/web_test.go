@@ -17,10 +17,11 @@ import (
 // The consoles (package web) keep their own tables (web_*) in the
 // service's database and reach everything else through the services' Go
 // API. webStore is what of package store they may use: their own tables
-// and migrations, and the types the services' methods take and return.
+// and migrations (with the time codec), and the types the services'
+// methods take and return.
 var webStore = []string{
 	"DB", "Querier", "Chain", "ChainRow", "ChainBreak", "BeginVerify", "ErrNotFound",
-	"IsUniqueViolation", "Retryable", "Dialect", "Postgres", "SQLite",
+	"IsUniqueViolation", "Retryable", "Dialect", "Postgres", "SQLite", "Micros", "FromMicros",
 	"LogEntry", "LogFilter", "OutMessage", "OutboxFilter", "State", "States",
 }
 

@@ -52,6 +52,7 @@ import (
 
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/pki"
 )
 
@@ -191,7 +192,7 @@ func (a *Agent) ask(ctx context.Context, op Operation) error {
 
 // refuseUnconfirmed answers a request the person did not allow.
 func refuseUnconfirmed(w http.ResponseWriter, err error) {
-	writeJSON(w, http.StatusForbidden, errorBody("not done: %v", err))
+	httpjson.Write(w, http.StatusForbidden, errorBody("not done: %v", err))
 }
 
 // checkApplyNo bounds the application number a page names.
@@ -222,17 +223,17 @@ func (a *Agent) Handler(hosts ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !allowed[strings.ToLower(r.Host)] {
 			a.log.Warn("ca agent: refused host", "host", r.Host, "origin", r.Header.Get("Origin"))
-			writeJSON(w, http.StatusForbidden, errorBody("host %q is not this agent's loopback address", r.Host))
+			httpjson.Write(w, http.StatusForbidden, errorBody("host %q is not this agent's loopback address", r.Host))
 			return
 		}
 		origin := r.Header.Get("Origin")
 		if n, err := bidderauth.NormalizeOrigin(origin); err != nil || !a.origins[n] {
 			a.log.Warn("ca agent: refused origin", "origin", origin, "path", r.URL.Path)
 			if origin == "" {
-				writeJSON(w, http.StatusForbidden, errorBody("no Origin header: only pages of the configured origins may call the CA agent"))
+				httpjson.Write(w, http.StatusForbidden, errorBody("no Origin header: only pages of the configured origins may call the CA agent"))
 				return
 			}
-			writeJSON(w, http.StatusForbidden, errorBody("origin %q is not allowed to use this CA agent (start it with --origin %s)", origin, origin))
+			httpjson.Write(w, http.StatusForbidden, errorBody("origin %q is not allowed to use this CA agent (start it with --origin %s)", origin, origin))
 			return
 		}
 		h := w.Header()
@@ -251,7 +252,7 @@ func (a *Agent) Handler(hosts ...string) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-			writeJSON(w, http.StatusUnsupportedMediaType, errorBody("send Content-Type: application/json"))
+			httpjson.Write(w, http.StatusUnsupportedMediaType, errorBody("send Content-Type: application/json"))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
@@ -301,7 +302,7 @@ type CertInfo struct {
 }
 
 func (a *Agent) handleCert(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, CertInfo{
+	httpjson.Write(w, http.StatusOK, CertInfo{
 		Cert:       a.certPEM,
 		Subject:    a.cert.Subject.CommonName,
 		CreditCode: a.code,
@@ -334,16 +335,16 @@ func (a *Agent) handleChallenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := bidderauth.CheckChallenge(req.Challenge); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("%v", err))
 		return
 	}
 	purpose, err := bidderauth.ParsePurpose(req.Purpose)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("%v", err))
 		return
 	}
 	if err := checkApplyNo(req.ApplyNo); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("%v", err))
 		return
 	}
 	origin := pageOrigin(r)
@@ -353,11 +354,11 @@ func (a *Agent) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	}
 	sig, err := gm.SM2Sign(a.key, bidderauth.Message(purpose, origin, req.Challenge))
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, errorBody("%v", err))
+		httpjson.Write(w, http.StatusInternalServerError, errorBody("%v", err))
 		return
 	}
 	a.log.Info("ca agent: signed a challenge", "origin", origin, "purpose", purpose, "applyno", req.ApplyNo)
-	writeJSON(w, http.StatusOK, ChallengeResponse{Signature: base64.StdEncoding.EncodeToString(sig), Cert: a.certPEM})
+	httpjson.Write(w, http.StatusOK, ChallengeResponse{Signature: base64.StdEncoding.EncodeToString(sig), Cert: a.certPEM})
 }
 
 // EnvelopeRequest and EnvelopeResponse are the body and answer of
@@ -379,20 +380,20 @@ func (a *Agent) handleEnvelope(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.DigitalEnvelope == "" {
-		writeJSON(w, http.StatusBadRequest, errorBody("digitalenvelope: required"))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("digitalenvelope: required"))
 		return
 	}
 	layout := a.layout
 	if req.Layout != "" {
 		l, err := gm.ParseCipherLayout(req.Layout)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, errorBody("layout: %v", err))
+			httpjson.Write(w, http.StatusBadRequest, errorBody("layout: %v", err))
 			return
 		}
 		layout = l
 	}
 	if err := checkApplyNo(req.ApplyNo); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("%v", err))
 		return
 	}
 	if err := a.ask(r.Context(), Operation{Kind: OpenEnvelope, Origin: pageOrigin(r), ApplyNo: req.ApplyNo}); err != nil {
@@ -401,20 +402,20 @@ func (a *Agent) handleEnvelope(w http.ResponseWriter, r *http.Request) {
 	}
 	key, err := gm.UnwrapKey(a.key, req.DigitalEnvelope, layout)
 	if err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, errorBody("digitalenvelope: %v (was it sealed for the certificate %q?)", err, a.cert.Subject.CommonName))
+		httpjson.Write(w, http.StatusUnprocessableEntity, errorBody("digitalenvelope: %v (was it sealed for the certificate %q?)", err, a.cert.Subject.CommonName))
 		return
 	}
 	resp := EnvelopeResponse{Key: base64.StdEncoding.EncodeToString(key)}
 	if req.ApplyData != "" {
 		pt, err := gm.OpenEnvelope(a.key, req.ApplyData, req.DigitalEnvelope, layout)
 		if err != nil {
-			writeJSON(w, http.StatusUnprocessableEntity, errorBody("%v", err))
+			httpjson.Write(w, http.StatusUnprocessableEntity, errorBody("%v", err))
 			return
 		}
 		resp.ApplyData = string(pt)
 	}
 	a.log.Info("ca agent: opened a digital envelope", "origin", pageOrigin(r), "applyno", req.ApplyNo)
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 // AgreementRequest is the body of POST /v1/agreement, and its answer.
@@ -430,11 +431,11 @@ func (a *Agent) handleAgreement(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, err := base64.StdEncoding.DecodeString(req.OFD)
 	if err != nil || len(doc) == 0 {
-		writeJSON(w, http.StatusBadRequest, errorBody("ofd: want the base64 of an OFD file"))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("ofd: want the base64 of an OFD file"))
 		return
 	}
 	if err := checkApplyNo(req.ApplyNo); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody("%v", err))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("%v", err))
 		return
 	}
 	sum := sm3.Sum(doc)
@@ -446,11 +447,11 @@ func (a *Agent) handleAgreement(w http.ResponseWriter, r *http.Request) {
 	}
 	signed, err := a.sign(r.Context(), doc, a.key, a.cert)
 	if err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, errorBody("signing the agreement: %v", err))
+		httpjson.Write(w, http.StatusUnprocessableEntity, errorBody("signing the agreement: %v", err))
 		return
 	}
 	a.log.Info("ca agent: signed an agreement", "origin", pageOrigin(r), "applyno", req.ApplyNo, "bytes", len(signed))
-	writeJSON(w, http.StatusOK, AgreementRequest{OFD: base64.StdEncoding.EncodeToString(signed)})
+	httpjson.Write(w, http.StatusOK, AgreementRequest{OFD: base64.StdEncoding.EncodeToString(signed)})
 }
 
 // ErrorBody is the JSON of every refusal.
@@ -466,21 +467,15 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("body larger than %d bytes", mbe.Limit))
+			httpjson.Write(w, http.StatusRequestEntityTooLarge, errorBody("body larger than %d bytes", mbe.Limit))
 			return false
 		}
-		writeJSON(w, http.StatusBadRequest, errorBody("body: %v", err))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("body: %v", err))
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		writeJSON(w, http.StatusBadRequest, errorBody("body: one JSON object only"))
+		httpjson.Write(w, http.StatusBadRequest, errorBody("body: one JSON object only"))
 		return false
 	}
 	return true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
