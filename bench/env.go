@@ -11,10 +11,10 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -34,10 +34,10 @@ func (c *Clock) Jump(t time.Time) { c.off.Store(int64(time.Until(t))) }
 // PKI is the benchmark's test PKI: a root CA (also written to CAFile), a
 // bidder, and an institution with its seal.
 type PKI struct {
-	CA     *testca.CA
+	CA     *pki.CA
 	CAFile string
-	Bidder *testca.Identity
-	Inst   *testca.Identity
+	Bidder *pki.Identity
+	Inst   *pki.Identity
 	Seal   *ses.Seal
 	Dir    string // where the institution's key and certificate are (PEM files)
 }
@@ -47,7 +47,7 @@ func NewPKI(dir string) (*PKI, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	ca, err := testca.New("baohan bench Root CA")
+	ca, err := pki.New("baohan bench Root CA")
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +55,10 @@ func NewPKI(dir string) (*PKI, error) {
 	if err := os.WriteFile(p.CAFile, ca.CertPEM(), 0o600); err != nil {
 		return nil, err
 	}
-	if p.Bidder, err = ca.Issue("某某建设工程有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BENCH1")); err != nil {
+	if p.Bidder, err = ca.Issue("某某建设工程有限公司", pki.Bidder, pki.WithCreditCode("91110000MA01BENCHC")); err != nil {
 		return nil, err
 	}
-	if p.Inst, err = ca.IssueToDir(dir, "institution", testca.Institution); err != nil {
+	if p.Inst, err = ca.IssueToDir(dir, "institution", pki.Institution); err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -71,8 +71,8 @@ func NewPKI(dir string) (*PKI, error) {
 }
 
 // InstCertFile and InstKeyFile are the institution's PEM files.
-func (p *PKI) InstCertFile() string { return filepath.Join(p.Dir, testca.CertFile("institution")) }
-func (p *PKI) InstKeyFile() string  { return filepath.Join(p.Dir, testca.KeyFile("institution")) }
+func (p *PKI) InstCertFile() string { return filepath.Join(p.Dir, pki.CertFile("institution")) }
+func (p *PKI) InstKeyFile() string  { return filepath.Join(p.Dir, pki.KeyFile("institution")) }
 
 // GuaranteeOFD makes a sealed OFD ciphertext guarantee of about size
 // bytes for an application, as the platform takes it: one page, the

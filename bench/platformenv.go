@@ -206,7 +206,7 @@ func (e *PlatformEnv) Body(inst int, fields map[string]string) []byte {
 func (e *PlatformEnv) Section(ctx context.Context, no string, kaibiao time.Time) (*platform.Section, error) {
 	sec, err := e.Svc.RegisterSection(ctx, platform.SectionInput{
 		No: no, Name: "某某市政道路改造工程施工" + no + "标段", Tenderer: "某某市城市建设投资有限公司",
-		TendererCode: "91330100MA2CITY001", BondAmount: decimal.RequireFromString("200000.00"), KaibiaoTime: kaibiao,
+		TendererCode: "91330100MA2CTY0020", BondAmount: decimal.RequireFromString("200000.00"), KaibiaoTime: kaibiao,
 	})
 	if err != nil {
 		return nil, err

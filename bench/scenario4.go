@@ -38,7 +38,7 @@ func ApplyFields(applyNo string, bidderName, bidderCode string, bidder *ecdsa.Pu
 	}
 	d := protocol.ApplyData{BidderName: bidderName, BidderCode: bidderCode, BzjAmount: "200000.00",
 		BiaoduanNo: enc("S4-2026-0001"), BiaoduanName: enc("某某市政道路改造工程施工第一标段"),
-		Zbr: enc("某某市城市建设投资有限公司"), ZbrOrgNum: enc("91330100MA2CITY001")}
+		Zbr: enc("某某市城市建设投资有限公司"), ZbrOrgNum: enc("91330100MA2CTY0020")}
 	var buf bytes.Buffer
 	je := json.NewEncoder(&buf)
 	je.SetEscapeHTML(false)

@@ -20,6 +20,9 @@ type Common struct {
 	// accepts: the bidders' certificates, and on the platform the seals
 	// on guarantee files.
 	TrustRoots []string `toml:"trust_roots"`
+	// TrustRoot are more trust roots, each with where its CAs put the
+	// 统一社会信用代码 in the certificates they issue (TrustRoot).
+	TrustRoot []TrustRoot `toml:"trust_root"`
 	// TimestampWindow is the accepted clock skew of incoming requests,
 	// and the replay window, of every peer that sets none of its own
 	// (default DefaultTimestampWindow).

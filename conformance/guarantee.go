@@ -10,10 +10,10 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -50,7 +50,7 @@ type GuaranteeMaker func(ctx context.Context, g GuaranteeInfo) ([]byte, error)
 // ciphertext guarantee (GuaranteeInfo.Cipher), and seals it (GB/T 38540)
 // with the institution identity id: a platform that checks seals must
 // trust id's CA, and pin id's certificate for the kit's appkey.
-func SealedGuarantee(id *testca.Identity) (GuaranteeMaker, error) {
+func SealedGuarantee(id *pki.Identity) (GuaranteeMaker, error) {
 	if id == nil || id.Key == nil || id.Cert == nil {
 		return nil, errors.New("conformance: a seal identity with key and certificate is required")
 	}
@@ -76,13 +76,13 @@ func SealedGuarantee(id *testca.Identity) (GuaranteeMaker, error) {
 // seal it trusts (SealedGuarantee, baohan conformance --seal-dir).
 func DefaultGuarantee(ctx context.Context, g GuaranteeInfo) ([]byte, error) {
 	defaultSealOnce.Do(func() {
-		var ca *testca.CA
-		ca, defaultSealErr = testca.New("一致性测试CA")
+		var ca *pki.CA
+		ca, defaultSealErr = pki.New("一致性测试CA")
 		if defaultSealErr != nil {
 			return
 		}
-		var id *testca.Identity
-		if id, defaultSealErr = ca.Issue(kitInstName, testca.Institution); defaultSealErr != nil {
+		var id *pki.Identity
+		if id, defaultSealErr = ca.Issue(kitInstName, pki.Institution); defaultSealErr != nil {
 			return
 		}
 		defaultSeal, defaultSealErr = SealedGuarantee(id)

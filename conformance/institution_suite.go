@@ -22,9 +22,9 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -128,7 +128,7 @@ func NewInstitutionSuite(cfg Config, d InstitutionDriver, bidder *Bidder, verify
 	tag := randomDigits(6)
 	ir.proj = project{key: gm.NewKey(),
 		BiaoduanNo: "CONF-BD-" + tag, BiaoduanName: "一致性测试标段" + tag + "（施工）",
-		Zbr: "一致性测试招标人" + tag, ZbrOrgNum: testca.GenerateCreditCode()}
+		Zbr: "一致性测试招标人" + tag, ZbrOrgNum: pki.GenerateCreditCode()}
 	for _, i := range protocol.ServedBySide(protocol.Platform) {
 		ir.ib.handle(i, ir.respond)
 	}
@@ -137,11 +137,11 @@ func NewInstitutionSuite(cfg Config, d InstitutionDriver, bidder *Bidder, verify
 
 // NewTestBidder makes a bidder with a certificate from a throwaway test CA.
 func NewTestBidder(name string) (*Bidder, error) {
-	ca, err := testca.New("一致性测试CA")
+	ca, err := pki.New("一致性测试CA")
 	if err != nil {
 		return nil, err
 	}
-	id, err := ca.Issue(name, testca.Bidder)
+	id, err := ca.Issue(name, pki.Bidder)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,10 @@ func (ir *institutionRun) checkContents(file []byte, a *iapp, fileType int, ciph
 	b := ir.bidder
 	return guarantee.Check(pkg, guarantee.Expectation{ApplyNo: a.applyNo, BaohanNo: a.baohanNo, FileType: fileType, CipherSM3: cipherSM3,
 		Bidder: func(c *smx509.Certificate) error {
-			if c.Equal(b.Cert) || (b.CreditCode != "" && strings.TrimSpace(c.Subject.SerialNumber) == b.CreditCode) {
+			if c.Equal(b.Cert) {
+				return nil
+			}
+			if code, err := pki.CreditCode(c, pki.InSerialNumber); err == nil && b.CreditCode != "" && code == b.CreditCode {
 				return nil
 			}
 			return fmt.Errorf("the kit's bidder is %q (credit code %s)", b.Name, b.CreditCode)
@@ -169,7 +172,7 @@ func (ir *institutionRun) checkContents(file []byte, a *iapp, fileType int, ciph
 }
 
 // BidderFromIdentity makes a Bidder of a test CA identity.
-func BidderFromIdentity(id *testca.Identity) *Bidder {
+func BidderFromIdentity(id *pki.Identity) *Bidder {
 	return &Bidder{Name: id.Name, CreditCode: id.CreditCode, Key: id.Key, Cert: id.Cert, CertPEM: id.CertPEM, KeyPEM: id.KeyPEM}
 }
 

@@ -14,9 +14,9 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/web/caagent"
 )
 
@@ -47,7 +47,7 @@ var Bidders = []BidderSpec{MainBidder, Blocked, QuitBidder, GiveupPlat, GiveupIn
 // creditCode completes 17 characters with the GB 32100 check character.
 func creditCode(prefix string) string {
 	for _, c := range "0123456789ABCDEFGHJKLMNPQRTUWXY" {
-		if testca.CheckCreditCode(prefix+string(c)) == nil {
+		if pki.CheckCreditCode(prefix+string(c)) == nil {
 			return prefix + string(c)
 		}
 	}
@@ -76,7 +76,7 @@ type bidderView struct {
 // redirecturl, with its CA key in hand (directly, or through the CA agent
 // the consoles use).
 type bidderClient struct {
-	id       *testca.Identity
+	id       *pki.Identity
 	agentURL string // "" signs and decrypts in process
 	origin   string // the institution's origin, for the agent
 	http     *http.Client

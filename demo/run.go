@@ -190,7 +190,7 @@ func (r *runner) setup(ctx context.Context) error {
 	r.mainSection = "BD-" + r.tag + "-01"
 	r.otherSection = "BD-" + r.tag + "-02"
 	sections := []platform.SectionInput{
-		{No: r.mainSection, Name: "城南污水处理厂提标改造工程施工", Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CITY01A",
+		{No: r.mainSection, Name: "城南污水处理厂提标改造工程施工", Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CTY001W",
 			BondAmount: decimal.RequireFromString("800000.00"), KaibiaoTime: r.opening},
 		{No: r.otherSection, Name: "滨江学校新建工程监理", Tenderer: "某市教育局", TendererCode: "11330100MB1EDU001B",
 			BondAmount: decimal.RequireFromString("50000.00"), KaibiaoTime: time.Now().Add(72 * time.Hour).Truncate(time.Hour)},

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
 )
@@ -27,7 +27,7 @@ type SideOptions struct {
 	AppKey, AppSecret, PlatformCode string
 	// CA issues the seal (institution) and is the trust root for bidders
 	// and seals; nil: a new CA in Dir/ca.
-	CA     *testca.CA
+	CA     *pki.CA
 	Logger *slog.Logger
 	Poll   time.Duration // outbox poll interval (default 50ms)
 	// Wrap, when set, wraps the service's handler.
@@ -38,7 +38,7 @@ type SideOptions struct {
 type Side struct {
 	URL        string
 	AdminToken string
-	CA         *testca.CA
+	CA         *pki.CA
 	CAFile     string
 	// Platform or Institution, whichever was started.
 	Platform    *platform.Service
@@ -80,7 +80,7 @@ func startSide(ctx context.Context, o SideOptions, plat bool) (*Side, error) {
 	}
 	var err error
 	if s.CA == nil {
-		if s.CA, err = testca.Init(caDir); err != nil {
+		if s.CA, err = pki.Init(caDir); err != nil {
 			return nil, err
 		}
 	}
@@ -104,7 +104,7 @@ func startSide(ctx context.Context, o SideOptions, plat bool) (*Side, error) {
 			h, run = s.Platform.Handler(), s.Platform.Run
 		}
 	} else {
-		if _, err = identity(s.CA, caDir, "institution", InstitutionName, testca.Institution, InstitutionCode); err != nil {
+		if _, err = identity(s.CA, caDir, "institution", InstitutionName, pki.Institution, InstitutionCode); err != nil {
 			cancel()
 			ln.Close()
 			return nil, fmt.Errorf("seal certificate: %w", err)

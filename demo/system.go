@@ -15,8 +15,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/web"
@@ -27,7 +27,7 @@ import (
 const (
 	PlatformName    = "某市公共资源交易中心"
 	InstitutionName = "华夏融资担保有限公司"
-	InstitutionCode = "91330100MA2HXDB01X"
+	InstitutionCode = "91330100MA2HXDB01L"
 	ProductName     = "投标保函（见索即付）"
 	AppKey          = "APPKEY-DEMO-0001"
 	PlatformCode    = "PT330100"
@@ -58,9 +58,9 @@ type Options struct {
 // bidder's CA agent.
 type System struct {
 	Dir    string
-	CA     *testca.CA
+	CA     *pki.CA
 	CAFile string
-	Seal   *testca.Identity // the institution's seal certificate
+	Seal   *pki.Identity // the institution's seal certificate
 
 	Platform       *platform.Service
 	Institution    *institution.Service
@@ -82,7 +82,7 @@ type System struct {
 	Tap *Tap
 	// Agent is the CA agent's bidder (the main scenario's bidder), with
 	// consoles.
-	AgentBidder *testca.Identity
+	AgentBidder *pki.Identity
 
 	ownDir  bool
 	cancel  context.CancelFunc
@@ -118,13 +118,13 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 
 	// The test CA, the institution's seal identity, the trust roots.
 	caDir := filepath.Join(s.Dir, "ca")
-	if s.CA, err = testca.Load(caDir); err != nil {
-		if s.CA, err = testca.Init(caDir); err != nil {
+	if s.CA, err = pki.Load(caDir); err != nil {
+		if s.CA, err = pki.Init(caDir); err != nil {
 			return nil, fmt.Errorf("test CA: %w", err)
 		}
 	}
-	s.CAFile = filepath.Join(caDir, testca.CACertFile)
-	if s.Seal, err = identity(s.CA, caDir, "institution", InstitutionName, testca.Institution, InstitutionCode); err != nil {
+	s.CAFile = filepath.Join(caDir, pki.CACertFile)
+	if s.Seal, err = identity(s.CA, caDir, "institution", InstitutionName, pki.Institution, InstitutionCode); err != nil {
 		return nil, fmt.Errorf("seal certificate: %w", err)
 	}
 	if s.AppSecret, err = secret(filepath.Join(s.Dir, "appsecret"), 16); err != nil {
@@ -293,7 +293,7 @@ func institutionConfig(addr, publicURL, dataDir, db, caFile, caDir, adminToken, 
 			Outbox:     config.Outbox{Poll: config.Duration{Duration: poll}},
 		},
 		Institution: institution.Identity{Name: InstitutionName, CreditCode: InstitutionCode,
-			SealCert: filepath.Join(caDir, testca.CertFile("institution")), SealKey: filepath.Join(caDir, testca.KeyFile("institution")),
+			SealCert: filepath.Join(caDir, pki.CertFile("institution")), SealKey: filepath.Join(caDir, pki.KeyFile("institution")),
 			Prefix: "HXDB"},
 		Underwrite: institution.Underwriting{Mode: institution.ModeAuto, MaxBond: "50000000", Blocked: []string{BlockedCode}},
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
@@ -305,25 +305,25 @@ func institutionConfig(addr, publicURL, dataDir, db, caFile, caDir, adminToken, 
 
 // bidder returns the bidder's identity from the test CA directory,
 // issuing its certificate on first use.
-func (s *System) bidder(b BidderSpec) (*testca.Identity, error) {
-	return identity(s.CA, filepath.Join(s.Dir, "ca"), b.File, b.Name, testca.Bidder, b.Code)
+func (s *System) bidder(b BidderSpec) (*pki.Identity, error) {
+	return identity(s.CA, filepath.Join(s.Dir, "ca"), b.File, b.Name, pki.Bidder, b.Code)
 }
 
 // identity loads file.key.pem and file.cert.pem from dir, or issues a
 // certificate for name (its subject CN) and writes them.
-func identity(ca *testca.CA, dir, file, name string, role testca.Role, code string) (*testca.Identity, error) {
-	if id, err := testca.LoadIdentity(dir, file); err == nil {
+func identity(ca *pki.CA, dir, file, name string, role pki.Role, code string) (*pki.Identity, error) {
+	if id, err := pki.LoadIdentity(dir, file); err == nil {
 		id.Name = id.Cert.Subject.CommonName
 		return id, nil
 	}
-	id, err := ca.Issue(name, role, testca.WithCreditCode(code))
+	id, err := ca.Issue(name, role, pki.WithCreditCode(code))
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, testca.KeyFile(file)), id.KeyPEM, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, pki.KeyFile(file)), id.KeyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, testca.CertFile(file)), id.CertPEM, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, pki.CertFile(file)), id.CertPEM, 0o644); err != nil {
 		return nil, err
 	}
 	return id, nil

@@ -129,9 +129,27 @@ func (s *Service) Guarantees(ctx context.Context) ([]*GuaranteeSummary, error) {
 // Giveups lists give-ups, newest first.
 func (s *Service) Giveups(ctx context.Context) ([]*Giveup, error) { return s.giveups(ctx, s.db, "") }
 
-// Messages lists the message log (every exchange with a platform).
+// Messages lists the message log (every exchange with a platform),
+// newest first, as f filters it.
 func (s *Service) Messages(ctx context.Context, f store.LogFilter) ([]store.LogEntry, error) {
 	return s.msgs.List(ctx, f)
+}
+
+// Message is the entry id of the message log (store.ErrNotFound when
+// there is none).
+func (s *Service) Message(ctx context.Context, id int64) (*store.LogEntry, error) {
+	return s.msgs.Get(ctx, id)
+}
+
+// VerifyMessages checks the message log's SM3 hash chain: nil when it is
+// intact, else the first row edited, inserted, deleted or reordered.
+func (s *Service) VerifyMessages(ctx context.Context) (*store.ChainBreak, error) {
+	return s.msgs.VerifyChain(ctx)
+}
+
+// MessagePeers are the names of the peers in the message log, sorted.
+func (s *Service) MessagePeers(ctx context.Context) ([]string, error) {
+	return s.msgs.Peers(ctx)
 }
 
 // Outbox lists outbound messages.

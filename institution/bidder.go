@@ -14,7 +14,6 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 )
@@ -262,11 +261,11 @@ func (s *Service) SignAgreement(ctx context.Context, token string, signed []byte
 		}
 		return nil, baohan.Refusef("the signed agreement does not verify: %v", err)
 	}
-	code := testca.CreditCodeOf(cert)
-	if !strings.EqualFold(code, a.BidderCode) {
+	code, err := s.codes.Of(cert)
+	if err != nil || !strings.EqualFold(code, a.BidderCode) {
 		s.metrics.bidder.WithLabelValues("sign", "refused").Inc()
-		if code == "" {
-			return nil, baohan.Refusef("the signing certificate (%s) carries no credit code; the bidder %s must sign with its own certificate", cert.Subject.CommonName, a.BidderCode)
+		if err != nil {
+			return nil, baohan.Refusef("the signing certificate (%s) carries no credit code (%v); the bidder %s must sign with its own certificate", cert.Subject.CommonName, err, a.BidderCode)
 		}
 		return nil, baohan.Refusef("the agreement is signed by credit code %s, not by the bidder %s", code, a.BidderCode)
 	}

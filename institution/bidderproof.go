@@ -17,7 +17,6 @@ import (
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -258,10 +257,10 @@ func (s *Service) verifyBidder(ctx context.Context, a *Application, action strin
 		}
 		bidderCode = d.BidderCode
 	}
-	code := testca.CreditCodeOf(cert)
-	if !strings.EqualFold(code, bidderCode) {
-		if code == "" {
-			return nil, proofError("cert: the certificate of %q carries no credit code; the bidder %s must sign with its own certificate", cert.Subject.CommonName, bidderCode)
+	code, err := s.codes.Of(cert)
+	if err != nil || !strings.EqualFold(code, bidderCode) {
+		if err != nil {
+			return nil, proofError("cert: the certificate of %q carries no credit code (%v); the bidder %s must sign with its own certificate", cert.Subject.CommonName, err, bidderCode)
 		}
 		return nil, proofError("cert: the certificate is of credit code %s, not of the bidder %s", code, bidderCode)
 	}
@@ -316,7 +315,7 @@ func (s *Service) BidderQuit(ctx context.Context, token string, req BidderQuitRe
 		s.metrics.bidder.WithLabelValues(ActionQuit, "refused").Inc()
 		return nil, err
 	}
-	rec, err := s.Quit(ctx, a.ID, bidderActor(cert), req.Reason)
+	rec, err := s.Quit(ctx, a.ID, s.bidderActor(cert), req.Reason)
 	if err == nil {
 		s.metrics.bidder.WithLabelValues(ActionQuit, "ok").Inc()
 	}
@@ -336,12 +335,16 @@ func (s *Service) BidderGiveUp(ctx context.Context, token string, p BidderProof)
 		s.metrics.bidder.WithLabelValues(ActionGiveUp, "refused").Inc()
 		return nil, err
 	}
-	g, err := s.GiveUp(ctx, a.ID, bidderActor(cert))
+	g, err := s.GiveUp(ctx, a.ID, s.bidderActor(cert))
 	if err == nil {
 		s.metrics.bidder.WithLabelValues(ActionGiveUp, "ok").Inc()
 	}
 	return g, err
 }
 
-// bidderActor names the bidder in the history by its credit code.
-func bidderActor(cert *smx509.Certificate) string { return "bidder:" + testca.CreditCodeOf(cert) }
+// bidderActor names the bidder in the history by its credit code (which
+// verifyBidder found in cert).
+func (s *Service) bidderActor(cert *smx509.Certificate) string {
+	code, _ := s.codes.Of(cert)
+	return "bidder:" + code
+}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/baohan-dev/baohan/config"
-	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/service"
 )
 
@@ -56,19 +56,19 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 	if made {
 		fmt.Fprintf(w, "made a test CA in %s (for demos and tests only)\n", caDir)
 	}
-	ca, err := testca.Load(caDir)
+	ca, err := pki.Load(caDir)
 	if err != nil {
 		return Config{}, fmt.Errorf("test CA in %s: %w", caDir, err)
 	}
-	if !exists(filepath.Join(caDir, testca.CertFile(demoIdentityName))) {
-		id, err := ca.IssueToDir(caDir, demoIdentityName, testca.Institution)
+	if !exists(filepath.Join(caDir, pki.CertFile(demoIdentityName))) {
+		id, err := ca.IssueToDir(caDir, demoIdentityName, pki.Institution)
 		if err != nil {
 			return Config{}, err
 		}
 		fmt.Fprintf(w, "issued the institution's seal certificate %s (credit code %s)\n",
-			filepath.Join(caDir, testca.CertFile(demoIdentityName)), id.CreditCode)
+			filepath.Join(caDir, pki.CertFile(demoIdentityName)), id.CreditCode)
 	}
-	id, err := testca.LoadIdentity(caDir, demoIdentityName)
+	id, err := pki.LoadIdentity(caDir, demoIdentityName)
 	if err != nil {
 		return Config{}, err
 	}
@@ -91,12 +91,12 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 		Common: config.Common{
 			Listen:     config.Listen{Addr: opts.Addr, Plain: true, PublicURL: public},
 			Storage:    config.Storage{DB: opts.DB, DataDir: dir},
-			TrustRoots: []string{filepath.Join(caDir, testca.CACertFile)},
+			TrustRoots: []string{filepath.Join(caDir, pki.CACertFile)},
 		},
 		Institution: Identity{
 			Name: DemoInstitution, CreditCode: id.CreditCode,
-			SealCert: filepath.Join(caDir, testca.CertFile(demoIdentityName)),
-			SealKey:  filepath.Join(caDir, testca.KeyFile(demoIdentityName)),
+			SealCert: filepath.Join(caDir, pki.CertFile(demoIdentityName)),
+			SealKey:  filepath.Join(caDir, pki.KeyFile(demoIdentityName)),
 			Prefix:   "DEMO",
 		},
 		Underwrite: Underwriting{Mode: ModeAuto},

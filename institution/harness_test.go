@@ -334,7 +334,7 @@ func newEnv(t testing.TB, pg bool, opts ...envOption) *env {
 				RetryInitial: config.Duration{Duration: 20 * time.Millisecond}, RetryMax: config.Duration{Duration: 200 * time.Millisecond}},
 		},
 		Institution: Identity{Name: testInstName, CreditCode: inst.CreditCode, SealCert: filepath.Join(dir, "inst.cert.pem"), SealKey: filepath.Join(dir, "inst.key.pem"), Prefix: "TB"},
-		Underwrite:  Underwriting{Mode: ModeAuto, MaxBond: "1000000", Blocked: []string{"91110000BLOCKED00X"}},
+		Underwrite:  Underwriting{Mode: ModeAuto, MaxBond: "1000000", Blocked: []string{"91110000BLCKED000A"}},
 		Invoicing:   Invoicing{Mode: ModeAuto, Code: "011001900111"},
 		Products:    []Product{{Name: "投标保函", Rate: "0.005", MinPremium: "100", Terms: "见索即付"}, {Name: "优惠", Rate: "0.003", MinPremium: "50"}},
 		Platforms: []Platform{{Peer: config.Peer{Name: testPlatName, AppKey: testAppKey, AppSecret: testSecret,

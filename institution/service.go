@@ -12,6 +12,7 @@ import (
 
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
@@ -45,6 +46,7 @@ type Service struct {
 	appLocks keyedMutex // bidder steps with outside effects, one at a time per application
 
 	bidderRoots *smx509.CertPool // trust roots of bidder certificates (quit and give-up proofs); nil: none configured
+	codes       *pki.CreditCodes // where each trust root's CAs put the bidder's credit code
 	challenges  *bidderauth.Challenges
 }
 
@@ -105,7 +107,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	cfg.Listen.PublicURL = strings.TrimRight(cfg.Listen.PublicURL, "/")
 	s := &Service{core: core, cfg: cfg, chk: chk, db: core.DB, mk: core.MasterKey, repo: repo{d: core.DB.Dialect},
 		blobs: blobStore{b: core.Blobs}, msgs: core.MessageLog, client: core.Client, disp: core.Dispatcher,
-		now: core.Now, logger: core.Log, bidderRoots: core.Roots.Pool()}
+		now: core.Now, logger: core.Log, bidderRoots: core.Roots.Pool(), codes: core.CreditCodes}
 	fail := func(err error) (*Service, error) {
 		core.Close()
 		return nil, err
@@ -177,5 +179,5 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) DB() *store.DB { return s.db }
 
 // TrustRoots are the CA certificates of the bidders' certificates
-// (trust_roots), loaded once.
+// (trust_roots and [[trust_root]]), loaded once.
 func (s *Service) TrustRoots() *gm.TrustRoots { return s.core.Roots }

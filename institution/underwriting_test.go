@@ -113,14 +113,14 @@ func TestRulesRejectAndGiveUp(t *testing.T) {
 
 func TestBlockedCreditCode(t *testing.T) {
 	e := newEnv(t, false)
-	blocked, err := e.ca.Issue("黑名单公司", testca.Bidder, testca.WithCreditCode("91110000BLOCKED00X"))
+	blocked, err := e.ca.Issue("黑名单公司", testca.Bidder, testca.WithCreditCode("91110000BLCKED000A"))
 	if err != nil {
 		t.Skipf("test CA refuses the made-up code: %v", err)
 	}
 	e.bidder = blocked
 	tok := e.apply("X-1", "1000")
 	e.openAndSign(tok)
-	if v := e.pay(tok); v.State != Rejected || v.Decision != "biddercode 91110000BLOCKED00X is blocked" {
+	if v := e.pay(tok); v.State != Rejected || v.Decision != "biddercode 91110000BLCKED000A is blocked" {
 		t.Fatalf("%+v", v)
 	}
 }

@@ -478,3 +478,26 @@ func (s *Service) apiGuaranteeOFD(w http.ResponseWriter, r *http.Request) (any, 
 	}
 	return nil, nil
 }
+
+// Messages lists the message log (every exchange with an institution),
+// newest first, as f filters it.
+func (s *Service) Messages(ctx context.Context, f store.LogFilter) ([]store.LogEntry, error) {
+	return s.msgLog.List(ctx, f)
+}
+
+// Message is the entry id of the message log (store.ErrNotFound when
+// there is none).
+func (s *Service) Message(ctx context.Context, id int64) (*store.LogEntry, error) {
+	return s.msgLog.Get(ctx, id)
+}
+
+// VerifyMessages checks the message log's SM3 hash chain: nil when it is
+// intact, else the first row edited, inserted, deleted or reordered.
+func (s *Service) VerifyMessages(ctx context.Context) (*store.ChainBreak, error) {
+	return s.msgLog.VerifyChain(ctx)
+}
+
+// MessagePeers are the names of the peers in the message log, sorted.
+func (s *Service) MessagePeers(ctx context.Context) ([]string, error) {
+	return s.msgLog.Peers(ctx)
+}

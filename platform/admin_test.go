@@ -87,7 +87,7 @@ func TestAdminAPI(t *testing.T) {
 			t.Fatalf("register bidder: %d %s", code, b)
 		}
 		if code, b := e.admin("POST", "/api/bidders", BidderInput{Name: "x", CreditCode: "91110000MA01OTHER1", CertPEM: string(e.pki.bidder.CertPEM)}); code != http.StatusBadRequest ||
-			!strings.Contains(string(b), "the certificate names credit code 91110000MA01BIDD01, not 91110000MA01OTHER1") {
+			!strings.Contains(string(b), "the certificate names credit code 91110000MA01BDD014, not 91110000MA01OTHER1") {
 			t.Errorf("credit code mismatch: %d %s", code, b)
 		}
 		if code, b := e.admin("POST", "/api/bidders", BidderInput{Name: "x", CreditCode: e.pki.rogue.CreditCode, CertPEM: string(e.pki.rogue.CertPEM)}); code != http.StatusBadRequest ||

@@ -13,6 +13,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -35,9 +36,14 @@ type BidderInput struct {
 	CertPEM    string `json:"cert_pem"` // PEM (or DER) of the bidder's SM2 CA certificate
 }
 
+// CreditCode is the 统一社会信用代码 that cert carries, read where the
+// CA that issued it puts it ([[trust_root]] credit_code_in; Subject
+// SERIALNUMBER by default). The console's certificate login asks it.
+func (s *Service) CreditCode(cert *smx509.Certificate) (string, error) { return s.codes.Of(cert) }
+
 // checkBidderCert parses the certificate and checks it: an SM2 key,
 // valid now, issued under a trust root, and naming the bidder's credit
-// code when it carries one (Subject SERIALNUMBER).
+// code when it carries one (where its CA puts it: CreditCode).
 func (s *Service) checkBidderCert(in *BidderInput, now time.Time) (*smx509.Certificate, error) {
 	cert, err := gm.ParseCertificate([]byte(in.CertPEM))
 	if err != nil {
@@ -51,8 +57,11 @@ func (s *Service) checkBidderCert(in *BidderInput, now time.Time) (*smx509.Certi
 		return nil, inputErr("cert_pem", "the certificate of %q is valid from %s to %s, not now",
 			cert.Subject.CommonName, cert.NotBefore.Format(time.DateOnly), cert.NotAfter.Format(time.DateOnly))
 	}
-	if cc := strings.TrimSpace(cert.Subject.SerialNumber); cc != "" && cc != in.CreditCode {
+	switch cc, err := s.codes.Of(cert); {
+	case err == nil && cc != in.CreditCode:
 		return nil, inputErr("credit_code", "the certificate names credit code %s, not %s", cc, in.CreditCode)
+	case err != nil && !errors.Is(err, pki.ErrNoCreditCode):
+		return nil, inputErr("cert_pem", "%v", err)
 	}
 	if s.roots == nil {
 		return nil, inputErr("cert_pem", "no trust roots are configured; bidder certificates cannot be checked")

@@ -184,10 +184,13 @@ var ErrNoTrustRoots = errors.New("trust_roots: none configured; the seals on gua
 func (c Config) Check() error {
 	c = c.withDefaults()
 	errs := []error{c.Validate(), c.Listen.Validate()}
-	if len(c.TrustRoots) == 0 {
+	if len(config.TrustRootFiles(c.TrustRoots, c.TrustRoot)) == 0 {
 		errs = append(errs, ErrNoTrustRoots)
 	}
-	if _, err := gm.LoadTrustRoots(c.TrustRoots...); err != nil {
+	if _, err := gm.LoadTrustRoots(config.TrustRootFiles(c.TrustRoots, c.TrustRoot)...); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := config.CreditCodes(c.TrustRoot); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.sealPins(); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
-	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/service"
 )
 
@@ -52,7 +52,7 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 		return Config{}, err
 	}
 	caDir := filepath.Join(dir, "ca")
-	caFile := filepath.Join(caDir, testca.CACertFile)
+	caFile := filepath.Join(caDir, pki.CACertFile)
 	made, err := service.EnsureTestCA(caDir)
 	if err != nil {
 		return Config{}, err

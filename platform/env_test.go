@@ -65,9 +65,9 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
-// pki is the test PKI, made once: a root, a bidder, an institution with
+// testPKIs is the test PKI, made once: a root, a bidder, an institution with
 // its seal.
-type pki struct {
+type testPKIs struct {
 	ca       *testca.CA
 	caFile   string
 	bidder   *testca.Identity
@@ -81,15 +81,15 @@ type pki struct {
 
 var (
 	pkiOnce sync.Once
-	testPKI *pki
+	testPKI *testPKIs
 	pkiErr  error
 	pkiDir  string
 )
 
-func getPKI(t testing.TB) *pki {
+func getPKI(t testing.TB) *testPKIs {
 	t.Helper()
 	pkiOnce.Do(func() {
-		p := &pki{}
+		p := &testPKIs{}
 		var err error
 		defer func() { pkiErr = err }()
 		if p.ca, err = testca.New("baohan Test Root CA"); err != nil {
@@ -102,10 +102,10 @@ func getPKI(t testing.TB) *pki {
 		if err = os.WriteFile(p.caFile, p.ca.CertPEM(), 0o600); err != nil {
 			return
 		}
-		if p.bidder, err = p.ca.Issue("某某建设工程有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BIDD01")); err != nil {
+		if p.bidder, err = p.ca.Issue("某某建设工程有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BDD014")); err != nil {
 			return
 		}
-		if p.bidder2, err = p.ca.Issue("另一家建设有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BIDD02")); err != nil {
+		if p.bidder2, err = p.ca.Issue("另一家建设有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BDD027")); err != nil {
 			return
 		}
 		if p.inst, err = p.ca.Issue("某某融资担保有限公司", testca.Institution); err != nil {
@@ -158,7 +158,7 @@ type gdoc struct {
 // guaranteeOFD makes a guarantee file as the platform wants it: its
 // CustomData name the application, the 保函委托协议 signed by the bidder
 // is attached, and the institution seals it.
-func guaranteeOFD(t testing.TB, p *pki, g gdoc) []byte {
+func guaranteeOFD(t testing.TB, p *testPKIs, g gdoc) []byte {
 	t.Helper()
 	if g.fileType == 0 {
 		g.fileType = 1
@@ -209,7 +209,7 @@ func guaranteeOFD(t testing.TB, p *pki, g gdoc) []byte {
 }
 
 // agreementOFD makes a one-page 保函委托协议 for applyNo signed by bidder.
-func agreementOFD(t testing.TB, p *pki, bidder *testca.Identity, applyNo string) []byte {
+func agreementOFD(t testing.TB, p *testPKIs, bidder *testca.Identity, applyNo string) []byte {
 	t.Helper()
 	b := ofd.NewBuilder(ofd.Info{Title: "投标保函委托协议", Created: time.Now(), Custom: []ofd.CustomData{{Name: "applyno", Value: applyNo}}})
 	b.AddPage().Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, "投标保函委托协议 "+applyNo)
@@ -349,7 +349,7 @@ type env struct {
 	t      testing.TB
 	ctx    context.Context
 	clock  *clock
-	pki    *pki
+	pki    *testPKIs
 	dbURL  string
 	dir    string
 	cfg    Config
@@ -594,7 +594,7 @@ func (e *env) section(d time.Duration) *Section {
 	sectionSeq++
 	sec, err := e.svc.RegisterSection(e.ctx, SectionInput{
 		No: "GC2026-" + strconv.Itoa(sectionSeq) + "-" + strconv.FormatInt(time.Now().UnixNano()%100000, 10), Name: "某某市政道路改造工程施工第" + strconv.Itoa(sectionSeq) + "标段",
-		Tenderer: "某某市城市建设投资有限公司", TendererCode: "91330100MA2CITY001",
+		Tenderer: "某某市城市建设投资有限公司", TendererCode: "91330100MA2CTY0020",
 		BondAmount: decimal.RequireFromString("200000.00"), KaibiaoTime: e.clock.Now().Add(d),
 	})
 	if err != nil {

@@ -333,7 +333,7 @@ func TestTwoPlatformsOnePostgres(t *testing.T) {
 	const n = 40
 	var nos []string
 	for i := range n {
-		code := fmt.Sprintf("91110000MA01PG%04d", i)
+		code := testca.GenerateCreditCode()
 		id, err := e.pki.ca.Issue(fmt.Sprintf("投标人%02d有限公司", i), testca.Bidder, testca.WithCreditCode(code))
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 // sealPin is what the seals on an institution's guarantees must be
@@ -53,15 +54,15 @@ func (c Config) sealPins() (map[string]*sealPin, error) {
 }
 
 // check says why cert may not seal the institution's guarantees (nil
-// when it may).
-func (p *sealPin) check(cert *smx509.Certificate) error {
+// when it may); codes reads the credit code of cert.
+func (p *sealPin) check(cert *smx509.Certificate, codes *pki.CreditCodes) error {
 	if len(p.certs) > 0 && !slices.ContainsFunc(p.certs, cert.Equal) {
 		return fmt.Errorf("it is none of the %d certificate(s) in seal_certs of institution %q", len(p.certs), p.institution)
 	}
 	if p.creditCode != "" {
-		if cc := strings.TrimSpace(cert.Subject.SerialNumber); !strings.EqualFold(cc, p.creditCode) {
-			return fmt.Errorf("it names credit code %s (Subject SERIALNUMBER), institution %q seals with credit code %s (seal_credit_code)",
-				orNone(cc), p.institution, p.creditCode)
+		if cc, _ := codes.Of(cert); !strings.EqualFold(cc, p.creditCode) {
+			return fmt.Errorf("it names credit code %s (%s), institution %q seals with credit code %s (seal_credit_code)",
+				orNone(cc), codes.In(cert).Where(), p.institution, p.creditCode)
 		}
 	}
 	if len(p.certs) == 0 && p.creditCode == "" && cert.Subject.CommonName != p.institution && !slices.Contains(cert.Subject.Organization, p.institution) {
@@ -154,7 +155,7 @@ func (s *Service) verifyGuarantee(ctx context.Context, a *Application, fileType 
 // certificate, or one under the trust roots naming its credit code), and
 // for the plaintext guarantee the ciphertext guarantee accepted before.
 func (s *Service) expectation(ctx context.Context, a *Application, fileType int) (guarantee.Expectation, error) {
-	e := guarantee.Expectation{ApplyNo: a.ApplyNo, BaohanNo: a.BaohanNo, FileType: fileType, Roots: s.roots}
+	e := guarantee.Expectation{ApplyNo: a.ApplyNo, BaohanNo: a.BaohanNo, FileType: fileType, Roots: s.roots, CreditCode: s.codes.Of}
 	pin := s.pins[a.Institution]
 	if pin == nil {
 		pin = &sealPin{institution: a.Institution}
@@ -163,7 +164,7 @@ func (s *Service) expectation(ctx context.Context, a *Application, fileType int)
 		if err := s.notABidder(ctx, cert); err != nil {
 			return err
 		}
-		return pin.check(cert)
+		return pin.check(cert, s.codes)
 	}
 	var registered *smx509.Certificate
 	switch b, err := s.bidderQ(ctx, s.db, a.BidderCode); {
@@ -176,11 +177,11 @@ func (s *Service) expectation(ctx context.Context, a *Application, fileType int)
 		if registered != nil && registered.Equal(cert) {
 			return nil
 		}
-		if cc := strings.TrimSpace(cert.Subject.SerialNumber); cc != "" && strings.EqualFold(cc, a.BidderCode) {
+		if cc, err := s.codes.Of(cert); err == nil && strings.EqualFold(cc, a.BidderCode) {
 			return nil
 		}
-		return fmt.Errorf("the bidder of applyno %s is %s, and this certificate neither names that credit code (Subject SERIALNUMBER) nor is the bidder's registered certificate",
-			a.ApplyNo, a.BidderCode)
+		return fmt.Errorf("the bidder of applyno %s is %s, and this certificate neither names that credit code (%s) nor is the bidder's registered certificate",
+			a.ApplyNo, a.BidderCode, s.codes.In(cert).Where())
 	}
 	if fileType == 2 {
 		switch g, err := s.guarantee(ctx, s.db, a.ApplyNo, 1); {
@@ -198,7 +199,7 @@ func (s *Service) expectation(ctx context.Context, a *Application, fileType int)
 // certificate chains to the same trust roots as the seals, and must never
 // pass as an institution's seal.
 func (s *Service) notABidder(ctx context.Context, cert *smx509.Certificate) error {
-	cc := strings.TrimSpace(cert.Subject.SerialNumber)
+	cc, _ := s.codes.Of(cert)
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT credit_code, name, cert_pem FROM plat_bidders WHERE credit_code = ? OR cert_subject = ?`),
 		cc, cert.Subject.String())
 	if err != nil {

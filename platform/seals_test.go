@@ -33,7 +33,7 @@ func TestSealRules(t *testing.T) {
 		}{
 			{"sealed with a registered bidder's certificate",
 				func(a, b string) gdoc { return gdoc{applyNo: a, baohanNo: b, sealer: p.bidder} },
-				fixed(`the certificate of "某某建设工程有限公司"`, "credit code 91110000MA01BIDD01", "is the certificate of bidder 某某建设工程有限公司 (91110000MA01BIDD01), registered on this platform")},
+				fixed(`the certificate of "某某建设工程有限公司"`, "credit code 91110000MA01BDD014", "is the certificate of bidder 某某建设工程有限公司 (91110000MA01BDD014), registered on this platform")},
 			{"sealed by another institution",
 				func(a, b string) gdoc { return gdoc{applyNo: a, baohanNo: b, sealer: other} },
 				fixed("另一家融资担保有限公司", "it names credit code "+other.CreditCode, `institution "bank" seals with credit code `+p.inst.CreditCode)},
@@ -43,7 +43,7 @@ func TestSealRules(t *testing.T) {
 			{"the agreement signed by another bidder",
 				func(a, b string) gdoc { return gdoc{applyNo: a, baohanNo: b, bidder: p.bidder2} },
 				func(a, _ string) []string {
-					return []string{"attachment 保函委托协议.ofd", "credit code 91110000MA01BIDD02", "the bidder of applyno " + a + " is 91110000MA01BIDD01"}
+					return []string{"attachment 保函委托协议.ofd", "credit code 91110000MA01BDD027", "the bidder of applyno " + a + " is 91110000MA01BDD014"}
 				}},
 			{"another application's guarantee",
 				func(a, _ string) gdoc { return gdoc{applyNo: a, baohanNo: "BH-NO-OTHER"} },

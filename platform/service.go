@@ -10,6 +10,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
@@ -25,6 +26,7 @@ type Service struct {
 	mk     *gm.MasterKey
 	blobs  store.Blobs
 	roots  *smx509.CertPool
+	codes  *pki.CreditCodes           // where each trust root's CAs put the credit code
 	pins   map[string]*sealPin        // the institutions' seals, by name
 	peers  map[string]*transport.Peer // by institution name
 	now    func() time.Time
@@ -89,7 +91,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	}
 	cfg.Common = core.Config
 	s := &Service{core: core, cfg: cfg, pins: pins, db: core.DB, mk: core.MasterKey, blobs: core.Blobs, roots: core.Roots.Pool(),
-		peers: core.Peers, now: core.Now, log: core.Log, msgLog: core.MessageLog, client: core.Client, disp: core.Dispatcher}
+		codes: core.CreditCodes, peers: core.Peers, now: core.Now, log: core.Log, msgLog: core.MessageLog, client: core.Client, disp: core.Dispatcher}
 	for _, f := range service.OwnOptions[sealFunc](o) {
 		s.sealCheck = f
 	}
@@ -154,8 +156,8 @@ func (s *Service) Config() Config { return s.cfg }
 // console's login challenges are made with one.
 func (s *Service) DeriveKey(label string) ([]byte, error) { return s.mk.DeriveKey(label) }
 
-// TrustRoots are the CA certificates the platform accepts (trust_roots),
-// loaded once.
+// TrustRoots are the CA certificates the platform accepts (trust_roots
+// and [[trust_root]]), loaded once.
 func (s *Service) TrustRoots() *gm.TrustRoots { return s.core.Roots }
 
 // staleChunkAge is how long chunks of a file never completed are kept.

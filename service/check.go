@@ -130,7 +130,10 @@ func oneLine(err error) string { return strings.ReplaceAll(strings.TrimSpace(err
 func checkFiles(cfg config.Common, own []File) []Finding {
 	var fails []string
 	var read []string
-	roots, err := gm.LoadTrustRoots(cfg.TrustRoots...)
+	roots, err := gm.LoadTrustRoots(config.TrustRootFiles(cfg.TrustRoots, cfg.TrustRoot)...)
+	if _, cerr := config.CreditCodes(cfg.TrustRoot); cerr != nil {
+		fails = append(fails, oneLine(cerr))
+	}
 	switch {
 	case err != nil:
 		fails = append(fails, err.Error())

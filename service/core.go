@@ -18,6 +18,7 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
@@ -94,6 +95,9 @@ type Core struct {
 	MessageLog *store.MessageLog
 	Seen       *store.SeenSigns
 	Roots      *gm.TrustRoots
+	// CreditCodes reads the 统一社会信用代码 of a certificate where the
+	// trust root that issued it puts it ([[trust_root]] credit_code_in).
+	CreditCodes *pki.CreditCodes
 
 	// Peers are the configured peers by name, ByAppKey the same by
 	// appkey (the pipeline's directory).
@@ -133,7 +137,10 @@ func Open(ctx context.Context, spec Spec, cfg config.Common, peers []config.Peer
 	if c.Peers, c.ByAppKey, err = transportPeers(peers, cfg.TimestampWindow); err != nil {
 		return nil, err
 	}
-	if c.Roots, err = gm.LoadTrustRoots(cfg.TrustRoots...); err != nil {
+	if c.Roots, err = gm.LoadTrustRoots(config.TrustRootFiles(cfg.TrustRoots, cfg.TrustRoot)...); err != nil {
+		return nil, err
+	}
+	if c.CreditCodes, err = config.CreditCodes(cfg.TrustRoot); err != nil {
 		return nil, err
 	}
 	if c.admin, err = cfg.Admin.Resolve(); err != nil {

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 // The pieces both services' embedded defaults (platform.Embedded,
@@ -48,17 +48,17 @@ func ReadOrMakeSecret(path string) (secret string, made bool, err error) {
 	return s, true, f.Close()
 }
 
-// EnsureTestCA makes a test CA in dir (testca.Init) unless its
+// EnsureTestCA makes a test CA in dir (pki.Init) unless its
 // certificate is already there; made reports the former.
 func EnsureTestCA(dir string) (made bool, err error) {
-	_, err = os.Stat(filepath.Join(dir, testca.CACertFile))
+	_, err = os.Stat(filepath.Join(dir, pki.CACertFile))
 	if err == nil {
 		return false, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}
-	if _, err := testca.Init(dir); err != nil {
+	if _, err := pki.Init(dir); err != nil {
 		return false, fmt.Errorf("test CA in %s: %w", dir, err)
 	}
 	return true, nil

@@ -366,6 +366,24 @@ func (l *MessageLog) List(ctx context.Context, f LogFilter) ([]LogEntry, error) 
 	return out, rows.Err()
 }
 
+// Peers returns the peer names in the log, sorted (the consoles' filter).
+func (l *MessageLog) Peers(ctx context.Context) ([]string, error) {
+	rows, err := l.DB.QueryContext(ctx, "SELECT DISTINCT peer FROM message_log WHERE peer <> '' ORDER BY peer")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // Get returns one row with its bodies, or ErrNotFound.
 func (l *MessageLog) Get(ctx context.Context, id int64) (*LogEntry, error) {
 	e, err := scanLogEntry(l.DB.QueryRowContext(ctx, l.DB.Rebind("SELECT "+logColumns+", request, response FROM message_log WHERE id = ?"), id), true)

@@ -278,7 +278,7 @@ func TestChallenges(t *testing.T) {
 			t.Errorf("%d rows after the sweep, want 0", n)
 		}
 
-		s, token, err := a.LoginBidder(ctx, "91110000MA01ABCDE1", "某某建设有限公司", "ip")
+		s, token, err := a.LoginBidder(ctx, "91110000MA01ABCDEX", "某某建设有限公司", "ip")
 		if err != nil || !s.IsBidder() || s.Role != Bidder {
 			t.Fatal(s, err)
 		}

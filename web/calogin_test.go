@@ -26,7 +26,7 @@ import (
 	"github.com/baohan-dev/baohan/store/storetest"
 )
 
-const loginBidderCode = "91110000MA01BIDD01"
+const loginBidderCode = "91110000MA01BDD014"
 
 // loginConsole is a platform console whose listen.public_url is publicURL,
 // with one registered bidder.

@@ -21,9 +21,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/transport"
-	"github.com/baohan-dev/baohan/web/caagent"
 )
 
 //go:embed templates static
@@ -58,6 +58,7 @@ type NavItem struct {
 type console struct {
 	proxies  []netip.Prefix
 	auth     *Auth
+	msgs     messageLog // the service's message log
 	title    string
 	base     string
 	agentURL string
@@ -84,7 +85,7 @@ func newConsole(auth *Auth, title string, o Options) (*console, error) {
 	if c.agentURL == "" {
 		c.agentURL = DefaultAgentURL
 	}
-	agentOrigin, err := caagent.NormalizeOrigin(c.agentURL)
+	agentOrigin, err := bidderauth.NormalizeOrigin(c.agentURL)
 	if err != nil {
 		return nil, fmt.Errorf("web: agent URL: %w", err)
 	}

@@ -30,6 +30,7 @@ func testConsole(t *testing.T) (*httptest.Server, *Auth, *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.msgs = storeMessages{store.NewMessageLog(db)}
 	c.nav = []NavItem{{"/", "首页", Viewer}, {"/messages", "报文日志", Viewer}, {"/users", "账号", Admin}}
 	c.handle("GET /{$}", Viewer, func(w http.ResponseWriter, r *http.Request, s *Session) error {
 		c.render(w, r, s, 200, "error", "首页", "home of "+s.Subject)
@@ -50,6 +51,20 @@ func testConsole(t *testing.T) (*httptest.Server, *Auth, *store.DB) {
 	t.Cleanup(srv.Close)
 	return srv, a, db
 }
+
+// storeMessages is a service's message log for the machinery alone.
+type storeMessages struct{ l *store.MessageLog }
+
+func (m storeMessages) Messages(ctx context.Context, f store.LogFilter) ([]store.LogEntry, error) {
+	return m.l.List(ctx, f)
+}
+func (m storeMessages) Message(ctx context.Context, id int64) (*store.LogEntry, error) {
+	return m.l.Get(ctx, id)
+}
+func (m storeMessages) VerifyMessages(ctx context.Context) (*store.ChainBreak, error) {
+	return m.l.VerifyChain(ctx)
+}
+func (m storeMessages) MessagePeers(ctx context.Context) ([]string, error) { return m.l.Peers(ctx) }
 
 type browser struct {
 	t    *testing.T

@@ -38,6 +38,7 @@ func Institution(ctx context.Context, svc *institution.Service, o Options, ao ..
 	if err != nil {
 		return nil, err
 	}
+	c.msgs = svc
 	ic := &InstitutionConsole{console: c, svc: svc, roots: svc.TrustRoots().Pool()}
 	c.nav = []NavItem{
 		{"/", "概览", Viewer},

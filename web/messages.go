@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -26,7 +27,14 @@ type messageFilter struct {
 	ApplyNo, Interface, Peer, Direction, Result string
 }
 
-func (c *console) messageLog() *store.MessageLog { return store.NewMessageLog(c.auth.db) }
+// messageLog is what the message log pages ask of the service: both
+// platform.Service and institution.Service answer it.
+type messageLog interface {
+	Messages(ctx context.Context, f store.LogFilter) ([]store.LogEntry, error)
+	Message(ctx context.Context, id int64) (*store.LogEntry, error)
+	VerifyMessages(ctx context.Context) (*store.ChainBreak, error)
+	MessagePeers(ctx context.Context) ([]string, error)
+}
 
 func (c *console) messagesPage(w http.ResponseWriter, r *http.Request, s *Session) error {
 	q := r.URL.Query()
@@ -41,11 +49,15 @@ func (c *console) messagesPage(w http.ResponseWriter, r *http.Request, s *Sessio
 		lf.OK = &b
 	}
 	lf.Before, _ = strconv.ParseInt(q.Get("before"), 10, 64)
-	entries, err := c.messageLog().List(r.Context(), lf)
+	entries, err := c.msgs.Messages(r.Context(), lf)
 	if err != nil {
 		return err
 	}
-	v := messagesView{Entries: entries, F: f, Interfaces: protocol.Interfaces, Peers: c.peers()}
+	peers, err := c.msgs.MessagePeers(r.Context())
+	if err != nil {
+		return err
+	}
+	v := messagesView{Entries: entries, F: f, Interfaces: protocol.Interfaces, Peers: peers}
 	if len(entries) == lf.Limit {
 		v.More = entries[len(entries)-1].ID
 	}
@@ -60,7 +72,7 @@ func (c *console) message(r *http.Request) (*store.LogEntry, error) {
 	if err != nil {
 		return nil, errStatus(http.StatusNotFound, "报文 %q 不存在", r.PathValue("id"))
 	}
-	e, err := c.messageLog().Get(r.Context(), id)
+	e, err := c.msgs.Message(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errStatus(http.StatusNotFound, "报文 %d 不存在", id)
 	}
@@ -103,7 +115,7 @@ func (c *console) messageBody(w http.ResponseWriter, r *http.Request, s *Session
 
 func (c *console) verifyChain(w http.ResponseWriter, r *http.Request, s *Session) error {
 	return c.act(w, r, s, "messages.verify", "message_log", c.base+"/messages", func() (string, error) {
-		brk, err := c.messageLog().VerifyChain(r.Context())
+		brk, err := c.msgs.VerifyMessages(r.Context())
 		if err != nil {
 			return "", err
 		}
@@ -112,21 +124,4 @@ func (c *console) verifyChain(w http.ResponseWriter, r *http.Request, s *Session
 		}
 		return "报文日志哈希链完整（SM3）", nil
 	})
-}
-
-// peers lists the peer names seen in the message log, for the filter.
-func (c *console) peers() []string {
-	rows, err := c.auth.db.Query(`SELECT DISTINCT peer FROM message_log WHERE peer <> '' ORDER BY peer`)
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if rows.Scan(&p) == nil {
-			out = append(out, p)
-		}
-	}
-	return out
 }

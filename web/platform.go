@@ -21,7 +21,6 @@ import (
 	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/web/caagent"
 )
 
 // PlatformConsole is the trading centre's console: the bidder portal
@@ -54,6 +53,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 	if err != nil {
 		return nil, err
 	}
+	c.msgs = svc
 	pc := &PlatformConsole{console: c, svc: svc, roots: svc.TrustRoots().Pool()}
 	if pub := svc.Config().Listen.PublicURL; pub != "" {
 		if pc.origin, err = bidderauth.OriginOf(pub); err != nil {
@@ -237,9 +237,9 @@ func (pc *PlatformConsole) caLogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "", "证书无法解析："+err.Error())
 		return
 	}
-	code := caagent.CreditCode(presented)
-	if code == "" {
-		fail(http.StatusUnauthorized, presented.Subject.CommonName, "证书未载明统一社会信用代码 (the certificate has no credit code in Subject SERIALNUMBER)")
+	code, err := pc.svc.CreditCode(presented)
+	if err != nil {
+		fail(http.StatusUnauthorized, presented.Subject.CommonName, "证书未载明统一社会信用代码 ("+err.Error()+")")
 		return
 	}
 	b, err := pc.svc.Bidder(ctx, code)

@@ -10,7 +10,7 @@ import (
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
 )
@@ -117,7 +117,7 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 		return fmt.Errorf("--driver must be manual or baohan, got %q", k.Driver)
 	}
 	if *bidderDir != "" {
-		id, err := testca.LoadIdentity(*bidderDir, *bidderName)
+		id, err := pki.LoadIdentity(*bidderDir, *bidderName)
 		if err != nil {
 			return fmt.Errorf("--bidder: %w", err)
 		}
@@ -127,7 +127,7 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 		return errors.New("--admin-url needs --bidder-dir and --bidder: a bidder whose CA the platform trusts (baohan ca issue --role bidder)")
 	}
 	if sealDir != "" {
-		id, err := testca.LoadIdentity(sealDir, sealName)
+		id, err := pki.LoadIdentity(sealDir, sealName)
 		if err != nil {
 			return fmt.Errorf("--seal: %w", err)
 		}

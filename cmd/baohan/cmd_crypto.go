@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/emmansun/gmsm/sm2"
 )
 
@@ -33,9 +33,11 @@ func init() {
 	register(&command{
 		Name:    "ca issue",
 		Summary: "issue an SM2 certificate and key from the test CA (bidder, institution seal, platform)",
-		Usage: "ca issue --dir DIR --name NAME --role bidder|institution|platform [--credit-code CODE]\n\n" +
+		Usage: "ca issue --dir DIR --name NAME --role bidder|institution|platform [--credit-code CODE] [--credit-code-in PLACE]\n\n" +
 			"Writes DIR/NAME.key.pem (PKCS#8, 0600) and DIR/NAME.cert.pem. Bidder and institution\n" +
-			"certificates carry the 统一社会信用代码 in Subject SERIALNUMBER (generated when not given).",
+			"certificates carry the 统一社会信用代码 (generated when not given; a given one must be\n" +
+			"valid) in Subject SERIALNUMBER, or where --credit-code-in puts it as other CAs do:\n" +
+			"cn (CFCA: 041@N<code>@<name>@00000001), ou, or ext:OID (e.g. ext:1.2.156.10260.4.1.4).",
 		Run: runCAIssue,
 	})
 	register(&command{
@@ -101,12 +103,12 @@ func runCAInit(ctx context.Context, env *Env, args []string) error {
 	if err := required("dir", *dir); err != nil {
 		return err
 	}
-	ca, err := testca.Init(*dir)
+	ca, err := pki.Init(*dir)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s and %s (%s, valid until %s)\n",
-		filepath.Join(*dir, testca.CACertFile), filepath.Join(*dir, testca.CAKeyFile),
+		filepath.Join(*dir, pki.CACertFile), filepath.Join(*dir, pki.CAKeyFile),
 		ca.Cert.Subject.CommonName, ca.Cert.NotAfter.Format("2006-01-02"))
 	return nil
 }
@@ -116,24 +118,29 @@ func runCAIssue(ctx context.Context, env *Env, args []string) error {
 	dir := fs.String("dir", "", "the CA directory (from ca init); the files are written there")
 	name := fs.String("name", "", "subject name and file name stem")
 	role := fs.String("role", "", "bidder, institution or platform")
-	code := fs.String("credit-code", "", "统一社会信用代码 for Subject SERIALNUMBER")
+	code := fs.String("credit-code", "", "the 统一社会信用代码 (default: a generated one)")
+	codeIn := fs.String("credit-code-in", "serialnumber", "where the certificate carries the code: serialnumber | cn | ou | ext:OID")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if err := required("dir", *dir, "name", *name, "role", *role); err != nil {
 		return err
 	}
-	r, err := testca.ParseRole(*role)
+	r, err := pki.ParseRole(*role)
 	if err != nil {
 		return err
 	}
-	ca, err := testca.Load(*dir)
+	ca, err := pki.Load(*dir)
 	if err != nil {
 		return err
 	}
-	var opts []testca.Option
+	in, err := pki.ParseCreditCodeIn(*codeIn)
+	if err != nil {
+		return fmt.Errorf("--credit-code-in: %w", err)
+	}
+	opts := []pki.Option{pki.WithCreditCodeIn(in)}
 	if *code != "" {
-		opts = append(opts, testca.WithCreditCode(*code))
+		opts = append(opts, pki.WithCreditCode(*code))
 	}
 	id, err := ca.IssueToDir(*dir, *name, r, opts...)
 	if err != nil {
@@ -144,7 +151,7 @@ func runCAIssue(ctx context.Context, env *Env, args []string) error {
 		extra = ", credit code " + id.CreditCode
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s and %s (%s%s, public key %s)\n",
-		filepath.Join(*dir, testca.KeyFile(*name)), filepath.Join(*dir, testca.CertFile(*name)),
+		filepath.Join(*dir, pki.KeyFile(*name)), filepath.Join(*dir, pki.CertFile(*name)),
 		id.Role, extra, gm.PublicKeyHex(&id.Key.PublicKey))
 	return nil
 }

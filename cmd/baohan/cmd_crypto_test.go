@@ -103,6 +103,14 @@ func TestCryptoCACommands(t *testing.T) {
 	cryptoFail(t, "exists", "ca", "issue", "--dir", dir, "--name", "bidder1", "--role", "bidder")
 	cryptoFail(t, "ca init", "ca", "issue", "--dir", t.TempDir(), "--name", "x", "--role", "bidder")
 	cryptoFail(t, "unexpected argument", "ca", "init", "--dir", dir, "extra")
+	cryptoFail(t, "check character", "ca", "issue", "--dir", dir, "--name", "x", "--role", "bidder", "--credit-code", "91350100M000100Y44")
+	cryptoFail(t, "--credit-code-in", "ca", "issue", "--dir", dir, "--name", "x", "--role", "bidder", "--credit-code-in", "o")
+	// A bidder certificate as CFCA writes them: the code in the CN.
+	cryptoOK(t, "", "ca", "issue", "--dir", dir, "--name", "cfca", "--role", "bidder", "--credit-code", "91350100M000100Y43", "--credit-code-in", "cn")
+	cfca, err := testca.LoadIdentity(dir, "cfca")
+	if err != nil || cfca.CreditCode != "91350100M000100Y43" || cfca.Cert.Subject.CommonName != "041@N91350100M000100Y43@cfca@00000001" || cfca.Cert.Subject.SerialNumber != "" {
+		t.Errorf("--credit-code-in cn: %+v, %v", cfca, err)
+	}
 }
 
 func TestCryptoHelp(t *testing.T) {

@@ -12,11 +12,11 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/render"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 // The OFD tools: verify the seals of a guarantee, show what a document
@@ -341,21 +341,21 @@ func runOFDSample(ctx context.Context, env *Env, args []string) error {
 	if err := required("dir", *dir, "out", *outFile); err != nil {
 		return err
 	}
-	ca, err := testca.Load(*dir)
+	ca, err := pki.Load(*dir)
 	if err != nil {
 		return err
 	}
 	var parties [2]guarantee.Party
 	for i, p := range []struct {
 		name string
-		role testca.Role
-	}{{*instName, testca.Institution}, {*bidderName, testca.Bidder}} {
+		role pki.Role
+	}{{*instName, pki.Institution}, {*bidderName, pki.Bidder}} {
 		id, issued, err := ca.LoadOrIssue(*dir, p.name, p.role)
 		if err != nil {
 			return err
 		}
 		if issued {
-			fmt.Fprintf(env.Stderr, "issued %s certificate %s\n", p.role, filepath.Join(*dir, testca.CertFile(p.name)))
+			fmt.Fprintf(env.Stderr, "issued %s certificate %s\n", p.role, filepath.Join(*dir, pki.CertFile(p.name)))
 		}
 		parties[i] = guarantee.Party{Key: id.Key, Cert: id.Cert}
 	}
@@ -372,7 +372,7 @@ func runOFDSample(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %s, %d bytes, sealed by %s, agreement signed by %s attached\n", *outFile, form, len(doc),
 		parties[0].Cert.Subject.CommonName, parties[1].Cert.Subject.CommonName)
-	fmt.Fprintf(env.Stdout, "check it: baohan ofd verify %s --roots %s\n", *outFile, filepath.Join(*dir, testca.CACertFile))
+	fmt.Fprintf(env.Stdout, "check it: baohan ofd verify %s --roots %s\n", *outFile, filepath.Join(*dir, pki.CACertFile))
 	return nil
 }
 

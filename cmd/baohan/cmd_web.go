@@ -14,6 +14,7 @@ import (
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/web"
 	"github.com/baohan-dev/baohan/web/caagent"
@@ -45,6 +46,7 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	certFile := fs.String("cert", "", "the bidder's certificate (PEM)")
 	addr := fs.String("addr", "127.0.0.1:17650", "loopback address to answer on")
 	layout := fs.String("layout", "c1c3c2", "SM2 ciphertext layout of digital envelopes: c1c3c2 | c1c2c3 | asn1")
+	codeIn := fs.String("credit-code-in", "serialnumber", "where the bidder's CA puts the 统一社会信用代码 in the certificate: serialnumber | cn | ou | ext:OID")
 	var origins stringList
 	fs.Var(&origins, "origin", "an origin (scheme://host:port) whose pages may use the agent; repeat for the platform and each institution")
 	unattended := fs.Bool("unattended", false, "sign and open without asking the person (demos and tests only; by default the agent asks on its terminal before each use of the key)")
@@ -66,13 +68,21 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--layout: %w", err)
 	}
+	in, err := pki.ParseCreditCodeIn(*codeIn)
+	if err != nil {
+		return fmt.Errorf("--credit-code-in: %w", err)
+	}
 	key, cert, err := caagent.LoadFiles(*keyFile, *certFile)
 	if err != nil {
 		return err
 	}
+	code, err := pki.CreditCode(cert, in)
+	if err != nil {
+		code = "no credit code: " + err.Error()
+	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	cfg := caagent.Config{
-		Key: key, Cert: cert, Origins: origins, Layout: l,
+		Key: key, Cert: cert, Origins: origins, Layout: l, CreditCodeIn: in,
 		Logger: logger, ConfirmTimeout: *confirmTimeout, Unattended: *unattended,
 	}
 	if !*unattended {
@@ -94,7 +104,7 @@ func runCAAgent(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "CA agent for %s (%s) at http://%s, for pages of %s\n",
-		cert.Subject.CommonName, caagent.CreditCode(cert), ln.Addr(), strings.Join(origins, ", "))
+		cert.Subject.CommonName, code, ln.Addr(), strings.Join(origins, ", "))
 	if *unattended {
 		fmt.Fprintln(env.Stdout, "unattended: signs and opens without asking (--unattended; for demos and tests only)")
 	} else {

@@ -39,7 +39,7 @@ func bidderFiles(t *testing.T, dir string) (keyFile, certFile string) {
 	}
 	tmpl := &smx509.Certificate{
 		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "某某建设有限公司", SerialNumber: "91110000MA01ABCDE1"},
+		Subject:      pkix.Name{CommonName: "某某建设有限公司", SerialNumber: "91110000MA01ABCDEX"},
 		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 	}
 	der, err := smx509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
@@ -114,7 +114,7 @@ const agentChallenge = `{"challenge":"0123456789abcdef0123","purpose":"instituti
 
 func TestCAAgentCommand(t *testing.T) {
 	base, out := startCAAgent(t, strings.NewReader(""), "--unattended")
-	if resp, m := caAgentCall(t, "GET", base+"/v1/cert", "https://fi.example.cn", ""); resp.StatusCode != 200 || m["creditcode"] != "91110000MA01ABCDE1" {
+	if resp, m := caAgentCall(t, "GET", base+"/v1/cert", "https://fi.example.cn", ""); resp.StatusCode != 200 || m["creditcode"] != "91110000MA01ABCDEX" {
 		t.Errorf("allowed origin: %d %v", resp.StatusCode, m)
 	}
 	if resp, m := caAgentCall(t, "GET", base+"/v1/cert", "https://evil.example", ""); resp.StatusCode != 403 || m["error"] == "" {

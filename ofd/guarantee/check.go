@@ -15,6 +15,7 @@ import (
 
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 // Rules a received guarantee is checked against (Violation.Rule), in the
@@ -58,6 +59,11 @@ type Expectation struct {
 	// Bidder says whether cert is the bidder's (nil error). Nil: the
 	// agreement is not looked for.
 	Bidder func(cert *smx509.Certificate) error
+	// CreditCode reads the 统一社会信用代码 of a signer's certificate,
+	// for the verdict and the refusals (the platform reads it where the
+	// CA that issued the certificate puts it). Nil: Subject SERIALNUMBER
+	// (pki.CreditCode with pki.InSerialNumber).
+	CreditCode func(cert *smx509.Certificate) (string, error)
 	// CipherSM3 is the SM3 (hex) of the ciphertext guarantee accepted for
 	// the application; for filetype 2, an attached 密文保函.ofd must be it.
 	// Empty: not checked.
@@ -150,7 +156,7 @@ func Check(pkg *ofd.Package, e Expectation) (*Verdict, error) {
 		for _, s := range rep.Signatures {
 			if err := e.Institution(s.SignerCert); err != nil {
 				return v, violation(RuleSealer, "seal %s (%s) is signed with %s, which is not the institution's seal: %v",
-					s.ID, s.Path, describeCert(s.SignerCert), err)
+					s.ID, s.Path, e.describeCert(s.SignerCert), err)
 			}
 		}
 	}
@@ -234,9 +240,9 @@ func checkAgreement(pkg *ofd.Package, a *ofd.Attachment, e Expectation) (*Signed
 	for _, s := range rep.Signatures {
 		err := e.Bidder(s.SignerCert)
 		if err == nil {
-			return &SignedAgreement{Attachment: a.Name, Signer: s.Signer, SignerCode: strings.TrimSpace(s.SignerCert.Subject.SerialNumber), Seals: rep}, nil
+			return &SignedAgreement{Attachment: a.Name, Signer: s.Signer, SignerCode: e.creditCode(s.SignerCert), Seals: rep}, nil
 		}
-		others = append(others, fmt.Sprintf("signature %s is by %s: %v", s.ID, describeCert(s.SignerCert), err))
+		others = append(others, fmt.Sprintf("signature %s is by %s: %v", s.ID, e.describeCert(s.SignerCert), err))
 	}
 	return nil, fmt.Errorf("not signed by the bidder (%s)", strings.Join(others, "; "))
 }
@@ -301,13 +307,23 @@ func sealFailure(rep *ses.Report, err error) string {
 	return ""
 }
 
+// creditCode is the credit code of c as e reads it, "" for none.
+func (e *Expectation) creditCode(c *smx509.Certificate) string {
+	read := e.CreditCode
+	if read == nil {
+		read = func(c *smx509.Certificate) (string, error) { return pki.CreditCode(c, pki.InSerialNumber) }
+	}
+	code, _ := read(c)
+	return code
+}
+
 // describeCert names a certificate in a refusal: subject, credit code,
 // serial number and issuer.
-func describeCert(c *smx509.Certificate) string {
+func (e *Expectation) describeCert(c *smx509.Certificate) string {
 	if c == nil {
 		return "no certificate"
 	}
-	code := strings.TrimSpace(c.Subject.SerialNumber)
+	code := e.creditCode(c)
 	if code == "" {
 		code = "none"
 	}

@@ -181,7 +181,7 @@ func sm3Hex(b []byte) string {
 func TestCheck(t *testing.T) {
 	pki := ofdtest.NewPKI(t)
 	is := issuer{t: t, pki: pki, seals: map[*smx509.Certificate]*ses.Seal{}}
-	other := pki.Issue(t, "另一家建设有限公司", "91330000MA00OTHER", 9)
+	other := pki.Issue(t, "另一家建设有限公司", "91330000MA00THER0L", 9)
 	const applyNo, baohanNo = "SQ202611270001", "BH20261127000123"
 
 	signed := is.agreement(&pki.Bidder, applyNo, 0)
@@ -244,13 +244,13 @@ func TestCheck(t *testing.T) {
 		{name: "content added after the seal", doc: addAfter(t, cipher, "Doc_0/Res/追加.xml"), e: expect(1),
 			rule: guarantee.RuleCoverage, want: []string{"/Doc_0/Res/追加.xml"}},
 		{name: "sealed with the bidder's certificate", doc: is.cipher(signed, &pki.Bidder), e: expect(1),
-			rule: guarantee.RuleSealer, want: []string{"测试建设工程有限公司", "91330000MA00TEST02", "not the pinned seal certificate"}},
+			rule: guarantee.RuleSealer, want: []string{"测试建设工程有限公司", "91330000MA00TET02F", "not the pinned seal certificate"}},
 		{name: "no agreement", doc: noAgreement, e: expect(1),
 			rule: guarantee.RuleAgreement, want: []string{"no OFD attachment"}},
 		{name: "the agreement unsigned", doc: is.cipher(is.agreement(nil, applyNo, 0), &pki.Institution), e: expect(1),
 			rule: guarantee.RuleAgreement, want: []string{guarantee.AgreementAttachmentName, "carries no seal"}},
 		{name: "the agreement signed by another", doc: is.cipher(is.agreement(&other, applyNo, 0), &pki.Institution), e: expect(1),
-			rule: guarantee.RuleAgreement, want: []string{"not signed by the bidder", "91330000MA00OTHER", "the bidder is 91330000MA00TEST02"}},
+			rule: guarantee.RuleAgreement, want: []string{"not signed by the bidder", "91330000MA00THER0L", "the bidder is 91330000MA00TET02F"}},
 		{name: "another application's agreement", doc: is.cipher(is.agreement(&pki.Bidder, "SQ-OTHER", 0), &pki.Institution), e: expect(1),
 			rule: guarantee.RuleAgreement, want: []string{"the agreement's applyno", "SQ-OTHER", applyNo}},
 		{name: "an agreement too large to read", doc: cipher, e: with(1, func(e *guarantee.Expectation) { e.MaxAgreementSize = 1 << 10 }),

@@ -11,6 +11,7 @@ import (
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 // Party is who signs in Sample: a key and its certificate, whose Subject
@@ -37,7 +38,8 @@ func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, e
 	rate := decimal.RequireFromString("0.005")
 	stamp := now.Format("20060102150405")
 	instName, bidderName := institution.Cert.Subject.CommonName, bidder.Cert.Subject.CommonName
-	instCode, bidderCode := institution.Cert.Subject.SerialNumber, bidder.Cert.Subject.SerialNumber
+	instCode, _ := pki.CreditCode(institution.Cert, pki.InSerialNumber)
+	bidderCode, _ := pki.CreditCode(bidder.Cert, pki.InSerialNumber)
 
 	agr, err := BuildAgreement(AgreementData{
 		AgreementNo: "XY" + stamp, ApplyNo: "SQ" + stamp,

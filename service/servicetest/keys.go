@@ -10,11 +10,15 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
+
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/transport"
 )
@@ -119,6 +123,20 @@ func CommonEffects[C, S any](common func(*C) *config.Common, firstPeer func(*C) 
 	out := map[string]E{
 		"trust_roots": {Set: cm(func(t testing.TB, c *config.Common) { c.TrustRoots = append(c.TrustRoots, newCAFile(t)) }),
 			Seen: func(s S) any { return core(s).Roots.Len() }},
+		"trust_root.file": {Set: cm(func(t testing.TB, c *config.Common) {
+			c.TrustRoot = append(c.TrustRoot, config.TrustRoot{File: newCAFile(t)})
+		}),
+			Seen: func(s S) any { return core(s).Roots.Len() }},
+		// Where the certificates of a CA configured in [[trust_root]] are
+		// read for the credit code.
+		"trust_root.credit_code_in": {Set: cm(func(t testing.TB, c *config.Common) {
+			caPEM, _ := keysCA()
+			file := filepath.Join(t.TempDir(), "ca.pem")
+			if err := os.WriteFile(file, caPEM, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c.TrustRoot = append(c.TrustRoot, config.TrustRoot{File: file, CreditCodeIn: pki.InCN})
+		}), Seen: func(s S) any { _, leaf := keysCA(); return core(s).CreditCodes.In(leaf).String() }},
 		"timestamp_window": {Set: func(t testing.TB, c *C) {
 			common(c).TimestampWindow = d(3 * time.Minute)
 			firstPeer(c).TimestampWindow = config.Duration{} // so that the peer takes the service's
@@ -285,6 +303,20 @@ func adminSeen[S any](handler func(S) http.Handler) func(S) any {
 		return rec.Code
 	}
 }
+
+// keysCA is a CA's certificate (PEM) and a certificate it issued, made
+// once for the effect of trust_root.credit_code_in.
+var keysCA = sync.OnceValues(func() ([]byte, *smx509.Certificate) {
+	ca, err := pki.New("trust_root CA")
+	if err != nil {
+		panic(err)
+	}
+	id, err := ca.Issue("某某公司", pki.Bidder)
+	if err != nil {
+		panic(err)
+	}
+	return ca.CertPEM(), id.Cert
+})
 
 // newCAFile writes the certificate of a new test CA.
 func newCAFile(t testing.TB) string {

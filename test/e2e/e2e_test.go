@@ -56,7 +56,7 @@ func testGuaranteeLife(t *testing.T, platDB, instDB string) {
 	opening := time.Now().Add(4 * time.Second).Truncate(time.Second).Add(time.Second)
 	const sectionName = "城南污水处理厂提标改造工程施工"
 	sec := platform.SectionInput{No: "BD-E2E-0001", Name: sectionName, Tenderer: "某市城市建设投资集团有限公司",
-		TendererCode: "91330100MA2CITY01A", BondAmount: decimal.RequireFromString("800000.00"), KaibiaoTime: opening}
+		TendererCode: "91330100MA2CTY001W", BondAmount: decimal.RequireFromString("800000.00"), KaibiaoTime: opening}
 	if _, err := p.RegisterSection(ctx, sec); err != nil {
 		t.Fatal(err)
 	}

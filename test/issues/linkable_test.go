@@ -28,7 +28,7 @@ import (
 func TestProjectFieldsNotLinkable(t *testing.T) {
 	s := stack.Start(t, stack.Options{Quiet: true})
 	ctx := context.Background()
-	other, err := s.PKI.CA.Issue("另一家建设有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BIDD02"))
+	other, err := s.PKI.CA.Issue("另一家建设有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BDD027"))
 	if err != nil {
 		t.Fatal(err)
 	}

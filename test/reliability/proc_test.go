@@ -429,7 +429,7 @@ func (pr *pair) apply(kaibiao time.Time) string {
 		t.Fatalf("register bidder: HTTP %d", st)
 	}
 	if st := admin(t, pr.plat.url, stack.PlatformAdmin, "POST", "/api/sections", map[string]any{"section_no": "BD-2026-0001",
-		"name": "城南污水处理厂提标改造工程施工", "tenderer": "某市城市建设投资集团有限公司", "tenderer_code": "91330100MA2CITY01A",
+		"name": "城南污水处理厂提标改造工程施工", "tenderer": "某市城市建设投资集团有限公司", "tenderer_code": "91330100MA2CTY001W",
 		"bond_amount": "800000.00", "kaibiaotime": kaibiao}, &struct{}{}); st != 200 && st != 201 {
 		t.Fatalf("register section: HTTP %d", st)
 	}

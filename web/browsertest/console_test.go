@@ -144,7 +144,7 @@ func TestCALogin(t *testing.T) {
 	}
 
 	// Refusals.
-	other, err := testcaIssue(st, "另一家建设有限公司", "91110000MA01BIDD02")
+	other, err := testcaIssue(st, "另一家建设有限公司", "91110000MA01BDD027")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,11 +231,11 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 	}
 
 	// Another registered bidder cannot see the application.
-	other, err := testcaIssue(st, "另一家建设有限公司", "91110000MA01BIDD02")
+	other, err := testcaIssue(st, "另一家建设有限公司", "91110000MA01BDD027")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Platform.RegisterBidder(ctx, platform.BidderInput{Name: "另一家建设有限公司", CreditCode: "91110000MA01BIDD02", CertPEM: string(other.CertPEM)}); err != nil {
+	if _, err := st.Platform.RegisterBidder(ctx, platform.BidderInput{Name: "另一家建设有限公司", CreditCode: "91110000MA01BDD027", CertPEM: string(other.CertPEM)}); err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, st.PlatformURL)

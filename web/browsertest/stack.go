@@ -33,7 +33,7 @@ const (
 	PlatformName    = "某市公共资源交易中心"
 	InstitutionName = "华夏融资担保有限公司"
 	BidderName      = "某某建设工程有限公司"
-	BidderCode      = "91110000MA01BIDD01"
+	BidderCode      = "91110000MA01BDD014"
 	SectionNo       = "BD-2026-0137"
 	SectionName     = "城南污水处理厂提标改造工程施工"
 	Product         = "投标保函（见索即付）"
@@ -115,7 +115,7 @@ func Start(t testing.TB) *Stack {
 			TrustRoots: []string{caFile},
 			Outbox:     config.Outbox{Poll: fast},
 		},
-		Institution: institution.Identity{Name: InstitutionName, CreditCode: "91330100MA2HXDB01X",
+		Institution: institution.Identity{Name: InstitutionName, CreditCode: "91330100MA2HXDB01L",
 			SealCert: filepath.Join(dir, InstitutionName+".cert.pem"), SealKey: filepath.Join(dir, InstitutionName+".key.pem"), Prefix: "HXDB"},
 		Underwrite: institution.Underwriting{Mode: institution.ModeManual, MaxBond: "5000000"},
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
@@ -159,7 +159,7 @@ func Start(t testing.TB) *Stack {
 	_, err = psvc.RegisterBidder(ctx, platform.BidderInput{Name: BidderName, CreditCode: BidderCode, CertPEM: string(bidder.CertPEM)})
 	must(err)
 	sections := []platform.SectionInput{
-		{No: SectionNo, Name: SectionName, Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CITY01A",
+		{No: SectionNo, Name: SectionName, Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CTY001W",
 			BondAmount: decimal.RequireFromString("800000.00"), KaibiaoTime: time.Now().Add(72 * time.Hour).Truncate(time.Hour)},
 		{No: "BD-2026-0142", Name: "滨江学校新建工程监理", Tenderer: "某市教育局", TendererCode: "11330100MB1EDU001B",
 			BondAmount: decimal.RequireFromString("50000.00"), KaibiaoTime: time.Now().Add(120 * time.Hour).Truncate(time.Hour)},

@@ -53,6 +53,7 @@ import (
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/internal/httpjson"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 // SignFunc seals an OFD document with the bidder's key and certificate
@@ -65,6 +66,10 @@ type Config struct {
 	Cert    *smx509.Certificate
 	Origins []string        // exact origins (scheme://host[:port]) allowed to call the agent
 	Layout  gm.CipherLayout // SM2 ciphertext layout of envelopes when the page names none
+	// CreditCodeIn is where the bidder's CA puts the 统一社会信用代码 in
+	// Cert (default Subject SERIALNUMBER), as the services' [[trust_root]]
+	// credit_code_in says for that CA.
+	CreditCodeIn pki.CreditCodeIn
 	// SignAgreement seals the agreement OFD (default SignOFD).
 	SignAgreement SignFunc
 	Logger        *slog.Logger
@@ -88,6 +93,7 @@ type Agent struct {
 	key     *sm2.PrivateKey
 	cert    *smx509.Certificate
 	certPEM string
+	code    string // the credit code in cert, "" when none is found
 	origins map[string]bool
 	layout  gm.CipherLayout
 	sign    SignFunc
@@ -133,6 +139,14 @@ func New(cfg Config) (*Agent, error) {
 	if a.confirmTimeout <= 0 {
 		a.confirmTimeout = DefaultConfirmTimeout
 	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	code, err := pki.CreditCode(cfg.Cert, cfg.CreditCodeIn)
+	if err != nil {
+		a.log.Warn("ca agent: the certificate's credit code is not found; the services will refuse what the key signs unless they read it elsewhere (credit_code_in)", "err", err)
+	}
+	a.code = code
 	for _, o := range cfg.Origins {
 		n, err := NormalizeOrigin(o)
 		if err != nil {
@@ -142,9 +156,6 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if a.sign == nil {
 		a.sign = SignOFD
-	}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = 32 << 20
@@ -294,7 +305,7 @@ func (a *Agent) handleCert(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, CertInfo{
 		Cert:       a.certPEM,
 		Subject:    a.cert.Subject.CommonName,
-		CreditCode: CreditCode(a.cert),
+		CreditCode: a.code,
 		NotAfter:   a.cert.NotAfter.UTC().Format(time.RFC3339),
 	})
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 func mustOpen(t *testing.T, doc []byte) *ofd.Package {
@@ -65,7 +66,7 @@ func selfSigned(t *testing.T, name, code string) (*sm2.PrivateKey, *smx509.Certi
 
 func newAgent(t *testing.T) (*Agent, *sm2.PrivateKey, *smx509.Certificate) {
 	t.Helper()
-	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDE1")
+	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDEX")
 	a, err := New(Config{
 		Key: key, Cert: cert, Origins: []string{origin + "/", "https://fi.example.cn"}, Unattended: true,
 		SignAgreement: func(ctx context.Context, ofd []byte, k *sm2.PrivateKey, c *smx509.Certificate) ([]byte, error) {
@@ -210,7 +211,7 @@ func TestCert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Equal(cert) || ci.CreditCode != "91110000MA01ABCDE1" || ci.Subject != "某某建设有限公司" {
+	if !got.Equal(cert) || ci.CreditCode != "91110000MA01ABCDEX" || ci.Subject != "某某建设有限公司" {
 		t.Fatalf("cert info %+v", ci)
 	}
 }
@@ -394,8 +395,8 @@ func TestServe(t *testing.T) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-func TestLoadFilesAndCreditCode(t *testing.T) {
-	key, cert := selfSigned(t, "A", "91110000MA01ABCDE1")
+func TestLoadFiles(t *testing.T) {
+	key, cert := selfSigned(t, "A", "91110000MA01ABCDEX")
 	pk, err := gm.MarshalPrivateKeyPEM(key)
 	if err != nil {
 		t.Fatal(err)
@@ -410,13 +411,46 @@ func TestLoadFilesAndCreditCode(t *testing.T) {
 	if _, _, err := LoadFiles(filepath.Join(dir, "c.pem"), filepath.Join(dir, "c.pem")); err == nil || !strings.Contains(err.Error(), "c.pem") {
 		t.Errorf("a certificate as the key: %v", err)
 	}
-	if CreditCode(cert) != "91110000MA01ABCDE1" {
-		t.Error("credit code")
+}
+
+// TestCertCreditCodeIn: GET /v1/cert names the credit code where the
+// bidder's CA puts it (Config.CreditCodeIn), and none when it is not
+// there.
+func TestCertCreditCodeIn(t *testing.T) {
+	ca, err := pki.New("某CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const code = "91110000MA01ABCDEX"
+	for _, tt := range []struct {
+		issued, read pki.CreditCodeIn
+		want         string
+	}{
+		{pki.InSerialNumber, pki.InSerialNumber, code},
+		{pki.InCN, pki.InCN, code},
+		{pki.InOU, pki.InOU, code},
+		{pki.InExtension(pki.OIDOrganizationCode), pki.InExtension(pki.OIDOrganizationCode), code},
+		{pki.InCN, pki.InSerialNumber, ""},
+		{pki.InSerialNumber, pki.InCN, ""},
+	} {
+		id, err := ca.Issue("某某建设有限公司", pki.Bidder, pki.WithCreditCode(code), pki.WithCreditCodeIn(tt.issued))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(Config{Key: id.Key, Cert: id.Cert, Origins: []string{origin}, Unattended: true, CreditCodeIn: tt.read})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ci CertInfo
+		w := call{"GET", "/v1/cert", "h:1", origin, "", ""}.do(a.Handler("h:1"))
+		if err := json.Unmarshal(w.Body.Bytes(), &ci); err != nil || ci.CreditCode != tt.want {
+			t.Errorf("issued in %s, read in %s: credit code %q (%v), want %q", tt.issued, tt.read, ci.CreditCode, err, tt.want)
+		}
 	}
 }
 
 func TestSignOFD(t *testing.T) {
-	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDE1")
+	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDEX")
 	b := ofd.NewBuilder(ofd.Info{Title: "保函委托协议", Created: time.Now()})
 	f := b.Font("宋体", "SimSun")
 	b.AddPage().Text(20, 30, ofd.TextStyle{Font: f, Size: 5}, "保函委托协议")

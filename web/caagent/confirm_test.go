@@ -26,7 +26,7 @@ import (
 // person allows it, and shows what it is asked (kind, origin, purpose,
 // challenge, application, document).
 func TestAttended(t *testing.T) {
-	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDE1")
+	key, cert := selfSigned(t, "某某建设有限公司", "91110000MA01ABCDEX")
 	var (
 		mu     sync.Mutex
 		asked  []Operation

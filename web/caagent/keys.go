@@ -33,10 +33,6 @@ func LoadFiles(keyFile, certFile string) (*sm2.PrivateKey, *smx509.Certificate, 
 	return key, cert, nil
 }
 
-// CreditCode returns the 统一社会信用代码 a bidder or institution
-// certificate carries in Subject SERIALNUMBER (OID 2.5.4.5), or "".
-func CreditCode(c *smx509.Certificate) string { return c.Subject.SerialNumber }
-
 func certPEM(c *smx509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }

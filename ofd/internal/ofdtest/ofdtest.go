@@ -50,7 +50,7 @@ func Fixture(t testing.TB, name string) []byte {
 }
 
 // PKI is a throw-away SM2 CA with an institution and a bidder, for tests
-// that must not depend on gm/testca.
+// of the ofd packages, which do not depend on pki.
 type PKI struct {
 	Root        *smx509.Certificate
 	RootKey     *sm2.PrivateKey
@@ -92,8 +92,8 @@ func NewPKI(t testing.TB) *PKI {
 	}
 	p := &PKI{Root: root, RootKey: rootKey, Pool: smx509.NewCertPool()}
 	p.Pool.AddCert(root)
-	p.Institution = p.Issue(t, "测试融资担保股份有限公司", "91110000MA00TEST01", 2)
-	p.Bidder = p.Issue(t, "测试建设工程有限公司", "91330000MA00TEST02", 3)
+	p.Institution = p.Issue(t, "测试融资担保股份有限公司", "91110000MA00TET01N", 2)
+	p.Bidder = p.Issue(t, "测试建设工程有限公司", "91330000MA00TET02F", 3)
 	return p
 }
 

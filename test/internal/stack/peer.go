@@ -61,7 +61,7 @@ func (s *Stack) ApplyFields(applyNo string, projectKey []byte) (map[string]strin
 		return c
 	}
 	d, _ := json.Marshal(protocol.ApplyData{BidderName: BidderName, BidderCode: BidderCode, BiaoduanNo: enc("BD-HOSTILE-1"),
-		BiaoduanName: enc("某工程"), BzjAmount: "100000.00", Zbr: enc("某招标人"), ZbrOrgNum: enc("91330100MA2CITY01A")})
+		BiaoduanName: enc("某工程"), BzjAmount: "100000.00", Zbr: enc("某招标人"), ZbrOrgNum: enc("91330100MA2CTY001W")})
 	ad, envl, err := gm.SealEnvelope(s.PKI.Bidder.Cert.PublicKey.(*ecdsa.PublicKey), d, gm.C1C3C2)
 	if err != nil {
 		return nil, err

@@ -38,9 +38,9 @@ import (
 const (
 	PlatformName    = "某市公共资源交易中心"
 	InstitutionName = "华夏融资担保有限公司"
-	InstCreditCode  = "91330100MA2HXDB01X"
+	InstCreditCode  = "91330100MA2HXDB01L"
 	BidderName      = "某某建设工程有限公司"
-	BidderCode      = "91110000MA01BIDD01"
+	BidderCode      = "91110000MA01BDD014"
 	Product         = "投标保函（见索即付）"
 	AppKey          = "APPKEY-HX-0001"
 	AppSecret       = "2b7e151628aed2a6abf7158809cf4f3c"
@@ -330,7 +330,7 @@ func (s *Stack) Section(d time.Duration) *platform.Section {
 	n := s.seq.Add(1)
 	sec, err := s.Plat.RegisterSection(context.Background(), platform.SectionInput{
 		No: fmt.Sprintf("BD-2026-%04d", n), Name: fmt.Sprintf("城南污水处理厂提标改造工程施工第%d标段", n),
-		Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CITY01A",
+		Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CTY001W",
 		BondAmount: decimal.RequireFromString("800000.00"), KaibiaoTime: s.Clock.Now().Add(d).Truncate(time.Second),
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package testca
+package pki
 
 import (
 	"os"
@@ -54,7 +54,7 @@ func TestIssueRoles(t *testing.T) {
 			if id.Cert.IsCA {
 				t.Error("leaf is a CA")
 			}
-			code := CreditCodeOf(id.Cert)
+			code, _ := CreditCode(id.Cert, InSerialNumber)
 			switch {
 			case tt.wantCode != "" && code != tt.wantCode:
 				t.Errorf("credit code %q, want %q", code, tt.wantCode)
