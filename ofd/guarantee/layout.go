@@ -127,7 +127,7 @@ type row struct{ label, value string }
 // table draws two-column rows (label, value) with borders, the values
 // wrapped (ciphertext is long). A row never splits across pages.
 func (f *flow) table(rows []row) {
-	const labelW = 55.0
+	const labelW = 54.6 // holds 招标人统一社会信用代码（密文） and leaves the value column the validity on one line at cellSize
 	const pad = 1.05
 	valueW := contentWidth - labelW
 	st := f.style(cellSize)
