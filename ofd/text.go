@@ -8,11 +8,12 @@ import (
 	"golang.org/x/text/width"
 )
 
-// Advance is the width of one character at the given font size, the rule
-// this package lays text out with and writes into DeltaX: East Asian wide,
-// full-width and ambiguous characters (汉字, ，。“” ...) take the full
-// size, everything else (ASCII, digits, Latin) half of it. Readers place
-// glyphs by DeltaX, so the layout holds whatever font they substitute.
+// Advance is the width of one character at the given font size by the
+// rule of SimSun's metrics, which this package lays text in fonts
+// referenced by name out with, and gives characters an embedded font
+// lacks: East Asian wide, full-width and ambiguous characters (汉字，。“”
+// ...) take the full size, everything else (ASCII, digits, Latin) half of
+// it. Text in an embedded font is placed by the font's own advances.
 func Advance(r rune, size float64) float64 {
 	if wide(r) {
 		return size
