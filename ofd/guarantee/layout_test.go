@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/render"
+	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/ofd/ttf"
 )
 
@@ -386,4 +388,42 @@ func replaceDeltaX(t *testing.T, content []byte, text, deltaX string) []byte {
 	}
 	q := strings.Index(s[start+8:], `"`)
 	return []byte(s[:start+8] + deltaX + s[start+8+q:])
+}
+
+// TestSealCoversFont: the seal protects the embedded font file like every
+// other entry: a glyph changed in it (a digit drawn as another) fails the
+// signature, naming the font file.
+func TestSealCoversFont(t *testing.T) {
+	p := newParties(t)
+	_, cipher, merged := issue(t, p)
+	for name, doc := range map[string][]byte{"ciphertext": cipher, "merged": merged} {
+		t.Run(name, func(t *testing.T) {
+			d := read(t, doc)
+			var fontFile string
+			for _, f := range d.Fonts {
+				fontFile = f.Embedded
+			}
+			if fontFile == "" || len(d.Fonts) != 1 {
+				t.Fatalf("fonts %v: want one, embedded", d.Fonts)
+			}
+			pkg, err := ofd.Open(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := pkg.File(fontFile)
+			bad := append([]byte(nil), data...)
+			bad[len(bad)/2] ^= 0x01
+			if err := pkg.Replace(fontFile, bad, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			tampered, err := pkg.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := ses.Verify(tampered, p.pki.Pool)
+			if err != nil || r.OK() || r.Signatures[0].Failure().Entry != "/"+fontFile {
+				t.Errorf("a changed font file: %v %+v", err, r.Signatures[0].Failure())
+			}
+		})
+	}
 }

@@ -83,6 +83,8 @@ func FontFamily(f *ofd.Font) string {
 		return "仿宋, FangSong, Noto Serif CJK SC, serif"
 	case name == "" || strings.Contains(name, "宋") || strings.EqualFold(name, "SimSun"):
 		return "宋体, SimSun, Noto Serif CJK SC, serif"
+	case strings.Contains(strings.ToLower(name), "hei") || strings.Contains(strings.ToLower(name), "sans"):
+		return name + ", 黑体, SimHei, Noto Sans CJK SC, sans-serif" // WenQuanYi Micro Hei, Noto Sans...
 	}
 	return name + ", 宋体, SimSun, Noto Serif CJK SC, serif"
 }
