@@ -337,11 +337,21 @@ func components(d []byte) (gids []uint16, at []int, err error) {
 	}
 }
 
-// cmap is the character map read from the best Unicode subtable: a map
-// for format 4 (the BMP, bounded), sorted groups for format 12.
+// cmap is the character map read from the best Unicode subtable: the
+// segments of format 4 (the BMP) or the groups of format 12, both sorted,
+// looked up by binary search; nothing is expanded, so a hostile table
+// costs no more memory than its size.
 type cmap struct {
-	m      map[rune]uint16
-	groups []cmapGroup
+	segs      []cmapSeg // format 4
+	sub       []byte    // format 4 subtable, for glyphIdArray
+	groups    []cmapGroup
+	numGlyphs int
+}
+
+type cmapSeg struct {
+	lo, hi rune
+	delta  uint16
+	ro     int // offset of the glyph of lo in sub, 0 for delta only
 }
 
 type cmapGroup struct {
@@ -350,8 +360,22 @@ type cmapGroup struct {
 }
 
 func (c cmap) lookup(r rune) uint16 {
-	if c.m != nil {
-		return c.m[r]
+	if c.segs != nil {
+		i := sort.Search(len(c.segs), func(i int) bool { return c.segs[i].hi >= r })
+		if i == len(c.segs) || c.segs[i].lo > r {
+			return 0
+		}
+		s := c.segs[i]
+		var g uint16
+		if s.ro == 0 {
+			g = uint16(r) + s.delta
+		} else if g = u16(c.sub[s.ro+2*int(r-s.lo):]); g != 0 {
+			g += s.delta
+		}
+		if int(g) >= c.numGlyphs {
+			return 0
+		}
+		return g
 	}
 	i := sort.Search(len(c.groups), func(i int) bool { return c.groups[i].hi >= r })
 	if i < len(c.groups) && c.groups[i].lo <= r {
@@ -362,14 +386,12 @@ func (c cmap) lookup(r rune) uint16 {
 
 func (c cmap) runes() []rune {
 	var out []rune
-	if c.m != nil {
-		for r, g := range c.m {
-			if g != 0 {
+	for _, s := range c.segs {
+		for r := s.lo; r <= s.hi; r++ {
+			if c.lookup(r) != 0 {
 				out = append(out, r)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-		return out
 	}
 	for _, g := range c.groups {
 		for r := g.lo; r <= g.hi; r++ {
@@ -436,43 +458,36 @@ func parseCmap4(t []byte, numGlyphs int) (cmap, error) {
 	if segX2%2 != 0 || 16+4*segX2 > len(t) {
 		return cmap{}, errorf("cmap format 4: %d segments cut off", segX2/2)
 	}
-	ends := t[14:]
-	starts := t[16+segX2:]
-	deltas := t[16+2*segX2:]
-	ranges := t[16+3*segX2:]
+	c := cmap{sub: t, numGlyphs: numGlyphs}
 	rangesAt := 16 + 3*segX2
-	m := map[rune]uint16{}
-	codes := 0
-	for s := 0; s < segX2/2; s++ {
-		end, start := rune(u16(ends[2*s:])), rune(u16(starts[2*s:]))
-		delta, ro := u16(deltas[2*s:]), int(u16(ranges[2*s:]))
-		if start > end {
+	for i := 0; i < segX2/2; i++ {
+		hi, lo := rune(u16(t[14+2*i:])), rune(u16(t[16+segX2+2*i:]))
+		delta, ro := u16(t[16+2*segX2+2*i:]), int(u16(t[rangesAt+2*i:]))
+		if hi == 0xFFFF {
+			if lo == 0xFFFF {
+				continue // the closing segment
+			}
+			hi = 0xFFFE
+		}
+		if lo > hi {
 			continue
 		}
-		// Segments of a sound table do not overlap: the BMP bounds them.
-		if codes += int(end-start) + 1; codes > 0x10000 {
-			return cmap{}, errorf("cmap format 4: segments cover more than the BMP")
+		if n := len(c.segs); n > 0 && lo <= c.segs[n-1].hi {
+			return cmap{}, errorf("cmap format 4: segment %d (%#x-%#x) overlaps or precedes the one before", i, lo, hi)
 		}
-		for c := start; c <= end; c++ {
-			var g uint16
-			if ro == 0 {
-				g = uint16(c) + delta
-			} else {
-				p := rangesAt + 2*s + ro + 2*int(c-start)
-				if p+2 > len(t) {
-					return cmap{}, errorf("cmap format 4: segment %d points outside the table", s)
-				}
-				g = u16(t[p:])
-				if g != 0 {
-					g += delta
-				}
-			}
-			if g != 0 && int(g) < numGlyphs && c != 0xFFFF {
-				m[c] = g
+		s := cmapSeg{lo: lo, hi: hi, delta: delta}
+		if ro != 0 {
+			s.ro = rangesAt + 2*i + ro
+			if s.ro+2*int(hi-lo)+2 > len(t) {
+				return cmap{}, errorf("cmap format 4: segment %d points outside the table", i)
 			}
 		}
+		c.segs = append(c.segs, s)
 	}
-	return cmap{m: m}, nil
+	if c.segs == nil {
+		c.segs = []cmapSeg{}
+	}
+	return c, nil
 }
 
 func parseCmap12(t []byte, numGlyphs int) (cmap, error) {
@@ -495,7 +510,7 @@ func parseCmap12(t []byte, numGlyphs int) (cmap, error) {
 		}
 		gs = append(gs, cmapGroup{lo, hi, g})
 	}
-	return cmap{groups: gs}, nil
+	return cmap{groups: gs, numGlyphs: numGlyphs}, nil
 }
 
 // parseNames reads the family (ID 16, else 1) and full name (ID 4),
