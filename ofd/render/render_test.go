@@ -244,8 +244,10 @@ func FuzzParsePath(f *testing.F) {
 func FuzzRender(f *testing.F) {
 	b := ofd.NewBuilder(ofd.Info{Created: signTime})
 	font := b.Font("宋体", "宋体")
+	embedded := b.EmbedFont(ttf.Default())
 	p := b.AddPage()
 	p.Text(20, 20, ofd.TextStyle{Font: font, Size: 10}, "保函 BH1")
+	p.Text(20, 40, ofd.TextStyle{Font: embedded, Size: 10}, "保函 WWMM")
 	p.Rect(ofd.Box{X: 20, Y: 60, W: 50, H: 30}, 1, &ofd.Red, &ofd.Black)
 	pkg, err := b.Package()
 	if err != nil {
