@@ -81,16 +81,21 @@ func sealAt(doc []byte, s ses.Signer, t time.Time, label string) ([]byte, error)
 	if size <= 0 || size > 60 {
 		size = sealSize
 	}
-	stamps, err := Stamps(doc, label, size)
+	// One reading of the document finds the seal areas and is signed.
+	pkg, err := ofd.Open(doc)
 	if err != nil {
 		return nil, fmt.Errorf("guarantee: seal: %w", err)
 	}
+	d, err := ofd.Read(pkg)
+	if err != nil {
+		return nil, fmt.Errorf("guarantee: seal: %w", err)
+	}
+	stamps := stampsIn(d, label, size)
 	if len(stamps) == 0 {
 		return nil, fmt.Errorf("guarantee: seal: no seal area (%q) in the document", label)
 	}
-	out, err := ses.Sign(doc, s, ses.SignOptions{Time: t, Stamps: stamps})
-	if err != nil {
+	if err := ses.SignPackage(pkg, s, ses.SignOptions{Time: t, Stamps: stamps}); err != nil {
 		return nil, fmt.Errorf("guarantee: %w", err)
 	}
-	return out, nil
+	return pkg.Bytes()
 }
