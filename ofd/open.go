@@ -209,9 +209,9 @@ func readDeflated(f *zip.File, maxEntry, remaining int64) (data, raw []byte, ok 
 	if _, err := io.ReadFull(fr, data); err != nil {
 		return nil, nil, false
 	}
-	// The stream ends where the header says: nothing more inflates.
+	// The stream ends, soundly, where the header says.
 	var one [1]byte
-	if n, _ := fr.Read(one[:]); n != 0 {
+	if n, err := fr.Read(one[:]); n != 0 || err != io.EOF {
 		return nil, nil, false
 	}
 	if crc32.ChecksumIEEE(data) != f.CRC32 {
