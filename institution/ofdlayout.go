@@ -50,6 +50,7 @@ func (d *OFDDocuments) Agreement(_ context.Context, in DocumentInput) ([]byte, e
 	return guarantee.BuildAgreement(guarantee.AgreementData{
 		AgreementNo: "WT" + in.ApplyNo, ApplyNo: in.ApplyNo,
 		Institution: in.Institution.Name, InstitutionCode: in.Institution.CreditCode,
+		InstitutionAddr: in.Institution.Address, InstitutionTel: in.Institution.Phone,
 		Bidder: in.BidderName, BidderCode: in.BidderCode,
 		Project: "业务流水号 " + in.ApplyNo + " 所投标段（开标前保密）",
 		Amount:  amount, Premium: premium, Rate: rate, SignDate: in.GenerateTime,
@@ -68,6 +69,7 @@ func (d *OFDDocuments) data(in DocumentInput, cipher bool) (guarantee.Data, erro
 	return guarantee.Data{
 		BaohanNo: in.BaohanNo, ApplyNo: in.ApplyNo,
 		Institution: in.Institution.Name, InstitutionCode: in.Institution.CreditCode,
+		InstitutionAddr: in.Institution.Address, InstitutionTel: in.Institution.Phone,
 		Bidder: in.BidderName, BidderCode: in.BidderCode,
 		BiaoduanNo: in.Project.BiaoduanNo, BiaoduanName: in.Project.BiaoduanName,
 		Zbr: in.Project.Zbr, ZbrOrgNum: zbrOrgNum, Ciphertext: cipher,

@@ -46,7 +46,8 @@ func TestWithBaohanPlatform(t *testing.T) {
 			Outbox:     config.Outbox{Poll: config.Duration{Duration: 20 * time.Millisecond}},
 		},
 		Institutions: []platform.Institution{{
-			Peer:     config.Peer{Name: "inst", AppKey: testAppKey, AppSecret: testSecret, BaseURL: e.srv.URL, PlatformCode: testPlatCode},
+			// The chunk size the institution uploads with (the harness: 1 KiB).
+			Peer:     config.Peer{Name: "inst", AppKey: testAppKey, AppSecret: testSecret, BaseURL: e.srv.URL, PlatformCode: testPlatCode, ChunkSize: 1024},
 			Products: []platform.Product{{Name: "投标保函", Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")}},
 		}},
 	}

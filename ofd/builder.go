@@ -42,16 +42,20 @@ type (
 // Object IDs are allocated in call order, so the same calls give the same
 // file. A Builder is not safe for concurrent use.
 type Builder struct {
-	info      Info
-	box       Box
-	nextID    uint64
-	fonts     []wFont
-	fontKey   map[string]FontID
-	images    []builtImage
-	imageKey  map[string]ImageID
-	pages     []*PageBuilder
-	attach    []builtAttachment
-	attachKey map[string]bool
+	info     Info
+	box      Box
+	nextID   uint64
+	fonts    []wFont
+	fontKey  map[string]FontID
+	embedded []*embeddedFont
+	// importedFonts are the fonts carried over from imported pages, by
+	// the SM3 of their file.
+	importedFonts map[string]FontID
+	images        []builtImage
+	imageKey      map[string]ImageID
+	pages         []*PageBuilder
+	attach        []builtAttachment
+	attachKey     map[string]bool
 }
 
 type builtImage struct {
@@ -96,7 +100,8 @@ func (b *Builder) id() uint64 {
 
 // Font declares a font by name, without embedding it: readers substitute
 // an installed font of that family ("宋体" maps to SimSun, Songti, Noto
-// Serif CJK...). The same name and family give the same ID.
+// Serif CJK...), and text is positioned by the Advance rule. The same
+// name and family give the same ID. EmbedFont carries the font instead.
 func (b *Builder) Font(name, family string) FontID {
 	key := name + "\x00" + family
 	if id, ok := b.fontKey[key]; ok {
@@ -192,9 +197,9 @@ func (b *Builder) Bytes() ([]byte, error) {
 }
 
 // Package builds the package: OFD.xml, Doc_0/Document.xml, PublicRes.xml
-// (fonts), DocumentRes.xml (images), one Content.xml per page, the image
-// files under Doc_0/Res, Attachments.xml and the attached files under
-// Doc_0/Attachs.
+// (fonts), DocumentRes.xml (images), one Content.xml per page, the subsets
+// of the embedded fonts and the image files under Doc_0/Res,
+// Attachments.xml and the attached files under Doc_0/Attachs.
 func (b *Builder) Package() (*Package, error) {
 	if len(b.pages) == 0 {
 		return nil, errorf("document has no pages")
@@ -230,8 +235,17 @@ func (b *Builder) Package() (*Package, error) {
 	}
 
 	pub := &wRes{NS: Namespace, BaseLoc: "Res"}
+	fontFiles, err := b.fontFiles()
+	if err != nil {
+		return nil, err
+	}
 	if len(b.fonts) > 0 {
-		pub.Fonts = &wFonts{Font: b.fonts}
+		pub.Fonts = &wFonts{Font: append([]wFont(nil), b.fonts...)}
+		for i, f := range pub.Fonts.Font {
+			if e := b.embeddedFont(FontID(f.ID)); e != nil {
+				pub.Fonts.Font[i].FontFile = e.file
+			}
+		}
 	}
 	if err := add("Doc_0/PublicRes.xml", pub); err != nil {
 		return nil, err
@@ -254,6 +268,9 @@ func (b *Builder) Package() (*Package, error) {
 		if err := add(fmt.Sprintf("Doc_0/Pages/Page_%d/Content.xml", i), wp); err != nil {
 			return nil, err
 		}
+	}
+	for _, e := range b.embedded {
+		content = append(content, &Entry{Name: "Doc_0/Res/" + e.file, Data: fontFiles[e.id], Modified: t})
 	}
 	for _, im := range b.images {
 		content = append(content, &Entry{Name: "Doc_0/Res/" + im.file, Data: im.data, Modified: t})

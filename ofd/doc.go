@@ -6,24 +6,32 @@
 //
 // # Writing
 //
-// A Builder lays out one document (Doc_0): fonts referenced by name only
-// (宋体, 黑体: readers substitute an installed face), PNG/JPEG images,
-// pages of text, path and image objects, attachments. Text is positioned
-// glyph by glyph (DeltaX: a CJK character advances the font size, ASCII
-// half of it, "g N v" runs compressed), so the layout holds whatever font
-// the reader substitutes. Wrap breaks lines by the Chinese rules (no
-// closing mark at a line start, no opening mark at an end, words and
-// numbers kept whole, long base64 cut). Elements are written in the
-// schema order of GB/T 33190 with the ofd: prefix; object IDs are
-// allocated in call order and MaxUnitID is the last one. The output is a
-// function of the input: zip entry times come from Info.Created, never
-// from the clock.
+// A Builder lays out one document (Doc_0): fonts, PNG/JPEG images, pages
+// of text, path and image objects, attachments. A font is either embedded
+// (EmbedFont, a TrueType font of ofd/ttf: the subset of the characters the
+// document draws in it is written as Doc_0/Res/font_ID.ttf, named by the
+// Font's FontFile relative to PublicRes's BaseLoc, as ofdrw writes it) or
+// referenced by name only (Font: 宋体, 黑体; readers substitute an
+// installed face). Text is positioned glyph by glyph (DeltaX, "g N v"
+// runs compressed): by the embedded font's own advances, so that every
+// reader drawing with the embedded file draws the same page and no two
+// glyphs overlap; for a font by name, by the Advance rule (a CJK
+// character advances the font size, ASCII half of it, SimSun's metrics).
+// A character an embedded font lacks keeps the slot of the Advance rule
+// and readers draw the font's missing-glyph box there (Builder.Missing).
+// Wrap breaks lines by the Chinese rules (no closing mark at a line
+// start, no opening mark at an end, words and numbers kept whole, long
+// base64 cut), with the widths of the font (Builder.Wrap). Elements are
+// written in the schema order of GB/T 33190 with the ofd: prefix; object
+// IDs are allocated in call order and MaxUnitID is the last one. The
+// output is a function of the input: zip entry times come from
+// Info.Created, never from the clock.
 //
 //	b := ofd.NewBuilder(ofd.Info{Title: "投标保函", Created: now})
-//	song := b.Font("宋体", "宋体")
+//	font := b.EmbedFont(ttf.Default())
 //	p := b.AddPage() // A4
-//	p.Text(25, 20, ofd.TextStyle{Font: song, Size: 7}, "投标保函")
-//	y := p.Paragraph(25, 40, 160, ofd.TextStyle{Font: song, Size: 3.7}, 6, 7.4, true, text)
+//	p.Text(25, 20, ofd.TextStyle{Font: font, Size: 7}, "投标保函")
+//	y := p.Paragraph(25, 40, 160, ofd.TextStyle{Font: font, Size: 3.7}, 6, 7.4, true, text)
 //	p.Line(25, y, 185, y, 0.3, ofd.Black)
 //	b.Attach(ofd.Attachment{Name: "保函委托协议.ofd", Data: agreement})
 //	doc, err := b.Bytes()
@@ -32,9 +40,10 @@
 //
 //	OFD.xml                          DocBody: DocInfo, DocRoot, Signatures
 //	Doc_0/Document.xml               CommonData (MaxUnitID, PageArea, PublicRes, DocumentRes), Pages, Attachments
-//	Doc_0/PublicRes.xml              fonts
+//	Doc_0/PublicRes.xml              fonts (FontFile under BaseLoc="Res")
 //	Doc_0/DocumentRes.xml            images (MultiMedia, BaseLoc="Res")
 //	Doc_0/Pages/Page_N/Content.xml   one body layer of objects
+//	Doc_0/Res/font_ID.ttf            embedded font subsets
 //	Doc_0/Res/image_ID.png           image files
 //	Doc_0/Attachments.xml            Attachment (ID, Name, Format, CreationDate, Size in KB) → FileLoc
 //	Doc_0/Attachs/...                attached files
@@ -44,8 +53,8 @@
 // resolve them alike: Signatures, Signature BaseLoc, SignedValue, Seal
 // BaseLoc, Reference FileRef, the Attachments file and FileLoc, as ofdrw
 // writes them. Page BaseLoc, PublicRes, DocumentRes and MediaFile stay
-// relative to their file (Pages/Page_0/Content.xml, image_5.png under
-// BaseLoc Res): ofd.js prefixes "Doc_0/" to those and does not strip a
+// relative to their file (Pages/Page_0/Content.xml, image_5.png and
+// font_1.ttf under BaseLoc Res): ofd.js prefixes "Doc_0/" to those and does not strip a
 // leading slash, so absolute ones break it.
 //
 // # Reading

@@ -7,7 +7,9 @@ import (
 
 // ImportPage copies a page of a read document into the builder: its text,
 // path and image objects in drawing order, with new object IDs and the
-// fonts and images re-declared here. A page holding content this package
+// fonts and images re-declared here. Text keeps its positions; a font
+// carried in the source goes on with it (onto a font embedded here when
+// that one has the same family and advances, see EmbedFont). A page holding content this package
 // does not read (templates, composite objects, annotations...) is refused
 // rather than copied incompletely.
 func (b *Builder) ImportPage(d *Document, pg *Page) (*PageBuilder, error) {
@@ -25,7 +27,10 @@ func (b *Builder) ImportPage(d *Document, pg *Page) (*PageBuilder, error) {
 			if f == nil {
 				return nil, errorf("page %d: text object %d uses undeclared font %d", pg.ID, o.ID, o.Font)
 			}
-			t := &wText{ID: b.id(), Boundary: o.Boundary.String(), Font: uint64(b.Font(f.Name, f.Family)), Size: Num(o.Size)}
+			text := o.Text()
+			font := b.importFont(d, f, text)
+			b.use(font, text)
+			t := &wText{ID: b.id(), Boundary: o.Boundary.String(), Font: uint64(font), Size: Num(o.Size)}
 			if o.CTM != nil {
 				t.CTM = o.CTM.String()
 			}

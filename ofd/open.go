@@ -3,9 +3,11 @@ package ofd
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -165,15 +167,57 @@ func openReaderAt(r io.ReaderAt, size int64, lim Limits, lazyOver int64) (*Packa
 			p.entries = append(p.entries, &Entry{Name: name, Modified: f.Modified, zf: f, limit: int64(f.UncompressedSize64)})
 			continue
 		}
-		data, err := readEntry(f, lim.MaxEntrySize, lim.MaxTotalSize-total)
-		if err != nil {
-			return nil, err
+		data, raw, ok := readDeflated(f, lim.MaxEntrySize, lim.MaxTotalSize-total)
+		if !ok {
+			if data, err = readEntry(f, lim.MaxEntrySize, lim.MaxTotalSize-total); err != nil {
+				return nil, err
+			}
 		}
 		total += int64(len(data))
 		p.index[name] = len(p.entries)
-		p.entries = append(p.entries, &Entry{Name: name, Data: data, Modified: f.Modified})
+		p.entries = append(p.entries, &Entry{Name: name, Data: data, Modified: f.Modified, raw: raw, rawCRC: f.CRC32, rawSize: len(data)})
 	}
 	return p, nil
+}
+
+// keepRawMax is the largest compressed entry whose compressed bytes a
+// package keeps (the XML, fonts, signature files; not large attachments,
+// which are stored or read lazily anyway).
+const keepRawMax = LazyThreshold
+
+// readDeflated reads a small deflated entry's compressed bytes into
+// memory and inflates that copy, so that the package can write the entry
+// again in exactly the form it checked (see Package.WriteTo). It reports
+// ok only when the copy inflates, within the limits, to the size and
+// CRC-32 the headers declare; on anything else the caller reads the entry
+// with readEntry, which names the fault.
+func readDeflated(f *zip.File, maxEntry, remaining int64) (data, raw []byte, ok bool) {
+	if f.Method != zip.Deflate || f.CompressedSize64 > keepRawMax || f.UncompressedSize64 > uint64(min(maxEntry, remaining)) {
+		return nil, nil, false
+	}
+	r, err := f.OpenRaw()
+	if err != nil {
+		return nil, nil, false
+	}
+	raw = make([]byte, f.CompressedSize64)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return nil, nil, false
+	}
+	fr := flate.NewReader(bytes.NewReader(raw))
+	defer fr.Close()
+	data = make([]byte, f.UncompressedSize64)
+	if _, err := io.ReadFull(fr, data); err != nil {
+		return nil, nil, false
+	}
+	// The stream ends, soundly, where the header says.
+	var one [1]byte
+	if n, err := fr.Read(one[:]); n != 0 || err != io.EOF {
+		return nil, nil, false
+	}
+	if crc32.ChecksumIEEE(data) != f.CRC32 {
+		return nil, nil, false
+	}
+	return data, raw, true
 }
 
 // readEntry inflates one entry, never more than the limits allow

@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"errors"
 	"hash/crc32"
+	"io"
 	"strings"
 	"testing"
 
@@ -197,5 +198,79 @@ func TestReadersRefuseNoDocument(t *testing.T) {
 		if _, err := ofd.ReadSignatureIndex(p); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: ReadSignatureIndex: %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestRewriteKeepsCompressedForm: a package read and written again keeps
+// each deflated entry's compressed bytes (no recompression when sealing),
+// the same entries come back, writing is a fixpoint, and an entry whose
+// bytes changed is compressed anew.
+func TestRewriteKeepsCompressedForm(t *testing.T) {
+	doc, err := sampleBuilder(t).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := ofd.Open(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, err := p1.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := ofd.Open(b1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := p2.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b1, b2) {
+		t.Error("reading and writing again changes the bytes")
+	}
+	for _, e := range p1.Entries() {
+		got, ok := p2.File(e.Name)
+		if !ok || !bytes.Equal(got, e.Data) {
+			t.Errorf("%s: changed by the rewrite", e.Name)
+		}
+	}
+	// The compressed bytes of Content.xml are those of the first file.
+	raw := func(doc []byte, name string) []byte {
+		zr, err := zip.NewReader(bytes.NewReader(doc), int64(len(doc)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range zr.File {
+			if f.Name == name {
+				r, _ := f.OpenRaw()
+				b, _ := io.ReadAll(r)
+				return b
+			}
+		}
+		t.Fatalf("no %s", name)
+		return nil
+	}
+	const page = "Doc_0/Pages/Page_0/Content.xml"
+	if !bytes.Equal(raw(doc, page), raw(b1, page)) {
+		t.Error("the page was compressed again")
+	}
+	// Changed in place or replaced: compressed from the new bytes.
+	p3 := p2.Clone()
+	for _, e := range p3.Entries() {
+		if e.Name == page {
+			e.Data = bytes.Replace(e.Data, []byte("投标人"), []byte("投保人"), 1)
+		}
+	}
+	b3, err := p3.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p4, err := ofd.Open(b3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := p4.File(page); !bytes.Contains(got, []byte("投保人")) {
+		t.Error("a changed entry was written as it was read")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path"
 	"strings"
@@ -24,6 +25,21 @@ type Entry struct {
 
 	zf    *zip.File // lazy entry: inflated on demand
 	limit int64     // lazy entry: inflated bytes allowed
+
+	// raw is the compressed form (deflate) Data was inflated from when the
+	// package was read, a private copy checked then against rawCRC: WriteTo
+	// writes it instead of compressing Data again while Data still has that
+	// size and CRC (reusable).
+	raw     []byte
+	rawCRC  uint32
+	rawSize int
+}
+
+// reusable reports whether the compressed form read can be written for
+// the entry: it is deflated as WriteTo would, and Data still has the size
+// and CRC-32 it inflated to.
+func (e *Entry) reusable(method uint16) bool {
+	return e.raw != nil && method == zip.Deflate && len(e.Data) == e.rawSize && crc32.ChecksumIEEE(e.Data) == e.rawCRC
 }
 
 // Lazy reports whether the entry's bytes are still in the zip (Data nil).
@@ -224,9 +240,12 @@ func (p *Package) Clone() *Package {
 	return q
 }
 
-// WriteTo writes the package as a zip. The output depends only on the
-// entries (names, bytes, times): the same package gives the same bytes.
-// PNG and JPEG entries are stored, the rest deflated.
+// WriteTo writes the package as a zip: the same package gives the same
+// bytes. PNG and JPEG entries are stored, the rest deflated. An entry read
+// from a zip and left as it is keeps the deflated form it was read in
+// (checked then: it inflated to its bytes), so that sealing a document
+// does not compress it all again; new and replaced entries are compressed
+// here.
 func (p *Package) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
 	zw := zip.NewWriter(cw)
@@ -239,6 +258,19 @@ func (p *Package) WriteTo(w io.Writer) (int64, error) {
 		fh := &zip.FileHeader{Name: e.Name, Method: method, Modified: e.Modified}
 		if e.Modified.IsZero() {
 			fh.Modified = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+		}
+		if e.zf == nil && e.reusable(method) {
+			fh.CRC32 = e.rawCRC
+			fh.CompressedSize64 = uint64(len(e.raw))
+			fh.UncompressedSize64 = uint64(len(e.Data))
+			w, err := zw.CreateRaw(fh)
+			if err == nil {
+				_, err = w.Write(e.raw)
+			}
+			if err != nil {
+				return cw.n, fmt.Errorf("ofd: writing %s: %w", e.Name, err)
+			}
+			continue
 		}
 		fw, err := zw.CreateHeader(fh)
 		if err != nil {

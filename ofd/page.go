@@ -49,7 +49,8 @@ type TextStyle struct {
 const ascent = 0.88
 
 // Text draws one line of text with its top left corner at (x, y) and
-// returns its box. Glyph positions are fixed by DeltaX (see Advance).
+// returns its box. Glyph positions are fixed by DeltaX: the advances of an
+// embedded font (EmbedFont), else the Advance rule.
 func (p *PageBuilder) Text(x, y float64, st TextStyle, s string) Box {
 	return p.text(x, y, st, s, 0)
 }
@@ -58,7 +59,9 @@ func (p *PageBuilder) text(x, y float64, st TextStyle, s string, extra float64) 
 	if s == "" {
 		return Box{x, y, 0, st.Size}
 	}
-	w := Measure(s, st.Size) + extra*float64(len([]rune(s))-1)
+	adv := p.b.advance(st.Font)
+	p.b.use(st.Font, s)
+	w := measure(adv, s, st.Size) + extra*float64(len([]rune(s))-1)
 	box := Box{x, y, w + st.Size/2, st.Size * 1.2}
 	t := &wText{
 		ID:       p.b.id(),
@@ -68,7 +71,7 @@ func (p *PageBuilder) text(x, y float64, st TextStyle, s string, extra float64) 
 		TextCode: []wTextCode{{
 			X:      "0",
 			Y:      Num(st.Size * ascent),
-			DeltaX: FormatDeltas(Advances(s, st.Size, extra)),
+			DeltaX: FormatDeltas(advances(adv, s, st.Size, extra)),
 			Text:   s,
 		}},
 	}
@@ -84,7 +87,7 @@ func (p *PageBuilder) text(x, y float64, st TextStyle, s string, extra float64) 
 
 // TextIn draws one line aligned in the horizontal span [x, x+width].
 func (p *PageBuilder) TextIn(x, y, width float64, st TextStyle, align Align, s string) Box {
-	w := Measure(s, st.Size)
+	w := p.b.Measure(st, s)
 	switch align {
 	case Center:
 		x += (width - w) / 2
@@ -100,7 +103,7 @@ func (p *PageBuilder) TextIn(x, y, width float64, st TextStyle, align Align, s s
 func (p *PageBuilder) JustifyLine(x, y, width float64, st TextStyle, s string) Box {
 	extra := 0.0
 	if n := len([]rune(s)); n > 1 {
-		extra = (width - Measure(s, st.Size)) / float64(n-1)
+		extra = (width - p.b.Measure(st, s)) / float64(n-1)
 		if extra < 0 {
 			extra = 0
 		}
@@ -114,7 +117,7 @@ func (p *PageBuilder) JustifyLine(x, y, width float64, st TextStyle, s string) B
 // as Chinese documents are set. It returns the y below the last line.
 func (p *PageBuilder) Paragraph(x, y, width float64, st TextStyle, lineHeight, indent float64, justify bool, text string) float64 {
 	for _, para := range strings.Split(text, "\n") {
-		lines := Wrap(para, width, st.Size, indent)
+		lines := p.b.Wrap(st, para, width, indent)
 		for i, line := range lines {
 			lx, lw := x, width
 			if i == 0 {

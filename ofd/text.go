@@ -8,11 +8,12 @@ import (
 	"golang.org/x/text/width"
 )
 
-// Advance is the width of one character at the given font size, the rule
-// this package lays text out with and writes into DeltaX: East Asian wide,
-// full-width and ambiguous characters (汉字, ，。“” ...) take the full
-// size, everything else (ASCII, digits, Latin) half of it. Readers place
-// glyphs by DeltaX, so the layout holds whatever font they substitute.
+// Advance is the width of one character at the given font size by the
+// rule of SimSun's metrics, which this package lays text in fonts
+// referenced by name out with, and gives characters an embedded font
+// lacks: East Asian wide, full-width and ambiguous characters (汉字，。“”
+// ...) take the full size, everything else (ASCII, digits, Latin) half of
+// it. Text in an embedded font is placed by the font's own advances.
 func Advance(r rune, size float64) float64 {
 	if wide(r) {
 		return size
@@ -31,25 +32,35 @@ func wide(r rune) bool {
 	return false
 }
 
-// Measure is the width of s at the given size.
-func Measure(s string, size float64) float64 {
+// advanceFunc is the advance of a character at a size: Advance for fonts
+// referenced by name, the font's own metrics for embedded ones.
+type advanceFunc func(r rune, size float64) float64
+
+// Measure is the width of s at the given size by the Advance rule (fonts
+// referenced by name; Builder.Measure measures in an embedded font).
+func Measure(s string, size float64) float64 { return measure(Advance, s, size) }
+
+func measure(adv advanceFunc, s string, size float64) float64 {
 	w := 0.0
 	for _, r := range s {
-		w += Advance(r, size)
+		w += adv(r, size)
 	}
 	return w
 }
 
-// Advances returns the advance of every character of s but the last: the
-// DeltaX list. extra is added to each (justification).
-func Advances(s string, size, extra float64) []float64 {
+// Advances returns the advance of every character of s but the last by
+// the Advance rule: the DeltaX list. extra is added to each
+// (justification).
+func Advances(s string, size, extra float64) []float64 { return advances(Advance, s, size, extra) }
+
+func advances(adv advanceFunc, s string, size, extra float64) []float64 {
 	rs := []rune(s)
 	if len(rs) < 2 {
 		return nil
 	}
 	out := make([]float64, len(rs)-1)
 	for i := range out {
-		out[i] = Advance(rs[i], size) + extra
+		out[i] = adv(rs[i], size) + extra
 	}
 	return out
 }
@@ -134,17 +145,22 @@ const (
 // whole unless it alone is wider than a line, then it is cut where the
 // line is full. Closing punctuation never starts a line (it hangs at the
 // end of the previous one) and opening punctuation never ends one. "\n"
-// breaks a line. Spaces at the ends of lines are dropped.
+// breaks a line. Spaces at the ends of lines are dropped. Widths are
+// those of the Advance rule; Builder.Wrap wraps in an embedded font.
 func Wrap(text string, width, size, indent float64) []string {
+	return wrap(Advance, text, width, size, indent)
+}
+
+func wrap(adv advanceFunc, text string, width, size, indent float64) []string {
 	var lines []string
 	for _, para := range strings.Split(text, "\n") {
-		lines = append(lines, wrapPara(para, width, size, indent)...)
+		lines = append(lines, wrapPara(adv, para, width, size, indent)...)
 		indent = 0
 	}
 	return lines
 }
 
-func wrapPara(text string, width, size, indent float64) []string {
+func wrapPara(adv advanceFunc, text string, width, size, indent float64) []string {
 	units := tokenize(text)
 	var lines []string
 	var cur []string
@@ -159,7 +175,7 @@ func wrapPara(text string, width, size, indent float64) []string {
 		cur, curW, limit = nil, 0, width
 	}
 	for _, u := range units {
-		w := Measure(u, size)
+		w := measure(adv, u, size)
 		space := strings.TrimSpace(u) == ""
 		if len(cur) == 0 && space {
 			continue
@@ -192,7 +208,7 @@ func wrapPara(text string, width, size, indent float64) []string {
 			}
 			flush()
 			for _, c := range carry {
-				cur, curW = append(cur, c), curW+Measure(c, size)
+				cur, curW = append(cur, c), curW+measure(adv, c, size)
 			}
 			cur, curW = append(cur, u), curW+w
 			continue
@@ -202,8 +218,8 @@ func wrapPara(text string, width, size, indent float64) []string {
 			for len(r) > 0 {
 				n := 0
 				lw := curW
-				for n < len(r) && lw+Advance(r[n], size) <= limit+1e-9 {
-					lw += Advance(r[n], size)
+				for n < len(r) && lw+adv(r[n], size) <= limit+1e-9 {
+					lw += adv(r[n], size)
 					n++
 				}
 				if n == 0 {
@@ -214,7 +230,7 @@ func wrapPara(text string, width, size, indent float64) []string {
 						continue
 					}
 				}
-				cur, curW = append(cur, string(r[:n])), curW+Measure(string(r[:n]), size)
+				cur, curW = append(cur, string(r[:n])), curW+measure(adv, string(r[:n]), size)
 				r = r[n:]
 				if len(r) > 0 {
 					flush()
@@ -235,7 +251,7 @@ func wrapPara(text string, width, size, indent float64) []string {
 		}
 		flush()
 		for _, c := range carry {
-			cur, curW = append(cur, c), curW+Measure(c, size)
+			cur, curW = append(cur, c), curW+measure(adv, c, size)
 		}
 		cur, curW = append(cur, u), curW+w
 	}

@@ -116,6 +116,7 @@ type wFont struct {
 	ID         uint64 `xml:"ID,attr"`
 	FontName   string `xml:"FontName,attr"`
 	FamilyName string `xml:"FamilyName,attr,omitempty"`
+	FontFile   string `xml:"ofd:FontFile,omitempty"`
 }
 
 type wMultiMedias struct {

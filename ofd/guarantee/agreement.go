@@ -3,6 +3,7 @@ package guarantee
 import (
 	"crypto"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -49,19 +50,21 @@ func BuildAgreement(a AgreementData) ([]byte, error) {
 		},
 	})
 	f := newFlow(b)
-	f.page.TextIn(marginLeft, f.y, contentWidth, ofd.TextStyle{Font: f.hei, Size: titleSize - 0.5}, ofd.Center, "投标保函委托协议")
+	f.page.TextIn(marginLeft, f.y, contentWidth, f.style(titleSize-0.5), ofd.Center, "投标保函委托协议")
 	f.y += titleSize + 3
 	f.page.TextIn(marginLeft, f.y, contentWidth, f.body(), ofd.Right, "协议编号："+a.AgreementNo)
 	f.y += bodyLine + 2
 
-	party := func(role, name, code string) {
+	party := func(role, name, code, addr, tel string) {
 		f.para(role+name, 0)
-		if code != "" {
-			f.para("统一社会信用代码："+code, 2*bodySize)
+		for _, l := range [][2]string{{"统一社会信用代码：", code}, {"地址：", addr}, {"联系电话：", tel}} {
+			if v := strings.TrimSpace(l[1]); v != "" {
+				f.para(l[0]+v, 2*bodySize)
+			}
 		}
 	}
-	party("委托人（甲方）：", a.Bidder, a.BidderCode)
-	party("担保人（乙方）：", a.Institution, a.InstitutionCode)
+	party("委托人（甲方）：", a.Bidder, a.BidderCode, "", "")
+	party("担保人（乙方）：", a.Institution, a.InstitutionCode, a.InstitutionAddr, a.InstitutionTel)
 	f.y += 2
 	project := "招标项目"
 	if a.Project != "" {
@@ -91,18 +94,26 @@ func BuildAgreement(a AgreementData) ([]byte, error) {
 	)
 	f.table(rows)
 
-	// Two signature areas side by side.
-	f.need(40)
-	f.y += 10
+	// Two signature areas side by side, each name wrapped in its column.
 	st := f.body()
-	lb := f.page.Text(marginLeft, f.y, st, BidderSealLabel)
-	f.page.Text(lb.X+lb.W, f.y, st, a.Bidder)
-	f.page.Text(marginLeft, f.y+bodyLine*1.6, st, "日期："+dateCN(a.SignDate))
 	x := marginLeft + contentWidth*0.55
+	const gap = 4.0
+	bidderLines := f.wrap(st, a.Bidder, x-gap-marginLeft-f.b.Measure(st, BidderSealLabel), 0)
+	instLines := f.wrap(st, a.Institution, marginLeft+contentWidth-x-f.b.Measure(st, InstitutionSealLabel), 0)
+	n := max(len(bidderLines), len(instLines))
+	f.need(40 + float64(n-1)*bodyLine)
+	f.y += 10
+	lb := f.page.Text(marginLeft, f.y, st, BidderSealLabel)
+	for i, l := range bidderLines {
+		f.page.Text(lb.X+lb.W, f.y+float64(i)*bodyLine, st, l)
+	}
 	ib := f.page.Text(x, f.y, st, InstitutionSealLabel)
-	f.page.Text(ib.X+ib.W, f.y, st, a.Institution)
-	f.y += 30
-	footers(b, f.song, "协议编号："+a.AgreementNo)
+	for i, l := range instLines {
+		f.page.Text(ib.X+ib.W, f.y+float64(i)*bodyLine, st, l)
+	}
+	f.page.Text(marginLeft, f.y+float64(len(bidderLines)-1)*bodyLine+bodyLine*1.6, st, "日期："+dateCN(a.SignDate))
+	f.y += 30 + float64(n-1)*bodyLine
+	footers(b, f.font, "协议编号："+a.AgreementNo)
 	return b.Bytes()
 }
 

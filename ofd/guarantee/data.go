@@ -25,6 +25,8 @@ type Data struct {
 	ApplyNo         string // 申请编号 (optional)
 	Institution     string // 担保人: the issuing institution
 	InstitutionCode string // its 统一社会信用代码 (optional)
+	InstitutionAddr string // 担保人地址 (optional), printed in the signature block
+	InstitutionTel  string // 联系电话 (optional), likewise
 	Bidder          string // 投标人 (被保证人)
 	BidderCode      string // 投标人统一社会信用代码
 
@@ -83,6 +85,12 @@ func (g Data) Validate() error {
 	}
 	req("BaohanNo (保函编号)", g.BaohanNo, 64)
 	req("Institution (担保人)", g.Institution, 100)
+	if utf8.RuneCountInString(g.InstitutionAddr) > 200 {
+		errs = append(errs, "InstitutionAddr (担保人地址) is longer than 200 characters")
+	}
+	if utf8.RuneCountInString(g.InstitutionTel) > 64 {
+		errs = append(errs, "InstitutionTel (联系电话) is longer than 64 characters")
+	}
 	req("Bidder (投标人)", g.Bidder, 200)
 	req("BidderCode (投标人统一社会信用代码)", g.BidderCode, 64)
 	max := 500
@@ -116,6 +124,8 @@ type AgreementData struct {
 	BaohanNo        string // 保函编号, when known
 	Institution     string
 	InstitutionCode string
+	InstitutionAddr string // 担保人地址 (optional)
+	InstitutionTel  string // 联系电话 (optional)
 	Bidder          string
 	BidderCode      string
 	// Project is how the agreement names the project; before bid opening

@@ -77,7 +77,7 @@ func build(g Data, opt Options) (*ofd.Builder, error) {
 	f := newFlow(b)
 
 	// Title and number.
-	f.page.TextIn(marginLeft, f.y, contentWidth, ofd.TextStyle{Font: f.hei, Size: titleSize}, ofd.Center, spaced(title))
+	f.page.TextIn(marginLeft, f.y, contentWidth, f.style(titleSize), ofd.Center, spaced(title))
 	f.y += titleSize + 3
 	f.page.Line(marginLeft, f.y, marginLeft+contentWidth, f.y, 0.5, ofd.Red)
 	f.page.Line(marginLeft, f.y+0.9, marginLeft+contentWidth, f.y+0.9, 0.2, ofd.Red)
@@ -152,18 +152,46 @@ func build(g Data, opt Options) (*ofd.Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := signatureBlock(f, qr, InstitutionSealLabel, g.Institution, g.IssueDate, "扫码核验"); err != nil {
+	var contact []string
+	if a := strings.TrimSpace(g.InstitutionAddr); a != "" {
+		contact = append(contact, "担保人地址："+a)
+	}
+	if p := strings.TrimSpace(g.InstitutionTel); p != "" {
+		contact = append(contact, "联系电话："+p)
+	}
+	if err := signatureBlock(f, qr, InstitutionSealLabel, g.Institution, contact, g.IssueDate, "扫码核验"); err != nil {
 		return nil, err
 	}
-	footers(b, f.song, "保函编号："+g.BaohanNo)
+	footers(b, f.font, "保函编号："+g.BaohanNo)
 	return b, nil
 }
 
-// signatureBlock draws the QR code (when given) and "label name / 日期" at
-// the bottom right, keeping them on one page.
-func signatureBlock(f *flow, qr []byte, label, name string, date time.Time, caption string) error {
+// signatureBlock draws the QR code (when given) at the left and, at the
+// right, "label name", the contact lines (address, telephone) and the
+// date, keeping them on one page. The right column wraps long names and
+// addresses within the content width.
+func signatureBlock(f *flow, qr []byte, label, name string, contact []string, date time.Time, caption string) error {
 	const qrSize = 21.0
-	h := qrSize + 6
+	st := f.body()
+	left := marginLeft + contentWidth*0.5
+	right := marginLeft + contentWidth
+	if w := f.b.Measure(st, label+name) + st.Size; left+w > right {
+		left = max(marginLeft+qrSize+6, right-w)
+	}
+	// The name after the label, wrapped at the right edge; the contact
+	// lines and the date below, from the label's left edge.
+	lw := f.b.Measure(st, label)
+	nameLines := f.wrap(st, name, right-left-lw, 0)
+	var lines []string
+	for _, c := range contact {
+		lines = append(lines, f.wrap(st, c, right-left, 0)...)
+	}
+	const labelTop = 3.0 // the label's distance below the QR code's top
+	textH := labelTop + float64(len(nameLines)+len(lines))*bodyLine + bodyLine*0.4
+	if !date.IsZero() {
+		textH += bodyLine
+	}
+	h := max(qrSize+6, textH)
 	f.need(h + 3)
 	// Leave room above the label for the upper half of the seal when the
 	// page has it, so the stamp does not cover the table.
@@ -175,18 +203,21 @@ func signatureBlock(f *flow, qr []byte, label, name string, date time.Time, capt
 			return fmt.Errorf("guarantee: QR code: %w", err)
 		}
 		f.page.Image(id, ofd.Box{X: marginLeft, Y: top, W: qrSize, H: qrSize})
-		f.page.TextIn(marginLeft, top+qrSize+0.8, qrSize, ofd.TextStyle{Font: f.song, Size: smallSize, Color: gray}, ofd.Center, caption)
+		f.page.TextIn(marginLeft, top+qrSize+0.8, qrSize, ofd.TextStyle{Font: f.font, Size: smallSize, Color: gray}, ofd.Center, caption)
 	}
-	st := f.body()
-	x := marginLeft + contentWidth*0.5
-	if w := ofd.Measure(label+name, st.Size); x+w > marginLeft+contentWidth {
-		x = max(marginLeft+qrSize+6, marginLeft+contentWidth-w)
+	y := top + labelTop
+	f.page.Text(left, y, st, label)
+	for _, l := range nameLines {
+		f.page.Text(left+lw, y, st, l)
+		y += bodyLine
 	}
-	y := top + 8
-	lb := f.page.Text(x, y, st, label)
-	f.page.Text(lb.X+lb.W, y, st, name)
+	y += bodyLine * 0.4
+	for _, l := range lines {
+		f.page.Text(left, y, st, l)
+		y += bodyLine
+	}
 	if !date.IsZero() {
-		f.page.Text(x, y+bodyLine*1.6, st, "日期："+dateCN(date))
+		f.page.Text(left, y, st, "日期："+dateCN(date))
 	}
 	f.y = top + h
 	return nil

@@ -32,6 +32,7 @@ func sampleData(t testing.TB, cipher bool) guarantee.Data {
 	g := guarantee.Data{
 		BaohanNo: "BH20261127000123", ApplyNo: "SQ202611270001",
 		Institution: "测试融资担保股份有限公司", InstitutionCode: "91110000MA00TEST01",
+		InstitutionAddr: "北京市西城区金融大街1号", InstitutionTel: "010-66668888",
 		Bidder: "测试建设工程有限公司", BidderCode: "91330000MA00TEST02",
 		BiaoduanNo: "A3301002026000123001", BiaoduanName: "某市城北片区道路改造工程施工第一标段",
 		Zbr: "某市城市建设投资集团有限公司", ZbrOrgNum: "91330100MA00ZBR001",
@@ -461,15 +462,21 @@ func mustBuildAgreementless(t *testing.T) []byte {
 }
 
 // A typical sealed guarantee (with its signed agreement attached) stays
-// well under 200 KB; so does the merged plaintext guarantee, which carries
-// the sealed ciphertext one.
+// under 160 KB and the merged plaintext guarantee, which carries the
+// sealed ciphertext one, under 300 KB: each document carries the subset of
+// the font it uses (about 40 KB deflated), the merged one three (its own,
+// the ciphertext guarantee's and the agreement's).
 func TestSize(t *testing.T) {
 	p := newParties(t)
 	agreement, cipher, merged := issue(t, p)
 	for name, doc := range map[string][]byte{"agreement": agreement, "ciphertext guarantee": cipher, "merged guarantee": merged} {
 		t.Logf("%s: %d bytes", name, len(doc))
-		if len(doc) > 200<<10 {
-			t.Errorf("%s is %d bytes, over 200 KB", name, len(doc))
+		limit := 160 << 10
+		if name == "merged guarantee" {
+			limit = 300 << 10
+		}
+		if len(doc) > limit {
+			t.Errorf("%s is %d bytes, over %d KB", name, len(doc), limit>>10)
 		}
 	}
 }

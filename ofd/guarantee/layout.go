@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/baohan-dev/baohan/ofd"
+	"github.com/baohan-dev/baohan/ofd/ttf"
 )
 
 // Page geometry and type sizes (millimetres). 五号 (10.5 pt) is 3.7 mm.
@@ -16,9 +17,9 @@ const (
 
 	titleSize = 7.0
 	bodySize  = 3.7
-	bodyLine  = 5.8
+	bodyLine  = 5.6
 	cellSize  = 3.5
-	cellLine  = 5.0
+	cellLine  = 4.8
 	smallSize = 3.0
 	sealSize  = 40.0 // the stamp's box
 )
@@ -29,19 +30,23 @@ var (
 )
 
 // flow lays text and tables down the pages of a document, adding pages
-// as they fill.
+// as they fill. All text is set in the embedded font (ttf.Default), whose
+// subset travels in the document, positioned by its own advances.
 type flow struct {
-	b         *ofd.Builder
-	page      *ofd.PageBuilder
-	y         float64
-	song, hei ofd.FontID
+	b    *ofd.Builder
+	page *ofd.PageBuilder
+	y    float64
+	font ofd.FontID
 }
 
 func newFlow(b *ofd.Builder) *flow {
-	f := &flow{b: b, song: b.Font("宋体", "宋体"), hei: b.Font("黑体", "黑体")}
+	f := &flow{b: b, font: documentFont(b)}
 	f.newPage()
 	return f
 }
+
+// documentFont declares the font the templates are set in.
+func documentFont(b *ofd.Builder) ofd.FontID { return b.EmbedFont(ttf.Default()) }
 
 func (f *flow) newPage() {
 	f.page = f.b.AddPage()
@@ -55,13 +60,33 @@ func (f *flow) need(h float64) {
 	}
 }
 
-func (f *flow) body() ofd.TextStyle { return ofd.TextStyle{Font: f.song, Size: bodySize} }
+func (f *flow) body() ofd.TextStyle { return ofd.TextStyle{Font: f.font, Size: bodySize} }
+
+func (f *flow) style(size float64) ofd.TextStyle { return ofd.TextStyle{Font: f.font, Size: size} }
+
+// wrap breaks text into lines no wider than width. Where a closing mark
+// (。，）) would hang past the end of a line, the text is wrapped again
+// with room for it, so that lines, the mark included, end at width and
+// never in the margin or over a table's rule.
+func (f *flow) wrap(st ofd.TextStyle, text string, width, indent float64) []string {
+	lines := f.b.Wrap(st, text, width, indent)
+	for i, l := range lines {
+		w := width
+		if i == 0 {
+			w -= indent
+		}
+		if f.b.Measure(st, l) > w+1e-9 {
+			return f.b.Wrap(st, text, width-st.Size, indent)
+		}
+	}
+	return lines
+}
 
 // para writes a justified paragraph with a first-line indent of two
 // characters, breaking pages between lines.
 func (f *flow) para(text string, indent float64) {
 	st := f.body()
-	lines := ofd.Wrap(text, contentWidth, st.Size, indent)
+	lines := f.wrap(st, text, contentWidth, indent)
 	for i, line := range lines {
 		f.need(bodyLine)
 		x, w := marginLeft, contentWidth
@@ -81,8 +106,8 @@ func (f *flow) para(text string, indent float64) {
 // the number.
 func (f *flow) hangingPara(num, text string, indent float64) {
 	st := f.body()
-	nw := ofd.Measure(num, st.Size)
-	lines := ofd.Wrap(text, contentWidth-indent-nw, st.Size, 0)
+	nw := f.b.Measure(st, num)
+	lines := f.wrap(st, text, contentWidth-indent-nw, 0)
 	for i, line := range lines {
 		f.need(bodyLine)
 		if i == 0 {
@@ -102,10 +127,10 @@ type row struct{ label, value string }
 // table draws two-column rows (label, value) with borders, the values
 // wrapped (ciphertext is long). A row never splits across pages.
 func (f *flow) table(rows []row) {
-	const labelW = 52.0
+	const labelW = 54.6 // holds 招标人统一社会信用代码（密文） and leaves the value column the validity on one line at cellSize
 	const pad = 1.05
 	valueW := contentWidth - labelW
-	st := ofd.TextStyle{Font: f.song, Size: cellSize}
+	st := f.style(cellSize)
 	black := ofd.Black
 	top := f.y
 	closeTable := func() {
@@ -113,8 +138,8 @@ func (f *flow) table(rows []row) {
 		_ = top
 	}
 	for _, r := range rows {
-		labelLines := ofd.Wrap(r.label, labelW-2*pad, st.Size, 0)
-		valueLines := ofd.Wrap(r.value, valueW-2*pad, st.Size, 0)
+		labelLines := f.wrap(st, r.label, labelW-2*pad, 0)
+		valueLines := f.wrap(st, r.value, valueW-2*pad, 0)
 		n := len(valueLines)
 		if len(labelLines) > n {
 			n = len(labelLines)
@@ -143,9 +168,9 @@ func (f *flow) table(rows []row) {
 }
 
 // footers writes "保函编号 … 第 i 页 / 共 n 页" at the bottom of every page.
-func footers(b *ofd.Builder, song ofd.FontID, left string) {
+func footers(b *ofd.Builder, font ofd.FontID, left string) {
 	pages := b.Pages()
-	st := ofd.TextStyle{Font: song, Size: smallSize, Color: gray}
+	st := ofd.TextStyle{Font: font, Size: smallSize, Color: gray}
 	for i, p := range pages {
 		y := 297 - marginBottom + 6
 		p.Line(marginLeft, y-2, marginLeft+contentWidth, y-2, 0.15, gray)

@@ -57,12 +57,15 @@ func Merge(plain, cipher []byte) ([]byte, error) {
 		Creator: pd.Info.Creator, Keywords: pd.Info.Keywords, Custom: pd.Info.Custom, Created: created,
 	})
 	b.SetPageSize(pd.PhysicalBox)
+	// The pages of both documents set in the embedded font come onto
+	// this one font, whose subset covers them all.
+	font := documentFont(b)
 	for _, p := range pd.Pages {
 		if _, err := b.ImportPage(pd, p); err != nil {
 			return nil, fmt.Errorf("guarantee: merge: plaintext guarantee: %w", err)
 		}
 	}
-	note := ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: smallSize, Color: gray}
+	note := ofd.TextStyle{Font: font, Size: smallSize, Color: gray}
 	for i, p := range cd.Pages {
 		pb, err := b.ImportPage(cd, p)
 		if err != nil {

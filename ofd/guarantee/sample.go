@@ -44,6 +44,7 @@ func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, e
 	agr, err := BuildAgreement(AgreementData{
 		AgreementNo: "XY" + stamp, ApplyNo: "SQ" + stamp,
 		Institution: instName, InstitutionCode: instCode, Bidder: bidderName, BidderCode: bidderCode,
+		InstitutionAddr: "北京市西城区金融大街1号", InstitutionTel: "010-66668888",
 		Amount: amount, Rate: rate, Premium: baohan.Premium(amount, rate, decimal.Zero), SignDate: now,
 	})
 	if err != nil {
@@ -73,6 +74,7 @@ func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, e
 	g := Data{
 		BaohanNo: "BH" + stamp, ApplyNo: "SQ" + stamp,
 		Institution: instName, InstitutionCode: instCode, Bidder: bidderName, BidderCode: bidderCode,
+		InstitutionAddr: "北京市西城区金融大街1号", InstitutionTel: "010-66668888",
 		BiaoduanNo: enc[0], BiaoduanName: enc[1], Zbr: enc[2], ZbrOrgNum: enc[3],
 		Ciphertext: true, Amount: amount,
 		OpenTime: now.AddDate(0, 0, 20), ValidityDays: 90, IssueDate: now,

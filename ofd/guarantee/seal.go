@@ -32,13 +32,32 @@ func stampsIn(d *ofd.Document, label string, size float64) []ses.Stamp {
 			if !ok || t.Text() != label {
 				continue
 			}
-			end := t.Boundary.X + ofd.Measure(label, t.Size)
+			end := t.Boundary.X + textEnd(t)
 			cx := end + size*0.45
 			cy := t.Boundary.Y + t.Size*0.6
 			out = append(out, ses.Stamp{Page: i, Box: ofd.Box{X: cx - size/2, Y: cy - size/2, W: size, H: size}})
 		}
 	}
 	return out
+}
+
+// textEnd is where the text of t ends, from its boundary's left edge: the
+// positions the document fixes (X, DeltaX) and the last character's
+// advance by the Advance rule.
+func textEnd(t *ofd.TextObject) float64 {
+	end := 0.0
+	for _, c := range t.Codes {
+		rs := []rune(c.Text)
+		if len(rs) == 0 {
+			continue
+		}
+		x := c.X
+		for i := 0; i < len(rs)-1 && i < len(c.DeltaX); i++ {
+			x += c.DeltaX[i]
+		}
+		end = max(end, x+ofd.Advance(rs[len(rs)-1], t.Size))
+	}
+	return end
 }
 
 // Seal seals a guarantee (or merged guarantee) with the institution's
@@ -62,16 +81,21 @@ func sealAt(doc []byte, s ses.Signer, t time.Time, label string) ([]byte, error)
 	if size <= 0 || size > 60 {
 		size = sealSize
 	}
-	stamps, err := Stamps(doc, label, size)
+	// One reading of the document finds the seal areas and is signed.
+	pkg, err := ofd.Open(doc)
 	if err != nil {
 		return nil, fmt.Errorf("guarantee: seal: %w", err)
 	}
+	d, err := ofd.Read(pkg)
+	if err != nil {
+		return nil, fmt.Errorf("guarantee: seal: %w", err)
+	}
+	stamps := stampsIn(d, label, size)
 	if len(stamps) == 0 {
 		return nil, fmt.Errorf("guarantee: seal: no seal area (%q) in the document", label)
 	}
-	out, err := ses.Sign(doc, s, ses.SignOptions{Time: t, Stamps: stamps})
-	if err != nil {
+	if err := ses.SignPackage(pkg, s, ses.SignOptions{Time: t, Stamps: stamps}); err != nil {
 		return nil, fmt.Errorf("guarantee: %w", err)
 	}
-	return out, nil
+	return pkg.Bytes()
 }

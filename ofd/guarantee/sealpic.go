@@ -19,11 +19,11 @@ var SealRed = color.NRGBA{R: 0xd8, G: 0x1e, B: 0x06, A: 0xff}
 const sealPx = 400
 
 // SealPicture draws a round organization seal as a PNG with a transparent
-// background: a red ring, a five-pointed star in the middle and, when a
-// CJK font is installed (see render), the name set around the upper arc
-// and the subtitle (e.g. "保函专用章") in a band under the star. Without a
-// font it draws the ring and the star only; the seal is still valid, the
-// picture is only its appearance. Pure Go.
+// background: a red ring, a five-pointed star in the middle, the name set
+// around the upper arc and the subtitle (e.g. "保函专用章") in a band under
+// the star, in an installed CJK font, else the embedded one (ofd/ttf).
+// Were no font readable it would draw the ring and the star only; the seal
+// is still valid, the picture is only its appearance. Pure Go.
 func SealPicture(name, subtitle string) ([]byte, error) {
 	face, _ := glyph.Find(glyph.Serif) // nil: ring and star only
 	return sealPicture(name, subtitle, face)
@@ -113,8 +113,8 @@ func encodeRed(z *vector.Rasterizer, n int) ([]byte, error) {
 }
 
 // SignaturePicture draws a square name seal for a party's signature (the
-// bidder on the agreement): a red frame and, with a CJK font, the name in
-// rows, read left to right.
+// bidder on the agreement): a red frame and the name in rows, read left
+// to right (the font as for SealPicture).
 func SignaturePicture(name string) ([]byte, error) {
 	face, _ := glyph.Find(glyph.Serif)
 	return signaturePicture(name, face)

@@ -19,7 +19,9 @@ import (
 	"github.com/baohan-dev/baohan/ofd/internal/glyph"
 )
 
-// ErrNoFont is returned by PNG when no CJK font is installed.
+// ErrNoFont was returned by PNG when no CJK font was installed; the
+// embedded font now stands in, so PNG returns it only when even that
+// cannot be read.
 var ErrNoFont = glyph.ErrNoFont
 
 // DefaultDPI is the PNG resolution when none is given.
@@ -56,7 +58,7 @@ func (p *Page) Image(dpi float64) (*image.RGBA, error) {
 	if w <= 0 || h <= 0 || w*h > maxPixels {
 		return nil, fmt.Errorf("render: page of %v×%v mm at %v dpi is too large", box.W, box.H, dpi)
 	}
-	r := &raster{dst: image.NewRGBA(image.Rect(0, 0, w, h)), s: s, ox: box.X, oy: box.Y, doc: p.Doc}
+	r := &raster{dst: image.NewRGBA(image.Rect(0, 0, w, h)), s: s, ox: box.X, oy: box.Y, doc: p.Doc, faces: map[uint64]*glyph.Face{}}
 	draw.Draw(r.dst, r.dst.Bounds(), image.White, image.Point{}, draw.Src)
 	for _, o := range p.Page.Objects {
 		var err error
@@ -87,6 +89,21 @@ type raster struct {
 	ox, oy float64 // page box origin
 	doc    *ofd.Document
 	z      vector.Rasterizer
+	faces  map[uint64]*glyph.Face // fonts carried in the document, by font ID (nil: unreadable)
+}
+
+// embeddedFace is the font file a document carries for a font resource,
+// nil when it carries none or it cannot be read.
+func (r *raster) embeddedFace(id uint64) *glyph.Face {
+	if f, ok := r.faces[id]; ok {
+		return f
+	}
+	var face *glyph.Face
+	if data, font, ok := r.doc.FontData(id); ok {
+		face, _ = glyph.FontFile(font.Embedded, data)
+	}
+	r.faces[id] = face
+	return face
 }
 
 // px maps page millimetres to pixels, clamped far outside the page (and
@@ -133,9 +150,25 @@ func (r *raster) text(o *ofd.TextObject) error {
 	if sans(font) {
 		kind = glyph.Sans
 	}
-	face, err := glyph.Find(kind)
-	if err != nil {
-		return fmt.Errorf("render: PNG needs a CJK font: %w", err)
+	// The font the document carries draws its text; characters it lacks
+	// (and text in fonts referenced by name) are drawn with an installed
+	// CJK font, else the embedded one, fitted to their slots.
+	own := r.embeddedFace(o.Font)
+	var fallback *glyph.Face
+	fallbackFace := func() (*glyph.Face, error) {
+		if fallback == nil {
+			f, err := glyph.Find(kind)
+			if err != nil {
+				return nil, fmt.Errorf("render: PNG needs a CJK font: %w", err)
+			}
+			fallback = f
+		}
+		return fallback, nil
+	}
+	if own == nil {
+		if _, err := fallbackFace(); err != nil {
+			return err
+		}
 	}
 	m := ofd.Identity
 	if o.CTM != nil {
@@ -169,17 +202,27 @@ func (r *raster) text(o *ofd.TextObject) error {
 		for i, ch := range runes {
 			x, y := m.Apply(xs[i], ys[i])
 			px, py := r.px(x+o.Boundary.X, y+o.Boundary.Y)
-			// The document fixes each character's slot (DeltaX; 宋体 has
-			// half-width ASCII). A substitute font's wider glyph (Latin
-			// in Noto CJK is proportional) is condensed into its slot
+			face := own
+			if face == nil || !face.Has(ch) {
+				f, err := fallbackFace()
+				if err != nil {
+					return err
+				}
+				face = f
+			}
+			// The document fixes each character's slot (DeltaX); its own
+			// font's glyphs fit theirs. A substitute font's wider glyph (Latin in Noto CJK is
+			// proportional, 宋体's half-width) is condensed into its slot
 			// rather than overlapping the next one.
 			slot := ofd.Advance(ch, o.Size)
 			if i < len(c.DeltaX) {
 				slot = c.DeltaX[i]
 			}
 			hs := 1.0
-			if adv := face.Advance(ch, size); adv > 0 && slot > 0 && adv > slot*r.s*1.02 {
-				hs = slot * r.s / adv
+			if face != own {
+				if adv := face.Advance(ch, size); adv > 0 && slot > 0 && adv > slot*r.s*1.02 {
+					hs = slot * r.s / adv
+				}
 			}
 			a := glyph.Affine{A: m[0] * hs, B: m[1] * hs, C: m[2], D: m[3], E: px - bx, F: py - by}
 			if face.Draw(&r.z, ch, size, a) {

@@ -14,6 +14,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/internal/ofdtest"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/ofd/ttf"
 	"github.com/emmansun/gmsm/smx509"
 )
 
@@ -53,10 +54,11 @@ func TestParsePath(t *testing.T) {
 
 func TestFontFamily(t *testing.T) {
 	tests := map[string]string{
-		"宋体":      "宋体, SimSun, Noto Serif CJK SC, serif",
-		"黑体":      "黑体, SimHei, Noto Sans CJK SC, sans-serif",
-		"":        "宋体, SimSun, Noto Serif CJK SC, serif",
-		"Courier": "Courier, 宋体, SimSun, Noto Serif CJK SC, serif",
+		"宋体":                  "宋体, SimSun, Noto Serif CJK SC, serif",
+		"黑体":                  "黑体, SimHei, Noto Sans CJK SC, sans-serif",
+		"":                    "宋体, SimSun, Noto Serif CJK SC, serif",
+		"Courier":             "Courier, 宋体, SimSun, Noto Serif CJK SC, serif",
+		"WenQuanYi Micro Hei": "WenQuanYi Micro Hei, 黑体, SimHei, Noto Sans CJK SC, sans-serif",
 	}
 	for name, want := range tests {
 		if got := FontFamily(&ofd.Font{Name: name}); got != want {
@@ -242,8 +244,10 @@ func FuzzParsePath(f *testing.F) {
 func FuzzRender(f *testing.F) {
 	b := ofd.NewBuilder(ofd.Info{Created: signTime})
 	font := b.Font("宋体", "宋体")
+	embedded := b.EmbedFont(ttf.Default())
 	p := b.AddPage()
 	p.Text(20, 20, ofd.TextStyle{Font: font, Size: 10}, "保函 BH1")
+	p.Text(20, 40, ofd.TextStyle{Font: embedded, Size: 10}, "保函 WWMM")
 	p.Rect(ofd.Box{X: 20, Y: 60, W: 50, H: 30}, 1, &ofd.Red, &ofd.Black)
 	pkg, err := b.Package()
 	if err != nil {
@@ -267,4 +271,74 @@ func FuzzRender(f *testing.F) {
 		_ = pg.WriteSVG(&sb)
 		_, _ = pg.Image(8)
 	})
+}
+
+// TestEmbeddedFont: text in a font the document carries is drawn with
+// that font, in PNG (the ink of each glyph is its outline's box in the
+// embedded file, whatever fonts the machine has) and in SVG (an
+// @font-face with the file, first in the family list).
+func TestEmbeddedFont(t *testing.T) {
+	const size = 20.0
+	b := ofd.NewBuilder(ofd.Info{Created: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)})
+	font := b.EmbedFont(ttf.Default())
+	p := b.AddPage()
+	p.Text(20, 20, ofd.TextStyle{Font: font, Size: size}, "W")
+	p.Text(20, 60, ofd.TextStyle{Font: font, Size: size}, "i")
+	doc, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dpi = 100.0
+	raw, err := PNG(doc, 0, dpi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := dpi / 25.4
+	f := ttf.Default()
+	for _, tt := range []struct {
+		r rune
+		y float64
+	}{{'W', 20}, {'i', 60}} {
+		g, _ := f.GlyphIndex(tt.r)
+		x0, y0, x1, y1 := f.Bounds(g)
+		u := size / float64(f.UnitsPerEm())
+		base := tt.y + size*0.88
+		want := image.Rect(int((20+float64(x0)*u)*s), int((base-float64(y1)*u)*s), int((20+float64(x1)*u)*s), int((base-float64(y0)*u)*s))
+		// The ink's box in the region around the glyph.
+		area := image.Rect(int(10*s), int((tt.y-5)*s), int(60*s), int((tt.y+30)*s))
+		ink := image.Rectangle{}
+		for y := area.Min.Y; y < area.Max.Y; y++ {
+			for x := area.Min.X; x < area.Max.X; x++ {
+				if r, _, _, _ := img.At(x, y).RGBA(); r < 0x8000 {
+					ink = ink.Union(image.Rect(x, y, x+1, y+1))
+				}
+			}
+		}
+		if d := max(abs(ink.Min.X-want.Min.X), abs(ink.Max.X-want.Max.X), abs(ink.Min.Y-want.Min.Y), abs(ink.Max.Y-want.Max.Y)); d > 2 {
+			t.Errorf("%q: ink %v, the embedded glyph's box %v", tt.r, ink, want)
+		}
+	}
+	svg, err := SVG(doc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<defs><style><![CDATA[@font-face{font-family:"ofd-font-1";src:url(data:font/ttf;base64,AAEAAA`,
+		`font-family="&#39;ofd-font-1&#39;, WenQuanYi Micro Hei, 黑体, SimHei, Noto Sans CJK SC, sans-serif"`,
+	} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("SVG lacks %s", want)
+		}
+	}
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
 }

@@ -2,12 +2,17 @@
 // the positions the document fixes (X, Y, DeltaX), paths, images and the
 // pictures of the seals at their StampAnnot boxes.
 //
-// SVG needs no font on this machine: text is <text> in the families
+// A font the document carries (OFD FontFile) draws its text in both: the
+// SVG declares it as a web font (@font-face with the file as a data: URL,
+// which browsers load even in an <img>), PNG reads its outlines. Both then
+// draw the page as every reader that uses the embedded font does.
+//
+// Text in fonts referenced by name: SVG writes <text> in the families
 // "宋体, SimSun, Noto Serif CJK SC, serif" (黑体 likewise, sans-serif) and
-// the viewer substitutes. PNG is rasterized in pure Go
-// (golang.org/x/image) with a CJK font found at run time (Noto CJK,
-// WenQuanYi, AR PL, Songti, SimSun, or $BAOHAN_CJK_FONT); without one
-// PNG fails with a message saying what to install.
+// the viewer substitutes; PNG is rasterized in pure Go (golang.org/x/image)
+// with a CJK font found at run time (Noto CJK, WenQuanYi, AR PL, Songti,
+// SimSun, or $BAOHAN_CJK_FONT), else the font this module embeds
+// (ofd/ttf), its glyphs fitted to the slots the document fixes.
 package render
 
 import (
@@ -78,6 +83,8 @@ func FontFamily(f *ofd.Font) string {
 		return "仿宋, FangSong, Noto Serif CJK SC, serif"
 	case name == "" || strings.Contains(name, "宋") || strings.EqualFold(name, "SimSun"):
 		return "宋体, SimSun, Noto Serif CJK SC, serif"
+	case strings.Contains(strings.ToLower(name), "hei") || strings.Contains(strings.ToLower(name), "sans"):
+		return name + ", 黑体, SimHei, Noto Sans CJK SC, sans-serif" // WenQuanYi Micro Hei, Noto Sans...
 	}
 	return name + ", 宋体, SimSun, Noto Serif CJK SC, serif"
 }
@@ -117,6 +124,7 @@ func (p *Page) WriteSVG(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="%smm" height="%smm" viewBox="%s %s %s %s">`+"\n",
 		num(box.W), num(box.H), num(box.X), num(box.Y), num(box.W), num(box.H))
+	p.writeFontFaces(&b)
 	fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="#fff"/>`+"\n", num(box.X), num(box.Y), num(box.W), num(box.H))
 	for _, o := range p.Page.Objects {
 		switch o := o.(type) {
@@ -160,8 +168,42 @@ func (p *Page) WriteSVG(w io.Writer) error {
 	return err
 }
 
+// embeddedFamily is the CSS family of a font the document carries.
+func embeddedFamily(id uint64) string { return fmt.Sprintf("ofd-font-%d", id) }
+
+// writeFontFaces declares the fonts carried in the document that the
+// page's text uses as web fonts.
+func (p *Page) writeFontFaces(b *strings.Builder) {
+	seen := map[uint64]bool{}
+	var faces []string
+	for _, o := range p.Page.Objects {
+		t, ok := o.(*ofd.TextObject)
+		if !ok || seen[t.Font] {
+			continue
+		}
+		seen[t.Font] = true
+		data, _, ok := p.Doc.FontData(t.Font)
+		if !ok || len(data) < 4 {
+			continue
+		}
+		format, mime := "truetype", "font/ttf"
+		if string(data[:4]) == "OTTO" {
+			format, mime = "opentype", "font/otf"
+		}
+		faces = append(faces, fmt.Sprintf(`@font-face{font-family:"%s";src:url(data:%s;base64,%s) format("%s");}`,
+			embeddedFamily(t.Font), mime, base64.StdEncoding.EncodeToString(data), format))
+	}
+	if len(faces) > 0 {
+		b.WriteString("<defs><style><![CDATA[" + strings.Join(faces, "\n") + "]]></style></defs>\n")
+	}
+}
+
 func (p *Page) svgText(b *strings.Builder, o *ofd.TextObject) {
 	font := p.Doc.Fonts[o.Font]
+	family := FontFamily(font)
+	if _, _, ok := p.Doc.FontData(o.Font); ok {
+		family = "'" + embeddedFamily(o.Font) + "', " + family
+	}
 	weight := ""
 	if o.Bold {
 		weight = ` font-weight="bold"`
@@ -170,7 +212,7 @@ func (p *Page) svgText(b *strings.Builder, o *ofd.TextObject) {
 	if o.CTM != nil {
 		tr += " " + matrix(*o.CTM)
 	}
-	fmt.Fprintf(b, `<g transform="%s" font-family="%s" font-size="%s" fill="%s"%s>`, tr, FontFamily(font), num(o.Size), rgb(o.Color), weight)
+	fmt.Fprintf(b, `<g transform="%s" font-family="%s" font-size="%s" fill="%s"%s>`, tr, esc(family), num(o.Size), rgb(o.Color), weight)
 	for _, c := range o.Codes {
 		xs, ys := positions(c)
 		var xl, yl []string

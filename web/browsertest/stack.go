@@ -116,7 +116,8 @@ func Start(t testing.TB) *Stack {
 			Outbox:     config.Outbox{Poll: fast},
 		},
 		Institution: institution.Identity{Name: InstitutionName, CreditCode: "91330100MA2HXDB01L",
-			SealCert: filepath.Join(dir, InstitutionName+".cert.pem"), SealKey: filepath.Join(dir, InstitutionName+".key.pem"), Prefix: "HXDB"},
+			SealCert: filepath.Join(dir, InstitutionName+".cert.pem"), SealKey: filepath.Join(dir, InstitutionName+".key.pem"), Prefix: "HXDB",
+			Address: "浙江省杭州市西湖区文三路100号", Phone: "0571-88886666"},
 		Underwrite: institution.Underwriting{Mode: institution.ModeManual, MaxBond: "5000000"},
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
 		Products: []institution.Product{

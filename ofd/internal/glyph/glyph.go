@@ -1,8 +1,9 @@
-// Package glyph finds a CJK font installed on the machine and turns text
-// into outlines for golang.org/x/image/vector, with any affine transform
-// (the page renderer places glyphs; the seal picture rotates them around
-// a circle). Pure Go: golang.org/x/image/font/sfnt reads TrueType and CFF
-// fonts and TTC/OTC collections.
+// Package glyph finds a CJK font installed on the machine, else takes
+// the font this module embeds (ttf.Default), and turns text into outlines
+// for golang.org/x/image/vector, with any affine transform (the page
+// renderer places glyphs; the seal picture rotates them around a circle).
+// Pure Go: golang.org/x/image/font/sfnt reads TrueType and CFF fonts and
+// TTC/OTC collections. FontFile reads a font embedded in a document.
 package glyph
 
 import (
@@ -16,6 +17,8 @@ import (
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/image/math/fixed"
 	"golang.org/x/image/vector"
+
+	"github.com/baohan-dev/baohan/ofd/ttf"
 )
 
 // Kind is the style asked for: Serif stands for 宋体 (SimSun, Songti),
@@ -69,7 +72,9 @@ var Candidates = map[Kind][]string{
 	},
 }
 
-// ErrNoFont says no CJK font was found, and how to get one.
+// ErrNoFont says no CJK font was found, and how to get one. Find no
+// longer returns it (the embedded font stands in); it stays for callers
+// that test for it.
 var ErrNoFont = errors.New("no CJK font found (tried $BAOHAN_CJK_FONT, Noto CJK, WenQuanYi, AR PL, Songti, SimSun); " +
 	"install one, e.g. `apt-get install fonts-noto-cjk`, or set BAOHAN_CJK_FONT to a .ttf/.otf/.ttc file, or render to SVG instead")
 
@@ -78,7 +83,10 @@ var (
 	cache   = map[Kind]*Face{}
 )
 
-// Find returns the first CJK font found for the kind, cached.
+// Find returns the first CJK font found for the kind, cached; without
+// one, the embedded font (ttf.Default, WenQuanYi Micro Hei cut to GBK).
+// An error says only that a font named by $BAOHAN_CJK_FONT or found on
+// the machine could not be read and the embedded one neither.
 func Find(kind Kind) (*Face, error) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
@@ -102,10 +110,40 @@ func Find(kind Kind) (*Face, error) {
 		cache[kind] = f
 		return f, nil
 	}
-	if len(errs) > 0 {
+	f, err := Embedded()
+	if err != nil {
+		errs = append(errs, err.Error())
 		return nil, fmt.Errorf("%w; unusable: %s", ErrNoFont, strings.Join(errs, "; "))
 	}
-	return nil, ErrNoFont
+	cache[kind] = f
+	return f, nil
+}
+
+var embedded = sync.OnceValues(func() (*Face, error) {
+	return FontFile("embedded:"+ttf.DefaultName, ttf.DefaultBytes())
+})
+
+// Embedded is the font this module embeds (ttf.Default).
+func Embedded() (*Face, error) { return embedded() }
+
+// FontFile reads a font carried in a document (an OFD FontFile, usually a
+// subset): unlike Parse it does not ask for any particular character.
+func FontFile(name string, b []byte) (*Face, error) {
+	f, err := sfnt.Parse(b)
+	if err != nil {
+		c, cerr := sfnt.ParseCollection(b)
+		if cerr != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		if f, err = c.Font(0); err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+	}
+	full, _ := f.Name(nil, sfnt.NameIDFull)
+	if full == "" {
+		full = name
+	}
+	return &Face{Name: full, Path: name, font: f}, nil
 }
 
 // Load reads a font file. From a collection it takes the Simplified

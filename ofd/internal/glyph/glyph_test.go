@@ -50,3 +50,40 @@ func TestFindAndDraw(t *testing.T) {
 		t.Error("drew a private-use code point the font lacks")
 	}
 }
+
+// TestFindFallsBackToEmbedded: with no font on the machine, Find takes
+// the embedded one, which draws Chinese and Latin.
+func TestFindFallsBackToEmbedded(t *testing.T) {
+	saved := Candidates
+	t.Cleanup(func() {
+		Candidates = saved
+		cacheMu.Lock()
+		cache = map[Kind]*Face{}
+		cacheMu.Unlock()
+	})
+	Candidates = map[Kind][]string{Serif: {"/nonexistent/font.ttc"}, Sans: nil}
+	t.Setenv("BAOHAN_CJK_FONT", "")
+	cacheMu.Lock()
+	cache = map[Kind]*Face{}
+	cacheMu.Unlock()
+	for _, kind := range []Kind{Serif, Sans} {
+		f, err := Find(kind)
+		if err != nil {
+			t.Fatalf("Find(%v): %v", kind, err)
+		}
+		if !strings.Contains(f.Path, "embedded") || !f.Has('保') || !f.Has('W') {
+			t.Errorf("Find(%v) = %s (%s), want the embedded font", kind, f.Name, f.Path)
+		}
+		var z vector.Rasterizer
+		z.Reset(100, 100)
+		if !f.Draw(&z, '保', 80, Translate(5, 80)) {
+			t.Error("the embedded font draws nothing")
+		}
+	}
+}
+
+func TestFontFile(t *testing.T) {
+	if _, err := FontFile("x.ttf", []byte("not a font")); err == nil {
+		t.Error("FontFile accepted garbage")
+	}
+}
