@@ -39,6 +39,9 @@ const (
 	Quit State = "quit"
 	// Cancelled: the bid agent cancelled the guarantee (canclenotice). Final.
 	Cancelled State = "cancelled"
+	// Expired: the validity printed on the guarantee (开标之日起
+	// institution.validity_days 日) ended (ExpireDue). Final.
+	Expired State = "expired"
 	// GivenUp: the bidder abandoned the application. Final. (Spelled
 	// "givenup" before; migration 00004 renamed it to the platform's
 	// name, and the admin API's state filter still takes the old one.)
@@ -56,7 +59,7 @@ func stateParam(s string) State {
 
 // States lists every state in the order of the flow.
 var States = []State{Received, Opened, Signed, Paid, Reviewing, Approved, Rejected,
-	Issued, Restoring, Restored, Quit, Cancelled, GivenUp}
+	Issued, Restoring, Restored, Quit, Cancelled, Expired, GivenUp}
 
 // transitions is the state machine: from → the states it may move to.
 var transitions = map[State][]State{
@@ -69,9 +72,10 @@ var transitions = map[State][]State{
 	Rejected:  {GivenUp},
 	Issued:    {Restoring, Quit, Cancelled},
 	Restoring: {Restored, Cancelled},
-	Restored:  {Cancelled},
+	Restored:  {Cancelled, Expired},
 	Quit:      {},
 	Cancelled: {},
+	Expired:   {},
 	GivenUp:   {},
 }
 
@@ -131,6 +135,8 @@ func (s State) Label() string {
 		return "已退保"
 	case Cancelled:
 		return "已注销"
+	case Expired:
+		return "已失效"
 	case GivenUp:
 		return "已放弃"
 	}

@@ -525,3 +525,31 @@ func BenchmarkBuildAndSeal(b *testing.B) {
 		}
 	}
 }
+
+// TestReadQR: the QR code printed on a guarantee decodes to the
+// verification URL with the number and the 验真码, on both forms, the same
+// as the document's metadata says.
+func TestReadQR(t *testing.T) {
+	const want = "https://ggzy.example.cn/baohan/verify?baohanno=BH20261127000123&code=K7MW3P9Q"
+	for _, cipher := range []bool{false, true} {
+		pkg, err := ofd.Open(mustBuild(t, sampleData(t, cipher)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := guarantee.ReadQR(pkg)
+		if err != nil || got != want {
+			t.Errorf("ciphertext %v: ReadQR = %q, %v; want %q", cipher, got, err, want)
+		}
+	}
+	a, err := guarantee.BuildAgreement(sampleAgreement())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := ofd.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := guarantee.ReadQR(pkg); err != guarantee.ErrNoQR {
+		t.Errorf("agreement (no QR code): %q, %v", got, err)
+	}
+}
