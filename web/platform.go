@@ -96,6 +96,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 	c.handle("POST /sections/{no}/postpone", Operator, pc.postpone)
 	c.handle("POST /sections/{no}/advance", Admin, pc.advance)
 	c.handle("POST /sections/{no}/restore", Operator, pc.restoreSection)
+	c.handle("GET /sections/{no}/verify", Viewer, pc.sectionVerify)
 	c.handle("GET /applications", Viewer, pc.applications)
 	c.handle("GET /applications/{applyno}", Viewer, pc.application)
 	c.handle("POST /applications/{applyno}/cancel", Operator, pc.cancel)
@@ -522,6 +523,21 @@ func (pc *PlatformConsole) sections(w http.ResponseWriter, r *http.Request, s *S
 		return err
 	}
 	pc.render(w, r, s, http.StatusOK, "plat_sections", "标段", map[string]any{"Sections": secs, "Q": q, "Now": time.Now()})
+	return nil
+}
+
+// sectionVerify is the 开标验真 of a section: every guarantee received for
+// it, checked now against its QR code and its institution
+// (platform.Service.CheckSection); every problem is shown.
+func (pc *PlatformConsole) sectionVerify(w http.ResponseWriter, r *http.Request, s *Session) error {
+	sc, err := pc.svc.CheckSection(r.Context(), r.PathValue("no"))
+	if errors.Is(err, platform.ErrNotFound) {
+		return errStatus(http.StatusNotFound, "标段不存在")
+	}
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_section_verify", "开标验真 "+sc.Section.No, sc)
 	return nil
 }
 
