@@ -106,6 +106,7 @@ func Start(t testing.TB) *Stack {
 				{Name: Product, Rate: decimal.RequireFromString("0.005"), MinPremium: decimal.RequireFromString("100")},
 				{Name: "投标保函（优惠费率）", Rate: decimal.RequireFromString("0.003"), MinPremium: decimal.RequireFromString("300")},
 			},
+			VerifyURL: instURL + "/verify",
 		}},
 	}
 	icfg := institution.Config{
