@@ -62,6 +62,20 @@ func (e *env) verifyAt(from, no, code string) verifyAnswer {
 func (e *env) verifyURL(from, u string) verifyAnswer {
 	e.t.Helper()
 	req, _ := http.NewRequest("GET", u, nil)
+	a := verifyAnswer{}
+	a.status, a.header, a.body = e.verifyDo(req, from)
+	if a.status == 200 {
+		if err := json.Unmarshal(a.body, &a.v); err != nil {
+			e.t.Fatalf("verify: %v: %s", err, a.body)
+		}
+	}
+	return a
+}
+
+// verifyDo sends a request to /verify asking for JSON, from the client
+// address from (X-Forwarded-For) unless empty.
+func (e *env) verifyDo(req *http.Request, from string) (int, http.Header, []byte) {
+	e.t.Helper()
 	req.Header.Set("Accept", "application/json")
 	if from != "" {
 		req.Header.Set("X-Forwarded-For", from)
@@ -71,14 +85,8 @@ func (e *env) verifyURL(from, u string) verifyAnswer {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	a := verifyAnswer{status: resp.StatusCode, header: resp.Header}
-	a.body, _ = io.ReadAll(resp.Body)
-	if a.status == 200 {
-		if err := json.Unmarshal(a.body, &a.v); err != nil {
-			e.t.Fatalf("verify: %v: %s", err, a.body)
-		}
-	}
-	return a
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
 }
 
 // codeOf is the verification code of an application's guarantee.
@@ -358,23 +366,14 @@ func (e *env) verifyFile(from string, doc []byte, form bool) (int, FileVerificat
 	}
 	req, _ := http.NewRequest("POST", e.srv.URL+"/verify", body)
 	req.Header.Set("Content-Type", ct)
-	req.Header.Set("Accept", "application/json")
-	if from != "" {
-		req.Header.Set("X-Forwarded-For", from)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	st, _, b := e.verifyDo(req, from)
 	var fv FileVerification
-	if resp.StatusCode == 200 {
+	if st == 200 {
 		if err := json.Unmarshal(b, &fv); err != nil {
 			e.t.Fatalf("verify file: %v %s", err, b)
 		}
 	}
-	return resp.StatusCode, fv, b
+	return st, fv, b
 }
 
 // TestVerifyFile: an uploaded file is recognised as issued (both
