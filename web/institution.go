@@ -185,7 +185,11 @@ func (ic *InstitutionConsole) application(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return notFound(err, "投保申请")
 	}
-	ic.render(w, r, s, http.StatusOK, "inst_application", "投保申请 "+d.ApplyNo, map[string]any{"D": d})
+	data := map[string]any{"D": d}
+	if code, err := ic.svc.VerifyCodeOf(r.Context(), d.ID); err == nil && code != "" {
+		data["VerifyCode"], data["VerifyURL"] = code, ic.svc.VerifyURL(d.BaohanNo, code)
+	}
+	ic.render(w, r, s, http.StatusOK, "inst_application", "投保申请 "+d.ApplyNo, data)
 	return nil
 }
 

@@ -53,6 +53,16 @@ func checkVerification(t *testing.T, ctx context.Context, sh shots, st *Stack, a
 		t.Fatalf("QR code %q does not lead to the institution's verification page", qr)
 	}
 
+	// The institution's staff see the code on the application's page.
+	ia, err := st.Institution.ApplicationByApplyNo(context.Background(), PlatformName, applyNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "institution application page", chromedp.Navigate(inst+"/console/applications/"+ia.ID), chromedp.WaitVisible(chromedp.ID("verify-code")))
+	if code := text(t, ctx, "#verify-code"); !strings.HasSuffix(qr, "&code="+code) {
+		t.Errorf("the console shows the code %q, the QR code carries %q", code, qr)
+	}
+
 	// fits: the page is no wider than the viewport.
 	fits := func(what string) {
 		t.Helper()
