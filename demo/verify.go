@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,13 +30,7 @@ func (r *runner) scannedGuarantee(ctx context.Context, role string) (doc []byte,
 	if no == "" {
 		return nil, nil, "", errors.New("no application")
 	}
-	rc, _, err := r.sys.Platform.OpenGuarantee(ctx, no, 1)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	doc, err = io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
+	if doc, _, err = r.sys.Platform.ReadGuarantee(ctx, no, 1); err != nil {
 		return nil, nil, "", err
 	}
 	if pkg, err = ofd.Open(doc); err != nil {

@@ -122,6 +122,17 @@ func (s *Service) CheckGuarantee(ctx context.Context, applyNo string) (*Guarante
 	return c, nil
 }
 
+// ReadGuarantee reads the OFD of an accepted guarantee file whole
+// (OpenGuarantee streams it).
+func (s *Service) ReadGuarantee(ctx context.Context, applyNo string, fileType int) ([]byte, *Guarantee, error) {
+	g, err := s.Guarantee(ctx, applyNo, fileType)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.readGuarantee(ctx, g)
+	return b, g, err
+}
+
 // readGuarantee reads a received guarantee file.
 func (s *Service) readGuarantee(ctx context.Context, g *Guarantee) ([]byte, error) {
 	rc, err := s.blobs.Open(ctx, g.blob)

@@ -3,7 +3,6 @@ package browsertest
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,12 +31,7 @@ func checkVerification(t *testing.T, ctx context.Context, sh shots, st *Stack, a
 	}
 	sh.take("platform-section-verify")
 
-	rc, _, err := st.Platform.OpenGuarantee(context.Background(), applyNo, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := io.ReadAll(rc)
-	rc.Close()
+	doc, _, err := st.Platform.ReadGuarantee(context.Background(), applyNo, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
