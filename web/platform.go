@@ -734,7 +734,11 @@ func (pc *PlatformConsole) viewGuarantee(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	dv := makeDocView(fileTypeLabel(ft)+" "+g.BaohanNo, doc, pc.roots, r.URL.Path+"/ofd")
-	pc.render(w, r, s, http.StatusOK, "plat_guarantee", fileTypeLabel(ft)+" "+g.BaohanNo, map[string]any{"A": a, "G": g, "Doc": dv, "Back": back})
+	data := map[string]any{"A": a, "G": g, "Doc": dv, "Back": back}
+	if c, err := pc.svc.LastCheck(r.Context(), a.ApplyNo); err == nil {
+		data["Check"] = c // the latest verification (验真) of the guarantee
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_guarantee", fileTypeLabel(ft)+" "+g.BaohanNo, data)
 	return nil
 }
 

@@ -30,6 +30,11 @@ func checkVerification(t *testing.T, ctx context.Context, sh shots, st *Stack, a
 		t.Errorf("开标验真 row of %s: %q", applyNo, row)
 	}
 	sh.take("platform-section-verify")
+	// The check is kept: the guarantee's page shows it.
+	do(t, ctx, "platform guarantee page", chromedp.Navigate(plat+"/console/applications/"+applyNo+"/guarantee/1"), chromedp.WaitVisible(chromedp.ID("verify-check")))
+	if s := text(t, ctx, "#verify-check"); !strings.Contains(s, "通过") || strings.Contains(s, "未通过") || !strings.Contains(s, "有效") {
+		t.Errorf("the guarantee's verification on the platform: %q", s)
+	}
 
 	doc, _, err := st.Platform.ReadGuarantee(context.Background(), applyNo, 1)
 	if err != nil {
