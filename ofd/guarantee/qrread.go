@@ -35,23 +35,40 @@ func ReadQR(pkg *ofd.Package) (string, error) {
 		if err != nil || len(b) > 4<<20 {
 			continue
 		}
-		cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
-		if err != nil || cfg.Width > 4000 || cfg.Height > 4000 {
-			continue
+		if text, ok := decodeQR(reader, b); ok {
+			return text, nil
 		}
-		img, _, err := image.Decode(bytes.NewReader(b))
-		if err != nil {
-			continue
-		}
-		bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-		if err != nil {
-			continue
-		}
-		res, err := reader.Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-		if err != nil {
-			continue
-		}
-		return res.GetText(), nil
 	}
 	return "", ErrNoQR
+}
+
+// maxQRPixels bounds the pictures decoded (a QR code on a page is small).
+const maxQRPixels = 2000 * 2000
+
+// decodeQR decodes one picture as a QR code. The picture comes from a
+// document someone else made: a picture the decoder trips over (it
+// panics on some inputs) is not a QR code.
+func decodeQR(reader gozxing.Reader, b []byte) (text string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			text, ok = "", false
+		}
+	}()
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxQRPixels {
+		return "", false
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return "", false
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", false
+	}
+	res, err := reader.Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		return "", false
+	}
+	return res.GetText(), true
 }
