@@ -34,3 +34,11 @@ func readInput(env *Env, args []string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// fileArg names the input of readInput in messages.
+func fileArg(pos []string) string {
+	if len(pos) == 1 {
+		return pos[0]
+	}
+	return "stdin"
+}

@@ -2,8 +2,9 @@
 // institution services, the demo, the conformance kit and the
 // troubleshooting tools, as subcommands.
 //
-// Each subcommand lives in its own file (cmd_*.go) and registers itself in
-// init with register. Wiring only: the logic lives in the packages.
+// Wiring only: each cmd_<area>.go holds a table of its subcommands (name,
+// help, flags) and calls the packages that do the work; main.go
+// dispatches to them.
 package main
 
 import (
@@ -15,29 +16,38 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 )
 
 // command is one subcommand. Name may hold a space for nested commands
-// ("ca init", "ofd verify"): the longest registered prefix of the
-// arguments wins.
+// ("ca init", "ofd verify"): the longest known prefix of the arguments
+// wins.
 type command struct {
 	Name    string
 	Summary string // one line for the command list
 	Usage   string // shown by --help, after "usage: baohan "
-	// Run gets the arguments after the command name. It returns an error
-	// to print as one line on stderr (exit 1), or an exitError for a
-	// chosen code with no message.
-	Run func(ctx context.Context, env *Env, args []string) error
+	// Args: the command takes positional arguments (flags may follow
+	// them: baohan ofd verify FILE --json); without it any is refused.
+	Args bool
+	// Flags defines the command's flags on fs and returns what runs once
+	// they are parsed.
+	Flags func(env *Env, fs *flag.FlagSet) action
 }
 
-// Env carries the process's streams so that commands are testable.
+// action runs a command with its positional arguments. It returns an
+// error to print as one line on stderr (exit 1), or an exitError for a
+// chosen code with no message.
+type action func(ctx context.Context, args []string) error
+
+// Env carries the process's streams so that commands are testable, and
+// the command's arguments as given (after its name).
 type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	Args   []string
 }
 
 // exitError ends the process with Code without printing anything more.
@@ -45,65 +55,29 @@ type exitError struct{ Code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.Code) }
 
-var commands = map[string]*command{}
-
-func register(c *command) {
-	if _, dup := commands[c.Name]; dup {
-		panic("baohan: command registered twice: " + c.Name)
+// exitIf is exitError{Code: 1} when failed.
+func exitIf(failed bool) error {
+	if failed {
+		return exitError{Code: 1}
 	}
-	commands[c.Name] = c
+	return nil
 }
 
-// newFlags returns a FlagSet for c whose --help prints the usage and the
-// flags to env.Stderr.
-func newFlags(env *Env, c *command) *flag.FlagSet {
-	fs := flag.NewFlagSet("baohan "+c.Name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: baohan %s\n\n%s\n", c.Usage, c.Summary)
-		if hasFlags(fs) {
-			fmt.Fprintln(env.Stderr, "\nflags:")
-			fs.PrintDefaults()
+// commands are all subcommands by name.
+var commands = index(protocolCommands, cryptoCommands, ofdCommands, serviceCommands, webCommands,
+	auditCommands, conformanceCommands, benchCommands, demoCommands)
+
+func index(tables ...[]command) map[string]*command {
+	m := map[string]*command{}
+	for _, t := range tables {
+		for i := range t {
+			if _, dup := m[t[i].Name]; dup {
+				panic("baohan: command defined twice: " + t[i].Name)
+			}
+			m[t[i].Name] = &t[i]
 		}
 	}
-	return fs
-}
-
-func hasFlags(fs *flag.FlagSet) bool {
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	return n > 0
-}
-
-// parseFlags parses args with fs, allowing flags after positional
-// arguments (baohan ofd verify FILE --json). It returns the positional
-// arguments.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// parseNone is parseFlags for a command that takes no positional
-// arguments.
-func parseNone(fs *flag.FlagSet, args []string) error {
-	pos, err := parseFlags(fs, args)
-	if err == nil && len(pos) > 0 {
-		err = fmt.Errorf("unexpected argument %q", pos[0])
-	}
-	return err
+	return m
 }
 
 // required checks that each flag of the name, value pairs is set.
@@ -114,20 +88,6 @@ func required(pairs ...string) error {
 		}
 	}
 	return nil
-}
-
-// readFlagFile reads the file given as --flag and parses it; errors name
-// the flag, and the file when it does not parse.
-func readFlagFile[T any](flag, path string, parse func([]byte) (T, error)) (T, error) {
-	var v T
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return v, fmt.Errorf("--%s: %w", flag, err)
-	}
-	if v, err = parse(b); err != nil {
-		return v, fmt.Errorf("--%s %s: %w", flag, path, err)
-	}
-	return v, nil
 }
 
 // writeJSON writes v as indented JSON, with <, > and & as they are.
@@ -156,30 +116,23 @@ func run(ctx context.Context, env *Env, args []string) int {
 	}
 	var c *command
 	n := 0
-	for i := len(args); i > 0; i-- {
-		if cc, ok := commands[strings.Join(args[:i], " ")]; ok {
-			c, n = cc, i
-			break
-		}
+	for i := len(args); i > 0 && c == nil; i-- {
+		c, n = commands[strings.Join(args[:i], " ")], i
 	}
 	if c == nil {
 		// A group name alone ("baohan ca") lists its subcommands.
-		if sub := subcommands(args[0]); len(sub) > 0 {
+		if sub := names(args[0] + " "); len(sub) > 0 {
 			fmt.Fprintf(env.Stderr, "baohan %s: choose a subcommand:\n", args[0])
-			for _, s := range sub {
-				fmt.Fprintf(env.Stderr, "  %-28s %s\n", s.Name, s.Summary)
-			}
+			list(env.Stderr, sub)
 			return 2
 		}
 		fmt.Fprintf(env.Stderr, "baohan: unknown command %q (try baohan --help)\n", strings.Join(args, " "))
 		return 2
 	}
-	err := c.Run(ctx, env, args[n:])
+	err := c.run(ctx, env, args[n:])
 	var ee exitError
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ee):
 		return ee.Code
@@ -190,27 +143,64 @@ func run(ctx context.Context, env *Env, args []string) int {
 	}
 }
 
-func subcommands(group string) []*command {
-	var out []*command
-	for name, c := range commands {
-		if strings.HasPrefix(name, group+" ") {
-			out = append(out, c)
+// run parses the flags of c (--help prints the usage and the flags to
+// env.Stderr) and runs it.
+func (c *command) run(ctx context.Context, env *Env, args []string) error {
+	env.Args = args
+	fs := flag.NewFlagSet("baohan "+c.Name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: baohan %s\n\n%s\n", c.Usage, c.Summary)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(env.Stderr, "\nflags:")
+			fs.PrintDefaults()
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	act := c.Flags(env, fs)
+	// Flags may come after positional arguments.
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if args = fs.Args(); len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if !c.Args && len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return act(ctx, pos)
+}
+
+// names are the sorted names of the commands that start with prefix.
+func names(prefix string) []string {
+	var out []string
+	for name := range commands {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
 	return out
+}
+
+func list(w io.Writer, names []string) {
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-28s %s\n", n, commands[n].Summary)
+	}
 }
 
 func printCommands(w io.Writer) {
 	fmt.Fprintln(w, "baohan: electronic bid guarantee (电子投标保函) platform and institution, 国密 throughout.")
 	fmt.Fprintln(w, "\nusage: baohan COMMAND [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-28s %s\n", n, commands[n].Summary)
-	}
+	list(w, names(""))
 	fmt.Fprintln(w, "\nbaohan COMMAND --help shows a command's flags.")
 }

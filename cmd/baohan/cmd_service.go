@@ -1,0 +1,226 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/service"
+	"github.com/baohan-dev/baohan/web"
+)
+
+// `platform serve|check` and `institution serve|check`: the same flags,
+// the same order of precedence (file or embedded defaults, environment,
+// flags), the same start and the same check.
+var serviceCommands = slices.Concat(serviceKind{
+	name: "platform", peer: "institution", defaultAddr: platform.DefaultAddr, defaultPeer: platform.DemoInstitutionURL,
+	serve: command{
+		Summary: "run the trading centre's data service platform (数据服务支撑平台): the served interfaces, the calls to institutions, the admin API",
+		Usage: "platform serve [--config FILE] [--addr HOST:PORT] [--data DIR] [--db URL] [--tls-cert FILE --tls-key FILE | --plain] [--prefix /PATH]\n\n" +
+			"Without --config it starts at once on embedded defaults: SQLite in DIR, plain HTTP on loopback\n" +
+			"(" + platform.DefaultAddr + "), a demo institution (appkey " + platform.DemoAppKey + ", base URL " + platform.DemoInstitutionURL + ",\n" +
+			"appsecret read from DIR or generated and printed once), an admin bearer token (DIR/admin.token,\n" +
+			"printed once) and a test CA in DIR/ca as the trust root. A configuration without [admin] token\n" +
+			"gets the token in <data_dir>/admin.token the same way.\n" +
+			"Environment variables " + platform.EnvPrefix + "_<SECTION>_<KEY> override the file; flags override both.\n" +
+			"See docs/platform.example.toml; the admin API is described at /api/openapi.json (docs/ADMIN-API.md).",
+	},
+	check: command{
+		Summary: "check a platform configuration (and the environment overrides), its files and database without starting",
+		Usage: "platform check --config FILE [--reach]\n\n" +
+			"Checks the configuration, the files it names (trust roots, TLS, admin token file, seal\n" +
+			"certificates), the database (reachable, migrations applied; nothing is created) and with\n" +
+			"--reach each institution's base_url. Exit 1 when a check fails.",
+	},
+	load: func(f *serveFlags, out io.Writer) (loaded, error) {
+		var cfg platform.Config
+		var err error
+		if f.config != "" {
+			cfg, err = platform.LoadConfig(f.config)
+		} else if cfg, err = platform.Embedded(f.DataDir, platform.EmbeddedOptions{Addr: f.Addr, DB: f.DB, InstitutionURL: f.peerURL}, out); err == nil {
+			err = config.ApplyEnv(platform.EnvPrefix, &cfg)
+		}
+		return loaded{&cfg.Common, func() error { return cfg.Check() }, func(ctx context.Context, env *Env, logger *slog.Logger) (service.Runner, http.Handler, string, error) {
+			svc, err := platform.New(ctx, cfg, platform.WithLogger(logger))
+			if err != nil {
+				return nil, nil, "", err
+			}
+			h, err := web.MountPlatform(ctx, svc, logger, env.Stdout)
+			var names []string
+			for _, in := range svc.Config().Institutions {
+				names = append(names, in.Name)
+			}
+			return svc, h, " for institutions: " + strings.Join(names, ", "), err
+		}}, err
+	},
+	checkInput: func(file string) (service.CheckInput, error) {
+		cfg, err := platform.LoadConfig(file)
+		return cfg.CheckInput(file), err
+	},
+}.commands(), serviceKind{
+	name: "institution", peer: "platform", defaultAddr: institution.DefaultAddr, defaultPeer: institution.DemoPlatformURL,
+	serve: command{
+		Summary: "run the financial institution's side (金融机构): the served interfaces, the bidder's flow, issuance and the admin API",
+		Usage: "institution serve [--config FILE] [--addr HOST:PORT] [--data DIR] [--db URL] [--tls-cert FILE --tls-key FILE | --plain] [--prefix /PATH] [--public-url URL]\n\n" +
+			"Without --config it starts at once on embedded defaults: SQLite in DIR, plain HTTP on loopback\n" +
+			"(" + institution.DefaultAddr + "), a demo platform peer (appkey " + institution.DemoAppKey + ", base URL " + institution.DemoPlatformURL + ",\n" +
+			"appsecret read from DIR or generated and printed once), an admin bearer token (DIR/admin.token,\n" +
+			"printed once) and a test CA with the institution's seal identity in DIR/ca. A configuration\n" +
+			"without [admin] token gets the token in <data_dir>/admin.token the same way.\n" +
+			"With the same --data as `baohan platform serve` (embedded defaults too), the two share the demo\n" +
+			"appsecret and the test CA, and talk to each other out of the box (platform :8080, institution :8082).\n" +
+			"Environment variables " + institution.EnvPrefix + "_<SECTION>_<KEY> override the file; flags override both.\n" +
+			"See docs/institution.example.toml; the admin API is described at /api/openapi.json (docs/ADMIN-API.md).",
+	},
+	check: command{
+		Summary: "check an institution configuration (and the environment overrides), its files and database without starting",
+		Usage: "institution check --config FILE [--reach]\n\n" +
+			"Checks the configuration, the files it names (trust roots, TLS, admin token file, the seal\n" +
+			"certificate, key and picture), the database (reachable, migrations applied; nothing is\n" +
+			"created) and with --reach each platform's base_url. Exit 1 when a check fails.",
+	},
+	load: func(f *serveFlags, out io.Writer) (loaded, error) {
+		var cfg institution.Config
+		var err error
+		if f.config != "" {
+			cfg, err = institution.LoadConfig(f.config)
+		} else if cfg, err = institution.Embedded(f.DataDir, institution.EmbeddedOptions{Addr: f.Addr, PublicURL: f.PublicURL,
+			PlatformURL: f.peerURL, DB: f.DB}, out); err == nil {
+			err = config.ApplyEnv(institution.EnvPrefix, &cfg)
+		}
+		return loaded{&cfg.Common, func() error { return cfg.Check() }, func(ctx context.Context, env *Env, logger *slog.Logger) (service.Runner, http.Handler, string, error) {
+			svc, err := institution.New(ctx, cfg, institution.WithLogger(logger))
+			if err != nil {
+				return nil, nil, "", err
+			}
+			h, err := web.MountInstitution(ctx, svc, logger, env.Stdout)
+			var names []string
+			for _, p := range svc.Config().Platforms {
+				names = append(names, p.Name)
+			}
+			return svc, h, " as " + cfg.Institution.Name + " for platforms: " + strings.Join(names, ", ") +
+				"; bidders at " + svc.Config().Listen.PublicURL + "/bidder/", err
+		}}, err
+	},
+	checkInput: func(file string) (service.CheckInput, error) {
+		cfg, err := institution.LoadConfig(file)
+		return cfg.CheckInput(file), err
+	},
+}.commands())
+
+// serviceKind is one service to the shared commands.
+type serviceKind struct {
+	name        string // platform | institution
+	peer        string // its peers: institution | platform
+	defaultAddr string // of the embedded defaults
+	defaultPeer string // the demo peer's base URL of the embedded defaults
+	serve       command
+	check       command
+	// load reads the configuration file f.config or, without one, makes
+	// the embedded defaults (their secrets printed once to out) and
+	// applies the environment.
+	load func(f *serveFlags, out io.Writer) (loaded, error)
+	// checkInput reads a configuration file for the check.
+	checkInput func(file string) (service.CheckInput, error)
+}
+
+// loaded is a service's configuration, ready to check and start.
+type loaded struct {
+	common *config.Common
+	check  func() error
+	// start makes the service, its console and the banner's end.
+	start func(ctx context.Context, env *Env, logger *slog.Logger) (service.Runner, http.Handler, string, error)
+}
+
+// serveFlags are the flags that override the configuration.
+type serveFlags struct {
+	service.Overrides
+	config, peerURL, logLevel string
+	logJSON                   bool
+}
+
+func (k serviceKind) commands() []command {
+	serve, check := k.serve, k.check
+	serve.Name, check.Name = k.name+" serve", k.name+" check"
+	serve.Flags = func(env *Env, fs *flag.FlagSet) action {
+		var f serveFlags
+		example := "docs/" + k.name + ".example.toml"
+		fs.StringVar(&f.config, "config", "", "TOML configuration (see "+example+"); none: embedded defaults")
+		fs.StringVar(&f.Addr, "addr", "", "listen address (default "+k.defaultAddr+" without --config)")
+		fs.StringVar(&f.DataDir, "data", "", "data directory: SQLite, blobs, generated secrets (default ./baohan-"+k.name+" without --config)")
+		fs.StringVar(&f.DB, "db", "", "database URL: empty for SQLite in the data directory, or postgres://...")
+		fs.StringVar(&f.TLSCert, "tls-cert", "", "TLS certificate chain (PEM)")
+		fs.StringVar(&f.TLSKey, "tls-key", "", "TLS private key (PEM)")
+		fs.BoolVar(&f.Plain, "plain", false, "serve plain HTTP (loopback, tests, behind a TLS proxy)")
+		fs.StringVar(&f.Prefix, "prefix", "", "path prefix of the protocol endpoints, e.g. /baohan")
+		fs.StringVar(&f.PublicURL, "public-url", "", "how "+k.peer+"s and browsers reach this service")
+		fs.StringVar(&f.TrustRoots, "trust-roots", "", "comma-separated PEM files of the accepted CAs (replaces trust_roots; embedded defaults: DIR/ca)")
+		fs.StringVar(&f.peerURL, k.peer+"-url", "", "embedded defaults: the demo "+k.peer+"'s base URL (default "+k.defaultPeer+")")
+		fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+		fs.BoolVar(&f.logJSON, "log-json", false, "log JSON lines instead of text")
+		return func(ctx context.Context, _ []string) error {
+			logger, err := service.NewLogger(env.Stderr, f.logLevel, f.logJSON)
+			if err != nil {
+				return fmt.Errorf("--log-level: %v", err)
+			}
+			switch {
+			case f.config != "" && f.peerURL != "":
+				return fmt.Errorf("--%s-url is for the embedded defaults; set base_url of the [[%s]] in the configuration", k.peer, k.peer)
+			case f.config == "":
+				f.Addr = cmp.Or(f.Addr, k.defaultAddr)
+				f.DataDir = cmp.Or(f.DataDir, "baohan-"+k.name)
+				if !f.Plain && f.TLSCert == "" && !service.Loopback(f.Addr) {
+					return fmt.Errorf("the embedded defaults serve plain HTTP on loopback only; %s is not loopback: pass --plain to serve plain HTTP there anyway, --tls-cert and --tls-key, or use --config", f.Addr)
+				}
+			}
+			cfg, err := k.load(&f, env.Stdout)
+			if err != nil {
+				return err
+			}
+			f.Apply(cfg.common)
+			if err := cfg.check(); err != nil {
+				return err
+			}
+			return service.RunUntilDone(ctx, service.Starting{Config: cfg.common, Logger: logger, Out: env.Stdout, ListenerURL: f.config == "",
+				Start: func(ctx context.Context, url string) (service.Runner, http.Handler, string, error) {
+					svc, h, banner, err := cfg.start(ctx, env, logger)
+					prefix := strings.TrimRight(cfg.common.Listen.Prefix, "/")
+					return svc, h, fmt.Sprintf("%s serving at %s (interfaces at %s%s/<name>, console at %s/console/, admin API at %s/api/ described at %s/api/openapi.json, metrics at %s/metrics)%s",
+						k.name, url, url, prefix, url, url, url, url, banner), err
+				}})
+		}
+	}
+	check.Args = true
+	check.Flags = func(env *Env, fs *flag.FlagSet) action {
+		file := fs.String("config", "", "TOML configuration to check")
+		reach := fs.Bool("reach", false, "also call each peer's base_url (any HTTP answer counts as reachable)")
+		return func(ctx context.Context, pos []string) error {
+			// The file may also be the one argument.
+			if len(pos) == 1 && *file == "" {
+				*file = pos[0]
+			} else if len(pos) > 0 {
+				return fmt.Errorf("unexpected argument %q", pos[0])
+			}
+			if *file == "" {
+				return errors.New("--config FILE is required")
+			}
+			in, err := k.checkInput(*file)
+			if err != nil {
+				return err
+			}
+			in.Reach = *reach
+			return service.CheckAndPrint(ctx, env.Stdout, in)
+		}
+	}
+	return []command{serve, check}
+}
