@@ -110,6 +110,8 @@ func TestRulesCatchForbiddenImports(t *testing.T) {
 		{"gm on ctxio", pkg("gm", "internal/ctxio"), ""},
 		{"gm does not reach up to protocol's layer", pkg("gm", "protocol"), "layer 1"},
 		{"ofd below its sub-packages", pkg("ofd", "ofd/ses"), "is in layer 2"},
+		{"the OFD reports on the reader and the seals", pkg("ofd/inspect", "ofd/ses", "ofd"), ""},
+		{"the OFD reports beside the guarantee layouts", pkg("ofd/inspect", "ofd/guarantee"), "both are in layer 3"},
 		{"transport above protocol", pkg("transport", "protocol", "gm"), ""},
 		{"transport does not import store", pkg("transport", "store"), "layer 3"},
 		{"store above protocol", pkg("store", "protocol", "internal/ctxio"), ""},
