@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -193,23 +192,9 @@ var cryptoCommands = []command{{
 			if err != nil {
 				return err
 			}
-			src, err := openIn(*in, *out)
+			f, err := gm.EncryptFileAt(ctx, *in, *out, pub, l, alg)
 			if err != nil {
-				return err
-			}
-			defer src.Close()
-			if st, err := src.Stat(); err == nil && st.Size() == 0 {
-				return fmt.Errorf("--in %s is empty", *in)
-			}
-			var f gm.FileFields
-			err = replaceFile(*out, func(w io.Writer) (err error) {
-				if f, err = gm.EncryptFile(ctx, w, src, pub, l, alg); err != nil {
-					return fmt.Errorf("encrypting %s: %w", *in, err)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
+				return flagFileError(err)
 			}
 			return writeJSON(env.Stdout, f)
 		}
@@ -237,30 +222,14 @@ var cryptoCommands = []command{{
 			if err != nil {
 				return err
 			}
-			alg, err := f.DigestAlg()
-			if err != nil {
+			if _, err := f.DigestAlg(); err != nil {
 				return fmt.Errorf("--baohanfilemd5: %w", err)
 			}
 			k, err := readPrivateKey(*keyPath)
 			if err != nil {
 				return err
 			}
-			key, err := gm.UnwrapFileKey(k, f, l)
-			if err != nil {
-				return err
-			}
-			src, err := openIn(*in, *out)
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			return replaceFile(*out, func(w io.Writer) error {
-				got, err := key.Decrypt(ctx, w, src, alg)
-				if err != nil {
-					return fmt.Errorf("decrypting %s: %w", *in, err)
-				}
-				return f.CheckDigest(got)
-			})
+			return flagFileError(gm.DecryptFileAt(ctx, *in, *out, k, f, l))
 		}
 	},
 }}
@@ -297,37 +266,11 @@ func layoutFlag(fs *flag.FlagSet) *string {
 	return fs.String("layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2, c1c2c3 or asn1")
 }
 
-// openIn opens the input file in, which must not be the output file out.
-func openIn(in, out string) (*os.File, error) {
-	if sa, err := os.Stat(in); err == nil {
-		if sb, err := os.Stat(out); err == nil && os.SameFile(sa, sb) {
-			return nil, errors.New("--in and --out are the same file")
-		}
+// flagFileError names the flag of the file a gm.FileError is about.
+func flagFileError(err error) error {
+	var fe *gm.FileError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("--%s: %w", fe.Which, fe.Err)
 	}
-	f, err := os.Open(in)
-	if err != nil {
-		return nil, fmt.Errorf("--in: %w", err)
-	}
-	return f, nil
-}
-
-// replaceFile writes out through a temporary file beside it, renamed over
-// it only when fill succeeds: a failure leaves no output file.
-func replaceFile(out string, fill func(w io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	err = fill(tmp)
-	if cerr := tmp.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("--out: %w", cerr)
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	return nil
+	return err
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -102,43 +101,23 @@ var protocolCommands = []command{{
 			if err != nil {
 				return err
 			}
-			var vs []protocol.Violation
-			if *name == "applydata" {
-				_, vs = protocol.ValidateApplyData(b)
-			} else {
-				i, ok := protocol.Lookup(*name)
-				if !ok {
-					msg := fmt.Sprintf("unknown interface %q", *name)
-					if s, ok := protocol.Suggest(*name); ok {
-						msg += fmt.Sprintf(" (did you mean %q?)", string(s))
-					}
-					return errors.New(msg + "; one of " + interfaceNames() + ", or applydata")
-				}
-				r, err := protocol.ParseRequest(b)
-				if err != nil {
-					return err
-				}
-				vs = protocol.Validate(i, r)
-			}
-			if len(vs) == 0 {
-				fmt.Fprintln(env.Stdout, "ok")
-				return nil
+			vs, err := protocol.ValidateNamed(*name, b)
+			if err != nil {
+				return err
 			}
 			for _, v := range vs {
 				fmt.Fprintln(env.Stdout, v.Message)
 			}
-			return exitError{Code: 1}
+			if len(vs) == 0 {
+				fmt.Fprintln(env.Stdout, "ok")
+			}
+			return exitIf(len(vs) > 0)
 		}
 	},
 }}
 
-func interfaceNames() string {
-	names := make([]string, len(protocol.Interfaces))
-	for k, i := range protocol.Interfaces {
-		names[k] = string(i)
-	}
-	return strings.Join(names, ", ")
-}
+// interfaceNames lists the interfaces in the help.
+var interfaceNames = protocol.InterfaceNames
 
 // secretFlag resolves --secret or $BAOHAN_APPSECRET.
 func secretFlag(secret string) (string, error) {
