@@ -49,11 +49,7 @@ func EncryptFileAt(ctx context.Context, in, out string, pub *ecdsa.PublicKey, l 
 // must differ, written as EncryptFileAt writes: out is there only when
 // decryption and the digest's check succeed.
 func DecryptFileAt(ctx context.Context, in, out string, priv *sm2.PrivateKey, f FileFields, l CipherLayout) error {
-	alg, err := f.DigestAlg()
-	if err != nil {
-		return fmt.Errorf("baohanfilemd5: %w", err)
-	}
-	k, err := UnwrapFileKey(priv, f, l)
+	k, alg, err := unwrapFields(priv, f, l)
 	if err != nil {
 		return err
 	}

@@ -7,17 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm/testca"
-	"github.com/baohan-dev/baohan/platform"
 )
 
 // TestMountPlatform: the platform's handler with its console in front,
@@ -25,36 +21,15 @@ import (
 // and its password printed once, the console and the service's routes
 // answer, and the printed password logs in.
 func TestMountPlatform(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("BAOHAN_MASTER_KEY", "000102030405060708090a0b0c0d0e0f")
 	t.Setenv(EnvAdminUser, "")
 	t.Setenv(EnvAdminPassword, "")
 	ca, err := testca.New("console test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile := filepath.Join(dir, "ca.cert.pem")
-	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := platform.Config{
-		Common: config.Common{
-			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
-			Storage:    config.Storage{DataDir: dir},
-			TrustRoots: []string{caFile},
-		},
-		Institutions: []platform.Institution{{
-			Peer:     config.Peer{Name: "bank", AppKey: "k", AppSecret: "s", BaseURL: "http://127.0.0.1:1", PlatformCode: "P1"},
-			Products: []platform.Product{{Name: "保函", Rate: decimal.RequireFromString("0.005")}},
-		}},
-	}
+	svc, _ := loginPlatformOn(t, "", "", ca)
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	svc, err := platform.New(ctx, cfg, platform.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
 	var out bytes.Buffer
 	h, err := MountPlatform(ctx, svc, logger, &out)
 	if err != nil {

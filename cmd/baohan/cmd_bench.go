@@ -88,12 +88,7 @@ var benchCommands = []command{{
 			rep, runErr := bench.Run(ctx, o)
 			if rep != nil {
 				rep.Command = "baohan bench " + strings.Join(env.Args, " ")
-				if *asJSON {
-					err = rep.WriteJSON(env.Stdout)
-				} else {
-					err = rep.WriteTable(env.Stdout)
-				}
-				if err != nil {
+				if err := writeReport(env.Stdout, *asJSON, rep); err != nil {
 					return err
 				}
 			}

@@ -69,12 +69,7 @@ func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) actio
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				err = rep.WriteJSON(env.Stdout)
-			} else {
-				err = rep.WriteTable(env.Stdout)
-			}
-			if err != nil {
+			if err := writeReport(env.Stdout, *asJSON, rep); err != nil {
 				return err
 			}
 			return exitIf(!rep.Passed(*allowSkip))

@@ -28,20 +28,16 @@ var protocolCommands = []command{{
 		secret := fs.String("secret", "", "the appsecret")
 		showString := fs.Bool("string", false, "print the string that is hashed, not the sign")
 		return func(ctx context.Context, pos []string) error {
-			s, err := secretFlag(*secret)
-			if err != nil {
-				return err
-			}
-			r, err := readRequest(env, pos)
+			r, s, err := readSigned(env, *secret, pos)
 			if err != nil {
 				return err
 			}
 			if *showString {
-				fmt.Fprintln(env.Stdout, protocol.SignString(r.Fields, s))
-				return nil
+				_, err = fmt.Fprintln(env.Stdout, protocol.SignString(r.Fields, s))
+			} else {
+				_, err = fmt.Fprintln(env.Stdout, protocol.Sign(r.Fields, s))
 			}
-			fmt.Fprintln(env.Stdout, protocol.Sign(r.Fields, s))
-			return nil
+			return err
 		}
 	},
 }, {
@@ -57,11 +53,7 @@ var protocolCommands = []command{{
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		secret := fs.String("secret", "", "the appsecret")
 		return func(ctx context.Context, pos []string) error {
-			s, err := secretFlag(*secret)
-			if err != nil {
-				return err
-			}
-			r, err := readRequest(env, pos)
+			r, s, err := readSigned(env, *secret, pos)
 			if err != nil {
 				return err
 			}
@@ -119,21 +111,19 @@ var protocolCommands = []command{{
 // interfaceNames lists the interfaces in the help.
 var interfaceNames = protocol.InterfaceNames
 
-// secretFlag resolves --secret or $BAOHAN_APPSECRET.
-func secretFlag(secret string) (string, error) {
+// readSigned reads the request of FILE or stdin and the secret of
+// --secret or $BAOHAN_APPSECRET.
+func readSigned(env *Env, secret string, pos []string) (*protocol.Request, string, error) {
 	if secret == "" {
 		secret = os.Getenv("BAOHAN_APPSECRET")
 	}
 	if secret == "" {
-		return "", errors.New("--secret is required (or set BAOHAN_APPSECRET)")
+		return nil, "", errors.New("--secret is required (or set BAOHAN_APPSECRET)")
 	}
-	return secret, nil
-}
-
-func readRequest(env *Env, args []string) (*protocol.Request, error) {
-	b, err := readInput(env, args)
+	b, err := readInput(env, pos)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return protocol.ParseRequest(b)
+	r, err := protocol.ParseRequest(b)
+	return r, secret, err
 }

@@ -43,13 +43,9 @@ var serviceCommands = slices.Concat(serviceKind{
 			"--reach each institution's base_url. Exit 1 when a check fails.",
 	},
 	load: func(f *serveFlags, out io.Writer) (loaded, error) {
-		var cfg platform.Config
-		var err error
-		if f.config != "" {
-			cfg, err = platform.LoadConfig(f.config)
-		} else if cfg, err = platform.Embedded(f.DataDir, platform.EmbeddedOptions{Addr: f.Addr, DB: f.DB, InstitutionURL: f.peerURL}, out); err == nil {
-			err = config.ApplyEnv(platform.EnvPrefix, &cfg)
-		}
+		cfg, err := loadConfig(f, platform.LoadConfig, platform.EnvPrefix, func() (platform.Config, error) {
+			return platform.Embedded(f.DataDir, platform.EmbeddedOptions{Addr: f.Addr, DB: f.DB, InstitutionURL: f.peerURL}, out)
+		})
 		return loaded{&cfg.Common, func() error { return cfg.Check() }, func(ctx context.Context, env *Env, logger *slog.Logger) (service.Runner, http.Handler, string, error) {
 			svc, err := platform.New(ctx, cfg, platform.WithLogger(logger))
 			if err != nil {
@@ -90,14 +86,9 @@ var serviceCommands = slices.Concat(serviceKind{
 			"created) and with --reach each platform's base_url. Exit 1 when a check fails.",
 	},
 	load: func(f *serveFlags, out io.Writer) (loaded, error) {
-		var cfg institution.Config
-		var err error
-		if f.config != "" {
-			cfg, err = institution.LoadConfig(f.config)
-		} else if cfg, err = institution.Embedded(f.DataDir, institution.EmbeddedOptions{Addr: f.Addr, PublicURL: f.PublicURL,
-			PlatformURL: f.peerURL, DB: f.DB}, out); err == nil {
-			err = config.ApplyEnv(institution.EnvPrefix, &cfg)
-		}
+		cfg, err := loadConfig(f, institution.LoadConfig, institution.EnvPrefix, func() (institution.Config, error) {
+			return institution.Embedded(f.DataDir, institution.EmbeddedOptions{Addr: f.Addr, PublicURL: f.PublicURL, PlatformURL: f.peerURL, DB: f.DB}, out)
+		})
 		return loaded{&cfg.Common, func() error { return cfg.Check() }, func(ctx context.Context, env *Env, logger *slog.Logger) (service.Runner, http.Handler, string, error) {
 			svc, err := institution.New(ctx, cfg, institution.WithLogger(logger))
 			if err != nil {
@@ -140,6 +131,19 @@ type loaded struct {
 	check  func() error
 	// start makes the service, its console and the banner's end.
 	start func(ctx context.Context, env *Env, logger *slog.Logger) (service.Runner, http.Handler, string, error)
+}
+
+// loadConfig reads the configuration file f.config or, without one,
+// makes the embedded defaults and applies the environment (prefix).
+func loadConfig[C any](f *serveFlags, file func(string) (C, error), prefix string, embedded func() (C, error)) (C, error) {
+	if f.config != "" {
+		return file(f.config)
+	}
+	cfg, err := embedded()
+	if err == nil {
+		err = config.ApplyEnv(prefix, &cfg)
+	}
+	return cfg, err
 }
 
 // serveFlags are the flags that override the configuration.

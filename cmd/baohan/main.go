@@ -98,6 +98,18 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// writeReport writes a report of bench or the conformance kit as JSON or
+// as a table.
+func writeReport(w io.Writer, asJSON bool, r interface {
+	WriteJSON(io.Writer) error
+	WriteTable(io.Writer) error
+}) error {
+	if asJSON {
+		return r.WriteJSON(w)
+	}
+	return r.WriteTable(w)
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])

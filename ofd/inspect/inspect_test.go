@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,25 @@ func documents(t *testing.T) (pki *ofdtest.PKI, sealed, tampered, unsigned []byt
 	return pki, sealed, tampered, unsigned
 }
 
+// inOrder writes a report with write and checks that it holds the parts,
+// in order; it returns the text.
+func inOrder(t *testing.T, write func(io.Writer) error, parts []string) string {
+	t.Helper()
+	var b strings.Builder
+	if err := write(&b); err != nil {
+		t.Fatal(err)
+	}
+	rest := b.String()
+	for _, want := range parts {
+		i := strings.Index(rest, want)
+		if i < 0 {
+			t.Fatalf("the text lacks %q (in order):\n%s", want, b.String())
+		}
+		rest = rest[i+len(want):]
+	}
+	return b.String()
+}
+
 func TestVerify(t *testing.T) {
 	pki, sealed, tampered, unsigned := documents(t)
 	signer := pki.Institution.Cert.Subject.CommonName
@@ -78,18 +98,7 @@ func TestVerify(t *testing.T) {
 			if v.OK != tt.ok || v.TrustChecked != tt.trust && tt.ok {
 				t.Errorf("OK %v, trust checked %v", v.OK, v.TrustChecked)
 			}
-			var b strings.Builder
-			if err := v.WriteText(&b); err != nil {
-				t.Fatal(err)
-			}
-			rest := b.String()
-			for _, want := range tt.output {
-				i := strings.Index(rest, want)
-				if i < 0 {
-					t.Fatalf("the text lacks %q (in order):\n%s", want, b.String())
-				}
-				rest = rest[i+len(want):]
-			}
+			inOrder(t, v.WriteText, tt.output)
 			j, _ := json.Marshal(v)
 			var back inspect.Verification
 			if err := json.Unmarshal(j, &back); err != nil || back.OK != v.OK || back.Message != v.Message || len(back.Signatures) != len(v.Signatures) {
@@ -128,20 +137,8 @@ func TestDescribe(t *testing.T) {
 			if len(in.Pages) != tt.pages {
 				t.Errorf("%d pages, want %d", len(in.Pages), tt.pages)
 			}
-			var b strings.Builder
-			if err := in.WriteText(&b); err != nil {
-				t.Fatal(err)
-			}
-			rest := b.String()
-			for _, want := range tt.output {
-				i := strings.Index(rest, want)
-				if i < 0 {
-					t.Fatalf("the text lacks %q (in order):\n%s", want, b.String())
-				}
-				rest = rest[i+len(want):]
-			}
-			if tt.absent != "" && strings.Contains(b.String(), tt.absent) {
-				t.Errorf("the text has %q:\n%s", tt.absent, b.String())
+			if text := inOrder(t, in.WriteText, tt.output); tt.absent != "" && strings.Contains(text, tt.absent) {
+				t.Errorf("the text has %q:\n%s", tt.absent, text)
 			}
 			for _, s := range in.Signatures {
 				if s.Checks != nil {
