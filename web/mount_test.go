@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm/testca"
 )
