@@ -14,16 +14,7 @@ import (
 )
 
 var auditCommands = []command{{
-	Name:    "audit verify",
-	Summary: "check the tamper-evident logs (SM3 hash chains) of a platform or institution database: the message log and the console audit log",
-	Usage: "audit verify (--db URL | --data DIR) [--side platform|institution]\n\n" +
-		"Every exchange with a peer is a row of the message log, and every staff login and action a row of\n" +
-		"the console audit log; each is chained by SM3: a row's hash covers its content and the previous\n" +
-		"row's hash, and a head row holds the last. An edited, inserted or deleted row breaks the chain.\n" +
-		"One line per log: \"message log: ok, N entries\" when it holds, or \"...: broken at entry N: why\"\n" +
-		"naming the first broken entry. Exit 0 when both hold, 1 otherwise. Read-only; safe while the\n" +
-		"service runs.\n" +
-		"--data DIR opens DIR/platform.db or DIR/institution.db (--side chooses when both are there).",
+	Name: "audit verify",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		dbURL := fs.String("db", "", "database URL: postgres://... or the SQLite file")
 		data := fs.String("data", "", "a service's data directory (SQLite)")

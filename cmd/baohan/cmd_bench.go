@@ -15,27 +15,7 @@ import (
 // bench; this is flags and output.
 
 var benchCommands = []command{{
-	Name:    "bench",
-	Summary: "measure the platform and the institution at the bid deadline and the bid opening, beside ceilings",
-	Usage: "bench [--quick] [--scenario 1,2,3,4] [--db sqlite|postgres|both] [--pg URL] [--clients 64]\n" +
-		"       [--notices N] [--sizes 1MB,20MB] [--files N] [--uploaders N] [--guarantees 10000]\n" +
-		"       [--institutions 5] [--workers N] [--applies N] [--json] [--cpuprofile FILE] [--memprofile FILE]\n\n" +
-		"Starts the project's own services on 127.0.0.1 with fresh databases and drives them:\n" +
-		"  1  baohannotice into the platform from --clients clients (ceiling: a bare handler that\n" +
-		"     only parses and checks the sign; target ≥50% of it on SQLite, p99 < 50ms)\n" +
-		"  2  chunked upload + complete notice of sealed OFD guarantees of --sizes (ceiling: SM4-CBC\n" +
-		"     decryption + SM3 of the same bytes in memory; target ≥50%, peak heap flat as files grow)\n" +
-		"  3  bid opening: --guarantees restores across --institutions fake institutions, then again\n" +
-		"     with one failing half its calls (target: 10000 acknowledged in < 30s; all exactly once)\n" +
-		"  4  baohanapply into the institution from --clients clients (ceiling as in 1)\n" +
-		"and prints per scenario the throughput, p50 and p99 latency and peak memory, the ceiling,\n" +
-		"the ratio and PASS or MISS against the target. Progress goes to stderr. Sizes take KB, MB\n" +
-		"(binary: 1MB = 1 MiB) or bytes. --quick runs everything small (under a minute).\n" +
-		"PostgreSQL runs use a fresh schema on --pg (default $BAOHAN_TEST_POSTGRES or\n" +
-		bench.DefaultPostgresURL + ") and are skipped when it does not answer.\n" +
-		"--cpuprofile/--memprofile write one profile per timed part (cpu.pprof -> cpu.s1-sqlite.pprof).\n" +
-		"Exit status: 0 when the benchmark ran (whatever PASS/MISS says), 1 when a scenario could not\n" +
-		"run, 3 with --strict when a target was missed.",
+	Name: "bench",
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		quick := fs.Bool("quick", false, "run everything small (under a minute)")

@@ -9,25 +9,10 @@ import (
 )
 
 var conformanceCommands = []command{{
-	Name:    "conformance platform",
-	Summary: "test someone's platform: the kit plays the institution, calls the platform's 7 interfaces and receives its calls",
-	Usage: "conformance platform --url URL --appkey K --appsecret S [--platformcode P] [--listen ADDR] [--public-url URL]\n" +
-		"         [--admin-url URL --admin-token T --bidder-dir DIR --bidder NAME] [--seal-dir DIR --seal NAME] [--json]\n\n" +
-		"The kit listens for the platform's calls (baohanapply, baohanrestore, ...) at the URL it prints: set it as\n" +
-		"this institution's base URL in the platform. It needs applications from the platform: it prints what to\n" +
-		"do and waits, or, given the admin API of a baohan platform (--admin-url, --admin-token) and a bidder the\n" +
-		"platform trusts (--bidder-dir, --bidder), makes them itself. Prints a table of checks (expected, got,\n" +
-		"pass/fail) with the raw exchanges of each failure; exit 0 only when every check passes.",
+	Name:  "conformance platform",
 	Flags: conformanceFlags(protocol.Platform),
 }, {
-	Name:    "conformance institution",
-	Summary: "test someone's institution: the kit plays the platform, sends applications and receives the institution's calls",
-	Usage: "conformance institution --url URL --appkey K --appsecret S [--platformcode P] [--listen ADDR] [--public-url URL]\n" +
-		"         [--driver manual|baohan] [--admin-url URL --admin-token T] [--bidder-dir DIR --bidder NAME] [--trust-roots FILE] [--json]\n\n" +
-		"The kit listens for the institution's calls (baohannotice, downloadpublickey, uploadbaohanfile, ...) at the\n" +
-		"URL it prints: set it as this platform's base URL in the institution. The bidder's steps at the institution\n" +
-		"(open the envelope, sign, pay) are done by a person following the printed instructions (--driver manual) or,\n" +
-		"for a baohan institution, through its bidder API (--driver baohan). Exit 0 only when every check passes.",
+	Name:  "conformance institution",
 	Flags: conformanceFlags(protocol.Institution),
 }}
 

@@ -20,12 +20,7 @@ import (
 // guarantee-file encryption of uploadbaohanfile / baohanfilecompletenotice.
 
 var cryptoCommands = []command{{
-	Name:    "ca init",
-	Summary: "create an SM2 test CA (ca.cert.pem, ca.key.pem) for bidder, institution and platform certificates",
-	Usage: "ca init --dir DIR\n\n" +
-		"Writes DIR/ca.cert.pem (self-signed, SM2-with-SM3) and DIR/ca.key.pem (PKCS#8, mode 0600).\n" +
-		"For tests and demos only. OpenSSL 3.0 verifies the certificates with\n" +
-		"  openssl verify -vfyopt distid:1234567812345678 -CAfile DIR/ca.cert.pem CERT",
+	Name: "ca init",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		dir := fs.String("dir", "", "directory for ca.cert.pem and ca.key.pem (created)")
 		return func(ctx context.Context, _ []string) error {
@@ -43,13 +38,7 @@ var cryptoCommands = []command{{
 		}
 	},
 }, {
-	Name:    "ca issue",
-	Summary: "issue an SM2 certificate and key from the test CA (bidder, institution seal, platform)",
-	Usage: "ca issue --dir DIR --name NAME --role bidder|institution|platform [--credit-code CODE] [--credit-code-in PLACE]\n\n" +
-		"Writes DIR/NAME.key.pem (PKCS#8, 0600) and DIR/NAME.cert.pem. Bidder and institution\n" +
-		"certificates carry the 统一社会信用代码 (generated when not given; a given one must be\n" +
-		"valid) in Subject SERIALNUMBER, or where --credit-code-in puts it as other CAs do:\n" +
-		"cn (CFCA: 041@N<code>@<name>@00000001), ou, or ext:OID (e.g. ext:1.2.156.10260.4.1.4).",
+	Name: "ca issue",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		dir := fs.String("dir", "", "the CA directory (from ca init); the files are written there")
 		name := fs.String("name", "", "subject name and file name stem")
@@ -91,12 +80,7 @@ var cryptoCommands = []command{{
 		}
 	},
 }, {
-	Name:    "envelope seal",
-	Summary: "encrypt apply-data JSON for a bidder's certificate: applydata (SM4-ECB) and digitalenvelope (SM2)",
-	Usage: "envelope seal --cert CERT [--layout c1c3c2|c1c2c3|asn1] [FILE]\n\n" +
-		"Reads the apply-data JSON from FILE or stdin and prints\n" +
-		`  {"applydata": "...", "digitalenvelope": "..."}` + "\n" +
-		"CERT is a certificate or public key file (PEM, DER, hex, base64) or such a value itself.",
+	Name: "envelope seal",
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		certFlag := fs.String("cert", "", "the bidder's certificate or public key (file or value)")
@@ -132,9 +116,7 @@ var cryptoCommands = []command{{
 		}
 	},
 }, {
-	Name:    "envelope open",
-	Summary: "decrypt applydata with the key in digitalenvelope and print the apply-data JSON",
-	Usage:   "envelope open --key KEY --applydata B64 --digitalenvelope B64 [--layout c1c3c2|c1c2c3|asn1]",
+	Name: "envelope open",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		keyPath := fs.String("key", "", "the bidder's private key file")
 		ad := fs.String("applydata", "", "the applydata field (base64)")
@@ -164,12 +146,7 @@ var cryptoCommands = []command{{
 		}
 	},
 }, {
-	Name:    "file encrypt",
-	Summary: "encrypt a guarantee file (SM4-CBC, fresh key and iv) and print the SM2-wrapped key, iv and digest",
-	Usage: "file encrypt --pubkey PUB --in FILE --out FILE.enc [--digest sm3|md5] [--layout c1c3c2|c1c2c3|asn1]\n\n" +
-		"Prints the fields of baohanfilecompletenotice:\n" +
-		`  {"key": "...", "iv": "...", "baohanfilemd5": "..."}` + "\n" +
-		"PUB is the downloadpublickey value or a file holding any public key form or a certificate.",
+	Name: "file encrypt",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		pubFlag := fs.String("pubkey", "", "the platform's public key for this applyno (value or file; hex, base64, PEM, certificate)")
 		in := fs.String("in", "", "the plaintext guarantee file")
@@ -200,11 +177,7 @@ var cryptoCommands = []command{{
 		}
 	},
 }, {
-	Name:    "file decrypt",
-	Summary: "decrypt a guarantee file with the SM2-wrapped key and iv of baohanfilecompletenotice",
-	Usage: "file decrypt --key KEY --keyfield B64 --ivfield B64 --in FILE.enc --out FILE [--layout ...] [--baohanfilemd5 HEX]\n\n" +
-		"With --baohanfilemd5 the plaintext digest (SM3 if 64 hex, MD5 if 32) is checked; FILE is\n" +
-		"written only when decryption (and the check) succeed.",
+	Name: "file decrypt",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		keyPath := fs.String("key", "", "the private key for the applyno's public key (file)")
 		var f gm.FileFields

@@ -16,15 +16,7 @@ import (
 )
 
 var demoCommands = []command{{
-	Name:    "demo",
-	Summary: "run the whole system in one process: platform, institution, consoles, CA agent, and every interface end to end",
-	Usage: "demo [--data DIR] [--keep] [--json] [--opening 10s]\n\n" +
-		"Starts a platform and an institution on 127.0.0.1 (embedded SQLite in a temporary directory, or DIR),\n" +
-		"their web consoles, the bidder's CA agent and a test CA, then runs six scenarios that between them use\n" +
-		"all 14 interfaces: a guarantee from application to plaintext guarantee and invoice, a refusal, a\n" +
-		"withdrawal, give-ups at both sides, a cancellation and a claim. Prints one line per exchange, writes\n" +
-		"the issued OFD guarantees into the data directory, verifies their seals, and exits 0 only when every\n" +
-		"step checked out. With --keep everything stays up for the consoles until interrupted.",
+	Name: "demo",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		data := fs.String("data", "", "data directory (kept); default: a temporary directory, removed at the end unless --keep")
 		keep := fs.Bool("keep", false, "leave everything running after the scenarios and print the console URLs and accounts")

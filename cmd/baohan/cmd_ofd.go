@@ -20,21 +20,7 @@ import (
 // The OFD tools: verify the seals of a guarantee, show what a document
 // holds, make a sealed sample, draw a page.
 var ofdCommands = []command{{
-	Name:    "ofd verify",
-	Summary: "verify every seal and signature of an OFD document (GB/T 38540 v4, SM2/SM3)",
-	Usage: "ofd verify FILE [--roots CA.pem] [--json]\n\n" +
-		"Checks, for each signature: the SM3 CheckValue of every protected entry, the\n" +
-		"dataHash over Signature.xml, the SM2 signature over TBS_Sign, the seal maker's\n" +
-		"signature over SES_SealInfo, that the signer's certificate is in the seal, the\n" +
-		"seal's validity and the certificates' validity at the signing time.\n" +
-		"With --roots (PEM, one or more CA certificates) the certificate chains must lead\n" +
-		"to those roots and validity periods are enforced; without it chains are not\n" +
-		"checked (reported as an untrusted root) and expired certificates are warnings:\n" +
-		"the result then says the document is intact and who signed it, not that the\n" +
-		"signer is trusted.\n" +
-		"One line per signature: ID, signer, time, result, and on failure the failing\n" +
-		"entry and check. Exit 0 only when the document has signatures and all hold;\n" +
-		"a document without signatures is not verified (exit 1).",
+	Name: "ofd verify",
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		rootsFile := fs.String("roots", "", "PEM file of trusted CA certificates; enforces chains and validity")
@@ -67,10 +53,8 @@ var ofdCommands = []command{{
 		}
 	},
 }, {
-	Name:    "ofd info",
-	Summary: "show an OFD document: metadata, pages and their text, attachments, signatures",
-	Usage:   "ofd info FILE [--json] [--no-text]",
-	Args:    true,
+	Name: "ofd info",
+	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		asJSON := fs.Bool("json", false, "print as JSON")
 		noText := fs.Bool("no-text", false, "do not print the pages' text")
@@ -90,15 +74,7 @@ var ofdCommands = []command{{
 		}
 	},
 }, {
-	Name:    "ofd sample",
-	Summary: "make a sealed sample bid guarantee with the bidder's signed agreement attached, from a test CA",
-	Usage: "ofd sample --dir CA_DIR --out FILE [--plaintext] [--institution NAME] [--bidder NAME]\n\n" +
-		"CA_DIR is a test CA from `baohan ca init`; the institution's and the bidder's\n" +
-		"certificates are issued there (`baohan ca issue`) when missing. The sample is the\n" +
-		"ciphertext guarantee (filetype 1) sealed by the institution, with the agreement\n" +
-		"signed by the bidder attached; with --plaintext, the plaintext guarantee merged\n" +
-		"with it (filetype 2) and sealed again. Check it with\n" +
-		"  baohan ofd verify FILE --roots CA_DIR/ca.cert.pem",
+	Name: "ofd sample",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		dir := fs.String("dir", "", "the test CA directory (from baohan ca init)")
 		outFile := fs.String("out", "", "the OFD file to write")
@@ -130,14 +106,7 @@ var ofdCommands = []command{{
 		}
 	},
 }, {
-	Name:    "ofd render",
-	Summary: "draw a page of an OFD document as PNG or SVG (with the seals' stamps)",
-	Usage: "ofd render FILE --out PAGE.png|PAGE.svg [--page N] [--dpi D]\n\n" +
-		"PNG is drawn in pure Go, SVG for a browser. Both draw text in a font the document\n" +
-		"carries with that font (baohan's documents carry a subset of WenQuanYi Micro Hei).\n" +
-		"PNG draws other text with an installed CJK font (BAOHAN_CJK_FONT=/path/to/font.ttc,\n" +
-		"else e.g. fonts-noto-cjk) or, without one, the font baohan embeds; SVG names such\n" +
-		"fonts and the viewer substitutes.",
+	Name: "ofd render",
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		outFile := fs.String("out", "", "output file: .png or .svg")

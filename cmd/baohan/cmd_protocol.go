@@ -15,14 +15,7 @@ import (
 // the peer says "sign mismatch".
 
 var protocolCommands = []command{{
-	Name:    "sign",
-	Summary: "print the sign (SM3, 64 lowercase hex) of a JSON request",
-	Usage: "sign --secret SECRET [--string] [FILE]\n\n" +
-		"Reads the request (one flat JSON object) from FILE or stdin and prints its sign:\n" +
-		"SM3 over the fields except sign and empty ones, sorted by key byte-wise, as\n" +
-		"key=value joined by &, then &appsecret=SECRET; values exactly as in the JSON.\n" +
-		"--string prints the string that is hashed instead. The secret may come from\n" +
-		"$BAOHAN_APPSECRET instead of --secret.",
+	Name: "sign",
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		secret := fs.String("secret", "", "the appsecret")
@@ -41,14 +34,7 @@ var protocolCommands = []command{{
 		}
 	},
 }, {
-	Name:    "verify",
-	Summary: "check the sign of a JSON request; on a mismatch, say which known signing variant was used",
-	Usage: "verify --secret SECRET [FILE]\n\n" +
-		"Reads the request from FILE or stdin. Prints ok and exits 0 when its sign is\n" +
-		"right (hex case ignored); otherwise prints the expected sign, the sign sent and\n" +
-		"the diagnosis (HMAC-SM3, &key=, the secret appended bare, empty fields kept,\n" +
-		"case-insensitive sort, numbers re-formatted, ...) and exits 1. The secret may\n" +
-		"come from $BAOHAN_APPSECRET instead of --secret.",
+	Name: "verify",
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		secret := fs.String("secret", "", "the appsecret")
@@ -74,14 +60,7 @@ var protocolCommands = []command{{
 		}
 	},
 }, {
-	Name:    "validate",
-	Summary: "check a JSON request against every rule of its interface",
-	Usage: "validate --interface NAME [FILE]\n\n" +
-		"Reads the request from FILE or stdin and checks every rule of interface NAME\n" +
-		"(required fields, lengths in characters, times, decimals, enumerations, the\n" +
-		"conditional rules). Prints ok and exits 0, or one line per violation and exits 1.\n" +
-		"NAME is one of the 14 interfaces (" + interfaceNames() + "),\n" +
-		"or applydata for the decrypted 投保申请数据 of baohanapply.",
+	Name: "validate",
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		name := fs.String("interface", "", "the interface: "+interfaceNames()+", or applydata")

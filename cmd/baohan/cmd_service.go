@@ -24,24 +24,6 @@ import (
 // flags), the same start and the same check.
 var serviceCommands = slices.Concat(serviceKind{
 	name: "platform", peer: "institution", defaultAddr: platform.DefaultAddr, defaultPeer: platform.DemoInstitutionURL,
-	serve: command{
-		Summary: "run the trading centre's data service platform (数据服务支撑平台): the served interfaces, the calls to institutions, the admin API",
-		Usage: "platform serve [--config FILE] [--addr HOST:PORT] [--data DIR] [--db URL] [--tls-cert FILE --tls-key FILE | --plain] [--prefix /PATH]\n\n" +
-			"Without --config it starts at once on embedded defaults: SQLite in DIR, plain HTTP on loopback\n" +
-			"(" + platform.DefaultAddr + "), a demo institution (appkey " + platform.DemoAppKey + ", base URL " + platform.DemoInstitutionURL + ",\n" +
-			"appsecret read from DIR or generated and printed once), an admin bearer token (DIR/admin.token,\n" +
-			"printed once) and a test CA in DIR/ca as the trust root. A configuration without [admin] token\n" +
-			"gets the token in <data_dir>/admin.token the same way.\n" +
-			"Environment variables " + platform.EnvPrefix + "_<SECTION>_<KEY> override the file; flags override both.\n" +
-			"See docs/platform.example.toml; the admin API is described at /api/openapi.json (docs/ADMIN-API.md).",
-	},
-	check: command{
-		Summary: "check a platform configuration (and the environment overrides), its files and database without starting",
-		Usage: "platform check --config FILE [--reach]\n\n" +
-			"Checks the configuration, the files it names (trust roots, TLS, admin token file, seal\n" +
-			"certificates), the database (reachable, migrations applied; nothing is created) and with\n" +
-			"--reach each institution's base_url. Exit 1 when a check fails.",
-	},
 	load: func(f *serveFlags, out io.Writer) (loaded, error) {
 		cfg, err := loadConfig(f, platform.LoadConfig, platform.EnvPrefix, func() (platform.Config, error) {
 			return platform.Embedded(f.DataDir, platform.EmbeddedOptions{Addr: f.Addr, DB: f.DB, InstitutionURL: f.peerURL}, out)
@@ -65,26 +47,6 @@ var serviceCommands = slices.Concat(serviceKind{
 	},
 }.commands(), serviceKind{
 	name: "institution", peer: "platform", defaultAddr: institution.DefaultAddr, defaultPeer: institution.DemoPlatformURL,
-	serve: command{
-		Summary: "run the financial institution's side (金融机构): the served interfaces, the bidder's flow, issuance and the admin API",
-		Usage: "institution serve [--config FILE] [--addr HOST:PORT] [--data DIR] [--db URL] [--tls-cert FILE --tls-key FILE | --plain] [--prefix /PATH] [--public-url URL]\n\n" +
-			"Without --config it starts at once on embedded defaults: SQLite in DIR, plain HTTP on loopback\n" +
-			"(" + institution.DefaultAddr + "), a demo platform peer (appkey " + institution.DemoAppKey + ", base URL " + institution.DemoPlatformURL + ",\n" +
-			"appsecret read from DIR or generated and printed once), an admin bearer token (DIR/admin.token,\n" +
-			"printed once) and a test CA with the institution's seal identity in DIR/ca. A configuration\n" +
-			"without [admin] token gets the token in <data_dir>/admin.token the same way.\n" +
-			"With the same --data as `baohan platform serve` (embedded defaults too), the two share the demo\n" +
-			"appsecret and the test CA, and talk to each other out of the box (platform :8080, institution :8082).\n" +
-			"Environment variables " + institution.EnvPrefix + "_<SECTION>_<KEY> override the file; flags override both.\n" +
-			"See docs/institution.example.toml; the admin API is described at /api/openapi.json (docs/ADMIN-API.md).",
-	},
-	check: command{
-		Summary: "check an institution configuration (and the environment overrides), its files and database without starting",
-		Usage: "institution check --config FILE [--reach]\n\n" +
-			"Checks the configuration, the files it names (trust roots, TLS, admin token file, the seal\n" +
-			"certificate, key and picture), the database (reachable, migrations applied; nothing is\n" +
-			"created) and with --reach each platform's base_url. Exit 1 when a check fails.",
-	},
 	load: func(f *serveFlags, out io.Writer) (loaded, error) {
 		cfg, err := loadConfig(f, institution.LoadConfig, institution.EnvPrefix, func() (institution.Config, error) {
 			return institution.Embedded(f.DataDir, institution.EmbeddedOptions{Addr: f.Addr, PublicURL: f.PublicURL, PlatformURL: f.peerURL, DB: f.DB}, out)
@@ -115,8 +77,6 @@ type serviceKind struct {
 	peer        string // its peers: institution | platform
 	defaultAddr string // of the embedded defaults
 	defaultPeer string // the demo peer's base URL of the embedded defaults
-	serve       command
-	check       command
 	// load reads the configuration file f.config or, without one, makes
 	// the embedded defaults (their secrets printed once to out) and
 	// applies the environment.
@@ -154,8 +114,7 @@ type serveFlags struct {
 }
 
 func (k serviceKind) commands() []command {
-	serve, check := k.serve, k.check
-	serve.Name, check.Name = k.name+" serve", k.name+" check"
+	serve, check := command{Name: k.name + " serve"}, command{Name: k.name + " check"}
 	serve.Flags = func(env *Env, fs *flag.FlagSet) action {
 		var f serveFlags
 		example := "docs/" + k.name + ".example.toml"

@@ -15,13 +15,7 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 var webCommands = []command{{
-	Name:    "ca-agent",
-	Summary: "bidder-side CA client on 127.0.0.1: opens envelopes, signs challenges and the agreement for the consoles",
-	Usage: "ca-agent --key BIDDER.key.pem --cert BIDDER.cert.pem [--addr 127.0.0.1:17650] --origin URL [--origin URL...] [--unattended]\n\n" +
-		"Before each use of the key (a signature, an envelope opened, the agreement signed) the agent shows on\n" +
-		"this terminal what it is asked (the purpose, the page's origin, the application) and a code: type the\n" +
-		"code to allow it, no to refuse; unanswered within --confirm-timeout it is refused. --unattended signs\n" +
-		"and opens without asking: for demos and tests only, never with a bidder's real key.",
+	Name: "ca-agent",
 	Flags: func(env *Env, fs *flag.FlagSet) action {
 		var s caagent.Setup
 		fs.StringVar(&s.KeyFile, "key", "", "the bidder's SM2 private key (PEM; stands in for the USB key)")

@@ -25,9 +25,10 @@ import (
 // ("ca init", "ofd verify"): the longest known prefix of the arguments
 // wins.
 type command struct {
-	Name    string
-	Summary string // one line for the command list
-	Usage   string // shown by --help, after "usage: baohan "
+	Name string
+	// Summary (one line for the command list) and Usage (shown by --help,
+	// after "usage: baohan ") come from help.txt.
+	Summary, Usage string
 	// Args: the command takes positional arguments (flags may follow
 	// them: baohan ofd verify FILE --json); without it any is refused.
 	Args bool
@@ -67,14 +68,17 @@ func exitIf(failed bool) error {
 var commands = index(protocolCommands, cryptoCommands, ofdCommands, serviceCommands, webCommands,
 	auditCommands, conformanceCommands, benchCommands, demoCommands)
 
+// index gives each command its help (help.txt) and indexes them by name.
 func index(tables ...[]command) map[string]*command {
-	m := map[string]*command{}
+	m, help := map[string]*command{}, helpSections()
 	for _, t := range tables {
 		for i := range t {
-			if _, dup := m[t[i].Name]; dup {
-				panic("baohan: command defined twice: " + t[i].Name)
+			c := &t[i]
+			h, ok := help[c.Name]
+			if _, dup := m[c.Name]; dup || !ok {
+				panic("baohan: command defined twice or without help: " + c.Name)
 			}
-			m[t[i].Name] = &t[i]
+			c.Summary, c.Usage, m[c.Name] = h[0], h[1], c
 		}
 	}
 	return m
