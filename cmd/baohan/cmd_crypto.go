@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -98,21 +96,11 @@ var cryptoCommands = []command{{
 			if err != nil {
 				return err
 			}
-			data = bytes.TrimSpace(data)
-			if len(data) == 0 {
-				return errors.New("no apply-data JSON on the input")
-			}
-			if !json.Valid(data) {
-				return errors.New("the input is not valid JSON (apply data is a JSON object)")
-			}
-			ad, envelope, err := gm.SealEnvelope(pub, data, l)
+			e, err := gm.SealApplyData(pub, data, l)
 			if err != nil {
 				return err
 			}
-			return writeJSON(env.Stdout, struct { // the two baohanapply fields
-				ApplyData       string `json:"applydata"`
-				DigitalEnvelope string `json:"digitalenvelope"`
-			}{ad, envelope})
+			return writeJSON(env.Stdout, e)
 		}
 	},
 }, {
