@@ -58,6 +58,23 @@ func (o Overrides) Apply(c *config.Common) {
 	}
 }
 
+// Embedded fills the address and the data directory the embedded
+// defaults of service name (platform, institution) take when not given,
+// and refuses plain HTTP beyond loopback unless asked for (Plain) or
+// given a certificate: its error names the command-line flags.
+func (o *Overrides) Embedded(name, defaultAddr string) error {
+	if o.Addr == "" {
+		o.Addr = defaultAddr
+	}
+	if o.DataDir == "" {
+		o.DataDir = "baohan-" + name
+	}
+	if !o.Plain && o.TLSCert == "" && !Loopback(o.Addr) {
+		return fmt.Errorf("the embedded defaults serve plain HTTP on loopback only; %s is not loopback: pass --plain to serve plain HTTP there anyway, --tls-cert and --tls-key, or use --config", o.Addr)
+	}
+	return nil
+}
+
 // Loopback reports whether addr's host is a loopback address or name.
 func Loopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -93,6 +110,7 @@ type Runner interface {
 
 // Starting is what RunUntilDone serves.
 type Starting struct {
+	Name   string // platform | institution, in the banner
 	Config *config.Common
 	Logger *slog.Logger // also the default logger meanwhile (migrations log to it)
 	Out    io.Writer    // the admin token made on first start, the banner
@@ -103,9 +121,10 @@ type Starting struct {
 	ListenerURL bool
 	// Start builds the service and the handler to serve once the
 	// listener is bound (the public URL final); url is where it serves.
-	// A service it returns with an error is closed. The banner is
-	// printed to Out once the service runs.
-	Start func(ctx context.Context, url string) (svc Runner, h http.Handler, banner string, err error)
+	// A service it returns with an error is closed. The banner, once the
+	// service runs, names its routes (the console's too, which h mounts)
+	// and ends with more.
+	Start func(ctx context.Context, url string) (svc Runner, h http.Handler, more string, err error)
 }
 
 // RunUntilDone gives the configuration an admin token (EnsureAdminToken),
@@ -127,7 +146,7 @@ func RunUntilDone(ctx context.Context, s Starting) error {
 	prev := slog.Default()
 	slog.SetDefault(s.Logger)
 	defer slog.SetDefault(prev)
-	svc, h, banner, err := s.Start(ctx, url)
+	svc, h, more, err := s.Start(ctx, url)
 	if svc != nil {
 		defer svc.Close()
 	}
@@ -138,7 +157,8 @@ func RunUntilDone(ctx context.Context, s Starting) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(runCtx) }()
-	fmt.Fprintln(s.Out, banner)
+	fmt.Fprintf(s.Out, "%s serving at %s (interfaces at %s%s/<name>, console at %s/console/, admin API at %s/api/ described at %s/api/openapi.json, metrics at %s/metrics)%s\n",
+		s.Name, url, url, strings.TrimRight(c.Listen.Prefix, "/"), url, url, url, url, more)
 	err = Serve(ctx, ln, h, s.Logger)
 	cancel()
 	if rerr := <-done; err == nil {

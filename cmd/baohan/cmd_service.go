@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -136,14 +135,11 @@ func (k serviceKind) commands() []command {
 			if err != nil {
 				return fmt.Errorf("--log-level: %v", err)
 			}
-			switch {
-			case f.config != "" && f.peerURL != "":
+			if f.config != "" && f.peerURL != "" {
 				return fmt.Errorf("--%s-url is for the embedded defaults; set base_url of the [[%s]] in the configuration", k.peer, k.peer)
-			case f.config == "":
-				f.Addr = cmp.Or(f.Addr, k.defaultAddr)
-				f.DataDir = cmp.Or(f.DataDir, "baohan-"+k.name)
-				if !f.Plain && f.TLSCert == "" && !service.Loopback(f.Addr) {
-					return fmt.Errorf("the embedded defaults serve plain HTTP on loopback only; %s is not loopback: pass --plain to serve plain HTTP there anyway, --tls-cert and --tls-key, or use --config", f.Addr)
+			} else if f.config == "" {
+				if err := f.Embedded(k.name, k.defaultAddr); err != nil {
+					return err
 				}
 			}
 			cfg, err := k.load(&f, env.Stdout)
@@ -154,12 +150,9 @@ func (k serviceKind) commands() []command {
 			if err := cfg.check(); err != nil {
 				return err
 			}
-			return service.RunUntilDone(ctx, service.Starting{Config: cfg.common, Logger: logger, Out: env.Stdout, ListenerURL: f.config == "",
-				Start: func(ctx context.Context, url string) (service.Runner, http.Handler, string, error) {
-					svc, h, banner, err := cfg.start(ctx, env, logger)
-					prefix := strings.TrimRight(cfg.common.Listen.Prefix, "/")
-					return svc, h, fmt.Sprintf("%s serving at %s (interfaces at %s%s/<name>, console at %s/console/, admin API at %s/api/ described at %s/api/openapi.json, metrics at %s/metrics)%s",
-						k.name, url, url, prefix, url, url, url, url, banner), err
+			return service.RunUntilDone(ctx, service.Starting{Name: k.name, Config: cfg.common, Logger: logger, Out: env.Stdout, ListenerURL: f.config == "",
+				Start: func(ctx context.Context, _ string) (service.Runner, http.Handler, string, error) {
+					return cfg.start(ctx, env, logger)
 				}})
 		}
 	}
