@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +14,9 @@ import (
 	"github.com/baohan-dev/baohan/web"
 )
 
-var auditCommands = []command{{
+var auditCommands = []cli.Command{{
 	Name: "audit verify",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		dbURL := fs.String("db", "", "database URL: postgres://... or the SQLite file")
 		data := fs.String("data", "", "a service's data directory (SQLite)")
 		side := fs.String("side", "", "platform or institution (with --data, when the directory holds both)")

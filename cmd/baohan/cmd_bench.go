@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"log/slog"
 	"strings"
 
@@ -14,10 +15,10 @@ import (
 // against ceilings measured in the same run. The logic is in package
 // bench; this is flags and output.
 
-var benchCommands = []command{{
+var benchCommands = []cli.Command{{
 	Name: "bench",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		quick := fs.Bool("quick", false, "run everything small (under a minute)")
 		scenarios := fs.String("scenario", "1,2,3,4", "scenarios to run, comma-separated")
 		db := fs.String("db", "both", "database: sqlite, postgres or both")
@@ -76,7 +77,7 @@ var benchCommands = []command{{
 				return runErr
 			}
 			if *strict && !rep.Pass() {
-				return exitError{Code: 3}
+				return cli.ExitError{Code: 3}
 			}
 			return nil
 		}

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"flag"
+	"github.com/baohan-dev/baohan/internal/cli"
 
 	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
-var conformanceCommands = []command{{
+var conformanceCommands = []cli.Command{{
 	Name:  "conformance platform",
 	Flags: conformanceFlags(protocol.Platform),
 }, {
@@ -17,8 +18,8 @@ var conformanceCommands = []command{{
 }}
 
 // conformanceFlags are the flags of the kit testing side.
-func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) action {
-	return func(env *Env, fs *flag.FlagSet) action {
+func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) cli.Action {
+	return func(env *Env, fs *flag.FlagSet) cli.Action {
 		s := conformance.Setup{Kit: conformance.Kit{Side: side}}
 		k, cfg := &s.Kit, &s.Kit.Config
 		fs.StringVar(&cfg.URL, "url", "", "base URL of the "+string(side)+" under test (interfaces at URL/<name>)")
@@ -57,7 +58,7 @@ func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) actio
 			if err := writeReport(env.Stdout, *asJSON, rep); err != nil {
 				return err
 			}
-			return exitIf(!rep.Passed(*allowSkip))
+			return cli.ExitIf(!rep.Passed(*allowSkip))
 		}
 	}
 }

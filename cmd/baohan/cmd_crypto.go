@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"os"
 	"path/filepath"
 
@@ -17,12 +18,12 @@ import (
 // The 国密 tools: a test CA, the digital envelope of baohanapply and the
 // guarantee-file encryption of uploadbaohanfile / baohanfilecompletenotice.
 
-var cryptoCommands = []command{{
+var cryptoCommands = []cli.Command{{
 	Name: "ca init",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		dir := fs.String("dir", "", "directory for ca.cert.pem and ca.key.pem (created)")
 		return func(ctx context.Context, _ []string) error {
-			if err := required("dir", *dir); err != nil {
+			if err := cli.Required("dir", *dir); err != nil {
 				return err
 			}
 			ca, err := pki.Init(*dir)
@@ -37,14 +38,14 @@ var cryptoCommands = []command{{
 	},
 }, {
 	Name: "ca issue",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		dir := fs.String("dir", "", "the CA directory (from ca init); the files are written there")
 		name := fs.String("name", "", "subject name and file name stem")
 		role := fs.String("role", "", "bidder, institution or platform")
 		code := fs.String("credit-code", "", "the 统一社会信用代码 (default: a generated one)")
 		codeIn := fs.String("credit-code-in", "serialnumber", "where the certificate carries the code: serialnumber | cn | ou | ext:OID")
 		return func(ctx context.Context, _ []string) error {
-			if err := required("dir", *dir, "name", *name, "role", *role); err != nil {
+			if err := cli.Required("dir", *dir, "name", *name, "role", *role); err != nil {
 				return err
 			}
 			r, err := pki.ParseRole(*role)
@@ -80,7 +81,7 @@ var cryptoCommands = []command{{
 }, {
 	Name: "envelope seal",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		certFlag := fs.String("cert", "", "the bidder's certificate or public key (file or value)")
 		layout := layoutFlag(fs)
 		return func(ctx context.Context, pos []string) error {
@@ -92,7 +93,7 @@ var cryptoCommands = []command{{
 			if err != nil {
 				return err
 			}
-			data, err := readInput(env, pos)
+			data, err := cli.ReadInput(env, pos)
 			if err != nil {
 				return err
 			}
@@ -100,12 +101,12 @@ var cryptoCommands = []command{{
 			if err != nil {
 				return err
 			}
-			return writeJSON(env.Stdout, e)
+			return cli.WriteJSON(env.Stdout, e)
 		}
 	},
 }, {
 	Name: "envelope open",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		keyPath := fs.String("key", "", "the bidder's private key file")
 		ad := fs.String("applydata", "", "the applydata field (base64)")
 		envelope := fs.String("digitalenvelope", "", "the digitalenvelope field (base64)")
@@ -115,7 +116,7 @@ var cryptoCommands = []command{{
 			if err != nil {
 				return err
 			}
-			if err := required("applydata", *ad, "digitalenvelope", *envelope); err != nil {
+			if err := cli.Required("applydata", *ad, "digitalenvelope", *envelope); err != nil {
 				return err
 			}
 			k, err := readPrivateKey(*keyPath)
@@ -135,14 +136,14 @@ var cryptoCommands = []command{{
 	},
 }, {
 	Name: "file encrypt",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		pubFlag := fs.String("pubkey", "", "the platform's public key for this applyno (value or file; hex, base64, PEM, certificate)")
 		in := fs.String("in", "", "the plaintext guarantee file")
 		out := fs.String("out", "", "where to write the ciphertext")
 		digest := fs.String("digest", "sm3", "digest of the plaintext for baohanfilemd5: sm3 or md5")
 		layout := layoutFlag(fs)
 		return func(ctx context.Context, _ []string) error {
-			if err := required("in", *in, "out", *out); err != nil {
+			if err := cli.Required("in", *in, "out", *out); err != nil {
 				return err
 			}
 			l, err := gm.ParseCipherLayout(*layout)
@@ -161,12 +162,12 @@ var cryptoCommands = []command{{
 			if err != nil {
 				return flagFileError(err)
 			}
-			return writeJSON(env.Stdout, f)
+			return cli.WriteJSON(env.Stdout, f)
 		}
 	},
 }, {
 	Name: "file decrypt",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		keyPath := fs.String("key", "", "the private key for the applyno's public key (file)")
 		var f gm.FileFields
 		fs.StringVar(&f.Key, "keyfield", "", "the key field of baohanfilecompletenotice (base64 SM2)")
@@ -176,7 +177,7 @@ var cryptoCommands = []command{{
 		fs.StringVar(&f.BaohanFileMD5, "baohanfilemd5", "", "expected plaintext digest (64 hex SM3 or 32 hex MD5)")
 		layout := layoutFlag(fs)
 		return func(ctx context.Context, _ []string) error {
-			if err := required("keyfield", f.Key, "ivfield", f.IV, "in", *in, "out", *out); err != nil {
+			if err := cli.Required("keyfield", f.Key, "ivfield", f.IV, "in", *in, "out", *out); err != nil {
 				return err
 			}
 			l, err := gm.ParseCipherLayout(*layout)
@@ -198,7 +199,7 @@ var cryptoCommands = []command{{
 // readPublicKey parses the public key (any form gm.ParsePublicKey reads,
 // or a certificate) in the file named v or in v itself.
 func readPublicKey(flagName, v string) (*ecdsa.PublicKey, error) {
-	if err := required(flagName, v); err != nil {
+	if err := cli.Required(flagName, v); err != nil {
 		return nil, err
 	}
 	pub, err := gm.LoadPublicKey(v)

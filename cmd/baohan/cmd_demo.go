@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -15,9 +16,9 @@ import (
 	"github.com/baohan-dev/baohan/demo"
 )
 
-var demoCommands = []command{{
+var demoCommands = []cli.Command{{
 	Name: "demo",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		data := fs.String("data", "", "data directory (kept); default: a temporary directory, removed at the end unless --keep")
 		keep := fs.Bool("keep", false, "leave everything running after the scenarios and print the console URLs and accounts")
 		asJSON := fs.Bool("json", false, "write the result as JSON on stdout (progress still goes to stderr)")
@@ -86,7 +87,7 @@ var demoCommands = []command{{
 				fmt.Fprintln(out, "(the temporary data directory is removed; run with --data DIR to keep the OFD files, --keep to explore the consoles)")
 			}
 			if !res.OK {
-				return exitError{Code: 1}
+				return cli.ExitError{Code: 1}
 			}
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,10 +20,10 @@ import (
 
 // The OFD tools: verify the seals of a guarantee, show what a document
 // holds, make a sealed sample, draw a page.
-var ofdCommands = []command{{
+var ofdCommands = []cli.Command{{
 	Name: "ofd verify",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		rootsFile := fs.String("roots", "", "PEM file of trusted CA certificates; enforces chains and validity")
 		asJSON := fs.Bool("json", false, "print the full report as JSON")
 		return func(ctx context.Context, pos []string) error {
@@ -33,56 +34,56 @@ var ofdCommands = []command{{
 					return fmt.Errorf("--roots: %w", err)
 				}
 			}
-			doc, err := readInput(env, pos)
+			doc, err := cli.ReadInput(env, pos)
 			if err != nil {
 				return err
 			}
-			v, err := inspect.Verify(fileArg(pos), doc, roots.Pool())
+			v, err := inspect.Verify(cli.InputName(pos), doc, roots.Pool())
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				err = writeJSON(env.Stdout, v)
+				err = cli.WriteJSON(env.Stdout, v)
 			} else {
 				err = v.WriteText(env.Stdout)
 			}
 			if err != nil {
 				return err
 			}
-			return exitIf(!v.OK)
+			return cli.ExitIf(!v.OK)
 		}
 	},
 }, {
 	Name: "ofd info",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		asJSON := fs.Bool("json", false, "print as JSON")
 		noText := fs.Bool("no-text", false, "do not print the pages' text")
 		return func(ctx context.Context, pos []string) error {
-			doc, err := readInput(env, pos)
+			doc, err := cli.ReadInput(env, pos)
 			if err != nil {
 				return err
 			}
-			in, err := inspect.Describe(fileArg(pos), doc, !*noText)
+			in, err := inspect.Describe(cli.InputName(pos), doc, !*noText)
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(env.Stdout, in)
+				return cli.WriteJSON(env.Stdout, in)
 			}
 			return in.WriteText(env.Stdout)
 		}
 	},
 }, {
 	Name: "ofd sample",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		dir := fs.String("dir", "", "the test CA directory (from baohan ca init)")
 		outFile := fs.String("out", "", "the OFD file to write")
 		plaintext := fs.Bool("plaintext", false, "make the merged plaintext guarantee (filetype 2)")
 		instName := fs.String("institution", "示例融资担保有限公司", "the institution's name (certificate CN and file name in CA_DIR)")
 		bidderName := fs.String("bidder", "示例建设工程有限公司", "the bidder's name (certificate CN and file name in CA_DIR)")
 		return func(ctx context.Context, _ []string) error {
-			if err := required("dir", *dir, "out", *outFile); err != nil {
+			if err := cli.Required("dir", *dir, "out", *outFile); err != nil {
 				return err
 			}
 			doc, parties, issued, err := guarantee.SampleFromCA(*dir, *instName, *bidderName, time.Now().In(ses.CST), *plaintext)
@@ -108,15 +109,15 @@ var ofdCommands = []command{{
 }, {
 	Name: "ofd render",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		outFile := fs.String("out", "", "output file: .png or .svg")
 		page := fs.Int("page", 1, "page number, from 1")
 		dpi := fs.Float64("dpi", render.DefaultDPI, "PNG resolution")
 		return func(ctx context.Context, pos []string) error {
-			if err := required("out", *outFile); err != nil {
+			if err := cli.Required("out", *outFile); err != nil {
 				return err
 			}
-			doc, err := readInput(env, pos)
+			doc, err := cli.ReadInput(env, pos)
 			if err != nil {
 				return err
 			}
@@ -133,7 +134,7 @@ var ofdCommands = []command{{
 				return fmt.Errorf("--out %s: the extension must be .png or .svg", *outFile)
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", fileArg(pos), err)
+				return fmt.Errorf("%s: %w", cli.InputName(pos), err)
 			}
 			if err := os.WriteFile(*outFile, out, 0o644); err != nil {
 				return err

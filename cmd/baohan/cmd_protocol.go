@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"os"
 
 	"github.com/baohan-dev/baohan/protocol"
@@ -14,10 +15,10 @@ import (
 // a request against the rules of its interface. What integrators run when
 // the peer says "sign mismatch".
 
-var protocolCommands = []command{{
+var protocolCommands = []cli.Command{{
 	Name: "sign",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		secret := fs.String("secret", "", "the appsecret")
 		showString := fs.Bool("string", false, "print the string that is hashed, not the sign")
 		return func(ctx context.Context, pos []string) error {
@@ -36,7 +37,7 @@ var protocolCommands = []command{{
 }, {
 	Name: "verify",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		secret := fs.String("secret", "", "the appsecret")
 		return func(ctx context.Context, pos []string) error {
 			r, s, err := readSigned(env, *secret, pos)
@@ -56,19 +57,19 @@ var protocolCommands = []command{{
 				got = "(none)"
 			}
 			fmt.Fprintf(env.Stdout, "expected %s\ngot      %s\n%s\n", res.Expected, got, res.Diagnosis())
-			return exitError{Code: 1}
+			return cli.ExitError{Code: 1}
 		}
 	},
 }, {
 	Name: "validate",
 	Args: true,
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		name := fs.String("interface", "", "the interface: "+interfaceNames()+", or applydata")
 		return func(ctx context.Context, pos []string) error {
 			if *name == "" {
 				return errors.New("--interface is required")
 			}
-			b, err := readInput(env, pos)
+			b, err := cli.ReadInput(env, pos)
 			if err != nil {
 				return err
 			}
@@ -82,7 +83,7 @@ var protocolCommands = []command{{
 			if len(vs) == 0 {
 				fmt.Fprintln(env.Stdout, "ok")
 			}
-			return exitIf(len(vs) > 0)
+			return cli.ExitIf(len(vs) > 0)
 		}
 	},
 }}
@@ -99,7 +100,7 @@ func readSigned(env *Env, secret string, pos []string) (*protocol.Request, strin
 	if secret == "" {
 		return nil, "", errors.New("--secret is required (or set BAOHAN_APPSECRET)")
 	}
-	b, err := readInput(env, pos)
+	b, err := cli.ReadInput(env, pos)
 	if err != nil {
 		return nil, "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"io"
 	"log/slog"
 	"net/http"
@@ -112,9 +113,9 @@ type serveFlags struct {
 	logJSON                   bool
 }
 
-func (k serviceKind) commands() []command {
-	serve, check := command{Name: k.name + " serve"}, command{Name: k.name + " check"}
-	serve.Flags = func(env *Env, fs *flag.FlagSet) action {
+func (k serviceKind) commands() []cli.Command {
+	serve, check := cli.Command{Name: k.name + " serve"}, cli.Command{Name: k.name + " check"}
+	serve.Flags = func(env *Env, fs *flag.FlagSet) cli.Action {
 		var f serveFlags
 		example := "docs/" + k.name + ".example.toml"
 		fs.StringVar(&f.config, "config", "", "TOML configuration (see "+example+"); none: embedded defaults")
@@ -157,7 +158,7 @@ func (k serviceKind) commands() []command {
 		}
 	}
 	check.Args = true
-	check.Flags = func(env *Env, fs *flag.FlagSet) action {
+	check.Flags = func(env *Env, fs *flag.FlagSet) cli.Action {
 		file := fs.String("config", "", "TOML configuration to check")
 		reach := fs.Bool("reach", false, "also call each peer's base_url (any HTTP answer counts as reachable)")
 		return func(ctx context.Context, pos []string) error {
@@ -178,5 +179,5 @@ func (k serviceKind) commands() []command {
 			return service.CheckAndPrint(ctx, env.Stdout, in)
 		}
 	}
-	return []command{serve, check}
+	return []cli.Command{serve, check}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"strings"
 
 	"github.com/baohan-dev/baohan/web/caagent"
@@ -14,9 +15,9 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-var webCommands = []command{{
+var webCommands = []cli.Command{{
 	Name: "ca-agent",
-	Flags: func(env *Env, fs *flag.FlagSet) action {
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		var s caagent.Setup
 		fs.StringVar(&s.KeyFile, "key", "", "the bidder's SM2 private key (PEM; stands in for the USB key)")
 		fs.StringVar(&s.CertFile, "cert", "", "the bidder's certificate (PEM)")

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/baohan-dev/baohan/internal/cli"
 )
 
 // TestHelpSections: every section of help.txt is a command's (index
@@ -10,8 +12,8 @@ import (
 // starts with the command's name, and every value in braces is filled
 // in.
 func TestHelpSections(t *testing.T) {
-	for name, h := range helpSections() {
-		c, ok := commands[name]
+	for name, h := range cli.ParseHelp(helpText, helpValues) {
+		c, ok := commands.Lookup(name)
 		switch {
 		case !ok:
 			t.Errorf("help.txt has a section for %q, which is no command", name)

@@ -108,6 +108,7 @@ func TestRulesCatchForbiddenImports(t *testing.T) {
 	}{
 		{"the root imports nothing of the module", pkg("", "gm"), "layer 0"},
 		{"gm on ctxio", pkg("gm", "internal/ctxio"), ""},
+		{"the command's machinery imports nothing of the module", pkg("internal/cli", "gm"), "layer 0"},
 		{"gm does not reach up to protocol's layer", pkg("gm", "protocol"), "layer 1"},
 		{"ofd below its sub-packages", pkg("ofd", "ofd/ses"), "is in layer 2"},
 		{"the OFD reports on the reader and the seals", pkg("ofd/inspect", "ofd/ses", "ofd"), ""},
