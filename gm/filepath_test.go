@@ -19,15 +19,8 @@ func TestFileAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	plain := bytes.Repeat([]byte("保函"), 5000)
-	in, enc, dec := write("g.ofd", plain), filepath.Join(dir, "g.enc"), filepath.Join(dir, "g.dec")
+	in, enc, dec := writeTemp(t, "g.ofd", plain), filepath.Join(dir, "g.enc"), filepath.Join(dir, "g.dec")
 	f, err := EncryptFileAt(ctx, in, enc, &priv.PublicKey, C1C3C2, SM3)
 	if err != nil {
 		t.Fatal(err)
@@ -49,13 +42,13 @@ func TestFileAt(t *testing.T) {
 	}{
 		{"same file", func() error { _, err := EncryptFileAt(ctx, in, in, &priv.PublicKey, C1C3C2, SM3); return err }(), "in", "the input and the output are the same file"},
 		{"empty input", func() error {
-			_, err := EncryptFileAt(ctx, write("empty", nil), never, &priv.PublicKey, C1C3C2, SM3)
+			_, err := EncryptFileAt(ctx, writeTemp(t, "empty", nil), never, &priv.PublicKey, C1C3C2, SM3)
 			return err
 		}(), "in", "is empty"},
 		{"missing input", DecryptFileAt(ctx, filepath.Join(dir, "nope"), never, priv, f, C1C3C2), "in", "no such file"},
 		{"no output directory", DecryptFileAt(ctx, enc, filepath.Join(dir, "no", "dir"), priv, f, C1C3C2), "out", "no such file"},
 		{"digest mismatch", DecryptFileAt(ctx, enc, never, priv, wrong, C1C3C2), "", "baohanfilemd5 mismatch"},
-		{"truncated", DecryptFileAt(ctx, write("cut.enc", []byte("0123456789")), never, priv, f, C1C3C2), "", "decrypting "},
+		{"truncated", DecryptFileAt(ctx, writeTemp(t, "cut.enc", []byte("0123456789")), never, priv, f, C1C3C2), "", "decrypting "},
 	} {
 		var fe *FileError
 		switch {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -9,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/baohan-dev/baohan/config"
 )
@@ -94,18 +93,12 @@ func TestNewLogger(t *testing.T) {
 }
 
 // fakeRunner runs until its context ends.
-type fakeRunner struct {
-	mu          sync.Mutex
-	ran, closed bool
-	runErr      error
-}
+type fakeRunner struct{ ran, closed bool }
 
 func (f *fakeRunner) Run(ctx context.Context) error {
-	f.mu.Lock()
 	f.ran = true
-	f.mu.Unlock()
 	<-ctx.Done()
-	return f.runErr
+	return nil
 }
 
 func (f *fakeRunner) Close() error { f.closed = true; return nil }
@@ -118,29 +111,28 @@ func TestRunUntilDone(t *testing.T) {
 	dir := t.TempDir()
 	c := config.Common{Listen: config.Listen{Addr: "127.0.0.1:0", Plain: true, Prefix: "/bh/"}, Storage: config.Storage{DataDir: dir}}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncWriter{}
 	r := &fakeRunner{}
+	pr, out := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		done <- RunUntilDone(ctx, Starting{Name: "platform", Config: &c, Logger: slog.New(slog.DiscardHandler), Out: out, ListenerURL: true,
 			Start: func(ctx context.Context, url string) (Runner, http.Handler, string, error) {
 				return r, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "up") }), " for institutions: bank", nil
 			}})
+		out.Close()
 	}()
-	var url string
-	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if s := out.String(); strings.Contains(s, " serving at ") {
-			url = strings.Fields(s[strings.Index(s, " serving at ")+12:])[0]
-		}
+	// The admin token's line, then the banner.
+	lines := bufio.NewReader(pr)
+	token, _ := lines.ReadString('\n')
+	banner, err := lines.ReadString('\n')
+	go io.Copy(io.Discard, pr)
+	if err != nil || !strings.HasPrefix(token, "admin API bearer token ") || !strings.HasPrefix(banner, "platform serving at http://127.0.0.1:") {
+		t.Fatalf("printed %q %q (%v)", token, banner, err)
 	}
-	if url == "" {
-		t.Fatalf("no banner: %q", out.String())
-	}
-	banner := out.String()
-	for _, want := range []string{"admin API bearer token", "platform serving at " + url + " (interfaces at " + url + "/bh/<name>, console at " + url + "/console/",
-		"metrics at " + url + "/metrics) for institutions: bank\n"} {
+	url := strings.Fields(banner)[3]
+	for _, want := range []string{" (interfaces at " + url + "/bh/<name>, console at " + url + "/console/", "metrics at " + url + "/metrics) for institutions: bank\n"} {
 		if !strings.Contains(banner, want) {
-			t.Errorf("the output lacks %q:\n%s", want, banner)
+			t.Errorf("the banner lacks %q: %s", want, banner)
 		}
 	}
 	resp, err := http.Get(url)
@@ -156,8 +148,8 @@ func TestRunUntilDone(t *testing.T) {
 		t.Error(err)
 	}
 	cancel()
-	if err := <-done; err != nil || !r.closed {
-		t.Errorf("stopped: %v, closed %v", err, r.closed)
+	if err := <-done; err != nil || !r.ran || !r.closed {
+		t.Errorf("stopped: %v, ran %v, closed %v", err, r.ran, r.closed)
 	}
 
 	failed := &fakeRunner{}
@@ -168,36 +160,5 @@ func TestRunUntilDone(t *testing.T) {
 		}})
 	if err == nil || err.Error() != "console: no" || !failed.closed || c2.Listen.PublicURL != "" {
 		t.Errorf("a failed start: %v, closed %v, public URL %q", err, failed.closed, c2.Listen.PublicURL)
-	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// TestCheckAndPrint: the findings are printed one a line and the failed
-// ones make the error, each as "what: detail".
-func TestCheckAndPrint(t *testing.T) {
-	var b strings.Builder
-	err := CheckAndPrint(context.Background(), &b, CheckInput{Source: "x.toml", Problems: errors.New("rate must be between 0 and 1"),
-		Config: config.Common{Storage: config.Storage{DataDir: t.TempDir()}}})
-	if err == nil || !strings.Contains(err.Error(), "config: ") || !strings.Contains(err.Error(), "rate must be between 0 and 1") {
-		t.Errorf("error %v", err)
-	}
-	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) < 2 || !strings.HasPrefix(lines[0], "config ") || !strings.Contains(lines[0], "FAIL") {
-		t.Errorf("printed:\n%s", b.String())
 	}
 }
