@@ -5,11 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/baohan-dev/baohan/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/baohan-dev/baohan/internal/cli"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/web"
 )

@@ -4,11 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/baohan-dev/baohan/internal/cli"
 	"log/slog"
 	"strings"
 
 	"github.com/baohan-dev/baohan/bench"
+	"github.com/baohan-dev/baohan/internal/cli"
 )
 
 // baohan bench: the two peaks of the trade (bid deadline, bid opening)

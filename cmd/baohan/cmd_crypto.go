@@ -6,11 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/baohan-dev/baohan/internal/cli"
 	"os"
 	"path/filepath"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"github.com/baohan-dev/baohan/pki"
 	"github.com/emmansun/gmsm/sm2"
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/baohan-dev/baohan/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/baohan-dev/baohan/demo"
+	"github.com/baohan-dev/baohan/internal/cli"
 )
 
 var demoCommands = []cli.Command{{

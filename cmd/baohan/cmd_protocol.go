@@ -5,9 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/baohan-dev/baohan/internal/cli"
 	"os"
 
+	"github.com/baohan-dev/baohan/internal/cli"
 	"github.com/baohan-dev/baohan/protocol"
 )
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/baohan-dev/baohan/internal/cli"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/web"

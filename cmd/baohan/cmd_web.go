@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"flag"
-	"github.com/baohan-dev/baohan/internal/cli"
 	"strings"
 
+	"github.com/baohan-dev/baohan/internal/cli"
 	"github.com/baohan-dev/baohan/web/caagent"
 )
 
