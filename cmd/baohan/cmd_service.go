@@ -41,10 +41,7 @@ var serviceCommands = slices.Concat(serviceKind{
 			return svc, h, " for institutions: " + strings.Join(names, ", "), err
 		}}, err
 	},
-	checkInput: func(file string) (service.CheckInput, error) {
-		cfg, err := platform.LoadConfig(file)
-		return cfg.CheckInput(file), err
-	},
+	checkInput: checkInputOf(platform.LoadConfig),
 }.commands(), serviceKind{
 	name: "institution", peer: "platform", defaultAddr: institution.DefaultAddr, defaultPeer: institution.DemoPlatformURL,
 	load: func(f *serveFlags, out io.Writer) (loaded, error) {
@@ -65,10 +62,7 @@ var serviceCommands = slices.Concat(serviceKind{
 				"; bidders at " + svc.Config().Listen.PublicURL + "/bidder/", err
 		}}, err
 	},
-	checkInput: func(file string) (service.CheckInput, error) {
-		cfg, err := institution.LoadConfig(file)
-		return cfg.CheckInput(file), err
-	},
+	checkInput: checkInputOf(institution.LoadConfig),
 }.commands())
 
 // serviceKind is one service to the shared commands.
@@ -104,6 +98,19 @@ func loadConfig[C any](f *serveFlags, file func(string) (C, error), prefix strin
 		err = config.ApplyEnv(prefix, &cfg)
 	}
 	return cfg, err
+}
+
+// checkInputOf reads a configuration file with load for the check.
+func checkInputOf[C interface {
+	CheckInput(string) service.CheckInput
+}](load func(string) (C, error)) func(string) (service.CheckInput, error) {
+	return func(file string) (service.CheckInput, error) {
+		cfg, err := load(file)
+		if err != nil {
+			return service.CheckInput{}, err
+		}
+		return cfg.CheckInput(file), nil
+	}
 }
 
 // serveFlags are the flags that override the configuration.

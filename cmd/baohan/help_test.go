@@ -7,7 +7,7 @@ import (
 	"github.com/baohan-dev/baohan/internal/cli"
 )
 
-// TestHelpSections: every section of help.txt is a command's (index
+// TestHelpSections: every section of help.txt is a command's (NewSet
 // panics on a command without one), with a summary and a usage that
 // starts with the command's name, and every value in braces is filled
 // in.
