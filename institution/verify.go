@@ -593,7 +593,7 @@ func (s *Service) verifyGet(w http.ResponseWriter, r *http.Request) {
 // verifyPost serves POST /verify: the body is an OFD file (raw, or the
 // field "file" of a multipart form).
 func (s *Service) verifyPost(w http.ResponseWriter, r *http.Request) {
-	doc, err := ReadVerifyUpload(r)
+	doc, err := ReadVerifyUpload(w, r)
 	if err != nil {
 		s.verifyFail(w, r, err)
 		return
@@ -608,8 +608,10 @@ func (s *Service) verifyPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // ReadVerifyUpload reads the file of POST /verify: the raw body, or the
-// field "file" of a multipart/form-data body; at most MaxVerifyFile bytes.
-func ReadVerifyUpload(r *http.Request) ([]byte, error) {
+// field "file" of a multipart/form-data body; at most MaxVerifyFile bytes
+// (and the body at most 64 KiB more).
+func ReadVerifyUpload(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxVerifyFile+64<<10)
 	var src io.Reader = r.Body
 	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/form-data") {
 		mr, err := r.MultipartReader()

@@ -438,7 +438,7 @@ func (ic *InstitutionConsole) verifyPage(w http.ResponseWriter, r *http.Request)
 	switch {
 	case r.Method == http.MethodPost:
 		var doc []byte
-		if doc, err = institution.ReadVerifyUpload(r); err == nil {
+		if doc, err = institution.ReadVerifyUpload(w, r); err == nil {
 			data["F"], err = ic.svc.VerifyFileFrom(r.Context(), addr, doc)
 		}
 	case q.Has("baohanno") || q.Has("code"):
