@@ -40,7 +40,7 @@ type LogEntry struct {
 	// an attempt that sent the body of an earlier one again.
 	Retry    bool
 	PrevHash string // hex SM3 of the previous row (GenesisHash for the first)
-	Hash       string // hex SM3(prev_hash || canonical encoding of this row)
+	Hash     string // hex SM3(prev_hash || canonical encoding of this row)
 
 	RequestSize, ResponseSize int64 // body lengths (filled by List and Get)
 

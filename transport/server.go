@@ -49,8 +49,8 @@ const (
 // Server is the inbound pipeline, an http.Handler. Set the fields, then
 // Handle each interface served; do not change them while serving.
 type Server struct {
-	Peers PeerDirectory        // required
-	Log   MessageLog           // optional: every exchange is recorded
+	Peers PeerDirectory // required
+	Log   MessageLog    // optional: every exchange is recorded
 	// Seen is the replay guard (optional): a request with a sign already
 	// received is a replay and refused, unless it is the same request
 	// (same appkey, sign, interface and body) sent again: a retry, which

@@ -480,7 +480,9 @@ func (failingSeen) Reserve(context.Context, protocol.SeenMark) (protocol.Claim, 
 
 func (failingSeen) Settle(context.Context, protocol.SeenMark) error { return errors.New("disk full") }
 
-func (failingSeen) Wait(context.Context, string, string) ([]byte, error) { return nil, errors.New("disk full") }
+func (failingSeen) Wait(context.Context, string, string) ([]byte, error) {
+	return nil, errors.New("disk full")
+}
 
 func (failingSeen) Release(string, string) {}
 
