@@ -225,7 +225,8 @@ func TestRefusedApplyRetryIsNotARejection(t *testing.T) {
 			applyNo := s.Apply(s.Section(time.Hour).No)
 			s.Eventually("a retry of baohanapply", 20*time.Second, func() bool { return n.Load() >= 2 })
 			s.Eventually("the platform's reading of the answer", 20*time.Second, func() bool {
-				return s.PlatApp(applyNo).Pending == ""
+				evs, _ := stack.PlatformEvents(context.Background(), s.Plat.DB(), applyNo)
+				return len(evs) >= 2 // apply, then the answer's event
 			})
 			if a := s.PlatApp(applyNo); a.State != platform.Applied {
 				t.Fatalf("platform %s (%q), want applied: the institution has the application", a.State, a.LastMessage)
