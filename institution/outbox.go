@@ -81,9 +81,9 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		}
 		return store.Delivered(string(raw)), nil
 	}
-	if m.SentBody != "" && !transport.RefusedUnprocessed(resp.Message) && transport.AlreadyProcessed(resp.Message) {
-		// A retry of an attempt whose answer was lost, answered "already
-		// have it": the first attempt got through.
+	if m.Attempts > 1 && !transport.RefusedUnprocessed(resp.Message) && transport.AlreadyProcessed(resp.Message) {
+		// A retry, answered "already have it": an earlier attempt got
+		// through and its answer was lost.
 		s.metrics.outbound.WithLabelValues(m.Interface, "ok").Inc()
 		s.logger.InfoContext(ctx, "the platform already had the message sent again; delivered",
 			slog.Int64("id", m.ID), slog.String("interface", m.Interface), slog.String("applyno", m.ApplyNo), slog.String("answer", resp.Message))

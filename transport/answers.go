@@ -52,7 +52,7 @@ func AlreadyProcessed(message string) bool {
 		}
 	}
 	for _, w := range []string{"duplicate", "already processed", "already been processed", "already exists", "already received",
-		"already has", "已存在", "已处理", "已接收", "已收到", "重复提交", "请勿重复", "已经存在"} {
+		"已存在", "已处理", "已接收", "已收到", "重复提交", "请勿重复", "已经存在"} {
 		if strings.Contains(m, w) {
 			return true
 		}
