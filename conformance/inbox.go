@@ -160,7 +160,8 @@ func (ib *inbox) check(ctx context.Context, in *Inbound, body []byte) protocol.R
 		answer := claim.Answer
 		if answer == nil {
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			answer, _ = ib.seen.Wait(wctx, mark.AppKey, mark.Sign)
+			w, _ := ib.seen.Wait(wctx, mark.AppKey, mark.Sign)
+			answer = w.Answer
 			cancel()
 		}
 		if r, err := protocol.ParseResponse(answer); err == nil {

@@ -40,11 +40,15 @@ type Exchange struct {
 // SeenMark is a request's record in the replay guard: (AppKey, Sign)
 // until Until, the request's Digest (ReplayDigest) and the Answer it was
 // given. Forget drops the record instead: the request was not handled
-// (an internal failure), and a retry is handled anew.
+// (an internal failure), and a retry is handled anew. Rehandle keeps the
+// record without the answer (it holds a secret the store must not keep,
+// e.g. a bidder token): a retry is handled again, by a handler that is
+// idempotent, and answered as the first was.
 type SeenMark struct {
 	AppKey, Sign string
 	Until        time.Time
 	Digest       string
 	Answer       []byte
 	Forget       bool
+	Rehandle     bool
 }

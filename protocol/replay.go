@@ -78,10 +78,10 @@ type ReplayGuard interface {
 	// Settle records the outcome of a reserved request: mark.Answer as
 	// its answer, or with mark.Forget, no record at all.
 	Settle(ctx context.Context, mark SeenMark) error
-	// Wait returns the answer of the request with (appkey, sign) once it
-	// is settled; nil when it was forgotten; ctx.Err() when ctx ends
-	// first.
-	Wait(ctx context.Context, appkey, sign string) ([]byte, error)
+	// Wait returns, once the request with (appkey, sign) is settled,
+	// what a retry of it gets: its Answer, or Rehandle; neither when it
+	// was forgotten; ctx.Err() when ctx ends first.
+	Wait(ctx context.Context, appkey, sign string) (Claim, error)
 	Release(appkey, sign string)
 }
 
@@ -95,6 +95,9 @@ type Claim struct {
 	// Answer: Same, and the first one is answered: its answer (the raw
 	// body). Nil while the first is being handled (see Wait).
 	Answer []byte
+	// Rehandle: Same, the first one is answered, and its answer was not
+	// kept (SeenMark.Rehandle): the retry is handled again.
+	Rehandle bool
 	// Deferred: not Seen, and the record is held in this process until
 	// the message log entry writes it (or Settle does).
 	Deferred bool
@@ -137,12 +140,13 @@ func NewMemorySeen(max int) *MemorySeen { return &MemorySeen{Max: max} }
 type seenKey struct{ appkey, sign string }
 
 type seenEntry struct {
-	key    seenKey
-	until  time.Time
-	index  int
-	digest string
-	answer []byte
-	done   chan struct{} // closed once settled (or forgotten)
+	key      seenKey
+	until    time.Time
+	index    int
+	digest   string
+	answer   []byte
+	rehandle bool
+	done     chan struct{} // closed once settled (or forgotten)
 }
 
 // SeenBefore implements SeenStore.
@@ -214,7 +218,7 @@ func (s *MemorySeen) Reserve(ctx context.Context, m SeenMark) (Claim, error) {
 	if e, ok := s.m[k]; ok {
 		c := Claim{Seen: true, Same: e.digest != "" && e.digest == m.Digest}
 		if c.Same {
-			c.Answer = e.answer
+			c.Answer, c.Rehandle = e.answer, e.rehandle
 		}
 		return c, nil
 	}
@@ -230,13 +234,16 @@ func (s *MemorySeen) Settle(ctx context.Context, m SeenMark) error {
 	defer s.mu.Unlock()
 	s.lockedNow()
 	e, ok := s.m[seenKey{m.AppKey, m.Sign}]
-	if !ok || e.digest != m.Digest || e.answer != nil {
+	if !ok || e.digest != m.Digest || e.answer != nil || e.rehandle {
 		return nil
 	}
-	if m.Forget {
+	switch {
+	case m.Forget:
 		heap.Remove(&s.h, e.index)
 		delete(s.m, e.key)
-	} else {
+	case m.Rehandle:
+		e.rehandle = true
+	default:
 		e.answer = append([]byte{}, m.Answer...)
 	}
 	select {
@@ -248,21 +255,21 @@ func (s *MemorySeen) Settle(ctx context.Context, m SeenMark) error {
 }
 
 // Wait implements ReplayGuard.
-func (s *MemorySeen) Wait(ctx context.Context, appkey, sign string) ([]byte, error) {
+func (s *MemorySeen) Wait(ctx context.Context, appkey, sign string) (Claim, error) {
 	s.mu.Lock()
 	e, ok := s.m[seenKey{appkey, sign}]
 	s.mu.Unlock()
 	if !ok {
-		return nil, nil
+		return Claim{}, nil
 	}
 	select {
 	case <-e.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return Claim{}, ctx.Err()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return e.answer, nil
+	return Claim{Answer: e.answer, Rehandle: e.rehandle}, nil
 }
 
 // Release implements ReplayGuard: nothing is held but the entry, which

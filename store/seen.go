@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -113,9 +114,21 @@ func (s *SeenSigns) lookup(ctx context.Context, k seenKey, digest string) (proto
 	}
 	c := protocol.Claim{Seen: true, Same: d != "" && d == digest}
 	if c.Same {
-		c.Answer = answer
+		c.Answer, c.Rehandle = stored(answer)
 	}
 	return c, nil
+}
+
+// rehandleMarker is the answer column of a request whose answer is not
+// kept (SeenMark.Rehandle); never a JSON answer.
+var rehandleMarker = []byte("\x00rehandle")
+
+// stored reads the answer column: the answer, or Rehandle.
+func stored(answer []byte) ([]byte, bool) {
+	if bytes.Equal(answer, rehandleMarker) {
+		return nil, true
+	}
+	return answer, false
 }
 
 // Settle implements protocol.ReplayGuard: the record of a request the
@@ -140,7 +153,9 @@ func settleSeen(ctx context.Context, tx *sql.Tx, db *DB, m *protocol.SeenMark, n
 		return err
 	}
 	answer := m.Answer
-	if answer == nil {
+	if m.Rehandle {
+		answer = rehandleMarker
+	} else if answer == nil {
 		answer = []byte{}
 	}
 	_, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO seen_sign (appkey, sign, until, digest, answer) VALUES (?, ?, ?, ?, ?)
@@ -154,7 +169,7 @@ func settleSeen(ctx context.Context, tx *sql.Tx, db *DB, m *protocol.SeenMark, n
 // this process to be released, or looks at the record every Poll (a
 // request another replica handles), until the record has an answer or is
 // gone.
-func (s *SeenSigns) Wait(ctx context.Context, appkey, sign string) ([]byte, error) {
+func (s *SeenSigns) Wait(ctx context.Context, appkey, sign string) (protocol.Claim, error) {
 	k := seenKey{textSafe(appkey, 0), textSafe(sign, 0)}
 	poll := 20 * time.Millisecond
 	maxPoll := s.Poll
@@ -169,7 +184,7 @@ func (s *SeenSigns) Wait(ctx context.Context, appkey, sign string) ([]byte, erro
 			select {
 			case <-h.done:
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return protocol.Claim{}, ctx.Err()
 			}
 		}
 		var answer []byte
@@ -177,11 +192,12 @@ func (s *SeenSigns) Wait(ctx context.Context, appkey, sign string) ([]byte, erro
 			k.appkey, k.sign, Micros(s.now())).Scan(&answer)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return nil, nil
+			return protocol.Claim{}, nil
 		case err != nil:
-			return nil, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
+			return protocol.Claim{}, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
 		case answer != nil:
-			return answer, nil
+			a, re := stored(answer)
+			return protocol.Claim{Answer: a, Rehandle: re}, nil
 		}
 		if h != nil {
 			continue // released without an answer written yet: look again
@@ -191,7 +207,7 @@ func (s *SeenSigns) Wait(ctx context.Context, appkey, sign string) ([]byte, erro
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return protocol.Claim{}, ctx.Err()
 		}
 		poll = min(2*poll, maxPoll)
 	}

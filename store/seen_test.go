@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -130,11 +131,11 @@ func TestSeenSignsReserve(t *testing.T) {
 		// A retry waits for the answer.
 		waited := make(chan []byte, 1)
 		go func() {
-			a, err := s.Wait(ctx, "k1", "s1")
+			c, err := s.Wait(ctx, "k1", "s1")
 			if err != nil {
 				t.Error(err)
 			}
-			waited <- a
+			waited <- c.Answer
 		}()
 		m := mark("s1", "d1")
 		m.Answer = []byte(`{"code":1,"message":"success","data":{}}`)
@@ -177,13 +178,40 @@ func TestSeenSignsReserve(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Release("k1", "s2")
-		if a, err := s.Wait(ctx, "k1", "s2"); err != nil || a != nil {
-			t.Fatalf("wait for a forgotten request: %q, %v", a, err)
+		if c, err := s.Wait(ctx, "k1", "s2"); err != nil || c.Answer != nil || c.Rehandle {
+			t.Fatalf("wait for a forgotten request: %+v, %v", c, err)
 		}
 		if c, err := s.Reserve(ctx, mark("s2", "d")); err != nil || c.Seen {
 			t.Fatalf("retry of a forgotten request: %+v, %v", c, err)
 		}
 		s.Release("k1", "s2")
+		// A request whose answer is not kept: a retry is handled again,
+		// another body is a replay.
+		if c, _ := s.Reserve(ctx, mark("s3", "d")); c.Seen {
+			t.Fatalf("s3: %+v", c)
+		}
+		r := mark("s3", "d")
+		r.Rehandle = true
+		r.Answer = []byte(`{"code":1,"message":"success","data":{"redirecturl":"secret"}}`)
+		if err := s.Settle(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		s.Release("k1", "s3")
+		if c, err := s.Wait(ctx, "k1", "s3"); err != nil || !c.Rehandle || c.Answer != nil {
+			t.Fatalf("wait for a request handled again: %+v, %v", c, err)
+		}
+		if c, err := s.Reserve(ctx, mark("s3", "d")); err != nil || !c.Same || !c.Rehandle || c.Answer != nil {
+			t.Fatalf("retry of a request handled again: %+v, %v", c, err)
+		}
+		if c, _ := s.Reserve(ctx, mark("s3", "x")); !c.Seen || c.Same {
+			t.Fatalf("replay of a request handled again: %+v", c)
+		}
+		var kept []byte
+		if err := db.QueryRowContext(ctx, db.Rebind(`SELECT answer FROM seen_sign WHERE appkey = ? AND sign = ?`), "k1", "s3").Scan(&kept); err != nil {
+			t.Fatal(err)
+		} else if bytes.Contains(kept, []byte("secret")) {
+			t.Fatalf("the answer of a request handled again was kept: %q", kept)
+		}
 		// Expired: the sign is new again.
 		clock.Add(6 * time.Minute)
 		until = clock.Now().Add(5 * time.Minute)

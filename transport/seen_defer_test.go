@@ -65,21 +65,21 @@ func (d *deferringSeen) Settle(_ context.Context, m protocol.SeenMark) error {
 	return nil
 }
 
-func (d *deferringSeen) Wait(ctx context.Context, appkey, sign string) ([]byte, error) {
+func (d *deferringSeen) Wait(ctx context.Context, appkey, sign string) (protocol.Claim, error) {
 	for {
 		d.mu.Lock()
 		r, ok := d.durable[appkey+"|"+sign]
 		_, held := d.held[appkey+"|"+sign]
 		d.mu.Unlock()
 		if ok {
-			return r.Answer, nil
+			return protocol.Claim{Answer: r.Answer}, nil
 		}
 		if !held {
-			return nil, nil
+			return protocol.Claim{}, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return protocol.Claim{}, ctx.Err()
 		case <-time.After(time.Millisecond):
 		}
 	}

@@ -61,7 +61,14 @@ type Server struct {
 	// answer (0: DefaultRetryWait); the request's own context bounds it
 	// too.
 	RetryWait time.Duration
-	Now       func() time.Time // the clock; nil: time.Now
+	// Rehandle lists the interfaces whose answers hold a secret the
+	// replay store must not keep (the institution's baohanapply: the
+	// bidder token in the redirecturl): a retry of one is handled again
+	// by its handler, which must be idempotent and answer as it did,
+	// instead of being answered from the store. The record of the sign
+	// is kept, so another body under it is still a replay.
+	Rehandle map[protocol.Interface]bool
+	Now      func() time.Time // the clock; nil: time.Now
 	// MaxBody limits request bodies (0: DefaultMaxBody); uploadbaohanfile
 	// gets the larger of MaxBody and DefaultMaxUploadBody. BodyLimits
 	// overrides both per interface.
@@ -290,10 +297,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		body = resp.Marshal()
 	}
 	if m := ex.Seen; m != nil {
-		// What a retry of this request will be answered; an internal
-		// failure is not an answer: the record goes, and a retry is
-		// handled anew.
-		m.Answer = body
+		// What a retry of this request will be answered (unless it is
+		// handled again); an internal failure is not an answer: the
+		// record goes, and a retry is handled anew.
+		if !m.Rehandle {
+			m.Answer = body
+		}
 		m.Forget = resp.Code != protocol.CodeOK && (resp.Message == msgInternal || resp.Message == msgHandlerPanic)
 	}
 
@@ -461,11 +470,15 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 		switch {
 		case !claim.Seen:
 			// Settled with the answer and released by ServeHTTP.
+			mark.Rehandle = s.Rehandle[i]
 			ex.Seen = &mark
 		case !claim.Same:
 			return http.StatusOK, protocol.Fail(msgReplay, appkey)
 		default:
-			return s.retry(ctx, ex, mark, claim.Answer, stored)
+			if status, resp, again := s.retry(ctx, ex, mark, claim, stored); !again {
+				return status, resp
+			}
+			// Its answer was not kept: handled again, below.
 		}
 	}
 
@@ -505,35 +518,40 @@ const (
 
 // retry answers a retry (the same request again) with the answer of the
 // first, waiting for it while the first is handled (at most RetryWait).
-func (s *Server) retry(ctx context.Context, ex *protocol.Exchange, m protocol.SeenMark, answer []byte, stored *[]byte) (int, protocol.Response) {
+// again: the first answer was not kept (Rehandle), the retry is to be
+// handled again.
+func (s *Server) retry(ctx context.Context, ex *protocol.Exchange, m protocol.SeenMark, c protocol.Claim, stored *[]byte) (status int, resp protocol.Response, again bool) {
 	ex.Retry = true
-	if answer == nil {
+	if c.Answer == nil && !c.Rehandle {
 		wait := s.RetryWait
 		if wait <= 0 {
 			wait = DefaultRetryWait
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
-		a, err := s.Seen.Wait(wctx, m.AppKey, m.Sign)
+		w, err := s.Seen.Wait(wctx, m.AppKey, m.Sign)
 		cancel()
 		switch {
 		case err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
-			return http.StatusOK, protocol.Fail(msgRetryPending)
+			return http.StatusOK, protocol.Fail(msgRetryPending), false
 		case err != nil:
 			s.logger().ErrorContext(ctx, "replay store failed", "interface", ex.Interface, "peer", ex.Peer, "err", err)
-			return http.StatusOK, protocol.Fail(msgInternal)
-		case a == nil:
+			return http.StatusOK, protocol.Fail(msgInternal), false
+		case w.Answer == nil && !w.Rehandle:
 			// The first failed inside this service and left no answer.
-			return http.StatusOK, protocol.Fail(msgRetryForgotten)
+			return http.StatusOK, protocol.Fail(msgRetryForgotten), false
 		}
-		answer = a
+		c = w
 	}
-	resp, err := protocol.ParseResponse(answer)
+	if c.Rehandle {
+		return 0, protocol.Response{}, true
+	}
+	r, err := protocol.ParseResponse(c.Answer)
 	if err != nil {
 		s.logger().ErrorContext(ctx, "replay store: a stored answer does not parse", "interface", ex.Interface, "peer", ex.Peer, "err", err)
-		return http.StatusOK, protocol.Fail(msgInternal)
+		return http.StatusOK, protocol.Fail(msgInternal), false
 	}
-	*stored = answer
-	return http.StatusOK, *resp
+	*stored = c.Answer
+	return http.StatusOK, *r, false
 }
 
 // errPanic marks a recovered handler panic.

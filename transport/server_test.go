@@ -480,8 +480,8 @@ func (failingSeen) Reserve(context.Context, protocol.SeenMark) (protocol.Claim, 
 
 func (failingSeen) Settle(context.Context, protocol.SeenMark) error { return errors.New("disk full") }
 
-func (failingSeen) Wait(context.Context, string, string) ([]byte, error) {
-	return nil, errors.New("disk full")
+func (failingSeen) Wait(context.Context, string, string) (protocol.Claim, error) {
+	return protocol.Claim{}, errors.New("disk full")
 }
 
 func (failingSeen) Release(string, string) {}
@@ -609,5 +609,31 @@ func TestServerConcurrent(t *testing.T) {
 	}
 	if len(ex) != 32 || retries != 31 {
 		t.Fatalf("%d exchanges recorded, %d as retries; want 32, 31", len(ex), retries)
+	}
+}
+
+// TestServerRehandle: a retry of an interface whose answer the replay
+// store must not keep (Server.Rehandle) is handled again, marked as a
+// retry, and answered as the handler answers; another body under the sign
+// is still a replay.
+func TestServerRehandle(t *testing.T) {
+	f := newFixture(t)
+	var calls atomic.Int32
+	f.srv.Handle(protocol.BaohanNotice, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
+		calls.Add(1)
+		return map[string]string{"secret": "s3cr3t"}, nil // the same for every call, as an idempotent handler answers
+	})
+	f.srv.Rehandle = map[protocol.Interface]bool{protocol.BaohanNotice: true}
+	body := signed(noticeFields(), testSecret)
+	first := f.do(t, "POST", "/baohan/baohannotice", body)
+	again := f.do(t, "POST", "/baohan/baohannotice", body)
+	if first.resp.Code != 1 || again.raw != first.raw || calls.Load() != 2 {
+		t.Fatalf("first %s, again %s, %d calls; want the same answer from two calls", first.raw, again.raw, calls.Load())
+	}
+	if ex := f.log.Exchanges(); len(ex) != 2 || ex[0].Retry || !ex[1].Retry {
+		t.Fatalf("exchanges %+v: want the second marked as a retry", ex)
+	}
+	if a := f.do(t, "POST", "/baohan/baohannotice", signed(with(noticeFields(), "payername", ""), testSecret)); !strings.HasPrefix(a.resp.Message, "replayed request") {
+		t.Fatalf("another body under the sign: %s", a.raw)
 	}
 }
