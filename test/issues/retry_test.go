@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +194,41 @@ func TestRetriesAnsweredAsTheFirst(t *testing.T) {
 			if p := stack.ChainProblem(ctx, db, side); p != "" {
 				t.Error(p)
 			}
+		}
+	})
+}
+
+// TestDuplicateAnswerToARetryIsDelivered: the institution's baohannotice
+// reaches the platform and the answer is lost (held past the
+// institution's timeout); the retry is answered the way some platforms
+// answer a notice they already have: code 0, "duplicate". The notice got
+// through, so the institution takes that for delivered, and the issuance
+// (the upload queued behind the notice) goes on. Before, the answer was a
+// refusal, retried until the message died and blocked the upload.
+func TestDuplicateAnswerToARetryIsDelivered(t *testing.T) {
+	eachStackDB(t, stack.Options{Quiet: true, Timeout: time.Second}, func(t *testing.T, s *stack.Stack) {
+		applyNo := s.Apply(s.Section(time.Hour).No)
+		token := s.Token(applyNo, 20*time.Second)
+		var n atomic.Int32
+		inner := s.Plat.Handler()
+		s.PlatDoor.SlowFor = 3 * time.Second
+		s.PlatDoor.Inject("baohannotice", stack.Slow)
+		s.PlatDoor.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/baohannotice") && n.Add(1) > 1 {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"code":0,"message":"该通知已接收，请勿重复提交 (duplicate notice)","data":{}}`)
+				return
+			}
+			inner.ServeHTTP(w, r)
+		}))
+		s.BidderSignsAndPays(token)
+		s.WaitPlat(applyNo, platform.CipherReceived, 30*time.Second)
+		s.WaitInst(applyNo, institution.Issued, 30*time.Second)
+		if n.Load() < 2 {
+			t.Fatalf("%d baohannotice, want a retry", n.Load())
+		}
+		if p := stack.OutboxProblems(context.Background(), s.Inst.DB(), "institution"); p != "" {
+			t.Error(p)
 		}
 	})
 }
