@@ -47,6 +47,9 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		}
 		fields = f
 	}
+	// A kept body goes out again only when it carries these fields: a
+	// baohanrestore's were just built by restoreFields, which checked the
+	// opening against the clock, so a key is never resent unchecked.
 	resp, sent, err := s.client.Send(ctx, peer, i, fields, []byte(m.SentBody))
 	if err != nil {
 		s.metrics.deliveries.WithLabelValues(m.Interface, "error").Inc()

@@ -121,14 +121,48 @@ func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fie
 // window (the peer would refuse it as too old), the fields are signed
 // anew. Send returns the body it sent: keep it for the next attempt when
 // the error says the peer may have processed it (MayBeProcessed).
+//
+// A kept body is sent again only while it carries exactly fields (and the
+// peer's appkey): a request whose content changed since (a restore whose
+// key or opening time moved) is a new request, signed anew.
 func (c *Client) Send(ctx context.Context, peer *Peer, i protocol.Interface, fields map[string]string, kept []byte) (*protocol.Response, []byte, error) {
-	if len(kept) > 0 && c.fresh(peer, kept) {
+	if len(kept) > 0 && c.fresh(peer, kept) && carries(peer, kept, fields) {
 		resp, err := c.post1(ctx, peer, i, kept, true)
 		return resp, kept, err
 	}
 	body := c.Prepare(ctx, peer, i, fields)
 	resp, err := c.Post(ctx, peer, i, body)
 	return resp, body, err
+}
+
+// carries reports whether body is a request of fields to peer: the same
+// fields, the appkey and timestamp added as Prepare adds them, and the
+// sign.
+func carries(peer *Peer, body []byte, fields map[string]string) bool {
+	r, err := protocol.ParseRequest(body)
+	if err != nil {
+		return false
+	}
+	want := make(map[string]string, len(fields)+3)
+	for k, v := range fields {
+		want[k] = v
+	}
+	if want["appkey"] == "" {
+		want["appkey"] = peer.AppKey
+	}
+	if want["timestamp"] == "" {
+		want["timestamp"] = r.Get("timestamp")
+	}
+	want[protocol.SignField] = r.Get(protocol.SignField)
+	if len(r.Fields) != len(want) {
+		return false
+	}
+	for k, v := range want {
+		if got, ok := r.Fields[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // fresh reports whether body's timestamp is still well inside the peer's

@@ -78,6 +78,12 @@ func TestClientSendKeepsBody(t *testing.T) {
 	if !out[1].Retry || out[0].Retry || !in[1].Retry || in[0].Retry {
 		t.Fatalf("retry flags: out %v %v, in %v %v; want the second marked on both sides", out[0].Retry, out[1].Retry, in[0].Retry, in[1].Retry)
 	}
+	// Other fields than the kept body carries (the request changed since):
+	// signed anew.
+	changed := protocol.Encode(protocol.DownloadPublicKeyRequest{ApplyNo: "JS2024031500018"})
+	if _, sent, err := c.Send(ctx, peer, protocol.DownloadPublicKey, changed, body); err != nil || bytes.Equal(sent, body) {
+		t.Fatalf("a kept body of other fields was sent again (%v)", err)
+	}
 	// Nine minutes on, the body's timestamp is too close to the edge of
 	// the ten-minute window: signed anew.
 	now = now.Add(9 * time.Minute)
@@ -85,7 +91,7 @@ func TestClientSendKeepsBody(t *testing.T) {
 	if err != nil || bytes.Equal(fresh, body) {
 		t.Fatalf("stale kept body sent again as it was (%v)", err)
 	}
-	if log.Exchanges()[2].Retry {
+	if log.Exchanges()[3].Retry {
 		t.Error("a body signed anew is marked as a retry")
 	}
 }
