@@ -112,15 +112,16 @@ func TestRetriesAnsweredAsTheFirst(t *testing.T) {
 			sent := body
 			mu.Unlock()
 			url := door.URL + "/" + string(i)
+			hits := door.Hits(string(i))
 			answers := make([][]byte, 2)
 			var wg sync.WaitGroup
 			for k := range answers {
 				wg.Add(1)
 				go func() { defer wg.Done(); answers[k] = postRaw(t, url, sent) }()
 			}
-			// Let the service's own request through while the copies are
-			// under way.
-			time.Sleep(10 * time.Millisecond)
+			// Let the service's own request through once both copies are
+			// at the door: three at once.
+			s.Eventually("the copies at the door", 10*time.Second, func() bool { return door.Hits(string(i)) == hits+2 })
 			door.Release()
 			wg.Wait()
 			answers = append(answers, postRaw(t, url, sent), postRaw(t, url, sent))
