@@ -81,6 +81,13 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		}
 		return store.Delivered(string(raw)), nil
 	}
+	if transport.StillHandled(resp.Message) {
+		// A retry that came while the first was still being handled:
+		// the same body again, later.
+		s.metrics.outbound.WithLabelValues(m.Interface, "refused").Inc()
+		return store.Outcome{Kind: store.OutcomeRetry, Response: string(raw), Reason: "still being handled: " + resp.Message,
+			RetryAfter: max(s.disp.Backoff.Delay(m.Attempts), minRefusalWait), Sent: string(sent)}, nil
+	}
 	if m.Attempts > 1 && !transport.RefusedUnprocessed(resp.Message) && transport.AlreadyProcessed(resp.Message) {
 		// A retry, answered "already have it": an earlier attempt got
 		// through and its answer was lost.

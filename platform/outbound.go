@@ -63,6 +63,12 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	if err != nil {
 		return store.Outcome{}, err
 	}
+	if resp.Code != 1 && transport.StillHandled(resp.Message) {
+		// A retry that came while the first was still being handled: the
+		// same body again, later (not a decision).
+		s.metrics.deliveries.WithLabelValues(m.Interface, "refused").Inc()
+		return store.Outcome{Kind: store.OutcomeRetry, Reason: "still being handled: " + resp.Message, Sent: string(sent)}, nil
+	}
 	if resp.Code != 1 && transport.RefusedUnprocessed(resp.Message) {
 		s.metrics.deliveries.WithLabelValues(m.Interface, "refused").Inc()
 		if m.Attempts < maxUnprocessedRefusals {

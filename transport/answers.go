@@ -12,6 +12,15 @@ import (
 // peers of this family, and answer false for anything else (a refusal
 // the service treats as the peer's decision).
 
+// StillHandled reports whether a refusal says the same request, sent
+// before, is still being handled (a retry that came too early): the
+// request is to be sent again as it is, later.
+func StillHandled(message string) bool {
+	m := strings.ToLower(message)
+	return strings.Contains(m, "still being handled") || strings.Contains(m, "still being processed") ||
+		strings.Contains(m, "正在处理") || strings.Contains(m, "处理中")
+}
+
 // RefusedUnprocessed reports whether a refusal says the request was
 // turned away before it was processed, for a reason that a new sign
 // (a new timestamp) cures: its timestamp is outside the peer's window,
@@ -45,6 +54,9 @@ func RefusedUnprocessed(message string) bool {
 // request was processed the first time. A refusal that names a conflict
 // (other values than the ones received) is not such an answer.
 func AlreadyProcessed(message string) bool {
+	if StillHandled(message) {
+		return false
+	}
 	m := strings.ToLower(message)
 	for _, w := range []string{"conflict", "other ", "differ", "不一致", "不同", "冲突"} {
 		if strings.Contains(m, w) {

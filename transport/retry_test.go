@@ -13,7 +13,8 @@ import (
 	"github.com/baohan-dev/baohan/protocol"
 )
 
-// TestAnswerKinds: which refusals a sender sends again signed anew
+// TestAnswerKinds: which refusals a sender sends again as they were, later
+// (StillHandled), which it sends again signed anew
 // (RefusedUnprocessed), which it takes for "already have it"
 // (AlreadyProcessed), and which are the peer's decision (neither). The
 // messages of baohan's own services are among them, so that a decision
@@ -22,25 +23,28 @@ func TestAnswerKinds(t *testing.T) {
 	tests := []struct {
 		msg                 string
 		unprocessed, dupAns bool
+		still               bool
 	}{
-		{`replayed request: this sign was already received from appkey "K"; send a new request with a new timestamp and sign`, true, true},
-		{`timestamp "2024-03-15 14:05:12" is 11m0s behind the receiver's clock (2024-03-15 14:16:12); the allowed difference is 10m0s`, true, false},
-		{"时间戳已过期", true, false},
-		{"internal error; try again later", true, false},
-		{"重放请求", true, false},
-		{"duplicate applyno", false, true},
-		{"重复提交：申请编号已存在", false, true},
-		{"该保函已处理，请勿重复提交", false, true},
-		{"notice already processed", false, true},
+		{msgRetryPending, false, false, true},
+		{"该请求正在处理中，请稍后重试", false, false, true},
+		{`replayed request: this sign was already received from appkey "K"; send a new request with a new timestamp and sign`, true, true, false},
+		{`timestamp "2024-03-15 14:05:12" is 11m0s behind the receiver's clock (2024-03-15 14:16:12); the allowed difference is 10m0s`, true, false, false},
+		{"时间戳已过期", true, false, false},
+		{"internal error; try again later", true, false, false},
+		{"重放请求", true, false, false},
+		{"duplicate applyno", false, true, false},
+		{"重复提交：申请编号已存在", false, true, false},
+		{"该保函已处理，请勿重复提交", false, true, false},
+		{"notice already processed", false, true, false},
 		// Decisions, whatever words they share with the above.
-		{`applyno "A1" was already received with other applydata or digitalenvelope; a new application needs a new applyno`, false, false},
-		{"index 3 was already received with different content (sm3 ab…, now cd…); a chunk cannot be replaced", false, false},
-		{"baohanno B1 is already used by another application of institution X", false, false},
-		{"the ciphertext guarantee of applyno A1 already has 9 chunks, the most a file of at most 10 bytes can have", false, false},
-		{`applyno "A1" already has a guarantee issued; it cannot be given up`, false, false},
-		{"conflicting baohannotice for applyno A1: rate was \"0.005\" in the notice received at 2024-03-15 14:05:12, now \"0.006\"", false, false},
-		{`field "timestamp" is required`, false, false},
-		{"product unknown", false, false},
+		{`applyno "A1" was already received with other applydata or digitalenvelope; a new application needs a new applyno`, false, false, false},
+		{"index 3 was already received with different content (sm3 ab…, now cd…); a chunk cannot be replaced", false, false, false},
+		{"baohanno B1 is already used by another application of institution X", false, false, false},
+		{"the ciphertext guarantee of applyno A1 already has 9 chunks, the most a file of at most 10 bytes can have", false, false, false},
+		{`applyno "A1" already has a guarantee issued; it cannot be given up`, false, false, false},
+		{"conflicting baohannotice for applyno A1: rate was \"0.005\" in the notice received at 2024-03-15 14:05:12, now \"0.006\"", false, false, false},
+		{`field "timestamp" is required`, false, false, false},
+		{"product unknown", false, false, false},
 	}
 	for _, tt := range tests {
 		if got := RefusedUnprocessed(tt.msg); got != tt.unprocessed {
@@ -48,6 +52,9 @@ func TestAnswerKinds(t *testing.T) {
 		}
 		if got := AlreadyProcessed(tt.msg); got != tt.dupAns {
 			t.Errorf("AlreadyProcessed(%q) = %v", tt.msg, got)
+		}
+		if got := StillHandled(tt.msg); got != tt.still {
+			t.Errorf("StillHandled(%q) = %v", tt.msg, got)
 		}
 	}
 }

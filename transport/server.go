@@ -512,7 +512,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 
 // Messages of a retry the first request's answer is not there for.
 const (
-	msgRetryPending   = "this request was already received and is still being handled; send it again later for its answer"
+	msgRetryPending   = "the same request is still being handled; send it again as it is, later, for its answer"
 	msgRetryForgotten = baohan.InternalMessage
 )
 
