@@ -88,9 +88,10 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		return store.Outcome{Kind: store.OutcomeRetry, Response: string(raw), Reason: "still being handled: " + resp.Message,
 			RetryAfter: max(s.disp.Backoff.Delay(m.Attempts), minRefusalWait), Sent: string(sent)}, nil
 	}
-	if m.Attempts > 1 && !transport.RefusedUnprocessed(resp.Message) && transport.AlreadyProcessed(resp.Message) {
+	if m.Attempts > 1 && i != protocol.DownloadPublicKey && !transport.RefusedUnprocessed(resp.Message) && transport.AlreadyProcessed(resp.Message) {
 		// A retry, answered "already have it": an earlier attempt got
-		// through and its answer was lost.
+		// through and its answer was lost. (Not downloadpublickey: its
+		// answer is the key, which a refusal does not carry.)
 		s.metrics.outbound.WithLabelValues(m.Interface, "ok").Inc()
 		s.logger.InfoContext(ctx, "the platform already had the message sent again; delivered",
 			slog.Int64("id", m.ID), slog.String("interface", m.Interface), slog.String("applyno", m.ApplyNo), slog.String("answer", resp.Message))
