@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/baohan-dev/baohan/internal/ctxio"
@@ -300,36 +302,56 @@ func (s *Service) LastCheck(ctx context.Context, applyNo string) (*GuaranteeChec
 	return &c, json.Unmarshal([]byte(b), &c)
 }
 
+// sectionCheckers bounds the checks of one section made at once.
+const sectionCheckers = 4
+
 // CheckSection is the 开标验真 of a section: every application of it with
-// a guarantee file received, checked now (CheckGuarantee), in the order
-// of application.
+// a guarantee file received, checked now (CheckGuarantee, a few at a
+// time), in the order of application.
 func (s *Service) CheckSection(ctx context.Context, sectionNo string) (*SectionCheck, error) {
 	sec, err := s.Section(ctx, sectionNo)
 	if err != nil {
 		return nil, err
 	}
-	out := &SectionCheck{Section: sec, Guarantees: []GuaranteeCheck{}, CheckedAt: s.now()}
+	var nos []string
 	for offset := 0; ; offset += 500 {
 		apps, err := s.Applications(ctx, ApplicationFilter{SectionNo: sectionNo, Limit: 500, Offset: offset})
 		if err != nil {
 			return nil, err
 		}
-		for i := len(apps) - 1; i >= 0; i-- { // oldest first
-			c, err := s.CheckGuarantee(ctx, apps[i].ApplyNo)
-			if errors.Is(err, ErrNotFound) {
-				continue // no guarantee file (yet)
-			}
-			if err != nil {
-				return nil, err
-			}
-			if !c.OK {
-				out.Failures++
-			}
-			out.Guarantees = append(out.Guarantees, *c)
+		for _, a := range apps {
+			nos = append(nos, a.ApplyNo)
 		}
 		if len(apps) < 500 {
 			break
 		}
+	}
+	slices.Reverse(nos) // oldest first
+	checks := make([]*GuaranteeCheck, len(nos))
+	errs := make([]error, len(nos))
+	sem := make(chan struct{}, sectionCheckers)
+	var wg sync.WaitGroup
+	for i, no := range nos {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			checks[i], errs[i] = s.CheckGuarantee(ctx, no)
+		}()
+	}
+	wg.Wait()
+	out := &SectionCheck{Section: sec, Guarantees: []GuaranteeCheck{}, CheckedAt: s.now()}
+	for i, c := range checks {
+		switch {
+		case errors.Is(errs[i], ErrNotFound):
+			continue // no guarantee file (yet)
+		case errs[i] != nil:
+			return nil, errs[i]
+		}
+		if !c.OK {
+			out.Failures++
+		}
+		out.Guarantees = append(out.Guarantees, *c)
 	}
 	return out, nil
 }

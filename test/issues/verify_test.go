@@ -49,16 +49,19 @@ func TestGuaranteeVerification(t *testing.T) {
 		t.Errorf("CheckReceived again: %d checked, want 0", n)
 	}
 
-	// Withdrawn: the section's 开标验真 says so, live.
+	// Withdrawn: the section's 开标验真 says so, live, beside the
+	// guarantee the bidder then got again, in the order of application.
 	if _, err := s.Plat.Quit(ctx, applyNo, "项目变更"); err != nil {
 		t.Fatal(err)
 	}
 	s.WaitPlat(applyNo, platform.Quit, 30*time.Second)
+	other := s.Issued(sec.No, 30*time.Second)
 	sc, err := s.Plat.CheckSection(ctx, sec.No)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sc.Guarantees) != 1 || sc.Failures != 0 || sc.Guarantees[0].Status != institution.VerifyQuit || sc.Guarantees[0].StatusLabel != "已退保" {
+	if len(sc.Guarantees) != 2 || sc.Failures != 0 || sc.Guarantees[0].ApplyNo != applyNo || sc.Guarantees[0].Status != institution.VerifyQuit ||
+		sc.Guarantees[0].StatusLabel != "已退保" || sc.Guarantees[1].ApplyNo != other || sc.Guarantees[1].Status != institution.VerifyValid {
 		t.Fatalf("开标验真 after the withdrawal: %+v", sc)
 	}
 
@@ -71,7 +74,7 @@ func TestGuaranteeVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Failures != 1 || sc.Guarantees[0].OK {
+	if sc.Failures != 2 || sc.Guarantees[0].OK {
 		t.Fatalf("a QR code leading elsewhere passed: %+v", sc.Guarantees)
 	}
 	problems := strings.Join(sc.Guarantees[0].Problems, "\n")
