@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -123,6 +124,7 @@ type Dispatcher struct {
 	kick     chan struct{}
 	notified chan struct{} // the listener's wake-ups (listen.go)
 	token    string        // the payload of this dispatcher's wake-ups
+	listenOK atomic.Bool   // the listener is listening
 
 	// Tests: trace is told what the dispatcher does, dial replaces the
 	// listener's connect.

@@ -65,6 +65,12 @@ func (d *Dispatcher) notify(ctx context.Context, tx *sql.Tx, payload string) err
 	return nil
 }
 
+// Listening reports whether the dispatcher is listening for the other
+// processes' enqueues: true on PostgreSQL while Run runs and its
+// listening connection works; false on SQLite, with NoListen, and while
+// the listener reconnects (the dispatcher polls meanwhile).
+func (d *Dispatcher) Listening() bool { return d.listenOK.Load() }
+
 // listens reports whether Run starts a listener.
 func (d *Dispatcher) listens() bool {
 	return d.DB.Dialect == Postgres && !d.NoListen && (d.DB.pgConfig != nil || d.dial != nil)
@@ -119,6 +125,8 @@ func (d *Dispatcher) listenOnce(ctx context.Context) (connected bool, err error)
 	}
 	// What was committed while nobody listened: one look at the table.
 	d.Kick()
+	d.listenOK.Store(true)
+	defer d.listenOK.Store(false)
 	d.tracef("listening", "%d", conn.PgConn().PID())
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenHealth)
