@@ -131,6 +131,12 @@ type Dispatcher struct {
 	token    string        // the payload of this dispatcher's wake-ups
 	listenOK atomic.Bool   // the listener is listening
 
+	// The wake-ups of the other processes (listen.go): one NOTIFY at a
+	// time, and one more for the calls that came meanwhile.
+	nmu         sync.Mutex
+	notifying   bool
+	notifyAgain bool
+
 	// Tests: trace is told what the dispatcher does, dial replaces the
 	// listener's connect.
 	trace func(event, detail string)
@@ -140,9 +146,18 @@ type Dispatcher struct {
 	txs map[*sql.Tx]*bool // the transactions of InTx: whether Enqueue added a message
 }
 
-// Kick wakes the dispatcher at once (call it after committing an Enqueue).
-// It never blocks; kicks while the dispatcher is busy coalesce.
+// Kick wakes the dispatcher at once (call it after committing an
+// Enqueue); on PostgreSQL it also wakes the dispatchers of the other
+// processes on the database (listen.go), so that whichever is free picks
+// the message up. It never blocks; kicks while the dispatcher is busy
+// coalesce, and so do the wake-ups of the other processes.
 func (d *Dispatcher) Kick() {
+	d.kickSelf()
+	d.wakeOthers()
+}
+
+// kickSelf wakes this dispatcher only.
+func (d *Dispatcher) kickSelf() {
 	d.init()
 	select {
 	case d.kick <- struct{}{}:
@@ -153,12 +168,11 @@ func (d *Dispatcher) Kick() {
 // InTx runs fn in a transaction of d.DB (DB.InTx: retried when the
 // database asks for it) and, when it commits after fn added a message
 // through d.Enqueue, wakes the dispatcher (Kick): what the transaction
-// enqueued goes out at once. On PostgreSQL such a transaction also wakes
-// the dispatchers of the other processes on the database when it
-// commits (a NOTIFY in the transaction, listen.go), so that any replica
-// may pick the message up at once. A transaction that enqueued nothing
-// wakes nobody: a wake-up makes the dispatcher claim, a write transaction
-// of its own (on SQLite, on the one writer).
+// enqueued goes out at once; on PostgreSQL the dispatchers of the other
+// processes on the database are woken too, so that any replica may pick
+// the message up. A transaction that enqueued nothing wakes nobody: a
+// wake-up makes the dispatcher claim, a write transaction of its own (on
+// SQLite, on the one writer).
 func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	d.init()
 	var enqueued bool
@@ -175,10 +189,7 @@ func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error 
 			delete(d.txs, tx)
 			d.mu.Unlock()
 		}()
-		if err := fn(tx); err != nil || !enqueued {
-			return err
-		}
-		return d.notify(ctx, tx, d.token)
+		return fn(tx)
 	})
 	if err == nil && enqueued {
 		d.Kick()
@@ -188,23 +199,16 @@ func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error 
 
 // Enqueue adds m to the outbox in tx, as EnqueueIfNew does on d's
 // database. When tx is a transaction of InTx and m is new, its commit
-// wakes the dispatcher (and on PostgreSQL those of the other processes).
-// In any other transaction, on PostgreSQL a new m wakes every dispatcher
-// on the database, this one included, when tx commits; on SQLite call
-// Kick after the commit (or let the dispatcher find m on its next look).
+// wakes the dispatchers (Kick); in any other transaction, call Kick after
+// the commit (or let the dispatchers find m on their next look).
 func (d *Dispatcher) Enqueue(ctx context.Context, tx *sql.Tx, m OutMessage, notBefore time.Time) (inserted bool, err error) {
 	inserted, err = EnqueueIfNew(ctx, tx, d.DB.Dialect, m, notBefore)
-	if !inserted {
-		return inserted, err
-	}
-	d.mu.Lock()
-	p := d.txs[tx]
-	if p != nil {
-		*p = true
-	}
-	d.mu.Unlock()
-	if p == nil {
-		err = d.notify(ctx, tx, "")
+	if inserted {
+		d.mu.Lock()
+		if p := d.txs[tx]; p != nil {
+			*p = true
+		}
+		d.mu.Unlock()
 	}
 	return inserted, err
 }

@@ -128,21 +128,25 @@ func TestReplicasWakeEachOther(t *testing.T) {
 				return nil
 			})
 		}},
-		{"in another transaction of the other's", func(m OutMessage) error {
-			return a.DB.InTx(ctx, func(tx *sql.Tx) error {
+		{"in another transaction of the other's, then Kick", func(m OutMessage) error {
+			err := a.DB.InTx(ctx, func(tx *sql.Tx) error {
 				_, err := a.Enqueue(ctx, tx, m, time.Time{})
 				return err
 			})
+			a.Kick()
+			return err
 		}},
-		{"in a transaction of its own outside InTx (its own notification wakes it)", func(m OutMessage) error {
-			return b.DB.InTx(ctx, func(tx *sql.Tx) error {
-				_, err := b.Enqueue(ctx, tx, m, time.Time{})
-				return err
-			})
+		{"by the other's Retry", func(m OutMessage) error {
+			id := mustID(t, a.DB, testMsg(0, "").DedupeKey)
+			mustExec(t, a.DB, `UPDATE outbox SET state = 'dead' WHERE id = ?`, id)
+			return a.Retry(ctx, id)
 		}},
 	}
 	for i, tt := range tests {
 		m := testMsg(i, "")
+		if i == len(tests)-1 {
+			m = testMsg(0, "") // requeued
+		}
 		if err := tt.enqueue(m); err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -154,11 +158,16 @@ func TestReplicasWakeEachOther(t *testing.T) {
 		// Idle again (the delivery recorded) before the next message.
 		at = ev.wait(t, delivered, "b", "idle", "")
 	}
-	if n := countRows(t, a.DB, "SELECT COUNT(*) FROM outbox WHERE state = 'done' AND lease_owner = '' AND attempts = 1"); n != len(tests)+1 {
-		t.Errorf("%d messages delivered at the first attempt, want %d:\n%s", n, len(tests)+1, ev)
+	if n := countRows(t, a.DB, "SELECT COUNT(*) FROM outbox WHERE state = 'done'"); n != len(tests) {
+		t.Errorf("%d messages delivered, want %d:\n%s", n, len(tests), ev)
 	}
-	if i := ev.find(0, "a", "", ""); i >= 0 {
-		t.Errorf("the enqueuing process's dispatcher ran: %v", ev.get(i))
+	for i := 0; ; i++ {
+		if i = ev.find(i, "a", "", ""); i < 0 {
+			break
+		}
+		if e := ev.get(i); e.what != "notify" || e.detail != "<nil>" {
+			t.Errorf("the enqueuing process: %v (its dispatcher does not run; it only notifies)", e)
+		}
 	}
 }
 
@@ -307,4 +316,48 @@ func TestDispatcherListens(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkEnqueueWakeUp: what the wake-up across processes costs the
+// enqueuing side on PostgreSQL, 32 goroutines each committing one message
+// a transaction: "kick" through Dispatcher.InTx (its Kick after each
+// commit: the NOTIFYs after the commits, one in flight at a time),
+// "in-tx" with a pg_notify in each transaction instead (PostgreSQL
+// serializes the commits of notifying transactions), "plain" the same
+// transactions with neither.
+func BenchmarkEnqueueWakeUp(b *testing.B) {
+	env := postgresEnv(b)
+	db := env.open(b, WithMaxOpenConns(32))
+	d := &Dispatcher{DB: db}
+	ctx := context.Background()
+	for _, way := range []string{"plain", "kick", "in-tx"} {
+		b.Run(way, func(b *testing.B) {
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					m := testMsg(0, "")
+					m.DedupeKey = fmt.Sprint("wake:", benchSeq.Add(1))
+					var err error
+					switch way {
+					case "kick":
+						err = d.InTx(ctx, func(tx *sql.Tx) error {
+							_, err := d.Enqueue(ctx, tx, m, time.Time{})
+							return err
+						})
+					default:
+						err = db.InTx(ctx, func(tx *sql.Tx) error {
+							if _, err := EnqueueIfNew(ctx, tx, db.Dialect, m, time.Time{}); err != nil || way == "plain" {
+								return err
+							}
+							_, err := tx.ExecContext(ctx, `SELECT pg_notify('baohan_bench', '')`)
+							return err
+						})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }

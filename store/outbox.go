@@ -74,9 +74,9 @@ type OutMessage struct {
 // DedupeKey already there makes this a no-op. Enqueue wakes no
 // dispatcher: a service enqueues with Dispatcher.Enqueue inside
 // Dispatcher.InTx, whose commit wakes the dispatchers (its own, and on
-// PostgreSQL those of every replica); after Enqueue, call
-// Dispatcher.Kick once committed for low latency, or let the
-// dispatchers find the message at their next poll.
+// PostgreSQL those of every replica: Dispatcher.Kick); after Enqueue,
+// call Kick once committed for low latency, or let the dispatchers find
+// the message at their next poll.
 func Enqueue(ctx context.Context, tx *sql.Tx, d Dialect, m OutMessage, notBefore time.Time) error {
 	_, err := EnqueueIfNew(ctx, tx, d, m, notBefore)
 	return err
