@@ -88,7 +88,8 @@ func (d *Dispatcher) notifyLoop() {
 		_, err := d.DB.ExecContext(ctx, notifySQL, d.token)
 		cancel()
 		d.tracef("notify", "%v", err)
-		if err != nil {
+		// (A database closed as the process stops is no news.)
+		if err != nil && err.Error() != "sql: database is closed" {
 			d.logger().Warn("store: outbox could not wake the other processes (NOTIFY); they find the message at their next poll", "err", err)
 		}
 		d.nmu.Lock()
