@@ -214,7 +214,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, tx *sql.Tx, m OutMessage, notB
 }
 
 // Retry requeues the dead or failed message id (DB.OutboxRetry) and wakes
-// the dispatcher.
+// the dispatchers (Kick).
 func (d *Dispatcher) Retry(ctx context.Context, id int64) error {
 	if err := d.DB.OutboxRetry(ctx, id); err != nil {
 		return err
