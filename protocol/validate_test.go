@@ -129,9 +129,11 @@ func TestValidateApplyData(t *testing.T) {
 	}{
 		{`{"biddername":"x","biddercode":"y","biaoduanno":"a","biaoduanname":"b","bzjamount":"2万","zbr":"c"}`,
 			[]string{`field "bzjamount" must be a decimal string like "20000.00", got "2万"`}},
-		{`{"biddername":"x","bzjamount":20000}`,
+		{`{"biddername":"x","bzjamount":20000}`, // a number is checked as its text
 			[]string{`field "biddercode" is required`, `field "biaoduanno" is required`, `field "biaoduanname" is required`,
-				`field "bzjamount" must be a JSON string, got number 20000`, `field "zbr" is required`}},
+				`field "zbr" is required`}},
+		{`{"biddername":"x","biddercode":"y","biaoduanno":"a","biaoduanname":"b","bzjamount":2e4,"zbr":"c"}`,
+			[]string{`field "bzjamount" must be a decimal string like "20000.00", got "2e4"`}},
 		{`{"biddername":"` + strings.Repeat("名", 201) + `","biddercode":"y","biaoduanno":"a","biaoduanname":"b","bzjamount":"1","zbr":"c","zbrorgnum":"` + strings.Repeat("x", 201) + `"}`,
 			[]string{`field "biddername" is longer than 200 characters (201)`, `field "zbrorgnum" is longer than 200 characters (201)`}},
 		{`not json`, []string{`applydata: body is not valid JSON: invalid character 'o' in literal null (expecting 'u') at offset 2`}},
