@@ -9,7 +9,7 @@ import (
 )
 
 func TestEncodingDecode(t *testing.T) {
-	b16 := bytes.Repeat([]byte{0xab, 0x01}, 8)    // 16 bytes
+	b16 := bytes.Repeat([]byte{0xab, 0x01}, 8)   // 16 bytes
 	b113 := bytes.Repeat([]byte{0x04, 0xfe}, 56) // 112 bytes
 	tests := []struct {
 		name string
