@@ -122,7 +122,7 @@ func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fie
 		delete(f, "timestamp")
 		f["timestamp"] = protocol.FormatTime(c.stamps.next(peer.BaseURL, f, c.now()))
 	}
-	sign := protocol.Sign(f, peer.AppSecret)
+	sign := protocol.SignAs(peer.Profile.Sign, f, peer.AppSecret)
 	f[protocol.SignField] = sign
 	if c.Seen != nil {
 		if ts, err := protocol.ParseTime(f["timestamp"]); err == nil {
