@@ -38,7 +38,7 @@ type Peer struct {
 	SM2Layout    string `toml:"sm2_layout"`     // c1c3c2 (default) | c1c2c3 | asn1 | auto
 	FileDigest   string `toml:"file_digest"`    // sm3 (default) | md5 | sm3-ciphertext | md5-ciphertext | auto
 	ChunkSize    int    `toml:"chunk_size"`     // bytes of encrypted file per uploadbaohanfile sent; default 512 KiB
-	MaxChunkSize int    `toml:"max_chunk_size"` // largest chunk accepted from the peer; default 8 MiB
+	MaxChunkSize int    `toml:"max_chunk_size"` // largest chunk the platform accepts (it checks, the institution keeps chunk_size within); default 8 MiB
 
 	// Security controls of the inbound pipeline (docs/SECURITY.md).
 	RateLimit float64  `toml:"rate_limit"` // requests/s this peer may send; 0: default (100), -1: unlimited
@@ -109,6 +109,9 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	}
 	if maxChunk < 1024 || maxChunk > MaxMaxChunkSize {
 		return nil, fmt.Errorf("%s: max_chunk_size must be between 1 KiB and 64 MiB, got %d", where, maxChunk)
+	}
+	if chunk > maxChunk {
+		return nil, fmt.Errorf("%s: chunk_size %d is larger than max_chunk_size %d, the largest chunk the receiving platform accepts", where, chunk, maxChunk)
 	}
 	base := 1
 	if p.IndexBase != nil {

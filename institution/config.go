@@ -233,10 +233,6 @@ func (c *Config) check() (*checked, error) {
 			add("platform %q: platformcode %q used by two platforms", p.DisplayName(), p.PlatformCode)
 		}
 		codes[p.PlatformCode] = true
-		if p.MaxChunkSize != 0 {
-			// An institution receives no chunks: the key would do nothing.
-			add("platform %q: max_chunk_size is what a platform accepts from an institution; an institution receives no chunks (set chunk_size, the size it sends)", p.DisplayName())
-		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
