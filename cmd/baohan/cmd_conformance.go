@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -43,6 +44,43 @@ func init() {
 			return runConformance(ctx, env, args, protocol.Institution)
 		},
 	})
+	register(&command{
+		Name:    "conformance probe",
+		Summary: "work out the dialect of a platform or an institution from its answers and print the configuration block to paste",
+		Usage: "conformance probe --url URL --appkey K --appsecret S [--platformcode P] [--applyno A] [--side platform|institution] [--json]\n\n" +
+			"Sends harmless requests (for an applyno the peer cannot know) signed in each sign variant, finds the side the\n" +
+			"peer plays and the variant it accepts, and, given --applyno of a platform's application, the form of its public\n" +
+			"key. Prints the [[platform]] or [[institution]] block with sign, encoding and sm2_layout, each with its evidence.",
+		Run: runProbe,
+	})
+}
+
+func runProbe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, commands["conformance probe"])
+	var c conformance.ProbeConfig
+	fs.StringVar(&c.URL, "url", "", "base URL of the peer (interfaces at URL/<name>)")
+	fs.StringVar(&c.AppKey, "appkey", "", "the appkey of the pair")
+	fs.StringVar(&c.AppSecret, "appsecret", "", "its appsecret; default $BAOHAN_APPSECRET")
+	fs.StringVar(&c.PlatformCode, "platformcode", "", "platformcode sent to an institution")
+	fs.StringVar(&c.ApplyNo, "applyno", "", "an applyno the platform knows: its downloadpublickey shows the key's form")
+	side := fs.String("side", "", "platform or institution (default: found out)")
+	asJSON := fs.Bool("json", false, "write the report as JSON on stdout")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	if c.AppSecret == "" {
+		c.AppSecret = os.Getenv("BAOHAN_APPSECRET")
+	}
+	c.Side = protocol.Side(*side)
+	rep, err := conformance.Probe(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, rep)
+	}
+	_, err = io.WriteString(env.Stdout, rep.Block())
+	return err
 }
 
 func runConformance(ctx context.Context, env *Env, args []string, side protocol.Side) error {
@@ -53,9 +91,13 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 	fs.StringVar(&cfg.AppKey, "appkey", "", "the appkey the platform issued to the institution")
 	fs.StringVar(&cfg.AppSecret, "appsecret", "", "its appsecret (signs both ways); default $BAOHAN_APPSECRET, which keeps it out of the process list")
 	fs.StringVar(&cfg.PlatformCode, "platformcode", "", "platformcode: sent by the kit as platform, expected by the kit as institution (empty: any)")
-	layout := fs.String("sm2-layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2 | c1c2c3 | asn1")
-	digest := fs.String("file-digest", "sm3", "baohanfilemd5 the kit sends: sm3 | md5")
-	fs.IntVar(&cfg.Profile.ChunkSize, "chunk-size", conformance.DefaultChunkSize, "largest chunk the kit uploads, bytes (smaller when the file is small)")
+	var dialect conformance.Dialect // the keys of a peer's configuration (docs/PROFILE.md)
+	fs.StringVar(&dialect.Sign, "sign", "sm3", "sign variant, both ways: sm3 | sm3-keep-empty | hmac-sm3 | md5")
+	fs.StringVar(&dialect.Encoding, "encoding", "base64", "binary fields, both ways: base64 | hex")
+	fs.StringVar(&dialect.SM2Layout, "sm2-layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2 | c1c2c3 | asn1 | auto")
+	fs.StringVar(&dialect.FileDigest, "file-digest", "sm3", "baohanfilemd5: sm3 | md5 | sm3-ciphertext | md5-ciphertext | auto")
+	fs.IntVar(&dialect.ChunkSize, "chunk-size", conformance.DefaultChunkSize, "largest chunk the kit uploads, bytes (smaller when the file is small)")
+	fs.IntVar(&dialect.MaxChunkSize, "max-chunk-size", 8<<20, "largest chunk the kit accepts when it plays the platform, bytes")
 	indexBase := fs.Int("index-base", 1, "first chunk index the kit sends: 1 or 0")
 	fs.DurationVar(&cfg.Profile.Window, "window", protocol.DefaultTimestampWindow, "the implementation's timestamp window")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the kit's endpoint for the implementation's calls")
@@ -93,12 +135,8 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 	if len(missing) > 0 {
 		return fmt.Errorf("%s required", strings.Join(missing, ", "))
 	}
-	var err error
-	if cfg.Profile.SM2Layout, err = gm.ParseCipherLayout(*layout); err != nil {
-		return fmt.Errorf("--sm2-layout: %w", err)
-	}
-	if cfg.Profile.FileDigest, err = gm.ParseDigestAlg(*digest); err != nil {
-		return fmt.Errorf("--file-digest: %w", err)
+	if err := cfg.Profile.SetDialect(dialect); err != nil {
+		return err
 	}
 	if *indexBase != 0 && *indexBase != 1 {
 		return fmt.Errorf("--index-base must be 0 or 1, got %d", *indexBase)
