@@ -130,3 +130,32 @@ func TestParseFileDigest(t *testing.T) {
 		t.Error("sha256 accepted")
 	}
 }
+
+// FuzzEncodingDecode: any text decodes or gives an error, never a panic;
+// what an encoding writes it reads back, and the other reads it too where
+// the forms cannot be confused (hex of 16 bytes or more; base64 that is
+// not all hex digits).
+func FuzzEncodingDecode(f *testing.F) {
+	for _, s := range []string{"", "abcd", "0a0b", "QUJD", "%%", "0A0B0C0D0E0F101112131415161718191A1B1C1D1E1F", "YWJj\n"} {
+		f.Add(s, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s string, b []byte) {
+		Base64.Decode(s)
+		Hex.Decode(s)
+		if len(b) == 0 {
+			return
+		}
+		for _, w := range []Encoding{Base64, Hex} {
+			text := w.Encode(b)
+			for _, r := range []Encoding{Base64, Hex} {
+				if r != w && (w == Hex && len(b) < 16 || w == Base64 && isHex(text)) {
+					continue // ambiguous: read in the reader's own encoding
+				}
+				got, err := r.Decode(text)
+				if err != nil || !bytes.Equal(got, b) {
+					t.Fatalf("written %s, read %s: %x -> %x %v", w, r, b, got, err)
+				}
+			}
+		}
+	})
+}
