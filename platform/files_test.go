@@ -385,3 +385,22 @@ func wantBlobRow(t *testing.T, e *env, blobs, key, sm3hex string, size int) {
 		t.Fatalf("blobs row of %s: %d bytes, sm3 %s; want %d, %s", key, n, d, size, sm3hex)
 	}
 }
+
+// The body limit of uploadbaohanfile follows from the largest
+// max_chunk_size: 4/3 of it for a base64 institution, twice for a hex
+// one, plus 64 KiB for the rest of the request.
+func TestUploadBodyLimitFromMaxChunkSize(t *testing.T) {
+	for _, tt := range []struct {
+		enc  string
+		want int64
+	}{{"base64", (1<<20)*4/3 + 64<<10}, {"hex", 2<<20 + 64<<10}} {
+		e := newEnv(t, "", func(c *Config) {
+			for i := range c.Institutions {
+				c.Institutions[i].MaxChunkSize, c.Institutions[i].Encoding = 1<<20, tt.enc
+			}
+		})
+		if got := e.svc.core.Server.BodyLimit(protocol.UploadBaohanFile); got != tt.want {
+			t.Errorf("%s: body limit %d, want %d", tt.enc, got, tt.want)
+		}
+	}
+}
