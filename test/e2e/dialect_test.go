@@ -92,6 +92,16 @@ func TestDialectLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.WaitPlat(applyNo, platform.Invoiced, 30*time.Second)
+			// The door records an exchange once its answer is written,
+			// after the platform moved to invoiced.
+			s.Eventually("the invoicenotice through the platform's door", 10*time.Second, func() bool {
+				for _, ex := range s.PlatDoor.Exchanges() {
+					if a, ok := stack.Answer(ex.Response); ok && a.Code == protocol.CodeOK && strings.HasSuffix(ex.Path, "/"+string(protocol.InvoiceNotice)) {
+						return true
+					}
+				}
+				return false
+			})
 			checkWire(t, s, d)
 		})
 	}
