@@ -190,9 +190,13 @@ func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, prof 
 	if err != nil {
 		return "", "", fmt.Errorf("sealing applydata for bidder %s: %w", bidder.CreditCode, err)
 	}
-	if len(applydata) > maxApplyData {
+	limit := maxApplyData
+	if prof.Encoding == gm.Hex {
+		limit = maxApplyData * 3 / 2 // the same bytes as maxApplyData of base64 (protocol.Field.Binary)
+	}
+	if len(applydata) > limit {
 		return "", "", fmt.Errorf("applydata of section %s and bidder %s is %d characters encrypted, more than the %d the interface allows (shorten the section name or the bidder name)",
-			sec.No, bidder.CreditCode, len(applydata), maxApplyData)
+			sec.No, bidder.CreditCode, len(applydata), limit)
 	}
 	return applydata, envelope, nil
 }
