@@ -388,7 +388,8 @@ func (pr *platformRun) checks() []Check {
 		}})
 	add(Check{ID: "baohanapply.envelope", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"},
 		Title:    "the digital envelope holds a 16-byte SM4 key in the configured SM2 layout; applydata is SM4 ciphertext",
-		Expected: "envelope ≤ 200 chars, SM2 " + pr.cfg.Profile.SM2Layout.String() + "; applydata base64, a multiple of 16 bytes",
+		Expected: fmt.Sprintf("envelope ≤ %d chars, SM2 %s; applydata %s, a multiple of 16 bytes", map[bool]int{false: 200, true: 300}[pr.cfg.Profile.Encoding == gm.Hex],
+			pr.cfg.Profile.SM2Layout, pr.cfg.Profile.Encoding),
 		Run: func(ctx context.Context, t *T) {
 			for _, role := range platformRoles {
 				a := pr.app(role)
