@@ -387,7 +387,7 @@ func (pr *platformRun) checks() []Check {
 			t.Pass("%d applications: %s", len(got), strings.Join(got, ", "))
 		}})
 	add(Check{ID: "baohanapply.envelope", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"},
-		Title:    "the digital envelope holds a 16-byte SM4 key in the configured SM2 layout; applydata is SM4 ciphertext",
+		Title: "the digital envelope holds a 16-byte SM4 key in the configured SM2 layout; applydata is SM4 ciphertext",
 		Expected: fmt.Sprintf("envelope ≤ %d chars, SM2 %s; applydata %s, a multiple of 16 bytes", map[bool]int{false: 200, true: 300}[pr.cfg.Profile.Encoding == gm.Hex],
 			pr.cfg.Profile.SM2Layout, pr.cfg.Profile.Encoding),
 		Run: func(ctx context.Context, t *T) {
