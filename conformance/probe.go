@@ -34,19 +34,19 @@ type ProbeConfig struct {
 
 // Finding is what the probe concluded about one dialect key.
 type Finding struct {
-	Key      string // the configuration key: sign, encoding, sm2_layout
-	Value    string // the value to configure ("" when not found out)
-	Known    bool   // the answers show it; otherwise Value is the safe choice
-	Evidence string // why, in one line
+	Key      string `json:"key"`      // the configuration key: sign, encoding, sm2_layout
+	Value    string `json:"value"`    // the value to configure ("" when not found out)
+	Known    bool   `json:"known"`    // the answers show it; otherwise Value is the safe choice
+	Evidence string `json:"evidence"` // why, in one line
 }
 
 // ProbeReport is the outcome of Probe.
 type ProbeReport struct {
-	URL       string
-	AppKey    string
-	Side      protocol.Side // the side the peer plays
-	Findings  []Finding
-	Exchanges []Exchange
+	URL       string        `json:"url"`
+	AppKey    string        `json:"appkey"`
+	Side      protocol.Side `json:"side"` // the side the peer plays
+	Findings  []Finding     `json:"findings"`
+	Exchanges []Exchange    `json:"exchanges"`
 }
 
 // signTrouble recognises an answer that refuses a request for its sign,
