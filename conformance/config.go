@@ -53,21 +53,22 @@ type Dialect struct {
 	ChunkSize, MaxChunkSize               int
 }
 
-// SetDialect parses d into p; errors name the key and its flag.
+// SetDialect parses d into p; errors name the flag of baohan
+// conformance (the key with dashes).
 func (p *Profile) SetDialect(d Dialect) error {
 	var errs []error
 	var err error
 	if p.Sign, err = protocol.ParseSignVariant(d.Sign); err != nil {
-		errs = append(errs, fmt.Errorf("sign (--sign): %w", err))
+		errs = append(errs, fmt.Errorf("--sign: %w", err))
 	}
 	if p.Encoding, err = gm.ParseEncoding(d.Encoding); err != nil {
-		errs = append(errs, fmt.Errorf("encoding (--encoding): %w", err))
+		errs = append(errs, fmt.Errorf("--encoding: %w", err))
 	}
 	if p.SM2Layout, err = gm.ParseCipherLayout(d.SM2Layout); err != nil {
-		errs = append(errs, fmt.Errorf("sm2_layout (--sm2-layout): %w", err))
+		errs = append(errs, fmt.Errorf("--sm2-layout: %w", err))
 	}
 	if p.FileDigest, p.DigestOver, err = gm.ParseFileDigest(d.FileDigest); err != nil {
-		errs = append(errs, fmt.Errorf("file_digest (--file-digest): %w", err))
+		errs = append(errs, fmt.Errorf("--file-digest: %w", err))
 	}
 	if d.ChunkSize != 0 {
 		p.ChunkSize = d.ChunkSize

@@ -242,6 +242,19 @@ func (p *prober) call(ctx context.Context, i protocol.Interface, fields map[stri
 	return r
 }
 
+// WriteJSON writes the report as indented JSON.
+func (r *ProbeReport) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the configuration block (Block).
+func (r *ProbeReport) WriteTable(w io.Writer) error {
+	_, err := io.WriteString(w, r.Block())
+	return err
+}
+
 // Block is the configuration block to paste: into the platform's
 // configuration for an institution ([[institution]]), into the
 // institution's for a platform ([[platform]]). The appsecret is left to
