@@ -42,8 +42,8 @@ func hmacSign(fields map[string]string, secret string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// postRaw sends a raw body to one of the stack's doors and decodes the answer.
-func postRaw(t *testing.T, url string, body string) protocol.Response {
+// postAnswer sends a raw body to one of the stack's doors and decodes the answer.
+func postAnswer(t *testing.T, url string, body string) protocol.Response {
 	t.Helper()
 	res, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
@@ -107,7 +107,7 @@ func TestPeerDialectConfigurable(t *testing.T) {
 	// The default sign, to a platform configured for HMAC-SM3.
 	f := map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "applyno": applyNo}
 	f["sign"] = protocol.Sign(f, stack.AppSecret)
-	r := postRaw(t, s.PlatDoor.URL+"/downloadpublickey", string(protocol.MarshalFields(f)))
+	r := postAnswer(t, s.PlatDoor.URL+"/downloadpublickey", string(protocol.MarshalFields(f)))
 	if r.Code != 0 || !strings.Contains(r.Message, "sm3") || !strings.Contains(r.Message, "hmac-sm3") {
 		t.Errorf("an SM3 sign to an HMAC-SM3 platform: %+v, want a refusal naming both", r)
 	}
@@ -126,7 +126,7 @@ func TestNumbersAcceptedAndMessagesShort(t *testing.T) {
 	f := map[string]string{"appkey": stack.AppKey, "timestamp": ts, "applyno": "BH20260101ZZZZZZZZZZZZ", "bak1": "7", "bak2": "true"}
 	sign := protocol.Sign(f, stack.AppSecret) // over "bak1=7" and "bak2=true", the text sent
 	body := `{"appkey":"` + stack.AppKey + `","timestamp":"` + ts + `","applyno":"BH20260101ZZZZZZZZZZZZ","bak1":7,"bak2":true,"sign":"` + sign + `"}`
-	r := postRaw(t, s.PlatDoor.URL+"/downloadpublickey", body)
+	r := postAnswer(t, s.PlatDoor.URL+"/downloadpublickey", body)
 	if r.Code != 0 || !strings.Contains(r.Message, "BH20260101ZZZZZZZZZZZZ") || strings.Contains(r.Message, "JSON string") {
 		t.Errorf("a number and a boolean: %+v, want the answer on its merits (an unknown applyno)", r)
 	}
@@ -134,7 +134,7 @@ func TestNumbersAcceptedAndMessagesShort(t *testing.T) {
 	// A refusal longer than 100 characters: a stale timestamp.
 	f = map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now().Add(-time.Hour)), "applyno": "BH20260101ZZZZZZZZZZZZ"}
 	f["sign"] = protocol.Sign(f, stack.AppSecret)
-	r = postRaw(t, s.PlatDoor.URL+"/downloadpublickey", string(protocol.MarshalFields(f)))
+	r = postAnswer(t, s.PlatDoor.URL+"/downloadpublickey", string(protocol.MarshalFields(f)))
 	if n := utf8.RuneCountInString(r.Message); r.Code != 0 || n > 100 || !strings.HasPrefix(r.Message, "timestamp") {
 		t.Fatalf("a stale request: message of %d characters: %+v", n, r)
 	}
