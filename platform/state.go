@@ -325,7 +325,10 @@ var transitions = table(
 	row(Applied, EvGiveupNotice, GivenUp, nil),
 
 	// Guarantee files, the restore at the bid opening.
-	row(Approved, EvCipherReceived, CipherReceived, nil),
+	// The ciphertext guarantee is the bid's deposit: it must be in place
+	// before the bid opening (a chunk or a complete notice after it is
+	// refused, naming the opening).
+	row(Approved, EvCipherReceived, CipherReceived, beforeOpening),
 	rows(in(CipherReceived, Restored), EvRestoreRequested, Same, afterOpening),
 	row(CipherReceived, EvRestored, Restored, afterOpening),
 	row(Restored, EvRestored, Same, afterOpening),

@@ -42,7 +42,7 @@ var legal = map[State]map[Event]move{
 		EvPostponed: {Applied, before}, EvAdvanced: {Applied, before},
 	},
 	Approved: {
-		EvCipherReceived: {CipherReceived, always},
+		EvCipherReceived: {CipherReceived, before},
 		EvQuitRequested:  {QuitRequested, freeBefore}, EvQuit: {Quit, before}, EvQuitRefused: {Approved, always},
 		EvCancelRequested: {Approved, free}, EvCancelled: {Cancelled, pendCancel}, EvCancelRefused: {Approved, pendCancel},
 		EvPostponed: {Approved, before}, EvAdvanced: {Approved, before},
@@ -236,6 +236,7 @@ func TestTransitionErrorMessages(t *testing.T) {
 		{CipherReceived, EvQuitRequested, Facts{Now: kbt, KaibiaoTime: kbt}, "applyno BH1: quitapply (退保申请) refused: only before the bid opening, which was at 2026-12-01 09:30:00"},
 		{CipherReceived, EvRestored, Facts{Now: kbt.Add(-time.Second), KaibiaoTime: kbt}, "applyno BH1: baohanrestore (还原保函) refused: only after the bid opening at 2026-12-01 09:30:00"},
 		{Applied, EvCipherReceived, Facts{}, "guarantee files are accepted only for approved applications"},
+		{Approved, EvCipherReceived, Facts{Now: kbt, KaibiaoTime: kbt}, "applyno BH1: the ciphertext guarantee (filetype 1) refused: only before the bid opening, which was at 2026-12-01 09:30:00"},
 		{Approved, EvPlainReceived, Facts{KeyReleased: true}, "the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key"},
 		{CipherReceived, EvPlainReceived, Facts{Now: kbt, KaibiaoTime: kbt}, "applyno BH1: the plaintext guarantee (filetype 2) refused: only after baohanrestore has released the project key for this application"},
 		{Approved, EvQuitRequested, Facts{Now: kbt.Add(-time.Hour), KaibiaoTime: kbt, Pending: protocol.CancelNotice}, "canclenotice is still waiting for the institution's answer"},
