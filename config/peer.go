@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -32,6 +33,10 @@ type Peer struct {
 	IndexBase       *int     `toml:"index_base"`       // first chunk index sent: 1 (default) or 0
 	TimestampWindow Duration `toml:"timestamp_window"` // accepted clock skew; default 10m
 	Timeout         Duration `toml:"timeout"`          // per outbound call; default 30s
+
+	// Interface revision and message order (docs/PROFILE.md, EXTENSIONS.md §2).
+	Revision    string `toml:"revision"`     // envelope (default, the user's spec) | flat
+	UploadFirst bool   `toml:"upload_first"` // the institution uploads the ciphertext guarantee before baohannotice
 
 	// Security controls of the inbound pipeline (docs/SECURITY.md).
 	RateLimit float64  `toml:"rate_limit"` // requests/s this peer may send; 0: default (100), -1: unlimited
@@ -96,6 +101,10 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	if base != 0 && base != 1 {
 		return nil, fmt.Errorf("%s: index_base must be 0 or 1, got %d", where, base)
 	}
+	revision, err := protocol.ParseRevision(p.Revision)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	window := p.TimestampWindow.Duration
 	if window == 0 {
 		window = DefaultTimestampWindow
@@ -122,6 +131,8 @@ func (p Peer) Transport() (*transport.Peer, error) {
 			ChunkSize:       chunk,
 			IndexBase:       base,
 			TimestampWindow: window,
+			Revision:        revision,
+			UploadFirst:     p.UploadFirst,
 		},
 		RateLimit: transport.RateLimit{Rate: p.RateLimit, Burst: p.RateBurst},
 		AllowFrom: allow,

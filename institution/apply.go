@@ -1,10 +1,13 @@
 package institution
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
@@ -27,7 +30,16 @@ func tokenContext(appID string) string { return "institution/bidder-token/" + ap
 // sealed, two inserts; now two inserts).
 func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
 	applyData, envelope := in.r.Get("applydata"), in.r.Get("digitalenvelope")
-	if err := checkApplyCiphertexts(applyData, envelope, in.pp); err != nil {
+	if in.pp.peer.Profile.Revision.Flat() {
+		// No envelope: the application is at the top level; it is kept
+		// as the JSON applydata would decrypt to (project fields still
+		// ciphertext) and the bidder opens it without a key.
+		var err error
+		if applyData, err = flatApplyData(in.r); err != nil {
+			return nil, err
+		}
+		envelope = ""
+	} else if err := checkApplyCiphertexts(applyData, envelope, in.pp); err != nil {
 		return nil, err
 	}
 	hash := requestHash(applyData, envelope)
@@ -88,6 +100,36 @@ func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
 // bidderURL is the redirecturl for a bidder token.
 func (s *Service) bidderURL(token string) string {
 	return s.cfg.Listen.PublicURL + "/bidder/" + token
+}
+
+// flatApplyData is the application of a flat baohanapply (EXTENSIONS.md
+// §2) as JSON: its fields (extras dropped), the encrypted ones checked to
+// be base64 SM4 ciphertext so that a broken application is refused now.
+func flatApplyData(r *protocol.Request) (string, error) {
+	var d protocol.FlatApplyData
+	if err := protocol.Decode(r, &d); err != nil {
+		return "", baohan.Refusef("%v", err)
+	}
+	for _, name := range protocol.FlatEncrypted {
+		v := r.Get(name)
+		if v == "" {
+			continue
+		}
+		ct, err := gm.DecodeBase64(v)
+		if err != nil {
+			return "", baohan.Refusef("%s (密文): %v", name, err)
+		}
+		if len(ct) == 0 || len(ct)%16 != 0 {
+			return "", baohan.Refusef("%s (密文): %d bytes is not SM4 ciphertext under the project key (a multiple of 16 bytes)", name, len(ct))
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(buf.String()), nil
 }
 
 // checkApplyCiphertexts refuses applydata that is not base64 SM4

@@ -17,6 +17,15 @@ type Profile struct {
 	ChunkSize       int             // upload chunk size in bytes (default 512 KiB)
 	IndexBase       int             // first chunk index, 0 or 1 (default 1)
 	TimestampWindow time.Duration   // allowed clock difference (default 10 minutes)
+
+	// Revision is the interface revision the peer speaks (envelope, the
+	// default, or flat: EXTENSIONS.md §2); it selects the rules of
+	// baohanapply and baohanrestore in both directions.
+	Revision protocol.Revision
+	// UploadFirst: the institution uploads the ciphertext guarantee
+	// before it sends baohannotice (some Epoint platforms want this); a
+	// platform takes either order whatever this says.
+	UploadFirst bool
 }
 
 // Defaults of the profile.
@@ -33,6 +42,7 @@ func DefaultProfile() Profile {
 		ChunkSize:       DefaultChunkSize,
 		IndexBase:       DefaultIndexBase,
 		TimestampWindow: protocol.DefaultTimestampWindow,
+		Revision:        protocol.RevisionEnvelope,
 	}
 }
 

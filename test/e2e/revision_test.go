@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/test/internal/stack"
+)
+
+// dialect is a pair of per-peer settings (docs/PROFILE.md) given to both
+// sides, each configured for the other.
+type dialect struct {
+	name        string
+	revision    string
+	uploadFirst bool
+}
+
+func (d dialect) apply(p *config.Peer) {
+	p.Revision = d.revision
+	p.UploadFirst = d.uploadFirst
+}
+
+// TestLifecycleInDialect runs the whole life of a guarantee (apply,
+// bidder, notice, ciphertext guarantee, restore at the opening,
+// plaintext guarantee, invoice) between the platform and the institution
+// configured for each other in each revision and message order, and
+// checks what went over the wire.
+func TestLifecycleInDialect(t *testing.T) {
+	for _, d := range []dialect{
+		{name: "envelope", revision: "envelope"},
+		{name: "flat", revision: "flat"},
+	} {
+		t.Run(d.name, func(t *testing.T) { lifecycle(t, d) })
+	}
+}
+
+func lifecycle(t *testing.T, d dialect) {
+	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: d.apply, InstitutionPeer: d.apply})
+	ctx := context.Background()
+	flat := d.revision == "flat"
+	// The flat revision carries contacts: the bidder's and the insured
+	// party's.
+	if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: stack.BidderName, CreditCode: stack.BidderCode,
+		CertPEM: string(s.PKI.Bidder.CertPEM), ContactName: "张三", ContactPhone: "13800000000"}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := s.Plat.RegisterSection(ctx, platform.SectionInput{No: "BD-DIALECT-1", Name: "城南污水处理厂提标改造工程施工",
+		Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CTY001W", BondAmount: decimal.RequireFromString("800000.00"),
+		KaibiaoTime: s.Clock.Now().Add(time.Hour).Truncate(time.Second),
+		InsuredContact: "李四", InsuredPhone: "0571-88880000", InsuredAddress: "某市某区某路1号"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyNo := s.Issued(sec.No, 20*time.Second)
+	s.Clock.Advance(time.Hour + time.Second)
+	s.WaitPlat(applyNo, platform.PlainReceived, 20*time.Second)
+	s.WaitInst(applyNo, institution.Restored, 20*time.Second)
+	if msg := stack.CheckHappyHistory(ctx, s.Plat.DB(), s.Inst.DB(), applyNo); msg != "" {
+		t.Errorf("histories: %s", msg)
+	}
+	if _, err := s.Plat.RequestInvoice(ctx, applyNo, platform.InvoiceInput{Type: protocol.InvoiceOrdinary}); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitPlat(applyNo, platform.Invoiced, 20*time.Second)
+
+	// What went over the wire.
+	apply := sent(t, s.InstDoor, protocol.BaohanApply)
+	restore := sent(t, s.InstDoor, protocol.BaohanRestore)
+	if flat {
+		for _, k := range []string{"applydata", "digitalenvelope", "platformcode"} {
+			if _, ok := apply[k]; ok {
+				t.Errorf("flat baohanapply carries %s", k)
+			}
+		}
+		for _, k := range protocol.FlatApplyFields {
+			if k.Required && apply[k.Name] == "" {
+				t.Errorf("flat baohanapply lacks %s (%s)", k.Name, k.Meaning)
+			}
+		}
+		if apply["biddername"] != stack.BidderName || apply["biddercontactname"] != "张三" || apply["bzjamount"] != "800000.00" {
+			t.Errorf("flat baohanapply: plain fields %q %q %q", apply["biddername"], apply["biddercontactname"], apply["bzjamount"])
+		}
+		for _, k := range protocol.FlatEncrypted {
+			if v := apply[k]; v != "" && (strings.Contains(v, "某") || strings.Contains(v, "BD-")) {
+				t.Errorf("flat baohanapply: %s is in the clear: %q", k, v)
+			}
+		}
+		if restore["bzjenddate"] != protocol.FormatTime(sec.KaibiaoTime) {
+			t.Errorf("flat baohanrestore: bzjenddate %q, want the opening %s", restore["bzjenddate"], protocol.FormatTime(sec.KaibiaoTime))
+		}
+		if _, ok := restore["platformcode"]; ok {
+			t.Error("flat baohanrestore carries platformcode")
+		}
+	} else {
+		if apply["applydata"] == "" || apply["digitalenvelope"] == "" || apply["biddername"] != "" {
+			t.Errorf("envelope baohanapply: %v", apply)
+		}
+		if _, ok := restore["bzjenddate"]; ok {
+			t.Error("envelope baohanrestore carries bzjenddate")
+		}
+	}
+}
+
+// sent returns the fields of the first request to interface i through
+// door that was answered code 1.
+func sent(t *testing.T, door *stack.Door, i protocol.Interface) map[string]string {
+	t.Helper()
+	for _, ex := range door.Exchanges() {
+		if ex.Path != "/"+string(i) {
+			continue
+		}
+		if r, ok := stack.Answer(ex.Response); !ok || r.Code != 1 {
+			continue
+		}
+		var f map[string]string
+		if err := json.Unmarshal(ex.Request, &f); err != nil {
+			t.Fatalf("%s: %v", i, err)
+		}
+		return f
+	}
+	t.Fatalf("no %s was answered code 1", i)
+	return nil
+}
+
