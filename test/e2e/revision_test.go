@@ -55,7 +55,7 @@ func lifecycle(t *testing.T, d dialect) {
 	}
 	sec, err := s.Plat.RegisterSection(ctx, platform.SectionInput{No: "BD-DIALECT-1", Name: "城南污水处理厂提标改造工程施工",
 		Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CTY001W", BondAmount: decimal.RequireFromString("800000.00"),
-		KaibiaoTime: s.Clock.Now().Add(time.Hour).Truncate(time.Second),
+		KaibiaoTime:    s.Clock.Now().Add(time.Hour).Truncate(time.Second),
 		InsuredContact: "李四", InsuredPhone: "0571-88880000", InsuredAddress: "某市某区某路1号"})
 	if err != nil {
 		t.Fatal(err)
@@ -130,4 +130,3 @@ func sent(t *testing.T, door *stack.Door, i protocol.Interface) map[string]strin
 	t.Fatalf("no %s was answered code 1", i)
 	return nil
 }
-
