@@ -40,10 +40,11 @@ var legal = map[State]map[Event]move{
 		EvGiveupRequested: {Applied, free}, EvGivenUp: {GivenUp, pendGiveup},
 		EvGiveupRefused: {Applied, pendGiveup}, EvGiveupNotice: {GivenUp, always},
 		EvPostponed: {Applied, before}, EvAdvanced: {Applied, before},
+		EvCipherHeld: {Applied, before},
 	},
 	Approved: {
-		EvCipherReceived: {CipherReceived, before},
-		EvQuitRequested:  {QuitRequested, freeBefore}, EvQuit: {Quit, before}, EvQuitRefused: {Approved, always},
+		EvCipherReceived: {CipherReceived, before}, EvCipherReleased: {CipherReceived, always},
+		EvQuitRequested: {QuitRequested, freeBefore}, EvQuit: {Quit, before}, EvQuitRefused: {Approved, always},
 		EvCancelRequested: {Approved, free}, EvCancelled: {Cancelled, pendCancel}, EvCancelRefused: {Approved, pendCancel},
 		EvPostponed: {Approved, before}, EvAdvanced: {Approved, before},
 	},

@@ -38,6 +38,8 @@ func TestLifecycleInDialect(t *testing.T) {
 	for _, d := range []dialect{
 		{name: "envelope", revision: "envelope"},
 		{name: "flat", revision: "flat"},
+		{name: "upload_first", revision: "envelope", uploadFirst: true},
+		{name: "flat,upload_first", revision: "flat", uploadFirst: true},
 	} {
 		t.Run(d.name, func(t *testing.T) { lifecycle(t, d) })
 	}
@@ -64,15 +66,51 @@ func lifecycle(t *testing.T, d dialect) {
 	s.Clock.Advance(time.Hour + time.Second)
 	s.WaitPlat(applyNo, platform.PlainReceived, 20*time.Second)
 	s.WaitInst(applyNo, institution.Restored, 20*time.Second)
-	if msg := stack.CheckHappyHistory(ctx, s.Plat.DB(), s.Inst.DB(), applyNo); msg != "" {
-		t.Errorf("histories: %s", msg)
+	if !d.uploadFirst {
+		if msg := stack.CheckHappyHistory(ctx, s.Plat.DB(), s.Inst.DB(), applyNo); msg != "" {
+			t.Errorf("histories: %s", msg)
+		}
+	} else {
+		// The file is held until the notice takes it.
+		got, err := stack.PlatformEvents(ctx, s.Plat.DB(), applyNo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"apply", "apply_accepted", "public_key_issued", "approved", "cipher_released", "restored", "plain_received"}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("platform history %v, want %v", got, want)
+		}
 	}
 	if _, err := s.Plat.RequestInvoice(ctx, applyNo, platform.InvoiceInput{Type: protocol.InvoiceOrdinary}); err != nil {
 		t.Fatal(err)
 	}
 	s.WaitPlat(applyNo, platform.Invoiced, 20*time.Second)
 
-	// What went over the wire.
+	// What went over the wire: the order of the notice and the file.
+	var order []string
+	for _, ex := range s.PlatDoor.Exchanges() {
+		r, ok := stack.Answer(ex.Response)
+		if !ok || r.Code != 1 {
+			continue
+		}
+		switch ex.Path {
+		case "/" + string(protocol.BaohanNotice):
+			order = append(order, "notice")
+		case "/" + string(protocol.BaohanFileCompleteNotice):
+			var f map[string]string
+			json.Unmarshal(ex.Request, &f)
+			if e := "filetype" + f["filetype"]; len(order) == 0 || order[len(order)-1] != e { // a repeated notice once
+				order = append(order, e)
+			}
+		}
+	}
+	wantOrder := "notice filetype1 filetype2"
+	if d.uploadFirst {
+		wantOrder = "filetype1 notice filetype2"
+	}
+	if got := strings.Join(order, " "); got != wantOrder {
+		t.Errorf("baohannotice and the guarantee files reached the platform in the order %q, want %q", got, wantOrder)
+	}
 	apply := sent(t, s.InstDoor, protocol.BaohanApply)
 	restore := sent(t, s.InstDoor, protocol.BaohanRestore)
 	if flat {
