@@ -49,6 +49,15 @@ func lifecycle(t *testing.T, d dialect) {
 	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: d.apply, InstitutionPeer: d.apply})
 	ctx := context.Background()
 	flat := d.revision == "flat"
+	if flat {
+		// The flat revision carries contacts the stack's bidder was
+		// registered without.
+		sec := s.Section(time.Hour)
+		_, err := s.Plat.Apply(ctx, platform.ApplyInput{SectionNo: sec.No, BidderCode: stack.BidderCode, Institution: stack.InstitutionName, Product: stack.Product})
+		if err == nil || !strings.Contains(err.Error(), "contact_name") || !strings.Contains(err.Error(), "insured_address") {
+			t.Errorf("flat application without the contacts: %v, want a refusal naming contact_name ... insured_address", err)
+		}
+	}
 	// The flat revision carries contacts: the bidder's and the insured
 	// party's.
 	if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: stack.BidderName, CreditCode: stack.BidderCode,
@@ -167,4 +176,36 @@ func sent(t *testing.T, door *stack.Door, i protocol.Interface) map[string]strin
 	}
 	t.Fatalf("no %s was answered code 1", i)
 	return nil
+}
+
+// TestRevisionMismatchNamed: a platform and an institution configured for
+// different revisions do not get far: the institution refuses the
+// baohanapply naming what its revision needs, and the platform shows it.
+func TestRevisionMismatchNamed(t *testing.T) {
+	for _, c := range []struct{ platform, institution, want string }{
+		{"flat", "envelope", `"applydata"`},
+		{"envelope", "flat", `"biddername"`},
+	} {
+		t.Run("platform "+c.platform+", institution "+c.institution, func(t *testing.T) {
+			s := stack.Start(t, stack.Options{Quiet: true,
+				PlatformPeer:    func(p *config.Peer) { p.Revision = c.platform },
+				InstitutionPeer: func(p *config.Peer) { p.Revision = c.institution }})
+			ctx := context.Background()
+			if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: stack.BidderName, CreditCode: stack.BidderCode,
+				CertPEM: string(s.PKI.Bidder.CertPEM), ContactName: "张三", ContactPhone: "13800000000"}); err != nil {
+				t.Fatal(err)
+			}
+			sec, err := s.Plat.RegisterSection(ctx, platform.SectionInput{No: "BD-MISMATCH-1", Name: "某工程", Tenderer: "某招标人",
+				TendererCode: "91330100MA2CTY001W", BondAmount: decimal.RequireFromString("100000.00"),
+				KaibiaoTime: s.Clock.Now().Add(time.Hour).Truncate(time.Second), InsuredContact: "李四", InsuredPhone: "0571-88880000", InsuredAddress: "某地"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyNo := s.Apply(sec.No)
+			s.WaitPlat(applyNo, platform.Rejected, 10*time.Second)
+			if a := s.PlatApp(applyNo); !strings.Contains(a.LastMessage, c.want) {
+				t.Errorf("platform's last message %q, want it to name %s", a.LastMessage, c.want)
+			}
+		})
+	}
 }
