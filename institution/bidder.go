@@ -114,10 +114,17 @@ func (s *Service) Bidder(ctx context.Context, token string) (*BidderView, error)
 	return s.bidderView(a), nil
 }
 
+// flat reports whether a came in the flat revision: no envelope, its
+// application kept as received, a JSON object (applydata proper is
+// base64).
+func (a *Application) flat() bool {
+	return a.envelope == "" && strings.HasPrefix(a.applyData, "{")
+}
+
 // decryptApplyData opens applydata with the key the bidder recovered
 // from the envelope and checks it against the spec's table.
 func decryptApplyData(a *Application, key []byte) (*protocol.ApplyData, error) {
-	if a.envelope == "" {
+	if a.flat() {
 		// The flat revision: no envelope, the application came in the
 		// clear (the project fields still ciphertext); nothing to open.
 		return checkApplyData([]byte(a.applyData))
@@ -194,7 +201,7 @@ func (s *Service) Open(ctx context.Context, token string, key []byte, productNam
 		return nil, baohan.Refusef("bzjamount %q is not a positive amount", d.BzjAmount)
 	}
 	proj := Project{BiaoduanNo: d.BiaoduanNo, BiaoduanName: d.BiaoduanName, Zbr: d.Zbr, ZbrOrgNum: d.ZbrOrgNum}
-	if a.envelope == "" { // flat revision: the deposit deadline came too (ciphertext)
+	if a.flat() { // the deposit deadline came too (ciphertext)
 		var flat protocol.FlatApplyData
 		if json.Unmarshal([]byte(a.applyData), &flat) == nil {
 			proj.BzjEndDate = flat.BzjEndDate
