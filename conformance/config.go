@@ -32,6 +32,11 @@ type Profile struct {
 	// minutes): the stale-timestamp checks send timestamps one minute
 	// outside it, and the kit refuses calls outside it.
 	Window time.Duration
+
+	// Revision is the interface revision (docs/PROFILE.md): envelope
+	// (default, "") or flat (EXTENSIONS.md §2): baohanapply with its
+	// fields at the top level, baohanrestore with bzjenddate.
+	Revision protocol.Revision
 }
 
 // DefaultChunkSize is PROFILE.md's chunk size: 512 KiB.

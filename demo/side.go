@@ -32,6 +32,9 @@ type SideOptions struct {
 	Poll   time.Duration // outbox poll interval (default 50ms)
 	// Wrap, when set, wraps the service's handler.
 	Wrap func(http.Handler) http.Handler
+	// Revision is the peer's interface revision (envelope, the default,
+	// or flat: docs/PROFILE.md).
+	Revision string
 }
 
 // Side is one running service.
@@ -100,6 +103,7 @@ func startSide(ctx context.Context, o SideOptions, plat bool) (*Side, error) {
 	if plat {
 		cfg := platformConfig(ln.Addr().String(), s.URL, filepath.Join(o.Dir, "platform"), o.DB, s.CAFile, s.AdminToken,
 			o.PeerURL, o.AppKey, o.AppSecret, o.PlatformCode, poll)
+		cfg.Institutions[0].Revision = o.Revision
 		if s.Platform, err = platform.New(runCtx, cfg, platform.WithLogger(logger)); err == nil {
 			h, run = s.Platform.Handler(), s.Platform.Run
 		}
@@ -111,6 +115,7 @@ func startSide(ctx context.Context, o SideOptions, plat bool) (*Side, error) {
 		}
 		cfg := institutionConfig(ln.Addr().String(), s.URL, filepath.Join(o.Dir, "institution"), o.DB, s.CAFile, caDir, s.AdminToken,
 			o.PeerURL, o.AppKey, o.AppSecret, o.PlatformCode, poll)
+		cfg.Platforms[0].Revision = o.Revision
 		if s.Institution, err = institution.New(runCtx, cfg, institution.WithLogger(logger)); err == nil {
 			h, run = s.Institution.Handler(), s.Institution.Run
 		}
