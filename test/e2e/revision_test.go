@@ -209,3 +209,62 @@ func TestRevisionMismatchNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestCipherHeldUntilNotice: a ciphertext guarantee that comes before the
+// success notice (upload_first) is held: the application stays applied,
+// a notice with another baohanno is refused naming both, and the notice
+// with the file's baohanno takes it (cipher_received, the restore
+// scheduled). Before the notice the file is refused after the opening
+// too.
+func TestCipherHeldUntilNotice(t *testing.T) {
+	s := stack.Start(t, stack.Options{Quiet: true})
+	inst := s.AsInstitution()
+	sec := s.Section(time.Hour)
+	applyNo := s.Apply(sec.No)
+	s.Token(applyNo, 10*time.Second) // the bidder never comes: the real institution stays idle
+	baohanNo := "HXDB-HELD-" + applyNo[len(applyNo)-8:]
+	doc, err := s.GuaranteeOFD(stack.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: baohanNo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := inst.Upload(applyNo, baohanNo, protocol.FileTypeCipher, doc, 4096); err != nil || r.Code != 1 {
+		t.Fatalf("the ciphertext guarantee before the notice: %+v %v", r, err)
+	}
+	if st := s.PlatApp(applyNo).State; st != platform.Applied {
+		t.Fatalf("after a held file the application is %s, want applied", st)
+	}
+	notice := func(no string) *protocol.Response {
+		t.Helper()
+		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": no, "instname": stack.InstitutionName,
+			"generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005", "cost": "4000.00", "applystatus": "1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := notice("HXDB-OTHER-1"); r.Code != 0 || !strings.Contains(r.Message, "HXDB-OTHER-1") || !strings.Contains(r.Message, baohanNo) {
+		t.Errorf("a notice with another baohanno than the held file's: %+v, want code 0 naming both", r)
+	}
+	if r := notice(baohanNo); r.Code != 1 {
+		t.Fatalf("the notice: %+v", r)
+	}
+	if st := s.PlatApp(applyNo).State; st != platform.CipherReceived {
+		t.Errorf("after the notice the application is %s, want cipher_received", st)
+	}
+	if due := s.PlatApp(applyNo); due.BaohanNo != baohanNo {
+		t.Errorf("baohanno %q, want %q", due.BaohanNo, baohanNo)
+	}
+
+	// After the opening, a file before the notice is refused.
+	late := s.Section(time.Hour)
+	lateApply := s.Apply(late.No)
+	s.Token(lateApply, 10*time.Second)
+	s.Clock.Advance(time.Hour + time.Minute)
+	_, r, err := inst.UploadChunks(lateApply, "HXDB-LATE-1", protocol.FileTypeCipher, doc, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != 0 || !strings.Contains(r.Message, "only before the bid opening") {
+		t.Errorf("a ciphertext guarantee before the notice, after the opening: %+v", r)
+	}
+}
