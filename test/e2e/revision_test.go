@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/test/internal/stack"
@@ -146,6 +149,28 @@ func lifecycle(t *testing.T, d dialect) {
 		}
 		if _, ok := restore["platformcode"]; ok {
 			t.Error("flat baohanrestore carries platformcode")
+		}
+		// The plaintext guarantee prints the deposit deadline.
+		rc, _, err := s.Plat.OpenGuarantee(ctx, applyNo, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkg, err := ofd.Open(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := ofd.Read(pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb := sec.KaibiaoTime.In(protocol.CST)
+		if want := fmt.Sprintf("%d年%d月%d日 %s", kb.Year(), int(kb.Month()), kb.Day(), kb.Format("15:04")); !strings.Contains(doc.Text(), "投标截止时间") || !strings.Contains(doc.Text(), want) {
+			t.Errorf("the plaintext guarantee does not print 投标截止时间 %s", want)
 		}
 	} else {
 		if apply["applydata"] == "" || apply["digitalenvelope"] == "" || apply["biddername"] != "" {
