@@ -95,7 +95,7 @@ func (s *Service) bidderView(a *Application) *BidderView {
 		v.Next = "sign"
 	case Signed:
 		v.Next = "pay"
-	case Paid, Reviewing, Approved:
+	case Paid, Reviewing, Approved, QuitPending:
 		v.Next = "wait"
 	case Issued, Restoring, Restored:
 		v.Next = "download"
