@@ -170,7 +170,7 @@ func lifecycle(t *testing.T, d dialect) {
 		}
 		kb := sec.KaibiaoTime.In(protocol.CST)
 		if want := fmt.Sprintf("%d年%d月%d日 %s", kb.Year(), int(kb.Month()), kb.Day(), kb.Format("15:04")); !strings.Contains(doc.Text(), "投标截止时间") || !strings.Contains(doc.Text(), want) {
-			t.Errorf("the plaintext guarantee does not print 投标截止时间 %s", want)
+			t.Errorf("the plaintext guarantee does not print 投标截止时间 %s: %s", want, doc.Text())
 		}
 	} else {
 		if apply["applydata"] == "" || apply["digitalenvelope"] == "" || apply["biddername"] != "" {
