@@ -104,7 +104,7 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	}
 	if pending, err := s.quitAwaitsAnswer(ctx, m); err != nil {
 		return store.Outcome{}, err
-	} else if pending {
+	} else if pending && !transport.RefusedUnprocessed(resp.Message) {
 		// The platform decides a withdrawal started here: its refusal is
 		// the answer (onQuitAnswer goes back), not a failure to retry.
 		return store.Delivered(string(raw)), nil
