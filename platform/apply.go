@@ -13,6 +13,7 @@ import (
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // ApplyInput is a bidder's application: a section, an institution and
@@ -90,7 +91,7 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 			fields, err = buildFlatApply(key, sec, bidder)
 		} else {
 			var applydata, envelope string
-			applydata, envelope, err = s.buildApplyData(key, sec, bidder, peer.Profile.SM2Layout)
+			applydata, envelope, err = s.buildApplyData(key, sec, bidder, peer.Profile)
 			fields = map[string]string{"platformcode": peer.PlatformCode, "applydata": applydata, "digitalenvelope": envelope}
 		}
 		if err != nil {
@@ -190,8 +191,9 @@ func buildFlatApply(key []byte, sec *Section, bidder *Bidder) (map[string]string
 
 // buildApplyData makes applydata and digitalenvelope for a bidder's
 // application to a section, the project fields under key, the
-// application's project key.
-func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, layout gm.CipherLayout) (applydata, envelope string, err error) {
+// application's project key, in the SM2 layout and encoding of the
+// institution's profile.
+func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, prof transport.Profile) (applydata, envelope string, err error) {
 	cert, err := gm.ParseCertificate([]byte(bidder.CertPEM))
 	if err != nil {
 		return "", "", fmt.Errorf("bidder %s: certificate: %w", bidder.CreditCode, err)
@@ -228,13 +230,17 @@ func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, layou
 	if _, vs := protocol.ValidateApplyData(plain); len(vs) > 0 {
 		return "", "", fmt.Errorf("applydata of section %s and bidder %s: %s", sec.No, bidder.CreditCode, protocol.JoinViolations(vs, 0))
 	}
-	applydata, envelope, err = gm.SealEnvelope(pub, plain, layout)
+	applydata, envelope, err = gm.SealEnvelopeAs(pub, plain, prof.SM2Layout, prof.Encoding)
 	if err != nil {
 		return "", "", fmt.Errorf("sealing applydata for bidder %s: %w", bidder.CreditCode, err)
 	}
-	if len(applydata) > maxApplyData {
+	limit := maxApplyData
+	if prof.Encoding == gm.Hex {
+		limit = maxApplyData * 3 / 2 // the same bytes as maxApplyData of base64 (protocol.Field.Binary)
+	}
+	if len(applydata) > limit {
 		return "", "", fmt.Errorf("applydata of section %s and bidder %s is %d characters encrypted, more than the %d the interface allows (shorten the section name or the bidder name)",
-			sec.No, bidder.CreditCode, len(applydata), maxApplyData)
+			sec.No, bidder.CreditCode, len(applydata), limit)
 	}
 	return applydata, envelope, nil
 }

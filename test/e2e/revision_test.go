@@ -19,36 +19,36 @@ import (
 	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
-// dialect is a pair of per-peer settings (docs/PROFILE.md) given to both
-// sides, each configured for the other.
-type dialect struct {
+// revisionOrder is the revision and the message order (docs/PROFILE.md)
+// given to both sides, each configured for the other.
+type revisionOrder struct {
 	name        string
 	revision    string
 	uploadFirst bool
 }
 
-func (d dialect) apply(p *config.Peer) {
+func (d revisionOrder) apply(p *config.Peer) {
 	p.Revision = d.revision
 	p.UploadFirst = d.uploadFirst
 }
 
-// TestLifecycleInDialect runs the whole life of a guarantee (apply,
+// TestLifecycleInRevision runs the whole life of a guarantee (apply,
 // bidder, notice, ciphertext guarantee, restore at the opening,
 // plaintext guarantee, invoice) between the platform and the institution
 // configured for each other in each revision and message order, and
 // checks what went over the wire.
-func TestLifecycleInDialect(t *testing.T) {
-	for _, d := range []dialect{
+func TestLifecycleInRevision(t *testing.T) {
+	for _, d := range []revisionOrder{
 		{name: "envelope", revision: "envelope"},
 		{name: "flat", revision: "flat"},
 		{name: "upload_first", revision: "envelope", uploadFirst: true},
 		{name: "flat,upload_first", revision: "flat", uploadFirst: true},
 	} {
-		t.Run(d.name, func(t *testing.T) { lifecycle(t, d) })
+		t.Run(d.name, func(t *testing.T) { revisionLifecycle(t, d) })
 	}
 }
 
-func lifecycle(t *testing.T, d dialect) {
+func revisionLifecycle(t *testing.T, d revisionOrder) {
 	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: d.apply, InstitutionPeer: d.apply})
 	ctx := context.Background()
 	flat := d.revision == "flat"
