@@ -55,6 +55,9 @@ type Profile struct {
 type Dialect struct {
 	Sign, Encoding, SM2Layout, FileDigest string
 	ChunkSize, MaxChunkSize               int
+	// Revision is the interface revision: envelope ("", the default) or
+	// flat.
+	Revision string
 }
 
 // SetDialect parses d into p; errors name the flag of baohan
@@ -79,6 +82,11 @@ func (p *Profile) SetDialect(d Dialect) error {
 	}
 	if d.MaxChunkSize != 0 {
 		p.MaxChunkSize = d.MaxChunkSize
+	}
+	if d.Revision != "" {
+		if p.Revision, err = protocol.ParseRevision(d.Revision); err != nil {
+			errs = append(errs, fmt.Errorf("--revision: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
