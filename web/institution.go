@@ -225,6 +225,9 @@ func (ic *InstitutionConsole) quit(w http.ResponseWriter, r *http.Request, s *Se
 		if err != nil {
 			return "", err
 		}
+		if q.Status == institution.QuitPendingStatus {
+			return fmt.Sprintf("退保 %s：已通知平台，待平台确认 (%s)", q.ApplyNo, institution.QuitPending), nil
+		}
 		return fmt.Sprintf("退保 %s：%s %s", q.ApplyNo, q.Status, q.Message), nil
 	})
 }

@@ -547,7 +547,8 @@ func (pc *PlatformConsole) registerSection(w http.ResponseWriter, r *http.Reques
 			return "", err
 		}
 		sec, err := pc.svc.RegisterSection(r.Context(), platform.SectionInput{No: strings.TrimSpace(f("section_no")), Name: strings.TrimSpace(f("name")),
-			Tenderer: strings.TrimSpace(f("tenderer")), TendererCode: strings.TrimSpace(f("tenderer_code")), BondAmount: bond, KaibiaoTime: kb})
+			Tenderer: strings.TrimSpace(f("tenderer")), TendererCode: strings.TrimSpace(f("tenderer_code")), BondAmount: bond, KaibiaoTime: kb,
+			InsuredContact: f("insured_contact"), InsuredPhone: f("insured_phone"), InsuredAddress: f("insured_address")})
 		if err != nil {
 			return "", err
 		}
@@ -757,7 +758,8 @@ func (pc *PlatformConsole) bidders(w http.ResponseWriter, r *http.Request, s *Se
 func (pc *PlatformConsole) registerBidder(w http.ResponseWriter, r *http.Request, s *Session) error {
 	f := r.PostFormValue
 	return pc.act(w, r, s, "bidder.register", f("credit_code"), pc.base+"/bidders", func() (string, error) {
-		b, err := pc.svc.RegisterBidder(r.Context(), platform.BidderInput{Name: strings.TrimSpace(f("name")), CreditCode: strings.TrimSpace(f("credit_code")), CertPEM: f("cert_pem")})
+		b, err := pc.svc.RegisterBidder(r.Context(), platform.BidderInput{Name: strings.TrimSpace(f("name")), CreditCode: strings.TrimSpace(f("credit_code")), CertPEM: f("cert_pem"),
+			ContactName: f("contact_name"), ContactPhone: f("contact_phone")})
 		if err != nil {
 			return "", err
 		}
