@@ -420,8 +420,15 @@ func (l *MessageLog) List(ctx context.Context, f LogFilter) ([]LogEntry, error) 
 }
 
 // Peers returns the peer names in the log, sorted (the consoles' filter).
+// One index seek per peer (message_log_peer), from each name to the
+// next: SELECT DISTINCT read the whole index, 200 ms on every messages
+// page with 600,000 rows.
 func (l *MessageLog) Peers(ctx context.Context) ([]string, error) {
-	rows, err := l.DB.QueryContext(ctx, "SELECT DISTINCT peer FROM message_log WHERE peer <> '' ORDER BY peer")
+	rows, err := l.DB.QueryContext(ctx, `WITH RECURSIVE p(peer) AS (
+		SELECT MIN(peer) FROM message_log WHERE peer > ''
+		UNION ALL
+		SELECT (SELECT MIN(m.peer) FROM message_log m WHERE m.peer > p.peer) FROM p WHERE p.peer IS NOT NULL)
+	SELECT peer FROM p WHERE peer IS NOT NULL ORDER BY peer`)
 	if err != nil {
 		return nil, err
 	}
