@@ -112,6 +112,13 @@ func testApplicationsKeyset(t *testing.T, e *env) {
 	if page, err := e.svc.Applications(e.ctx, ApplicationFilter{Before: "BH-unknown"}); err != nil || len(page) != 0 {
 		t.Errorf("before an unknown applyno: %d rows, %v", len(page), err)
 	}
+	// The overview's counts, exact below the bound and stopped at it.
+	for _, c := range []struct{ atMost, want int }{{10, 5}, {3, 3}} {
+		counts, err := e.svc.CountStates(e.ctx, c.atMost)
+		if err != nil || counts[Applied] != c.want || counts[Approved] != 0 {
+			t.Errorf("CountStates(%d) = %v, %v; want %d applied", c.atMost, counts, err, c.want)
+		}
+	}
 	// The applyno prefix is matched literally, wildcards included.
 	for _, p := range []string{want[0][:12], want[0][:11] + "*", want[0][:11] + "%", want[0][:11] + "?", want[0][:11] + "_", "[" + want[0][1:5]} {
 		n := 0
