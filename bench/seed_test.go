@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/store"
@@ -29,7 +30,8 @@ func TestSeedHistory(t *testing.T) {
 					t.Skipf("PostgreSQL does not answer: %v", err)
 				}
 			}
-			env, err := StartPlatform(ctx, PlatformOptions{Dir: t.TempDir(), DB: db, Institutions: 3})
+			token := randomHex(24)
+			env, err := StartPlatform(ctx, PlatformOptions{Dir: t.TempDir(), DB: db, Institutions: 3, AdminToken: token})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,6 +43,22 @@ func TestSeedHistory(t *testing.T) {
 			}
 			t.Logf("seeded %s", c)
 			checkSeeded(t, ctx, env, n, c)
+
+			// Every console and admin list page and search answers 200
+			// with a body, signed in (the growth rows, untimed here).
+			r := &runner{o: Options{}.withDefaults(), start: time.Now(), report: &Report{}}
+			rows, err := r.growthPages(ctx, env, token, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) < 30 {
+				t.Errorf("%d pages measured", len(rows))
+			}
+			for _, row := range rows {
+				if row.Errors != 0 || row.N != growthPageReqs {
+					t.Errorf("%s (%s): %d of %d failed: %q", row.Name, row.Notes, row.Errors, row.N, row.ErrorSamples)
+				}
+			}
 		})
 	}
 }
