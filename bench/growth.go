@@ -45,7 +45,7 @@ const (
 )
 
 // growthScenario is the number growth rows carry in the report.
-const growthScenario = 5
+const growthScenario = 6
 
 // growthBase is what is measured on the empty platform.
 type growthBase struct {
