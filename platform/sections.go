@@ -343,6 +343,11 @@ func likeEscape(s string) string {
 	return r.Replace(s)
 }
 
+// globEscape makes s match itself in a SQLite GLOB pattern.
+func globEscape(s string) string {
+	return strings.NewReplacer(`[`, `[[]`, `*`, `[*]`, `?`, `[?]`).Replace(s)
+}
+
 func limit(n int) int {
 	if n <= 0 {
 		return 100

@@ -153,6 +153,7 @@ func (ic *InstitutionConsole) home(w http.ResponseWriter, r *http.Request, s *Se
 type stateCount struct {
 	State, Label string
 	N            int
+	More         bool // N is where counting stopped: at least N
 }
 
 func (ic *InstitutionConsole) underwriting(w http.ResponseWriter, r *http.Request, s *Session) error {

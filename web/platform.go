@@ -484,19 +484,27 @@ func (pc *PlatformConsole) bidderGuaranteeFile(w http.ResponseWriter, r *http.Re
 
 // ---- staff ----
 
+// homeCountCap is where the overview's counts per state stop counting
+// (shown as "10000+").
+const homeCountCap = 10000
+
 func (pc *PlatformConsole) home(w http.ResponseWriter, r *http.Request, s *Session) error {
 	ctx := r.Context()
-	apps, err := pc.svc.Applications(ctx, platform.ApplicationFilter{Limit: 1000})
+	counts, err := pc.svc.CountStates(ctx, homeCountCap)
 	if err != nil {
 		return err
 	}
-	counts := map[platform.State]int{}
-	for _, a := range apps {
-		counts[a.State]++
-	}
+	total, more := 0, false
 	var states []stateCount
 	for _, st := range platform.States {
-		states = append(states, stateCount{State: string(st), Label: st.Label(), N: counts[st]})
+		n := counts[st]
+		total += n
+		more = more || n >= homeCountCap
+		states = append(states, stateCount{State: string(st), Label: st.Label(), N: n, More: n >= homeCountCap})
+	}
+	recent, err := pc.svc.Applications(ctx, platform.ApplicationFilter{Limit: 8})
+	if err != nil {
+		return err
 	}
 	secs, err := pc.openSections(ctx)
 	if err != nil {
@@ -505,12 +513,8 @@ func (pc *PlatformConsole) home(w http.ResponseWriter, r *http.Request, s *Sessi
 	if len(secs) > 6 {
 		secs = secs[:6]
 	}
-	recent := apps
-	if len(recent) > 8 {
-		recent = recent[:8]
-	}
 	pc.render(w, r, s, http.StatusOK, "plat_home", "概览", map[string]any{
-		"Total": len(apps), "States": states, "Sections": secs, "Recent": recent, "Institutions": pc.svc.Institutions(),
+		"Total": total, "TotalMore": more, "States": states, "Sections": secs, "Recent": recent, "Institutions": pc.svc.Institutions(),
 	})
 	return nil
 }
