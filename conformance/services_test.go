@@ -24,6 +24,7 @@ import (
 	"github.com/baohan-dev/baohan/conformance/faults"
 	"github.com/baohan-dev/baohan/demo"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/harness"
 )
 
 const (
@@ -74,26 +75,31 @@ func logger() *slog.Logger {
 // instURL; it trusts p's CA. It returns the platform's URL and admin token.
 func startPlatform(t *testing.T, p *pki, instURL string) (string, string) {
 	t.Helper()
-	return startSide(t, p, instURL, demo.StartPlatform)
+	return startSide(t, p, instURL, harness.PlatformSide)
 }
 
 // startInstitution runs a baohan institution whose one platform is at
 // platURL; its seal and trust root are p's CA.
 func startInstitution(t *testing.T, p *pki, platURL string) string {
 	t.Helper()
-	u, _ := startSide(t, p, platURL, demo.StartInstitution)
+	u, _ := startSide(t, p, platURL, harness.InstitutionSide)
 	return u
 }
 
-func startSide(t *testing.T, p *pki, peerURL string, start func(context.Context, demo.SideOptions) (*demo.Side, error)) (string, string) {
+func startSide(t *testing.T, p *pki, peerURL string, which harness.Which) (string, string) {
 	t.Helper()
-	s, err := start(context.Background(), demo.SideOptions{Dir: t.TempDir(), PeerURL: peerURL, AppKey: appKey, AppSecret: appSecret,
-		PlatformCode: platCode, CA: p.ca, Logger: logger()})
+	parties := demo.Parties
+	parties.AppKey, parties.AppSecret, parties.PlatformCode = appKey, appSecret, platCode
+	s, err := harness.NewSide(context.Background(), which, peerURL, append(demo.Setup(0), harness.WithParties(parties),
+		harness.WithDir(t.TempDir()), harness.WithCA(p.ca), harness.WithLogger(logger()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s.URL, s.AdminToken
+	if which == harness.PlatformSide {
+		return s.PlatformURL(), s.Parties.PlatformAdmin
+	}
+	return s.InstitutionURL(), s.Parties.InstitutionAdmin
 }
 
 func kitConfig(target, listen string) conformance.Config {
