@@ -37,4 +37,3 @@ func creditCode(prefix string) string {
 	}
 	panic("demo: no check character for " + prefix)
 }
-
