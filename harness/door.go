@@ -56,6 +56,9 @@ type Door struct {
 	URL  string
 	// SlowFor is how long a Slow answer is held (default 2s).
 	SlowFor time.Duration
+	// Bare passes every request straight to the service: nothing is
+	// recorded, observed, counted or faulted (for load measurements).
+	Bare bool
 
 	ln      net.Listener
 	srv     *http.Server
@@ -192,6 +195,10 @@ func (d *Door) next(name string, body []byte) Fault {
 
 // ServeHTTP implements http.Handler.
 func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.Bare {
+		d.serve(w, r)
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]

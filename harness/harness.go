@@ -149,6 +149,7 @@ func New(ctx context.Context, opts ...Option) (s *System, err error) {
 	if s.InstDoor, err = NewTLSDoor("institution", o.tls); err != nil {
 		return s, err
 	}
+	s.PlatDoor.Bare, s.InstDoor.Bare = o.bare, o.bare
 	s.PlatCfg, s.InstCfg = s.configs("")
 	if o.consoles {
 		if err := s.startAgent(); err != nil {

@@ -43,6 +43,7 @@ type options struct {
 	logger         *slog.Logger
 	quiet          bool
 	noBidder       bool
+	bare           bool
 	platWrap       func(http.Handler) http.Handler
 	instWrap       func(http.Handler) http.Handler
 }
@@ -161,3 +162,7 @@ func WithWrap(platform, institution func(http.Handler) http.Handler) Option {
 // WithOwnDir is WithDir for a directory the system removes when it
 // closes.
 func WithOwnDir(dir string) Option { return func(o *options) { o.dir, o.ownDir = dir, true } }
+
+// WithBareDoors makes both doors pass requests straight through (Door.Bare),
+// for benchmarks: no record, no observers, no faults.
+func WithBareDoors() Option { return func(o *options) { o.bare = true } }
