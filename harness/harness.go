@@ -121,15 +121,7 @@ func defaultOptions() options {
 
 // New builds and starts the system; Close stops it.
 func New(ctx context.Context, opts ...Option) (s *System, err error) {
-	o := defaultOptions()
-	for _, fn := range opts {
-		fn(&o)
-	}
-	o.parties = o.parties.withDefaults()
-	s = &System{Dir: o.dir, Parties: o.parties, Clock: o.clock, PlatLog: &LogBuffer{}, InstLog: &LogBuffer{},
-		Accounts: map[string][]web.Account{}, o: o}
-	if err := s.prepare(); err != nil {
-		s.Close()
+	if s, err = open(opts); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -138,11 +130,7 @@ func New(ctx context.Context, opts ...Option) (s *System, err error) {
 			s = nil
 		}
 	}()
-	if s.PKI == nil {
-		if s.PKI, err = NewPKIWith(filepath.Join(s.Dir, "ca"), o.ca, o.parties); err != nil {
-			return s, err
-		}
-	}
+	o := s.o
 	if s.PlatDoor, err = NewTLSDoor("platform", o.tls); err != nil {
 		return s, err
 	}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/baohan-dev/baohan/web"
 )
 
 // Which is one of the two services.
@@ -23,15 +25,7 @@ const (
 // the institution (Inst, InstDoor); the other door is not there. Close
 // stops it.
 func NewSide(ctx context.Context, which Which, peerURL string, opts ...Option) (s *System, err error) {
-	o := defaultOptions()
-	for _, fn := range opts {
-		fn(&o)
-	}
-	o.parties = o.parties.withDefaults()
-	o.noBidder = true
-	s = &System{Dir: o.dir, Parties: o.parties, Clock: o.clock, PlatLog: &LogBuffer{}, InstLog: &LogBuffer{}, o: o}
-	if err := s.prepare(); err != nil {
-		s.Close()
+	if s, err = open(append(opts, WithoutBidder())); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -40,11 +34,7 @@ func NewSide(ctx context.Context, which Which, peerURL string, opts ...Option) (
 			s = nil
 		}
 	}()
-	if s.PKI == nil {
-		if s.PKI, err = NewPKIWith(filepath.Join(s.Dir, "ca"), o.ca, o.parties); err != nil {
-			return s, err
-		}
-	}
+	o := s.o
 	door := &s.PlatDoor
 	if which == InstitutionSide {
 		door = &s.InstDoor
@@ -60,7 +50,23 @@ func NewSide(ctx context.Context, which Which, peerURL string, opts ...Option) (
 	return s, s.startInstitution(ctx)
 }
 
-// prepare makes the directory, the clock and the HTTP client.
+// open applies the options and makes the directory, the clock, the PKI
+// and the HTTP client; on an error it removes what it made.
+func open(opts []Option) (*System, error) {
+	o := defaultOptions()
+	for _, fn := range opts {
+		fn(&o)
+	}
+	o.parties = o.parties.withDefaults()
+	s := &System{Dir: o.dir, Parties: o.parties, Clock: o.clock, PlatLog: &LogBuffer{}, InstLog: &LogBuffer{},
+		Accounts: map[string][]web.Account{}, o: o}
+	if err := s.prepare(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 func (s *System) prepare() (err error) {
 	s.ownDir = s.o.ownDir
 	if s.Dir == "" {
@@ -74,10 +80,12 @@ func (s *System) prepare() (err error) {
 	if s.Clock == nil {
 		s.Clock = &Clock{}
 	}
-	s.PKI = s.o.pki
 	s.HTTP = http.DefaultClient
 	if s.o.tls != nil {
 		s.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.o.tlsRoots}}}
 	}
-	return nil
+	if s.PKI = s.o.pki; s.PKI == nil {
+		s.PKI, err = NewPKIWith(filepath.Join(s.Dir, "ca"), s.o.ca, s.o.parties)
+	}
+	return err
 }

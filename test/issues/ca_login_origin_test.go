@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -233,24 +232,6 @@ func TestCALoginFromAnInstitutionOrigin(t *testing.T) {
 	})
 }
 
-// promptWriter collects what the attended agent shows the person.
-type promptWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *promptWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *promptWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // TestCAAgentAsksBeforeSigning: the CA agent signed whatever an allowed
 // page asked, at once and without the person knowing. Attended (the
 // default of baohan ca-agent), it shows what it is asked and signs only
@@ -271,7 +252,7 @@ func TestCAAgentAsksBeforeSigning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pr, pw := io.Pipe()
 			defer pw.Close()
-			prompt := &promptWriter{}
+			prompt := &harness.LogBuffer{} // what the attended agent shows the person
 			agentURL := startAgent(t, s, func(c *caagent.Config) {
 				c.Confirm = caagent.TerminalConfirm(pr, prompt)
 				c.ConfirmTimeout = 500 * time.Millisecond
