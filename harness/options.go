@@ -82,7 +82,7 @@ func WithCA(ca *pki.CA) Option { return func(o *options) { o.ca = ca } }
 func WithChunkSize(n int) Option { return func(o *options) { o.chunkSize = n } }
 
 // WithTimeout is each service's timeout for a call to the other
-// (default 5s).
+// (default 5s; 0: the peer configuration's default).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithPoll is how often both outboxes look for due messages (default
