@@ -129,7 +129,10 @@ func Start(ctx context.Context, o Options) (*System, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts := append(Setup(o.Poll), harness.WithParties(p), harness.WithDB(o.PlatformDB, o.InstitutionDB),
-		harness.WithLogger(logger), harness.WithWrap(o.PlatformWrap, o.InstitutionWrap))
+		harness.WithLogger(logger), harness.WithWrap(o.PlatformWrap, o.InstitutionWrap),
+		// The tap keeps what the demo shows; the doors keep nothing more
+		// while the demo runs on (--keep).
+		harness.WithoutRecord())
 	if o.Dir == "" {
 		// The harness removes the directory it is given only when it made
 		// it: hand it over as its own.

@@ -59,6 +59,9 @@ type Door struct {
 	// Bare passes every request straight to the service: nothing is
 	// recorded, observed, counted or faulted (for load measurements).
 	Bare bool
+	// Forget keeps no record (Exchanges is empty); observers still see
+	// every exchange (for a long-running demo).
+	Forget bool
 
 	ln      net.Listener
 	srv     *http.Server
@@ -275,7 +278,9 @@ func (d *Door) serve(w http.ResponseWriter, r *http.Request) {
 func (d *Door) record(ex Exchange) {
 	ex.Elapsed = time.Since(ex.At)
 	d.mu.Lock()
-	d.log = append(d.log, ex)
+	if !d.Forget {
+		d.log = append(d.log, ex)
+	}
 	subs := slices.Clone(d.subs)
 	d.mu.Unlock()
 	for _, fn := range subs {

@@ -138,6 +138,7 @@ func New(ctx context.Context, opts ...Option) (s *System, err error) {
 		return s, err
 	}
 	s.PlatDoor.Bare, s.InstDoor.Bare = o.bare, o.bare
+	s.PlatDoor.Forget, s.InstDoor.Forget = o.forget, o.forget
 	s.PlatCfg, s.InstCfg = s.configs("")
 	if o.consoles {
 		if err := s.startAgent(); err != nil {

@@ -44,6 +44,7 @@ type options struct {
 	quiet          bool
 	noBidder       bool
 	bare           bool
+	forget         bool
 	platWrap       func(http.Handler) http.Handler
 	instWrap       func(http.Handler) http.Handler
 }
@@ -166,3 +167,7 @@ func WithOwnDir(dir string) Option { return func(o *options) { o.dir, o.ownDir =
 // WithBareDoors makes both doors pass requests straight through (Door.Bare),
 // for benchmarks: no record, no observers, no faults.
 func WithBareDoors() Option { return func(o *options) { o.bare = true } }
+
+// WithoutRecord makes both doors keep no record of the exchanges
+// (Door.Forget); their observers still see each one.
+func WithoutRecord() Option { return func(o *options) { o.forget = true } }

@@ -42,7 +42,7 @@ func NewSide(ctx context.Context, which Which, peerURL string, opts ...Option) (
 	if *door, err = NewTLSDoor([]string{"platform", "institution"}[which], o.tls); err != nil {
 		return s, err
 	}
-	(*door).Bare = o.bare
+	(*door).Bare, (*door).Forget = o.bare, o.forget
 	s.PlatCfg, s.InstCfg = s.configs(peerURL)
 	if which == PlatformSide {
 		return s, s.startPlatform(ctx)
