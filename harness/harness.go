@@ -120,52 +120,63 @@ func defaultOptions() options {
 }
 
 // New builds and starts the system; Close stops it.
-func New(ctx context.Context, opts ...Option) (s *System, err error) {
-	if s, err = open(opts); err != nil {
+func New(ctx context.Context, opts ...Option) (*System, error) {
+	return build(opts, func(s *System) error { return s.startBoth(ctx) })
+}
+
+// build opens a system and runs start on it; on an error it closes
+// what was started.
+func build(opts []Option, start func(*System) error) (*System, error) {
+	s, err := open(opts)
+	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			s.Close()
-			s = nil
-		}
-	}()
+	if err := start(s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startBoth starts both services behind their doors, the consoles and
+// the CA agent (with WithConsoles), and registers the bidder.
+func (s *System) startBoth(ctx context.Context) (err error) {
 	o := s.o
 	if s.PlatDoor, err = NewTLSDoor("platform", o.tls); err != nil {
-		return s, err
+		return err
 	}
 	if s.InstDoor, err = NewTLSDoor("institution", o.tls); err != nil {
-		return s, err
+		return err
 	}
 	s.PlatDoor.Bare, s.InstDoor.Bare = o.bare, o.bare
 	s.PlatDoor.Forget, s.InstDoor.Forget = o.forget, o.forget
 	s.PlatCfg, s.InstCfg = s.configs("")
 	if o.consoles {
 		if err := s.startAgent(); err != nil {
-			return s, err
+			return err
 		}
 	}
 	if err := s.startPlatform(ctx); err != nil {
-		return s, fmt.Errorf("platform: %w", err)
+		return fmt.Errorf("platform: %w", err)
 	}
 	if err := s.startInstitution(ctx); err != nil {
-		return s, fmt.Errorf("institution: %w", err)
+		return fmt.Errorf("institution: %w", err)
 	}
 	if o.consoles {
 		if s.Accounts["platform"], err = s.PlatformConsole.Auth().DemoAccounts(ctx); err != nil {
-			return s, err
+			return err
 		}
 		if s.Accounts["institution"], err = s.InstitutionConsole.Auth().DemoAccounts(ctx); err != nil {
-			return s, err
+			return err
 		}
 	}
 	if !o.noBidder {
 		b := s.PKI.Bidder
 		if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: o.parties.BidderName, CreditCode: o.parties.BidderCode, CertPEM: string(b.CertPEM)}); err != nil {
-			return s, err
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // PlatformURL and InstitutionURL are the services' public URLs (their

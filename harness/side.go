@@ -24,30 +24,25 @@ const (
 // fault proxy, an integrator's system): the platform (Plat, PlatDoor) or
 // the institution (Inst, InstDoor); the other door is not there. Close
 // stops it.
-func NewSide(ctx context.Context, which Which, peerURL string, opts ...Option) (s *System, err error) {
-	if s, err = open(append(opts, WithoutBidder())); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			s.Close()
-			s = nil
-		}
-	}()
+func NewSide(ctx context.Context, which Which, peerURL string, opts ...Option) (*System, error) {
+	return build(append(opts, WithoutBidder()), func(s *System) error { return s.startSide(ctx, which, peerURL) })
+}
+
+func (s *System) startSide(ctx context.Context, which Which, peerURL string) (err error) {
 	o := s.o
 	door := &s.PlatDoor
 	if which == InstitutionSide {
 		door = &s.InstDoor
 	}
 	if *door, err = NewTLSDoor([]string{"platform", "institution"}[which], o.tls); err != nil {
-		return s, err
+		return err
 	}
 	(*door).Bare, (*door).Forget = o.bare, o.forget
 	s.PlatCfg, s.InstCfg = s.configs(peerURL)
 	if which == PlatformSide {
-		return s, s.startPlatform(ctx)
+		return s.startPlatform(ctx)
 	}
-	return s, s.startInstitution(ctx)
+	return s.startInstitution(ctx)
 }
 
 // open applies the options and makes the directory, the clock, the PKI
