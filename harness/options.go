@@ -57,8 +57,12 @@ func WithDir(dir string) Option { return func(o *options) { o.dir = dir } }
 // WithParties names the parties and sets the secrets they share.
 func WithParties(p Parties) Option { return func(o *options) { o.parties = p } }
 
-// WithDB sets the services' database URLs: "" is SQLite in the data
-// directory, postgres://... a PostgreSQL database (or schema).
+// WithDB sets the services' database URLs: "" is a SQLite file in the
+// service's data directory, a path or sqlite:PATH a SQLite file there,
+// postgres://... a PostgreSQL database (with search_path, a schema:
+// storetest.FreshSchema in tests). store has no in-memory SQLite (each
+// connection would get its own database): a file in the test's
+// temporary directory is the fast choice.
 func WithDB(platformDB, institutionDB string) Option {
 	return func(o *options) { o.platDB, o.instDB = platformDB, institutionDB }
 }
