@@ -83,8 +83,15 @@ func WithPKI(p *PKI) Option { return func(o *options) { o.pki = p } }
 // WithCA makes the PKI in the data directory with ca as its CA.
 func WithCA(ca *pki.CA) Option { return func(o *options) { o.ca = ca } }
 
-// WithChunkSize is the chunk size both peers agree on (default 4096).
-func WithChunkSize(n int) Option { return func(o *options) { o.chunkSize = n } }
+// WithChunkSize is the chunk size both peers agree on (default 4096; 0
+// keeps the default).
+func WithChunkSize(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.chunkSize = n
+		}
+	}
+}
 
 // WithTimeout is each service's timeout for a call to the other
 // (default 5s; 0: the peer configuration's default).
