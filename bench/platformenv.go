@@ -38,9 +38,12 @@ type PlatformOptions struct {
 	Workers int
 	// PollInterval is the outbox's idle poll (0: the platform's default).
 	PollInterval time.Duration
-	PKI          *PKI           // default: made in Dir
-	Logger       *slog.Logger   // default: warnings to Dir/platform.log
-	Clock        *harness.Clock // default: a new clock
+	// AdminToken, when set, opens the admin API (/api/) to this bearer
+	// token.
+	AdminToken string
+	PKI        *PKI           // default: made in Dir
+	Logger     *slog.Logger   // default: warnings to Dir/platform.log
+	Clock      *harness.Clock // default: a new clock
 	// Fake, if set, configures fake institution i before it starts.
 	Fake func(i int, f *harness.FakePeer)
 }
@@ -138,7 +141,7 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 	e.Sys, err = harness.NewSide(ctx, harness.PlatformSide, e.Insts[0].URL(), harness.WithDir(o.Dir), harness.WithPKI(e.PKI.PKI),
 		harness.WithClock(e.Clock), harness.WithLogger(logger), harness.WithBareDoors(), harness.WithBackoff(nil),
 		harness.WithPlatformConfig(func(c *platform.Config) {
-			c.Admin = config.Admin{}
+			c.Admin = config.Admin{Token: o.AdminToken}
 			c.Storage = config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: masterKey}
 			c.Outbox = config.Outbox{Workers: o.Workers, Poll: config.Duration{Duration: o.PollInterval}}
 			c.Institutions = insts

@@ -108,12 +108,16 @@ func (b *Bidder) Open(ctx context.Context, redirect string) (*institution.Bidder
 	if err != nil {
 		return nil, err
 	}
-	key, err := b.EnvelopeKey(ctx, v)
-	if err != nil {
-		return nil, err
+	var open institution.OpenRequest
+	if v.DigitalEnvelope != "" { // none in the flat revision
+		key, err := b.EnvelopeKey(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		open.Key = base64.StdEncoding.EncodeToString(key)
 	}
 	var after institution.BidderView
-	err = b.do(ctx, "POST", redirect+"/open", "", institution.OpenRequest{Key: base64.StdEncoding.EncodeToString(key)}, &after)
+	err = b.do(ctx, "POST", redirect+"/open", "", open, &after)
 	return &after, err
 }
 
@@ -220,7 +224,7 @@ func (b *Bidder) GiveUp(ctx context.Context, redirect string) error {
 	} else if p, err = institution.SignChallenge(&c, b.ID.Key, b.ID.Cert); err != nil {
 		return err
 	}
-	if v.Next == "open" {
+	if v.Next == "open" && v.DigitalEnvelope != "" {
 		key, err := b.EnvelopeKey(ctx, v)
 		if err != nil {
 			return err
