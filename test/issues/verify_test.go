@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestGuaranteeVerification (issue 16 §1): every guarantee said "scan the
@@ -21,9 +21,9 @@ import (
 // a QR code that does not lead to the published URL is a problem shown,
 // not hidden.
 func TestGuaranteeVerification(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true, ChunkSize: 256 << 10, Platform: func(c *platform.Config) {
+	s := harness.Start(t, harness.Quiet(), harness.WithChunkSize(256<<10), harness.WithPlatformConfig(func(c *platform.Config) {
 		c.Institutions[0].VerifyURL = c.Institutions[0].BaseURL + "/verify"
-	}})
+	}))
 	ctx := context.Background()
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)

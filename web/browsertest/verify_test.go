@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 )
@@ -22,8 +23,8 @@ import (
 // institution's public page, which shows 有效 and fits a laptop and a
 // phone; a wrong code is refused; a tampered file is refused naming the
 // entry.
-func checkVerification(t *testing.T, ctx context.Context, sh shots, st *Stack, applyNo string) {
-	plat, inst := st.PlatformURL, st.InstitutionURL
+func checkVerification(t *testing.T, ctx context.Context, sh shots, st *harness.System, applyNo string) {
+	plat, inst := st.PlatformURL(), st.InstitutionURL()
 	do(t, ctx, "开标验真", chromedp.Navigate(plat+"/console/sections/"+SectionNo+"/verify"), chromedp.WaitVisible(chromedp.ID("section-verify")))
 	row := text(t, ctx, `#section-verify tr[data-applyno="`+applyNo+`"]`)
 	if !strings.Contains(row, "有效") || !strings.Contains(row, "通过") || strings.Contains(row, "未通过") {
@@ -36,7 +37,7 @@ func checkVerification(t *testing.T, ctx context.Context, sh shots, st *Stack, a
 		t.Errorf("the guarantee's verification on the platform: %q", s)
 	}
 
-	doc, _, err := st.Platform.ReadGuarantee(context.Background(), applyNo, 1)
+	doc, _, err := st.Plat.ReadGuarantee(context.Background(), applyNo, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func checkVerification(t *testing.T, ctx context.Context, sh shots, st *Stack, a
 	}
 
 	// The institution's staff see the code on the application's page.
-	ia, err := st.Institution.ApplicationByApplyNo(context.Background(), PlatformName, applyNo)
+	ia, err := st.Inst.ApplicationByApplyNo(context.Background(), harness.PlatformName, applyNo)
 	if err != nil {
 		t.Fatal(err)
 	}
