@@ -182,7 +182,7 @@ const (
 	mainShort = "保函全流程"
 )
 
-var scenarioOrder = []string{scMain, scReject, scQuit, scGiveup, scCancel, scClaim}
+var scenarioOrder = []string{scMain, scReject, scQuit, scGiveup, scCancel, scClaim, scVerify}
 
 // setup registers the sections and the bidders on the platform.
 func (r *runner) setup(ctx context.Context) error {
@@ -243,6 +243,7 @@ func (r *runner) plan() []step {
 	add(scReject, "baohannotice (审核未通过) reaches the platform", r.waitState("reject", platform.Rejected))
 	// 3.
 	add(scQuit, "a bidder applies and gets a guarantee", r.issued("quit", QuitBidder))
+	add(scVerify, "scan the QR code of the guarantee, open its URL: 有效", r.scanAndVerify("quit", institution.VerifyValid))
 	add(scQuit, "the bidder withdraws before the bid opening: quitapply → quitnotice", r.act("quit", platform.Quit, func(ctx context.Context, no string) error {
 		_, err := r.sys.Platform.Quit(ctx, no, "投标人撤回投标文件")
 		return err
@@ -263,6 +264,9 @@ func (r *runner) plan() []step {
 		_, err := r.sys.Platform.Cancel(ctx, no, "招标项目终止")
 		return err
 	}))
+	// 7, after the withdrawal.
+	add(scVerify, "after the withdrawal the same QR code says 已退保", r.scanAndVerify("quit", institution.VerifyQuit))
+	add(scVerify, "a tampered copy of the guarantee is refused, naming the entry; the genuine one is recognised", r.tamperedRefused("quit"))
 	// 1, from the bid opening.
 	add(scMain, "bid opening at "+protocol.FormatTime(r.opening)+": the scheduler sends baohanrestore with the project key", r.waitOpening("main"))
 	add(scMain, "sealed plaintext guarantee uploaded in chunks and completed", r.waitState("main", platform.PlainReceived))
@@ -592,7 +596,7 @@ func summarize(steps []StepResult, r *runner) []ScenarioResult {
 		out = append(out, sr)
 	}
 	roles := map[string][]string{scMain: {"main"}, scReject: {"reject"}, scQuit: {"quit"},
-		scGiveup: {"giveup-platform", "giveup-institution"}, scCancel: {"cancel"}, scClaim: {"main"}}
+		scGiveup: {"giveup-platform", "giveup-institution"}, scCancel: {"cancel"}, scClaim: {"main"}, scVerify: {"quit"}}
 	for k := range out {
 		for _, role := range roles[out[k].Name] {
 			if no := r.apps[role]; no != "" {

@@ -60,6 +60,26 @@ type Identity struct {
 	Prefix      string `toml:"baohanno_prefix"` // guarantee numbers are PREFIX+yyyymmdd+sequence
 	Address     string `toml:"address"`
 	Phone       string `toml:"phone"`
+	// ValidityDays is the guarantee's validity printed on it: from the bid
+	// opening to the end of this many days (投标有效期); then it expires
+	// (已失效). 0: DefaultValidityDays.
+	ValidityDays int `toml:"validity_days"`
+	// VerifyURL is where a guarantee's QR code leads (验真):
+	// <verify_url>?baohanno=<no>&code=<code>. Empty: <listen.public_url>/verify,
+	// which this service answers.
+	VerifyURL string `toml:"verify_url"`
+}
+
+// DefaultValidityDays is the validity of a guarantee from the bid opening
+// when institution.validity_days is not set.
+const DefaultValidityDays = 90
+
+// validityDays is ValidityDays or its default.
+func (id Identity) validityDays() int {
+	if id.ValidityDays > 0 {
+		return id.ValidityDays
+	}
+	return DefaultValidityDays
 }
 
 // Underwriting are the rules every application passes before approval.
@@ -179,6 +199,14 @@ func (c *Config) check() (*checked, error) {
 		add("listen.public_url is required (the redirecturl and invoiceurl start with it)")
 	} else if u, err := url.Parse(c.Listen.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("listen.public_url must be an http(s) URL, got %q", c.Listen.PublicURL)
+	}
+	if c.Institution.ValidityDays < 0 || c.Institution.ValidityDays > 3650 {
+		add("institution.validity_days must be between 1 and 3650 (0: %d), got %d", DefaultValidityDays, c.Institution.ValidityDays)
+	}
+	if v := c.Institution.VerifyURL; v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+			add("institution.verify_url must be an http(s) URL without a fragment, got %q", v)
+		}
 	}
 	switch c.Underwrite.Mode {
 	case "", ModeAuto, ModeManual:

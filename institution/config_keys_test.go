@@ -96,6 +96,8 @@ func TestExampleKeysTakeEffect(t *testing.T) {
 		"institution.baohanno_prefix": {Set: id(func(id *Identity) { id.Prefix = "OTHR" }), Seen: documents},
 		"institution.address":         {Set: id(func(id *Identity) { id.Address = "另一个地址" }), Seen: documents},
 		"institution.phone":           {Set: id(func(id *Identity) { id.Phone = "010-11111111" }), Seen: documents},
+		"institution.validity_days":   {Set: id(func(id *Identity) { id.ValidityDays = 120 }), Seen: func(s *Service) any { return s.cfg.Institution.validityDays() }},
+		"institution.verify_url":      {Set: id(func(id *Identity) { id.VerifyURL = "https://verify.example.cn/check" }), Seen: func(s *Service) any { return s.verifyURL() }},
 		"underwriting.mode":           {Set: func(_ testing.TB, c *Config) { c.Underwrite.Mode = ModeAuto }, Seen: checked},
 		"underwriting.max_bond":       {Set: func(_ testing.TB, c *Config) { c.Underwrite.MaxBond = "1000" }, Seen: checked},
 		"underwriting.blocked":        {Set: func(_ testing.TB, c *Config) { c.Underwrite.Blocked = []string{"91110000MA01OTHER1"} }, Seen: checked},

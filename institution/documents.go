@@ -36,6 +36,12 @@ type DocumentInput struct {
 	GenerateTime time.Time // 出函时间; the agreement's signing date
 	KaibiaoTime  time.Time // 开标时间, known after baohanrestore
 	Project      Project   // ciphertext or plaintext, per the document
+	// The guarantee's verification (验真): its code, printed, and the
+	// URL its QR code leads to (the number and code are added to it).
+	VerifyCode string
+	VerifyURL  string
+	// ValidityDays is the validity from the bid opening (投标有效期).
+	ValidityDays int
 }
 
 // Documents makes and checks the OFD documents: the agreement the bidder

@@ -29,6 +29,8 @@ func (s *Service) publicRoutes(mux *service.Mux) {
 	mux.HandleFunc("POST /bidder/{token}/quit", s.bidderQuit)
 	mux.HandleFunc("POST /bidder/{token}/giveup", s.bidderGiveUp)
 	mux.HandleFunc("GET /invoices/{token}", s.serveInvoice)
+	mux.HandleFunc("GET /verify", s.verifyGet)
+	mux.HandleFunc("POST /verify", s.verifyPost)
 }
 
 // maxAgreement bounds a signed agreement upload.

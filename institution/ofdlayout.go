@@ -73,13 +73,13 @@ func (d *OFDDocuments) data(in DocumentInput, cipher bool) (guarantee.Data, erro
 	}
 	return guarantee.Data{
 		BzjEndDate: bzjEnd,
-		BaohanNo:   in.BaohanNo, ApplyNo: in.ApplyNo,
+		BaohanNo:   in.BaohanNo, VerifyCode: in.VerifyCode, ApplyNo: in.ApplyNo,
 		Institution: in.Institution.Name, InstitutionCode: in.Institution.CreditCode,
 		InstitutionAddr: in.Institution.Address, InstitutionTel: in.Institution.Phone,
 		Bidder: in.BidderName, BidderCode: in.BidderCode,
 		BiaoduanNo: in.Project.BiaoduanNo, BiaoduanName: in.Project.BiaoduanName,
 		Zbr: in.Project.Zbr, ZbrOrgNum: zbrOrgNum, Ciphertext: cipher,
-		Amount: amount, OpenTime: in.KaibiaoTime, IssueDate: in.GenerateTime,
+		Amount: amount, OpenTime: in.KaibiaoTime, ValidityDays: in.ValidityDays, IssueDate: in.GenerateTime,
 	}, nil
 }
 
@@ -91,7 +91,7 @@ func (d *OFDDocuments) CipherGuarantee(_ context.Context, in DocumentInput, agre
 	if err != nil {
 		return nil, err
 	}
-	doc, err := guarantee.Build(g, guarantee.Options{Now: func() time.Time { return in.GenerateTime },
+	doc, err := guarantee.Build(g, guarantee.Options{QRURL: in.VerifyURL, Now: func() time.Time { return in.GenerateTime },
 		Attachments: []ofd.Attachment{{Name: AgreementAttachment, Format: "ofd", Data: agreement, Created: in.GenerateTime}}})
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func (d *OFDDocuments) PlainGuarantee(_ context.Context, in DocumentInput, ciphe
 	if err != nil {
 		return nil, err
 	}
-	plain, err := guarantee.Build(g, guarantee.Options{Now: func() time.Time { return in.GenerateTime }})
+	plain, err := guarantee.Build(g, guarantee.Options{QRURL: in.VerifyURL, Now: func() time.Time { return in.GenerateTime }})
 	if err != nil {
 		return nil, err
 	}

@@ -78,6 +78,9 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 	}
 	din.Project = plain
 	din.KaibiaoTime = kaibiao
+	if err := s.withVerification(ctx, &din, a); err != nil {
+		return nil, err
+	}
 	doc, err := s.docs.PlainGuarantee(ctx, din, cipherDoc)
 	if err != nil {
 		return nil, fmt.Errorf("plaintext guarantee of %s: %w", a.ApplyNo, err)
@@ -110,6 +113,9 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 		}
 		f := &File{ApplicationID: a.ID, FileType: 2, Stage: StageSealed, Size: int64(len(doc)), ofdBlob: ofdBlobKey(a, 2)}
 		if err := s.repo.insertFile(ctx, tx, f, store.Micros(s.now())); err != nil {
+			return err
+		}
+		if err := s.recordIssuedFile(ctx, tx, a.ID, 2, doc); err != nil {
 			return err
 		}
 		return s.startUpload(ctx, tx, a, f)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/addrlimit"
 	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
@@ -49,6 +51,8 @@ type Service struct {
 	bidderRoots *smx509.CertPool // trust roots of bidder certificates (quit and give-up proofs); nil: none configured
 	codes       *pki.CreditCodes // where each trust root's CAs put the bidder's credit code
 	challenges  *bidderauth.Challenges
+	verifyLimit *addrlimit.Limiter // per client address, of GET and POST /verify
+	proxies     []netip.Prefix     // listen.trusted_proxies, for the client address of /verify
 }
 
 // spec is the institution to the service core.
@@ -144,6 +148,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if s.challenges, err = bidderChallenges(s.mk); err != nil {
 		return fail(err)
 	}
+	s.verifyLimit = newVerifyLimit()
+	if s.proxies, err = cfg.Listen.Proxies(); err != nil {
+		return fail(err)
+	}
 	// No bidder token in the message log (redact.go).
 	core.Server.Log = redactingLog{s.msgs}
 	// The answer to baohanapply holds the bidder token, kept here only
@@ -171,7 +179,7 @@ func (s *Service) Routes() []string { return s.handler.Patterns() }
 // Run delivers outbound messages, finishes work a crash interrupted and
 // purges expired replay records, until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	return s.core.Run(ctx, service.Every(resumeEvery, s.resume))
+	return s.core.Run(ctx, service.Every(resumeEvery, s.resume), service.Every(expireEvery, s.expireDue))
 }
 
 // Close releases the database when the service opened it.

@@ -45,6 +45,9 @@ const (
 	Quit State = "quit"
 	// Cancelled: the bid agent cancelled the guarantee (canclenotice). Final.
 	Cancelled State = "cancelled"
+	// Expired: the validity printed on the guarantee (开标之日起
+	// institution.validity_days 日) ended (ExpireDue). Final.
+	Expired State = "expired"
 	// GivenUp: the bidder abandoned the application. Final. (Spelled
 	// "givenup" before; migration 00004 renamed it to the platform's
 	// name, and the admin API's state filter still takes the old one.)
@@ -62,7 +65,7 @@ func stateParam(s string) State {
 
 // States lists every state in the order of the flow.
 var States = []State{Received, Opened, Signed, Paid, Reviewing, Approved, Rejected,
-	Issued, Restoring, Restored, QuitPending, Quit, Cancelled, GivenUp}
+	Issued, Restoring, Restored, QuitPending, Quit, Cancelled, Expired, GivenUp}
 
 // transitions is the state machine: from → the states it may move to.
 var transitions = map[State][]State{
@@ -75,10 +78,11 @@ var transitions = map[State][]State{
 	Rejected:    {GivenUp},
 	Issued:      {Restoring, QuitPending, Quit, Cancelled},
 	Restoring:   {Restored, Cancelled},
-	Restored:    {Cancelled},
+	Restored:    {Cancelled, Expired},
 	QuitPending: {Quit, Approved, Issued, Cancelled},
 	Quit:        {},
 	Cancelled:   {},
+	Expired:     {},
 	GivenUp:     {},
 }
 
@@ -140,6 +144,8 @@ func (s State) Label() string {
 		return "已退保"
 	case Cancelled:
 		return "已注销"
+	case Expired:
+		return "已失效"
 	case GivenUp:
 		return "已放弃"
 	}

@@ -165,6 +165,9 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 		if err := s.assignBaohanNo(ctx, tx, a); err != nil {
 			return err
 		}
+		if err := s.drawVerifyCode(ctx, tx, a); err != nil {
+			return err
+		}
 		return s.touch(ctx, tx, a, "numbered", actor, "guarantee number "+a.BaohanNo)
 	})
 	if err != nil {
@@ -177,6 +180,9 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 	}
 	in.Project, err = a.cipherProject()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.withVerification(ctx, &in, a); err != nil {
 		return nil, err
 	}
 	agreement, err := s.blobs.Get(ctx, agreementKey(a, true))
@@ -213,6 +219,9 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 		}
 		f := &File{ApplicationID: a.ID, FileType: 1, Stage: StageSealed, Size: int64(len(doc)), ofdBlob: ofdBlobKey(a, 1)}
 		if err := s.repo.insertFile(ctx, tx, f, store.Micros(s.now())); err != nil {
+			return err
+		}
+		if err := s.recordIssuedFile(ctx, tx, a.ID, 1, doc); err != nil {
 			return err
 		}
 		if err := s.startUpload(ctx, tx, a, f); err != nil {

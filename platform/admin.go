@@ -58,6 +58,7 @@ func (s *Service) adminRoutes(api *service.Mux) {
 	h("POST /api/sections/{no}/advance", s.apiAdvance)
 	h("GET /api/sections/{no}/history", s.apiSectionHistory)
 	h("POST /api/sections/{no}/restore", s.apiRestoreSection)
+	h("GET /api/sections/{no}/verify", s.apiCheckSection)
 
 	h("GET /api/bidders", s.apiBidders)
 	h("POST /api/bidders", s.apiRegisterBidder)
@@ -67,6 +68,8 @@ func (s *Service) adminRoutes(api *service.Mux) {
 	h("GET /api/guarantees/{applyno}/{filetype}", s.apiGuarantee)
 	h("GET /api/guarantees/{applyno}/{filetype}/ofd", s.apiGuaranteeOFD)
 	h("GET /api/guarantees/{applyno}/{filetype}/report", s.apiGuaranteeReport)
+	h("GET /api/guarantees/{applyno}/verify", s.apiLastCheck)
+	h("POST /api/guarantees/{applyno}/verify", s.apiCheckGuarantee)
 }
 
 type apiError = service.APIError
@@ -382,6 +385,18 @@ func (s *Service) apiAdvance(w http.ResponseWriter, r *http.Request) (any, error
 
 func (s *Service) apiSectionHistory(w http.ResponseWriter, r *http.Request) (any, error) {
 	return s.SectionHistory(r.Context(), r.PathValue("no"))
+}
+
+func (s *Service) apiCheckSection(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.CheckSection(r.Context(), r.PathValue("no"))
+}
+
+func (s *Service) apiLastCheck(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.LastCheck(r.Context(), r.PathValue("applyno"))
+}
+
+func (s *Service) apiCheckGuarantee(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.CheckGuarantee(r.Context(), r.PathValue("applyno"))
 }
 
 func (s *Service) apiRestoreSection(w http.ResponseWriter, r *http.Request) (any, error) {

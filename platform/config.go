@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -82,6 +83,15 @@ type Institution struct {
 	// registered name.
 	SealCreditCode string   `toml:"seal_credit_code"`
 	SealCerts      []string `toml:"seal_certs"`
+
+	// VerifyURL is the verification URL (验真) the institution publishes,
+	// e.g. "https://fi.example.cn/verify". When set, the QR code of each
+	// guarantee it uploads must lead there, and the platform asks it
+	// (GET <verify_url>?baohanno=..&code=.., JSON) whether the guarantee
+	// is what it says and its status: after each upload and on the
+	// section's 开标验真 page. Empty: the QR code is read and compared with
+	// the document, nothing is asked.
+	VerifyURL string `toml:"verify_url"`
 }
 
 // Product is a guarantee product of an institution.
@@ -151,6 +161,11 @@ func (c Config) validateOwn() error {
 		}
 		if cc := in.SealCreditCode; cc != strings.TrimSpace(cc) || len(cc) > 50 {
 			errs = append(errs, fmt.Errorf("%s: seal_credit_code %q has spaces around it or is longer than 50 characters", where, cc))
+		}
+		if v := in.VerifyURL; v != "" {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+				errs = append(errs, fmt.Errorf("%s: verify_url must be an http(s) URL without query or fragment, got %q", where, v))
+			}
 		}
 		prods := map[string]bool{}
 		for j, p := range in.Products {

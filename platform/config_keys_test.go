@@ -77,6 +77,9 @@ func TestExampleKeysTakeEffect(t *testing.T) {
 		"institution.product.min_premium":   {Set: first(func(in *Institution) { in.Products[0].MinPremium = decimal.RequireFromString("300") }), Seen: shown},
 		"institution.seal_credit_code":      {Set: first(func(in *Institution) { in.SealCreditCode = "91110000MA01OTHER1" }), Seen: pins},
 		"institution.seal_certs":            {Set: first(func(in *Institution) { in.SealCerts = []string{sealCert} }), Seen: pins},
+		// Read where a received guarantee is checked (verify.go).
+		"institution.verify_url": {Set: first(func(in *Institution) { in.VerifyURL = "https://other.example.cn/verify" }),
+			Seen: func(s *Service) any { in, _ := s.institutionConfig(s.cfg.Institutions[0].Name); return in.VerifyURL }},
 	} {
 		effects[k] = e
 	}

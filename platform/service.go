@@ -143,7 +143,7 @@ func (s *Service) Routes() []string { return s.handler.Patterns() }
 // Run delivers the outbox (the calls and the scheduled restores) and
 // purges expired replay guards and stale chunks, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	return s.core.Run(ctx, service.Every(time.Hour, s.purgeStaleChunks))
+	return s.core.Run(ctx, service.Every(time.Hour, s.purgeStaleChunks), service.Every(checkReceivedEvery, s.checkReceived))
 }
 
 // Close closes the database when New opened it.

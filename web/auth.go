@@ -489,12 +489,12 @@ func (a *Auth) LoginDevice(ctx context.Context, username, password, ip, device s
 	}
 	s, err := a.checkLogin(ctx, username, password, ip, device)
 	if errors.Is(err, ErrBusy) {
-		a.throttle.giveBack(ip, 1, now) // not an attempt: no password was checked
+		a.throttle.GiveBack(ip, 1, now) // not an attempt: no password was checked
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	a.throttle.giveBack(ip, 1, now)
+	a.throttle.GiveBack(ip, 1, now)
 	if s.Device, err = a.newDevice(ctx, s.UserID, device); err != nil {
 		a.log.Warn("web: device cookie", "err", err) // the login stands without one
 	}
@@ -510,7 +510,7 @@ func (a *Auth) LoginDevice(ctx context.Context, username, password, ip, device s
 // *ThrottleError; the first refusal in a row is audited (once per run of
 // refusals, not once per request).
 func (a *Auth) takeAttempt(ctx context.Context, ip, actor string, role Role, now time.Time) error {
-	ok, wait, first := a.throttle.take(ip, now)
+	ok, wait, first := a.throttle.Take(ip, now)
 	if ok {
 		return nil
 	}
@@ -535,7 +535,7 @@ func (a *Auth) Throttle(ctx context.Context, ip string, role Role) error {
 // Asking for a challenge writes nothing, so neither does its refusal: the
 // CA login that would follow is throttled and audited (Throttle).
 func (a *Auth) ThrottleChallenge(ip string) error {
-	ok, wait := a.throttle.takeQuiet(ip, a.now())
+	ok, wait := a.throttle.TakeQuiet(ip, a.now())
 	if ok {
 		return nil
 	}
@@ -545,7 +545,7 @@ func (a *Auth) ThrottleChallenge(ip string) error {
 // GiveBack returns n attempts to ip's login budget after a successful
 // login (see Throttle), so that the users behind one NAT address can all
 // log in.
-func (a *Auth) GiveBack(ip string, n int) { a.throttle.giveBack(ip, n, a.now()) }
+func (a *Auth) GiveBack(ip string, n int) { a.throttle.GiveBack(ip, n, a.now()) }
 
 // CheckLogin checks a staff member's password, counting failures like
 // Login, and returns the session it would open, unopened. It is not

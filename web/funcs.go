@@ -109,7 +109,7 @@ func tone(v any) string {
 		return "good"
 	case "false", "0", "rejected", "refused", "failed", "dead", "invalid", "error":
 		return "bad"
-	case "quit", "cancelled", "claimed", "given_up", "givenup", "closed":
+	case "quit", "cancelled", "claimed", "given_up", "givenup", "closed", "expired":
 		return "muted"
 	}
 	return "info"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/institution"
 )
 
@@ -85,6 +86,9 @@ func (ic *InstitutionConsole) Handler(next http.Handler) http.Handler {
 			ic.ServeHTTP(w, r)
 		case r.URL.Path == "/favicon.ico":
 			ic.favicon(w, r)
+		case r.URL.Path == "/verify" && (r.Method == http.MethodGet || r.Method == http.MethodPost) && wantsHTML(r):
+			ic.securityHeaders(w)
+			ic.verifyPage(w, r)
 		case r.Method == http.MethodGet && wantsHTML(r) && bidderPath(r.URL.Path) != "":
 			ic.securityHeaders(w)
 			ic.bidderPage(w, r, bidderPath(r.URL.Path))
@@ -182,7 +186,11 @@ func (ic *InstitutionConsole) application(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return notFound(err, "投保申请")
 	}
-	ic.render(w, r, s, http.StatusOK, "inst_application", "投保申请 "+d.ApplyNo, map[string]any{"D": d})
+	data := map[string]any{"D": d}
+	if code, err := ic.svc.VerifyCodeOf(r.Context(), d.ID); err == nil && code != "" {
+		data["VerifyCode"], data["VerifyURL"] = code, ic.svc.VerifyURL(d.BaohanNo, code)
+	}
+	ic.render(w, r, s, http.StatusOK, "inst_application", "投保申请 "+d.ApplyNo, data)
 	return nil
 }
 
@@ -416,6 +424,46 @@ func (ic *InstitutionConsole) bidderPage(w http.ResponseWriter, r *http.Request,
 }
 
 type step struct{ Label, Class string }
+
+// verifyPage is the public verification page (验真) at /verify, where the
+// QR code of a guarantee leads: without login, for a phone as well as a
+// desktop. GET with baohanno and code shows the guarantee's status and
+// terms (institution.Service.VerifyFrom: rate-limited, the same refusal
+// for an unknown number and a wrong code); POST with a file (the form's
+// field "file") checks it (VerifyFileFrom).
+func (ic *InstitutionConsole) verifyPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the code is in the URL
+	q := r.URL.Query()
+	data := map[string]any{"No": q.Get("baohanno"), "Code": q.Get("code")}
+	status := http.StatusOK
+	var err error
+	addr := ic.svc.ClientAddr(r)
+	switch {
+	case r.Method == http.MethodPost:
+		var doc []byte
+		if doc, err = institution.ReadVerifyUpload(w, r); err == nil {
+			data["F"], err = ic.svc.VerifyFileFrom(r.Context(), addr, doc)
+		}
+	case q.Has("baohanno") || q.Has("code"):
+		data["V"], err = ic.svc.VerifyFrom(r.Context(), addr, q.Get("baohanno"), q.Get("code"))
+	}
+	var te *institution.VerifyThrottledError
+	switch {
+	case err == nil:
+	case errors.Is(err, institution.ErrNotVerified):
+		status, data["Error"] = http.StatusNotFound, "未查询到该保函：保函编号或验真码不正确，请核对后重试。"
+	case errors.As(err, &te):
+		w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
+		status, data["Error"] = http.StatusTooManyRequests, err.Error()
+	case baohan.IsRefusal(err):
+		status, data["Error"] = http.StatusUnprocessableEntity, err.Error()
+	default:
+		ic.log.ErrorContext(r.Context(), "verification page", "err", err)
+		status, data["Error"] = http.StatusInternalServerError, "查询失败，请稍后再试 (internal error)"
+	}
+	ic.render(w, r, nil, status, "inst_verify", "保函验真", data)
+}
 
 func indexOf(list []string, s string) int {
 	for i, x := range list {

@@ -96,6 +96,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 	c.handle("POST /sections/{no}/postpone", Operator, pc.postpone)
 	c.handle("POST /sections/{no}/advance", Admin, pc.advance)
 	c.handle("POST /sections/{no}/restore", Operator, pc.restoreSection)
+	c.handle("GET /sections/{no}/verify", Viewer, pc.sectionVerify)
 	c.handle("GET /applications", Viewer, pc.applications)
 	c.handle("GET /applications/{applyno}", Viewer, pc.application)
 	c.handle("POST /applications/{applyno}/cancel", Operator, pc.cancel)
@@ -529,6 +530,21 @@ func (pc *PlatformConsole) sections(w http.ResponseWriter, r *http.Request, s *S
 	return nil
 }
 
+// sectionVerify is the 开标验真 of a section: every guarantee received for
+// it, checked now against its QR code and its institution
+// (platform.Service.CheckSection); every problem is shown.
+func (pc *PlatformConsole) sectionVerify(w http.ResponseWriter, r *http.Request, s *Session) error {
+	sc, err := pc.svc.CheckSection(r.Context(), r.PathValue("no"))
+	if errors.Is(err, platform.ErrNotFound) {
+		return errStatus(http.StatusNotFound, "标段不存在")
+	}
+	if err != nil {
+		return err
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_section_verify", "开标验真 "+sc.Section.No, sc)
+	return nil
+}
+
 // parseLocalTime reads a datetime-local input as China Standard Time.
 func parseLocalTime(v string) (time.Time, error) {
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", protocol.TimeLayout} {
@@ -723,7 +739,11 @@ func (pc *PlatformConsole) viewGuarantee(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	dv := makeDocView(fileTypeLabel(ft)+" "+g.BaohanNo, doc, pc.roots, r.URL.Path+"/ofd")
-	pc.render(w, r, s, http.StatusOK, "plat_guarantee", fileTypeLabel(ft)+" "+g.BaohanNo, map[string]any{"A": a, "G": g, "Doc": dv, "Back": back})
+	data := map[string]any{"A": a, "G": g, "Doc": dv, "Back": back}
+	if c, err := pc.svc.LastCheck(r.Context(), a.ApplyNo); err == nil {
+		data["Check"] = c // the latest verification (验真) of the guarantee
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_guarantee", fileTypeLabel(ft)+" "+g.BaohanNo, data)
 	return nil
 }
 

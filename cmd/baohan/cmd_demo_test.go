@@ -24,7 +24,7 @@ func TestDemoCommand(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "[22/22] ok") {
+	if !strings.Contains(errb.String(), "[25/25] ok") {
 		t.Errorf("stderr lacks the step counter:\n%s", errb.String())
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "out", "*.ofd"))

@@ -43,7 +43,7 @@ var helpValues = strings.NewReplacer(
 // commands are all of baohan's commands.
 var commands = cli.NewSet("baohan", "baohan: electronic bid guarantee (电子投标保函) platform and institution, 国密 throughout.",
 	cli.ParseHelp(helpText, helpValues), protocolCommands, cryptoCommands, ofdCommands, serviceCommands, webCommands,
-	auditCommands, conformanceCommands, benchCommands, demoCommands)
+	auditCommands, conformanceCommands, benchCommands, demoCommands, guaranteeCommands)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

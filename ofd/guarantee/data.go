@@ -22,6 +22,7 @@ var CST = time.FixedZone("CST", 8*3600)
 // Ciphertext set.
 type Data struct {
 	BaohanNo        string // 保函编号
+	VerifyCode      string // 验真码 (optional): printed and carried in the QR code's URL
 	ApplyNo         string // 申请编号 (optional)
 	Institution     string // 担保人: the issuing institution
 	InstitutionCode string // its 统一社会信用代码 (optional)
@@ -56,8 +57,10 @@ type Data struct {
 type Options struct {
 	// QRURL is the verification URL put in the QR code. "{baohanno}" in
 	// it is replaced by the guarantee number; otherwise baohanno=... is
-	// added to its query. Empty: the QR code carries the guarantee number
-	// alone.
+	// added to its query; code=... follows with the 验真码 (Data.VerifyCode).
+	// Empty: the QR code carries the guarantee number (and code) alone.
+	// The content of the QR code is also in the document's CustomData
+	// "verifyurl" (VerifyURLOf reads it back).
 	QRURL string
 	// Now is the clock for the document's creation time and the zip
 	// entries (time.Now when nil).
@@ -94,6 +97,9 @@ func (g Data) Validate() error {
 	}
 	if utf8.RuneCountInString(g.InstitutionTel) > 64 {
 		errs = append(errs, "InstitutionTel (联系电话) is longer than 64 characters")
+	}
+	if utf8.RuneCountInString(g.VerifyCode) > 32 {
+		errs = append(errs, "VerifyCode (验真码) is longer than 32 characters")
 	}
 	req("Bidder (投标人)", g.Bidder, 200)
 	req("BidderCode (投标人统一社会信用代码)", g.BidderCode, 64)

@@ -51,10 +51,23 @@ func build(g Data, opt Options) (*ofd.Builder, error) {
 	if title == "" {
 		title = "投标保函"
 	}
+	qrText := QRContent(g.BaohanNo, g.VerifyCode, opt.QRURL)
 	form := "明文"
 	filetype := "2"
 	if g.Ciphertext {
 		form, filetype = "密文", "1"
+	}
+	custom := []ofd.CustomData{
+		{Name: "baohanno", Value: g.BaohanNo},
+		{Name: "applyno", Value: g.ApplyNo},
+		{Name: "filetype", Value: filetype},
+		{Name: "amount", Value: g.Amount.StringFixed(2)},
+	}
+	if g.VerifyCode != "" {
+		custom = append(custom, ofd.CustomData{Name: CustomVerifyCode, Value: g.VerifyCode})
+	}
+	if g.VerifyCode != "" || opt.QRURL != "" {
+		custom = append(custom, ofd.CustomData{Name: CustomVerifyURL, Value: qrText})
 	}
 	b := ofd.NewBuilder(ofd.Info{
 		Title:    title,
@@ -62,12 +75,7 @@ func build(g Data, opt Options) (*ofd.Builder, error) {
 		Subject:  fmt.Sprintf("%s（%s）%s", title, form, g.BaohanNo),
 		Created:  now,
 		Keywords: []string{"投标保函", "电子保函", g.BaohanNo},
-		Custom: []ofd.CustomData{
-			{Name: "baohanno", Value: g.BaohanNo},
-			{Name: "applyno", Value: g.ApplyNo},
-			{Name: "filetype", Value: filetype},
-			{Name: "amount", Value: g.Amount.StringFixed(2)},
-		},
+		Custom:   custom,
 	})
 	for _, a := range opt.Attachments {
 		if err := b.Attach(a); err != nil {
@@ -82,7 +90,11 @@ func build(g Data, opt Options) (*ofd.Builder, error) {
 	f.page.Line(marginLeft, f.y, marginLeft+contentWidth, f.y, 0.5, ofd.Red)
 	f.page.Line(marginLeft, f.y+0.9, marginLeft+contentWidth, f.y+0.9, 0.2, ofd.Red)
 	f.y += 4
-	f.page.TextIn(marginLeft, f.y, contentWidth, f.body(), ofd.Right, "保函编号："+g.BaohanNo)
+	number := "保函编号：" + g.BaohanNo
+	if g.VerifyCode != "" {
+		number += "　验真码：" + g.VerifyCode
+	}
+	f.page.TextIn(marginLeft, f.y, contentWidth, f.body(), ofd.Right, number)
 	f.y += bodyLine + 2
 
 	// Addressee and undertaking.
@@ -151,7 +163,7 @@ func build(g Data, opt Options) (*ofd.Builder, error) {
 	f.table(rows)
 
 	// Signature block: QR code on the left, the seal area on the right.
-	qr, err := qrPNG(g.BaohanNo, opt.QRURL)
+	qr, err := qrPNG(qrText)
 	if err != nil {
 		return nil, err
 	}
@@ -236,24 +248,58 @@ func spaced(s string) string {
 	return strings.Join(strings.Split(s, ""), "　")
 }
 
+// The DocInfo CustomData names under which a guarantee carries its
+// 验真码 and the content of its QR code.
+const (
+	CustomVerifyCode = "verifycode"
+	CustomVerifyURL  = "verifyurl"
+)
+
 // QRContent is what the QR code of a guarantee carries: the verification
-// URL with the guarantee number, or the number alone.
-func QRContent(baohanNo, verifyURL string) string {
+// URL with the guarantee number and the 验真码 (code, when not empty), or
+// the number and code alone.
+func QRContent(baohanNo, code, verifyURL string) string {
+	codeQ := ""
+	if code != "" {
+		codeQ = "&code=" + url.QueryEscape(code)
+	}
 	if verifyURL == "" {
-		return "baohanno=" + baohanNo
+		return "baohanno=" + url.QueryEscape(baohanNo) + codeQ
 	}
 	if strings.Contains(verifyURL, "{baohanno}") {
-		return strings.ReplaceAll(verifyURL, "{baohanno}", url.QueryEscape(baohanNo))
+		u := strings.ReplaceAll(verifyURL, "{baohanno}", url.QueryEscape(baohanNo))
+		if codeQ == "" {
+			return u
+		}
+		if !strings.Contains(u, "?") {
+			codeQ = "?" + codeQ[1:]
+		}
+		return u + codeQ
 	}
 	sep := "?"
 	if strings.Contains(verifyURL, "?") {
 		sep = "&"
 	}
-	return verifyURL + sep + "baohanno=" + url.QueryEscape(baohanNo)
+	return verifyURL + sep + "baohanno=" + url.QueryEscape(baohanNo) + codeQ
 }
 
-func qrPNG(baohanNo, verifyURL string) ([]byte, error) {
-	q, err := qrcode.New(QRContent(baohanNo, verifyURL), qrcode.Medium)
+// VerifyURLOf is the content of the QR code a guarantee document carries
+// (its CustomData "verifyurl") and its 验真码 ("verifycode"); empty for a
+// document made before the code was printed.
+func VerifyURLOf(doc *ofd.Document) (qr, code string) {
+	for _, c := range doc.Info.Custom {
+		switch c.Name {
+		case CustomVerifyURL:
+			qr = c.Value
+		case CustomVerifyCode:
+			code = c.Value
+		}
+	}
+	return qr, code
+}
+
+func qrPNG(content string) ([]byte, error) {
+	q, err := qrcode.New(content, qrcode.Medium)
 	if err != nil {
 		return nil, fmt.Errorf("guarantee: QR code: %w", err)
 	}

@@ -30,7 +30,7 @@ var projectKey = []byte("0123456789abcdef")
 
 func sampleData(t testing.TB, cipher bool) guarantee.Data {
 	g := guarantee.Data{
-		BaohanNo: "BH20261127000123", ApplyNo: "SQ202611270001",
+		BaohanNo: "BH20261127000123", VerifyCode: "K7MW3P9Q", ApplyNo: "SQ202611270001",
 		Institution: "测试融资担保股份有限公司", InstitutionCode: "91110000MA00TEST01",
 		InstitutionAddr: "北京市西城区金融大街1号", InstitutionTel: "010-66668888",
 		Bidder: "测试建设工程有限公司", BidderCode: "91330000MA00TEST02",
@@ -161,6 +161,17 @@ func TestBuildContent(t *testing.T) {
 
 	g := sampleData(t, true)
 	cipher := read(t, mustBuild(t, g))
+	// The 验真码 is printed on both forms, and the QR code's URL carries
+	// it, as the document's custom data says.
+	const wantQR = "https://ggzy.example.cn/baohan/verify?baohanno=BH20261127000123&code=K7MW3P9Q"
+	for name, d := range map[string]*ofd.Document{"plaintext": plain, "ciphertext": cipher} {
+		if !strings.Contains(d.Text(), "验真码：K7MW3P9Q") {
+			t.Errorf("%s guarantee does not print 验真码 K7MW3P9Q", name)
+		}
+		if qr, code := guarantee.VerifyURLOf(d); qr != wantQR || code != "K7MW3P9Q" {
+			t.Errorf("%s guarantee: VerifyURLOf = %q, %q; want %q, K7MW3P9Q", name, qr, code, wantQR)
+		}
+	}
 	// The text objects in drawing order: a wrapped value's lines follow
 	// each other.
 	var objs strings.Builder
@@ -246,15 +257,20 @@ func TestValidate(t *testing.T) {
 }
 
 func TestQRContent(t *testing.T) {
-	tests := []struct{ url, want string }{
-		{"", "baohanno=BH1"},
-		{"https://x.cn/verify", "https://x.cn/verify?baohanno=BH1"},
-		{"https://x.cn/verify?p=1", "https://x.cn/verify?p=1&baohanno=BH1"},
-		{"https://x.cn/v/{baohanno}", "https://x.cn/v/BH1"},
+	tests := []struct{ code, url, want string }{
+		{"", "", "baohanno=BH1"},
+		{"", "https://x.cn/verify", "https://x.cn/verify?baohanno=BH1"},
+		{"", "https://x.cn/verify?p=1", "https://x.cn/verify?p=1&baohanno=BH1"},
+		{"", "https://x.cn/v/{baohanno}", "https://x.cn/v/BH1"},
+		{"K7MW3P9Q", "", "baohanno=BH1&code=K7MW3P9Q"},
+		{"K7MW3P9Q", "https://x.cn/verify", "https://x.cn/verify?baohanno=BH1&code=K7MW3P9Q"},
+		{"K7MW3P9Q", "https://x.cn/verify?p=1", "https://x.cn/verify?p=1&baohanno=BH1&code=K7MW3P9Q"},
+		{"K7MW3P9Q", "https://x.cn/v/{baohanno}", "https://x.cn/v/BH1?code=K7MW3P9Q"},
+		{"K7MW3P9Q", "https://x.cn/v?b={baohanno}", "https://x.cn/v?b=BH1&code=K7MW3P9Q"},
 	}
 	for _, tt := range tests {
-		if got := guarantee.QRContent("BH1", tt.url); got != tt.want {
-			t.Errorf("QRContent(%q) = %q, want %q", tt.url, got, tt.want)
+		if got := guarantee.QRContent("BH1", tt.code, tt.url); got != tt.want {
+			t.Errorf("QRContent(%q, %q) = %q, want %q", tt.code, tt.url, got, tt.want)
 		}
 	}
 }
@@ -507,5 +523,33 @@ func BenchmarkBuildAndSeal(b *testing.B) {
 		if _, err := guarantee.Seal(doc, p.institution, now); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReadQR: the QR code printed on a guarantee decodes to the
+// verification URL with the number and the 验真码, on both forms, the same
+// as the document's metadata says.
+func TestReadQR(t *testing.T) {
+	const want = "https://ggzy.example.cn/baohan/verify?baohanno=BH20261127000123&code=K7MW3P9Q"
+	for _, cipher := range []bool{false, true} {
+		pkg, err := ofd.Open(mustBuild(t, sampleData(t, cipher)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := guarantee.ReadQR(pkg)
+		if err != nil || got != want {
+			t.Errorf("ciphertext %v: ReadQR = %q, %v; want %q", cipher, got, err, want)
+		}
+	}
+	a, err := guarantee.BuildAgreement(sampleAgreement())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := ofd.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := guarantee.ReadQR(pkg); err != guarantee.ErrNoQR {
+		t.Errorf("agreement (no QR code): %q, %v", got, err)
 	}
 }

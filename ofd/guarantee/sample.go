@@ -74,7 +74,7 @@ func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, e
 		}
 	}
 	g := Data{
-		BaohanNo: "BH" + stamp, ApplyNo: "SQ" + stamp,
+		BaohanNo: "BH" + stamp, VerifyCode: "K7MW3P9Q", ApplyNo: "SQ" + stamp,
 		Institution: instName, InstitutionCode: instCode, Bidder: bidderName, BidderCode: bidderCode,
 		InstitutionAddr: "北京市西城区金融大街1号", InstitutionTel: "010-66668888",
 		BiaoduanNo: enc[0], BiaoduanName: enc[1], Zbr: enc[2], ZbrOrgNum: enc[3],

@@ -24,7 +24,7 @@ type layer struct {
 }
 
 var layers = []layer{
-	{0, "the domain (arithmetic, the refusal error) and helpers", []string{"", "internal/ctxio", "internal/httpjson", "internal/cli", "chunk", "ofd/ttf"}},
+	{0, "the domain (arithmetic, the refusal error) and helpers", []string{"", "internal/ctxio", "internal/httpjson", "internal/addrlimit", "internal/cli", "chunk", "ofd/ttf"}},
 	{1, "国密, the wire rules, the OFD format", []string{"gm", "protocol", "ofd", "ofd/ttf/internal/mkfont"}},
 	{2, "on the crypto: the CA and credit codes, bidders' signatures, seals, glyphs", []string{"pki", "bidderauth", "ofd/ses", "ofd/internal/glyph"}},
 	{3, "HTTP of the interfaces and durability (siblings: store never imports transport), guarantee documents, test support", []string{

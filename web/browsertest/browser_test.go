@@ -331,5 +331,8 @@ func TestBidderFlow(t *testing.T) {
 			t.Errorf("institution message log lacks %q (has %v)", want, seen)
 		}
 	}
+	// 7. Verification (验真): the platform's 开标验真 and the
+	// institution's public page, where the guarantee's QR code leads.
+	checkVerification(t, ctx, sh, st, applyNo)
 	fmt.Fprintln(os.Stderr, "browser flow done for", applyNo)
 }

@@ -44,6 +44,8 @@ func start(t *testing.T) *harness.System {
 		harness.WithPlatformConfig(func(c *platform.Config) {
 			c.Institutions[0].Products = append(c.Institutions[0].Products,
 				platform.Product{Name: cheap, Rate: decimal.RequireFromString("0.003"), MinPremium: decimal.RequireFromString("300")})
+			// The institution publishes its verification URL (验真).
+			c.Institutions[0].VerifyURL = c.Institutions[0].BaseURL + "/verify"
 		}),
 		harness.WithInstitutionConfig(func(c *institution.Config) {
 			c.Institution.Address, c.Institution.Phone = "浙江省杭州市西湖区文三路100号", "0571-88886666"
