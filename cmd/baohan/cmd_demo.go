@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -27,30 +25,12 @@ var demoCommands = []cli.Command{{
 			if *opening < 2*time.Second || *opening > 10*time.Minute {
 				return fmt.Errorf("--opening must be between 2s and 10m, got %s", *opening)
 			}
-			dir, err := *data, error(nil)
-			temp := dir == ""
-			if temp {
-				if dir, err = os.MkdirTemp("", "baohan-demo-"); err != nil {
-					return err
-				}
-				if !*keep {
-					defer os.RemoveAll(dir)
-				}
-			}
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return err
-			}
-			// The services log to DIR/demo.log; so do the libraries that use the
-			// default logger (migrations), for the time of the demo.
-			logFile, err := os.OpenFile(filepath.Join(dir, "demo.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			ws, err := demo.OpenWorkspace(*data, *keep)
 			if err != nil {
 				return err
 			}
-			defer logFile.Close()
-			logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			prev := slog.Default()
-			slog.SetDefault(logger)
-			defer slog.SetDefault(prev)
+			defer ws.Close()
+			dir, temp, logger := ws.Dir, ws.Temp, ws.Logger
 
 			out := env.Stdout
 			if *asJSON {
