@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/harness"
@@ -29,7 +31,7 @@ type dialect struct {
 }
 
 func (d dialect) apply(dst *config.Peer, src config.Peer) {
-	dst.Sign, dst.Encoding, dst.SM2Layout, dst.FileDigest = src.Sign, src.Encoding, src.SM2Layout, src.FileDigest
+	dst.Sign, dst.Encoding, dst.SM2Layout, dst.FileDigest, dst.Revision = src.Sign, src.Encoding, src.SM2Layout, src.FileDigest, src.Revision
 	if src.ChunkSize != 0 {
 		dst.ChunkSize = src.ChunkSize
 	}
@@ -41,10 +43,13 @@ func (d dialect) apply(dst *config.Peer, src config.Peer) {
 func dialects() []dialect {
 	var ds []dialect
 	same := func(name string, p config.Peer) dialect { return dialect{name: name, plat: p, inst: p} }
-	// Every sign with every encoding.
+	// Every sign with every encoding, in each revision.
 	for _, sign := range protocol.SignVariants {
 		for _, enc := range []gm.Encoding{gm.Base64, gm.Hex} {
-			ds = append(ds, same("sign="+sign.String()+",encoding="+enc.String(), config.Peer{Sign: sign.String(), Encoding: enc.String()}))
+			for _, rev := range []protocol.Revision{protocol.RevisionEnvelope, protocol.RevisionFlat} {
+				ds = append(ds, same("sign="+sign.String()+",encoding="+enc.String()+",revision="+string(rev),
+					config.Peer{Sign: sign.String(), Encoding: enc.String(), Revision: string(rev)}))
+			}
 		}
 	}
 	// Every other SM2 layout and file digest.
@@ -71,14 +76,14 @@ func dialects() []dialect {
 // bidder, baohannotice, the ciphertext guarantee, the opening and
 // baohanrestore, the plaintext guarantee, the invoice) between this
 // project's platform and institution for every value of every dialect
-// key and every pair sign × encoding, and checks on the wire that each
-// side spoke the dialect it was given.
+// key and every combination sign × encoding × revision, and checks on the
+// wire that each side spoke the dialect it was given.
 func TestDialectLifecycle(t *testing.T) {
 	for _, d := range dialects() {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
 			s := harness.Start(t, harness.Quiet(), harness.WithChunkSize(d.chunk), harness.WithPlatformPeer(func(p *config.Peer) { d.apply(p, d.plat) }), harness.WithInstitutionPeer(func(p *config.Peer) { d.apply(p, d.inst) }))
-			applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
+			applyNo := s.Issued(sectionFor(t, s, d.plat.Revision == string(protocol.RevisionFlat)), 30*time.Second)
 			s.Clock.Advance(time.Hour + time.Second)
 			s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
 			s.WaitInst(applyNo, institution.Restored, 30*time.Second)
@@ -104,14 +109,37 @@ func TestDialectLifecycle(t *testing.T) {
 	}
 }
 
+// sectionFor registers a section opening in an hour; the flat revision
+// carries the bidder's and the insured party's contacts, which the
+// harness's bidder and sections are registered without.
+func sectionFor(t *testing.T, s *harness.System, flat bool) string {
+	t.Helper()
+	if !flat {
+		return s.Section(time.Hour).No
+	}
+	ctx := context.Background()
+	if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: harness.BidderName, CreditCode: harness.BidderCode,
+		CertPEM: string(s.PKI.Bidder.CertPEM), ContactName: "张三", ContactPhone: "13800000000"}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := s.Plat.RegisterSection(ctx, platform.SectionInput{No: "BD-FLAT-1", Name: "城南污水处理厂提标改造工程施工",
+		Tenderer: "某市城市建设投资集团有限公司", TendererCode: "91330100MA2CTY001W", BondAmount: decimal.RequireFromString("800000.00"),
+		KaibiaoTime:    s.Clock.Now().Add(time.Hour).Truncate(time.Second),
+		InsuredContact: "李四", InsuredPhone: "0571-88880000", InsuredAddress: "某市某区某路1号"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec.No
+}
+
 // checkWire reads every exchange through both doors: each was answered
 // in JSON, none refused for its sign, and the requests carry the dialect.
 func checkWire(t *testing.T, s *harness.System, d dialect) {
 	t.Helper()
 	platSees, _ := (config.Peer{Name: "i", AppKey: "k", AppSecret: "s", Sign: d.plat.Sign, Encoding: d.plat.Encoding,
-		SM2Layout: d.plat.SM2Layout, FileDigest: d.plat.FileDigest}).Transport()
+		SM2Layout: d.plat.SM2Layout, FileDigest: d.plat.FileDigest, Revision: d.plat.Revision}).Transport()
 	instSees, _ := (config.Peer{Name: "p", AppKey: "k", AppSecret: "s", Sign: d.inst.Sign, Encoding: d.inst.Encoding,
-		SM2Layout: d.inst.SM2Layout, FileDigest: d.inst.FileDigest}).Transport()
+		SM2Layout: d.inst.SM2Layout, FileDigest: d.inst.FileDigest, Revision: d.inst.Revision}).Transport()
 	chunks := map[string][]indexed{} // filetype -> chunks
 	var completes []*protocol.Request
 	seen := map[protocol.Interface]bool{}
@@ -164,6 +192,13 @@ func checkWire(t *testing.T, s *harness.System, d dialect) {
 			}
 			switch name {
 			case protocol.BaohanApply:
+				if writer.Revision.Flat() {
+					// The flat revision: fields at the top level, no envelope.
+					if r.Get("applydata") != "" || r.Get("digitalenvelope") != "" || r.Get("biddername") == "" {
+						t.Errorf("baohanapply is not flat: %.200s", ex.Request)
+					}
+					break
+				}
 				// The envelope is in the writer's layout: the bidder's key
 				// opens it in that layout alone (auto writes C1C3C2).
 				env, err := gm.DecodeBinary(r.Get("digitalenvelope"))
