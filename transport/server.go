@@ -124,7 +124,7 @@ func (s *Server) Served() []protocol.Interface {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []protocol.Interface
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		if s.handlers[i] != nil {
 			out = append(out, i)
 		}
@@ -209,6 +209,7 @@ const (
 	msgRateLimited    = "rate limit exceeded: appkey %q may send %s; retry in %s"
 	msgNotAllowed     = "address %s may not call as appkey %q: it is not in the peer's allow_from list"
 	msgSignRequired   = `field "sign" is required`
+	msgNotEnabled     = "interface %s (%s) is optional and not enabled for appkey %q: this side's configuration of the peer does not list it in extensions (extensions = [\"%s\"] enables it)"
 )
 
 // Bounds of what the answers echo of a request: a name the peer chose
@@ -409,6 +410,10 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 		s.logUnauthenticated(ctx, addr, slog.LevelWarn, "sign mismatch", "interface", name, "peer", peer.Name, "applyno", ex.ApplyNo,
 			"got", clipField("sign", vr.Got), "diagnosis", ex.Diagnosis)
 		return http.StatusOK, protocol.Fail("%s", msgSignMismatch+ex.Diagnosis)
+	}
+
+	if !peer.Enabled(i) {
+		return http.StatusOK, protocol.Fail(msgNotEnabled, name, i.Title(), clip(appkey, maxEcho), name)
 	}
 
 	lim := s.rateLimitOf(peer)
