@@ -476,7 +476,9 @@ func (r *ClaimRecovery) same(n *ClaimRecovery) bool {
 }
 
 // Claim returns claim id with its outcome and recovery.
-func (s *Service) Claim(ctx context.Context, id string) (*Claim, error) { return s.claimByID(ctx, s.db, id) }
+func (s *Service) Claim(ctx context.Context, id string) (*Claim, error) {
+	return s.claimByID(ctx, s.db, id)
+}
 
 // claimByID loads one claim.
 func (s *Service) claimByID(ctx context.Context, q store.Querier, id string) (*Claim, error) {
