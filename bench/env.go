@@ -14,6 +14,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/ofd/ttf"
 	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -84,7 +85,7 @@ func (p *PKI) GuaranteeOFD(applyNo, baohanNo string, size int) ([]byte, error) {
 	b := ofd.NewBuilder(ofd.Info{Title: title, Created: time.Now(), Custom: []ofd.CustomData{
 		{Name: "baohanno", Value: baohanNo}, {Name: "applyno", Value: applyNo}, {Name: "filetype", Value: "1"}}})
 	pg := b.AddPage()
-	pg.Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, title)
+	pg.Text(20, 30, ofd.TextStyle{Font: b.EmbedFont(ttf.Default()), Size: 5}, title)
 	agreement, err := p.agreement(applyNo)
 	if err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func (p *PKI) GuaranteeOFD(applyNo, baohanNo string, size int) ([]byte, error) {
 // agreement is a one-page 保函委托协议 for applyNo signed by the bidder.
 func (p *PKI) agreement(applyNo string) ([]byte, error) {
 	b := ofd.NewBuilder(ofd.Info{Title: "投标保函委托协议", Created: time.Now(), Custom: []ofd.CustomData{{Name: "applyno", Value: applyNo}}})
-	b.AddPage().Text(20, 30, ofd.TextStyle{Font: b.Font("宋体", "宋体"), Size: 5}, "投标保函委托协议 "+applyNo)
+	b.AddPage().Text(20, 30, ofd.TextStyle{Font: b.EmbedFont(ttf.Default()), Size: 5}, "投标保函委托协议 "+applyNo)
 	doc, err := b.Bytes()
 	if err != nil {
 		return nil, err

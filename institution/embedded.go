@@ -95,6 +95,7 @@ func Embedded(dir string, opts EmbeddedOptions, w io.Writer) (Config, error) {
 		},
 		Institution: Identity{
 			Name: DemoInstitution, CreditCode: id.CreditCode,
+			Address: "杭州市西湖区示范路1号", Phone: "0571-88886666", // printed on the guarantee (担保人地址, 联系电话)
 			SealCert: filepath.Join(caDir, pki.CertFile(demoIdentityName)),
 			SealKey:  filepath.Join(caDir, pki.KeyFile(demoIdentityName)),
 			Prefix:   "DEMO",

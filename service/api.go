@@ -1,7 +1,6 @@
 package service
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -53,25 +52,7 @@ type MessageView struct {
 func ViewMessage(e *store.LogEntry) MessageView {
 	return MessageView{ID: e.ID, At: e.At.In(protocol.CST), Direction: e.Direction, Interface: e.Interface, Peer: e.Peer,
 		ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo, HTTPStatus: e.HTTPStatus, Code: e.Code, OK: e.OK(), SignOK: e.SignOK,
-		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.LatencyMS, Request: redactBody(e.Request), Response: string(e.Response), Hash: e.Hash}
-}
-
-// redactBody hides the project key of a baohanrestore in a logged request.
-func redactBody(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return string(b)
-	}
-	if _, ok := m["key"]; ok {
-		m["key"] = "(hidden)"
-		if out, err := json.Marshal(m); err == nil {
-			return string(out)
-		}
-	}
-	return string(b)
+		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.LatencyMS, Request: string(protocol.HideKeys(e.Request)), Response: string(e.Response), Hash: e.Hash}
 }
 
 // BadParam is a query or path parameter the admin API refuses (400).

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -233,6 +234,7 @@ func TestMessagesPages(t *testing.T) {
 		{Direction: "out", Interface: "baohanapply", Peer: "某银行", ApplyNo: "A1", Request: []byte(`{"applyno":"A1","sign":"abc"}`), Response: []byte(`{"code":1,"message":"ok","data":{"redirecturl":"https://fi/bidder/x"}}`), HTTPStatus: 200, Code: 1, SignOK: true},
 		{Direction: "in", Interface: "baohannotice", Peer: "某银行", ApplyNo: "A1", Request: []byte(`{"applyno":"A1","sign":"bad"}`), Response: []byte(`{"code":0,"message":"sign mismatch","data":{}}`), HTTPStatus: 200, Code: 0, Diagnosis: "would match with &key= instead of &appsecret="},
 		{Direction: "in", Interface: "uploadbaohanfile", Peer: "某银行", ApplyNo: "A2", Request: []byte(`{"baohanfile":"` + chunk + `"}`), Response: []byte(`{"code":1,"message":"ok","data":{}}`), HTTPStatus: 200, Code: 1, SignOK: true},
+		{Direction: "in", Interface: "baohanrestore", Peer: "某银行", ApplyNo: "A3", Request: []byte(`{"applyno":"A3","key":"UFJPSkVDVEtFWTAwMDAwMQ==","sign":"abc"}`), Response: []byte(`{"code":1,"message":"ok","data":{}}`), HTTPStatus: 200, Code: 1, SignOK: true},
 	} {
 		e.At = time.Now()
 		if err := log.Append(ctx, &e); err != nil {
@@ -247,12 +249,12 @@ func TestMessagesPages(t *testing.T) {
 		n     int
 		has   string
 	}{
-		{"", 3, "uploadbaohanfile"},
+		{"", 4, "uploadbaohanfile"},
 		{"?applyno=A1", 2, "baohannotice"},
 		{"?interface=baohannotice", 1, "&amp;key="},
 		{"?result=failed", 1, "未通过"},
 		{"?result=ok&direction=out", 1, "baohanapply"},
-		{"?peer=%E6%9F%90%E9%93%B6%E8%A1%8C", 3, "某银行"},
+		{"?peer=%E6%9F%90%E9%93%B6%E8%A1%8C", 4, "某银行"},
 		{"?peer=other", 0, "没有报文"},
 	} {
 		code, page, _ := b.do("GET", "/console/messages"+tc.query, nil)
@@ -271,6 +273,12 @@ func TestMessagesPages(t *testing.T) {
 	code, body, h := b.do("GET", "/console/messages/3/request", nil)
 	if code != 200 || !strings.Contains(body, chunk) || !strings.Contains(h.Get("Content-Disposition"), "3-request.json") {
 		t.Errorf("raw body: %d", code)
+	}
+	// The project key a baohanrestore releases is shown and handed out hidden.
+	for _, path := range []string{"/console/messages/4", "/console/messages/4/request"} {
+		if code, body, _ := b.do("GET", path, nil); code != 200 || strings.Contains(body, "UFJPSkVDVEtFWTAwMDAwMQ") || !strings.Contains(body, protocol.Hidden) {
+			t.Errorf("GET %s: %d, the restore key is not hidden", path, code)
+		}
 	}
 	for _, path := range []string{"/console/messages/99", "/console/messages/99/request", "/console/messages/x3", "/console/messages/x3/response"} {
 		if code, _, _ := b.do("GET", path, nil); code != 404 {

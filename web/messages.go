@@ -91,17 +91,20 @@ func (c *console) messagePage(w http.ResponseWriter, r *http.Request, s *Session
 	if i, ok := protocol.Lookup(e.Interface); ok {
 		title = i.Title() + "（" + e.Interface + "）"
 	}
-	c.render(w, r, s, http.StatusOK, "message", "报文 #"+strconv.FormatInt(e.ID, 10), map[string]any{"E": e, "Title": title})
+	shown := *e
+	shown.Request = protocol.HideKeys(e.Request)
+	c.render(w, r, s, http.StatusOK, "message", "报文 #"+strconv.FormatInt(e.ID, 10), map[string]any{"E": &shown, "Title": title})
 	return nil
 }
 
-// messageBody serves a raw request or response body as it was sent.
+// messageBody serves a raw request or response body as it was sent,
+// keys hidden (protocol.HideKeys) as the admin API hands them out.
 func (c *console) messageBody(w http.ResponseWriter, r *http.Request, s *Session) error {
 	e, err := c.message(r)
 	if err != nil {
 		return err
 	}
-	body := e.Request
+	body := protocol.HideKeys(e.Request)
 	if r.PathValue("part") == "response" {
 		body = e.Response
 	} else if r.PathValue("part") != "request" {
