@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/web"
 )
 
 // The claim's whole life (issue 16 §2), over HTTP between a running
@@ -307,5 +309,50 @@ func TestClaimNoticesNeedExtensions(t *testing.T) {
 	}
 	if st := s.PlatApp(applyNo).State; st != platform.Claimed {
 		t.Errorf("the platform's application is %s after a refused notice", st)
+	}
+}
+
+// TestClaimLifeInTheConsoles: the institution's staff record a claim's
+// outcome and recovery with the claims page's forms; the claims page
+// shows them and that they were sent, and the platform's application page
+// shows what arrived (amounts, dates, way, voucher links).
+func TestClaimLifeInTheConsoles(t *testing.T) {
+	s := claimStack(t, "sqlite", true, true, stack.Options{})
+	applyNo, id := claimed(t, s, "500000.00")
+	ic := institutionConsole(t, s)
+	pc := platformConsole(t, s)
+	inst := staffLogin(t, ic.Auth(), s.InstDoor.URL, "li.si", web.Operator)
+	plat := staffLogin(t, pc.Auth(), s.PlatDoor.URL, "wang.wu", web.Viewer)
+
+	_, page := inst.get("/console/claims")
+	if !strings.Contains(page, `action="/console/claims/`+id+`/outcome"`) || strings.Contains(page, `/recovery"`) {
+		t.Fatalf("a received claim's page offers the outcome form only")
+	}
+	if _, msg := inst.act("/console/claims/"+id+"/outcome", url.Values{"status": {"paid"}, "amount": {"500000.01"},
+		"vouchers": {"https://fi.example.cn/v/1.pdf"}}); !strings.Contains(msg, "exceeds what claim "+id+" demanded (payeramount 500000.00)") {
+		t.Errorf("paying more than demanded: flash %q", msg)
+	}
+	if _, msg := inst.act("/console/claims/"+id+"/outcome", url.Values{"status": {"paid"}, "amount": {"450000.00"},
+		"date": {"2026-12-08 09:00:00"}, "way": {"2"}, "vouchers": {"https://fi.example.cn/v/a.pdf\nhttps://fi.example.cn/v/b.pdf"}}); msg != "已记录理赔结果：450000.00 已赔付（"+applyNo+"）" {
+		t.Errorf("paid: flash %q", msg)
+	}
+	_, page = inst.get("/console/claims")
+	for _, want := range []string{"已赔付", "450000.00", "投标单位赔付", "https://fi.example.cn/v/b.pdf", "已发送理赔结果通知（claimsresultnotice）", `/recovery"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the claims page lacks %q", want)
+		}
+	}
+	s.WaitPlat(applyNo, platform.Compensated, 15*time.Second)
+	if _, msg := inst.act("/console/claims/"+id+"/recovery", url.Values{"recovered": {"1"}, "amount": {"450000.00"},
+		"date": {"2027-01-15 10:00:00"}, "tenderer_cooperated": {"0"}}); msg != "已记录追偿结果：450000.00 已追偿（"+applyNo+"）" {
+		t.Errorf("recovered: flash %q", msg)
+	}
+	s.WaitPlat(applyNo, platform.Recovered, 15*time.Second)
+	_, page = plat.get("/console/applications/" + applyNo)
+	for _, want := range []string{"已追偿", "理赔结果与追偿", "450000.00 元", "2026-12-08 09:00:00", "投标单位赔付",
+		`href="https://fi.example.cn/v/a.pdf"`, "2027-01-15 10:00:00"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the platform's application page lacks %q", want)
+		}
 	}
 }
