@@ -58,6 +58,7 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 	fs.IntVar(&cfg.Profile.ChunkSize, "chunk-size", conformance.DefaultChunkSize, "largest chunk the kit uploads, bytes (smaller when the file is small)")
 	indexBase := fs.Int("index-base", 1, "first chunk index the kit sends: 1 or 0")
 	fs.DurationVar(&cfg.Profile.Window, "window", protocol.DefaultTimestampWindow, "the implementation's timestamp window")
+	extensions := fs.String("extensions", "", "optional interfaces the implementation enables for the kit's appkey, comma-separated: claimsresultnotice,claimsrepaynotice")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the kit's endpoint for the implementation's calls")
 	publicURL := fs.String("public-url", "", "URL at which the implementation reaches the kit (default http(s)://<listen address>)")
 	tlsCert := fs.String("tls-cert", "", "serve the kit's endpoint over HTTPS with this PEM certificate chain (with --tls-key)")
@@ -104,6 +105,16 @@ func runConformance(ctx context.Context, env *Env, args []string, side protocol.
 		return fmt.Errorf("--index-base must be 0 or 1, got %d", *indexBase)
 	}
 	cfg.Profile.ZeroBasedIndex = *indexBase == 0
+	for _, name := range strings.Split(*extensions, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		i, ok := protocol.Lookup(name)
+		if !ok || !i.Optional() {
+			return fmt.Errorf("--extensions: %q is not an optional interface (claimsresultnotice, claimsrepaynotice)", name)
+		}
+		cfg.Extensions = append(cfg.Extensions, i)
+	}
 	switch {
 	case (k.AdminURL == "") != (k.AdminToken == ""):
 		return errors.New("--admin-url and --admin-token go together")
