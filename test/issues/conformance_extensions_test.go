@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/test/internal/stack"
 )
