@@ -44,15 +44,15 @@ func init() {
 			"Reads the request from FILE or stdin and checks every rule of interface NAME\n" +
 			"(required fields, lengths in characters, times, decimals, enumerations, the\n" +
 			"conditional rules). Prints ok and exits 0, or one line per violation and exits 1.\n" +
-			"NAME is one of the 14 interfaces (" + interfaceNames() + "),\n" +
+			"NAME is one of the 14 interfaces or the 2 optional ones (" + interfaceNames() + "),\n" +
 			"or applydata for the decrypted 投保申请数据 of baohanapply.",
 		Run: runValidate,
 	})
 }
 
 func interfaceNames() string {
-	names := make([]string, len(protocol.Interfaces))
-	for k, i := range protocol.Interfaces {
+	names := make([]string, len(protocol.All))
+	for k, i := range protocol.All {
 		names[k] = string(i)
 	}
 	return strings.Join(names, ", ")
