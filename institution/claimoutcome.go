@@ -259,27 +259,15 @@ func (s *Service) RecordClaimOutcome(ctx context.Context, id string, in ClaimOut
 		}
 		send, why := s.claimNoticeEnabled(a, protocol.ClaimsResultNotice)
 		out.Sent, out.NotSentWhy = send, why
-		oj, _ := json.Marshal(out)
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_claims SET status=?, outcome=?, updated_at=? WHERE id=?`),
-			to, string(oj), store.Micros(s.now()), c.ID); err != nil {
-			return err
-		}
-		detail := fmt.Sprintf("claim %s: %s (%s), amount %s, %s", c.ID, status, ClaimStatusLabel(status), amountText(out.Amount), sentText(send, why))
-		if err := s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "claim_"+status, actor, detail); err != nil {
-			return err
-		}
-		if send {
-			vj, _ := json.Marshal(fileList(vouchers))
-			fields := map[string]string{
+		vj, _ := json.Marshal(fileList(vouchers))
+		if err := s.saveClaimRecord(ctx, tx, a, c, "outcome", to, status, out.Amount, actor, out, send, why, protocol.ClaimsResultNotice,
+			map[string]string{
 				"applyno": a.ApplyNo, "baohanno": a.BaohanNo,
 				"compensatestatus": compensateStatus[status], "compensateremark": remark,
 				"compensatedate": date, "compensateway": way, "transferdate": transfer,
 				"compensateamount": amountText(out.Amount), "transferfilelist": string(vj),
-			}
-			if err := s.enqueue(ctx, tx, a, protocol.ClaimsResultNotice,
-				fmt.Sprintf("%s/%s/claimsresultnotice/%s/%d", a.Peer, a.ApplyNo, c.ID, store.Micros(s.now())), fields); err != nil {
-				return err
-			}
+			}); err != nil {
+			return err
 		}
 		c, err = s.claimByID(ctx, tx, id)
 		return err
@@ -386,25 +374,13 @@ func (s *Service) RecordClaimRecovery(ctx context.Context, id string, in ClaimRe
 		}
 		send, why := s.claimNoticeEnabled(a, protocol.ClaimsRepayNotice)
 		rec.Sent, rec.NotSentWhy = send, why
-		rj, _ := json.Marshal(rec)
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_claims SET status=?, recovery=?, updated_at=? WHERE id=?`),
-			to, string(rj), store.Micros(s.now()), c.ID); err != nil {
-			return err
-		}
-		detail := fmt.Sprintf("claim %s: %s (%s), amount %s, %s", c.ID, to, ClaimStatusLabel(to), amountText(rec.Amount), sentText(send, why))
-		if err := s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "claim_"+to, actor, detail); err != nil {
-			return err
-		}
-		if send {
-			fields := map[string]string{
+		if err := s.saveClaimRecord(ctx, tx, a, c, "recovery", to, to, rec.Amount, actor, rec, send, why, protocol.ClaimsRepayNotice,
+			map[string]string{
 				"applyno": a.ApplyNo, "baohanno": a.BaohanNo,
 				"repaystatus": boolFlag(in.Recovered), "repayremark": remark, "repaydate": date,
 				"repayamount": amountText(rec.Amount), "iszbrcooperate": boolFlag(in.TendererCooperated),
-			}
-			if err := s.enqueue(ctx, tx, a, protocol.ClaimsRepayNotice,
-				fmt.Sprintf("%s/%s/claimsrepaynotice/%s/%d", a.Peer, a.ApplyNo, c.ID, store.Micros(s.now())), fields); err != nil {
-				return err
-			}
+			}); err != nil {
+			return err
 		}
 		c, err = s.claimByID(ctx, tx, id)
 		return err
@@ -413,6 +389,26 @@ func (s *Service) RecordClaimRecovery(ctx context.Context, id string, in ClaimRe
 		return nil, err
 	}
 	return c, nil
+}
+
+// saveClaimRecord writes record (the JSON of column outcome or recovery)
+// and status to of claim c, notes kind in the application's history, and
+// queues interface i with fields when send (the platform enables it).
+func (s *Service) saveClaimRecord(ctx context.Context, tx *sql.Tx, a *Application, c *Claim, column, to, kind string,
+	amount decimal.Decimal, actor string, record any, send bool, why string, i protocol.Interface, fields map[string]string) error {
+	rj, _ := json.Marshal(record)
+	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inst_claims SET status=?, `+column+`=?, updated_at=? WHERE id=?`),
+		to, string(rj), store.Micros(s.now()), c.ID); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("claim %s: %s (%s), amount %s, %s", c.ID, kind, ClaimStatusLabel(kind), amountText(amount), sentText(send, why))
+	if err := s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "claim_"+kind, actor, detail); err != nil {
+		return err
+	}
+	if !send {
+		return nil
+	}
+	return s.enqueue(ctx, tx, a, i, fmt.Sprintf("%s/%s/%s/%s/%d", a.Peer, a.ApplyNo, i, c.ID, store.Micros(s.now())), fields)
 }
 
 // claimNoticeEnabled reports whether interface i goes to the

@@ -94,7 +94,7 @@ func (s *Service) handleClaimsRepay(ctx context.Context, peer *transport.Peer, r
 // application, keeps it and moves the application, in one transaction.
 func (s *Service) acceptClaimOutcome(ctx context.Context, peer *transport.Peer, r *protocol.Request, iface protocol.Interface,
 	applyNo, baohanNo, status, amountField string, amount decimal.Decimal, files []string, ev Event) error {
-	fields := noticeFields(r)
+	fields := r.BusinessFields()
 	fj, _ := json.Marshal(fields) // a map marshals with its keys sorted
 	sum := sha256.Sum256(fj)
 	hash := hex.EncodeToString(sum[:])
@@ -142,20 +142,6 @@ func (s *Service) acceptClaimOutcome(ctx context.Context, peer *transport.Peer, 
 		s.log.Info(string(iface)+" repeated", "applyno", applyNo, "peer", peer.Name)
 	}
 	return err
-}
-
-// noticeFields are a request's fields without appkey, timestamp and
-// sign: what makes two notices the same notice.
-func noticeFields(r *protocol.Request) map[string]string {
-	out := make(map[string]string, len(r.Fields))
-	for k, v := range r.Fields {
-		switch k {
-		case "appkey", "timestamp", "sign":
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // fileURLs reads a file list field ([{"fileurl":...}], checked by the

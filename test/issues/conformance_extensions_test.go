@@ -69,27 +69,7 @@ func TestConformanceKitChecksClaimOutcomes(t *testing.T) {
 	ext := []protocol.Interface{protocol.ClaimsResultNotice, protocol.ClaimsRepayNotice}
 
 	t.Run("platform under test", func(t *testing.T) {
-		kit := &kitEndpoint{}
-		ks := httptest.NewServer(kit)
-		t.Cleanup(ks.Close)
-		s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: func(p *config.Peer) {
-			p.BaseURL, p.Extensions = ks.URL, bothExtensions // the kit is the platform's institution
-		}})
-		cfg := conformance.Config{URL: s.PlatDoor.URL, AppKey: stack.AppKey, AppSecret: stack.AppSecret, PlatformCode: stack.PlatformCode,
-			ListenURL: ks.URL, Wait: 20 * time.Second, Extensions: ext, Bidder: conformance.BidderFromIdentity(s.PKI.Bidder),
-			Profile: conformance.Profile{ChunkSize: 4096}} // the stack's chunk size
-		seal, err := conformance.SealedGuarantee(s.PKI.Inst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		drv := &conformance.AdminPlatform{URL: s.PlatDoor.URL, Token: stack.PlatformAdmin, AppKey: stack.AppKey,
-			Bidder: cfg.Bidder, OpeningDelay: time.Second}
-		suite, err := conformance.NewPlatformSuite(cfg, drv, seal)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kit.set(suite.Handler())
-		r := suite.Run(context.Background())
+		r := runPlatformKit(t, ext)
 		wantExtensionChecks(t, r, "field.required-if/claimsresultnotice", "claimsresultnotice.bound", "field.enum/claimsrepaynotice")
 		for _, res := range r.Results {
 			if res.ID == "extensions.off" && res.Status != conformance.Skip {
@@ -118,24 +98,7 @@ func TestConformanceKitChecksClaimOutcomes(t *testing.T) {
 	})
 
 	t.Run("platform without them", func(t *testing.T) {
-		kit := &kitEndpoint{}
-		ks := httptest.NewServer(kit)
-		t.Cleanup(ks.Close)
-		s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: func(p *config.Peer) { p.BaseURL = ks.URL }})
-		cfg := conformance.Config{URL: s.PlatDoor.URL, AppKey: stack.AppKey, AppSecret: stack.AppSecret, PlatformCode: stack.PlatformCode,
-			ListenURL: ks.URL, Wait: 20 * time.Second, Bidder: conformance.BidderFromIdentity(s.PKI.Bidder),
-			Profile: conformance.Profile{ChunkSize: 4096}}
-		seal, err := conformance.SealedGuarantee(s.PKI.Inst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		suite, err := conformance.NewPlatformSuite(cfg, &conformance.AdminPlatform{URL: s.PlatDoor.URL, Token: stack.PlatformAdmin,
-			AppKey: stack.AppKey, Bidder: cfg.Bidder, OpeningDelay: time.Second}, seal)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kit.set(suite.Handler())
-		r := suite.Run(context.Background())
+		r := runPlatformKit(t, nil)
 		for _, res := range r.Results {
 			if res.ID == "extensions.off" && (res.Status != conformance.Pass || !strings.Contains(res.Got, "not enabled")) {
 				t.Errorf("extensions.off: %s %s", res.Status, res.Got)
@@ -148,4 +111,34 @@ func TestConformanceKitChecksClaimOutcomes(t *testing.T) {
 			t.Errorf("interfaces exchanged: %v, want the 14", r.Interfaces)
 		}
 	})
+}
+
+// runPlatformKit runs the platform suite against the stack's platform,
+// whose institution is the kit, with ext enabled on both sides.
+func runPlatformKit(t *testing.T, ext []protocol.Interface) *conformance.Report {
+	t.Helper()
+	kit := &kitEndpoint{}
+	ks := httptest.NewServer(kit)
+	t.Cleanup(ks.Close)
+	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: func(p *config.Peer) {
+		p.BaseURL = ks.URL // the kit is the platform's institution
+		for _, i := range ext {
+			p.Extensions = append(p.Extensions, string(i))
+		}
+	}})
+	cfg := conformance.Config{URL: s.PlatDoor.URL, AppKey: stack.AppKey, AppSecret: stack.AppSecret, PlatformCode: stack.PlatformCode,
+		ListenURL: ks.URL, Wait: 20 * time.Second, Extensions: ext, Bidder: conformance.BidderFromIdentity(s.PKI.Bidder),
+		Profile: conformance.Profile{ChunkSize: 4096}} // the stack's chunk size
+	seal, err := conformance.SealedGuarantee(s.PKI.Inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := &conformance.AdminPlatform{URL: s.PlatDoor.URL, Token: stack.PlatformAdmin, AppKey: stack.AppKey,
+		Bidder: cfg.Bidder, OpeningDelay: time.Second}
+	suite, err := conformance.NewPlatformSuite(cfg, drv, seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit.set(suite.Handler())
+	return suite.Run(context.Background())
 }
