@@ -348,6 +348,13 @@ func (s *Service) RecordClaimRecovery(ctx context.Context, id string, in ClaimRe
 		if c, err = s.claimByID(ctx, tx, id); err != nil {
 			return err
 		}
+		// Records of a claim one at a time (the status read below decides).
+		if err := s.lockApplication(ctx, tx, c.ApplicationID); err != nil {
+			return err
+		}
+		if c, err = s.claimByID(ctx, tx, id); err != nil {
+			return err
+		}
 		if c.Recovery != nil {
 			cand := *rec
 			if strings.TrimSpace(in.Date) == "" {
