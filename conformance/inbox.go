@@ -144,13 +144,35 @@ func (ib *inbox) check(ctx context.Context, in *Inbound, body []byte) protocol.R
 		in.Problems = append(in.Problems, msg)
 		return protocol.Fail("%s", msg)
 	}
-	seen, err := ib.seen.SeenBefore(ctx, req.Get("appkey"), strings.ToLower(req.Get(protocol.SignField)), ib.cfg.Now().Add(2*ib.cfg.Profile.Window))
-	if err == nil && seen {
-		msg := "replay: this sign was already received (a retry must be signed again with a new timestamp)"
+	// A retry (the same body again) is answered as the first; another
+	// body under a sign already received is a replay.
+	mark := protocol.SeenMark{AppKey: req.Get("appkey"), Sign: strings.ToLower(req.Get(protocol.SignField)),
+		Until: ib.cfg.Now().Add(2 * ib.cfg.Profile.Window), Digest: protocol.ReplayDigest(in.Interface, body)}
+	claim, err := ib.seen.Reserve(ctx, mark)
+	switch {
+	case err != nil:
+		return protocol.Fail("%s", err.Error())
+	case claim.Seen && !claim.Same:
+		msg := "replay: this sign was already received with another body (a new request must be signed again with a new timestamp)"
 		in.Problems = append(in.Problems, msg)
 		return protocol.Fail("%s", msg)
+	case claim.Seen:
+		answer := claim.Answer
+		if answer == nil {
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			w, _ := ib.seen.Wait(wctx, mark.AppKey, mark.Sign)
+			answer = w.Answer
+			cancel()
+		}
+		if r, err := protocol.ParseResponse(answer); err == nil {
+			return *r
+		}
+		return protocol.Fail("this request was already received and is still being handled; send it again later for its answer")
 	}
-	return ib.serves[in.Interface](ctx, in)
+	resp := ib.serves[in.Interface](ctx, in)
+	mark.Answer = resp.Marshal()
+	_ = ib.seen.Settle(ctx, mark)
+	return resp
 }
 
 func (ib *inbox) servedList() string {

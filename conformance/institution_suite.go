@@ -674,12 +674,21 @@ func (ir *institutionRun) checks() []Check {
 			}
 			t.Pass("redirecturl %s", clipText(a.redirect, 80))
 		}})
-	add(Check{ID: "replay", Interface: protocol.BaohanApply,
-		Title: "the same signed body sent twice is refused the second time", Expected: "code 1, then code 0",
+	add(Check{ID: "retry", Interface: protocol.BaohanApply,
+		Title: "the same signed body sent again (a retry after a lost answer) is answered as the first", Expected: "code 1 twice, the same answer",
 		Run: func(ctx context.Context, t *T) {
 			body := protocol.MarshalFields(t.sign(ctx, fresh(ctx, t).fields))
-			t.mustAccept(t.post(ctx, protocol.BaohanApply, body), "first sending")
-			t.expectRefused(t.post(ctx, protocol.BaohanApply, body))
+			first := t.post(ctx, protocol.BaohanApply, body)
+			t.mustAccept(first, "first sending")
+			t.expectSameAnswer(first, t.post(ctx, protocol.BaohanApply, body))
+		}})
+	add(Check{ID: "replay", Interface: protocol.BaohanApply,
+		Title: "another body under a sign already received is refused", Expected: "code 1, then code 0",
+		Run: func(ctx context.Context, t *T) {
+			f := t.sign(ctx, fresh(ctx, t).fields)
+			t.mustAccept(t.post(ctx, protocol.BaohanApply, protocol.MarshalFields(f)), "first sending")
+			f["bak3"] = "" // not signed: the same sign over another body
+			t.expectRefused(t.post(ctx, protocol.BaohanApply, protocol.MarshalFields(f)))
 		}})
 	add(Check{ID: "sign.uppercase", Interface: protocol.BaohanApply,
 		Title: "a sign in uppercase hex is accepted (signs compare case-insensitively)", Expected: "code 1",

@@ -561,16 +561,29 @@ func (pr *platformRun) checks() []Check {
 			}
 			t.Pass("same key")
 		}})
+	add(Check{ID: "retry", Interface: protocol.DownloadPublicKey, Needs: pipe,
+		Title:    "the same signed body sent again (a retry after a lost answer) is answered as the first",
+		Expected: "code 1 twice, the same answer",
+		Run: func(ctx context.Context, t *T) {
+			a := pr.need(t, "A")
+			f := dpk(a)
+			f["bak2"] = "retry-" + randomDigits(8) // a sign never sent before
+			body := protocol.MarshalFields(t.sign(ctx, f))
+			first := t.post(ctx, protocol.DownloadPublicKey, body)
+			t.mustAccept(first, "first sending")
+			t.expectSameAnswer(first, t.post(ctx, protocol.DownloadPublicKey, body))
+		}})
 	add(Check{ID: "replay", Interface: protocol.DownloadPublicKey, Needs: pipe,
-		Title:    "the same signed body sent twice is refused the second time",
+		Title:    "another body under a sign already received is refused",
 		Expected: "code 1, then code 0",
 		Run: func(ctx context.Context, t *T) {
 			a := pr.need(t, "A")
 			f := dpk(a)
 			f["bak2"] = "replay-" + randomDigits(8) // a sign never sent before
-			body := protocol.MarshalFields(t.sign(ctx, f))
-			t.mustAccept(t.post(ctx, protocol.DownloadPublicKey, body), "first sending")
-			t.expectRefused(t.post(ctx, protocol.DownloadPublicKey, body))
+			f = t.sign(ctx, f)
+			t.mustAccept(t.post(ctx, protocol.DownloadPublicKey, protocol.MarshalFields(f)), "first sending")
+			f["bak3"] = "" // not signed: the same sign over another body
+			t.expectRefused(t.post(ctx, protocol.DownloadPublicKey, protocol.MarshalFields(f)))
 		}})
 	add(Check{ID: "sign.uppercase", Interface: protocol.DownloadPublicKey, Needs: pipe,
 		Title: "a sign in uppercase hex is accepted (signs compare case-insensitively)", Expected: "code 1",

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -116,6 +117,19 @@ func (t *T) expectRefused(rep *reply) {
 		t.Fail("accepted (code 1 %q)", clipText(rep.Resp.Message, 120))
 	}
 	t.Fail("%s", rep.describe())
+}
+
+// expectSameAnswer ends the check: passed when again is the answer of
+// first (code, message and data), as a retry must be answered.
+func (t *T) expectSameAnswer(first, again *reply) {
+	if first.Resp == nil || again.Resp == nil {
+		t.Fail("%s", again.describe())
+	}
+	if again.Resp.Code == first.Resp.Code && again.Resp.Message == first.Resp.Message && bytes.Equal(again.Resp.Data, first.Resp.Data) {
+		t.Pass("answered as the first: code %d", again.Resp.Code)
+	}
+	t.Fail("answered %s; the first was code %d %q (a retry must get the first answer, not be refused or handled anew)",
+		again.describe(), first.Resp.Code, clipText(first.Resp.Message, 80))
 }
 
 // expectAccepted ends the check: passed on code 1.

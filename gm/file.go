@@ -141,11 +141,7 @@ func EncryptFile(ctx context.Context, dst io.Writer, src io.Reader, pub *ecdsa.P
 // digest against f.BaohanFileMD5 (unless that is empty). dst holds the
 // guarantee file only when the error is nil.
 func DecryptFile(ctx context.Context, dst io.Writer, src io.Reader, priv *sm2.PrivateKey, f FileFields, l CipherLayout) error {
-	alg, err := f.DigestAlg()
-	if err != nil {
-		return fmt.Errorf("baohanfilemd5: %w", err)
-	}
-	k, err := UnwrapFileKey(priv, f, l)
+	k, alg, err := unwrapFields(priv, f, l)
 	if err != nil {
 		return err
 	}
@@ -154,4 +150,15 @@ func DecryptFile(ctx context.Context, dst io.Writer, src io.Reader, priv *sm2.Pr
 		return err
 	}
 	return f.CheckDigest(got)
+}
+
+// unwrapFields reads the digest algorithm of f and unwraps its key and
+// iv with priv.
+func unwrapFields(priv *sm2.PrivateKey, f FileFields, l CipherLayout) (FileKey, DigestAlg, error) {
+	alg, err := f.DigestAlg()
+	if err != nil {
+		return FileKey{}, alg, fmt.Errorf("baohanfilemd5: %w", err)
+	}
+	k, err := UnwrapFileKey(priv, f, l)
+	return k, alg, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // enqueue puts a message to the application's platform in the outbox, in
@@ -37,14 +38,18 @@ const refusalRetries = 8
 
 // minRefusalWait is the least wait after a refusal (the backoff's first
 // steps are shorter): a platform that refuses is not asked again at once.
-// (Every attempt carries a new sign whatever the wait: transport.Client
-// never sends one request twice in one timestamp second.)
+// (An attempt after an answer carries a new sign whatever the wait:
+// transport.Client never sends one request twice in one timestamp
+// second.)
 const minRefusalWait = 1100 * time.Millisecond
 
 // deliver sends one outbox message to its platform. A transport failure
-// or an answer that is not the protocol's JSON is retried with backoff;
-// code 1 is done; code 0 is done for giveupnotice (the platform's decision
-// is the answer), and otherwise retried a few times, then dead.
+// or an answer that is not the protocol's JSON is retried with backoff,
+// with the same body when the platform may have processed it (so that it
+// answers the retry as it answered the first); code 1 is done; code 0 is
+// done for giveupnotice (the platform's decision is the answer), and for
+// an "already have it" answer to such a retry (the first got through);
+// otherwise it is retried, signed anew, a few times, then dead.
 func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outcome, error) {
 	pp, err := s.peers.named(m.Peer)
 	if err != nil {
@@ -59,10 +64,14 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	}
 	cctx, cancel := context.WithTimeout(ctx, pp.timeout)
 	defer cancel()
-	resp, err := s.client.Call(cctx, pp.peer, i, m.Fields)
+	resp, sent, err := s.client.Send(cctx, pp.peer, i, m.Fields, []byte(m.SentBody))
 	if err != nil {
 		s.metrics.outbound.WithLabelValues(m.Interface, "error").Inc()
-		return store.Outcome{}, err
+		var out store.Outcome
+		if transport.MayBeProcessed(err) {
+			out.Sent = string(sent)
+		}
+		return out, err
 	}
 	raw, _ := json.Marshal(resp)
 	if resp.Code == protocol.CodeOK {
@@ -72,8 +81,25 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		}
 		return store.Delivered(string(raw)), nil
 	}
+	if transport.StillHandled(resp.Message) {
+		// A retry that came while the first was still being handled:
+		// the same body again, later.
+		s.metrics.outbound.WithLabelValues(m.Interface, "refused").Inc()
+		return store.Outcome{Kind: store.OutcomeRetry, Response: string(raw), Reason: "still being handled: " + resp.Message,
+			RetryAfter: max(s.disp.Backoff.Delay(m.Attempts), minRefusalWait), Sent: string(sent)}, nil
+	}
+	if m.Attempts > 1 && i != protocol.DownloadPublicKey && !transport.RefusedUnprocessed(resp.Message) && transport.AlreadyProcessed(resp.Message) {
+		// A retry, answered "already have it": an earlier attempt got
+		// through and its answer was lost. (Not downloadpublickey: its
+		// answer is the key, which a refusal does not carry.)
+		s.metrics.outbound.WithLabelValues(m.Interface, "ok").Inc()
+		s.logger.InfoContext(ctx, "the platform already had the message sent again; delivered",
+			slog.Int64("id", m.ID), slog.String("interface", m.Interface), slog.String("applyno", m.ApplyNo), slog.String("answer", resp.Message))
+		ok, _ := json.Marshal(protocol.Response{Code: protocol.CodeOK, Message: resp.Message})
+		return store.Delivered(string(ok)), nil
+	}
 	s.metrics.outbound.WithLabelValues(m.Interface, "refused").Inc()
-	if i == protocol.GiveupNotice {
+	if i == protocol.GiveupNotice && !transport.RefusedUnprocessed(resp.Message) {
 		return store.Delivered(string(raw)), nil
 	}
 	why := fmt.Sprintf("%s refused by %s: %s", m.Interface, m.Peer, resp.Message)

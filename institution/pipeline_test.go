@@ -101,8 +101,12 @@ func TestPipelineChecks(t *testing.T) {
 		}
 		f = base()
 		body := signed(f, testSecret)
-		e.post(i, body)
-		if r := e.post(i, body); r.Code != 0 || r.Message != `replayed request: this sign was already received from appkey "test-inst"; send a new request with a new timestamp and sign` {
+		first := e.post(i, body)
+		if r := e.post(i, body); r.Code != first.Code || r.Message != first.Message || string(r.Data) != string(first.Data) {
+			t.Errorf("retry: %+v, want the first answer %+v", r, first)
+		}
+		f["bak3"] = "" // not signed: the same sign, another body
+		if r := e.post(i, signed(f, testSecret)); r.Code != 0 || r.Message != `replayed request: this sign was already received from appkey "test-inst"; send a new request with a new timestamp and sign` {
 			t.Errorf("replay: %+v", r)
 		}
 		f = base()

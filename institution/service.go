@@ -13,6 +13,7 @@ import (
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/pki"
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
@@ -145,6 +146,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	}
 	// No bidder token in the message log (redact.go).
 	core.Server.Log = redactingLog{s.msgs}
+	// The answer to baohanapply holds the bidder token, kept here only
+	// hashed and sealed: the replay store does not keep it, and a retry
+	// is answered again by the handler (from the sealed copy).
+	core.Server.Rehandle = map[protocol.Interface]bool{protocol.BaohanApply: true}
 	core.Client.Log = redactingLog{s.msgs}
 	core.Server.Metrics = s.metrics // counts what the unauthenticated budget drops
 	s.registerInterfaces(core.Server)

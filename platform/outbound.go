@@ -8,16 +8,24 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // deliver sends one outbox message to its institution. A transport error,
 // an HTTP 5xx or an answer that is not the protocol's JSON is an error:
-// the dispatcher retries with backoff. A protocol answer, code 1 or 0, is
-// delivered; onOutcome applies it as the institution's decision, in the
-// transaction that completes the message.
+// the dispatcher retries with backoff, with the same body when the
+// institution may have processed it (so that it answers the retry as it
+// answered the first). A protocol answer, code 1 or 0, is delivered;
+// onOutcome applies it as the institution's decision, in the transaction
+// that completes the message. Two refusals are not decisions: one that
+// turned the request away unprocessed (its timestamp, its sign already
+// seen, an internal failure: sent again, signed anew), and an "already
+// have it" answer to a retry (the first attempt got through: delivered
+// as accepted).
 func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outcome, error) {
 	i := protocol.Interface(m.Interface)
 	peer, ok := s.peers[m.Peer]
@@ -39,20 +47,46 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 		}
 		fields = f
 	}
-	resp, err := s.client.Call(ctx, peer, i, fields)
+	// A kept body goes out again only when it carries these fields: a
+	// baohanrestore's were just built by restoreFields, which checked the
+	// opening against the clock, so a key is never resent unchecked.
+	resp, sent, err := s.client.Send(ctx, peer, i, fields, []byte(m.SentBody))
 	if err != nil {
 		s.metrics.deliveries.WithLabelValues(m.Interface, "error").Inc()
+		var out store.Outcome
+		if transport.MayBeProcessed(err) {
+			out.Sent = string(sent)
+		}
+		return out, err
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
 		return store.Outcome{}, err
+	}
+	if resp.Code != 1 && transport.StillHandled(resp.Message) {
+		// A retry that came while the first was still being handled: the
+		// same body again, later (not a decision).
+		s.metrics.deliveries.WithLabelValues(m.Interface, "refused").Inc()
+		return store.Outcome{Kind: store.OutcomeRetry, Reason: "still being handled: " + resp.Message, Sent: string(sent)}, nil
+	}
+	if resp.Code != 1 && transport.RefusedUnprocessed(resp.Message) {
+		s.metrics.deliveries.WithLabelValues(m.Interface, "refused").Inc()
+		if m.Attempts < maxUnprocessedRefusals {
+			return store.RetryLater(string(b), "turned away unprocessed: "+resp.Message, time.Second), nil
+		}
+		return store.GiveUp(string(b), fmt.Sprintf("turned away unprocessed %d times, last: %s", m.Attempts, resp.Message)), nil
+	}
+	if resp.Code != 1 && m.Attempts > 1 && transport.AlreadyProcessed(resp.Message) {
+		// Sent again after an attempt whose answer was lost: the
+		// institution has it.
+		s.metrics.deliveries.WithLabelValues(m.Interface, "ok").Inc()
+		return store.Outcome{Kind: store.OutcomeDone, Response: string(b), Reason: reasonAlreadyProcessed}, nil
 	}
 	result := "ok"
 	if resp.Code != 1 {
 		result = "refused"
 	}
 	s.metrics.deliveries.WithLabelValues(m.Interface, result).Inc()
-	b, err := json.Marshal(resp)
-	if err != nil {
-		return store.Outcome{}, err
-	}
 	if i == protocol.BaohanRestore && resp.Code != 1 {
 		// The key must get there. A refused restore is most often one that
 		// overtook the answer to the institution's own completion notice
@@ -66,6 +100,16 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	}
 	return store.Delivered(string(b)), nil
 }
+
+// maxUnprocessedRefusals is how many times a message the institution
+// turned away unprocessed (transport.RefusedUnprocessed) is sent again,
+// signed anew, before it is given up (dead, visible, retryable).
+const maxUnprocessedRefusals = 20
+
+// reasonAlreadyProcessed marks a delivered outcome whose refusal said the
+// institution already had the message: onOutcome applies it as an
+// acceptance.
+const reasonAlreadyProcessed = "the institution already had it (an earlier attempt got through)"
 
 // maxRestoreRefusals is how many times a baohanrestore refused by the
 // institution is sent again before it is given up (with the default
@@ -99,8 +143,9 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		return err
 	}
 	if o.Kind == store.OutcomeRetry && o.Response != "" {
-		// A refusal to be tried again (baohanrestore): recorded once, the
-		// latest message kept for the console.
+		// A refusal to be tried again (baohanrestore, or any request
+		// turned away unprocessed): recorded once, the latest message
+		// kept for the console.
 		var resp protocol.Response
 		_ = json.Unmarshal([]byte(o.Response), &resp)
 		msg := fmt.Sprintf("%s refused (attempt %d, will retry): %s", m.Interface, m.Attempts, resp.Message)
@@ -108,8 +153,12 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 			_, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE plat_applications SET last_message = ? WHERE applyno = ?`), clip(msg, 2000), a.ApplyNo)
 			return err
 		}
-		return s.record(ctx, tx, a, EvRestoreRefused, actorInstitution(m.Peer),
-			map[string]any{"code": resp.Code, "message": resp.Message, "outbox_id": m.ID, "retrying": true},
+		ev := EvRestoreRefused
+		if protocol.Interface(m.Interface) != protocol.BaohanRestore {
+			ev = EvDeliveryRetry
+		}
+		return s.record(ctx, tx, a, ev, actorInstitution(m.Peer),
+			map[string]any{"interface": m.Interface, "code": resp.Code, "message": resp.Message, "outbox_id": m.ID, "retrying": true},
 			func(a *Application) { a.LastMessage = msg })
 	}
 	if o.Kind == store.OutcomeDead {
@@ -137,7 +186,8 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		return nil
 	}
 	ev := evs[0]
-	if resp.Code != 1 {
+	already := o.Reason == reasonAlreadyProcessed
+	if resp.Code != 1 && !already {
 		ev = evs[1]
 	}
 	if ev == EvRestored && a.State != CipherReceived && a.State != Restored {
@@ -151,6 +201,9 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		}
 	}
 	detail := map[string]any{"code": resp.Code, "message": resp.Message, "outbox_id": m.ID}
+	if already {
+		detail["remark"] = reasonAlreadyProcessed
+	}
 	var redirect string
 	if i == protocol.BaohanApply && resp.Code == 1 {
 		var r protocol.ApplyResult
@@ -169,7 +222,7 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		if redirect != "" {
 			a.RedirectURL = redirect
 		}
-		if resp.Code != 1 {
+		if resp.Code != 1 && !already {
 			a.LastMessage = fmt.Sprintf("%s refused: %s", m.Interface, resp.Message)
 		}
 		if a.Pending == i {

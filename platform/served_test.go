@@ -50,7 +50,8 @@ func with(base map[string]string, kv ...string) map[string]string {
 
 // TestPipeline checks, for every served interface, what the transport
 // pipeline refuses before the business: a wrong sign (with the diagnosis
-// in the message log), a stale timestamp, a replay, an unknown appkey.
+// in the message log), a stale timestamp, a replay (a retry, the same
+// body again, is answered as the first), an unknown appkey.
 func TestPipeline(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
@@ -85,9 +86,14 @@ func TestPipeline(t *testing.T) {
 					wantFail(t, "ahead", r, fmt.Sprintf("timestamp %q is 11m0s ahead of the receiver's clock (%s); the allowed difference is 10m0s", ts, protocol.FormatTime(now)))
 				})
 				t.Run("replay", func(t *testing.T) {
-					body := e.signed(with(fields, "bak2", "replay-"+string(i)), testAppSecret)
-					e.sendRaw(i, body) // whatever the business answer
-					wantFail(t, "replay", e.sendRaw(i, body),
+					f := with(fields, "bak2", "replay-"+string(i))
+					body := e.signed(f, testAppSecret)
+					first := e.sendRaw(i, body) // whatever the business answer
+					if again := e.sendRaw(i, body); again.Code != first.Code || again.Message != first.Message || string(again.Data) != string(first.Data) {
+						t.Fatalf("retry: %+v, want the first answer %+v", again, first)
+					}
+					// An empty field is not signed: the same sign, another body.
+					wantFail(t, "replay", e.sendRaw(i, e.signed(with(f, "bak3", ""), testAppSecret)),
 						`replayed request: this sign was already received from appkey "bank-key"; send a new request with a new timestamp and sign`)
 				})
 				t.Run("unknown appkey", func(t *testing.T) {

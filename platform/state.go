@@ -189,6 +189,7 @@ const (
 	EvAdvanced            Event = "kaibiao_advanced"     // Service.AdvanceOpening on the section
 	EvOutcomeIgnored      Event = "outcome_ignored"      // an answer that no longer fits the state (history only)
 	EvDeliveryDead        Event = "delivery_dead"        // a call given up after its last attempt (history only)
+	EvDeliveryRetry       Event = "delivery_retry"       // a call turned away unprocessed, sent again signed anew (history only)
 	EvRequestRefused      Event = "request_refused"      // a peer request refused by a guard (history only)
 	EvGuaranteeRefused    Event = "guarantee_refused"    // a guarantee file refused (history only)
 	EvNoticeRepeated      Event = "notice_repeated"      // the same notice again (history only)

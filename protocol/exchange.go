@@ -27,14 +27,28 @@ type Exchange struct {
 	Error      string // why the exchange failed: the refusal message, or the transport error
 	Latency    time.Duration
 	At         time.Time // when the request arrived or was sent
-	// Seen, inbound, is a sign the replay guard left to the message log
-	// (ReplayGuard.Reserve answered deferred): a log that can writes it
-	// in the same durable write as the entry and says so.
+	// Seen, inbound, is the replay guard's record of a request it
+	// reserved, with its answer (or Forget): a log that can writes it in
+	// the same durable write as the entry and says so.
 	Seen *SeenMark
+	// Retry: inbound, the request repeated one already received (same
+	// appkey, sign and body) and was answered as that one was;
+	// outbound, a request sent again with the body of an earlier attempt.
+	Retry bool
 }
 
-// SeenMark is a sign to record as seen: (AppKey, Sign) until Until.
+// SeenMark is a request's record in the replay guard: (AppKey, Sign)
+// until Until, the request's Digest (ReplayDigest) and the Answer it was
+// given. Forget drops the record instead: the request was not handled
+// (an internal failure), and a retry is handled anew. Rehandle keeps the
+// record without the answer (it holds a secret the store must not keep,
+// e.g. a bidder token): a retry is handled again, by a handler that is
+// idempotent, and answered as the first was.
 type SeenMark struct {
 	AppKey, Sign string
 	Until        time.Time
+	Digest       string
+	Answer       []byte
+	Forget       bool
+	Rehandle     bool
 }

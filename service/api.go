@@ -40,6 +40,7 @@ type MessageView struct {
 	Code       int       `json:"code"`
 	OK         bool      `json:"ok"`
 	SignOK     bool      `json:"sign_ok"`
+	Retry      bool      `json:"retry,omitempty"` // a retry answered as the first request (in), a body sent again (out)
 	Diagnosis  string    `json:"diagnosis,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	LatencyMS  int64     `json:"latency_ms"`
@@ -51,7 +52,7 @@ type MessageView struct {
 // ViewMessage is e as the admin API shows it.
 func ViewMessage(e *store.LogEntry) MessageView {
 	return MessageView{ID: e.ID, At: e.At.In(protocol.CST), Direction: e.Direction, Interface: e.Interface, Peer: e.Peer,
-		ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo, HTTPStatus: e.HTTPStatus, Code: e.Code, OK: e.OK(), SignOK: e.SignOK,
+		ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo, HTTPStatus: e.HTTPStatus, Code: e.Code, OK: e.OK(), SignOK: e.SignOK, Retry: e.Retry,
 		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.LatencyMS, Request: string(protocol.HideKeys(e.Request)), Response: string(e.Response), Hash: e.Hash}
 }
 

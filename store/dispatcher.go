@@ -47,6 +47,11 @@ type Outcome struct {
 	Response   string        // the peer's answer, kept in last_response
 	Reason     string        // Retry/Dead: why, kept in last_error
 	RetryAfter time.Duration // Retry: wait this long instead of the backoff (0: backoff)
+	// Sent, with a retry (an OutcomeRetry, or an error from Deliver), is
+	// the body of this attempt when the peer may have processed it: the
+	// next attempt gets it as OutMessage.SentBody and sends it again as
+	// it is. Empty: the next attempt is signed anew.
+	Sent string
 }
 
 // Delivered is OutcomeDone with the peer's response.
@@ -532,14 +537,14 @@ func (d *Dispatcher) claimWithin(ctx context.Context, n, limit int, busy map[str
 			ORDER BY o.next_attempt_at, o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED)
 		UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = outbox.attempts + 1
 		FROM c WHERE outbox.id = c.id
-		RETURNING ` + prefixed("outbox.", outboxColumns)
+		RETURNING ` + prefixed("outbox.", outboxColumns) + `, outbox.sent_body`
 		args = append(append(cand, nowM, nowM, n), d.Owner, Micros(until))
 	} else {
 		// One statement in a write transaction: SQLite's write lock makes
 		// the select-and-lease atomic, also across processes on one file.
 		q = `UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM (` + cq + `) ORDER BY next_attempt_at, id LIMIT ?)
-		RETURNING ` + outboxColumns
+		RETURNING ` + outboxColumns + `, sent_body`
 		args = append(append([]any{d.Owner, Micros(until)}, cand...), n)
 	}
 	var out []*OutMessage
@@ -551,7 +556,7 @@ func (d *Dispatcher) claimWithin(ctx context.Context, n, limit int, busy map[str
 		}
 		defer rows.Close()
 		for rows.Next() {
-			m, err := scanOutMessage(rows)
+			m, err := scanOutMessageSent(rows, true)
 			if err != nil {
 				return err
 			}
@@ -652,7 +657,7 @@ func (d *Dispatcher) complete(ctx context.Context, m *OutMessage, out Outcome, d
 	now := d.now()
 	callHook := derr == nil
 	if derr != nil {
-		out = Outcome{Kind: OutcomeRetry, Response: out.Response, Reason: derr.Error()}
+		out = Outcome{Kind: OutcomeRetry, Response: out.Response, Reason: derr.Error(), Sent: out.Sent}
 	}
 	if out.Kind == OutcomeRetry && d.Backoff.Exhausted(m.Attempts) {
 		out.Kind = OutcomeDead
@@ -664,6 +669,7 @@ func (d *Dispatcher) complete(ctx context.Context, m *OutMessage, out Outcome, d
 		next      time.Time
 		delivered time.Time
 		lastErr   string
+		sent      string // kept for the next attempt
 	)
 	switch out.Kind {
 	case OutcomeDone:
@@ -674,14 +680,17 @@ func (d *Dispatcher) complete(ctx context.Context, m *OutMessage, out Outcome, d
 			delay = out.RetryAfter
 		}
 		state, next, lastErr = StateFailed, now.Add(delay), out.Reason
+		if textSafe(out.Sent, 0) == out.Sent {
+			sent = out.Sent
+		}
 	default:
 		out.Kind = OutcomeDead
 		state, lastErr = StateDead, out.Reason
 	}
 	err := d.DB.InTx(cctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(cctx, d.DB.Rebind(`UPDATE outbox SET state = ?, next_attempt_at = ?, delivered_at = ?,
-			last_error = ?, last_response = ?, lease_owner = '', lease_until = 0`+fence),
-			string(state), Micros(next), Micros(delivered), textSafe(lastErr, 4096), textSafe(out.Response, 65536),
+			last_error = ?, last_response = ?, sent_body = ?, lease_owner = '', lease_until = 0`+fence),
+			string(state), Micros(next), Micros(delivered), textSafe(lastErr, 4096), textSafe(out.Response, 65536), sent,
 			m.ID, d.Owner, m.Attempts)
 		if err != nil {
 			return err

@@ -1081,3 +1081,44 @@ func BenchmarkClaimPeerLimit(b *testing.B) {
 		})
 	}
 }
+
+// TestDispatcherKeepsSentBody: the body an attempt returns in
+// Outcome.Sent (the peer may have processed it) is the next attempt's
+// SentBody, whether the attempt ended in an error or a retry outcome; an
+// attempt that returns none clears it (the next is signed anew).
+func TestDispatcherKeepsSentBody(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		clock := newFakeClock()
+		enqueue(t, db, testMsg(1, ""))
+		d := &Dispatcher{DB: db, Now: clock.Now, Backoff: Backoff{Jitter: -1}}
+		d.init()
+		steps := []struct {
+			out      Outcome
+			err      error
+			wantNext string // SentBody of the next claim
+		}{
+			{Outcome{Sent: `{"sign":"a"}`}, errors.New("timeout"), `{"sign":"a"}`},
+			{RetryLater("", "busy", 0), nil, ""},
+			{Outcome{Kind: OutcomeRetry, Reason: "HTTP 502", Sent: `{"sign":"b"}`}, nil, `{"sign":"b"}`},
+			{Outcome{}, errors.New("connection refused"), ""},
+		}
+		want := ""
+		for k, st := range steps {
+			clock.Add(time.Hour)
+			ms, err := d.claim(ctx, 1)
+			if err != nil || len(ms) != 1 {
+				t.Fatalf("step %d: claimed %d, %v", k, len(ms), err)
+			}
+			if ms[0].SentBody != want {
+				t.Fatalf("step %d: SentBody %q, want %q", k, ms[0].SentBody, want)
+			}
+			d.complete(ctx, ms[0], st.out, st.err, 0)
+			want = st.wantNext
+		}
+		if m := getMsg(t, db, mustID(t, db, testMsg(1, "").DedupeKey)); m.SentBody != "" {
+			t.Errorf("OutboxGet loads the sent body: %q", m.SentBody)
+		}
+	})
+}

@@ -112,7 +112,10 @@
 // the receiving service applies an event it has already applied as a
 // no-op that answers success again. A redelivery after a lost answer, a
 // takeover after a lease expired, or a replay after a restart then changes
-// nothing. On the sending side the same holds for the answer: OnOutcome
+// nothing. A redelivery after an attempt the peer may have processed (a
+// timeout, a reset after sending, a 5xx) sends that attempt's exact body
+// again (Outcome.Sent, kept in sent_body), so that the peer's replay guard
+// recognises it as a retry and answers it as the first. On the sending side the same holds for the answer: OnOutcome
 // runs in the transaction that marks the message done, so the answer is
 // applied exactly when the message completes, once.
 //
@@ -124,7 +127,7 @@
 // the inner digest computed before the entry queues for the writer (v1
 // rows of earlier versions, SM3 over everything at once, still verify),
 // and a head row (message_log_head) holding the
-// last id and hash. Appends lock the head row (an UPDATE, so PostgreSQL
+// last id and hash. The retry column is hashed only when set. Appends lock the head row (an UPDATE, so PostgreSQL
 // serializes concurrent appends on it; SQLite has a single writer anyway).
 // Concurrent appends are committed together (group commit, batch.go): the
 // first caller writes everything queued while the previous transaction
@@ -138,9 +141,11 @@
 // # Seen signs and blobs
 //
 // SeenSigns implements protocol.ReplayGuard on the seen_sign table: one
-// upsert records (appkey, sign) until the end of the timestamp window and
-// tells whether it was there, so two replicas cannot both accept a replay;
-// Purge drops expired rows. Blobs keeps large files: DirBlobs in a
+// upsert records (appkey, sign) until the end of the timestamp window,
+// with the digest of the request, and tells whether it was there, so two
+// replicas cannot both handle one sign; the answer is added when the
+// request is answered (with its message log entry), and the same request
+// sent again gets it. Purge drops expired rows. Blobs keeps large files: DirBlobs in a
 // directory (file names are the SM3 of the key, never the key, and writes
 // go through a temporary file, fsync and rename), DBBlobs in the blobs
 // table for replicas that share only the database.

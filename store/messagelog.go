@@ -35,8 +35,12 @@ type LogEntry struct {
 	Diagnosis  string
 	Error      string
 	LatencyMS  int64
-	PrevHash   string // hex SM3 of the previous row (GenesisHash for the first)
-	Hash       string // hex SM3(prev_hash || canonical encoding of this row)
+	// Retry: inbound, the request repeated one already received (same
+	// appkey, sign and body) and was answered as that one was; outbound,
+	// an attempt that sent the body of an earlier one again.
+	Retry    bool
+	PrevHash string // hex SM3 of the previous row (GenesisHash for the first)
+	Hash     string // hex SM3(prev_hash || canonical encoding of this row)
 
 	RequestSize, ResponseSize int64 // body lengths (filled by List and Get)
 
@@ -143,27 +147,26 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 				// locked for one round trip instead of one per entry.
 				cols.add(e)
 			} else if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
-			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash, retry)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				e.ID, Micros(e.At), e.Direction, e.Interface, e.Peer, e.ApplyNo, e.BaohanNo, e.Request, e.Response,
-				e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash); err != nil {
+				e.HTTPStatus, e.Code, boolInt(e.SignOK), e.Diagnosis, e.Error, e.LatencyMS, e.PrevHash, e.Hash, boolInt(e.Retry)); err != nil {
 				return err
 			}
 			prev = e.Hash
 			id++
 			if m := e.Seen; m != nil {
-				if _, err := tx.ExecContext(ctx, db.Rebind(seenUpsert), textSafe(m.AppKey, 0), textSafe(m.Sign, 0),
-					Micros(m.Until), Micros(e.At)); err != nil {
+				if err := settleSeen(ctx, tx, db, m, e.At); err != nil {
 					return fmt.Errorf("seen sign: %w", err)
 				}
 			}
 		}
 		if many {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
-			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash)
+			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash, retry)
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 				$8::bytea[], $9::bytea[], $10::integer[], $11::integer[], $12::integer[], $13::text[], $14::text[], $15::bigint[],
-				$16::text[], $17::text[])`, cols.args()...); err != nil {
+				$16::text[], $17::text[], $18::integer[])`, cols.args()...); err != nil {
 				return err
 			}
 		}
@@ -177,7 +180,7 @@ type logColumnsBatch struct {
 	id, at, latency                     []int64
 	dir, iface, peer, applyNo, baohanNo []string
 	req, resp                           [][]byte
-	status, code, signOK                []int32
+	status, code, signOK, retry         []int32
 	diagnosis, errs, prevHash, hash     []string
 }
 
@@ -187,7 +190,7 @@ func (c *logColumnsBatch) add(e *LogEntry) {
 	c.applyNo, c.baohanNo = append(c.applyNo, e.ApplyNo), append(c.baohanNo, e.BaohanNo)
 	c.req, c.resp = append(c.req, e.Request), append(c.resp, e.Response)
 	c.status, c.code = append(c.status, int32(e.HTTPStatus)), append(c.code, int32(e.Code))
-	c.signOK = append(c.signOK, int32(boolInt(e.SignOK)))
+	c.signOK, c.retry = append(c.signOK, int32(boolInt(e.SignOK))), append(c.retry, int32(boolInt(e.Retry)))
 	c.diagnosis, c.errs = append(c.diagnosis, e.Diagnosis), append(c.errs, e.Error)
 	c.prevHash, c.hash = append(c.prevHash, e.PrevHash), append(c.hash, e.Hash)
 }
@@ -195,7 +198,7 @@ func (c *logColumnsBatch) add(e *LogEntry) {
 // args are the INSERT's parameters, in table order.
 func (c *logColumnsBatch) args() []any {
 	return []any{c.id, c.at, c.dir, c.iface, c.peer, c.applyNo, c.baohanNo, c.req, c.resp, c.status, c.code, c.signOK,
-		c.diagnosis, c.errs, c.latency, c.prevHash, c.hash}
+		c.diagnosis, c.errs, c.latency, c.prevHash, c.hash, c.retry}
 }
 
 func boolInt(b bool) int {
@@ -219,7 +222,10 @@ func boolInt(b bool) int {
 // bodies (up to the size of an uploaded chunk) and does not depend on the
 // chain, so Append computes it in the caller's goroutine, before the
 // entry queues for the chain's one writer; inside the writer only the
-// short outer hash is left.
+// short outer hash is left. The retry column, added later, is written
+// after the others as the string "retry" and the integer 1 when set, and
+// not at all when not: the rows written before it verify as they are,
+// and setting or clearing the flag breaks the chain like any other edit.
 
 const (
 	chainV1 = "baohan message_log v1"
@@ -242,6 +248,10 @@ func columns(d *Digest, e *LogEntry) {
 	d.Str(e.Diagnosis)
 	d.Str(e.Error)
 	d.Int(e.LatencyMS)
+	if e.Retry {
+		d.Str("retry")
+		d.Int(1)
+	}
 }
 
 // chainHashV1 is the v1 hash of e chained on prev.
@@ -278,23 +288,24 @@ func rowHashMatches(e *LogEntry) (bool, string) {
 }
 
 const logColumns = `id, at, direction, interface, peer, applyno, baohanno, http_status, code, sign_ok,
-	diagnosis, error, latency_ms, prev_hash, hash, length(request), length(response)`
+	diagnosis, error, latency_ms, prev_hash, hash, length(request), length(response), retry`
 
 func scanLogEntry(s scanner, bodies bool) (*LogEntry, error) {
 	var (
 		e      LogEntry
 		at     int64
 		signOK int
+		retry  int
 	)
 	dest := []any{&e.ID, &at, &e.Direction, &e.Interface, &e.Peer, &e.ApplyNo, &e.BaohanNo, &e.HTTPStatus, &e.Code, &signOK,
-		&e.Diagnosis, &e.Error, &e.LatencyMS, &e.PrevHash, &e.Hash, &e.RequestSize, &e.ResponseSize}
+		&e.Diagnosis, &e.Error, &e.LatencyMS, &e.PrevHash, &e.Hash, &e.RequestSize, &e.ResponseSize, &retry}
 	if bodies {
 		dest = append(dest, &e.Request, &e.Response)
 	}
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	e.At, e.SignOK = FromMicros(at), signOK != 0
+	e.At, e.SignOK, e.Retry = FromMicros(at), signOK != 0, retry != 0
 	return &e, nil
 }
 
@@ -458,6 +469,6 @@ func EntryOf(e *protocol.Exchange) *LogEntry {
 	return &LogEntry{
 		At: e.At, Direction: e.Direction, Interface: e.Interface, Peer: e.Peer, ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo,
 		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,
-		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(), Seen: e.Seen,
+		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(), Retry: e.Retry, Seen: e.Seen,
 	}
 }

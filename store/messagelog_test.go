@@ -38,6 +38,7 @@ func TestMessageLogChain(t *testing.T) {
 		}
 		for i := 1; i <= 12; i++ {
 			e := logEntry(i)
+			e.Retry = i == 10 // a retry, answered as the first
 			if err := l.Append(ctx, e); err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +84,9 @@ func TestMessageLogChain(t *testing.T) {
 			{"delete a row", "DELETE FROM message_log WHERE id = 6", nil, 6, "missing"},
 			{"delete the newest rows", "DELETE FROM message_log WHERE id >= 12", nil, 12, "deleted"},
 			{"insert a row before the first", "INSERT INTO message_log SELECT 0, at, direction, interface, peer, 'A0000', baohanno, request, response, " +
-				"http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash FROM message_log WHERE id = 1", nil, 0, "below the chain's first"},
+				"http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash, retry FROM message_log WHERE id = 1", nil, 0, "below the chain's first"},
+			{"flag a row as a retry", "UPDATE message_log SET retry = 1 WHERE id = 4", nil, 4, "edited"},
+			{"unflag a retry", "UPDATE message_log SET retry = 0 WHERE id = 10", nil, 10, "edited"},
 			{"forge a prev_hash", "UPDATE message_log SET prev_hash = ? WHERE id = 9", []any{GenesisHash}, 9, "prev_hash"},
 		}
 		for _, tt := range tampers {
@@ -236,13 +239,13 @@ func TestMessageLogRecordsExchanges(t *testing.T) {
 		// with the entry, and Record says so.
 		until := at.Add(10 * time.Minute)
 		in := &protocol.Exchange{Interface: "baohannotice", Direction: protocol.Inbound, Peer: "bank", Code: 1, HTTPStatus: 200,
-			SignOK: true, At: at, Seen: &protocol.SeenMark{AppKey: "k9", Sign: "s9", Until: until}}
+			SignOK: true, At: at, Seen: &protocol.SeenMark{AppKey: "k9", Sign: "s9", Until: until, Digest: "d9", Answer: []byte(`{"code":1}`)}}
 		if seen, err := l.Record(ctx, in); err != nil || !seen {
 			t.Fatalf("record with a seen mark: recorded %v, %v", seen, err)
 		}
 		s := &SeenSigns{DB: l.DB, Now: func() time.Time { return at }}
-		if seen, err := s.SeenBefore(ctx, "k9", "s9", until); err != nil || !seen {
-			t.Fatalf("the seen mark is not in seen_sign: %v, %v", seen, err)
+		if c, err := s.Reserve(ctx, protocol.SeenMark{AppKey: "k9", Sign: "s9", Until: until, Digest: "d9"}); err != nil || !c.Same || string(c.Answer) != `{"code":1}` {
+			t.Fatalf("the seen mark and its answer are not in seen_sign: %+v, %v", c, err)
 		}
 	})
 }

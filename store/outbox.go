@@ -49,6 +49,13 @@ type OutMessage struct {
 	// keeps the first message (e.g. "baohannotice:"+applyno+":"+state).
 	DedupeKey string
 	Fields    map[string]string // the business fields; transport adds appkey, timestamp, sign
+	// SentBody is the exact body of the last attempt when the peer may
+	// have processed it (no answer came: a timeout, a connection reset
+	// after sending, an HTTP 5xx; see Outcome.Sent): the next attempt
+	// sends it again unchanged, same timestamp and sign, so that the peer
+	// recognises it as a retry. Empty when the next attempt is signed
+	// anew. Loaded by the claim only (not by OutboxList or OutboxGet).
+	SentBody string
 
 	State         State
 	Attempts      int // claims so far, this one included while delivering
@@ -136,14 +143,22 @@ const outboxColumns = `id, peer, interface, applyno, seq_group, dedupe_key, fiel
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanOutMessage(s scanner) (*OutMessage, error) {
+func scanOutMessage(s scanner) (*OutMessage, error) { return scanOutMessageSent(s, false) }
+
+// scanOutMessageSent scans outboxColumns, followed by sent_body when
+// withSent.
+func scanOutMessageSent(s scanner, withSent bool) (*OutMessage, error) {
 	var (
 		m                               OutMessage
 		fields, state                   string
 		next, lease, created, delivered int64
 	)
-	if err := s.Scan(&m.ID, &m.Peer, &m.Interface, &m.ApplyNo, &m.Group, &m.DedupeKey, &fields, &state, &m.Attempts,
-		&next, &m.LeaseOwner, &lease, &m.LastError, &m.LastResponse, &created, &delivered); err != nil {
+	dest := []any{&m.ID, &m.Peer, &m.Interface, &m.ApplyNo, &m.Group, &m.DedupeKey, &fields, &state, &m.Attempts,
+		&next, &m.LeaseOwner, &lease, &m.LastError, &m.LastResponse, &created, &delivered}
+	if withSent {
+		dest = append(dest, &m.SentBody)
+	}
+	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(fields), &m.Fields); err != nil {

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,21 +13,33 @@ import (
 )
 
 // SeenSigns is the database-backed replay guard (it implements
-// protocol.ReplayGuard): a request's (appkey, sign) is recorded until the end
-// of its timestamp window, and a second request with the same pair before
-// then is a replay. Shared by all replicas on one database.
+// protocol.ReplayGuard): a request's (appkey, sign) is recorded until the
+// end of its timestamp window, with the digest of the request and the
+// answer it got; the same request again before then is answered as the
+// first was, another request with the sign is a replay. Shared by all
+// replicas on one database.
 type SeenSigns struct {
 	DB  *DB
 	Now func() time.Time // default time.Now
+	// Poll is the longest wait between looks at a record another replica
+	// is still settling (default 500ms).
+	Poll time.Duration
 
 	once sync.Once
 	gc   *groupCommit[*seenReq]
 
 	mu       sync.Mutex
-	inflight map[seenKey]struct{} // reserved signs whose record is not yet committed
+	inflight map[seenKey]*seenHold // signs reserved in this process, not yet released
 }
 
 type seenKey struct{ appkey, sign string }
+
+// seenHold is a reservation of this process: the request's digest, and
+// done, closed when it is released.
+type seenHold struct {
+	digest string
+	done   chan struct{}
+}
 
 var _ protocol.ReplayGuard = (*SeenSigns)(nil)
 
@@ -35,52 +49,190 @@ var _ protocol.ReplayGuard = (*SeenSigns)(nil)
 // readers, beside the writer), and holds it until Release: the caller
 // records it durably with the exchange's message log entry, in the same
 // transaction, which saves a write transaction per request. On
-// PostgreSQL, which replicas share, it records the sign at once, as
-// SeenBefore does, and answers not deferred: a reservation in one
-// replica's memory would not stop a replay sent to another.
-func (s *SeenSigns) Reserve(ctx context.Context, appkey, sign string, until time.Time) (seen, deferred bool, err error) {
+// PostgreSQL, which replicas share, it records the sign (with no answer
+// yet) at once, as SeenBefore does, and answers not deferred: a
+// reservation in one replica's memory would not stop a replay sent to
+// another.
+func (s *SeenSigns) Reserve(ctx context.Context, m protocol.SeenMark) (protocol.Claim, error) {
+	k := seenKey{textSafe(m.AppKey, 0), textSafe(m.Sign, 0)}
 	if s.DB.Dialect != SQLite {
-		seen, err := s.SeenBefore(ctx, appkey, sign, until)
-		return seen, false, err
+		r := &seenReq{appkey: k.appkey, sign: k.sign, digest: m.Digest, until: Micros(m.Until), now: Micros(s.now())}
+		if err := s.group().do(ctx, r); err != nil {
+			return protocol.Claim{}, fmt.Errorf("store: seen sign for appkey %q: %w", m.AppKey, err)
+		}
+		if !r.seen {
+			s.hold(k, m.Digest)
+			return protocol.Claim{}, nil
+		}
+		return s.lookup(ctx, k, m.Digest)
 	}
-	k := seenKey{textSafe(appkey, 0), textSafe(sign, 0)}
 	s.mu.Lock()
-	if _, held := s.inflight[k]; held {
+	if h, held := s.inflight[k]; held {
 		s.mu.Unlock()
-		return true, false, nil
+		return protocol.Claim{Seen: true, Same: h.digest != "" && h.digest == m.Digest}, nil
 	}
-	if s.inflight == nil {
-		s.inflight = map[seenKey]struct{}{}
-	}
-	s.inflight[k] = struct{}{}
 	s.mu.Unlock()
+	s.hold(k, m.Digest)
 	// A record committed before the reservation is visible to this read;
 	// one committed after it was reserved first, and found above.
-	var n int
-	err = s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM seen_sign WHERE appkey = ? AND sign = ? AND until > ?`,
-		k.appkey, k.sign, Micros(s.now())).Scan(&n)
-	if err != nil || n > 0 {
-		s.Release(appkey, sign)
-		if err != nil {
-			return false, false, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
-		}
-		return true, false, nil
+	c, err := s.lookup(ctx, k, m.Digest)
+	if err != nil || c.Seen {
+		s.Release(m.AppKey, m.Sign)
+		return c, err
 	}
-	return false, true, nil
+	c.Deferred = true
+	return c, nil
+}
+
+// hold reserves k in this process (on SQLite the caller checked that it
+// was not held).
+func (s *SeenSigns) hold(k seenKey, digest string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight == nil {
+		s.inflight = map[seenKey]*seenHold{}
+	}
+	if _, held := s.inflight[k]; !held {
+		s.inflight[k] = &seenHold{digest: digest, done: make(chan struct{})}
+	}
+}
+
+// lookup reads the unexpired record of k: Seen when there is one, Same
+// when its digest is digest, with the answer when it has one.
+func (s *SeenSigns) lookup(ctx context.Context, k seenKey, digest string) (protocol.Claim, error) {
+	var (
+		d      string
+		answer []byte
+	)
+	err := s.DB.QueryRowContext(ctx, s.DB.Rebind(`SELECT digest, answer FROM seen_sign WHERE appkey = ? AND sign = ? AND until > ?`),
+		k.appkey, k.sign, Micros(s.now())).Scan(&d, &answer)
+	if errors.Is(err, sql.ErrNoRows) {
+		return protocol.Claim{}, nil
+	}
+	if err != nil {
+		return protocol.Claim{}, fmt.Errorf("store: seen sign for appkey %q: %w", k.appkey, err)
+	}
+	c := protocol.Claim{Seen: true, Same: d != "" && d == digest}
+	if c.Same {
+		c.Answer, c.Rehandle = stored(answer)
+	}
+	return c, nil
+}
+
+// rehandleMarker is the answer column of a request whose answer is not
+// kept (SeenMark.Rehandle); never a JSON answer.
+var rehandleMarker = []byte("\x00rehandle")
+
+// stored reads the answer column: the answer, or Rehandle.
+func stored(answer []byte) ([]byte, bool) {
+	if bytes.Equal(answer, rehandleMarker) {
+		return nil, true
+	}
+	return answer, false
+}
+
+// Settle implements protocol.ReplayGuard: the record of a request the
+// message log did not write.
+func (s *SeenSigns) Settle(ctx context.Context, m protocol.SeenMark) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error { return settleSeen(ctx, tx, s.DB, &m, s.now()) })
+	if err != nil {
+		return fmt.Errorf("store: seen sign for appkey %q: %w", m.AppKey, err)
+	}
+	return nil
+}
+
+// settleSeen writes the record of a reserved request in tx: its answer
+// (taking over only an expired record, or the request's own record
+// without an answer), or with m.Forget, deletes its record that has no
+// answer.
+func settleSeen(ctx context.Context, tx *sql.Tx, db *DB, m *protocol.SeenMark, now time.Time) error {
+	appkey, sign := textSafe(m.AppKey, 0), textSafe(m.Sign, 0)
+	if m.Forget {
+		_, err := tx.ExecContext(ctx, db.Rebind(`DELETE FROM seen_sign WHERE appkey = ? AND sign = ? AND digest = ? AND answer IS NULL`),
+			appkey, sign, m.Digest)
+		return err
+	}
+	answer := m.Answer
+	if m.Rehandle {
+		answer = rehandleMarker
+	} else if answer == nil {
+		answer = []byte{}
+	}
+	_, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO seen_sign (appkey, sign, until, digest, answer) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = excluded.answer
+		WHERE seen_sign.until <= ? OR (seen_sign.digest = excluded.digest AND seen_sign.answer IS NULL)`),
+		appkey, sign, Micros(m.Until), m.Digest, answer, Micros(now))
+	return err
+}
+
+// Wait implements protocol.ReplayGuard: it waits for the reservation of
+// this process to be released, or looks at the record every Poll (a
+// request another replica handles), until the record has an answer or is
+// gone.
+func (s *SeenSigns) Wait(ctx context.Context, appkey, sign string) (protocol.Claim, error) {
+	k := seenKey{textSafe(appkey, 0), textSafe(sign, 0)}
+	poll := 20 * time.Millisecond
+	maxPoll := s.Poll
+	if maxPoll <= 0 {
+		maxPoll = 500 * time.Millisecond
+	}
+	for {
+		s.mu.Lock()
+		h := s.inflight[k]
+		s.mu.Unlock()
+		if h != nil {
+			select {
+			case <-h.done:
+			case <-ctx.Done():
+				return protocol.Claim{}, ctx.Err()
+			}
+		}
+		var answer []byte
+		err := s.DB.QueryRowContext(ctx, s.DB.Rebind(`SELECT answer FROM seen_sign WHERE appkey = ? AND sign = ? AND until > ?`),
+			k.appkey, k.sign, Micros(s.now())).Scan(&answer)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return protocol.Claim{}, nil
+		case err != nil:
+			return protocol.Claim{}, fmt.Errorf("store: seen sign for appkey %q: %w", appkey, err)
+		case answer != nil:
+			a, re := stored(answer)
+			return protocol.Claim{Answer: a, Rehandle: re}, nil
+		}
+		if h != nil {
+			continue // released without an answer written yet: look again
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return protocol.Claim{}, ctx.Err()
+		}
+		poll = min(2*poll, maxPoll)
+	}
 }
 
 // Release implements protocol.ReplayGuard: the reservation of (appkey,
-// sign) ends (its record is committed, or the sign was seen).
+// sign) in this process ends (its record is settled, or the sign was
+// seen), and the requests waiting for it look at the record.
 func (s *SeenSigns) Release(appkey, sign string) {
+	k := seenKey{textSafe(appkey, 0), textSafe(sign, 0)}
 	s.mu.Lock()
-	delete(s.inflight, seenKey{textSafe(appkey, 0), textSafe(sign, 0)})
+	h := s.inflight[k]
+	delete(s.inflight, k)
 	s.mu.Unlock()
+	if h != nil {
+		close(h.done)
+	}
 }
 
-// seenUpsert records (appkey, sign) until a time, taking over only an
-// expired row; placeholders appkey, sign, until, now.
-const seenUpsert = `INSERT INTO seen_sign (appkey, sign, until) VALUES (?, ?, ?)
-		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until WHERE seen_sign.until <= ?`
+// seenUpsert records (appkey, sign) until a time with a request digest
+// and no answer, taking over only an expired row; placeholders appkey,
+// sign, until, digest, now.
+const seenUpsert = `INSERT INTO seen_sign (appkey, sign, until, digest) VALUES (?, ?, ?, ?)
+		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = NULL
+		WHERE seen_sign.until <= ?`
 
 // NewSeenSigns returns the seen-sign store of db.
 func NewSeenSigns(db *DB) *SeenSigns { return &SeenSigns{DB: db} }
@@ -108,6 +260,7 @@ func (s *SeenSigns) SeenBefore(ctx context.Context, appkey, sign string, until t
 
 type seenReq struct {
 	appkey, sign string
+	digest       string // "" for a sign recorded by SeenBefore
 	until, now   int64
 	seen         bool
 }
@@ -125,7 +278,7 @@ func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) err
 	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		for _, it := range items {
 			r := it.v
-			res, err := tx.ExecContext(ctx, q, r.appkey, r.sign, r.until, r.now)
+			res, err := tx.ExecContext(ctx, q, r.appkey, r.sign, r.until, r.digest, r.now)
 			if err != nil {
 				return err
 			}
@@ -146,7 +299,7 @@ func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) err
 // twice in the batch (two copies of one request at once), were seen.
 func (s *SeenSigns) writePostgres(ctx context.Context, items []*batchItem[*seenReq]) error {
 	first := make(map[seenKey]*seenReq, len(items))
-	var appkeys, signs []string
+	var appkeys, signs, digests []string
 	var untils []int64
 	now := int64(0)
 	for _, it := range items {
@@ -160,15 +313,17 @@ func (s *SeenSigns) writePostgres(ctx context.Context, items []*batchItem[*seenR
 		}
 		first[k] = r
 		appkeys, signs, untils = append(appkeys, r.appkey), append(signs, r.sign), append(untils, r.until)
+		digests = append(digests, r.digest)
 	}
 	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		for _, r := range first {
 			r.seen = true // unless returned below
 		}
-		rows, err := tx.QueryContext(ctx, `INSERT INTO seen_sign (appkey, sign, until)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-			ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until WHERE seen_sign.until <= $4
-			RETURNING appkey, sign`, appkeys, signs, untils, now)
+		rows, err := tx.QueryContext(ctx, `INSERT INTO seen_sign (appkey, sign, until, digest)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $5::text[])
+			ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = NULL
+			WHERE seen_sign.until <= $4
+			RETURNING appkey, sign`, appkeys, signs, untils, now, digests)
 		if err != nil {
 			return err
 		}

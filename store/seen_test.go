@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,9 @@ func TestSeenSignsPurgeEvery(t *testing.T) {
 // TestSeenSignsReserve: on SQLite a reservation defers the record to the
 // message log entry (held in memory until Release, then found in the
 // table); on PostgreSQL, Reserve records at once and defers nothing.
+// Either way a second request with the sign and the same digest is a
+// retry (Same), answered once the first is settled, and one with another
+// digest is not.
 func TestSeenSignsReserve(t *testing.T) {
 	eachDB(t, func(t *testing.T, env *testEnv) {
 		ctx := context.Background()
@@ -107,47 +111,112 @@ func TestSeenSignsReserve(t *testing.T) {
 		s := &SeenSigns{DB: db, Now: clock.Now}
 		l := NewMessageLog(db)
 		until := clock.Now().Add(5 * time.Minute)
-		seen, deferred, err := s.Reserve(ctx, "k1", "s1", until)
-		if err != nil || seen {
-			t.Fatalf("first reserve: seen %v, %v", seen, err)
+		mark := func(sign, digest string) protocol.SeenMark {
+			return protocol.SeenMark{AppKey: "k1", Sign: sign, Until: until, Digest: digest}
 		}
-		if want := env.dialect == SQLite; deferred != want {
-			t.Fatalf("deferred %v on %v, want %v", deferred, env.dialect, want)
+		c, err := s.Reserve(ctx, mark("s1", "d1"))
+		if err != nil || c.Seen {
+			t.Fatalf("first reserve: %+v, %v", c, err)
 		}
-		// A second request with the sign, before the first is logged.
-		if seen, d2, err := s.Reserve(ctx, "k1", "s1", until); err != nil || !seen || d2 {
-			t.Fatalf("reserve in flight: seen %v, deferred %v, %v", seen, d2, err)
+		if want := env.dialect == SQLite; c.Deferred != want {
+			t.Fatalf("deferred %v on %v, want %v", c.Deferred, env.dialect, want)
 		}
-		if deferred {
-			e := logEntry(1)
-			e.Seen = &protocol.SeenMark{AppKey: "k1", Sign: "s1", Until: until}
-			if err := l.Append(ctx, e); err != nil {
-				t.Fatal(err)
+		// Second requests with the sign, before the first is logged.
+		if c2, err := s.Reserve(ctx, mark("s1", "d1")); err != nil || !c2.Seen || !c2.Same || c2.Answer != nil || c2.Deferred {
+			t.Fatalf("retry in flight: %+v, %v", c2, err)
+		}
+		if c2, err := s.Reserve(ctx, mark("s1", "other")); err != nil || !c2.Seen || c2.Same {
+			t.Fatalf("replay in flight: %+v, %v", c2, err)
+		}
+		// A retry waits for the answer.
+		waited := make(chan []byte, 1)
+		go func() {
+			c, err := s.Wait(ctx, "k1", "s1")
+			if err != nil {
+				t.Error(err)
 			}
-			s.Release("k1", "s1")
+			waited <- c.Answer
+		}()
+		m := mark("s1", "d1")
+		m.Answer = []byte(`{"code":1,"message":"success","data":{}}`)
+		e := logEntry(1)
+		e.Seen = &m
+		if err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
 		}
-		// Logged and released (or recorded at once): still a replay,
-		// through the table, for this store and a fresh one.
+		s.Release("k1", "s1")
+		if a := <-waited; string(a) != string(m.Answer) {
+			t.Fatalf("waited for %q, want %q", a, m.Answer)
+		}
+		// Logged and released: a retry gets the answer, a replay is
+		// refused, through the table, for this store and a fresh one
+		// (another replica).
 		for _, st := range []*SeenSigns{s, {DB: env.open(t), Now: clock.Now}} {
-			if seen, _, err := st.Reserve(ctx, "k1", "s1", until); err != nil || !seen {
-				t.Fatalf("after the log: seen %v, %v", seen, err)
+			if c, err := st.Reserve(ctx, mark("s1", "d1")); err != nil || !c.Same || string(c.Answer) != string(m.Answer) {
+				t.Fatalf("retry after the log: %+v, %v", c, err)
+			}
+			if c, err := st.Reserve(ctx, mark("s1", "d2")); err != nil || !c.Seen || c.Same {
+				t.Fatalf("replay after the log: %+v, %v", c, err)
 			}
 			if seen, err := st.SeenBefore(ctx, "k1", "s1", until); err != nil || !seen {
 				t.Fatalf("SeenBefore after the log: seen %v, %v", seen, err)
 			}
 		}
-		// A reservation released without a record (a refused request
-		// whose log write failed and fell back) leaves nothing held.
-		if _, d, _ := s.Reserve(ctx, "k1", "s2", until); d {
-			s.Release("k1", "s2")
+		// A sign recorded by SeenBefore (one we sent) is never a retry.
+		if _, err := s.SeenBefore(ctx, "k1", "ours", until); err != nil {
+			t.Fatal(err)
 		}
-		if seen, _, _ := s.Reserve(ctx, "k1", "s2", until); seen != (env.dialect != SQLite) {
-			t.Fatalf("released sign: seen %v", seen)
+		if c, err := s.Reserve(ctx, mark("ours", "")); err != nil || !c.Seen || c.Same {
+			t.Fatalf("our own sign: %+v, %v", c, err)
+		}
+		// A request whose handling failed is forgotten: a retry is
+		// handled anew, and a waiter learns there is no answer.
+		c, _ = s.Reserve(ctx, mark("s2", "d"))
+		f := mark("s2", "d")
+		f.Forget = true
+		if err := s.Settle(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		s.Release("k1", "s2")
+		if c, err := s.Wait(ctx, "k1", "s2"); err != nil || c.Answer != nil || c.Rehandle {
+			t.Fatalf("wait for a forgotten request: %+v, %v", c, err)
+		}
+		if c, err := s.Reserve(ctx, mark("s2", "d")); err != nil || c.Seen {
+			t.Fatalf("retry of a forgotten request: %+v, %v", c, err)
+		}
+		s.Release("k1", "s2")
+		// A request whose answer is not kept: a retry is handled again,
+		// another body is a replay.
+		if c, _ := s.Reserve(ctx, mark("s3", "d")); c.Seen {
+			t.Fatalf("s3: %+v", c)
+		}
+		r := mark("s3", "d")
+		r.Rehandle = true
+		r.Answer = []byte(`{"code":1,"message":"success","data":{"redirecturl":"secret"}}`)
+		if err := s.Settle(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		s.Release("k1", "s3")
+		if c, err := s.Wait(ctx, "k1", "s3"); err != nil || !c.Rehandle || c.Answer != nil {
+			t.Fatalf("wait for a request handled again: %+v, %v", c, err)
+		}
+		if c, err := s.Reserve(ctx, mark("s3", "d")); err != nil || !c.Same || !c.Rehandle || c.Answer != nil {
+			t.Fatalf("retry of a request handled again: %+v, %v", c, err)
+		}
+		if c, _ := s.Reserve(ctx, mark("s3", "x")); !c.Seen || c.Same {
+			t.Fatalf("replay of a request handled again: %+v", c)
+		}
+		var kept []byte
+		if err := db.QueryRowContext(ctx, db.Rebind(`SELECT answer FROM seen_sign WHERE appkey = ? AND sign = ?`), "k1", "s3").Scan(&kept); err != nil {
+			t.Fatal(err)
+		} else if bytes.Contains(kept, []byte("secret")) {
+			t.Fatalf("the answer of a request handled again was kept: %q", kept)
 		}
 		// Expired: the sign is new again.
 		clock.Add(6 * time.Minute)
-		if seen, _, err := s.Reserve(ctx, "k1", "s1", clock.Now().Add(5*time.Minute)); err != nil || seen {
-			t.Fatalf("expired: seen %v, %v", seen, err)
+		until = clock.Now().Add(5 * time.Minute)
+		if c, err := s.Reserve(ctx, mark("s1", "d3")); err != nil || c.Seen {
+			t.Fatalf("expired: %+v, %v", c, err)
 		}
 	})
 }

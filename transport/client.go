@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
@@ -102,14 +104,88 @@ func (c *Client) logger() *slog.Logger {
 //
 // The timestamp Call adds is now in CST, to the second, unless this
 // Client already sent the same fields to the same peer in that second or
-// later: then it is the second after the last one used. The sign covers
-// the fields and the timestamp only, so the same request sent twice in a
-// second (a quick retry, an action repeated at once) would carry the same
-// sign, and the peer's replay guard would refuse the second. A retry is
-// therefore simply a new Call with the same fields and no timestamp: it
-// always goes out with a new sign. (A burst of n identical requests runs
-// n seconds ahead of the clock, well inside the timestamp window.)
+// later: then it is the second after the last one used, so that two
+// requests made at once never share a sign. (A burst of n identical
+// requests runs n seconds ahead of the clock, well inside the timestamp
+// window.) A retry of a request the peer may have processed should send
+// the same body again instead (see Send): the peer then recognises it.
 func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fields map[string]string) (*protocol.Response, error) {
+	return c.Post(ctx, peer, i, c.Prepare(ctx, peer, i, fields))
+}
+
+// Send is Call for a delivery that may be a retry: kept, when not empty,
+// is the body of an earlier attempt the peer may have processed (the
+// answer was lost); it is sent again as it is, same timestamp and sign,
+// and recorded as a retry, so that the peer answers it as it answered the
+// first. When kept is empty or its timestamp is about to leave the peer's
+// window (the peer would refuse it as too old), the fields are signed
+// anew. Send returns the body it sent: keep it for the next attempt when
+// the error says the peer may have processed it (MayBeProcessed).
+//
+// A kept body is sent again only while it carries exactly fields (and the
+// peer's appkey): a request whose content changed since (a restore whose
+// key or opening time moved) is a new request, signed anew.
+func (c *Client) Send(ctx context.Context, peer *Peer, i protocol.Interface, fields map[string]string, kept []byte) (*protocol.Response, []byte, error) {
+	if len(kept) > 0 && c.fresh(peer, kept) && carries(peer, kept, fields) {
+		resp, err := c.post1(ctx, peer, i, kept, true)
+		return resp, kept, err
+	}
+	body := c.Prepare(ctx, peer, i, fields)
+	resp, err := c.Post(ctx, peer, i, body)
+	return resp, body, err
+}
+
+// carries reports whether body is a request of fields to peer: the same
+// fields, the appkey and timestamp added as Prepare adds them, and the
+// sign.
+func carries(peer *Peer, body []byte, fields map[string]string) bool {
+	r, err := protocol.ParseRequest(body)
+	if err != nil {
+		return false
+	}
+	want := make(map[string]string, len(fields)+3)
+	for k, v := range fields {
+		want[k] = v
+	}
+	if want["appkey"] == "" {
+		want["appkey"] = peer.AppKey
+	}
+	if want["timestamp"] == "" {
+		want["timestamp"] = r.Get("timestamp")
+	}
+	want[protocol.SignField] = r.Get(protocol.SignField)
+	if len(r.Fields) != len(want) {
+		return false
+	}
+	for k, v := range want {
+		if got, ok := r.Fields[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// fresh reports whether body's timestamp is still well inside the peer's
+// window: a margin of a tenth of the window (at least 30 seconds) is left
+// for the clocks' difference and the time in transit.
+func (c *Client) fresh(peer *Peer, body []byte) bool {
+	r, err := protocol.ParseRequest(body)
+	if err != nil {
+		return false
+	}
+	ts, err := protocol.ParseTime(r.Get("timestamp"))
+	if err != nil {
+		return false
+	}
+	w := peer.Profile.Window()
+	margin := max(w/10, 30*time.Second)
+	return c.now().Sub(ts) < w-margin
+}
+
+// Prepare builds the body Call sends: it adds appkey (the peer's, unless
+// fields has one) and timestamp (unless fields has one), computes the
+// sign (replacing any) and tells Seen of it.
+func (c *Client) Prepare(ctx context.Context, peer *Peer, i protocol.Interface, fields map[string]string) []byte {
 	f := make(map[string]string, len(fields)+3)
 	for k, v := range fields {
 		f[k] = v
@@ -135,15 +211,21 @@ func (c *Client) Call(ctx context.Context, peer *Peer, i protocol.Interface, fie
 		c.logger().WarnContext(ctx, "sending a request that breaks the interface's rules; the peer will likely refuse it",
 			"interface", string(i), "peer", peer.Name, "violations", protocol.JoinViolations(vs, 0))
 	}
-	return c.Post(ctx, peer, i, protocol.MarshalFields(f))
+	return protocol.MarshalFields(f)
 }
 
 // Post sends a ready body to peer's interface i as it is (no fields
 // added, no sign computed: the conformance kit uses it to send broken
 // requests), records the exchange and decodes the answer like Call.
 func (c *Client) Post(ctx context.Context, peer *Peer, i protocol.Interface, body []byte) (*protocol.Response, error) {
+	return c.post1(ctx, peer, i, body, false)
+}
+
+// post1 is Post; retry marks the exchange as a body sent again.
+func (c *Client) post1(ctx context.Context, peer *Peer, i protocol.Interface, body []byte, retry bool) (*protocol.Response, error) {
 	start := c.now()
-	ex := &protocol.Exchange{Interface: string(i), Direction: protocol.Outbound, Peer: peer.Name, Request: body, At: start, Code: -1, SignOK: true}
+	ex := &protocol.Exchange{Interface: string(i), Direction: protocol.Outbound, Peer: peer.Name, Request: body, At: start, Code: -1,
+		SignOK: true, Retry: retry}
 	if r, err := protocol.ParseRequest(body); err == nil {
 		ex.ApplyNo, ex.BaohanNo = r.Get("applyno"), r.Get("baohanno")
 	}
@@ -200,9 +282,14 @@ func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 		cp.CheckRedirect = noRedirects
 		hc = &cp
 	}
+	var wrote atomic.Bool
+	hr = hr.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+	}))
 	res, err := hc.Do(hr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, unwrapURLError(err))
+		err = unwrapURLError(err)
+		return nil, &CallError{msg: fmt.Sprintf("%s: %v", what, err), Err: err, Sent: wrote.Load()}
 	}
 	defer res.Body.Close()
 	ex.HTTPStatus = res.StatusCode
@@ -213,7 +300,7 @@ func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 	b, err := io.ReadAll(io.LimitReader(res.Body, max+1))
 	ex.Response = b
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the answer (HTTP %d): %w", what, res.StatusCode, err)
+		return nil, &CallError{msg: fmt.Sprintf("%s: reading the answer (HTTP %d): %v", what, res.StatusCode, err), Err: err, Sent: true, Status: res.StatusCode}
 	}
 	over := int64(len(b)) > max
 	if over {
@@ -221,10 +308,10 @@ func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 		ex.Response = b
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %s: %s", what, res.Status, first(b, 200))
+		return nil, &CallError{msg: fmt.Sprintf("%s: HTTP %s: %s", what, res.Status, first(b, 200)), Sent: true, Status: res.StatusCode}
 	}
 	if over {
-		return nil, fmt.Errorf("%s: the answer is larger than %d bytes (HTTP %d)", what, max, res.StatusCode)
+		return nil, &CallError{msg: fmt.Sprintf("%s: the answer is larger than %d bytes (HTTP %d)", what, max, res.StatusCode), Sent: true, Status: res.StatusCode}
 	}
 	resp, err := protocol.ParseResponse(b)
 	if err != nil {
@@ -232,9 +319,45 @@ func (c *Client) post(ctx context.Context, peer *Peer, i protocol.Interface, bod
 		if ct == "" {
 			ct = "no Content-Type"
 		}
-		return nil, fmt.Errorf("%s: HTTP 200 (%s) but %w", what, ct, err)
+		return nil, &CallError{msg: fmt.Sprintf("%s: HTTP 200 (%s) but %v", what, ct, err), Err: err, Sent: true, Status: res.StatusCode}
 	}
 	return resp, nil
+}
+
+// CallError is a call that got no protocol answer: a transport failure,
+// an HTTP status other than 200, an answer that is not the protocol's
+// JSON.
+type CallError struct {
+	msg string // the whole message, the cause included
+	Err error  // the cause, if any
+	// Sent: the request went out (its headers were written): the peer
+	// may have processed it.
+	Sent bool
+	// Status is the HTTP status of the answer (0: none came).
+	Status int
+}
+
+func (e *CallError) Error() string { return e.msg }
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// MayBeProcessed reports whether a failed call may have been processed by
+// the peer all the same: the request went out and no answer says it was
+// not (a timeout or a connection reset after sending, an HTTP 5xx, a 200
+// that is not the protocol's JSON). Such a call is retried with its body
+// unchanged (Send), so that the peer recognises it. A call that never
+// left (connection refused, no route, a failed TLS handshake) or that
+// the peer's HTTP layer turned away (3xx, 4xx: a rate limit, a body too
+// large, no such path) was certainly not processed: it is signed anew.
+func MayBeProcessed(err error) bool {
+	var ce *CallError
+	if !errors.As(err, &ce) {
+		return err != nil
+	}
+	if !ce.Sent {
+		return false
+	}
+	return ce.Status == 0 || ce.Status == http.StatusOK || ce.Status >= 500
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

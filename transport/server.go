@@ -29,6 +29,9 @@ import (
 // baohan.InternalMessage, no details.
 type HandlerFunc func(ctx context.Context, peer *Peer, r *protocol.Request) (data any, err error)
 
+// DefaultRetryWait is Server.RetryWait when unset.
+const DefaultRetryWait = 30 * time.Second
+
 // Body limits.
 const (
 	DefaultMaxBody       = 1 << 20 // every interface but uploadbaohanfile
@@ -46,10 +49,26 @@ const (
 // Server is the inbound pipeline, an http.Handler. Set the fields, then
 // Handle each interface served; do not change them while serving.
 type Server struct {
-	Peers PeerDirectory        // required
-	Log   MessageLog           // optional: every exchange is recorded
-	Seen  protocol.ReplayGuard // optional: replayed signs are refused
-	Now   func() time.Time     // the clock; nil: time.Now
+	Peers PeerDirectory // required
+	Log   MessageLog    // optional: every exchange is recorded
+	// Seen is the replay guard (optional): a request with a sign already
+	// received is a replay and refused, unless it is the same request
+	// (same appkey, sign, interface and body) sent again: a retry, which
+	// is answered with the answer of the first, or, while the first is
+	// still being handled, waits for it (at most RetryWait).
+	Seen protocol.ReplayGuard
+	// RetryWait bounds how long a retry waits for the first request's
+	// answer (0: DefaultRetryWait); the request's own context bounds it
+	// too.
+	RetryWait time.Duration
+	// Rehandle lists the interfaces whose answers hold a secret the
+	// replay store must not keep (the institution's baohanapply: the
+	// bidder token in the redirecturl): a retry of one is handled again
+	// by its handler, which must be idempotent and answer as it did,
+	// instead of being answered from the store. The record of the sign
+	// is kept, so another body under it is still a replay.
+	Rehandle map[protocol.Interface]bool
+	Now      func() time.Time // the clock; nil: time.Now
 	// MaxBody limits request bodies (0: DefaultMaxBody); uploadbaohanfile
 	// gets the larger of MaxBody and DefaultMaxUploadBody. BodyLimits
 	// overrides both per interface.
@@ -255,24 +274,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	ex := &protocol.Exchange{Direction: protocol.Inbound, At: start, Code: -1}
 	seenRecorded := false
 	defer func() {
-		// A sign the replay guard left to the message log (ex.Seen) is
-		// let go once the entry holding it is committed; when the log
-		// did not record it (a log that records no seen marks, a failed
-		// write, a panic), the sign is recorded on its own first.
+		// The record of a request the replay guard reserved (ex.Seen),
+		// with its answer, rides in the message log entry; it is let go
+		// once that entry is committed. When the log did not record it
+		// (a log that records no seen marks, a failed write, a panic),
+		// the guard records it on its own first.
 		m := ex.Seen
 		if m == nil {
 			return
 		}
 		if !seenRecorded {
 			ctx := context.WithoutCancel(hr.Context())
-			if _, err := s.Seen.SeenBefore(ctx, m.AppKey, m.Sign, m.Until); err != nil {
+			if err := s.Seen.Settle(ctx, *m); err != nil {
 				s.logger().ErrorContext(ctx, "replay store failed", "interface", ex.Interface, "peer", ex.Peer, "err", err)
 			}
 		}
 		s.Seen.Release(m.AppKey, m.Sign)
 	}()
-	status, resp := s.serve(w, hr, ex, addr)
-	body := resp.Marshal()
+	var stored []byte
+	status, resp := s.serve(w, hr, ex, addr, &stored)
+	body := stored
+	if body == nil {
+		body = resp.Marshal()
+	}
+	if m := ex.Seen; m != nil {
+		// What a retry of this request will be answered (unless it is
+		// handled again); an internal failure is not an answer: the
+		// record goes, and a retry is handled anew.
+		if !m.Rehandle {
+			m.Answer = body
+		}
+		m.Forget = resp.Code != protocol.CodeOK && (resp.Message == msgInternal || resp.Message == msgHandlerPanic)
+	}
 
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
@@ -322,7 +355,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 // Every value copied from the request into ex, and so into the message
 // log, is clipped to the spec's maximum length; so are the values the
 // log lines quote before the sign verified.
-func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exchange, addr netip.Addr) (int, protocol.Response) {
+// A retry answered with the first request's answer sets *stored to it
+// (the returned Response is that answer, parsed).
+func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exchange, addr netip.Addr, stored *[]byte) (int, protocol.Response) {
 	name, ok := s.route(hr.URL.Path)
 	if !ok {
 		return http.StatusNotFound, protocol.Fail("no interface at path %q: interfaces are served at %s/<interface>", clip(hr.URL.Path, maxEchoPath), s.prefix())
@@ -431,20 +466,24 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 	}
 	if s.Seen != nil {
 		t, _ := protocol.ParseTime(ts) // checked above
-		sign, until := strings.ToLower(vr.Got), t.Add(window)
-		// Deferred, the sign is held in this process until the message
-		// log entry that records it is committed (one durable write per
-		// request); ServeHTTP releases it.
-		seen, deferred, err := s.Seen.Reserve(ctx, appkey, sign, until)
-		if deferred {
-			ex.Seen = &protocol.SeenMark{AppKey: appkey, Sign: sign, Until: until}
-		}
+		mark := protocol.SeenMark{AppKey: appkey, Sign: strings.ToLower(vr.Got), Until: t.Add(window), Digest: protocol.ReplayDigest(i, body)}
+		claim, err := s.Seen.Reserve(ctx, mark)
 		if err != nil {
 			s.logger().ErrorContext(ctx, "replay store failed", "interface", name, "peer", peer.Name, "err", err)
 			return http.StatusOK, protocol.Fail(msgInternal)
 		}
-		if seen {
+		switch {
+		case !claim.Seen:
+			// Settled with the answer and released by ServeHTTP.
+			mark.Rehandle = s.Rehandle[i]
+			ex.Seen = &mark
+		case !claim.Same:
 			return http.StatusOK, protocol.Fail(msgReplay, appkey)
+		default:
+			if status, resp, again := s.retry(ctx, ex, mark, claim, stored); !again {
+				return status, resp
+			}
+			// Its answer was not kept: handled again, below.
 		}
 	}
 
@@ -474,6 +513,50 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 		return http.StatusOK, protocol.Fail(msgInternal)
 	}
 	return http.StatusOK, resp
+}
+
+// Messages of a retry the first request's answer is not there for.
+const (
+	msgRetryPending   = "the same request is still being handled; send it again as it is, later, for its answer"
+	msgRetryForgotten = baohan.InternalMessage
+)
+
+// retry answers a retry (the same request again) with the answer of the
+// first, waiting for it while the first is handled (at most RetryWait).
+// again: the first answer was not kept (Rehandle), the retry is to be
+// handled again.
+func (s *Server) retry(ctx context.Context, ex *protocol.Exchange, m protocol.SeenMark, c protocol.Claim, stored *[]byte) (status int, resp protocol.Response, again bool) {
+	ex.Retry = true
+	if c.Answer == nil && !c.Rehandle {
+		wait := s.RetryWait
+		if wait <= 0 {
+			wait = DefaultRetryWait
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		w, err := s.Seen.Wait(wctx, m.AppKey, m.Sign)
+		cancel()
+		switch {
+		case err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+			return http.StatusOK, protocol.Fail(msgRetryPending), false
+		case err != nil:
+			s.logger().ErrorContext(ctx, "replay store failed", "interface", ex.Interface, "peer", ex.Peer, "err", err)
+			return http.StatusOK, protocol.Fail(msgInternal), false
+		case w.Answer == nil && !w.Rehandle:
+			// The first failed inside this service and left no answer.
+			return http.StatusOK, protocol.Fail(msgRetryForgotten), false
+		}
+		c = w
+	}
+	if c.Rehandle {
+		return 0, protocol.Response{}, true
+	}
+	r, err := protocol.ParseResponse(c.Answer)
+	if err != nil {
+		s.logger().ErrorContext(ctx, "replay store: a stored answer does not parse", "interface", ex.Interface, "peer", ex.Peer, "err", err)
+		return http.StatusOK, protocol.Fail(msgInternal), false
+	}
+	*stored = c.Answer
+	return http.StatusOK, *r, false
 }
 
 // errPanic marks a recovered handler panic.

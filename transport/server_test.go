@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,14 +298,22 @@ func TestServerExchangeRecord(t *testing.T) {
 func TestServerReplay(t *testing.T) {
 	f := newFixture(t)
 	body := signed(noticeFields(), testSecret)
-	if a := f.do(t, "POST", "/baohan/baohannotice", body); a.resp.Code != 1 {
-		t.Fatalf("first: %s", a.raw)
+	first := f.do(t, "POST", "/baohan/baohannotice", body)
+	if first.resp.Code != 1 {
+		t.Fatalf("first: %s", first.raw)
 	}
+	// The same request again (its answer was lost) is a retry: answered
+	// as the first was, byte for byte.
+	if a := f.do(t, "POST", "/baohan/baohannotice", body); a.raw != first.raw {
+		t.Fatalf("retry: %s, want the first answer %s", a.raw, first.raw)
+	}
+	// The same body at another interface is not: the sign does not
+	// cover the interface.
 	want := `replayed request: this sign was already received from appkey "BH-FI-3201-0001"; send a new request with a new timestamp and sign`
-	if a := f.do(t, "POST", "/baohan/baohannotice", body); a.resp.Code != 0 || a.resp.Message != want {
-		t.Fatalf("replay: %s", a.raw)
+	if a := f.do(t, "POST", "/baohan/giveupnotice", body); a.resp.Code != 0 || a.resp.Message != want {
+		t.Fatalf("replay at another interface: %s", a.raw)
 	}
-	// The same sign in uppercase is the same request.
+	// The same sign in uppercase is another body: a replay.
 	upper := withSign(noticeFields(), strings.ToUpper(protocol.Sign(noticeFields(), testSecret)))
 	if a := f.do(t, "POST", "/baohan/baohannotice", upper); a.resp.Message != want {
 		t.Fatalf("uppercase replay: %s", a.raw)
@@ -465,8 +474,14 @@ func (failingSeen) SeenBefore(context.Context, string, string, time.Time) (bool,
 	return false, errors.New("disk full")
 }
 
-func (failingSeen) Reserve(context.Context, string, string, time.Time) (bool, bool, error) {
-	return false, false, errors.New("disk full")
+func (failingSeen) Reserve(context.Context, protocol.SeenMark) (protocol.Claim, error) {
+	return protocol.Claim{}, errors.New("disk full")
+}
+
+func (failingSeen) Settle(context.Context, protocol.SeenMark) error { return errors.New("disk full") }
+
+func (failingSeen) Wait(context.Context, string, string) (protocol.Claim, error) {
+	return protocol.Claim{}, errors.New("disk full")
 }
 
 func (failingSeen) Release(string, string) {}
@@ -553,32 +568,72 @@ func TestServerHandle(t *testing.T) {
 	}
 }
 
+// TestServerConcurrent: 32 copies of one request at once are handled
+// once; the others wait for it and get its answer, and are logged as
+// retries. A different body under the sign, at once, is refused.
 func TestServerConcurrent(t *testing.T) {
 	f := newFixture(t)
+	var calls atomic.Int32
+	f.srv.Handle(protocol.BaohanNotice, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
+		calls.Add(1)
+		return map[string]string{"n": fmt.Sprint(calls.Load())}, nil
+	})
 	var wg sync.WaitGroup
-	okCount := make(chan int, 64)
+	answers := make(chan string, 64)
 	body := signed(noticeFields(), testSecret)
-	for g := 0; g < 32; g++ {
+	for range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rec := httptest.NewRecorder()
 			f.srv.ServeHTTP(rec, httptest.NewRequest("POST", "/baohan/baohannotice", bytes.NewReader(body)))
-			var r protocol.Response
-			_ = json.Unmarshal(rec.Body.Bytes(), &r)
-			okCount <- r.Code
+			answers <- rec.Body.String()
 		}()
 	}
 	wg.Wait()
-	close(okCount)
-	n := 0
-	for c := range okCount {
-		n += c
+	close(answers)
+	for a := range answers {
+		if a != `{"code":1,"message":"success","data":{"n":"1"}}` {
+			t.Errorf("answer %s, want the one answer of the one call", a)
+		}
 	}
-	if n != 1 {
-		t.Fatalf("%d of 32 identical concurrent requests accepted, want exactly 1", n)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the handler ran %d times for 32 copies of one request, want once", n)
 	}
-	if len(f.log.Exchanges()) != 32 {
-		t.Fatalf("%d exchanges recorded", len(f.log.Exchanges()))
+	ex := f.log.Exchanges()
+	retries := 0
+	for _, e := range ex {
+		if e.Retry {
+			retries++
+		}
+	}
+	if len(ex) != 32 || retries != 31 {
+		t.Fatalf("%d exchanges recorded, %d as retries; want 32, 31", len(ex), retries)
+	}
+}
+
+// TestServerRehandle: a retry of an interface whose answer the replay
+// store must not keep (Server.Rehandle) is handled again, marked as a
+// retry, and answered as the handler answers; another body under the sign
+// is still a replay.
+func TestServerRehandle(t *testing.T) {
+	f := newFixture(t)
+	var calls atomic.Int32
+	f.srv.Handle(protocol.BaohanNotice, func(ctx context.Context, p *Peer, r *protocol.Request) (any, error) {
+		calls.Add(1)
+		return map[string]string{"secret": "s3cr3t"}, nil // the same for every call, as an idempotent handler answers
+	})
+	f.srv.Rehandle = map[protocol.Interface]bool{protocol.BaohanNotice: true}
+	body := signed(noticeFields(), testSecret)
+	first := f.do(t, "POST", "/baohan/baohannotice", body)
+	again := f.do(t, "POST", "/baohan/baohannotice", body)
+	if first.resp.Code != 1 || again.raw != first.raw || calls.Load() != 2 {
+		t.Fatalf("first %s, again %s, %d calls; want the same answer from two calls", first.raw, again.raw, calls.Load())
+	}
+	if ex := f.log.Exchanges(); len(ex) != 2 || ex[0].Retry || !ex[1].Retry {
+		t.Fatalf("exchanges %+v: want the second marked as a retry", ex)
+	}
+	if a := f.do(t, "POST", "/baohan/baohannotice", signed(with(noticeFields(), "payername", ""), testSecret)); !strings.HasPrefix(a.resp.Message, "replayed request") {
+		t.Fatalf("another body under the sign: %s", a.raw)
 	}
 }

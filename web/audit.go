@@ -174,6 +174,12 @@ func readAudit(ctx context.Context, q store.Querier, db *store.DB, after, upTo i
 // started on it since it was upgraded.
 var ErrAuditNotChained = errors.New("the console audit log is not chained yet: start the service once after the upgrade")
 
+// AuditChain is the consoles' audit log as store.VerifyLogs checks it
+// (`baohan audit verify`): there when a console ever ran on the database
+// (its table), chained since the table has a head.
+var AuditChain = store.ChainedLog{Name: "console audit log", Table: "web_audit",
+	Absent: "none (no console has run on this database)", Verify: VerifyAudit}
+
 // VerifyAudit checks the SM3 chain of the consoles' audit log (both
 // realms) in one read-only snapshot, without migrating anything. It
 // returns the number of rows and nil when the chain holds, the first

@@ -24,7 +24,7 @@ func auditRun(t *testing.T, args ...string) (int, string, string) {
 }
 
 // logDB makes a message log of n exchanges in the SQLite file name in dir
-// (or at url) and returns the open store.
+// (or at url) and returns the open store. Every third is a retry.
 func logDB(t *testing.T, url, dir, name string, n int) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), url, dir, store.WithFileName(name))
@@ -36,7 +36,7 @@ func logDB(t *testing.T, url, dir, name string, n int) *store.DB {
 	for i := 1; i <= n; i++ {
 		if _, err := l.Record(context.Background(), &protocol.Exchange{Interface: "baohannotice", Direction: protocol.Inbound, Peer: "bank",
 			ApplyNo: fmt.Sprintf("BH%04d", i), Request: []byte(`{"applyno":"x"}`), Response: []byte(`{"code":1}`),
-			HTTPStatus: 200, Code: 1, SignOK: true, At: time.Now()}); err != nil {
+			HTTPStatus: 200, Code: 1, SignOK: true, At: time.Now(), Retry: i%3 == 0}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,6 +66,8 @@ func TestAuditVerify(t *testing.T) {
 		{"edited applyno", `UPDATE message_log SET applyno = 'BH9999' WHERE id = 2`, "message log: broken at entry 2: content does not match its hash"},
 		{"rehashed without the chain", `UPDATE message_log SET prev_hash = hash WHERE id = 4`, "message log: broken at entry 4: prev_hash"},
 		{"deleted", `DELETE FROM message_log WHERE id = 2`, "message log: broken at entry 2: rows 2 to 2 are missing"},
+		{"a retry unmarked", `UPDATE message_log SET retry = 0 WHERE id = 3`, "message log: broken at entry 3: content does not match its hash"},
+		{"marked a retry", `UPDATE message_log SET retry = 1 WHERE id = 4`, "message log: broken at entry 4: content does not match its hash"},
 		{"last deleted", `DELETE FROM message_log WHERE id = 5`, "message log: broken at entry 5:"},
 	}
 	for _, tc := range tests {

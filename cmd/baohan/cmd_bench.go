@@ -2,169 +2,84 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 
 	"github.com/baohan-dev/baohan/bench"
+	"github.com/baohan-dev/baohan/internal/cli"
 )
 
 // baohan bench: the two peaks of the trade (bid deadline, bid opening)
 // against ceilings measured in the same run. The logic is in package
 // bench; this is flags and output.
 
-func init() {
-	register(&command{
-		Name:    "bench",
-		Summary: "measure the platform and the institution at the bid deadline and the bid opening, beside ceilings",
-		Usage: "bench [--quick] [--scenario 1,2,3,4] [--db sqlite|postgres|both] [--pg URL] [--clients 64]\n" +
-			"       [--notices N] [--sizes 1MB,20MB] [--files N] [--uploaders N] [--guarantees 10000]\n" +
-			"       [--institutions 5] [--workers N] [--applies N] [--json] [--cpuprofile FILE] [--memprofile FILE]\n\n" +
-			"Starts the project's own services on 127.0.0.1 with fresh databases and drives them:\n" +
-			"  1  baohannotice into the platform from --clients clients (ceiling: a bare handler that\n" +
-			"     only parses and checks the sign; target ≥50% of it on SQLite, p99 < 50ms)\n" +
-			"  2  chunked upload + complete notice of sealed OFD guarantees of --sizes (ceiling: SM4-CBC\n" +
-			"     decryption + SM3 of the same bytes in memory; target ≥50%, peak heap flat as files grow)\n" +
-			"  3  bid opening: --guarantees restores across --institutions fake institutions, then again\n" +
-			"     with one failing half its calls (target: 10000 acknowledged in < 30s; all exactly once)\n" +
-			"  4  baohanapply into the institution from --clients clients (ceiling as in 1)\n" +
-			"and prints per scenario the throughput, p50 and p99 latency and peak memory, the ceiling,\n" +
-			"the ratio and PASS or MISS against the target. Progress goes to stderr. Sizes take KB, MB\n" +
-			"(binary: 1MB = 1 MiB) or bytes. --quick runs everything small (under a minute).\n" +
-			"PostgreSQL runs use a fresh schema on --pg (default $BAOHAN_TEST_POSTGRES or\n" +
-			bench.DefaultPostgresURL + ") and are skipped when it does not answer.\n" +
-			"--cpuprofile/--memprofile write one profile per timed part (cpu.pprof -> cpu.s1-sqlite.pprof).\n" +
-			"Exit status: 0 when the benchmark ran (whatever PASS/MISS says), 1 when a scenario could not\n" +
-			"run, 3 with --strict when a target was missed.",
-		Run: runBench,
-	})
-}
-
-func runBench(ctx context.Context, env *Env, args []string) error {
-	c := commands["bench"]
-	fs := newFlags(env, c)
-	quick := fs.Bool("quick", false, "run everything small (under a minute)")
-	scenarios := fs.String("scenario", "1,2,3,4", "scenarios to run, comma-separated")
-	db := fs.String("db", "both", "database: sqlite, postgres or both")
-	pg := fs.String("pg", "", "PostgreSQL URL (default $BAOHAN_TEST_POSTGRES or "+bench.DefaultPostgresURL+")")
-	clients := fs.Int("clients", 0, "concurrent clients of scenarios 1 and 4 (default 64)")
-	notices := fs.Int("notices", 0, "baohannotice requests of scenario 1 (default 20000; quick 600)")
-	sizes := fs.String("sizes", "", "guarantee sizes of scenario 2 (default 1MB,20MB; quick 1MB,4MB)")
-	files := fs.Int("files", 0, "files uploaded per size in scenario 2 (default ~64 MiB per size, 4..64; quick 4)")
-	uploaders := fs.Int("uploaders", 0, "files uploaded at once in scenario 2 (default 4; quick 2)")
-	guarantees := fs.Int("guarantees", 0, "guarantees restored at the bid opening of scenario 3 (default 10000; quick 500)")
-	institutions := fs.Int("institutions", 0, "institutions of scenario 3 (default 5)")
-	workers := fs.Int("workers", 0, "the platform's outbox workers in scenario 3 (default: the platform's default)")
-	applies := fs.Int("applies", 0, "baohanapply requests of scenario 4 (default 10000; quick 600)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	dir := fs.String("dir", "", "work directory, kept after the run (default: a temporary one, removed)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each timed part to FILE (part inserted before the extension)")
-	memprofile := fs.String("memprofile", "", "write an allocation profile at the end of each timed part to FILE (likewise)")
-	strict := fs.Bool("strict", false, "exit 3 when a target is missed")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected argument %q (see --help)", pos[0])
-	}
-	o := bench.Options{Quick: *quick, PostgresURL: *pg, Clients: *clients, Notices: *notices, Files: *files, Uploaders: *uploaders,
-		Guarantees: *guarantees, Institutions: *institutions, Workers: *workers, Applies: *applies, Dir: *dir,
-		CPUProfile: *cpuprofile, MemProfile: *memprofile}
-	if o.Scenarios, err = parseScenarios(*scenarios); err != nil {
-		return err
-	}
-	switch *db {
-	case "both", "":
-		o.DBs = []string{bench.SQLite, bench.Postgres}
-	case bench.SQLite, bench.Postgres:
-		o.DBs = []string{*db}
-	default:
-		return fmt.Errorf("--db %q: want sqlite, postgres or both", *db)
-	}
-	if *sizes != "" {
-		if o.Sizes, err = parseSizes(*sizes); err != nil {
-			return err
-		}
-	}
-	if !*quiet {
-		o.Progress = env.Stderr
-	}
-	// The services log warnings to files in the work directory; keep the
-	// store's informational lines (migrations) off the terminal.
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	defer slog.SetDefault(prev)
-
-	rep, runErr := bench.Run(ctx, o)
-	if rep != nil {
-		rep.Command = "baohan bench " + strings.Join(args, " ")
-		if *asJSON {
-			err = rep.WriteJSON(env.Stdout)
-		} else {
-			err = rep.WriteTable(env.Stdout)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if runErr != nil {
-		return runErr
-	}
-	if *strict && !rep.Pass() {
-		return exitError{Code: 3}
-	}
-	return nil
-}
-
-func parseScenarios(s string) ([]int, error) {
-	var out []int
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		n, err := strconv.Atoi(part)
-		if err != nil || n < 1 || n > 4 {
-			return nil, fmt.Errorf("--scenario %q: scenarios are 1, 2, 3 and 4", part)
-		}
-		out = append(out, n)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("--scenario: name at least one of 1, 2, 3, 4")
-	}
-	return out, nil
-}
-
-// parseSizes parses "1MB,20MB": KB/KiB, MB/MiB, GB/GiB (binary) or bytes.
-func parseSizes(s string) ([]int64, error) {
-	var out []int64
-	for _, part := range strings.Split(s, ",") {
-		p := strings.ToUpper(strings.TrimSpace(part))
-		if p == "" {
-			continue
-		}
-		mult := int64(1)
-		for _, u := range []struct {
-			suffix string
-			mult   int64
-		}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}} {
-			if strings.HasSuffix(p, u.suffix) {
-				p, mult = strings.TrimSpace(strings.TrimSuffix(p, u.suffix)), u.mult
-				break
+var benchCommands = []cli.Command{{
+	Name: "bench",
+	Args: true,
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
+		quick := fs.Bool("quick", false, "run everything small (under a minute)")
+		scenarios := fs.String("scenario", "1,2,3,4", "scenarios to run, comma-separated")
+		db := fs.String("db", "both", "database: sqlite, postgres or both")
+		pg := fs.String("pg", "", "PostgreSQL URL (default $BAOHAN_TEST_POSTGRES or "+bench.DefaultPostgresURL+")")
+		clients := fs.Int("clients", 0, "concurrent clients of scenarios 1 and 4 (default 64)")
+		notices := fs.Int("notices", 0, "baohannotice requests of scenario 1 (default 20000; quick 600)")
+		sizes := fs.String("sizes", "", "guarantee sizes of scenario 2 (default 1MB,20MB; quick 1MB,4MB)")
+		files := fs.Int("files", 0, "files uploaded per size in scenario 2 (default ~64 MiB per size, 4..64; quick 4)")
+		uploaders := fs.Int("uploaders", 0, "files uploaded at once in scenario 2 (default 4; quick 2)")
+		guarantees := fs.Int("guarantees", 0, "guarantees restored at the bid opening of scenario 3 (default 10000; quick 500)")
+		institutions := fs.Int("institutions", 0, "institutions of scenario 3 (default 5)")
+		workers := fs.Int("workers", 0, "the platform's outbox workers in scenario 3 (default: the platform's default)")
+		applies := fs.Int("applies", 0, "baohanapply requests of scenario 4 (default 10000; quick 600)")
+		asJSON := fs.Bool("json", false, "print the report as JSON")
+		dir := fs.String("dir", "", "work directory, kept after the run (default: a temporary one, removed)")
+		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each timed part to FILE (part inserted before the extension)")
+		memprofile := fs.String("memprofile", "", "write an allocation profile at the end of each timed part to FILE (likewise)")
+		strict := fs.Bool("strict", false, "exit 3 when a target is missed")
+		quiet := fs.Bool("quiet", false, "no progress on stderr")
+		return func(ctx context.Context, pos []string) error {
+			if len(pos) > 0 {
+				return fmt.Errorf("unexpected argument %q (see --help)", pos[0])
 			}
+			o := bench.Options{Quick: *quick, PostgresURL: *pg, Clients: *clients, Notices: *notices, Files: *files, Uploaders: *uploaders,
+				Guarantees: *guarantees, Institutions: *institutions, Workers: *workers, Applies: *applies, Dir: *dir,
+				CPUProfile: *cpuprofile, MemProfile: *memprofile}
+			var err error
+			if o.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {
+				return fmt.Errorf("--%w", err)
+			}
+			if o.DBs, err = bench.ParseDBs(*db); err != nil {
+				return fmt.Errorf("--%w", err)
+			}
+			if *sizes != "" {
+				if o.Sizes, err = bench.ParseSizes(*sizes); err != nil {
+					return fmt.Errorf("--%w", err)
+				}
+			}
+			if !*quiet {
+				o.Progress = env.Stderr
+			}
+			// The services log warnings to files in the work directory; keep the
+			// store's informational lines (migrations) off the terminal.
+			prev := slog.Default()
+			slog.SetDefault(slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			defer slog.SetDefault(prev)
+
+			rep, runErr := bench.Run(ctx, o)
+			if rep != nil {
+				rep.Command = "baohan bench " + strings.Join(env.Args, " ")
+				if err := writeReport(env.Stdout, *asJSON, rep); err != nil {
+					return err
+				}
+			}
+			if runErr != nil {
+				return runErr
+			}
+			if *strict && !rep.Pass() {
+				return cli.ExitError{Code: 3}
+			}
+			return nil
 		}
-		n, err := strconv.ParseFloat(p, 64)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("--sizes %q: not a size like 1MB or 512KB", part)
-		}
-		out = append(out, int64(n*float64(mult)))
-	}
-	if len(out) == 0 {
-		return nil, errors.New("--sizes: name at least one size")
-	}
-	return out, nil
-}
+	},
+}}

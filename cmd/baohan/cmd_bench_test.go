@@ -119,15 +119,4 @@ func TestBenchFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, "usage: baohan bench") || !strings.Contains(errs, "--cpuprofile") {
 		t.Errorf("--help: exit %d\n%s", code, errs)
 	}
-	got, err := parseSizes("1MB, 20MiB,512KB,1.5M,100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []int64{1 << 20, 20 << 20, 512 << 10, 3 << 19, 100}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("parseSizes: %v, want %v", got, want)
-			break
-		}
-	}
 }

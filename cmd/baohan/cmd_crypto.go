@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/internal/cli"
 	"github.com/baohan-dev/baohan/pki"
 	"github.com/emmansun/gmsm/sm2"
 )
@@ -20,64 +18,188 @@ import (
 // The 国密 tools: a test CA, the digital envelope of baohanapply and the
 // guarantee-file encryption of uploadbaohanfile / baohanfilecompletenotice.
 
-func init() {
-	register(&command{
-		Name:    "ca init",
-		Summary: "create an SM2 test CA (ca.cert.pem, ca.key.pem) for bidder, institution and platform certificates",
-		Usage: "ca init --dir DIR\n\n" +
-			"Writes DIR/ca.cert.pem (self-signed, SM2-with-SM3) and DIR/ca.key.pem (PKCS#8, mode 0600).\n" +
-			"For tests and demos only. OpenSSL 3.0 verifies the certificates with\n" +
-			"  openssl verify -vfyopt distid:1234567812345678 -CAfile DIR/ca.cert.pem CERT",
-		Run: runCAInit,
-	})
-	register(&command{
-		Name:    "ca issue",
-		Summary: "issue an SM2 certificate and key from the test CA (bidder, institution seal, platform)",
-		Usage: "ca issue --dir DIR --name NAME --role bidder|institution|platform [--credit-code CODE] [--credit-code-in PLACE]\n\n" +
-			"Writes DIR/NAME.key.pem (PKCS#8, 0600) and DIR/NAME.cert.pem. Bidder and institution\n" +
-			"certificates carry the 统一社会信用代码 (generated when not given; a given one must be\n" +
-			"valid) in Subject SERIALNUMBER, or where --credit-code-in puts it as other CAs do:\n" +
-			"cn (CFCA: 041@N<code>@<name>@00000001), ou, or ext:OID (e.g. ext:1.2.156.10260.4.1.4).",
-		Run: runCAIssue,
-	})
-	register(&command{
-		Name:    "envelope seal",
-		Summary: "encrypt apply-data JSON for a bidder's certificate: applydata (SM4-ECB) and digitalenvelope (SM2)",
-		Usage: "envelope seal --cert CERT [--layout c1c3c2|c1c2c3|asn1] [FILE]\n\n" +
-			"Reads the apply-data JSON from FILE or stdin and prints\n" +
-			`  {"applydata": "...", "digitalenvelope": "..."}` + "\n" +
-			"CERT is a certificate or public key file (PEM, DER, hex, base64) or such a value itself.",
-		Run: runEnvelopeSeal,
-	})
-	register(&command{
-		Name:    "envelope open",
-		Summary: "decrypt applydata with the key in digitalenvelope and print the apply-data JSON",
-		Usage:   "envelope open --key KEY --applydata B64 --digitalenvelope B64 [--layout c1c3c2|c1c2c3|asn1]",
-		Run:     runEnvelopeOpen,
-	})
-	register(&command{
-		Name:    "file encrypt",
-		Summary: "encrypt a guarantee file (SM4-CBC, fresh key and iv) and print the SM2-wrapped key, iv and digest",
-		Usage: "file encrypt --pubkey PUB --in FILE --out FILE.enc [--digest sm3|md5] [--layout c1c3c2|c1c2c3|asn1]\n\n" +
-			"Prints the fields of baohanfilecompletenotice:\n" +
-			`  {"key": "...", "iv": "...", "baohanfilemd5": "..."}` + "\n" +
-			"PUB is the downloadpublickey value or a file holding any public key form or a certificate.",
-		Run: runFileEncrypt,
-	})
-	register(&command{
-		Name:    "file decrypt",
-		Summary: "decrypt a guarantee file with the SM2-wrapped key and iv of baohanfilecompletenotice",
-		Usage: "file decrypt --key KEY --keyfield B64 --ivfield B64 --in FILE.enc --out FILE [--layout ...] [--baohanfilemd5 HEX]\n\n" +
-			"With --baohanfilemd5 the plaintext digest (SM3 if 64 hex, MD5 if 32) is checked; FILE is\n" +
-			"written only when decryption (and the check) succeed.",
-		Run: runFileDecrypt,
-	})
-}
+var cryptoCommands = []cli.Command{{
+	Name: "ca init",
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
+		dir := fs.String("dir", "", "directory for ca.cert.pem and ca.key.pem (created)")
+		return func(ctx context.Context, _ []string) error {
+			if err := cli.Required("dir", *dir); err != nil {
+				return err
+			}
+			ca, err := pki.Init(*dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s and %s (%s, valid until %s)\n",
+				filepath.Join(*dir, pki.CACertFile), filepath.Join(*dir, pki.CAKeyFile),
+				ca.Cert.Subject.CommonName, ca.Cert.NotAfter.Format("2006-01-02"))
+			return nil
+		}
+	},
+}, {
+	Name: "ca issue",
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
+		dir := fs.String("dir", "", "the CA directory (from ca init); the files are written there")
+		name := fs.String("name", "", "subject name and file name stem")
+		role := fs.String("role", "", "bidder, institution or platform")
+		code := fs.String("credit-code", "", "the 统一社会信用代码 (default: a generated one)")
+		codeIn := fs.String("credit-code-in", "serialnumber", "where the certificate carries the code: serialnumber | cn | ou | ext:OID")
+		return func(ctx context.Context, _ []string) error {
+			if err := cli.Required("dir", *dir, "name", *name, "role", *role); err != nil {
+				return err
+			}
+			r, err := pki.ParseRole(*role)
+			if err != nil {
+				return err
+			}
+			ca, err := pki.Load(*dir)
+			if err != nil {
+				return err
+			}
+			in, err := pki.ParseCreditCodeIn(*codeIn)
+			if err != nil {
+				return fmt.Errorf("--credit-code-in: %w", err)
+			}
+			opts := []pki.Option{pki.WithCreditCodeIn(in)}
+			if *code != "" {
+				opts = append(opts, pki.WithCreditCode(*code))
+			}
+			id, err := ca.IssueToDir(*dir, *name, r, opts...)
+			if err != nil {
+				return err
+			}
+			extra := ""
+			if id.CreditCode != "" {
+				extra = ", credit code " + id.CreditCode
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s and %s (%s%s, public key %s)\n",
+				filepath.Join(*dir, pki.KeyFile(*name)), filepath.Join(*dir, pki.CertFile(*name)),
+				id.Role, extra, gm.PublicKeyHex(&id.Key.PublicKey))
+			return nil
+		}
+	},
+}, {
+	Name: "envelope seal",
+	Args: true,
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
+		certFlag := fs.String("cert", "", "the bidder's certificate or public key (file or value)")
+		layout := layoutFlag(fs)
+		return func(ctx context.Context, pos []string) error {
+			l, err := gm.ParseCipherLayout(*layout)
+			if err != nil {
+				return err
+			}
+			pub, err := readPublicKey("cert", *certFlag)
+			if err != nil {
+				return err
+			}
+			data, err := cli.ReadInput(env, pos)
+			if err != nil {
+				return err
+			}
+			e, err := gm.SealApplyData(pub, data, l)
+			if err != nil {
+				return err
+			}
+			return cli.WriteJSON(env.Stdout, e)
+		}
+	},
+}, {
+	Name: "envelope open",
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
+		keyPath := fs.String("key", "", "the bidder's private key file")
+		ad := fs.String("applydata", "", "the applydata field (base64)")
+		envelope := fs.String("digitalenvelope", "", "the digitalenvelope field (base64)")
+		layout := layoutFlag(fs)
+		return func(ctx context.Context, _ []string) error {
+			l, err := gm.ParseCipherLayout(*layout)
+			if err != nil {
+				return err
+			}
+			if err := cli.Required("applydata", *ad, "digitalenvelope", *envelope); err != nil {
+				return err
+			}
+			k, err := readPrivateKey(*keyPath)
+			if err != nil {
+				return err
+			}
+			pt, err := gm.OpenEnvelope(k, *ad, *envelope, l)
+			if err != nil {
+				return err
+			}
+			if len(pt) == 0 || pt[len(pt)-1] != '\n' {
+				pt = append(pt, '\n')
+			}
+			_, err = env.Stdout.Write(pt)
+			return err
+		}
+	},
+}, {
+	Name: "file encrypt",
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
+		pubFlag := fs.String("pubkey", "", "the platform's public key for this applyno (value or file; hex, base64, PEM, certificate)")
+		in := fs.String("in", "", "the plaintext guarantee file")
+		out := fs.String("out", "", "where to write the ciphertext")
+		digest := fs.String("digest", "sm3", "digest of the plaintext for baohanfilemd5: sm3 or md5")
+		layout := layoutFlag(fs)
+		return func(ctx context.Context, _ []string) error {
+			if err := cli.Required("in", *in, "out", *out); err != nil {
+				return err
+			}
+			l, err := gm.ParseCipherLayout(*layout)
+			if err != nil {
+				return err
+			}
+			alg, err := gm.ParseDigestAlg(*digest)
+			if err != nil {
+				return err
+			}
+			pub, err := readPublicKey("pubkey", *pubFlag)
+			if err != nil {
+				return err
+			}
+			f, err := gm.EncryptFileAt(ctx, *in, *out, pub, l, alg)
+			if err != nil {
+				return flagFileError(err)
+			}
+			return cli.WriteJSON(env.Stdout, f)
+		}
+	},
+}, {
+	Name: "file decrypt",
+	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
+		keyPath := fs.String("key", "", "the private key for the applyno's public key (file)")
+		var f gm.FileFields
+		fs.StringVar(&f.Key, "keyfield", "", "the key field of baohanfilecompletenotice (base64 SM2)")
+		fs.StringVar(&f.IV, "ivfield", "", "the iv field of baohanfilecompletenotice (base64 SM2)")
+		in := fs.String("in", "", "the ciphertext (the chunks joined)")
+		out := fs.String("out", "", "where to write the plaintext")
+		fs.StringVar(&f.BaohanFileMD5, "baohanfilemd5", "", "expected plaintext digest (64 hex SM3 or 32 hex MD5)")
+		layout := layoutFlag(fs)
+		return func(ctx context.Context, _ []string) error {
+			if err := cli.Required("keyfield", f.Key, "ivfield", f.IV, "in", *in, "out", *out); err != nil {
+				return err
+			}
+			l, err := gm.ParseCipherLayout(*layout)
+			if err != nil {
+				return err
+			}
+			if _, err := f.DigestAlg(); err != nil {
+				return fmt.Errorf("--baohanfilemd5: %w", err)
+			}
+			k, err := readPrivateKey(*keyPath)
+			if err != nil {
+				return err
+			}
+			return flagFileError(gm.DecryptFileAt(ctx, *in, *out, k, f, l))
+		}
+	},
+}}
 
 // readPublicKey parses the public key (any form gm.ParsePublicKey reads,
 // or a certificate) in the file named v or in v itself.
 func readPublicKey(flagName, v string) (*ecdsa.PublicKey, error) {
-	if err := required(flagName, v); err != nil {
+	if err := cli.Required(flagName, v); err != nil {
 		return nil, err
 	}
 	pub, err := gm.LoadPublicKey(v)
@@ -91,270 +213,26 @@ func readPrivateKey(path string) (*sm2.PrivateKey, error) {
 	if path == "" {
 		return nil, errors.New("--key is required (a private key file: PEM PKCS#8 or EC PRIVATE KEY, DER, or hex)")
 	}
-	return readFlagFile("key", path, gm.ParsePrivateKey)
-}
-
-func runCAInit(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, commands["ca init"])
-	dir := fs.String("dir", "", "directory for ca.cert.pem and ca.key.pem (created)")
-	if err := parseNone(fs, args); err != nil {
-		return err
-	}
-	if err := required("dir", *dir); err != nil {
-		return err
-	}
-	ca, err := pki.Init(*dir)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("--key: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "wrote %s and %s (%s, valid until %s)\n",
-		filepath.Join(*dir, pki.CACertFile), filepath.Join(*dir, pki.CAKeyFile),
-		ca.Cert.Subject.CommonName, ca.Cert.NotAfter.Format("2006-01-02"))
-	return nil
-}
-
-func runCAIssue(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, commands["ca issue"])
-	dir := fs.String("dir", "", "the CA directory (from ca init); the files are written there")
-	name := fs.String("name", "", "subject name and file name stem")
-	role := fs.String("role", "", "bidder, institution or platform")
-	code := fs.String("credit-code", "", "the 统一社会信用代码 (default: a generated one)")
-	codeIn := fs.String("credit-code-in", "serialnumber", "where the certificate carries the code: serialnumber | cn | ou | ext:OID")
-	if err := parseNone(fs, args); err != nil {
-		return err
-	}
-	if err := required("dir", *dir, "name", *name, "role", *role); err != nil {
-		return err
-	}
-	r, err := pki.ParseRole(*role)
+	k, err := gm.ParsePrivateKey(b)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("--key %s: %w", path, err)
 	}
-	ca, err := pki.Load(*dir)
-	if err != nil {
-		return err
-	}
-	in, err := pki.ParseCreditCodeIn(*codeIn)
-	if err != nil {
-		return fmt.Errorf("--credit-code-in: %w", err)
-	}
-	opts := []pki.Option{pki.WithCreditCodeIn(in)}
-	if *code != "" {
-		opts = append(opts, pki.WithCreditCode(*code))
-	}
-	id, err := ca.IssueToDir(*dir, *name, r, opts...)
-	if err != nil {
-		return err
-	}
-	extra := ""
-	if id.CreditCode != "" {
-		extra = ", credit code " + id.CreditCode
-	}
-	fmt.Fprintf(env.Stdout, "wrote %s and %s (%s%s, public key %s)\n",
-		filepath.Join(*dir, pki.KeyFile(*name)), filepath.Join(*dir, pki.CertFile(*name)),
-		id.Role, extra, gm.PublicKeyHex(&id.Key.PublicKey))
-	return nil
+	return k, nil
 }
 
 func layoutFlag(fs *flag.FlagSet) *string {
 	return fs.String("layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2, c1c2c3 or asn1")
 }
 
-func runEnvelopeSeal(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, commands["envelope seal"])
-	certFlag := fs.String("cert", "", "the bidder's certificate or public key (file or value)")
-	layout := layoutFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// flagFileError names the flag of the file a gm.FileError is about.
+func flagFileError(err error) error {
+	var fe *gm.FileError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("--%s: %w", fe.Which, fe.Err)
 	}
-	l, err := gm.ParseCipherLayout(*layout)
-	if err != nil {
-		return err
-	}
-	pub, err := readPublicKey("cert", *certFlag)
-	if err != nil {
-		return err
-	}
-	data, err := readInput(env, pos)
-	if err != nil {
-		return err
-	}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return errors.New("no apply-data JSON on the input")
-	}
-	if !json.Valid(data) {
-		return errors.New("the input is not valid JSON (apply data is a JSON object)")
-	}
-	ad, envelope, err := gm.SealEnvelope(pub, data, l)
-	if err != nil {
-		return err
-	}
-	return writeJSON(env.Stdout, struct { // the two baohanapply fields
-		ApplyData       string `json:"applydata"`
-		DigitalEnvelope string `json:"digitalenvelope"`
-	}{ad, envelope})
-}
-
-func runEnvelopeOpen(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, commands["envelope open"])
-	keyPath := fs.String("key", "", "the bidder's private key file")
-	ad := fs.String("applydata", "", "the applydata field (base64)")
-	envelope := fs.String("digitalenvelope", "", "the digitalenvelope field (base64)")
-	layout := layoutFlag(fs)
-	if err := parseNone(fs, args); err != nil {
-		return err
-	}
-	l, err := gm.ParseCipherLayout(*layout)
-	if err != nil {
-		return err
-	}
-	if err := required("applydata", *ad, "digitalenvelope", *envelope); err != nil {
-		return err
-	}
-	k, err := readPrivateKey(*keyPath)
-	if err != nil {
-		return err
-	}
-	pt, err := gm.OpenEnvelope(k, *ad, *envelope, l)
-	if err != nil {
-		return err
-	}
-	if len(pt) == 0 || pt[len(pt)-1] != '\n' {
-		pt = append(pt, '\n')
-	}
-	_, err = env.Stdout.Write(pt)
 	return err
-}
-
-// openIn opens the input file in, which must not be the output file out.
-func openIn(in, out string) (*os.File, error) {
-	if sa, err := os.Stat(in); err == nil {
-		if sb, err := os.Stat(out); err == nil && os.SameFile(sa, sb) {
-			return nil, errors.New("--in and --out are the same file")
-		}
-	}
-	f, err := os.Open(in)
-	if err != nil {
-		return nil, fmt.Errorf("--in: %w", err)
-	}
-	return f, nil
-}
-
-// replaceFile writes out through a temporary file beside it, renamed over
-// it only when fill succeeds: a failure leaves no output file.
-func replaceFile(out string, fill func(w io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	err = fill(tmp)
-	if cerr := tmp.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("--out: %w", cerr)
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	return nil
-}
-
-func runFileEncrypt(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, commands["file encrypt"])
-	pubFlag := fs.String("pubkey", "", "the platform's public key for this applyno (value or file; hex, base64, PEM, certificate)")
-	in := fs.String("in", "", "the plaintext guarantee file")
-	out := fs.String("out", "", "where to write the ciphertext")
-	digest := fs.String("digest", "sm3", "digest of the plaintext for baohanfilemd5: sm3 or md5")
-	layout := layoutFlag(fs)
-	if err := parseNone(fs, args); err != nil {
-		return err
-	}
-	if err := required("in", *in, "out", *out); err != nil {
-		return err
-	}
-	l, err := gm.ParseCipherLayout(*layout)
-	if err != nil {
-		return err
-	}
-	alg, err := gm.ParseDigestAlg(*digest)
-	if err != nil {
-		return err
-	}
-	pub, err := readPublicKey("pubkey", *pubFlag)
-	if err != nil {
-		return err
-	}
-	src, err := openIn(*in, *out)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	if st, err := src.Stat(); err == nil && st.Size() == 0 {
-		return fmt.Errorf("--in %s is empty", *in)
-	}
-	key := gm.NewFileKey()
-	var f gm.FileFields
-	if f.Key, f.IV, err = key.Wrap(pub, l); err != nil {
-		return err
-	}
-	err = replaceFile(*out, func(w io.Writer) (err error) {
-		if f.BaohanFileMD5, err = key.Encrypt(ctx, w, src, alg); err != nil {
-			return fmt.Errorf("encrypting %s: %w", *in, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return writeJSON(env.Stdout, f)
-}
-
-func runFileDecrypt(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, commands["file decrypt"])
-	keyPath := fs.String("key", "", "the private key for the applyno's public key (file)")
-	var f gm.FileFields
-	fs.StringVar(&f.Key, "keyfield", "", "the key field of baohanfilecompletenotice (base64 SM2)")
-	fs.StringVar(&f.IV, "ivfield", "", "the iv field of baohanfilecompletenotice (base64 SM2)")
-	in := fs.String("in", "", "the ciphertext (the chunks joined)")
-	out := fs.String("out", "", "where to write the plaintext")
-	fs.StringVar(&f.BaohanFileMD5, "baohanfilemd5", "", "expected plaintext digest (64 hex SM3 or 32 hex MD5)")
-	layout := layoutFlag(fs)
-	if err := parseNone(fs, args); err != nil {
-		return err
-	}
-	if err := required("keyfield", f.Key, "ivfield", f.IV, "in", *in, "out", *out); err != nil {
-		return err
-	}
-	l, err := gm.ParseCipherLayout(*layout)
-	if err != nil {
-		return err
-	}
-	alg, err := f.DigestAlg()
-	if err != nil {
-		return fmt.Errorf("--baohanfilemd5: %w", err)
-	}
-	k, err := readPrivateKey(*keyPath)
-	if err != nil {
-		return err
-	}
-	key, err := gm.UnwrapFileKey(k, f, l)
-	if err != nil {
-		return err
-	}
-	src, err := openIn(*in, *out)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	return replaceFile(*out, func(w io.Writer) error {
-		got, err := key.Decrypt(ctx, w, src, alg)
-		if err != nil {
-			return fmt.Errorf("decrypting %s: %w", *in, err)
-		}
-		return f.CheckDigest(got)
-	})
 }

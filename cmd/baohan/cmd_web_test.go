@@ -8,11 +8,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,12 +19,8 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
-	"github.com/shopspring/decimal"
 
-	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
-	"github.com/baohan-dev/baohan/gm/testca"
-	"github.com/baohan-dev/baohan/platform"
 )
 
 // bidderFiles writes a bidder key and self-signed certificate to dir.
@@ -201,75 +194,5 @@ func TestCAAgentCommandRefuses(t *testing.T) {
 	if code := run(context.Background(), &Env{Stdout: &out, Stderr: &errb}, []string{"ca-agent", "--help"}); code != 0 ||
 		!strings.Contains(errb.String(), "--origin") || !strings.Contains(errb.String(), "-unattended") || !strings.Contains(errb.String(), "--confirm-timeout") {
 		t.Errorf("--help: exit %d %q", code, errb.String())
-	}
-}
-
-func TestPlatformConsoleMount(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("BAOHAN_MASTER_KEY", "000102030405060708090a0b0c0d0e0f")
-	t.Setenv(envConsoleAdminUser, "")
-	t.Setenv(envConsoleAdminPassword, "")
-	ca, err := testca.New("console test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(dir, "ca.cert.pem")
-	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := platform.Config{
-		Common: config.Common{
-			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
-			Storage:    config.Storage{DataDir: dir},
-			TrustRoots: []string{caFile},
-		},
-		Institutions: []platform.Institution{{
-			Peer:     config.Peer{Name: "bank", AppKey: "k", AppSecret: "s", BaseURL: "http://127.0.0.1:1", PlatformCode: "P1"},
-			Products: []platform.Product{{Name: "保函", Rate: decimal.RequireFromString("0.005")}},
-		}},
-	}
-	ctx := context.Background()
-	logger := slog.New(slog.DiscardHandler)
-	svc, err := platform.New(ctx, cfg, platform.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	var out bytes.Buffer
-	h, err := platformConsole(ctx, &Env{Stdout: &out, Stderr: &out}, svc, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`admin account "admin" with password (\S+) `).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no admin account printed: %q", out.String())
-	}
-	// Printed once: a second start finds the account.
-	out.Reset()
-	if _, err := platformConsole(ctx, &Env{Stdout: &out, Stderr: &out}, svc, logger); err != nil || out.Len() != 0 {
-		t.Fatalf("second start printed %q (%v)", out.String(), err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	for path, want := range map[string]int{"/console/login": 200, "/console/": 303, "/healthz": 200, "/api/applications": 401} {
-		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := c.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
-		}
-	}
-	form := url.Values{"username": {"admin"}, "password": {m[1]}}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.PostForm(srv.URL+"/console/login", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 303 {
-		t.Errorf("admin login with the printed password: %d", resp.StatusCode)
 	}
 }

@@ -2,6 +2,8 @@ package guarantee
 
 import (
 	"crypto"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -103,4 +105,31 @@ func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, e
 		return nil, err
 	}
 	return Seal(merged, signer, later)
+}
+
+// SampleFromCA is Sample for the institution and the bidder named so in
+// the test CA in dir (pki.Init, `baohan ca init`): their identities are
+// loaded from dir, or issued there when missing. issued says what was
+// issued, each as "<role> certificate <file>"; the parties are the
+// institution and the bidder.
+func SampleFromCA(dir, institution, bidder string, now time.Time, plaintext bool) (doc []byte, parties [2]Party, issued []string, err error) {
+	ca, err := pki.Load(dir)
+	if err != nil {
+		return nil, parties, nil, err
+	}
+	for i, p := range []struct {
+		name string
+		role pki.Role
+	}{{institution, pki.Institution}, {bidder, pki.Bidder}} {
+		id, made, err := ca.LoadOrIssue(dir, p.name, p.role)
+		if err != nil {
+			return nil, parties, issued, err
+		}
+		if made {
+			issued = append(issued, fmt.Sprintf("%s certificate %s", p.role, filepath.Join(dir, pki.CertFile(p.name))))
+		}
+		parties[i] = Party{Key: id.Key, Cert: id.Cert}
+	}
+	doc, err = Sample(parties[0], parties[1], now, plaintext)
+	return doc, parties, issued, err
 }

@@ -108,8 +108,11 @@ func TestRulesCatchForbiddenImports(t *testing.T) {
 	}{
 		{"the root imports nothing of the module", pkg("", "gm"), "layer 0"},
 		{"gm on ctxio", pkg("gm", "internal/ctxio"), ""},
+		{"the command's machinery imports nothing of the module", pkg("internal/cli", "gm"), "layer 0"},
 		{"gm does not reach up to protocol's layer", pkg("gm", "protocol"), "layer 1"},
 		{"ofd below its sub-packages", pkg("ofd", "ofd/ses"), "is in layer 2"},
+		{"the OFD reports on the reader and the seals", pkg("ofd/inspect", "ofd/ses", "ofd"), ""},
+		{"the OFD reports beside the guarantee layouts", pkg("ofd/inspect", "ofd/guarantee"), "both are in layer 3"},
 		{"transport above protocol", pkg("transport", "protocol", "gm"), ""},
 		{"transport does not import store", pkg("transport", "store"), "layer 3"},
 		{"store above protocol", pkg("store", "protocol", "internal/ctxio"), ""},

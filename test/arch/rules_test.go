@@ -24,11 +24,11 @@ type layer struct {
 }
 
 var layers = []layer{
-	{0, "the domain (arithmetic, the refusal error) and helpers", []string{"", "internal/ctxio", "internal/httpjson", "chunk", "ofd/ttf"}},
+	{0, "the domain (arithmetic, the refusal error) and helpers", []string{"", "internal/ctxio", "internal/httpjson", "internal/cli", "chunk", "ofd/ttf"}},
 	{1, "国密, the wire rules, the OFD format", []string{"gm", "protocol", "ofd", "ofd/ttf/internal/mkfont"}},
 	{2, "on the crypto: the CA and credit codes, bidders' signatures, seals, glyphs", []string{"pki", "bidderauth", "ofd/ses", "ofd/internal/glyph"}},
 	{3, "HTTP of the interfaces and durability (siblings: store never imports transport), guarantee documents, test support", []string{
-		"transport", "store", "ofd/guarantee", "ofd/render", "ofd/internal/ofdtest", "gm/testca", "store/storetest", "internal/replaytest", "conformance/faults"}},
+		"transport", "store", "ofd/guarantee", "ofd/render", "ofd/inspect", "ofd/internal/ofdtest", "gm/testca", "store/storetest", "internal/replaytest", "conformance/faults"}},
 	{4, "configuration", []string{"config"}},
 	{5, "the runtime both services share, the configuration's test support", []string{"service", "config/configtest"}},
 	{6, "the two services (neither imports the other), their shared test support", []string{"platform", "institution", "service/servicetest"}},

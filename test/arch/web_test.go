@@ -20,7 +20,7 @@ import (
 // and migrations (with the time codec), and the types the services'
 // methods take and return.
 var webStore = []string{
-	"DB", "Querier", "Chain", "ChainRow", "ChainBreak", "BeginVerify", "ErrNotFound",
+	"DB", "Querier", "Chain", "ChainRow", "ChainBreak", "ChainedLog", "BeginVerify", "ErrNotFound",
 	"IsUniqueViolation", "Retryable", "Dialect", "Postgres", "SQLite", "Micros", "FromMicros",
 	"LogEntry", "LogFilter", "OutMessage", "OutboxFilter", "State", "States",
 }
