@@ -29,12 +29,18 @@ type Peer struct {
 	PlatformCode  string `toml:"platformcode"`   // 平台编码 the platform assigned
 
 	// PROFILE.md options that vary per peer.
-	SM2Layout       string   `toml:"sm2_layout"`       // c1c3c2 (default) | c1c2c3 | asn1
-	FileDigest      string   `toml:"file_digest"`      // sm3 (default) | md5
-	ChunkSize       int      `toml:"chunk_size"`       // bytes of encrypted file per uploadbaohanfile; default 512 KiB
 	IndexBase       *int     `toml:"index_base"`       // first chunk index sent: 1 (default) or 0
 	TimestampWindow Duration `toml:"timestamp_window"` // accepted clock skew; default 10m
 	Timeout         Duration `toml:"timeout"`          // per outbound call; default 30s
+
+	// The peer's dialect (docs/PROFILE.md, "Dialects"): outbound exactly
+	// as set, inbound liberal where it is safe; the sign only as set.
+	Sign         string `toml:"sign"`           // sm3 (default) | sm3-keep-empty | hmac-sm3 | md5
+	Encoding     string `toml:"encoding"`       // binary fields: base64 (default) | hex
+	SM2Layout    string `toml:"sm2_layout"`     // c1c3c2 (default) | c1c2c3 | asn1 | auto
+	FileDigest   string `toml:"file_digest"`    // sm3 (default) | md5 | sm3-ciphertext | md5-ciphertext | auto
+	ChunkSize    int    `toml:"chunk_size"`     // bytes of encrypted file per uploadbaohanfile sent; default 512 KiB
+	MaxChunkSize int    `toml:"max_chunk_size"` // largest chunk the platform accepts (it checks, the institution keeps chunk_size within); default 8 MiB
 
 	// Security controls of the inbound pipeline (docs/SECURITY.md).
 	RateLimit float64  `toml:"rate_limit"` // requests/s this peer may send; 0: default (100), -1: unlimited
@@ -52,6 +58,9 @@ const (
 	DefaultChunkSize       = 512 << 10
 	DefaultTimestampWindow = 10 * time.Minute
 	DefaultTimeout         = 30 * time.Second
+	// MaxMaxChunkSize bounds max_chunk_size: the body limit of
+	// uploadbaohanfile follows from it.
+	MaxMaxChunkSize = 64 << 20
 )
 
 // Transport checks p and returns the transport.Peer the HTTP layer uses,
@@ -82,13 +91,17 @@ func (p Peer) Transport() (*transport.Peer, error) {
 		}
 		layout = l
 	}
-	digest := gm.SM3
-	if p.FileDigest != "" {
-		d, err := gm.ParseDigestAlg(p.FileDigest)
-		if err != nil {
-			return nil, fmt.Errorf("%s: file_digest: %w", where, err)
-		}
-		digest = d
+	digest, over, err := gm.ParseFileDigest(p.FileDigest)
+	if err != nil {
+		return nil, fmt.Errorf("%s: file_digest: %w", where, err)
+	}
+	sign, err := protocol.ParseSignVariant(p.Sign)
+	if err != nil {
+		return nil, fmt.Errorf("%s: sign: %w", where, err)
+	}
+	enc, err := gm.ParseEncoding(p.Encoding)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encoding: %w", where, err)
 	}
 	chunk := p.ChunkSize
 	if chunk == 0 {
@@ -96,6 +109,16 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	}
 	if chunk < 1024 || chunk > 8<<20 {
 		return nil, fmt.Errorf("%s: chunk_size must be between 1 KiB and 8 MiB, got %d", where, chunk)
+	}
+	maxChunk := p.MaxChunkSize
+	if maxChunk == 0 {
+		maxChunk = transport.DefaultMaxChunkSize
+	}
+	if maxChunk < 1024 || maxChunk > MaxMaxChunkSize {
+		return nil, fmt.Errorf("%s: max_chunk_size must be between 1 KiB and 64 MiB, got %d", where, maxChunk)
+	}
+	if chunk > maxChunk {
+		return nil, fmt.Errorf("%s: chunk_size %d is larger than max_chunk_size %d, the largest chunk the receiving platform accepts", where, chunk, maxChunk)
 	}
 	base := 1
 	if p.IndexBase != nil {
@@ -134,6 +157,10 @@ func (p Peer) Transport() (*transport.Peer, error) {
 			ChunkSize:       chunk,
 			IndexBase:       base,
 			TimestampWindow: window,
+			Sign:            sign,
+			Encoding:        enc,
+			DigestOver:      over,
+			MaxChunkSize:    maxChunk,
 		},
 		RateLimit:  transport.RateLimit{Rate: p.RateLimit, Burst: p.RateBurst},
 		AllowFrom:  allow,

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +34,74 @@ type Profile struct {
 	// minutes): the stale-timestamp checks send timestamps one minute
 	// outside it, and the kit refuses calls outside it.
 	Window time.Duration
+
+	// The dialect (the keys of a peer's configuration, docs/PROFILE.md):
+	// the kit signs, encodes and digests as set, and checks that the
+	// implementation does.
+	Sign       protocol.SignVariant // sign variant, both ways; default sm3
+	Encoding   gm.Encoding          // binary fields, both ways; default base64
+	DigestOver gm.DigestOver        // what baohanfilemd5 covers, both ways; default the plaintext
+	// MaxChunkSize is the largest chunk the kit accepts when it plays the
+	// platform (default 8 MiB).
+	MaxChunkSize int
+}
+
+// Dialect holds the dialect keys as a peer's configuration spells them
+// (the flags of baohan conformance): "" is the default of each.
+type Dialect struct {
+	Sign, Encoding, SM2Layout, FileDigest string
+	ChunkSize, MaxChunkSize               int
+}
+
+// SetDialect parses d into p; errors name the flag of baohan
+// conformance (the key with dashes).
+func (p *Profile) SetDialect(d Dialect) error {
+	var errs []error
+	var err error
+	if p.Sign, err = protocol.ParseSignVariant(d.Sign); err != nil {
+		errs = append(errs, fmt.Errorf("--sign: %w", err))
+	}
+	if p.Encoding, err = gm.ParseEncoding(d.Encoding); err != nil {
+		errs = append(errs, fmt.Errorf("--encoding: %w", err))
+	}
+	if p.SM2Layout, err = gm.ParseCipherLayout(d.SM2Layout); err != nil {
+		errs = append(errs, fmt.Errorf("--sm2-layout: %w", err))
+	}
+	if p.FileDigest, p.DigestOver, err = gm.ParseFileDigest(d.FileDigest); err != nil {
+		errs = append(errs, fmt.Errorf("--file-digest: %w", err))
+	}
+	if d.ChunkSize != 0 {
+		p.ChunkSize = d.ChunkSize
+	}
+	if d.MaxChunkSize != 0 {
+		p.MaxChunkSize = d.MaxChunkSize
+	}
+	return errors.Join(errs...)
+}
+
+// maxChunk is MaxChunkSize or its default.
+func (p Profile) maxChunk() int {
+	if p.MaxChunkSize <= 0 {
+		return 8 << 20
+	}
+	return p.MaxChunkSize
+}
+
+// decode reads a binary field the implementation sent, strictly in the
+// profile's encoding.
+func (p Profile) decode(s string) ([]byte, error) {
+	if p.Encoding == gm.Hex {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("not hex (encoding hex): %v", err)
+		}
+		return b, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not standard base64 (encoding base64): %v", err)
+	}
+	return b, nil
 }
 
 // DefaultChunkSize is PROFILE.md's chunk size: 512 KiB.

@@ -125,7 +125,7 @@ func (ib *inbox) check(ctx context.Context, in *Inbound, body []byte) protocol.R
 		in.Problems = append(in.Problems, msg)
 		return protocol.Fail("%s", msg)
 	}
-	if v := protocol.Verify(req, ib.cfg.AppSecret); !v.OK {
+	if v := protocol.VerifyAs(req, ib.cfg.AppSecret, ib.cfg.Profile.Sign); !v.OK {
 		msg := "sign: " + v.Diagnosis()
 		in.Problems = append(in.Problems, msg)
 		return protocol.Fail("%s", msg)

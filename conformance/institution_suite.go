@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -200,7 +199,7 @@ func (ir *institutionRun) newApplication(role string) (*iapp, error) {
 		}
 		data[name] = c
 	}
-	applydata, env, err := gm.SealEnvelope(ir.bidder.Public(), protocol.MarshalFields(data), ir.cfg.Profile.SM2Layout)
+	applydata, env, err := gm.SealEnvelopeAs(ir.bidder.Public(), protocol.MarshalFields(data), ir.cfg.Profile.SM2Layout, ir.cfg.Profile.Encoding)
 	if err != nil {
 		return nil, err
 	}
@@ -290,9 +289,12 @@ func (ir *institutionRun) respond(ctx context.Context, in *Inbound) protocol.Res
 			return protocol.Fail("a plaintext guarantee (filetype 2) before baohanrestore")
 		}
 		idx, _ := strconv.Atoi(in.Get("index"))
-		data, err := base64.StdEncoding.DecodeString(in.Get("baohanfile"))
+		data, err := ir.cfg.Profile.decode(in.Get("baohanfile"))
 		if err != nil {
-			return protocol.Fail("baohanfile is not base64: %v", err)
+			return protocol.Fail("baohanfile: %v", err)
+		}
+		if len(data) > ir.cfg.Profile.maxChunk() {
+			return protocol.Fail("baohanfile (index %d) is %d bytes, more than the max_chunk_size of %d", idx, len(data), ir.cfg.Profile.maxChunk())
 		}
 		f := a.files[ft]
 		if f == nil {
@@ -414,6 +416,7 @@ func (ir *institutionRun) complete(a *iapp, in *Inbound) *completion {
 	for _, k := range c.indexes {
 		ct.Write(f.chunks[k])
 	}
+	uploaded := bytes.Clone(ct.Bytes())
 	r, err := gm.NewCBCDecryptReader(&ct, key, iv)
 	if err == nil {
 		c.file, err = io.ReadAll(r)
@@ -429,9 +432,16 @@ func (ir *institutionRun) complete(a *iapp, in *Inbound) *completion {
 		return c
 	}
 	c.alg = alg
+	over := ir.cfg.Profile.DigestOver
 	got, _ := gm.FileDigest(bytes.NewReader(c.file), alg)
-	if !strings.EqualFold(got, want) {
+	gotCipher, _ := gm.FileDigest(bytes.NewReader(uploaded), alg)
+	switch {
+	case over == gm.OverPlaintext && !strings.EqualFold(got, want):
 		c.digestErr = fmt.Sprintf("baohanfilemd5 %s does not match the decrypted file's %s %s", want, alg, got)
+	case over == gm.OverCiphertext && !strings.EqualFold(gotCipher, want):
+		c.digestErr = fmt.Sprintf("baohanfilemd5 %s does not match the %s %s of the uploaded bytes (file_digest %s)", want, alg, gotCipher, gm.FileDigestName(alg, over))
+	case over == gm.OverEither && !strings.EqualFold(got, want) && !strings.EqualFold(gotCipher, want):
+		c.digestErr = fmt.Sprintf("baohanfilemd5 %s matches neither the decrypted file's %s %s nor the uploaded bytes' %s", want, alg, got, gotCipher)
 	}
 	return c
 }
@@ -559,7 +569,7 @@ func (ir *institutionRun) issued(ctx context.Context, t *T, a *iapp) {
 
 func (ir *institutionRun) restoreFields(a *iapp, kaibiao time.Time, key []byte) map[string]string {
 	return map[string]string{"platformcode": ir.platformCode(), "applyno": a.applyNo, "baohanno": a.baohanNo,
-		"kaibiaotime": protocol.FormatTime(kaibiao), "key": base64.StdEncoding.EncodeToString(key)}
+		"kaibiaotime": protocol.FormatTime(kaibiao), "key": ir.cfg.Profile.Encoding.Encode(key)}
 }
 
 func (ir *institutionRun) checks() []Check {
@@ -603,7 +613,7 @@ func (ir *institutionRun) checks() []Check {
 		Title: "a call signed with another appsecret is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			f := ir.w.sign(fresh(ctx, t).fields)
-			f["sign"] = protocol.Sign(f, ir.cfg.AppSecret+"-wrong")
+			f["sign"] = protocol.SignAs(ir.cfg.Profile.Sign, f, ir.cfg.AppSecret+"-wrong")
 			t.expectRefused(t.post(ctx, protocol.BaohanApply, protocol.MarshalFields(f)))
 		}})
 	add(Check{ID: "sign.tampered", Interface: protocol.BaohanApply,

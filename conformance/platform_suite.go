@@ -387,15 +387,16 @@ func (pr *platformRun) checks() []Check {
 			t.Pass("%d applications: %s", len(got), strings.Join(got, ", "))
 		}})
 	add(Check{ID: "baohanapply.envelope", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"},
-		Title:    "the digital envelope holds a 16-byte SM4 key in the configured SM2 layout; applydata is SM4 ciphertext",
-		Expected: "envelope ≤ 200 chars, SM2 " + pr.cfg.Profile.SM2Layout.String() + "; applydata base64, a multiple of 16 bytes",
+		Title: "the digital envelope holds a 16-byte SM4 key in the configured SM2 layout; applydata is SM4 ciphertext",
+		Expected: fmt.Sprintf("envelope ≤ %d chars, SM2 %s; applydata %s, a multiple of 16 bytes", map[bool]int{false: 200, true: 300}[pr.cfg.Profile.Encoding == gm.Hex],
+			pr.cfg.Profile.SM2Layout, pr.cfg.Profile.Encoding),
 		Run: func(ctx context.Context, t *T) {
 			for _, role := range platformRoles {
 				a := pr.app(role)
 				if a == nil {
 					continue
 				}
-				if msg := checkEnvelopeShape(a.apply.Get("digitalenvelope"), a.apply.Get("applydata"), pr.cfg.Profile.SM2Layout); msg != "" {
+				if msg := checkEnvelopeShape(a.apply.Get("digitalenvelope"), a.apply.Get("applydata"), pr.cfg.Profile); msg != "" {
 					t.Observe(a.apply.Exchange)
 					t.Fail("applyno %s: %s", a.applyNo, msg)
 				}
@@ -482,7 +483,7 @@ func (pr *platformRun) checks() []Check {
 		Run: func(ctx context.Context, t *T) {
 			a := pr.need(t, "A")
 			f := pr.w.sign(dpk(a)) // never sent with this sign
-			f["sign"] = protocol.Sign(f, pr.cfg.AppSecret+"-wrong")
+			f["sign"] = protocol.SignAs(pr.cfg.Profile.Sign, f, pr.cfg.AppSecret+"-wrong")
 			t.expectRefused(t.post(ctx, protocol.DownloadPublicKey, protocol.MarshalFields(f)))
 		}})
 	add(Check{ID: "sign.tampered", Interface: protocol.DownloadPublicKey, Needs: []string{"baohanapply"},
@@ -793,7 +794,7 @@ func (pr *platformRun) checks() []Check {
 		Run: func(ctx context.Context, t *T) {
 			a := pr.need(t, "A")
 			f := complete(t, a)
-			k, err := gm.WrapKey(a.pub, gm.NewKey(), pr.cfg.Profile.SM2Layout)
+			k, err := gm.WrapKeyAs(a.pub, gm.NewKey(), pr.cfg.Profile.SM2Layout, pr.cfg.Profile.Encoding)
 			if err != nil {
 				t.Fail("%v", err)
 			}
@@ -914,9 +915,9 @@ func (pr *platformRun) checks() []Check {
 			if kb.After(in.At.Add(2 * time.Second)) {
 				t.Fail("baohanrestore came at %s, before the bid opening (kaibiaotime %s)", protocol.FormatTime(in.At), in.Get("kaibiaotime"))
 			}
-			key, err := base64.StdEncoding.DecodeString(in.Get("key"))
+			key, err := pr.cfg.Profile.decode(in.Get("key"))
 			if err != nil || len(key) != 16 {
-				t.Fail("key %q is not base64 of 16 bytes", clipText(in.Get("key"), 60))
+				t.Fail("key %q is not %s of 16 bytes", clipText(in.Get("key"), 60), pr.cfg.Profile.Encoding)
 			}
 			pr.mu.Lock()
 			a.restored = in
@@ -1160,15 +1161,21 @@ var badBodies = []string{
 	`{"appkey": "x", "applyno": `,
 }
 
-// checkEnvelopeShape returns "" when the envelope is base64 of an SM2
-// ciphertext of 16 bytes in layout l and applydata base64 of SM4 blocks.
-func checkEnvelopeShape(env, applydata string, l gm.CipherLayout) string {
-	if n := len([]rune(env)); n > 200 {
-		return fmt.Sprintf("digitalenvelope is %d characters, the spec allows 200", n)
+// checkEnvelopeShape returns "" when the envelope is an SM2 ciphertext
+// of 16 bytes in layout l and applydata SM4 blocks, both in the
+// profile's encoding.
+func checkEnvelopeShape(env, applydata string, p Profile) string {
+	l := p.SM2Layout
+	limit := 200
+	if p.Encoding == gm.Hex {
+		limit = 300 // the same bytes as 200 characters of base64
 	}
-	ct, err := base64.StdEncoding.DecodeString(env)
+	if n := len([]rune(env)); n > limit {
+		return fmt.Sprintf("digitalenvelope is %d characters, the spec allows %d", n, limit)
+	}
+	ct, err := p.decode(env)
 	if err != nil {
-		return fmt.Sprintf("digitalenvelope is not standard base64: %v", err)
+		return fmt.Sprintf("digitalenvelope: %v", err)
 	}
 	switch l {
 	case gm.C1C3C2, gm.C1C2C3:
@@ -1181,9 +1188,9 @@ func checkEnvelopeShape(env, applydata string, l gm.CipherLayout) string {
 			return fmt.Sprintf("digitalenvelope is not an ASN.1 SM2 ciphertext (%s)", gm.DescribeSM2Ciphertext(ct))
 		}
 	}
-	b, err := base64.StdEncoding.DecodeString(applydata)
+	b, err := p.decode(applydata)
 	if err != nil {
-		return fmt.Sprintf("applydata is not standard base64: %v", err)
+		return fmt.Sprintf("applydata: %v", err)
 	}
 	if len(b) == 0 || len(b)%16 != 0 {
 		return fmt.Sprintf("applydata is %d bytes, not SM4 blocks of 16", len(b))

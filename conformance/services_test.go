@@ -20,6 +20,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/conformance/faults"
 	"github.com/baohan-dev/baohan/demo"
@@ -85,10 +86,14 @@ func startInstitution(t *testing.T, p *pki, platURL string) string {
 	return u
 }
 
-func startSide(t *testing.T, p *pki, peerURL string, start func(context.Context, demo.SideOptions) (*demo.Side, error)) (string, string) {
+func startSide(t *testing.T, p *pki, peerURL string, start func(context.Context, demo.SideOptions) (*demo.Side, error), edit ...func(*config.Peer)) (string, string) {
 	t.Helper()
-	s, err := start(context.Background(), demo.SideOptions{Dir: t.TempDir(), PeerURL: peerURL, AppKey: appKey, AppSecret: appSecret,
-		PlatformCode: platCode, CA: p.ca, Logger: logger()})
+	o := demo.SideOptions{Dir: t.TempDir(), PeerURL: peerURL, AppKey: appKey, AppSecret: appSecret,
+		PlatformCode: platCode, CA: p.ca, Logger: logger()}
+	if len(edit) > 0 {
+		o.Peer = edit[0]
+	}
+	s, err := start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +152,58 @@ func TestInstitutionSuiteAgainstBaohanInstitution(t *testing.T) {
 	if len(r.Interfaces) != 14 {
 		t.Errorf("interfaces exchanged: %d, want 14", len(r.Interfaces))
 	}
+}
+
+// TestSuitesInADialect runs both suites with the kit and baohan's
+// service set to the same non-default dialect (the flags of baohan
+// conformance and the keys of the peer's configuration): every check
+// passes, so the kit speaks it, and so does the service.
+func TestSuitesInADialect(t *testing.T) {
+	d := conformance.Dialect{Sign: "hmac-sm3", Encoding: "hex", SM2Layout: "c1c2c3", FileDigest: "md5-ciphertext"}
+	edit := func(pe *config.Peer) {
+		pe.Sign, pe.Encoding, pe.SM2Layout, pe.FileDigest = d.Sign, d.Encoding, d.SM2Layout, d.FileDigest
+	}
+	t.Run("platform", func(t *testing.T) {
+		p := newPKI(t)
+		kit, lh := conformance.KitServer(t)
+		platURL, adminToken := startSide(t, p, kit.URL, demo.StartPlatform, edit)
+		cfg := kitConfig(platURL, kit.URL)
+		if err := cfg.Profile.SetDialect(d); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Bidder = conformance.BidderFromIdentity(p.bidder)
+		seal, err := conformance.SealedGuarantee(p.inst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drv := &conformance.AdminPlatform{URL: platURL, Token: adminToken, AppKey: appKey, Bidder: conformance.BidderFromIdentity(p.bidder), OpeningDelay: time.Second}
+		s, err := conformance.NewPlatformSuite(cfg, drv, seal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lh.Set(s.Handler())
+		if r := s.Run(context.Background()); !r.Passed(false) {
+			t.Errorf("the platform suite in %+v failed against baohan's platform:\n%s", d, table(r))
+		}
+	})
+	t.Run("institution", func(t *testing.T) {
+		p := newPKI(t)
+		kit, lh := conformance.KitServer(t)
+		instURL, _ := startSide(t, p, kit.URL, demo.StartInstitution, edit)
+		cfg := kitConfig(instURL, kit.URL)
+		if err := cfg.Profile.SetDialect(d); err != nil {
+			t.Fatal(err)
+		}
+		cfg.TrustRoots = []*smx509.Certificate{p.ca.Cert}
+		s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{}, conformance.BidderFromIdentity(p.bidder), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lh.Set(s.Handler())
+		if r := s.Run(context.Background()); !r.Passed(false) {
+			t.Errorf("the institution suite in %+v failed against baohan's institution:\n%s", d, table(r))
+		}
+	})
 }
 
 // logSlow lists the checks that took longest (with -v).

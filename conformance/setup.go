@@ -21,8 +21,11 @@ import (
 // the command's flags (docs/CONFORMANCE.md).
 type Setup struct {
 	Kit
-	SM2Layout, FileDigest string // gm.ParseCipherLayout, gm.ParseDigestAlg
-	IndexBase             int    // the first chunk index the kit sends: 1 or 0
+	// The dialect keys of a peer's configuration (Profile.SetDialect):
+	// sign, encoding, sm2_layout, file_digest, max_chunk_size.
+	Sign, Encoding, SM2Layout, FileDigest string
+	MaxChunkSize                          int
+	IndexBase                             int // the first chunk index the kit sends: 1 or 0
 	// Extensions names the optional interfaces the implementation
 	// enables, comma-separated (claimsresultnotice,claimsrepaynotice).
 	Extensions string
@@ -55,12 +58,9 @@ func (s *Setup) Run(ctx context.Context, out io.Writer) (*Report, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s required", strings.Join(missing, ", "))
 	}
-	var err error
-	if cfg.Profile.SM2Layout, err = gm.ParseCipherLayout(s.SM2Layout); err != nil {
-		return nil, fmt.Errorf("--sm2-layout: %w", err)
-	}
-	if cfg.Profile.FileDigest, err = gm.ParseDigestAlg(s.FileDigest); err != nil {
-		return nil, fmt.Errorf("--file-digest: %w", err)
+	if err := cfg.Profile.SetDialect(Dialect{Sign: s.Sign, Encoding: s.Encoding, SM2Layout: s.SM2Layout, FileDigest: s.FileDigest,
+		MaxChunkSize: s.MaxChunkSize}); err != nil {
+		return nil, err
 	}
 	if s.IndexBase != 0 && s.IndexBase != 1 {
 		return nil, fmt.Errorf("--index-base must be 0 or 1, got %d", s.IndexBase)

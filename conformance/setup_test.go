@@ -32,6 +32,8 @@ func TestSetupRefuses(t *testing.T) {
 		{"nothing", protocol.Platform, func(s *Setup) { s.Config = Config{} }, "--appkey, --appsecret (or BAOHAN_APPSECRET), --url required"},
 		{"layout", protocol.Institution, func(s *Setup) { s.SM2Layout = "c3c2c1" }, "--sm2-layout: "},
 		{"digest", protocol.Institution, func(s *Setup) { s.FileDigest = "sha1" }, "--file-digest: "},
+		{"sign", protocol.Institution, func(s *Setup) { s.Sign = "sha256" }, "--sign: "},
+		{"encoding", protocol.Platform, func(s *Setup) { s.Encoding = "base32" }, "--encoding: "},
 		{"index base", protocol.Platform, func(s *Setup) { s.IndexBase = 2 }, "--index-base must be 0 or 1, got 2"},
 		{"admin token", protocol.Platform, func(s *Setup) { s.AdminURL = "http://x" }, "--admin-url and --admin-token go together"},
 		{"bidder", protocol.Institution, func(s *Setup) { s.BidderDir = dir }, "--bidder-dir and --bidder go together"},

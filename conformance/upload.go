@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"encoding/base64"
 	"fmt"
 	"strconv"
 
@@ -19,6 +18,7 @@ type upload struct {
 	chunks [][]byte // encrypted bytes, in order
 	base   int      // index of chunks[0]
 	sent   int      // chunk calls made, labelled in bak2
+	enc    gm.Encoding
 }
 
 // newUpload encrypts file with a fresh SM4-CBC key and iv and cuts the
@@ -31,6 +31,10 @@ func newUpload(ctx context.Context, file []byte, p Profile) (*upload, error) {
 	if u.digest, err = u.key.Encrypt(ctx, &ct, bytes.NewReader(file), p.FileDigest); err != nil {
 		return nil, err
 	}
+	if p.DigestOver == gm.OverCiphertext {
+		u.digest, _ = gm.FileDigest(bytes.NewReader(ct.Bytes()), p.FileDigest) // a hash never fails to write
+	}
+	u.enc = p.Encoding
 	size := p.ChunkSize
 	if third := (ct.Len() + 2) / 3; third < size {
 		size = max(third, 1)
@@ -53,7 +57,7 @@ func (u *upload) chunkFields(applyno, baohanno, filetype string, k int, data []b
 		"bak2":       fmt.Sprintf("conformance chunk call %d", u.sent),
 		"applyno":    applyno,
 		"baohanno":   baohanno,
-		"baohanfile": base64.StdEncoding.EncodeToString(data),
+		"baohanfile": u.enc.Encode(data),
 		"filetype":   filetype,
 		"index":      strconv.Itoa(u.base + k),
 	}
@@ -62,7 +66,11 @@ func (u *upload) chunkFields(applyno, baohanno, filetype string, k int, data []b
 // completeFields are the fields of baohanfilecompletenotice, the key and
 // iv wrapped for pub.
 func (u *upload) completeFields(applyno, baohanno, filetype string, pub *ecdsa.PublicKey, l gm.CipherLayout) (map[string]string, error) {
-	k, iv, err := u.key.Wrap(pub, l)
+	k, err := gm.WrapKeyAs(pub, u.key.Key, l, u.enc)
+	if err != nil {
+		return nil, fmt.Errorf("wrapping the file key and iv: %w", err)
+	}
+	iv, err := gm.WrapKeyAs(pub, u.key.IV, l, u.enc)
 	if err != nil {
 		return nil, fmt.Errorf("wrapping the file key and iv: %w", err)
 	}

@@ -70,7 +70,7 @@ func (w *wire) sign(fields map[string]string) map[string]string {
 		out["timestamp"] = protocol.FormatTime(w.cfg.Now())
 	}
 	delete(out, protocol.SignField)
-	out[protocol.SignField] = protocol.Sign(out, w.cfg.AppSecret)
+	out[protocol.SignField] = protocol.SignAs(w.cfg.Profile.Sign, out, w.cfg.AppSecret)
 	return out
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/platform"
@@ -32,6 +33,8 @@ type SideOptions struct {
 	Poll   time.Duration // outbox poll interval (default 50ms)
 	// Wrap, when set, wraps the service's handler.
 	Wrap func(http.Handler) http.Handler
+	// Peer, when set, edits the peer's entry (its dialect keys, say).
+	Peer func(*config.Peer)
 }
 
 // Side is one running service.
@@ -100,6 +103,9 @@ func startSide(ctx context.Context, o SideOptions, plat bool) (*Side, error) {
 	if plat {
 		cfg := platformConfig(ln.Addr().String(), s.URL, filepath.Join(o.Dir, "platform"), o.DB, s.CAFile, s.AdminToken,
 			o.PeerURL, o.AppKey, o.AppSecret, o.PlatformCode, poll)
+		if o.Peer != nil {
+			o.Peer(&cfg.Institutions[0].Peer)
+		}
 		if s.Platform, err = platform.New(runCtx, cfg, platform.WithLogger(logger)); err == nil {
 			h, run = s.Platform.Handler(), s.Platform.Run
 		}
@@ -111,6 +117,9 @@ func startSide(ctx context.Context, o SideOptions, plat bool) (*Side, error) {
 		}
 		cfg := institutionConfig(ln.Addr().String(), s.URL, filepath.Join(o.Dir, "institution"), o.DB, s.CAFile, caDir, s.AdminToken,
 			o.PeerURL, o.AppKey, o.AppSecret, o.PlatformCode, poll)
+		if o.Peer != nil {
+			o.Peer(&cfg.Platforms[0].Peer)
+		}
 		if s.Institution, err = institution.New(runCtx, cfg, institution.WithLogger(logger)); err == nil {
 			h, run = s.Institution.Handler(), s.Institution.Run
 		}

@@ -92,6 +92,50 @@ func (a *DigestAlg) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// DigestOver is what a file digest covers: the plaintext file (the
+// profile's default) or the bytes uploaded (the SM4-CBC ciphertext, all
+// chunks in order), or, inbound, whichever of the two matches.
+type DigestOver int
+
+const (
+	OverPlaintext DigestOver = iota
+	OverCiphertext
+	// OverEither checks a received digest against both; a sender digests
+	// the plaintext.
+	OverEither
+)
+
+// ParseFileDigest parses the file_digest setting of a peer: "sm3" (the
+// default, also for ""), "md5", "sm3-ciphertext", "md5-ciphertext" or
+// "auto" (SM3 over the plaintext sent; either algorithm, told by the
+// length, over either bytes, received).
+func ParseFileDigest(s string) (DigestAlg, DigestOver, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	if v == "auto" {
+		return SM3, OverEither, nil
+	}
+	over := OverPlaintext
+	if a, ok := strings.CutSuffix(v, "-ciphertext"); ok {
+		v, over = a, OverCiphertext
+	}
+	a, err := ParseDigestAlg(v)
+	if err != nil {
+		return 0, 0, fmt.Errorf("gm: unknown file digest %q (want sm3, md5, sm3-ciphertext, md5-ciphertext or auto)", s)
+	}
+	return a, over, nil
+}
+
+// FileDigestName is the setting ParseFileDigest reads as a and o.
+func FileDigestName(a DigestAlg, o DigestOver) string {
+	switch o {
+	case OverEither:
+		return "auto"
+	case OverCiphertext:
+		return a.String() + "-ciphertext"
+	}
+	return a.String()
+}
+
 // NewDigest returns a new hash.Hash for a. Unknown values give SM3.
 func NewDigest(a DigestAlg) hash.Hash {
 	if a == MD5 {

@@ -16,26 +16,32 @@ import (
 // 16-byte key, envelope the base64 SM2 ciphertext of that key in layout l
 // (113 bytes, 152 characters, for C1C3C2 and C1C2C3).
 func SealEnvelope(pub *ecdsa.PublicKey, applyData []byte, l CipherLayout) (applydata, envelope string, err error) {
+	return SealEnvelopeAs(pub, applyData, l, Base64)
+}
+
+// SealEnvelopeAs is SealEnvelope with both fields written in encoding e.
+func SealEnvelopeAs(pub *ecdsa.PublicKey, applyData []byte, l CipherLayout, e Encoding) (applydata, envelope string, err error) {
 	key := NewKey()
 	ct, err := SM4ECBEncrypt(key, applyData)
 	if err != nil {
 		return "", "", err
 	}
-	envelope, err = WrapKey(pub, key, l)
+	envelope, err = WrapKeyAs(pub, key, l, e)
 	if err != nil {
 		return "", "", err
 	}
-	return base64.StdEncoding.EncodeToString(ct), envelope, nil
+	return e.Encode(ct), envelope, nil
 }
 
 // OpenEnvelope recovers the apply data from the applydata and
-// digitalenvelope fields. Errors name the field that failed.
+// digitalenvelope fields, in base64 or hex (DecodeBinary). Errors name
+// the field that failed.
 func OpenEnvelope(priv *sm2.PrivateKey, applydata, envelope string, l CipherLayout) ([]byte, error) {
 	key, err := UnwrapKey(priv, envelope, l)
 	if err != nil {
 		return nil, fmt.Errorf("digitalenvelope: %w", err)
 	}
-	ct, err := DecodeBase64(applydata)
+	ct, err := DecodeBinary(applydata)
 	if err != nil {
 		return nil, fmt.Errorf("applydata: %w", err)
 	}
@@ -53,6 +59,11 @@ func OpenEnvelope(priv *sm2.PrivateKey, applydata, envelope string, l CipherLayo
 // encoding of digitalenvelope and of the key and iv fields of
 // baohanfilecompletenotice.
 func WrapKey(pub *ecdsa.PublicKey, key []byte, l CipherLayout) (string, error) {
+	return WrapKeyAs(pub, key, l, Base64)
+}
+
+// WrapKeyAs is WrapKey with the ciphertext written in encoding e.
+func WrapKeyAs(pub *ecdsa.PublicKey, key []byte, l CipherLayout, e Encoding) (string, error) {
 	if len(key) == 0 {
 		return "", errors.New("gm: wrap key: empty key")
 	}
@@ -60,27 +71,20 @@ func WrapKey(pub *ecdsa.PublicKey, key []byte, l CipherLayout) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return base64.StdEncoding.EncodeToString(ct), nil
+	return e.Encode(ct), nil
 }
 
-// UnwrapKey reverses WrapKey and returns the 16-byte SM4 key or iv. A key
-// that the sender encrypted as 32 hex characters or 24 base64 characters
-// instead of 16 raw bytes is decoded; any other length is an error.
-func UnwrapKey(priv *sm2.PrivateKey, b64 string, l CipherLayout) ([]byte, error) {
-	ct, err := DecodeBase64(b64)
+// UnwrapKey reverses WrapKey and returns the 16-byte SM4 key or iv. The
+// ciphertext may be base64 or hex (DecodeBinary). A key that the sender
+// encrypted as 32 hex characters or 24 base64 characters instead of 16
+// raw bytes is decoded; any other length is an error.
+func UnwrapKey(priv *sm2.PrivateKey, text string, l CipherLayout) ([]byte, error) {
+	ct, err := DecodeBinary(text)
 	if err != nil {
 		return nil, fmt.Errorf("gm: SM2 ciphertext: %w", err)
 	}
 	pt, err := SM2Decrypt(priv, ct, l)
 	if err != nil {
-		t := strings.TrimSpace(b64)
-		if isHex(t) && len(t)%2 == 0 {
-			raw, _ := hex.DecodeString(t)
-			if _, herr := SM2Decrypt(priv, raw, l); herr == nil {
-				return nil, fmt.Errorf("gm: the field is %d hex characters, not base64: it decrypts when read as hex; the sender must send base64", len(t))
-			}
-			return nil, fmt.Errorf("%w (the field looks like hex, not base64)", err)
-		}
 		return nil, err
 	}
 	switch {

@@ -20,6 +20,10 @@ const (
 	// ASN1 is the DER SEQUENCE{x INTEGER, y INTEGER, hash OCTET STRING,
 	// ciphertext OCTET STRING} of GB/T 35276, as produced by OpenSSL.
 	ASN1
+	// AutoLayout decrypts whichever of the three layouts the ciphertext
+	// is in (the C3 hash tells C1C3C2 from C1C2C3) and encrypts as
+	// C1C3C2: for a peer whose layout is not known or not fixed.
+	AutoLayout
 )
 
 // String returns the lowercase name accepted by ParseCipherLayout.
@@ -31,11 +35,13 @@ func (l CipherLayout) String() string {
 		return "c1c2c3"
 	case ASN1:
 		return "asn1"
+	case AutoLayout:
+		return "auto"
 	}
 	return fmt.Sprintf("CipherLayout(%d)", int(l))
 }
 
-// ParseCipherLayout parses "c1c3c2", "c1c2c3" or "asn1" (case and
+// ParseCipherLayout parses "c1c3c2", "c1c2c3", "asn1" or "auto" (case and
 // surrounding spaces ignored; "der" is accepted for asn1). The empty
 // string is the default, C1C3C2.
 func ParseCipherLayout(s string) (CipherLayout, error) {
@@ -46,13 +52,15 @@ func ParseCipherLayout(s string) (CipherLayout, error) {
 		return C1C2C3, nil
 	case "asn1", "asn.1", "der":
 		return ASN1, nil
+	case "auto":
+		return AutoLayout, nil
 	}
-	return 0, fmt.Errorf("gm: unknown SM2 ciphertext layout %q (want c1c3c2, c1c2c3 or asn1)", s)
+	return 0, fmt.Errorf("gm: unknown SM2 ciphertext layout %q (want c1c3c2, c1c2c3, asn1 or auto)", s)
 }
 
 // MarshalText implements encoding.TextMarshaler.
 func (l CipherLayout) MarshalText() ([]byte, error) {
-	if l < C1C3C2 || l > ASN1 {
+	if l < C1C3C2 || l > AutoLayout {
 		return nil, fmt.Errorf("gm: invalid SM2 ciphertext layout %d", int(l))
 	}
 	return []byte(l.String()), nil

@@ -50,7 +50,7 @@ func checkPrivate(priv *sm2.PrivateKey) error {
 
 func encrypterOpts(l CipherLayout) (*sm2.EncrypterOpts, error) {
 	switch l {
-	case C1C3C2:
+	case C1C3C2, AutoLayout:
 		return sm2.NewPlainEncrypterOpts(sm2.MarshalUncompressed, sm2.C1C3C2), nil
 	case C1C2C3:
 		return sm2.NewPlainEncrypterOpts(sm2.MarshalUncompressed, sm2.C1C2C3), nil
@@ -83,7 +83,9 @@ func SM2Encrypt(pub *ecdsa.PublicKey, msg []byte, l CipherLayout) ([]byte, error
 
 // SM2Decrypt decrypts ct, an SM2 ciphertext in layout l. For C1C3C2 and
 // C1C2C3 a C1 without its 04 prefix (as sm-crypto writes it) is accepted.
-// ASN.1 input is refused for the plain layouts and plain input for ASN1.
+// ASN.1 input is refused for the plain layouts and plain input for ASN1;
+// AutoLayout accepts each of the three (the C3 hash check tells them
+// apart).
 //
 // On failure the error (wrapping ErrSM2Decrypt) describes the bytes (length,
 // which layout they look like, the message length that implies) and, when
@@ -100,7 +102,7 @@ func SM2Decrypt(priv *sm2.PrivateKey, ct []byte, l CipherLayout) ([]byte, error)
 	}
 	e := &DecryptError{Layout: l, Bytes: DescribeSM2Ciphertext(ct)}
 	for _, other := range []CipherLayout{C1C3C2, C1C2C3, ASN1} {
-		if other == l {
+		if other == l || l == AutoLayout {
 			continue
 		}
 		if _, ok := sm2TryDecrypt(priv, ct, other); ok {
@@ -164,6 +166,12 @@ func sm2TryDecrypt(priv *sm2.PrivateKey, ct []byte, l CipherLayout) ([]byte, boo
 		return pt, err == nil
 	}
 	switch l {
+	case AutoLayout:
+		for _, each := range []CipherLayout{C1C3C2, C1C2C3, ASN1} {
+			if pt, ok := sm2TryDecrypt(priv, ct, each); ok {
+				return pt, true
+			}
+		}
 	case ASN1:
 		if _, ok := parseSM2ASN1(ct); !ok {
 			return nil, false
@@ -211,8 +219,11 @@ func parseSM2ASN1(ct []byte) (int, bool) {
 // looksLike reports whether the shape of ct fits layout l.
 func looksLike(ct []byte, l CipherLayout) bool {
 	_, asn := parseSM2ASN1(ct)
-	if l == ASN1 {
+	switch l {
+	case ASN1:
 		return asn
+	case AutoLayout:
+		return asn || len(ct) > sm2PointLen-1+sm2HashLen
 	}
 	return !asn && len(ct) > sm2PointLen-1+sm2HashLen
 }

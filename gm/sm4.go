@@ -109,10 +109,11 @@ func EncryptField(key []byte, plaintext string) (string, error) {
 	return base64.StdEncoding.EncodeToString(ct), nil
 }
 
-// DecryptField reverses EncryptField. The error says whether the base64,
-// the length or the padding (that is, the key) was wrong.
+// DecryptField reverses EncryptField (the ciphertext may also be hex,
+// DecodeBinary). The error says whether the encoding, the length or the
+// padding (that is, the key) was wrong.
 func DecryptField(key []byte, b64 string) (string, error) {
-	ct, err := DecodeBase64(b64)
+	ct, err := DecodeBinary(b64)
 	if err != nil {
 		return "", fmt.Errorf("gm: SM4 field: %w", err)
 	}

@@ -3,6 +3,7 @@ package institution
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 
@@ -27,10 +28,15 @@ func tokenContext(appID string) string { return "institution/bidder-token/" + ap
 // sealed, two inserts; now two inserts).
 func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
 	applyData, envelope := in.r.Get("applydata"), in.r.Get("digitalenvelope")
-	if err := checkApplyCiphertexts(applyData, envelope, in.pp); err != nil {
+	ct, env, err := checkApplyCiphertexts(applyData, envelope, in.pp)
+	if err != nil {
 		return nil, err
 	}
+	// The request is known by what was sent; the ciphertexts are kept in
+	// base64, whatever the platform's encoding (the bidder API shows
+	// base64).
 	hash := requestHash(applyData, envelope)
+	applyData, envelope = base64.StdEncoding.EncodeToString(ct), base64.StdEncoding.EncodeToString(env)
 	id := newID()
 	tok, th := newToken()
 	sealed, err := s.mk.Seal([]byte(tok), tokenContext(id))
@@ -90,32 +96,35 @@ func (s *Service) bidderURL(token string) string {
 	return s.cfg.Listen.PublicURL + "/bidder/" + token
 }
 
-// checkApplyCiphertexts refuses applydata that is not base64 SM4
-// ciphertext and a digitalenvelope that is not a base64 SM2 ciphertext of
-// a 16-byte key in the platform's layout, so that a broken application is
-// refused now, not when the bidder tries to open it.
-func checkApplyCiphertexts(applyData, envelope string, pp *platformPeer) error {
-	ct, err := gm.DecodeBase64(applyData)
+// checkApplyCiphertexts refuses applydata that is not SM4 ciphertext and
+// a digitalenvelope that is not an SM2 ciphertext of a 16-byte key in the
+// platform's layout (either in base64 or hex, gm.Encoding.Decode), so
+// that a broken application is refused now, not when the bidder tries to
+// open it. It returns the two ciphertexts.
+func checkApplyCiphertexts(applyData, envelope string, pp *platformPeer) (ct, env []byte, err error) {
+	enc := pp.peer.Profile.Encoding
+	ct, err = enc.Decode(applyData)
 	if err != nil {
-		return baohan.Refusef("applydata: %v", err)
+		return nil, nil, baohan.Refusef("applydata: %v", err)
 	}
 	if len(ct) == 0 || len(ct)%16 != 0 {
-		return baohan.Refusef("applydata: %d bytes is not SM4 ciphertext (a multiple of 16 bytes)", len(ct))
+		return nil, nil, baohan.Refusef("applydata: %d bytes is not SM4 ciphertext (a multiple of 16 bytes)", len(ct))
 	}
-	env, err := gm.DecodeBase64(envelope)
+	env, err = enc.Decode(envelope)
 	if err != nil {
-		return baohan.Refusef("digitalenvelope: %v", err)
+		return nil, nil, baohan.Refusef("digitalenvelope: %v", err)
 	}
 	layout := pp.peer.Profile.SM2Layout
-	if layout == gm.ASN1 {
-		if len(env) < 100 || env[0] != 0x30 {
-			return baohan.Refusef("digitalenvelope: %d bytes is not an ASN.1 SM2 ciphertext (%s)", len(env), gm.DescribeSM2Ciphertext(env))
-		}
-		return nil
+	asn1 := len(env) >= 100 && env[0] == 0x30
+	switch {
+	case layout == gm.ASN1 && !asn1:
+		return nil, nil, baohan.Refusef("digitalenvelope: %d bytes is not an ASN.1 SM2 ciphertext (%s)", len(env), gm.DescribeSM2Ciphertext(env))
+	case layout == gm.ASN1, layout == gm.AutoLayout && asn1:
+		return ct, env, nil
 	}
 	// C1 (65 with the 04 prefix, 64 without) + C3 (32) + C2 (16).
 	if n := len(env); n != 113 && n != 112 {
-		return baohan.Refusef("digitalenvelope: %d bytes is not the SM2 %s ciphertext of a 16-byte key (113 bytes expected; %s)", n, layout, gm.DescribeSM2Ciphertext(env))
+		return nil, nil, baohan.Refusef("digitalenvelope: %d bytes is not the SM2 %s ciphertext of a 16-byte key (113 bytes expected; %s)", n, layout, gm.DescribeSM2Ciphertext(env))
 	}
-	return nil
+	return ct, env, nil
 }

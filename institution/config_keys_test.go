@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/baohan-dev/baohan/config"
@@ -109,6 +110,13 @@ func TestExampleKeysTakeEffect(t *testing.T) {
 			Seen: func(s *Service) any { return s.peers.byName[s.cfg.Platforms[0].Name].cfg.BasicAccount }},
 	} {
 		effects[k] = e
+	}
+	// max_chunk_size is the platform's limit: a chunk_size above it is
+	// refused at start.
+	c := fresh(t)
+	c.Platforms[0].ChunkSize, c.Platforms[0].MaxChunkSize = 2<<20, 1<<20
+	if _, err := New(context.Background(), c, WithLogger(slog.New(slog.DiscardHandler))); err == nil || !strings.Contains(err.Error(), "max_chunk_size") {
+		t.Errorf("chunk_size above max_chunk_size: %v", err)
 	}
 	servicetest.KeysTakeEffect(t, fresh, build, effects)
 }

@@ -25,7 +25,7 @@ func FuzzApplyCiphertexts(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = checkApplyCiphertexts(applyData, envelope, ps.byName["p"])
+		_, _, _ = checkApplyCiphertexts(applyData, envelope, ps.byName["p"])
 	})
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/store/storetest"
 )
 
@@ -416,7 +417,37 @@ func (e *env) post(iface protocol.Interface, body []byte) protocol.Response {
 	if err := json.Unmarshal(b, &r); err != nil {
 		e.t.Fatalf("%s: answer is not JSON (HTTP %d): %s", iface, resp.StatusCode, b)
 	}
+	e.fullMessage(&r)
 	return r
+}
+
+// fullMessage replaces a message clipped to the spec's 100 characters
+// with the whole of it from the message log, so that the tests read what
+// the institution said.
+func (e *env) fullMessage(r *protocol.Response) {
+	e.t.Helper()
+	if r.Code != 0 || !strings.HasSuffix(r.Message, "…") {
+		return
+	}
+	if n := len([]rune(r.Message)); n > protocol.MaxMessage {
+		e.t.Fatalf("an answer's message of %d characters: %s", n, r.Message)
+	}
+	prefix := strings.TrimSuffix(r.Message, "…")
+	no := false
+	for range 200 {
+		es, err := e.svc.msgs.List(context.Background(), store.LogFilter{Direction: "in", OK: &no, Limit: 5})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, x := range es {
+			if strings.HasPrefix(x.Error, prefix) {
+				r.Message = x.Error
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("the message log has no refusal starting %q", prefix)
 }
 
 // applyData makes the encrypted applydata and envelope for the bidder.

@@ -196,15 +196,21 @@ func (s *Service) encryptAndEnqueue(ctx context.Context, tx *sql.Tx, a *Applicat
 	if err := w.Close(); err != nil {
 		return err
 	}
-	digest, err := gm.FileDigest(bytes.NewReader(plain), prof.FileDigest)
+	// file_digest: over the plaintext (and for auto), or over the bytes
+	// uploaded.
+	digested := plain
+	if prof.DigestOver == gm.OverCiphertext {
+		digested = enc.Bytes()
+	}
+	digest, err := gm.FileDigest(bytes.NewReader(digested), prof.FileDigest)
 	if err != nil {
 		return err
 	}
-	wrappedKey, err := gm.WrapKey(pub, key, prof.SM2Layout)
+	wrappedKey, err := gm.WrapKeyAs(pub, key, prof.SM2Layout, prof.Encoding)
 	if err != nil {
 		return fmt.Errorf("wrapping the file key for %s: %w", a.ApplyNo, err)
 	}
-	wrappedIV, err := gm.WrapKey(pub, iv, prof.SM2Layout)
+	wrappedIV, err := gm.WrapKeyAs(pub, iv, prof.SM2Layout, prof.Encoding)
 	if err != nil {
 		return fmt.Errorf("wrapping the file iv for %s: %w", a.ApplyNo, err)
 	}
@@ -219,7 +225,7 @@ func (s *Service) encryptAndEnqueue(ctx context.Context, tx *sql.Tx, a *Applicat
 		index := strconv.Itoa(i + prof.IndexBase)
 		return s.enqueueIn(ctx, tx, a, uploadGroup(a, f.Round), protocol.UploadBaohanFile,
 			fmt.Sprintf("%s/%s/%s/%s", a.Peer, a.ApplyNo, ft, index)+roundSuffix(f.Round),
-			map[string]string{"applyno": a.ApplyNo, "baohanno": a.BaohanNo, "baohanfile": b64, "filetype": ft, "index": index})
+			map[string]string{"applyno": a.ApplyNo, "baohanno": a.BaohanNo, "baohanfile": prof.Encoding.Reencode(b64), "filetype": ft, "index": index})
 	})
 	if err != nil {
 		return err

@@ -90,7 +90,7 @@ func TestPipelineChecks(t *testing.T) {
 			t.Errorf("valid request for an unknown applyno: %+v", r)
 		}
 		r := e.post(i, signed(base(), "wrong-secret"))
-		if r.Code != 0 || !strings.HasPrefix(r.Message, "sign mismatch: ") {
+		if r.Code != 0 || !strings.HasPrefix(r.Message, "sign mismatch") {
 			t.Errorf("wrong sign: %+v", r)
 		}
 		f := base()

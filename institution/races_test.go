@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,16 @@ func (e *env) tryCall(iface protocol.Interface, fields map[string]string) (proto
 	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("%s: answer is not JSON (HTTP %d): %s", iface, resp.StatusCode, b)
+	}
+	if r.Code == 0 && strings.HasSuffix(r.Message, "…") {
+		// clipped to 100 characters: the whole message is in the log
+		if es, err := e.svc.msgs.List(context.Background(), store.LogFilter{Direction: "in", Limit: 3}); err == nil {
+			for _, x := range es {
+				if strings.HasPrefix(x.Error, strings.TrimSuffix(r.Message, "…")) {
+					r.Message = x.Error
+				}
+			}
+		}
 	}
 	return r, nil
 }

@@ -46,12 +46,12 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 	default:
 		return nil, checkMove(a.ApplyNo, a.State, Restoring, "baohanrestore")
 	}
-	key, err := gm.DecodeBase64(in.r.Get("key"))
+	key, err := in.pp.peer.Profile.Encoding.Decode(in.r.Get("key"))
 	if err != nil {
 		return nil, baohan.Refusef("key: %v", err)
 	}
 	if len(key) != 16 {
-		return nil, baohan.Refusef("key: want base64 of the 16-byte SM4 project key, got %d bytes", len(key))
+		return nil, baohan.Refusef("key: want %s of the 16-byte SM4 project key, got %d bytes", in.pp.peer.Profile.Encoding, len(key))
 	}
 	cipher, err := a.cipherProject()
 	if err != nil {
@@ -157,7 +157,7 @@ func (s *Service) sameRestoreKey(a *Application, key string) bool {
 	if err != nil {
 		return false
 	}
-	k, err := gm.DecodeBase64(key)
+	k, err := gm.DecodeBinary(key)
 	return err == nil && string(k) == string(old)
 }
 

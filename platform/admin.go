@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
@@ -133,6 +134,9 @@ type InstitutionInfo struct {
 	FileDigest          string    `json:"file_digest"`
 	ChunkSize           int       `json:"chunk_size"`
 	IndexBase           int       `json:"index_base"`
+	Sign                string    `json:"sign"`
+	Encoding            string    `json:"encoding"`
+	MaxChunkSize        int       `json:"max_chunk_size"`
 }
 
 // Institutions lists the configured institutions, without secrets.
@@ -142,8 +146,9 @@ func (s *Service) Institutions() []InstitutionInfo {
 		p := s.peers[in.Name]
 		out = append(out, InstitutionInfo{Name: in.Name, AppKey: in.AppKey, BaseURL: p.BaseURL, PlatformCode: in.PlatformCode,
 			Products: in.Products, RequireBasicAccount: in.RequireBasicAccount, Cancel: !in.NoCancel,
-			SM2Layout: p.Profile.SM2Layout.String(), FileDigest: p.Profile.FileDigest.String(),
-			ChunkSize: p.Profile.ChunkSize, IndexBase: p.Profile.IndexBase})
+			SM2Layout: p.Profile.SM2Layout.String(), FileDigest: gm.FileDigestName(p.Profile.FileDigest, p.Profile.DigestOver),
+			ChunkSize: p.Profile.ChunkSize, IndexBase: p.Profile.IndexBase,
+			Sign: p.Profile.Sign.String(), Encoding: p.Profile.Encoding.String(), MaxChunkSize: p.Profile.MaxChunk()})
 	}
 	return out
 }

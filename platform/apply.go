@@ -13,6 +13,7 @@ import (
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // ApplyInput is a bidder's application: a section, an institution and
@@ -85,7 +86,7 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 		} else if live != "" {
 			return inputErr("bidder_code", "bidder %s already has application %s for section %s", in.BidderCode, live, in.SectionNo)
 		}
-		applydata, envelope, err := s.buildApplyData(key, sec, bidder, peer.Profile.SM2Layout)
+		applydata, envelope, err := s.buildApplyData(key, sec, bidder, peer.Profile)
 		if err != nil {
 			return err
 		}
@@ -146,8 +147,9 @@ func (s *Service) liveApplication(ctx context.Context, q store.Querier, bidder, 
 
 // buildApplyData makes applydata and digitalenvelope for a bidder's
 // application to a section, the project fields under key, the
-// application's project key.
-func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, layout gm.CipherLayout) (applydata, envelope string, err error) {
+// application's project key, in the SM2 layout and encoding of the
+// institution's profile.
+func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, prof transport.Profile) (applydata, envelope string, err error) {
 	cert, err := gm.ParseCertificate([]byte(bidder.CertPEM))
 	if err != nil {
 		return "", "", fmt.Errorf("bidder %s: certificate: %w", bidder.CreditCode, err)
@@ -184,13 +186,17 @@ func (s *Service) buildApplyData(key []byte, sec *Section, bidder *Bidder, layou
 	if _, vs := protocol.ValidateApplyData(plain); len(vs) > 0 {
 		return "", "", fmt.Errorf("applydata of section %s and bidder %s: %s", sec.No, bidder.CreditCode, protocol.JoinViolations(vs, 0))
 	}
-	applydata, envelope, err = gm.SealEnvelope(pub, plain, layout)
+	applydata, envelope, err = gm.SealEnvelopeAs(pub, plain, prof.SM2Layout, prof.Encoding)
 	if err != nil {
 		return "", "", fmt.Errorf("sealing applydata for bidder %s: %w", bidder.CreditCode, err)
 	}
-	if len(applydata) > maxApplyData {
+	limit := maxApplyData
+	if prof.Encoding == gm.Hex {
+		limit = maxApplyData * 3 / 2 // the same bytes as maxApplyData of base64 (protocol.Field.Binary)
+	}
+	if len(applydata) > limit {
 		return "", "", fmt.Errorf("applydata of section %s and bidder %s is %d characters encrypted, more than the %d the interface allows (shorten the section name or the bidder name)",
-			sec.No, bidder.CreditCode, len(applydata), maxApplyData)
+			sec.No, bidder.CreditCode, len(applydata), limit)
 	}
 	return applydata, envelope, nil
 }

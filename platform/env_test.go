@@ -371,7 +371,7 @@ func withBasicAccount() envOption {
 func newEnv(t testing.TB, dbURL string, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), clock: newClock(), pki: getPKI(t), dbURL: dbURL, dir: t.TempDir()}
-	peerCfg := config.Peer{Name: "bank", AppKey: testAppKey, AppSecret: testAppSecret, PlatformCode: testPlatform, ChunkSize: 64 << 10}
+	peerCfg := config.Peer{Name: "bank", AppKey: testAppKey, AppSecret: testAppSecret, PlatformCode: testPlatform, ChunkSize: 64 << 10, MaxChunkSize: 64 << 10}
 	p, err := peerCfg.Transport()
 	if err != nil {
 		t.Fatal(err)
@@ -462,7 +462,37 @@ func (e *env) send(i protocol.Interface, fields map[string]string) *protocol.Res
 		e.t.Fatalf("%s: %v", i, err)
 	}
 	e.tick()
+	e.fullMessage(resp)
 	return resp
+}
+
+// fullMessage replaces a message clipped to the spec's 100 characters
+// with the whole of it from the message log, so that the tests read what
+// the platform said.
+func (e *env) fullMessage(resp *protocol.Response) {
+	e.t.Helper()
+	if resp.Code != 0 || !strings.HasSuffix(resp.Message, "…") {
+		return
+	}
+	if n := len([]rune(resp.Message)); n > protocol.MaxMessage {
+		e.t.Fatalf("an answer's message of %d characters: %s", n, resp.Message)
+	}
+	prefix := strings.TrimSuffix(resp.Message, "…")
+	no := false
+	for range 200 {
+		es, err := e.svc.MessageLog().List(e.ctx, store.LogFilter{Direction: "in", OK: &no, Limit: 5})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, x := range es {
+			if strings.HasPrefix(x.Error, prefix) {
+				resp.Message = x.Error
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("the message log has no refusal starting %q", prefix)
 }
 
 // tick moves the clock by a second after each request, as real time
@@ -478,6 +508,7 @@ func (e *env) sendAs(appkey, secret string, i protocol.Interface, fields map[str
 		e.t.Fatalf("%s: %v", i, err)
 	}
 	e.tick()
+	e.fullMessage(resp)
 	return resp
 }
 
@@ -490,6 +521,7 @@ func (e *env) sendRaw(i protocol.Interface, body []byte) *protocol.Response {
 	if err != nil {
 		e.t.Fatalf("%s: %v", i, err)
 	}
+	e.fullMessage(resp)
 	return resp
 }
 

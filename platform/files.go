@@ -117,15 +117,15 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 	if err := s.checkFileAllowed(ctx, a, req.BaohanNo, fileType, ev); err != nil {
 		return nil, err
 	}
-	data, err := gm.DecodeBase64(req.BaohanFile)
+	data, err := peer.Profile.Encoding.Decode(req.BaohanFile)
 	if err != nil {
 		return nil, baohan.Refusef("baohanfile (index %d): %v", index, err)
 	}
 	switch {
 	case len(data) == 0:
 		return nil, baohan.Refusef("baohanfile (index %d) is empty", index)
-	case len(data) > peer.Profile.ChunkSize:
-		return nil, baohan.Refusef("baohanfile (index %d) is %d bytes, more than the chunk size of %d agreed for appkey %s", index, len(data), peer.Profile.ChunkSize, peer.AppKey)
+	case len(data) > peer.Profile.MaxChunk():
+		return nil, baohan.Refusef("baohanfile (index %d) is %d bytes, more than the max_chunk_size of %d for appkey %s", index, len(data), peer.Profile.MaxChunk(), peer.AppKey)
 	}
 	// One SM3 pass: the digest names the chunk's blob, and Put stores the
 	// hashed bytes without hashing them again.
@@ -409,7 +409,15 @@ func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Applica
 	}
 	src := &chainReader{ctx: ctx, blobs: s.blobs, keys: keys}
 	defer src.Close()
-	dec, err := gm.NewCBCDecryptReader(src, key, iv)
+	// The digest may cover the uploaded bytes (file_digest
+	// *-ciphertext, or auto): they are digested as they are read.
+	var cipherSum hash.Hash
+	var uploaded io.Reader = src
+	if peer.Profile.DigestOver != gm.OverPlaintext {
+		cipherSum = gm.NewDigest(alg)
+		uploaded = io.TeeReader(src, cipherSum)
+	}
+	dec, err := gm.NewCBCDecryptReader(uploaded, key, iv)
 	if err != nil {
 		return nil, &completeError{fmt.Sprintf("key/iv: %v", err)}
 	}
@@ -438,9 +446,22 @@ func (s *Service) assemble(ctx context.Context, peer *transport.Peer, a *Applica
 	if h != nil {
 		got = hex.EncodeToString(h.Sum(nil))
 	}
-	if got != want {
+	want = strings.ToLower(want)
+	ok := false
+	var computed []string
+	if over := peer.Profile.DigestOver; over != gm.OverCiphertext {
+		ok = got == want
+		computed = append(computed, fmt.Sprintf("%s %s of the %d decrypted bytes", alg, got, size))
+	}
+	if cipherSum != nil {
+		c := hex.EncodeToString(cipherSum.Sum(nil))
+		ok = ok || c == want
+		computed = append(computed, fmt.Sprintf("%s %s of the uploaded bytes", alg, c))
+	}
+	if !ok {
 		s.blobs.Delete(context.WithoutCancel(ctx), blob)
-		return nil, &completeError{fmt.Sprintf("baohanfilemd5 mismatch: sent %s, computed %s (%s of the %d decrypted bytes)", want, got, alg, size)}
+		return nil, &completeError{fmt.Sprintf("baohanfilemd5 mismatch: sent %s, computed %s (file_digest %s)", want, strings.Join(computed, ", "),
+			gm.FileDigestName(alg, peer.Profile.DigestOver))}
 	}
 	g := &Guarantee{ApplyNo: a.ApplyNo, FileType: fileType, BaohanNo: req.BaohanNo, Digest: want, DigestAlg: alg.String(),
 		SM3: sm3hex, Size: size, Chunks: len(chunks), ReceivedAt: s.now(), blob: blob}

@@ -37,7 +37,7 @@ func TestUploadRules(t *testing.T) {
 		wantFail(t, "filetype 2 before the restore", up(a.ApplyNo, "BHNO-1", "2", "1", chunk1),
 			fmt.Sprintf("applyno %s is approved (审核通过): the plaintext guarantee (filetype 2) is not allowed in this state; the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key", a.ApplyNo))
 		wantFail(t, "chunk too large", up(a.ApplyNo, "BHNO-1", "1", "2", make([]byte, 64<<10+16)),
-			fmt.Sprintf("baohanfile (index 2) is %d bytes, more than the chunk size of %d agreed for appkey %s", 64<<10+16, 64<<10, testAppKey))
+			fmt.Sprintf("baohanfile (index 2) is %d bytes, more than the max_chunk_size of %d for appkey %s", 64<<10+16, 64<<10, testAppKey))
 		wantFail(t, "unknown applyno", up("BH20260101ZZZZZZZZZZZZ", "BHNO-1", "1", "1", chunk1), "applyno BH20260101ZZZZZZZZZZZZ is unknown")
 		wantFail(t, "other institution", e.sendAs(testAppKey2, testAppSecret2, protocol.UploadBaohanFile, map[string]string{"applyno": a.ApplyNo, "baohanno": "BHNO-1",
 			"filetype": "1", "index": "3", "baohanfile": b64(chunk1)}), fmt.Sprintf("applyno %s was not sent to appkey %s", a.ApplyNo, testAppKey2))
@@ -106,7 +106,7 @@ func TestCompleteRules(t *testing.T) {
 			right := enc.digest
 			enc.digest = strings.Repeat("a", 64)
 			wantFail(t, "digest", e.complete(a.ApplyNo, bn, "1", enc, u),
-				fmt.Sprintf("baohanfilemd5 mismatch: sent %s, computed %s (sm3 of the %d decrypted bytes)", enc.digest, right, len(doc)))
+				fmt.Sprintf("baohanfilemd5 mismatch: sent %s, computed sm3 %s of the %d decrypted bytes (file_digest sm3)", enc.digest, right, len(doc)))
 			// The chunks were discarded: the file is sent again.
 			enc.digest = right
 			wantFail(t, "after discard", e.complete(a.ApplyNo, bn, "1", enc, u),
@@ -383,5 +383,24 @@ func wantBlobRow(t *testing.T, e *env, blobs, key, sm3hex string, size int) {
 	}
 	if n != int64(size) || d != sm3hex {
 		t.Fatalf("blobs row of %s: %d bytes, sm3 %s; want %d, %s", key, n, d, size, sm3hex)
+	}
+}
+
+// The body limit of uploadbaohanfile follows from the largest
+// max_chunk_size: 4/3 of it for a base64 institution, twice for a hex
+// one, plus 64 KiB for the rest of the request.
+func TestUploadBodyLimitFromMaxChunkSize(t *testing.T) {
+	for _, tt := range []struct {
+		enc  string
+		want int64
+	}{{"base64", (1<<20)*4/3 + 64<<10}, {"hex", 2<<20 + 64<<10}} {
+		e := newEnv(t, "", func(c *Config) {
+			for i := range c.Institutions {
+				c.Institutions[i].MaxChunkSize, c.Institutions[i].Encoding = 1<<20, tt.enc
+			}
+		})
+		if got := e.svc.core.Server.BodyLimit(protocol.UploadBaohanFile); got != tt.want {
+			t.Errorf("%s: body limit %d, want %d", tt.enc, got, tt.want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package platform
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -121,7 +120,7 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 		"applyno":      a.ApplyNo,
 		"baohanno":     a.BaohanNo,
 		"kaibiaotime":  protocol.FormatTime(kbt),
-		"key":          base64.StdEncoding.EncodeToString(key),
+		"key":          peer.Profile.Encoding.Encode(key),
 	}, nil
 }
 

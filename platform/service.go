@@ -102,12 +102,20 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	core.Client.Metrics = s.metrics
 	core.Server.Metrics = s.metrics // counts exchanges, and what the unauthenticated budget drops
 
-	maxChunk := 0
+	// The body limit of uploadbaohanfile follows from the largest
+	// max_chunk_size: a chunk travels as base64 (4/3) or hex (2) inside a
+	// small JSON object.
+	var maxBody int64
 	for _, p := range s.peers {
-		maxChunk = max(maxChunk, p.Profile.ChunkSize)
+		n := int64(p.Profile.MaxChunk())
+		if p.Profile.Encoding == gm.Hex {
+			n *= 2
+		} else {
+			n = n * 4 / 3
+		}
+		maxBody = max(maxBody, n+64<<10)
 	}
-	// A chunk travels as base64 (4/3) inside a small JSON object.
-	core.Server.BodyLimits = map[protocol.Interface]int64{protocol.UploadBaohanFile: int64(maxChunk)*4/3 + 64<<10}
+	core.Server.BodyLimits = map[protocol.Interface]int64{protocol.UploadBaohanFile: maxBody}
 	core.Server.Handle(protocol.BaohanNotice, s.handleNotice)
 	core.Server.Handle(protocol.DownloadPublicKey, s.handlePublicKey)
 	core.Server.Handle(protocol.UploadBaohanFile, s.handleUpload)

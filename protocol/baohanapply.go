@@ -18,8 +18,8 @@ var baohanApplySpec = Spec{
 	Interface: BaohanApply, Title: "投保申请", ServedBy: Institution, Request: BaohanApplyRequest{},
 	Fields: []Field{
 		fAppKey, fTimestamp, fPlatformCode, fApplyNo,
-		{Name: "applydata", Meaning: "投保申请数据", Max: 2000, Required: true},
-		{Name: "digitalenvelope", Meaning: "数字信封", Max: 200, Required: true},
+		{Name: "applydata", Meaning: "投保申请数据", Max: 2000, Required: true, Binary: true},
+		{Name: "digitalenvelope", Meaning: "数字信封", Max: 200, Required: true, Binary: true},
 		fSign,
 	},
 }

@@ -24,8 +24,8 @@ var baohanFileCompleteNoticeSpec = Spec{
 	Interface: BaohanFileCompleteNotice, Title: "保函文件上传完成通知", ServedBy: Platform, Request: BaohanFileCompleteNoticeRequest{},
 	Fields: []Field{
 		fAppKey, fTimestamp, fApplyNo, fBaohanNo,
-		{Name: "key", Meaning: "加密保函文件的秘钥", Max: 200, Required: true},
-		{Name: "iv", Meaning: "加密保函文件的子秘钥", Max: 200, Required: true},
+		{Name: "key", Meaning: "加密保函文件的秘钥", Max: 200, Required: true, Binary: true},
+		{Name: "iv", Meaning: "加密保函文件的子秘钥", Max: 200, Required: true, Binary: true},
 		{Name: "baohanfilemd5", Meaning: "整个保函文件的摘要值", Max: 200, Required: true, Kind: HexDigest},
 		fFileType, fBak1, fBak2, fSign,
 	},

@@ -20,7 +20,7 @@ var baohanRestoreSpec = Spec{
 	Fields: []Field{
 		fAppKey, fTimestamp, fPlatformCode, fApplyNo, fBaohanNo,
 		{Name: "kaibiaotime", Meaning: "开标时间", Max: 30, Required: true, Kind: Timestamp},
-		{Name: "key", Meaning: "加密项目信息的秘钥", Max: 200, Required: true},
+		{Name: "key", Meaning: "加密项目信息的秘钥", Max: 200, Required: true, Binary: true},
 		fSign,
 	},
 }

@@ -64,6 +64,10 @@ type Field struct {
 	Kind     Kind
 	Enum     []EnumValue // for Kind Enum
 	Example  string      // a valid value, quoted in messages ("0.005")
+	// Binary marks a field of bytes written as text (the encoding key of
+	// a peer): Max is a base64 length, and the same bytes in hex, half as
+	// long again, are allowed Max × 3/2 characters.
+	Binary bool
 }
 
 // Violation is one broken rule of a request.
@@ -100,7 +104,7 @@ const (
 )
 
 // check applies the field's own rules to r and returns at most one
-// violation: the first rule broken of required, JSON type, length, format.
+// violation: the first rule broken of required, length, format.
 func (f *Field) check(r *Request) (Violation, bool) {
 	v, present := r.Fields[f.Name]
 	t := r.Type(f.Name)
@@ -110,17 +114,20 @@ func (f *Field) check(r *Request) (Violation, bool) {
 		}
 		return Violation{}, false
 	}
-	if t != JSONString {
-		return f.violation(RuleType, "field %q must be a JSON string, got %s %s", f.Name, t, clip(v)), true
-	}
+	// A number or boolean is checked as its literal text (signed as it
+	// was sent): deployed peers send amounts and statuses unquoted.
 	return f.checkValue(v)
 }
 
 // checkValue checks length and format of a present, non-empty string.
 func (f *Field) checkValue(v string) (Violation, bool) {
-	if f.Max > 0 && len(v) > f.Max { // fast path: a string never has more runes than bytes
-		if n := utf8.RuneCountInString(v); n > f.Max {
-			return f.violation(RuleMaxLength, "field %q is longer than %d characters (%d)", f.Name, f.Max, n), true
+	max := f.Max
+	if f.Binary && max > 0 && len(v) > max && len(v)%2 == 0 && isHex(v) {
+		max = max * 3 / 2
+	}
+	if max > 0 && len(v) > max { // fast path: a string never has more runes than bytes
+		if n := utf8.RuneCountInString(v); n > max {
+			return f.violation(RuleMaxLength, "field %q is longer than %d characters (%d)", f.Name, max, n), true
 		}
 	}
 	// No field may hold NUL: PostgreSQL text cannot store it, so a request
@@ -155,7 +162,9 @@ func (f *Field) checkValue(v string) (Violation, bool) {
 		}
 		return f.violation(RuleEnum, "field %q must be %s, got %q", f.Name, f.enumWords(), clip(v)), true
 	case Base64:
-		if validStdBase64(v) {
+		// Hex is the other encoding of binary fields (a peer's encoding
+		// key).
+		if validStdBase64(v) || len(v)%2 == 0 && isHex(v) {
 			return Violation{}, false
 		}
 		if _, err := base64.StdEncoding.DecodeString(v); err != nil {

@@ -117,6 +117,8 @@ type VerifyResult struct {
 	// Undiagnosed is set when the request was too large to try the
 	// variants (see DiagnoseLimit).
 	Undiagnosed bool
+	// Variant is the sign variant checked (VerifyAs).
+	Variant SignVariant
 }
 
 // SignRule is the profile's rule in one line, quoted in diagnoses.
@@ -139,9 +141,10 @@ func (v VerifyResult) Diagnosis() string {
 		b.WriteString(v.Problem)
 		b.WriteString("; ")
 	}
+	rule := v.Variant.Rule()
 	if v.Undiagnosed {
 		b.WriteString("the request is too large to try the known variants (")
-		b.WriteString(SignRule)
+		b.WriteString(rule)
 		b.WriteString(")")
 		return b.String()
 	}
@@ -149,11 +152,11 @@ func (v VerifyResult) Diagnosis() string {
 		b.WriteString("it matches a known variant: ")
 		b.WriteString(strings.Join(v.Variants, " or "))
 		b.WriteString(" (")
-		b.WriteString(SignRule)
+		b.WriteString(rule)
 		b.WriteString(")")
 	} else {
 		b.WriteString("none of the known variants matched (check the appsecret; ")
-		b.WriteString(SignRule)
+		b.WriteString(rule)
 		b.WriteString(")")
 	}
 	return b.String()

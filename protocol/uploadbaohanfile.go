@@ -21,7 +21,7 @@ var uploadBaohanFileSpec = Spec{
 	Interface: UploadBaohanFile, Title: "保函文件上传", ServedBy: Platform, Request: UploadBaohanFileRequest{},
 	Fields: []Field{
 		fAppKey, fTimestamp, fApplyNo, fBaohanNo,
-		{Name: "baohanfile", Meaning: "保函文件加密后每片切片值", Required: true, Kind: Base64},
+		{Name: "baohanfile", Meaning: "保函文件加密后每片切片值", Required: true, Kind: Base64, Binary: true},
 		fFileType,
 		{Name: "index", Meaning: "文件索引", Max: 30, Required: true, Kind: Integer},
 		fBak1, fBak2, fSign,

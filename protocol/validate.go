@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -36,20 +35,6 @@ func validateSpec(fields []Field, rules []Rule, r *Request) []Violation {
 				bad[v.Field] = true
 			}
 		}
-	}
-	// Extra fields: accepted and kept, but values must still be strings.
-	var extra []string
-	for name, t := range r.Types {
-		if t == JSONNumber || t == JSONBoolean {
-			if !known(fields, name) {
-				extra = append(extra, name)
-			}
-		}
-	}
-	sort.Strings(extra)
-	for _, name := range extra {
-		out = append(out, Violation{Field: name, Rule: RuleType,
-			Message: fmt.Sprintf("field %q must be a JSON string, got %s %s", name, r.Types[name], clip(r.Fields[name]))})
 	}
 	return out
 }

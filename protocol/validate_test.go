@@ -129,9 +129,11 @@ func TestValidateApplyData(t *testing.T) {
 	}{
 		{`{"biddername":"x","biddercode":"y","biaoduanno":"a","biaoduanname":"b","bzjamount":"2万","zbr":"c"}`,
 			[]string{`field "bzjamount" must be a decimal string like "20000.00", got "2万"`}},
-		{`{"biddername":"x","bzjamount":20000}`,
+		{`{"biddername":"x","bzjamount":20000}`, // a number is checked as its text
 			[]string{`field "biddercode" is required`, `field "biaoduanno" is required`, `field "biaoduanname" is required`,
-				`field "bzjamount" must be a JSON string, got number 20000`, `field "zbr" is required`}},
+				`field "zbr" is required`}},
+		{`{"biddername":"x","biddercode":"y","biaoduanno":"a","biaoduanname":"b","bzjamount":2e4,"zbr":"c"}`,
+			[]string{`field "bzjamount" must be a decimal string like "20000.00", got "2e4"`}},
 		{`{"biddername":"` + strings.Repeat("名", 201) + `","biddercode":"y","biaoduanno":"a","biaoduanname":"b","bzjamount":"1","zbr":"c","zbrorgnum":"` + strings.Repeat("x", 201) + `"}`,
 			[]string{`field "biddername" is longer than 200 characters (201)`, `field "zbrorgnum" is longer than 200 characters (201)`}},
 		{`not json`, []string{`applydata: body is not valid JSON: invalid character 'o' in literal null (expecting 'u') at offset 2`}},
@@ -146,5 +148,38 @@ func TestValidateApplyData(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("%s\n got %q\nwant %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// Binary fields in hex (a peer's encoding = "hex") are half as long again
+// as in base64: they get the base64 maximum × 3/2; baohanfile may be hex.
+func TestValidateHexBinaryFields(t *testing.T) {
+	base := map[string]string{"appkey": "k", "timestamp": "2024-03-15 09:30:00", "platformcode": "P", "applyno": "A1", "sign": "x",
+		"applydata": strings.Repeat("ab", 1400)}
+	for _, tt := range []struct {
+		env  string
+		want string
+	}{
+		{strings.Repeat("0a", 113), ""},
+		{strings.Repeat("0a", 150), ""},
+		{strings.Repeat("0a", 151), `field "digitalenvelope" is longer than 300 characters (302)`},
+		{strings.Repeat("x", 201), `field "digitalenvelope" is longer than 200 characters (201)`},
+	} {
+		f := map[string]string{"digitalenvelope": tt.env}
+		for k, v := range base {
+			f[k] = v
+		}
+		var got []string
+		for _, v := range Validate(BaohanApply, NewRequest(f)) {
+			got = append(got, v.Message)
+		}
+		if strings.Join(got, "\n") != tt.want {
+			t.Errorf("%d characters: %q, want %q", len(tt.env), got, tt.want)
+		}
+	}
+	up := map[string]string{"appkey": "k", "timestamp": "2024-03-15 09:30:00", "applyno": "A1", "baohanno": "B1", "filetype": "1",
+		"index": "1", "sign": "x", "baohanfile": "00ff10"}
+	if vs := Validate(UploadBaohanFile, NewRequest(up)); len(vs) > 0 {
+		t.Errorf("hex baohanfile: %v", vs)
 	}
 }

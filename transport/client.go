@@ -198,7 +198,7 @@ func (c *Client) Prepare(ctx context.Context, peer *Peer, i protocol.Interface, 
 		delete(f, "timestamp")
 		f["timestamp"] = protocol.FormatTime(c.stamps.next(peer.BaseURL, f, c.now()))
 	}
-	sign := protocol.Sign(f, peer.AppSecret)
+	sign := protocol.SignAs(peer.Profile.Sign, f, peer.AppSecret)
 	f[protocol.SignField] = sign
 	if c.Seen != nil {
 		if ts, err := protocol.ParseTime(f["timestamp"]); err == nil {

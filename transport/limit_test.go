@@ -169,13 +169,13 @@ func TestServerAllowFrom(t *testing.T) {
 		{"single address", "192.0.2.7:443", nil, nil, ""},
 		{"ipv4-mapped", "[::ffff:10.1.0.9]:80", nil, nil, ""},
 		{"ipv6 prefix", "[2001:db8::1]:80", nil, nil, ""},
-		{"outside", "10.2.0.1:5555", nil, nil, `address 10.2.0.1 may not call as appkey "BH-FI-3201-0001": it is not in the peer's allow_from list`},
-		{"neighbour", "192.0.2.8:1", nil, nil, `address 192.0.2.8 may not call as appkey "BH-FI-3201-0001": it is not in the peer's allow_from list`},
-		{"x-forwarded-for ignored without trusted proxies", "203.0.113.9:1", []string{"10.1.0.1"}, nil, `address 203.0.113.9 may not call as appkey "BH-FI-3201-0001": it is not in the peer's allow_from list`},
+		{"outside", "10.2.0.1:5555", nil, nil, `address 10.2.0.1 may not call as appkey "BH-FI-3201-0001": not in the peer's allow_from`},
+		{"neighbour", "192.0.2.8:1", nil, nil, `address 192.0.2.8 may not call as appkey "BH-FI-3201-0001": not in the peer's allow_from`},
+		{"x-forwarded-for ignored without trusted proxies", "203.0.113.9:1", []string{"10.1.0.1"}, nil, `address 203.0.113.9 may not call as appkey "BH-FI-3201-0001": not in the peer's allow_from`},
 		{"trusted proxy", "127.0.0.1:1", []string{"10.1.0.1"}, proxies, ""},
-		{"trusted proxy, spoofed first hop", "127.0.0.1:1", []string{"10.1.0.1, 203.0.113.9"}, proxies, `address 203.0.113.9 may not call as appkey "BH-FI-3201-0001": it is not in the peer's allow_from list`},
-		{"trusted proxy, garbage header", "127.0.0.1:1", []string{"not-an-ip"}, proxies, `address (unknown) may not call as appkey "BH-FI-3201-0001": it is not in the peer's allow_from list`},
-		{"unparseable remote", "@unix", nil, nil, `address (unknown) may not call as appkey "BH-FI-3201-0001": it is not in the peer's allow_from list`},
+		{"trusted proxy, spoofed first hop", "127.0.0.1:1", []string{"10.1.0.1, 203.0.113.9"}, proxies, `address 203.0.113.9 may not call as appkey "BH-FI-3201-0001": not in the peer's allow_from`},
+		{"trusted proxy, garbage header", "127.0.0.1:1", []string{"not-an-ip"}, proxies, `address (unknown) may not call as appkey "BH-FI-3201-0001": not in the peer's allow_from`},
+		{"unparseable remote", "@unix", nil, nil, `address (unknown) may not call as appkey "BH-FI-3201-0001": not in the peer's allow_from`},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,13 +17,29 @@ type Profile struct {
 	ChunkSize       int             // upload chunk size in bytes (default 512 KiB)
 	IndexBase       int             // first chunk index, 0 or 1 (default 1)
 	TimestampWindow time.Duration   // allowed clock difference (default 10 minutes)
+
+	// The dialect of the peer (docs/PROFILE.md, "Dialects").
+	Sign         protocol.SignVariant // how signs are made and checked (default sm3)
+	Encoding     gm.Encoding          // binary fields sent (default base64; either is read)
+	DigestOver   gm.DigestOver        // what baohanfilemd5 covers (default the plaintext)
+	MaxChunkSize int                  // largest uploadbaohanfile chunk accepted, bytes (default 8 MiB)
 }
 
 // Defaults of the profile.
 const (
-	DefaultChunkSize = 512 << 10
-	DefaultIndexBase = 1
+	DefaultChunkSize    = 512 << 10
+	DefaultIndexBase    = 1
+	DefaultMaxChunkSize = 8 << 20
 )
+
+// MaxChunk returns the largest chunk accepted from the peer, the default
+// when unset.
+func (p Profile) MaxChunk() int {
+	if p.MaxChunkSize <= 0 {
+		return DefaultMaxChunkSize
+	}
+	return p.MaxChunkSize
+}
 
 // DefaultProfile returns the default profile of PROFILE.md.
 func DefaultProfile() Profile {
@@ -33,6 +49,7 @@ func DefaultProfile() Profile {
 		ChunkSize:       DefaultChunkSize,
 		IndexBase:       DefaultIndexBase,
 		TimestampWindow: protocol.DefaultTimestampWindow,
+		MaxChunkSize:    DefaultMaxChunkSize,
 	}
 }
 

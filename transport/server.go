@@ -222,11 +222,10 @@ const (
 	msgMethod         = "method %s not allowed: send POST with a JSON body"
 	msgTooLarge       = "request body is larger than %d bytes, the limit for %s"
 	msgUnknownAppKey  = "unknown appkey %q"
-	msgSignMismatch   = "sign mismatch: "
 	msgReplay         = "replayed request: this sign was already received from appkey %q; send a new request with a new timestamp and sign"
 	msgAppKeyRequired = `field "appkey" is required`
 	msgRateLimited    = "rate limit exceeded: appkey %q may send %s; retry in %s"
-	msgNotAllowed     = "address %s may not call as appkey %q: it is not in the peer's allow_from list"
+	msgNotAllowed     = "address %s may not call as appkey %q: not in the peer's allow_from"
 	msgSignRequired   = `field "sign" is required`
 	msgNotEnabled     = "interface %s (%s) is optional and not enabled for appkey %q: this side's configuration of the peer does not list it in extensions (extensions = [\"%s\"] enables it)"
 )
@@ -293,6 +292,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}()
 	var stored []byte
 	status, resp := s.serve(w, hr, ex, addr, &stored)
+	full := resp.Message
+	if clipped := protocol.ClipMessage(full); clipped != full {
+		// The spec's message is 100 characters: the peer gets the start,
+		// the message log (ex.Error) and the console the whole of it.
+		resp.Message = clipped
+		if ex.SignOK { // what nobody signed goes to the log within the unauthenticated budget only
+			s.logger().InfoContext(hr.Context(), "answer message clipped to 100 characters", "interface", ex.Interface,
+				"peer", ex.Peer, "applyno", ex.ApplyNo, "message", full)
+		}
+	}
 	body := stored
 	if body == nil {
 		body = resp.Marshal()
@@ -304,7 +313,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		if !m.Rehandle {
 			m.Answer = body
 		}
-		m.Forget = resp.Code != protocol.CodeOK && (resp.Message == msgInternal || resp.Message == msgHandlerPanic)
+		m.Forget = resp.Code != protocol.CodeOK && (full == msgInternal || full == msgHandlerPanic)
 	}
 
 	h := w.Header()
@@ -322,7 +331,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	ex.HTTPStatus = status
 	ex.Code = resp.Code
 	if resp.Code != protocol.CodeOK {
-		ex.Error = resp.Message
+		ex.Error = full
 	}
 	ex.Latency = s.now().Sub(start)
 	ctx := context.WithoutCancel(hr.Context())
@@ -434,7 +443,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 		return http.StatusForbidden, protocol.Fail(msgNotAllowed, shown, clip(appkey, maxEcho))
 	}
 
-	vr := protocol.Verify(req, peer.AppSecret)
+	vr := protocol.VerifyAs(req, peer.AppSecret, peer.Profile.Sign)
 	ex.SignOK, ex.Diagnosis = vr.OK, vr.Diagnosis()
 	if !vr.OK {
 		if vr.Got == "" {
@@ -444,7 +453,10 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 		// fields, so whoever reads the logs could send them with it.
 		s.logUnauthenticated(ctx, addr, slog.LevelWarn, "sign mismatch", "interface", name, "peer", peer.Name, "applyno", ex.ApplyNo,
 			"got", clipField("sign", vr.Got), "diagnosis", ex.Diagnosis)
-		return http.StatusOK, protocol.Fail("%s", msgSignMismatch+ex.Diagnosis)
+		// The answer says which variant was used in the spec's 100
+		// characters; the whole diagnosis is in the log and the message
+		// log (ex.Diagnosis).
+		return http.StatusOK, protocol.Fail("%s", vr.Summary())
 	}
 
 	if !peer.Enabled(i) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
 
 	"github.com/baohan-dev/baohan/conformance"
 	"github.com/baohan-dev/baohan/internal/cli"
@@ -15,7 +16,33 @@ var conformanceCommands = []cli.Command{{
 }, {
 	Name:  "conformance institution",
 	Flags: conformanceFlags(protocol.Institution),
+}, {
+	Name:  "conformance probe",
+	Flags: probeFlags,
 }}
+
+// probeFlags are the flags of conformance probe.
+func probeFlags(env *Env, fs *flag.FlagSet) cli.Action {
+	var c conformance.ProbeConfig
+	fs.StringVar(&c.URL, "url", "", "base URL of the peer (interfaces at URL/<name>)")
+	fs.StringVar(&c.AppKey, "appkey", "", "the appkey of the pair")
+	fs.StringVar(&c.AppSecret, "appsecret", "", "its appsecret; default $BAOHAN_APPSECRET")
+	fs.StringVar(&c.PlatformCode, "platformcode", "", "platformcode sent to an institution")
+	fs.StringVar(&c.ApplyNo, "applyno", "", "an applyno the platform knows: its downloadpublickey shows the key's form")
+	side := fs.String("side", "", "platform or institution (default: found out)")
+	asJSON := fs.Bool("json", false, "write the report as JSON on stdout")
+	return func(ctx context.Context, _ []string) error {
+		if c.AppSecret == "" {
+			c.AppSecret = os.Getenv("BAOHAN_APPSECRET")
+		}
+		c.Side = protocol.Side(*side)
+		rep, err := conformance.Probe(ctx, c)
+		if err != nil {
+			return err
+		}
+		return writeReport(env.Stdout, *asJSON, rep)
+	}
+}
 
 // conformanceFlags are the flags of the kit testing side.
 func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) cli.Action {
@@ -26,9 +53,13 @@ func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) cli.A
 		fs.StringVar(&cfg.AppKey, "appkey", "", "the appkey the platform issued to the institution")
 		fs.StringVar(&cfg.AppSecret, "appsecret", "", "its appsecret (signs both ways); default $BAOHAN_APPSECRET, which keeps it out of the process list")
 		fs.StringVar(&cfg.PlatformCode, "platformcode", "", "platformcode: sent by the kit as platform, expected by the kit as institution (empty: any)")
-		fs.StringVar(&s.SM2Layout, "sm2-layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2 | c1c2c3 | asn1")
-		fs.StringVar(&s.FileDigest, "file-digest", "sm3", "baohanfilemd5 the kit sends: sm3 | md5")
+		// the dialect keys of a peer's configuration (docs/PROFILE.md)
+		fs.StringVar(&s.Sign, "sign", "sm3", "sign variant, both ways: sm3 | sm3-keep-empty | hmac-sm3 | md5")
+		fs.StringVar(&s.Encoding, "encoding", "base64", "binary fields, both ways: base64 | hex")
+		fs.StringVar(&s.SM2Layout, "sm2-layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2 | c1c2c3 | asn1 | auto")
+		fs.StringVar(&s.FileDigest, "file-digest", "sm3", "baohanfilemd5: sm3 | md5 | sm3-ciphertext | md5-ciphertext | auto")
 		fs.IntVar(&cfg.Profile.ChunkSize, "chunk-size", conformance.DefaultChunkSize, "largest chunk the kit uploads, bytes (smaller when the file is small)")
+		fs.IntVar(&s.MaxChunkSize, "max-chunk-size", 8<<20, "largest chunk the kit accepts when it plays the platform, bytes")
 		fs.IntVar(&s.IndexBase, "index-base", 1, "first chunk index the kit sends: 1 or 0")
 		fs.DurationVar(&cfg.Profile.Window, "window", protocol.DefaultTimestampWindow, "the implementation's timestamp window")
 		fs.StringVar(&s.Extensions, "extensions", "", "optional interfaces the implementation enables for the kit's appkey, comma-separated: claimsresultnotice,claimsrepaynotice")

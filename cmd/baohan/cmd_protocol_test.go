@@ -141,10 +141,10 @@ func TestCmdValidate(t *testing.T) {
 			t.Errorf("%s: exit %d, out %q, err %q", i, code, out, errs)
 		}
 	}
-	bad := strings.Replace(strings.Replace(protoGolden(t, "baohannotice"), `"0.005"`, `"5‰"`, 1), `"applystatus": "1"`, `"applystatus": 1`, 1)
+	bad := strings.Replace(strings.Replace(protoGolden(t, "baohannotice"), `"0.005"`, `"5‰"`, 1), `"applystatus": "1"`, `"applystatus": 2`, 1)
 	code, out, _ := protoRun(t, bad, "validate", "--interface", "baohannotice")
 	want := "field \"rate\" must be a decimal string like \"0.005\", got \"5‰\"\n" +
-		"field \"applystatus\" must be a JSON string, got number 1\n"
+		"field \"applystatus\" must be \"1\" (审核通过) or \"0\" (审核未通过), got \"2\"\n"
 	if code != 1 || out != want {
 		t.Errorf("violations: exit %d\n got %q\nwant %q", code, out, want)
 	}

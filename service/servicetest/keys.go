@@ -194,6 +194,11 @@ func CommonEffects[C, S any](common func(*C) *config.Common, firstPeer func(*C) 
 		"sm2_layout":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.SM2Layout = "asn1" }), Seen: peerProfile(core)},
 		"file_digest":  {Set: pe(func(_ testing.TB, p *config.Peer) { p.FileDigest = "md5" }), Seen: peerProfile(core)},
 		"chunk_size":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.ChunkSize = 64 << 10 }), Seen: peerProfile(core)},
+		// The dialect keys (test/e2e TestDialectLifecycle shows each
+		// value at work between the two services).
+		"sign":           {Set: pe(func(_ testing.TB, p *config.Peer) { p.Sign = "hmac-sm3" }), Seen: peerProfile(core)},
+		"encoding":       {Set: pe(func(_ testing.TB, p *config.Peer) { p.Encoding = "hex" }), Seen: peerProfile(core)},
+		"max_chunk_size": {Set: pe(func(_ testing.TB, p *config.Peer) { p.MaxChunkSize = 1 << 20 }), Seen: peerProfile(core)},
 		"index_base": {Set: pe(func(_ testing.TB, p *config.Peer) {
 			zero := 0
 			p.IndexBase = &zero

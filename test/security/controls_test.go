@@ -82,7 +82,7 @@ func TestAllowFrom(t *testing.T) {
 	}
 	ex := s.PlatDoor.Exchanges()
 	a, ok := stack.Answer(ex[len(ex)-1].Response)
-	want := `address 127.0.0.1 may not call as appkey "` + stack.AppKey + `": it is not in the peer's allow_from list`
+	want := `address 127.0.0.1 may not call as appkey "` + stack.AppKey + `": not in the peer's allow_from`
 	if !ok || a.Code != 0 || a.Message != want {
 		t.Fatalf("answer %q, want code 0 %q", ex[len(ex)-1].Response, want)
 	}

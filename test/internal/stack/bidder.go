@@ -32,11 +32,11 @@ func BidderFlowWith(hc *http.Client, base, token string, bidder *testca.Identity
 	if err := bidderDo("GET", base+"/bidder/"+token, nil, &v); err != nil {
 		return err
 	}
-	ct, err := base64.StdEncoding.DecodeString(v.DigitalEnvelope)
+	layout, err := gm.ParseCipherLayout(v.SM2Layout) // "" is the default
 	if err != nil {
-		return fmt.Errorf("digitalenvelope: %w", err)
+		return fmt.Errorf("sm2_layout of the bidder view: %w", err)
 	}
-	key, err := gm.SM2Decrypt(bidder.Key, ct, gm.C1C3C2)
+	key, err := gm.UnwrapKey(bidder.Key, v.DigitalEnvelope, layout)
 	if err != nil {
 		return fmt.Errorf("opening the envelope: %w", err)
 	}

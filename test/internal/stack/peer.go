@@ -6,11 +6,13 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/baohan-dev/baohan/chunk"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -46,7 +48,44 @@ func (p *Peer) Call(i protocol.Interface, fields map[string]string) (*protocol.R
 	}
 	r, err := p.Client.Call(context.Background(), p.Target, i, f)
 	p.S.Clock.Advance(time.Second) // a fresh timestamp (and sign) for the next call
+	if err == nil {
+		p.S.FullMessage(r, p.Target.BaseURL == p.S.PlatDoor.URL)
+	}
 	return r, err
+}
+
+// FullMessage replaces an answer's message clipped to the spec's 100
+// characters with the whole of it from the message log of the service
+// that answered (the platform when toPlatform), so that tests read what
+// it said.
+func (s *Stack) FullMessage(r *protocol.Response, toPlatform bool) {
+	s.T.Helper()
+	if r.Code != 0 || !strings.HasSuffix(r.Message, "…") {
+		return
+	}
+	if n := len([]rune(r.Message)); n > protocol.MaxMessage {
+		s.T.Fatalf("an answer's message of %d characters: %s", n, r.Message)
+	}
+	prefix := strings.TrimSuffix(r.Message, "…")
+	messages := s.Inst.Messages
+	if toPlatform {
+		messages = s.Plat.Messages
+	}
+	no := false
+	for range 200 {
+		es, err := messages(context.Background(), store.LogFilter{Direction: "in", OK: &no, Limit: 5})
+		if err != nil {
+			s.T.Fatal(err)
+		}
+		for _, x := range es {
+			if strings.HasPrefix(x.Error, prefix) {
+				r.Message = x.Error
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.T.Fatalf("the message log has no refusal starting %q", prefix)
 }
 
 // ApplyFields builds a baohanapply for the stack's bidder as a platform
