@@ -116,8 +116,8 @@ func (s *Service) acceptClaimOutcome(ctx context.Context, peer *transport.Peer, 
 			return err
 		}
 		if amount.GreaterThan(a.BondAmount) {
-			return baohan.Refusef("%s %s exceeds the guaranteed amount %s of guarantee %s (bzjamount)",
-				amountField, amount.String(), a.BondAmount.StringFixed(2), a.BaohanNo)
+			return baohan.Refusef("%s %s exceeds the guaranteed amount %s (bzjamount)",
+				amountField, amount.String(), a.BondAmount.StringFixed(2))
 		}
 		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COALESCE(MAX(seq), 0) FROM plat_claim_outcomes WHERE applyno=?`), a.ApplyNo).Scan(&seq); err != nil {
 			return err

@@ -24,7 +24,7 @@ func TestServerExtensionsPerPeer(t *testing.T) {
 		"repaystatus": "1", "repaydate": "2024-03-15 10:00:00", "repayamount": "100.00", "iszbrcooperate": "1",
 	}
 	a := f.do(t, "POST", "/baohan/claimsrepaynotice", signed(fields, testSecret))
-	want := `interface claimsrepaynotice (追偿结果通知) is optional and not enabled for appkey "BH-FI-3201-0001": this side's configuration of the peer does not list it in extensions (extensions = ["claimsrepaynotice"] enables it)`
+	want := `claimsrepaynotice (optional) not enabled: add it to the extensions of appkey "BH-FI-3201-0001"`
 	if a.status != 200 || a.resp.Code != 0 || a.resp.Message != want {
 		t.Fatalf("not enabled: %d %s", a.status, a.raw)
 	}

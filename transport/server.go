@@ -227,7 +227,7 @@ const (
 	msgRateLimited    = "rate limit exceeded: appkey %q may send %s; retry in %s"
 	msgNotAllowed     = "address %s may not call as appkey %q: not in the peer's allow_from"
 	msgSignRequired   = `field "sign" is required`
-	msgNotEnabled     = "interface %s (%s) is optional and not enabled for appkey %q: this side's configuration of the peer does not list it in extensions (extensions = [\"%s\"] enables it)"
+	msgNotEnabled     = "%s (optional) not enabled: add it to the extensions of appkey %q"
 )
 
 // Bounds of what the answers echo of a request: a name the peer chose
@@ -460,7 +460,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 	}
 
 	if !peer.Enabled(i) {
-		return http.StatusOK, protocol.Fail(msgNotEnabled, name, i.Title(), clip(appkey, maxEcho), name)
+		return http.StatusOK, protocol.Fail(msgNotEnabled, name, clip(appkey, maxEcho))
 	}
 
 	lim := s.rateLimitOf(peer)

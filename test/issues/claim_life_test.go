@@ -240,12 +240,12 @@ func TestClaimLife(t *testing.T) {
 					"compensatedate": "2026-12-08 09:00:00", "compensateway": "2", "transferdate": "2026-12-08 09:00:00",
 					"compensateamount": "800000.01", "transferfilelist": `[{"fileurl":"https://fi.example.cn/v/9.pdf"}]`}
 				if r := send(protocol.ClaimsResultNotice, result); r.Code != 0 ||
-					r.Message != "compensateamount 800000.01 exceeds the guaranteed amount 800000.00 of guarantee "+baohanNo+" (bzjamount)" {
+					r.Message != "compensateamount 800000.01 exceeds the guaranteed amount 800000.00 (bzjamount)" {
 					t.Errorf("above the guarantee: %d %q", r.Code, r.Message)
 				}
 				repay := map[string]string{"applyno": applyNo, "baohanno": baohanNo, "repaystatus": "1",
 					"repaydate": "2026-12-09 09:00:00", "repayamount": "100.00", "iszbrcooperate": "0"}
-				if r := send(protocol.ClaimsRepayNotice, repay); r.Code != 0 || !strings.Contains(r.Message, "a recovery is reported after the claim was paid") {
+				if r := send(protocol.ClaimsRepayNotice, repay); r.Code != 0 || !strings.Contains(r.Message, "is claimed (已理赔): claimsrepaynotice repaystatus 1") {
 					t.Errorf("a recovery before any payment: %d %q", r.Code, r.Message)
 				}
 				result["compensateamount"] = "0.00"
@@ -302,8 +302,7 @@ func TestClaimNoticesNeedExtensions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMsg := `interface claimsresultnotice (理赔结果通知) is optional and not enabled for appkey "` + stack.AppKey +
-		`": this side's configuration of the peer does not list it in extensions (extensions = ["claimsresultnotice"] enables it)`
+	wantMsg := `claimsresultnotice (optional) not enabled: add it to the extensions of appkey "` + stack.AppKey + `"`
 	if r.Code != 0 || r.Message != wantMsg {
 		t.Errorf("not enabled at the platform: %d %q", r.Code, r.Message)
 	}
