@@ -19,7 +19,7 @@ import (
 type Options struct {
 	// Quick runs everything small (under a minute in all).
 	Quick bool
-	// Scenarios to run (1..4); default all.
+	// Scenarios to run (1..5); default all.
 	Scenarios []int
 	// DBs to run on: SQLite and/or Postgres; default both (PostgreSQL is
 	// skipped with a note when it does not answer).
@@ -57,6 +57,9 @@ type Options struct {
 	// Applies is the number of baohanapply requests of scenario 4
 	// (default 10000; quick 600).
 	Applies int
+	// Pickups is the number of messages of each row of scenario 5, one
+	// at a time (default 200; quick 50).
+	Pickups int
 
 	// Dir is the work directory (default: a temporary directory, removed
 	// after).
@@ -83,7 +86,7 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	if len(o.Scenarios) == 0 {
-		o.Scenarios = []int{1, 2, 3, 4}
+		o.Scenarios = []int{1, 2, 3, 4, 5}
 	}
 	if len(o.DBs) == 0 {
 		o.DBs = []string{SQLite, Postgres}
@@ -96,6 +99,7 @@ func (o Options) withDefaults() Options {
 	pick(&o.Guarantees, 10000, 500)
 	pick(&o.Institutions, 5, 5)
 	pick(&o.Applies, 10000, 600)
+	pick(&o.Pickups, 200, 50)
 	pick(&o.Uploaders, 4, 2)
 	if len(o.Sizes) == 0 {
 		o.Sizes = []int64{1 << 20, 20 << 20}
@@ -110,8 +114,8 @@ func (o Options) withDefaults() Options {
 func (o Options) Check() error {
 	var errs []error
 	for _, s := range o.Scenarios {
-		if s < 1 || s > 4 {
-			errs = append(errs, fmt.Errorf("scenario %d: there are scenarios 1 to 4", s))
+		if s < 1 || s > 5 {
+			errs = append(errs, fmt.Errorf("scenario %d: there are scenarios 1 to 5", s))
 		}
 	}
 	for _, d := range o.DBs {
@@ -124,7 +128,7 @@ func (o Options) Check() error {
 			errs = append(errs, fmt.Errorf("size %d: guarantee files from 1 KB to 60 MB", s))
 		}
 	}
-	if o.Clients < 0 || o.Notices < 0 || o.Guarantees < 0 || o.Institutions < 0 || o.Applies < 0 || o.Files < 0 || o.Uploaders < 0 || o.Workers < 0 {
+	if o.Clients < 0 || o.Notices < 0 || o.Guarantees < 0 || o.Institutions < 0 || o.Applies < 0 || o.Pickups < 0 || o.Files < 0 || o.Uploaders < 0 || o.Workers < 0 {
 		return errors.New("counts must not be negative")
 	}
 	return errors.Join(errs...)
@@ -248,6 +252,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				rows, err = r.scenario3(ctx, db)
 			case 4:
 				rows, err = r.scenario4(ctx, db)
+			case 5:
+				rows, err = r.scenario5(ctx, db)
 			}
 			r.report.Rows = append(r.report.Rows, rows...)
 			if err != nil {

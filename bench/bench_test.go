@@ -166,7 +166,7 @@ func TestCryptoCeiling(t *testing.T) {
 
 func TestParseOptions(t *testing.T) {
 	o := Options{Quick: true}.withDefaults()
-	if len(o.Scenarios) != 4 || len(o.DBs) != 2 || o.Clients != 64 || len(o.Sizes) != 2 || o.Guarantees != 500 {
+	if len(o.Scenarios) != 5 || len(o.DBs) != 2 || o.Clients != 64 || len(o.Sizes) != 2 || o.Guarantees != 500 || o.Pickups != 50 {
 		t.Fatalf("quick defaults %+v", o)
 	}
 	// Scenario 2's sizes, quick and full, are whole multiples of its
@@ -181,8 +181,8 @@ func TestParseOptions(t *testing.T) {
 			}
 		}
 	}
-	if err := (Options{Scenarios: []int{5}, DBs: []string{"mysql"}, Sizes: []int64{1}}).Check(); err == nil ||
-		!strings.Contains(err.Error(), "scenario 5") || !strings.Contains(err.Error(), "mysql") || !strings.Contains(err.Error(), "size 1") {
+	if err := (Options{Scenarios: []int{6}, DBs: []string{"mysql"}, Sizes: []int64{1}}).Check(); err == nil ||
+		!strings.Contains(err.Error(), "scenario 6") || !strings.Contains(err.Error(), "mysql") || !strings.Contains(err.Error(), "size 1") {
 		t.Fatalf("Check: %v", err)
 	}
 	if got := insertSuffix("/tmp/cpu.pprof", "s1-sqlite"); got != "/tmp/cpu.s1-sqlite.pprof" {

@@ -12,7 +12,7 @@ import (
 // (scenario, db, sizes).
 
 // ParseScenarios reads a comma-separated list of scenario numbers, 1 to
-// 4, for Options.Scenarios.
+// 5, for Options.Scenarios.
 func ParseScenarios(s string) ([]int, error) {
 	var out []int
 	for _, part := range strings.Split(s, ",") {
@@ -21,13 +21,13 @@ func ParseScenarios(s string) ([]int, error) {
 			continue
 		}
 		n, err := strconv.Atoi(part)
-		if err != nil || n < 1 || n > 4 {
-			return nil, fmt.Errorf("scenario %q: scenarios are 1, 2, 3 and 4", part)
+		if err != nil || n < 1 || n > 5 {
+			return nil, fmt.Errorf("scenario %q: scenarios are 1, 2, 3, 4 and 5", part)
 		}
 		out = append(out, n)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("scenario: name at least one of 1, 2, 3, 4")
+		return nil, errors.New("scenario: name at least one of 1, 2, 3, 4, 5")
 	}
 	return out, nil
 }

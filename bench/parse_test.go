@@ -35,11 +35,11 @@ func TestParseScenariosAndDBs(t *testing.T) {
 		want []int
 		err  string
 	}{
-		{"1,2,3,4", []int{1, 2, 3, 4}, ""},
+		{"1,2,3,4,5", []int{1, 2, 3, 4, 5}, ""},
 		{" 3, ,1", []int{3, 1}, ""},
-		{"5", nil, `scenario "5": scenarios are 1, 2, 3 and 4`},
-		{"x", nil, "scenarios are 1, 2, 3 and 4"},
-		{"", nil, "scenario: name at least one of 1, 2, 3, 4"},
+		{"6", nil, `scenario "6": scenarios are 1, 2, 3, 4 and 5`},
+		{"x", nil, "scenarios are 1, 2, 3, 4 and 5"},
+		{"", nil, "scenario: name at least one of 1, 2, 3, 4, 5"},
 	} {
 		got, err := ParseScenarios(tt.in)
 		if tt.err != "" {

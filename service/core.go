@@ -238,6 +238,11 @@ func Open(ctx context.Context, spec Spec, cfg config.Common, peers []config.Peer
 		Logger:       c.Log,
 		Now:          c.Now,
 	}
+	if c.DB.Dialect == store.Postgres {
+		if err := c.Registerer.Register(newListeningGauge(spec.Name, c.Dispatcher)); err != nil {
+			return fail(fmt.Errorf("%s metrics: %w", spec.Name, err))
+		}
+	}
 	if c.Roots.Len() == 0 {
 		c.Log.Warn("trust_roots: none configured; bidders' certificates and seals cannot be verified")
 	}

@@ -18,6 +18,21 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
+// newListeningGauge is baohan_<service>_outbox_listening (PostgreSQL):
+// 1 while the dispatcher listens for the other replicas' enqueues, 0
+// while it reconnects (it polls meanwhile) or does not run.
+func newListeningGauge(service string, d *store.Dispatcher) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "baohan_" + service + "_outbox_listening",
+		Help: "1 while the outbox dispatcher listens for the enqueues of the other processes on the PostgreSQL database (LISTEN/NOTIFY), 0 while it reconnects or does not run (it polls meanwhile).",
+	}, func() float64 {
+		if d.Listening() {
+			return 1
+		}
+		return 0
+	})
+}
+
 // outboxCollector reads the outbox counts at scrape time:
 // baohan_<service>_outbox_messages{state}.
 type outboxCollector struct {

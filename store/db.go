@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	_ "modernc.org/sqlite"             // driver "sqlite"
 )
@@ -52,6 +53,10 @@ type DB struct {
 	// SQLite: the WAL checkpoints, off the writer's path (nil: SQLite's
 	// own auto-checkpoint in the committing connection).
 	ckpt *checkpointer
+
+	// PostgreSQL: the connection settings, for the connections that are
+	// not in the pool (the outbox listener's, listen.go).
+	pgConfig *pgx.ConnConfig
 }
 
 // Option configures Open.
@@ -269,6 +274,10 @@ func privateSQLiteFiles(path string, log *slog.Logger) error {
 }
 
 func openPostgres(ctx context.Context, rawURL string, o options) (*DB, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: PostgreSQL URL %s: %w", redact(rawURL), err)
+	}
 	p, err := sql.Open("pgx", rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: open PostgreSQL %s: %w", redact(rawURL), err)
@@ -284,7 +293,7 @@ func openPostgres(ctx context.Context, rawURL string, o options) (*DB, error) {
 		p.Close()
 		return nil, fmt.Errorf("store: connect to PostgreSQL %s: %w", redact(rawURL), err)
 	}
-	return &DB{DB: p, Dialect: Postgres, write: p, logger: o.logger, attempts: o.txAttempts}, nil
+	return &DB{DB: p, Dialect: Postgres, write: p, logger: o.logger, attempts: o.txAttempts, pgConfig: cfg}, nil
 }
 
 // redact hides a password in a URL for error messages.

@@ -12,7 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // OutcomeKind says what became of one delivery attempt.
@@ -113,21 +116,48 @@ type Dispatcher struct {
 	// whose lease another dispatcher may already have taken over.
 	Lease time.Duration
 	// PollInterval is the longest sleep between looks at the table when
-	// nothing is due and nobody calls Kick (default 2s).
+	// nothing is due and nothing wakes the dispatcher (default 2s).
 	PollInterval time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time // default time.Now
+	// NoListen turns off the wake-up across processes on PostgreSQL
+	// (listen.go): the dispatcher then finds what other processes
+	// enqueue at its next poll. For comparisons.
+	NoListen bool
+	Logger   *slog.Logger
+	Now      func() time.Time // default time.Now
 
-	once sync.Once
-	kick chan struct{}
+	once     sync.Once
+	kick     chan struct{}
+	notified chan struct{} // the listener's wake-ups (listen.go)
+	token    string        // the payload of this dispatcher's wake-ups
+	listenOK atomic.Bool   // the listener is listening
+
+	// The wake-ups of the other processes (listen.go): one NOTIFY at a
+	// time, and one more for the calls that came meanwhile.
+	nmu         sync.Mutex
+	notifying   bool
+	notifyAgain bool
+
+	// Tests: trace is told what the dispatcher does, dial replaces the
+	// listener's connect.
+	trace func(event, detail string)
+	dial  func(ctx context.Context) (*pgx.Conn, error)
 
 	mu  sync.Mutex
 	txs map[*sql.Tx]*bool // the transactions of InTx: whether Enqueue added a message
 }
 
-// Kick wakes the dispatcher at once (call it after committing an Enqueue).
-// It never blocks; kicks while the dispatcher is busy coalesce.
+// Kick wakes the dispatcher at once (call it after committing an
+// Enqueue); on PostgreSQL it also wakes the dispatchers of the other
+// processes on the database (listen.go), so that whichever is free picks
+// the message up. It never blocks; kicks while the dispatcher is busy
+// coalesce, and so do the wake-ups of the other processes.
 func (d *Dispatcher) Kick() {
+	d.kickSelf()
+	d.wakeOthers()
+}
+
+// kickSelf wakes this dispatcher only.
+func (d *Dispatcher) kickSelf() {
 	d.init()
 	select {
 	case d.kick <- struct{}{}:
@@ -138,10 +168,13 @@ func (d *Dispatcher) Kick() {
 // InTx runs fn in a transaction of d.DB (DB.InTx: retried when the
 // database asks for it) and, when it commits after fn added a message
 // through d.Enqueue, wakes the dispatcher (Kick): what the transaction
-// enqueued goes out at once. A transaction that enqueued nothing does not
-// wake it: a wake-up makes the dispatcher claim, a write transaction of
-// its own (on SQLite, on the one writer).
+// enqueued goes out at once; on PostgreSQL the dispatchers of the other
+// processes on the database are woken too, so that any replica may pick
+// the message up. A transaction that enqueued nothing wakes nobody: a
+// wake-up makes the dispatcher claim, a write transaction of its own (on
+// SQLite, on the one writer).
 func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	d.init()
 	var enqueued bool
 	err := d.DB.InTx(ctx, func(tx *sql.Tx) error {
 		enqueued = false // a run the database retried starts over
@@ -166,8 +199,8 @@ func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error 
 
 // Enqueue adds m to the outbox in tx, as EnqueueIfNew does on d's
 // database. When tx is a transaction of InTx and m is new, its commit
-// wakes the dispatcher; in any other transaction, call Kick after the
-// commit (or let the dispatcher find m on its next look).
+// wakes the dispatchers (Kick); in any other transaction, call Kick after
+// the commit (or let the dispatchers find m on their next look).
 func (d *Dispatcher) Enqueue(ctx context.Context, tx *sql.Tx, m OutMessage, notBefore time.Time) (inserted bool, err error) {
 	inserted, err = EnqueueIfNew(ctx, tx, d.DB.Dialect, m, notBefore)
 	if inserted {
@@ -181,7 +214,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, tx *sql.Tx, m OutMessage, notB
 }
 
 // Retry requeues the dead or failed message id (DB.OutboxRetry) and wakes
-// the dispatcher.
+// the dispatchers (Kick).
 func (d *Dispatcher) Retry(ctx context.Context, id int64) error {
 	if err := d.DB.OutboxRetry(ctx, id); err != nil {
 		return err
@@ -193,6 +226,8 @@ func (d *Dispatcher) Retry(ctx context.Context, id int64) error {
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.kick = make(chan struct{}, 1)
+		d.notified = make(chan struct{}, 1)
+		d.token = fmt.Sprintf("%016x", rand.Uint64())
 		if d.Owner == "" {
 			host, _ := os.Hostname()
 			d.Owner = fmt.Sprintf("%s:%d:%04x", host, os.Getpid(), rand.IntN(1<<16))
@@ -244,11 +279,25 @@ func (d *Dispatcher) poll() time.Duration {
 
 // Run delivers until ctx ends, then cancels the deliveries in flight,
 // releases their leases (so a restart sends them at once) and returns nil.
+// On PostgreSQL it keeps a connection of its own that listens for the
+// other processes' enqueues (listen.go), unless NoListen.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if d.DB == nil || d.Deliver == nil {
 		return errors.New("store: Dispatcher needs DB and Deliver")
 	}
 	d.init()
+	if d.listens() {
+		lctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.listen(lctx, d.logger().With("owner", d.Owner))
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
+	}
 	workers := d.Workers
 	if workers <= 0 {
 		workers = 4
@@ -361,10 +410,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		timer.Reset(wait)
+		if d.trace != nil && idle == workers && len(d.kick) == 0 && len(d.notified) == 0 {
+			d.tracef("idle", "%s", wait)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-d.kick:
+		case <-d.notified:
+			d.tracef("woken", "notified")
 		case p := <-free:
 			finished(p)
 		case <-timer.C:

@@ -94,6 +94,22 @@
 // after n hits, so a claim costs the same with 10 or 10,000 messages due
 // (a bid opening makes every restore of a section due at once).
 //
+// Waking up: a dispatcher claims when something wakes it, and at the
+// latest every PollInterval. Dispatcher.InTx wakes its own dispatcher
+// when a transaction that enqueued commits (Kick). On PostgreSQL Kick
+// also sends a NOTIFY, after the commit and in a statement of its own
+// (notifying inside the transaction would serialize the enqueuing
+// commits), which the server delivers to every dispatcher that runs on
+// the database (each keeps one connection of its own that LISTENs), so a
+// message one replica enqueues is claimed at once by whichever replica is
+// free; the channel is named after the outbox table's oid, so services in
+// other schemas are not woken. A
+// notification is only a wake-up (the claim decides who delivers), and
+// the poll stays as the safety net: while the listening connection is
+// down the dispatcher polls and reconnects, and once it listens again it
+// claims once, so a message enqueued meanwhile is not left for later.
+// SQLite wakes in-process only. See listen.go.
+//
 // Order: messages with the same Group (a sequence group, e.g. the
 // applyno of a guarantee file upload) go out one at a time in id order: a
 // message is not claimed while an earlier message of its group is not

@@ -71,10 +71,12 @@ type OutMessage struct {
 // Enqueue adds m to the outbox inside the caller's transaction, so the
 // state change and its message commit (or roll back) together. The
 // message is due at notBefore (zero: at once). A message with the same
-// DedupeKey already there makes this a no-op. A service enqueues with
-// Dispatcher.Enqueue inside Dispatcher.InTx, whose commit wakes the
-// dispatcher; after Enqueue, call Dispatcher.Kick once committed for low
-// latency.
+// DedupeKey already there makes this a no-op. Enqueue wakes no
+// dispatcher: a service enqueues with Dispatcher.Enqueue inside
+// Dispatcher.InTx, whose commit wakes the dispatchers (its own, and on
+// PostgreSQL those of every replica: Dispatcher.Kick); after Enqueue,
+// call Kick once committed for low latency, or let the dispatchers find
+// the message at their next poll.
 func Enqueue(ctx context.Context, tx *sql.Tx, d Dialect, m OutMessage, notBefore time.Time) error {
 	_, err := EnqueueIfNew(ctx, tx, d, m, notBefore)
 	return err

@@ -20,7 +20,7 @@ var benchCommands = []cli.Command{{
 	Args: true,
 	Flags: func(env *Env, fs *flag.FlagSet) cli.Action {
 		quick := fs.Bool("quick", false, "run everything small (under a minute)")
-		scenarios := fs.String("scenario", "1,2,3,4", "scenarios to run, comma-separated")
+		scenarios := fs.String("scenario", "1,2,3,4,5", "scenarios to run, comma-separated")
 		db := fs.String("db", "both", "database: sqlite, postgres or both")
 		pg := fs.String("pg", "", "PostgreSQL URL (default $BAOHAN_TEST_POSTGRES or "+bench.DefaultPostgresURL+")")
 		clients := fs.Int("clients", 0, "concurrent clients of scenarios 1 and 4 (default 64)")
@@ -32,6 +32,7 @@ var benchCommands = []cli.Command{{
 		institutions := fs.Int("institutions", 0, "institutions of scenario 3 (default 5)")
 		workers := fs.Int("workers", 0, "the platform's outbox workers in scenario 3 (default: the platform's default)")
 		applies := fs.Int("applies", 0, "baohanapply requests of scenario 4 (default 10000; quick 600)")
+		pickups := fs.Int("pickups", 0, "messages of each row of scenario 5, one at a time (default 200; quick 50)")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		dir := fs.String("dir", "", "work directory, kept after the run (default: a temporary one, removed)")
 		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each timed part to FILE (part inserted before the extension)")
@@ -43,7 +44,7 @@ var benchCommands = []cli.Command{{
 				return fmt.Errorf("unexpected argument %q (see --help)", pos[0])
 			}
 			o := bench.Options{Quick: *quick, PostgresURL: *pg, Clients: *clients, Notices: *notices, Files: *files, Uploaders: *uploaders,
-				Guarantees: *guarantees, Institutions: *institutions, Workers: *workers, Applies: *applies, Dir: *dir,
+				Guarantees: *guarantees, Institutions: *institutions, Workers: *workers, Applies: *applies, Pickups: *pickups, Dir: *dir,
 				CPUProfile: *cpuprofile, MemProfile: *memprofile}
 			var err error
 			if o.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {

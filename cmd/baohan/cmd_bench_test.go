@@ -105,7 +105,7 @@ func TestBenchFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"bench", "--scenario", "5"}, "scenarios are 1, 2, 3 and 4"},
+		{[]string{"bench", "--scenario", "6"}, "scenarios are 1, 2, 3, 4 and 5"},
 		{[]string{"bench", "--db", "mysql"}, "want sqlite, postgres or both"},
 		{[]string{"bench", "--sizes", "big"}, "not a size"},
 		{[]string{"bench", "extra"}, "unexpected argument"},
