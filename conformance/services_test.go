@@ -25,6 +25,7 @@ import (
 	"github.com/baohan-dev/baohan/conformance/faults"
 	"github.com/baohan-dev/baohan/demo"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 const (
@@ -112,6 +113,8 @@ func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 	platURL, adminToken := startPlatform(t, p, kit.URL)
 	cfg := kitConfig(platURL, kit.URL)
 	cfg.Bidder = conformance.BidderFromIdentity(p.bidder)
+	// The demo's platform enables the claim outcome interfaces.
+	cfg.Extensions = []protocol.Interface{protocol.ClaimsResultNotice, protocol.ClaimsRepayNotice}
 	seal, err := conformance.SealedGuarantee(p.inst)
 	if err != nil {
 		t.Fatal(err)
@@ -127,8 +130,8 @@ func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 	if !r.Passed(false) {
 		t.Errorf("the platform suite failed against baohan's platform:\n%s", table(r))
 	}
-	if len(r.Interfaces) != 14 {
-		t.Errorf("interfaces exchanged: %d, want 14", len(r.Interfaces))
+	if len(r.Interfaces) != 16 {
+		t.Errorf("interfaces exchanged: %d, want the 14 + 2 optional", len(r.Interfaces))
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/web"
 	"github.com/baohan-dev/baohan/web/caagent"
@@ -272,7 +273,7 @@ func platformConfig(addr, publicURL, dataDir, db, caFile, adminToken, instURL, a
 		},
 		Institutions: []platform.Institution{{
 			Peer: config.Peer{Name: InstitutionName, AppKey: appKey, AppSecret: appSecret, BaseURL: instURL,
-				PlatformCode: platCode, ChunkSize: 16 << 10},
+				PlatformCode: platCode, ChunkSize: 16 << 10, Extensions: Extensions},
 			// The seals on its guarantees are signed with the certificate
 			// naming its credit code.
 			SealCreditCode: InstitutionCode,
@@ -280,6 +281,10 @@ func platformConfig(addr, publicURL, dataDir, db, caFile, adminToken, instURL, a
 		}},
 	}
 }
+
+// Extensions are the optional interfaces both demo services enable: the
+// outcome of a claim and the recovery (EXTENSIONS.md §1).
+var Extensions = []string{string(protocol.ClaimsResultNotice), string(protocol.ClaimsRepayNotice)}
 
 // institutionConfig is the demo's institution: one platform at platURL,
 // its seal in caDir (institution.key.pem, institution.cert.pem).
@@ -299,7 +304,7 @@ func institutionConfig(addr, publicURL, dataDir, db, caFile, caDir, adminToken, 
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
 		Products:   []institution.Product{{Name: ProductName, Rate: "0.005", MinPremium: "100", Terms: "见索即付，不可撤销"}},
 		Platforms: []institution.Platform{{Peer: config.Peer{Name: PlatformName, AppKey: appKey, AppSecret: appSecret,
-			BaseURL: platURL, PlatformCode: platCode, ChunkSize: 16 << 10}}},
+			BaseURL: platURL, PlatformCode: platCode, ChunkSize: 16 << 10, Extensions: Extensions}}},
 	}
 }
 
