@@ -216,15 +216,7 @@ func (s *Service) RecordClaimOutcome(ctx context.Context, id string, in ClaimOut
 	var c *Claim
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if c, err = s.claimByID(ctx, tx, id); err != nil {
-			return err
-		}
-		// The outcomes of a guarantee's claims one at a time: the bound
-		// below sums the others.
-		if err := s.lockApplication(ctx, tx, c.ApplicationID); err != nil {
-			return err
-		}
-		if c, err = s.claimByID(ctx, tx, id); err != nil {
+		if c, err = s.lockedClaim(ctx, tx, id); err != nil {
 			return err
 		}
 		if c.Outcome != nil {
@@ -345,14 +337,7 @@ func (s *Service) RecordClaimRecovery(ctx context.Context, id string, in ClaimRe
 	var c *Claim
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if c, err = s.claimByID(ctx, tx, id); err != nil {
-			return err
-		}
-		// Records of a claim one at a time (the status read below decides).
-		if err := s.lockApplication(ctx, tx, c.ApplicationID); err != nil {
-			return err
-		}
-		if c, err = s.claimByID(ctx, tx, id); err != nil {
+		if c, err = s.lockedClaim(ctx, tx, id); err != nil {
 			return err
 		}
 		if c.Recovery != nil {
@@ -481,6 +466,20 @@ func (r *ClaimRecovery) same(n *ClaimRecovery) bool {
 // Claim returns claim id with its outcome and recovery.
 func (s *Service) Claim(ctx context.Context, id string) (*Claim, error) {
 	return s.claimByID(ctx, s.db, id)
+}
+
+// lockedClaim loads claim id holding its application's lock until tx
+// ends: the records of a guarantee's claims one at a time, since each
+// reads the claim's status and the others' paid amounts before it writes.
+func (s *Service) lockedClaim(ctx context.Context, tx *sql.Tx, id string) (*Claim, error) {
+	c, err := s.claimByID(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.lockApplication(ctx, tx, c.ApplicationID); err != nil {
+		return nil, err
+	}
+	return s.claimByID(ctx, tx, id)
 }
 
 // claimByID loads one claim.
