@@ -37,9 +37,12 @@ type PlatformOptions struct {
 	Workers int
 	// PollInterval is the outbox's idle poll (0: the platform's default).
 	PollInterval time.Duration
-	PKI          *PKI         // default: made in Dir
-	Logger       *slog.Logger // default: warnings to Dir/platform.log
-	Clock        *Clock       // default: a new clock
+	// AdminToken, when set, opens the admin API (/api/) to this bearer
+	// token.
+	AdminToken string
+	PKI        *PKI         // default: made in Dir
+	Logger     *slog.Logger // default: warnings to Dir/platform.log
+	Clock      *Clock       // default: a new clock
 	// Fake, if set, configures fake institution i before it starts.
 	Fake func(i int, f *FakeInstitution)
 }
@@ -110,6 +113,7 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 		Storage:    config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: filepath.Join(o.Dir, "master.key")},
 		TrustRoots: []string{e.PKI.CAFile},
 		Outbox:     config.Outbox{Workers: o.Workers, Poll: config.Duration{Duration: o.PollInterval}},
+		Admin:      config.Admin{Token: o.AdminToken},
 	}}
 	for i := range n {
 		name := "bank" + strconv.Itoa(i+1)

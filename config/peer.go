@@ -33,6 +33,10 @@ type Peer struct {
 	TimestampWindow Duration `toml:"timestamp_window"` // accepted clock skew; default 10m
 	Timeout         Duration `toml:"timeout"`          // per outbound call; default 30s
 
+	// Interface revision and message order (docs/PROFILE.md, EXTENSIONS.md §2).
+	Revision    string `toml:"revision"`     // envelope (default, the user's spec) | flat
+	UploadFirst bool   `toml:"upload_first"` // the institution uploads the ciphertext guarantee before baohannotice
+
 	// The peer's dialect (docs/PROFILE.md, "Dialects"): outbound exactly
 	// as set, inbound liberal where it is safe; the sign only as set.
 	Sign         string `toml:"sign"`           // sm3 (default) | sm3-keep-empty | hmac-sm3 | md5
@@ -127,6 +131,10 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	if base != 0 && base != 1 {
 		return nil, fmt.Errorf("%s: index_base must be 0 or 1, got %d", where, base)
 	}
+	revision, err := protocol.ParseRevision(p.Revision)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	window := p.TimestampWindow.Duration
 	if window == 0 {
 		window = DefaultTimestampWindow
@@ -157,6 +165,8 @@ func (p Peer) Transport() (*transport.Peer, error) {
 			ChunkSize:       chunk,
 			IndexBase:       base,
 			TimestampWindow: window,
+			Revision:        revision,
+			UploadFirst:     p.UploadFirst,
 			Sign:            sign,
 			Encoding:        enc,
 			DigestOver:      over,

@@ -35,6 +35,10 @@ type Profile struct {
 	// outside it, and the kit refuses calls outside it.
 	Window time.Duration
 
+	// Revision is the interface revision (docs/PROFILE.md): envelope
+	// (default, "") or flat (EXTENSIONS.md §2): baohanapply with its
+	// fields at the top level, baohanrestore with bzjenddate.
+	Revision protocol.Revision
 	// The dialect (the keys of a peer's configuration, docs/PROFILE.md):
 	// the kit signs, encodes and digests as set, and checks that the
 	// implementation does.
@@ -51,6 +55,9 @@ type Profile struct {
 type Dialect struct {
 	Sign, Encoding, SM2Layout, FileDigest string
 	ChunkSize, MaxChunkSize               int
+	// Revision is the interface revision: envelope ("", the default) or
+	// flat.
+	Revision string
 }
 
 // SetDialect parses d into p; errors name the flag of baohan
@@ -75,6 +82,11 @@ func (p *Profile) SetDialect(d Dialect) error {
 	}
 	if d.MaxChunkSize != 0 {
 		p.MaxChunkSize = d.MaxChunkSize
+	}
+	if d.Revision != "" {
+		if p.Revision, err = protocol.ParseRevision(d.Revision); err != nil {
+			errs = append(errs, fmt.Errorf("--revision: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

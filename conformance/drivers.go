@@ -164,7 +164,9 @@ func (p *AdminPlatform) setup(ctx context.Context) error {
 		return fmt.Errorf("the platform knows no institution %q with appkey %q; it has: %s", p.Institution, p.AppKey, strings.Join(names, ", "))
 	}
 	err := p.api().do(ctx, "POST", p.url("bidders"), map[string]string{
-		"name": p.Bidder.Name, "credit_code": p.Bidder.CreditCode, "cert_pem": string(p.Bidder.CertPEM)}, nil)
+		"name": p.Bidder.Name, "credit_code": p.Bidder.CreditCode, "cert_pem": string(p.Bidder.CertPEM),
+		// the contacts a flat application carries (EXTENSIONS.md §2)
+		"contact_name": "一致性测试联系人", "contact_phone": "13800000000"}, nil)
 	if err != nil {
 		return fmt.Errorf("registering the bidder: %w", err)
 	}
@@ -188,7 +190,8 @@ func (p *AdminPlatform) Apply(ctx context.Context, n int) error {
 		err := p.api().do(ctx, "POST", p.url("sections"), map[string]string{
 			"section_no": no, "name": "一致性测试标段" + no + "（施工）", "tenderer": "一致性测试招标人",
 			"tenderer_code": "12100000MB0000000X", "bond_amount": "20000.00",
-			"kaibiaotime": protocol.FormatTime(time.Now().Add(time.Hour)),
+			"kaibiaotime":     protocol.FormatTime(time.Now().Add(time.Hour)),
+			"insured_contact": "一致性测试招标人联系人", "insured_phone": "0571-88880000", "insured_address": "一致性测试地址",
 		}, nil)
 		if err != nil {
 			return fmt.Errorf("registering section %s: %w", no, err)
@@ -288,6 +291,11 @@ func (d BidderAPI) Underwrite(ctx context.Context, b *BidderTask) error {
 	var v bidderView
 	if err := api.do(ctx, "GET", base, nil, &v); err != nil {
 		return err
+	}
+	if v.Next == "open" && v.DigitalEnvelope == "" { // the flat revision: nothing to open
+		if err := api.do(ctx, "POST", base+"/open", map[string]string{}, &v); err != nil {
+			return err
+		}
 	}
 	if v.Next == "open" {
 		layout := gm.C1C3C2
@@ -421,7 +429,7 @@ func (d BidderAPI) GiveUp(ctx context.Context, b *BidderTask) error {
 		return err
 	}
 	proof := map[string]string{"challenge": c.Challenge, "signature": base64.StdEncoding.EncodeToString(sig), "cert": string(b.Bidder.CertPEM)}
-	if v.Next == "open" {
+	if v.Next == "open" && v.DigitalEnvelope != "" { // none in the flat revision: the application names the bidder
 		layout := gm.C1C3C2
 		if v.SM2Layout != "" {
 			if layout, err = gm.ParseCipherLayout(v.SM2Layout); err != nil {

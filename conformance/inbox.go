@@ -134,12 +134,13 @@ func (ib *inbox) check(ctx context.Context, in *Inbound, body []byte) protocol.R
 		in.Problems = append(in.Problems, err.Error())
 		return protocol.Fail("%s", err.Error())
 	}
-	if vs := protocol.Validate(in.Interface, req); len(vs) > 0 {
+	if vs := protocol.ValidateIn(ib.cfg.Profile.Revision, in.Interface, req); len(vs) > 0 {
 		msg := protocol.JoinViolations(vs, 5)
 		in.Problems = append(in.Problems, msg)
 		return protocol.Fail("%s", msg)
 	}
-	if pc := ib.cfg.PlatformCode; pc != "" && protocol.SpecOf(in.Interface).Field("platformcode") != nil && req.Get("platformcode") != pc {
+	if pc := ib.cfg.PlatformCode; pc != "" && protocol.SpecOf(in.Interface).Field("platformcode") != nil && req.Get("platformcode") != pc &&
+		(req.Get("platformcode") != "" || !ib.cfg.Profile.Revision.Flat()) { // the flat revision may send none
 		msg := fmt.Sprintf("platformcode %q, expected %q", req.Get("platformcode"), pc)
 		in.Problems = append(in.Problems, msg)
 		return protocol.Fail("%s", msg)

@@ -199,17 +199,32 @@ func (ir *institutionRun) newApplication(role string) (*iapp, error) {
 		}
 		data[name] = c
 	}
-	applydata, env, err := gm.SealEnvelopeAs(ir.bidder.Public(), protocol.MarshalFields(data), ir.cfg.Profile.SM2Layout, ir.cfg.Profile.Encoding)
-	if err != nil {
-		return nil, err
-	}
-	key, err := gm.UnwrapKey(ir.bidder.Key, env, ir.cfg.Profile.SM2Layout)
-	if err != nil {
-		return nil, err
-	}
-	a := &iapp{role: role, envKey: key, files: map[string]*recvFile{},
+	a := &iapp{role: role, files: map[string]*recvFile{},
 		applyNo: fmt.Sprintf("CONF%s%02d%s", ir.cfg.Now().In(protocol.CST).Format("20060102150405"), n, randomDigits(4))}
-	a.fields = map[string]string{"platformcode": ir.platformCode(), "applyno": a.applyNo, "applydata": applydata, "digitalenvelope": env}
+	if ir.cfg.Profile.Revision.Flat() {
+		// EXTENSIONS.md §2: the fields at the top level, the secret ones
+		// under the project key too; no envelope, no platformcode.
+		for name, v := range map[string]string{"bzjenddate": protocol.FormatTime(ir.cfg.Now().Add(time.Hour)),
+			"insuredcontactname": "招标人联系人", "insuredcontactphone": "0571-88880000", "insuredaddress": "某市某区某路1号"} {
+			c, err := enc(v)
+			if err != nil {
+				return nil, err
+			}
+			data[name] = c
+		}
+		data["biddercontactname"], data["biddercontactphone"] = "投标人联系人", "13800000000"
+		data["applyno"] = a.applyNo
+		a.fields = data
+	} else {
+		applydata, env, err := gm.SealEnvelopeAs(ir.bidder.Public(), protocol.MarshalFields(data), ir.cfg.Profile.SM2Layout, ir.cfg.Profile.Encoding)
+		if err != nil {
+			return nil, err
+		}
+		if a.envKey, err = gm.UnwrapKey(ir.bidder.Key, env, ir.cfg.Profile.SM2Layout); err != nil {
+			return nil, err
+		}
+		a.fields = map[string]string{"platformcode": ir.platformCode(), "applyno": a.applyNo, "applydata": applydata, "digitalenvelope": env}
+	}
 	ir.mu.Lock()
 	ir.apps[a.applyNo] = a
 	if role != "" {
@@ -568,8 +583,13 @@ func (ir *institutionRun) issued(ctx context.Context, t *T, a *iapp) {
 }
 
 func (ir *institutionRun) restoreFields(a *iapp, kaibiao time.Time, key []byte) map[string]string {
-	return map[string]string{"platformcode": ir.platformCode(), "applyno": a.applyNo, "baohanno": a.baohanNo,
+	f := map[string]string{"platformcode": ir.platformCode(), "applyno": a.applyNo, "baohanno": a.baohanNo,
 		"kaibiaotime": protocol.FormatTime(kaibiao), "key": ir.cfg.Profile.Encoding.Encode(key)}
+	if ir.cfg.Profile.Revision.Flat() {
+		delete(f, "platformcode")
+		f["bzjenddate"] = protocol.FormatTime(kaibiao)
+	}
+	return f
 }
 
 func (ir *institutionRun) checks() []Check {
@@ -652,11 +672,15 @@ func (ir *institutionRun) checks() []Check {
 			f["timestamp"] = ir.cfg.Now().In(protocol.CST).Format("2006/01/02 15:04:05")
 			t.expectRefused(t.call(ctx, protocol.BaohanApply, f))
 		}})
+	required := "digitalenvelope"
+	if ir.cfg.Profile.Revision.Flat() {
+		required = "biddername"
+	}
 	add(Check{ID: "field.required/baohanapply", Interface: protocol.BaohanApply,
-		Title: "baohanapply without digitalenvelope is refused", Expected: "code 0",
+		Title: "baohanapply without " + required + " is refused", Expected: "code 0",
 		Run: func(ctx context.Context, t *T) {
 			f := fresh(ctx, t).fields
-			delete(f, "digitalenvelope")
+			delete(f, required)
 			t.expectRefused(t.call(ctx, protocol.BaohanApply, f))
 		}})
 	add(Check{ID: "field.maxlength/baohanapply", Interface: protocol.BaohanApply,

@@ -386,63 +386,11 @@ func (pr *platformRun) checks() []Check {
 			}
 			t.Pass("%d applications: %s", len(got), strings.Join(got, ", "))
 		}})
-	add(Check{ID: "baohanapply.envelope", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"},
-		Title: "the digital envelope holds a 16-byte SM4 key in the configured SM2 layout; applydata is SM4 ciphertext",
-		Expected: fmt.Sprintf("envelope ≤ %d chars, SM2 %s; applydata %s, a multiple of 16 bytes", map[bool]int{false: 200, true: 300}[pr.cfg.Profile.Encoding == gm.Hex],
-			pr.cfg.Profile.SM2Layout, pr.cfg.Profile.Encoding),
-		Run: func(ctx context.Context, t *T) {
-			for _, role := range platformRoles {
-				a := pr.app(role)
-				if a == nil {
-					continue
-				}
-				if msg := checkEnvelopeShape(a.apply.Get("digitalenvelope"), a.apply.Get("applydata"), pr.cfg.Profile); msg != "" {
-					t.Observe(a.apply.Exchange)
-					t.Fail("applyno %s: %s", a.applyNo, msg)
-				}
-			}
-			t.Pass("every envelope and applydata has the expected shape")
-		}})
-	add(Check{ID: "baohanapply.applydata", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"}, Optional: true,
-		Title:    "the bidder's key opens the envelope; applydata has the 7 fields, project fields encrypted",
-		Expected: "applydata valid per the spec's table; project fields are base64 SM4 ciphertext",
-		Run: func(ctx context.Context, t *T) {
-			if pr.cfg.BidderKey == nil {
-				t.Skip("no bidder key given (--bidder-key): the envelopes cannot be opened")
-			}
-			for _, role := range platformRoles {
-				a := pr.app(role)
-				if a == nil {
-					continue
-				}
-				key, err := gm.UnwrapKey(pr.cfg.BidderKey, a.apply.Get("digitalenvelope"), pr.cfg.Profile.SM2Layout)
-				if err != nil {
-					t.Observe(a.apply.Exchange)
-					t.Fail("applyno %s: the envelope does not open with the bidder's key: %v", a.applyNo, err)
-				}
-				plain, err := gm.OpenEnvelope(pr.cfg.BidderKey, a.apply.Get("applydata"), a.apply.Get("digitalenvelope"), pr.cfg.Profile.SM2Layout)
-				if err != nil {
-					t.Observe(a.apply.Exchange)
-					t.Fail("applyno %s: applydata does not decrypt: %v", a.applyNo, err)
-				}
-				d, vs := protocol.ValidateApplyData(plain)
-				if len(vs) > 0 {
-					t.Fail("applyno %s: applydata %s: %s", a.applyNo, clipText(string(plain), 200), protocol.JoinViolations(vs, 5))
-				}
-				for name, v := range map[string]string{"biaoduanno": d.BiaoduanNo, "biaoduanname": d.BiaoduanName, "zbr": d.Zbr, "zbrorgnum": d.ZbrOrgNum} {
-					if v == "" && name == "zbrorgnum" {
-						continue
-					}
-					if b, err := base64.StdEncoding.DecodeString(v); err != nil || len(b) == 0 || len(b)%16 != 0 {
-						t.Fail("applyno %s: project field %s is %q, not SM4 ciphertext in base64: the project must stay secret until the bid opening", a.applyNo, name, clipText(v, 60))
-					}
-				}
-				pr.mu.Lock()
-				a.data, a.envKey = d, key
-				pr.mu.Unlock()
-			}
-			t.Pass("every envelope opens; applydata valid, project fields encrypted")
-		}})
+	if pr.cfg.Profile.Revision.Flat() {
+		pr.flatApplyChecks(add)
+	} else {
+		pr.envelopeChecks(add)
+	}
 
 	// --- the pipeline, on downloadpublickey for A
 	// The kit's downloadpublickey calls carry a counter in bak2, so that
@@ -919,6 +867,11 @@ func (pr *platformRun) checks() []Check {
 			if err != nil || len(key) != 16 {
 				t.Fail("key %q is not %s of 16 bytes", clipText(in.Get("key"), 60), pr.cfg.Profile.Encoding)
 			}
+			if pr.cfg.Profile.Revision.Flat() {
+				if _, err := protocol.ParseTime(in.Get("bzjenddate")); err != nil {
+					t.Fail("bzjenddate (the flat revision's deposit deadline, in the clear): %v", err)
+				}
+			}
 			pr.mu.Lock()
 			a.restored = in
 			pr.mu.Unlock()
@@ -1233,4 +1186,108 @@ func randomDigits(n int) string {
 		b[k] = byte('0' + v.Int64())
 	}
 	return string(b)
+}
+
+// envelopeChecks check the envelope revision's baohanapply: the envelope
+// and applydata.
+func (pr *platformRun) envelopeChecks(add func(Check)) {
+	add(Check{ID: "baohanapply.envelope", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"},
+		Title: "the digital envelope holds a 16-byte SM4 key in the configured SM2 layout; applydata is SM4 ciphertext",
+		Expected: fmt.Sprintf("envelope ≤ %d chars, SM2 %s; applydata %s, a multiple of 16 bytes", map[bool]int{false: 200, true: 300}[pr.cfg.Profile.Encoding == gm.Hex],
+			pr.cfg.Profile.SM2Layout, pr.cfg.Profile.Encoding),
+		Run: func(ctx context.Context, t *T) {
+			for _, role := range platformRoles {
+				a := pr.app(role)
+				if a == nil {
+					continue
+				}
+				if msg := checkEnvelopeShape(a.apply.Get("digitalenvelope"), a.apply.Get("applydata"), pr.cfg.Profile); msg != "" {
+					t.Observe(a.apply.Exchange)
+					t.Fail("applyno %s: %s", a.applyNo, msg)
+				}
+			}
+			t.Pass("every envelope and applydata has the expected shape")
+		}})
+	add(Check{ID: "baohanapply.applydata", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"}, Optional: true,
+		Title:    "the bidder's key opens the envelope; applydata has the 7 fields, project fields encrypted",
+		Expected: "applydata valid per the spec's table; project fields are base64 SM4 ciphertext",
+		Run: func(ctx context.Context, t *T) {
+			if pr.cfg.BidderKey == nil {
+				t.Skip("no bidder key given (--bidder-key): the envelopes cannot be opened")
+			}
+			for _, role := range platformRoles {
+				a := pr.app(role)
+				if a == nil {
+					continue
+				}
+				key, err := gm.UnwrapKey(pr.cfg.BidderKey, a.apply.Get("digitalenvelope"), pr.cfg.Profile.SM2Layout)
+				if err != nil {
+					t.Observe(a.apply.Exchange)
+					t.Fail("applyno %s: the envelope does not open with the bidder's key: %v", a.applyNo, err)
+				}
+				plain, err := gm.OpenEnvelope(pr.cfg.BidderKey, a.apply.Get("applydata"), a.apply.Get("digitalenvelope"), pr.cfg.Profile.SM2Layout)
+				if err != nil {
+					t.Observe(a.apply.Exchange)
+					t.Fail("applyno %s: applydata does not decrypt: %v", a.applyNo, err)
+				}
+				d, vs := protocol.ValidateApplyData(plain)
+				if len(vs) > 0 {
+					t.Fail("applyno %s: applydata %s: %s", a.applyNo, clipText(string(plain), 200), protocol.JoinViolations(vs, 5))
+				}
+				for name, v := range map[string]string{"biaoduanno": d.BiaoduanNo, "biaoduanname": d.BiaoduanName, "zbr": d.Zbr, "zbrorgnum": d.ZbrOrgNum} {
+					if v == "" && name == "zbrorgnum" {
+						continue
+					}
+					if b, err := base64.StdEncoding.DecodeString(v); err != nil || len(b) == 0 || len(b)%16 != 0 {
+						t.Fail("applyno %s: project field %s is %q, not SM4 ciphertext in base64: the project must stay secret until the bid opening", a.applyNo, name, clipText(v, 60))
+					}
+				}
+				pr.mu.Lock()
+				a.data, a.envKey = d, key
+				pr.mu.Unlock()
+			}
+			t.Pass("every envelope opens; applydata valid, project fields encrypted")
+		}})
+}
+
+// flatApplyChecks check the flat revision's baohanapply (EXTENSIONS.md
+// §2): the application at the top level, no envelope, the secret fields
+// SM4 ciphertext.
+func (pr *platformRun) flatApplyChecks(add func(Check)) {
+	add(Check{ID: "baohanapply.flat", Interface: protocol.BaohanApply, Needs: []string{"baohanapply"},
+		Title:    "the flat revision: the application at the top level, no applydata or digitalenvelope, the project and insured fields encrypted",
+		Expected: "no applydata, digitalenvelope; " + strings.Join(protocol.FlatEncrypted, ", ") + " base64 SM4 ciphertext",
+		Run: func(ctx context.Context, t *T) {
+			for _, role := range platformRoles {
+				a := pr.app(role)
+				if a == nil {
+					continue
+				}
+				for _, k := range []string{"applydata", "digitalenvelope"} {
+					if a.apply.Get(k) != "" {
+						t.Observe(a.apply.Exchange)
+						t.Fail("applyno %s: %s is sent: the flat revision has no envelope", a.applyNo, k)
+					}
+				}
+				for _, name := range protocol.FlatEncrypted {
+					v := a.apply.Get(name)
+					if v == "" {
+						continue // the field rules say which are required
+					}
+					if b, err := base64.StdEncoding.DecodeString(v); err != nil || len(b) == 0 || len(b)%16 != 0 {
+						t.Observe(a.apply.Exchange)
+						t.Fail("applyno %s: %s is %q, not SM4 ciphertext in base64: it must stay secret until the bid opening", a.applyNo, name, clipText(v, 60))
+					}
+				}
+				var f protocol.FlatApplyData
+				if err := protocol.Decode(a.apply.Req, &f); err != nil {
+					t.Fail("applyno %s: %v", a.applyNo, err)
+				}
+				d := f.ApplyData()
+				pr.mu.Lock()
+				a.data = &d
+				pr.mu.Unlock()
+			}
+			t.Pass("every application at the top level, its secret fields encrypted")
+		}})
 }

@@ -74,17 +74,22 @@ func logger() *slog.Logger {
 
 // startPlatform runs a baohan platform whose one institution is at
 // instURL; it trusts p's CA. It returns the platform's URL and admin token.
-func startPlatform(t *testing.T, p *pki, instURL string) (string, string) {
+func startPlatform(t *testing.T, p *pki, instURL string, revision protocol.Revision) (string, string) {
 	t.Helper()
-	return startSide(t, p, instURL, demo.StartPlatform)
+	return startSide(t, p, instURL, demo.StartPlatform, withRevision(revision))
 }
 
 // startInstitution runs a baohan institution whose one platform is at
 // platURL; its seal and trust root are p's CA.
-func startInstitution(t *testing.T, p *pki, platURL string) string {
+func startInstitution(t *testing.T, p *pki, platURL string, revision protocol.Revision) string {
 	t.Helper()
-	u, _ := startSide(t, p, platURL, demo.StartInstitution)
+	u, _ := startSide(t, p, platURL, demo.StartInstitution, withRevision(revision))
 	return u
+}
+
+// withRevision sets the peer's interface revision.
+func withRevision(r protocol.Revision) func(*config.Peer) {
+	return func(c *config.Peer) { c.Revision = string(r) }
 }
 
 func startSide(t *testing.T, p *pki, peerURL string, start func(context.Context, demo.SideOptions) (*demo.Side, error), edit ...func(*config.Peer)) (string, string) {
@@ -107,11 +112,22 @@ func kitConfig(target, listen string) conformance.Config {
 		ListenURL: listen, Wait: 20 * time.Second}
 }
 
+// revisions are the interface revisions both suites run in against the
+// services configured for them.
+var revisions = []protocol.Revision{protocol.RevisionEnvelope, protocol.RevisionFlat}
+
 func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
+	for _, rev := range revisions {
+		t.Run(string(rev), func(t *testing.T) { platformSuite(t, rev) })
+	}
+}
+
+func platformSuite(t *testing.T, rev protocol.Revision) {
 	p := newPKI(t)
 	kit, lh := conformance.KitServer(t)
-	platURL, adminToken := startPlatform(t, p, kit.URL)
+	platURL, adminToken := startPlatform(t, p, kit.URL, rev)
 	cfg := kitConfig(platURL, kit.URL)
+	cfg.Profile.Revision = rev
 	cfg.Bidder = conformance.BidderFromIdentity(p.bidder)
 	// The demo's platform enables the claim outcome interfaces.
 	cfg.Extensions = []protocol.Interface{protocol.ClaimsResultNotice, protocol.ClaimsRepayNotice}
@@ -136,10 +152,17 @@ func TestPlatformSuiteAgainstBaohanPlatform(t *testing.T) {
 }
 
 func TestInstitutionSuiteAgainstBaohanInstitution(t *testing.T) {
+	for _, rev := range revisions {
+		t.Run(string(rev), func(t *testing.T) { institutionSuite(t, rev) })
+	}
+}
+
+func institutionSuite(t *testing.T, rev protocol.Revision) {
 	p := newPKI(t)
 	kit, lh := conformance.KitServer(t)
-	instURL := startInstitution(t, p, kit.URL)
+	instURL := startInstitution(t, p, kit.URL, rev)
 	cfg := kitConfig(instURL, kit.URL)
+	cfg.Profile.Revision = rev
 	cfg.TrustRoots = []*smx509.Certificate{p.ca.Cert}
 	s, err := conformance.NewInstitutionSuite(cfg, conformance.BidderAPI{},
 		conformance.BidderFromIdentity(p.bidder), nil)
@@ -246,7 +269,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				p := newPKI(t)
 				kit, lh := conformance.KitServer(t)
-				platURL, adminToken := startPlatform(t, p, kit.URL)
+				platURL, adminToken := startPlatform(t, p, kit.URL, protocol.RevisionEnvelope)
 				target := httptest.NewServer(c.peer(proxyTo(t, platURL)))
 				t.Cleanup(target.Close)
 				cfg := kitConfig(target.URL, kit.URL)
@@ -271,7 +294,7 @@ func TestSuitesCatchFaultsInBaohanServices(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				p := newPKI(t)
 				kit, lh := conformance.KitServer(t)
-				instURL := startInstitution(t, p, kit.URL)
+				instURL := startInstitution(t, p, kit.URL, protocol.RevisionEnvelope)
 				target := instURL
 				if c.peer != nil {
 					srv := httptest.NewServer(c.peer(proxyTo(t, instURL)))

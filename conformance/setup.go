@@ -25,7 +25,10 @@ type Setup struct {
 	// sign, encoding, sm2_layout, file_digest, max_chunk_size.
 	Sign, Encoding, SM2Layout, FileDigest string
 	MaxChunkSize                          int
-	IndexBase                             int // the first chunk index the kit sends: 1 or 0
+	// Revision is the interface revision (envelope, the default, or
+	// flat), the peer's revision key.
+	Revision  string
+	IndexBase int // the first chunk index the kit sends: 1 or 0
 	// Extensions names the optional interfaces the implementation
 	// enables, comma-separated (claimsresultnotice,claimsrepaynotice).
 	Extensions string
@@ -59,7 +62,7 @@ func (s *Setup) Run(ctx context.Context, out io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("%s required", strings.Join(missing, ", "))
 	}
 	if err := cfg.Profile.SetDialect(Dialect{Sign: s.Sign, Encoding: s.Encoding, SM2Layout: s.SM2Layout, FileDigest: s.FileDigest,
-		MaxChunkSize: s.MaxChunkSize}); err != nil {
+		MaxChunkSize: s.MaxChunkSize, Revision: s.Revision}); err != nil {
 		return nil, err
 	}
 	if s.IndexBase != 0 && s.IndexBase != 1 {

@@ -1,11 +1,14 @@
 package institution
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/gm"
@@ -28,15 +31,28 @@ func tokenContext(appID string) string { return "institution/bidder-token/" + ap
 // sealed, two inserts; now two inserts).
 func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
 	applyData, envelope := in.r.Get("applydata"), in.r.Get("digitalenvelope")
-	ct, env, err := checkApplyCiphertexts(applyData, envelope, in.pp)
-	if err != nil {
-		return nil, err
+	var hash string
+	if in.pp.peer.Profile.Revision.Flat() {
+		// No envelope: the application is at the top level; it is kept
+		// as the JSON applydata would decrypt to (project fields still
+		// ciphertext) and the bidder opens it without a key.
+		var err error
+		if applyData, err = flatApplyData(in.r); err != nil {
+			return nil, err
+		}
+		envelope = ""
+		hash = requestHash(applyData, envelope)
+	} else {
+		ct, env, err := checkApplyCiphertexts(applyData, envelope, in.pp)
+		if err != nil {
+			return nil, err
+		}
+		// The request is known by what was sent; the ciphertexts are kept in
+		// base64, whatever the platform's encoding (the bidder API shows
+		// base64).
+		hash = requestHash(applyData, envelope)
+		applyData, envelope = base64.StdEncoding.EncodeToString(ct), base64.StdEncoding.EncodeToString(env)
 	}
-	// The request is known by what was sent; the ciphertexts are kept in
-	// base64, whatever the platform's encoding (the bidder API shows
-	// base64).
-	hash := requestHash(applyData, envelope)
-	applyData, envelope = base64.StdEncoding.EncodeToString(ct), base64.StdEncoding.EncodeToString(env)
 	id := newID()
 	tok, th := newToken()
 	sealed, err := s.mk.Seal([]byte(tok), tokenContext(id))
@@ -94,6 +110,36 @@ func (s *Service) handleApply(ctx context.Context, in inbound) (any, error) {
 // bidderURL is the redirecturl for a bidder token.
 func (s *Service) bidderURL(token string) string {
 	return s.cfg.Listen.PublicURL + "/bidder/" + token
+}
+
+// flatApplyData is the application of a flat baohanapply (EXTENSIONS.md
+// §2) as JSON: its fields (extras dropped), the encrypted ones checked to
+// be base64 SM4 ciphertext so that a broken application is refused now.
+func flatApplyData(r *protocol.Request) (string, error) {
+	var d protocol.FlatApplyData
+	if err := protocol.Decode(r, &d); err != nil {
+		return "", baohan.Refusef("%v", err)
+	}
+	for _, name := range protocol.FlatEncrypted {
+		v := r.Get(name)
+		if v == "" {
+			continue
+		}
+		ct, err := gm.DecodeBase64(v)
+		if err != nil {
+			return "", baohan.Refusef("%s (密文): %v", name, err)
+		}
+		if len(ct) == 0 || len(ct)%16 != 0 {
+			return "", baohan.Refusef("%s (密文): %d bytes is not SM4 ciphertext under the project key (a multiple of 16 bytes)", name, len(ct))
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(buf.String()), nil
 }
 
 // checkApplyCiphertexts refuses applydata that is not SM4 ciphertext and

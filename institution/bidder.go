@@ -95,7 +95,7 @@ func (s *Service) bidderView(a *Application) *BidderView {
 		v.Next = "sign"
 	case Signed:
 		v.Next = "pay"
-	case Paid, Reviewing, Approved:
+	case Paid, Reviewing, Approved, QuitPending:
 		v.Next = "wait"
 	case Issued, Restoring, Restored:
 		v.Next = "download"
@@ -114,9 +114,24 @@ func (s *Service) Bidder(ctx context.Context, token string) (*BidderView, error)
 	return s.bidderView(a), nil
 }
 
+// flat reports whether a came in the flat revision: no envelope, its
+// application kept as received, a JSON object (applydata proper is
+// base64).
+func (a *Application) flat() bool {
+	return a.envelope == "" && strings.HasPrefix(a.applyData, "{")
+}
+
 // decryptApplyData opens applydata with the key the bidder recovered
 // from the envelope and checks it against the spec's table.
 func decryptApplyData(a *Application, key []byte) (*protocol.ApplyData, error) {
+	if a.flat() {
+		// The flat revision: no envelope, the application came in the
+		// clear (the project fields still ciphertext); nothing to open.
+		return checkApplyData([]byte(a.applyData))
+	}
+	if len(key) == 0 {
+		return nil, baohan.Refusef("key is required: base64 of the SM4 key recovered from the digital envelope")
+	}
 	if len(key) != 16 {
 		return nil, baohan.Refusef("key: want the 16-byte SM4 key recovered from the digital envelope, got %d bytes", len(key))
 	}
@@ -134,6 +149,11 @@ func decryptApplyData(a *Application, key []byte) (*protocol.ApplyData, error) {
 	if err != nil {
 		return nil, baohan.Refusef("the key does not open this application's applydata (%v); recover it from this application's digitalenvelope with the certificate's private key", err)
 	}
+	return checkApplyData(pt)
+}
+
+// checkApplyData checks applydata's plaintext against the spec's table.
+func checkApplyData(pt []byte) (*protocol.ApplyData, error) {
 	d, vs := protocol.ValidateApplyData(pt)
 	if len(vs) > 0 {
 		msgs := make([]string, len(vs))
@@ -180,7 +200,14 @@ func (s *Service) Open(ctx context.Context, token string, key []byte, productNam
 	if err != nil || !bond.IsPositive() {
 		return nil, baohan.Refusef("bzjamount %q is not a positive amount", d.BzjAmount)
 	}
-	project, _ := json.Marshal(Project{BiaoduanNo: d.BiaoduanNo, BiaoduanName: d.BiaoduanName, Zbr: d.Zbr, ZbrOrgNum: d.ZbrOrgNum})
+	proj := Project{BiaoduanNo: d.BiaoduanNo, BiaoduanName: d.BiaoduanName, Zbr: d.Zbr, ZbrOrgNum: d.ZbrOrgNum}
+	if a.flat() { // the deposit deadline came too (ciphertext)
+		var flat protocol.FlatApplyData
+		if json.Unmarshal([]byte(a.applyData), &flat) == nil {
+			proj.BzjEndDate = flat.BzjEndDate
+		}
+	}
+	project, _ := json.Marshal(proj)
 	a.BidderName, a.BidderCode, a.Bond = d.BidderName, d.BidderCode, bond.StringFixed(2)
 	a.projectCipher = string(project)
 	a.Product, a.Rate = p.Name, p.Rate.String()

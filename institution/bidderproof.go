@@ -239,6 +239,13 @@ func (s *Service) verifyBidder(ctx context.Context, a *Application, action strin
 		return nil, proofError("cert: the certificate of %q is not valid under the trust roots now: %v", cert.Subject.CommonName, err)
 	}
 	bidderCode := a.BidderCode
+	if bidderCode == "" && a.flat() { // the application came in the clear: it names the bidder
+		d, err := decryptApplyData(a, nil)
+		if err != nil {
+			return nil, err
+		}
+		bidderCode = d.BidderCode
+	}
 	if bidderCode == "" {
 		if p.Key == "" {
 			return nil, proofError("key: the application is not opened yet, so the institution does not know who the bidder is: send key, base64 of the SM4 key recovered from the digital envelope (as for open)")

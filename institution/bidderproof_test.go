@@ -181,7 +181,7 @@ func TestBidderQuitNeedsTheKey(t *testing.T) {
 
 	own, _ := SignChallenge(retried, e.bidder.Key, e.bidder.Cert)
 	var rec QuitRecord
-	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", withReason(own), &rec); st != 200 || rec.Status != QuitAccepted {
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", withReason(own), &rec); st != 200 || rec.Status != QuitPendingStatus {
 		t.Fatalf("quit signed by the bidder over the challenge a failed try used: HTTP %d %+v", st, rec)
 	}
 	var ae apiError
@@ -193,9 +193,8 @@ func TestBidderQuitNeedsTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := d.History[len(d.History)-1]
-	if last.Event != "quit" || last.Actor != "bidder:"+e.bidder.CreditCode {
-		t.Errorf("history: %+v", last)
+	if q := historyEvent(d, "quit"); q == nil || q.Actor != "bidder:"+e.bidder.CreditCode {
+		t.Errorf("history: %+v", d.History)
 	}
 }
 

@@ -61,15 +61,15 @@ func TestBidderCreditCodeIn(t *testing.T) {
 			own := e.proof(tok, ActionQuit, id)
 			var rec QuitRecord
 			body := mustJSON(BidderQuitRequest{Reason: "不再投标", BidderProof: own})
-			if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", body, &rec); st != 200 || rec.Status != QuitAccepted {
+			if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", body, &rec); st != 200 || rec.Status != QuitPendingStatus {
 				t.Fatalf("quit: HTTP %d %+v", st, rec)
 			}
 			d, err := e.svc.Detail(e.ctx, e.app("CC-1").ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if last := d.History[len(d.History)-1]; last.Actor != "bidder:"+id.CreditCode {
-				t.Errorf("history: %+v, want the actor bidder:%s", last, id.CreditCode)
+			if q := historyEvent(d, "quit"); q == nil || q.Actor != "bidder:"+id.CreditCode {
+				t.Errorf("history: %+v, want the quit by bidder:%s", d.History, id.CreditCode)
 			}
 		})
 	}

@@ -15,6 +15,10 @@ type Project struct {
 	BiaoduanName string `json:"biaoduanname"`
 	Zbr          string `json:"zbr"`
 	ZbrOrgNum    string `json:"zbrorgnum,omitempty"`
+	// BzjEndDate is the deposit deadline (投标截止时间) of the flat
+	// revision: ciphertext in baohanapply, in the clear in baohanrestore
+	// (whose value wins).
+	BzjEndDate string `json:"bzjenddate,omitempty"`
 }
 
 // DocumentInput is what the agreement and the guarantee show.

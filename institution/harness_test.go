@@ -694,3 +694,14 @@ func (e *env) logger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+// historyEvent returns the first entry of d's history named event, nil
+// when there is none.
+func historyEvent(d *ApplicationDetail, event string) *Event {
+	for i := range d.History {
+		if d.History[i].Event == event {
+			return &d.History[i]
+		}
+	}
+	return nil
+}

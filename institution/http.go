@@ -98,7 +98,7 @@ func (s *Service) bidderGet(w http.ResponseWriter, r *http.Request) {
 
 // OpenRequest is the body of POST /bidder/<token>/open.
 type OpenRequest struct {
-	Key     string `json:"key"`     // base64 of the 16-byte SM4 key recovered from the envelope
+	Key     string `json:"key"`     // base64 of the 16-byte SM4 key recovered from the envelope (none without an envelope: flat revision)
 	Product string `json:"product"` // optional; the first product when empty
 }
 
@@ -108,14 +108,13 @@ func (s *Service) bidderOpen(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if req.Key == "" {
-		s.fail(w, r, baohan.Refusef("key is required: base64 of the SM4 key recovered from the digital envelope"))
-		return
-	}
-	key, err := gm.DecodeBase64(req.Key)
-	if err != nil {
-		s.fail(w, r, baohan.Refusef("key: %v", err))
-		return
+	var key []byte
+	if req.Key != "" { // none for an application of the flat revision, which has no envelope
+		var err error
+		if key, err = gm.DecodeBase64(req.Key); err != nil {
+			s.fail(w, r, baohan.Refusef("key: %v", err))
+			return
+		}
 	}
 	v, err := s.Open(r.Context(), r.PathValue("token"), key, req.Product)
 	if err != nil {

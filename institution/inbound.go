@@ -41,7 +41,8 @@ func (s *Service) wrap(i protocol.Interface, h inboundFunc) transport.HandlerFun
 		if !ok { // the pipeline found it in our directory; cannot happen
 			return nil, fmt.Errorf("appkey %q is not configured", peer.AppKey)
 		}
-		if want, got := pp.cfg.PlatformCode, r.Get("platformcode"); want != "" && got != want {
+		// The flat revision sends no platformcode: the appkey's is meant.
+		if want, got := pp.cfg.PlatformCode, r.Get("platformcode"); want != "" && got != want && (got != "" || !pp.peer.Profile.Revision.Flat()) {
 			s.metrics.inbound.WithLabelValues(string(i), "refused").Inc()
 			return nil, baohan.Refusef("platformcode %q does not belong to appkey %q (its platform %q has platformcode %q)", got, peer.AppKey, pp.cfg.Name, want)
 		}

@@ -277,7 +277,13 @@ func (s *Service) onComplete(ctx context.Context, tx *sql.Tx, a *Application, fi
 	}
 	switch {
 	case filetype == 1 && a.State == Approved:
-		return s.move(ctx, tx, a, Issued, string(protocol.BaohanFileCompleteNotice), "platform:"+a.Peer, "ciphertext guarantee received by the platform")
+		if err := s.move(ctx, tx, a, Issued, string(protocol.BaohanFileCompleteNotice), "platform:"+a.Peer, "ciphertext guarantee received by the platform"); err != nil {
+			return err
+		}
+		if s.uploadFirst(a) { // the platform holds the file until the success notice
+			return s.enqueueBaohanNotice(ctx, tx, a, protocol.StatusApproved)
+		}
+		return nil
 	case filetype == 2 && a.State == Restoring:
 		return s.move(ctx, tx, a, Restored, string(protocol.BaohanFileCompleteNotice), "platform:"+a.Peer, "plaintext guarantee received by the platform")
 	}

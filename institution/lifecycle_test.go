@@ -178,10 +178,15 @@ func TestBidderQuitsAtInstitution(t *testing.T) {
 	}
 	var rec QuitRecord
 	body := mustJSON(BidderQuitRequest{Reason: "不再投标", BidderProof: e.proof(tok, ActionQuit, e.bidder)})
-	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", body, &rec); st != 200 || rec.Status != QuitAccepted || rec.Origin != "institution" {
+	if st := e.bidderDo("POST", "/bidder/"+tok+"/quit", body, &rec); st != 200 || rec.Status != QuitPendingStatus || rec.Origin != "institution" {
 		t.Fatalf("quit: %d %+v", st, rec)
 	}
 	e.waitFor("quitnotice", func() bool { return e.plat.count("quitnotice") == 1 })
+	// The platform accepted it: the withdrawal stands.
+	e.waitFor("quit", func() bool { return e.app("BQ-1").State == Quit })
+	if q, err := e.svc.Quits(e.ctx); err != nil || len(q) != 1 || q[0].Status != QuitAccepted {
+		t.Errorf("quit records after the platform accepted: %+v %v", q, err)
+	}
 	if q := e.plat.last("quitnotice"); q["applystatus"] != "1" || q["tuibaotime"] != rec.TuibaoTime {
 		t.Errorf("quitnotice %v", q)
 	}

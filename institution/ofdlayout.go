@@ -10,6 +10,7 @@ import (
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // The documents are ofd/guarantee's templates: the agreement
@@ -66,8 +67,13 @@ func (d *OFDDocuments) data(in DocumentInput, cipher bool) (guarantee.Data, erro
 	if zbrOrgNum == "" {
 		zbrOrgNum = notGiven
 	}
+	var bzjEnd time.Time // the flat revision's deposit deadline, in the clear since the restore
+	if t, err := protocol.ParseTime(in.Project.BzjEndDate); err == nil && !cipher {
+		bzjEnd = t
+	}
 	return guarantee.Data{
-		BaohanNo: in.BaohanNo, ApplyNo: in.ApplyNo,
+		BzjEndDate: bzjEnd,
+		BaohanNo:   in.BaohanNo, ApplyNo: in.ApplyNo,
 		Institution: in.Institution.Name, InstitutionCode: in.Institution.CreditCode,
 		InstitutionAddr: in.Institution.Address, InstitutionTel: in.Institution.Phone,
 		Bidder: in.BidderName, BidderCode: in.BidderCode,

@@ -102,6 +102,13 @@ func (s *Service) deliver(ctx context.Context, m *store.OutMessage) (store.Outco
 	if i == protocol.GiveupNotice && !transport.RefusedUnprocessed(resp.Message) {
 		return store.Delivered(string(raw)), nil
 	}
+	if pending, err := s.quitAwaitsAnswer(ctx, m); err != nil {
+		return store.Outcome{}, err
+	} else if pending && !transport.RefusedUnprocessed(resp.Message) {
+		// The platform decides a withdrawal started here: its refusal is
+		// the answer (onQuitAnswer goes back), not a failure to retry.
+		return store.Delivered(string(raw)), nil
+	}
 	why := fmt.Sprintf("%s refused by %s: %s", m.Interface, m.Peer, resp.Message)
 	if m.Attempts < refusalRetries {
 		return store.RetryLater(string(raw), why, max(s.disp.Backoff.Delay(m.Attempts), minRefusalWait)), nil
@@ -153,6 +160,10 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 			return nil
 		case protocol.GiveupNotice:
 			return s.onGiveupAnswer(ctx, tx, a, false, o.Reason)
+		case protocol.QuitNotice:
+			if err := s.onQuitAnswer(ctx, tx, a, m, false, "quitnotice not delivered to the platform: "+o.Reason); err != nil {
+				return err
+			}
 		}
 		return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, "delivery_failed", "platform:"+a.Peer,
 			fmt.Sprintf("%s: %s", m.Interface, o.Reason))
@@ -164,6 +175,8 @@ func (s *Service) onOutcome(ctx context.Context, tx *sql.Tx, m *store.OutMessage
 		return s.onComplete(ctx, tx, a, filetype)
 	case protocol.GiveupNotice:
 		return s.onGiveupAnswer(ctx, tx, a, resp.Code == protocol.CodeOK, resp.Message)
+	case protocol.QuitNotice:
+		return s.onQuitAnswer(ctx, tx, a, m, resp.Code == protocol.CodeOK, "refused by the platform: "+resp.Message)
 	}
 	return nil
 }

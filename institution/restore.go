@@ -61,6 +61,9 @@ func (s *Service) handleRestore(ctx context.Context, in inbound) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d := in.r.Get("bzjenddate"); d != "" { // the flat revision's: it wins
+		plain.BzjEndDate = d
+	}
 	cipherDoc, err := s.blobs.Get(ctx, ofdBlobKey(a, 1))
 	if err != nil {
 		return nil, fmt.Errorf("ciphertext guarantee of %s: %w", a.ApplyNo, err)
@@ -132,6 +135,7 @@ func decryptProject(key []byte, c Project) (Project, error) {
 		{"biaoduanname", c.BiaoduanName, &p.BiaoduanName, false},
 		{"zbr", c.Zbr, &p.Zbr, false},
 		{"zbrorgnum", c.ZbrOrgNum, &p.ZbrOrgNum, true},
+		{"bzjenddate", c.BzjEndDate, &p.BzjEndDate, true},
 	}
 	for _, f := range fields {
 		if f.in == "" && f.optional {

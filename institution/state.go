@@ -34,6 +34,12 @@ const (
 	Restoring State = "restoring"
 	// Restored: the platform acknowledged the plaintext guarantee.
 	Restored State = "restored"
+	// QuitPending: the institution decided to withdraw the guarantee
+	// (退保, started here) and told the platform by quitnotice; the
+	// platform's answer decides: accepted → quit, refused → back to the
+	// state before (approved or issued), with the platform's message in
+	// the history.
+	QuitPending State = "quit_pending"
 	// Quit: the guarantee was withdrawn (退保) before the bid opening,
 	// issued or still being uploaded (see quitDecision). Final.
 	Quit State = "quit"
@@ -56,23 +62,24 @@ func stateParam(s string) State {
 
 // States lists every state in the order of the flow.
 var States = []State{Received, Opened, Signed, Paid, Reviewing, Approved, Rejected,
-	Issued, Restoring, Restored, Quit, Cancelled, GivenUp}
+	Issued, Restoring, Restored, QuitPending, Quit, Cancelled, GivenUp}
 
 // transitions is the state machine: from → the states it may move to.
 var transitions = map[State][]State{
-	Received:  {Opened, GivenUp},
-	Opened:    {Signed, GivenUp},
-	Signed:    {Paid, GivenUp},
-	Paid:      {Reviewing, Approved, Rejected, GivenUp},
-	Reviewing: {Approved, Rejected, GivenUp},
-	Approved:  {Issued, Quit, Cancelled},
-	Rejected:  {GivenUp},
-	Issued:    {Restoring, Quit, Cancelled},
-	Restoring: {Restored, Cancelled},
-	Restored:  {Cancelled},
-	Quit:      {},
-	Cancelled: {},
-	GivenUp:   {},
+	Received:    {Opened, GivenUp},
+	Opened:      {Signed, GivenUp},
+	Signed:      {Paid, GivenUp},
+	Paid:        {Reviewing, Approved, Rejected, GivenUp},
+	Reviewing:   {Approved, Rejected, GivenUp},
+	Approved:    {Issued, QuitPending, Quit, Cancelled},
+	Rejected:    {GivenUp},
+	Issued:      {Restoring, QuitPending, Quit, Cancelled},
+	Restoring:   {Restored, Cancelled},
+	Restored:    {Cancelled},
+	QuitPending: {Quit, Approved, Issued, Cancelled},
+	Quit:        {},
+	Cancelled:   {},
+	GivenUp:     {},
 }
 
 // Valid reports whether s is a known state.
@@ -98,7 +105,7 @@ func (s State) Final() bool { return s.Valid() && len(transitions[s]) == 0 }
 // guarantee issued or being issued in state s.
 func (s State) HasGuarantee() bool {
 	switch s {
-	case Approved, Issued, Restoring, Restored:
+	case Approved, Issued, Restoring, Restored, QuitPending:
 		return true
 	}
 	return false
@@ -127,6 +134,8 @@ func (s State) Label() string {
 		return "还原中"
 	case Restored:
 		return "已还原"
+	case QuitPending:
+		return "退保待平台确认"
 	case Quit:
 		return "已退保"
 	case Cancelled:

@@ -206,8 +206,10 @@ func (s *Service) approve(ctx context.Context, appID, actor, detail string, from
 		if err := s.move(ctx, tx, a, Approved, "approval", actor, detail); err != nil {
 			return err
 		}
-		if err := s.enqueueBaohanNotice(ctx, tx, a, protocol.StatusApproved); err != nil {
-			return err
+		if !s.uploadFirst(a) { // else the notice follows the upload (onComplete)
+			if err := s.enqueueBaohanNotice(ctx, tx, a, protocol.StatusApproved); err != nil {
+				return err
+			}
 		}
 		f := &File{ApplicationID: a.ID, FileType: 1, Stage: StageSealed, Size: int64(len(doc)), ofdBlob: ofdBlobKey(a, 1)}
 		if err := s.repo.insertFile(ctx, tx, f, store.Micros(s.now())); err != nil {
@@ -257,6 +259,13 @@ func (s *Service) reject(ctx context.Context, appID, actor, reason string, from 
 	}
 	s.logger.InfoContext(ctx, "application rejected", slog.String("applyno", out.ApplyNo), slog.String("by", actor))
 	return out, nil
+}
+
+// uploadFirst reports whether a's platform wants the ciphertext
+// guarantee before the success notice (upload_first).
+func (s *Service) uploadFirst(a *Application) bool {
+	pp, err := s.peers.named(a.Peer)
+	return err == nil && pp.peer.Profile.UploadFirst
 }
 
 // enqueueBaohanNotice tells the platform the underwriting result.

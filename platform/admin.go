@@ -176,7 +176,7 @@ func (s *Service) apiInstitutions(w http.ResponseWriter, r *http.Request) (any, 
 func (s *Service) apiApplications(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	f := ApplicationFilter{State: State(q.Get("state")), SectionNo: q.Get("section"), Institution: q.Get("institution"),
-		BidderCode: q.Get("bidder"), ApplyNo: q.Get("applyno"), BaohanNo: q.Get("baohanno")}
+		BidderCode: q.Get("bidder"), ApplyNo: q.Get("applyno"), BaohanNo: q.Get("baohanno"), Before: q.Get("before")}
 	if f.State != "" && !f.State.Valid() {
 		return nil, inputErr("state", "unknown state %q", f.State)
 	}

@@ -224,8 +224,33 @@ type ApplicationFilter struct {
 	BidderCode  string `json:"bidder"`
 	ApplyNo     string `json:"applyno"` // a prefix of the applyno
 	BaohanNo    string `json:"baohanno"`
-	Limit       int    `json:"limit"`
-	Offset      int    `json:"offset"`
+	// Before continues a listing after the application with this
+	// applyno (the last of the previous page): the next page, found
+	// through the index however deep, where Offset reads and skips
+	// every row before it.
+	Before string `json:"before"`
+	Limit  int    `json:"limit"`
+	Offset int    `json:"offset"`
+}
+
+// CountStates counts the applications in each state, each count stopping
+// at atMost (a count of atMost means at least that many): one bounded
+// walk of the state index per state, so that a console's overview costs
+// the same with a million applications as with a thousand.
+func (s *Service) CountStates(ctx context.Context, atMost int) (map[State]int, error) {
+	out := make(map[State]int, len(States))
+	// The ORDER BY is the state index's: without it PostgreSQL's generic
+	// plan scans the table for a state that has no application (140 ms
+	// at 100,000 applications, where the index answers in 0.05 ms).
+	q := s.db.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM plat_applications WHERE state = ? ORDER BY state, created_at LIMIT ?) AS c`)
+	for _, st := range States {
+		var n int
+		if err := s.db.QueryRowContext(ctx, q, string(st), atMost).Scan(&n); err != nil {
+			return nil, fmt.Errorf("counting %s applications: %w", st, err)
+		}
+		out[st] = n
+	}
+	return out, nil
 }
 
 // Applications lists applications, newest first.
@@ -248,10 +273,25 @@ func (s *Service) Applications(ctx context.Context, f ApplicationFilter) ([]Appl
 		add("a.bidder_code = ?", f.BidderCode)
 	}
 	if f.ApplyNo != "" {
-		add(`a.applyno LIKE ? ESCAPE '\'`, likeEscape(f.ApplyNo)+"%")
+		if s.db.Dialect == store.SQLite {
+			// SQLite's LIKE ignores case and so cannot use the primary
+			// key's index; GLOB is case-sensitive like PostgreSQL's LIKE
+			// and seeks the prefix (a scan of every application before).
+			add(`a.applyno GLOB ?`, globEscape(f.ApplyNo)+"*")
+		} else {
+			add(`a.applyno LIKE ? ESCAPE '\'`, likeEscape(f.ApplyNo)+"%")
+		}
 	}
 	if f.BaohanNo != "" {
 		add("a.baohanno = ?", f.BaohanNo)
+	}
+	if f.Before != "" {
+		// After (created_at, applyno) of that application in the order
+		// below: created earlier, or at the same time with a greater
+		// applyno. The first condition is a range of the created index.
+		const at = `(SELECT b.created_at FROM plat_applications b WHERE b.applyno = ?)`
+		where = append(where, `a.created_at <= `+at+` AND NOT (a.created_at = `+at+` AND a.applyno <= ?)`)
+		args = append(args, f.Before, f.Before, f.Before)
 	}
 	q := `SELECT ` + applicationColumns + applicationFrom
 	if len(where) > 0 {

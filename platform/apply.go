@@ -86,10 +86,18 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 		} else if live != "" {
 			return inputErr("bidder_code", "bidder %s already has application %s for section %s", in.BidderCode, live, in.SectionNo)
 		}
-		applydata, envelope, err := s.buildApplyData(key, sec, bidder, peer.Profile)
+		var fields map[string]string
+		if peer.Profile.Revision.Flat() {
+			fields, err = buildFlatApply(key, sec, bidder)
+		} else {
+			var applydata, envelope string
+			applydata, envelope, err = s.buildApplyData(key, sec, bidder, peer.Profile)
+			fields = map[string]string{"platformcode": peer.PlatformCode, "applydata": applydata, "digitalenvelope": envelope}
+		}
 		if err != nil {
 			return err
 		}
+		fields["applyno"] = applyNo
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_applications
 			(applyno, section_no, bidder_code, institution, product, rate, bond_amount, state, version, key_sealed, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`),
@@ -107,12 +115,7 @@ func (s *Service) Apply(ctx context.Context, in ApplyInput) (*Application, error
 		}, nil); err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, tx, a, protocol.BaohanApply, map[string]string{
-			"platformcode":    peer.PlatformCode,
-			"applyno":         applyNo,
-			"applydata":       applydata,
-			"digitalenvelope": envelope,
-		}); err != nil {
+		if err := s.enqueue(ctx, tx, a, protocol.BaohanApply, fields); err != nil {
 			return err
 		}
 		// As written: after the commit the delivery may already have moved it on.
@@ -143,6 +146,47 @@ func (s *Service) liveApplication(ctx context.Context, q store.Querier, bidder, 
 		return "", nil
 	}
 	return applyNo, err
+}
+
+// buildFlatApply makes the fields of a baohanapply of the flat revision
+// (EXTENSIONS.md §2): no envelope, no platformcode; the project fields,
+// the deposit deadline (bzjenddate: the section's bid opening) and the
+// insured party's contact SM4-ECB encrypted under key, the application's
+// project key; the bidder's name, code, contact and the amount plain.
+func buildFlatApply(key []byte, sec *Section, bidder *Bidder) (map[string]string, error) {
+	var missing []error
+	need := func(field, what, v string) {
+		if v == "" {
+			missing = append(missing, inputErr(field, "%s is required by institutions of the flat revision (%s)", what, field))
+		}
+	}
+	need("contact_name", "the contact person of bidder "+bidder.CreditCode, bidder.ContactName)
+	need("contact_phone", "the contact phone of bidder "+bidder.CreditCode, bidder.ContactPhone)
+	need("insured_contact", "the insured party's contact of section "+sec.No, sec.InsuredContact)
+	need("insured_phone", "the insured party's phone of section "+sec.No, sec.InsuredPhone)
+	need("insured_address", "the insured party's address of section "+sec.No, sec.InsuredAddress)
+	if err := errors.Join(missing...); err != nil {
+		return nil, err
+	}
+	f := map[string]string{
+		"biddername": bidder.Name, "biddercode": bidder.CreditCode, "bzjamount": sec.BondAmount.StringFixed(2),
+		"biddercontactname": bidder.ContactName, "biddercontactphone": bidder.ContactPhone,
+	}
+	for name, v := range map[string]string{
+		"biaoduanno": sec.No, "biaoduanname": sec.Name, "zbr": sec.Tenderer, "zbrorgnum": sec.TendererCode,
+		"bzjenddate": protocol.FormatTime(sec.KaibiaoTime), "insuredcontactname": sec.InsuredContact,
+		"insuredcontactphone": sec.InsuredPhone, "insuredaddress": sec.InsuredAddress,
+	} {
+		if v == "" {
+			continue
+		}
+		c, err := gm.EncryptField(key, v)
+		if err != nil {
+			return nil, err
+		}
+		f[name] = c
+	}
+	return f, nil
 }
 
 // buildApplyData makes applydata and digitalenvelope for a bidder's
@@ -216,7 +260,7 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, a *Application, i pro
 		check[k] = v
 	}
 	check["appkey"], check["timestamp"], check["sign"] = peer.AppKey, protocol.FormatTime(s.now()), strings.Repeat("0", 64)
-	if vs := protocol.Validate(i, protocol.NewRequest(check)); len(vs) > 0 {
+	if vs := protocol.ValidateIn(peer.Profile.Revision, i, protocol.NewRequest(check)); len(vs) > 0 {
 		return &InputError{Msg: fmt.Sprintf("%s for applyno %s: %s", i, a.ApplyNo, protocol.JoinViolations(vs, 0))}
 	}
 	_, err := s.disp.Enqueue(ctx, tx, store.OutMessage{

@@ -20,9 +20,13 @@ import (
 // Bidder is a bidder (投标人) and the CA certificate whose SM2 key opens
 // the digital envelope of its applications.
 type Bidder struct {
-	CreditCode   string    `json:"credit_code"` // 统一社会信用代码
-	Name         string    `json:"name"`
-	CertPEM      string    `json:"cert_pem"`
+	CreditCode string `json:"credit_code"` // 统一社会信用代码
+	Name       string `json:"name"`
+	CertPEM    string `json:"cert_pem"`
+	// ContactName and ContactPhone: the bidder's contact, which the flat
+	// revision's baohanapply carries (optional otherwise).
+	ContactName  string    `json:"contact_name,omitempty"`
+	ContactPhone string    `json:"contact_phone,omitempty"`
 	CertSubject  string    `json:"cert_subject"`
 	CertNotAfter time.Time `json:"cert_not_after"`
 	CreatedAt    time.Time `json:"created_at"`
@@ -34,6 +38,9 @@ type BidderInput struct {
 	Name       string `json:"name"`
 	CreditCode string `json:"credit_code"`
 	CertPEM    string `json:"cert_pem"` // PEM (or DER) of the bidder's SM2 CA certificate
+	// Optional; needed by institutions of the flat revision.
+	ContactName  string `json:"contact_name"`
+	ContactPhone string `json:"contact_phone"`
 }
 
 // CreditCode is the 统一社会信用代码 that cert carries, read where the
@@ -102,11 +109,13 @@ func (s *Service) RegisterBidder(ctx context.Context, in BidderInput) (*Bidder, 
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_bidders
-			(credit_code, name, cert_pem, cert_subject, cert_not_after, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+			(credit_code, name, cert_pem, cert_subject, cert_not_after, created_at, updated_at, contact_name, contact_phone)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (credit_code) DO UPDATE SET name = excluded.name, cert_pem = excluded.cert_pem,
-				cert_subject = excluded.cert_subject, cert_not_after = excluded.cert_not_after, updated_at = excluded.updated_at`),
-			in.CreditCode, in.Name, certPEM, cert.Subject.String(), store.Micros(cert.NotAfter), store.Micros(now), store.Micros(now))
+				cert_subject = excluded.cert_subject, cert_not_after = excluded.cert_not_after, updated_at = excluded.updated_at,
+				contact_name = excluded.contact_name, contact_phone = excluded.contact_phone`),
+			in.CreditCode, in.Name, certPEM, cert.Subject.String(), store.Micros(cert.NotAfter), store.Micros(now), store.Micros(now),
+			strings.TrimSpace(in.ContactName), strings.TrimSpace(in.ContactPhone))
 		return err
 	})
 	if err != nil {
@@ -116,14 +125,14 @@ func (s *Service) RegisterBidder(ctx context.Context, in BidderInput) (*Bidder, 
 	return s.Bidder(ctx, in.CreditCode)
 }
 
-const bidderColumns = `credit_code, name, cert_pem, cert_subject, cert_not_after, created_at, updated_at`
+const bidderColumns = `credit_code, name, cert_pem, cert_subject, cert_not_after, created_at, updated_at, contact_name, contact_phone`
 
 func scanBidder(sc interface{ Scan(...any) error }) (*Bidder, error) {
 	var (
 		b                      Bidder
 		notAfter, created, upd int64
 	)
-	if err := sc.Scan(&b.CreditCode, &b.Name, &b.CertPEM, &b.CertSubject, &notAfter, &created, &upd); err != nil {
+	if err := sc.Scan(&b.CreditCode, &b.Name, &b.CertPEM, &b.CertSubject, &notAfter, &created, &upd, &b.ContactName, &b.ContactPhone); err != nil {
 		return nil, err
 	}
 	b.CertNotAfter, b.CreatedAt, b.UpdatedAt = store.FromMicros(notAfter), store.FromMicros(created), store.FromMicros(upd)

@@ -69,17 +69,33 @@ func (s *Service) checkFileAllowed(ctx context.Context, a *Application, baohanNo
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if _, err := Next(a.State, ev, a.PrevState, s.facts(a)); err != nil {
-		var te *TransitionError
-		if errors.As(err, &te) {
-			te.ApplyNo = a.ApplyNo
-		}
-		return err
+	ev = heldEvent(a, ev)
+	if _, err := Next(a.State, ev, a.PrevState, s.facts(a)); err != nil || ev == EvCipherHeld {
+		// Held before the notice: its baohanno is the one the notice
+		// must bring.
+		return withApplyNo(err, a.ApplyNo)
 	}
 	if a.BaohanNo != baohanNo {
 		return baohan.Refusef("baohanno %s does not match the guarantee %s of applyno %s (from baohannotice)", baohanNo, orNone(a.BaohanNo), a.ApplyNo)
 	}
 	return nil
+}
+
+// heldEvent is the event of a ciphertext guarantee that comes before the
+// success notice (upload_first): held until the notice, else ev.
+func heldEvent(a *Application, ev Event) Event {
+	if ev == EvCipherReceived && a.State == Applied {
+		return EvCipherHeld
+	}
+	return ev
+}
+
+func withApplyNo(err error, applyNo string) error {
+	var te *TransitionError
+	if errors.As(err, &te) {
+		te.ApplyNo = applyNo
+	}
+	return err
 }
 
 // fileComplete: the file of that type was already accepted.
@@ -301,6 +317,9 @@ func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *p
 		}
 		return nil, err
 	}
+	if heldEvent(a, ev) == EvCipherHeld {
+		a.BaohanNo = req.BaohanNo // checked in the document; the notice must bring the same
+	}
 	g, err := s.assemble(ctx, peer, a, &req, fileType, want)
 	if err != nil {
 		// A concurrent notice for the same file may have completed it
@@ -335,7 +354,7 @@ func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *p
 			g.ApplyNo, g.FileType, g.BaohanNo, g.Digest, g.DigestAlg, g.SM3, g.Size, g.blob, g.Chunks, boolInt(g.SealsOK), report, store.Micros(g.ReceivedAt)); err != nil {
 			return err
 		}
-		return s.move(ctx, tx, a, ev, actorInstitution(peer.Name), map[string]any{
+		return s.move(ctx, tx, a, heldEvent(a, ev), actorInstitution(peer.Name), map[string]any{
 			"baohanno": g.BaohanNo, "digest": g.Digest, "digest_alg": g.DigestAlg, "size": g.Size, "chunks": g.Chunks, "seals_ok": g.SealsOK,
 		}, nil)
 	})

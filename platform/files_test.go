@@ -24,8 +24,11 @@ func TestUploadRules(t *testing.T) {
 				"filetype": fileType, "index": index, "baohanfile": b64(data)})
 		}
 		chunk1 := bytes.Repeat([]byte{1}, 32)
-		wantFail(t, "before approval", up(a.ApplyNo, "BHNO-1", "1", "1", chunk1),
-			fmt.Sprintf("applyno %s is applied (已申请): the ciphertext guarantee (filetype 1) is not allowed in this state; guarantee files are accepted only for approved applications", a.ApplyNo))
+		wantFail(t, "plaintext before approval", up(a.ApplyNo, "BHNO-1", "2", "1", chunk1),
+			fmt.Sprintf("applyno %s is applied (已申请): the plaintext guarantee (filetype 2) is not allowed in this state; the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key", a.ApplyNo))
+		// Some institutions upload the ciphertext guarantee first
+		// (upload_first): held until the notice.
+		wantOK(t, "ciphertext before approval", up(a.ApplyNo, "BHNO-1", "1", "1", chunk1))
 		wantOK(t, "notice", e.send(protocol.BaohanNotice, e.noticeFields(a.ApplyNo, "BHNO-1", "1")))
 
 		wantOK(t, "chunk 1", up(a.ApplyNo, "BHNO-1", "1", "1", chunk1))

@@ -101,12 +101,29 @@ func (s *Service) handleNotice(ctx context.Context, peer *transport.Peer, r *pro
 		if remark := s.premiumRemark(a, req.Rate, req.Cost); remark != "" {
 			detail["remark"] = remark
 		}
-		return s.move(ctx, tx, a, ev, actorInstitution(peer.Name), detail, func(a *Application) {
+		held, err := s.guarantee(ctx, tx, a.ApplyNo, 1)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			held = nil
+		case err != nil:
+			return err
+		case approved && held.BaohanNo != req.BaohanNo:
+			return baohan.Refusef("baohanno %s differs from the ciphertext guarantee of applyno %s received before this notice (baohanno %s, %s)",
+				req.BaohanNo, a.ApplyNo, held.BaohanNo, protocol.FormatTime(held.ReceivedAt))
+		}
+		if err := s.move(ctx, tx, a, ev, actorInstitution(peer.Name), detail, func(a *Application) {
 			a.Notice = n
 			if approved {
 				a.BaohanNo = req.BaohanNo
 			}
-		})
+		}); err != nil || !approved || held == nil {
+			return err
+		}
+		// The ciphertext guarantee came first (upload_first): the notice
+		// takes it.
+		return s.move(ctx, tx, a, EvCipherReleased, actorInstitution(peer.Name), map[string]any{
+			"baohanno": held.BaohanNo, "digest": held.Digest, "received_at": protocol.FormatTime(held.ReceivedAt),
+		}, nil)
 	})
 	if err != nil {
 		return nil, err

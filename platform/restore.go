@@ -115,13 +115,20 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 		return nil, err
 	}
 	defer clear(key)
-	return map[string]string{
+	f := map[string]string{
 		"platformcode": peer.PlatformCode,
 		"applyno":      a.ApplyNo,
 		"baohanno":     a.BaohanNo,
 		"kaibiaotime":  protocol.FormatTime(kbt),
 		"key":          peer.Profile.Encoding.Encode(key),
-	}, nil
+	}
+	if peer.Profile.Revision.Flat() {
+		// No platformcode; the deposit deadline in the clear (the bid
+		// opening, as it stands now: it wins over the one of baohanapply).
+		delete(f, "platformcode")
+		f["bzjenddate"] = protocol.FormatTime(kbt)
+	}
+	return f, nil
 }
 
 // RestoreSectionNow sends baohanrestore at once for every application of

@@ -27,6 +27,11 @@ type Section struct {
 	TendererCode string          `json:"tenderer_code"` // 招标人统一社会信用代码
 	BondAmount   decimal.Decimal `json:"bond_amount"`   // 保证金金额 (元)
 	KaibiaoTime  time.Time       `json:"kaibiaotime"`   // 开标时间
+	// The insured party (被保险人, the tenderer) as the flat revision's
+	// baohanapply names it: contact, phone, address.
+	InsuredContact string `json:"insured_contact,omitempty"`
+	InsuredPhone   string `json:"insured_phone,omitempty"`
+	InsuredAddress string `json:"insured_address,omitempty"`
 	// KeyReleasedAt is when a baohanrestore first carried the project
 	// key out (zero: still secret). The opening cannot be moved after.
 	KeyReleasedAt time.Time `json:"key_released_at,omitzero"`
@@ -42,6 +47,10 @@ type SectionInput struct {
 	TendererCode string          `json:"tenderer_code"`
 	BondAmount   decimal.Decimal `json:"bond_amount"`
 	KaibiaoTime  time.Time       `json:"kaibiaotime"`
+	// Optional; needed by institutions of the flat revision.
+	InsuredContact string `json:"insured_contact"`
+	InsuredPhone   string `json:"insured_phone"`
+	InsuredAddress string `json:"insured_address"`
 }
 
 // Limits of the project fields. Each is SM4-ECB encrypted and base64
@@ -131,9 +140,10 @@ func (s *Service) RegisterSection(ctx context.Context, in SectionInput) (*Sectio
 	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_sections
-			(section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_sealed, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`),
-			in.No, in.Name, in.Tenderer, in.TendererCode, in.BondAmount.String(), store.Micros(in.KaibiaoTime), store.Micros(now), store.Micros(now))
+			(section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_sealed, created_at, updated_at, insured_contact, insured_phone, insured_address)
+			VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`),
+			in.No, in.Name, in.Tenderer, in.TendererCode, in.BondAmount.String(), store.Micros(in.KaibiaoTime), store.Micros(now), store.Micros(now),
+			strings.TrimSpace(in.InsuredContact), strings.TrimSpace(in.InsuredPhone), strings.TrimSpace(in.InsuredAddress))
 		return err
 	})
 	if store.IsUniqueViolation(err) {
@@ -146,7 +156,7 @@ func (s *Service) RegisterSection(ctx context.Context, in SectionInput) (*Sectio
 	return s.Section(ctx, in.No)
 }
 
-const sectionColumns = `section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_released_at, created_at, updated_at`
+const sectionColumns = `section_no, name, tenderer, tenderer_code, bond_amount, kaibiao_at, key_released_at, created_at, updated_at, insured_contact, insured_phone, insured_address`
 
 func scanSection(sc interface{ Scan(...any) error }) (*Section, error) {
 	var (
@@ -154,7 +164,7 @@ func scanSection(sc interface{ Scan(...any) error }) (*Section, error) {
 		bond                          string
 		kbt, released, created, updat int64
 	)
-	if err := sc.Scan(&sec.No, &sec.Name, &sec.Tenderer, &sec.TendererCode, &bond, &kbt, &released, &created, &updat); err != nil {
+	if err := sc.Scan(&sec.No, &sec.Name, &sec.Tenderer, &sec.TendererCode, &bond, &kbt, &released, &created, &updat, &sec.InsuredContact, &sec.InsuredPhone, &sec.InsuredAddress); err != nil {
 		return nil, err
 	}
 	var err error
@@ -331,6 +341,11 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 func likeEscape(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return r.Replace(s)
+}
+
+// globEscape makes s match itself in a SQLite GLOB pattern.
+func globEscape(s string) string {
+	return strings.NewReplacer(`[`, `[[]`, `*`, `[*]`, `?`, `[?]`).Replace(s)
 }
 
 func limit(n int) int {

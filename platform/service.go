@@ -154,6 +154,9 @@ func (s *Service) Close() error { return s.core.Close() }
 // DB is the service's database (for consoles built on the service).
 func (s *Service) DB() *store.DB { return s.db }
 
+// Blobs returns the service's blob store (guarantee files, chunks).
+func (s *Service) Blobs() store.Blobs { return s.blobs }
+
 // MessageLog is the service's message log.
 func (s *Service) MessageLog() *store.MessageLog { return s.msgLog }
 

@@ -157,6 +157,8 @@ const (
 	EvApproved            Event = "approved"             // baohannotice applystatus 1
 	EvRejected            Event = "rejected"             // baohannotice applystatus 0
 	EvCipherReceived      Event = "cipher_received"      // baohanfilecompletenotice filetype 1
+	EvCipherHeld          Event = "cipher_held"          // filetype 1 before baohannotice (upload_first), held
+	EvCipherReleased      Event = "cipher_released"      // baohannotice applystatus 1 takes the held filetype 1
 	EvRestoreRequested    Event = "restore_requested"    // Service.RestoreNow
 	EvRestored            Event = "restored"             // baohanrestore answered code 1
 	EvRestoreRefused      Event = "restore_refused"      // baohanrestore answered code 0
@@ -200,7 +202,7 @@ const (
 
 // Events lists the events the transition table knows, for tests and docs.
 var Events = []Event{EvApply, EvApplyAccepted, EvApplyRefused, EvApproved, EvRejected,
-	EvCipherReceived, EvRestoreRequested, EvRestored, EvRestoreRefused, EvPlainReceived,
+	EvCipherReceived, EvCipherHeld, EvCipherReleased, EvRestoreRequested, EvRestored, EvRestoreRefused, EvPlainReceived,
 	EvInvoiceRequested, EvInvoiceAccepted, EvInvoiced, EvInvoiceRefused,
 	EvQuitRequested, EvQuitAccepted, EvQuit, EvQuitRefused,
 	EvCancelRequested, EvCancelled, EvCancelRefused,
@@ -216,6 +218,8 @@ var action = map[Event]string{
 	EvApproved:            "baohannotice applystatus 1 (审核通过)",
 	EvRejected:            "baohannotice applystatus 0 (审核未通过)",
 	EvCipherReceived:      "the ciphertext guarantee (filetype 1)",
+	EvCipherHeld:          "the ciphertext guarantee (filetype 1) before baohannotice",
+	EvCipherReleased:      "the ciphertext guarantee held until baohannotice",
 	EvRestoreRequested:    "baohanrestore (还原保函)",
 	EvRestored:            "baohanrestore (还原保函)",
 	EvRestoreRefused:      "the refusal of baohanrestore",
@@ -367,7 +371,16 @@ var transitions = table(
 	row(Applied, EvGiveupNotice, GivenUp, nil),
 
 	// Guarantee files, the restore at the bid opening.
-	row(Approved, EvCipherReceived, CipherReceived, nil),
+	// The ciphertext guarantee is the bid's deposit: it must be in place
+	// before the bid opening (a chunk or a complete notice after it is
+	// refused, naming the opening).
+	row(Approved, EvCipherReceived, CipherReceived, beforeOpening),
+	// Some institutions upload the ciphertext guarantee before their
+	// success notice (upload_first): the file is held, checked, until
+	// the notice takes it (it came before the opening, so the notice may
+	// come after).
+	row(Applied, EvCipherHeld, Same, beforeOpening),
+	row(Approved, EvCipherReleased, CipherReceived, nil),
 	rows(in(CipherReceived, Restored), EvRestoreRequested, Same, afterOpening),
 	row(CipherReceived, EvRestored, Restored, afterOpening),
 	row(Restored, EvRestored, Same, afterOpening),

@@ -585,8 +585,14 @@ func (d *Dispatcher) claimWithin(ctx context.Context, n, limit int, busy map[str
 		// instead of queueing behind them or claiming them twice. The
 		// due condition is repeated on the locked row, so that a row
 		// another claimer took between our snapshot and our lock is
-		// re-checked on its new version and passed over.
-		q = `WITH c AS (SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM (` + cq + `) AS cand)
+		// re-checked on its new version and passed over. The candidates
+		// are an array computed once (ARRAY(subquery) is an InitPlan):
+		// with IN (subquery), statistics taken while every row was done
+		// (a grown outbox, before autovacuum sees a new backlog) make
+		// the planner walk the whole due backlog and re-run the
+		// candidates' scans for each row — 21 ms a claim with 1,000 due
+		// instead of 0.2 ms (`baohan bench --seed`).
+		q = `WITH c AS (SELECT o.id FROM outbox o WHERE o.id = ANY (ARRAY(SELECT id FROM (` + cq + `) AS cand))
 			AND ` + dueCond + `
 			ORDER BY o.next_attempt_at, o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED)
 		UPDATE outbox SET state = 'delivering', lease_owner = ?, lease_until = ?, attempts = outbox.attempts + 1

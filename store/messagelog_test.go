@@ -203,6 +203,13 @@ func TestMessageLogList(t *testing.T) {
 		if _, err := l.Get(ctx, 99); err == nil || !strings.Contains(err.Error(), "not found") {
 			t.Fatalf("get missing: %v", err)
 		}
+		// The peers, each once and sorted, the empty peer left out.
+		if err := l.Append(ctx, &LogEntry{Direction: "in", Interface: "baohannotice", Request: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+		if peers, err := l.Peers(ctx); err != nil || strings.Join(peers, " ") != "peer-0 peer-1 peer-2" {
+			t.Errorf("Peers = %q, %v; want peer-0 peer-1 peer-2", peers, err)
+		}
 	})
 }
 

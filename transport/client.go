@@ -207,7 +207,7 @@ func (c *Client) Prepare(ctx context.Context, peer *Peer, i protocol.Interface, 
 			}
 		}
 	}
-	if vs := protocol.Validate(i, protocol.NewRequest(f)); len(vs) > 0 {
+	if vs := protocol.ValidateIn(peer.Profile.Revision, i, protocol.NewRequest(f)); len(vs) > 0 {
 		c.logger().WarnContext(ctx, "sending a request that breaks the interface's rules; the peer will likely refuse it",
 			"interface", string(i), "peer", peer.Name, "violations", protocol.JoinViolations(vs, 0))
 	}

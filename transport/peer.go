@@ -18,6 +18,14 @@ type Profile struct {
 	IndexBase       int             // first chunk index, 0 or 1 (default 1)
 	TimestampWindow time.Duration   // allowed clock difference (default 10 minutes)
 
+	// Revision is the interface revision the peer speaks (envelope, the
+	// default, or flat: EXTENSIONS.md §2); it selects the rules of
+	// baohanapply and baohanrestore in both directions.
+	Revision protocol.Revision
+	// UploadFirst: the institution uploads the ciphertext guarantee
+	// before it sends baohannotice (some Epoint platforms want this); a
+	// platform takes either order whatever this says.
+	UploadFirst bool
 	// The dialect of the peer (docs/PROFILE.md, "Dialects").
 	Sign         protocol.SignVariant // how signs are made and checked (default sm3)
 	Encoding     gm.Encoding          // binary fields sent (default base64; either is read)
@@ -49,6 +57,7 @@ func DefaultProfile() Profile {
 		ChunkSize:       DefaultChunkSize,
 		IndexBase:       DefaultIndexBase,
 		TimestampWindow: protocol.DefaultTimestampWindow,
+		Revision:        protocol.RevisionEnvelope,
 		MaxChunkSize:    DefaultMaxChunkSize,
 	}
 }

@@ -499,7 +499,7 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 		}
 	}
 
-	if vs := protocol.Validate(i, req); len(vs) > 0 {
+	if vs := protocol.ValidateIn(peer.Profile.Revision, i, req); len(vs) > 0 {
 		max := s.MaxViolations
 		if max == 0 {
 			max = DefaultMaxViolations

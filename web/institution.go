@@ -157,6 +157,7 @@ func (ic *InstitutionConsole) home(w http.ResponseWriter, r *http.Request, s *Se
 type stateCount struct {
 	State, Label string
 	N            int
+	More         bool // N is where counting stopped: at least N
 }
 
 func (ic *InstitutionConsole) underwriting(w http.ResponseWriter, r *http.Request, s *Session) error {
@@ -228,6 +229,9 @@ func (ic *InstitutionConsole) quit(w http.ResponseWriter, r *http.Request, s *Se
 		q, err := ic.svc.Quit(r.Context(), id, "person:"+s.Subject, strings.TrimSpace(r.PostFormValue("reason")))
 		if err != nil {
 			return "", err
+		}
+		if q.Status == institution.QuitPendingStatus {
+			return fmt.Sprintf("退保 %s：已通知平台，待平台确认 (%s)", q.ApplyNo, institution.QuitPending), nil
 		}
 		return fmt.Sprintf("退保 %s：%s %s", q.ApplyNo, q.Status, q.Message), nil
 	})

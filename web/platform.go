@@ -484,19 +484,27 @@ func (pc *PlatformConsole) bidderGuaranteeFile(w http.ResponseWriter, r *http.Re
 
 // ---- staff ----
 
+// homeCountCap is where the overview's counts per state stop counting
+// (shown as "10000+").
+const homeCountCap = 10000
+
 func (pc *PlatformConsole) home(w http.ResponseWriter, r *http.Request, s *Session) error {
 	ctx := r.Context()
-	apps, err := pc.svc.Applications(ctx, platform.ApplicationFilter{Limit: 1000})
+	counts, err := pc.svc.CountStates(ctx, homeCountCap)
 	if err != nil {
 		return err
 	}
-	counts := map[platform.State]int{}
-	for _, a := range apps {
-		counts[a.State]++
-	}
+	total, more := 0, false
 	var states []stateCount
 	for _, st := range platform.States {
-		states = append(states, stateCount{State: string(st), Label: st.Label(), N: counts[st]})
+		n := counts[st]
+		total += n
+		more = more || n >= homeCountCap
+		states = append(states, stateCount{State: string(st), Label: st.Label(), N: n, More: n >= homeCountCap})
+	}
+	recent, err := pc.svc.Applications(ctx, platform.ApplicationFilter{Limit: 8})
+	if err != nil {
+		return err
 	}
 	secs, err := pc.openSections(ctx)
 	if err != nil {
@@ -505,12 +513,8 @@ func (pc *PlatformConsole) home(w http.ResponseWriter, r *http.Request, s *Sessi
 	if len(secs) > 6 {
 		secs = secs[:6]
 	}
-	recent := apps
-	if len(recent) > 8 {
-		recent = recent[:8]
-	}
 	pc.render(w, r, s, http.StatusOK, "plat_home", "概览", map[string]any{
-		"Total": len(apps), "States": states, "Sections": secs, "Recent": recent, "Institutions": pc.svc.Institutions(),
+		"Total": total, "TotalMore": more, "States": states, "Sections": secs, "Recent": recent, "Institutions": pc.svc.Institutions(),
 	})
 	return nil
 }
@@ -547,7 +551,8 @@ func (pc *PlatformConsole) registerSection(w http.ResponseWriter, r *http.Reques
 			return "", err
 		}
 		sec, err := pc.svc.RegisterSection(r.Context(), platform.SectionInput{No: strings.TrimSpace(f("section_no")), Name: strings.TrimSpace(f("name")),
-			Tenderer: strings.TrimSpace(f("tenderer")), TendererCode: strings.TrimSpace(f("tenderer_code")), BondAmount: bond, KaibiaoTime: kb})
+			Tenderer: strings.TrimSpace(f("tenderer")), TendererCode: strings.TrimSpace(f("tenderer_code")), BondAmount: bond, KaibiaoTime: kb,
+			InsuredContact: f("insured_contact"), InsuredPhone: f("insured_phone"), InsuredAddress: f("insured_address")})
 		if err != nil {
 			return "", err
 		}
@@ -757,7 +762,8 @@ func (pc *PlatformConsole) bidders(w http.ResponseWriter, r *http.Request, s *Se
 func (pc *PlatformConsole) registerBidder(w http.ResponseWriter, r *http.Request, s *Session) error {
 	f := r.PostFormValue
 	return pc.act(w, r, s, "bidder.register", f("credit_code"), pc.base+"/bidders", func() (string, error) {
-		b, err := pc.svc.RegisterBidder(r.Context(), platform.BidderInput{Name: strings.TrimSpace(f("name")), CreditCode: strings.TrimSpace(f("credit_code")), CertPEM: f("cert_pem")})
+		b, err := pc.svc.RegisterBidder(r.Context(), platform.BidderInput{Name: strings.TrimSpace(f("name")), CreditCode: strings.TrimSpace(f("credit_code")), CertPEM: f("cert_pem"),
+			ContactName: f("contact_name"), ContactPhone: f("contact_phone")})
 		if err != nil {
 			return "", err
 		}

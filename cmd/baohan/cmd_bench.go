@@ -33,6 +33,7 @@ var benchCommands = []cli.Command{{
 		workers := fs.Int("workers", 0, "the platform's outbox workers in scenario 3 (default: the platform's default)")
 		applies := fs.Int("applies", 0, "baohanapply requests of scenario 4 (default 10000; quick 600)")
 		pickups := fs.Int("pickups", 0, "messages of each row of scenario 5, one at a time (default 200; quick 50)")
+		seed := fs.Int("seed", 0, "seed N applications with their histories and measure the grown platform (list pages, claim, scenario 1, audit verify); alone unless --scenario is given")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		dir := fs.String("dir", "", "work directory, kept after the run (default: a temporary one, removed)")
 		cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each timed part to FILE (part inserted before the extension)")
@@ -44,11 +45,14 @@ var benchCommands = []cli.Command{{
 				return fmt.Errorf("unexpected argument %q (see --help)", pos[0])
 			}
 			o := bench.Options{Quick: *quick, PostgresURL: *pg, Clients: *clients, Notices: *notices, Files: *files, Uploaders: *uploaders,
-				Guarantees: *guarantees, Institutions: *institutions, Workers: *workers, Applies: *applies, Pickups: *pickups, Dir: *dir,
+				Guarantees: *guarantees, Institutions: *institutions, Workers: *workers, Applies: *applies, Pickups: *pickups, Seed: *seed, Dir: *dir,
 				CPUProfile: *cpuprofile, MemProfile: *memprofile}
 			var err error
 			if o.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {
 				return fmt.Errorf("--%w", err)
+			}
+			if *seed > 0 && !flagSet(fs, "scenario") {
+				o.Scenarios = nil
 			}
 			if o.DBs, err = bench.ParseDBs(*db); err != nil {
 				return fmt.Errorf("--%w", err)
@@ -84,3 +88,10 @@ var benchCommands = []cli.Command{{
 		}
 	},
 }}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

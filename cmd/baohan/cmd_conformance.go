@@ -58,6 +58,7 @@ func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) cli.A
 		fs.StringVar(&s.Encoding, "encoding", "base64", "binary fields, both ways: base64 | hex")
 		fs.StringVar(&s.SM2Layout, "sm2-layout", "c1c3c2", "SM2 ciphertext layout: c1c3c2 | c1c2c3 | asn1 | auto")
 		fs.StringVar(&s.FileDigest, "file-digest", "sm3", "baohanfilemd5: sm3 | md5 | sm3-ciphertext | md5-ciphertext | auto")
+		fs.StringVar(&s.Revision, "revision", "envelope", "interface revision, both ways: envelope | flat (EXTENSIONS.md §2)")
 		fs.IntVar(&cfg.Profile.ChunkSize, "chunk-size", conformance.DefaultChunkSize, "largest chunk the kit uploads, bytes (smaller when the file is small)")
 		fs.IntVar(&s.MaxChunkSize, "max-chunk-size", 8<<20, "largest chunk the kit accepts when it plays the platform, bytes")
 		fs.IntVar(&s.IndexBase, "index-base", 1, "first chunk index the kit sends: 1 or 0")

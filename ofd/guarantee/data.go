@@ -43,6 +43,10 @@ type Data struct {
 	// written next to it.
 	OpenTime     time.Time
 	ValidityDays int
+	// BzjEndDate is the deposit deadline (投标截止时间) a platform of the
+	// flat revision releases with the project key; when known it is
+	// printed in the plaintext guarantee's table.
+	BzjEndDate time.Time
 
 	IssueDate time.Time // 开立日期
 	PayDays   int       // pay within this many working days of a compliant demand; default 7

@@ -142,6 +142,9 @@ func build(g Data, opt Options) (*ofd.Builder, error) {
 		row{"保函有效期", period},
 		row{"开立日期", dateCN(g.IssueDate)},
 	)
+	if !g.Ciphertext && !g.BzjEndDate.IsZero() {
+		rows = append(rows, row{"投标截止时间", dateCN(g.BzjEndDate) + g.BzjEndDate.In(CST).Format(" 15:04")})
+	}
 	if g.ApplyNo != "" {
 		rows = append(rows, row{"申请编号", g.ApplyNo})
 	}

@@ -204,10 +204,13 @@ func CommonEffects[C, S any](common func(*C) *config.Common, firstPeer func(*C) 
 			p.IndexBase = &zero
 		}), Seen: peerProfile(core)},
 		"timestamp_window": {Set: pe(func(_ testing.TB, p *config.Peer) { p.TimestampWindow = d(3 * time.Minute) }), Seen: peerProfile(core)},
-		"timeout":          {Set: pe(func(_ testing.TB, p *config.Peer) { p.Timeout = d(50 * time.Second) }), Seen: func(s S) any { return core(s).HTTP.Timeout }},
-		"rate_limit":       {Set: pe(func(_ testing.TB, p *config.Peer) { p.RateLimit = 7 }), Seen: peerLimits(core)},
-		"rate_burst":       {Set: pe(func(_ testing.TB, p *config.Peer) { p.RateBurst = 9 }), Seen: peerLimits(core)},
-		"allow_from":       {Set: pe(func(_ testing.TB, p *config.Peer) { p.AllowFrom = []string{"192.0.2.0/24"} }), Seen: peerLimits(core)},
+		// Interface revision and message order.
+		"revision":     {Set: pe(func(_ testing.TB, p *config.Peer) { p.Revision = "flat" }), Seen: peerProfile(core)},
+		"upload_first": {Set: pe(func(_ testing.TB, p *config.Peer) { p.UploadFirst = !p.UploadFirst }), Seen: peerProfile(core)},
+		"timeout":      {Set: pe(func(_ testing.TB, p *config.Peer) { p.Timeout = d(50 * time.Second) }), Seen: func(s S) any { return core(s).HTTP.Timeout }},
+		"rate_limit":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.RateLimit = 7 }), Seen: peerLimits(core)},
+		"rate_burst":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.RateBurst = 9 }), Seen: peerLimits(core)},
+		"allow_from":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.AllowFrom = []string{"192.0.2.0/24"} }), Seen: peerLimits(core)},
 		"extensions": {Set: pe(func(_ testing.TB, p *config.Peer) { p.Extensions = []string{"claimsrepaynotice"} }),
 			Seen: peerField(core, func(p *transport.Peer) any { return fmt.Sprint(p.Extensions) })},
 	}

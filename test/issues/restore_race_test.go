@@ -11,8 +11,8 @@ import (
 	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
-// TestRestoreBeforeInstitutionSawCompletion: a guarantee completed after
-// the bid opening (or just before it) gets its baohanrestore at once. The
+// TestRestoreBeforeInstitutionSawCompletion: a guarantee completed just
+// before the bid opening gets its baohanrestore at once. The
 // platform answers baohanfilecompletenotice, moves to cipher_received and
 // sends baohanrestore; when that restore reaches the institution before
 // the institution has processed the answer to its complete notice, the
@@ -30,8 +30,10 @@ func TestRestoreBeforeInstitutionSawCompletion(t *testing.T) {
 	s.PlatDoor.SlowFor = time.Second
 	s.PlatDoor.Inject("baohanfilecompletenotice", stack.Slow)
 	s.BidderSignsAndPays(token)
-	s.WaitPlat(applyNo, platform.Approved, 10*time.Second)
-	s.Clock.Advance(time.Hour + time.Second) // the opening passes while the file is uploaded
+	// The platform takes the file (the answer to its complete notice is
+	// on its way), then the opening passes.
+	s.WaitPlat(applyNo, platform.CipherReceived, 10*time.Second)
+	s.Clock.Advance(time.Hour + time.Second)
 	s.WaitInst(applyNo, institution.Issued, 15*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

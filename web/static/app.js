@@ -107,6 +107,7 @@
       busy(open, true); out.textContent = '';
       var product = $('#product');
       request(api, 'GET').then(function (st) {
+        if (!st.digitalenvelope) return { key: '' }; // flat revision: no envelope to open
         setStatus(agentStatus, '', '请在CA证书助手中确认打开数字信封…');
         return ca.envelope(st.digitalenvelope, st.sm2_layout, st.applyno);
       }).then(function (res) {

@@ -112,44 +112,54 @@ func (s *Stack) ApplyFields(applyNo string, projectKey []byte) (map[string]strin
 // application's public key, encrypt, send the chunks (1-based), complete.
 // It returns the answer to the complete notice.
 func (p *Peer) Upload(applyNo, baohanNo, fileType string, doc []byte, chunkSize int) (*protocol.Response, error) {
+	complete, r, err := p.UploadChunks(applyNo, baohanNo, fileType, doc, chunkSize)
+	if err != nil || r.Code != 1 {
+		return r, err
+	}
+	return p.Call(protocol.BaohanFileCompleteNotice, complete)
+}
+
+// UploadChunks does Upload's work up to the complete notice, which it
+// returns unsent with the last answer (the first refusal, if any).
+func (p *Peer) UploadChunks(applyNo, baohanNo, fileType string, doc []byte, chunkSize int) (complete map[string]string, last *protocol.Response, err error) {
 	r, err := p.Call(protocol.DownloadPublicKey, map[string]string{"applyno": applyNo})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Code != 1 {
-		return r, nil
+		return nil, r, nil
 	}
 	var pk protocol.PublicKeyResult
 	if err := json.Unmarshal(r.Data, &pk); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pub, err := gm.ParsePublicKey([]byte(pk.PublicKey))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, iv := gm.NewKey(), gm.NewKey()
 	var ct bytes.Buffer
 	w, err := gm.NewCBCEncryptWriter(&ct, key, iv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w.Write(doc)
 	w.Close()
 	var chunks []string
 	chunk.Split(&ct, chunkSize, func(i int, b64 string) error { chunks = append(chunks, b64); return nil })
 	for i, c := range chunks {
-		r, err := p.Call(protocol.UploadBaohanFile, map[string]string{"applyno": applyNo, "baohanno": baohanNo, "filetype": fileType,
+		r, err = p.Call(protocol.UploadBaohanFile, map[string]string{"applyno": applyNo, "baohanno": baohanNo, "filetype": fileType,
 			"index": fmt.Sprint(i + 1), "baohanfile": c})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if r.Code != 1 {
-			return r, nil
+			return nil, r, nil
 		}
 	}
 	wk, _ := gm.WrapKey(pub, key, gm.C1C3C2)
 	wiv, _ := gm.WrapKey(pub, iv, gm.C1C3C2)
 	digest, _ := gm.FileDigest(bytes.NewReader(doc), gm.SM3)
-	return p.Call(protocol.BaohanFileCompleteNotice, map[string]string{"applyno": applyNo, "baohanno": baohanNo, "filetype": fileType,
-		"key": wk, "iv": wiv, "baohanfilemd5": digest, "bak1": fmt.Sprint(len(chunks))})
+	return map[string]string{"applyno": applyNo, "baohanno": baohanNo, "filetype": fileType,
+		"key": wk, "iv": wiv, "baohanfilemd5": digest, "bak1": fmt.Sprint(len(chunks))}, r, nil
 }

@@ -464,9 +464,10 @@ func (s *Stack) Compare(applyNo string) string {
 
 // Agree maps a platform state to the institution states that agree.
 var Agree = map[platform.State][]institution.State{
-	platform.Applied:        {institution.Received, institution.Opened, institution.Signed, institution.Paid, institution.Reviewing},
-	platform.Approved:       {institution.Approved, institution.Issued},
-	platform.CipherReceived: {institution.Issued},
+	platform.Applied: {institution.Received, institution.Opened, institution.Signed, institution.Paid, institution.Reviewing},
+	// quit_pending: the institution waits for the answer to its quitnotice.
+	platform.Approved:       {institution.Approved, institution.Issued, institution.QuitPending},
+	platform.CipherReceived: {institution.Issued, institution.QuitPending},
 	platform.Restored:       {institution.Restoring, institution.Restored},
 	platform.PlainReceived:  {institution.Restored},
 	platform.Rejected:       {institution.Rejected},
