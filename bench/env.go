@@ -5,63 +5,34 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/ofd/ttf"
-	"github.com/baohan-dev/baohan/pki"
-	"github.com/baohan-dev/baohan/protocol"
 )
 
-// Clock is the services' clock in a benchmark: real time plus an offset,
-// so that a bid opening an hour away can be reached at once (Jump)
-// while time keeps running.
-type Clock struct{ off atomic.Int64 }
-
-// Now is the current time plus the offset, in China Standard Time.
-func (c *Clock) Now() time.Time {
-	return time.Now().Add(time.Duration(c.off.Load())).In(protocol.CST)
-}
-
-// Jump moves the clock so that Now() is t.
-func (c *Clock) Jump(t time.Time) { c.off.Store(int64(time.Until(t))) }
-
-// PKI is the benchmark's test PKI: a root CA (also written to CAFile), a
-// bidder, and an institution with its seal.
+// PKI is the benchmark's PKI: the harness's (a root CA, a bidder, an
+// institution) and the institution's seal.
 type PKI struct {
-	CA     *pki.CA
-	CAFile string
-	Bidder *pki.Identity
-	Inst   *pki.Identity
-	Seal   *ses.Seal
-	Dir    string // where the institution's key and certificate are (PEM files)
+	*harness.PKI
+	Seal *ses.Seal
 }
+
+// parties are the benchmark's parties in the harness.
+var parties = harness.Parties{InstitutionName: "某某融资担保有限公司", BidderCode: "91110000MA01BENCHC", Product: Product}
 
 // NewPKI makes the PKI under dir.
 func NewPKI(dir string) (*PKI, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	ca, err := pki.New("baohan bench Root CA")
+	hp, err := harness.NewPKI(dir, parties)
 	if err != nil {
 		return nil, err
 	}
-	p := &PKI{CA: ca, CAFile: filepath.Join(dir, "ca.cert.pem"), Dir: dir}
-	if err := os.WriteFile(p.CAFile, ca.CertPEM(), 0o600); err != nil {
-		return nil, err
-	}
-	if p.Bidder, err = ca.Issue("某某建设工程有限公司", pki.Bidder, pki.WithCreditCode("91110000MA01BENCHC")); err != nil {
-		return nil, err
-	}
-	if p.Inst, err = ca.IssueToDir(dir, "institution", pki.Institution); err != nil {
-		return nil, err
-	}
+	p := &PKI{PKI: hp}
 	now := time.Now()
 	p.Seal, err = ses.MakeSeal(p.Inst.Key, p.Inst.Cert, ses.SealSpec{Name: "某某融资担保有限公司电子保函专用章",
 		Holders: []*smx509.Certificate{p.Inst.Cert}, ValidStart: now.Add(-time.Hour), ValidEnd: now.Add(365 * 24 * time.Hour)})
@@ -70,10 +41,6 @@ func NewPKI(dir string) (*PKI, error) {
 	}
 	return p, nil
 }
-
-// InstCertFile and InstKeyFile are the institution's PEM files.
-func (p *PKI) InstCertFile() string { return filepath.Join(p.Dir, pki.CertFile("institution")) }
-func (p *PKI) InstKeyFile() string  { return filepath.Join(p.Dir, pki.KeyFile("institution")) }
 
 // GuaranteeOFD makes a sealed OFD ciphertext guarantee of about size
 // bytes for an application, as the platform takes it: one page, the

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/transport"
@@ -18,22 +19,21 @@ type InstitutionOptions struct {
 	PostgresURL string
 	PKI         *PKI         // default: made in Dir
 	Logger      *slog.Logger // default: warnings to Dir/institution.log
-	Clock       *Clock
+	Clock       *harness.Clock
 }
 
-// InstitutionEnv is the institution (institution.New) served on
-// 127.0.0.1 with its background work running, and the platform peer
-// that calls it.
+// InstitutionEnv is the institution started alone by the harness (bare
+// door on 127.0.0.1) with its background work running, and the platform
+// peer that calls it.
 type InstitutionEnv struct {
-	Clock *Clock
-	PKI   *PKI
-	Svc   *institution.Service
-	Srv   *LocalServer
-	Peer  *transport.Peer // the platform: appkey, secret, platformcode
-	Fake  *FakeInstitution
+	Clock   *harness.Clock
+	PKI     *PKI
+	Sys     *harness.System
+	Svc     *institution.Service
+	BaseURL string          // the institution's base URL
+	Peer    *transport.Peer // the platform: appkey, secret, platformcode
+	Fake    *harness.FakePeer
 
-	stop    context.CancelFunc
-	done    chan error
 	cleanup []func()
 }
 
@@ -52,7 +52,7 @@ func StartInstitution(ctx context.Context, o InstitutionOptions) (e *Institution
 		}
 	}()
 	if e.Clock == nil {
-		e.Clock = &Clock{}
+		e.Clock = &harness.Clock{}
 	}
 	if e.PKI == nil {
 		if e.PKI, err = NewPKI(filepath.Join(o.Dir, "pki")); err != nil {
@@ -73,7 +73,7 @@ func StartInstitution(ctx context.Context, o InstitutionOptions) (e *Institution
 	// The platform it calls back (baohannotice, uploads): a fake that
 	// answers code 1; scenario 4 sends no calls there.
 	secret := randomHex(16)
-	if e.Fake, err = StartFakeInstitution("platform", "bench-platform", secret); err != nil {
+	if e.Fake, err = harness.StartFakePeer("platform", "bench-platform", secret); err != nil {
 		return e, err
 	}
 	peer := config.Peer{Name: "platform", AppKey: "bench-platform", AppSecret: secret, BaseURL: e.Fake.URL(),
@@ -81,36 +81,29 @@ func StartInstitution(ctx context.Context, o InstitutionOptions) (e *Institution
 	if e.Peer, err = peer.Transport(); err != nil {
 		return e, err
 	}
-	cfg := institution.Config{
-		Common: config.Common{
-			Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true, PublicURL: "http://127.0.0.1:8090"},
-			Storage:    config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: filepath.Join(o.Dir, "master.key")},
-			TrustRoots: []string{e.PKI.CAFile},
-		},
-		Institution: institution.Identity{Name: "某某融资担保有限公司", CreditCode: e.PKI.Inst.CreditCode,
-			SealCert: e.PKI.InstCertFile(), SealKey: e.PKI.InstKeyFile(), Prefix: "BENCH"},
-		Underwrite: institution.Underwriting{Mode: institution.ModeAuto},
-		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto},
-		Products:   []institution.Product{{Name: Product, Rate: "0.005", MinPremium: "100"}},
-		Platforms:  []institution.Platform{{Peer: peer}},
-	}
-	svc, err := institution.New(ctx, cfg, institution.WithClock(e.Clock.Now), institution.WithLogger(logger))
+	e.Sys, err = harness.NewSide(ctx, harness.InstitutionSide, e.Fake.URL(), harness.WithDir(o.Dir), harness.WithPKI(e.PKI.PKI),
+		harness.WithClock(e.Clock), harness.WithLogger(logger), harness.WithBareDoors(),
+		harness.WithInstitutionConfig(func(c *institution.Config) {
+			c.Admin = config.Admin{}
+			c.Storage = config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: filepath.Join(o.Dir, "master.key")}
+			c.Outbox = config.Outbox{}
+			c.Institution = institution.Identity{Name: "某某融资担保有限公司", CreditCode: e.PKI.Inst.CreditCode,
+				SealCert: e.PKI.InstCertFile(), SealKey: e.PKI.InstKeyFile(), Prefix: "BENCH"}
+			c.Underwrite = institution.Underwriting{Mode: institution.ModeAuto}
+			c.Invoicing = institution.Invoicing{Mode: institution.ModeAuto}
+			c.Products = []institution.Product{{Name: Product, Rate: "0.005", MinPremium: "100"}}
+			c.Platforms = []institution.Platform{{Peer: peer}}
+		}))
 	if err != nil {
 		return e, err
 	}
-	e.Svc = svc
-	if e.Srv, err = ServeLocal(svc.Handler()); err != nil {
-		return e, err
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.stop, e.done = cancel, make(chan error, 1)
-	go func() { e.done <- svc.Run(rctx) }()
+	e.Svc, e.BaseURL = e.Sys.Inst, e.Sys.InstitutionURL()
 	return e, nil
 }
 
 // URL is where the institution serves interface i.
 func (e *InstitutionEnv) URL(i protocol.Interface) string {
-	return e.Srv.URL + "/" + string(i)
+	return e.BaseURL + "/" + string(i)
 }
 
 // Body is a request of the platform to the institution, signed now.
@@ -120,16 +113,8 @@ func (e *InstitutionEnv) Body(fields map[string]string) []byte {
 
 // Close stops everything.
 func (e *InstitutionEnv) Close() error {
-	if e.stop != nil {
-		e.stop()
-		<-e.done
-		e.stop = nil
-	}
-	if e.Srv != nil {
-		e.Srv.Close()
-	}
-	if e.Svc != nil {
-		e.Svc.Close()
+	if e.Sys != nil {
+		e.Sys.Close()
 	}
 	if e.Fake != nil {
 		e.Fake.Close()

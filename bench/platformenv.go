@@ -16,6 +16,7 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/service"
@@ -40,31 +41,30 @@ type PlatformOptions struct {
 	// AdminToken, when set, opens the admin API (/api/) to this bearer
 	// token.
 	AdminToken string
-	PKI        *PKI         // default: made in Dir
-	Logger     *slog.Logger // default: warnings to Dir/platform.log
-	Clock      *Clock       // default: a new clock
+	PKI        *PKI           // default: made in Dir
+	Logger     *slog.Logger   // default: warnings to Dir/platform.log
+	Clock      *harness.Clock // default: a new clock
 	// Fake, if set, configures fake institution i before it starts.
-	Fake func(i int, f *FakeInstitution)
+	Fake func(i int, f *harness.FakePeer)
 }
 
-// PlatformEnv is the platform (platform.New) served on 127.0.0.1 with its
-// background work running, fake institutions it calls, and the
-// institutions' peers for signing requests to it.
+// PlatformEnv is the platform started alone by the harness (bare door on
+// 127.0.0.1) with its background work running, fake institutions it
+// calls, and the institutions' peers for signing requests to it.
 type PlatformEnv struct {
-	Clock *Clock
-	PKI   *PKI
-	Svc   *platform.Service
-	DB    *store.DB
-	Srv   *LocalServer
-	Insts []*FakeInstitution
-	Peers []*transport.Peer // institution i's appkey and secret, as the platform knows them
-	Kind  string            // SQLite or Postgres
+	Clock   *harness.Clock
+	PKI     *PKI
+	Sys     *harness.System
+	Svc     *platform.Service
+	DB      *store.DB
+	BaseURL string // the platform's base URL
+	Insts   []*harness.FakePeer
+	Peers   []*transport.Peer // institution i's appkey and secret, as the platform knows them
+	Kind    string            // SQLite or Postgres
 	// MK is the platform's master key (seeded applications get their
 	// project keys sealed with it, as Apply does).
 	MK *gm.MasterKey
 
-	stop    context.CancelFunc
-	done    chan error
 	cleanup []func()
 }
 
@@ -87,7 +87,7 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 		}
 	}()
 	if e.Clock == nil {
-		e.Clock = &Clock{}
+		e.Clock = &harness.Clock{}
 	}
 	if e.PKI == nil {
 		if e.PKI, err = NewPKI(filepath.Join(o.Dir, "pki")); err != nil {
@@ -108,17 +108,11 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 	e.cleanup = append(e.cleanup, cleanup)
 
 	n := max(o.Institutions, 1)
-	cfg := platform.Config{Common: config.Common{
-		Listen:     config.Listen{Addr: "127.0.0.1:0", Plain: true},
-		Storage:    config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: filepath.Join(o.Dir, "master.key")},
-		TrustRoots: []string{e.PKI.CAFile},
-		Outbox:     config.Outbox{Workers: o.Workers, Poll: config.Duration{Duration: o.PollInterval}},
-		Admin:      config.Admin{Token: o.AdminToken},
-	}}
+	var insts []platform.Institution
 	for i := range n {
 		name := "bank" + strconv.Itoa(i+1)
 		secret := randomHex(16)
-		fi := NewFakeInstitution(name, "bench-"+name, secret)
+		fi := harness.NewFakePeer(name, "bench-"+name, secret)
 		if o.Fake != nil {
 			o.Fake(i, fi)
 		}
@@ -126,7 +120,7 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 			return e, err
 		}
 		e.Insts = append(e.Insts, fi)
-		cfg.Institutions = append(cfg.Institutions, platform.Institution{
+		insts = append(insts, platform.Institution{
 			Peer: config.Peer{Name: name, AppKey: fi.AppKey, AppSecret: secret, BaseURL: fi.URL(),
 				PlatformCode: "BENCH", Timeout: config.Duration{Duration: o.CallTimeout},
 				// The peak is what is measured: no per-appkey rate limit.
@@ -136,29 +130,30 @@ func StartPlatform(ctx context.Context, o PlatformOptions) (e *PlatformEnv, err 
 			SealCreditCode: e.PKI.Inst.CreditCode,
 		})
 	}
-	for _, in := range cfg.Institutions {
+	for _, in := range insts {
 		p, err := in.Transport()
 		if err != nil {
 			return e, err
 		}
 		e.Peers = append(e.Peers, p)
 	}
-	svc, err := platform.New(ctx, cfg, platform.WithClock(e.Clock.Now), platform.WithLogger(logger))
+	masterKey := filepath.Join(o.Dir, "master.key")
+	e.Sys, err = harness.NewSide(ctx, harness.PlatformSide, e.Insts[0].URL(), harness.WithDir(o.Dir), harness.WithPKI(e.PKI.PKI),
+		harness.WithClock(e.Clock), harness.WithLogger(logger), harness.WithBareDoors(), harness.WithBackoff(nil),
+		harness.WithPlatformConfig(func(c *platform.Config) {
+			c.Admin = config.Admin{Token: o.AdminToken}
+			c.Storage = config.Storage{DB: dbURL, DataDir: o.Dir, MasterKeyFile: masterKey}
+			c.Outbox = config.Outbox{Workers: o.Workers, Poll: config.Duration{Duration: o.PollInterval}}
+			c.Institutions = insts
+		}))
 	if err != nil {
 		return e, err
 	}
+	e.Svc, e.DB, e.BaseURL = e.Sys.Plat, e.Sys.Plat.DB(), e.Sys.PlatformURL()
 	// The key platform.New loaded (or made): the environment's, else the file.
-	if e.MK, err = gm.LoadMasterKey(os.Getenv(service.MasterKeyEnv), cfg.Storage.MasterKeyFile); err != nil {
-		svc.Close()
+	if e.MK, err = gm.LoadMasterKey(os.Getenv(service.MasterKeyEnv), masterKey); err != nil {
 		return e, err
 	}
-	e.Svc, e.DB = svc, svc.DB()
-	if e.Srv, err = ServeLocal(svc.Handler()); err != nil {
-		return e, err
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.stop, e.done = cancel, make(chan error, 1)
-	go func() { e.done <- svc.Run(rctx) }()
 	return e, nil
 }
 
@@ -176,16 +171,8 @@ func (e *PlatformEnv) addCleanup(f func()) { e.cleanup = append(e.cleanup, f) }
 
 // Close stops everything and drops the PostgreSQL schema.
 func (e *PlatformEnv) Close() error {
-	if e.stop != nil {
-		e.stop()
-		<-e.done
-		e.stop = nil
-	}
-	if e.Srv != nil {
-		e.Srv.Close()
-	}
-	if e.Svc != nil {
-		e.Svc.Close()
+	if e.Sys != nil {
+		e.Sys.Close()
 	}
 	for _, fi := range e.Insts {
 		fi.Close()
@@ -198,7 +185,7 @@ func (e *PlatformEnv) Close() error {
 }
 
 // URL is where the platform serves interface i.
-func (e *PlatformEnv) URL(i protocol.Interface) string { return e.Srv.URL + "/" + string(i) }
+func (e *PlatformEnv) URL(i protocol.Interface) string { return e.BaseURL + "/" + string(i) }
 
 // Body is a request of institution inst to the platform, signed now.
 func (e *PlatformEnv) Body(inst int, fields map[string]string) []byte {

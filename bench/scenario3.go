@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 )
@@ -62,7 +63,7 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 		label += "-failing"
 		name = fmt.Sprintf("bid opening, 1 of %d institutions failing half its calls", o.Institutions)
 		popts.CallTimeout = S3CallTimeout
-		popts.Fake = func(i int, f *FakeInstitution) {
+		popts.Fake = func(i int, f *harness.FakePeer) {
 			if i == 0 {
 				f.FailFirst, f.TimeoutEvery, f.HoldMax = true, S3FailTimeoutEvery, time.Minute
 			}
@@ -163,7 +164,7 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 	}
 	// Latency of each restore: from kaibiaotime to its acknowledgement.
 	var lat []time.Duration
-	var counts RestoreCounts
+	var counts harness.RestoreCounts
 	for _, f := range env.Insts {
 		for _, at := range f.AckTimes() {
 			lat = append(lat, at.Sub(t0))
@@ -226,9 +227,9 @@ func fmtBacklog(b map[string]int) string {
 // restoreCeiling posts a signed baohanrestore for every app to fresh
 // fake institutions from clients goroutines.
 func restoreCeiling(ctx context.Context, apps []SeedApp, insts, clients int) (*Stats, error) {
-	fakes := make([]*FakeInstitution, insts)
+	fakes := make([]*harness.FakePeer, insts)
 	for i := range fakes {
-		f, err := StartFakeInstitution(fmt.Sprintf("ceiling%d", i+1), fmt.Sprintf("ceiling-%d", i+1), randomHex(16))
+		f, err := harness.StartFakePeer(fmt.Sprintf("ceiling%d", i+1), fmt.Sprintf("ceiling-%d", i+1), randomHex(16))
 		if err != nil {
 			return nil, err
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/baohan-dev/baohan/conformance/faults"
 	"github.com/baohan-dev/baohan/demo"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -76,14 +77,14 @@ func logger() *slog.Logger {
 // instURL; it trusts p's CA. It returns the platform's URL and admin token.
 func startPlatform(t *testing.T, p *pki, instURL string, revision protocol.Revision) (string, string) {
 	t.Helper()
-	return startSide(t, p, instURL, demo.StartPlatform, withRevision(revision))
+	return startSide(t, p, instURL, harness.PlatformSide, withRevision(revision))
 }
 
 // startInstitution runs a baohan institution whose one platform is at
 // platURL; its seal and trust root are p's CA.
 func startInstitution(t *testing.T, p *pki, platURL string, revision protocol.Revision) string {
 	t.Helper()
-	u, _ := startSide(t, p, platURL, demo.StartInstitution, withRevision(revision))
+	u, _ := startSide(t, p, platURL, harness.InstitutionSide, withRevision(revision))
 	return u
 }
 
@@ -92,19 +93,25 @@ func withRevision(r protocol.Revision) func(*config.Peer) {
 	return func(c *config.Peer) { c.Revision = string(r) }
 }
 
-func startSide(t *testing.T, p *pki, peerURL string, start func(context.Context, demo.SideOptions) (*demo.Side, error), edit ...func(*config.Peer)) (string, string) {
+func startSide(t *testing.T, p *pki, peerURL string, which harness.Which, edit ...func(*config.Peer)) (string, string) {
 	t.Helper()
-	o := demo.SideOptions{Dir: t.TempDir(), PeerURL: peerURL, AppKey: appKey, AppSecret: appSecret,
-		PlatformCode: platCode, CA: p.ca, Logger: logger()}
-	if len(edit) > 0 {
-		o.Peer = edit[0]
+	parties := demo.Parties
+	parties.AppKey, parties.AppSecret, parties.PlatformCode = appKey, appSecret, platCode
+	opts := append(demo.Setup(0), harness.WithParties(parties), harness.WithDir(t.TempDir()), harness.WithCA(p.ca), harness.WithLogger(logger()))
+	for _, e := range edit {
+		// The side's peer entry: the institution at the platform, the
+		// platform at the institution.
+		opts = append(opts, harness.WithPlatformPeer(e), harness.WithInstitutionPeer(e))
 	}
-	s, err := start(context.Background(), o)
+	s, err := harness.NewSide(context.Background(), which, peerURL, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s.URL, s.AdminToken
+	if which == harness.PlatformSide {
+		return s.PlatformURL(), s.Parties.PlatformAdmin
+	}
+	return s.InstitutionURL(), s.Parties.InstitutionAdmin
 }
 
 func kitConfig(target, listen string) conformance.Config {
@@ -192,7 +199,7 @@ func TestSuitesInADialect(t *testing.T) {
 	t.Run("platform", func(t *testing.T) {
 		p := newPKI(t)
 		kit, lh := conformance.KitServer(t)
-		platURL, adminToken := startSide(t, p, kit.URL, demo.StartPlatform, edit)
+		platURL, adminToken := startSide(t, p, kit.URL, harness.PlatformSide, edit)
 		cfg := kitConfig(platURL, kit.URL)
 		if err := cfg.Profile.SetDialect(d); err != nil {
 			t.Fatal(err)
@@ -215,7 +222,7 @@ func TestSuitesInADialect(t *testing.T) {
 	t.Run("institution", func(t *testing.T) {
 		p := newPKI(t)
 		kit, lh := conformance.KitServer(t)
-		instURL, _ := startSide(t, p, kit.URL, demo.StartInstitution, edit)
+		instURL, _ := startSide(t, p, kit.URL, harness.InstitutionSide, edit)
 		cfg := kitConfig(instURL, kit.URL)
 		if err := cfg.Profile.SetDialect(d); err != nil {
 			t.Fatal(err)

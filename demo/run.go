@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/ses"
@@ -98,7 +99,7 @@ type runner struct {
 	opening                   time.Time
 	apps                      map[string]string // role → applyno
 	redirect                  map[string]string // applyno → redirecturl
-	bidders                   map[string]*bidderClient
+	bidders                   map[string]*harness.Bidder
 
 	files []FileResult
 
@@ -117,7 +118,7 @@ func Run(ctx context.Context, sys *System, o RunOptions) (*Result, error) {
 		o.StepTimeout = 30 * time.Second
 	}
 	r := &runner{sys: sys, o: o, start: time.Now(), apps: map[string]string{}, redirect: map[string]string{},
-		bidders: map[string]*bidderClient{}, tag: time.Now().In(protocol.CST).Format("0102-150405")}
+		bidders: map[string]*harness.Bidder{}, tag: time.Now().In(protocol.CST).Format("0102-150405")}
 	if o.Exchanges != nil {
 		sys.Tap.Subscribe(r.printExchange)
 	}
@@ -209,9 +210,9 @@ func (r *runner) setup(ctx context.Context) error {
 		if _, err := p.RegisterBidder(ctx, platform.BidderInput{Name: b.Name, CreditCode: b.Code, CertPEM: string(id.CertPEM)}); err != nil {
 			return fmt.Errorf("registering bidder %s: %w", b.Name, err)
 		}
-		bc := &bidderClient{id: id, http: hc}
+		bc := &harness.Bidder{ID: id, HTTP: hc}
 		if b == MainBidder && r.sys.AgentURL != "" {
-			bc.agentURL, bc.origin = r.sys.AgentURL, r.sys.InstitutionURL
+			bc.AgentURL, bc.Origin = r.sys.AgentURL, r.sys.InstitutionURL
 		}
 		r.bidders[b.File] = bc
 	}
@@ -254,7 +255,7 @@ func (r *runner) plan() []step {
 	}))
 	add(scGiveup, "another bidder applies", r.apply("giveup-institution", GiveupInst, r.otherSection))
 	add(scGiveup, "it gives up at the institution: giveupnotice", r.act("giveup-institution", platform.GivenUp, func(ctx context.Context, no string) error {
-		return r.bidders[GiveupInst.File].giveUp(ctx, r.redirect[no])
+		return r.bidders[GiveupInst.File].GiveUp(ctx, r.redirect[no])
 	}))
 	// 5.
 	add(scCancel, "a bidder applies and gets a guarantee", r.issued("cancel", CancelBidder))
@@ -338,7 +339,7 @@ func (r *runner) apply(role string, b BidderSpec, section string) func(ctx conte
 func (r *runner) open(role string, b BidderSpec) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		no := r.apps[role]
-		v, err := r.bidders[b.File].open(ctx, r.redirect[no])
+		v, err := r.bidders[b.File].Open(ctx, r.redirect[no])
 		if err != nil {
 			return "", err
 		}
@@ -351,11 +352,11 @@ func (r *runner) open(role string, b BidderSpec) func(ctx context.Context) (stri
 
 func (r *runner) signAgreement(role string, b BidderSpec) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		v, err := r.bidders[b.File].sign(ctx, r.redirect[r.apps[role]])
+		v, err := r.bidders[b.File].Sign(ctx, r.redirect[r.apps[role]])
 		if err != nil {
 			return "", err
 		}
-		return "state " + v.State, nil
+		return "state " + string(v.State), nil
 	}
 }
 
@@ -363,11 +364,11 @@ func (r *runner) signAgreement(role string, b BidderSpec) func(ctx context.Conte
 // "rejected").
 func (r *runner) pay(role string, b BidderSpec, want string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		v, err := r.bidders[b.File].pay(ctx, r.redirect[r.apps[role]])
+		v, err := r.bidders[b.File].Pay(ctx, r.redirect[r.apps[role]])
 		if err != nil {
 			return "", err
 		}
-		ok := v.State == want || (want == "approved" && v.State == "issued")
+		ok := string(v.State) == want || (want == "approved" && v.State == institution.Issued)
 		if !ok {
 			return "", fmt.Errorf("the institution decided %s (%s), expected %s", v.State, v.Decision, want)
 		}

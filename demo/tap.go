@@ -1,15 +1,12 @@
 package demo
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -29,8 +26,9 @@ type Exchange struct {
 	Millis    float64            `json:"ms"`
 }
 
-// Tap records the protocol calls served by the two services: every
-// exchange between them is served by one of them, so it sees each once.
+// Tap records the protocol calls served by the two services (it watches
+// both doors of the harness): every exchange between them is served by
+// one of them, so it sees each once.
 type Tap struct {
 	mu    sync.Mutex
 	all   []Exchange
@@ -69,72 +67,43 @@ func (t *Tap) Used() []protocol.Interface {
 	return out
 }
 
-// Wrap returns h with the tap on its protocol endpoints: POST requests
-// whose last path element is an interface name. from and to name the
-// caller and h's service.
-func (t *Tap) Wrap(from, to string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-		i, ok := protocol.Lookup(name)
-		if !ok || r.Method != http.MethodPost {
-			h.ServeHTTP(w, r)
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-		start := time.Now()
-		h.ServeHTTP(rec, r)
-		ex := Exchange{At: start, Interface: i, From: from, To: to, HTTP: rec.status,
-			Millis: float64(time.Since(start).Microseconds()) / 1000, Code: -1}
-		if req, err := protocol.ParseRequest(body); err == nil {
-			ex.ApplyNo, ex.BaohanNo = req.Get("applyno"), req.Get("baohanno")
-			switch i {
-			case protocol.UploadBaohanFile:
-				ex.Extra = "filetype " + req.Get("filetype") + " index " + req.Get("index")
-			case protocol.BaohanFileCompleteNotice:
-				ex.Extra = "filetype " + req.Get("filetype")
-			case protocol.BaohanNotice, protocol.InvoiceNotice, protocol.QuitNotice:
-				ex.Extra = "applystatus " + req.Get("applystatus")
-			}
-		}
-		if resp, err := protocol.ParseResponse(rec.body.Bytes()); err == nil {
-			ex.Code, ex.Message = resp.Code, resp.Message
-		}
-		t.mu.Lock()
-		ex.Seq = len(t.all) + 1
-		t.all = append(t.all, ex)
-		if ex.Code == protocol.CodeOK {
-			t.count[i]++
-		}
-		subs := append(([]func(Exchange))(nil), t.subs...)
-		t.mu.Unlock()
-		for _, fn := range subs {
-			fn(ex)
-		}
-	})
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.body.Len() < 64<<10 {
-		r.body.Write(b)
+// observe records ex when it is a protocol call: a POST whose last path
+// element is an interface name. The door's name is the service that
+// served it; the caller is the other one.
+func (t *Tap) observe(hx harness.Exchange) {
+	i, ok := protocol.Lookup(hx.Path[strings.LastIndex(hx.Path, "/")+1:])
+	if !ok || hx.Method != http.MethodPost {
+		return
 	}
-	return r.ResponseWriter.Write(b)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	from := "institution"
+	if hx.Door == "institution" {
+		from = "platform"
+	}
+	ex := Exchange{At: hx.At, Interface: i, From: from, To: hx.Door, HTTP: hx.Status,
+		Millis: float64(hx.Elapsed.Microseconds()) / 1000, Code: -1}
+	if req, err := protocol.ParseRequest(hx.Request); err == nil {
+		ex.ApplyNo, ex.BaohanNo = req.Get("applyno"), req.Get("baohanno")
+		switch i {
+		case protocol.UploadBaohanFile:
+			ex.Extra = "filetype " + req.Get("filetype") + " index " + req.Get("index")
+		case protocol.BaohanFileCompleteNotice:
+			ex.Extra = "filetype " + req.Get("filetype")
+		case protocol.BaohanNotice, protocol.InvoiceNotice, protocol.QuitNotice:
+			ex.Extra = "applystatus " + req.Get("applystatus")
+		}
+	}
+	if resp, err := protocol.ParseResponse(hx.Response); err == nil {
+		ex.Code, ex.Message = resp.Code, resp.Message
+	}
+	t.mu.Lock()
+	ex.Seq = len(t.all) + 1
+	t.all = append(t.all, ex)
+	if ex.Code == protocol.CodeOK {
+		t.count[i]++
+	}
+	subs := append([]func(Exchange){}, t.subs...)
+	t.mu.Unlock()
+	for _, fn := range subs {
+		fn(ex)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/baohan-dev/baohan/conformance/faults"
 	"github.com/baohan-dev/baohan/demo"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/harness"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 const (
@@ -38,24 +41,35 @@ func runCLI(args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func startSide(t *testing.T, platform bool, kitAddr string, o demo.SideOptions) *demo.Side {
+// side is one of baohan's services started alone against the kit.
+type side struct {
+	URL, AdminToken, CAFile string
+	CA                      *pki.CA
+}
+
+func startSide(t *testing.T, platform bool, kitAddr string, wrap func(http.Handler) http.Handler) *side {
 	t.Helper()
-	o.Dir, o.PeerURL, o.AppKey, o.AppSecret, o.PlatformCode = t.TempDir(), "http://"+kitAddr, confKey, confSecret, confCode
-	start := demo.StartInstitution
+	p := demo.Parties
+	p.AppKey, p.AppSecret, p.PlatformCode = confKey, confSecret, confCode
+	opts := append(demo.Setup(0), harness.WithParties(p), harness.WithDir(t.TempDir()), harness.WithWrap(wrap, wrap))
+	which := harness.InstitutionSide
 	if platform {
-		start = demo.StartPlatform
+		which = harness.PlatformSide
 	}
-	s, err := start(context.Background(), o)
+	s, err := harness.NewSide(context.Background(), which, "http://"+kitAddr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	if platform {
+		return &side{URL: s.PlatformURL(), AdminToken: s.Parties.PlatformAdmin, CAFile: s.PKI.CAFile, CA: s.PKI.CA}
+	}
+	return &side{URL: s.InstitutionURL(), AdminToken: s.Parties.InstitutionAdmin, CAFile: s.PKI.CAFile, CA: s.PKI.CA}
 }
 
 func TestConformanceInstitutionCommand(t *testing.T) {
 	kit := freeAddr(t)
-	inst := startSide(t, false, kit, demo.SideOptions{})
+	inst := startSide(t, false, kit, nil)
 	dir := t.TempDir()
 	if _, err := inst.CA.IssueToDir(dir, "bidder", testca.Bidder); err != nil {
 		t.Fatal(err)
@@ -76,7 +90,7 @@ func TestConformanceInstitutionCommand(t *testing.T) {
 
 func TestConformancePlatformCommandJSON(t *testing.T) {
 	kit := freeAddr(t)
-	plat := startSide(t, true, kit, demo.SideOptions{})
+	plat := startSide(t, true, kit, nil)
 	dir := t.TempDir()
 	if _, err := plat.CA.IssueToDir(dir, "bidder", testca.Bidder); err != nil {
 		t.Fatal(err)
@@ -110,7 +124,7 @@ func TestConformancePlatformCommandJSON(t *testing.T) {
 
 func TestConformanceCommandFailsOnFault(t *testing.T) {
 	kit := freeAddr(t)
-	inst := startSide(t, false, kit, demo.SideOptions{Wrap: faults.NonJSONErrors()})
+	inst := startSide(t, false, kit, faults.NonJSONErrors())
 	dir := t.TempDir()
 	if _, err := inst.CA.IssueToDir(dir, "bidder", testca.Bidder); err != nil {
 		t.Fatal(err)

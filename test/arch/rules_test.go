@@ -33,8 +33,9 @@ var layers = []layer{
 	{5, "the runtime both services share, the configuration's test support", []string{"service", "config/configtest"}},
 	{6, "the two services (neither imports the other), their shared test support", []string{"platform", "institution", "service/servicetest"}},
 	{7, "in front of the services (the consoles) and beside them (the CA agent)", []string{"web", "web/caagent"}},
-	{8, "tools over the whole system, used through their public API", []string{"conformance", "demo", "bench", "web/browsertest"}},
-	{9, "wiring and cross-package tests", []string{"cmd/baohan", "test/..."}},
+	{8, "the harness: both services, the consoles, the CA agent and the bidder in one process", []string{"harness"}},
+	{9, "tools over the whole system, used through their public API", []string{"conformance", "demo", "bench", "web/browsertest"}},
+	{10, "wiring and cross-package tests", []string{"cmd/baohan", "test/..."}},
 }
 
 // knownExceptions are forbidden imports the graph still has, each with

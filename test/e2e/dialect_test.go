@@ -12,10 +12,10 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // dialect is a configuration of both sides: plat edits the institution
@@ -77,10 +77,7 @@ func TestDialectLifecycle(t *testing.T) {
 	for _, d := range dialects() {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			s := stack.Start(t, stack.Options{Quiet: true, ChunkSize: d.chunk,
-				PlatformPeer:    func(p *config.Peer) { d.apply(p, d.plat) },
-				InstitutionPeer: func(p *config.Peer) { d.apply(p, d.inst) },
-			})
+			s := harness.Start(t, harness.Quiet(), harness.WithChunkSize(d.chunk), harness.WithPlatformPeer(func(p *config.Peer) { d.apply(p, d.plat) }), harness.WithInstitutionPeer(func(p *config.Peer) { d.apply(p, d.inst) }))
 			applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 			s.Clock.Advance(time.Hour + time.Second)
 			s.WaitPlat(applyNo, platform.PlainReceived, 30*time.Second)
@@ -96,7 +93,7 @@ func TestDialectLifecycle(t *testing.T) {
 			// after the platform moved to invoiced.
 			s.Eventually("the invoicenotice through the platform's door", 10*time.Second, func() bool {
 				for _, ex := range s.PlatDoor.Exchanges() {
-					if a, ok := stack.Answer(ex.Response); ok && a.Code == protocol.CodeOK && strings.HasSuffix(ex.Path, "/"+string(protocol.InvoiceNotice)) {
+					if a, ok := harness.Answer(ex.Response); ok && a.Code == protocol.CodeOK && strings.HasSuffix(ex.Path, "/"+string(protocol.InvoiceNotice)) {
 						return true
 					}
 				}
@@ -109,7 +106,7 @@ func TestDialectLifecycle(t *testing.T) {
 
 // checkWire reads every exchange through both doors: each was answered
 // in JSON, none refused for its sign, and the requests carry the dialect.
-func checkWire(t *testing.T, s *stack.Stack, d dialect) {
+func checkWire(t *testing.T, s *harness.System, d dialect) {
 	t.Helper()
 	platSees, _ := (config.Peer{Name: "i", AppKey: "k", AppSecret: "s", Sign: d.plat.Sign, Encoding: d.plat.Encoding,
 		SM2Layout: d.plat.SM2Layout, FileDigest: d.plat.FileDigest}).Transport()
@@ -118,7 +115,7 @@ func checkWire(t *testing.T, s *stack.Stack, d dialect) {
 	chunks := map[string][]indexed{} // filetype -> chunks
 	var completes []*protocol.Request
 	seen := map[protocol.Interface]bool{}
-	for _, door := range []*stack.Door{s.PlatDoor, s.InstDoor} {
+	for _, door := range []*harness.Door{s.PlatDoor, s.InstDoor} {
 		// A request through the platform's door was written by the
 		// institution, in the dialect it was given for the platform.
 		writer := instSees.Profile
@@ -130,7 +127,7 @@ func checkWire(t *testing.T, s *stack.Stack, d dialect) {
 			if !isInterface || strings.Contains(ex.Path, "/bidder/") {
 				continue // the bidder's API at the institution
 			}
-			ans, ok := stack.Answer(ex.Response)
+			ans, ok := harness.Answer(ex.Response)
 			if !ok {
 				t.Errorf("%s: not a JSON answer: HTTP %d %.200s", name, ex.Status, ex.Response)
 				continue
@@ -150,7 +147,7 @@ func checkWire(t *testing.T, s *stack.Stack, d dialect) {
 				seen[name] = true
 			}
 			// The sign is the writer's variant, and only that.
-			if res := protocol.VerifyAs(r, stack.AppSecret, writer.Sign); !res.OK {
+			if res := protocol.VerifyAs(r, harness.AppSecret, writer.Sign); !res.OK {
 				t.Errorf("%s: not signed as %s: %s", name, writer.Sign, res.Diagnosis())
 			}
 			if n := len(r.Get(protocol.SignField)); n != writer.Sign.HexLen() {

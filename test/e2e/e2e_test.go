@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,8 +22,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 
-	"github.com/baohan-dev/baohan/demo"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/ses"
@@ -40,16 +41,12 @@ func TestGuaranteeLifePostgres(t *testing.T) {
 func testGuaranteeLife(t *testing.T, platDB, instDB string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sys, err := demo.Start(ctx, demo.Options{Dir: t.TempDir(), PlatformDB: platDB, InstitutionDB: instDB})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Close()
-	p, inst := sys.Platform, sys.Institution
+	sys := harness.Start(t, harness.Quiet(), harness.WithDB(platDB, instDB), harness.WithChunkSize(16<<10))
+	p, inst := sys.Plat, sys.Inst
 
 	// A section opening in a few seconds, and a bidder with a certificate
 	// from the test CA.
-	bidder, err := sys.CA.Issue("某某建设工程有限公司", "bidder")
+	bidder, err := sys.PKI.CA.Issue("某某建设工程有限公司", "bidder")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +63,14 @@ func testGuaranteeLife(t *testing.T, platDB, instDB string) {
 
 	// baohanapply: the platform applies; the institution answers with the
 	// redirecturl.
-	a, err := p.Apply(ctx, platform.ApplyInput{SectionNo: sec.No, BidderCode: bidder.CreditCode, Institution: demo.InstitutionName, Product: demo.ProductName})
+	a, err := p.Apply(ctx, platform.ApplyInput{SectionNo: sec.No, BidderCode: bidder.CreditCode, Institution: harness.InstitutionName, Product: harness.Product})
 	if err != nil {
 		t.Fatal(err)
 	}
 	no := a.ApplyNo
 	a = waitPlatform(t, ctx, p, no, func(a *platform.Application) bool { return a.RedirectURL != "" })
 	redirect := a.RedirectURL
-	if !strings.HasPrefix(redirect, sys.InstitutionURL+"/") {
+	if !strings.HasPrefix(redirect, sys.InstitutionURL()+"/") {
 		t.Fatalf("redirecturl %q is not the institution's", redirect)
 	}
 
@@ -134,7 +131,7 @@ func testGuaranteeLife(t *testing.T, platDB, instDB string) {
 	if now := time.Now(); now.Before(opening) {
 		t.Fatalf("restored at %s, before the bid opening at %s", now, opening)
 	}
-	ia, err := inst.ApplicationByApplyNo(ctx, demo.PlatformName, no)
+	ia, err := inst.ApplicationByApplyNo(ctx, harness.PlatformName, no)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +143,7 @@ func testGuaranteeLife(t *testing.T, platDB, instDB string) {
 	// test CA's root; the plaintext one shows the project, the ciphertext
 	// one does not.
 	roots := smx509.NewCertPool()
-	roots.AddCert(sys.CA.Cert)
+	roots.AddCert(sys.PKI.CA.Cert)
 	for _, ft := range []int{1, 2} {
 		rc, g, err := p.OpenGuarantee(ctx, no, ft)
 		if err != nil {
@@ -164,7 +161,7 @@ func testGuaranteeLife(t *testing.T, platDB, instDB string) {
 		if !rep.OK() || !rep.TrustChecked || len(rep.Signatures) == 0 {
 			t.Fatalf("filetype %d: seals do not verify: %+v", ft, rep.Signatures)
 		}
-		if rep.Signatures[0].Signer != demo.InstitutionName {
+		if rep.Signatures[0].Signer != harness.InstitutionName {
 			t.Errorf("filetype %d: signed by %q", ft, rep.Signatures[0].Signer)
 		}
 		pkg, err := ofd.Open(doc)
@@ -204,14 +201,23 @@ func testGuaranteeLife(t *testing.T, platDB, instDB string) {
 	// the institution's answer to baohanrestore), and are logged here.
 	// The platform's message log chain is intact.
 	used := map[protocol.Interface]bool{}
-	for _, e := range sys.Tap.Exchanges() {
-		switch e.Code {
-		case protocol.CodeOK:
-			used[e.Interface] = true
-		case protocol.CodeFail:
-			t.Logf("refused, then retried: %s %s: %s", e.Interface, e.ApplyNo, e.Message)
+	for _, e := range sys.Wire() {
+		i, ok := protocol.Lookup(path.Base(e.Path))
+		if !ok || e.Method != http.MethodPost {
+			continue
+		}
+		var applyNo string
+		if req, err := protocol.ParseRequest(e.Request); err == nil {
+			applyNo = req.Get("applyno")
+		}
+		r, ok := harness.Answer(e.Response)
+		switch {
+		case !ok:
+			t.Errorf("exchange %s %s: HTTP %d, not a JSON answer", i, applyNo, e.Status)
+		case r.Code == protocol.CodeOK:
+			used[i] = true
 		default:
-			t.Errorf("exchange %s %s: HTTP %d, not a JSON answer", e.Interface, e.ApplyNo, e.HTTP)
+			t.Logf("refused, then retried: %s %s: %s", i, applyNo, r.Message)
 		}
 	}
 	for _, i := range []protocol.Interface{protocol.BaohanApply, protocol.BaohanNotice, protocol.DownloadPublicKey, protocol.UploadBaohanFile,

@@ -12,11 +12,11 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // revisionOrder is the revision and the message order (docs/PROFILE.md)
@@ -49,21 +49,21 @@ func TestLifecycleInRevision(t *testing.T) {
 }
 
 func revisionLifecycle(t *testing.T, d revisionOrder) {
-	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: d.apply, InstitutionPeer: d.apply})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(d.apply), harness.WithInstitutionPeer(d.apply))
 	ctx := context.Background()
 	flat := d.revision == "flat"
 	if flat {
 		// The flat revision carries contacts the stack's bidder was
 		// registered without.
 		sec := s.Section(time.Hour)
-		_, err := s.Plat.Apply(ctx, platform.ApplyInput{SectionNo: sec.No, BidderCode: stack.BidderCode, Institution: stack.InstitutionName, Product: stack.Product})
+		_, err := s.Plat.Apply(ctx, platform.ApplyInput{SectionNo: sec.No, BidderCode: harness.BidderCode, Institution: harness.InstitutionName, Product: harness.Product})
 		if err == nil || !strings.Contains(err.Error(), "contact_name") || !strings.Contains(err.Error(), "insured_address") {
 			t.Errorf("flat application without the contacts: %v, want a refusal naming contact_name ... insured_address", err)
 		}
 	}
 	// The flat revision carries contacts: the bidder's and the insured
 	// party's.
-	if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: stack.BidderName, CreditCode: stack.BidderCode,
+	if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: harness.BidderName, CreditCode: harness.BidderCode,
 		CertPEM: string(s.PKI.Bidder.CertPEM), ContactName: "张三", ContactPhone: "13800000000"}); err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +79,12 @@ func revisionLifecycle(t *testing.T, d revisionOrder) {
 	s.WaitPlat(applyNo, platform.PlainReceived, 20*time.Second)
 	s.WaitInst(applyNo, institution.Restored, 20*time.Second)
 	if !d.uploadFirst {
-		if msg := stack.CheckHappyHistory(ctx, s.Plat.DB(), s.Inst.DB(), applyNo); msg != "" {
+		if msg := harness.CheckHappyHistory(ctx, s.Plat.DB(), s.Inst.DB(), applyNo); msg != "" {
 			t.Errorf("histories: %s", msg)
 		}
 	} else {
 		// The file is held until the notice takes it.
-		got, err := stack.PlatformEvents(ctx, s.Plat.DB(), applyNo)
+		got, err := harness.PlatformEvents(ctx, s.Plat.DB(), applyNo)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func revisionLifecycle(t *testing.T, d revisionOrder) {
 	// What went over the wire: the order of the notice and the file.
 	var order []string
 	for _, ex := range s.PlatDoor.Exchanges() {
-		r, ok := stack.Answer(ex.Response)
+		r, ok := harness.Answer(ex.Response)
 		if !ok || r.Code != 1 {
 			continue
 		}
@@ -136,7 +136,7 @@ func revisionLifecycle(t *testing.T, d revisionOrder) {
 				t.Errorf("flat baohanapply lacks %s (%s)", k.Name, k.Meaning)
 			}
 		}
-		if apply["biddername"] != stack.BidderName || apply["biddercontactname"] != "张三" || apply["bzjamount"] != "800000.00" {
+		if apply["biddername"] != harness.BidderName || apply["biddercontactname"] != "张三" || apply["bzjamount"] != "800000.00" {
 			t.Errorf("flat baohanapply: plain fields %q %q %q", apply["biddername"], apply["biddercontactname"], apply["bzjamount"])
 		}
 		for _, k := range protocol.FlatEncrypted {
@@ -184,13 +184,13 @@ func revisionLifecycle(t *testing.T, d revisionOrder) {
 
 // sent returns the fields of the first request to interface i through
 // door that was answered code 1.
-func sent(t *testing.T, door *stack.Door, i protocol.Interface) map[string]string {
+func sent(t *testing.T, door *harness.Door, i protocol.Interface) map[string]string {
 	t.Helper()
 	for _, ex := range door.Exchanges() {
 		if ex.Path != "/"+string(i) {
 			continue
 		}
-		if r, ok := stack.Answer(ex.Response); !ok || r.Code != 1 {
+		if r, ok := harness.Answer(ex.Response); !ok || r.Code != 1 {
 			continue
 		}
 		var f map[string]string
@@ -212,11 +212,9 @@ func TestRevisionMismatchNamed(t *testing.T) {
 		{"envelope", "flat", `"biddername"`},
 	} {
 		t.Run("platform "+c.platform+", institution "+c.institution, func(t *testing.T) {
-			s := stack.Start(t, stack.Options{Quiet: true,
-				PlatformPeer:    func(p *config.Peer) { p.Revision = c.platform },
-				InstitutionPeer: func(p *config.Peer) { p.Revision = c.institution }})
+			s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(func(p *config.Peer) { p.Revision = c.platform }), harness.WithInstitutionPeer(func(p *config.Peer) { p.Revision = c.institution }))
 			ctx := context.Background()
-			if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: stack.BidderName, CreditCode: stack.BidderCode,
+			if _, err := s.Plat.RegisterBidder(ctx, platform.BidderInput{Name: harness.BidderName, CreditCode: harness.BidderCode,
 				CertPEM: string(s.PKI.Bidder.CertPEM), ContactName: "张三", ContactPhone: "13800000000"}); err != nil {
 				t.Fatal(err)
 			}
@@ -242,13 +240,13 @@ func TestRevisionMismatchNamed(t *testing.T) {
 // scheduled). Before the notice the file is refused after the opening
 // too.
 func TestCipherHeldUntilNotice(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	inst := s.AsInstitution()
 	sec := s.Section(time.Hour)
 	applyNo := s.Apply(sec.No)
 	s.Token(applyNo, 10*time.Second) // the bidder never comes: the real institution stays idle
 	baohanNo := "HXDB-HELD-" + applyNo[len(applyNo)-8:]
-	doc, err := s.GuaranteeOFD(stack.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: baohanNo})
+	doc, err := s.GuaranteeOFD(harness.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: baohanNo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +258,7 @@ func TestCipherHeldUntilNotice(t *testing.T) {
 	}
 	notice := func(no string) *protocol.Response {
 		t.Helper()
-		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": no, "instname": stack.InstitutionName,
+		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": no, "instname": harness.InstitutionName,
 			"generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005", "cost": "4000.00", "applystatus": "1"})
 		if err != nil {
 			t.Fatal(err)

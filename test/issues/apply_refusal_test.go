@@ -11,20 +11,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // lostThenAnswered puts a handler in front of the institution: the
 // first baohanapply is handled, and its answer lost (the door holds it
 // past the platform's timeout); every later baohanapply is answered
 // by later, or passed to the institution when later is nil.
-func lostThenAnswered(s *stack.Stack, later func(w http.ResponseWriter, body []byte) bool) *atomic.Int32 {
+func lostThenAnswered(s *harness.System, later func(w http.ResponseWriter, body []byte) bool) *atomic.Int32 {
 	var n atomic.Int32
 	inner := s.Inst.Handler()
 	s.InstDoor.SlowFor = 3 * time.Second
-	s.InstDoor.Inject("baohanapply", stack.Slow)
+	s.InstDoor.Inject("baohanapply", harness.Slow)
 	s.InstDoor.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/baohanapply") && n.Add(1) > 1 && later != nil {
 			body, _ := io.ReadAll(r.Body)
@@ -56,12 +56,12 @@ func TestRefusedApplyRetryIsNotARejection(t *testing.T) {
 		}
 	}
 	t.Run("duplicate answer to a retry", func(t *testing.T) {
-		eachStackDB(t, stack.Options{Quiet: true, Timeout: time.Second}, func(t *testing.T, s *stack.Stack) {
+		eachStackDB(t, []harness.Option{harness.Quiet(), harness.WithTimeout(time.Second)}, func(t *testing.T, s *harness.System) {
 			n := lostThenAnswered(s, answer("重复提交：申请编号已存在 (duplicate applyno)"))
 			applyNo := s.Apply(s.Section(time.Hour).No)
 			s.Eventually("a retry of baohanapply", 20*time.Second, func() bool { return n.Load() >= 2 })
 			s.Eventually("the platform's reading of the answer", 20*time.Second, func() bool {
-				evs, _ := stack.PlatformEvents(context.Background(), s.Plat.DB(), applyNo)
+				evs, _ := harness.PlatformEvents(context.Background(), s.Plat.DB(), applyNo)
 				return len(evs) >= 2 // apply, then the answer's event
 			})
 			if a := s.PlatApp(applyNo); a.State != platform.Applied {
@@ -73,7 +73,7 @@ func TestRefusedApplyRetryIsNotARejection(t *testing.T) {
 		})
 	})
 	t.Run("internal error, then accepted", func(t *testing.T) {
-		eachStackDB(t, stack.Options{Quiet: true}, func(t *testing.T, s *stack.Stack) {
+		eachStackDB(t, []harness.Option{harness.Quiet()}, func(t *testing.T, s *harness.System) {
 			var n atomic.Int32
 			inner := s.Inst.Handler()
 			s.InstDoor.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +90,7 @@ func TestRefusedApplyRetryIsNotARejection(t *testing.T) {
 		})
 	})
 	t.Run("lost answer, the same body again", func(t *testing.T) {
-		eachStackDB(t, stack.Options{Quiet: true, Timeout: time.Second}, func(t *testing.T, s *stack.Stack) {
+		eachStackDB(t, []harness.Option{harness.Quiet(), harness.WithTimeout(time.Second)}, func(t *testing.T, s *harness.System) {
 			n := lostThenAnswered(s, nil)
 			applyNo := s.Apply(s.Section(time.Hour).No)
 			token := s.Token(applyNo, 20*time.Second)
@@ -107,7 +107,7 @@ func TestRefusedApplyRetryIsNotARejection(t *testing.T) {
 			if len(bodies) < 2 || !bytes.Equal(bodies[0], bodies[1]) {
 				t.Errorf("the retry of baohanapply was signed anew; want the first body sent again")
 			}
-			if _, _, retries := loggedInbound(t, s.InstDoor.URL, stack.InstAdmin, protocol.BaohanApply, applyNo); retries == 0 {
+			if _, _, retries := loggedInbound(t, s.InstDoor.URL, harness.InstAdmin, protocol.BaohanApply, applyNo); retries == 0 {
 				t.Error("the institution's message log shows no retry")
 			}
 			s.BidderSignsAndPays(token)

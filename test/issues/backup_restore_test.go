@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestReuploadAfterPlatformRestoredFromBackup: the platform loses its disk
@@ -26,9 +26,9 @@ import (
 // (the platform's completion is idempotent, so a forced re-upload is
 // safe); then both sides agree again.
 func TestReuploadAfterPlatformRestoredFromBackup(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	applyNo := s.Apply(s.Section(time.Hour).No)
-	s.PlatDoor.Inject("uploadbaohanfile", stack.Hold)
+	s.PlatDoor.Inject("uploadbaohanfile", harness.Hold)
 	s.BidderSignsAndPays(s.Token(applyNo, 10*time.Second))
 	s.Eventually("the first chunk held", 10*time.Second, func() bool { return s.PlatDoor.Holding() == 1 })
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestBidderQuitNeedsTheBidderKey: the redirecturl is a bearer token, and
@@ -26,12 +26,12 @@ import (
 // should need the bidder's key too (a request signed with the CA
 // certificate, as the agreement is).
 func TestBidderQuitNeedsTheBidderKey(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 
 	// What a platform staff member can read.
 	req, _ := http.NewRequest("GET", s.PlatDoor.URL+"/api/applications/"+applyNo, nil)
-	req.Header.Set("Authorization", "Bearer "+stack.PlatformAdmin)
+	req.Header.Set("Authorization", "Bearer "+harness.PlatformAdmin)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

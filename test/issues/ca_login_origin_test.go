@@ -11,12 +11,11 @@ import (
 	"net/http/cookiejar"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 	"github.com/baohan-dev/baohan/web"
 	"github.com/baohan-dev/baohan/web/caagent"
 )
@@ -27,23 +26,23 @@ import (
 // allowing the platform's and the institution's origins, as a bidder must
 // run it: bidders open envelopes on the institution's pages.
 type caLoginStack struct {
-	*stack.Stack
+	*harness.System
 	agentURL string
 }
 
 func startCALoginStack(t *testing.T, cfg func(*caagent.Config)) *caLoginStack {
 	t.Helper()
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	quiet := slog.New(slog.DiscardHandler)
 	pc, err := web.Platform(context.Background(), s.Plat, web.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.PlatDoor.Set(pc.Handler(s.Plat.Handler()))
-	return &caLoginStack{Stack: s, agentURL: startAgent(t, s, cfg)}
+	return &caLoginStack{System: s, agentURL: startAgent(t, s, cfg)}
 }
 
-func startAgent(t *testing.T, s *stack.Stack, cfg func(*caagent.Config)) string {
+func startAgent(t *testing.T, s *harness.System, cfg func(*caagent.Config)) string {
 	t.Helper()
 	c := caagent.Config{Key: s.PKI.Bidder.Key, Cert: s.PKI.Bidder.Cert, Origins: []string{s.PlatDoor.URL, s.InstDoor.URL},
 		Logger: slog.New(slog.DiscardHandler)}
@@ -233,30 +232,12 @@ func TestCALoginFromAnInstitutionOrigin(t *testing.T) {
 	})
 }
 
-// promptWriter collects what the attended agent shows the person.
-type promptWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *promptWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *promptWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // TestCAAgentAsksBeforeSigning: the CA agent signed whatever an allowed
 // page asked, at once and without the person knowing. Attended (the
 // default of baohan ca-agent), it shows what it is asked and signs only
 // once the person allows it: unanswered, or refused, nothing is signed.
 func TestCAAgentAsksBeforeSigning(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	code := regexp.MustCompile(`type (\d{4}) to allow`)
 	for _, tc := range []struct {
 		name   string
@@ -271,7 +252,7 @@ func TestCAAgentAsksBeforeSigning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pr, pw := io.Pipe()
 			defer pw.Close()
-			prompt := &promptWriter{}
+			prompt := &harness.LogBuffer{} // what the attended agent shows the person
 			agentURL := startAgent(t, s, func(c *caagent.Config) {
 				c.Confirm = caagent.TerminalConfirm(pr, prompt)
 				c.ConfirmTimeout = 500 * time.Millisecond

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestCipherGuaranteeAfterOpening: the ciphertext guarantee (filetype 1)
@@ -20,7 +20,7 @@ import (
 // opening, and the application must stay approved; a repeated notice of a
 // file completed before the opening is still answered code 1.
 func TestCipherGuaranteeAfterOpening(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	inst := s.AsInstitution()
 	// approved makes an application the institution approves by hand
 	// (the bidder never comes, so the real institution stays idle).
@@ -29,7 +29,7 @@ func TestCipherGuaranteeAfterOpening(t *testing.T) {
 		applyNo = s.Apply(sec.No)
 		s.Token(applyNo, 10*time.Second)
 		baohanNo = "HXDB-OPEN-" + applyNo[len(applyNo)-8:]
-		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": baohanNo, "instname": stack.InstitutionName,
+		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": baohanNo, "instname": harness.InstitutionName,
 			"generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005", "cost": "4000.00", "applystatus": "1"})
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ func TestCipherGuaranteeAfterOpening(t *testing.T) {
 	}
 	doc := func(applyNo, baohanNo string) []byte {
 		t.Helper()
-		d, err := s.GuaranteeOFD(stack.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: baohanNo})
+		d, err := s.GuaranteeOFD(harness.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: baohanNo})
 		if err != nil {
 			t.Fatal(err)
 		}

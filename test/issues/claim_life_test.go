@@ -16,10 +16,11 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/store/storetest"
 	"github.com/baohan-dev/baohan/web"
 )
 
@@ -30,33 +31,31 @@ import (
 // them (extensions), and the platform's application follows: claimed →
 // claim_pending → compensated → recovery_failed → recovered, or
 // compensation_refused. Amounts are never above the guarantee (800000.00
-// in the stack's sections).
+// in the harness's sections).
 
 var bothExtensions = []string{string(protocol.ClaimsResultNotice), string(protocol.ClaimsRepayNotice)}
 
-func claimStack(t *testing.T, db string, platformEnables, institutionEnables bool, o stack.Options) *stack.Stack {
+func claimStack(t *testing.T, db string, platformEnables, institutionEnables bool, opts ...harness.Option) *harness.System {
 	t.Helper()
-	o.Quiet = true
+	o := append([]harness.Option{harness.Quiet()}, opts...)
 	if db == "postgres" {
-		o.PlatformDB = stack.PostgresURL(t, "claim_plat")
-		o.InstitutionDB = stack.PostgresURL(t, "claim_inst")
+		o = append(o, harness.WithPlatformDB(storetest.FreshSchema(t)), harness.WithInstitutionDB(storetest.FreshSchema(t)))
 	}
-	o.PlatformPeer = func(p *config.Peer) { // the institution, as the platform knows it
+	o = append(o, harness.WithPlatformPeer(func(p *config.Peer) { // the institution, as the platform knows it
 		if platformEnables {
 			p.Extensions = bothExtensions
 		}
-	}
-	o.InstitutionPeer = func(p *config.Peer) { // the platform, as the institution knows it
+	}), harness.WithInstitutionPeer(func(p *config.Peer) { // the platform, as the institution knows it
 		if institutionEnables {
 			p.Extensions = bothExtensions
 		}
-	}
-	return stack.Start(t, o)
+	}))
+	return harness.Start(t, o...)
 }
 
 // claimed issues a guarantee, claims amount on it from the platform and
 // returns the applyno and the institution's claim id.
-func claimed(t *testing.T, s *stack.Stack, amount string) (string, string) {
+func claimed(t *testing.T, s *harness.System, amount string) (string, string) {
 	t.Helper()
 	ctx := context.Background()
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
@@ -83,11 +82,11 @@ func claimed(t *testing.T, s *stack.Stack, amount string) (string, string) {
 }
 
 // instAPI calls the institution's admin API over HTTP.
-func instAPI(t *testing.T, s *stack.Stack, path string, body any) (int, *institution.Claim, string) {
+func instAPI(t *testing.T, s *harness.System, path string, body any) (int, *institution.Claim, string) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(http.MethodPost, s.InstDoor.URL+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+stack.InstAdmin)
+	req.Header.Set("Authorization", "Bearer "+harness.InstAdmin)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
@@ -105,7 +104,7 @@ func instAPI(t *testing.T, s *stack.Stack, path string, body any) (int, *institu
 	return resp.StatusCode, &c, string(raw)
 }
 
-func mustRecord(t *testing.T, s *stack.Stack, path string, body any, wantStatus string) *institution.Claim {
+func mustRecord(t *testing.T, s *harness.System, path string, body any, wantStatus string) *institution.Claim {
 	t.Helper()
 	code, c, raw := instAPI(t, s, path, body)
 	if code != http.StatusOK {
@@ -117,7 +116,7 @@ func mustRecord(t *testing.T, s *stack.Stack, path string, body any, wantStatus 
 	return c
 }
 
-func wantRefused(t *testing.T, s *stack.Stack, path string, body any, want string) {
+func wantRefused(t *testing.T, s *harness.System, path string, body any, want string) {
 	t.Helper()
 	code, _, raw := instAPI(t, s, path, body)
 	if code != http.StatusUnprocessableEntity || !strings.Contains(raw, want) {
@@ -125,7 +124,7 @@ func wantRefused(t *testing.T, s *stack.Stack, path string, body any, want strin
 	}
 }
 
-func outcomes(t *testing.T, s *stack.Stack, applyNo string) []*platform.ClaimOutcome {
+func outcomes(t *testing.T, s *harness.System, applyNo string) []*platform.ClaimOutcome {
 	t.Helper()
 	list, err := s.Plat.ClaimOutcomes(context.Background(), applyNo)
 	if err != nil {
@@ -141,7 +140,7 @@ func TestClaimLife(t *testing.T) {
 			// (past the institution's 2s timeout): the institution sends
 			// again, and the platform, which applied the first, answers
 			// the second ok without applying it twice.
-			s := claimStack(t, db, true, true, stack.Options{Timeout: 2 * time.Second})
+			s := claimStack(t, db, true, true, harness.WithTimeout(2*time.Second))
 			s.PlatDoor.SlowFor = 3 * time.Second
 
 			t.Run("paid in part, then recovered", func(t *testing.T) {
@@ -161,7 +160,7 @@ func TestClaimLife(t *testing.T) {
 				wantRefused(t, s, base+"/recovery", map[string]any{"recovered": true, "amount": "1.00"},
 					"is pending (待赔付): the recovery recovered (已追偿) cannot be recorded")
 
-				s.PlatDoor.Inject("claimsresultnotice", stack.Slow)
+				s.PlatDoor.Inject("claimsresultnotice", harness.Slow)
 				paid := map[string]any{"status": "paid", "amount": "300000.00", "date": "2026-12-08 09:00:00", "way": "1",
 					"transfer_date": "2026-12-08 09:05:00", "vouchers": []string{"https://fi.example.cn/v/2026120801.pdf", "https://fi.example.cn/v/2026120802.pdf"}}
 				c := mustRecord(t, s, base+"/outcome", paid, institution.ClaimPaid)
@@ -207,7 +206,7 @@ func TestClaimLife(t *testing.T) {
 				}
 				// Every notice delivered in the end (the slow one too).
 				s.Eventually("the institution's outbox to empty", 15*time.Second, func() bool {
-					return stack.OutboxProblems(context.Background(), s.Inst.DB(), "institution") == ""
+					return harness.OutboxProblems(context.Background(), s.Inst.DB(), "institution") == ""
 				})
 			})
 
@@ -282,11 +281,11 @@ func TestClaimLife(t *testing.T) {
 // the platform does not enable them records the outcome and sends
 // nothing (and is not in error).
 func TestClaimNoticesNeedExtensions(t *testing.T) {
-	s := claimStack(t, "sqlite", false, false, stack.Options{})
+	s := claimStack(t, "sqlite", false, false)
 	applyNo, id := claimed(t, s, "200000.00")
 	c := mustRecord(t, s, "/api/claims/"+id+"/outcome", map[string]any{"status": "paid", "amount": "200000.00",
 		"vouchers": []string{"https://fi.example.cn/v/1.pdf"}}, institution.ClaimPaid)
-	want := "platform " + stack.PlatformName + " does not enable claimsresultnotice (its extensions)"
+	want := "platform " + harness.PlatformName + " does not enable claimsresultnotice (its extensions)"
 	if c.Outcome.Sent || c.Outcome.NotSentWhy != want {
 		t.Errorf("not enabled at the institution: sent %v, reason %q, want %q", c.Outcome.Sent, c.Outcome.NotSentWhy, want)
 	}
@@ -302,7 +301,7 @@ func TestClaimNoticesNeedExtensions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMsg := `claimsresultnotice (optional) not enabled: add it to the extensions of appkey "` + stack.AppKey + `"`
+	wantMsg := `claimsresultnotice (optional) not enabled: add it to the extensions of appkey "` + harness.AppKey + `"`
 	if r.Code != 0 || r.Message != wantMsg {
 		t.Errorf("not enabled at the platform: %d %q", r.Code, r.Message)
 	}
@@ -316,7 +315,7 @@ func TestClaimNoticesNeedExtensions(t *testing.T) {
 // shows them and that they were sent, and the platform's application page
 // shows what arrived (amounts, dates, way, voucher links).
 func TestClaimLifeInTheConsoles(t *testing.T) {
-	s := claimStack(t, "sqlite", true, true, stack.Options{})
+	s := claimStack(t, "sqlite", true, true)
 	applyNo, id := claimed(t, s, "500000.00")
 	ic := institutionConsole(t, s)
 	pc := platformConsole(t, s)

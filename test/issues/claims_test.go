@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestClaimsBoundedByTheGuarantee: the institution pays what the
@@ -19,7 +19,7 @@ import (
 // must be refused with code 0 naming payeramount and the amount
 // guaranteed. (The same claim sent twice stays idempotent.)
 func TestClaimsBoundedByTheGuarantee(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 	baohanNo := s.PlatApp(applyNo).BaohanNo
 	claim := func(amount, reason string) *protocol.Response {

@@ -11,14 +11,14 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/conformance"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // The conformance kit's checks of the optional claim outcome interfaces,
 // in both roles, against baohan's own services with the interfaces
-// enabled on both sides: the kit plays the institution of the stack's
-// platform, then the platform of the stack's institution. Each check
+// enabled on both sides: the kit plays the institution of the harness's
+// platform, then the platform of the harness's institution. Each check
 // passes (not skipped, not a warning).
 
 // kitEndpoint serves a suite's handler once it exists.
@@ -82,12 +82,12 @@ func TestConformanceKitChecksClaimOutcomes(t *testing.T) {
 		kit := &kitEndpoint{}
 		ks := httptest.NewServer(kit)
 		t.Cleanup(ks.Close)
-		s := stack.Start(t, stack.Options{Quiet: true, InstitutionPeer: func(p *config.Peer) {
+		s := harness.Start(t, harness.Quiet(), harness.WithInstitutionPeer(func(p *config.Peer) {
 			p.BaseURL, p.Extensions = ks.URL, bothExtensions // the kit is the institution's platform
-		}})
-		cfg := conformance.Config{URL: s.InstDoor.URL, AppKey: stack.AppKey, AppSecret: stack.AppSecret, PlatformCode: stack.PlatformCode,
+		}))
+		cfg := conformance.Config{URL: s.InstDoor.URL, AppKey: harness.AppKey, AppSecret: harness.AppSecret, PlatformCode: harness.PlatformCode,
 			ListenURL: ks.URL, Wait: 20 * time.Second, Extensions: ext}
-		drv := conformance.BidderAPI{AdminURL: s.InstDoor.URL, AdminToken: stack.InstAdmin}
+		drv := conformance.BidderAPI{AdminURL: s.InstDoor.URL, AdminToken: harness.InstAdmin}
 		suite, err := conformance.NewInstitutionSuite(cfg, drv, conformance.BidderFromIdentity(s.PKI.Bidder), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -113,27 +113,27 @@ func TestConformanceKitChecksClaimOutcomes(t *testing.T) {
 	})
 }
 
-// runPlatformKit runs the platform suite against the stack's platform,
+// runPlatformKit runs the platform suite against the harness's platform,
 // whose institution is the kit, with ext enabled on both sides.
 func runPlatformKit(t *testing.T, ext []protocol.Interface) *conformance.Report {
 	t.Helper()
 	kit := &kitEndpoint{}
 	ks := httptest.NewServer(kit)
 	t.Cleanup(ks.Close)
-	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: func(p *config.Peer) {
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(func(p *config.Peer) {
 		p.BaseURL = ks.URL // the kit is the platform's institution
 		for _, i := range ext {
 			p.Extensions = append(p.Extensions, string(i))
 		}
-	}})
-	cfg := conformance.Config{URL: s.PlatDoor.URL, AppKey: stack.AppKey, AppSecret: stack.AppSecret, PlatformCode: stack.PlatformCode,
+	}))
+	cfg := conformance.Config{URL: s.PlatDoor.URL, AppKey: harness.AppKey, AppSecret: harness.AppSecret, PlatformCode: harness.PlatformCode,
 		ListenURL: ks.URL, Wait: 20 * time.Second, Extensions: ext, Bidder: conformance.BidderFromIdentity(s.PKI.Bidder),
-		Profile: conformance.Profile{ChunkSize: 4096}} // the stack's chunk size
+		Profile: conformance.Profile{ChunkSize: 4096}} // the harness's chunk size
 	seal, err := conformance.SealedGuarantee(s.PKI.Inst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	drv := &conformance.AdminPlatform{URL: s.PlatDoor.URL, Token: stack.PlatformAdmin, AppKey: stack.AppKey,
+	drv := &conformance.AdminPlatform{URL: s.PlatDoor.URL, Token: harness.PlatformAdmin, AppKey: harness.AppKey,
 		Bidder: cfg.Bidder, OpeningDelay: time.Second}
 	suite, err := conformance.NewPlatformSuite(cfg, drv, seal)
 	if err != nil {

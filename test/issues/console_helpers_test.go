@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/web"
 )
 
@@ -21,7 +21,7 @@ import (
 // (cookies, CSRF tokens).
 
 // platformConsole serves the platform's console at the platform's door.
-func platformConsole(t *testing.T, s *stack.Stack) *web.PlatformConsole {
+func platformConsole(t *testing.T, s *harness.System) *web.PlatformConsole {
 	t.Helper()
 	pc, err := web.Platform(context.Background(), s.Plat, web.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -32,7 +32,7 @@ func platformConsole(t *testing.T, s *stack.Stack) *web.PlatformConsole {
 }
 
 // institutionConsole serves the institution's console at its door.
-func institutionConsole(t *testing.T, s *stack.Stack) *web.InstitutionConsole {
+func institutionConsole(t *testing.T, s *harness.System) *web.InstitutionConsole {
 	t.Helper()
 	ic, err := web.Institution(context.Background(), s.Inst, web.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -17,9 +17,9 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // hmacSign is HMAC-SM3 keyed with the secret over the sorted fields
@@ -76,7 +76,7 @@ func TestPeerDialectConfigurable(t *testing.T) {
 			f.SetString(kv[1])
 		}
 	}
-	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: set, InstitutionPeer: set})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(set), harness.WithInstitutionPeer(set))
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 
 	var apply, complete map[string]string
@@ -85,7 +85,7 @@ func TestPeerDialectConfigurable(t *testing.T) {
 		if json.Unmarshal(ex.Request, &f) != nil || f["sign"] == "" {
 			continue
 		}
-		if got := hmacSign(f, stack.AppSecret); f["sign"] != got {
+		if got := hmacSign(f, harness.AppSecret); f["sign"] != got {
 			t.Errorf("%s: sign %s is not HMAC-SM3 (%s)", ex.Path, f["sign"], got)
 		}
 		switch {
@@ -105,8 +105,8 @@ func TestPeerDialectConfigurable(t *testing.T) {
 	}
 
 	// The default sign, to a platform configured for HMAC-SM3.
-	f := map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "applyno": applyNo}
-	f["sign"] = protocol.Sign(f, stack.AppSecret)
+	f := map[string]string{"appkey": harness.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "applyno": applyNo}
+	f["sign"] = protocol.Sign(f, harness.AppSecret)
 	r := postAnswer(t, s.PlatDoor.URL+"/downloadpublickey", string(protocol.MarshalFields(f)))
 	if r.Code != 0 || !strings.Contains(r.Message, "sm3") || !strings.Contains(r.Message, "hmac-sm3") {
 		t.Errorf("an SM3 sign to an HMAC-SM3 platform: %+v, want a refusal naming both", r)
@@ -121,19 +121,19 @@ func TestPeerDialectConfigurable(t *testing.T) {
 // message is cut to 100 characters in the answer and kept whole in the
 // message log.
 func TestNumbersAcceptedAndMessagesShort(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	ts := protocol.FormatTime(s.Clock.Now())
-	f := map[string]string{"appkey": stack.AppKey, "timestamp": ts, "applyno": "BH20260101ZZZZZZZZZZZZ", "bak1": "7", "bak2": "true"}
-	sign := protocol.Sign(f, stack.AppSecret) // over "bak1=7" and "bak2=true", the text sent
-	body := `{"appkey":"` + stack.AppKey + `","timestamp":"` + ts + `","applyno":"BH20260101ZZZZZZZZZZZZ","bak1":7,"bak2":true,"sign":"` + sign + `"}`
+	f := map[string]string{"appkey": harness.AppKey, "timestamp": ts, "applyno": "BH20260101ZZZZZZZZZZZZ", "bak1": "7", "bak2": "true"}
+	sign := protocol.Sign(f, harness.AppSecret) // over "bak1=7" and "bak2=true", the text sent
+	body := `{"appkey":"` + harness.AppKey + `","timestamp":"` + ts + `","applyno":"BH20260101ZZZZZZZZZZZZ","bak1":7,"bak2":true,"sign":"` + sign + `"}`
 	r := postAnswer(t, s.PlatDoor.URL+"/downloadpublickey", body)
 	if r.Code != 0 || !strings.Contains(r.Message, "BH20260101ZZZZZZZZZZZZ") || strings.Contains(r.Message, "JSON string") {
 		t.Errorf("a number and a boolean: %+v, want the answer on its merits (an unknown applyno)", r)
 	}
 
 	// A refusal longer than 100 characters: a stale timestamp.
-	f = map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now().Add(-time.Hour)), "applyno": "BH20260101ZZZZZZZZZZZZ"}
-	f["sign"] = protocol.Sign(f, stack.AppSecret)
+	f = map[string]string{"appkey": harness.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now().Add(-time.Hour)), "applyno": "BH20260101ZZZZZZZZZZZZ"}
+	f["sign"] = protocol.Sign(f, harness.AppSecret)
 	r = postAnswer(t, s.PlatDoor.URL+"/downloadpublickey", string(protocol.MarshalFields(f)))
 	if n := utf8.RuneCountInString(r.Message); r.Code != 0 || n > 100 || !strings.HasPrefix(r.Message, "timestamp") {
 		t.Fatalf("a stale request: message of %d characters: %+v", n, r)

@@ -12,9 +12,9 @@ import (
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestIssuedGuaranteeDrawsCleanly: the guarantee and its attached
@@ -29,9 +29,9 @@ import (
 // and the phone.
 func TestIssuedGuaranteeDrawsCleanly(t *testing.T) {
 	const addr, phone = "北京市WWMM区MMWW大道100号", "010-WWMM8888"
-	s := stack.Start(t, stack.Options{Quiet: true, ChunkSize: 256 << 10, Institution: func(c *institution.Config) {
+	s := harness.Start(t, harness.Quiet(), harness.WithChunkSize(256<<10), harness.WithInstitutionConfig(func(c *institution.Config) {
 		c.Institution.Address, c.Institution.Phone = addr, phone
-	}})
+	}))
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 	rc, _, err := s.Plat.OpenGuarantee(context.Background(), applyNo, 1)
 	if err != nil {

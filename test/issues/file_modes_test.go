@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/harness"
 )
 
 // TestDataFilesPrivate: the SQLite database files (the message log, the
@@ -24,7 +24,7 @@ import (
 func TestDataFilesPrivate(t *testing.T) {
 	old := syscall.Umask(0)
 	t.Cleanup(func() { syscall.Umask(old) }) // after the stack's own cleanup
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	// A guarantee issued: the WAL, the shared memory and the blobs exist.
 	s.Issued(s.Section(time.Hour).No, 20*time.Second)
 

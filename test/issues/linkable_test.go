@@ -9,9 +9,9 @@ import (
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestProjectFieldsNotLinkable: the four project fields travel encrypted
@@ -26,7 +26,7 @@ import (
 // from the section key and the applyno) keeps the wire format and makes
 // the ciphertexts unlinkable.
 func TestProjectFieldsNotLinkable(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	ctx := context.Background()
 	other, err := s.PKI.CA.Issue("另一家建设有限公司", testca.Bidder, testca.WithCreditCode("91110000MA01BDD027"))
 	if err != nil {
@@ -37,7 +37,7 @@ func TestProjectFieldsNotLinkable(t *testing.T) {
 	}
 	sec := s.Section(time.Hour)
 	a1 := s.Apply(sec.No)
-	a2, err := s.Plat.Apply(ctx, platform.ApplyInput{SectionNo: sec.No, BidderCode: other.CreditCode, Institution: stack.InstitutionName, Product: stack.Product})
+	a2, err := s.Plat.Apply(ctx, platform.ApplyInput{SectionNo: sec.No, BidderCode: other.CreditCode, Institution: harness.InstitutionName, Product: harness.Product})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/store/storetest"
 	"github.com/baohan-dev/baohan/web"
 )
 
@@ -96,13 +97,13 @@ func grown(before, after map[string]int) string {
 
 // onBothDatabases runs fn with the stack's options for SQLite and for
 // PostgreSQL.
-func onBothDatabases(t *testing.T, fn func(t *testing.T, o stack.Options)) {
+func onBothDatabases(t *testing.T, fn func(t *testing.T, o []harness.Option)) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
-			o := stack.Options{Quiet: true}
+			o := []harness.Option{harness.Quiet()}
 			if db == "postgres" {
-				o.PlatformDB = stack.PostgresURL(t, "plat")
-				o.InstitutionDB = stack.PostgresURL(t, "inst")
+				o = append(o, harness.WithPlatformDB(storetest.FreshSchema(t)))
+				o = append(o, harness.WithInstitutionDB(storetest.FreshSchema(t)))
 			}
 			fn(t, o)
 		})
@@ -116,8 +117,8 @@ func onBothDatabases(t *testing.T, fn func(t *testing.T, o stack.Options)) {
 // forged logins nothing but their audit entries, one for each that got
 // past the throttle and one for the run of refusals.
 func TestCALoginFloodBounded(t *testing.T) {
-	onBothDatabases(t, func(t *testing.T, o stack.Options) {
-		s := stack.Start(t, o)
+	onBothDatabases(t, func(t *testing.T, o []harness.Option) {
+		s := harness.Start(t, o...)
 		platformConsole(t, s)
 		db := s.Plat.DB()
 		before := tableRows(t, db, "web_audit", "web_audit_head")
@@ -179,8 +180,8 @@ func TestCALoginFloodBounded(t *testing.T) {
 // challenge, and the institution writes nothing at all (a bound on stored
 // challenges would let the asker keep the bidder from its own).
 func TestBidderChallengeFloodBounded(t *testing.T) {
-	onBothDatabases(t, func(t *testing.T, o stack.Options) {
-		s := stack.Start(t, o)
+	onBothDatabases(t, func(t *testing.T, o []harness.Option) {
+		s := harness.Start(t, o...)
 		token := s.Token(s.Apply(s.Section(time.Hour).No), 30*time.Second)
 		before := tableRows(t, s.Inst.DB())
 		served := 0
@@ -205,7 +206,7 @@ func TestBidderChallengeFloodBounded(t *testing.T) {
 // locked account, even with its right password, is the very answer for
 // an account that does not exist.
 func TestLockedAccountLooksUnknown(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	ic := institutionConsole(t, s)
 	if _, err := ic.Auth().CreateUser(context.Background(), "zhang", "", web.Operator, "zhang-password-1"); err != nil {
 		t.Fatal(err)
@@ -249,7 +250,7 @@ func errorText(page string) string {
 // TestConsolePostBodyLimited: a logged-in form of 2 MiB is refused with
 // 413 and a message naming the limit, before the action runs.
 func TestConsolePostBodyLimited(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	pc := platformConsole(t, s)
 	st := staffLogin(t, pc.Auth(), s.PlatDoor.URL, "li", web.Viewer)
 	code, page := st.post("/console/password", url.Values{"csrf": {st.csrf}, "current": {strings.Repeat("x", 2<<20)}, "new": {"new-password-1"}, "repeat": {"new-password-1"}})
@@ -267,10 +268,7 @@ func TestMetricsLabelsNotChosenByCallers(t *testing.T) {
 	// 48000 bytes a day: an hour's worth, 2000 bytes, records the first
 	// few; the others are dropped.
 	const budget = 48000
-	s := stack.Start(t, stack.Options{Quiet: true,
-		Platform:    func(c *platform.Config) { c.Listen.UnauthenticatedLogPerAddress = budget },
-		Institution: func(c *institution.Config) { c.Listen.UnauthenticatedLogPerAddress = budget },
-	})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformConfig(func(c *platform.Config) { c.Listen.UnauthenticatedLogPerAddress = budget }), harness.WithInstitutionConfig(func(c *institution.Config) { c.Listen.UnauthenticatedLogPerAddress = budget }))
 	const n = 40
 	for _, door := range []string{s.PlatDoor.URL, s.InstDoor.URL} {
 		for i := range n {

@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 // TestNULInIdentifiersRefused: a NUL (or other C0 control) byte in
@@ -21,12 +22,12 @@ import (
 func TestNULInIdentifiersRefused(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
-			o := stack.Options{Quiet: true}
+			o := []harness.Option{harness.Quiet()}
 			if db == "postgres" {
-				o.InstitutionDB = stack.PostgresURL(t, "issue_nul_inst")
-				o.PlatformDB = stack.PostgresURL(t, "issue_nul_plat")
+				o = append(o, harness.WithInstitutionDB(storetest.FreshSchema(t)))
+				o = append(o, harness.WithPlatformDB(storetest.FreshSchema(t)))
 			}
-			s := stack.Start(t, o)
+			s := harness.Start(t, o...)
 			for _, id := range []string{"BH\x00001", "BH\x1b[2J001", "BH\r\nX-Injected: 1"} {
 				f, err := s.ApplyFields(id, gm.NewKey())
 				if err != nil {
@@ -42,7 +43,7 @@ func TestNULInIdentifiersRefused(t *testing.T) {
 				applyNo := s.Apply(s.Section(time.Hour).No)
 				s.Token(applyNo, 10*time.Second)
 				r, err = s.AsInstitution().Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": id,
-					"instname": stack.InstitutionName, "generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005",
+					"instname": harness.InstitutionName, "generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005",
 					"cost": "4000.00", "applystatus": "1"})
 				if err != nil {
 					t.Fatal(err)

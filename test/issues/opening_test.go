@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 	"github.com/baohan-dev/baohan/web"
 )
 
 // platformAPI calls the platform's admin API at its door.
-func platformAPI(t *testing.T, s *stack.Stack, method, path string, body any) (int, []byte) {
+func platformAPI(t *testing.T, s *harness.System, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -25,7 +25,7 @@ func platformAPI(t *testing.T, s *stack.Stack, method, path string, body any) (i
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, s.PlatDoor.URL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+stack.PlatformAdmin)
+	req.Header.Set("Authorization", "Bearer "+harness.PlatformAdmin)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func platformAPI(t *testing.T, s *stack.Stack, method, path string, body any) (i
 
 // restoresDue lists the platform's baohanrestore calls for applyNo that
 // are pending and due by at (admin API).
-func restoresDue(t *testing.T, s *stack.Stack, applyNo string, at time.Time) []string {
+func restoresDue(t *testing.T, s *harness.System, applyNo string, at time.Time) []string {
 	t.Helper()
 	code, b := platformAPI(t, s, "GET", "/api/outbox?interface=baohanrestore&applyno="+applyNo, nil)
 	var ms []struct {
@@ -59,7 +59,7 @@ func restoresDue(t *testing.T, s *stack.Stack, applyNo string, at time.Time) []s
 
 // noRestoreReaches checks, for a while, that no baohanrestore reaches the
 // institution: it fails as soon as one does.
-func noRestoreReaches(t *testing.T, s *stack.Stack, d time.Duration) {
+func noRestoreReaches(t *testing.T, s *harness.System, d time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		for _, ex := range s.InstDoor.Exchanges() {
@@ -82,7 +82,7 @@ func consoleTime(t time.Time) string { return t.In(protocol.CST).Format("2006-01
 // a separate action for an administrator, with a reason, audited
 // (TestAdvancingTheOpeningIsAnAdminAction).
 func TestPostponeCannotBringTheOpeningForward(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	pc := platformConsole(t, s)
 	sec := s.Section(3 * time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second) // ciphertext guarantee held, its restore due at the opening
@@ -126,7 +126,7 @@ func TestPostponeCannotBringTheOpeningForward(t *testing.T) {
 // reason, is in the console's audit log and the section's history, and
 // the key then goes out at the new opening, not before.
 func TestAdvancingTheOpeningIsAnAdminAction(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	pc := platformConsole(t, s)
 	sec := s.Section(3 * time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 	"github.com/baohan-dev/baohan/web"
 )
 
@@ -27,7 +27,7 @@ import (
 // platform's message on the quit record and in the history.
 func TestInstitutionQuitWaitsForThePlatform(t *testing.T) {
 	const quitPending, quitPendingLabel = institution.State("quit_pending"), "退保待平台确认"
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	ic := institutionConsole(t, s)
 	ops := staffLogin(t, ic.Auth(), s.InstDoor.URL, "caozuoyuan", web.Operator)
 	sec := s.Section(time.Hour)
@@ -36,11 +36,11 @@ func TestInstitutionQuitWaitsForThePlatform(t *testing.T) {
 
 	// The opening passes; its baohanrestore does not reach the
 	// institution yet.
-	s.InstDoor.Always("baohanrestore", stack.Unreachable)
+	s.InstDoor.Always("baohanrestore", harness.Unreachable)
 	s.Clock.Advance(time.Hour + time.Minute)
 	// The quitnotice waits at the platform's door while the console is
 	// looked at.
-	s.PlatDoor.Inject("quitnotice", stack.Hold)
+	s.PlatDoor.Inject("quitnotice", harness.Hold)
 
 	_, flash := ops.act("/console/applications/"+id+"/quit", url.Values{"reason": {"投标人申请退保"}})
 	if !strings.Contains(flash, string(quitPending)) {
@@ -87,15 +87,15 @@ func TestInstitutionQuitWaitsForThePlatform(t *testing.T) {
 	}
 
 	// The restore comes through: both sides go on together.
-	s.InstDoor.Always("baohanrestore", stack.Pass)
+	s.InstDoor.Always("baohanrestore", harness.Pass)
 	s.WaitPlat(applyNo, platform.PlainReceived, 15*time.Second)
 	s.WaitInst(applyNo, institution.Restored, 15*time.Second)
 	if msg := s.Compare(applyNo); msg != "" {
 		t.Error(msg)
 	}
 	for _, ex := range s.InstDoor.Exchanges() {
-		if ex.Path == "/"+string(protocol.BaohanRestore) && ex.Fault == stack.Pass {
-			if r, ok := stack.Answer(ex.Response); ok && r.Code != 1 {
+		if ex.Path == "/"+string(protocol.BaohanRestore) && ex.Fault == harness.Pass {
+			if r, ok := harness.Answer(ex.Response); ok && r.Code != 1 {
 				t.Errorf("the institution refused baohanrestore: %q", r.Message)
 			}
 		}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestReflectedRequestRefused: one appsecret signs both directions and
@@ -26,7 +26,7 @@ import (
 // store its Server uses) in platform and institution, one line each;
 // the reflected request is then refused as a replay.
 func TestReflectedRequestRefused(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	// One application issued (every interface of the issuance on the
 	// wire), one only applied (eligible for a give-up).
 	issued := s.Issued(s.Section(time.Hour).No, 20*time.Second)
@@ -42,7 +42,7 @@ func TestReflectedRequestRefused(t *testing.T) {
 	// interface it came to, is a retry of it, not a reflection.
 	posted := 0
 	sentToInst, sentToPlat := s.InstDoor.Exchanges(), s.PlatDoor.Exchanges()
-	check := func(sent []stack.Exchange, back string, side protocol.Side) {
+	check := func(sent []harness.Exchange, back string, side protocol.Side) {
 		for _, ex := range sent {
 			name := ex.Path[strings.LastIndexByte(ex.Path, '/')+1:]
 			if _, ok := protocol.Lookup(name); !ok || ex.Status != 200 {
@@ -68,7 +68,7 @@ func TestReflectedRequestRefused(t *testing.T) {
 				}
 				b, _ := io.ReadAll(res.Body)
 				res.Body.Close()
-				r, _ := stack.Answer(b)
+				r, _ := harness.Answer(b)
 				if r.Code == 1 {
 					t.Errorf("the %s's own %s, posted back to its %s: accepted (%s)", side, name, target, b)
 				} else if !strings.HasPrefix(r.Message, "replayed request") {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestRestoreBeforeInstitutionSawCompletion: a guarantee completed just
@@ -23,12 +23,12 @@ import (
 // here the answer to the complete notice is held for a second to make it
 // certain.
 func TestRestoreBeforeInstitutionSawCompletion(t *testing.T) {
-	s := stack.Start(t, stack.Options{})
+	s := harness.Start(t)
 	sec := s.Section(time.Hour)
 	applyNo := s.Apply(sec.No)
 	token := s.Token(applyNo, 10*time.Second)
 	s.PlatDoor.SlowFor = time.Second
-	s.PlatDoor.Inject("baohanfilecompletenotice", stack.Slow)
+	s.PlatDoor.Inject("baohanfilecompletenotice", harness.Slow)
 	s.BidderSignsAndPays(token)
 	// The platform takes the file (the answer to its complete notice is
 	// on its way), then the opening passes.

@@ -12,23 +12,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 // eachStackDB runs f on a stack over SQLite and one over PostgreSQL.
-func eachStackDB(t *testing.T, o stack.Options, f func(t *testing.T, s *stack.Stack)) {
+func eachStackDB(t *testing.T, o []harness.Option, f func(t *testing.T, s *harness.System)) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			o := o
 			if db == "postgres" {
-				o.PlatformDB = stack.PostgresURL(t, "retry_plat")
-				o.InstitutionDB = stack.PostgresURL(t, "retry_inst")
+				o = append(o, harness.WithPlatformDB(storetest.FreshSchema(t)))
+				o = append(o, harness.WithInstitutionDB(storetest.FreshSchema(t)))
 			}
-			f(t, stack.Start(t, o))
+			f(t, harness.Start(t, o...))
 		})
 	}
 }
@@ -88,13 +89,13 @@ func postRaw(t *testing.T, url string, body []byte) []byte {
 // is refused as a replay. Before, every copy after the first was refused
 // ("replayed request").
 func TestRetriesAnsweredAsTheFirst(t *testing.T) {
-	eachStackDB(t, stack.Options{Quiet: true}, func(t *testing.T, s *stack.Stack) {
+	eachStackDB(t, []harness.Option{harness.Quiet()}, func(t *testing.T, s *harness.System) {
 		ctx := context.Background()
 		sec := s.Section(time.Hour)
 		var applyNo string
 		// retried holds the request at door, runs start (which makes the
 		// service send it), and sends the copies.
-		retried := func(door *stack.Door, i protocol.Interface, start func()) {
+		retried := func(door *harness.Door, i protocol.Interface, start func()) {
 			t.Helper()
 			var (
 				mu   sync.Mutex
@@ -128,7 +129,7 @@ func TestRetriesAnsweredAsTheFirst(t *testing.T) {
 			var first []byte
 			s.Eventually("the door's record of "+string(i), 10*time.Second, func() bool {
 				for _, ex := range door.Exchanges() {
-					if ex.Path == "/"+string(i) && bytes.Equal(ex.Request, sent) && ex.Fault == stack.Hold {
+					if ex.Path == "/"+string(i) && bytes.Equal(ex.Request, sent) && ex.Fault == harness.Hold {
 						first = ex.Response
 						return true
 					}
@@ -166,8 +167,8 @@ func TestRetriesAnsweredAsTheFirst(t *testing.T) {
 
 		// State changed once.
 		for side, evs := range map[string]func() ([]string, error){
-			"platform":    func() ([]string, error) { return stack.PlatformEvents(ctx, s.Plat.DB(), applyNo) },
-			"institution": func() ([]string, error) { return stack.InstitutionEvents(ctx, s.Inst.DB(), applyNo) },
+			"platform":    func() ([]string, error) { return harness.PlatformEvents(ctx, s.Plat.DB(), applyNo) },
+			"institution": func() ([]string, error) { return harness.InstitutionEvents(ctx, s.Inst.DB(), applyNo) },
 		} {
 			list, err := evs()
 			if err != nil {
@@ -185,14 +186,14 @@ func TestRetriesAnsweredAsTheFirst(t *testing.T) {
 		for _, c := range []struct {
 			base, token string
 			i           protocol.Interface
-		}{{s.InstDoor.URL, stack.InstAdmin, protocol.BaohanApply}, {s.PlatDoor.URL, stack.PlatformAdmin, protocol.BaohanNotice},
-			{s.PlatDoor.URL, stack.PlatformAdmin, protocol.BaohanFileCompleteNotice}} {
+		}{{s.InstDoor.URL, harness.InstAdmin, protocol.BaohanApply}, {s.PlatDoor.URL, harness.PlatformAdmin, protocol.BaohanNotice},
+			{s.PlatDoor.URL, harness.PlatformAdmin, protocol.BaohanFileCompleteNotice}} {
 			if n, ok, retries := loggedInbound(t, c.base, c.token, c.i, applyNo); n != 6 || ok != 5 || retries != 4 {
 				t.Errorf("%s: %d inbound exchanges, %d answered code 1, %d marked as retries; want 6, 5 and 4", c.i, n, ok, retries)
 			}
 		}
 		for side, db := range map[string]*store.DB{"platform": s.Plat.DB(), "institution": s.Inst.DB()} {
-			if p := stack.ChainProblem(ctx, db, side); p != "" {
+			if p := harness.ChainProblem(ctx, db, side); p != "" {
 				t.Error(p)
 			}
 		}
@@ -207,13 +208,13 @@ func TestRetriesAnsweredAsTheFirst(t *testing.T) {
 // (the upload queued behind the notice) goes on. Before, the answer was a
 // refusal, retried until the message died and blocked the upload.
 func TestDuplicateAnswerToARetryIsDelivered(t *testing.T) {
-	eachStackDB(t, stack.Options{Quiet: true, Timeout: time.Second}, func(t *testing.T, s *stack.Stack) {
+	eachStackDB(t, []harness.Option{harness.Quiet(), harness.WithTimeout(time.Second)}, func(t *testing.T, s *harness.System) {
 		applyNo := s.Apply(s.Section(time.Hour).No)
 		token := s.Token(applyNo, 20*time.Second)
 		var n atomic.Int32
 		inner := s.Plat.Handler()
 		s.PlatDoor.SlowFor = 3 * time.Second
-		s.PlatDoor.Inject("baohannotice", stack.Slow)
+		s.PlatDoor.Inject("baohannotice", harness.Slow)
 		s.PlatDoor.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/baohannotice") && n.Add(1) > 1 {
 				w.Header().Set("Content-Type", "application/json")
@@ -228,7 +229,7 @@ func TestDuplicateAnswerToARetryIsDelivered(t *testing.T) {
 		if n.Load() < 2 {
 			t.Fatalf("%d baohannotice, want a retry", n.Load())
 		}
-		if p := stack.OutboxProblems(context.Background(), s.Inst.DB(), "institution"); p != "" {
+		if p := harness.OutboxProblems(context.Background(), s.Inst.DB(), "institution"); p != "" {
 			t.Error(p)
 		}
 	})

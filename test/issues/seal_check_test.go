@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestSealCheck: the platform took any guarantee file with some valid
@@ -24,7 +24,7 @@ import (
 // stay approved. A guarantee made as the institution makes it is
 // accepted.
 func TestSealCheck(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true, ChunkSize: 256 << 10})
+	s := harness.Start(t, harness.Quiet(), harness.WithChunkSize(256<<10))
 	ctx := context.Background()
 	otherInst, err := s.PKI.CA.Issue("另一家融资担保有限公司", testca.Institution)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestSealCheck(t *testing.T) {
 		applyNo = s.Apply(s.Section(time.Hour).No)
 		s.Token(applyNo, 10*time.Second)
 		baohanNo = "HXDB-SEAL-" + applyNo[len(applyNo)-8:]
-		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": baohanNo, "instname": stack.InstitutionName,
+		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": baohanNo, "instname": harness.InstitutionName,
 			"generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005", "cost": "4000.00", "applystatus": "1"})
 		if err != nil {
 			t.Fatal(err)
@@ -62,30 +62,30 @@ func TestSealCheck(t *testing.T) {
 
 	for _, c := range []struct {
 		name string
-		spec func(applyNo, baohanNo string) stack.GuaranteeSpec
+		spec func(applyNo, baohanNo string) harness.GuaranteeSpec
 		want func(applyNo, baohanNo string) []string // named in the refusal; nil: accepted
 	}{
-		{"as the institution issues it", func(a, b string) stack.GuaranteeSpec {
-			return stack.GuaranteeSpec{ApplyNo: a, BaohanNo: b}
+		{"as the institution issues it", func(a, b string) harness.GuaranteeSpec {
+			return harness.GuaranteeSpec{ApplyNo: a, BaohanNo: b}
 		}, nil},
-		{"content added after the seal", func(a, b string) stack.GuaranteeSpec {
-			return stack.GuaranteeSpec{ApplyNo: a, BaohanNo: b, After: map[string][]byte{"Doc_0/Res/追加条款.xml": []byte("<x>保函自动展期</x>")}}
+		{"content added after the seal", func(a, b string) harness.GuaranteeSpec {
+			return harness.GuaranteeSpec{ApplyNo: a, BaohanNo: b, After: map[string][]byte{"Doc_0/Res/追加条款.xml": []byte("<x>保函自动展期</x>")}}
 		}, names("/Doc_0/Res/追加条款.xml", "no seal covers")},
-		{"sealed with the bidder's certificate", func(a, b string) stack.GuaranteeSpec {
-			return stack.GuaranteeSpec{ApplyNo: a, BaohanNo: b, Sealer: s.PKI.Bidder}
-		}, names(stack.BidderName, stack.BidderCode, "bidder")},
-		{"sealed by another institution", func(a, b string) stack.GuaranteeSpec {
-			return stack.GuaranteeSpec{ApplyNo: a, BaohanNo: b, Sealer: otherInst}
-		}, names(otherInst.Name, otherInst.CreditCode, stack.InstitutionName)},
-		{"another application's guarantee", func(a, b string) stack.GuaranteeSpec {
-			return stack.GuaranteeSpec{ApplyNo: otherApply, BaohanNo: otherBaohan}
+		{"sealed with the bidder's certificate", func(a, b string) harness.GuaranteeSpec {
+			return harness.GuaranteeSpec{ApplyNo: a, BaohanNo: b, Sealer: s.PKI.Bidder}
+		}, names(harness.BidderName, harness.BidderCode, "bidder")},
+		{"sealed by another institution", func(a, b string) harness.GuaranteeSpec {
+			return harness.GuaranteeSpec{ApplyNo: a, BaohanNo: b, Sealer: otherInst}
+		}, names(otherInst.Name, otherInst.CreditCode, harness.InstitutionName)},
+		{"another application's guarantee", func(a, b string) harness.GuaranteeSpec {
+			return harness.GuaranteeSpec{ApplyNo: otherApply, BaohanNo: otherBaohan}
 		}, func(_, b string) []string { return []string{"baohanno", otherBaohan, b} }},
-		{"no agreement", func(a, b string) stack.GuaranteeSpec {
-			return stack.GuaranteeSpec{ApplyNo: a, BaohanNo: b, NoAgreement: true}
+		{"no agreement", func(a, b string) harness.GuaranteeSpec {
+			return harness.GuaranteeSpec{ApplyNo: a, BaohanNo: b, NoAgreement: true}
 		}, names("保函委托协议")},
-		{"the agreement signed by another bidder", func(a, b string) stack.GuaranteeSpec {
-			return stack.GuaranteeSpec{ApplyNo: a, BaohanNo: b, AgreementSigner: otherBidder}
-		}, names("保函委托协议.ofd", otherBidder.CreditCode, stack.BidderCode)},
+		{"the agreement signed by another bidder", func(a, b string) harness.GuaranteeSpec {
+			return harness.GuaranteeSpec{ApplyNo: a, BaohanNo: b, AgreementSigner: otherBidder}
+		}, names("保函委托协议.ofd", otherBidder.CreditCode, harness.BidderCode)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			applyNo, baohanNo := approved()

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestInstitutionTimestampWindowApplies: the institution's top-level
@@ -24,15 +24,15 @@ import (
 // would, so that the test reads the key by its name.
 func TestInstitutionTimestampWindowApplies(t *testing.T) {
 	t.Setenv("BAOHAN_INSTITUTION_TIMESTAMP_WINDOW", "1m")
-	s := stack.Start(t, stack.Options{Quiet: true, Institution: func(c *institution.Config) {
+	s := harness.Start(t, harness.Quiet(), harness.WithInstitutionConfig(func(c *institution.Config) {
 		if err := config.ApplyEnv(institution.EnvPrefix, c); err != nil {
 			t.Fatal(err)
 		}
-	}})
+	}))
 	send := func(age time.Duration) protocol.Response {
-		f := map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now().Add(-age)),
-			"applyno": "BH20260101ZZZZZZZZZZZZ", "platformcode": stack.PlatformCode}
-		f["sign"] = protocol.Sign(f, stack.AppSecret)
+		f := map[string]string{"appkey": harness.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now().Add(-age)),
+			"applyno": "BH20260101ZZZZZZZZZZZZ", "platformcode": harness.PlatformCode}
+		f["sign"] = protocol.Sign(f, harness.AppSecret)
 		res, err := http.Post(s.InstDoor.URL+"/giveupapply", "application/json", strings.NewReader(string(protocol.MarshalFields(f))))
 		if err != nil {
 			t.Fatal(err)

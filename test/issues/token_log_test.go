@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/web"
 )
 
@@ -23,7 +23,7 @@ import (
 // guarantee. The stored answer must have the token replaced (before the
 // entry is chained, so that the chain still verifies).
 func TestBidderTokenNotInInstitutionLog(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	ic := institutionConsole(t, s)
 	applyNo := s.Apply(s.Section(time.Hour).No)
 	tok := s.Token(applyNo, 10*time.Second)
@@ -33,7 +33,7 @@ func TestBidderTokenNotInInstitutionLog(t *testing.T) {
 
 	// The admin API, bodies included.
 	req, _ := http.NewRequest("GET", s.InstDoor.URL+"/api/messages?bodies=1&applyno="+url.QueryEscape(applyNo), nil)
-	req.Header.Set("Authorization", "Bearer "+stack.InstAdmin)
+	req.Header.Set("Authorization", "Bearer "+harness.InstAdmin)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -14,10 +14,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -37,10 +37,7 @@ import (
 // the database and to the log must fit what the budgets of those
 // addresses allow, and no recorded value may exceed the spec's length.
 func TestUnauthenticatedFloodBounded(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true,
-		Platform:     func(c *platform.Config) { c.Listen.TrustedProxies = []string{"127.0.0.1"} },
-		PlatformPeer: func(p *config.Peer) { p.AllowFrom = []string{"198.51.100.0/24"} },
-	})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformConfig(func(c *platform.Config) { c.Listen.TrustedProxies = []string{"127.0.0.1"} }), harness.WithPlatformPeer(func(p *config.Peer) { p.AllowFrom = []string{"198.51.100.0/24"} }))
 	dataDir := s.PlatCfg.Storage.DataDir
 	dbPath := filepath.Join(dataDir, platform.DefaultSQLiteFile)
 
@@ -55,7 +52,7 @@ func TestUnauthenticatedFloodBounded(t *testing.T) {
 	rep := func(c string, n int) string { return strings.Repeat(c, n) }
 	notice := func(appkey string) map[string]string {
 		return map[string]string{"appkey": appkey, "timestamp": protocol.FormatTime(s.Clock.Now()),
-			"applyno": rep("A", 500<<10), "baohanno": rep("B", 400<<10), "instname": stack.InstitutionName,
+			"applyno": rep("A", 500<<10), "baohanno": rep("B", 400<<10), "instname": harness.InstitutionName,
 			"generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005", "cost": "4000.00", "applystatus": "1",
 			"sign": rep("0", 64)}
 	}
@@ -67,8 +64,8 @@ func TestUnauthenticatedFloodBounded(t *testing.T) {
 		status           int
 	}{
 		{"unknown appkey", "203.0.113.1", "/baohannotice", protocol.MarshalFields(unknown), 200},
-		{"bad sign", "198.51.100.7", "/baohannotice", protocol.MarshalFields(notice(stack.AppKey)), 200},
-		{"refused address", "203.0.113.2", "/baohannotice", protocol.MarshalFields(notice(stack.AppKey)), 403},
+		{"bad sign", "198.51.100.7", "/baohannotice", protocol.MarshalFields(notice(harness.AppKey)), 200},
+		{"refused address", "203.0.113.2", "/baohannotice", protocol.MarshalFields(notice(harness.AppKey)), 403},
 		{"duplicate key", "203.0.113.3", "/baohannotice", []byte(`{"` + rep("Q", 450<<10) + `":"1","` + rep("Q", 450<<10) + `":"2"}`), 200},
 		{"no such interface", "203.0.113.4", "/" + rep("P", 500<<10), []byte(`{}`), 404},
 	}
@@ -88,7 +85,7 @@ func TestUnauthenticatedFloodBounded(t *testing.T) {
 			}
 			b, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			if r, ok := stack.Answer(b); !ok || r.Code != 0 || res.StatusCode != a.status {
+			if r, ok := harness.Answer(b); !ok || r.Code != 0 || res.StatusCode != a.status {
 				t.Fatalf("%s: HTTP %d %.200s, want %d and code 0", a.name, res.StatusCode, b, a.status)
 			}
 		}

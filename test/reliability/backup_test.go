@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestBackupRestore: both services are backed up while running (SQLite
@@ -20,7 +20,7 @@ import (
 // plaintext guarantee and every end check holds (histories, guarantees,
 // outboxes, chains). The procedure of docs/SECURITY.md, exercised.
 func TestBackupRestore(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 	// (the restore stays scheduled in the platform's outbox: it is backed up too)
 	platBackup, instBackup := filepath.Join(t.TempDir(), "platform"), filepath.Join(t.TempDir(), "institution")

@@ -18,10 +18,11 @@ import (
 
 	"github.com/baohan-dev/baohan/config"
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/ofd/ses"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 // TestConcurrentDuplicates: the same step done many times at once (a
@@ -33,12 +34,12 @@ import (
 func TestConcurrentDuplicates(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
-			o := stack.Options{Quiet: true, PlatformPeer: func(p *config.Peer) { p.RateLimit = -1 }}
+			o := []harness.Option{harness.Quiet(), harness.WithPlatformPeer(func(p *config.Peer) { p.RateLimit = -1 })}
 			if db == "postgres" {
-				o.PlatformDB = stack.PostgresURL(t, "conc_plat")
-				o.InstitutionDB = stack.PostgresURL(t, "conc_inst")
+				o = append(o, harness.WithPlatformDB(storetest.FreshSchema(t)))
+				o = append(o, harness.WithInstitutionDB(storetest.FreshSchema(t)))
 			}
-			s := stack.Start(t, o)
+			s := harness.Start(t, o...)
 			ctx := context.Background()
 
 			// The bidder, eight times at once per step.
@@ -66,8 +67,8 @@ func TestConcurrentDuplicates(t *testing.T) {
 			together(8, func(int) { call(t, "POST", base+"/pay", []byte(`{}`), nil) })
 			s.WaitPlat(applyNo, "cipher_received", 30*time.Second)
 			s.WaitInst(applyNo, institution.Issued, 30*time.Second)
-			ie, _ := stack.InstitutionEvents(ctx, s.Inst.DB(), applyNo)
-			if want := stack.InstitutionHappyEvents[:8]; !slices.Equal(ie, want) {
+			ie, _ := harness.InstitutionEvents(ctx, s.Inst.DB(), applyNo)
+			if want := harness.InstitutionHappyEvents[:8]; !slices.Equal(ie, want) {
 				t.Errorf("institution history %v, want %v", ie, want)
 			}
 			var payments int
@@ -84,7 +85,7 @@ func TestConcurrentDuplicates(t *testing.T) {
 				together(8, func(i int) {
 					p := s.AsInstitution()
 					r, err := p.Client.Call(ctx, p.Target, protocol.BaohanNotice, map[string]string{"applyno": applyNo,
-						"baohanno": fmt.Sprintf("HX-%d-%d", round, i), "instname": stack.InstitutionName,
+						"baohanno": fmt.Sprintf("HX-%d-%d", round, i), "instname": harness.InstitutionName,
 						"generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005", "cost": "4000.00", "applystatus": "1",
 						"timestamp": protocol.FormatTime(s.Clock.Now().Add(-time.Duration(i) * time.Second))})
 					if err != nil {
@@ -95,13 +96,13 @@ func TestConcurrentDuplicates(t *testing.T) {
 						accepted.Add(1)
 					}
 				})
-				pe, _ := stack.PlatformEvents(ctx, s.Plat.DB(), applyNo)
+				pe, _ := harness.PlatformEvents(ctx, s.Plat.DB(), applyNo)
 				if accepted.Load() != 1 || !slices.Equal(pe, []string{"apply", "apply_accepted", "approved"}) {
 					t.Errorf("round %d: %d notices accepted, history %v", round, accepted.Load(), pe)
 				}
 			}
 			// Concurrent appends kept both message-log chains whole.
-			for _, p := range []string{stack.ChainProblem(ctx, s.Plat.DB(), "platform"), stack.ChainProblem(ctx, s.Inst.DB(), "institution")} {
+			for _, p := range []string{harness.ChainProblem(ctx, s.Plat.DB(), "platform"), harness.ChainProblem(ctx, s.Inst.DB(), "institution")} {
 				if p != "" {
 					t.Error(p)
 				}

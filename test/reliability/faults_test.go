@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestFaults runs the whole flow once per fault, the fault injected at
@@ -30,38 +30,38 @@ func TestFaults(t *testing.T) {
 		name   string
 		door   string // "institution": faults on the platform's calls; "platform": on the institution's
 		iface  string
-		faults []stack.Fault
+		faults []harness.Fault
 	}{
-		{"baohanapply: institution unreachable", "institution", "baohanapply", []stack.Fault{stack.Unreachable, stack.Unreachable, stack.Unreachable}},
-		{"baohanapply: institution slow past the timeout", "institution", "baohanapply", []stack.Fault{stack.Slow}},
-		{"baohanapply: institution answers 500", "institution", "baohanapply", []stack.Fault{stack.HTTP500, stack.HTTP500}},
-		{"baohanapply: institution answers garbage", "institution", "baohanapply", []stack.Fault{stack.Garbage, stack.Garbage}},
-		{"baohanrestore: institution unreachable", "institution", "baohanrestore", []stack.Fault{stack.Unreachable, stack.Unreachable}},
-		{"baohanrestore: institution slow past the timeout", "institution", "baohanrestore", []stack.Fault{stack.Slow}},
-		{"baohanrestore: institution answers 500", "institution", "baohanrestore", []stack.Fault{stack.HTTP500}},
-		{"baohanrestore: institution answers garbage", "institution", "baohanrestore", []stack.Fault{stack.Garbage}},
-		{"baohanrestore: institution answers code 0", "institution", "baohanrestore", []stack.Fault{stack.Code0, stack.Code0}},
-		{"baohannotice: platform unreachable", "platform", "baohannotice", []stack.Fault{stack.Unreachable, stack.Unreachable}},
-		{"baohannotice: platform slow past the timeout", "platform", "baohannotice", []stack.Fault{stack.Slow}},
-		{"baohannotice: platform answers 500", "platform", "baohannotice", []stack.Fault{stack.HTTP500}},
-		{"baohannotice: platform answers garbage", "platform", "baohannotice", []stack.Fault{stack.Garbage}},
-		{"baohannotice: platform answers code 0", "platform", "baohannotice", []stack.Fault{stack.Code0}},
-		{"downloadpublickey: platform answers code 0", "platform", "downloadpublickey", []stack.Fault{stack.Code0}},
-		{"uploadbaohanfile: platform unreachable", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Unreachable, stack.Unreachable}},
-		{"uploadbaohanfile: platform slow past the timeout", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Pass, stack.Slow}},
-		{"uploadbaohanfile: platform answers 500", "platform", "uploadbaohanfile", []stack.Fault{stack.HTTP500, stack.Pass, stack.HTTP500}},
-		{"uploadbaohanfile: platform answers garbage", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Garbage}},
-		{"uploadbaohanfile: platform answers code 0", "platform", "uploadbaohanfile", []stack.Fault{stack.Pass, stack.Code0, stack.Code0}},
-		{"baohanfilecompletenotice: platform unreachable", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Unreachable}},
-		{"baohanfilecompletenotice: platform slow past the timeout", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Slow}},
-		{"baohanfilecompletenotice: platform answers 500", "platform", "baohanfilecompletenotice", []stack.Fault{stack.HTTP500}},
-		{"baohanfilecompletenotice: platform answers garbage", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Garbage}},
-		{"baohanfilecompletenotice: platform answers code 0", "platform", "baohanfilecompletenotice", []stack.Fault{stack.Code0}},
+		{"baohanapply: institution unreachable", "institution", "baohanapply", []harness.Fault{harness.Unreachable, harness.Unreachable, harness.Unreachable}},
+		{"baohanapply: institution slow past the timeout", "institution", "baohanapply", []harness.Fault{harness.Slow}},
+		{"baohanapply: institution answers 500", "institution", "baohanapply", []harness.Fault{harness.HTTP500, harness.HTTP500}},
+		{"baohanapply: institution answers garbage", "institution", "baohanapply", []harness.Fault{harness.Garbage, harness.Garbage}},
+		{"baohanrestore: institution unreachable", "institution", "baohanrestore", []harness.Fault{harness.Unreachable, harness.Unreachable}},
+		{"baohanrestore: institution slow past the timeout", "institution", "baohanrestore", []harness.Fault{harness.Slow}},
+		{"baohanrestore: institution answers 500", "institution", "baohanrestore", []harness.Fault{harness.HTTP500}},
+		{"baohanrestore: institution answers garbage", "institution", "baohanrestore", []harness.Fault{harness.Garbage}},
+		{"baohanrestore: institution answers code 0", "institution", "baohanrestore", []harness.Fault{harness.Code0, harness.Code0}},
+		{"baohannotice: platform unreachable", "platform", "baohannotice", []harness.Fault{harness.Unreachable, harness.Unreachable}},
+		{"baohannotice: platform slow past the timeout", "platform", "baohannotice", []harness.Fault{harness.Slow}},
+		{"baohannotice: platform answers 500", "platform", "baohannotice", []harness.Fault{harness.HTTP500}},
+		{"baohannotice: platform answers garbage", "platform", "baohannotice", []harness.Fault{harness.Garbage}},
+		{"baohannotice: platform answers code 0", "platform", "baohannotice", []harness.Fault{harness.Code0}},
+		{"downloadpublickey: platform answers code 0", "platform", "downloadpublickey", []harness.Fault{harness.Code0}},
+		{"uploadbaohanfile: platform unreachable", "platform", "uploadbaohanfile", []harness.Fault{harness.Pass, harness.Unreachable, harness.Unreachable}},
+		{"uploadbaohanfile: platform slow past the timeout", "platform", "uploadbaohanfile", []harness.Fault{harness.Pass, harness.Pass, harness.Slow}},
+		{"uploadbaohanfile: platform answers 500", "platform", "uploadbaohanfile", []harness.Fault{harness.HTTP500, harness.Pass, harness.HTTP500}},
+		{"uploadbaohanfile: platform answers garbage", "platform", "uploadbaohanfile", []harness.Fault{harness.Pass, harness.Garbage}},
+		{"uploadbaohanfile: platform answers code 0", "platform", "uploadbaohanfile", []harness.Fault{harness.Pass, harness.Code0, harness.Code0}},
+		{"baohanfilecompletenotice: platform unreachable", "platform", "baohanfilecompletenotice", []harness.Fault{harness.Unreachable}},
+		{"baohanfilecompletenotice: platform slow past the timeout", "platform", "baohanfilecompletenotice", []harness.Fault{harness.Slow}},
+		{"baohanfilecompletenotice: platform answers 500", "platform", "baohanfilecompletenotice", []harness.Fault{harness.HTTP500}},
+		{"baohanfilecompletenotice: platform answers garbage", "platform", "baohanfilecompletenotice", []harness.Fault{harness.Garbage}},
+		{"baohanfilecompletenotice: platform answers code 0", "platform", "baohanfilecompletenotice", []harness.Fault{harness.Code0}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := stack.Start(t, stack.Options{Quiet: true, Timeout: 400 * time.Millisecond})
+			s := harness.Start(t, harness.Quiet(), harness.WithTimeout(400*time.Millisecond))
 			door := s.InstDoor
 			if tc.door == "platform" {
 				door = s.PlatDoor
@@ -78,7 +78,7 @@ func TestFaults(t *testing.T) {
 			s.WaitInst(applyNo, institution.Restored, 30*time.Second)
 			// A slow answer was still served: the flow may go on without
 			// a retry (the answer was lost, not the request).
-			if hits := door.Hits(tc.iface); hits <= len(tc.faults) && !slices.Contains(tc.faults, stack.Slow) {
+			if hits := door.Hits(tc.iface); hits <= len(tc.faults) && !slices.Contains(tc.faults, harness.Slow) {
 				t.Fatalf("%s was called %d times for %d faults: the fault was not retried past", tc.iface, hits, len(tc.faults))
 			}
 			settle(s)
@@ -95,8 +95,8 @@ func TestFaults(t *testing.T) {
 // to the other calls is retried: see TestFaults.)
 func TestFaultCode0IsARefusal(t *testing.T) {
 	t.Run("baohanapply", func(t *testing.T) {
-		s := stack.Start(t, stack.Options{Quiet: true})
-		s.InstDoor.Inject("baohanapply", stack.Code0)
+		s := harness.Start(t, harness.Quiet())
+		s.InstDoor.Inject("baohanapply", harness.Code0)
 		applyNo := s.Apply(s.Section(time.Hour).No)
 		s.Eventually("the refusal to be recorded", 10*time.Second, func() bool {
 			return strings.Contains(s.PlatApp(applyNo).LastMessage, "system busy, try again later")
@@ -110,7 +110,7 @@ func TestFaultCode0IsARefusal(t *testing.T) {
 }
 
 // settle waits until neither outbox has anything pending or in flight.
-func settle(s *stack.Stack) {
+func settle(s *harness.System) {
 	s.T.Helper()
 	s.Eventually("both outboxes to settle", 30*time.Second, func() bool {
 		n := 0

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // chunksStored counts the chunks of a filetype the platform holds for
@@ -124,7 +124,7 @@ func TestKill9(t *testing.T) {
 				<-killed
 			}
 			token := pr.token(applyNo)
-			if err := stack.BidderFlow(pr.instDoor.URL, token, pr.pki.Bidder); err != nil {
+			if err := (&harness.Bidder{ID: pr.pki.Bidder}).Flow(context.Background(), pr.instDoor.URL+"/bidder/"+token); err != nil {
 				t.Fatal(err)
 			}
 			close(flowDone)
@@ -159,7 +159,7 @@ func TestKill9(t *testing.T) {
 // until flowDone is closed), then kills victim with SIGKILL, runs check,
 // lets the held request through and restarts victim on its data. It
 // gives up when ctx ends or after a minute without a held request.
-func killAtHold(ctx context.Context, door *stack.Door, victim *proc, flowDone <-chan struct{}, afterFlow bool, check func() error) error {
+func killAtHold(ctx context.Context, door *harness.Door, victim *proc, flowDone <-chan struct{}, afterFlow bool, check func() error) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for door.Holding() == 0 {
 		if time.Now().After(deadline) {

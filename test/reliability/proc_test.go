@@ -22,8 +22,8 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // baohanBin is the binary built once by TestMain.
@@ -181,25 +181,25 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 type pair struct {
 	t              *testing.T
 	dir            string
-	pki            *stack.PKI
+	pki            *harness.PKI
 	plat, inst     *proc
-	platDoor       *stack.Door
-	instDoor       *stack.Door
+	platDoor       *harness.Door
+	instDoor       *harness.Door
 	platDB, instDB string // SQLite files
 }
 
 func newPair(t *testing.T) *pair {
 	t.Helper()
 	dir := t.TempDir()
-	pk, err := stack.NewPKI(dir)
+	pk, err := harness.NewPKI(dir, harness.Parties{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pr := &pair{t: t, dir: dir, pki: pk}
-	if pr.platDoor, err = stack.NewDoor("platform"); err != nil {
+	if pr.platDoor, err = harness.NewDoor("platform"); err != nil {
 		t.Fatal(err)
 	}
-	if pr.instDoor, err = stack.NewDoor("institution"); err != nil {
+	if pr.instDoor, err = harness.NewDoor("institution"); err != nil {
 		t.Fatal(err)
 	}
 	pAddr, iAddr := freeAddr(t), freeAddr(t)
@@ -244,8 +244,8 @@ seal_certs = [%q]
 name = %q
 rate = "0.005"
 min_premium = "100"
-`, pk.CAFile, stack.PlatformAdmin, pAddr, pr.platDoor.URL, pData, stack.InstitutionName, stack.AppKey, stack.AppSecret,
-		pr.instDoor.URL, stack.PlatformCode, filepath.Join(dir, "inst.cert.pem"), stack.Product))
+`, pk.CAFile, harness.PlatformAdmin, pAddr, pr.platDoor.URL, pData, harness.InstitutionName, harness.AppKey, harness.AppSecret,
+		pr.instDoor.URL, harness.PlatformCode, pk.InstCertFile(), harness.Product))
 	instCfg := write("institution.toml", fmt.Sprintf(`
 trust_roots = [%q]
 
@@ -295,9 +295,9 @@ poll = "50ms"
 retry_initial = "50ms"
 retry_max = "500ms"
 lease = "6s"
-`, pk.CAFile, iAddr, pr.instDoor.URL, iData, stack.InstitutionName, stack.InstCreditCode, filepath.Join(dir, "inst.cert.pem"),
-		filepath.Join(dir, "inst.key.pem"), stack.InstAdmin, stack.Product, stack.PlatformName, stack.AppKey, stack.AppSecret,
-		pr.platDoor.URL, stack.PlatformCode))
+`, pk.CAFile, iAddr, pr.instDoor.URL, iData, harness.InstitutionName, harness.InstCreditCode, pk.InstCertFile(),
+		pk.InstKeyFile(), harness.InstAdmin, harness.Product, harness.PlatformName, harness.AppKey, harness.AppSecret,
+		pr.platDoor.URL, harness.PlatformCode))
 	pr.plat = &proc{t: t, name: "platform", addr: pAddr, url: "http://" + pAddr, data: pData,
 		args: []string{"platform", "serve", "--config", platCfg, "--log-level", "debug"}}
 	pr.inst = &proc{t: t, name: "institution", addr: iAddr, url: "http://" + iAddr, data: iData,
@@ -374,7 +374,7 @@ func (pr *pair) platState(applyNo string) (state, baohanNo string) {
 			RedirectURL string `json:"redirecturl"`
 		} `json:"application"`
 	}
-	if admin(pr.t, pr.plat.url, stack.PlatformAdmin, "GET", "/api/applications/"+applyNo, nil, &d) != 200 {
+	if admin(pr.t, pr.plat.url, harness.PlatformAdmin, "GET", "/api/applications/"+applyNo, nil, &d) != 200 {
 		return "", ""
 	}
 	return d.Application.State, d.Application.BaohanNo
@@ -386,7 +386,7 @@ func (pr *pair) instState(applyNo string) (state, baohanNo string) {
 		State    string `json:"state"`
 		BaohanNo string `json:"baohanno"`
 	}
-	if admin(pr.t, pr.inst.url, stack.InstAdmin, "GET", "/api/applications?applyno="+url.QueryEscape(applyNo), nil, &list) != 200 {
+	if admin(pr.t, pr.inst.url, harness.InstAdmin, "GET", "/api/applications?applyno="+url.QueryEscape(applyNo), nil, &list) != 200 {
 		return "", ""
 	}
 	for _, a := range list {
@@ -424,11 +424,11 @@ func lastApplyNo(pr *pair) string {
 func (pr *pair) apply(kaibiao time.Time) string {
 	t := pr.t
 	t.Helper()
-	if st := admin(t, pr.plat.url, stack.PlatformAdmin, "POST", "/api/bidders", map[string]string{"name": stack.BidderName,
-		"credit_code": stack.BidderCode, "cert_pem": string(pr.pki.Bidder.CertPEM)}, &struct{}{}); st != 200 && st != 201 {
+	if st := admin(t, pr.plat.url, harness.PlatformAdmin, "POST", "/api/bidders", map[string]string{"name": harness.BidderName,
+		"credit_code": harness.BidderCode, "cert_pem": string(pr.pki.Bidder.CertPEM)}, &struct{}{}); st != 200 && st != 201 {
 		t.Fatalf("register bidder: HTTP %d", st)
 	}
-	if st := admin(t, pr.plat.url, stack.PlatformAdmin, "POST", "/api/sections", map[string]any{"section_no": "BD-2026-0001",
+	if st := admin(t, pr.plat.url, harness.PlatformAdmin, "POST", "/api/sections", map[string]any{"section_no": "BD-2026-0001",
 		"name": "城南污水处理厂提标改造工程施工", "tenderer": "某市城市建设投资集团有限公司", "tenderer_code": "91330100MA2CTY001W",
 		"bond_amount": "800000.00", "kaibiaotime": kaibiao}, &struct{}{}); st != 200 && st != 201 {
 		t.Fatalf("register section: HTTP %d", st)
@@ -436,8 +436,8 @@ func (pr *pair) apply(kaibiao time.Time) string {
 	var a struct {
 		ApplyNo string `json:"applyno"`
 	}
-	if st := admin(t, pr.plat.url, stack.PlatformAdmin, "POST", "/api/applications", map[string]string{"section_no": "BD-2026-0001",
-		"bidder_code": stack.BidderCode, "institution": stack.InstitutionName, "product": stack.Product}, &a); (st != 200 && st != 201) || a.ApplyNo == "" {
+	if st := admin(t, pr.plat.url, harness.PlatformAdmin, "POST", "/api/applications", map[string]string{"section_no": "BD-2026-0001",
+		"bidder_code": harness.BidderCode, "institution": harness.InstitutionName, "product": harness.Product}, &a); (st != 200 && st != 201) || a.ApplyNo == "" {
 		t.Fatalf("apply: HTTP %d", st)
 	}
 	applyNos.Store(pr, a.ApplyNo)
@@ -453,7 +453,7 @@ func (pr *pair) token(applyNo string) string {
 				RedirectURL string `json:"redirecturl"`
 			} `json:"application"`
 		}
-		admin(pr.t, pr.plat.url, stack.PlatformAdmin, "GET", "/api/applications/"+applyNo, nil, &d)
+		admin(pr.t, pr.plat.url, harness.PlatformAdmin, "GET", "/api/applications/"+applyNo, nil, &d)
 		u = d.Application.RedirectURL
 		return u != ""
 	})
@@ -470,8 +470,8 @@ func (pr *pair) checkEnd(applyNo string) {
 	pr.waitFor("both outboxes to settle", 30*time.Second, func() bool {
 		for _, st := range []string{"pending", "delivering", "failed"} {
 			var c1, c2 []json.RawMessage
-			admin(t, pr.plat.url, stack.PlatformAdmin, "GET", "/api/outbox?state="+st, nil, &c1)
-			admin(t, pr.inst.url, stack.InstAdmin, "GET", "/api/outbox?state="+st, nil, &c2)
+			admin(t, pr.plat.url, harness.PlatformAdmin, "GET", "/api/outbox?state="+st, nil, &c1)
+			admin(t, pr.inst.url, harness.InstAdmin, "GET", "/api/outbox?state="+st, nil, &c2)
 			if len(c1)+len(c2) > 0 {
 				return false
 			}
@@ -489,19 +489,19 @@ func (pr *pair) checkEnd(applyNo string) {
 		ID      string `json:"id"`
 		ApplyNo string `json:"applyno"`
 	}
-	admin(t, pr.inst.url, stack.InstAdmin, "GET", "/api/applications?applyno="+url.QueryEscape(applyNo), nil, &list)
+	admin(t, pr.inst.url, harness.InstAdmin, "GET", "/api/applications?applyno="+url.QueryEscape(applyNo), nil, &list)
 	for _, ft := range []string{"1", "2"} {
 		var g struct {
 			SM3     string `json:"sm3"`
 			Size    int64  `json:"size"`
 			SealsOK bool   `json:"seals_ok"`
 		}
-		admin(t, pr.plat.url, stack.PlatformAdmin, "GET", "/api/guarantees/"+applyNo+"/"+ft, nil, &g)
+		admin(t, pr.plat.url, harness.PlatformAdmin, "GET", "/api/guarantees/"+applyNo+"/"+ft, nil, &g)
 		if len(list) != 1 {
 			t.Fatalf("institution list for %s: %d applications", applyNo, len(list))
 		}
 		req, _ := http.NewRequest("GET", pr.inst.url+"/api/applications/"+list[0].ID+"/guarantee?filetype="+ft, nil)
-		req.Header.Set("Authorization", "Bearer "+stack.InstAdmin)
+		req.Header.Set("Authorization", "Bearer "+harness.InstAdmin)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -527,10 +527,10 @@ func (pr *pair) checkEnd(applyNo string) {
 	}
 	pdb, idb := open(pr.platDB), open(pr.instDB)
 	for _, m := range []string{
-		stack.CheckHappyHistory(ctx, pdb, idb, applyNo),
-		stack.CheckGuarantees(ctx, pdb, idb, applyNo),
-		stack.OutboxProblems(ctx, pdb, "platform"),
-		stack.OutboxProblems(ctx, idb, "institution"),
+		harness.CheckHappyHistory(ctx, pdb, idb, applyNo),
+		harness.CheckGuarantees(ctx, pdb, idb, applyNo),
+		harness.OutboxProblems(ctx, pdb, "platform"),
+		harness.OutboxProblems(ctx, idb, "institution"),
 	} {
 		if m != "" {
 			t.Error(m)

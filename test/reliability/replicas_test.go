@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 // TestPlatformReplicas: two platform processes on one PostgreSQL database
@@ -19,7 +20,7 @@ import (
 // once (claims under leases, FOR UPDATE SKIP LOCKED), and the guarantee
 // of one of them, uploaded to the second replica, is whole.
 func TestPlatformReplicas(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true, PlatformDB: stack.PostgresURL(t, "replicas")})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformDB(storetest.FreshSchema(t)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	second, err := platform.New(ctx, s.PlatCfg, platform.WithClock(s.Clock.Now), platform.WithDispatcherOwner("replica-2"),

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // unlimited turns the rate limit off: the corpus sends hundreds of signed
@@ -57,7 +57,7 @@ func checkAnswer(c badCase, status int, b []byte) string {
 	if want == 0 {
 		want = 200
 	}
-	r, ok := stack.Answer(b)
+	r, ok := harness.Answer(b)
 	switch {
 	case !ok:
 		return fmt.Sprintf("HTTP %d, not a {code,message,data} answer: %.200q", status, b)
@@ -126,7 +126,7 @@ func diffCounts(before, after map[string]int) string {
 // that names what is wrong (HTTP 413 for a body over the limit), never a
 // 500 or a panic, and no table gains or loses a row.
 func TestBadInput(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: unlimited, InstitutionPeer: unlimited})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(unlimited), harness.WithInstitutionPeer(unlimited))
 	sec := s.Section(time.Hour)
 	applyNo := s.Apply(sec.No)
 	s.Token(applyNo, 10*time.Second)
@@ -138,7 +138,7 @@ func TestBadInput(t *testing.T) {
 		side protocol.Side
 		h    http.Handler
 		db   *store.DB
-		logs *stack.LogBuffer
+		logs *harness.LogBuffer
 	}{
 		{"platform", protocol.Platform, s.Plat.Handler(), s.Plat.DB(), s.PlatLog},
 		{"institution", protocol.Institution, s.Inst.Handler(), s.Inst.DB(), s.InstLog},
@@ -147,7 +147,7 @@ func TestBadInput(t *testing.T) {
 			srv := httptest.NewServer(side.h)
 			defer srv.Close()
 			before := rowCounts(t, side.db)
-			cases := corpus(side.side, stack.AppKey, stack.AppSecret, stack.PlatformCode, s.Clock.Now())
+			cases := corpus(side.side, harness.AppKey, harness.AppSecret, harness.PlatformCode, s.Clock.Now())
 			bad := 0
 			for _, c := range cases {
 				status, b := send(t, srv.URL, c)
@@ -178,7 +178,7 @@ func TestBadInput(t *testing.T) {
 // TestBadInputAdminAndBidderAPIs: the JSON APIs beside the protocol
 // (admin, bidder) answer hostile input with a 4xx JSON error, never a 500.
 func TestBadInputAdminAndBidderAPIs(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	sec := s.Section(time.Hour)
 	applyNo := s.Apply(sec.No)
 	token := s.Token(applyNo, 10*time.Second)
@@ -201,7 +201,7 @@ func TestBadInputAdminAndBidderAPIs(t *testing.T) {
 			"GET /bidder/"+e, "POST /bidder/"+e+"/open", "POST /bidder/"+e+"/agreement", "POST /bidder/"+e+"/pay",
 			"POST /bidder/"+token+"/open", "POST /bidder/"+token+"/agreement", "POST /bidder/"+token+"/pay", "GET /invoices/"+e)
 	}
-	for _, tg := range []target{{s.PlatDoor.URL, stack.PlatformAdmin, pp}, {s.InstDoor.URL, stack.InstAdmin, ip}} {
+	for _, tg := range []target{{s.PlatDoor.URL, harness.PlatformAdmin, pp}, {s.InstDoor.URL, harness.InstAdmin, ip}} {
 		for _, p := range tg.paths {
 			method, path, _ := strings.Cut(p, " ")
 			for _, b := range bodies {

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestRateLimitPerAppKey: the per-appkey token bucket configured for a
@@ -18,8 +18,7 @@ import (
 // {"code":0,"message":"rate limit exceeded: ..."}; the peer's outbox
 // takes the 429 as a transient failure, retries, and the flow completes.
 func TestRateLimitPerAppKey(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true,
-		PlatformPeer: func(p *config.Peer) { p.RateLimit, p.RateBurst = 10, 3 }})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(func(p *config.Peer) { p.RateLimit, p.RateBurst = 10, 3 }))
 	sec := s.Section(time.Hour)
 	applyNo := s.Apply(sec.No)
 	s.Token(applyNo, 10*time.Second)
@@ -41,13 +40,13 @@ func TestRateLimitPerAppKey(t *testing.T) {
 		t.Fatalf("answers %v: want the first 3 accepted and some refused with 429", codes)
 	}
 	// The answer itself.
-	var last stack.Exchange
+	var last harness.Exchange
 	for _, ex := range s.PlatDoor.Exchanges() {
 		if ex.Status == http.StatusTooManyRequests {
 			last = ex
 		}
 	}
-	if r, ok := stack.Answer(last.Response); !ok || r.Code != 0 || !strings.HasPrefix(r.Message, `rate limit exceeded: appkey "`+stack.AppKey+`" may send 10 requests/s, burst 3`) {
+	if r, ok := harness.Answer(last.Response); !ok || r.Code != 0 || !strings.HasPrefix(r.Message, `rate limit exceeded: appkey "`+harness.AppKey+`" may send 10 requests/s, burst 3`) {
 		t.Fatalf("429 answer %q", last.Response)
 	}
 	// The real institution uploads a guarantee of many 1 KiB chunks
@@ -73,16 +72,14 @@ func TestRateLimitPerAppKey(t *testing.T) {
 // code 0, with a message naming the address it came from; the same peer
 // from an allowed address is served.
 func TestAllowFrom(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true,
-		PlatformPeer:    func(p *config.Peer) { p.AllowFrom = []string{"10.20.0.0/16", "192.0.2.7"} },
-		InstitutionPeer: func(p *config.Peer) { p.AllowFrom = []string{"127.0.0.0/8"} }})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(func(p *config.Peer) { p.AllowFrom = []string{"10.20.0.0/16", "192.0.2.7"} }), harness.WithInstitutionPeer(func(p *config.Peer) { p.AllowFrom = []string{"127.0.0.0/8"} }))
 	r, err := s.AsInstitution().Call(protocol.DownloadPublicKey, map[string]string{"applyno": "BH20260101X"})
 	if err == nil || !strings.Contains(err.Error(), "HTTP 403") {
 		t.Fatalf("from 127.0.0.1 to a platform that allows 10.20.0.0/16: %v %+v", err, r)
 	}
 	ex := s.PlatDoor.Exchanges()
-	a, ok := stack.Answer(ex[len(ex)-1].Response)
-	want := `address 127.0.0.1 may not call as appkey "` + stack.AppKey + `": not in the peer's allow_from`
+	a, ok := harness.Answer(ex[len(ex)-1].Response)
+	want := `address 127.0.0.1 may not call as appkey "` + harness.AppKey + `": not in the peer's allow_from`
 	if !ok || a.Code != 0 || a.Message != want {
 		t.Fatalf("answer %q, want code 0 %q", ex[len(ex)-1].Response, want)
 	}
@@ -125,9 +122,7 @@ func TestTrustedProxies(t *testing.T) {
 		{"an untrusted proxy's header is ignored", []string{"192.0.2.0/24"}, "10.20.1.2", "127.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := stack.Start(t, stack.Options{Quiet: true,
-				Platform:     func(c *platform.Config) { c.Listen.TrustedProxies = tc.trusted },
-				PlatformPeer: func(p *config.Peer) { p.AllowFrom = []string{"10.20.0.0/16"} }})
+			s := harness.Start(t, harness.Quiet(), harness.WithPlatformConfig(func(c *platform.Config) { c.Listen.TrustedProxies = tc.trusted }), harness.WithPlatformPeer(func(p *config.Peer) { p.AllowFrom = []string{"10.20.0.0/16"} }))
 			inst := s.AsInstitution()
 			next := s.HTTP.Transport
 			if next == nil {
@@ -146,7 +141,7 @@ func TestTrustedProxies(t *testing.T) {
 				t.Fatalf("want HTTP 403: %v %+v", err, r)
 			}
 			ex := s.PlatDoor.Exchanges()
-			a, _ := stack.Answer(ex[len(ex)-1].Response)
+			a, _ := harness.Answer(ex[len(ex)-1].Response)
 			if want := "address " + tc.want + " may not call"; !strings.HasPrefix(a.Message, want) {
 				t.Fatalf("answer %q, want it to start %q", a.Message, want)
 			}

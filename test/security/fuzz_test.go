@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // FuzzPlatformHandler and FuzzInstitutionHandler post fuzzed bodies to
@@ -25,7 +25,7 @@ func FuzzPlatformHandler(f *testing.F) { fuzzHandler(f, protocol.Platform) }
 func FuzzInstitutionHandler(f *testing.F) { fuzzHandler(f, protocol.Institution) }
 
 func fuzzHandler(f *testing.F, side protocol.Side) {
-	s := stack.Start(f, stack.Options{Quiet: true, PlatformPeer: unlimited, InstitutionPeer: unlimited})
+	s := harness.Start(f, harness.Quiet(), harness.WithPlatformPeer(unlimited), harness.WithInstitutionPeer(unlimited))
 	sec := s.Section(time.Hour)
 	known := s.Apply(sec.No)
 	s.Token(known, 10*time.Second)
@@ -34,13 +34,13 @@ func fuzzHandler(f *testing.F, side protocol.Side) {
 		h = s.Inst.Handler()
 	}
 	now := s.Clock.Now()
-	for _, c := range corpus(side, stack.AppKey, stack.AppSecret, stack.PlatformCode, now) {
+	for _, c := range corpus(side, harness.AppKey, harness.AppSecret, harness.PlatformCode, now) {
 		if c.length == 0 && len(c.body) < 64<<10 {
 			f.Add(string(c.iface), c.body, false)
 		}
 	}
 	for _, i := range protocol.ServedBySide(side) {
-		b := base(i, stack.AppKey, stack.PlatformCode, now)
+		b := base(i, harness.AppKey, harness.PlatformCode, now)
 		if _, ok := b["applyno"]; ok && side == protocol.Platform {
 			b["applyno"] = known
 		}
@@ -59,9 +59,9 @@ func fuzzHandler(f *testing.F, side protocol.Side) {
 				for k, v := range r.Fields {
 					fields[k] = v
 				}
-				fields["appkey"] = stack.AppKey
+				fields["appkey"] = harness.AppKey
 				fields["timestamp"] = protocol.FormatTime(s.Clock.Now())
-				body = signedBody(fields, stack.AppSecret)
+				body = signedBody(fields, harness.AppSecret)
 			}
 		}
 		req := httptest.NewRequest("POST", "/x", bytes.NewReader(body))
@@ -74,7 +74,7 @@ func fuzzHandler(f *testing.F, side protocol.Side) {
 		default:
 			t.Fatalf("/%s: HTTP %d %.300q", iface, rec.Code, rec.Body.String())
 		}
-		r, ok := stack.Answer(rec.Body.Bytes())
+		r, ok := harness.Answer(rec.Body.Bytes())
 		if !ok {
 			t.Fatalf("/%s: not a {code,message,data} answer: %.300q", iface, rec.Body.String())
 		}

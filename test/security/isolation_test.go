@@ -8,9 +8,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 	"github.com/baohan-dev/baohan/transport"
 )
 
@@ -20,16 +20,16 @@ import (
 // notices for that applyno are refused with code 0, and no row changes.
 func TestPeerIsolation(t *testing.T) {
 	const key2, secret2 = "APPKEY-OTHER-0002", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-	s := stack.Start(t, stack.Options{Quiet: true, Platform: func(c *platform.Config) {
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformConfig(func(c *platform.Config) {
 		c.Institutions = append(c.Institutions, platform.Institution{
 			Peer:     config.Peer{Name: "另一家担保公司", AppKey: key2, AppSecret: secret2, BaseURL: "http://127.0.0.1:9", PlatformCode: "PT-OTHER"},
 			Products: []platform.Product{{Name: "保函", Rate: decimal.RequireFromString("0.004")}},
 		})
-	}})
+	}))
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 	a := s.PlatApp(applyNo)
 	before := rowCounts(t, s.Plat.DB())
-	other := &stack.Peer{S: s, Client: &transport.Client{Now: s.Clock.Now},
+	other := &harness.Peer{S: s, Client: &transport.Client{Now: s.Clock.Now},
 		Target: &transport.Peer{Name: "other", AppKey: key2, AppSecret: secret2, BaseURL: s.PlatDoor.URL}}
 	now := protocol.FormatTime(s.Clock.Now())
 	calls := map[protocol.Interface]map[string]string{

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // TestProjectKeyStaysUntilOpening: the project key must not leave the
@@ -21,7 +21,7 @@ import (
 // the admin API read by a console. After the (new) opening the key goes
 // out in baohanrestore, and only then.
 func TestProjectKeyStaysUntilOpening(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	ctx := context.Background()
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)
@@ -33,13 +33,13 @@ func TestProjectKeyStaysUntilOpening(t *testing.T) {
 		t.Log("RestoreNow before the opening was accepted (the key must still stay)")
 	}
 	req, _ := http.NewRequest("POST", s.PlatDoor.URL+"/api/sections/"+sec.No+"/restore", nil)
-	req.Header.Set("Authorization", "Bearer "+stack.PlatformAdmin)
+	req.Header.Set("Authorization", "Bearer "+harness.PlatformAdmin)
 	if res, err := http.DefaultClient.Do(req); err == nil {
 		res.Body.Close()
 	}
 	for _, p := range []string{"/api/sections/" + sec.No, "/api/applications/" + applyNo, "/api/sections", "/api/outbox", "/api/messages"} {
 		req, _ := http.NewRequest("GET", s.PlatDoor.URL+p, nil)
-		req.Header.Set("Authorization", "Bearer "+stack.PlatformAdmin)
+		req.Header.Set("Authorization", "Bearer "+harness.PlatformAdmin)
 		if res, err := http.DefaultClient.Do(req); err == nil {
 			res.Body.Close()
 		}
@@ -88,7 +88,7 @@ func TestProjectKeyStaysUntilOpening(t *testing.T) {
 // get the platform to post baohanrestore, project key and all, to
 // another host; the restore goes through once the endpoint answers.
 func TestRestoreNotRedirected(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	applyNo := s.Issued(s.Section(time.Hour).No, 30*time.Second)
 	var collected atomic.Int32
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { collected.Add(1) }))

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
-var defaultLog = &stack.LogBuffer{}
+var defaultLog = &harness.LogBuffer{}
 
 func TestMain(m *testing.M) {
 	// Packages that log to slog.Default (the store's migrations) are
@@ -34,12 +34,12 @@ func TestMain(m *testing.M) {
 // the bidder's token, in every encoding; and the institution's lines for
 // the plaintext project fields.
 func TestNoSecretsInLogs(t *testing.T) {
-	s := stack.Start(t, stack.Options{})
+	s := harness.Start(t)
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)
 
 	// Hostile requests to both sides: wrong secret, unknown appkey, replay.
-	forged := map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "applyno": applyNo,
+	forged := map[string]string{"appkey": harness.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "applyno": applyNo,
 		"baohanno": "HXDB-FORGED", "instname": "冒名机构", "generatetime": protocol.FormatTime(s.Clock.Now()),
 		"rate": "0.001", "cost": "1.00", "applystatus": "1"}
 	forged["sign"] = protocol.Sign(forged, "guessed-secret")
@@ -47,7 +47,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	post(t, s.InstDoor.URL+"/baohanrestore", protocol.MarshalFields(forged))
 	delete(forged, "sign")
 	forged["appkey"] = "no-such-appkey"
-	forged["sign"] = protocol.Sign(forged, stack.AppSecret)
+	forged["sign"] = protocol.Sign(forged, harness.AppSecret)
 	post(t, s.PlatDoor.URL+"/baohannotice", protocol.MarshalFields(forged))
 
 	s.Clock.Advance(time.Hour + time.Second)
@@ -89,18 +89,18 @@ func TestNoSecretsInLogs(t *testing.T) {
 // A refused sign must not put the expected sign in a log: whoever reads
 // the logs could send the forged request again with it (a signing oracle).
 func TestLogsNoSignOracle(t *testing.T) {
-	s := stack.Start(t, stack.Options{})
-	for _, door := range []*stack.Door{s.PlatDoor, s.InstDoor} {
+	s := harness.Start(t)
+	for _, door := range []*harness.Door{s.PlatDoor, s.InstDoor} {
 		iface := "baohannotice"
-		f := map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "applyno": "BH-FORGED-0001",
+		f := map[string]string{"appkey": harness.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "applyno": "BH-FORGED-0001",
 			"baohanno": "HX-FORGED", "instname": "冒名机构", "generatetime": protocol.FormatTime(s.Clock.Now()),
 			"rate": "0.001", "cost": "1.00", "applystatus": "1"}
 		if door == s.InstDoor {
 			iface = "baohanrestore"
-			f = map[string]string{"appkey": stack.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "platformcode": stack.PlatformCode,
+			f = map[string]string{"appkey": harness.AppKey, "timestamp": protocol.FormatTime(s.Clock.Now()), "platformcode": harness.PlatformCode,
 				"applyno": "BH-FORGED-0001", "baohanno": "HX-FORGED", "kaibiaotime": protocol.FormatTime(s.Clock.Now()), "key": "AAAAAAAAAAAAAAAAAAAAAA=="}
 		}
-		valid := protocol.Sign(f, stack.AppSecret)
+		valid := protocol.Sign(f, harness.AppSecret)
 		f["sign"] = strings.Repeat("0", 64)
 		post(t, door.URL+"/"+iface, protocol.MarshalFields(f))
 		for side, text := range map[string]string{"platform": s.PlatLog.String(), "institution": s.InstLog.String()} {

@@ -1,6 +1,7 @@
 package security
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,8 +11,8 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/protocol"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // Identifiers a peer chooses that look like paths, SQL or shell. The
@@ -37,7 +38,7 @@ var hostileIDs = []string{
 // and blobs named by SM3 (blobs/xx/<64 hex>): no name derived from a
 // peer's text, nothing outside the data directories.
 func TestHostileIdentifiers(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true, PlatformPeer: unlimited, InstitutionPeer: unlimited})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformPeer(unlimited), harness.WithInstitutionPeer(unlimited))
 	plat, inst := s.AsPlatform(), s.AsInstitution()
 	// Institution side: hostile applynos.
 	for _, id := range hostileIDs {
@@ -57,7 +58,7 @@ func TestHostileIdentifiers(t *testing.T) {
 		if err := unmarshal(r.Data, &res); err != nil {
 			t.Fatal(err)
 		}
-		if err := stack.BidderFlow(s.InstDoor.URL, res.RedirectURL[strings.Index(res.RedirectURL, "/bidder/")+8:], s.PKI.Bidder); err != nil {
+		if err := s.Bidder().Flow(context.Background(), s.InstDoor.URL+"/bidder/"+res.RedirectURL[strings.Index(res.RedirectURL, "/bidder/")+8:]); err != nil {
 			t.Errorf("bidder flow for applyno %q: %v", id, err)
 		}
 		if a := s.InstApp(id); a == nil || a.ApplyNo != id {
@@ -68,7 +69,7 @@ func TestHostileIdentifiers(t *testing.T) {
 	for _, id := range hostileIDs {
 		applyNo := s.Apply(s.Section(time.Hour).No) // one application per bidder and section
 		s.Token(applyNo, 10*time.Second)
-		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": id, "instname": stack.InstitutionName,
+		r, err := inst.Call(protocol.BaohanNotice, map[string]string{"applyno": applyNo, "baohanno": id, "instname": harness.InstitutionName,
 			"generatetime": protocol.FormatTime(s.Clock.Now()), "rate": "0.005", "cost": "4000.00", "applystatus": "1"})
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +78,7 @@ func TestHostileIdentifiers(t *testing.T) {
 			t.Logf("baohannotice with baohanno %q refused: %q", id, r.Message)
 			continue
 		}
-		doc, err := s.GuaranteeOFD(stack.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: id})
+		doc, err := s.GuaranteeOFD(harness.GuaranteeSpec{ApplyNo: applyNo, BaohanNo: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,13 +103,20 @@ func TestHostileIdentifiers(t *testing.T) {
 			t.Errorf("unexpected file beside the data directories: %s", e.Name())
 		}
 	}
+	entries, _ = os.ReadDir(s.PKI.Dir)
+	for _, e := range entries {
+		if !allowedPKI.MatchString(e.Name()) {
+			t.Errorf("unexpected file in the PKI directory: %s", e.Name())
+		}
+	}
 	if _, err := os.Stat("/tmp/baohan-pwned"); err == nil {
 		t.Error("/tmp/baohan-pwned exists: a value reached a shell")
 	}
 }
 
 var (
-	allowedTop  = regexp.MustCompile(`^(platform|institution|ca\.cert\.pem|(inst|bidder)\.(cert|key)\.pem)$`)
+	allowedTop  = regexp.MustCompile(`^(platform|institution|ca)$`)
+	allowedPKI  = regexp.MustCompile(`^(ca|institution|bidder)\.(cert|key)\.pem$`)
 	allowedData = regexp.MustCompile(`^((platform|institution)\.db(-wal|-shm|-journal)?|master\.key|blobs|blobs/[0-9a-f]{2}|blobs/[0-9a-f]{2}/[0-9a-f]{64})$`)
 )
 

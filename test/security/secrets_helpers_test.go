@@ -18,8 +18,8 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 
 	"github.com/baohan-dev/baohan/gm"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // secret is one secret value in every form it could leak in.
@@ -143,13 +143,13 @@ func masterKey(t *testing.T, dataDir string) (*gm.MasterKey, []byte) {
 // held by the platform, the applydata SM4 key, the guarantee files' SM4
 // keys and ivs, the institution's seal key and the bidder's key. It opens
 // the sealed columns with the master key, as an operator could.
-func flowSecrets(t *testing.T, s *stack.Stack, sectionNo, applyNo string) (all []secret, projectKey []byte) {
+func flowSecrets(t *testing.T, s *harness.System, sectionNo, applyNo string) (all []secret, projectKey []byte) {
 	t.Helper()
 	ctx := context.Background()
 	pmk, praw := masterKey(t, s.PlatCfg.Storage.DataDir)
 	_, iraw := masterKey(t, s.InstCfg.Storage.DataDir)
-	all = append(all, textSecret("appsecret", stack.AppSecret), textSecret("platform admin token", stack.PlatformAdmin),
-		textSecret("institution admin token", stack.InstAdmin), rawSecret("platform master key", praw), rawSecret("institution master key", iraw))
+	all = append(all, textSecret("appsecret", harness.AppSecret), textSecret("platform admin token", harness.PlatformAdmin),
+		textSecret("institution admin token", harness.InstAdmin), rawSecret("platform master key", praw), rawSecret("institution master key", iraw))
 
 	db := s.Plat.DB()
 	var sealed string
@@ -231,7 +231,7 @@ func fields(b []byte) map[string]string {
 
 // projectFields are the plaintext project fields of a section: secret
 // from the institution until the bid opening.
-func projectFields(s *stack.Stack, sectionNo string) []secret {
+func projectFields(s *harness.System, sectionNo string) []secret {
 	sec, err := s.Plat.Section(context.Background(), sectionNo)
 	if err != nil {
 		s.T.Fatal(err)

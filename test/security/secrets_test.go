@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/store"
-	"github.com/baohan-dev/baohan/test/internal/stack"
+	"github.com/baohan-dev/baohan/store/storetest"
 )
 
 // TestSecretsAtRest runs the flow to an issued guarantee and reads every
@@ -21,7 +22,7 @@ import (
 // done) the project key and fields are public by design, the rest is
 // still secret.
 func TestSecretsAtRest(t *testing.T) {
-	s := stack.Start(t, stack.Options{})
+	s := harness.Start(t)
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)
 	secrets, _ := flowSecrets(t, s, sec.No, applyNo)
@@ -73,7 +74,7 @@ func prefix(p string, fs []finding) []finding {
 
 // The sealed columns hold the master key's format, not the secret.
 func TestSealedColumnsFormat(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true})
+	s := harness.Start(t, harness.Quiet())
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)
 	db := s.Plat.DB()
@@ -100,7 +101,7 @@ func TestSealedColumnsFormat(t *testing.T) {
 // the server's: every column of every row of every table of both
 // services' schemas is read (as text, bytea as its bytes) and scanned.
 func TestSecretsAtRestPostgres(t *testing.T) {
-	s := stack.Start(t, stack.Options{Quiet: true, PlatformDB: stack.PostgresURL(t, "sec_plat"), InstitutionDB: stack.PostgresURL(t, "sec_inst")})
+	s := harness.Start(t, harness.Quiet(), harness.WithPlatformDB(storetest.FreshSchema(t)), harness.WithInstitutionDB(storetest.FreshSchema(t)))
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)
 	secrets, _ := flowSecrets(t, s, sec.No, applyNo)

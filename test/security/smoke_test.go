@@ -4,13 +4,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 func TestStackSmoke(t *testing.T) {
-	s := stack.Start(t, stack.Options{})
+	s := harness.Start(t)
 	sec := s.Section(time.Hour)
 	applyNo := s.Issued(sec.No, 30*time.Second)
 	s.Clock.Advance(time.Hour + time.Second)

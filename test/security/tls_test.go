@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
-	"github.com/baohan-dev/baohan/test/internal/stack"
 )
 
 // testCert makes a self-signed ECDSA certificate for 127.0.0.1 and
@@ -79,7 +79,7 @@ func TestTLSEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := stack.Start(t, stack.Options{Quiet: true, TLS: tc, TLSRoots: pool})
+	s := harness.Start(t, harness.Quiet(), harness.WithTLS(tc, pool))
 	if !strings.HasPrefix(s.PlatDoor.URL, "https://") || !strings.HasPrefix(s.InstDoor.URL, "https://") {
 		t.Fatalf("doors %s %s", s.PlatDoor.URL, s.InstDoor.URL)
 	}

@@ -163,14 +163,14 @@ func TestBidderFlow(t *testing.T) {
 		t.Skip("browser test (-short)")
 	}
 	ctx := browser(t)
-	st := Start(t)
+	st := start(t)
 	sh := shots{t: t, ctx: ctx, dir: screenshotDir(t)}
 	if sh.dir != "" {
 		if err := os.MkdirAll(sh.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	plat, inst := st.PlatformURL, st.InstitutionURL
+	plat, inst := st.PlatformURL(), st.InstitutionURL()
 
 	// 1. The bidder logs in with the CA certificate.
 	do(t, ctx, "login page",
@@ -199,7 +199,7 @@ func TestBidderFlow(t *testing.T) {
 	if !strings.HasPrefix(loc, inst+"/bidder/") {
 		t.Fatalf("after applying the bidder is at %s, not at the institution", loc)
 	}
-	apps, err := st.Platform.Applications(context.Background(), platform.ApplicationFilter{BidderCode: BidderCode})
+	apps, err := st.Plat.Applications(context.Background(), platform.ApplicationFilter{BidderCode: BidderCode})
 	if err != nil || len(apps) != 1 {
 		t.Fatalf("platform applications: %v %v", apps, err)
 	}
@@ -222,7 +222,7 @@ func TestBidderFlow(t *testing.T) {
 	sh.phone("phone-institution-bidder")
 
 	// 4. The institution's operator approves from the underwriting queue.
-	staffLogin(t, ctx, inst, "operator", st.Account("institution", "operator"))
+	staffLogin(t, ctx, inst, "operator", account(st, "institution", "operator"))
 	sh.take("institution-dashboard")
 	do(t, ctx, "underwriting queue",
 		chromedp.Navigate(inst+"/console/underwriting"),
@@ -238,7 +238,7 @@ func TestBidderFlow(t *testing.T) {
 	// completion) through the outboxes.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		a, err := st.Platform.Application(context.Background(), applyNo)
+		a, err := st.Plat.Application(context.Background(), applyNo)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestBidderFlow(t *testing.T) {
 
 	// 6. Platform staff: the guarantee with its seals checked, the message log.
 	do(t, ctx, "bidder logs out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("username")))
-	staffLogin(t, ctx, plat, "operator", st.Account("platform", "operator"))
+	staffLogin(t, ctx, plat, "operator", account(st, "platform", "operator"))
 	sh.take("platform-dashboard")
 	do(t, ctx, "platform guarantees", chromedp.Navigate(plat+"/console/guarantees"), chromedp.WaitVisible(chromedp.ID("guarantees")))
 	do(t, ctx, "platform guarantee view", chromedp.Click(chromedp.CSS(`#guarantees a.btn`)), chromedp.WaitVisible(chromedp.ID("seal-report")))
@@ -311,7 +311,7 @@ func TestBidderFlow(t *testing.T) {
 	sh.take("platform-message")
 
 	// The institution's log shows the same exchanges from its side.
-	msgs, err := st.Institution.Messages(context.Background(), storeFilter(applyNo))
+	msgs, err := st.Inst.Messages(context.Background(), storeFilter(applyNo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestBidderFlow(t *testing.T) {
 		seen[m.Direction+" "+m.Interface] = true
 	}
 	// The browser's own requests (favicon) stay out of the protocol log.
-	all, _ := st.Institution.Messages(context.Background(), storeFilter(""))
+	all, _ := st.Inst.Messages(context.Background(), storeFilter(""))
 	for _, m := range all {
 		if m.ApplyNo == "" {
 			t.Errorf("institution message log has a stray exchange: %s %s HTTP %d", m.Direction, m.Interface, m.HTTPStatus)

@@ -16,6 +16,7 @@ import (
 	"github.com/baohan-dev/baohan/bidderauth"
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/gm/testca"
+	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/web/caagent"
 )
@@ -82,14 +83,14 @@ func (c *client) csrf(path string) string {
 
 // agentSign asks the CA agent to sign a challenge for a platform login
 // as a page of origin would.
-func agentSign(t *testing.T, st *Stack, origin, challenge string) caagent.ChallengeResponse {
+func agentSign(t *testing.T, st *harness.System, origin, challenge string) caagent.ChallengeResponse {
 	t.Helper()
 	return agentSignFor(t, st, origin, challenge, bidderauth.PlatformLogin)
 }
 
 // agentSignFor asks the CA agent to sign a challenge for purpose as a page
 // of origin would.
-func agentSignFor(t *testing.T, st *Stack, origin, challenge string, purpose bidderauth.Purpose) caagent.ChallengeResponse {
+func agentSignFor(t *testing.T, st *harness.System, origin, challenge string, purpose bidderauth.Purpose) caagent.ChallengeResponse {
 	t.Helper()
 	b, _ := json.Marshal(caagent.ChallengeRequest{Challenge: challenge, Purpose: string(purpose)})
 	r, _ := http.NewRequest("POST", st.AgentURL+"/v1/challenge", bytes.NewReader(b))
@@ -122,13 +123,13 @@ func TestCALogin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts both services (-short)")
 	}
-	st := Start(t)
+	st := start(t)
 	ctx := context.Background()
 
 	// The happy path: the agent's signature for this origin.
-	c := newClient(t, st.PlatformURL)
+	c := newClient(t, st.PlatformURL())
 	ch := c.challenge()
-	sig := agentSign(t, st, st.PlatformURL, ch)
+	sig := agentSign(t, st, st.PlatformURL(), ch)
 	code, m := c.json("/console/login/ca", map[string]string{"challenge": ch, "signature": sig.Signature, "cert": sig.Cert})
 	if code != 200 || m["next"] != "/console/bidder" {
 		t.Fatalf("CA login: %d %v", code, m)
@@ -155,29 +156,29 @@ func TestCALogin(t *testing.T) {
 	}{
 		{"signed for another origin", func(c *client) (string, string, string) {
 			ch := c.challenge()
-			s := agentSign(t, st, st.InstitutionURL, ch)
+			s := agentSign(t, st, st.InstitutionURL(), ch)
 			return ch, s.Signature, s.Cert
 		}, "签名验证失败"},
 		{"signed for another purpose", func(c *client) (string, string, string) {
 			ch := c.challenge()
-			s := agentSignFor(t, st, st.PlatformURL, ch, bidderauth.InstitutionQuit)
+			s := agentSignFor(t, st, st.PlatformURL(), ch, bidderauth.InstitutionQuit)
 			return ch, s.Signature, s.Cert
 		}, "签名验证失败"},
 		{"replayed challenge", func(c *client) (string, string, string) {
 			ch := c.challenge()
-			s := agentSign(t, st, st.PlatformURL, ch)
+			s := agentSign(t, st, st.PlatformURL(), ch)
 			c.json("/console/login/ca", map[string]string{"challenge": ch, "signature": s.Signature, "cert": s.Cert})
 			return ch, s.Signature, s.Cert
 		}, "登录挑战无效"},
 		{"challenge of another browser", func(c *client) (string, string, string) {
-			ch := newClient(t, st.PlatformURL).challenge()
+			ch := newClient(t, st.PlatformURL()).challenge()
 			c.get("/console/login")
-			s := agentSign(t, st, st.PlatformURL, ch)
+			s := agentSign(t, st, st.PlatformURL(), ch)
 			return ch, s.Signature, s.Cert
 		}, "登录挑战无效"},
 		{"unregistered bidder", func(c *client) (string, string, string) {
 			ch := c.challenge()
-			s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
+			s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL(), ch))
 			return ch, base64.StdEncoding.EncodeToString(s), string(other.CertPEM)
 		}, "未在平台登记"},
 		{"not the registered certificate", func(c *client) (string, string, string) {
@@ -186,17 +187,17 @@ func TestCALogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, _ := gm.SM2Sign(twin.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
+			s, _ := gm.SM2Sign(twin.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL(), ch))
 			return ch, base64.StdEncoding.EncodeToString(s), string(twin.CertPEM)
 		}, "不是该投标人在平台登记的证书"},
 		{"signature by another key", func(c *client) (string, string, string) {
 			ch := c.challenge()
-			s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
-			return ch, base64.StdEncoding.EncodeToString(s), string(st.Bidder.CertPEM)
+			s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL(), ch))
+			return ch, base64.StdEncoding.EncodeToString(s), string(st.PKI.Bidder.CertPEM)
 		}, "签名验证失败"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClient(t, st.PlatformURL)
+			c := newClient(t, st.PlatformURL())
 			ch, s, cert := tc.fn(c)
 			code, m := c.json("/console/login/ca", map[string]string{"challenge": ch, "signature": s, "cert": cert})
 			if code != http.StatusUnauthorized || !strings.Contains(m["error"], tc.want) {
@@ -223,9 +224,9 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts both services (-short)")
 	}
-	st := Start(t)
+	st := start(t)
 	ctx := context.Background()
-	a, err := st.Platform.Apply(ctx, platform.ApplyInput{SectionNo: SectionNo, BidderCode: BidderCode, Institution: InstitutionName, Product: Product})
+	a, err := st.Plat.Apply(ctx, platform.ApplyInput{SectionNo: SectionNo, BidderCode: BidderCode, Institution: InstitutionName, Product: Product})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,12 +236,12 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Platform.RegisterBidder(ctx, platform.BidderInput{Name: "另一家建设有限公司", CreditCode: "91110000MA01BDD027", CertPEM: string(other.CertPEM)}); err != nil {
+	if _, err := st.Plat.RegisterBidder(ctx, platform.BidderInput{Name: "另一家建设有限公司", CreditCode: "91110000MA01BDD027", CertPEM: string(other.CertPEM)}); err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, st.PlatformURL)
+	c := newClient(t, st.PlatformURL())
 	ch := c.challenge()
-	s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL, ch))
+	s, _ := gm.SM2Sign(other.Key, bidderauth.Message(bidderauth.PlatformLogin, st.PlatformURL(), ch))
 	if code, m := c.json("/console/login/ca", map[string]string{"challenge": ch, "signature": base64.StdEncoding.EncodeToString(s), "cert": string(other.CertPEM)}); code != 200 {
 		t.Fatalf("second bidder login: %d %v", code, m)
 	}
@@ -256,8 +257,8 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 	}
 
 	// Platform staff: a viewer reads but does not act.
-	v := newClient(t, st.PlatformURL)
-	if code, loc := v.form("/console/login", url.Values{"username": {"viewer"}, "password": {st.Account("platform", "viewer")}}); code != 303 || loc != "/console/" {
+	v := newClient(t, st.PlatformURL())
+	if code, loc := v.form("/console/login", url.Values{"username": {"viewer"}, "password": {account(st, "platform", "viewer")}}); code != 303 || loc != "/console/" {
 		t.Fatalf("viewer login: %d %s", code, loc)
 	}
 	vcsrf := v.csrf("/console/applications/" + a.ApplyNo)
@@ -274,8 +275,8 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 	}
 
 	// An operator postpones the bid opening; the audit log has it.
-	o := newClient(t, st.PlatformURL)
-	o.form("/console/login", url.Values{"username": {"operator"}, "password": {st.Account("platform", "operator")}})
+	o := newClient(t, st.PlatformURL())
+	o.form("/console/login", url.Values{"username": {"operator"}, "password": {account(st, "platform", "operator")}})
 	ocsrf := o.csrf("/console/sections")
 	if code, loc := o.form("/console/sections/"+SectionNo+"/postpone", url.Values{"csrf": {ocsrf}, "kaibiaotime": {"2030-01-01T09:00"}, "reason": {"答疑延期"}}); code != 303 || loc != "/console/sections" {
 		t.Fatalf("postpone: %d %s", code, loc)
@@ -290,13 +291,13 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 
 	// Institution: a viewer cannot approve; the bidder page is public by
 	// token only, and a wrong token is 404.
-	iv := newClient(t, st.InstitutionURL)
-	iv.form("/console/login", url.Values{"username": {"viewer"}, "password": {st.Account("institution", "viewer")}})
+	iv := newClient(t, st.InstitutionURL())
+	iv.form("/console/login", url.Values{"username": {"viewer"}, "password": {account(st, "institution", "viewer")}})
 	icsrf := iv.csrf("/console/")
 	if code, _ := iv.form("/console/applications/x/approve", url.Values{"csrf": {icsrf}}); code != http.StatusForbidden {
 		t.Errorf("institution viewer approves: %d", code)
 	}
-	r, _ := http.NewRequest("GET", st.InstitutionURL+"/bidder/not-a-token", nil)
+	r, _ := http.NewRequest("GET", st.InstitutionURL()+"/bidder/not-a-token", nil)
 	r.Header.Set("Accept", "text/html")
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
@@ -308,6 +309,6 @@ func TestConsolesEnforceRolesAndOwnership(t *testing.T) {
 	}
 }
 
-func testcaIssue(st *Stack, name, code string) (*testca.Identity, error) {
-	return st.CA.Issue(name, testca.Bidder, testca.WithCreditCode(code))
+func testcaIssue(st *harness.System, name, code string) (*testca.Identity, error) {
+	return st.PKI.CA.Issue(name, testca.Bidder, testca.WithCreditCode(code))
 }

@@ -1,8 +1,10 @@
-package bench
+package harness
 
 import (
 	"encoding/base64"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,20 +14,25 @@ import (
 	"github.com/baohan-dev/baohan/protocol"
 )
 
-// FakeInstitution answers the platform's calls quickly: it checks the
-// sign, answers code 1 and counts, per applyno, the baohanrestore calls it
-// acknowledged. With FailFirst it fails the first attempt of every
-// applyno (so half of its calls when each is retried once): with HTTP 500,
-// or every TimeoutEvery-th failure by holding the request until the
-// caller gives up (a timeout).
-type FakeInstitution struct {
+// FakePeer answers for a peer that is not there, quickly: it checks the
+// appkey and the sign, answers code 1 (a redirecturl to baohanapply) and
+// counts, per applyno, the baohanrestore calls it acknowledged (checking
+// the key). With FailFirst it fails the first baohanrestore of every
+// applyno (so half of its calls when each is retried once): with HTTP
+// 500, or every TimeoutEvery-th failure by holding the request until the
+// caller gives up (a timeout). The benchmarks put it in place of the
+// institutions the platform calls and of the platform the institution
+// calls back.
+type FakePeer struct {
 	Name, AppKey, Secret string
 
 	FailFirst    bool
 	TimeoutEvery int           // 0: no timeouts
 	HoldMax      time.Duration // longest hold of a timeout (default 1 minute)
 
-	srv *LocalServer
+	srv *http.Server
+	url string
+	err chan error
 
 	mu       sync.Mutex
 	attempts map[string]int       // applyno -> baohanrestore calls
@@ -35,47 +42,53 @@ type FakeInstitution struct {
 	calls, acked, failed, timeouts, refused atomic.Int64
 }
 
-// NewFakeInstitution returns a fake institution; set the failure fields,
-// then Start it.
-func NewFakeInstitution(name, appkey, secret string) *FakeInstitution {
-	return &FakeInstitution{Name: name, AppKey: appkey, Secret: secret,
+// NewFakePeer returns a fake peer; set the failure fields, then Start
+// it.
+func NewFakePeer(name, appkey, secret string) *FakePeer {
+	return &FakePeer{Name: name, AppKey: appkey, Secret: secret,
 		attempts: map[string]int{}, acks: map[string]int{}, ackAt: map[string]time.Time{}}
 }
 
-// StartFakeInstitution serves a fake institution that never fails on
-// 127.0.0.1.
-func StartFakeInstitution(name, appkey, secret string) (*FakeInstitution, error) {
-	f := NewFakeInstitution(name, appkey, secret)
+// StartFakePeer serves a fake peer that never fails on 127.0.0.1.
+func StartFakePeer(name, appkey, secret string) (*FakePeer, error) {
+	f := NewFakePeer(name, appkey, secret)
 	return f, f.Start()
 }
 
-// Start serves the institution on 127.0.0.1.
-func (f *FakeInstitution) Start() error {
-	srv, err := ServeLocal(f)
+// Start serves the peer on 127.0.0.1.
+func (f *FakePeer) Start() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	f.srv = srv
+	f.url, f.err = "http://"+ln.Addr().String(), make(chan error, 1)
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	go func() { f.err <- f.srv.Serve(ln) }()
 	return nil
 }
 
-// URL is the institution's base URL.
-func (f *FakeInstitution) URL() string { return f.srv.URL }
+// URL is the peer's base URL.
+func (f *FakePeer) URL() string { return f.url }
 
-// Close stops the server.
-func (f *FakeInstitution) Close() error {
+// Close stops the server at once (connections in flight are cut).
+func (f *FakePeer) Close() error {
 	if f.srv == nil {
 		return nil
 	}
-	return f.srv.Close()
+	err := f.srv.Close()
+	if serr := <-f.err; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	f.srv = nil
+	return err
 }
 
-func (f *FakeInstitution) answer(w http.ResponseWriter, r protocol.Response) {
+func (f *FakePeer) answer(w http.ResponseWriter, r protocol.Response) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Write(r.Marshal())
 }
 
-func (f *FakeInstitution) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+func (f *FakePeer) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	f.calls.Add(1)
 	body, err := io.ReadAll(io.LimitReader(hr.Body, 1<<20))
 	if err != nil {
@@ -109,7 +122,7 @@ func (f *FakeInstitution) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 }
 
-func (f *FakeInstitution) restore(w http.ResponseWriter, hr *http.Request, req *protocol.Request) {
+func (f *FakePeer) restore(w http.ResponseWriter, hr *http.Request, req *protocol.Request) {
 	applyNo := req.Get("applyno")
 	if k, err := base64.StdEncoding.DecodeString(req.Get("key")); err != nil || len(k) != 16 {
 		f.refused.Add(1)
@@ -157,7 +170,7 @@ type RestoreCounts struct {
 }
 
 // Counts returns the counts so far.
-func (f *FakeInstitution) Counts() RestoreCounts {
+func (f *FakePeer) Counts() RestoreCounts {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := RestoreCounts{Calls: int(f.calls.Load()), Acks: int(f.acked.Load()), Distinct: len(f.acks),
@@ -171,10 +184,10 @@ func (f *FakeInstitution) Counts() RestoreCounts {
 }
 
 // Acked is the number of acknowledgements so far (cheap; for polling).
-func (f *FakeInstitution) Acked() int { return int(f.acked.Load()) }
+func (f *FakePeer) Acked() int { return int(f.acked.Load()) }
 
 // AckTimes returns the first acknowledgement time of every applyno.
-func (f *FakeInstitution) AckTimes() map[string]time.Time {
+func (f *FakePeer) AckTimes() map[string]time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make(map[string]time.Time, len(f.ackAt))

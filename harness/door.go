@@ -1,4 +1,4 @@
-package stack
+package harness
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,9 @@ func (f Fault) String() string {
 
 // Exchange is one HTTP request through a Door and its answer.
 type Exchange struct {
+	Door     string    // the door's name: the service it is in front of
 	At       time.Time // wall clock when the request arrived
+	Elapsed  time.Duration
 	Method   string
 	Path     string
 	Request  []byte
@@ -46,12 +49,19 @@ type Exchange struct {
 
 // Door is the front of a service: a listener on 127.0.0.1 whose URL
 // outlives restarts of the service behind it, which records every
-// exchange and injects faults per interface.
+// exchange, tells its observers (Subscribe) and injects faults per
+// interface.
 type Door struct {
 	Name string
 	URL  string
 	// SlowFor is how long a Slow answer is held (default 2s).
 	SlowFor time.Duration
+	// Bare passes every request straight to the service: nothing is
+	// recorded, observed, counted or faulted (for load measurements).
+	Bare bool
+	// Forget keeps no record (Exchanges is empty); observers still see
+	// every exchange (for a long-running demo).
+	Forget bool
 
 	ln      net.Listener
 	srv     *http.Server
@@ -65,6 +75,7 @@ type Door struct {
 	holding int
 	hits    map[string]int
 	holdIf  map[string]func(body []byte) bool
+	subs    []func(Exchange)
 }
 
 // NewDoor listens on 127.0.0.1:0.
@@ -155,6 +166,14 @@ func (d *Door) Hits(name string) int {
 	return d.hits[name]
 }
 
+// Subscribe calls fn with each exchange once it is answered (from the
+// serving goroutine).
+func (d *Door) Subscribe(fn func(Exchange)) {
+	d.mu.Lock()
+	d.subs = append(d.subs, fn)
+	d.mu.Unlock()
+}
+
 // Exchanges returns a copy of the record.
 func (d *Door) Exchanges() []Exchange {
 	d.mu.Lock()
@@ -179,10 +198,14 @@ func (d *Door) next(name string, body []byte) Fault {
 
 // ServeHTTP implements http.Handler.
 func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.Bare {
+		d.serve(w, r)
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-	ex := Exchange{At: time.Now(), Method: r.Method, Path: r.URL.Path, Request: body}
+	ex := Exchange{Door: d.Name, At: time.Now(), Method: r.Method, Path: r.URL.Path, Request: body}
 	if r.TLS != nil {
 		ex.TLSVersion, ex.TLSSuite = r.TLS.Version, r.TLS.CipherSuite
 	}
@@ -253,9 +276,16 @@ func (d *Door) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Door) record(ex Exchange) {
+	ex.Elapsed = time.Since(ex.At)
 	d.mu.Lock()
-	d.log = append(d.log, ex)
+	if !d.Forget {
+		d.log = append(d.log, ex)
+	}
+	subs := slices.Clone(d.subs)
 	d.mu.Unlock()
+	for _, fn := range subs {
+		fn(ex)
+	}
 }
 
 type recorder struct {

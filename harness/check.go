@@ -1,4 +1,4 @@
-package stack
+package harness
 
 import (
 	"context"
@@ -134,7 +134,7 @@ func ChainProblem(ctx context.Context, db *store.DB, side string) string {
 }
 
 // CheckAll runs every end-of-flow check on applyNo.
-func (s *Stack) CheckAll(applyNo string) []string {
+func (s *System) CheckAll(applyNo string) []string {
 	ctx := context.Background()
 	var out []string
 	for _, m := range []string{

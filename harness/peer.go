@@ -1,4 +1,4 @@
-package stack
+package harness
 
 import (
 	"bytes"
@@ -19,21 +19,21 @@ import (
 // Peer plays one side by hand against the other: the tests use it to
 // send what a hostile (but authenticated) peer would.
 type Peer struct {
-	S      *Stack
+	S      *System
 	Client *transport.Client
 	Target *transport.Peer
 }
 
 // AsInstitution calls the platform as the institution would.
-func (s *Stack) AsInstitution() *Peer {
+func (s *System) AsInstitution() *Peer {
 	return &Peer{S: s, Client: &transport.Client{Now: s.Clock.Now, HTTP: s.HTTP},
-		Target: &transport.Peer{Name: "platform", AppKey: AppKey, AppSecret: AppSecret, BaseURL: s.PlatDoor.URL}}
+		Target: &transport.Peer{Name: "platform", AppKey: s.Parties.AppKey, AppSecret: s.Parties.AppSecret, BaseURL: s.PlatDoor.URL}}
 }
 
 // AsPlatform calls the institution as the platform would.
-func (s *Stack) AsPlatform() *Peer {
+func (s *System) AsPlatform() *Peer {
 	return &Peer{S: s, Client: &transport.Client{Now: s.Clock.Now, HTTP: s.HTTP},
-		Target: &transport.Peer{Name: "institution", AppKey: AppKey, AppSecret: AppSecret, BaseURL: s.InstDoor.URL}}
+		Target: &transport.Peer{Name: "institution", AppKey: s.Parties.AppKey, AppSecret: s.Parties.AppSecret, BaseURL: s.InstDoor.URL}}
 }
 
 // Call sends i with fields (platformcode added for the institution's
@@ -44,7 +44,7 @@ func (p *Peer) Call(i protocol.Interface, fields map[string]string) (*protocol.R
 		f[k] = v
 	}
 	if i.ServedBy() == protocol.Institution && f["platformcode"] == "" && i != protocol.GiveupApply {
-		f["platformcode"] = PlatformCode
+		f["platformcode"] = p.S.Parties.PlatformCode
 	}
 	r, err := p.Client.Call(context.Background(), p.Target, i, f)
 	p.S.Clock.Advance(time.Second) // a fresh timestamp (and sign) for the next call
@@ -58,7 +58,7 @@ func (p *Peer) Call(i protocol.Interface, fields map[string]string) (*protocol.R
 // characters with the whole of it from the message log of the service
 // that answered (the platform when toPlatform), so that tests read what
 // it said.
-func (s *Stack) FullMessage(r *protocol.Response, toPlatform bool) {
+func (s *System) FullMessage(r *protocol.Response, toPlatform bool) {
 	s.T.Helper()
 	if r.Code != 0 || !strings.HasSuffix(r.Message, "…") {
 		return
@@ -88,10 +88,10 @@ func (s *Stack) FullMessage(r *protocol.Response, toPlatform bool) {
 	s.T.Fatalf("the message log has no refusal starting %q", prefix)
 }
 
-// ApplyFields builds a baohanapply for the stack's bidder as a platform
+// ApplyFields builds a baohanapply for the system's bidder as a platform
 // would: the project fields under projectKey, applydata under a fresh
 // key, that key SM2-wrapped for the bidder's certificate.
-func (s *Stack) ApplyFields(applyNo string, projectKey []byte) (map[string]string, error) {
+func (s *System) ApplyFields(applyNo string, projectKey []byte) (map[string]string, error) {
 	enc := func(v string) string {
 		c, err := gm.EncryptField(projectKey, v)
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *Stack) ApplyFields(applyNo string, projectKey []byte) (map[string]strin
 		}
 		return c
 	}
-	d, _ := json.Marshal(protocol.ApplyData{BidderName: BidderName, BidderCode: BidderCode, BiaoduanNo: enc("BD-HOSTILE-1"),
+	d, _ := json.Marshal(protocol.ApplyData{BidderName: s.Parties.BidderName, BidderCode: s.Parties.BidderCode, BiaoduanNo: enc("BD-HOSTILE-1"),
 		BiaoduanName: enc("某工程"), BzjAmount: "100000.00", Zbr: enc("某招标人"), ZbrOrgNum: enc("91330100MA2CTY001W")})
 	ad, envl, err := gm.SealEnvelope(s.PKI.Bidder.Cert.PublicKey.(*ecdsa.PublicKey), d, gm.C1C3C2)
 	if err != nil {

@@ -1,4 +1,4 @@
-package stack
+package harness
 
 import (
 	"fmt"
@@ -6,25 +6,25 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/baohan-dev/baohan/gm/testca"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/ses"
+	"github.com/baohan-dev/baohan/pki"
 )
 
 // GuaranteeSpec describes a ciphertext guarantee (filetype 1) made by
 // hand, as an institution, honest or not, would upload it. The zero
-// value (with ApplyNo and BaohanNo) is what the stack's institution
+// value (with ApplyNo and BaohanNo) is what the system's institution
 // issues.
 type GuaranteeSpec struct {
 	// ApplyNo and BaohanNo are what the document says it is (its
 	// CustomData and its pages).
 	ApplyNo, BaohanNo string
-	// Sealer seals the guarantee; nil: the stack's institution.
-	Sealer *testca.Identity
-	// AgreementSigner signs the attached 保函委托协议; nil: the stack's
+	// Sealer seals the guarantee; nil: the system's institution.
+	Sealer *pki.Identity
+	// AgreementSigner signs the attached 保函委托协议; nil: the system's
 	// bidder.
-	AgreementSigner *testca.Identity
+	AgreementSigner *pki.Identity
 	// NoAgreement leaves the agreement out.
 	NoAgreement bool
 	// After are entries added once the document is sealed: content no
@@ -36,7 +36,7 @@ type GuaranteeSpec struct {
 // agreement (BuildAgreement, signed with a personal seal made from the
 // signer's certificate), the guarantee with the project fields as
 // ciphertext and the agreement attached, sealed at its seal area.
-func (s *Stack) GuaranteeOFD(g GuaranteeSpec) ([]byte, error) {
+func (s *System) GuaranteeOFD(g GuaranteeSpec) ([]byte, error) {
 	now := s.Clock.Now()
 	sealer := g.Sealer
 	if sealer == nil {
@@ -50,7 +50,7 @@ func (s *Stack) GuaranteeOFD(g GuaranteeSpec) ([]byte, error) {
 		}
 		agreement, err := guarantee.BuildAgreement(guarantee.AgreementData{
 			AgreementNo: "WT" + g.ApplyNo, ApplyNo: g.ApplyNo,
-			Institution: InstitutionName, InstitutionCode: InstCreditCode, Bidder: BidderName, BidderCode: BidderCode,
+			Institution: s.Parties.InstitutionName, InstitutionCode: s.Parties.InstitutionCode, Bidder: s.Parties.BidderName, BidderCode: s.Parties.BidderCode,
 			Amount: decimal.RequireFromString("800000"), Premium: decimal.RequireFromString("4000"),
 			Rate: decimal.RequireFromString("0.005"), SignDate: now,
 		})
@@ -67,8 +67,8 @@ func (s *Stack) GuaranteeOFD(g GuaranteeSpec) ([]byte, error) {
 		attach = append(attach, ofd.Attachment{Name: "保函委托协议.ofd", Format: "ofd", Data: agreement, Created: now})
 	}
 	doc, err := guarantee.Build(guarantee.Data{
-		BaohanNo: g.BaohanNo, ApplyNo: g.ApplyNo, Institution: InstitutionName, InstitutionCode: InstCreditCode,
-		Bidder: BidderName, BidderCode: BidderCode, Ciphertext: true,
+		BaohanNo: g.BaohanNo, ApplyNo: g.ApplyNo, Institution: s.Parties.InstitutionName, InstitutionCode: s.Parties.InstitutionCode,
+		Bidder: s.Parties.BidderName, BidderCode: s.Parties.BidderCode, Ciphertext: true,
 		BiaoduanNo: "Y2lwaGVydGV4dC1iaWFvZHVhbm5v", BiaoduanName: "Y2lwaGVydGV4dC1uYW1l", Zbr: "Y2lwaGVydGV4dC16YnI=", ZbrOrgNum: "Y2lwaGVydGV4dC1vcmc=",
 		Amount: decimal.RequireFromString("800000"), IssueDate: now,
 	}, guarantee.Options{Now: func() time.Time { return now }, Attachments: attach})
