@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +50,11 @@ type Peer struct {
 	RateLimit float64  `toml:"rate_limit"` // requests/s this peer may send; 0: default (100), -1: unlimited
 	RateBurst int      `toml:"rate_burst"` // requests at once; 0: 4 × rate_limit
 	AllowFrom []string `toml:"allow_from"` // CIDRs or addresses the peer calls from; empty: anywhere
+
+	// Optional interfaces used with this peer (EXTENSIONS.md §1): the
+	// names of protocol.Extensions, e.g. ["claimsresultnotice",
+	// "claimsrepaynotice"]. Empty: the 14 only.
+	Extensions []string `toml:"extensions"`
 }
 
 // Defaults of the PROFILE.md options.
@@ -142,6 +149,10 @@ func (p Peer) Transport() (*transport.Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	ext, err := parseExtensions(p.Extensions)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	return &transport.Peer{
 		Name:         p.Name,
 		AppKey:       p.AppKey,
@@ -161,9 +172,31 @@ func (p Peer) Transport() (*transport.Peer, error) {
 			DigestOver:      over,
 			MaxChunkSize:    maxChunk,
 		},
-		RateLimit: transport.RateLimit{Rate: p.RateLimit, Burst: p.RateBurst},
-		AllowFrom: allow,
+		RateLimit:  transport.RateLimit{Rate: p.RateLimit, Burst: p.RateBurst},
+		AllowFrom:  allow,
+		Extensions: ext,
 	}, nil
+}
+
+// parseExtensions checks the names of the extensions key: each an
+// optional interface, once.
+func parseExtensions(names []string) ([]protocol.Interface, error) {
+	var out []protocol.Interface
+	for _, n := range names {
+		i, ok := protocol.Lookup(n)
+		if !ok || !i.Optional() {
+			known := make([]string, len(protocol.Extensions))
+			for k, e := range protocol.Extensions {
+				known[k] = strconv.Quote(string(e))
+			}
+			return nil, fmt.Errorf("extensions: %q is not an optional interface (known: %s)", n, strings.Join(known, ", "))
+		}
+		if slices.Contains(out, i) {
+			return nil, fmt.Errorf("extensions: %q is listed twice", n)
+		}
+		out = append(out, i)
+	}
+	return out, nil
 }
 
 // CallTimeout is the time an outbound call to p may take.

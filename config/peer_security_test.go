@@ -58,3 +58,32 @@ rate_limit = -1
 		}
 	}
 }
+
+func TestPeerExtensions(t *testing.T) {
+	base := Peer{Name: "p", AppKey: "k", AppSecret: "s"}
+	for _, c := range []struct {
+		ext  []string
+		want string // error text, "" for none
+	}{
+		{nil, ""},
+		{[]string{"claimsresultnotice", "claimsrepaynotice"}, ""},
+		{[]string{"claimsnotice"}, `peer "p": extensions: "claimsnotice" is not an optional interface (known: "claimsresultnotice", "claimsrepaynotice")`},
+		{[]string{"claimsresult"}, `peer "p": extensions: "claimsresult" is not an optional interface (known: "claimsresultnotice", "claimsrepaynotice")`},
+		{[]string{"claimsrepaynotice", "claimsrepaynotice"}, `peer "p": extensions: "claimsrepaynotice" is listed twice`},
+	} {
+		p := base
+		p.Extensions = c.ext
+		tp, err := p.Transport()
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("%v: error %q, want %q", c.ext, got, c.want)
+			continue
+		}
+		if err == nil && len(tp.Extensions) != len(c.ext) {
+			t.Errorf("%v: %d extensions", c.ext, len(tp.Extensions))
+		}
+	}
+}

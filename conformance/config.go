@@ -131,6 +131,11 @@ type Config struct {
 	// platform and expects it when it plays the institution ("" accepts any).
 	PlatformCode string
 	Profile      Profile
+	// Extensions are the optional interfaces (protocol.Extensions:
+	// claimsresultnotice, claimsrepaynotice) the implementation enables
+	// for the kit's appkey. Their checks run only when listed; a platform
+	// that lists none is checked to refuse them.
+	Extensions []protocol.Interface
 
 	// ListenURL is the URL at which the implementation reaches the kit's
 	// own endpoint (Suite.Handler), shown in instructions and reports.
@@ -185,6 +190,11 @@ func (c *Config) check() error {
 	if c.AppSecret == "" {
 		errs = append(errs, errors.New("appsecret is required"))
 	}
+	for _, i := range c.Extensions {
+		if !i.Optional() {
+			errs = append(errs, fmt.Errorf("extensions: %q is not an optional interface", i))
+		}
+	}
 	if c.Profile.ChunkSize == 0 {
 		c.Profile.ChunkSize = DefaultChunkSize
 	}
@@ -213,6 +223,16 @@ func (c *Config) check() error {
 		c.BidderKey = c.Bidder.Key
 	}
 	return errors.Join(errs...)
+}
+
+// enabled reports whether the implementation enables optional interface i.
+func (c *Config) enabled(i protocol.Interface) bool {
+	for _, e := range c.Extensions {
+		if e == i {
+			return true
+		}
+	}
+	return false
 }
 
 // indexBase is the first chunk index the kit sends.

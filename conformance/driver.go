@@ -47,6 +47,19 @@ type InstitutionDriver interface {
 	GiveUp(ctx context.Context, b *BidderTask) error
 }
 
+// ClaimOutcomeDriver is what an InstitutionDriver implements when it can
+// make the institution report a claim's outcome and its recovery (the
+// optional claimsresultnotice and claimsrepaynotice); without it those
+// checks are skipped.
+type ClaimOutcomeDriver interface {
+	// PayClaim makes the institution record the claim on applyno as paid
+	// (已赔付) with amount, so that it sends claimsresultnotice.
+	PayClaim(ctx context.Context, applyno, amount string) error
+	// RecoverClaim makes the institution record amount recovered from
+	// the bidder (已追偿), so that it sends claimsrepaynotice.
+	RecoverClaim(ctx context.Context, applyno, amount string) error
+}
+
 // BidderTask is what a bidder has in hand for one application.
 type BidderTask struct {
 	ApplyNo     string
@@ -107,6 +120,18 @@ func (m ManualInstitution) Underwrite(_ context.Context, b *BidderTask) error {
 		"decrypt the application with the bidder's certificate (key and certificate in %s; the envelope key is %x), "+
 		"sign the agreement, pay, and have the application approved. Waiting for baohannotice of %s.\n",
 		b.Bidder.Name, b.Bidder.CreditCode, b.RedirectURL, m.BidderDir, b.EnvelopeKey, b.ApplyNo)
+	return nil
+}
+
+func (m ManualInstitution) PayClaim(_ context.Context, applyno, amount string) error {
+	fmt.Fprintf(m.Out, "\n>>> ACTION NEEDED on your institution: record the claim on applyno %s as paid (已赔付), %s yuan, "+
+		"with a transfer voucher, so that it sends claimsresultnotice.\n", applyno, amount)
+	return nil
+}
+
+func (m ManualInstitution) RecoverClaim(_ context.Context, applyno, amount string) error {
+	fmt.Fprintf(m.Out, "\n>>> ACTION NEEDED on your institution: record %s yuan recovered from the bidder (已追偿) for the claim on applyno %s, "+
+		"so that it sends claimsrepaynotice.\n", amount, applyno)
 	return nil
 }
 

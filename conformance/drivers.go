@@ -364,6 +364,50 @@ func (d BidderAPI) approve(ctx context.Context, applyno string) error {
 // alone does not: the bidder signs a challenge the institution issues for
 // the action with its certificate (as the CA agent signs a console
 // login), and sends the envelope key while the application is not opened.
+// claimID finds the institution's claim on applyno (admin API).
+func (d BidderAPI) claimID(ctx context.Context, applyno string) (string, error) {
+	if d.AdminURL == "" {
+		return "", ErrUnsupported
+	}
+	var list []struct {
+		ID      string `json:"id"`
+		ApplyNo string `json:"applyno"`
+	}
+	api := apiClient{HTTP: d.HTTP, Token: d.AdminToken}
+	if err := api.do(ctx, "GET", strings.TrimRight(d.AdminURL, "/")+"/api/claims", nil, &list); err != nil {
+		return "", err
+	}
+	for _, c := range list {
+		if c.ApplyNo == applyno {
+			return c.ID, nil
+		}
+	}
+	return "", fmt.Errorf("the institution has no claim on applyno %s", applyno)
+}
+
+// PayClaim records the claim on applyno paid through the admin API.
+func (d BidderAPI) PayClaim(ctx context.Context, applyno, amount string) error {
+	id, err := d.claimID(ctx, applyno)
+	if err != nil {
+		return err
+	}
+	api := apiClient{HTTP: d.HTTP, Token: d.AdminToken}
+	return api.do(ctx, "POST", strings.TrimRight(d.AdminURL, "/")+"/api/claims/"+url.PathEscape(id)+"/outcome", map[string]any{
+		"status": "paid", "amount": amount, "way": "1", "vouchers": []string{"https://institution.example.cn/vouchers/conformance.pdf"},
+		"actor": "conformance"}, nil)
+}
+
+// RecoverClaim records the claim on applyno recovered through the admin API.
+func (d BidderAPI) RecoverClaim(ctx context.Context, applyno, amount string) error {
+	id, err := d.claimID(ctx, applyno)
+	if err != nil {
+		return err
+	}
+	api := apiClient{HTTP: d.HTTP, Token: d.AdminToken}
+	return api.do(ctx, "POST", strings.TrimRight(d.AdminURL, "/")+"/api/claims/"+url.PathEscape(id)+"/recovery", map[string]any{
+		"recovered": true, "amount": amount, "tenderer_cooperated": true, "actor": "conformance"}, nil)
+}
+
 func (d BidderAPI) GiveUp(ctx context.Context, b *BidderTask) error {
 	api := apiClient{HTTP: d.HTTP}
 	base := strings.TrimRight(b.RedirectURL, "/")

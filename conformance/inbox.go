@@ -178,7 +178,7 @@ func (ib *inbox) check(ctx context.Context, in *Inbound, body []byte) protocol.R
 
 func (ib *inbox) servedList() string {
 	var names []string
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		if ib.serves[i] != nil {
 			names = append(names, string(i))
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
@@ -41,6 +43,8 @@ type iapp struct {
 	ended    string
 	restored bool
 	keyPriv  *sm2.PrivateKey // the downloadpublickey key pair of this applyno
+	claimed  bool            // the institution accepted the kit's claimsnotice
+	paid     bool            // claimsresultnotice reported the claim paid
 
 	files       map[string]*recvFile // by filetype
 	completions []*completion
@@ -131,6 +135,11 @@ func NewInstitutionSuite(cfg Config, d InstitutionDriver, bidder *Bidder, verify
 	for _, i := range protocol.ServedBySide(protocol.Platform) {
 		ir.ib.handle(i, ir.respond)
 	}
+	// The optional ones only when enabled: a call of another one is a
+	// call of an interface the peer did not enable, refused and reported.
+	for _, i := range c.Extensions {
+		ir.ib.handle(i, ir.respond)
+	}
 	return &Suite{side: protocol.Institution, cfg: c, inbox: ir.ib, wire: ir.w, checks: ir.checks()}, nil
 }
 
@@ -182,7 +191,7 @@ func (ir *institutionRun) newApplication(role string) (*iapp, error) {
 	n := ir.seq
 	ir.mu.Unlock()
 	enc := func(s string) (string, error) { return gm.EncryptField(ir.proj.key, s) }
-	data := map[string]string{"biddername": ir.bidder.Name, "biddercode": ir.bidder.CreditCode, "bzjamount": "20000.00"}
+	data := map[string]string{"biddername": ir.bidder.Name, "biddercode": ir.bidder.CreditCode, "bzjamount": kitBond}
 	for name, v := range map[string]string{"biaoduanno": ir.proj.BiaoduanNo, "biaoduanname": ir.proj.BiaoduanName, "zbr": ir.proj.Zbr, "zbrorgnum": ir.proj.ZbrOrgNum} {
 		c, err := enc(v)
 		if err != nil {
@@ -331,8 +340,43 @@ func (ir *institutionRun) respond(ctx context.Context, in *Inbound) protocol.Res
 		return protocol.OK(nil)
 	case protocol.InvoiceNotice:
 		return protocol.OK(nil)
+	case protocol.ClaimsResultNotice, protocol.ClaimsRepayNotice:
+		return ir.claimOutcome(a, in)
 	}
 	return protocol.Fail("the kit does not serve %s", in.Interface)
+}
+
+// kitBond is the guaranteed amount (bzjamount) of the kit's applications.
+const kitBond = "20000.00"
+
+// claimOutcome answers claimsresultnotice and claimsrepaynotice as a
+// conforming platform: after the kit's claim, the amount never above the
+// guarantee (the kit's bzjamount), a recovery only after a payment.
+// Called with ir.mu held.
+func (ir *institutionRun) claimOutcome(a *iapp, in *Inbound) protocol.Response {
+	if !a.claimed {
+		return protocol.Fail("applyno %s: the kit made no claim (claimsnotice) on it", a.applyNo)
+	}
+	field := "compensateamount"
+	if in.Interface == protocol.ClaimsRepayNotice {
+		field = "repayamount"
+		if !a.paid {
+			return protocol.Fail("applyno %s: a recovery before the claim was reported paid (claimsresultnotice compensatestatus 2)", a.applyNo)
+		}
+	}
+	amount, err := decimal.NewFromString(in.Get(field))
+	if err != nil {
+		return protocol.Fail("%s %q is not an amount", field, in.Get(field))
+	}
+	if bond := decimal.RequireFromString(kitBond); amount.GreaterThan(bond) {
+		msg := fmt.Sprintf("%s %s exceeds the guaranteed amount %s", field, in.Get(field), kitBond)
+		in.Problems = append(in.Problems, msg)
+		return protocol.Fail("%s", msg)
+	}
+	if in.Interface == protocol.ClaimsResultNotice && in.Get("compensatestatus") == protocol.CompensatePaid {
+		a.paid = true
+	}
+	return protocol.OK(nil)
 }
 
 // complete assembles, decrypts and checks a file on its completion
@@ -957,8 +1001,60 @@ func (ir *institutionRun) checks() []Check {
 	add(Check{ID: "claimsnotice", Interface: protocol.ClaimsNotice, Needs: []string{"baohanrestore"},
 		Title: "a claim on the guarantee is accepted (见索即付)", Expected: "code 1",
 		Run: func(ctx context.Context, t *T) {
-			t.expectAccepted(t.callEventually(ctx, 10*ir.cfg.Settle, protocol.ClaimsNotice, claim(ir.need(t, "A"))))
+			a := ir.need(t, "A")
+			rep := t.callEventually(ctx, 10*ir.cfg.Settle, protocol.ClaimsNotice, claim(a))
+			if rep.code() == protocol.CodeOK {
+				ir.mu.Lock()
+				a.claimed = true
+				ir.mu.Unlock()
+			}
+			t.expectAccepted(rep)
 		}})
+	// The optional claim outcome interfaces (EXTENSIONS.md §1), when the
+	// institution enables them.
+	claimOutcome := func(i protocol.Interface, step string, do func(context.Context, ClaimOutcomeDriver, *iapp) error, check func(t *T, in *Inbound)) func(context.Context, *T) {
+		return func(ctx context.Context, t *T) {
+			if !ir.cfg.enabled(i) {
+				t.Skip("the institution does not enable %s (Config.Extensions, --extensions)", i)
+			}
+			cd, ok := ir.d.(ClaimOutcomeDriver)
+			if !ok {
+				t.Skip("the driver cannot %s", step)
+			}
+			a := ir.need(t, "A")
+			if err := do(ctx, cd, a); errors.Is(err, ErrUnsupported) {
+				t.Skip("the driver cannot %s", step)
+			} else if err != nil {
+				t.Fail("%s: %v", step, err)
+			}
+			in := ir.waitFor(ctx, t, i, a, nil)
+			check(t, in)
+		}
+	}
+	add(Check{ID: "claimsresultnotice", Interface: protocol.ClaimsResultNotice, Needs: []string{"claimsnotice"}, Optional: true,
+		Title:    "the institution reports the claim paid (理赔结果通知)",
+		Expected: "a valid claimsresultnotice, compensatestatus 2, compensateamount at most the guaranteed amount",
+		Run: claimOutcome(protocol.ClaimsResultNotice, "record the claim paid",
+			func(ctx context.Context, cd ClaimOutcomeDriver, a *iapp) error {
+				return cd.PayClaim(ctx, a.applyNo, kitBond)
+			},
+			func(t *T, in *Inbound) {
+				if in.Get("compensatestatus") != protocol.CompensatePaid {
+					t.Fail("compensatestatus %q, want \"2\" (已赔付)", in.Get("compensatestatus"))
+				}
+				t.Pass("compensatestatus 2, compensateamount %s, compensateway %s, transferfilelist %s", in.Get("compensateamount"),
+					in.Get("compensateway"), clipText(in.Get("transferfilelist"), 80))
+			})})
+	add(Check{ID: "claimsrepaynotice", Interface: protocol.ClaimsRepayNotice, Needs: []string{"claimsresultnotice"}, Optional: true,
+		Title:    "the institution reports the money recovered (追偿结果通知)",
+		Expected: "a valid claimsrepaynotice, repayamount at most the guaranteed amount",
+		Run: claimOutcome(protocol.ClaimsRepayNotice, "record the money recovered",
+			func(ctx context.Context, cd ClaimOutcomeDriver, a *iapp) error {
+				return cd.RecoverClaim(ctx, a.applyNo, kitBond)
+			},
+			func(t *T, in *Inbound) {
+				t.Pass("repaystatus %s, repayamount %s, iszbrcooperate %s", in.Get("repaystatus"), in.Get("repayamount"), in.Get("iszbrcooperate"))
+			})})
 
 	// --- B: withdrawn; C: given up at the platform; D: cancelled; E: given up at the institution
 	add(Check{ID: "quitapply", Interface: protocol.QuitApply, Needs: []string{"baohanfilecompletenotice.digest"},

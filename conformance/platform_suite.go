@@ -940,6 +940,70 @@ func (pr *platformRun) checks() []Check {
 			t.Pass("claimsnotice by %s, amount %q, filelist %s", in.Get("applyusername"), in.Get("payeramount"), clipText(in.Get("filelist"), 80))
 		}})
 
+	// The optional claim outcome interfaces (EXTENSIONS.md §1): checked
+	// when the platform enables them for the kit, and otherwise checked
+	// to be refused.
+	result := func(a *papp, status, amount string) map[string]string {
+		f := map[string]string{"applyno": a.applyNo, "baohanno": a.baohanNo, "compensatestatus": status,
+			"compensatedate": protocol.FormatTime(pr.cfg.Now()), "compensateway": protocol.CompensateByInstitution,
+			"transferdate": protocol.FormatTime(pr.cfg.Now()), "compensateamount": amount,
+			"transferfilelist": `[{"fileurl":"https://institution.example.cn/vouchers/conformance.pdf"}]`}
+		if status == protocol.CompensateRefused || status == protocol.CompensateOther {
+			f["compensateremark"] = "一致性测试"
+		}
+		return f
+	}
+	repay := func(a *papp, status, amount string) map[string]string {
+		return map[string]string{"applyno": a.applyNo, "baohanno": a.baohanNo, "repaystatus": status,
+			"repaydate": protocol.FormatTime(pr.cfg.Now()), "repayamount": amount, "iszbrcooperate": "1"}
+	}
+	enabled := func(t *T, i protocol.Interface) {
+		if !pr.cfg.enabled(i) {
+			t.Skip("the platform does not enable %s for the kit (Config.Extensions, --extensions)", i)
+		}
+	}
+	add(Check{ID: "extensions.off", Interface: protocol.ClaimsResultNotice, Needs: []string{"claimsnotice"}, Optional: true,
+		Title:    "a platform that does not enable claimsresultnotice refuses it",
+		Expected: "code 0 (run only when the platform enables no claim outcome interface)",
+		Run: func(ctx context.Context, t *T) {
+			if pr.cfg.enabled(protocol.ClaimsResultNotice) {
+				t.Skip("the platform enables claimsresultnotice")
+			}
+			t.expectRefused(t.call(ctx, protocol.ClaimsResultNotice, result(pr.need(t, "A"), protocol.CompensatePaid, "1.00")))
+		}})
+	add(Check{ID: "field.required-if/claimsresultnotice", Interface: protocol.ClaimsResultNotice, Needs: []string{"claimsnotice"}, Optional: true,
+		Title: "a claim refused (compensatestatus 3) without compensateremark is refused", Expected: "code 0",
+		Run: func(ctx context.Context, t *T) {
+			enabled(t, protocol.ClaimsResultNotice)
+			f := result(pr.need(t, "A"), protocol.CompensateRefused, "0")
+			delete(f, "compensateremark")
+			t.expectRefused(t.call(ctx, protocol.ClaimsResultNotice, f))
+		}})
+	add(Check{ID: "claimsresultnotice.bound", Interface: protocol.ClaimsResultNotice, Needs: []string{"claimsnotice"}, Optional: true,
+		Title: "a compensateamount above the guaranteed amount is refused", Expected: "code 0",
+		Run: func(ctx context.Context, t *T) {
+			enabled(t, protocol.ClaimsResultNotice)
+			t.expectRefused(t.call(ctx, protocol.ClaimsResultNotice, result(pr.need(t, "A"), protocol.CompensatePaid, "99999999999.00")))
+		}})
+	add(Check{ID: "claimsresultnotice", Interface: protocol.ClaimsResultNotice, Needs: []string{"claimsnotice"}, Optional: true,
+		Title: "the claim reported paid (理赔结果通知) is accepted", Expected: "code 1",
+		Run: func(ctx context.Context, t *T) {
+			enabled(t, protocol.ClaimsResultNotice)
+			t.expectAccepted(t.callEventually(ctx, 10*pr.cfg.Settle, protocol.ClaimsResultNotice, result(pr.need(t, "A"), protocol.CompensatePaid, "1.00")))
+		}})
+	add(Check{ID: "field.enum/claimsrepaynotice", Interface: protocol.ClaimsRepayNotice, Needs: []string{"claimsresultnotice"}, Optional: true,
+		Title: "a claimsrepaynotice with repaystatus 2 is refused", Expected: "code 0",
+		Run: func(ctx context.Context, t *T) {
+			enabled(t, protocol.ClaimsRepayNotice)
+			t.expectRefused(t.call(ctx, protocol.ClaimsRepayNotice, repay(pr.need(t, "A"), "2", "1.00")))
+		}})
+	add(Check{ID: "claimsrepaynotice", Interface: protocol.ClaimsRepayNotice, Needs: []string{"claimsresultnotice"}, Optional: true,
+		Title: "the money reported recovered (追偿结果通知) is accepted", Expected: "code 1",
+		Run: func(ctx context.Context, t *T) {
+			enabled(t, protocol.ClaimsRepayNotice)
+			t.expectAccepted(t.callEventually(ctx, 10*pr.cfg.Settle, protocol.ClaimsRepayNotice, repay(pr.need(t, "A"), protocol.RepayRecovered, "1.00")))
+		}})
+
 	// --- what was observed across the run
 	add(Check{ID: "baohanrestore.only-issued", Interface: protocol.BaohanRestore, Needs: []string{"baohanrestore"},
 		Title: "no baohanrestore for an application given up, withdrawn or cancelled", Expected: "none",

@@ -146,9 +146,21 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	c := r.Counts()
-	fmt.Fprintf(ew, "\n%s %s: %d checks, %d passed, %d failed, %d skipped, %d warnings; interfaces exchanged: %d/%d; %s\n",
+	spec, optional := 0, 0
+	for _, i := range r.Interfaces {
+		if i.Optional() {
+			optional++
+		} else {
+			spec++
+		}
+	}
+	extra := ""
+	if optional > 0 {
+		extra = fmt.Sprintf(" + %d optional", optional)
+	}
+	fmt.Fprintf(ew, "\n%s %s: %d checks, %d passed, %d failed, %d skipped, %d warnings; interfaces exchanged: %d/%d%s; %s\n",
 		r.Side, r.Target, len(r.Results), c[Pass], c[Fail], c[Skip], c[Warn],
-		len(r.Interfaces), len(protocol.Interfaces), r.Duration.Round(time.Millisecond))
+		spec, len(protocol.Interfaces), extra, r.Duration.Round(time.Millisecond))
 	return ew.err
 }
 

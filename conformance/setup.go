@@ -29,6 +29,9 @@ type Setup struct {
 	// flat), the peer's revision key.
 	Revision  string
 	IndexBase int // the first chunk index the kit sends: 1 or 0
+	// Extensions names the optional interfaces the implementation
+	// enables, comma-separated (claimsresultnotice,claimsrepaynotice).
+	Extensions string
 	// BidderDir and Bidder name the bidder's identity (pki.LoadIdentity),
 	// SealDir and Seal the institution seal's (platform tests).
 	BidderDir, Bidder, SealDir, Seal string
@@ -66,6 +69,16 @@ func (s *Setup) Run(ctx context.Context, out io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("--index-base must be 0 or 1, got %d", s.IndexBase)
 	}
 	cfg.Profile.ZeroBasedIndex = s.IndexBase == 0
+	for _, name := range strings.Split(s.Extensions, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		i, ok := protocol.Lookup(name)
+		if !ok || !i.Optional() {
+			return nil, fmt.Errorf("--extensions: %q is not an optional interface (claimsresultnotice, claimsrepaynotice)", name)
+		}
+		cfg.Extensions = append(cfg.Extensions, i)
+	}
 	switch {
 	case (k.AdminURL == "") != (k.AdminToken == ""):
 		return nil, errors.New("--admin-url and --admin-token go together")

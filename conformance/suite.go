@@ -245,7 +245,7 @@ func clipRaw(s string) string {
 }
 
 // interfacesUsed lists the interfaces exchanged in either direction, in
-// spec order.
+// spec order, the optional ones last.
 func (s *Suite) interfacesUsed() []protocol.Interface {
 	used := map[protocol.Interface]bool{}
 	for _, ex := range s.wire.exchanges() {
@@ -259,8 +259,10 @@ func (s *Suite) interfacesUsed() []protocol.Interface {
 		}
 	}
 	var out []protocol.Interface
-	for _, i := range protocol.Interfaces {
-		if used[i] {
+	for _, i := range protocol.All {
+		// An optional interface counts when enabled: the check that a
+		// platform refuses one it does not enable exchanges it too.
+		if used[i] && (!i.Optional() || s.cfg.enabled(i)) {
 			out = append(out, i)
 		}
 	}

@@ -40,12 +40,12 @@ func (res *Result) WriteSummary(w io.Writer) error {
 		used[i] = true
 	}
 	var missing []string
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		if !used[i] {
 			missing = append(missing, string(i))
 		}
 	}
-	fmt.Fprintf(ew, "\ninterfaces used: %d/%d", len(res.Interfaces), len(protocol.Interfaces))
+	fmt.Fprintf(ew, "\ninterfaces used: %d/%d (%d + %d optional)", len(res.Interfaces), len(protocol.All), len(protocol.Interfaces), len(protocol.Extensions))
 	if len(missing) > 0 {
 		fmt.Fprintf(ew, " (missing: %s)", strings.Join(missing, ", "))
 	}

@@ -160,7 +160,7 @@ func Run(ctx context.Context, sys *System, o RunOptions) (*Result, error) {
 	res.Interfaces = sys.Tap.Used()
 	res.Files = r.files
 	res.Scenarios = summarize(res.Steps, r)
-	res.OK = len(res.Interfaces) == len(protocol.Interfaces)
+	res.OK = len(res.Interfaces) == len(protocol.All)
 	for _, s := range res.Scenarios {
 		res.OK = res.OK && s.OK
 	}
@@ -178,7 +178,7 @@ const (
 	scQuit    = "3 开标前退保 (quitapply → quitnotice)"
 	scGiveup  = "4 放弃申请 (giveupapply; giveupnotice)"
 	scCancel  = "5 注销保函 (canclenotice)"
-	scClaim   = "6 理赔 (claimsnotice with filelist)"
+	scClaim   = "6 理赔 (claimsnotice → 已赔付 → 已追偿)"
 	mainShort = "保函全流程"
 )
 
@@ -282,7 +282,40 @@ func (r *runner) plan() []step {
 			FileList: []string{"https://ggzy.example.cn/claims/0137/notice.pdf", "https://ggzy.example.cn/claims/0137/evidence.pdf"}})
 		return err
 	}))
+	add(scClaim, "the institution pays the claim and records it with its transfer vouchers: claimsresultnotice", r.act("main", platform.Compensated, func(ctx context.Context, no string) error {
+		id, err := r.claimID(ctx, no)
+		if err != nil {
+			return err
+		}
+		_, err = r.sys.Institution.RecordClaimOutcome(ctx, id, institution.ClaimOutcomeInput{Status: institution.ClaimPaid,
+			Amount: decimal.RequireFromString("800000.00"), Way: protocol.CompensateByInstitution,
+			Vouchers: []string{"https://fi.example.cn/vouchers/0137/transfer.pdf"}, Actor: "demo"})
+		return err
+	}))
+	add(scClaim, "the institution recovers the money from the bidder: claimsrepaynotice", r.act("main", platform.Recovered, func(ctx context.Context, no string) error {
+		id, err := r.claimID(ctx, no)
+		if err != nil {
+			return err
+		}
+		_, err = r.sys.Institution.RecordClaimRecovery(ctx, id, institution.ClaimRecoveryInput{Recovered: true,
+			Amount: decimal.RequireFromString("800000.00"), TendererCooperated: true, Actor: "demo"})
+		return err
+	}))
 	return out
+}
+
+// claimID is the institution's claim on applyno.
+func (r *runner) claimID(ctx context.Context, applyno string) (string, error) {
+	list, err := r.sys.Institution.Claims(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range list {
+		if c.ApplyNo == applyno {
+			return c.ID, nil
+		}
+	}
+	return "", fmt.Errorf("the institution has no claim on %s", applyno)
 }
 
 // apply makes the platform apply for bidder on section; the application

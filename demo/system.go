@@ -15,6 +15,7 @@ import (
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/pki"
 	"github.com/baohan-dev/baohan/platform"
+	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/web"
 )
 
@@ -98,8 +99,15 @@ func Setup(poll time.Duration) []harness.Option {
 			c.Outbox = config.Outbox{Poll: config.Duration{Duration: poll}}
 			c.Underwrite.MaxBond, c.Underwrite.Blocked = "50000000", []string{BlockedCode}
 		}),
+		// Both sides enable the optional claim outcome interfaces.
+		harness.WithPlatformPeer(func(p *config.Peer) { p.Extensions = Extensions }),
+		harness.WithInstitutionPeer(func(p *config.Peer) { p.Extensions = Extensions }),
 	}
 }
+
+// Extensions are the optional interfaces both demo services enable: the
+// outcome of a claim and the recovery (EXTENSIONS.md §1).
+var Extensions = []string{string(protocol.ClaimsResultNotice), string(protocol.ClaimsRepayNotice)}
 
 // Start builds and starts the system. The services run until Close.
 func Start(ctx context.Context, o Options) (*System, error) {

@@ -54,12 +54,12 @@ func (t *Tap) Exchanges() []Exchange {
 }
 
 // Used returns the interfaces exchanged at least once with code 1, in
-// spec order.
+// spec order, the optional ones last.
 func (t *Tap) Used() []protocol.Interface {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []protocol.Interface
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		if t.count[i] > 0 {
 			out = append(out, i)
 		}

@@ -21,7 +21,7 @@ import (
 // quit scenario; a tampered copy of a guarantee is refused with the entry
 // that fails.
 
-const scVerify = "7 扫码验真 (QR code → /verify: 有效, 已退保, tampered file refused)"
+const scVerify = "7 扫码验真 (QR → 有效, 已退保; tampered refused)"
 
 // scannedGuarantee is the ciphertext guarantee of role's application as
 // the platform holds it, its package, and its QR code decoded.

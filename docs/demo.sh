@@ -14,7 +14,7 @@ Below is the complete output of one run (`go run ./cmd/baohan demo`, stdout
 and stderr together, not on a terminal: on a terminal the step counter is a
 spinner line that redraws in place).
 
-- Lines starting `[ n/25]` are the steps (stderr), with what each found.
+- Lines starting `[ n/27]` are the steps (stderr), with what each found.
 - Lines starting `+ s.ss` are the exchanges between the services as they
   happen (stdout): time since the start, caller → callee, interface, applyno
   (baohanno for invoicenotice), the answer's code, the time the callee took,

@@ -267,6 +267,28 @@ func (s *Service) adminRoutes(mux *service.Mux) {
 		list, err := s.Claims(r.Context())
 		s.answer(w, r, list, err)
 	})
+	mux.HandleFunc("GET /api/claims/{id}", func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.Claim(r.Context(), r.PathValue("id"))
+		s.answer(w, r, c, err)
+	})
+	mux.HandleFunc("POST /api/claims/{id}/outcome", func(w http.ResponseWriter, r *http.Request) {
+		var in ClaimOutcomeInput
+		if err := readJSON(r, &in); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		c, err := s.RecordClaimOutcome(r.Context(), r.PathValue("id"), in)
+		s.answer(w, r, c, err)
+	})
+	mux.HandleFunc("POST /api/claims/{id}/recovery", func(w http.ResponseWriter, r *http.Request) {
+		var in ClaimRecoveryInput
+		if err := readJSON(r, &in); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		c, err := s.RecordClaimRecovery(r.Context(), r.PathValue("id"), in)
+		s.answer(w, r, c, err)
+	})
 	mux.HandleFunc("GET /api/giveups", func(w http.ResponseWriter, r *http.Request) {
 		list, err := s.Giveups(r.Context())
 		s.answer(w, r, list, err)

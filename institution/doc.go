@@ -56,7 +56,10 @@
 //
 // Claims (claimsnotice) are acknowledged at once (见索即付) while they stay
 // within the guarantee: payeramount, with the claims before it, at most
-// the guaranteed amount (claims.go).
+// the guaranteed amount (claims.go). The staff then record the claim's
+// outcome and the recovery of what was paid (claimoutcome.go), which go to
+// the platform as the optional claimsresultnotice and claimsrepaynotice
+// when its extensions list them.
 //
 // # Decisions on what the bidder is entitled to
 //

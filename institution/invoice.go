@@ -136,17 +136,7 @@ func (r repo) invoice(ctx context.Context, q store.Querier, where string, args .
 
 // businessFields are a request's fields without the transport ones, for
 // "same request" hashes and records.
-func businessFields(r *protocol.Request) map[string]string {
-	out := make(map[string]string, len(r.Fields))
-	for k, v := range r.Fields {
-		switch k {
-		case "appkey", "timestamp", "sign":
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
+func businessFields(r *protocol.Request) map[string]string { return r.BusinessFields() }
 
 func fieldsHash(f map[string]string) string {
 	keys := make([]string, 0, len(f))

@@ -44,6 +44,13 @@ type Claim struct {
 	Fields        map[string]string `json:"fields"`
 	Files         []string          `json:"files"`
 	CreatedAt     time.Time         `json:"created_at"`
+	// Status is where the claim stands (claimoutcome.go): received,
+	// pending, paid, refused, recovered, recovery_failed.
+	Status      string         `json:"status"`
+	StatusLabel string         `json:"status_label"`
+	Outcome     *ClaimOutcome  `json:"outcome,omitempty"`  // 理赔结果, once recorded
+	Recovery    *ClaimRecovery `json:"recovery,omitempty"` // 追偿结果, once recorded
+	UpdatedAt   time.Time      `json:"updated_at,omitzero"`
 }
 
 // handleClaims serves claimsnotice: the claim is recorded with its file
@@ -120,7 +127,8 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 func (s *Service) Claims(ctx context.Context) ([]*Claim, error) { return s.claims(ctx, s.db, "") }
 
 func (s *Service) claims(ctx context.Context, q store.Querier, where string, args ...any) ([]*Claim, error) {
-	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT c.id, c.application_id, a.applyno, a.baohanno, c.fields, c.files, c.created_at
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT c.id, c.application_id, a.applyno, a.baohanno, c.fields, c.files, c.created_at,
+ c.status, c.outcome, c.recovery, c.updated_at
  FROM inst_claims c JOIN inst_applications a ON a.id=c.application_id`+where+` ORDER BY c.created_at DESC LIMIT 1000`), args...)
 	if err != nil {
 		return nil, err
@@ -129,14 +137,28 @@ func (s *Service) claims(ctx context.Context, q store.Querier, where string, arg
 	out := []*Claim{}
 	for rows.Next() {
 		var c Claim
-		var fields, files string
-		var at int64
-		if err := rows.Scan(&c.ID, &c.ApplicationID, &c.ApplyNo, &c.BaohanNo, &fields, &files, &at); err != nil {
+		var fields, files, outcome, recovery string
+		var at, updated int64
+		if err := rows.Scan(&c.ID, &c.ApplicationID, &c.ApplyNo, &c.BaohanNo, &fields, &files, &at,
+			&c.Status, &outcome, &recovery, &updated); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(fields), &c.Fields)
 		json.Unmarshal([]byte(files), &c.Files)
-		c.CreatedAt = store.FromMicros(at)
+		c.CreatedAt, c.UpdatedAt = store.FromMicros(at), store.FromMicros(updated)
+		c.StatusLabel = ClaimStatusLabel(c.Status)
+		if outcome != "" {
+			c.Outcome = &ClaimOutcome{}
+			if err := json.Unmarshal([]byte(outcome), c.Outcome); err != nil {
+				return nil, fmt.Errorf("claim %s: stored outcome: %w", c.ID, err)
+			}
+		}
+		if recovery != "" {
+			c.Recovery = &ClaimRecovery{}
+			if err := json.Unmarshal([]byte(recovery), c.Recovery); err != nil {
+				return nil, fmt.Errorf("claim %s: stored recovery: %w", c.ID, err)
+			}
+		}
 		out = append(out, &c)
 	}
 	return out, rows.Err()

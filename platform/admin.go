@@ -210,6 +210,9 @@ type ApplicationDetail struct {
 	History     []HistoryEvent     `json:"history"`
 	Guarantees  []Guarantee        `json:"guarantees"`
 	Calls       []store.OutMessage `json:"calls"`
+	// ClaimOutcomes are the claim's outcome and recovery as the
+	// institution reported them (claimsresultnotice, claimsrepaynotice).
+	ClaimOutcomes []*ClaimOutcome `json:"claim_outcomes"`
 }
 
 // Detail returns the application with its history, guarantees and calls.
@@ -230,6 +233,9 @@ func (s *Service) Detail(ctx context.Context, applyNo string) (*ApplicationDetai
 		return nil, err
 	}
 	d.Calls = service.RedactOutbox(calls)
+	if d.ClaimOutcomes, err = s.ClaimOutcomes(ctx, applyNo); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 

@@ -21,7 +21,10 @@
 // invoicenotice, quitnotice, giveupnotice) go through transport.Server:
 // appkey, sign over the raw JSON, timestamp window, replay and every field
 // rule are checked before the handlers here, and every request, however
-// bad, is answered {code, message, data}. The signs of the calls the
+// bad, is answered {code, message, data}. So do the two optional ones
+// (claimsresultnotice, claimsrepaynotice: the outcome of a claim and the
+// recovery, claimoutcome.go), refused with code 0 unless the institution's
+// extensions list them. The signs of the calls the
 // platform sends go into the same replay store (transport.Client.Seen):
 // one appsecret signs both directions, so a call of ours posted back to
 // us would otherwise pass as the institution's. The seven calls (baohanapply,

@@ -180,7 +180,7 @@ func (s *Service) handlePublicKey(ctx context.Context, peer *transport.Peer, r *
 		return protocol.PublicKeyResult{PublicKey: pub}, nil
 	}
 	switch a.State {
-	case Rejected, Quit, Cancelled, GivenUp, Claimed:
+	case Rejected, Quit, Cancelled, GivenUp, Claimed, ClaimPending, Compensated, CompensationRefused, Recovered, RecoveryFailed:
 		return nil, baohan.Refusef("applyno %s is %s (%s): no key is issued for it", applyNo, a.State, a.State.Label())
 	}
 	priv, err := gm.GenerateKey()

@@ -123,6 +123,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	core.Server.Handle(protocol.InvoiceNotice, s.handleInvoiceNotice)
 	core.Server.Handle(protocol.QuitNotice, s.handleQuitNotice)
 	core.Server.Handle(protocol.GiveupNotice, s.handleGiveupNotice)
+	core.Server.Handle(protocol.ClaimsResultNotice, s.handleClaimsResult)
+	core.Server.Handle(protocol.ClaimsRepayNotice, s.handleClaimsRepay)
 	core.Dispatcher.Deliver = s.deliver
 	core.Dispatcher.OnOutcome = s.onOutcome
 

@@ -12,7 +12,10 @@ import (
 // The happy path is applied → approved → cipher_received → restored →
 // plain_received → invoice_requested → invoiced. Side roads: rejected;
 // quit_requested → quit (退保, only before the bid opening); cancelled
-// (注销); claimed (理赔); given_up (放弃, only before a success notice).
+// (注销); claimed (理赔), then, when the institution reports them through
+// the optional claimsresultnotice and claimsrepaynotice, claim_pending →
+// compensated → recovered or recovery_failed, or compensation_refused;
+// given_up (放弃, only before a success notice).
 type State string
 
 // The states, in the order of the flow.
@@ -51,6 +54,20 @@ const (
 	// Claimed: the bid agent claimed on the guarantee (claimsnotice) and
 	// the institution took it.
 	Claimed State = "claimed"
+	// ClaimPending: claimsresultnotice compensatestatus 1 (待赔付): the
+	// institution took the claim and has not paid yet.
+	ClaimPending State = "claim_pending"
+	// Compensated: claimsresultnotice compensatestatus 2 (已赔付).
+	Compensated State = "compensated"
+	// CompensationRefused: claimsresultnotice compensatestatus 3
+	// (不予赔付). Final.
+	CompensationRefused State = "compensation_refused"
+	// Recovered: claimsrepaynotice repaystatus 1 (已追偿): the institution
+	// recovered what it paid from the bidder. Final.
+	Recovered State = "recovered"
+	// RecoveryFailed: claimsrepaynotice repaystatus 0 (追偿失败); a later
+	// notice may still report the money recovered.
+	RecoveryFailed State = "recovery_failed"
 	// GivenUp: the bidder abandoned the application before a success
 	// notice (giveupapply accepted, or giveupnotice honoured).
 	GivenUp State = "given_up"
@@ -58,7 +75,8 @@ const (
 
 // States lists every state of an existing application, in flow order.
 var States = []State{Applied, Approved, Rejected, CipherReceived, Restored, PlainReceived,
-	InvoiceRequested, Invoiced, QuitRequested, Quit, Cancelled, Claimed, GivenUp}
+	InvoiceRequested, Invoiced, QuitRequested, Quit, Cancelled, Claimed,
+	ClaimPending, Compensated, CompensationRefused, Recovered, RecoveryFailed, GivenUp}
 
 // Label is the state's name in Chinese, for consoles.
 func (s State) Label() string {
@@ -89,6 +107,16 @@ func (s State) Label() string {
 		return "已注销"
 	case Claimed:
 		return "已理赔"
+	case ClaimPending:
+		return "待赔付"
+	case Compensated:
+		return "已赔付"
+	case CompensationRefused:
+		return "不予赔付"
+	case Recovered:
+		return "已追偿"
+	case RecoveryFailed:
+		return "追偿失败"
 	case GivenUp:
 		return "已放弃"
 	}
@@ -123,47 +151,53 @@ type Event string
 // (they enqueue a call); the others come from the institution, either as
 // a request it sends or as its answer to one of our calls.
 const (
-	EvApply            Event = "apply"              // Service.Apply: baohanapply enqueued
-	EvApplyAccepted    Event = "apply_accepted"     // baohanapply answered code 1 (redirecturl)
-	EvApplyRefused     Event = "apply_refused"      // baohanapply answered code 0
-	EvApproved         Event = "approved"           // baohannotice applystatus 1
-	EvRejected         Event = "rejected"           // baohannotice applystatus 0
-	EvCipherReceived   Event = "cipher_received"    // baohanfilecompletenotice filetype 1
-	EvCipherHeld       Event = "cipher_held"        // filetype 1 before baohannotice (upload_first), held
-	EvCipherReleased   Event = "cipher_released"    // baohannotice applystatus 1 takes the held filetype 1
-	EvRestoreRequested Event = "restore_requested"  // Service.RestoreNow
-	EvRestored         Event = "restored"           // baohanrestore answered code 1
-	EvRestoreRefused   Event = "restore_refused"    // baohanrestore answered code 0
-	EvPlainReceived    Event = "plain_received"     // baohanfilecompletenotice filetype 2
-	EvInvoiceRequested Event = "invoice_requested"  // Service.RequestInvoice
-	EvInvoiceAccepted  Event = "invoice_accepted"   // invoiceapply answered code 1
-	EvInvoiced         Event = "invoiced"           // invoicenotice applystatus 1
-	EvInvoiceRefused   Event = "invoice_refused"    // invoicenotice 0, or invoiceapply code 0
-	EvQuitRequested    Event = "quit_requested"     // Service.Quit
-	EvQuitAccepted     Event = "quit_accepted"      // quitapply answered code 1
-	EvQuit             Event = "quit"               // quitnotice applystatus 1
-	EvQuitRefused      Event = "quit_refused"       // quitnotice 0, or quitapply code 0
-	EvCancelRequested  Event = "cancel_requested"   // Service.Cancel
-	EvCancelled        Event = "cancelled"          // canclenotice answered code 1
-	EvCancelRefused    Event = "cancel_refused"     // canclenotice answered code 0
-	EvClaimRequested   Event = "claim_requested"    // Service.Claim
-	EvClaimed          Event = "claimed"            // claimsnotice answered code 1
-	EvClaimRefused     Event = "claim_refused"      // claimsnotice answered code 0
-	EvGiveupRequested  Event = "giveup_requested"   // Service.GiveUp
-	EvGivenUp          Event = "given_up"           // giveupapply answered code 1
-	EvGiveupRefused    Event = "giveup_refused"     // giveupapply answered code 0
-	EvGiveupNotice     Event = "giveup_notice"      // giveupnotice honoured
-	EvPostponed        Event = "kaibiao_postponed"  // Service.Postpone on the section
-	EvAdvanced         Event = "kaibiao_advanced"   // Service.AdvanceOpening on the section
-	EvOutcomeIgnored   Event = "outcome_ignored"    // an answer that no longer fits the state (history only)
-	EvDeliveryDead     Event = "delivery_dead"      // a call given up after its last attempt (history only)
-	EvDeliveryRetry    Event = "delivery_retry"     // a call turned away unprocessed, sent again signed anew (history only)
-	EvRequestRefused   Event = "request_refused"    // a peer request refused by a guard (history only)
-	EvGuaranteeRefused Event = "guarantee_refused"  // a guarantee file refused (history only)
-	EvNoticeRepeated   Event = "notice_repeated"    // the same notice again (history only)
-	EvKeyIssued        Event = "public_key_issued"  // downloadpublickey created the key pair (history only)
-	EvFileDiscarded    Event = "upload_discarded"   // chunks dropped after a failed completion (history only)
-	EvRestoreSkipped   Event = "restore_superseded" // a scheduled restore no longer due (history only)
+	EvApply               Event = "apply"                // Service.Apply: baohanapply enqueued
+	EvApplyAccepted       Event = "apply_accepted"       // baohanapply answered code 1 (redirecturl)
+	EvApplyRefused        Event = "apply_refused"        // baohanapply answered code 0
+	EvApproved            Event = "approved"             // baohannotice applystatus 1
+	EvRejected            Event = "rejected"             // baohannotice applystatus 0
+	EvCipherReceived      Event = "cipher_received"      // baohanfilecompletenotice filetype 1
+	EvCipherHeld          Event = "cipher_held"          // filetype 1 before baohannotice (upload_first), held
+	EvCipherReleased      Event = "cipher_released"      // baohannotice applystatus 1 takes the held filetype 1
+	EvRestoreRequested    Event = "restore_requested"    // Service.RestoreNow
+	EvRestored            Event = "restored"             // baohanrestore answered code 1
+	EvRestoreRefused      Event = "restore_refused"      // baohanrestore answered code 0
+	EvPlainReceived       Event = "plain_received"       // baohanfilecompletenotice filetype 2
+	EvInvoiceRequested    Event = "invoice_requested"    // Service.RequestInvoice
+	EvInvoiceAccepted     Event = "invoice_accepted"     // invoiceapply answered code 1
+	EvInvoiced            Event = "invoiced"             // invoicenotice applystatus 1
+	EvInvoiceRefused      Event = "invoice_refused"      // invoicenotice 0, or invoiceapply code 0
+	EvQuitRequested       Event = "quit_requested"       // Service.Quit
+	EvQuitAccepted        Event = "quit_accepted"        // quitapply answered code 1
+	EvQuit                Event = "quit"                 // quitnotice applystatus 1
+	EvQuitRefused         Event = "quit_refused"         // quitnotice 0, or quitapply code 0
+	EvCancelRequested     Event = "cancel_requested"     // Service.Cancel
+	EvCancelled           Event = "cancelled"            // canclenotice answered code 1
+	EvCancelRefused       Event = "cancel_refused"       // canclenotice answered code 0
+	EvClaimRequested      Event = "claim_requested"      // Service.Claim
+	EvClaimed             Event = "claimed"              // claimsnotice answered code 1
+	EvClaimRefused        Event = "claim_refused"        // claimsnotice answered code 0
+	EvCompensationPending Event = "compensation_pending" // claimsresultnotice compensatestatus 1
+	EvCompensated         Event = "compensated"          // claimsresultnotice compensatestatus 2
+	EvCompensationRefused Event = "compensation_refused" // claimsresultnotice compensatestatus 3
+	EvCompensationOther   Event = "compensation_other"   // claimsresultnotice compensatestatus 9
+	EvRecovered           Event = "recovered"            // claimsrepaynotice repaystatus 1
+	EvRecoveryFailed      Event = "recovery_failed"      // claimsrepaynotice repaystatus 0
+	EvGiveupRequested     Event = "giveup_requested"     // Service.GiveUp
+	EvGivenUp             Event = "given_up"             // giveupapply answered code 1
+	EvGiveupRefused       Event = "giveup_refused"       // giveupapply answered code 0
+	EvGiveupNotice        Event = "giveup_notice"        // giveupnotice honoured
+	EvPostponed           Event = "kaibiao_postponed"    // Service.Postpone on the section
+	EvAdvanced            Event = "kaibiao_advanced"     // Service.AdvanceOpening on the section
+	EvOutcomeIgnored      Event = "outcome_ignored"      // an answer that no longer fits the state (history only)
+	EvDeliveryDead        Event = "delivery_dead"        // a call given up after its last attempt (history only)
+	EvDeliveryRetry       Event = "delivery_retry"       // a call turned away unprocessed, sent again signed anew (history only)
+	EvRequestRefused      Event = "request_refused"      // a peer request refused by a guard (history only)
+	EvGuaranteeRefused    Event = "guarantee_refused"    // a guarantee file refused (history only)
+	EvNoticeRepeated      Event = "notice_repeated"      // the same notice again (history only)
+	EvKeyIssued           Event = "public_key_issued"    // downloadpublickey created the key pair (history only)
+	EvFileDiscarded       Event = "upload_discarded"     // chunks dropped after a failed completion (history only)
+	EvRestoreSkipped      Event = "restore_superseded"   // a scheduled restore no longer due (history only)
 )
 
 // Events lists the events the transition table knows, for tests and docs.
@@ -173,42 +207,49 @@ var Events = []Event{EvApply, EvApplyAccepted, EvApplyRefused, EvApproved, EvRej
 	EvQuitRequested, EvQuitAccepted, EvQuit, EvQuitRefused,
 	EvCancelRequested, EvCancelled, EvCancelRefused,
 	EvClaimRequested, EvClaimed, EvClaimRefused,
+	EvCompensationPending, EvCompensated, EvCompensationRefused, EvCompensationOther, EvRecovered, EvRecoveryFailed,
 	EvGiveupRequested, EvGivenUp, EvGiveupRefused, EvGiveupNotice, EvPostponed, EvAdvanced}
 
 // action says what an event is, for error messages.
 var action = map[Event]string{
-	EvApply:            "baohanapply (投保申请)",
-	EvApplyAccepted:    "the answer to baohanapply",
-	EvApplyRefused:     "the refusal of baohanapply",
-	EvApproved:         "baohannotice applystatus 1 (审核通过)",
-	EvRejected:         "baohannotice applystatus 0 (审核未通过)",
-	EvCipherReceived:   "the ciphertext guarantee (filetype 1)",
-	EvCipherHeld:       "the ciphertext guarantee (filetype 1) before baohannotice",
-	EvCipherReleased:   "the ciphertext guarantee held until baohannotice",
-	EvRestoreRequested: "baohanrestore (还原保函)",
-	EvRestored:         "baohanrestore (还原保函)",
-	EvRestoreRefused:   "the refusal of baohanrestore",
-	EvPlainReceived:    "the plaintext guarantee (filetype 2)",
-	EvInvoiceRequested: "invoiceapply (发票申请)",
-	EvInvoiceAccepted:  "the answer to invoiceapply",
-	EvInvoiced:         "invoicenotice applystatus 1",
-	EvInvoiceRefused:   "invoicenotice applystatus 0",
-	EvQuitRequested:    "quitapply (退保申请)",
-	EvQuitAccepted:     "the answer to quitapply",
-	EvQuit:             "quitnotice applystatus 1 (退保成功)",
-	EvQuitRefused:      "quitnotice applystatus 0 (退保失败)",
-	EvCancelRequested:  "canclenotice (注销保函)",
-	EvCancelled:        "the acceptance of canclenotice",
-	EvCancelRefused:    "the refusal of canclenotice",
-	EvClaimRequested:   "claimsnotice (理赔)",
-	EvClaimed:          "the acceptance of claimsnotice",
-	EvClaimRefused:     "the refusal of claimsnotice",
-	EvGiveupRequested:  "giveupapply (放弃申请)",
-	EvGivenUp:          "the acceptance of giveupapply",
-	EvGiveupRefused:    "the refusal of giveupapply",
-	EvGiveupNotice:     "giveupnotice (放弃申请)",
-	EvPostponed:        "postponing the bid opening",
-	EvAdvanced:         "bringing the bid opening forward",
+	EvApply:               "baohanapply (投保申请)",
+	EvApplyAccepted:       "the answer to baohanapply",
+	EvApplyRefused:        "the refusal of baohanapply",
+	EvApproved:            "baohannotice applystatus 1 (审核通过)",
+	EvRejected:            "baohannotice applystatus 0 (审核未通过)",
+	EvCipherReceived:      "the ciphertext guarantee (filetype 1)",
+	EvCipherHeld:          "the ciphertext guarantee (filetype 1) before baohannotice",
+	EvCipherReleased:      "the ciphertext guarantee held until baohannotice",
+	EvRestoreRequested:    "baohanrestore (还原保函)",
+	EvRestored:            "baohanrestore (还原保函)",
+	EvRestoreRefused:      "the refusal of baohanrestore",
+	EvPlainReceived:       "the plaintext guarantee (filetype 2)",
+	EvInvoiceRequested:    "invoiceapply (发票申请)",
+	EvInvoiceAccepted:     "the answer to invoiceapply",
+	EvInvoiced:            "invoicenotice applystatus 1",
+	EvInvoiceRefused:      "invoicenotice applystatus 0",
+	EvQuitRequested:       "quitapply (退保申请)",
+	EvQuitAccepted:        "the answer to quitapply",
+	EvQuit:                "quitnotice applystatus 1 (退保成功)",
+	EvQuitRefused:         "quitnotice applystatus 0 (退保失败)",
+	EvCancelRequested:     "canclenotice (注销保函)",
+	EvCancelled:           "the acceptance of canclenotice",
+	EvCancelRefused:       "the refusal of canclenotice",
+	EvClaimRequested:      "claimsnotice (理赔)",
+	EvClaimed:             "the acceptance of claimsnotice",
+	EvClaimRefused:        "the refusal of claimsnotice",
+	EvCompensationPending: "claimsresultnotice compensatestatus 1 (待赔付)",
+	EvCompensated:         "claimsresultnotice compensatestatus 2 (已赔付)",
+	EvCompensationRefused: "claimsresultnotice compensatestatus 3 (不予赔付)",
+	EvCompensationOther:   "claimsresultnotice compensatestatus 9 (其他)",
+	EvRecovered:           "claimsrepaynotice repaystatus 1 (已追偿)",
+	EvRecoveryFailed:      "claimsrepaynotice repaystatus 0 (追偿失败)",
+	EvGiveupRequested:     "giveupapply (放弃申请)",
+	EvGivenUp:             "the acceptance of giveupapply",
+	EvGiveupRefused:       "the refusal of giveupapply",
+	EvGiveupNotice:        "giveupnotice (放弃申请)",
+	EvPostponed:           "postponing the bid opening",
+	EvAdvanced:            "bringing the bid opening forward",
 }
 
 // Action describes the event for messages.
@@ -375,6 +416,17 @@ var transitions = table(
 	rows(claimable, EvClaimed, Claimed, pending(protocol.ClaimsNotice)),
 	rows(claimable, EvClaimRefused, Same, pending(protocol.ClaimsNotice)),
 
+	// The claim's outcome (claimsresultnotice) and the recovery of what
+	// was paid (claimsrepaynotice), optional interfaces the institution
+	// sends when the platform enables them. Pending may be reported again
+	// (a new date or amount), a failed recovery may still succeed.
+	rows(in(Claimed, ClaimPending), EvCompensationPending, ClaimPending, nil),
+	rows(in(Claimed, ClaimPending), EvCompensated, Compensated, nil),
+	rows(in(Claimed, ClaimPending), EvCompensationRefused, CompensationRefused, nil),
+	rows(in(Claimed, ClaimPending), EvCompensationOther, Same, nil),
+	rows(in(Compensated, RecoveryFailed), EvRecovered, Recovered, nil),
+	rows(in(Compensated, RecoveryFailed), EvRecoveryFailed, RecoveryFailed, nil),
+
 	// Moving the section's bid opening, later or earlier.
 	rows(open, EvPostponed, Same, beforeOpening),
 	rows(open, EvAdvanced, Same, beforeOpening),
@@ -442,16 +494,22 @@ func (e *TransitionError) Error() string {
 
 // hints explain the rule behind a refused event.
 var hints = map[Event]string{
-	EvGiveupRequested:  "giving up is only possible before a success notice",
-	EvGiveupNotice:     "giving up is only possible before a success notice",
-	EvQuitRequested:    "quitting is only possible after the success notice and before the bid opening",
-	EvQuit:             "quitting is only possible after the success notice and before the bid opening",
-	EvCipherReceived:   "guarantee files are accepted only for approved applications",
-	EvPlainReceived:    "the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key",
-	EvInvoiceRequested: "an invoice can be requested once the plaintext guarantee is received",
-	EvRestoreRequested: "the restore needs a ciphertext guarantee",
-	EvClaimRequested:   "a claim needs a received guarantee",
-	EvCancelRequested:  "only an issued guarantee can be cancelled",
+	EvGiveupRequested:     "giving up is only possible before a success notice",
+	EvGiveupNotice:        "giving up is only possible before a success notice",
+	EvQuitRequested:       "quitting is only possible after the success notice and before the bid opening",
+	EvQuit:                "quitting is only possible after the success notice and before the bid opening",
+	EvCipherReceived:      "guarantee files are accepted only for approved applications",
+	EvPlainReceived:       "the plaintext guarantee is accepted only after the restore (baohanrestore) released the project key",
+	EvInvoiceRequested:    "an invoice can be requested once the plaintext guarantee is received",
+	EvRestoreRequested:    "the restore needs a ciphertext guarantee",
+	EvClaimRequested:      "a claim needs a received guarantee",
+	EvCancelRequested:     "only an issued guarantee can be cancelled",
+	EvCompensationPending: "a claim's outcome is reported after the claim (claimsnotice) was accepted, until it is paid or refused",
+	EvCompensated:         "a claim's outcome is reported after the claim (claimsnotice) was accepted, until it is paid or refused",
+	EvCompensationRefused: "a claim's outcome is reported after the claim (claimsnotice) was accepted, until it is paid or refused",
+	EvCompensationOther:   "a claim's outcome is reported after the claim (claimsnotice) was accepted, until it is paid or refused",
+	EvRecovered:           "a recovery is reported after the claim was paid (claimsresultnotice compensatestatus 2)",
+	EvRecoveryFailed:      "a recovery is reported after the claim was paid (claimsresultnotice compensatestatus 2), until it is recovered",
 }
 
 // Next returns the state that event e moves an application in state from

@@ -85,8 +85,20 @@ var legal = map[State]map[Event]move{
 	},
 	Quit:      {},
 	Cancelled: {},
-	Claimed:   {},
-	GivenUp:   {},
+	// After the claim: its outcome and the recovery (EXTENSIONS.md §1).
+	Claimed: {
+		EvCompensationPending: {ClaimPending, always}, EvCompensated: {Compensated, always},
+		EvCompensationRefused: {CompensationRefused, always}, EvCompensationOther: {Claimed, always},
+	},
+	ClaimPending: {
+		EvCompensationPending: {ClaimPending, always}, EvCompensated: {Compensated, always},
+		EvCompensationRefused: {CompensationRefused, always}, EvCompensationOther: {ClaimPending, always},
+	},
+	Compensated:         {EvRecovered: {Recovered, always}, EvRecoveryFailed: {RecoveryFailed, always}},
+	RecoveryFailed:      {EvRecovered: {Recovered, always}, EvRecoveryFailed: {RecoveryFailed, always}},
+	CompensationRefused: {},
+	Recovered:           {},
+	GivenUp:             {},
 }
 
 var kbt = time.Date(2026, 12, 1, 9, 30, 0, 0, protocol.CST)
@@ -212,7 +224,7 @@ func TestTransitionsTableMatchesSpec(t *testing.T) {
 }
 
 func TestFinalStates(t *testing.T) {
-	final := map[State]bool{Rejected: true, Quit: true, Cancelled: true, Claimed: true, GivenUp: true}
+	final := map[State]bool{Rejected: true, Quit: true, Cancelled: true, CompensationRefused: true, Recovered: true, GivenUp: true}
 	for _, s := range States {
 		if s.Final() != final[s] {
 			t.Errorf("%s.Final() = %v", s, s.Final())

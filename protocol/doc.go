@@ -1,5 +1,6 @@
 // Package protocol is the wire protocol of the electronic bid-guarantee
-// (电子投标保函) data interface: the 14 interfaces of the spec, their request
+// (电子投标保函) data interface: the 14 interfaces of the spec and the 2
+// optional ones of EXTENSIONS.md (Extensions), their request
 // types and field rules, the response envelope, the request signature
 // (sign / verify / diagnose), timestamps and the replay building blocks.
 //

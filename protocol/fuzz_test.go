@@ -100,7 +100,7 @@ func FuzzValidate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, i := range Interfaces {
+		for _, i := range All {
 			for _, v := range Validate(i, r) {
 				if v.Rule == "" || v.Message == "" || strings.Contains(v.Message, "\n") {
 					t.Fatalf("%s: bad violation %+v", i, v)

@@ -28,7 +28,7 @@ func invalidCases() []invalidCase {
 	add := func(i Interface, name string, set map[string]string, want ...string) {
 		cs = append(cs, invalidCase{i, name, set, want})
 	}
-	for _, i := range Interfaces {
+	for _, i := range All {
 		for _, f := range SpecOf(i).Fields {
 			if f.Required {
 				add(i, "missing-"+f.Name, map[string]string{f.Name: ""},
@@ -183,6 +183,27 @@ func invalidCases() []invalidCase {
 	add(ClaimsNotice, "badfilelist-truncated", map[string]string{"filelist": q(`[{"fileurl":"https://zb.example.cn/a.pdf"}`)},
 		fl(`must be a JSON array like [{"fileurl":"https://..."}], got "[{\"fileurl\":\"https://zb.example.cn/a.pdf…"`))
 
+	// The optional claim outcome interfaces (EXTENSIONS.md §1).
+	add(ClaimsResultNotice, "badenum-compensatestatus", map[string]string{"compensatestatus": q("4")},
+		`field "compensatestatus" must be "1" (待赔付), "2" (已赔付), "3" (不予赔付) or "9" (其他), got "4"`)
+	add(ClaimsResultNotice, "badtime-compensatedate", map[string]string{"compensatedate": q("2024-04-18")}, tm("compensatedate", "2024-04-18"))
+	add(ClaimsResultNotice, "badenum-compensateway", map[string]string{"compensateway": q("3")},
+		`field "compensateway" must be "1" (保险公司赔付) or "2" (投标单位赔付), got "3"`)
+	add(ClaimsResultNotice, "badtime-transferdate", map[string]string{"transferdate": q("20240418140500")}, tm("transferdate", "20240418140500"))
+	add(ClaimsResultNotice, "baddecimal-compensateamount", map[string]string{"compensateamount": q("-20000.00")}, dec("compensateamount", "20000.00", "-20000.00"))
+	add(ClaimsResultNotice, "badfilelist-transferfilelist", map[string]string{"transferfilelist": q("voucher.pdf")},
+		`field "transferfilelist" must be a JSON array like [{"fileurl":"https://..."}], got "voucher.pdf"`)
+	add(ClaimsResultNotice, "refused-without-remark", map[string]string{"compensatestatus": q("3"), "compensateremark": ""},
+		`field "compensateremark" is required when "compensatestatus" is "3" (不予赔付)`)
+	add(ClaimsResultNotice, "other-without-remark", map[string]string{"compensatestatus": q("9")},
+		`field "compensateremark" is required when "compensatestatus" is "9" (其他)`)
+	add(ClaimsRepayNotice, "badenum-repaystatus", map[string]string{"repaystatus": q("2")},
+		`field "repaystatus" must be "1" (已追偿) or "0" (未追偿), got "2"`)
+	add(ClaimsRepayNotice, "badtime-repaydate", map[string]string{"repaydate": q("2024/06/01 10:00:00")}, tm("repaydate", "2024/06/01 10:00:00"))
+	add(ClaimsRepayNotice, "baddecimal-repayamount", map[string]string{"repayamount": q("2万")}, dec("repayamount", "20000.00", "2万"))
+	add(ClaimsRepayNotice, "badenum-iszbrcooperate", map[string]string{"iszbrcooperate": q("是")},
+		`field "iszbrcooperate" must be "1" (配合) or "0" (不配合), got "是"`)
+
 	// Several violations: table order, then conditional rules, then extras.
 	add(BaohanNotice, "several", map[string]string{"appkey": "", "rate": q("5‰"), "applystatus": q("Y"), "urgent": `true`},
 		`field "appkey" is required`,
@@ -199,7 +220,7 @@ func TestInvalidGolden(t *testing.T) {
 		writeInvalidGoldens(t)
 	}
 	n := 0
-	for _, i := range Interfaces {
+	for _, i := range All {
 		dir := filepath.Join("testdata", "invalid", string(i))
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		if len(files) == 0 {
@@ -239,7 +260,7 @@ func TestInvalidGolden(t *testing.T) {
 // of every table: each required field missing, each bounded field too
 // long, and each formatted field broken.
 func TestInvalidGoldenCoverage(t *testing.T) {
-	for _, i := range Interfaces {
+	for _, i := range All {
 		dir := filepath.Join("testdata", "invalid", string(i))
 		wants := map[string]bool{}
 		files, _ := filepath.Glob(filepath.Join(dir, "*.want"))

@@ -2,8 +2,8 @@ package protocol
 
 import "reflect"
 
-// Interface is the name of one of the 14 interfaces, as it appears in the
-// URL (<base>/<name>).
+// Interface is the name of one of the 14 interfaces, or of one of the
+// optional Extensions, as it appears in the URL (<base>/<name>).
 type Interface string
 
 // The 14 interfaces, in the order of the spec.
@@ -24,11 +24,31 @@ const (
 	GiveupNotice             Interface = "giveupnotice"             // 金融机构放弃申请
 )
 
+// The optional interfaces (EXTENSIONS.md §1), used with a peer only when
+// its configuration enables them.
+const (
+	ClaimsResultNotice Interface = "claimsresultnotice" // 理赔结果通知
+	ClaimsRepayNotice  Interface = "claimsrepaynotice"  // 追偿结果通知
+)
+
 // Interfaces lists the 14 interfaces in the order of the spec.
 var Interfaces = []Interface{
 	BaohanApply, BaohanNotice, DownloadPublicKey, UploadBaohanFile,
 	BaohanFileCompleteNotice, BaohanRestore, InvoiceApply, InvoiceNotice,
 	QuitApply, QuitNotice, CancelNotice, ClaimsNotice, GiveupApply, GiveupNotice,
+}
+
+// Extensions lists the optional interfaces: 14 + 2 optional.
+var Extensions = []Interface{ClaimsResultNotice, ClaimsRepayNotice}
+
+// All lists the 14 interfaces and then the optional ones.
+var All = append(append([]Interface(nil), Interfaces...), Extensions...)
+
+// Optional reports whether i is one of the Extensions, which a peer uses
+// only when its configuration enables it.
+func (i Interface) Optional() bool {
+	s := specs[i]
+	return s != nil && s.Optional
 }
 
 // Side is one of the two parties.
@@ -107,7 +127,8 @@ func Suggest(name string) (Interface, bool) {
 	return "", false
 }
 
-// ServedBySide returns the interfaces served by s, in spec order.
+// ServedBySide returns the 14 interfaces served by s, in spec order (the
+// optional ones are in Extensions).
 func ServedBySide(s Side) []Interface {
 	var out []Interface
 	for _, i := range Interfaces {
@@ -124,8 +145,10 @@ type Spec struct {
 	Interface Interface
 	Title     string // the spec's Chinese name
 	ServedBy  Side
-	Fields    []Field
-	Rules     []Rule
+	// Optional: one of the Extensions, not among the 14.
+	Optional bool
+	Fields   []Field
+	Rules    []Rule
 	// Request is a zero value of the interface's request struct.
 	Request any
 }
@@ -150,6 +173,7 @@ var specs = func() map[Interface]*Spec {
 		&baohanFileCompleteNoticeSpec, &baohanRestoreSpec, &invoiceApplySpec, &invoiceNoticeSpec,
 		&quitApplySpec, &quitNoticeSpec, &cancelNoticeSpec, &claimsNoticeSpec,
 		&giveupApplySpec, &giveupNoticeSpec,
+		&claimsResultNoticeSpec, &claimsRepayNoticeSpec,
 	} {
 		m[s.Interface] = s
 	}

@@ -239,3 +239,18 @@ func badUTF8Offset(b []byte) int {
 	}
 	return 0
 }
+
+// BusinessFields returns the request's fields without appkey, timestamp
+// and sign: what makes two requests the same request, whenever and
+// however often they were signed.
+func (r *Request) BusinessFields() map[string]string {
+	out := make(map[string]string, len(r.Fields))
+	for k, v := range r.Fields {
+		switch k {
+		case "appkey", "timestamp", SignField:
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}

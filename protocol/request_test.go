@@ -190,3 +190,17 @@ func TestNewRequest(t *testing.T) {
 		t.Fatalf("round trip: %v %v", p, err)
 	}
 }
+
+func TestBusinessFields(t *testing.T) {
+	r, err := ParseRequest([]byte(`{"appkey":"K","timestamp":"2024-03-15 09:30:00","sign":"ab","applyno":"A1","baohanno":"","repaystatus":"1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.BusinessFields()
+	if len(got) != 3 || got["applyno"] != "A1" || got["repaystatus"] != "1" || got["baohanno"] != "" {
+		t.Fatalf("BusinessFields = %v", got)
+	}
+	if _, ok := got["baohanno"]; !ok {
+		t.Error("an empty field is a field: two requests differing in it are not the same")
+	}
+}

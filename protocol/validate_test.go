@@ -18,7 +18,7 @@ func validRequest(t *testing.T, i Interface) *Request {
 // TestValidateBoundaries: a text field of exactly Max characters passes,
 // counted in characters (a 200-character Chinese name is 600 bytes).
 func TestValidateBoundaries(t *testing.T) {
-	for _, i := range Interfaces {
+	for _, i := range All {
 		for _, f := range SpecOf(i).Fields {
 			if f.Max == 0 || f.Kind != Text {
 				continue

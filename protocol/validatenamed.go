@@ -6,13 +6,14 @@ import (
 )
 
 // ApplyDataName names the decrypted 投保申请数据 of baohanapply to
-// ValidateNamed, beside the 14 interfaces.
+// ValidateNamed, beside the interfaces.
 const ApplyDataName = "applydata"
 
-// InterfaceNames are the names of the 14 interfaces, comma-separated.
+// InterfaceNames are the names of the 14 interfaces and the optional
+// ones, comma-separated.
 func InterfaceNames() string {
-	names := make([]string, len(Interfaces))
-	for k, i := range Interfaces {
+	names := make([]string, len(All))
+	for k, i := range All {
 		names[k] = string(i)
 	}
 	return strings.Join(names, ", ")

@@ -87,6 +87,24 @@ type Peer struct {
 	// from (see ParseCIDRs); a request from elsewhere is refused with
 	// HTTP 403 and code 0 naming the address.
 	AllowFrom []netip.Prefix
+	// Extensions are the optional interfaces (protocol.Extensions) used
+	// with this peer: a Server refuses the others from it with code 0,
+	// and a service sends them to it only when listed.
+	Extensions []protocol.Interface
+}
+
+// Enabled reports whether interface i may be used with the peer: every
+// one of the 14, and an optional one when Extensions lists it.
+func (p *Peer) Enabled(i protocol.Interface) bool {
+	if !i.Optional() {
+		return true
+	}
+	for _, e := range p.Extensions {
+		if e == i {
+			return true
+		}
+	}
+	return false
 }
 
 // PeerDirectory finds the peer of an appkey. An unknown appkey is

@@ -143,7 +143,7 @@ func (s *Server) Served() []protocol.Interface {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []protocol.Interface
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		if s.handlers[i] != nil {
 			out = append(out, i)
 		}
@@ -227,6 +227,7 @@ const (
 	msgRateLimited    = "rate limit exceeded: appkey %q may send %s; retry in %s"
 	msgNotAllowed     = "address %s may not call as appkey %q: not in the peer's allow_from"
 	msgSignRequired   = `field "sign" is required`
+	msgNotEnabled     = "%s (optional) not enabled: add it to the extensions of appkey %q"
 )
 
 // Bounds of what the answers echo of a request: a name the peer chose
@@ -456,6 +457,10 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 		// characters; the whole diagnosis is in the log and the message
 		// log (ex.Diagnosis).
 		return http.StatusOK, protocol.Fail("%s", vr.Summary())
+	}
+
+	if !peer.Enabled(i) {
+		return http.StatusOK, protocol.Fail(msgNotEnabled, name, clip(appkey, maxEcho))
 	}
 
 	lim := s.rateLimitOf(peer)

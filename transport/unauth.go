@@ -486,7 +486,7 @@ func escapedLen(s string) int {
 // characters, the largest of any interface's.
 var identifierMax = func() map[string]int {
 	m := map[string]int{}
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		for _, f := range protocol.SpecOf(i).Fields {
 			m[f.Name] = max(m[f.Name], f.Max)
 		}
@@ -502,7 +502,7 @@ var identifierMax = func() map[string]int {
 // maxInterfaceName is the length of the longest interface name.
 var maxInterfaceName = func() int {
 	n := 0
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		n = max(n, len(i))
 	}
 	return n

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/protocol"
 )
 
@@ -18,6 +19,7 @@ var funcs = template.FuncMap{
 	"join":        strings.Join,
 	"checkLabel":  checkLabel,
 	"statusLabel": statusLabel,
+	"claimLabel":  institution.ClaimStatusLabel,
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -108,6 +110,10 @@ func tone(v any) string {
 	case "true", "ok", "1", "accepted", "complete", "approved", "issued", "restored", "plain_received", "cipher_received", "invoiced", "paid", "valid", "open", "signed":
 		return "good"
 	case "false", "0", "rejected", "refused", "failed", "dead", "invalid", "error":
+		return "bad"
+	case "compensated", "recovered":
+		return "good"
+	case "compensation_refused", "recovery_failed":
 		return "bad"
 	case "quit", "cancelled", "claimed", "given_up", "givenup", "closed", "expired":
 		return "muted"

@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/shopspring/decimal"
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/institution"
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // InstitutionConsole is the financial institution's console: the staff
@@ -70,6 +72,8 @@ func Institution(ctx context.Context, svc *institution.Service, o Options, ao ..
 	c.handle("POST /invoices/{id}/refuse", Operator, ic.refuseInvoice)
 	c.handle("GET /quits", Viewer, ic.quits)
 	c.handle("GET /claims", Viewer, ic.claims)
+	c.handle("POST /claims/{id}/outcome", Operator, ic.claimOutcome)
+	c.handle("POST /claims/{id}/recovery", Operator, ic.claimRecovery)
 	return ic, nil
 }
 
@@ -381,6 +385,56 @@ func (ic *InstitutionConsole) claims(w http.ResponseWriter, r *http.Request, s *
 	}
 	ic.render(w, r, s, http.StatusOK, "inst_claims", "理赔", map[string]any{"List": list})
 	return nil
+}
+
+// claimOutcome records a claim's outcome from the claims page's form.
+func (ic *InstitutionConsole) claimOutcome(w http.ResponseWriter, r *http.Request, s *Session) error {
+	id := r.PathValue("id")
+	return ic.act(w, r, s, "claim.outcome", id, ic.base+"/claims", func() (string, error) {
+		amount, err := formAmount(r.PostFormValue("amount"))
+		if err != nil {
+			return "", err
+		}
+		in := institution.ClaimOutcomeInput{Status: r.PostFormValue("status"), Amount: amount, Date: r.PostFormValue("date"),
+			Way: r.PostFormValue("way"), TransferDate: r.PostFormValue("transfer_date"), Remark: r.PostFormValue("remark"),
+			Vouchers: strings.Fields(r.PostFormValue("vouchers")), Actor: "person:" + s.Subject}
+		c, err := ic.svc.RecordClaimOutcome(r.Context(), id, in)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("已记录理赔结果：%s %s（%s）", c.Outcome.Amount.StringFixed(2), institution.ClaimStatusLabel(c.Outcome.Status), c.ApplyNo), nil
+	})
+}
+
+// claimRecovery records a paid claim's recovery from the claims page's form.
+func (ic *InstitutionConsole) claimRecovery(w http.ResponseWriter, r *http.Request, s *Session) error {
+	id := r.PathValue("id")
+	return ic.act(w, r, s, "claim.recovery", id, ic.base+"/claims", func() (string, error) {
+		amount, err := formAmount(r.PostFormValue("amount"))
+		if err != nil {
+			return "", err
+		}
+		in := institution.ClaimRecoveryInput{Recovered: r.PostFormValue("recovered") == "1", Amount: amount,
+			Date: r.PostFormValue("date"), Remark: r.PostFormValue("remark"),
+			TendererCooperated: r.PostFormValue("tenderer_cooperated") == "1", Actor: "person:" + s.Subject}
+		c, err := ic.svc.RecordClaimRecovery(r.Context(), id, in)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("已记录追偿结果：%s %s（%s）", c.Recovery.Amount.StringFixed(2), c.StatusLabel, c.ApplyNo), nil
+	})
+}
+
+// formAmount reads an amount in yuan from a form: empty is zero.
+func formAmount(v string) (decimal.Decimal, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return decimal.Zero, nil
+	}
+	if !protocol.IsDecimal(v) {
+		return decimal.Zero, fmt.Errorf("金额 %q 不是金额（如 20000.00）", v)
+	}
+	return decimal.NewFromString(v)
 }
 
 // bidderPage is the page behind redirecturl: the bidder opens the

@@ -63,6 +63,7 @@ func conformanceFlags(side protocol.Side) func(env *Env, fs *flag.FlagSet) cli.A
 		fs.IntVar(&s.MaxChunkSize, "max-chunk-size", 8<<20, "largest chunk the kit accepts when it plays the platform, bytes")
 		fs.IntVar(&s.IndexBase, "index-base", 1, "first chunk index the kit sends: 1 or 0")
 		fs.DurationVar(&cfg.Profile.Window, "window", protocol.DefaultTimestampWindow, "the implementation's timestamp window")
+		fs.StringVar(&s.Extensions, "extensions", "", "optional interfaces the implementation enables for the kit's appkey, comma-separated: claimsresultnotice,claimsrepaynotice")
 		fs.StringVar(&s.Listen, "listen", "127.0.0.1:0", "address of the kit's endpoint for the implementation's calls")
 		fs.StringVar(&s.PublicURL, "public-url", "", "URL at which the implementation reaches the kit (default http(s)://<listen address>)")
 		fs.StringVar(&s.TLSCert, "tls-cert", "", "serve the kit's endpoint over HTTPS with this PEM certificate chain (with --tls-key)")

@@ -101,7 +101,8 @@ func TestConformancePlatformCommandJSON(t *testing.T) {
 	}
 	code, out, errs := runCLI("conformance", "platform", "--url", plat.URL, "--appkey", confKey, "--appsecret", confSecret,
 		"--platformcode", confCode, "--listen", kit, "--admin-url", plat.URL, "--admin-token", plat.AdminToken,
-		"--bidder-dir", dir, "--bidder", "bidder", "--seal-dir", dir, "--seal", "seal", "--json", "--wait", "20s")
+		"--bidder-dir", dir, "--bidder", "bidder", "--seal-dir", dir, "--seal", "seal", "--json", "--wait", "20s",
+		"--extensions", "claimsresultnotice,claimsrepaynotice")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -116,7 +117,7 @@ func TestConformancePlatformCommandJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if rep.Side != "platform" || len(rep.Interfaces) != 14 || len(rep.Results) < 50 {
+	if rep.Side != "platform" || len(rep.Interfaces) != 16 || len(rep.Results) < 50 {
 		t.Errorf("report: side %s, %d interfaces, %d results", rep.Side, len(rep.Interfaces), len(rep.Results))
 	}
 }

@@ -19,12 +19,12 @@ func TestDemoCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("baohan demo: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
-	for _, want := range []string{"interfaces used: 14/14", "demo every step checked out", "baohanrestore", "claimsnotice"} {
+	for _, want := range []string{"interfaces used: 16/16 (14 + 2 optional)", "demo every step checked out", "baohanrestore", "claimsnotice"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "[25/25] ok") {
+	if !strings.Contains(errb.String(), "[27/27] ok") {
 		t.Errorf("stderr lacks the step counter:\n%s", errb.String())
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "out", "*.ofd"))
@@ -54,7 +54,7 @@ func TestDemoJSONAndKeep(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("stdout is not the JSON result: %v\n%s", err, out.String())
 	}
-	if !res.OK || len(res.Interfaces) != 14 || len(res.Exchanges) < 30 {
+	if !res.OK || len(res.Interfaces) != 16 || len(res.Exchanges) < 30 {
 		t.Errorf("result: ok %v, %d interfaces, %d exchanges", res.OK, len(res.Interfaces), len(res.Exchanges))
 	}
 	for _, want := range []string{"/console/", "admin", "password", "token"} {

@@ -90,7 +90,7 @@ func TestCmdSign(t *testing.T) {
 }
 
 func TestCmdVerify(t *testing.T) {
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		code, out, errs := protoRun(t, protoGolden(t, string(i)), "verify", "--secret", protoSecret)
 		if code != 0 || out != "ok\n" || errs != "" {
 			t.Errorf("%s: exit %d, out %q, err %q", i, code, out, errs)
@@ -135,7 +135,7 @@ func TestCmdVerify(t *testing.T) {
 }
 
 func TestCmdValidate(t *testing.T) {
-	for _, i := range protocol.Interfaces {
+	for _, i := range protocol.All {
 		code, out, errs := protoRun(t, protoGolden(t, string(i)), "validate", "--interface", string(i))
 		if code != 0 || out != "ok\n" || errs != "" {
 			t.Errorf("%s: exit %d, out %q, err %q", i, code, out, errs)

@@ -211,6 +211,8 @@ func CommonEffects[C, S any](common func(*C) *config.Common, firstPeer func(*C) 
 		"rate_limit":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.RateLimit = 7 }), Seen: peerLimits(core)},
 		"rate_burst":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.RateBurst = 9 }), Seen: peerLimits(core)},
 		"allow_from":   {Set: pe(func(_ testing.TB, p *config.Peer) { p.AllowFrom = []string{"192.0.2.0/24"} }), Seen: peerLimits(core)},
+		"extensions": {Set: pe(func(_ testing.TB, p *config.Peer) { p.Extensions = []string{"claimsrepaynotice"} }),
+			Seen: peerField(core, func(p *transport.Peer) any { return fmt.Sprint(p.Extensions) })},
 	}
 	for k, e := range peerKeys {
 		out[peerTable+"."+k] = e
