@@ -235,7 +235,8 @@ func (s *System) configs(peerURL string) (platform.Config, institution.Config) {
 				RetryMax: config.Duration{Duration: 200 * time.Millisecond}},
 		},
 		Institution: institution.Identity{Name: p.InstitutionName, CreditCode: p.InstitutionCode,
-			SealCert: s.PKI.InstCertFile(), SealKey: s.PKI.InstKeyFile(), Prefix: "HXDB"},
+			SealCert: s.PKI.InstCertFile(), SealKey: s.PKI.InstKeyFile(), Prefix: "HXDB",
+			Address: "杭州市西湖区文三路100号", Phone: "0571-88886666"}, // printed as 担保人地址, 联系电话
 		Underwrite: institution.Underwriting{Mode: institution.ModeAuto, MaxBond: "5000000"},
 		Invoicing:  institution.Invoicing{Mode: institution.ModeAuto, Code: "033002300111"},
 		Products:   []institution.Product{{Name: p.Product, Rate: "0.005", MinPremium: "100", Terms: "见索即付，不可撤销"}},
