@@ -31,8 +31,8 @@ type ClaimOutcome struct {
 	// Fields are the notice's fields but appkey, timestamp and sign
 	// (compensatedate, compensateway, transferdate, compensateremark;
 	// repaydate, repayremark, iszbrcooperate ...), as sent.
-	Fields     map[string]string `json:"fields"`
-	Files      []string          `json:"files"` // transferfilelist's URLs (transfer vouchers)
+	Fields map[string]string `json:"fields"`
+	Files  []string          `json:"files"` // transferfilelist's URLs (transfer vouchers)
 	// FileStatus is what became of each of Files: fetched and kept (its
 	// SM3 and size; GET /api/applications/{applyno}/claim-outcomes/{seq}/files/{n}
 	// serves the copy), pending, or failed with the reason.
