@@ -23,7 +23,8 @@ const (
 	FileFailed  = "failed"  // refused for good or out of attempts
 )
 
-// FetchEvery is how often Run looks for files due to be fetched.
+// FetchEvery is how often Run looks for files due to be fetched when
+// FileFetches.Every is zero.
 const FetchEvery = 5 * time.Second
 
 // FileBackoff is the retry policy of a file that could not be fetched.
@@ -38,6 +39,7 @@ type FileFetches struct {
 	Blobs   store.Blobs
 	Fetcher *transport.FileFetcher
 	Backoff store.Backoff // zero: FileBackoff
+	Every   time.Duration // how often Run looks for due files; zero: FetchEvery
 	Now     func() time.Time
 	Log     *slog.Logger
 }
@@ -214,9 +216,13 @@ func (f *FileFetches) fetchOne(ctx context.Context, owner string, idx int, url s
 	return err
 }
 
-// Run fetches due files every FetchEvery until ctx ends: a job of Run.
+// Run fetches due files every Every until ctx ends: a job of Run.
 func (f *FileFetches) Run(ctx context.Context) {
-	Every(FetchEvery, func(ctx context.Context) {
+	every := f.Every
+	if every <= 0 {
+		every = FetchEvery
+	}
+	Every(every, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			n, err := f.FetchDue(ctx, 16)
 			if err != nil {
