@@ -16,13 +16,14 @@ import (
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
+	"github.com/baohan-dev/baohan/web"
 )
 
 // TestTransferFilesKept (issue 16 §2): the transfer vouchers a
 // claimsresultnotice names (transferfilelist) are fetched by the platform
 // over TLS after it accepted the notice and kept with their SM3, a
 // missing one is recorded as failed with the reason, and the kept copy is
-// served by the platform's admin API.
+// served by the platform's admin API and linked from its console.
 func TestTransferFilesKept(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
@@ -78,6 +79,20 @@ func TestTransferFilesKept(t *testing.T) {
 			}
 			if st, _ := get(1); st != http.StatusNotFound {
 				t.Errorf("missing voucher: HTTP %d, want 404", st)
+			}
+
+			// The platform's console shows both, and links the kept copy.
+			pc := platformConsole(t, s)
+			plat := staffLogin(t, pc.Auth(), s.PlatDoor.URL, "wang.wu", web.Viewer)
+			link := fmt.Sprintf("/console/applications/%s/claim-outcomes/%d/files/0", applyNo, o.Seq)
+			_, page := plat.get("/console/applications/" + applyNo)
+			for _, want := range []string{`href="` + link + `"`, o.FileStatus[0].SM3, "获取失败", "404"} {
+				if !strings.Contains(page, want) {
+					t.Errorf("the platform's application page lacks %q", want)
+				}
+			}
+			if st, body := plat.get(link); st != http.StatusOK || body != string(voucher) {
+				t.Errorf("console download: HTTP %d %q", st, body)
 			}
 		})
 	}
