@@ -57,7 +57,10 @@ func (s *Service) Detail(ctx context.Context, id string) (*ApplicationDetail, er
 	if d.Quits, err = s.quits(ctx, s.db, " WHERE q.application_id=?", id); err != nil {
 		return nil, err
 	}
-	if d.Claims, err = s.claims(ctx, s.db, " WHERE c.application_id=?", id); err != nil {
+	if d.Claims, err = s.claims(ctx, s.db, " WHERE c.application_id=?", id); err == nil {
+		err = s.withFileStatus(ctx, d.Claims...)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if d.Giveups, err = s.giveups(ctx, s.db, " WHERE g.application_id=?", id); err != nil {
@@ -269,7 +272,23 @@ func (s *Service) adminRoutes(mux *service.Mux) {
 	})
 	mux.HandleFunc("GET /api/claims/{id}", func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.Claim(r.Context(), r.PathValue("id"))
+		if err == nil {
+			err = s.withFileStatus(r.Context(), c)
+		}
 		s.answer(w, r, c, err)
+	})
+	mux.HandleFunc("GET /api/claims/{id}/files/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if err != nil {
+			s.fail(w, r, ErrNotFound)
+			return
+		}
+		k, data, err := s.ClaimFile(r.Context(), r.PathValue("id"), n)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		service.ServeKeptFile(w, k, data)
 	})
 	mux.HandleFunc("POST /api/claims/{id}/outcome", func(w http.ResponseWriter, r *http.Request) {
 		var in ClaimOutcomeInput

@@ -10,6 +10,7 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 )
 
@@ -43,7 +44,11 @@ type Claim struct {
 	BaohanNo      string            `json:"baohanno"`
 	Fields        map[string]string `json:"fields"`
 	Files         []string          `json:"files"`
-	CreatedAt     time.Time         `json:"created_at"`
+	// FileStatus is what became of each of Files: fetched and kept (its
+	// SM3 and size; GET /api/claims/{id}/files/{n} serves the copy),
+	// pending, or failed with the reason.
+	FileStatus []service.KeptFile `json:"file_status"`
+	CreatedAt  time.Time          `json:"created_at"`
 	// Status is where the claim stands (claimoutcome.go): received,
 	// pending, paid, refused, recovered, recovery_failed.
 	Status      string         `json:"status"`
@@ -112,6 +117,9 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 			id, a.ID, hash, string(fj), string(flj), store.Micros(s.now())); err != nil {
 			return err
 		}
+		if err := s.core.Files.Enqueue(ctx, tx, claimFilesOwner(id), files); err != nil {
+			return err
+		}
 		s.metrics.claims.Inc()
 		return s.repo.insertEvent(ctx, tx, a.ID, s.now(), a.State, a.State, string(protocol.ClaimsNotice), "platform:"+a.Peer,
 			fmt.Sprintf("claim %s by %s, %s, %d file(s)", id, in.r.Get("applyusername"), claimAmountText(in.r.Get("payeramount")), len(files)))
@@ -124,7 +132,43 @@ func (s *Service) handleClaims(ctx context.Context, in inbound) (any, error) {
 }
 
 // Claims lists claims, newest first.
-func (s *Service) Claims(ctx context.Context) ([]*Claim, error) { return s.claims(ctx, s.db, "") }
+func (s *Service) Claims(ctx context.Context) ([]*Claim, error) {
+	list, err := s.claims(ctx, s.db, "")
+	if err != nil {
+		return nil, err
+	}
+	return list, s.withFileStatus(ctx, list...)
+}
+
+// claimFilesOwner names a claim's files among the fetched ones.
+func claimFilesOwner(id string) string { return "claim:" + id }
+
+// withFileStatus fills in what became of the claims' files.
+func (s *Service) withFileStatus(ctx context.Context, list ...*Claim) error {
+	owners := make([]string, len(list))
+	for i, c := range list {
+		owners[i] = claimFilesOwner(c.ID)
+	}
+	m, err := s.core.Files.ListMany(ctx, owners)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.FileStatus = m[claimFilesOwner(c.ID)]; c.FileStatus == nil {
+			c.FileStatus = []service.KeptFile{}
+		}
+	}
+	return nil
+}
+
+// ClaimFile returns the kept copy of a claim's file n (0-based).
+func (s *Service) ClaimFile(ctx context.Context, id string, n int) (service.KeptFile, []byte, error) {
+	k, data, err := s.core.Files.Open(ctx, claimFilesOwner(id), n)
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNotFound
+	}
+	return k, data, err
+}
 
 func (s *Service) claims(ctx context.Context, q store.Querier, where string, args ...any) ([]*Claim, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT c.id, c.application_id, a.applyno, a.baohanno, c.fields, c.files, c.created_at,

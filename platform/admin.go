@@ -47,6 +47,7 @@ func (s *Service) adminRoutes(api *service.Mux) {
 	h("GET /api/applications", s.apiApplications)
 	h("POST /api/applications", s.apiApply)
 	h("GET /api/applications/{applyno}", s.apiApplication)
+	h("GET /api/applications/{applyno}/claim-outcomes/{seq}/files/{n}", s.apiClaimOutcomeFile)
 	for _, action := range applicationActions {
 		h("POST /api/applications/{applyno}/"+action, s.apiAction(action))
 	}
@@ -241,6 +242,21 @@ func (s *Service) Detail(ctx context.Context, applyNo string) (*ApplicationDetai
 
 func (s *Service) apiApplication(w http.ResponseWriter, r *http.Request) (any, error) {
 	return s.Detail(r.Context(), r.PathValue("applyno"))
+}
+
+// apiClaimOutcomeFile serves the kept copy of a transfer voucher.
+func (s *Service) apiClaimOutcomeFile(w http.ResponseWriter, r *http.Request) (any, error) {
+	seq, err1 := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	n, err2 := strconv.Atoi(r.PathValue("n"))
+	if err1 != nil || err2 != nil {
+		return nil, ErrNotFound
+	}
+	k, data, err := s.ClaimOutcomeFile(r.Context(), r.PathValue("applyno"), seq, n)
+	if err != nil {
+		return nil, err
+	}
+	service.ServeKeptFile(w, k, data)
+	return nil, nil
 }
 
 type reasonInput struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 	"github.com/baohan-dev/baohan/transport"
 )
@@ -30,9 +31,13 @@ type ClaimOutcome struct {
 	// Fields are the notice's fields but appkey, timestamp and sign
 	// (compensatedate, compensateway, transferdate, compensateremark;
 	// repaydate, repayremark, iszbrcooperate ...), as sent.
-	Fields     map[string]string `json:"fields"`
-	Files      []string          `json:"files"` // transferfilelist's URLs (transfer vouchers)
-	ReceivedAt time.Time         `json:"received_at"`
+	Fields map[string]string `json:"fields"`
+	Files  []string          `json:"files"` // transferfilelist's URLs (transfer vouchers)
+	// FileStatus is what became of each of Files: fetched and kept (its
+	// SM3 and size; GET /api/applications/{applyno}/claim-outcomes/{seq}/files/{n}
+	// serves the copy), pending, or failed with the reason.
+	FileStatus []service.KeptFile `json:"file_status"`
+	ReceivedAt time.Time          `json:"received_at"`
 }
 
 // compensateEvents maps compensatestatus to its event.
@@ -127,6 +132,9 @@ func (s *Service) acceptClaimOutcome(ctx context.Context, peer *transport.Peer, 
 			a.ApplyNo, seq+1, string(iface), status, amount.String(), string(fj), string(flj), hash, store.Micros(s.now())); err != nil {
 			return err
 		}
+		if err := s.core.Files.Enqueue(ctx, tx, outcomeFilesOwner(a.ApplyNo, seq+1), files); err != nil {
+			return err
+		}
 		detail := map[string]any{amountField: amount.String()}
 		for k, v := range fields {
 			if k != "applyno" && k != "baohanno" && k != "transferfilelist" && v != "" {
@@ -192,7 +200,39 @@ func (s *Service) ClaimOutcomes(ctx context.Context, applyNo string) ([]*ClaimOu
 		o.ReceivedAt = store.FromMicros(at)
 		out = append(out, &o)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	owners := make([]string, len(out))
+	for i, o := range out {
+		owners[i] = outcomeFilesOwner(applyNo, o.Seq)
+	}
+	m, err := s.core.Files.ListMany(ctx, owners)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range out {
+		if o.FileStatus = m[owners[i]]; o.FileStatus == nil {
+			o.FileStatus = []service.KeptFile{}
+		}
+	}
+	return out, nil
+}
+
+// outcomeFilesOwner names a claim outcome's files among the fetched ones.
+func outcomeFilesOwner(applyNo string, seq int64) string {
+	return fmt.Sprintf("claimoutcome:%s/%d", applyNo, seq)
+}
+
+// ClaimOutcomeFile returns the kept copy of file n (0-based) of the
+// claim outcome seq of an application.
+func (s *Service) ClaimOutcomeFile(ctx context.Context, applyNo string, seq int64, n int) (service.KeptFile, []byte, error) {
+	k, data, err := s.core.Files.Open(ctx, outcomeFilesOwner(applyNo, seq), n)
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNotFound
+	}
+	return k, data, err
 }
 
 // outcomeLabel names a compensatestatus or repaystatus in Chinese.

@@ -108,6 +108,9 @@ type Core struct {
 	Server     *transport.Server
 	Client     *transport.Client
 	Dispatcher *store.Dispatcher
+	// Files fetches and keeps the files peers name by URL (claims,
+	// claim outcomes); Run runs it.
+	Files *FileFetches
 
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
@@ -191,6 +194,8 @@ func Open(ctx context.Context, spec Spec, cfg config.Common, peers []config.Peer
 	// request of ours posted back to us (one appsecret signs both
 	// directions, the sign does not cover the interface) is a replay.
 	c.Client = &transport.Client{HTTP: c.HTTP, Log: c.MessageLog, Now: c.Now, Seen: c.Seen}
+	c.Files = &FileFetches{DB: c.DB, Blobs: c.Blobs, Now: c.Now, Log: c.Log, Every: cfg.Outbox.Poll.Duration,
+		Fetcher: &transport.FileFetcher{Client: c.HTTP, AllowPlain: cfg.Listen.Plain}}
 	proxies, _ := cfg.Listen.Proxies()              // checked by Check
 	budget, _ := cfg.Listen.UnauthenticatedBudget() // checked by Check
 	c.Server = &transport.Server{
@@ -322,7 +327,7 @@ func (c *Core) Run(ctx context.Context, jobs ...func(context.Context)) error {
 		return fmt.Errorf("%s: the dispatcher has no Deliver", c.Spec.Name)
 	}
 	var wg sync.WaitGroup
-	jobs = append(jobs, func(ctx context.Context) { c.Seen.PurgeEvery(ctx, time.Minute) })
+	jobs = append(jobs, func(ctx context.Context) { c.Seen.PurgeEvery(ctx, time.Minute) }, c.Files.Run)
 	for _, job := range jobs {
 		wg.Go(func() { job(ctx) })
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/baohan-dev/baohan"
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 )
 
 // InstitutionConsole is the financial institution's console: the staff
@@ -72,6 +73,7 @@ func Institution(ctx context.Context, svc *institution.Service, o Options, ao ..
 	c.handle("POST /invoices/{id}/refuse", Operator, ic.refuseInvoice)
 	c.handle("GET /quits", Viewer, ic.quits)
 	c.handle("GET /claims", Viewer, ic.claims)
+	c.handle("GET /claims/{id}/files/{n}", Viewer, ic.claimFile)
 	c.handle("POST /claims/{id}/outcome", Operator, ic.claimOutcome)
 	c.handle("POST /claims/{id}/recovery", Operator, ic.claimRecovery)
 	return ic, nil
@@ -384,6 +386,21 @@ func (ic *InstitutionConsole) claims(w http.ResponseWriter, r *http.Request, s *
 		return err
 	}
 	ic.render(w, r, s, http.StatusOK, "inst_claims", "理赔", map[string]any{"List": list})
+	return nil
+}
+
+// claimFile serves the kept copy of a file of a claim's file list.
+func (ic *InstitutionConsole) claimFile(w http.ResponseWriter, r *http.Request, s *Session) error {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		return notFound(institution.ErrNotFound, "理赔材料")
+	}
+	k, data, err := ic.svc.ClaimFile(r.Context(), r.PathValue("id"), n)
+	if err != nil {
+		return notFound(err, "理赔材料")
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	service.ServeKeptFile(w, k, data)
 	return nil
 }
 

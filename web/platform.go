@@ -21,6 +21,7 @@ import (
 	"github.com/baohan-dev/baohan/internal/httpjson"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 )
 
 // PlatformConsole is the trading centre's console: the bidder portal
@@ -99,6 +100,7 @@ func Platform(ctx context.Context, svc *platform.Service, o Options, ao ...AuthO
 	c.handle("GET /sections/{no}/verify", Viewer, pc.sectionVerify)
 	c.handle("GET /applications", Viewer, pc.applications)
 	c.handle("GET /applications/{applyno}", Viewer, pc.application)
+	c.handle("GET /applications/{applyno}/claim-outcomes/{seq}/files/{n}", Viewer, pc.claimOutcomeFile)
 	c.handle("POST /applications/{applyno}/cancel", Operator, pc.cancel)
 	c.handle("POST /applications/{applyno}/claim", Operator, pc.claim)
 	c.handle("POST /applications/{applyno}/restore", Operator, pc.restore)
@@ -713,6 +715,23 @@ func (pc *PlatformConsole) guaranteeView(w http.ResponseWriter, r *http.Request,
 		return platformNotFound(err, "投保申请")
 	}
 	return pc.viewGuarantee(w, r, s, a, pc.base+"/applications/"+a.ApplyNo)
+}
+
+// claimOutcomeFile serves the kept copy of a transfer voucher of a claim
+// outcome.
+func (pc *PlatformConsole) claimOutcomeFile(w http.ResponseWriter, r *http.Request, s *Session) error {
+	seq, err1 := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	n, err2 := strconv.Atoi(r.PathValue("n"))
+	if err1 != nil || err2 != nil {
+		return platformNotFound(platform.ErrNotFound, "转账凭证")
+	}
+	k, data, err := pc.svc.ClaimOutcomeFile(r.Context(), r.PathValue("applyno"), seq, n)
+	if err != nil {
+		return platformNotFound(err, "转账凭证")
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	service.ServeKeptFile(w, k, data)
+	return nil
 }
 
 func (pc *PlatformConsole) guaranteeFile(w http.ResponseWriter, r *http.Request, s *Session) error {
