@@ -76,6 +76,21 @@ func NewMessageLog(db *DB) *MessageLog { return &MessageLog{DB: db} }
 // committed together, several in one transaction (groupCommit), in the
 // order they arrived.
 func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
+	l.normalize(e)
+	d := contentDigest(e) // here, not in the chain's writer: it covers the bodies
+	e.content = &d
+	defer func() { e.content = nil }()
+	if err := l.group().do(ctx, e); err != nil {
+		return fmt.Errorf("store: message log %s %s %s: %w", e.Direction, e.Interface, e.Peer, err)
+	}
+	e.RequestSize, e.ResponseSize = int64(len(e.Request)), int64(len(e.Response))
+	return nil
+}
+
+// normalize sets e.At (now when zero, to the microsecond) and makes e
+// store exactly what is hashed: TEXT columns valid UTF-8 without NUL (as
+// PostgreSQL requires), bodies never nil.
+func (l *MessageLog) normalize(e *LogEntry) {
 	if e.At.IsZero() {
 		if l.Now != nil {
 			e.At = l.Now()
@@ -84,8 +99,6 @@ func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
 		}
 	}
 	e.At = FromMicros(Micros(e.At))
-	// Store exactly what is hashed: TEXT columns must be valid UTF-8
-	// without NUL on PostgreSQL.
 	for _, p := range []*string{&e.Direction, &e.Interface, &e.Peer, &e.ApplyNo, &e.BaohanNo, &e.Diagnosis, &e.Error} {
 		*p = textSafe(*p, 0)
 	}
@@ -95,14 +108,6 @@ func (l *MessageLog) Append(ctx context.Context, e *LogEntry) error {
 	if e.Response == nil {
 		e.Response = []byte{}
 	}
-	d := contentDigest(e) // here, not in the chain's writer: it covers the bodies
-	e.content = &d
-	defer func() { e.content = nil }()
-	if err := l.group().do(ctx, e); err != nil {
-		return fmt.Errorf("store: message log %s %s %s: %w", e.Direction, e.Interface, e.Peer, err)
-	}
-	e.RequestSize, e.ResponseSize = int64(len(e.Request)), int64(len(e.Response))
-	return nil
 }
 
 // Limits of one message log transaction.
@@ -140,23 +145,7 @@ func (l *MessageLog) write(ctx context.Context, items []*batchItem[*LogEntry]) e
 // own. The chain's head stays locked until tx ends.
 func (l *MessageLog) AppendTx(ctx context.Context, tx *sql.Tx, entries []*LogEntry) error {
 	for _, e := range entries {
-		if e.At.IsZero() {
-			if l.Now != nil {
-				e.At = l.Now()
-			} else {
-				e.At = time.Now()
-			}
-		}
-		e.At = FromMicros(Micros(e.At))
-		for _, p := range []*string{&e.Direction, &e.Interface, &e.Peer, &e.ApplyNo, &e.BaohanNo, &e.Diagnosis, &e.Error} {
-			*p = textSafe(*p, 0)
-		}
-		if e.Request == nil {
-			e.Request = []byte{}
-		}
-		if e.Response == nil {
-			e.Response = []byte{}
-		}
+		l.normalize(e)
 		e.content = nil
 	}
 	if err := l.writeTx(ctx, tx, entries); err != nil {
