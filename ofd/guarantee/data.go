@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
 )
 
@@ -201,4 +202,20 @@ func yuan(d decimal.Decimal) string {
 		out = "-" + out
 	}
 	return out
+}
+
+// EncryptProject turns g into the ciphertext form: the four project
+// fields (标段编号, 标段名称, 招标人, 招标人代码) each SM4-encrypted under
+// the project (标段) key the platform holds until bid opening
+// (gm.EncryptField), and Ciphertext set.
+func (g *Data) EncryptProject(key []byte) error {
+	for _, f := range []*string{&g.BiaoduanNo, &g.BiaoduanName, &g.Zbr, &g.ZbrOrgNum} {
+		c, err := gm.EncryptField(key, *f)
+		if err != nil {
+			return err
+		}
+		*f = c
+	}
+	g.Ciphertext = true
+	return nil
 }

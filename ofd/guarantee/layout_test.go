@@ -13,7 +13,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/baohan-dev/baohan/gm"
 	"github.com/baohan-dev/baohan/ofd"
 	"github.com/baohan-dev/baohan/ofd/guarantee"
 	"github.com/baohan-dev/baohan/ofd/render"
@@ -41,15 +40,9 @@ func wideData(t testing.TB, cipher bool) guarantee.Data {
 		IssueDate:       now,
 	}
 	if cipher {
-		enc := func(s string) string {
-			c, err := gm.EncryptField(projectKey, s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c
+		if err := g.EncryptProject(projectKey); err != nil {
+			t.Fatal(err)
 		}
-		g.BiaoduanNo, g.BiaoduanName, g.Zbr, g.ZbrOrgNum = enc(g.BiaoduanNo), enc(g.BiaoduanName), enc(g.Zbr), enc(g.ZbrOrgNum)
-		g.Ciphertext = true
 	}
 	return g
 }

@@ -66,20 +66,17 @@ func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, e
 	signer := ses.Signer{Key: institution.Key, Cert: institution.Cert, Seal: iseal}
 
 	key := gm.NewKey() // the project (标段) key the platform holds until bid opening
-	project := [4]string{"A3301002026000123001", "某市城北片区道路改造工程施工第一标段", "某市城市建设投资集团有限公司", "91330100MA2CFXXX0A"}
-	var enc [4]string
-	for i, v := range project {
-		if enc[i], err = gm.EncryptField(key, v); err != nil {
-			return nil, err
-		}
-	}
 	g := Data{
 		BaohanNo: "BH" + stamp, VerifyCode: "K7MW3P9Q", ApplyNo: "SQ" + stamp,
 		Institution: instName, InstitutionCode: instCode, Bidder: bidderName, BidderCode: bidderCode,
 		InstitutionAddr: "北京市西城区金融大街1号", InstitutionTel: "010-66668888",
-		BiaoduanNo: enc[0], BiaoduanName: enc[1], Zbr: enc[2], ZbrOrgNum: enc[3],
-		Ciphertext: true, Amount: amount,
+		BiaoduanNo: "A3301002026000123001", BiaoduanName: "某市城北片区道路改造工程施工第一标段",
+		Zbr: "某市城市建设投资集团有限公司", ZbrOrgNum: "91330100MA2CFXXX0A", Amount: amount,
 		OpenTime: now.AddDate(0, 0, 20), ValidityDays: 90, IssueDate: now,
+	}
+	clear := g // the plaintext form, issued after the opening
+	if err := g.EncryptProject(key); err != nil {
+		return nil, err
 	}
 	opt := Options{
 		QRURL:       "https://ggzy.example.cn/baohan/verify",
@@ -95,8 +92,7 @@ func Sample(institution, bidder Party, now time.Time, plaintext bool) ([]byte, e
 		return cipher, err
 	}
 	later := now.Add(time.Second)
-	g.BiaoduanNo, g.BiaoduanName, g.Zbr, g.ZbrOrgNum, g.Ciphertext = project[0], project[1], project[2], project[3], false
-	plain, err := Build(g, Options{QRURL: opt.QRURL, Now: func() time.Time { return later }})
+	plain, err := Build(clear, Options{QRURL: opt.QRURL, Now: func() time.Time { return later }})
 	if err != nil {
 		return nil, err
 	}
