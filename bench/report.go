@@ -222,6 +222,11 @@ type Report struct {
 	Quick   bool          `json:"quick"`
 	Rows    []Row         `json:"rows"`
 	Skipped []string      `json:"skipped,omitempty"` // scenarios not run, and why
+	// Before, in a comparison (RunCompared), is for each row the row of
+	// the other build it compares with (nil: none), and BeforeBuild
+	// that build.
+	Before      []*Row `json:"before,omitempty"`
+	BeforeBuild string `json:"before_build,omitempty"`
 }
 
 // Pass reports whether every row met its target.
@@ -280,10 +285,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if row.Reference > 0 {
 			ref = fmtRate(row.Reference, row.Unit) + " (" + row.ReferenceName + ")"
 		}
-		res := "PASS"
-		if !row.Pass {
-			res = "MISS"
-		}
+		res := result(row.Pass)
 		db := row.DB
 		if db == "" {
 			db = "-"
@@ -298,6 +300,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.BeforeBuild != "" {
+		if err := r.writeComparison(w); err != nil {
+			return err
+		}
 	}
 	for _, row := range r.Rows {
 		var lines []string
