@@ -50,6 +50,9 @@ type Row struct {
 	// (UploadFloor: the receiving side's protocol work in memory).
 	Reference     float64 `json:"reference,omitempty"`
 	ReferenceName string  `json:"reference_name,omitempty"`
+	// RefRatio is Rate / Reference: what the targets of scenarios 1, 2
+	// and 4 are set in.
+	RefRatio float64 `json:"reference_ratio,omitempty"`
 
 	Target string `json:"target"`
 	Pass   bool   `json:"pass"`
@@ -77,7 +80,7 @@ func (r *Row) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.Spri
 // setDurableRef records the durable reference and says in a note where
 // it stands between the ceiling and the row.
 func (r *Row) setDurableRef(st *Stats) {
-	r.Reference, r.ReferenceName = st.Rate(), "durable reference"
+	r.setReference("durable reference", st.Rate())
 	if r.Ceiling <= 0 || r.Reference <= 0 {
 		return
 	}
@@ -87,12 +90,26 @@ func (r *Row) setDurableRef(st *Stats) {
 
 // setUploadFloor records the protocol floor of scenario 2 (MiB/s).
 func (r *Row) setUploadFloor(rate float64) {
-	r.Reference, r.ReferenceName = rate, "protocol floor"
+	r.setReference("protocol floor", rate)
 	if r.Ceiling <= 0 || rate <= 0 {
 		return
 	}
 	r.note("protocol floor (in memory, no HTTP, database or disk: parse and verify each chunk's sign, base64, SM4-CBC + SM3 of the plaintext, the seal check): %.1f MiB/s, %.0f%% of the ceiling; this row reaches %.0f%% of it",
 		rate, 100*rate/r.Ceiling, 100*r.Rate/rate)
+}
+
+// setReference records the row's reference and the row's ratio to it.
+func (r *Row) setReference(name string, rate float64) {
+	r.Reference, r.ReferenceName = rate, name
+	r.RefRatio = r.refRatio()
+}
+
+// refRatio is Rate / Reference (0 without a reference).
+func (r Row) refRatio() float64 {
+	if r.Reference <= 0 {
+		return 0
+	}
+	return r.Rate / r.Reference
 }
 
 // checksOK reports whether every check passed.
@@ -126,6 +143,7 @@ func (r *Row) setCeiling(name string, rate float64) {
 // MarshalJSON adds the durations in milliseconds.
 func (r Row) MarshalJSON() ([]byte, error) {
 	type plain Row
+	r.RefRatio = r.refRatio()
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	return json.Marshal(struct {
 		plain
@@ -204,6 +222,11 @@ type Report struct {
 	Quick   bool          `json:"quick"`
 	Rows    []Row         `json:"rows"`
 	Skipped []string      `json:"skipped,omitempty"` // scenarios not run, and why
+	// Before, in a comparison (RunCompared), is for each row the row of
+	// the other build it compares with (nil: none), and BeforeBuild
+	// that build.
+	Before      []*Row `json:"before,omitempty"`
+	BeforeBuild string `json:"before_build,omitempty"`
 }
 
 // Pass reports whether every row met its target.
@@ -250,16 +273,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "took %s\n\n", r.Took.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tscenario\tdb\tn\terr\tthroughput\tp50\tp99\theap peak (+growth)\tceiling\tratio\ttarget\tresult")
+	fmt.Fprintln(tw, "#\tscenario\tdb\tn\terr\tthroughput\tp50\tp99\theap peak (+growth)\tceiling\tratio\treference\tof ref\ttarget\tresult")
 	for _, row := range r.Rows {
-		ratio := "-"
+		ratio, refRatio, ref := "-", "-", "-"
 		if row.Ratio > 0 {
 			ratio = fmt.Sprintf("%.0f%%", row.Ratio*100)
 		}
-		res := "PASS"
-		if !row.Pass {
-			res = "MISS"
+		if rr := row.refRatio(); rr > 0 {
+			refRatio = fmt.Sprintf("%.0f%%", rr*100)
 		}
+		if row.Reference > 0 {
+			ref = fmtRate(row.Reference, row.Unit) + " (" + row.ReferenceName + ")"
+		}
+		res := result(row.Pass)
 		db := row.DB
 		if db == "" {
 			db = "-"
@@ -268,12 +294,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if row.Ceiling > 0 {
 			ceil = fmtRate(row.Ceiling, row.Unit) + " (" + row.CeilingName + ")"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s (+%s)\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s (+%s)\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			row.Scenario, row.Name, db, row.N, row.Errors, fmtRate(row.Rate, row.Unit), fmtDur(row.P50), fmtDur(row.P99),
-			fmtBytes(row.PeakHeap), fmtBytes(row.HeapGrowth), ceil, ratio, row.Target, res)
+			fmtBytes(row.PeakHeap), fmtBytes(row.HeapGrowth), ceil, ratio, ref, refRatio, row.Target, res)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.BeforeBuild != "" {
+		if err := r.writeComparison(w); err != nil {
+			return err
+		}
 	}
 	for _, row := range r.Rows {
 		var lines []string

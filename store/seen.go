@@ -276,6 +276,9 @@ func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) err
 	}
 	q := s.DB.Rebind(seenUpsert)
 	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.asyncCommit(ctx, tx); err != nil {
+			return err
+		}
 		for _, it := range items {
 			r := it.v
 			res, err := tx.ExecContext(ctx, q, r.appkey, r.sign, r.until, r.digest, r.now)
@@ -290,6 +293,25 @@ func (s *SeenSigns) write(ctx context.Context, items []*batchItem[*seenReq]) err
 		}
 		return nil
 	})
+}
+
+// asyncCommit lets a transaction of the replay guard commit on
+// PostgreSQL without waiting for its WAL to reach the disk
+// (synchronous_commit off, for this transaction only). A record is
+// visible to every replica once committed, which is what stops a replay;
+// it is on disk no later than the next transaction that waits for the
+// disk: the handler's state change or the exchange's message log entry,
+// before the peer is answered (the WAL is flushed in order). What a crash
+// can lose is the record of a request that changed nothing and was never
+// answered, which its retry then finds new. The request's wait for a
+// flush of its own, one of the three commits of an inbound exchange, is
+// saved.
+func (s *SeenSigns) asyncCommit(ctx context.Context, tx *sql.Tx) error {
+	if s.DB.Dialect != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF")
+	return err
 }
 
 // writePostgres records a batch in one statement (one round trip and one
@@ -316,6 +338,9 @@ func (s *SeenSigns) writePostgres(ctx context.Context, items []*batchItem[*seenR
 		digests = append(digests, r.digest)
 	}
 	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.asyncCommit(ctx, tx); err != nil {
+			return err
+		}
 		for _, r := range first {
 			r.seen = true // unless returned below
 		}
