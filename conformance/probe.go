@@ -59,8 +59,10 @@ var expectsSign = regexp.MustCompile(`expects sign ([a-z0-9-]+)`)
 // Probe works out the dialect of a peer from its answers: which side it
 // plays (the interfaces it serves), the sign variant it accepts (one
 // harmless request, for an applyno it cannot know, signed in each
-// variant until one is not refused for its sign), and, for a platform
-// given an applyno it knows, the form of its public key. Encoding and SM2
+// variant until one is not refused for its sign), for a platform
+// given an applyno it knows, the form of its public key, and for an
+// institution the revision of baohanapply it takes (the fields its
+// refusal of an empty one names). Encoding and SM2
 // layout show only in what a peer sends, not in its answers: the report
 // says so and proposes the values that read every form (auto).
 func Probe(ctx context.Context, c ProbeConfig) (*ProbeReport, error) {
@@ -89,7 +91,56 @@ func Probe(ctx context.Context, c ProbeConfig) (*ProbeReport, error) {
 	p.rep.Findings = append(p.rep.Findings, p.sign(ctx))
 	p.rep.Findings = append(p.rep.Findings, p.encoding(ctx), Finding{Key: "sm2_layout", Value: gm.AutoLayout.String(),
 		Evidence: "an SM2 layout shows only in the ciphertexts a peer sends: auto reads each layout (and sends c1c3c2)"})
+	p.rep.Findings = append(p.rep.Findings, p.revision(ctx))
 	return p.rep, nil
+}
+
+// Fields a refusal of an empty baohanapply names in each revision: the
+// envelope's (applydata, digitalenvelope) and the flat revision's
+// top-level application.
+var (
+	envelopeFields = regexp.MustCompile(`\b(applydata|digitalenvelope)\b`)
+	flatFields     = regexp.MustCompile(`\b(biddername|biddercode|bzjamount|biddercontactname|biddercontactphone|biaoduanno|biaoduanname|zbr|zbrorgnum|bzjenddate)\b`)
+)
+
+// revision finds out which revision of baohanapply an institution
+// takes: a baohanapply with nothing but its applyno (one it cannot know)
+// and platformcode is refused for the fields it lacks, and the fields a
+// refusal names are those of one revision. A platform's revision shows
+// only in what it sends (baohanapply, baohanrestore).
+func (p *prober) revision(ctx context.Context) Finding {
+	f := Finding{Key: "revision", Value: string(protocol.RevisionEnvelope)}
+	if p.rep.Side != protocol.Institution {
+		f.Evidence = "a platform's revision shows only in what it sends (baohanapply with applydata and digitalenvelope, or flat): envelope is the spec's"
+		return f
+	}
+	sign, err := protocol.ParseSignVariant(p.rep.Findings[0].Value)
+	if err != nil {
+		f.Evidence = "not asked: no sign variant was accepted"
+		return f
+	}
+	_, fields := p.harmless(protocol.Institution)
+	delete(fields, "bak1")
+	r := p.call(ctx, protocol.BaohanApply, fields, sign)
+	switch {
+	case r.Resp == nil:
+		f.Evidence = "an empty baohanapply was not answered: " + r.describe()
+	case r.Resp.Code == protocol.CodeOK:
+		f.Evidence = "the peer ACCEPTED a baohanapply without the application's fields (a defect to report to it): " + r.describe()
+	default:
+		env, flat := envelopeFields.FindString(r.Resp.Message), flatFields.FindString(r.Resp.Message)
+		switch {
+		case env != "" && flat == "":
+			f.Known = true
+			f.Evidence = fmt.Sprintf("an empty baohanapply is refused for %s: %q", env, r.Resp.Message)
+		case flat != "" && env == "":
+			f.Value, f.Known = string(protocol.RevisionFlat), true
+			f.Evidence = fmt.Sprintf("an empty baohanapply is refused for %s, a field of the flat revision: %q", flat, r.Resp.Message)
+		default:
+			f.Evidence = fmt.Sprintf("the refusal of an empty baohanapply names no field of either revision: %q", r.Resp.Message)
+		}
+	}
+	return f
 }
 
 type prober struct {

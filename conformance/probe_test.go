@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -74,4 +76,75 @@ func TestProbe(t *testing.T) {
 	if !strings.Contains(rep.Block(), "# sign = ?") {
 		t.Errorf("block:\n%s", rep.Block())
 	}
+}
+
+// TestProbeRevision: an institution's revision is read from its refusal
+// of an empty baohanapply, which never reaches its handler; a peer that
+// accepts one is reported, and a platform's revision is not guessed.
+func TestProbeRevision(t *testing.T) {
+	for _, rev := range []protocol.Revision{protocol.RevisionEnvelope, protocol.RevisionFlat} {
+		t.Run(string(rev), func(t *testing.T) {
+			peer := &transport.Peer{Name: "peer", AppKey: "K", AppSecret: "S", Profile: transport.DefaultProfile()}
+			peer.Profile.Revision = rev
+			srv := &transport.Server{Peers: transport.NewStaticPeers(peer)}
+			srv.Handle(protocol.GiveupNotice, func(context.Context, *transport.Peer, *protocol.Request) (any, error) {
+				return nil, baohan.Refusef("applyno is unknown")
+			})
+			applied := 0
+			srv.Handle(protocol.BaohanApply, func(context.Context, *transport.Peer, *protocol.Request) (any, error) {
+				applied++
+				return nil, nil
+			})
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			rep, err := Probe(context.Background(), ProbeConfig{URL: hs.URL, AppKey: "K", AppSecret: "S", PlatformCode: "P1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := rep.Findings[len(rep.Findings)-1]
+			if f.Key != "revision" || f.Value != string(rev) || !f.Known {
+				t.Errorf("revision finding %+v", f)
+			}
+			if applied != 0 {
+				t.Errorf("the probe's baohanapply reached the handler %d times", applied)
+			}
+			if want := `revision = "` + string(rev) + `"`; !strings.Contains(rep.Block(), want) {
+				t.Errorf("the block lacks %s:\n%s", want, rep.Block())
+			}
+		})
+	}
+	t.Run("accepts an empty application", func(t *testing.T) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/giveupnotice", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"code":0,"message":"applyno is unknown","data":{}}`)
+		})
+		mux.HandleFunc("/baohanapply", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"code":1,"message":"ok","data":{}}`)
+		})
+		hs := httptest.NewServer(mux)
+		defer hs.Close()
+		rep, err := Probe(context.Background(), ProbeConfig{URL: hs.URL, AppKey: "K", AppSecret: "S", Side: protocol.Institution})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := rep.Findings[len(rep.Findings)-1]; f.Known || !strings.Contains(f.Evidence, "ACCEPTED") {
+			t.Errorf("revision finding %+v", f)
+		}
+	})
+	t.Run("platform", func(t *testing.T) {
+		peer := &transport.Peer{Name: "peer", AppKey: "K", AppSecret: "S", Profile: transport.DefaultProfile()}
+		srv := &transport.Server{Peers: transport.NewStaticPeers(peer)}
+		srv.Handle(protocol.DownloadPublicKey, func(context.Context, *transport.Peer, *protocol.Request) (any, error) {
+			return nil, baohan.Refusef("applyno is unknown")
+		})
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		rep, err := Probe(context.Background(), ProbeConfig{URL: hs.URL, AppKey: "K", AppSecret: "S"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := rep.Findings[len(rep.Findings)-1]; f.Key != "revision" || f.Known || f.Value != "envelope" {
+			t.Errorf("revision finding %+v", f)
+		}
+	})
 }
