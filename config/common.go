@@ -11,10 +11,10 @@ import (
 
 // Common is the configuration both services have, with one spelling and
 // one meaning: the top-level trust_roots and timestamp_window, and the
-// [listen], [storage], [admin], [outbox] and [fetch] sections. platform.Config and
-// institution.Config embed it; their peers ([[institution]], [[platform]])
-// embed Peer. docs/platform.example.toml and docs/institution.example.toml
-// explain every key.
+// [listen], [storage], [admin], [outbox] and [fetch] sections.
+// platform.Config and institution.Config embed it; their peers
+// ([[institution]], [[platform]]) embed Peer. docs/platform.example.toml
+// and docs/institution.example.toml explain every key.
 type Common struct {
 	// TrustRoots are PEM files of the CAs whose certificates the service
 	// accepts: the bidders' certificates, and on the platform the seals
