@@ -11,10 +11,10 @@ import (
 
 // Common is the configuration both services have, with one spelling and
 // one meaning: the top-level trust_roots and timestamp_window, and the
-// [listen], [storage], [admin] and [outbox] sections. platform.Config and
-// institution.Config embed it; their peers ([[institution]], [[platform]])
-// embed Peer. docs/platform.example.toml and docs/institution.example.toml
-// explain every key.
+// [listen], [storage], [admin], [outbox] and [fetch] sections.
+// platform.Config and institution.Config embed it; their peers
+// ([[institution]], [[platform]]) embed Peer. docs/platform.example.toml
+// and docs/institution.example.toml explain every key.
 type Common struct {
 	// TrustRoots are PEM files of the CAs whose certificates the service
 	// accepts: the bidders' certificates, and on the platform the seals
@@ -32,6 +32,7 @@ type Common struct {
 	Storage Storage `toml:"storage"`
 	Admin   Admin   `toml:"admin"`
 	Outbox  Outbox  `toml:"outbox"`
+	Fetch   Fetch   `toml:"fetch"`
 
 	// Warnings are what Load noted: old keys that still work and what to
 	// write instead. The service logs them at start; check prints them.
@@ -108,6 +109,22 @@ type Outbox struct {
 	// limit. It counts this process's deliveries: replicas each allow as
 	// many.
 	PerPeer int `toml:"per_peer"`
+}
+
+// Fetch bounds the fetching of the files peers name by URL (a claim's
+// filelist at the institution, a claim outcome's transferfilelist at the
+// platform; transport.FileFetcher).
+type Fetch struct {
+	// AllowPrivateAddresses lets the service fetch from addresses that
+	// are not public: loopback, private (RFC 1918, fc00::/7), CGNAT
+	// (100.64.0.0/10) and the other special-purpose ranges
+	// (transport.NotPublic), for peers that host their files on a private
+	// network (an extranet, a VPN link). Default false: a URL a peer
+	// chose must not reach the service's own network. Link-local
+	// addresses (169.254.0.0/16, where cloud metadata services answer,
+	// and fe80::/10), unspecified, multicast and broadcast addresses stay
+	// refused.
+	AllowPrivateAddresses bool `toml:"allow_private_addresses"`
 }
 
 // Defaults of the outbox.

@@ -55,6 +55,7 @@ func testClaimFiles(t *testing.T, pg bool) {
 
 	e := newEnv(t, pg)
 	e.stop()
+	e.cfg.Fetch.AllowPrivateAddresses = true // the file server listens on loopback
 	e.opts = append(e.opts, WithHTTPClient(&http.Client{Transport: files.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}))
 	e.start()

@@ -16,7 +16,7 @@ import (
 // Config is the institution's configuration, as read from TOML by
 // LoadConfig (environment prefix EnvPrefix): the settings every service
 // has (config.Common: trust_roots, timestamp_window, [listen], [storage],
-// [admin], [outbox]), its own, and its platforms.
+// [admin], [outbox], [fetch]), its own, and its platforms.
 // docs/institution.example.toml explains every key.
 type Config struct {
 	config.Common

@@ -26,8 +26,8 @@ const (
 
 // Config is the platform's configuration (docs/platform.example.toml):
 // the settings every service has (config.Common: trust_roots,
-// timestamp_window, [listen], [storage], [admin], [outbox]), its own, and
-// its institutions.
+// timestamp_window, [listen], [storage], [admin], [outbox], [fetch]), its
+// own, and its institutions.
 type Config struct {
 	config.Common
 

@@ -25,7 +25,7 @@ import (
 
 // Finding is one line of a check.
 type Finding struct {
-	What   string // config, warning, files, database, peer
+	What   string // config, warning, fetch, files, database, peer
 	Level  Level
 	Detail string
 }
@@ -96,6 +96,9 @@ func Check(ctx context.Context, in CheckInput) []Finding {
 	}
 	for _, w := range cfg.Warnings {
 		add("warning", Warn, "%s", w)
+	}
+	if cfg.Fetch.AllowPrivateAddresses {
+		add("fetch", Warn, "[fetch] allow_private_addresses = true: the files peers name by URL may be fetched from loopback and private addresses, this service's own network included; keep it only for peers that host their files on a private network")
 	}
 	out = append(out, checkFiles(cfg, in.Files)...)
 	out = append(out, checkDatabase(ctx, in)...)

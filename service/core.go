@@ -195,7 +195,7 @@ func Open(ctx context.Context, spec Spec, cfg config.Common, peers []config.Peer
 	// directions, the sign does not cover the interface) is a replay.
 	c.Client = &transport.Client{HTTP: c.HTTP, Log: c.MessageLog, Now: c.Now, Seen: c.Seen}
 	c.Files = &FileFetches{DB: c.DB, Blobs: c.Blobs, Now: c.Now, Log: c.Log, Every: cfg.Outbox.Poll.Duration,
-		Fetcher: &transport.FileFetcher{Client: c.HTTP, AllowPlain: cfg.Listen.Plain}}
+		Fetcher: &transport.FileFetcher{Client: c.HTTP, AllowPlain: cfg.Listen.Plain, AllowPrivate: cfg.Fetch.AllowPrivateAddresses}}
 	proxies, _ := cfg.Listen.Proxies()              // checked by Check
 	budget, _ := cfg.Listen.UnauthenticatedBudget() // checked by Check
 	c.Server = &transport.Server{

@@ -59,7 +59,7 @@ func TestFileFetches(t *testing.T) {
 		defer db.Close()
 		now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 		f := &FileFetches{DB: db, Blobs: store.NewDBBlobs(db), Now: func() time.Time { return now },
-			Fetcher: &transport.FileFetcher{Client: srv.Client(), MaxSize: 1024},
+			Fetcher: &transport.FileFetcher{Client: srv.Client(), MaxSize: 1024, AllowPrivate: true}, // srv is on loopback
 			Backoff: store.Backoff{Initial: time.Minute, Max: time.Hour, Multiplier: 2, Jitter: -1, MaxAttempts: 3}}
 		urls := []string{srv.URL + "/voucher.pdf", srv.URL + "/big.pdf", srv.URL + "/flaky.pdf", srv.URL + "/down.pdf",
 			"http://ggzy.example.cn/plain.pdf", srv.URL + "/missing.pdf"}

@@ -35,7 +35,9 @@ func TestFileFetcher(t *testing.T) {
 	defer srv.Close()
 	sum := sm3.Sum(voucher)
 	want := hex.EncodeToString(sum[:])
-	f := &FileFetcher{Client: srv.Client(), MaxSize: 1024}
+	// The test servers listen on loopback: AllowPrivate (TestFetchAddresses
+	// shows the default refuses them).
+	f := &FileFetcher{Client: srv.Client(), MaxSize: 1024, AllowPrivate: true}
 	tests := []struct {
 		name, url, err string
 		permanent      bool

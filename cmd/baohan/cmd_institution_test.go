@@ -185,6 +185,15 @@ base_url = %q
 	if _, err := os.Stat(data); err == nil {
 		t.Error("check made the data directory")
 	}
+	if strings.Contains(out, "allow_private_addresses") {
+		t.Errorf("a warning about [fetch] by default:\n%s", out)
+	}
+	// Files fetched from private addresses: said, from the environment too.
+	t.Setenv("BAOHAN_INSTITUTION_FETCH_ALLOW_PRIVATE_ADDRESSES", "true")
+	if code, out, _ := check("--config", path); code != 0 || !strings.Contains(out, "fetch     warning [fetch] allow_private_addresses = true: ") {
+		t.Errorf("allow_private_addresses: exit %d\n%s", code, out)
+	}
+	os.Unsetenv("BAOHAN_INSTITUTION_FETCH_ALLOW_PRIVATE_ADDRESSES")
 
 	// Once served, the database is there and migrated.
 	_, _, stop := startServing(t, regexp.MustCompile(`serving at (http://127\.0\.0\.1:[0-9]+)`), "institution", "serve", "--config", path)

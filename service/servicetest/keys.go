@@ -179,6 +179,8 @@ func CommonEffects[C, S any](common func(*C) *config.Common, firstPeer func(*C) 
 		"outbox.retry_max":     {Set: cm(func(_ testing.TB, c *config.Common) { c.Outbox.RetryMax = d(7 * time.Minute) }), Seen: func(s S) any { return core(s).Dispatcher.Backoff.Max }},
 		"outbox.max_attempts":  {Set: cm(func(_ testing.TB, c *config.Common) { c.Outbox.MaxAttempts = 7 }), Seen: func(s S) any { return core(s).Dispatcher.Backoff.MaxAttempts }},
 		"outbox.per_peer":      {Set: cm(func(_ testing.TB, c *config.Common) { c.Outbox.PerPeer = 3 }), Seen: func(s S) any { return core(s).Dispatcher.PerPeer }},
+		"fetch.allow_private_addresses": {Set: cm(func(_ testing.TB, c *config.Common) { c.Fetch.AllowPrivateAddresses = !c.Fetch.AllowPrivateAddresses }),
+			Seen: func(s S) any { return core(s).Files.Fetcher.AllowPrivate }},
 	}
 	peerKeys := map[string]E{
 		"name":           {Set: pe(func(_ testing.TB, p *config.Peer) { p.Name = "renamed" }), Seen: func(s S) any { return mapKeys(core(s).Peers) }},

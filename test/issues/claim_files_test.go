@@ -38,7 +38,8 @@ func TestTransferFilesKept(t *testing.T) {
 			defer files.Close()
 			client := &http.Client{Transport: files.Client().Transport,
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			s := claimStack(t, db, true, true, harness.WithPlatformOptions(platform.WithHTTPClient(client)))
+			s := claimStack(t, db, true, true, harness.WithPlatformOptions(platform.WithHTTPClient(client)),
+				harness.WithPlatformConfig(func(c *platform.Config) { c.Fetch.AllowPrivateAddresses = true })) // files listens on loopback
 
 			applyNo, id := claimed(t, s, "500000.00")
 			urls := []string{files.URL + "/v/2026120801.pdf", files.URL + "/v/gone.pdf"}
