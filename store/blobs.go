@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -237,14 +239,23 @@ func (b *DirBlobs) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// DBBlobs keeps blobs in the database's blobs table, so every replica
-// sees them. Each Put holds the whole blob in memory once (a *Hashed is
-// stored from its own bytes); MaxSize bounds it.
+// DBBlobs keeps blobs in the database, so every replica sees them. A
+// blob of at most one part (BlobPartSize) is one row of the blobs table,
+// as it always was; a larger one is written as a stream, in parts of
+// BlobPartSize in blob_parts under a fresh generation, and the blobs row,
+// written last, names that generation: readers see the old content or
+// the new, and neither Put nor Open holds more than one part of a blob in
+// memory (Open's reader is an io.ReaderAt that loads the part it needs).
+// The parts of the generation a Put replaced are deleted after it, and
+// so are those of a Put that failed. MaxSize bounds a blob.
 type DBBlobs struct {
 	DB      *DB
 	MaxSize int64 // default 64 MiB
 	Now     func() time.Time
 }
+
+// BlobPartSize is the size of the parts of a DBBlobs blob.
+const BlobPartSize = 1 << 20
 
 // NewDBBlobs returns the blob store of db.
 func NewDBBlobs(db *DB) *DBBlobs { return &DBBlobs{DB: db} }
@@ -258,57 +269,215 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 	if limit <= 0 {
 		limit = 64 << 20
 	}
-	data, sum, known := unread(r)
-	n := int64(len(data))
-	if known {
-		if err := ctx.Err(); err != nil {
-			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
-		}
-	} else {
-		var buf bytes.Buffer
-		h := sm3.New()
-		var err error
-		n, err = io.Copy(io.MultiWriter(&buf, h), io.LimitReader(ctxio.Reader(ctx, r), limit+1))
-		if err != nil {
-			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
-		}
-		data, sum = buf.Bytes(), hexSum(h)
-	}
-	if n > limit {
-		return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
-	}
-	if data == nil {
-		data = []byte{} // empty, not NULL
-	}
 	now := time.Now()
 	if b.Now != nil {
 		now = b.Now()
 	}
-	_, err := b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at`,
-		key, n, sum, data, Micros(now))
+	data, sum, known := unread(r)
+	if known {
+		if err := ctx.Err(); err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
+		}
+		if int64(len(data)) > limit {
+			return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
+		}
+		if len(data) <= BlobPartSize {
+			return b.putRow(ctx, key, data, sum, now)
+		}
+		r = bytes.NewReader(data)
+	}
+	// Read the first part: a blob that fits in it is one row.
+	h := sm3.New()
+	src := io.TeeReader(io.LimitReader(ctxio.Reader(ctx, r), limit+1), h)
+	buf := make([]byte, BlobPartSize)
+	n, err := io.ReadFull(src, buf)
+	switch {
+	case (err == io.EOF || err == io.ErrUnexpectedEOF) && int64(n) > limit:
+		return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return b.putRow(ctx, key, buf[:n], hexSum(h), now)
+	case err != nil:
+		return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
+	}
+	gen := newGen()
+	size, parts, err := b.putParts(ctx, key, gen, buf, src, limit)
+	if err == nil {
+		sum = hexSum(h)
+		_, err = b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
+			parts = excluded.parts, gen = excluded.gen`,
+			key, size, sum, []byte{}, Micros(now), parts, gen)
+		if err != nil {
+			err = fmt.Errorf("store: blob %q: %w", key, err)
+		}
+	}
+	if err != nil {
+		// This generation's parts: the old content stays.
+		b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen = ?`, key, gen)
+		return 0, "", err
+	}
+	// The parts of the generation replaced (best effort: the row no
+	// longer names them; the next Put of the key drops them too).
+	b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen <> ?`, key, gen)
+	return size, sum, nil
+}
+
+// putRow stores a blob of one part in its blobs row.
+func (b *DBBlobs) putRow(ctx context.Context, key string, data []byte, sum string, now time.Time) (int64, string, error) {
+	if data == nil {
+		data = []byte{} // empty, not NULL
+	}
+	_, err := b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, 0, '')
+		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
+		parts = 0, gen = ''`,
+		key, int64(len(data)), sum, data, Micros(now))
 	if err != nil {
 		return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
 	}
-	return n, sum, nil
+	b.dropParts(ctx, key)
+	return int64(len(data)), sum, nil
+}
+
+// dropParts deletes every part of key (its row now holds the data).
+func (b *DBBlobs) dropParts(ctx context.Context, key string) {
+	b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ?`, key)
+}
+
+// putParts writes first (a full part) and the rest of src as the parts
+// of key's generation gen, one statement each, and returns the size and
+// the number of parts.
+func (b *DBBlobs) putParts(ctx context.Context, key, gen string, first []byte, src io.Reader, limit int64) (size int64, parts int, err error) {
+	buf := first
+	for {
+		if _, err := b.DB.execWrite(ctx, `INSERT INTO blob_parts (blob_key, gen, n, data) VALUES (?, ?, ?, ?)`, key, gen, parts, buf); err != nil {
+			return 0, 0, fmt.Errorf("store: blob %q: part %d: %w", key, parts, err)
+		}
+		size += int64(len(buf))
+		parts++
+		if size > limit {
+			return 0, 0, fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
+		}
+		n, err := io.ReadFull(src, buf[:cap(buf)])
+		switch {
+		case n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+			return size, parts, nil
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			buf = buf[:n]
+			if _, err := b.DB.execWrite(ctx, `INSERT INTO blob_parts (blob_key, gen, n, data) VALUES (?, ?, ?, ?)`, key, gen, parts, buf); err != nil {
+				return 0, 0, fmt.Errorf("store: blob %q: part %d: %w", key, parts, err)
+			}
+			size += int64(n)
+			parts++
+			if size > limit {
+				return 0, 0, fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
+			}
+			return size, parts, nil
+		case err != nil:
+			return 0, 0, fmt.Errorf("store: blob %q: read: %w", key, err)
+		}
+		buf = buf[:n]
+	}
+}
+
+// newGen is a fresh generation name for the parts of one Put.
+func newGen() string {
+	var g [12]byte
+	if _, err := rand.Read(g[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(g[:])
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
-// Open implements Blobs.
+// Open implements Blobs. The reader is also an io.ReaderAt.
 func (b *DBBlobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := CheckBlobKey(key); err != nil {
 		return nil, err
 	}
-	var data []byte
-	err := b.DB.QueryRowContext(ctx, b.DB.Rebind(`SELECT data FROM blobs WHERE blob_key = ?`), key).Scan(&data)
+	var (
+		data  []byte
+		size  int64
+		parts int
+		gen   string
+	)
+	err := b.DB.QueryRowContext(ctx, b.DB.Rebind(`SELECT data, size, parts, gen FROM blobs WHERE blob_key = ?`), key).Scan(&data, &size, &parts, &gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: blob %q: %w", key, fs.ErrNotExist)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: blob %q: %w", key, err)
 	}
-	return io.NopCloser(bytes.NewReader(data)), nil
+	if parts == 0 {
+		return &memBlob{bytes.NewReader(data)}, nil
+	}
+	pr := &partsReader{ctx: ctx, db: b.DB, key: key, gen: gen, size: size, parts: parts, cur: -1}
+	pr.sr = io.NewSectionReader(pr, 0, size)
+	return pr, nil
+}
+
+// memBlob is a blob read whole (one part).
+type memBlob struct{ *bytes.Reader }
+
+func (memBlob) Close() error { return nil }
+
+// partsReader reads a blob stored in parts, loading one part at a time.
+type partsReader struct {
+	ctx   context.Context
+	db    *DB
+	key   string
+	gen   string
+	size  int64
+	parts int
+	sr    *io.SectionReader
+
+	mu   sync.Mutex
+	cur  int // the part in data; -1 none
+	data []byte
+}
+
+func (p *partsReader) Read(b []byte) (int, error) { return p.sr.Read(b) }
+
+func (p *partsReader) Close() error {
+	p.mu.Lock()
+	p.data, p.cur = nil, -1
+	p.mu.Unlock()
+	return nil
+}
+
+// ReadAt implements io.ReaderAt.
+func (p *partsReader) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("store: blob %q: negative offset", p.key)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(b) {
+		if off >= p.size {
+			return n, io.EOF
+		}
+		part := int(off / BlobPartSize)
+		if part != p.cur {
+			var data []byte
+			err := p.db.QueryRowContext(p.ctx, p.db.Rebind(`SELECT data FROM blob_parts WHERE blob_key = ? AND gen = ? AND n = ?`), p.key, p.gen, part).Scan(&data)
+			if errors.Is(err, sql.ErrNoRows) {
+				return n, fmt.Errorf("store: blob %q: part %d of %d is missing", p.key, part, p.parts)
+			}
+			if err != nil {
+				return n, fmt.Errorf("store: blob %q: part %d: %w", p.key, part, err)
+			}
+			p.cur, p.data = part, data
+		}
+		in := int(off - int64(part)*BlobPartSize)
+		if in >= len(p.data) {
+			return n, fmt.Errorf("store: blob %q: part %d is %d bytes, short of offset %d", p.key, part, len(p.data), in)
+		}
+		k := copy(b[n:], p.data[in:])
+		n += k
+		off += int64(k)
+	}
+	return n, nil
 }
 
 // Delete implements Blobs.
@@ -318,6 +487,9 @@ func (b *DBBlobs) Delete(ctx context.Context, key string) error {
 	}
 	if _, err := b.DB.execWrite(ctx, `DELETE FROM blobs WHERE blob_key = ?`, key); err != nil {
 		return fmt.Errorf("store: blob %q: %w", key, err)
+	}
+	if _, err := b.DB.execWrite(ctx, `DELETE FROM blob_parts WHERE blob_key = ?`, key); err != nil {
+		return fmt.Errorf("store: blob %q: parts: %w", key, err)
 	}
 	return nil
 }
