@@ -3,11 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"strings"
 	"testing"
 
-	"github.com/emmansun/gmsm/sm3"
+	"github.com/baohan-dev/baohan/protocol"
 )
 
 // bigBody is a body above InlineBodyMax, different for each seed.
@@ -34,7 +33,7 @@ func TestMessageLogBodiesOutOfRow(t *testing.T) {
 		for i := 1; i <= 4; i++ {
 			entries = append(entries, logEntry(i))
 		}
-		entries[0].Request = big1                           // request out, response in
+		entries[0].Request = big1                            // request out, response in
 		entries[1].Request, entries[1].Response = big1, big2 // both out, big1 again
 		entries[2].Request = bytes.Repeat([]byte("x"), InlineBodyMax)
 		for _, e := range entries {
@@ -55,7 +54,7 @@ func TestMessageLogBodiesOutOfRow(t *testing.T) {
 			t.Fatal(err)
 		}
 		entries = append(entries, batch...)
-		sum := func(b []byte) string { s := sm3.Sum(b); return hex.EncodeToString(s[:]) }
+		sum := func(b []byte) string { return protocol.ReplayDigest(protocol.BaohanApply, b) }
 		if entries[0].RequestSM3 != sum(big1) || entries[0].ResponseSM3 != "" || entries[2].RequestSM3 != "" || entries[3].RequestSM3 != "" {
 			t.Fatalf("refs: %q %q %q %q", entries[0].RequestSM3, entries[0].ResponseSM3, entries[2].RequestSM3, entries[3].RequestSM3)
 		}
@@ -195,6 +194,48 @@ func TestMessageLogInlineRowsBeforeBodies(t *testing.T) {
 		}
 		if brk, err := l.verifyChain(ctx, tx); err != nil || brk == nil || brk.ID != 2 || !strings.Contains(brk.Reason, "edited") {
 			t.Fatalf("edited inline body: %v %v", brk, err)
+		}
+	})
+}
+
+// TestMessageLogRecordTakesRequestDigest: Record takes the request's
+// digest the server computed for the replay guard (Exchange.RequestDigest)
+// as the address of a large request body, without hashing it again; the
+// row verifies, and a body smaller than the threshold stays inline
+// whatever the hint.
+func TestMessageLogRecordTakesRequestDigest(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		l := NewMessageLog(db)
+		big := bigBody('r', 600<<10)
+		ex := &protocol.Exchange{Interface: string(protocol.UploadBaohanFile), Direction: protocol.Inbound, Peer: "inst", Request: big,
+			Response: []byte(`{"code":1}`), HTTPStatus: 200, Code: 1, SignOK: true,
+			RequestDigest: protocol.ReplayDigest(protocol.UploadBaohanFile, big)}
+		if _, err := l.Record(ctx, ex); err != nil {
+			t.Fatal(err)
+		}
+		small := *ex
+		small.Request, small.RequestDigest = []byte(`{"a":1}`), "ignored for an inline body"
+		if _, err := l.Record(ctx, &small); err != nil {
+			t.Fatal(err)
+		}
+		var ref1, ref2 string
+		if err := db.QueryRowContext(ctx, `SELECT request_sm3 FROM message_log WHERE id = 1`).Scan(&ref1); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(ctx, `SELECT request_sm3 FROM message_log WHERE id = 2`).Scan(&ref2); err != nil {
+			t.Fatal(err)
+		}
+		if ref1 != ex.RequestDigest || ref2 != "" {
+			t.Fatalf("request_sm3 %q and %q, want the exchange's digest and none", ref1, ref2)
+		}
+		if brk, n, err := l.Verify(ctx); brk != nil || err != nil || n != 2 {
+			t.Fatalf("chain: %v %d %v", brk, n, err)
+		}
+		got, err := l.Get(ctx, 1)
+		if err != nil || !bytes.Equal(got.Request, big) {
+			t.Fatalf("Get: %d bytes, %v", len(got.Request), err)
 		}
 	})
 }

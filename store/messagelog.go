@@ -43,11 +43,17 @@ type LogEntry struct {
 	Hash     string // hex SM3(prev_hash || canonical encoding of this row)
 
 	RequestSize, ResponseSize int64 // body lengths (filled by List and Get)
-	// RequestSM3, ResponseSM3 are the lowercase hex SM3 of a body kept out
-	// of the row, in message_log_bodies (bodies above InlineBodyMax), and
-	// empty for a body in the row. Append sets them; the chain hash covers
-	// them instead of the body (see the v3 encoding below).
+	// RequestSM3, ResponseSM3 are the digests of the bodies kept out of
+	// the row, in message_log_bodies (bodies above InlineBodyMax), and
+	// empty for a body in the row: the lowercase hex SM3 of the interface
+	// name, a NUL byte and the body (protocol.ReplayDigest, so that an
+	// inbound request's digest is the one the replay guard computed).
+	// Append sets them; the chain hash covers them instead of the body
+	// (see the v3 encoding below).
 	RequestSM3, ResponseSM3 string
+	// requestDigest is a known ReplayDigest of the request (from the
+	// exchange), used by normalize instead of hashing the body again.
+	requestDigest string
 
 	content *[sm3.Size]byte // v2 content digest, computed by Append before the entry queues
 
@@ -104,6 +110,7 @@ func (l *MessageLog) normalize(e *LogEntry) {
 		}
 	}
 	e.At = FromMicros(Micros(e.At))
+	iface := e.Interface
 	for _, p := range []*string{&e.Direction, &e.Interface, &e.Peer, &e.ApplyNo, &e.BaohanNo, &e.Diagnosis, &e.Error} {
 		*p = textSafe(*p, 0)
 	}
@@ -113,28 +120,38 @@ func (l *MessageLog) normalize(e *LogEntry) {
 	if e.Response == nil {
 		e.Response = []byte{}
 	}
-	e.RequestSM3, e.ResponseSM3 = bodyRef(e.Request), bodyRef(e.Response)
+	e.RequestSM3, e.ResponseSM3 = "", bodyRef(e.Interface, e.Response)
+	switch {
+	case len(e.Request) <= InlineBodyMax:
+	case e.requestDigest != "" && iface == e.Interface:
+		e.RequestSM3 = e.requestDigest
+	default:
+		e.RequestSM3 = bodyRef(e.Interface, e.Request)
+	}
+	e.requestDigest = ""
 }
 
 // InlineBodyMax is the largest body kept in its message log row. A larger
 // one (an uploaded chunk's ~700 KB, a file) goes to message_log_bodies,
-// content-addressed by its SM3, in the entry's transaction: the row then
-// stays small for the lists, the chain hash covers the 32-byte digest
-// instead of the bytes (the one SM3 pass over the body gives both the
-// address and what the chain covers), and on PostgreSQL the body is
+// content-addressed by its digest (RequestSM3), in the entry's
+// transaction: the row then stays small for the lists, the chain hash
+// covers the digest instead of the bytes (one SM3 pass over the body
+// gives both the address and what the chain covers, and for an inbound
+// request it is the pass the replay guard made already), and on
+// PostgreSQL the body is
 // stored without TOAST compression. 4 KiB is about where both databases
 // move a value out of the row anyway (PostgreSQL's TOAST threshold is
 // 2 KB, a SQLite row past ~4 KB spills into overflow pages), so the
 // notices and answers, well under it, stay one row read with the entry.
 const InlineBodyMax = 4 << 10
 
-// bodyRef is the SM3 address of a body kept out of the row, or "".
-func bodyRef(b []byte) string {
+// bodyRef is the digest of a body of interface iface kept out of the
+// row, or "" for a body kept in it.
+func bodyRef(iface string, b []byte) string {
 	if len(b) <= InlineBodyMax {
 		return ""
 	}
-	sum := sm3.Sum(b)
-	return hex.EncodeToString(sum[:])
+	return protocol.ReplayDigest(protocol.Interface(iface), b)
 }
 
 // inRow is what the row's body column holds: the body, or nothing when
@@ -685,9 +702,9 @@ func (l *MessageLog) chainRows(ctx context.Context, q Querier, after int64, limi
 			case err != nil:
 				return nil, fmt.Errorf("row %d: %s body: %w", e.ID, b.part, err)
 			default:
-				if sum := sm3.Sum(data); hex.EncodeToString(sum[:]) != b.ref {
+				if sum := protocol.ReplayDigest(protocol.Interface(e.Interface), data); sum != b.ref {
 					out[i].Reason = fmt.Sprintf("its %s body in message_log_bodies does not match its sm3 %s (computed %s): the body was edited",
-						b.part, short(b.ref), short(hex.EncodeToString(sum[:])))
+						b.part, short(b.ref), short(sum))
 				}
 			}
 		}
@@ -718,5 +735,6 @@ func EntryOf(e *protocol.Exchange) *LogEntry {
 		At: e.At, Direction: e.Direction, Interface: e.Interface, Peer: e.Peer, ApplyNo: e.ApplyNo, BaohanNo: e.BaohanNo,
 		Request: e.Request, Response: e.Response, HTTPStatus: e.HTTPStatus, Code: e.Code, SignOK: e.SignOK,
 		Diagnosis: e.Diagnosis, Error: e.Error, LatencyMS: e.Latency.Milliseconds(), Retry: e.Retry, Seen: e.Seen,
+		requestDigest: e.RequestDigest,
 	}
 }
