@@ -240,14 +240,16 @@ func (b *DirBlobs) Delete(ctx context.Context, key string) error {
 }
 
 // DBBlobs keeps blobs in the database, so every replica sees them. A
-// blob of at most one part (BlobPartSize) is one row of the blobs table,
-// as it always was; a larger one is written as a stream, in parts of
-// BlobPartSize in blob_parts under a fresh generation, and the blobs row,
-// written last, names that generation: readers see the old content or
-// the new, and neither Put nor Open holds more than one part of a blob in
-// memory (Open's reader is an io.ReaderAt that loads the part it needs).
-// The parts of the generation a Put replaced are deleted after it, and
-// so are those of a Put that failed. MaxSize bounds a blob.
+// blob of at most one part (BlobPartSize), or a *Hashed of at most 1 MiB
+// (an uploaded chunk), is one row of the blobs table, as it always was; a
+// larger one is written as a stream, in parts of BlobPartSize in
+// blob_parts under a fresh generation, and the blobs row, written last,
+// names that generation (on PostgreSQL all in one transaction): readers
+// see the old content or the new, and neither Put nor Open holds more
+// than one part of a blob in memory (Open's reader is an io.ReaderAt
+// that loads the part it needs). The parts of the generation a Put
+// replaced are deleted after it, and so are those of a Put that failed.
+// MaxSize bounds a blob.
 type DBBlobs struct {
 	DB      *DB
 	MaxSize int64 // default 64 MiB
@@ -255,7 +257,7 @@ type DBBlobs struct {
 }
 
 // BlobPartSize is the size of the parts of a DBBlobs blob.
-const BlobPartSize = 1 << 20
+const BlobPartSize = 256 << 10
 
 // NewDBBlobs returns the blob store of db.
 func NewDBBlobs(db *DB) *DBBlobs { return &DBBlobs{DB: db} }
@@ -281,7 +283,7 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 		if int64(len(data)) > limit {
 			return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
 		}
-		if len(data) <= BlobPartSize {
+		if len(data) <= blobRowMax {
 			return b.putRow(ctx, key, data, sum, now)
 		}
 		r = bytes.NewReader(data)
@@ -300,10 +302,23 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 		return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
 	}
 	gen := newGen()
-	size, parts, err := b.putParts(ctx, key, gen, buf, src, limit)
+	// PostgreSQL: the parts and the row in one transaction (one commit,
+	// nothing left behind by a failure). SQLite: one write each, so
+	// that the single writer is not held while the source is read; a
+	// failure deletes what was written.
+	exec := func(q string, args ...any) error { _, err := b.DB.execWrite(ctx, q, args...); return err }
+	var tx *sql.Tx
+	if b.DB.Dialect == Postgres {
+		if tx, err = b.DB.Writer().BeginTx(ctx, nil); err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
+		}
+		defer tx.Rollback()
+		exec = func(q string, args ...any) error { _, err := tx.ExecContext(ctx, b.DB.Rebind(q), args...); return err }
+	}
+	size, parts, err := putParts(key, gen, buf, src, limit, exec)
 	if err == nil {
 		sum = hexSum(h)
-		_, err = b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, ?, ?)
+		err = exec(`INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
 			parts = excluded.parts, gen = excluded.gen`,
 			key, size, sum, []byte{}, Micros(now), parts, gen)
@@ -311,45 +326,63 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 			err = fmt.Errorf("store: blob %q: %w", key, err)
 		}
 	}
+	if err == nil && tx != nil {
+		// The parts of the generation replaced.
+		if err = exec(`DELETE FROM blob_parts WHERE blob_key = ? AND gen <> ?`, key, gen); err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			err = fmt.Errorf("store: blob %q: %w", key, err)
+		}
+	}
 	if err != nil {
-		// This generation's parts: the old content stays.
-		b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen = ?`, key, gen)
+		if tx == nil {
+			// This generation's parts: the old content stays.
+			b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen = ?`, key, gen)
+		}
 		return 0, "", err
 	}
-	// The parts of the generation replaced (best effort: the row no
-	// longer names them; the next Put of the key drops them too).
-	b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen <> ?`, key, gen)
+	if tx == nil {
+		// The parts of the generation replaced (best effort: the row no
+		// longer names them; the next Put of the key drops them too).
+		b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen <> ?`, key, gen)
+	}
 	return size, sum, nil
 }
 
-// putRow stores a blob of one part in its blobs row.
+// blobRowMax is the largest blob of known size (a *Hashed: an uploaded
+// chunk) kept in its blobs row.
+const blobRowMax = 1 << 20
+
+// putRow stores a blob in its blobs row (and drops the parts an earlier
+// content of the key had).
 func (b *DBBlobs) putRow(ctx context.Context, key string, data []byte, sum string, now time.Time) (int64, string, error) {
 	if data == nil {
 		data = []byte{} // empty, not NULL
 	}
-	_, err := b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, 0, '')
+	const upsert = `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, 0, '')
 		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
-		parts = 0, gen = ''`,
-		key, int64(len(data)), sum, data, Micros(now))
+		parts = 0, gen = ''`
+	var err error
+	if b.DB.Dialect == Postgres {
+		// One statement, one commit.
+		_, err = b.DB.execWrite(ctx, `WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) `+upsert, key, key, int64(len(data)), sum, data, Micros(now))
+	} else if _, err = b.DB.execWrite(ctx, upsert, key, int64(len(data)), sum, data, Micros(now)); err == nil {
+		_, err = b.DB.execWrite(ctx, `DELETE FROM blob_parts WHERE blob_key = ?`, key)
+	}
 	if err != nil {
 		return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
 	}
-	b.dropParts(ctx, key)
 	return int64(len(data)), sum, nil
-}
-
-// dropParts deletes every part of key (its row now holds the data).
-func (b *DBBlobs) dropParts(ctx context.Context, key string) {
-	b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ?`, key)
 }
 
 // putParts writes first (a full part) and the rest of src as the parts
 // of key's generation gen, one statement each, and returns the size and
 // the number of parts.
-func (b *DBBlobs) putParts(ctx context.Context, key, gen string, first []byte, src io.Reader, limit int64) (size int64, parts int, err error) {
+func putParts(key, gen string, first []byte, src io.Reader, limit int64, exec func(q string, args ...any) error) (size int64, parts int, err error) {
 	buf := first
-	for {
-		if _, err := b.DB.execWrite(ctx, `INSERT INTO blob_parts (blob_key, gen, n, data) VALUES (?, ?, ?, ?)`, key, gen, parts, buf); err != nil {
+	for len(buf) > 0 {
+		if err := exec(`INSERT INTO blob_parts (blob_key, gen, n, data) VALUES (?, ?, ?, ?)`, key, gen, parts, buf); err != nil {
 			return 0, 0, fmt.Errorf("store: blob %q: part %d: %w", key, parts, err)
 		}
 		size += int64(len(buf))
@@ -358,25 +391,12 @@ func (b *DBBlobs) putParts(ctx context.Context, key, gen string, first []byte, s
 			return 0, 0, fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
 		}
 		n, err := io.ReadFull(src, buf[:cap(buf)])
-		switch {
-		case n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
-			return size, parts, nil
-		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			buf = buf[:n]
-			if _, err := b.DB.execWrite(ctx, `INSERT INTO blob_parts (blob_key, gen, n, data) VALUES (?, ?, ?, ?)`, key, gen, parts, buf); err != nil {
-				return 0, 0, fmt.Errorf("store: blob %q: part %d: %w", key, parts, err)
-			}
-			size += int64(n)
-			parts++
-			if size > limit {
-				return 0, 0, fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
-			}
-			return size, parts, nil
-		case err != nil:
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return 0, 0, fmt.Errorf("store: blob %q: read: %w", key, err)
 		}
 		buf = buf[:n]
 	}
+	return size, parts, nil
 }
 
 // newGen is a fresh generation name for the parts of one Put.
@@ -484,6 +504,13 @@ func (p *partsReader) ReadAt(b []byte, off int64) (int, error) {
 func (b *DBBlobs) Delete(ctx context.Context, key string) error {
 	if err := CheckBlobKey(key); err != nil {
 		return err
+	}
+	if b.DB.Dialect == Postgres {
+		// One statement, one commit.
+		if _, err := b.DB.execWrite(ctx, `WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) DELETE FROM blobs WHERE blob_key = ?`, key, key); err != nil {
+			return fmt.Errorf("store: blob %q: %w", key, err)
+		}
+		return nil
 	}
 	if _, err := b.DB.execWrite(ctx, `DELETE FROM blobs WHERE blob_key = ?`, key); err != nil {
 		return fmt.Errorf("store: blob %q: %w", key, err)

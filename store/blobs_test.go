@@ -357,6 +357,20 @@ func TestDBBlobsParts(t *testing.T) {
 		if _, err := b.Open(ctx, "big"); !errors.Is(err, fs.ErrNotExist) || parts() != 0 {
 			t.Fatalf("deleted: %v, %d parts", err, parts())
 		}
+		// A Hashed above 1 MiB goes in parts too, a chunk-sized one in its row.
+		large := bytes.Repeat(big[:1000], 1600)
+		if _, _, err := b.Put(ctx, "hashed", HashBytes(large)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, b, "hashed"); !bytes.Equal(got, large) || parts() != 7 {
+			t.Fatalf("a large Hashed: %d bytes, %d parts", len(got), parts())
+		}
+		if _, _, err := b.Put(ctx, "hashed", HashBytes(large[:512<<10])); err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, b, "hashed"); !bytes.Equal(got, large[:512<<10]) || parts() != 0 {
+			t.Fatalf("a chunk-sized Hashed: %d bytes, %d parts", len(got), parts())
+		}
 		// A row of the old form: data inline, no parts columns set.
 		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, 0)`),
 			"old", 3, "x", []byte("old")); err != nil {
