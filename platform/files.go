@@ -167,17 +167,42 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		return nil, baohan.Refusef("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
 	}
 	key := chunkBlobKey(req.ApplyNo, req.BaohanNo, fileType, index, digest)
-	if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
-		return nil, fmt.Errorf("storing chunk %d: %w", index, err)
-	}
-	res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_chunks
+	const insertChunk = `INSERT INTO plat_chunks
 		(applyno, baohanno, filetype, idx, size, digest, blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`),
-		req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
-	if err != nil {
-		return nil, fmt.Errorf("recording chunk %d: %w", index, err)
+		ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`
+	var inserted bool
+	if db, ok := s.blobs.(*store.DBBlobs); ok && db.DB == s.db {
+		// Blobs in this database: the chunk's row and its blob in one
+		// transaction, one commit (a blob whose row lost the race to a
+		// concurrent upload of the index is not written).
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, s.db.Rebind(insertChunk),
+				req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			if inserted = n > 0; !inserted {
+				return nil
+			}
+			return db.PutTx(ctx, tx, key, hashed)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("storing chunk %d: %w", index, err)
+		}
+	} else {
+		if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
+			return nil, fmt.Errorf("storing chunk %d: %w", index, err)
+		}
+		res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(insertChunk),
+			req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
+		if err != nil {
+			return nil, fmt.Errorf("recording chunk %d: %w", index, err)
+		}
+		n, _ := res.RowsAffected()
+		inserted = n > 0
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !inserted {
 		// A concurrent upload of the same index won.
 		prev, err := s.chunkDigest(ctx, req.ApplyNo, req.BaohanNo, fileType, index)
 		if err != nil {

@@ -376,6 +376,45 @@ func (b *DBBlobs) putRow(ctx context.Context, key string, data []byte, sum strin
 	return int64(len(data)), sum, nil
 }
 
+// PutTx stores the bytes of h (at most 1 MiB: an uploaded chunk) under
+// key in tx, in its blobs row: the blob commits, or not, with the rows
+// of tx that name it, in one commit. tx must be a transaction of b.DB.
+// h's bytes and digest are used as they are (h is not read), so a
+// transaction retried runs PutTx again with the same content.
+func (b *DBBlobs) PutTx(ctx context.Context, tx *sql.Tx, key string, h *Hashed) error {
+	if err := CheckBlobKey(key); err != nil {
+		return err
+	}
+	limit := b.MaxSize
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	if n := int64(len(h.data)); n > limit || n > blobRowMax {
+		return fmt.Errorf("store: blob %q: %d bytes, more than %d in one transaction", key, n, min(limit, blobRowMax))
+	}
+	now := time.Now()
+	if b.Now != nil {
+		now = b.Now()
+	}
+	data := h.data
+	if data == nil {
+		data = []byte{}
+	}
+	const upsert = `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, 0, '')
+		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
+		parts = 0, gen = ''`
+	var err error
+	if b.DB.Dialect == Postgres {
+		_, err = tx.ExecContext(ctx, b.DB.Rebind(`WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) `+upsert), key, key, int64(len(data)), h.hex, data, Micros(now))
+	} else if _, err = tx.ExecContext(ctx, b.DB.Rebind(upsert), key, int64(len(data)), h.hex, data, Micros(now)); err == nil {
+		_, err = tx.ExecContext(ctx, b.DB.Rebind(`DELETE FROM blob_parts WHERE blob_key = ?`), key)
+	}
+	if err != nil {
+		return fmt.Errorf("store: blob %q: %w", key, err)
+	}
+	return nil
+}
+
 // putParts writes first (a full part) and the rest of src as the parts
 // of key's generation gen, one statement each, and returns the size and
 // the number of parts.

@@ -389,3 +389,51 @@ func TestDBBlobsParts(t *testing.T) {
 		}
 	})
 }
+
+// TestDBBlobsPutTx: a blob put in a transaction exists once the
+// transaction commits and not at all when it rolls back, and replaces
+// an earlier content of the key in parts.
+func TestDBBlobsPutTx(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		b := NewDBBlobs(db)
+		if _, _, err := b.Put(ctx, "k", bytes.NewReader(make([]byte, 3*BlobPartSize))); err != nil {
+			t.Fatal(err)
+		}
+		chunk := bytes.Repeat([]byte("chunk"), 100000)
+		for _, commit := range []bool{false, true} {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.PutTx(ctx, tx, "k", HashBytes(chunk)); err != nil {
+				t.Fatal(err)
+			}
+			if commit {
+				err = tx.Commit()
+			} else {
+				err = tx.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readBlob(t, b, "k")
+			if want := map[bool]int{false: 3 * BlobPartSize, true: len(chunk)}[commit]; len(got) != want {
+				t.Fatalf("commit %v: %d bytes, want %d", commit, len(got), want)
+			}
+		}
+		var parts int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blob_parts`).Scan(&parts); err != nil || parts != 0 {
+			t.Fatalf("%d parts left, %v", parts, err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := b.PutTx(ctx, tx, "big", HashBytes(make([]byte, 2<<20))); err == nil || !strings.Contains(err.Error(), "in one transaction") {
+			t.Fatalf("2 MiB in a transaction: %v", err)
+		}
+	})
+}
