@@ -42,7 +42,8 @@ func TestMessageLogBodiesOutOfRow(t *testing.T) {
 			}
 		}
 		batch := []*LogEntry{logEntry(5), logEntry(6), logEntry(7)}
-		batch[0].Response, batch[2].Request = big2, bigBody('3', 9000)
+		// The same body twice in one batch (one INSERT on PostgreSQL).
+		batch[0].Response, batch[1].Response, batch[2].Request = big2, bigBody('3', 9000), bigBody('3', 9000)
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
