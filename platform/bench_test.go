@@ -161,7 +161,9 @@ func BenchmarkUploadChunk(b *testing.B) {
 	const chunkSize, perFile = 512 << 10, 32
 	for _, blobs := range []string{"dir", "db"} {
 		b.Run(blobs, func(b *testing.B) {
-			e := newEnv(b, "", func(c *Config) { c.Institutions[0].ChunkSize = chunkSize; c.Storage.Blobs = blobs })
+			e := newEnv(b, "", func(c *Config) {
+				c.Institutions[0].ChunkSize, c.Institutions[0].MaxChunkSize, c.Storage.Blobs = chunkSize, chunkSize, blobs
+			})
 			raw := make([]byte, chunkSize)
 			var bodies [][]byte
 			next := func() {

@@ -167,17 +167,42 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		return nil, baohan.Refusef("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
 	}
 	key := chunkBlobKey(req.ApplyNo, req.BaohanNo, fileType, index, digest)
-	if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
-		return nil, fmt.Errorf("storing chunk %d: %w", index, err)
-	}
-	res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_chunks
+	const insertChunk = `INSERT INTO plat_chunks
 		(applyno, baohanno, filetype, idx, size, digest, blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`),
-		req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
-	if err != nil {
-		return nil, fmt.Errorf("recording chunk %d: %w", index, err)
+		ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`
+	var inserted bool
+	if db, ok := s.blobs.(*store.DBBlobs); ok && db.DB == s.db {
+		// Blobs in this database: the chunk's row and its blob in one
+		// transaction, one commit (a blob whose row lost the race to a
+		// concurrent upload of the index is not written).
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, s.db.Rebind(insertChunk),
+				req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			if inserted = n > 0; !inserted {
+				return nil
+			}
+			return db.PutTx(ctx, tx, key, hashed)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("storing chunk %d: %w", index, err)
+		}
+	} else {
+		if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
+			return nil, fmt.Errorf("storing chunk %d: %w", index, err)
+		}
+		res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(insertChunk),
+			req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
+		if err != nil {
+			return nil, fmt.Errorf("recording chunk %d: %w", index, err)
+		}
+		n, _ := res.RowsAffected()
+		inserted = n > 0
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !inserted {
 		// A concurrent upload of the same index won.
 		prev, err := s.chunkDigest(ctx, req.ApplyNo, req.BaohanNo, fileType, index)
 		if err != nil {
@@ -368,7 +393,7 @@ func (s *Service) handleComplete(ctx context.Context, peer *transport.Peer, r *p
 	}
 	s.metrics.guarantees.WithLabelValues(strconv.Itoa(fileType)).Inc()
 	s.log.Info("guarantee received", "applyno", g.ApplyNo, "filetype", fileType, "size", g.Size, "seals_ok", g.SealsOK)
-	s.dropChunks(context.WithoutCancel(ctx), a.ApplyNo, req.BaohanNo, fileType)
+	s.dropChunks(context.WithoutCancel(ctx), a.ApplyNo, req.BaohanNo, fileType, true)
 	return nil, nil
 }
 
@@ -527,7 +552,7 @@ func (s *Service) applyKey(ctx context.Context, applyNo string) (*sm2.PrivateKey
 // discardChunks drops the chunks of a file whose completion was refused
 // for its content, and records why.
 func (s *Service) discardChunks(ctx context.Context, a *Application, baohanNo string, fileType int, peer *transport.Peer, reason string) {
-	s.dropChunks(ctx, a.ApplyNo, baohanNo, fileType)
+	s.dropChunks(ctx, a.ApplyNo, baohanNo, fileType, false)
 	err := s.withApplication(ctx, a.ApplyNo, func(tx *sql.Tx, a *Application) error {
 		return s.record(ctx, tx, a, EvFileDiscarded, actorInstitution(peer.Name),
 			map[string]any{"filetype": fileType, "baohanno": baohanNo, "reason": reason}, nil)
@@ -537,8 +562,12 @@ func (s *Service) discardChunks(ctx context.Context, a *Application, baohanNo st
 	}
 }
 
-// dropChunks deletes a file's chunk rows and blobs.
-func (s *Service) dropChunks(ctx context.Context, applyNo, baohanNo string, fileType int) {
+// dropChunks deletes a file's chunk rows and blobs. With later, the
+// blobs are deleted in the background (the rows are gone: nothing names
+// them any more), so that the answer to the complete notice does not wait
+// for one deletion per chunk (a committed statement each in the
+// database's blob store).
+func (s *Service) dropChunks(ctx context.Context, applyNo, baohanNo string, fileType int, later bool) {
 	chunks, err := s.chunks(ctx, applyNo, baohanNo, fileType)
 	if err == nil {
 		_, err = s.db.Writer().ExecContext(ctx, s.db.Rebind(`DELETE FROM plat_chunks WHERE applyno = ? AND baohanno = ? AND filetype = ?`),
@@ -548,11 +577,22 @@ func (s *Service) dropChunks(ctx context.Context, applyNo, baohanNo string, file
 		s.log.Warn("dropping chunks", "applyno", applyNo, "filetype", fileType, "err", err)
 		return
 	}
-	for _, c := range chunks {
-		if err := s.blobs.Delete(ctx, c.blob); err != nil {
-			s.log.Warn("deleting chunk blob", "applyno", applyNo, "index", c.index, "err", err)
+	del := func() {
+		for _, c := range chunks {
+			if err := s.blobs.Delete(ctx, c.blob); err != nil {
+				s.log.Warn("deleting chunk blob", "applyno", applyNo, "index", c.index, "err", err)
+			}
 		}
 	}
+	if !later {
+		del()
+		return
+	}
+	s.drops.Add(1)
+	go func() {
+		defer s.drops.Done()
+		del()
+	}()
 }
 
 const guaranteeColumns = `applyno, filetype, baohanno, digest, digest_alg, sm3, size, blob, chunks, seals_ok, report, received_at`

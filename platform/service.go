@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -40,6 +41,10 @@ type Service struct {
 
 	// sealCheck replaces verifySeals (benchmarks of the streaming path).
 	sealCheck func(ctx context.Context, blob string, size int64) (bool, []byte, string, error)
+
+	// drops are the deletions of a completed file's chunk blobs, after
+	// the answer (Close waits for them).
+	drops sync.WaitGroup
 }
 
 // spec is the platform to the service core.
@@ -148,8 +153,12 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.core.Run(ctx, service.Every(time.Hour, s.purgeStaleChunks), service.Every(checkReceivedEvery, s.checkReceived))
 }
 
-// Close closes the database when New opened it.
-func (s *Service) Close() error { return s.core.Close() }
+// Close waits for the chunk blobs being deleted and closes the database
+// when New opened it.
+func (s *Service) Close() error {
+	s.drops.Wait()
+	return s.core.Close()
+}
 
 // DB is the service's database (for consoles built on the service).
 func (s *Service) DB() *store.DB { return s.db }

@@ -35,6 +35,12 @@ type Exchange struct {
 	// appkey, sign and body) and was answered as that one was;
 	// outbound, a request sent again with the body of an earlier attempt.
 	Retry bool
+	// RequestDigest, inbound, is ReplayDigest(Interface, Request) when the
+	// server computed it for the replay guard, else empty: the message
+	// log takes it as the request body's digest instead of hashing the
+	// body again. Whoever changes Request or Interface afterwards clears
+	// it.
+	RequestDigest string
 }
 
 // SeenMark is a request's record in the replay guard: (AppKey, Sign)

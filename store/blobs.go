@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -237,14 +239,25 @@ func (b *DirBlobs) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// DBBlobs keeps blobs in the database's blobs table, so every replica
-// sees them. Each Put holds the whole blob in memory once (a *Hashed is
-// stored from its own bytes); MaxSize bounds it.
+// DBBlobs keeps blobs in the database, so every replica sees them. A
+// blob of at most one part (BlobPartSize), or a *Hashed of at most 1 MiB
+// (an uploaded chunk), is one row of the blobs table, as it always was; a
+// larger one is written as a stream, in parts of BlobPartSize in
+// blob_parts under a fresh generation, and the blobs row, written last,
+// names that generation (on PostgreSQL all in one transaction): readers
+// see the old content or the new, and neither Put nor Open holds more
+// than one part of a blob in memory (Open's reader is an io.ReaderAt
+// that loads the part it needs). The parts of the generation a Put
+// replaced are deleted after it, and so are those of a Put that failed.
+// MaxSize bounds a blob.
 type DBBlobs struct {
 	DB      *DB
 	MaxSize int64 // default 64 MiB
 	Now     func() time.Time
 }
+
+// BlobPartSize is the size of the parts of a DBBlobs blob.
+const BlobPartSize = 256 << 10
 
 // NewDBBlobs returns the blob store of db.
 func NewDBBlobs(db *DB) *DBBlobs { return &DBBlobs{DB: db} }
@@ -258,57 +271,272 @@ func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, stri
 	if limit <= 0 {
 		limit = 64 << 20
 	}
+	now := time.Now()
+	if b.Now != nil {
+		now = b.Now()
+	}
 	data, sum, known := unread(r)
-	n := int64(len(data))
 	if known {
 		if err := ctx.Err(); err != nil {
 			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
 		}
-	} else {
-		var buf bytes.Buffer
-		h := sm3.New()
-		var err error
-		n, err = io.Copy(io.MultiWriter(&buf, h), io.LimitReader(ctxio.Reader(ctx, r), limit+1))
-		if err != nil {
-			return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
+		if int64(len(data)) > limit {
+			return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
 		}
-		data, sum = buf.Bytes(), hexSum(h)
+		if len(data) <= blobRowMax {
+			return b.putRow(ctx, key, data, sum, now)
+		}
+		r = bytes.NewReader(data)
 	}
-	if n > limit {
+	// Read the first part: a blob that fits in it is one row.
+	h := sm3.New()
+	src := io.TeeReader(io.LimitReader(ctxio.Reader(ctx, r), limit+1), h)
+	buf := make([]byte, BlobPartSize)
+	n, err := io.ReadFull(src, buf)
+	switch {
+	case (err == io.EOF || err == io.ErrUnexpectedEOF) && int64(n) > limit:
 		return 0, "", fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return b.putRow(ctx, key, buf[:n], hexSum(h), now)
+	case err != nil:
+		return 0, "", fmt.Errorf("store: blob %q: read: %w", key, err)
 	}
+	gen := newGen()
+	// PostgreSQL: the parts and the row in one transaction (one commit,
+	// nothing left behind by a failure). SQLite: one write each, so
+	// that the single writer is not held while the source is read; a
+	// failure deletes what was written.
+	exec := func(q string, args ...any) error { _, err := b.DB.execWrite(ctx, q, args...); return err }
+	var tx *sql.Tx
+	if b.DB.Dialect == Postgres {
+		if tx, err = b.DB.Writer().BeginTx(ctx, nil); err != nil {
+			return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
+		}
+		defer tx.Rollback()
+		exec = func(q string, args ...any) error { _, err := tx.ExecContext(ctx, b.DB.Rebind(q), args...); return err }
+	}
+	size, parts, err := putParts(key, gen, buf, src, limit, exec)
+	if err == nil {
+		sum = hexSum(h)
+		err = exec(`INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
+			parts = excluded.parts, gen = excluded.gen`,
+			key, size, sum, []byte{}, Micros(now), parts, gen)
+		if err != nil {
+			err = fmt.Errorf("store: blob %q: %w", key, err)
+		}
+	}
+	if err == nil && tx != nil {
+		// The parts of the generation replaced.
+		if err = exec(`DELETE FROM blob_parts WHERE blob_key = ? AND gen <> ?`, key, gen); err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			err = fmt.Errorf("store: blob %q: %w", key, err)
+		}
+	}
+	if err != nil {
+		if tx == nil {
+			// This generation's parts: the old content stays.
+			b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen = ?`, key, gen)
+		}
+		return 0, "", err
+	}
+	if tx == nil {
+		// The parts of the generation replaced (best effort: the row no
+		// longer names them; the next Put of the key drops them too).
+		b.DB.execWrite(context.WithoutCancel(ctx), `DELETE FROM blob_parts WHERE blob_key = ? AND gen <> ?`, key, gen)
+	}
+	return size, sum, nil
+}
+
+// blobRowMax is the largest blob of known size (a *Hashed: an uploaded
+// chunk) kept in its blobs row.
+const blobRowMax = 1 << 20
+
+// putRow stores a blob in its blobs row (and drops the parts an earlier
+// content of the key had).
+func (b *DBBlobs) putRow(ctx context.Context, key string, data []byte, sum string, now time.Time) (int64, string, error) {
 	if data == nil {
 		data = []byte{} // empty, not NULL
+	}
+	const upsert = `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, 0, '')
+		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
+		parts = 0, gen = ''`
+	var err error
+	if b.DB.Dialect == Postgres {
+		// One statement, one commit.
+		_, err = b.DB.execWrite(ctx, `WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) `+upsert, key, key, int64(len(data)), sum, data, Micros(now))
+	} else if _, err = b.DB.execWrite(ctx, upsert, key, int64(len(data)), sum, data, Micros(now)); err == nil {
+		_, err = b.DB.execWrite(ctx, `DELETE FROM blob_parts WHERE blob_key = ?`, key)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
+	}
+	return int64(len(data)), sum, nil
+}
+
+// PutTx stores the bytes of h (at most 1 MiB: an uploaded chunk) under
+// key in tx, in its blobs row: the blob commits, or not, with the rows
+// of tx that name it, in one commit. tx must be a transaction of b.DB.
+// h's bytes and digest are used as they are (h is not read), so a
+// transaction retried runs PutTx again with the same content.
+func (b *DBBlobs) PutTx(ctx context.Context, tx *sql.Tx, key string, h *Hashed) error {
+	if err := CheckBlobKey(key); err != nil {
+		return err
+	}
+	limit := b.MaxSize
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	if n := int64(len(h.data)); n > limit || n > blobRowMax {
+		return fmt.Errorf("store: blob %q: %d bytes, more than %d in one transaction", key, n, min(limit, blobRowMax))
 	}
 	now := time.Now()
 	if b.Now != nil {
 		now = b.Now()
 	}
-	_, err := b.DB.execWrite(ctx, `INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at`,
-		key, n, sum, data, Micros(now))
-	if err != nil {
-		return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
+	data := h.data
+	if data == nil {
+		data = []byte{}
 	}
-	return n, sum, nil
+	const upsert = `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, 0, '')
+		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
+		parts = 0, gen = ''`
+	var err error
+	if b.DB.Dialect == Postgres {
+		_, err = tx.ExecContext(ctx, b.DB.Rebind(`WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) `+upsert), key, key, int64(len(data)), h.hex, data, Micros(now))
+	} else if _, err = tx.ExecContext(ctx, b.DB.Rebind(upsert), key, int64(len(data)), h.hex, data, Micros(now)); err == nil {
+		_, err = tx.ExecContext(ctx, b.DB.Rebind(`DELETE FROM blob_parts WHERE blob_key = ?`), key)
+	}
+	if err != nil {
+		return fmt.Errorf("store: blob %q: %w", key, err)
+	}
+	return nil
+}
+
+// putParts writes first (a full part) and the rest of src as the parts
+// of key's generation gen, one statement each, and returns the size and
+// the number of parts.
+func putParts(key, gen string, first []byte, src io.Reader, limit int64, exec func(q string, args ...any) error) (size int64, parts int, err error) {
+	buf := first
+	for len(buf) > 0 {
+		if err := exec(`INSERT INTO blob_parts (blob_key, gen, n, data) VALUES (?, ?, ?, ?)`, key, gen, parts, buf); err != nil {
+			return 0, 0, fmt.Errorf("store: blob %q: part %d: %w", key, parts, err)
+		}
+		size += int64(len(buf))
+		parts++
+		if size > limit {
+			return 0, 0, fmt.Errorf("store: blob %q: more than %d bytes", key, limit)
+		}
+		n, err := io.ReadFull(src, buf[:cap(buf)])
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return 0, 0, fmt.Errorf("store: blob %q: read: %w", key, err)
+		}
+		buf = buf[:n]
+	}
+	return size, parts, nil
+}
+
+// newGen is a fresh generation name for the parts of one Put.
+func newGen() string {
+	var g [12]byte
+	if _, err := rand.Read(g[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(g[:])
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
-// Open implements Blobs.
+// Open implements Blobs. The reader is also an io.ReaderAt.
 func (b *DBBlobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := CheckBlobKey(key); err != nil {
 		return nil, err
 	}
-	var data []byte
-	err := b.DB.QueryRowContext(ctx, b.DB.Rebind(`SELECT data FROM blobs WHERE blob_key = ?`), key).Scan(&data)
+	var (
+		data  []byte
+		size  int64
+		parts int
+		gen   string
+	)
+	err := b.DB.QueryRowContext(ctx, b.DB.Rebind(`SELECT data, size, parts, gen FROM blobs WHERE blob_key = ?`), key).Scan(&data, &size, &parts, &gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: blob %q: %w", key, fs.ErrNotExist)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: blob %q: %w", key, err)
 	}
-	return io.NopCloser(bytes.NewReader(data)), nil
+	if parts == 0 {
+		return &memBlob{bytes.NewReader(data)}, nil
+	}
+	pr := &partsReader{ctx: ctx, db: b.DB, key: key, gen: gen, size: size, parts: parts, cur: -1}
+	pr.sr = io.NewSectionReader(pr, 0, size)
+	return pr, nil
+}
+
+// memBlob is a blob read whole (one part).
+type memBlob struct{ *bytes.Reader }
+
+func (memBlob) Close() error { return nil }
+
+// partsReader reads a blob stored in parts, loading one part at a time.
+type partsReader struct {
+	ctx   context.Context
+	db    *DB
+	key   string
+	gen   string
+	size  int64
+	parts int
+	sr    *io.SectionReader
+
+	mu   sync.Mutex
+	cur  int // the part in data; -1 none
+	data []byte
+}
+
+func (p *partsReader) Read(b []byte) (int, error) { return p.sr.Read(b) }
+
+func (p *partsReader) Close() error {
+	p.mu.Lock()
+	p.data, p.cur = nil, -1
+	p.mu.Unlock()
+	return nil
+}
+
+// ReadAt implements io.ReaderAt.
+func (p *partsReader) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("store: blob %q: negative offset", p.key)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(b) {
+		if off >= p.size {
+			return n, io.EOF
+		}
+		part := int(off / BlobPartSize)
+		if part != p.cur {
+			var data []byte
+			err := p.db.QueryRowContext(p.ctx, p.db.Rebind(`SELECT data FROM blob_parts WHERE blob_key = ? AND gen = ? AND n = ?`), p.key, p.gen, part).Scan(&data)
+			if errors.Is(err, sql.ErrNoRows) {
+				return n, fmt.Errorf("store: blob %q: part %d of %d is missing", p.key, part, p.parts)
+			}
+			if err != nil {
+				return n, fmt.Errorf("store: blob %q: part %d: %w", p.key, part, err)
+			}
+			p.cur, p.data = part, data
+		}
+		in := int(off - int64(part)*BlobPartSize)
+		if in >= len(p.data) {
+			return n, fmt.Errorf("store: blob %q: part %d is %d bytes, short of offset %d", p.key, part, len(p.data), in)
+		}
+		k := copy(b[n:], p.data[in:])
+		n += k
+		off += int64(k)
+	}
+	return n, nil
 }
 
 // Delete implements Blobs.
@@ -316,8 +544,18 @@ func (b *DBBlobs) Delete(ctx context.Context, key string) error {
 	if err := CheckBlobKey(key); err != nil {
 		return err
 	}
+	if b.DB.Dialect == Postgres {
+		// One statement, one commit.
+		if _, err := b.DB.execWrite(ctx, `WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) DELETE FROM blobs WHERE blob_key = ?`, key, key); err != nil {
+			return fmt.Errorf("store: blob %q: %w", key, err)
+		}
+		return nil
+	}
 	if _, err := b.DB.execWrite(ctx, `DELETE FROM blobs WHERE blob_key = ?`, key); err != nil {
 		return fmt.Errorf("store: blob %q: %w", key, err)
+	}
+	if _, err := b.DB.execWrite(ctx, `DELETE FROM blob_parts WHERE blob_key = ?`, key); err != nil {
+		return fmt.Errorf("store: blob %q: parts: %w", key, err)
 	}
 	return nil
 }

@@ -257,3 +257,183 @@ func TestDBBlobs(t *testing.T) {
 		}
 	})
 }
+
+// failAfter reads n bytes of r, then fails.
+type failAfter struct {
+	r io.Reader
+	n int
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("the source broke")
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	k, err := f.r.Read(p)
+	f.n -= k
+	return k, err
+}
+
+// TestDBBlobsParts: a blob larger than a part is stored in parts and
+// read back whole, as a stream and at any offset (io.ReaderAt), with the
+// size and SM3 of what was written; replacing it (by a smaller blob, by
+// a larger one) leaves only the new content's parts; a Put whose source
+// breaks keeps the old content and leaves no part behind; Delete removes
+// the parts; a blob of the old form (data in its row) still opens, as an
+// io.ReaderAt too.
+func TestDBBlobsParts(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		b := NewDBBlobs(db)
+		parts := func() (n int) {
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blob_parts`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		big := make([]byte, 2*BlobPartSize+12345)
+		for i := range big {
+			big[i] = byte(i * 7 / 5)
+		}
+		size, sum, err := b.Put(ctx, "big", bytes.NewReader(big))
+		want := sm3.Sum(big)
+		if err != nil || size != int64(len(big)) || sum != hex.EncodeToString(want[:]) {
+			t.Fatalf("Put: %d %s %v", size, sum, err)
+		}
+		if n := parts(); n != 3 {
+			t.Fatalf("%d parts, want 3", n)
+		}
+		if got := readBlob(t, b, "big"); !bytes.Equal(got, big) {
+			t.Fatalf("read back %d bytes, differ", len(got))
+		}
+		rc, err := b.Open(ctx, "big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, ok := rc.(io.ReaderAt)
+		if !ok {
+			t.Fatal("a blob in parts is not an io.ReaderAt")
+		}
+		for _, off := range []int64{0, BlobPartSize - 3, 2*BlobPartSize + 12000, 5} {
+			p := make([]byte, 100)
+			n, err := ra.ReadAt(p, off)
+			end := min(off+100, int64(len(big)))
+			if int64(n) != end-off || !bytes.Equal(p[:n], big[off:end]) || (end-off < 100) != (err == io.EOF) {
+				t.Fatalf("ReadAt %d: %d bytes, %v", off, n, err)
+			}
+		}
+		rc.Close()
+
+		// The source breaks in the second part: the old content stays.
+		if _, _, err := b.Put(ctx, "big", &failAfter{r: bytes.NewReader(make([]byte, 3*BlobPartSize)), n: BlobPartSize + 10}); err == nil || !strings.Contains(err.Error(), "the source broke") {
+			t.Fatalf("broken source: %v", err)
+		}
+		if got := readBlob(t, b, "big"); !bytes.Equal(got, big) || parts() != 3 {
+			t.Fatalf("after a failed Put: %d bytes, %d parts", len(got), parts())
+		}
+		// Larger, then small: only the current content's parts remain.
+		bigger := append(bytes.Clone(big), big...)
+		if _, _, err := b.Put(ctx, "big", bytes.NewReader(bigger)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, b, "big"); !bytes.Equal(got, bigger) || parts() != 5 {
+			t.Fatalf("replaced by a larger blob: %d bytes, %d parts", len(got), parts())
+		}
+		if _, _, err := b.Put(ctx, "big", strings.NewReader("small now")); err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, b, "big"); string(got) != "small now" || parts() != 0 {
+			t.Fatalf("replaced by a small blob: %q, %d parts", got, parts())
+		}
+		if _, _, err := b.Put(ctx, "big", bytes.NewReader(big)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Delete(ctx, "big"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Open(ctx, "big"); !errors.Is(err, fs.ErrNotExist) || parts() != 0 {
+			t.Fatalf("deleted: %v, %d parts", err, parts())
+		}
+		// A Hashed above 1 MiB goes in parts too, a chunk-sized one in its row.
+		large := bytes.Repeat(big[:1000], 1600)
+		if _, _, err := b.Put(ctx, "hashed", HashBytes(large)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, b, "hashed"); !bytes.Equal(got, large) || parts() != 7 {
+			t.Fatalf("a large Hashed: %d bytes, %d parts", len(got), parts())
+		}
+		if _, _, err := b.Put(ctx, "hashed", HashBytes(large[:512<<10])); err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, b, "hashed"); !bytes.Equal(got, large[:512<<10]) || parts() != 0 {
+			t.Fatalf("a chunk-sized Hashed: %d bytes, %d parts", len(got), parts())
+		}
+		// A row of the old form: data inline, no parts columns set.
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO blobs (blob_key, size, sm3, data, created_at) VALUES (?, ?, ?, ?, 0)`),
+			"old", 3, "x", []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		rc, err = b.Open(ctx, "old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if _, ok := rc.(io.ReaderAt); !ok {
+			t.Fatal("a blob in its row is not an io.ReaderAt")
+		}
+		if got := readBlob(t, b, "old"); string(got) != "old" {
+			t.Fatalf("old row: %q", got)
+		}
+	})
+}
+
+// TestDBBlobsPutTx: a blob put in a transaction exists once the
+// transaction commits and not at all when it rolls back, and replaces
+// an earlier content of the key in parts.
+func TestDBBlobsPutTx(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		b := NewDBBlobs(db)
+		if _, _, err := b.Put(ctx, "k", bytes.NewReader(make([]byte, 3*BlobPartSize))); err != nil {
+			t.Fatal(err)
+		}
+		chunk := bytes.Repeat([]byte("chunk"), 100000)
+		for _, commit := range []bool{false, true} {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.PutTx(ctx, tx, "k", HashBytes(chunk)); err != nil {
+				t.Fatal(err)
+			}
+			if commit {
+				err = tx.Commit()
+			} else {
+				err = tx.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readBlob(t, b, "k")
+			if want := map[bool]int{false: 3 * BlobPartSize, true: len(chunk)}[commit]; len(got) != want {
+				t.Fatalf("commit %v: %d bytes, want %d", commit, len(got), want)
+			}
+		}
+		var parts int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blob_parts`).Scan(&parts); err != nil || parts != 0 {
+			t.Fatalf("%d parts left, %v", parts, err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := b.PutTx(ctx, tx, "big", HashBytes(make([]byte, 2<<20))); err == nil || !strings.Contains(err.Error(), "in one transaction") {
+			t.Fatalf("2 MiB in a transaction: %v", err)
+		}
+	})
+}

@@ -141,6 +141,10 @@ type ChainRow struct {
 	// prev_hash; ok when it is the stored hash. computed is the hash the
 	// row should have (for the message).
 	Check func() (ok bool, computed string)
+	// Reason, when set, is what is wrong with the row beyond its hash
+	// (a body kept out of the row that no longer has its digest): the
+	// chain breaks there.
+	Reason string
 }
 
 // ChainRows returns up to limit rows of the chained table with ids above
@@ -221,6 +225,9 @@ func (c *Chain) Verify(ctx context.Context, q Querier, db *DB, rows ChainRows) (
 				return brk(from, "rows %d to %d are missing (deleted)", from, r.ID-1)
 			case r.PrevHash != prevHash:
 				return brk(r.ID, "prev_hash %s is not the hash of row %d (%s)", short(r.PrevHash), prevID, short(prevHash))
+			}
+			if r.Reason != "" {
+				return brk(r.ID, "%s", r.Reason)
 			}
 			if ok, h := r.Check(); !ok {
 				return brk(r.ID, "content does not match its hash (stored %s, computed %s): the row was edited", short(r.Hash), short(h))

@@ -84,7 +84,7 @@ func TestMessageLogChain(t *testing.T) {
 			{"delete a row", "DELETE FROM message_log WHERE id = 6", nil, 6, "missing"},
 			{"delete the newest rows", "DELETE FROM message_log WHERE id >= 12", nil, 12, "deleted"},
 			{"insert a row before the first", "INSERT INTO message_log SELECT 0, at, direction, interface, peer, 'A0000', baohanno, request, response, " +
-				"http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash, retry FROM message_log WHERE id = 1", nil, 0, "below the chain's first"},
+				"http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash, retry, request_sm3, response_sm3 FROM message_log WHERE id = 1", nil, 0, "below the chain's first"},
 			{"flag a row as a retry", "UPDATE message_log SET retry = 1 WHERE id = 4", nil, 4, "edited"},
 			{"unflag a retry", "UPDATE message_log SET retry = 0 WHERE id = 10", nil, 10, "edited"},
 			{"forge a prev_hash", "UPDATE message_log SET prev_hash = ? WHERE id = 9", []any{GenesisHash}, 9, "prev_hash"},

@@ -31,7 +31,7 @@ func TestMigratePerServiceVersionTables(t *testing.T) {
 		}
 		mustExec(t, db, "INSERT INTO svc_a (id, name, note) VALUES (1, 'x', 'y')")
 		mustExec(t, db, "INSERT INTO svc_b (data) VALUES (?)", []byte{1})
-		for table, want := range map[string]int{"goose_a": 2, "goose_b": 1, SharedVersionTable: 5} { // store: 00001 tables, 00002 claim index, 00003 retries, 00004 log filters, 00005 fetched files
+		for table, want := range map[string]int{"goose_a": 2, "goose_b": 1, SharedVersionTable: 7} { // store: 00001 tables, 00002 claim index, 00003 retries, 00004 log filters, 00005 fetched files, 00007 log bodies and blob parts
 			if n := countRows(t, db, "SELECT MAX(version_id) FROM "+table); n != want {
 				t.Errorf("%s at version %d, want %d", table, n, want)
 			}

@@ -479,6 +479,9 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, ex *protocol.Exc
 	if s.Seen != nil {
 		t, _ := protocol.ParseTime(ts) // checked above
 		mark := protocol.SeenMark{AppKey: appkey, Sign: strings.ToLower(vr.Got), Until: t.Add(window), Digest: protocol.ReplayDigest(i, body)}
+		if ex.Interface == string(i) {
+			ex.RequestDigest = mark.Digest // the log's digest of the body: one pass over it, not two
+		}
 		claim, err := s.Seen.Reserve(ctx, mark)
 		if err != nil {
 			s.logger().ErrorContext(ctx, "replay store failed", "interface", name, "peer", peer.Name, "err", err)

@@ -229,7 +229,9 @@ func TestMessagesPages(t *testing.T) {
 	srv, _, db := testConsole(t)
 	ctx := context.Background()
 	log := store.NewMessageLog(db)
-	chunk := strings.Repeat("QUJD", 1000)
+	// An uploaded chunk's body: above store.InlineBodyMax, kept out of
+	// its row (message_log_bodies) and shown as the others.
+	chunk := strings.Repeat("QUJD", 50000)
 	for _, e := range []store.LogEntry{
 		{Direction: "out", Interface: "baohanapply", Peer: "某银行", ApplyNo: "A1", Request: []byte(`{"applyno":"A1","sign":"abc"}`), Response: []byte(`{"code":1,"message":"ok","data":{"redirecturl":"https://fi/bidder/x"}}`), HTTPStatus: 200, Code: 1, SignOK: true},
 		{Direction: "in", Interface: "baohannotice", Peer: "某银行", ApplyNo: "A1", Request: []byte(`{"applyno":"A1","sign":"bad"}`), Response: []byte(`{"code":0,"message":"sign mismatch","data":{}}`), HTTPStatus: 200, Code: 0, Diagnosis: "would match with &key= instead of &appsecret="},
@@ -240,6 +242,10 @@ func TestMessagesPages(t *testing.T) {
 		if err := log.Append(ctx, &e); err != nil {
 			t.Fatal(err)
 		}
+	}
+	var kept int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM message_log_bodies`).Scan(&kept); err != nil || kept != 1 {
+		t.Fatalf("bodies out of their rows: %d, %v; want the chunk's", kept, err)
 	}
 	b := newBrowser(t, srv.URL)
 	csrf := b.login("operator", "operator-password")
@@ -263,7 +269,7 @@ func TestMessagesPages(t *testing.T) {
 		}
 	}
 	code, page, _ := b.do("GET", "/console/messages/3", nil)
-	if code != 200 || !strings.Contains(page, "共 4000 字节") || strings.Contains(page, chunk) {
+	if code != 200 || !strings.Contains(page, "共 200000 字节") || strings.Contains(page, chunk) {
 		t.Errorf("long chunk not clipped: %d", code)
 	}
 	code, page, _ = b.do("GET", "/console/messages/2", nil)

@@ -34,8 +34,12 @@ func logDB(t *testing.T, url, dir, name string, n int) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	l := store.NewMessageLog(db)
 	for i := 1; i <= n; i++ {
+		req := []byte(`{"applyno":"x"}`)
+		if i == 2 { // a chunk's body: kept beside the row (message_log_bodies)
+			req = []byte(`{"applyno":"x","baohanfile":"` + strings.Repeat("QUJD", 20000) + `"}`)
+		}
 		if _, err := l.Record(context.Background(), &protocol.Exchange{Interface: "baohannotice", Direction: protocol.Inbound, Peer: "bank",
-			ApplyNo: fmt.Sprintf("BH%04d", i), Request: []byte(`{"applyno":"x"}`), Response: []byte(`{"code":1}`),
+			ApplyNo: fmt.Sprintf("BH%04d", i), Request: req, Response: []byte(`{"code":1}`),
 			HTTPStatus: 200, Code: 1, SignOK: true, At: time.Now(), Retry: i%3 == 0}); err != nil {
 			t.Fatal(err)
 		}
@@ -69,6 +73,8 @@ func TestAuditVerify(t *testing.T) {
 		{"a retry unmarked", `UPDATE message_log SET retry = 0 WHERE id = 3`, "message log: broken at entry 3: content does not match its hash"},
 		{"marked a retry", `UPDATE message_log SET retry = 1 WHERE id = 4`, "message log: broken at entry 4: content does not match its hash"},
 		{"last deleted", `DELETE FROM message_log WHERE id = 5`, "message log: broken at entry 5:"},
+		{"edited body beside its row", `UPDATE message_log_bodies SET data = CAST('{"applyno":"y"}' AS BLOB)`, "message log: broken at entry 2: its request body in message_log_bodies does not match its sm3"},
+		{"deleted body beside its row", `DELETE FROM message_log_bodies`, "message log: broken at entry 2: its request body (sm3 "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
