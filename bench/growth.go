@@ -40,7 +40,7 @@ const (
 // Sizes of the growth measurements.
 const (
 	growthPageReqs = 40   // sequential requests per page
-	growthClaims   = 300  // claims of one message
+	growthClaims   = 1200 // claims of one message on each database
 	growthBacklog  = 1000 // due messages the claims pick from
 	growthNotices  = 2000 // scenario 1's notices on each database
 	growthWarm     = 200  // notices sent before each round, not measured
