@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,8 @@ import (
 // scenario 1's notices, and the message log's verification (`baohan
 // audit verify`) with its memory. The claim and the notices are measured
 // the same way on an empty platform in the same run, the yardstick of
-// "within 20%".
+// "within 20%": in rounds that alternate between the two platforms, so
+// that a change of the machine's load during the run weighs on both.
 
 // Targets of the growth rows.
 const (
@@ -38,29 +40,30 @@ const (
 // Sizes of the growth measurements.
 const (
 	growthPageReqs = 40   // sequential requests per page
-	growthClaims   = 300  // claims of one message
+	growthClaims   = 1200 // claims of one message on each database
 	growthBacklog  = 1000 // due messages the claims pick from
 	growthNotices  = 2000 // scenario 1's notices on each database
-	growthWarm     = 200
+	growthWarm     = 200  // notices sent before each round, not measured
+	growthRounds   = 4    // rounds of the claims and the notices on each database, alternating
 )
 
 // growthScenario is the number growth rows carry in the report.
 const growthScenario = 6
 
-// growthBase is what is measured on the empty platform.
+// growthBase is the verification of the empty platform's log.
 type growthBase struct {
-	claim, notices *Stats
-	verify         MemPeak
-	verifyRows     int64
+	verify     MemPeak
+	verifyRows int64
 }
 
 func (r *runner) growth(ctx context.Context, db string) ([]Row, error) {
 	label := "growth-" + db
 	r.logf("%s: the empty platform", label)
-	base, err := r.growthEmpty(ctx, db)
+	empty, err := StartPlatform(ctx, PlatformOptions{Dir: r.workDir(label + "-empty"), DB: db, PostgresURL: r.o.PostgresURL, Institutions: 3})
 	if err != nil {
 		return nil, err
 	}
+	defer empty.Close()
 
 	token := randomHex(24)
 	env, err := StartPlatform(ctx, PlatformOptions{Dir: r.workDir(label + "-seeded"), DB: db, PostgresURL: r.o.PostgresURL, Institutions: 3, AdminToken: token})
@@ -105,45 +108,80 @@ func (r *runner) growth(ctx context.Context, db string) ([]Row, error) {
 	}
 	rows = append(rows, pages...)
 
-	r.logf("%s: outbox claim", label)
-	claim, err := measureClaim(ctx, env)
+	// The claims and the notices in rounds, empty and grown in turn (the
+	// first of each round alternating too), so that the machine's load
+	// drifting during the run weighs on both sides alike.
+	r.logf("%s: outbox claim, %d rounds on each database", label, growthRounds)
+	claimE, claimG, err := alternate(func(grown bool, round int) (*Stats, error) {
+		return measureClaim(ctx, either(grown, env, empty), growthClaims/growthRounds)
+	})
 	if err != nil {
 		return rows, err
 	}
-	rows = append(rows, compareRow(db, "outbox claim of 1 among 1,000 due", "claims/s", claim, base.claim))
+	rows = append(rows, compareRow(db, "outbox claim of 1 among 1,000 due", "claims/s", claimG, claimE))
 
-	r.logf("%s: scenario 1 notices", label)
-	notices, err := r.growthNotices(ctx, env, label)
+	r.logf("%s: scenario 1 notices, %d rounds on each database", label, growthRounds)
+	noticesE, noticesG, err := alternate(func(grown bool, round int) (*Stats, error) {
+		part := fmt.Sprintf("%s-%s-s1-%d", label, map[bool]string{true: "grown", false: "empty"}[grown], round)
+		return r.growthNotices(ctx, either(grown, env, empty), part, growthNotices/growthRounds)
+	})
 	if err != nil {
 		return rows, err
 	}
-	rows = append(rows, compareRow(db, fmt.Sprintf("scenario 1: %d notices, %d clients", growthNotices, r.o.Clients), "req/s", notices, base.notices))
+	rows = append(rows, compareRow(db, fmt.Sprintf("scenario 1: %d notices, %d clients", growthNotices, r.o.Clients), "req/s", noticesG, noticesE))
 
 	r.logf("%s: audit verify", label)
-	vr, err := r.growthVerify(ctx, env, db, base)
+	var base growthBase // the empty platform's few thousand rows of the notices
+	if base.verify, base.verifyRows, err = verifyLog(ctx, empty.DB); err != nil {
+		return rows, err
+	}
+	vr, err := r.growthVerify(ctx, env, db, &base)
 	if err != nil {
 		return rows, err
 	}
 	return append(rows, vr), nil
 }
 
-// growthEmpty measures the claim, the notices and the verification on an
-// empty platform.
-func (r *runner) growthEmpty(ctx context.Context, db string) (*growthBase, error) {
-	env, err := StartPlatform(ctx, PlatformOptions{Dir: r.workDir("growth-" + db + "-empty"), DB: db, PostgresURL: r.o.PostgresURL, Institutions: 3})
-	if err != nil {
-		return nil, err
+// either is a when cond, else b.
+func either[T any](cond bool, a, b T) T {
+	if cond {
+		return a
 	}
-	defer env.Close()
-	var b growthBase
-	if b.claim, err = measureClaim(ctx, env); err != nil {
-		return nil, err
+	return b
+}
+
+// alternate runs measure growthRounds times on each database, the empty
+// and the grown one in turn, the first of each round alternating, and
+// returns each side's rounds together.
+func alternate(measure func(grown bool, round int) (*Stats, error)) (empty, grown *Stats, err error) {
+	empty, grown = &Stats{}, &Stats{}
+	for round := range growthRounds {
+		for i := range 2 {
+			g := (round+i)%2 == 1
+			st, err := measure(g, round)
+			if err != nil {
+				return nil, nil, err
+			}
+			addStats(either(g, grown, empty), st)
+		}
 	}
-	if b.notices, err = r.growthNotices(ctx, env, "growth-"+db+"-empty"); err != nil {
-		return nil, err
+	slices.Sort(empty.Samples)
+	slices.Sort(grown.Samples)
+	return empty, grown, nil
+}
+
+// addStats adds the operations, errors, samples and time of st to sum
+// (whose samples the caller sorts after the last).
+func addStats(sum, st *Stats) {
+	sum.N += st.N
+	sum.Errors += st.Errors
+	sum.Elapsed += st.Elapsed
+	sum.Samples = append(sum.Samples, st.Samples...)
+	for _, e := range st.ErrorSamples {
+		if len(sum.ErrorSamples) < 5 && !slices.Contains(sum.ErrorSamples, e) {
+			sum.ErrorSamples = append(sum.ErrorSamples, e)
+		}
 	}
-	b.verify, b.verifyRows, err = verifyLog(ctx, env.DB)
-	return &b, err
 }
 
 // compareRow is a row measured on the grown database beside the same on
@@ -162,12 +200,12 @@ func compareRow(db, name, unit string, st, empty *Stats) Row {
 	return row
 }
 
-// measureClaim times growthClaims claims of one message among
-// growthBacklog due ones, as a worker of the outbox claims: a dispatcher
-// of its own whose clock is a year ahead takes messages enqueued due
-// then, which the platform's own dispatcher does not see as due yet; each
-// is put back after its claim. The messages are deleted after.
-func measureClaim(ctx context.Context, env *PlatformEnv) (*Stats, error) {
+// measureClaim times n claims of one message among growthBacklog due
+// ones, as a worker of the outbox claims: a dispatcher of its own whose
+// clock is a year ahead takes messages enqueued due then, which the
+// platform's own dispatcher does not see as due yet; each is put back
+// after its claim. The messages are deleted after.
+func measureClaim(ctx context.Context, env *PlatformEnv, n int) (*Stats, error) {
 	far := env.Clock.Now().AddDate(1, 0, 0)
 	const peer = "bench-claim"
 	err := env.DB.InTx(ctx, func(tx *sql.Tx) error {
@@ -186,9 +224,9 @@ func measureClaim(ctx context.Context, env *PlatformEnv) (*Stats, error) {
 	defer env.DB.ExecContext(context.WithoutCancel(ctx), env.DB.Rebind(`DELETE FROM outbox WHERE peer = ?`), peer)
 	d := &store.Dispatcher{DB: env.DB, Owner: "bench-claim", Lease: time.Minute, Now: func() time.Time { return far }}
 	reset := env.DB.Rebind(`UPDATE outbox SET state = 'pending', lease_owner = '', lease_until = 0 WHERE id = ?`)
-	rec := NewRecorder(growthClaims)
+	rec := NewRecorder(n)
 	start := time.Now()
-	for range growthClaims {
+	for range n {
 		t := time.Now()
 		got, err := d.ClaimDue(ctx, 1)
 		if err == nil && (len(got) != 1 || got[0].Peer != peer) {
@@ -205,15 +243,16 @@ func measureClaim(ctx context.Context, env *PlatformEnv) (*Stats, error) {
 	return MergeStats(time.Since(start), rec), nil
 }
 
-// growthNotices is scenario 1 at a small size: applications waiting for
-// their notice in a section of their own, the notices signed in setup,
-// sent from the clients.
-func (r *runner) growthNotices(ctx context.Context, env *PlatformEnv, label string) (*Stats, error) {
+// growthNotices is scenario 1 at a small size: n applications (and
+// growthWarm more, sent first) waiting for their notice in a section of
+// their own, the notices signed in setup, sent from the clients. part
+// names the timed part (profiles).
+func (r *runner) growthNotices(ctx context.Context, env *PlatformEnv, part string, n int) (*Stats, error) {
 	sec, err := env.Section(ctx, "GS1-"+randomHex(3), env.Clock.Now().Add(24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
-	total := growthWarm + growthNotices
+	total := growthWarm + n
 	apps := make([]SeedApp, total)
 	now := env.Clock.Now()
 	for i := range apps {
@@ -239,8 +278,8 @@ func (r *runner) growthNotices(ctx context.Context, env *PlatformEnv, label stri
 		return nil, err
 	}
 	var st *Stats
-	err = r.timed(label+"-s1", func() error {
-		st, err = Load{Clients: r.o.Clients, Count: growthNotices}.Run(ctx, post(growthWarm))
+	err = r.timed(part, func() error {
+		st, err = Load{Clients: r.o.Clients, Count: n}.Run(ctx, post(growthWarm))
 		return err
 	})
 	if err != nil {
@@ -251,7 +290,7 @@ func (r *runner) growthNotices(ctx context.Context, env *PlatformEnv, label stri
 		return nil, err
 	}
 	if approved != total-st.Errors {
-		return nil, fmt.Errorf("%s: %d approved of %d sent (%d errors)", label, approved, total, st.Errors)
+		return nil, fmt.Errorf("%s: %d approved of %d sent (%d errors)", part, approved, total, st.Errors)
 	}
 	return st, nil
 }

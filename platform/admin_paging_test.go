@@ -119,8 +119,30 @@ func testApplicationsKeyset(t *testing.T, e *env) {
 			t.Errorf("CountStates(%d) = %v, %v; want %d applied", c.atMost, counts, err, c.want)
 		}
 	}
+	// Offsets page the same order (a deep page starts at the row found in
+	// the index, ties of created_at included), filtered or not, and past
+	// the end is an empty page.
+	for off := range 6 {
+		page, err := e.svc.Applications(e.ctx, ApplicationFilter{Offset: off, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range page {
+			got = append(got, a.ApplyNo)
+		}
+		if w := want[min(off, 5):min(off+2, 5)]; fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("offset %d: %v, want %v", off, got, w)
+		}
+	}
+	if page, err := e.svc.Applications(e.ctx, ApplicationFilter{Offset: 2, Limit: 5, State: Applied, Institution: "bank"}); err != nil || len(page) != 3 || page[0].ApplyNo != want[2] {
+		t.Errorf("filtered offset 2: %d rows, %v", len(page), err)
+	}
+	if page, err := e.svc.Applications(e.ctx, ApplicationFilter{Offset: 1, State: Approved}); err != nil || len(page) != 0 {
+		t.Errorf("offset of an empty filter: %d rows, %v", len(page), err)
+	}
 	// The applyno prefix is matched literally, wildcards included.
-	for _, p := range []string{want[0][:12], want[0][:11] + "*", want[0][:11] + "%", want[0][:11] + "?", want[0][:11] + "_", "[" + want[0][1:5]} {
+	for _, p := range []string{want[0][:12], want[0][:11] + "*", want[0][:11] + "%", want[0][:11] + "?", want[0][:11] + "_", "[" + want[0][1:5], want[0], want[0] + "X", "保函", `BH\`} {
 		n := 0
 		for _, a := range all {
 			if strings.HasPrefix(a.ApplyNo, p) {
@@ -130,6 +152,37 @@ func testApplicationsKeyset(t *testing.T, e *env) {
 		page, err := e.svc.Applications(e.ctx, ApplicationFilter{ApplyNo: p})
 		if err != nil || len(page) != n {
 			t.Errorf("applyno prefix %q: %d rows, want %d (%v)", p, len(page), n, err)
+		}
+	}
+}
+
+// prefixEnd bounds the strings beginning with a prefix in byte order
+// (the range of the applyno search on PostgreSQL).
+func TestPrefixEnd(t *testing.T) {
+	for _, c := range []struct {
+		p, end string
+		ok     bool
+	}{
+		{"BH2026", "BH2027", true},
+		{"BH20261", "BH20262", true},
+		{"BH-", "BH.", true},
+		{"a\u007f", "a\u0080", true},
+		{"保函", "保凾", true},
+		{"x\ud7ff", "x\ue000", true},
+		{"x\U0010ffff", "y", true},
+		{"\U0010ffff\U0010ffff", "", false},
+		{"", "", false},
+	} {
+		end, ok := prefixEnd(c.p)
+		if end != c.end || ok != c.ok {
+			t.Errorf("prefixEnd(%q) = %q, %v; want %q, %v", c.p, end, ok, c.end, c.ok)
+			continue
+		}
+		// Every string with the prefix sorts in [p, end).
+		for _, tail := range []string{"", "0", "zz", "\u00ff", "保", "\U0010ffff\U0010ffff"} {
+			if s := c.p + tail; ok && !(c.p <= s && s < end) {
+				t.Errorf("%q not in [%q, %q)", s, c.p, end)
+			}
 		}
 	}
 }

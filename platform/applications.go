@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -279,7 +280,16 @@ func (s *Service) Applications(ctx context.Context, f ApplicationFilter) ([]Appl
 			// and seeks the prefix (a scan of every application before).
 			add(`a.applyno GLOB ?`, globEscape(f.ApplyNo)+"*")
 		} else {
+			// LIKE seeks no index of a database whose collation is not C,
+			// nor in the generic plan of a prepared statement: the range
+			// of the prefix in byte order (~>=~, ~<~, what the
+			// text_pattern_ops index of migration 00009 is ordered by)
+			// does, and LIKE keeps the exact condition.
 			add(`a.applyno LIKE ? ESCAPE '\'`, likeEscape(f.ApplyNo)+"%")
+			add(`a.applyno ~>=~ ?`, f.ApplyNo)
+			if end, ok := prefixEnd(f.ApplyNo); ok {
+				add(`a.applyno ~<~ ?`, end)
+			}
 		}
 	}
 	if f.BaohanNo != "" {
@@ -293,12 +303,37 @@ func (s *Service) Applications(ctx context.Context, f ApplicationFilter) ([]Appl
 		where = append(where, `a.created_at <= `+at+` AND NOT (a.created_at = `+at+` AND a.applyno <= ?)`)
 		args = append(args, f.Before, f.Before, f.Before)
 	}
+	const order = " ORDER BY a.created_at DESC, a.applyno"
+	if f.Offset > 0 {
+		// A deep page starts at the first application it shows, found
+		// in plat_applications alone (without filters, in the newest
+		// index without reading the table): the rows it skips are not
+		// read whole and joined only to be dropped. The page is then
+		// read from there as after Before.
+		q := `SELECT a.created_at, a.applyno FROM plat_applications a`
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		var (
+			at    int64
+			first string
+		)
+		err := s.db.QueryRowContext(ctx, s.db.Rebind(q+order+" LIMIT 1 OFFSET ?"), append(args, f.Offset)...).Scan(&at, &first)
+		if errors.Is(err, sql.ErrNoRows) {
+			return []Application{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, `a.created_at <= ? AND NOT (a.created_at = ? AND a.applyno < ?)`)
+		args = append(args, at, at, first)
+	}
 	q := `SELECT ` + applicationColumns + applicationFrom
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY a.created_at DESC, a.applyno LIMIT ? OFFSET ?"
-	args = append(args, limit(f.Limit), max(f.Offset, 0))
+	q += order + " LIMIT ?"
+	args = append(args, limit(f.Limit))
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
 	if err != nil {
 		return nil, err
@@ -313,6 +348,24 @@ func (s *Service) Applications(ctx context.Context, f ApplicationFilter) ([]Appl
 		out = append(out, *a)
 	}
 	return out, rows.Err()
+}
+
+// prefixEnd is the least string greater in byte order than every string
+// beginning with p: p with its last character replaced by the next one
+// (UTF-8's byte order is the characters' order); false when there is none
+// (p empty, or only U+10FFFF).
+func prefixEnd(p string) (string, bool) {
+	r := []rune(p)
+	for i := len(r) - 1; i >= 0; i-- {
+		next := r[i] + 1
+		if next == 0xD800 { // the surrogates are not characters
+			next = 0xE000
+		}
+		if next <= utf8.MaxRune {
+			return string(r[:i]) + string(next), true
+		}
+	}
+	return "", false
 }
 
 // History returns the application's events, oldest first.

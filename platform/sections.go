@@ -194,7 +194,10 @@ type SectionFilter struct {
 	Query string // part of the number or name
 	// OpeningAfter, OpeningBefore bound the bid opening.
 	OpeningAfter, OpeningBefore time.Time
-	Limit, Offset               int
+	// After continues a listing after the section with this number (the
+	// last of the previous page), found through the opening's index.
+	After         string
+	Limit, Offset int
 }
 
 // Sections lists sections, the nearest bid opening first.
@@ -215,6 +218,13 @@ func (s *Service) Sections(ctx context.Context, f SectionFilter) ([]Section, err
 	if !f.OpeningBefore.IsZero() {
 		where = append(where, "kaibiao_at < ?")
 		args = append(args, store.Micros(f.OpeningBefore))
+	}
+	if f.After != "" {
+		// After (kaibiao_at, section_no) of that section in the order
+		// below.
+		const at = `(SELECT b.kaibiao_at FROM plat_sections b WHERE b.section_no = ?)`
+		where = append(where, `kaibiao_at >= `+at+` AND NOT (kaibiao_at = `+at+` AND section_no <= ?)`)
+		args = append(args, f.After, f.After, f.After)
 	}
 	q := `SELECT ` + sectionColumns + ` FROM plat_sections`
 	if len(where) > 0 {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"path"
 	"regexp"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
@@ -40,15 +42,18 @@ func (db *DB) MigrateShared(ctx context.Context) error {
 //
 // When fsys has a sub-directory named after the dialect ("sqlite",
 // "postgres"), the migrations are read from there; otherwise from the root
-// of fsys (SQL that runs on both). On PostgreSQL a session advisory lock
+// of fsys (SQL that runs on both), where a version that needs a different
+// statement on each dialect has one file per dialect, named after it
+// before the extension ("00009_search.postgres.sql" and
+// "00009_search.sqlite.sql"): each dialect runs its own and skips the
+// other's. On PostgreSQL a session advisory lock
 // (keyed by schema and version table) keeps two replicas from migrating at
 // once; on SQLite start one process first.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS, versionTable string) error {
-	dir, st, err := db.gooseStore(fsys, versionTable)
+	dir, _, opts, err := db.gooseOptions(fsys, versionTable)
 	if err != nil {
 		return err
 	}
-	opts := []goose.ProviderOption{goose.WithStore(st), goose.WithDisableGlobalRegistry(true)}
 	if db.Dialect == Postgres {
 		var schema string
 		if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
@@ -84,6 +89,40 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS, versionTable string) erro
 	return err
 }
 
+// gooseOptions is the directory of fsys for the dialect and goose's
+// options for it: the store of versionTable, no global registry, and the
+// files of the other dialect left out.
+func (db *DB) gooseOptions(fsys fs.FS, versionTable string) (fs.FS, database.Store, []goose.ProviderOption, error) {
+	dir, st, err := db.gooseStore(fsys, versionTable)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	other, err := otherDialectFiles(dir, db.Dialect)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("store: migrate %s: %w", versionTable, err)
+	}
+	return dir, st, []goose.ProviderOption{goose.WithStore(st), goose.WithDisableGlobalRegistry(true), goose.WithExcludeNames(other)}, nil
+}
+
+// otherDialectFiles lists the migrations of dir written for a dialect
+// other than d: NNNNN_name.<dialect>.sql.
+func otherDialectFiles(dir fs.FS, d Dialect) ([]string, error) {
+	files, err := fs.Glob(dir, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var other []string
+	for _, f := range files {
+		switch path.Ext(strings.TrimSuffix(f, ".sql")) {
+		case "." + SQLite.String(), "." + Postgres.String():
+			if !strings.HasSuffix(f, "."+d.String()+".sql") {
+				other = append(other, f)
+			}
+		}
+	}
+	return other, nil
+}
+
 // gooseStore is the directory of fsys for the dialect and goose's store
 // of versionTable.
 func (db *DB) gooseStore(fsys fs.FS, versionTable string) (fs.FS, database.Store, error) {
@@ -117,11 +156,11 @@ func (db *DB) gooseStore(fsys fs.FS, versionTable string) (fs.FS, database.Store
 // them before the first Migrate. Checks (`baohan <service> check`, a
 // readiness probe) call it.
 func (db *DB) PendingMigrations(ctx context.Context, fsys fs.FS, versionTable string) ([]int64, error) {
-	dir, st, err := db.gooseStore(fsys, versionTable)
+	dir, st, opts, err := db.gooseOptions(fsys, versionTable)
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectCustom, db.DB, dir, goose.WithStore(st), goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectCustom, db.DB, dir, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations of %s: %w", versionTable, err)
 	}

@@ -31,7 +31,7 @@ func TestMigratePerServiceVersionTables(t *testing.T) {
 		}
 		mustExec(t, db, "INSERT INTO svc_a (id, name, note) VALUES (1, 'x', 'y')")
 		mustExec(t, db, "INSERT INTO svc_b (data) VALUES (?)", []byte{1})
-		for table, want := range map[string]int{"goose_a": 2, "goose_b": 1, SharedVersionTable: 7} { // store: 00001 tables, 00002 claim index, 00003 retries, 00004 log filters, 00005 fetched files, 00007 log bodies and blob parts
+		for table, want := range map[string]int{"goose_a": 2, "goose_b": 1, SharedVersionTable: 8} { // store: 00001 tables, 00002 claim index, 00003 retries, 00004 log filters, 00005 fetched files, 00007 log bodies and blob parts, 00008 the done count
 			if n := countRows(t, db, "SELECT MAX(version_id) FROM "+table); n != want {
 				t.Errorf("%s at version %d, want %d", table, n, want)
 			}
@@ -52,6 +52,46 @@ func TestMigratePerServiceVersionTables(t *testing.T) {
 		}
 		if n := countRows(t, db, "SELECT MAX(version_id) FROM goose_a"); n != 3 {
 			t.Fatalf("goose_a at %d after a failed migration, want 3", n)
+		}
+	})
+}
+
+// A version with one file per dialect at the root: each dialect runs its
+// own file and skips the other's, and the shared files around it run on
+// both.
+func TestMigrateDialectFiles(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		fsys := fstest.MapFS{
+			"00001_c.sql":          {Data: []byte("-- +goose Up\nCREATE TABLE svc_c (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n")},
+			"00002_c.sqlite.sql":   {Data: []byte("-- +goose Up\nCREATE TABLE svc_c_sqlite (id INTEGER PRIMARY KEY);\n")},
+			"00002_c.postgres.sql": {Data: []byte("-- +goose Up\nCREATE INDEX svc_c_name ON svc_c (name text_pattern_ops);\nCREATE TABLE svc_c_postgres (id INTEGER PRIMARY KEY);\n")},
+			"00003_c.sql":          {Data: []byte("-- +goose Up\nALTER TABLE svc_c ADD COLUMN note TEXT NOT NULL DEFAULT '';\n")},
+		}
+		pending, err := db.PendingMigrations(ctx, fsys, "goose_c")
+		if err != nil || len(pending) != 3 {
+			t.Fatalf("pending before = %v, %v; want 3 versions", pending, err)
+		}
+		for range 2 {
+			if err := db.Migrate(ctx, fsys, "goose_c"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if pending, err := db.PendingMigrations(ctx, fsys, "goose_c"); err != nil || len(pending) != 0 {
+			t.Fatalf("pending after = %v, %v", pending, err)
+		}
+		mine, other := "svc_c_"+db.Dialect.String(), "svc_c_postgres"
+		if db.Dialect == Postgres {
+			other = "svc_c_sqlite"
+		}
+		mustExec(t, db, "INSERT INTO "+mine+" (id) VALUES (1)")
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+other+" (id) VALUES (1)"); err == nil {
+			t.Errorf("%s exists on %s: the other dialect's file ran", other, db.Dialect)
+		}
+		mustExec(t, db, "INSERT INTO svc_c (id, name, note) VALUES (1, 'x', 'y')")
+		if n := countRows(t, db, "SELECT MAX(version_id) FROM goose_c"); n != 3 {
+			t.Errorf("goose_c at %d, want 3", n)
 		}
 	})
 }

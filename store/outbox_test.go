@@ -195,3 +195,76 @@ func TestOutboxQueries(t *testing.T) {
 		}
 	})
 }
+
+// The done count OutboxCounts reads is kept by the triggers of migration
+// 00008 through every kind of change: deliveries, a bulk insert of
+// delivered rows, a done message moved back, a purge, a delete; from
+// several connections at once on PostgreSQL (one slot each). It always
+// equals a count of the rows.
+func TestOutboxDoneCountKept(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		db := env.open(t)
+		check := func(step string) {
+			t.Helper()
+			counts, err := db.OutboxCounts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range States {
+				if want := countRows(t, db, "SELECT COUNT(*) FROM outbox WHERE state = ?", string(s)); counts[s] != int64(want) {
+					t.Errorf("%s: %s %d, counted %d", step, s, counts[s], want)
+				}
+			}
+		}
+		var msgs []OutMessage
+		for i := range 40 {
+			msgs = append(msgs, testMsg(i, ""))
+		}
+		enqueue(t, db, msgs...)
+		check("enqueued")
+		// Deliveries, concurrently (one row at a time, as Dispatcher.complete).
+		var ids []int64
+		rows, err := db.QueryContext(ctx, "SELECT id FROM outbox ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		errs := make(chan error, len(ids))
+		for _, id := range ids[:30] {
+			go func() {
+				_, err := db.execWrite(ctx, "UPDATE outbox SET state = 'done', delivered_at = ? WHERE id = ?", Micros(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), id)
+				errs <- err
+			}()
+		}
+		for range 30 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("30 delivered")
+		mustExec(t, db, "UPDATE outbox SET state = 'dead' WHERE id = ?", ids[30])
+		mustExec(t, db, "UPDATE outbox SET attempts = attempts + 1 WHERE state = 'done'")
+		check("one dead, the done ones updated")
+		// A bulk insert of delivered rows (as the growth benchmark seeds).
+		mustExec(t, db, `INSERT INTO outbox (peer, interface, dedupe_key, fields, state, created_at)
+			VALUES ('p', 'i', 'bulk-1', '{}', 'done', 1), ('p', 'i', 'bulk-2', '{}', 'done', 1), ('p', 'i', 'bulk-3', '{}', 'pending', 1)`)
+		check("bulk insert")
+		mustExec(t, db, "UPDATE outbox SET state = 'pending' WHERE dedupe_key = 'bulk-1'")
+		check("a done message moved back")
+		if n, err := db.OutboxPurgeDone(ctx, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)); err != nil || n != 31 { // the 30 and bulk-2
+			t.Fatalf("purge: %d %v", n, err)
+		}
+		check("purged")
+		mustExec(t, db, "DELETE FROM outbox WHERE dedupe_key LIKE 'bulk-%'")
+		check("deleted")
+		if counts, _ := db.OutboxCounts(ctx); counts[StateDone] != 0 || counts[StatePending] != 9 || counts[StateDead] != 1 {
+			t.Errorf("at the end: %v", counts)
+		}
+	})
+}

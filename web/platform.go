@@ -522,13 +522,24 @@ func (pc *PlatformConsole) home(w http.ResponseWriter, r *http.Request, s *Sessi
 	return nil
 }
 
+// consolePage is the rows of a page of the console's long lists (标段;
+// 投保申请 shows twice as many), each page continuing after the last row
+// of the one before (keyset), so that a page costs the same however many
+// rows there are.
+const consolePage = 100
+
 func (pc *PlatformConsole) sections(w http.ResponseWriter, r *http.Request, s *Session) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	secs, err := pc.svc.Sections(r.Context(), platform.SectionFilter{Query: q, Limit: 500})
+	f := platform.SectionFilter{Query: q, After: r.URL.Query().Get("after"), Limit: consolePage}
+	secs, err := pc.svc.Sections(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	pc.render(w, r, s, http.StatusOK, "plat_sections", "标段", map[string]any{"Sections": secs, "Q": q, "Now": time.Now()})
+	more := ""
+	if len(secs) == f.Limit {
+		more = secs[len(secs)-1].No
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_sections", "标段", map[string]any{"Sections": secs, "Q": q, "Now": time.Now(), "More": more})
 	return nil
 }
 
@@ -643,12 +654,17 @@ func (pc *PlatformConsole) restoreSection(w http.ResponseWriter, r *http.Request
 func (pc *PlatformConsole) applications(w http.ResponseWriter, r *http.Request, s *Session) error {
 	q := r.URL.Query()
 	f := platform.ApplicationFilter{State: platform.State(q.Get("state")), SectionNo: strings.TrimSpace(q.Get("section")), Institution: q.Get("institution"),
-		BidderCode: strings.TrimSpace(q.Get("bidder")), ApplyNo: strings.TrimSpace(q.Get("applyno")), BaohanNo: strings.TrimSpace(q.Get("baohanno")), Limit: 200}
+		BidderCode: strings.TrimSpace(q.Get("bidder")), ApplyNo: strings.TrimSpace(q.Get("applyno")), BaohanNo: strings.TrimSpace(q.Get("baohanno")),
+		Before: q.Get("before"), Limit: 2 * consolePage}
 	apps, err := pc.svc.Applications(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	pc.render(w, r, s, http.StatusOK, "plat_applications", "投保申请", map[string]any{"Apps": apps, "F": f, "States": platform.States, "Institutions": pc.svc.Institutions()})
+	more := ""
+	if len(apps) == f.Limit {
+		more = apps[len(apps)-1].ApplyNo
+	}
+	pc.render(w, r, s, http.StatusOK, "plat_applications", "投保申请", map[string]any{"Apps": apps, "F": f, "States": platform.States, "Institutions": pc.svc.Institutions(), "More": more})
 	return nil
 }
 
