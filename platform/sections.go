@@ -303,32 +303,32 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var (
-		fast   bool // the key came with the release (PostgreSQL, the section's key out)
+		fast   bool // the key came with the release (the section's key out)
 		own    sql.NullString
 		legacy string
 	)
 	err := s.db.InTxGrouped(ctx, func(tx *sql.Tx) error {
-		fast = false
-		if s.db.Dialect == store.Postgres {
-			// The section's key is out and the opening has come (it can
-			// no longer move): one statement marks the application's key
-			// released and reads what the key needs, where the general
-			// path below takes three. Every restore of an opening but the
-			// first takes it.
-			var at int64
-			err := tx.QueryRowContext(ctx, `UPDATE plat_applications a
-				SET key_released_at = CASE WHEN a.key_released_at = 0 THEN $1 ELSE a.key_released_at END
-				FROM plat_sections s
-				WHERE a.applyno = $2 AND a.section_no = $3 AND s.section_no = a.section_no
-					AND s.key_released_at <> 0 AND s.kaibiao_at <= $1
-				RETURNING s.kaibiao_at, a.key_sealed, s.key_sealed`, store.Micros(now), applyNo, no).Scan(&at, &own, &legacy)
-			if err == nil {
-				fast, kbt = true, store.FromMicros(at)
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		fast = false // a run the database retried starts over
+		// The section's key is out and the opening has come (it can no
+		// longer move, and the section row no longer changes): one
+		// statement marks the application's key released and reads what
+		// the key needs, where the general path below takes three. Every
+		// restore of an opening but the first takes it.
+		var at int64
+		err := tx.QueryRowContext(ctx, s.db.Rebind(`UPDATE plat_applications
+			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
+			WHERE applyno = ? AND section_no = ? AND EXISTS (SELECT 1 FROM plat_sections s
+				WHERE s.section_no = plat_applications.section_no AND s.key_released_at <> 0 AND s.kaibiao_at <= ?)
+			RETURNING key_sealed,
+				(SELECT s.kaibiao_at FROM plat_sections s WHERE s.section_no = plat_applications.section_no),
+				(SELECT s.key_sealed FROM plat_sections s WHERE s.section_no = plat_applications.section_no)`),
+			store.Micros(now), applyNo, no, store.Micros(now)).Scan(&own, &at, &legacy)
+		if err == nil {
+			fast, kbt = true, store.FromMicros(at)
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
 		sec, err := s.sectionQ(ctx, tx, no)
 		if err != nil {

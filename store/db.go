@@ -48,7 +48,7 @@ type DB struct {
 	// Concurrent write transactions committed together (grouptx.go):
 	// every InTx on SQLite, InTxGrouped on PostgreSQL.
 	txgOnce   sync.Once
-	txg       *groupCommit[*txJob]
+	txg       []*groupCommit[*txJob] // one; several on PostgreSQL (pgTxGroups)
 	noGroupTx bool
 	// txGroupFallbacks counts the PostgreSQL groups that a failing
 	// member rolled back (writeTxGroupWhole).

@@ -455,8 +455,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // claimBatch is how many workers must be idle before a claim in a burst
-// (Run): a quarter of them, at least one.
-func claimBatch(workers int) int { return max(1, workers/4) }
+// (Run): half of them, at least one.
+func claimBatch(workers int) int { return max(1, workers/2) }
 
 // claimPause is the longest a worker waits, in a burst, for others to
 // free up before it claims.

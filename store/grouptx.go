@@ -39,9 +39,10 @@ import (
 // back alone). On SQLite every write transaction is grouped already and
 // this is InTx. On PostgreSQL the functions of a group run one after the
 // other on one connection, each seeing the writes of those before it, and
-// hold their row locks until the group commits; a function that fails
-// with a retryable conflict, or a group whose commit does, is run again
-// as InTx does. fn's statements must not be cancelled mid-way (a
+// hold their row locks until the group commits (pgTxGroups groups run side
+// by side); when one fails, the group is rolled back and its functions run
+// again each alone (writeTxGroupWhole); a function that fails with a
+// retryable conflict is run again as InTx does. fn's statements must not be cancelled mid-way (a
 // cancelled statement breaks PostgreSQL's connection, and the group's
 // transaction with it): give InTxGrouped a context that is not cancelled
 // while it runs (context.WithoutCancel, with a timeout if need be).
@@ -63,15 +64,41 @@ type txJob struct {
 	panicVal any
 }
 
+// pgTxGroups is how many groups run side by side on PostgreSQL: a group
+// runs its members one after the other on one connection, so one group
+// alone would queue every member's statements behind each other where
+// separate transactions overlap their round trips. A member joins a group
+// that is not writing, or else the one with the fewest waiting.
+const pgTxGroups = 4
+
 func (db *DB) txGroup() *groupCommit[*txJob] {
 	db.txgOnce.Do(func() {
 		write := db.writeTxGroup
+		n := 1
 		if db.Dialect == Postgres {
-			write = db.writeTxGroupWhole
+			write, n = db.writeTxGroupWhole, pgTxGroups
 		}
-		db.txg = &groupCommit[*txJob]{max: txGroupMax, write: write}
+		for range n {
+			db.txg = append(db.txg, &groupCommit[*txJob]{max: txGroupMax, write: write})
+		}
 	})
-	return db.txg
+	if len(db.txg) == 1 {
+		return db.txg[0]
+	}
+	var best *groupCommit[*txJob]
+	least := 0
+	for _, g := range db.txg {
+		g.mu.Lock()
+		busy, waiting := g.busy, len(g.pending)
+		g.mu.Unlock()
+		if !busy {
+			return g
+		}
+		if best == nil || waiting < least {
+			best, least = g, waiting
+		}
+	}
+	return best
 }
 
 // runGrouped runs fn as one member of a group transaction.

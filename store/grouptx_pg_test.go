@@ -85,10 +85,13 @@ func TestGroupedTransactionsPostgres(t *testing.T) {
 }
 
 // groupOf runs fns through InTxGrouped as one group (another call holds
-// the lead until all of them wait) and returns their errors.
+// the lead until all of them wait; db keeps one group of the
+// pgTxGroups) and returns their errors.
 func groupOf(t *testing.T, db *DB, fns []func(tx *sql.Tx) error) []error {
 	t.Helper()
 	ctx := context.Background()
+	db.txGroup()
+	db.txg = db.txg[:1] // one group, so that all of fns join it
 	g := db.txGroup()
 	started, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
