@@ -163,11 +163,11 @@ func TestEmbedded(t *testing.T) {
 	}
 }
 
-// TestDefaultOutboxWorkers: without outbox.workers the outbox gets 4
+// TestDefaultOutboxWorkers: without outbox.workers the outbox gets 8
 // workers on SQLite and 16 on PostgreSQL; a configured number stays.
 func TestDefaultOutboxWorkers(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
-		want := 4
+		want := 8
 		if dbURL != "" {
 			want = 16
 		}
