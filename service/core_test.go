@@ -74,7 +74,7 @@ func TestOpenDefaults(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, dbURL string) {
 		c, peers := testCommon(t, dbURL)
 		core := open(t, c, peers)
-		workers := 4
+		workers := 8
 		if dbURL != "" {
 			workers = 16
 		}
