@@ -233,10 +233,10 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 	limit := S3TargetDur * time.Duration(max(1, o.Guarantees/S3Target))
 	minRate := float64(S3Target) / S3TargetDur.Seconds()
 	if fail {
-		row.Target = fmt.Sprintf("healthy <%s, all once", fmtDur(limit))
+		row.Target = fmt.Sprintf("healthy <%s, all once", limit)
 		row.Pass = row.checksOK() && healthyN == o.Guarantees-env.Insts[0].Counts().Distinct && row.Elapsed < limit
 	} else {
-		row.Target = fmt.Sprintf("≥%.0f/s (%d in <%s)", minRate, S3Target, fmtDur(S3TargetDur))
+		row.Target = fmt.Sprintf("≥%.0f/s (%d in <%s)", minRate, S3Target, S3TargetDur)
 		row.Pass = row.checksOK() && row.Rate >= minRate
 	}
 	return row, nil
