@@ -82,7 +82,7 @@ func (a Admin) Resolve() (string, error) {
 // jitter) until the peer answers.
 type Outbox struct {
 	// Workers is the number of concurrent deliveries (0: 8 on SQLite,
-	// 16 on PostgreSQL).
+	// 32 on PostgreSQL).
 	Workers int `toml:"workers"`
 	// Poll is the longest wait between looks for due messages when
 	// nothing wakes the outbox (default 1s).

@@ -76,7 +76,7 @@ func TestOpenDefaults(t *testing.T) {
 		core := open(t, c, peers)
 		workers := 8
 		if dbURL != "" {
-			workers = 16
+			workers = 32
 		}
 		o := core.Config.Outbox
 		if o.Workers != workers || o.Poll.Duration != time.Second || o.RetryInitial.Duration != time.Second ||
