@@ -26,7 +26,7 @@ import (
 // Targets of scenario 3.
 const (
 	S3Target    = 10000            // restores ...
-	S3TargetDur = 30 * time.Second // ... acknowledged within this, healthy institutions
+	S3TargetDur = 10 * time.Second // ... acknowledged within this (in the failing run: those of the healthy institutions)
 	// S3FailTimeoutEvery: every n-th injected failure is a timeout.
 	S3FailTimeoutEvery = 50
 	// S3CallTimeout is the platform's call timeout in the failing run
@@ -77,7 +77,13 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 		return row, err
 	}
 	defer env.Close()
-	workers := env.Svc.Config().Outbox.Workers
+	workers, perPeer := env.Svc.Config().Outbox.Workers, env.Svc.Config().Outbox.PerPeer
+	if perPeer == 0 { // the dispatcher's default (store.Dispatcher.PerPeer)
+		perPeer = max(1, (workers+1)/2)
+	}
+	if perPeer < 0 || perPeer > workers {
+		perPeer = workers
+	}
 	kbt := env.Clock.Now().Add(time.Hour).Truncate(time.Second)
 	sec, err := env.Section(ctx, "S3-"+randomHex(3), kbt)
 	if err != nil {
@@ -163,13 +169,29 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 		return row, err
 	}
 	// Latency of each restore: from kaibiaotime to its acknowledgement.
+	// In the failing run, the healthy institutions' (all but the first)
+	// are measured; the failing one's last acknowledgement is a note.
 	var lat []time.Duration
 	var counts harness.RestoreCounts
-	for _, f := range env.Insts {
+	var lastHealthy, lastFailing time.Time
+	healthyN := 0
+	for i, f := range env.Insts {
 		for _, at := range f.AckTimes() {
+			if fail && i == 0 {
+				if at.After(lastFailing) {
+					lastFailing = at
+				}
+				continue
+			}
 			lat = append(lat, at.Sub(t0))
+			if at.After(lastHealthy) {
+				lastHealthy = at
+			}
 		}
 		c := f.Counts()
+		if !fail || i > 0 {
+			healthyN += c.Distinct
+		}
 		counts.Calls += c.Calls
 		counts.Acks += c.Acks
 		counts.Distinct += c.Distinct
@@ -180,15 +202,25 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 	}
 	slices.Sort(lat)
 	row.N, row.Elapsed = o.Guarantees, tDone.Sub(t0)
+	if fail {
+		row.N, row.Elapsed = healthyN, lastHealthy.Sub(t0)
+	}
 	row.P50, row.P99, row.Max = Percentile(lat, 50), Percentile(lat, 99), Percentile(lat, 100)
-	row.Rate = float64(o.Guarantees) / row.Elapsed.Seconds()
+	row.Rate = float64(row.N) / row.Elapsed.Seconds()
 	if row.Ceiling > 0 {
 		row.Ratio = row.Rate / row.Ceiling
 	}
-	row.note("kaibiaotime → last acknowledgement %s, → all recorded restored %s; p50/p99 are each restore's time from kaibiaotime to its acknowledgement",
-		fmtDur(tAck.Sub(t0)), fmtDur(row.Elapsed))
-	row.note("%d calls for %d restores (%d failures injected, %d of them timeouts of %s; %d refused); outbox workers %d, idle poll %s",
-		counts.Calls, o.Guarantees, counts.Failed, counts.Timeouts, S3CallTimeout, counts.Refused, workers, S3PollInterval)
+	if fail {
+		row.note("measured: the %d restores of the %d healthy institutions, kaibiaotime → the last of their acknowledgements %s; p50/p99 are each one's time from kaibiaotime to its acknowledgement",
+			healthyN, len(env.Insts)-1, fmtDur(row.Elapsed))
+		row.note("the failing institution: its last acknowledgement %s after kaibiaotime (its retries follow the backoff); all %d recorded restored after %s",
+			fmtDur(lastFailing.Sub(t0)), o.Guarantees, fmtDur(tDone.Sub(t0)))
+	} else {
+		row.note("kaibiaotime → last acknowledgement %s, → all recorded restored %s; p50/p99 are each restore's time from kaibiaotime to its acknowledgement",
+			fmtDur(tAck.Sub(t0)), fmtDur(row.Elapsed))
+	}
+	row.note("%d calls for %d restores (%d failures injected, %d of them timeouts of %s; %d refused); outbox workers %d (at most %d in flight to one institution), idle poll %s",
+		counts.Calls, o.Guarantees, counts.Failed, counts.Timeouts, S3CallTimeout, counts.Refused, workers, perPeer, S3PollInterval)
 	row.check("every restore acknowledged", counts.Distinct == o.Guarantees, "%d of %d applynos", counts.Distinct, o.Guarantees)
 	row.check("none acknowledged twice", counts.Twice == 0 && counts.Acks == counts.Distinct, "%d applynos twice, %d acknowledgements for %d applynos",
 		counts.Twice, counts.Acks, counts.Distinct)
@@ -197,15 +229,13 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 		return row, err
 	}
 	row.check("outbox drained", len(backlog) == 0, "%s", fmtBacklog(backlog))
+	// The target scales with the number of restores (--guarantees).
+	limit := S3TargetDur * time.Duration(max(1, o.Guarantees/S3Target))
+	minRate := float64(S3Target) / S3TargetDur.Seconds()
 	if fail {
-		// The schedule: the healthy target, plus the first retry's
-		// longest backoff, plus the timeouts spread over the workers.
-		limit := S3TargetDur*time.Duration(max(1, o.Guarantees/S3Target)) + time.Duration(float64(time.Second)*1.2) +
-			time.Duration(counts.Timeouts)*S3CallTimeout/time.Duration(max(workers, 1))
-		row.Target = fmt.Sprintf("all once, <%s", fmtDur(limit))
-		row.Pass = row.checksOK() && row.Elapsed < limit
+		row.Target = fmt.Sprintf("healthy <%s, all once", limit)
+		row.Pass = row.checksOK() && healthyN == o.Guarantees-env.Insts[0].Counts().Distinct && row.Elapsed < limit
 	} else {
-		minRate := float64(S3Target) / S3TargetDur.Seconds()
 		row.Target = fmt.Sprintf("≥%.0f/s (%d in <%s)", minRate, S3Target, S3TargetDur)
 		row.Pass = row.checksOK() && row.Rate >= minRate
 	}

@@ -82,8 +82,8 @@ func (a Admin) Resolve() (string, error) {
 // exponential backoff (retry_initial, doubling, up to retry_max, ±20%
 // jitter) until the peer answers.
 type Outbox struct {
-	// Workers is the number of concurrent deliveries (0: 4 on SQLite,
-	// 16 on PostgreSQL).
+	// Workers is the number of concurrent deliveries (0: 8 on SQLite,
+	// 32 on PostgreSQL).
 	Workers int `toml:"workers"`
 	// Poll is the longest wait between looks for due messages when
 	// nothing wakes the outbox (default 1s).

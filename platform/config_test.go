@@ -163,13 +163,13 @@ func TestEmbedded(t *testing.T) {
 	}
 }
 
-// TestDefaultOutboxWorkers: without outbox.workers the outbox gets 4
-// workers on SQLite and 16 on PostgreSQL; a configured number stays.
+// TestDefaultOutboxWorkers: without outbox.workers the outbox gets 8
+// workers on SQLite and 32 on PostgreSQL; a configured number stays.
 func TestDefaultOutboxWorkers(t *testing.T) {
 	eachDB(t, func(t *testing.T, dbURL string) {
-		want := 4
+		want := 8
 		if dbURL != "" {
-			want = 16
+			want = 32
 		}
 		e := newEnv(t, dbURL)
 		if got := e.svc.Config().Outbox.Workers; got != want {

@@ -74,9 +74,9 @@ func TestOpenDefaults(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, dbURL string) {
 		c, peers := testCommon(t, dbURL)
 		core := open(t, c, peers)
-		workers := 4
+		workers := 8
 		if dbURL != "" {
-			workers = 16
+			workers = 32
 		}
 		o := core.Config.Outbox
 		if o.Workers != workers || o.Poll.Duration != time.Second || o.RetryInitial.Duration != time.Second ||

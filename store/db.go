@@ -45,10 +45,14 @@ type DB struct {
 
 	onRetry func(err error) // tests: called before each retry
 
-	// SQLite: concurrent write transactions committed together (grouptx.go).
+	// Concurrent write transactions committed together (grouptx.go):
+	// every InTx on SQLite, InTxGrouped on PostgreSQL.
 	txgOnce   sync.Once
-	txg       *groupCommit[*txJob]
+	txg       []*groupCommit[*txJob] // one; several on PostgreSQL (pgTxGroups)
 	noGroupTx bool
+	// txGroupFallbacks counts the PostgreSQL groups that a failing
+	// member rolled back (writeTxGroupWhole).
+	txGroupFallbacks atomic.Int64
 
 	// SQLite: the WAL checkpoints, off the writer's path (nil: SQLite's
 	// own auto-checkpoint in the committing connection).
@@ -293,7 +297,8 @@ func openPostgres(ctx context.Context, rawURL string, o options) (*DB, error) {
 		p.Close()
 		return nil, fmt.Errorf("store: connect to PostgreSQL %s: %w", redact(rawURL), err)
 	}
-	return &DB{DB: p, Dialect: Postgres, write: p, logger: o.logger, attempts: o.txAttempts, pgConfig: cfg}, nil
+	return &DB{DB: p, Dialect: Postgres, write: p, logger: o.logger, attempts: o.txAttempts, pgConfig: cfg,
+		noGroupTx: os.Getenv("BAOHAN_PG_NO_GROUP_TX") == "1"}, nil
 }
 
 // redact hides a password in a URL for error messages.

@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Group commit of write transactions on SQLite. SQLite has one writer, so
@@ -24,6 +27,32 @@ import (
 // transaction back, which would fail the neighbours of a caller that went
 // away. A function can still stop early by returning ctx.Err().
 
+// On PostgreSQL, whose writers run side by side, InTx runs each
+// transaction alone; InTxGrouped groups them as above, for the short
+// transactions many goroutines run at once where each would otherwise pay
+// its own commit (the outbox's outcomes at a bid opening: every commit
+// waits for its WAL flush, and the flushes queue on one lock).
+
+// InTxGrouped is InTx that may share its transaction, and its commit, with
+// the other InTxGrouped calls waiting at the same time (group commit, each
+// function in a savepoint of its own: a function that fails is rolled
+// back alone). On SQLite every write transaction is grouped already and
+// this is InTx. On PostgreSQL the functions of a group run one after the
+// other on one connection, each seeing the writes of those before it, and
+// hold their row locks until the group commits (pgTxGroups groups run side
+// by side); when one fails, the group is rolled back and its functions run
+// again each alone (writeTxGroupWhole); a function that fails with a
+// retryable conflict is run again as InTx does. fn's statements must not be cancelled mid-way (a
+// cancelled statement breaks PostgreSQL's connection, and the group's
+// transaction with it): give InTxGrouped a context that is not cancelled
+// while it runs (context.WithoutCancel, with a timeout if need be).
+func (db *DB) InTxGrouped(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.Dialect != Postgres || db.noGroupTx {
+		return db.InTx(ctx, fn)
+	}
+	return db.retry(ctx, func() error { return db.runGrouped(ctx, fn) })
+}
+
 // txGroupMax bounds the functions of one group transaction.
 const txGroupMax = 64
 
@@ -35,11 +64,41 @@ type txJob struct {
 	panicVal any
 }
 
+// pgTxGroups is how many groups run side by side on PostgreSQL: a group
+// runs its members one after the other on one connection, so one group
+// alone would queue every member's statements behind each other where
+// separate transactions overlap their round trips. A member joins a group
+// that is not writing, or else the one with the fewest waiting.
+const pgTxGroups = 4
+
 func (db *DB) txGroup() *groupCommit[*txJob] {
 	db.txgOnce.Do(func() {
-		db.txg = &groupCommit[*txJob]{max: txGroupMax, write: db.writeTxGroup}
+		write := db.writeTxGroup
+		n := 1
+		if db.Dialect == Postgres {
+			write, n = db.writeTxGroupWhole, pgTxGroups
+		}
+		for range n {
+			db.txg = append(db.txg, &groupCommit[*txJob]{max: txGroupMax, write: write})
+		}
 	})
-	return db.txg
+	if len(db.txg) == 1 {
+		return db.txg[0]
+	}
+	var best *groupCommit[*txJob]
+	least := 0
+	for _, g := range db.txg {
+		g.mu.Lock()
+		busy, waiting := g.busy, len(g.pending)
+		g.mu.Unlock()
+		if !busy {
+			return g
+		}
+		if best == nil || waiting < least {
+			best, least = g, waiting
+		}
+	}
+	return best
 }
 
 // runGrouped runs fn as one member of a group transaction.
@@ -111,6 +170,79 @@ func (db *DB) writeTxGroup(ctx context.Context, items []*batchItem[*txJob]) erro
 	}
 	committed = true
 	return tx.Commit()
+}
+
+// writeTxGroupWhole is writeTxGroup without savepoints, for PostgreSQL,
+// where each is a round trip and a statement of the server's (two per
+// member, a quarter of the statements of a delivery's outcome): the
+// members run one after the other in one transaction, and when one of
+// them fails the transaction is rolled back and every member is run
+// again alone, in a transaction of its own, as InTx would have (functions
+// given to InTx must be safe to run more than once). A failure costs the
+// group its work; a group without one commits once.
+func (db *DB) writeTxGroupWhole(ctx context.Context, items []*batchItem[*txJob]) error {
+	if len(items) == 1 {
+		return db.writeTxGroup(ctx, items)
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	ran := make([]bool, len(items))
+	for i, it := range items {
+		job := it.v
+		if err := job.ctx.Err(); err != nil {
+			job.err = err // gone before its turn: never runs
+			continue
+		}
+		ran[i] = true
+		if err := db.runJob(job, func(fn func(tx *sql.Tx) error) error { return fn(tx) }); err != nil {
+			tx.Rollback()
+			job.err = err
+			db.runAlone(items, ran, it)
+			return nil
+		}
+	}
+	err = tx.Commit()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// The server refused the commit (a deferred constraint, a
+		// serialization failure): nothing of the group is applied, and
+		// the member at fault is not known. Each alone.
+		db.runAlone(items, ran, nil)
+		return nil
+	}
+	// A commit that failed otherwise (the connection lost) may have been
+	// applied: every member gets the error, as from InTx.
+	return err
+}
+
+// runAlone runs the members of a PostgreSQL group that was rolled back
+// each in a transaction of its own (the ones that ran in the group; except
+// failed, whose panic is re-raised in its caller, and the ones gone
+// before their turn).
+func (db *DB) runAlone(items []*batchItem[*txJob], ran []bool, failed *batchItem[*txJob]) {
+	db.txGroupFallbacks.Add(1)
+	for k, x := range items {
+		job := x.v
+		if x == failed && job.panicked {
+			continue
+		}
+		if !ran[k] && x != failed {
+			if job.err == nil {
+				// After the failing one: not run yet.
+				if err := job.ctx.Err(); err != nil {
+					job.err = err
+					continue
+				}
+			} else {
+				continue // gone before its turn
+			}
+		}
+		job.err = db.runJob(job, func(fn func(tx *sql.Tx) error) error {
+			return db.runTxPlain(job.ctx, nil, fn)
+		})
+	}
 }
 
 // runJob runs a member's function through run, turning a panic into the
