@@ -3,6 +3,7 @@ package institution
 import (
 	"context"
 	"encoding/base64"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,10 @@ func testRestoreInvoiceClaimCancel(t *testing.T, pg bool) {
 	if r := restore(e.projKeys["R-1"], protocol.FormatTime(e.clock().Add(time.Hour))); r.Code != 0 || !strings.Contains(r.Message, "is in the future") {
 		t.Errorf("future kaibiaotime: %+v", r)
 	}
+	// Under a wrong key a field's ciphertext may still unpad by chance
+	// (about 1 in 256), and then the next field is the one named.
 	wrong := make([]byte, 16)
-	if r := restore(wrong, kb); r.Code != 0 || !strings.HasPrefix(r.Message, "decryption failed for biaoduanno with the released key") {
+	if r := restore(wrong, kb); r.Code != 0 || !regexp.MustCompile(`^decryption failed for (biaoduanno|biaoduanname|zbr) with the released key`).MatchString(r.Message) {
 		t.Errorf("wrong key: %+v", r)
 	}
 	if r := restore([]byte("short"), kb); r.Code != 0 || r.Message != "key: want base64 of the 16-byte SM4 project key, got 5 bytes" {
