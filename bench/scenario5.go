@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/baohan-dev/baohan/config"
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store"
 )
 
 // Scenario 5: replicas. Two processes of a service on one PostgreSQL
 // database, each with its own pool and its own outbox dispatcher, as two
-// platform replicas run them (the services' defaults: 16 workers, the
-// idle poll outbox.poll). A message is enqueued in a transaction of one
+// platform replicas run them (the services' defaults on PostgreSQL:
+// service.DefaultOutboxWorkers workers, the idle poll outbox.poll). A message is enqueued in a transaction of one
 // of them (store.Dispatcher.InTx, as the services enqueue) while both are
 // idle, and the time until a dispatcher starts delivering it is measured;
 // then the next, after a pause of 20-60 ms, one at a time.
@@ -91,7 +92,7 @@ func openReplicas(ctx context.Context, url string, noListen bool) (*replicaSet, 
 		dbs = append(dbs, db)
 		owner := fmt.Sprintf("replica-%d", i+1)
 		rs.disp[i] = &store.Dispatcher{
-			DB: db, Owner: owner, Workers: 16, PollInterval: config.DefaultPoll, Lease: time.Minute, NoListen: noListen,
+			DB: db, Owner: owner, Workers: service.DefaultOutboxWorkers(store.Postgres), PollInterval: config.DefaultPoll, Lease: time.Minute, NoListen: noListen,
 			Deliver: func(ctx context.Context, m *store.OutMessage) (store.Outcome, error) {
 				now := time.Now()
 				rs.mu.Lock()
@@ -232,8 +233,8 @@ func (r *runner) replicas(ctx context.Context, url string, both bool) (Row, erro
 	r.logf("%s: %s", label, st)
 	row.setStats(st)
 	row.setMem(peak)
-	row.note("pickup: from the COMMIT of the enqueuing transaction to the start of the delivery by a dispatcher, the commit itself included (p50 %s, p99 %s to the COMMIT's return); one message at a time, %d–%d ms apart, both replicas idle in between; outbox workers 16, idle poll %s",
-		fmtDur(commits.P50()), fmtDur(commits.P99()), 20, 60, config.DefaultPoll)
+	row.note("pickup: from the COMMIT of the enqueuing transaction to the start of the delivery by a dispatcher, the commit itself included (p50 %s, p99 %s to the COMMIT's return); one message at a time, %d–%d ms apart, both replicas idle in between; outbox workers %d, idle poll %s",
+		fmtDur(commits.P50()), fmtDur(commits.P99()), 20, 60, service.DefaultOutboxWorkers(store.Postgres), config.DefaultPoll)
 
 	// Every message delivered once, by the replicas that dispatch.
 	rs.mu.Lock()
