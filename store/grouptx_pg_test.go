@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 )
@@ -14,74 +13,8 @@ import (
 // its own goroutine and leaves nothing, and each sees the writes of those
 // before it (the counter).
 func TestGroupedTransactionsPostgres(t *testing.T) {
-	ctx := context.Background()
 	db := postgresEnv(t).open(t)
-	mustExec(t, db, "CREATE TABLE g (k INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
-	mustExec(t, db, "INSERT INTO g VALUES (1, 0)")
-	mustExec(t, db, "CREATE TABLE gl (who TEXT PRIMARY KEY)")
-	const n = 300
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	panics := make([]any, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { panics[i] = recover() }()
-			errs[i] = db.InTxGrouped(ctx, func(tx *sql.Tx) error {
-				if _, err := tx.ExecContext(ctx, "UPDATE g SET n = n + 1 WHERE k = 1"); err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, "INSERT INTO gl (who) VALUES ($1)", fmt.Sprint("w", i)); err != nil {
-					return err
-				}
-				switch {
-				case i%50 == 7:
-					return errors.New("refused")
-				case i == 111:
-					panic("boom")
-				case i == 222:
-					_, err := tx.ExecContext(ctx, "INSERT INTO gl (who) VALUES ($1)", fmt.Sprint("w", i))
-					return err
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	ok := 0
-	for i := range n {
-		switch {
-		case i == 111:
-			if panics[i] != "boom" {
-				t.Errorf("transaction %d: panic %v, want boom", i, panics[i])
-			}
-		case i%50 == 7:
-			if errs[i] == nil || errs[i].Error() != "refused" {
-				t.Errorf("transaction %d: %v, want refused", i, errs[i])
-			}
-		case i == 222:
-			if !IsUniqueViolation(errs[i]) {
-				t.Errorf("transaction %d: %v, want the duplicate refused", i, errs[i])
-			}
-		default:
-			if errs[i] != nil || panics[i] != nil {
-				t.Errorf("transaction %d: %v %v", i, errs[i], panics[i])
-			}
-			ok++
-		}
-	}
-	if got := countRows(t, db, "SELECT n FROM g WHERE k = 1"); got != ok {
-		t.Errorf("counter %d, want %d (one per successful transaction)", got, ok)
-	}
-	if got := countRows(t, db, "SELECT COUNT(*) FROM gl"); got != ok {
-		t.Errorf("%d rows, want %d", got, ok)
-	}
-	for _, i := range []int{7, 57, 111, 222} {
-		if c := countRows(t, db, "SELECT COUNT(*) FROM gl WHERE who = $1", fmt.Sprint("w", i)); c != 0 {
-			t.Errorf("failed transaction %d left its row", i)
-		}
-	}
+	testGroupedTransactions(t, db, db.InTxGrouped)
 }
 
 // groupOf runs fns through InTxGrouped as one group (another call holds

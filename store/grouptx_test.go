@@ -14,11 +14,20 @@ import (
 // panics in its own goroutine and leaves nothing, and each sees the
 // writes of those before it.
 func TestGroupTransactions(t *testing.T) {
-	ctx := context.Background()
 	db := sqliteEnv(t).open(t)
+	testGroupedTransactions(t, db, db.InTx)
+}
+
+// testGroupedTransactions runs 300 transactions at once through inTx
+// (InTx on SQLite, InTxGrouped on PostgreSQL), some of them failing, one
+// panicking, one failing on a duplicate key, and checks what is left.
+func testGroupedTransactions(t *testing.T, db *DB, inTx func(context.Context, func(*sql.Tx) error) error) {
+	t.Helper()
+	ctx := context.Background()
 	mustExec(t, db, "CREATE TABLE g (k INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
 	mustExec(t, db, "INSERT INTO g VALUES (1, 0)")
-	mustExec(t, db, "CREATE TABLE gl (id INTEGER PRIMARY KEY, who TEXT NOT NULL UNIQUE)")
+	mustExec(t, db, "CREATE TABLE gl (who TEXT PRIMARY KEY)")
+	insert := db.Rebind("INSERT INTO gl (who) VALUES (?)")
 	const n = 300
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -28,11 +37,11 @@ func TestGroupTransactions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { panics[i] = recover() }()
-			errs[i] = db.InTx(ctx, func(tx *sql.Tx) error {
+			errs[i] = inTx(ctx, func(tx *sql.Tx) error {
 				if _, err := tx.ExecContext(ctx, "UPDATE g SET n = n + 1 WHERE k = 1"); err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, "INSERT INTO gl (who) VALUES (?)", fmt.Sprint("w", i)); err != nil {
+				if _, err := tx.ExecContext(ctx, insert, fmt.Sprint("w", i)); err != nil {
 					return err
 				}
 				switch {
@@ -43,7 +52,7 @@ func TestGroupTransactions(t *testing.T) {
 				case i == 222:
 					// A duplicate: the statement fails, the function
 					// returns its error.
-					_, err := tx.ExecContext(ctx, "INSERT INTO gl (who) VALUES (?)", fmt.Sprint("w", i))
+					_, err := tx.ExecContext(ctx, insert, fmt.Sprint("w", i))
 					return err
 				}
 				return nil
@@ -63,8 +72,8 @@ func TestGroupTransactions(t *testing.T) {
 				t.Errorf("transaction %d: %v, want refused", i, errs[i])
 			}
 		case i == 222:
-			if errs[i] == nil {
-				t.Errorf("transaction %d: duplicate insert succeeded", i)
+			if !IsUniqueViolation(errs[i]) {
+				t.Errorf("transaction %d: %v, want the duplicate refused", i, errs[i])
 			}
 		default:
 			if errs[i] != nil || panics[i] != nil {
@@ -80,7 +89,7 @@ func TestGroupTransactions(t *testing.T) {
 		t.Errorf("%d rows, want %d", got, ok)
 	}
 	for _, i := range []int{7, 57, 111, 222} {
-		if c := countRows(t, db, "SELECT COUNT(*) FROM gl WHERE who = ?", fmt.Sprint("w", i)); c != 0 {
+		if c := countRows(t, db, db.Rebind("SELECT COUNT(*) FROM gl WHERE who = ?"), fmt.Sprint("w", i)); c != 0 {
 			t.Errorf("failed transaction %d left its row", i)
 		}
 	}

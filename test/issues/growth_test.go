@@ -38,16 +38,7 @@ func TestOverviewCountsEveryApplication(t *testing.T) {
 	if err := env.Seed(ctx, sec, apps, false); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := web.Platform(ctx, env.Svc, web.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := bench.ServeLocal(pc.Handler(env.Svc.Handler()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	st := staffLogin(t, pc.Auth(), srv.URL, "viewer1", web.Viewer)
+	st := consoleViewer(t, env)
 	code, body := st.get("/console/")
 	if code != 200 {
 		t.Fatalf("overview: %d", code)
@@ -92,16 +83,7 @@ func TestConsoleListsPage(t *testing.T) {
 			t.Fatalf("seeding section %d: %v", i, err)
 		}
 	}
-	pc, err := web.Platform(ctx, env.Svc, web.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := bench.ServeLocal(pc.Handler(env.Svc.Handler()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	st := staffLogin(t, pc.Auth(), srv.URL, "viewer1", web.Viewer)
+	st := consoleViewer(t, env)
 	next := regexp.MustCompile(`<a class="btn" href="([^"]+)">(?:更晚开标的标段|更早的申请) →</a>`)
 	// walk follows the pages from path and returns the rows' keys (the
 	// first group of row) in order, and the number of pages.
@@ -167,4 +149,20 @@ func TestConsoleListsPage(t *testing.T) {
 	}
 	keys, _ = walk("/console/applications?section="+secs[1].No, appRow)
 	distinct("applications of one section", keys, nApps/2)
+}
+
+// consoleViewer serves the platform console of env on 127.0.0.1 for the
+// test and signs a viewer in.
+func consoleViewer(t *testing.T, env *bench.PlatformEnv) *staff {
+	t.Helper()
+	pc, err := web.Platform(context.Background(), env.Svc, web.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := bench.ServeLocal(pc.Handler(env.Svc.Handler()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return staffLogin(t, pc.Auth(), srv.URL, "viewer1", web.Viewer)
 }
