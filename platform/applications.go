@@ -577,7 +577,23 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 		args = append(args, c.prevState, c.pending, c.redirectURL, c.notice, c.noticeAt, c.tuibaoTime, c.invoice, c.lastMessage)
 	}
 	args = append(args, a.ApplyNo, a.Version)
-	res, err := tx.ExecContext(ctx, s.db.Rebind(saveSQL[set]), args...)
+	q := saveSQL[set]
+	pg := s.db.Dialect == store.Postgres
+	if pg {
+		// On PostgreSQL the history event rides in the same statement
+		// (one round trip fewer while the row is locked): it is inserted
+		// only when the UPDATE matched, so RowsAffected still tells a
+		// stale version.
+		d, err := eventDetail(detail)
+		if err != nil {
+			return err
+		}
+		q = `WITH u AS (` + q + ` RETURNING 1) INSERT INTO plat_application_events
+			(applyno, seq, at, event, from_state, to_state, actor, detail)
+			SELECT ?::text, ?::bigint, ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::text FROM u`
+		args = append(args, a.ApplyNo, a.Version+1, store.Micros(now), string(ev), string(from), string(a.State), actor, d)
+	}
+	res, err := tx.ExecContext(ctx, s.db.Rebind(q), args...)
 	if err != nil {
 		if store.IsUniqueViolation(err) && a.BaohanNo != "" {
 			return baohan.Refusef("baohanno %s is already used by another application of institution %s", a.BaohanNo, a.Institution)
@@ -591,21 +607,34 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 	a.UpdatedAt = now
 	a.StateLabel = a.State.Label()
 	a.stored = c
+	if pg {
+		return nil
+	}
 	return s.insertEvent(ctx, tx, a.ApplyNo, a.Version, now, ev, from, a.State, actor, detail)
 }
 
-func (s *Service) insertEvent(ctx context.Context, tx *sql.Tx, applyNo string, seq int64, at time.Time, ev Event, from, to State, actor string, detail any) error {
-	d := ""
-	if detail != nil {
-		b, err := json.Marshal(detail)
-		if err != nil {
-			return err
-		}
-		if string(b) != "null" && string(b) != "{}" {
-			d = string(b)
-		}
+// eventDetail is the detail column of a history event: the JSON of
+// detail, "" for none.
+func eventDetail(detail any) (string, error) {
+	if detail == nil {
+		return "", nil
 	}
-	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_application_events
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return "", err
+	}
+	if string(b) == "null" || string(b) == "{}" {
+		return "", nil
+	}
+	return string(b), nil
+}
+
+func (s *Service) insertEvent(ctx context.Context, tx *sql.Tx, applyNo string, seq int64, at time.Time, ev Event, from, to State, actor string, detail any) error {
+	d, err := eventDetail(detail)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_application_events
 		(applyno, seq, at, event, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		applyNo, seq, store.Micros(at), string(ev), string(from), string(to), actor, d)
 	if err != nil {
