@@ -65,6 +65,19 @@ type LogEntry struct {
 // OK reports whether the exchange succeeded: no error, HTTP 200, code 1.
 func (e *LogEntry) OK() bool { return e.Error == "" && e.HTTPStatus == 200 && e.Code == 1 }
 
+// entryBody is one of an entry's two bodies: which, its digest when it is
+// kept beside the row ("" when in it), and the bytes.
+type entryBody struct {
+	part string // "request" or "response"
+	ref  string
+	data *[]byte
+}
+
+// bodies are e's request and response bodies, in that order.
+func (e *LogEntry) bodies() [2]entryBody {
+	return [2]entryBody{{"request", e.RequestSM3, &e.Request}, {"response", e.ResponseSM3, &e.Response}}
+}
+
 // MessageLog is the tamper-evident record of every exchange with a peer
 // (it implements transport.MessageLog). Rows form an SM3 hash chain:
 // editing, inserting or deleting a row in SQL breaks the chain, and
@@ -289,12 +302,9 @@ func (c *logColumnsBatch) add(e *LogEntry) {
 	c.applyNo, c.baohanNo = append(c.applyNo, e.ApplyNo), append(c.baohanNo, e.BaohanNo)
 	c.req, c.resp = append(c.req, inRow(e.Request, e.RequestSM3)), append(c.resp, inRow(e.Response, e.ResponseSM3))
 	c.reqSM3, c.respSM3 = append(c.reqSM3, e.RequestSM3), append(c.respSM3, e.ResponseSM3)
-	for _, b := range [...]struct {
-		ref  string
-		data []byte
-	}{{e.RequestSM3, e.Request}, {e.ResponseSM3, e.Response}} {
+	for _, b := range e.bodies() {
 		if b.ref != "" {
-			c.bodySM3, c.body = append(c.bodySM3, b.ref), append(c.body, b.data)
+			c.bodySM3, c.body = append(c.bodySM3, b.ref), append(c.body, *b.data)
 		}
 	}
 	c.status, c.code = append(c.status, int32(e.HTTPStatus)), append(c.code, int32(e.Code))
@@ -313,15 +323,12 @@ func (c *logColumnsBatch) args() []any {
 // already there, the same bytes under the same SM3, is not written
 // again).
 func writeBodies(ctx context.Context, tx *sql.Tx, db *DB, e *LogEntry) error {
-	for _, b := range [...]struct {
-		ref  string
-		data []byte
-	}{{e.RequestSM3, e.Request}, {e.ResponseSM3, e.Response}} {
+	for _, b := range e.bodies() {
 		if b.ref == "" {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO message_log_bodies (sm3, data) VALUES (?, ?) ON CONFLICT (sm3) DO NOTHING`),
-			b.ref, b.data); err != nil {
+			b.ref, *b.data); err != nil {
 			return fmt.Errorf("body: %w", err)
 		}
 	}
@@ -393,19 +400,16 @@ func columns(d *Digest, e *LogEntry, v3 bool) {
 	d.Str(e.Peer)
 	d.Str(e.ApplyNo)
 	d.Str(e.BaohanNo)
-	for _, b := range [...]struct {
-		ref  string
-		data []byte
-	}{{e.RequestSM3, e.Request}, {e.ResponseSM3, e.Response}} {
+	for _, b := range e.bodies() {
 		switch {
 		case !v3:
-			d.Bytes(b.data)
+			d.Bytes(*b.data)
 		case b.ref != "":
 			d.Str("sm3")
 			d.Str(b.ref)
 		default:
 			d.Str("inline")
-			d.Bytes(b.data)
+			d.Bytes(*b.data)
 		}
 	}
 	d.Int(int64(e.HTTPStatus))
@@ -567,11 +571,7 @@ func (l *MessageLog) List(ctx context.Context, f LogFilter) ([]LogEntry, error) 
 // loadBodies reads e's bodies kept out of the row (after a scan with the
 // bodies). A body that is not there is an error naming the row.
 func loadBodies(ctx context.Context, q Querier, db *DB, e *LogEntry) error {
-	for _, b := range [...]struct {
-		part string
-		ref  string
-		dst  *[]byte
-	}{{"request", e.RequestSM3, &e.Request}, {"response", e.ResponseSM3, &e.Response}} {
+	for _, b := range e.bodies() {
 		if b.ref == "" {
 			continue
 		}
@@ -579,7 +579,7 @@ func loadBodies(ctx context.Context, q Querier, db *DB, e *LogEntry) error {
 		if err != nil {
 			return fmt.Errorf("store: message log row %d: %s body: %w", e.ID, b.part, err)
 		}
-		*b.dst = data
+		*b.data = data
 	}
 	return nil
 }
@@ -691,7 +691,7 @@ func (l *MessageLog) chainRows(ctx context.Context, q Querier, after int64, limi
 	}
 	rows.Close()
 	for i, e := range out3 {
-		for _, b := range [...]struct{ part, ref string }{{"request", e.RequestSM3}, {"response", e.ResponseSM3}} {
+		for _, b := range e.bodies() {
 			if b.ref == "" || out[i].Reason != "" {
 				continue
 			}
