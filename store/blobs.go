@@ -262,19 +262,27 @@ const BlobPartSize = 256 << 10
 // NewDBBlobs returns the blob store of db.
 func NewDBBlobs(db *DB) *DBBlobs { return &DBBlobs{DB: db} }
 
+// maxSize is MaxSize or its default.
+func (b *DBBlobs) maxSize() int64 {
+	if b.MaxSize > 0 {
+		return b.MaxSize
+	}
+	return 64 << 20
+}
+
+func (b *DBBlobs) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
 // Put implements Blobs.
 func (b *DBBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, string, error) {
 	if err := CheckBlobKey(key); err != nil {
 		return 0, "", err
 	}
-	limit := b.MaxSize
-	if limit <= 0 {
-		limit = 64 << 20
-	}
-	now := time.Now()
-	if b.Now != nil {
-		now = b.Now()
-	}
+	limit, now := b.maxSize(), b.now()
 	data, sum, known := unread(r)
 	if known {
 		if err := ctx.Err(); err != nil {
@@ -357,6 +365,20 @@ const blobRowMax = 1 << 20
 // putRow stores a blob in its blobs row (and drops the parts an earlier
 // content of the key had).
 func (b *DBBlobs) putRow(ctx context.Context, key string, data []byte, sum string, now time.Time) (int64, string, error) {
+	err := b.writeRow(key, data, sum, now, func(q string, args ...any) error {
+		_, err := b.DB.execWrite(ctx, q, args...)
+		return err
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	return int64(len(data)), sum, nil
+}
+
+// writeRow writes key's blobs row holding data and drops the parts of an
+// earlier content of the key, through exec (a statement each; on
+// PostgreSQL one statement for both).
+func (b *DBBlobs) writeRow(key string, data []byte, sum string, now time.Time, exec func(q string, args ...any) error) error {
 	if data == nil {
 		data = []byte{} // empty, not NULL
 	}
@@ -365,15 +387,14 @@ func (b *DBBlobs) putRow(ctx context.Context, key string, data []byte, sum strin
 		parts = 0, gen = ''`
 	var err error
 	if b.DB.Dialect == Postgres {
-		// One statement, one commit.
-		_, err = b.DB.execWrite(ctx, `WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) `+upsert, key, key, int64(len(data)), sum, data, Micros(now))
-	} else if _, err = b.DB.execWrite(ctx, upsert, key, int64(len(data)), sum, data, Micros(now)); err == nil {
-		_, err = b.DB.execWrite(ctx, `DELETE FROM blob_parts WHERE blob_key = ?`, key)
+		err = exec(`WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) `+upsert, key, key, int64(len(data)), sum, data, Micros(now))
+	} else if err = exec(upsert, key, int64(len(data)), sum, data, Micros(now)); err == nil {
+		err = exec(`DELETE FROM blob_parts WHERE blob_key = ?`, key)
 	}
 	if err != nil {
-		return 0, "", fmt.Errorf("store: blob %q: %w", key, err)
+		return fmt.Errorf("store: blob %q: %w", key, err)
 	}
-	return int64(len(data)), sum, nil
+	return nil
 }
 
 // PutTx stores the bytes of h (at most 1 MiB: an uploaded chunk) under
@@ -385,34 +406,14 @@ func (b *DBBlobs) PutTx(ctx context.Context, tx *sql.Tx, key string, h *Hashed) 
 	if err := CheckBlobKey(key); err != nil {
 		return err
 	}
-	limit := b.MaxSize
-	if limit <= 0 {
-		limit = 64 << 20
-	}
+	limit := b.maxSize()
 	if n := int64(len(h.data)); n > limit || n > blobRowMax {
 		return fmt.Errorf("store: blob %q: %d bytes, more than %d in one transaction", key, n, min(limit, blobRowMax))
 	}
-	now := time.Now()
-	if b.Now != nil {
-		now = b.Now()
-	}
-	data := h.data
-	if data == nil {
-		data = []byte{}
-	}
-	const upsert = `INSERT INTO blobs (blob_key, size, sm3, data, created_at, parts, gen) VALUES (?, ?, ?, ?, ?, 0, '')
-		ON CONFLICT (blob_key) DO UPDATE SET size = excluded.size, sm3 = excluded.sm3, data = excluded.data, created_at = excluded.created_at,
-		parts = 0, gen = ''`
-	var err error
-	if b.DB.Dialect == Postgres {
-		_, err = tx.ExecContext(ctx, b.DB.Rebind(`WITH p AS (DELETE FROM blob_parts WHERE blob_key = ?) `+upsert), key, key, int64(len(data)), h.hex, data, Micros(now))
-	} else if _, err = tx.ExecContext(ctx, b.DB.Rebind(upsert), key, int64(len(data)), h.hex, data, Micros(now)); err == nil {
-		_, err = tx.ExecContext(ctx, b.DB.Rebind(`DELETE FROM blob_parts WHERE blob_key = ?`), key)
-	}
-	if err != nil {
-		return fmt.Errorf("store: blob %q: %w", key, err)
-	}
-	return nil
+	return b.writeRow(key, h.data, h.hex, b.now(), func(q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, b.DB.Rebind(q), args...)
+		return err
+	})
 }
 
 // putParts writes first (a full part) and the rest of src as the parts
