@@ -199,7 +199,7 @@ func (db *DB) writeTxGroupWhole(ctx context.Context, items []*batchItem[*txJob])
 		if err := db.runJob(job, func(fn func(tx *sql.Tx) error) error { return fn(tx) }); err != nil {
 			tx.Rollback()
 			job.err = err
-			db.runAlone(items, ran, it)
+			db.runAlone(items, ran)
 			return nil
 		}
 	}
@@ -209,7 +209,7 @@ func (db *DB) writeTxGroupWhole(ctx context.Context, items []*batchItem[*txJob])
 		// The server refused the commit (a deferred constraint, a
 		// serialization failure): nothing of the group is applied, and
 		// the member at fault is not known. Each alone.
-		db.runAlone(items, ran, nil)
+		db.runAlone(items, ran)
 		return nil
 	}
 	// A commit that failed otherwise (the connection lost) may have been
@@ -218,25 +218,23 @@ func (db *DB) writeTxGroupWhole(ctx context.Context, items []*batchItem[*txJob])
 }
 
 // runAlone runs the members of a PostgreSQL group that was rolled back
-// each in a transaction of its own (the ones that ran in the group; except
-// failed, whose panic is re-raised in its caller, and the ones gone
-// before their turn).
-func (db *DB) runAlone(items []*batchItem[*txJob], ran []bool, failed *batchItem[*txJob]) {
+// each in a transaction of its own: the ones that ran in the group and
+// the ones after a failing member, not those gone before their turn, nor
+// a member that panicked (its panic is re-raised in its caller).
+func (db *DB) runAlone(items []*batchItem[*txJob], ran []bool) {
 	db.txGroupFallbacks.Add(1)
 	for k, x := range items {
 		job := x.v
-		if x == failed && job.panicked {
+		switch {
+		case job.panicked:
 			continue
-		}
-		if !ran[k] && x != failed {
-			if job.err == nil {
-				// After the failing one: not run yet.
-				if err := job.ctx.Err(); err != nil {
-					job.err = err
-					continue
-				}
-			} else {
-				continue // gone before its turn
+		case !ran[k] && job.err != nil:
+			continue // gone before its turn
+		case !ran[k]:
+			// After the failing one: not run yet.
+			if err := job.ctx.Err(); err != nil {
+				job.err = err
+				continue
 			}
 		}
 		job.err = db.runJob(job, func(fn func(tx *sql.Tx) error) error {
