@@ -167,23 +167,28 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		return nil, baohan.Refusef("the %s of applyno %s already has %d chunks, the most a file of at most %d bytes can have", fileTypeName(fileType), req.ApplyNo, count, s.cfg.MaxFileSize)
 	}
 	key := chunkBlobKey(req.ApplyNo, req.BaohanNo, fileType, index, digest)
-	const insertChunk = `INSERT INTO plat_chunks
-		(applyno, baohanno, filetype, idx, size, digest, blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`
+	// record inserts the chunk's row through exec (a transaction's or the
+	// writer's) and reports whether it was new.
+	record := func(exec func(ctx context.Context, q string, args ...any) (sql.Result, error)) (bool, error) {
+		res, err := exec(ctx, s.db.Rebind(`INSERT INTO plat_chunks
+			(applyno, baohanno, filetype, idx, size, digest, blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (applyno, baohanno, filetype, idx) DO NOTHING`),
+			req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
+		if err != nil {
+			return false, err
+		}
+		n, _ := res.RowsAffected()
+		return n > 0, nil
+	}
 	var inserted bool
 	if db, ok := s.blobs.(*store.DBBlobs); ok && db.DB == s.db {
 		// Blobs in this database: the chunk's row and its blob in one
 		// transaction, one commit (a blob whose row lost the race to a
 		// concurrent upload of the index is not written).
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, s.db.Rebind(insertChunk),
-				req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
-			if err != nil {
+			var err error
+			if inserted, err = record(tx.ExecContext); err != nil || !inserted {
 				return err
-			}
-			n, _ := res.RowsAffected()
-			if inserted = n > 0; !inserted {
-				return nil
 			}
 			return db.PutTx(ctx, tx, key, hashed)
 		})
@@ -194,13 +199,10 @@ func (s *Service) handleUpload(ctx context.Context, peer *transport.Peer, r *pro
 		if _, _, err := s.blobs.Put(ctx, key, hashed); err != nil {
 			return nil, fmt.Errorf("storing chunk %d: %w", index, err)
 		}
-		res, err := s.db.Writer().ExecContext(ctx, s.db.Rebind(insertChunk),
-			req.ApplyNo, req.BaohanNo, fileType, index, len(data), digest, key, store.Micros(s.now()))
-		if err != nil {
+		var err error
+		if inserted, err = record(s.db.Writer().ExecContext); err != nil {
 			return nil, fmt.Errorf("recording chunk %d: %w", index, err)
 		}
-		n, _ := res.RowsAffected()
-		inserted = n > 0
 	}
 	if !inserted {
 		// A concurrent upload of the same index won.
