@@ -588,8 +588,7 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 		if err != nil {
 			return err
 		}
-		q = `WITH u AS (` + q + ` RETURNING 1) INSERT INTO plat_application_events
-			(applyno, seq, at, event, from_state, to_state, actor, detail)
+		q = `WITH u AS (` + q + ` RETURNING 1) INSERT INTO plat_application_events ` + eventColumns + `
 			SELECT ?::text, ?::bigint, ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::text FROM u`
 		args = append(args, a.ApplyNo, a.Version+1, store.Micros(now), string(ev), string(from), string(a.State), actor, d)
 	}
@@ -613,6 +612,10 @@ func (s *Service) save(ctx context.Context, tx *sql.Tx, a *Application, ev Event
 	return s.insertEvent(ctx, tx, a.ApplyNo, a.Version, now, ev, from, a.State, actor, detail)
 }
 
+// eventColumns are the columns of a history event, in the order save and
+// insertEvent give them.
+const eventColumns = `(applyno, seq, at, event, from_state, to_state, actor, detail)`
+
 // eventDetail is the detail column of a history event: the JSON of
 // detail, "" for none.
 func eventDetail(detail any) (string, error) {
@@ -634,8 +637,7 @@ func (s *Service) insertEvent(ctx context.Context, tx *sql.Tx, applyNo string, s
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_application_events
-		(applyno, seq, at, event, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO plat_application_events `+eventColumns+` VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		applyNo, seq, store.Micros(at), string(ev), string(from), string(to), actor, d)
 	if err != nil {
 		return fmt.Errorf("applyno %s: history: %w", applyNo, err)
