@@ -12,6 +12,7 @@ import (
 	"github.com/baohan-dev/baohan/harness"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/store"
 )
 
 // Scenario 3: the bid opening. A section holds Guarantees ciphertext
@@ -77,11 +78,9 @@ func (r *runner) opening(ctx context.Context, db string, fail bool) (Row, error)
 		return row, err
 	}
 	defer env.Close()
-	workers, perPeer := env.Svc.Config().Outbox.Workers, env.Svc.Config().Outbox.PerPeer
-	if perPeer == 0 { // the dispatcher's default (store.Dispatcher.PerPeer)
-		perPeer = max(1, (workers+1)/2)
-	}
-	if perPeer < 0 || perPeer > workers {
+	workers := env.Svc.Config().Outbox.Workers
+	perPeer := store.PerPeerLimit(env.Svc.Config().Outbox.PerPeer, workers)
+	if perPeer == 0 { // no limit
 		perPeer = workers
 	}
 	kbt := env.Clock.Now().Add(time.Hour).Truncate(time.Second)

@@ -257,17 +257,22 @@ func (d *Dispatcher) lease() time.Duration {
 }
 
 // peerLimit is the PerPeer limit in force with workers workers (0: none).
-func (d *Dispatcher) peerLimit(workers int) int {
+func (d *Dispatcher) peerLimit(workers int) int { return PerPeerLimit(d.PerPeer, workers) }
+
+// PerPeerLimit is the limit of deliveries in flight to one peer that a
+// dispatcher of workers workers keeps with Dispatcher.PerPeer perPeer (0:
+// none): half the workers, rounded up, when perPeer is 0.
+func PerPeerLimit(perPeer, workers int) int {
 	switch {
-	case d.PerPeer == 0:
+	case perPeer == 0:
 		if l := max(1, (workers+1)/2); l < workers {
 			return l
 		}
 		return 0
-	case d.PerPeer < 0 || d.PerPeer >= workers:
+	case perPeer < 0 || perPeer >= workers:
 		return 0
 	}
-	return d.PerPeer
+	return perPeer
 }
 
 func (d *Dispatcher) poll() time.Duration {
