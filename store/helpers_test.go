@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,3 +98,26 @@ func init() {
 }
 
 func sqlitePath(env *testEnv) string { return filepath.Join(env.dir, "test.db") }
+
+// checkTamper runs the tampering statement q in a transaction, verifies
+// the message log's chain inside it (rolled back after), and wants the
+// break at row id, its reason naming want.
+func checkTamper(t *testing.T, db *DB, l *MessageLog, q string, args []any, id int64, want string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, db.Rebind(q), args...); err != nil {
+		t.Fatal(err)
+	}
+	brk, err := l.verifyChain(ctx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if brk == nil || brk.ID != id || !strings.Contains(brk.Reason, want) {
+		t.Fatalf("got %v, want a break at row %d naming %q", brk, id, want)
+	}
+}
