@@ -8,12 +8,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/baohan-dev/baohan/harness"
-	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/web"
@@ -43,19 +41,7 @@ func TestTransferFilesKept(t *testing.T) {
 
 			applyNo, id := claimed(t, s, "500000.00")
 			urls := []string{files.URL + "/v/2026120801.pdf", files.URL + "/v/gone.pdf"}
-			mustRecord(t, s, "/api/claims/"+id+"/outcome", map[string]any{"status": "paid", "amount": "300000.00",
-				"date": "2026-12-08 09:00:00", "way": "1", "transfer_date": "2026-12-08 09:05:00", "vouchers": urls}, institution.ClaimPaid)
-			s.WaitPlat(applyNo, platform.Compensated, 20*time.Second)
-
-			var o *platform.ClaimOutcome
-			s.Eventually("the vouchers tried", 20*time.Second, func() bool {
-				list := outcomes(t, s, applyNo)
-				if len(list) != 1 || len(list[0].FileStatus) != 2 {
-					t.Fatalf("outcomes: %+v", list)
-				}
-				o = list[0]
-				return o.FileStatus[0].Status != service.FilePending && o.FileStatus[1].Status != service.FilePending
-			})
+			o := paidWithVouchers(t, s, id, applyNo, urls)
 			sum := sm3.Sum(voucher)
 			if got := o.FileStatus[0]; got.Status != service.FileFetched || got.SM3 != hex.EncodeToString(sum[:]) || got.URL != urls[0] {
 				t.Errorf("voucher: %+v", got)

@@ -20,6 +20,7 @@ import (
 	"github.com/baohan-dev/baohan/institution"
 	"github.com/baohan-dev/baohan/platform"
 	"github.com/baohan-dev/baohan/protocol"
+	"github.com/baohan-dev/baohan/service"
 	"github.com/baohan-dev/baohan/store/storetest"
 	"github.com/baohan-dev/baohan/web"
 )
@@ -353,4 +354,30 @@ func TestClaimLifeInTheConsoles(t *testing.T) {
 			t.Errorf("the platform's application page lacks %q", want)
 		}
 	}
+}
+
+// paidWithVouchers records claim id's outcome as paid with the transfer
+// vouchers at urls, waits for the platform's 已赔付 and for the fetch of
+// every voucher to settle (fetched or failed), and returns the platform's
+// record of the outcome.
+func paidWithVouchers(t *testing.T, s *harness.System, id, applyNo string, urls []string) *platform.ClaimOutcome {
+	t.Helper()
+	mustRecord(t, s, "/api/claims/"+id+"/outcome", map[string]any{"status": "paid", "amount": "300000.00",
+		"date": "2026-12-08 09:00:00", "way": "1", "transfer_date": "2026-12-08 09:05:00", "vouchers": urls}, institution.ClaimPaid)
+	s.WaitPlat(applyNo, platform.Compensated, 20*time.Second)
+	var o *platform.ClaimOutcome
+	s.Eventually("the vouchers tried", 20*time.Second, func() bool {
+		list := outcomes(t, s, applyNo)
+		if len(list) != 1 || len(list[0].FileStatus) != len(urls) {
+			t.Fatalf("outcomes: %+v", list)
+		}
+		o = list[0]
+		for _, f := range o.FileStatus {
+			if f.Status == service.FilePending {
+				return false
+			}
+		}
+		return true
+	})
+	return o
 }

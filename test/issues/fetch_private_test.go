@@ -76,18 +76,7 @@ func TestPeerFilesNotFetchedFromPrivateAddresses(t *testing.T) {
 
 	// The claim outcome's transferfilelist, fetched by the platform.
 	vouchers := []string{files.URL + "/v/2026120801.pdf", byName + "/v/2026120802.pdf"}
-	mustRecord(t, s, "/api/claims/"+claim.ID+"/outcome", map[string]any{"status": "paid", "amount": "300000.00",
-		"date": "2026-12-08 09:00:00", "way": "1", "transfer_date": "2026-12-08 09:05:00", "vouchers": vouchers}, institution.ClaimPaid)
-	s.WaitPlat(applyNo, platform.Compensated, 20*time.Second)
-	var o *platform.ClaimOutcome
-	s.Eventually("the vouchers tried", 20*time.Second, func() bool {
-		list := outcomes(t, s, applyNo)
-		if len(list) != 1 || len(list[0].FileStatus) != 2 {
-			t.Fatalf("outcomes: %+v", list)
-		}
-		o = list[0]
-		return o.FileStatus[0].Status != service.FilePending
-	})
+	o := paidWithVouchers(t, s, claim.ID, applyNo, vouchers)
 	for i, f := range o.FileStatus {
 		if f.Status != service.FileFailed || f.Reason != wants[i] || f.URL != vouchers[i] {
 			t.Errorf("platform, voucher %d: %+v, want failed: %q", i, f, wants[i])
