@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/baohan-dev/baohan/protocol"
@@ -169,17 +168,7 @@ func TestMessageLogInlineRowsBeforeBodies(t *testing.T) {
 				t.Fatalf("row %d: %d bytes (size %d), want %d", id, len(got.Request), got.RequestSize, len(big))
 			}
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, db.Rebind("UPDATE message_log SET request = ? WHERE id = 2"), bigBody('p', 300<<10)); err != nil {
-			t.Fatal(err)
-		}
-		if brk, err := l.verifyChain(ctx, tx); err != nil || brk == nil || brk.ID != 2 || !strings.Contains(brk.Reason, "edited") {
-			t.Fatalf("edited inline body: %v %v", brk, err)
-		}
+		checkTamper(t, db, l, "UPDATE message_log SET request = ? WHERE id = 2", []any{bigBody('p', 300<<10)}, 2, "edited")
 	})
 }
 

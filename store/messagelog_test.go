@@ -308,17 +308,7 @@ func TestMessageLogChainV1Rows(t *testing.T) {
 		if brk, err := l.VerifyChain(ctx); brk != nil || err != nil {
 			t.Fatalf("v1 rows then v2 rows: %v %v", brk, err)
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, "UPDATE message_log SET applyno = 'X' WHERE id = 2"); err != nil {
-			t.Fatal(err)
-		}
-		if brk, err := l.verifyChain(ctx, tx); err != nil || brk == nil || brk.ID != 2 || !strings.Contains(brk.Reason, "edited") {
-			t.Fatalf("edited v1 row: %v %v", brk, err)
-		}
+		checkTamper(t, db, l, "UPDATE message_log SET applyno = 'X' WHERE id = 2", nil, 2, "edited")
 	})
 }
 
