@@ -177,6 +177,11 @@ func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
 	// waits under busy_timeout instead of failing when it first writes;
 	// read-only transactions (sql.TxOptions{ReadOnly: true}) stay deferred.
 	q.Set("_txlock", "immediate")
+	// The statement and savepoint journals (every member of a group
+	// transaction runs in a savepoint) and temporary tables in memory:
+	// with SQLite's default they spill to a temporary file past 64 KiB,
+	// one pwrite per page journalled, on the writer's serialized path.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	bgCheckpoint := os.Getenv("BAOHAN_SQLITE_NO_BG_CHECKPOINT") != "1"
 	if bgCheckpoint {
 		// The checkpointer copies the WAL back; the committing connection

@@ -173,10 +173,18 @@ func (d *Dispatcher) kickSelf() {
 // the message up. A transaction that enqueued nothing wakes nobody: a
 // wake-up makes the dispatcher claim, a write transaction of its own (on
 // SQLite, on the one writer).
+//
+// The transaction may be shared with other InTx calls waiting at the same
+// time (DB.InTxGrouped: one commit for many; on SQLite every write
+// transaction is grouped anyway): the services' state changes are short
+// and many at once at the bid deadline, and on PostgreSQL each would
+// otherwise wait for a WAL flush of its own. fn must be safe to run more
+// than once (a group that fails runs its members again, each alone) and
+// must not do slow work between its statements.
 func (d *Dispatcher) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	d.init()
 	var enqueued bool
-	err := d.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err := d.DB.InTxGrouped(ctx, func(tx *sql.Tx) error {
 		enqueued = false // a run the database retried starts over
 		d.mu.Lock()
 		if d.txs == nil {

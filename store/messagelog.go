@@ -259,13 +259,16 @@ func (l *MessageLog) writeTx(ctx context.Context, tx *sql.Tx, entries []*LogEntr
 		}
 		prev = e.Hash
 		id++
-		if m := e.Seen; m != nil {
+		if m := e.Seen; m != nil && !many {
 			if err := settleSeen(ctx, tx, db, m, e.At); err != nil {
 				return fmt.Errorf("seen sign: %w", err)
 			}
 		}
 	}
 	if many {
+		if err := settleSeenBatch(ctx, tx, db, entries); err != nil {
+			return fmt.Errorf("seen sign: %w", err)
+		}
 		if len(cols.bodySM3) > 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO message_log_bodies (sm3, data)
 				SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (sm3) DO NOTHING`, cols.bodySM3, cols.body); err != nil {

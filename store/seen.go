@@ -165,6 +165,63 @@ func settleSeen(ctx context.Context, tx *sql.Tx, db *DB, m *protocol.SeenMark, n
 	return err
 }
 
+// settleSeenBatch settles the seen marks of a batch of message log
+// entries in tx on PostgreSQL: the answers in one statement over unnest
+// (one round trip while the chain's head is locked, instead of one per
+// entry), as settleSeen writes them one by one; a mark to forget, and any
+// mark of its pair or of a pair already in the batch after it, one by one
+// after the statement, in order.
+func settleSeenBatch(ctx context.Context, tx *sql.Tx, db *DB, entries []*LogEntry) error {
+	var (
+		appkeys, signs, digests []string
+		untils                  []int64
+		answers                 [][]byte
+		alone                   []*LogEntry
+		now                     time.Time
+	)
+	seen := make(map[seenKey]bool, len(entries))
+	for _, e := range entries {
+		m := e.Seen
+		if m == nil {
+			continue
+		}
+		k := seenKey{textSafe(m.AppKey, 0), textSafe(m.Sign, 0)}
+		if m.Forget || seen[k] {
+			// After the batch, in order: a later mark of the pair too.
+			seen[k] = true
+			alone = append(alone, e)
+			continue
+		}
+		seen[k] = true
+		if e.At.After(now) {
+			now = e.At
+		}
+		answer := m.Answer
+		if m.Rehandle {
+			answer = rehandleMarker
+		} else if answer == nil {
+			answer = []byte{}
+		}
+		appkeys, signs, untils = append(appkeys, k.appkey), append(signs, k.sign), append(untils, Micros(m.Until))
+		digests, answers = append(digests, m.Digest), append(answers, answer)
+	}
+	if len(appkeys) > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO seen_sign (appkey, sign, until, digest, answer)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[])
+			ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = excluded.answer
+			WHERE seen_sign.until <= $6 OR (seen_sign.digest = excluded.digest AND seen_sign.answer IS NULL)`,
+			appkeys, signs, untils, digests, answers, Micros(now)); err != nil {
+			return err
+		}
+	}
+	for _, e := range alone {
+		if err := settleSeen(ctx, tx, db, e.Seen, e.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Wait implements protocol.ReplayGuard: it waits for the reservation of
 // this process to be released, or looks at the record every Poll (a
 // request another replica handles), until the record has an answer or is

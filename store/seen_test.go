@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -258,6 +259,62 @@ func TestSeenSignsBatch(t *testing.T) {
 		}
 		if seen, _ := s.SeenBefore(ctx, "k", "expired", clock.Now().Add(time.Minute)); !seen {
 			t.Error("the expired pair was not taken over")
+		}
+	})
+}
+
+// TestSeenSettledWithLogBatch: the seen marks of a batch of message log
+// entries (one statement on PostgreSQL) are settled as one by one: an
+// answer, an answer not kept, a request forgotten, and a pair twice.
+func TestSeenSettledWithLogBatch(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		db := env.open(t)
+		s := &SeenSigns{DB: db, Now: clock.Now}
+		until := clock.Now().Add(5 * time.Minute)
+		mark := func(sign string) protocol.SeenMark {
+			return protocol.SeenMark{AppKey: "k", Sign: sign, Until: until, Digest: "d-" + sign}
+		}
+		for _, sign := range []string{"answered", "rehandled", "forgotten", "twice"} {
+			if c, err := s.Reserve(ctx, mark(sign)); err != nil || c.Seen {
+				t.Fatalf("reserve %s: %+v, %v", sign, c, err)
+			}
+		}
+		answered, rehandled, forgotten := mark("answered"), mark("rehandled"), mark("forgotten")
+		answered.Answer = []byte(`{"code":1,"message":"success","data":{}}`)
+		rehandled.Rehandle, rehandled.Answer = true, []byte(`{"code":1,"data":{"redirecturl":"secret"}}`)
+		forgotten.Forget = true
+		first, second := mark("twice"), mark("twice")
+		first.Answer, second.Answer = []byte(`{"code":1,"message":"first"}`), []byte(`{"code":1,"message":"second"}`)
+		var entries []*LogEntry
+		for i, m := range []protocol.SeenMark{answered, rehandled, forgotten, first, second} {
+			e := logEntry(i + 1)
+			e.Seen = &m
+			entries = append(entries, e)
+		}
+		l := NewMessageLog(db)
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return l.AppendTx(ctx, tx, entries) }); err != nil {
+			t.Fatal(err)
+		}
+		for _, sign := range []string{"answered", "rehandled", "forgotten", "twice"} {
+			s.Release("k", sign)
+		}
+		other := &SeenSigns{DB: db, Now: clock.Now} // another replica: the table only
+		if c, err := other.Reserve(ctx, mark("answered")); err != nil || !c.Same || string(c.Answer) != string(answered.Answer) {
+			t.Errorf("answered: %+v, %v", c, err)
+		}
+		if c, err := other.Reserve(ctx, mark("rehandled")); err != nil || !c.Same || !c.Rehandle || c.Answer != nil {
+			t.Errorf("rehandled: %+v, %v", c, err)
+		}
+		if c, err := other.Reserve(ctx, mark("forgotten")); err != nil || c.Seen {
+			t.Errorf("forgotten: %+v, %v", c, err)
+		}
+		if c, err := other.Reserve(ctx, mark("twice")); err != nil || !c.Same || string(c.Answer) != string(first.Answer) {
+			t.Errorf("twice: %+v, %v (want the first answer: the second finds the record answered)", c, err)
+		}
+		if brk, err := l.VerifyChain(ctx); err != nil || brk != nil {
+			t.Fatalf("chain: %+v, %v", brk, err)
 		}
 	})
 }
