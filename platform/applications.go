@@ -212,6 +212,46 @@ func (s *Service) loadApplication(ctx context.Context, q store.Querier, applyNo 
 	return a, err
 }
 
+// heldCipher is what baohannotice needs of a ciphertext guarantee that
+// came before the notice (upload_first).
+type heldCipher struct {
+	BaohanNo, Digest string
+	ReceivedAt       time.Time
+}
+
+// loadWithCipher is loadApplication (locked) with the application's
+// ciphertext guarantee, when one was received, in the same statement: a
+// notice needs both, and on PostgreSQL each statement is a round trip
+// while the row is locked.
+func (s *Service) loadWithCipher(ctx context.Context, q store.Querier, applyNo string) (*Application, *heldCipher, error) {
+	query := `SELECT ` + applicationColumns + `, g.baohanno, g.digest, g.received_at` + applicationFrom + `
+		LEFT JOIN plat_guarantees g ON g.applyno = a.applyno AND g.filetype = 1 WHERE a.applyno = ?`
+	if s.db.Dialect == store.Postgres {
+		query += ` FOR UPDATE OF a`
+	}
+	var (
+		baohanNo, digest sql.NullString
+		received         sql.NullInt64
+	)
+	a, err := scanApplication(scanAlso{q.QueryRowContext(ctx, s.db.Rebind(query), applyNo), []any{&baohanNo, &digest, &received}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, fmt.Errorf("applyno %s: %w", applyNo, ErrNotFound)
+	}
+	if err != nil || !received.Valid {
+		return a, nil, err
+	}
+	return a, &heldCipher{BaohanNo: baohanNo.String, Digest: digest.String, ReceivedAt: store.FromMicros(received.Int64)}, nil
+}
+
+// scanAlso scans a row's first columns as its caller asks and the rest
+// into also.
+type scanAlso struct {
+	row  interface{ Scan(...any) error }
+	also []any
+}
+
+func (s scanAlso) Scan(dest ...any) error { return s.row.Scan(append(dest, s.also...)...) }
+
 // Application returns one application.
 func (s *Service) Application(ctx context.Context, applyNo string) (*Application, error) {
 	return s.loadApplication(ctx, s.db, applyNo, false)

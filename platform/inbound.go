@@ -24,6 +24,12 @@ import (
 // inside a transaction, and checks that it belongs to that institution.
 func (s *Service) peerApplication(ctx context.Context, q store.Querier, peer *transport.Peer, applyNo string, lock bool) (*Application, error) {
 	a, err := s.loadApplication(ctx, q, applyNo, lock)
+	return peerOwns(a, err, peer, applyNo)
+}
+
+// peerOwns checks that the application loaded (a, or the error of loading
+// it) is one sent to peer.
+func peerOwns(a *Application, err error, peer *transport.Peer, applyNo string) (*Application, error) {
 	if errors.Is(err, ErrNotFound) {
 		return nil, baohan.Refusef("applyno %s is unknown", applyNo)
 	}
@@ -74,7 +80,11 @@ func (s *Service) handleNotice(ctx context.Context, peer *transport.Peer, r *pro
 		}
 	}
 	var repeated bool
-	err := s.withPeerApplication(ctx, peer, req.ApplyNo, func(tx *sql.Tx, a *Application) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		a, held, err := s.loadWithCipher(ctx, tx, req.ApplyNo)
+		if a, err = peerOwns(a, err, peer, req.ApplyNo); err != nil {
+			return err
+		}
 		repeated = false
 		if a.Notice != nil {
 			if f, was, now := a.Notice.differs(n); f != "" {
@@ -101,13 +111,7 @@ func (s *Service) handleNotice(ctx context.Context, peer *transport.Peer, r *pro
 		if remark := s.premiumRemark(a, req.Rate, req.Cost); remark != "" {
 			detail["remark"] = remark
 		}
-		held, err := s.guarantee(ctx, tx, a.ApplyNo, 1)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			held = nil
-		case err != nil:
-			return err
-		case approved && held.BaohanNo != req.BaohanNo:
+		if approved && held != nil && held.BaohanNo != req.BaohanNo {
 			return baohan.Refusef("baohanno %s differs from the ciphertext guarantee of applyno %s received before this notice (baohanno %s, %s)",
 				req.BaohanNo, a.ApplyNo, held.BaohanNo, protocol.FormatTime(held.ReceivedAt))
 		}

@@ -134,3 +134,32 @@ func TestGiveupNotice(t *testing.T) {
 		e.wantState(b.ApplyNo, Approved)
 	})
 }
+
+// TestNoticeAfterCipherGuarantee: a ciphertext guarantee completed before
+// the notice (upload_first) is held; a notice naming another baohanno is
+// refused, the one naming it approves the application and releases the
+// guarantee to it, whose state is then cipher_received.
+func TestNoticeAfterCipherGuarantee(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		a := e.applied(e.section(2 * time.Hour))
+		const bn = "BHNO-FIRST"
+		doc := guaranteeOFD(t, e.pki, gdoc{applyNo: a.ApplyNo, baohanNo: bn})
+		u := upload{skip: -1, indexBase: 1}
+		enc := e.encrypt(a.ApplyNo, doc, u)
+		e.sendChunks(a.ApplyNo, bn, "1", enc, u)
+		wantOK(t, "complete before the notice", e.complete(a.ApplyNo, bn, "1", enc, u))
+		e.wantState(a.ApplyNo, Applied)
+
+		r := e.send(protocol.BaohanNotice, e.noticeFields(a.ApplyNo, "BHNO-OTHER", "1"))
+		wantFailContains(t, "notice with another baohanno", r,
+			fmt.Sprintf("baohanno BHNO-OTHER differs from the ciphertext guarantee of applyno %s received before this notice (baohanno %s, ", a.ApplyNo, bn))
+		e.wantState(a.ApplyNo, Applied)
+
+		wantOK(t, "notice", e.send(protocol.BaohanNotice, e.noticeFields(a.ApplyNo, bn, "1")))
+		e.wantState(a.ApplyNo, CipherReceived)
+		if got := e.app(a.ApplyNo).BaohanNo; got != bn {
+			t.Fatalf("baohanno %q, want %q", got, bn)
+		}
+	})
+}
