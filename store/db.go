@@ -339,6 +339,20 @@ func (db *DB) Rebind(q string) string { return db.Dialect.Rebind(q) }
 // connection, on PostgreSQL the general pool. Prefer InTx.
 func (db *DB) Writer() *sql.DB { return db.write }
 
+// ExecContext runs one statement outside a transaction. On SQLite it runs
+// on the writer (retried like InTx), not on a reader connection: a write
+// committed by another connection makes the writer drop its whole page
+// cache at its next transaction, and it would queue for the file's write
+// lock beside the writer instead of in turn. It must not be called
+// inside a transaction of db (use the transaction's ExecContext): on
+// SQLite the writer is that transaction's connection.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if db.Dialect != SQLite || db.write == nil {
+		return db.DB.ExecContext(ctx, query, args...)
+	}
+	return db.writeExec(ctx, query, args...)
+}
+
 // Querier runs statements in a transaction or outside one: what a
 // *sql.Tx, a *sql.DB and a *DB have in common. Code that works either way
 // (a read that may or may not be inside the caller's transaction) takes
@@ -454,7 +468,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // execWrite runs one writing statement (q with "?" placeholders) on the
 // writer pool, retried like InTx.
 func (db *DB) execWrite(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	q = db.Rebind(q)
+	return db.writeExec(ctx, db.Rebind(q), args...)
+}
+
+// writeExec runs q on the writer pool, retried like InTx.
+func (db *DB) writeExec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	var res sql.Result
 	err := db.retry(ctx, func() error {
 		var err error

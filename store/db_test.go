@@ -75,6 +75,7 @@ func TestSQLitePragmas(t *testing.T) {
 		for _, p := range []struct{ pragma, want string }{
 			{"journal_mode", "wal"}, {"foreign_keys", "1"}, {"synchronous", "1"}, {"busy_timeout", "1234"},
 			{"wal_autocheckpoint", "8000"}, // the checkpointer copies back before
+			{"temp_store", "2"},            // journals of statements and savepoints in memory
 		} {
 			var got string
 			if err := pool.QueryRow("PRAGMA " + p.pragma).Scan(&got); err != nil {
@@ -92,6 +93,57 @@ func TestSQLitePragmas(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parent(id))")
 	if _, err := db.Exec("INSERT INTO child (parent) VALUES (42)"); err == nil {
 		t.Fatal("foreign key not enforced")
+	}
+}
+
+// TestSQLiteExecOnWriter: a statement run outside a transaction
+// (DB.ExecContext) runs on the writer, in turn with the write
+// transactions, not on a reader connection beside it.
+func TestSQLiteExecOnWriter(t *testing.T) {
+	ctx := context.Background()
+	db := sqliteEnv(t).open(t)
+	mustExec(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY)")
+	held, release := make(chan struct{}), make(chan struct{})
+	txDone := make(chan error, 1)
+	go func() {
+		txDone <- db.InTx(ctx, func(tx *sql.Tx) error {
+			close(held)
+			<-release
+			_, err := tx.ExecContext(ctx, "INSERT INTO t (id) VALUES (1)")
+			return err
+		})
+	}()
+	<-held
+	waits := db.Writer().Stats().WaitCount
+	execDone := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, "INSERT INTO t (id) VALUES (2)")
+		execDone <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for db.Writer().Stats().WaitCount == waits {
+		select {
+		case err := <-execDone:
+			close(release)
+			t.Fatalf("the statement ran beside the writer's transaction (err %v), not after it on the writer", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatal("the statement is not waiting for the writer")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-txDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-execDone; err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d rows, %v; want 2", n, err)
 	}
 }
 

@@ -740,7 +740,7 @@ func (a *Auth) countFailure(ctx context.Context, id int64, now time.Time) (faile
 // device cookie, and revokes the cookie at the lockout-th.
 func (a *Auth) countDeviceFailure(ctx context.Context, device string) (int, error) {
 	var failed int
-	err := a.db.QueryRowContext(ctx, a.db.Rebind(`UPDATE web_devices SET failed = failed + 1 WHERE token_hash = ? RETURNING failed`),
+	err := a.db.Writer().QueryRowContext(ctx, a.db.Rebind(`UPDATE web_devices SET failed = failed + 1 WHERE token_hash = ? RETURNING failed`),
 		hashToken(device)).Scan(&failed)
 	if errors.Is(err, sql.ErrNoRows) { // revoked by a concurrent attempt
 		return a.lockout, nil
