@@ -231,7 +231,9 @@ func (l *MessageLog) writeTx(ctx context.Context, tx *sql.Tx, entries []*LogEntr
 	if err != nil {
 		return err
 	}
-	many := db.Dialect == Postgres && len(entries) > 1
+	// On PostgreSQL the batch, a single entry too, is one statement
+	// (writeBatchPostgres).
+	many := db.Dialect == Postgres
 	var cols logColumnsBatch
 	for _, e := range entries {
 		e.ID, e.PrevHash = id, prev
@@ -241,8 +243,6 @@ func (l *MessageLog) writeTx(ctx context.Context, tx *sql.Tx, entries []*LogEntr
 		}
 		e.Hash = chainOf(e).Link(e.PrevHash, e.ID, e.content)
 		if many {
-			// One INSERT for the batch, below: the head row stays
-			// locked for one round trip instead of one per entry.
 			cols.add(e)
 		} else {
 			if err := writeBodies(ctx, tx, db, e); err != nil {
@@ -266,24 +266,43 @@ func (l *MessageLog) writeTx(ctx context.Context, tx *sql.Tx, entries []*LogEntr
 		}
 	}
 	if many {
-		if err := settleSeenBatch(ctx, tx, db, entries); err != nil {
-			return fmt.Errorf("seen sign: %w", err)
-		}
-		if len(cols.bodySM3) > 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO message_log_bodies (sm3, data)
-				SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (sm3) DO NOTHING`, cols.bodySM3, cols.body); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
+		return writeBatchPostgres(ctx, tx, db, &cols, seenBatchOf(entries), prev)
+	}
+	return messageChain.SetHead(ctx, tx, db, prev)
+}
+
+// writeBatchPostgres writes a batch of entries on PostgreSQL in one
+// statement, after the chain's Reserve: their rows, their bodies kept out
+// of the row, the answers of their seen marks and the chain's new head,
+// as data-modifying WITH queries (each runs to completion whether or not
+// the statement reads it; they touch different tables). The head row
+// stays locked for one round trip, not one for each of these. The seen
+// marks left alone follow, in order.
+func writeBatchPostgres(ctx context.Context, tx *sql.Tx, db *DB, cols *logColumnsBatch, seen *seenBatch, head string) error {
+	args := append(cols.args(), head)
+	q := `WITH r AS (INSERT INTO message_log (id, at, direction, interface, peer, applyno, baohanno,
 			request, response, http_status, code, sign_ok, diagnosis, error, latency_ms, prev_hash, hash, retry, request_sm3, response_sm3)
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 				$8::bytea[], $9::bytea[], $10::integer[], $11::integer[], $12::integer[], $13::text[], $14::text[], $15::bigint[],
-				$16::text[], $17::text[], $18::integer[], $19::text[], $20::text[])`, cols.args()...); err != nil {
-			return err
-		}
+				$16::text[], $17::text[], $18::integer[], $19::text[], $20::text[]) RETURNING 1)`
+	if len(cols.bodySM3) > 0 {
+		q += fmt.Sprintf(`, b AS (INSERT INTO message_log_bodies (sm3, data)
+			SELECT * FROM unnest($%d::text[], $%d::bytea[]) ON CONFLICT (sm3) DO NOTHING RETURNING 1)`, len(args)+1, len(args)+2)
+		args = append(args, cols.bodySM3, cols.body)
 	}
-	return messageChain.SetHead(ctx, tx, db, prev)
+	if sq, sargs := seen.sql(len(args) + 1); sq != "" {
+		q += `, s AS (` + sq + ` RETURNING 1)`
+		args = append(args, sargs...)
+	}
+	q += `
+		UPDATE ` + messageChain.Head + ` SET last_hash = $21 WHERE k = 1`
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return err
+	}
+	if err := seen.settleAlone(ctx, tx, db); err != nil {
+		return fmt.Errorf("seen sign: %w", err)
+	}
+	return nil
 }
 
 // logColumnsBatch holds a batch of entries column by column, for one

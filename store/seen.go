@@ -165,20 +165,22 @@ func settleSeen(ctx context.Context, tx *sql.Tx, db *DB, m *protocol.SeenMark, n
 	return err
 }
 
-// settleSeenBatch settles the seen marks of a batch of message log
-// entries in tx on PostgreSQL: the answers in one statement over unnest
-// (one round trip while the chain's head is locked, instead of one per
-// entry), as settleSeen writes them one by one; a mark to forget, and any
-// mark of its pair or of a pair already in the batch after it, one by one
-// after the statement, in order.
-func settleSeenBatch(ctx context.Context, tx *sql.Tx, db *DB, entries []*LogEntry) error {
-	var (
-		appkeys, signs, digests []string
-		untils                  []int64
-		answers                 [][]byte
-		alone                   []*LogEntry
-		now                     time.Time
-	)
+// seenBatch is the seen marks of a batch of message log entries on
+// PostgreSQL, column by column: their answers go in with the batch's
+// statement (seenSettleSQL), as settleSeen writes them one by one. A mark
+// to forget, and any mark of its pair or of a pair already in the batch
+// after it, are left alone: settled one by one after the statement, in
+// order.
+type seenBatch struct {
+	appkeys, signs, digests []string
+	untils                  []int64
+	answers                 [][]byte
+	now                     time.Time
+	alone                   []*LogEntry
+}
+
+func seenBatchOf(entries []*LogEntry) *seenBatch {
+	b := &seenBatch{}
 	seen := make(map[seenKey]bool, len(entries))
 	for _, e := range entries {
 		m := e.Seen
@@ -189,12 +191,12 @@ func settleSeenBatch(ctx context.Context, tx *sql.Tx, db *DB, entries []*LogEntr
 		if m.Forget || seen[k] {
 			// After the batch, in order: a later mark of the pair too.
 			seen[k] = true
-			alone = append(alone, e)
+			b.alone = append(b.alone, e)
 			continue
 		}
 		seen[k] = true
-		if e.At.After(now) {
-			now = e.At
+		if e.At.After(b.now) {
+			b.now = e.At
 		}
 		answer := m.Answer
 		if m.Rehandle {
@@ -202,19 +204,29 @@ func settleSeenBatch(ctx context.Context, tx *sql.Tx, db *DB, entries []*LogEntr
 		} else if answer == nil {
 			answer = []byte{}
 		}
-		appkeys, signs, untils = append(appkeys, k.appkey), append(signs, k.sign), append(untils, Micros(m.Until))
-		digests, answers = append(digests, m.Digest), append(answers, answer)
+		b.appkeys, b.signs, b.untils = append(b.appkeys, k.appkey), append(b.signs, k.sign), append(b.untils, Micros(m.Until))
+		b.digests, b.answers = append(b.digests, m.Digest), append(b.answers, answer)
 	}
-	if len(appkeys) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO seen_sign (appkey, sign, until, digest, answer)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[])
+	return b
+}
+
+// sql is the upsert of the batch's answers, its parameters numbered from
+// $first, and its arguments ("" when it has none).
+func (b *seenBatch) sql(first int) (string, []any) {
+	if len(b.appkeys) == 0 {
+		return "", nil
+	}
+	q := fmt.Sprintf(`INSERT INTO seen_sign (appkey, sign, until, digest, answer)
+			SELECT * FROM unnest($%d::text[], $%d::text[], $%d::bigint[], $%d::text[], $%d::bytea[])
 			ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = excluded.answer
-			WHERE seen_sign.until <= $6 OR (seen_sign.digest = excluded.digest AND seen_sign.answer IS NULL)`,
-			appkeys, signs, untils, digests, answers, Micros(now)); err != nil {
-			return err
-		}
-	}
-	for _, e := range alone {
+			WHERE seen_sign.until <= $%d OR (seen_sign.digest = excluded.digest AND seen_sign.answer IS NULL)`,
+		first, first+1, first+2, first+3, first+4, first+5)
+	return q, []any{b.appkeys, b.signs, b.untils, b.digests, b.answers, Micros(b.now)}
+}
+
+// settleAlone settles the marks left alone, in order.
+func (b *seenBatch) settleAlone(ctx context.Context, tx *sql.Tx, db *DB) error {
+	for _, e := range b.alone {
 		if err := settleSeen(ctx, tx, db, e.Seen, e.At); err != nil {
 			return err
 		}
