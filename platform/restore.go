@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/baohan-dev/baohan/protocol"
 	"github.com/baohan-dev/baohan/store"
+	"github.com/baohan-dev/baohan/transport"
 )
 
 // The bid-opening scheduler is the outbox itself: when a ciphertext
@@ -87,11 +89,16 @@ func (e *restoreSkip) Error() string { return e.reason }
 // the wire, and it does so only when releaseProjectKey has checked the
 // section's current opening against the clock.
 func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[string]string, error) {
+	now := strings.HasPrefix(m.DedupeKey, restoreKeyPrefix+"now:")
+	if at, ok := scheduledFor(m); ok && !now {
+		if f, ok, err := s.restoreFieldsDue(ctx, m.ApplyNo, at); ok || err != nil {
+			return f, err
+		}
+	}
 	a, err := s.Application(ctx, m.ApplyNo)
 	if err != nil {
 		return nil, err
 	}
-	now := strings.HasPrefix(m.DedupeKey, restoreKeyPrefix+"now:")
 	if at, ok := scheduledFor(m); ok && !now && at != store.Micros(a.KaibiaoTime) {
 		return nil, &restoreSkip{fmt.Sprintf("the bid opening of section %s moved from %s to %s; the restore scheduled for it carries the key",
 			a.SectionNo, protocol.FormatTime(store.FromMicros(at)), protocol.FormatTime(a.KaibiaoTime))}
@@ -115,10 +122,66 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 		return nil, err
 	}
 	defer clear(key)
+	return restoreRequest(peer, a.ApplyNo, a.BaohanNo, kbt, key), nil
+}
+
+// restoreFieldsDue is restoreFields for a restore scheduled for the
+// opening at (micros) when everything is as it should be at an opening:
+// the application holds its ciphertext guarantee, and its section's key
+// is out for that very opening, which has come. Then one statement marks
+// the application's key released and reads what the request needs, where
+// restoreFields reads the application and then releases the key (two
+// statements, the second grouped with the other deliveries'); every
+// restore of an opening but the section's first takes it. ok is false
+// when anything is otherwise, with nothing done: restoreFields then
+// looks at the application and says why.
+func (s *Service) restoreFieldsDue(ctx context.Context, applyNo string, at int64) (f map[string]string, ok bool, err error) {
+	now := s.now()
+	// Grouped like releaseProjectKey, and likewise not cancelled mid-way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var (
+		sectionNo, institution, baohanNo, legacy string
+		own                                      sql.NullString
+		kbt                                      int64
+	)
+	err = s.db.InTxGrouped(ctx, func(tx *sql.Tx) error {
+		ok = false // a run the database retried starts over
+		err := tx.QueryRowContext(ctx, s.db.Rebind(`UPDATE plat_applications
+			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
+			WHERE applyno = ? AND state = ? AND EXISTS (SELECT 1 FROM plat_sections s
+				WHERE s.section_no = plat_applications.section_no AND s.key_released_at <> 0 AND s.kaibiao_at <= ? AND s.kaibiao_at = ?)
+			RETURNING section_no, institution, baohanno, key_sealed,
+				(SELECT s.kaibiao_at FROM plat_sections s WHERE s.section_no = plat_applications.section_no),
+				(SELECT s.key_sealed FROM plat_sections s WHERE s.section_no = plat_applications.section_no)`),
+			store.Micros(now), applyNo, string(CipherReceived), store.Micros(now), at).Scan(&sectionNo, &institution, &baohanNo, &own, &kbt, &legacy)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	peer, known := s.peers[institution]
+	if !known {
+		return nil, true, fmt.Errorf("institution %s is not configured", institution)
+	}
+	key, err := s.openApplicationKey(applyNo, own, sectionNo, legacy)
+	if err != nil {
+		return nil, true, err
+	}
+	defer clear(key)
+	return restoreRequest(peer, applyNo, baohanNo, store.FromMicros(kbt), key), true, nil
+}
+
+// restoreRequest is the fields of a baohanrestore to peer.
+func restoreRequest(peer *transport.Peer, applyNo, baohanNo string, kbt time.Time, key []byte) map[string]string {
 	f := map[string]string{
 		"platformcode": peer.PlatformCode,
-		"applyno":      a.ApplyNo,
-		"baohanno":     a.BaohanNo,
+		"applyno":      applyNo,
+		"baohanno":     baohanNo,
 		"kaibiaotime":  protocol.FormatTime(kbt),
 		"key":          peer.Profile.Encoding.Encode(key),
 	}
@@ -128,7 +191,7 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 		delete(f, "platformcode")
 		f["bzjenddate"] = protocol.FormatTime(kbt)
 	}
-	return f, nil
+	return f
 }
 
 // RestoreSectionNow sends baohanrestore at once for every application of
