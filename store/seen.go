@@ -66,13 +66,9 @@ func (s *SeenSigns) Reserve(ctx context.Context, m protocol.SeenMark) (protocol.
 		}
 		return s.lookup(ctx, k, m.Digest)
 	}
-	s.mu.Lock()
-	if h, held := s.inflight[k]; held {
-		s.mu.Unlock()
+	if h, held := s.tryHold(k, m.Digest); held {
 		return protocol.Claim{Seen: true, Same: h.digest != "" && h.digest == m.Digest}, nil
 	}
-	s.mu.Unlock()
-	s.hold(k, m.Digest)
 	// A record committed before the reservation is visible to this read;
 	// one committed after it was reserved first, and found above.
 	c, err := s.lookup(ctx, k, m.Digest)
@@ -84,17 +80,24 @@ func (s *SeenSigns) Reserve(ctx context.Context, m protocol.SeenMark) (protocol.
 	return c, nil
 }
 
-// hold reserves k in this process (on SQLite the caller checked that it
-// was not held).
-func (s *SeenSigns) hold(k seenKey, digest string) {
+// hold reserves k in this process (on PostgreSQL, once the database
+// recorded the sign as new).
+func (s *SeenSigns) hold(k seenKey, digest string) { s.tryHold(k, digest) }
+
+// tryHold reserves k in this process unless it is held already, in one
+// step: two requests with one sign at once cannot both find it free.
+// held reports that it was, with its holder.
+func (s *SeenSigns) tryHold(k seenKey, digest string) (h *seenHold, held bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if h, held := s.inflight[k]; held {
+		return h, true
+	}
 	if s.inflight == nil {
 		s.inflight = map[seenKey]*seenHold{}
 	}
-	if _, held := s.inflight[k]; !held {
-		s.inflight[k] = &seenHold{digest: digest, done: make(chan struct{})}
-	}
+	s.inflight[k] = &seenHold{digest: digest, done: make(chan struct{})}
+	return nil, false
 }
 
 // lookup reads the unexpired record of k: Seen when there is one, Same

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -315,6 +316,46 @@ func TestSeenSettledWithLogBatch(t *testing.T) {
 		}
 		if brk, err := l.VerifyChain(ctx); err != nil || brk != nil {
 			t.Fatalf("chain: %+v, %v", brk, err)
+		}
+	})
+}
+
+// TestSeenSignsReserveRace: copies of one request arriving at once (a
+// peer's retries, or a replay raced against the original): exactly one
+// is new, on SQLite too, where the reservation is held in the process.
+func TestSeenSignsReserveRace(t *testing.T) {
+	eachDB(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		s := &SeenSigns{DB: env.open(t), Now: clock.Now}
+		until := clock.Now().Add(5 * time.Minute)
+		const copies = 8
+		for round := range 100 {
+			m := protocol.SeenMark{AppKey: "k", Sign: fmt.Sprint("race-", round), Until: until, Digest: "d"}
+			var news atomic.Int32
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range copies {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					c, err := s.Reserve(ctx, m)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !c.Seen {
+						news.Add(1)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if n := news.Load(); n != 1 {
+				t.Fatalf("round %d: %d of %d copies reserved as new, want 1", round, n, copies)
+			}
+			s.Release(m.AppKey, m.Sign)
 		}
 	})
 }
