@@ -61,7 +61,7 @@ func (s *SeenSigns) Reserve(ctx context.Context, m protocol.SeenMark) (protocol.
 			return protocol.Claim{}, fmt.Errorf("store: seen sign for appkey %q: %w", m.AppKey, err)
 		}
 		if !r.seen {
-			s.hold(k, m.Digest)
+			s.tryHold(k, m.Digest) // the database recorded it as new
 			return protocol.Claim{}, nil
 		}
 		return s.lookup(ctx, k, m.Digest)
@@ -79,10 +79,6 @@ func (s *SeenSigns) Reserve(ctx context.Context, m protocol.SeenMark) (protocol.
 	c.Deferred = true
 	return c, nil
 }
-
-// hold reserves k in this process (on PostgreSQL, once the database
-// recorded the sign as new).
-func (s *SeenSigns) hold(k seenKey, digest string) { s.tryHold(k, digest) }
 
 // tryHold reserves k in this process unless it is held already, in one
 // step: two requests with one sign at once cannot both find it free.
@@ -155,22 +151,35 @@ func settleSeen(ctx context.Context, tx *sql.Tx, db *DB, m *protocol.SeenMark, n
 			appkey, sign, m.Digest)
 		return err
 	}
-	answer := m.Answer
-	if m.Rehandle {
-		answer = rehandleMarker
-	} else if answer == nil {
-		answer = []byte{}
-	}
-	_, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO seen_sign (appkey, sign, until, digest, answer) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = excluded.answer
-		WHERE seen_sign.until <= ? OR (seen_sign.digest = excluded.digest AND seen_sign.answer IS NULL)`),
-		appkey, sign, Micros(m.Until), m.Digest, answer, Micros(now))
+	_, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO seen_sign (appkey, sign, until, digest, answer) VALUES (?, ?, ?, ?, ?) `+settleConflict("?")),
+		appkey, sign, Micros(m.Until), m.Digest, answerColumn(m), Micros(now))
 	return err
+}
+
+// settleConflict is the conflict clause of a settled mark's upsert: it
+// takes over an expired record, or the request's own record without an
+// answer, and nothing else; now is the placeholder of the time.
+func settleConflict(now string) string {
+	return `ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = excluded.answer
+		WHERE seen_sign.until <= ` + now + ` OR (seen_sign.digest = excluded.digest AND seen_sign.answer IS NULL)`
+}
+
+// answerColumn is what the answer column keeps of a settled mark: its
+// answer, rehandleMarker when it is not kept, never NULL (NULL is a
+// request still being handled).
+func answerColumn(m *protocol.SeenMark) []byte {
+	switch {
+	case m.Rehandle:
+		return rehandleMarker
+	case m.Answer == nil:
+		return []byte{}
+	}
+	return m.Answer
 }
 
 // seenBatch is the seen marks of a batch of message log entries on
 // PostgreSQL, column by column: their answers go in with the batch's
-// statement (seenSettleSQL), as settleSeen writes them one by one. A mark
+// statement (seenBatch.sql), as settleSeen writes them one by one. A mark
 // to forget, and any mark of its pair or of a pair already in the batch
 // after it, are left alone: settled one by one after the statement, in
 // order.
@@ -201,14 +210,8 @@ func seenBatchOf(entries []*LogEntry) *seenBatch {
 		if e.At.After(b.now) {
 			b.now = e.At
 		}
-		answer := m.Answer
-		if m.Rehandle {
-			answer = rehandleMarker
-		} else if answer == nil {
-			answer = []byte{}
-		}
 		b.appkeys, b.signs, b.untils = append(b.appkeys, k.appkey), append(b.signs, k.sign), append(b.untils, Micros(m.Until))
-		b.digests, b.answers = append(b.digests, m.Digest), append(b.answers, answer)
+		b.digests, b.answers = append(b.digests, m.Digest), append(b.answers, answerColumn(m))
 	}
 	return b
 }
@@ -220,10 +223,8 @@ func (b *seenBatch) sql(first int) (string, []any) {
 		return "", nil
 	}
 	q := fmt.Sprintf(`INSERT INTO seen_sign (appkey, sign, until, digest, answer)
-			SELECT * FROM unnest($%d::text[], $%d::text[], $%d::bigint[], $%d::text[], $%d::bytea[])
-			ON CONFLICT (appkey, sign) DO UPDATE SET until = excluded.until, digest = excluded.digest, answer = excluded.answer
-			WHERE seen_sign.until <= $%d OR (seen_sign.digest = excluded.digest AND seen_sign.answer IS NULL)`,
-		first, first+1, first+2, first+3, first+4, first+5)
+			SELECT * FROM unnest($%d::text[], $%d::text[], $%d::bigint[], $%d::text[], $%d::bytea[]) `,
+		first, first+1, first+2, first+3, first+4) + settleConflict(fmt.Sprintf("$%d", first+5))
 	return q, []any{b.appkeys, b.signs, b.untils, b.digests, b.answers, Micros(b.now)}
 }
 
