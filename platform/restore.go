@@ -90,7 +90,9 @@ func (e *restoreSkip) Error() string { return e.reason }
 // section's current opening against the clock.
 func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[string]string, error) {
 	now := strings.HasPrefix(m.DedupeKey, restoreKeyPrefix+"now:")
-	if at, ok := scheduledFor(m); ok && !now {
+	at, scheduled := scheduledFor(m)
+	scheduled = scheduled && !now
+	if scheduled {
 		if f, ok, err := s.restoreFieldsDue(ctx, m.ApplyNo, at); ok || err != nil {
 			return f, err
 		}
@@ -99,7 +101,7 @@ func (s *Service) restoreFields(ctx context.Context, m *store.OutMessage) (map[s
 	if err != nil {
 		return nil, err
 	}
-	if at, ok := scheduledFor(m); ok && !now && at != store.Micros(a.KaibiaoTime) {
+	if scheduled && at != store.Micros(a.KaibiaoTime) {
 		return nil, &restoreSkip{fmt.Sprintf("the bid opening of section %s moved from %s to %s; the restore scheduled for it carries the key",
 			a.SectionNo, protocol.FormatTime(store.FromMicros(at)), protocol.FormatTime(a.KaibiaoTime))}
 	}
@@ -140,40 +142,25 @@ func (s *Service) restoreFieldsDue(ctx context.Context, applyNo string, at int64
 	// Grouped like releaseProjectKey, and likewise not cancelled mid-way.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var (
-		sectionNo, institution, baohanNo, legacy string
-		own                                      sql.NullString
-		kbt                                      int64
-	)
+	var out keyOut
 	err = s.db.InTxGrouped(ctx, func(tx *sql.Tx) error {
-		ok = false // a run the database retried starts over
-		err := tx.QueryRowContext(ctx, s.db.Rebind(`UPDATE plat_applications
-			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
-			WHERE applyno = ? AND state = ? AND EXISTS (SELECT 1 FROM plat_sections s
-				WHERE s.section_no = plat_applications.section_no AND s.key_released_at <> 0 AND s.kaibiao_at <= ? AND s.kaibiao_at = ?)
-			RETURNING section_no, institution, baohanno, key_sealed,
-				(SELECT s.kaibiao_at FROM plat_sections s WHERE s.section_no = plat_applications.section_no),
-				(SELECT s.key_sealed FROM plat_sections s WHERE s.section_no = plat_applications.section_no)`),
-			store.Micros(now), applyNo, string(CipherReceived), store.Micros(now), at).Scan(&sectionNo, &institution, &baohanNo, &own, &kbt, &legacy)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		ok = err == nil
+		var err error
+		out, ok, err = s.releaseOut(ctx, tx, now, applyNo, at, `state = ?`, string(CipherReceived))
 		return err
 	})
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	peer, known := s.peers[institution]
+	peer, known := s.peers[out.institution]
 	if !known {
-		return nil, true, fmt.Errorf("institution %s is not configured", institution)
+		return nil, true, fmt.Errorf("institution %s is not configured", out.institution)
 	}
-	key, err := s.openApplicationKey(applyNo, own, sectionNo, legacy)
+	key, err := s.openApplicationKey(applyNo, out.own, out.sectionNo, out.legacy)
 	if err != nil {
 		return nil, true, err
 	}
 	defer clear(key)
-	return restoreRequest(peer, applyNo, baohanNo, store.FromMicros(kbt), key), true, nil
+	return restoreRequest(peer, applyNo, out.baohanNo, out.kbt, key), true, nil
 }
 
 // restoreRequest is the fields of a baohanrestore to peer.

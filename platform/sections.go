@@ -313,31 +313,16 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var (
-		fast   bool // the key came with the release (the section's key out)
-		own    sql.NullString
-		legacy string
+		fast bool // the key came with the release (the section's key out)
+		out  keyOut
 	)
 	err := s.db.InTxGrouped(ctx, func(tx *sql.Tx) error {
-		fast = false // a run the database retried starts over
-		// The section's key is out and the opening has come (it can no
-		// longer move, and the section row no longer changes): one
-		// statement marks the application's key released and reads what
-		// the key needs, where the general path below takes three. Every
-		// restore of an opening but the first takes it.
-		var at int64
-		err := tx.QueryRowContext(ctx, s.db.Rebind(`UPDATE plat_applications
-			SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
-			WHERE applyno = ? AND section_no = ? AND EXISTS (SELECT 1 FROM plat_sections s
-				WHERE s.section_no = plat_applications.section_no AND s.key_released_at <> 0 AND s.kaibiao_at <= ?)
-			RETURNING key_sealed,
-				(SELECT s.kaibiao_at FROM plat_sections s WHERE s.section_no = plat_applications.section_no),
-				(SELECT s.key_sealed FROM plat_sections s WHERE s.section_no = plat_applications.section_no)`),
-			store.Micros(now), applyNo, no, store.Micros(now)).Scan(&own, &at, &legacy)
-		if err == nil {
-			fast, kbt = true, store.FromMicros(at)
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		// The section's key is out: one statement, where the general path
+		// below takes three. Every restore of an opening but the first
+		// takes it.
+		var err error
+		if out, fast, err = s.releaseOut(ctx, tx, now, applyNo, 0, `section_no = ?`, no); fast || err != nil {
+			kbt = out.kbt
 			return err
 		}
 		sec, err := s.sectionQ(ctx, tx, no)
@@ -384,11 +369,52 @@ func (s *Service) releaseProjectKey(ctx context.Context, no, applyNo string) ([]
 		return nil, kbt, ErrKeyNotDue
 	}
 	if fast {
-		key, err := s.openApplicationKey(applyNo, own, no, legacy)
+		key, err := s.openApplicationKey(applyNo, out.own, no, out.legacy)
 		return key, kbt, err
 	}
 	key, err := s.applicationKey(ctx, s.db, applyNo)
 	return key, kbt, err
+}
+
+// keyOut is an application whose key releaseOut marked released, with
+// what its key and its baohanrestore need.
+type keyOut struct {
+	sectionNo, institution, baohanNo string
+	own                              sql.NullString // the application's sealed key
+	legacy                           string         // its section's (applications made before keys of their own)
+	kbt                              time.Time      // the section's opening
+}
+
+// releaseOut marks application applyNo's key released in tx when its
+// section's key is out and the opening has come (the opening can no
+// longer move, and the section row no longer changes), and reads what the
+// key and the request need, in one statement. cond narrows the
+// application's row further (its placeholders' arguments follow); a
+// non-zero opening (micros) requires the section's opening to be that
+// one. ok is false, with nothing done, when the row does not qualify.
+func (s *Service) releaseOut(ctx context.Context, tx *sql.Tx, now time.Time, applyNo string, opening int64, cond string, args ...any) (k keyOut, ok bool, err error) {
+	var at int64
+	all := append(append([]any{store.Micros(now), applyNo}, args...), store.Micros(now))
+	openingCond := ""
+	if opening != 0 {
+		openingCond, all = ` AND s.kaibiao_at = ?`, append(all, opening)
+	}
+	err = tx.QueryRowContext(ctx, s.db.Rebind(`UPDATE plat_applications
+		SET key_released_at = CASE WHEN key_released_at = 0 THEN ? ELSE key_released_at END
+		WHERE applyno = ? AND `+cond+` AND EXISTS (SELECT 1 FROM plat_sections s
+			WHERE s.section_no = plat_applications.section_no AND s.key_released_at <> 0 AND s.kaibiao_at <= ?`+openingCond+`)
+		RETURNING section_no, institution, baohanno, key_sealed,
+			(SELECT s.kaibiao_at FROM plat_sections s WHERE s.section_no = plat_applications.section_no),
+			(SELECT s.key_sealed FROM plat_sections s WHERE s.section_no = plat_applications.section_no)`),
+		all...).Scan(&k.sectionNo, &k.institution, &k.baohanNo, &k.own, &at, &k.legacy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, false, nil
+	}
+	if err != nil {
+		return k, false, err
+	}
+	k.kbt = store.FromMicros(at)
+	return k, true, nil
 }
 
 func likeEscape(s string) string {
