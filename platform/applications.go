@@ -201,11 +201,18 @@ func scanApplication(sc interface{ Scan(...any) error }) (*Application, error) {
 // it locks the row on PostgreSQL (SQLite transactions hold the write lock
 // already).
 func (s *Service) loadApplication(ctx context.Context, q store.Querier, applyNo string, lock bool) (*Application, error) {
-	query := `SELECT ` + applicationColumns + applicationFrom + ` WHERE a.applyno = ?`
+	return s.loadApplicationWith(ctx, q, applyNo, lock, "", "")
+}
+
+// loadApplicationWith is loadApplication reading more in the same
+// statement: the columns also (", x, y") from the tables join adds,
+// scanned into into.
+func (s *Service) loadApplicationWith(ctx context.Context, q store.Querier, applyNo string, lock bool, also, join string, into ...any) (*Application, error) {
+	query := `SELECT ` + applicationColumns + also + applicationFrom + join + ` WHERE a.applyno = ?`
 	if lock && s.db.Dialect == store.Postgres {
 		query += ` FOR UPDATE OF a`
 	}
-	a, err := scanApplication(q.QueryRowContext(ctx, s.db.Rebind(query), applyNo))
+	a, err := scanApplication(scanAlso{q.QueryRowContext(ctx, s.db.Rebind(query), applyNo), into})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("applyno %s: %w", applyNo, ErrNotFound)
 	}
@@ -224,19 +231,12 @@ type heldCipher struct {
 // notice needs both, and on PostgreSQL each statement is a round trip
 // while the row is locked.
 func (s *Service) loadWithCipher(ctx context.Context, q store.Querier, applyNo string) (*Application, *heldCipher, error) {
-	query := `SELECT ` + applicationColumns + `, g.baohanno, g.digest, g.received_at` + applicationFrom + `
-		LEFT JOIN plat_guarantees g ON g.applyno = a.applyno AND g.filetype = 1 WHERE a.applyno = ?`
-	if s.db.Dialect == store.Postgres {
-		query += ` FOR UPDATE OF a`
-	}
 	var (
 		baohanNo, digest sql.NullString
 		received         sql.NullInt64
 	)
-	a, err := scanApplication(scanAlso{q.QueryRowContext(ctx, s.db.Rebind(query), applyNo), []any{&baohanNo, &digest, &received}})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, fmt.Errorf("applyno %s: %w", applyNo, ErrNotFound)
-	}
+	a, err := s.loadApplicationWith(ctx, q, applyNo, true, `, g.baohanno, g.digest, g.received_at`,
+		` LEFT JOIN plat_guarantees g ON g.applyno = a.applyno AND g.filetype = 1`, &baohanNo, &digest, &received)
 	if err != nil || !received.Valid {
 		return a, nil, err
 	}
